@@ -1,0 +1,56 @@
+"""Tables of the auth schema: users, refresh tokens (one family per session), email tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlmodel import Field, SQLModel
+
+from subgraphs.kernel.outbox import utcnow
+
+SCHEMA = {"schema": "auth"}
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=100)
+    password_hash: str
+    email_verified_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RefreshToken(SQLModel, table=True):
+    """One use of a session: refreshing spends it and issues the next one in the same family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    user_id: UUID = Field(foreign_key="auth.users.id")
+    family_id: UUID
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class EmailToken(SQLModel, table=True):
+    """A single-use token sent by email: verify an address or reset a password."""
+
+    __tablename__ = "email_tokens"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    user_id: UUID = Field(foreign_key="auth.users.id")
+    purpose: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None

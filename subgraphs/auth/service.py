@@ -1,0 +1,351 @@
+"""Business rules of identity: accounts, passwords, sessions and email tokens. No GraphQL here."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.asyncio import Redis
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.auth.models import EmailToken, RefreshToken, User
+from subgraphs.auth.signing import TokenSigner
+from subgraphs.kernel import validation
+from subgraphs.kernel.caller import ANONYMOUS, Caller
+from subgraphs.kernel.db import Database
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
+from subgraphs.kernel.outbox import queue_email, utcnow
+from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.tokens import new_token, token_hash
+
+VERIFY_EMAIL = "verify_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
+_COMMON_PASSWORDS = frozenset(
+    {"password123", "1234567890", "qwertyuiop", "password1234", "iloveyou12", "letmein123"}
+)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def check_password_strength(password: str, email: str, field: str = "password") -> None:
+    problem = None
+    if len(password) < 10:
+        problem = "Use at least 10 characters."
+    elif len(password) > 128:
+        problem = "Use at most 128 characters."
+    elif len(set(password)) < 5 or password.lower() in _COMMON_PASSWORDS:
+        problem = "This password is too easy to guess."
+    elif email and email.split("@")[0] in password.lower():
+        problem = "Do not use your email address in your password."
+    if problem:
+        raise Rejected.one(ErrorCode.WEAK_PASSWORD, problem, field)
+
+
+class AuthService:
+    def __init__(self, db: Database, redis: Redis, settings: Settings, signer: TokenSigner):
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.signer = signer
+        self.hasher = PasswordHasher()
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    # passwords -------------------------------------------------------------------------------
+
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _matches(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # sessions ----------------------------------------------------------------------------------
+
+    def _access_token(self, user: User, family_id: UUID) -> str:
+        now = int(time.time())
+        return self.signer.sign(
+            {
+                "sub": str(user.id),
+                "sid": str(family_id),
+                "iat": now,
+                "exp": now + self.settings.access_token_ttl_seconds,
+                "jti": secrets.token_urlsafe(12),
+            }
+        )
+
+    def _issue(self, session: AsyncSession, user: User, family_id: UUID) -> Tokens:
+        refresh, refresh_hash = new_token()
+        session.add(
+            RefreshToken(
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=refresh_hash,
+                expires_at=utcnow() + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            )
+        )
+        return Tokens(
+            self._access_token(user, family_id), refresh, self.settings.access_token_ttl_seconds
+        )
+
+    async def _revoke_families(
+        self, session: AsyncSession, user_id: UUID, *, keep: UUID | None = None,
+        family: UUID | None = None,
+    ) -> None:
+        statement = update(RefreshToken).where(
+            col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None)
+        )
+        if keep is not None:
+            statement = statement.where(col(RefreshToken.family_id) != keep)
+        if family is not None:
+            statement = statement.where(col(RefreshToken.family_id) == family)
+        await session.execute(statement.values(revoked_at=utcnow()))
+
+    # throttling --------------------------------------------------------------------------------
+
+    def _throttle_keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
+        digest = hashlib.sha256(email.encode()).hexdigest()
+        keys = [(f"auth:fail:email:{digest}", self.settings.login_max_failures_per_email)]
+        if address:
+            keys.append((f"auth:fail:addr:{address}", self.settings.login_max_failures_per_address))
+        return keys
+
+    async def _throttled(self, keys: list[tuple[str, int]]) -> bool:
+        counts = await self.redis.mget([k for k, _ in keys])
+        return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, keys, strict=True))
+
+    async def _record_failure(self, keys: list[tuple[str, int]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, _ in keys:
+                pipe.incr(key)
+                pipe.expire(key, self.settings.login_failure_window_seconds, nx=True)
+            await pipe.execute()
+
+    # use cases ---------------------------------------------------------------------------------
+
+    async def sign_up(self, email: str, password: str, name: str) -> tuple[User, Tokens]:
+        problems: list[Problem] = []
+        for check in (
+            lambda: validation.email(email),
+            lambda: validation.text(name, "name", max_length=100),
+            lambda: check_password_strength(password, email.strip().lower()),
+        ):
+            try:
+                check()
+            except Rejected as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise Rejected(*problems)
+        user = User(
+            email=validation.email(email),
+            name=validation.text(name, "name", max_length=100),
+            password_hash=await self._hash(password),
+        )
+        try:
+            async with self.db.transaction(ANONYMOUS) as session:
+                session.add(user)
+                await session.flush()
+                tokens = self._issue(session, user, uuid4())
+                self._queue_verification(session, user)
+        except IntegrityError:
+            raise Rejected.one(
+                ErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
+            ) from None
+        return user, tokens
+
+    async def log_in(self, email: str, password: str, caller: Caller) -> tuple[User, Tokens]:
+        email = email.strip().lower()
+        keys = self._throttle_keys(email, caller.client_ip)
+        if await self._throttled(keys):
+            raise Rejected.one(
+                ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
+            )
+        async with self.db.transaction(ANONYMOUS) as session:
+            user = (await session.exec(select(User).where(User.email == email))).first()
+            valid = await self._matches(user.password_hash if user else self._dummy_hash, password)
+            if user is None or not valid:
+                await self._record_failure(keys)
+                raise Rejected.one(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
+            tokens = self._issue(session, user, uuid4())
+        await self.redis.delete(keys[0][0])
+        return user, tokens
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        """Spend a refresh token; presenting a spent one revokes its whole family."""
+        invalid = Rejected.one(ErrorCode.INVALID_TOKEN, "This session has ended; log in again.")
+        async with self.db.transaction(ANONYMOUS) as session:
+            found = await session.exec(
+                select(RefreshToken)
+                .where(RefreshToken.token_hash == token_hash(refresh_token))
+                .with_for_update()
+            )
+            stored = found.first()
+            if stored is None or stored.revoked_at is not None or stored.expires_at < utcnow():
+                raise invalid
+            if stored.used_at is None:
+                stored.used_at = utcnow()
+                session.add(stored)
+                user = existing(await session.get(User, stored.user_id), "user")
+                return self._issue(session, user, stored.family_id)
+            # A spent token came back: someone holds a copy. End the session for both of them,
+            # committing the revocation before refusing.
+            await self._revoke_families(session, stored.user_id, family=stored.family_id)
+        raise invalid
+
+    async def log_out(self, refresh_token: str) -> None:
+        async with self.db.transaction(ANONYMOUS) as session:
+            found = await session.exec(
+                select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))
+            )
+            stored = found.first()
+            if stored is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "Unknown session.")
+            await self._revoke_families(session, stored.user_id, family=stored.family_id)
+
+    async def me(self, caller: Caller) -> User | None:
+        if caller.user_id is None:
+            return None
+        async with self.db.transaction(caller) as session:
+            return await session.get(User, caller.user_id)
+
+    async def users(self, caller: Caller, ids: list[UUID]) -> list[User | None]:
+        """Users by id, in order; anonymous callers get nothing."""
+        if not caller.is_authenticated:
+            return [None] * len(ids)
+        async with self.db.transaction(caller) as session:
+            found = await session.exec(select(User).where(col(User.id).in_(ids)))
+            by_id = {u.id: u for u in found}
+        return [by_id.get(i) for i in ids]
+
+    async def update_profile(self, caller: Caller, name: str) -> User:
+        user_id = _signed_in(caller)
+        name = validation.text(name, "name", max_length=100)
+        async with self.db.transaction(caller) as session:
+            user = existing(await session.get(User, user_id), "user")
+            user.name = name
+            user.updated_at = utcnow()
+            session.add(user)
+        return user
+
+    async def change_password(self, caller: Caller, current: str, new: str) -> None:
+        """Other sessions end; the caller's own session stays."""
+        user_id = _signed_in(caller)
+        async with self.db.transaction(caller) as session:
+            user = existing(await session.get(User, user_id, with_for_update=True), "user")
+            if not await self._matches(user.password_hash, current):
+                raise Rejected.one(
+                    ErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword"
+                )
+            check_password_strength(new, user.email, "newPassword")
+            user.password_hash = await self._hash(new)
+            user.updated_at = utcnow()
+            session.add(user)
+            await self._revoke_families(session, user.id, keep=caller.session_id)
+
+    # email tokens ------------------------------------------------------------------------------
+
+    def _email_token(self, session: AsyncSession, user: User, purpose: str, ttl: int) -> str:
+        token, hashed = new_token()
+        session.add(
+            EmailToken(
+                user_id=user.id,
+                purpose=purpose,
+                token_hash=hashed,
+                expires_at=utcnow() + timedelta(seconds=ttl),
+            )
+        )
+        return token
+
+    def _queue_verification(self, session: AsyncSession, user: User) -> None:
+        token = self._email_token(
+            session, user, VERIFY_EMAIL, self.settings.email_token_ttl_seconds
+        )
+        link = f"{self.settings.public_url}/verify-email?token={token}"
+        queue_email(
+            session,
+            kind=VERIFY_EMAIL,
+            to=user.email,
+            subject="Confirm your email address",
+            body=f"Hello {user.name},\n\nConfirm your address: {link}\n",
+        )
+
+    async def _spend(self, session: AsyncSession, token: str, purpose: str) -> User:
+        found = await session.exec(
+            select(EmailToken)
+            .where(EmailToken.token_hash == token_hash(token), EmailToken.purpose == purpose)
+            .with_for_update()
+        )
+        stored = found.first()
+        if stored is None or stored.used_at is not None or stored.expires_at < utcnow():
+            raise Rejected.one(
+                ErrorCode.INVALID_TOKEN, "This link is invalid or has expired.", "token"
+            )
+        stored.used_at = utcnow()
+        session.add(stored)
+        return existing(await session.get(User, stored.user_id, with_for_update=True), "user")
+
+    async def request_email_verification(self, caller: Caller) -> None:
+        user_id = _signed_in(caller)
+        async with self.db.transaction(caller) as session:
+            user = existing(await session.get(User, user_id), "user")
+            if user.email_verified_at is None:
+                self._queue_verification(session, user)
+
+    async def verify_email(self, token: str) -> User:
+        async with self.db.transaction(ANONYMOUS) as session:
+            user = await self._spend(session, token, VERIFY_EMAIL)
+            user.email_verified_at = user.email_verified_at or utcnow()
+            session.add(user)
+        return user
+
+    async def request_password_reset(self, email: str) -> None:
+        """Silent whether or not the address has an account, so it reveals none."""
+        email = validation.email(email)
+        async with self.db.transaction(ANONYMOUS) as session:
+            user = (await session.exec(select(User).where(User.email == email))).first()
+            if user is None:
+                return
+            token = self._email_token(
+                session, user, RESET_PASSWORD, self.settings.password_reset_ttl_seconds
+            )
+            queue_email(
+                session,
+                kind=RESET_PASSWORD,
+                to=user.email,
+                subject="Reset your password",
+                body=f"Reset your password: {self.settings.public_url}/reset-password?token={token}\n",
+            )
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Every session of the account ends."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            user = await self._spend(session, token, RESET_PASSWORD)
+            check_password_strength(new_password, user.email, "newPassword")
+            user.password_hash = await self._hash(new_password)
+            user.updated_at = utcnow()
+            user.email_verified_at = user.email_verified_at or utcnow()
+            session.add(user)
+            await self._revoke_families(session, user.id)
+
+
+def _signed_in(caller: Caller) -> UUID:
+    if caller.user_id is None:
+        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
+    return caller.user_id
+

@@ -1,0 +1,199 @@
+"""The subgraph app factory: a Strawberry federation schema -> an ASGI app.
+
+Every subgraph serves ``/graphql`` (identity only from the router's signed caller context),
+``/health`` (checks PostgreSQL and Redis) and ``/metrics`` (Prometheus), and logs one JSON line
+per request with its request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.federation import Schema
+
+from subgraphs.kernel.caller import ANONYMOUS, Caller
+from subgraphs.kernel.context import HEADER, InvalidContext, context_key, verify_caller
+from subgraphs.kernel.db import Database
+from subgraphs.kernel.logs import request_id
+from subgraphs.kernel.settings import Settings
+
+log = logging.getLogger("vetrai.subgraph")
+S = TypeVar("S")
+
+
+@dataclass
+class Runtime:
+    """What a subgraph process holds for its whole life."""
+
+    name: str
+    settings: Settings
+    db: Database
+    redis: Redis
+    context_key: bytes
+
+
+@dataclass
+class Context(Generic[S]):
+    """What a resolver receives as ``info.context``; one per request."""
+
+    caller: Caller
+    services: S
+    request: Request
+    response: Response
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+
+class _SubgraphGraphQL(GraphQL[Context[Any], None]):
+    def __init__(self, schema: Schema, services: Callable[[], object]) -> None:
+        super().__init__(schema, graphql_ide=None, allow_queries_via_get=False)
+        self._services = services
+
+    async def get_context(self, request: Any, response: Any) -> Context[Any]:
+        caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
+        return Context(caller=caller, services=self._services(), request=request, response=response)
+
+
+class _Authenticate:
+    """Accept identity only from a valid signed context; without one the caller is anonymous."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        header = Request(scope).headers.get(HEADER)
+        if header is not None:
+            try:
+                caller = await verify_caller(
+                    header,
+                    audience=self.runtime.name,
+                    key=self.runtime.context_key,
+                    redis=self.runtime.redis,
+                )
+            except InvalidContext as exc:
+                body = {"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]}
+                await JSONResponse(body, status_code=401)(scope, receive, send)
+                return
+            scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+class _Metrics:
+    def __init__(self, name: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vetrai_http_requests", "HTTP requests served", ["service", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "vetrai_http_request_seconds", "HTTP request latency", ["service", "path"],
+            registry=self.registry,
+        )
+        self.name = name
+
+
+class _Observe:
+    """ASGI middleware: request id, one log line and metrics per request."""
+
+    def __init__(self, app: ASGIApp, metrics: _Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            path = scope["path"]
+            self.metrics.requests.labels(self.metrics.name, path, str(status)).inc()
+            self.metrics.latency.labels(self.metrics.name, path).observe(elapsed)
+            log.info(
+                "request",
+                extra={"fields": {"service": self.metrics.name, "method": scope["method"],
+                                  "path": path, "status": status, "ms": round(elapsed * 1000, 2)}},
+            )
+            request_id.reset(token)
+
+
+def create_subgraph_app(
+    name: str,
+    schema: Schema,
+    settings: Settings,
+    build_services: Callable[[Runtime], S],
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The ASGI app of subgraph ``name``; ``settings`` must carry resolved database/Redis URLs."""
+    if not settings.database_url or not settings.redis_url:
+        raise ValueError("settings need database_url and redis_url")
+    runtime = Runtime(
+        name=name,
+        settings=settings,
+        db=Database(settings.database_url, role=settings.database_app_role),
+        redis=Redis.from_url(settings.redis_url),
+        context_key=context_key(settings),
+    )
+    services = build_services(runtime)
+    graphql_app = _SubgraphGraphQL(schema, lambda: services)
+    metrics = _Metrics(name)
+
+    async def health(_: Request) -> Response:
+        try:
+            await runtime.db.ping()
+            await runtime.redis.ping()
+        except Exception as exc:  # any failure of a dependency means unhealthy
+            log.warning("health check failed", extra={"fields": {"error": repr(exc)}})
+            return JSONResponse({"status": "unavailable", "service": name}, status_code=503)
+        return JSONResponse({"status": "ok", "service": name})
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await runtime.db.close()
+        await runtime.redis.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", _Authenticate(graphql_app, runtime), methods=["GET", "POST"]),
+            Route("/health", health),
+            Route("/metrics", metrics_endpoint),
+            *routes,
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(_Observe, metrics=metrics)
+    return app

@@ -1,0 +1,114 @@
+"""The signed caller context: the router signs it per subgraph request, subgraphs verify it.
+
+Wire format of the header: ``v1.<base64url(json claims)>.<base64url(HMAC-SHA256)>``. A context
+is bound to one subgraph (``aud``), lives ``VETRAI_CONTEXT_TTL`` seconds and is accepted once
+(its ``jti`` is remembered in Redis until it expires), so a captured header cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from uuid import UUID
+
+import orjson
+from redis.asyncio import Redis
+
+from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.settings import Settings, SettingsError
+
+HEADER = "x-vetrai-caller"
+_VERSION = "v1"
+_CLOCK_SKEW = 5
+
+
+class InvalidContext(Exception):
+    """The caller context is forged, expired, for another subgraph, or replayed."""
+
+
+def context_key(settings: Settings) -> bytes:
+    """The shared signing key; in development it is generated once under the data folder."""
+    if settings.context_key is not None:
+        return settings.context_key.get_secret_value().encode()
+    if settings.environment == "production":
+        raise SettingsError("VETRAI_CONTEXT_KEY: required in production")
+    path = settings.secret_path("context.key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+
+
+def sign_caller(caller: Caller, *, audience: str, key: bytes, ttl: int = 60) -> str:
+    """The header value the router sends to subgraph ``audience`` for ``caller``."""
+    now = int(time.time())
+    claims = {
+        "sub": str(caller.user_id) if caller.user_id else None,
+        "org": str(caller.org_id) if caller.org_id else None,
+        "roles": sorted(caller.roles),
+        "scopes": sorted(caller.scopes),
+        "key": str(caller.key_id) if caller.key_id else None,
+        "sid": str(caller.session_id) if caller.session_id else None,
+        "ip": caller.client_ip,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": secrets.token_urlsafe(16),
+    }
+    body = _b64(orjson.dumps(claims))
+    return f"{_VERSION}.{body}.{_mac(key, body)}"
+
+
+def _uuid(value: object) -> UUID | None:
+    return UUID(str(value)) if value else None
+
+
+def read_caller(header: str, *, audience: str, key: bytes) -> tuple[Caller, str, int]:
+    """Check signature, audience and lifetime; return the caller, its jti and its expiry."""
+    try:
+        version, body, mac = header.split(".")
+    except ValueError:
+        raise InvalidContext("malformed caller context") from None
+    if version != _VERSION or not hmac.compare_digest(mac, _mac(key, body)):
+        raise InvalidContext("caller context signature is invalid")
+    claims = orjson.loads(_unb64(body))
+    now = time.time()
+    if claims["aud"] != audience:
+        raise InvalidContext("caller context is for another service")
+    if claims["exp"] < now or claims["iat"] > now + _CLOCK_SKEW:
+        raise InvalidContext("caller context has expired")
+    caller = Caller(
+        user_id=_uuid(claims["sub"]),
+        org_id=_uuid(claims["org"]),
+        roles=frozenset(claims["roles"]),
+        scopes=frozenset(claims["scopes"]),
+        key_id=_uuid(claims["key"]),
+        session_id=_uuid(claims["sid"]),
+        client_ip=claims["ip"],
+    )
+    return caller, str(claims["jti"]), int(claims["exp"])
+
+
+async def verify_caller(header: str, *, audience: str, key: bytes, redis: Redis) -> Caller:
+    """``read_caller`` plus the replay guard shared by every replica through Redis."""
+    caller, jti, expires = read_caller(header, audience=audience, key=key)
+    ttl = max(1, expires - int(time.time()) + _CLOCK_SKEW)
+    if not await redis.set(f"vetrai:ctx:{audience}:{jti}", 1, nx=True, ex=ttl):
+        raise InvalidContext("caller context was already used")
+    return caller

@@ -1,0 +1,34 @@
+"""The outbox of emails.
+
+Revision ID: outbox_0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import UUID
+
+revision = "outbox_0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "emails",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("to_address", sa.String(320), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        schema="outbox",
+    )
+    op.create_index("emails_unsent", "emails", ["created_at"], schema="outbox",
+                    postgresql_where=sa.text("sent_at is null"))
+
+
+def downgrade() -> None:
+    op.drop_table("emails", schema="outbox")

@@ -1,0 +1,82 @@
+"""What every subgraph's GraphQL schema shares: the error payload types and error masking."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import MaskErrors
+from strawberry.federation import Schema
+
+from subgraphs.kernel.app import Context
+from subgraphs.kernel.errors import ErrorCode, Rejected
+
+log = logging.getLogger("vetrai.errors")
+K = TypeVar("K")
+V = TypeVar("V")
+
+ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode")
+
+
+@strawberry.federation.type(shareable=True, description="An expected failure of a mutation.")
+class UserError:
+    code: ErrorCode
+    message: str
+    field: str | None = None
+
+
+def user_errors(rejected: Rejected) -> list[UserError]:
+    return [UserError(code=p.code, message=p.message, field=p.field) for p in rejected.problems]
+
+
+class _MaskUnexpected(MaskErrors):
+    """Errors raised by resolvers are logged in full and reach the client only as a code."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: e.original_error is not None)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        log.error("unexpected error", exc_info=error.original_error)
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
+
+
+def federated_schema(
+    query: type, mutation: type | None = None, types: Iterable[type] = ()
+) -> Schema:
+    return Schema(query=query, mutation=mutation, types=list(types), extensions=[_MaskUnexpected])
+
+
+P = TypeVar("P")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def rejections_as(payload: Callable[..., P]) -> Callable[[F], F]:
+    """Turn a service's ``Rejected`` into ``payload(errors=[...])``: expected failures are values."""
+
+    def decorate(resolver: F) -> F:
+        @functools.wraps(resolver)
+        async def resolve(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await resolver(*args, **kwargs)
+            except Rejected as exc:
+                return payload(errors=user_errors(exc))
+
+        return cast(F, resolve)
+
+    return decorate
+
+
+def loader(
+    context: Context[Any], name: str, load: Callable[[list[K]], Awaitable[Sequence[V]]]
+) -> DataLoader[K, V]:
+    """The request's DataLoader called ``name``: N lookups in one request cost one query."""
+    if name not in context.loaders:
+        context.loaders[name] = DataLoader(load_fn=load)
+    return cast(DataLoader[K, V], context.loaders[name])

@@ -1,0 +1,60 @@
+"""The one typed settings object of a process, read from the environment and validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path(".data"), alias="VETRAI_DATA_DIR")
+    host: str = Field(default="127.0.0.1", alias="VETRAI_HOST")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    public_url: str = Field(default="http://localhost:4000", alias="VETRAI_PUBLIC_URL")
+
+    database_url: str | None = None
+    database_app_role: str = "vetrai_app"
+    redis_url: str | None = None
+
+    context_key: SecretStr | None = Field(default=None, alias="VETRAI_CONTEXT_KEY", min_length=32)
+    context_ttl_seconds: int = Field(default=60, ge=1, le=3600, alias="VETRAI_CONTEXT_TTL")
+
+    jwt_keys_file: Path | None = None
+    jwt_issuer: str = "vetrai"
+    jwt_audience: str = "vetrai"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    email_token_ttl_seconds: int = Field(default=86400, ge=60)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+    invitation_ttl_seconds: int = Field(default=7 * 86400, ge=60)
+    login_max_failures_per_email: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    def secret_path(self, name: str) -> Path:
+        """Where development secrets generated on first start are kept."""
+        return self.data_dir / "secrets" / name
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a bad value raises SettingsError naming its variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            field = Settings.model_fields.get(name)
+            variable = (field.alias if field and field.alias else name).upper()
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are
+set), a fresh migrated database per run, and HTTP clients for subgraph apps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.context import HEADER, context_key, sign_caller
+from subgraphs.kernel.db import async_url
+from subgraphs.kernel.migrations import migrate
+from subgraphs.kernel.settings import Settings, load_settings
+from vetrai.devstack import create_database, start_stack
+from vetrai.platform import all_migrations
+
+
+@pytest.fixture(scope="session")
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at running servers (the embedded ones unless configured)."""
+    data = tmp_path_factory.mktemp("data")
+    base = load_settings(
+        environment="test",
+        data_dir=data,
+        database_url=os.environ.get("DATABASE_URL"),
+        redis_url=os.environ.get("REDIS_URL"),
+    )
+    stack = start_stack(base, say=lambda _: None)
+    yield stack.settings
+
+
+@pytest.fixture(scope="session")
+async def settings(server_settings: Settings) -> AsyncIterator[Settings]:
+    """A fresh database of our own on that server, migrated to head; dropped afterwards."""
+    assert server_settings.database_url
+    name = f"vetrai_test_{secrets.token_hex(4)}"
+    url = await create_database(server_settings.database_url, name)
+    await asyncio.to_thread(migrate, url, server_settings.database_app_role, all_migrations())
+    yield server_settings.model_copy(update={"database_url": url})
+    engine = create_async_engine(
+        async_url(server_settings.database_url), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as connection:
+        await connection.execute(text(f'drop database "{name}" with (force)'))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A connection as the migrating (owner) role, for checks the application role cannot make."""
+    assert settings.database_url
+    engine = create_async_engine(async_url(settings.database_url), poolclass=NullPool)
+    yield engine
+    await engine.dispose()
+
+
+class Subgraph:
+    """An HTTP client for one subgraph app that signs the caller context as the router does."""
+
+    def __init__(self, name: str, client: httpx.AsyncClient, key: bytes) -> None:
+        self.name = name
+        self.client = client
+        self.key = key
+
+    def headers(self, caller: Caller | None) -> dict[str, str]:
+        if caller is None:
+            return {}
+        return {HEADER: sign_caller(caller, audience=self.name, key=self.key)}
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None,
+                   caller: Caller | None = None) -> httpx.Response:
+        body = {"query": query, "variables": variables or {}}
+        return await self.client.post("/graphql", json=body, headers=self.headers(caller))
+
+    async def run(self, query: str, variables: dict[str, Any] | None = None,
+                  caller: Caller | None = None) -> dict[str, Any]:
+        """The data of a successful response; fails the test on any GraphQL error."""
+        response = await self.post(query, variables, caller)
+        result = response.json()
+        assert response.status_code == 200, result
+        assert "errors" not in result, result["errors"]
+        data: dict[str, Any] = result["data"]
+        return data
+
+
+async def subgraph_client(name: str, settings: Settings) -> AsyncIterator[Subgraph]:
+    from vetrai.platform import subgraph
+
+    app = subgraph(name).module.create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+        yield Subgraph(name, client, context_key(settings))
+    await app.state.runtime.db.close()
+    await app.state.runtime.redis.aclose()
+
+
+@pytest.fixture(scope="session")
+async def auth(settings: Settings) -> AsyncIterator[Subgraph]:
+    async for client in subgraph_client("auth", settings):
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def tenancy(settings: Settings) -> AsyncIterator[Subgraph]:
+    async for client in subgraph_client("tenancy", settings):
+        yield client
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}@example.com"

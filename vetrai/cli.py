@@ -1,0 +1,85 @@
+"""The ``vetrai`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from subgraphs.kernel.logs import configure_logging
+from subgraphs.kernel.migrations import migrate
+from subgraphs.kernel.settings import Settings, SettingsError, load_settings
+from vetrai.devstack import Stack, start_stack
+from vetrai.platform import SUBGRAPHS, SubgraphSpec, all_migrations, subgraph
+from vetrai.serve import Service, serve
+
+
+def _say(message: str) -> None:
+    print(f"vetrai: {message}", flush=True)
+
+
+def _prepare(settings: Settings, *, migrations: bool) -> Stack:
+    stack = start_stack(settings, say=_say)
+    if migrations:
+        _say("applying migrations")
+        s = stack.settings
+        assert s.database_url is not None  # noqa: S101 - start_stack always resolves it
+        migrate(s.database_url, s.database_app_role, all_migrations())
+    return stack
+
+
+def _services(settings: Settings, specs: list[SubgraphSpec], port: int | None) -> list[Service]:
+    return [
+        Service(spec.name, port or spec.port, spec.module.create_app(settings)) for spec in specs
+    ]
+
+
+def _table(settings: Settings, services: list[Service]) -> str:
+    rows = [f"  {s.name:<14} http://{settings.host}:{s.port}/graphql" for s in services]
+    return "\n".join(["", "VetrAI is running (Ctrl-C stops it):", *rows, ""])
+
+
+def _run(settings: Settings, services: list[Service]) -> None:
+    configure_logging(settings.log_level)
+    asyncio.run(serve(services, settings.host, lambda: print(_table(settings, services))))
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
+    stack = _prepare(settings, migrations=not args.no_migrate)
+    _run(stack.settings, _services(stack.settings, SUBGRAPHS, None))
+
+
+def cmd_subgraph(args: argparse.Namespace, settings: Settings) -> None:
+    stack = _prepare(settings, migrations=False)
+    _run(stack.settings, _services(stack.settings, [subgraph(args.name)], args.port))
+
+
+def cmd_migrate(_: argparse.Namespace, settings: Settings) -> None:
+    _prepare(settings, migrations=True)
+    _say("database is up to date")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="vetrai", description="The VetrAI platform.")
+    commands = root.add_subparsers(dest="command", required=True)
+    up = commands.add_parser(
+        "up", help="run every subgraph (embedded PostgreSQL/Redis unless configured)"
+    )
+    up.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    up.set_defaults(run=cmd_up)
+    one = commands.add_parser("subgraph", help="run one subgraph")
+    one.add_argument("name", choices=[s.name for s in SUBGRAPHS])
+    one.add_argument("--port", type=int, help="default: the subgraph's own port")
+    one.set_defaults(run=cmd_subgraph)
+    mig = commands.add_parser("migrate", help="apply database migrations")
+    mig.set_defaults(run=cmd_migrate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"vetrai: {exc}")
+    args.run(args, settings)

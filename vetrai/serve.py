@@ -1,0 +1,55 @@
+"""Run several ASGI apps, one uvicorn server per port, in one event loop; Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    app: ASGIApp
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # One handler for all servers is installed by ``serve``; uvicorn's would stop only one.
+        yield
+
+
+async def serve(
+    services: Sequence[Service], host: str, on_started: Callable[[], None] = lambda: None
+) -> None:
+    servers = [
+        _Server(
+            uvicorn.Config(s.app, host=host, port=s.port, log_config=None, access_log=False)
+        )
+        for s in services
+    ]
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    running = asyncio.gather(*(server.serve() for server in servers))
+    while not all(server.started for server in servers):
+        if running.done():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        on_started()
+    await running
+    if not all(server.started for server in servers):
+        raise SystemExit("a service could not start (is its port in use?)")
