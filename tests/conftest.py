@@ -117,3 +117,7 @@ async def tenancy(settings: Settings) -> AsyncIterator[Subgraph]:
 
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{secrets.token_hex(4)}@example.com"
+
+
+def unique_slug() -> str:
+    return f"org-{secrets.token_hex(4)}"

@@ -21,7 +21,7 @@ class SubgraphSpec:
         return importlib.import_module(f"subgraphs.{self.name}.app")
 
 
-SUBGRAPHS = [SubgraphSpec("auth", 8001)]
+SUBGRAPHS = [SubgraphSpec("auth", 8001), SubgraphSpec("tenancy", 8002)]
 
 
 def subgraph(name: str) -> SubgraphSpec:

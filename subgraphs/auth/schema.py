@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 import strawberry
 
 from subgraphs.auth import models
 from subgraphs.auth.service import AuthService, Tokens
 from subgraphs.kernel.app import Context
+from subgraphs.kernel.validation import uuid_or_none
 from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
 
 Info = strawberry.Info[Context[AuthService], None]
-
-
-def _uuid(value: str) -> UUID | None:
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
 
 
 @strawberry.federation.type(keys=["id"], description="A person with an account.")
@@ -42,7 +35,7 @@ class User:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
-        key = _uuid(id)
+        key = uuid_or_none(id)
         if key is None:
             return None
         ctx = info.context

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from subgraphs.auth.models import EmailToken, RefreshToken, User
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import ANONYMOUS, Caller
+from subgraphs.kernel.caller import ANONYMOUS, Caller, signed_in
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
 from subgraphs.kernel.outbox import queue_email, utcnow
@@ -234,7 +234,7 @@ class AuthService:
         return [by_id.get(i) for i in ids]
 
     async def update_profile(self, caller: Caller, name: str) -> User:
-        user_id = _signed_in(caller)
+        user_id = signed_in(caller)
         name = validation.text(name, "name", max_length=100)
         async with self.db.transaction(caller) as session:
             user = existing(await session.get(User, user_id), "user")
@@ -245,7 +245,7 @@ class AuthService:
 
     async def change_password(self, caller: Caller, current: str, new: str) -> None:
         """Other sessions end; the caller's own session stays."""
-        user_id = _signed_in(caller)
+        user_id = signed_in(caller)
         async with self.db.transaction(caller) as session:
             user = existing(await session.get(User, user_id, with_for_update=True), "user")
             if not await self._matches(user.password_hash, current):
@@ -301,7 +301,7 @@ class AuthService:
         return existing(await session.get(User, stored.user_id, with_for_update=True), "user")
 
     async def request_email_verification(self, caller: Caller) -> None:
-        user_id = _signed_in(caller)
+        user_id = signed_in(caller)
         async with self.db.transaction(caller) as session:
             user = existing(await session.get(User, user_id), "user")
             if user.email_verified_at is None:
@@ -342,10 +342,4 @@ class AuthService:
             user.email_verified_at = user.email_verified_at or utcnow()
             session.add(user)
             await self._revoke_families(session, user.id)
-
-
-def _signed_in(caller: Caller) -> UUID:
-    if caller.user_id is None:
-        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
-    return caller.user_id
 

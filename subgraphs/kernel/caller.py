@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from subgraphs.kernel.errors import ErrorCode, Rejected
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -22,3 +24,10 @@ class Caller:
 
 
 ANONYMOUS = Caller()
+
+
+def signed_in(caller: Caller) -> UUID:
+    """The caller's user id, or an UNAUTHENTICATED rejection."""
+    if caller.user_id is None:
+        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
+    return caller.user_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 from subgraphs.kernel.errors import ErrorCode, Rejected, require
 
@@ -29,3 +30,18 @@ def text(value: str, field: str, *, max_length: int, min_length: int = 1) -> str
     require(not any(c in value for c in "\r\n\x00"), ErrorCode.INVALID_INPUT,
             "Must be a single line of text.", field)
     return value
+
+
+def uuid_or_none(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+def identifier(value: str, field: str) -> UUID:
+    """A client-supplied id; something that cannot be an id is invalid input, not a crash."""
+    parsed = uuid_or_none(value)
+    if parsed is None:
+        raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid id.", field)
+    return parsed

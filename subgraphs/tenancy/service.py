@@ -1,0 +1,377 @@
+"""Business rules of tenancy: organizations, who belongs to them and with which role."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.kernel import validation
+from subgraphs.kernel.caller import Caller, signed_in
+from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
+from subgraphs.kernel.outbox import queue_email, utcnow
+from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+_RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
+_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class OrganizationSettings(BaseModel):
+    """The settings an organization may keep; anything else is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    timezone: str = "UTC"
+    support_email: str | None = None
+    allowed_email_domains: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError("unknown time zone")
+        return value
+
+    @field_validator("support_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else _checked(validation.email, value)
+
+
+def _checked(check: Any, value: str) -> str:
+    try:
+        result: str = check(value)
+    except Rejected as exc:
+        raise ValueError(exc.problems[0].message) from None
+    return result
+
+
+def validated_settings(raw: object) -> dict[str, Any]:
+    try:
+        return OrganizationSettings.model_validate(raw).model_dump()
+    except ValidationError as exc:
+        raise Rejected(
+            *(
+                Problem(
+                    ErrorCode.INVALID_INPUT,
+                    error["msg"],
+                    ".".join(["settings", *map(str, error["loc"])]),
+                )
+                for error in exc.errors()
+            )
+        ) from None
+
+
+def validated_slug(slug: str) -> str:
+    slug = slug.strip().lower()
+    if not _SLUG.match(slug) or slug in _RESERVED_SLUGS:
+        raise Rejected.one(
+            ErrorCode.INVALID_INPUT,
+            "Use 3 to 63 lowercase letters, digits and inner hyphens; some names are reserved.",
+            "slug",
+        )
+    return slug
+
+
+class TenancyService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    async def _scope(self, session: AsyncSession, caller: Caller) -> dict[UUID, Role]:
+        """The caller's memberships; opens their organizations to this transaction's queries."""
+        if caller.user_id is None:
+            return {}
+        rows = await session.exec(select(Membership).where(Membership.user_id == caller.user_id))
+        roles = {m.org_id: Role(m.role) for m in rows}
+        await set_local(session, "app.member_orgs", ",".join(map(str, roles)))
+        return roles
+
+    async def _role_in(
+        self, session: AsyncSession, caller: Caller, org_id: UUID, allowed: frozenset[Role]
+    ) -> Role:
+        roles = await self._scope(session, caller)
+        role = roles.get(org_id)
+        if role is None:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
+        if role not in allowed:
+            raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners and admins can do this.")
+        return role
+
+    # organizations -----------------------------------------------------------------------------
+
+    async def create_organization(
+        self, caller: Caller, name: str, slug: str, settings: object
+    ) -> Organization:
+        user_id = signed_in(caller)
+        problems: list[Problem] = []
+        values: dict[str, Any] = {}
+        for key, check in (
+            ("name", lambda: validation.text(name, "name", max_length=100)),
+            ("slug", lambda: validated_slug(slug)),
+            ("settings", lambda: validated_settings(settings or {})),
+        ):
+            try:
+                values[key] = check()
+            except Rejected as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise Rejected(*problems)
+        org = Organization(id=uuid4(), **values)
+        try:
+            async with self.db.transaction(caller) as session:
+                await set_local(session, "app.org_id", org.id)
+                session.add(org)
+                await session.flush()
+                session.add(Membership(org_id=org.id, user_id=user_id, role=Role.OWNER.value))
+                if await session.get(ActiveOrganization, user_id) is None:
+                    session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
+        except IntegrityError:
+            raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
+        return org
+
+    async def update_organization(
+        self, caller: Caller, org_id: UUID, changes: dict[str, Any]
+    ) -> Organization:
+        checks = {
+            "name": lambda v: validation.text(v, "name", max_length=100),
+            "slug": validated_slug,
+            "settings": validated_settings,
+        }
+        values = {k: checks[k](v) for k, v in changes.items() if v is not None}
+        try:
+            async with self.db.transaction(caller) as session:
+                await self._role_in(session, caller, org_id, _MANAGERS)
+                org = existing(await session.get(Organization, org_id), "organization")
+                for key, value in values.items():
+                    setattr(org, key, value)
+                org.updated_at = utcnow()
+                session.add(org)
+        except IntegrityError:
+            raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
+        return org
+
+    async def delete_organization(self, caller: Caller, org_id: UUID) -> None:
+        async with self.db.transaction(caller) as session:
+            await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
+            await session.delete(existing(await session.get(Organization, org_id), "organization"))
+
+    async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
+        """Organizations by id, in order; None where the caller is not a member."""
+        async with self.db.transaction(caller) as session:
+            await self._scope(session, caller)
+            rows = await session.exec(select(Organization).where(col(Organization.id).in_(ids)))
+            found = {o.id: o for o in rows}
+        return [found.get(i) for i in ids]
+
+    async def organization_by_slug(self, caller: Caller, slug: str) -> Organization | None:
+        async with self.db.transaction(caller) as session:
+            await self._scope(session, caller)
+            rows = await session.exec(select(Organization).where(Organization.slug == slug))
+            return rows.first()
+
+    async def organizations_of(
+        self, caller: Caller, user_ids: list[UUID]
+    ) -> list[list[Organization]]:
+        """Each user's organizations; a user's memberships are visible to that user only."""
+        async with self.db.transaction(caller) as session:
+            await self._scope(session, caller)
+            rows = await session.exec(
+                select(Membership, Organization)
+                .join(Organization, col(Organization.id) == Membership.org_id)
+                .where(Membership.user_id == caller.user_id)
+                .order_by(col(Membership.created_at))
+            )
+            mine = [org for _, org in rows]
+        return [mine if user_id == caller.user_id else [] for user_id in user_ids]
+
+    async def current_organization(self, caller: Caller) -> Organization | None:
+        """The caller's organization: a key's own, else the user's chosen or first one."""
+        async with self.db.transaction(caller) as session:
+            if caller.org_id is not None:
+                return await session.get(Organization, caller.org_id)
+            roles = await self._scope(session, caller)
+            if not roles:
+                return None
+            active = await session.get(ActiveOrganization, caller.user_id)
+            chosen = active.org_id if active and active.org_id in roles else next(iter(roles))
+            return await session.get(Organization, chosen)
+
+    async def set_active_organization(self, caller: Caller, org_id: UUID) -> Organization:
+        user_id = signed_in(caller)
+        async with self.db.transaction(caller) as session:
+            await self._role_in(session, caller, org_id, frozenset(Role))
+            active = await session.get(ActiveOrganization, user_id)
+            if active is None:
+                session.add(ActiveOrganization(user_id=user_id, org_id=org_id))
+            else:
+                active.org_id = org_id
+                session.add(active)
+            return existing(await session.get(Organization, org_id), "organization")
+
+    # members -----------------------------------------------------------------------------------
+
+    async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
+        async with self.db.transaction(caller) as session:
+            await self._scope(session, caller)
+            rows = await session.exec(
+                select(Membership)
+                .where(col(Membership.org_id).in_(org_ids))
+                .order_by(col(Membership.created_at))
+            )
+            by_org: dict[UUID, list[Membership]] = {}
+            for membership in rows:
+                by_org.setdefault(membership.org_id, []).append(membership)
+        return [by_org.get(i, []) for i in org_ids]
+
+    async def _owners(self, session: AsyncSession, org_id: UUID) -> int:
+        count = await session.exec(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.org_id == org_id, Membership.role == Role.OWNER.value)
+        )
+        return int(count.one())
+
+    async def _membership(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> Membership:
+        rows = await session.exec(
+            select(Membership)
+            .where(Membership.org_id == org_id, Membership.user_id == user_id)
+            .with_for_update()
+        )
+        return existing(rows.first(), "member")
+
+    async def change_role(
+        self, caller: Caller, org_id: UUID, user_id: UUID, role: Role
+    ) -> Membership:
+        async with self.db.transaction(caller) as session:
+            mine = await self._role_in(session, caller, org_id, _MANAGERS)
+            target = await self._membership(session, org_id, user_id)
+            if Role.OWNER in (role, Role(target.role)) and mine is not Role.OWNER:
+                raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners can grant or remove ownership.")
+            if target.role == Role.OWNER.value and role is not Role.OWNER:
+                await self._keep_an_owner(session, org_id)
+            target.role = role.value
+            session.add(target)
+            return target
+
+    async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
+        if await self._owners(session, org_id) <= 1:
+            raise Rejected.one(
+                ErrorCode.LAST_OWNER, "An organization needs an owner; make someone else owner first."
+            )
+
+    async def remove_member(self, caller: Caller, org_id: UUID, user_id: UUID) -> None:
+        """Members may leave; owners and admins may remove others (only owners remove owners)."""
+        leaving = user_id == caller.user_id
+        async with self.db.transaction(caller) as session:
+            allowed = frozenset(Role) if leaving else _MANAGERS
+            mine = await self._role_in(session, caller, org_id, allowed)
+            target = await self._membership(session, org_id, user_id)
+            if target.role == Role.OWNER.value:
+                if not leaving and mine is not Role.OWNER:
+                    raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners can remove an owner.")
+                await self._keep_an_owner(session, org_id)
+            await session.delete(target)
+
+    # invitations -------------------------------------------------------------------------------
+
+    async def invite(self, caller: Caller, org_id: UUID, email: str, role: Role) -> Invitation:
+        email = validation.email(email)
+        async with self.db.transaction(caller) as session:
+            mine = await self._role_in(session, caller, org_id, _MANAGERS)
+            if role is Role.OWNER and mine is not Role.OWNER:
+                raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners can invite owners.", "role")
+            org = existing(await session.get(Organization, org_id), "organization")
+            token, hashed = new_token()
+            invitation = Invitation(
+                org_id=org_id,
+                email=email,
+                role=role.value,
+                token_hash=hashed,
+                invited_by=signed_in(caller),
+                expires_at=utcnow() + timedelta(seconds=self.settings.invitation_ttl_seconds),
+            )
+            session.add(invitation)
+            link = f"{self.settings.public_url}/invitations/accept?token={token}"
+            queue_email(
+                session,
+                kind="invitation",
+                to=email,
+                subject=f"You are invited to {org.name}",
+                body=f"You have been invited to join {org.name} on VetrAI: {link}\n",
+            )
+        return invitation
+
+    async def invitations(self, caller: Caller, org_id: UUID) -> list[Invitation]:
+        """Pending invitations, for owners and admins."""
+        async with self.db.transaction(caller) as session:
+            roles = await self._scope(session, caller)
+            if roles.get(org_id) not in _MANAGERS:
+                return []
+            rows = await session.exec(
+                select(Invitation)
+                .where(
+                    Invitation.org_id == org_id,
+                    col(Invitation.accepted_at).is_(None),
+                    col(Invitation.revoked_at).is_(None),
+                    Invitation.expires_at > utcnow(),
+                )
+                .order_by(col(Invitation.created_at))
+            )
+            return list(rows)
+
+    async def accept_invitation(self, caller: Caller, token: str) -> Organization:
+        user_id = signed_in(caller)
+        hashed = token_hash(token)
+        try:
+            async with self.db.transaction(caller) as session:
+                await set_local(session, "app.token_hash", hashed)
+                rows = await session.exec(
+                    select(Invitation).where(Invitation.token_hash == hashed).with_for_update()
+                )
+                invitation = rows.first()
+                if (
+                    invitation is None
+                    or invitation.accepted_at is not None
+                    or invitation.revoked_at is not None
+                    or invitation.expires_at < utcnow()
+                ):
+                    raise Rejected.one(
+                        ErrorCode.INVALID_TOKEN, "This invitation is invalid or has expired.", "token"
+                    )
+                await set_local(session, "app.org_id", invitation.org_id)
+                invitation.accepted_at = utcnow()
+                invitation.accepted_by = user_id
+                session.add(invitation)
+                session.add(
+                    Membership(org_id=invitation.org_id, user_id=user_id, role=invitation.role)
+                )
+                await session.flush()
+                return existing(await session.get(Organization, invitation.org_id), "organization")
+        except IntegrityError:
+            raise Rejected.one(
+                ErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
+            ) from None
+
+    async def revoke_invitation(self, caller: Caller, invitation_id: UUID) -> Invitation:
+        async with self.db.transaction(caller) as session:
+            await self._scope(session, caller)
+            invitation = existing(await session.get(Invitation, invitation_id), "invitation")
+            await self._role_in(session, caller, invitation.org_id, _MANAGERS)
+            if invitation.accepted_at is None and invitation.revoked_at is None:
+                invitation.revoked_at = utcnow()
+                session.add(invitation)
+            return invitation
+

@@ -1,0 +1,181 @@
+"""Organizations, memberships and invitations through the tenancy subgraph."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from subgraphs.kernel.caller import Caller
+from tests.conftest import Subgraph, unique_email, unique_slug
+from tests.subgraphs.auth.test_accounts import sign_up
+
+CREATE = """mutation($name: String!, $slug: String!, $settings: JSON) {
+  createOrganization(input: {name: $name, slug: $slug, settings: $settings}) {
+    organization { id name slug settings } errors { code field message } } }"""
+READ = """query($id: ID!) { organization(id: $id) { id name slug members { role user { id } } } }"""
+INVITE = """mutation($org: ID!, $email: String!, $role: Role!) {
+  inviteMember(input: {organizationId: $org, email: $email, role: $role}) {
+    invitation { id email role } errors { code field message } } }"""
+ACCEPT = """mutation($token: String!) { acceptInvitation(token: $token) {
+  organization { id } errors { code message } } }"""
+CHANGE_ROLE = """mutation($org: ID!, $user: ID!, $role: Role!) {
+  changeMemberRole(input: {organizationId: $org, userId: $user, role: $role}) {
+    membership { role } errors { code message } } }"""
+REMOVE = """mutation($org: ID!, $user: ID!) {
+  removeMember(input: {organizationId: $org, userId: $user}) { ok errors { code message } } }"""
+
+
+async def new_user(auth: Subgraph) -> Caller:
+    result = await sign_up(auth, unique_email())
+    return Caller(user_id=UUID(result["user"]["id"]))
+
+
+async def create_org(tenancy: Subgraph, caller: Caller, **extra: Any) -> dict[str, Any]:
+    variables = {"name": "Acme", "slug": unique_slug(), **extra}
+    data = await tenancy.run(CREATE, variables, caller)
+    payload: dict[str, Any] = data["createOrganization"]
+    return payload
+
+
+async def invitation_token(owner_engine: AsyncEngine, email: str) -> str:
+    async with owner_engine.connect() as connection:
+        body = await connection.scalar(
+            text("select body from outbox.emails where to_address = :to and kind = 'invitation'"
+                 " order by created_at desc limit 1"),
+            {"to": email},
+        )
+    return str(body).split("token=")[1].split()[0]
+
+
+async def join(tenancy: Subgraph, owner_engine: AsyncEngine, owner: Caller, org_id: str,
+               member: Caller, role: str = "MEMBER") -> None:
+    email = unique_email("invitee")
+    invited = await tenancy.run(INVITE, {"org": org_id, "email": email, "role": role}, owner)
+    assert invited["inviteMember"]["errors"] == []
+    token = await invitation_token(owner_engine, email)
+    accepted = await tenancy.run(ACCEPT, {"token": token}, member)
+    assert accepted["acceptInvitation"]["organization"] == {"id": org_id}
+
+
+async def test_create_and_read_organization_as_written(auth: Subgraph, tenancy: Subgraph) -> None:
+    ada = await new_user(auth)
+    created = await create_org(tenancy, ada)
+    assert created["errors"] == []
+    org = created["organization"]
+    assert org["name"] == "Acme"
+    assert org["settings"] == {"locale": "en", "timezone": "UTC", "support_email": None,
+                               "allowed_email_domains": []}
+    read = await tenancy.run(READ, {"id": org["id"]}, ada)
+    assert read["organization"] == {
+        "id": org["id"], "name": "Acme", "slug": org["slug"],
+        "members": [{"role": "OWNER", "user": {"id": str(ada.user_id)}}],
+    }
+
+
+async def test_taken_slug_is_slug_taken_and_creates_nothing(
+    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    ada, bob = await new_user(auth), await new_user(auth)
+    slug = unique_slug()
+    assert (await create_org(tenancy, ada, slug=slug))["errors"] == []
+    taken = await create_org(tenancy, bob, slug=slug)
+    assert taken["organization"] is None
+    assert [(e["code"], e["field"]) for e in taken["errors"]] == [("SLUG_TAKEN", "slug")]
+    async with owner_engine.connect() as connection:
+        count = await connection.scalar(
+            text("select count(*) from tenancy.memberships where user_id = :u"), {"u": bob.user_id}
+        )
+    assert count == 0
+
+
+async def test_non_member_reads_null(auth: Subgraph, tenancy: Subgraph) -> None:
+    ada, eve = await new_user(auth), await new_user(auth)
+    org = (await create_org(tenancy, ada))["organization"]
+    assert (await tenancy.run(READ, {"id": org["id"]}, eve))["organization"] is None
+    assert (await tenancy.run(READ, {"id": org["id"]}))["organization"] is None
+    assert (await tenancy.run(READ, {"id": "not-an-id"}, ada))["organization"] is None
+    assert (await tenancy.run(READ, {"id": str(uuid4())}, ada))["organization"] is None
+
+
+async def test_bad_organization_input_names_each_field(auth: Subgraph, tenancy: Subgraph) -> None:
+    ada = await new_user(auth)
+    result = await create_org(
+        tenancy, ada, name="  ", slug="-Bad Slug-", settings={"timezone": "Mars/Base", "x": 1}
+    )
+    fields = sorted(e["field"] for e in result["errors"])
+    assert fields == ["name", "settings.timezone", "settings.x", "slug"]
+    assert {e["code"] for e in result["errors"]} == {"INVALID_INPUT"}
+    assert result["organization"] is None
+    oversized = await create_org(tenancy, ada, name="x" * 101)
+    assert [e["field"] for e in oversized["errors"]] == ["name"]
+
+
+async def test_anonymous_cannot_create(tenancy: Subgraph) -> None:
+    result = await tenancy.run(CREATE, {"name": "Acme", "slug": unique_slug()})
+    assert [e["code"] for e in result["createOrganization"]["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_invited_user_joins_and_last_owner_cannot_leave(
+    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    ada, bob = await new_user(auth), await new_user(auth)
+    org_id = (await create_org(tenancy, ada))["organization"]["id"]
+    await join(tenancy, owner_engine, ada, org_id, bob)
+    members = (await tenancy.run(READ, {"id": org_id}, bob))["organization"]["members"]
+    assert [m["role"] for m in members] == ["OWNER", "MEMBER"]
+
+    leave = await tenancy.run(REMOVE, {"org": org_id, "user": str(ada.user_id)}, ada)
+    assert [e["code"] for e in leave["removeMember"]["errors"]] == ["LAST_OWNER"]
+    demote = await tenancy.run(
+        CHANGE_ROLE, {"org": org_id, "user": str(ada.user_id), "role": "ADMIN"}, ada
+    )
+    assert [e["code"] for e in demote["changeMemberRole"]["errors"]] == ["LAST_OWNER"]
+
+    promote = await tenancy.run(
+        CHANGE_ROLE, {"org": org_id, "user": str(bob.user_id), "role": "OWNER"}, bob
+    )
+    assert [e["code"] for e in promote["changeMemberRole"]["errors"]] == ["FORBIDDEN"]
+    promote = await tenancy.run(
+        CHANGE_ROLE, {"org": org_id, "user": str(bob.user_id), "role": "OWNER"}, ada
+    )
+    assert promote["changeMemberRole"]["membership"] == {"role": "OWNER"}
+    left = await tenancy.run(REMOVE, {"org": org_id, "user": str(ada.user_id)}, ada)
+    assert left["removeMember"] == {"ok": True, "errors": []}
+    assert (await tenancy.run(READ, {"id": org_id}, ada))["organization"] is None
+
+
+async def test_invitation_token_is_single_use(
+    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    ada, bob, eve = await new_user(auth), await new_user(auth), await new_user(auth)
+    org_id = (await create_org(tenancy, ada))["organization"]["id"]
+    email = unique_email("invitee")
+    await tenancy.run(INVITE, {"org": org_id, "email": email, "role": "ADMIN"}, ada)
+    token = await invitation_token(owner_engine, email)
+    assert (await tenancy.run(ACCEPT, {"token": token}, bob))["acceptInvitation"]["errors"] == []
+    again = await tenancy.run(ACCEPT, {"token": token}, eve)
+    assert [e["code"] for e in again["acceptInvitation"]["errors"]] == ["INVALID_TOKEN"]
+    async with owner_engine.connect() as connection:
+        stored = await connection.scalar(
+            text("select count(*) from tenancy.invitations where token_hash = :t"), {"t": token}
+        )
+    assert stored == 0
+
+
+async def test_members_cannot_invite(
+    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    ada, bob = await new_user(auth), await new_user(auth)
+    org_id = (await create_org(tenancy, ada))["organization"]["id"]
+    await join(tenancy, owner_engine, ada, org_id, bob)
+    denied = await tenancy.run(
+        INVITE, {"org": org_id, "email": unique_email(), "role": "MEMBER"}, bob
+    )
+    assert [e["code"] for e in denied["inviteMember"]["errors"]] == ["FORBIDDEN"]
+    bad = await tenancy.run(INVITE, {"org": org_id, "email": "not-an-email", "role": "MEMBER"}, ada)
+    assert [(e["code"], e["field"]) for e in bad["inviteMember"]["errors"]] == [
+        ("INVALID_INPUT", "email")
+    ]
