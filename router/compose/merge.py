@@ -1,0 +1,891 @@
+"""Merging validated subgraphs into one supergraph with Federation 2's rules, as Apollo does."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLType,
+    GraphQLUnionType,
+    get_named_type,
+    print_ast,
+)
+
+from router.compose.directives import AppliedDirectives
+from router.compose.errors import CompositionError
+from router.compose.metadata import Metadata, field_directives, type_directives
+from router.compose.naming import graph_enum_values, quoted, subgraph_list
+from router.compose.supergraph import (
+    Applied,
+    Argument,
+    EnumValue,
+    Field,
+    NamedType,
+    Supergraph,
+)
+
+KINDS: dict[type[GraphQLNamedType], str] = {
+    GraphQLObjectType: "type",
+    GraphQLInterfaceType: "interface",
+    GraphQLUnionType: "union",
+    GraphQLEnumType: "enum",
+    GraphQLInputObjectType: "input",
+    GraphQLScalarType: "scalar",
+}
+KIND_NAMES = {
+    "type": "Object Type",
+    "interface": "Interface Type",
+    "union": "Union Type",
+    "enum": "Enum Type",
+    "input": "Input Object Type",
+    "scalar": "Scalar Type",
+}
+BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
+_LABEL = r"^[a-zA-Z][a-zA-Z0-9_\-:./]*$"
+_PERCENT = r"^percent\((\d{1,2}(\.\d{1,8})?|100)\)$"
+
+Element = GraphQLField | GraphQLArgument | GraphQLInputField
+
+
+@dataclass
+class FieldContext:
+    """What @override decided for one field, per subgraph index."""
+
+    used_overridden: set[int] = field(default_factory=set)
+    unused_overridden: set[int] = field(default_factory=set)
+    unknown_target: set[int] = field(default_factory=set)
+    labels: dict[int, str] = field(default_factory=dict)
+
+
+class Merger:
+    """One merge of a fixed list of subgraphs (sorted by name) into a `Supergraph`."""
+
+    def __init__(self, metas: list[Metadata], supergraph: Supergraph, directives: AppliedDirectives):
+        self.metas = metas
+        self.graphs = graph_enum_values([meta.name for meta in metas])
+        self.supergraph = supergraph
+        self.directives = directives
+        self.errors: list[CompositionError] = []
+        self.enum_usage: dict[str, dict[str, str]] = {}
+
+    def graph(self, index: int) -> str:
+        return self.graphs[self.metas[index].name]
+
+    def error(self, code: str, message: str, coordinate: str | None = None,
+              subgraph: str | None = None) -> None:
+        self.errors.append(CompositionError(code, message, subgraph, coordinate))
+
+    # Types ------------------------------------------------------------------------------------
+
+    def merge(self) -> None:
+        kinds = self._kinds()
+        for name, kind in kinds.items():
+            self.supergraph.types[name] = NamedType(kind, name)
+        by_kind: dict[str, list[str]] = {}
+        for name, kind in kinds.items():
+            by_kind.setdefault(kind, []).append(name)
+        for name in by_kind.get("type", []) + by_kind.get("interface", []):
+            self._merge_implements(name)
+        for name in by_kind.get("union", []):
+            self._merge_type(name, self._merge_union)
+        self._merge_roots()
+        for kind, merge in (
+            ("scalar", None),
+            ("input", self._merge_input),
+            ("interface", self._merge_interface),
+            ("type", self._merge_object),
+        ):
+            for name in by_kind.get(kind, []):
+                self._merge_type(name, merge)
+        for name in by_kind.get("enum", []):
+            self._merge_type(name, self._merge_enum)
+        self._add_interface_object_fields()
+        self._check_interface_fields()
+        if "Query" not in self.supergraph.types:
+            self.error(
+                "NO_QUERIES",
+                "No queries found in any subgraph: a supergraph must have a query root type.",
+            )
+
+    def _kinds(self) -> dict[str, str]:
+        kinds: dict[str, dict[int, str]] = {}
+        for index, meta in enumerate(self.metas):
+            for name, type_ in meta.subgraph.schema.type_map.items():
+                if name.startswith("__") or name in BUILT_IN_SCALARS:
+                    continue
+                kind = KINDS[type(type_)]
+                if name in meta.interface_objects:
+                    kind = "interface"
+                kinds.setdefault(name, {})[index] = kind
+        merged = {}
+        for name, per_subgraph in kinds.items():
+            distinct = list(dict.fromkeys(per_subgraph.values()))
+            if len(distinct) > 1:
+                self._report_kind_mismatch(name, per_subgraph)
+                continue
+            merged[name] = distinct[0]
+        self._check_interface_object_bases(merged)
+        return dict(sorted(merged.items()))
+
+    def _report_kind_mismatch(self, name: str, per_subgraph: dict[int, str]) -> None:
+        groups: dict[str, list[str]] = {}
+        for index, kind in per_subgraph.items():
+            groups.setdefault(kind, []).append(self.metas[index].name)
+        parts = [f"{KIND_NAMES[kind]} in {subgraph_list(names)}" for kind, names in groups.items()]
+        self.error(
+            "TYPE_KIND_MISMATCH",
+            f'Type "{name}" has mismatched kind: it is defined as ' + " but ".join(parts),
+            name,
+        )
+
+    def _check_interface_object_bases(self, kinds: dict[str, str]) -> None:
+        for name in sorted({n for meta in self.metas for n in meta.interface_objects}):
+            defining = [m for m in self.metas if name in m.subgraph.schema.type_map]
+            if name in kinds and not any(
+                isinstance(m.subgraph.schema.type_map[name], GraphQLInterfaceType) for m in defining
+            ):
+                self.error(
+                    "INTERFACE_OBJECT_USAGE_ERROR",
+                    f'Type "{name}" is declared with @interfaceObject in all the subgraphs in which'
+                    f" it is defined (it is defined in {subgraph_list([m.name for m in defining])}"
+                    " but should be defined as an interface in at least one subgraph)",
+                    name,
+                )
+
+    def sources(self, name: str) -> dict[int, GraphQLNamedType]:
+        """The subgraphs defining supergraph type `name` with the same kind."""
+        kind = self.supergraph.types[name].kind
+        result: dict[int, GraphQLNamedType] = {}
+        for index, meta in enumerate(self.metas):
+            type_ = meta.subgraph.schema.type_map.get(name)
+            if type_ is None and name == "Query":
+                # Every subgraph has a query root, if only for `_entities` and `_service`.
+                result[index] = GraphQLObjectType("Query", {})
+            if type_ is None:
+                continue
+            source_kind = "interface" if name in meta.interface_objects else KINDS[type(type_)]
+            if source_kind == kind:
+                result[index] = type_
+        return result
+
+    def _merge_type(self, name: str, merge: Any) -> None:
+        dest = self.supergraph.types[name]
+        sources = self.sources(name)
+        self._check_extension_with_no_base(name, sources)
+        dest.description = merge_descriptions([t.description for t in sources.values()])
+        dest.directives += self._join_types(name, sources)
+        dest.directives += self.directives.merge(
+            [(self.metas[i], type_directives(self.metas[i].subgraph, t)) for i, t in sources.items()]
+        )
+        if merge is not None:
+            merge(dest, sources)
+
+    def _check_extension_with_no_base(self, name: str, sources: dict[int, Any]) -> None:
+        if name in ("Query", "Mutation", "Subscription"):
+            return
+        extension = [i for i in sources if self._is_extension(i, name)]
+        if extension and len(extension) == len(sources):
+            for index in extension:
+                subgraph = self.metas[index].name
+                self.error(
+                    "EXTENSION_WITH_NO_BASE",
+                    f'[{subgraph}] Type "{name}" is an extension type, but there is no type '
+                    f'definition for "{name}" in any subgraph.',
+                    name,
+                    subgraph,
+                )
+
+    def _is_extension(self, index: int, name: str) -> bool:
+        return name in self.metas[index].subgraph.extension_types
+
+    def _join_types(self, name: str, sources: dict[int, Any]) -> list[Applied]:
+        applied = []
+        for index in sources:
+            meta = self.metas[index]
+            interface_object = [("isInterfaceObject", "true")] if name in meta.interface_objects else []
+            keys = meta.keys.get(name, [])
+            if not keys:
+                applied.append(Applied("join__type", [("graph", self.graph(index)), *interface_object]))
+            for key in keys:
+                args = [("graph", self.graph(index)), ("key", quoted(key.fields))]
+                args += [("extension", "true")] if key.extension else []
+                args += [("resolvable", "false")] if not key.resolvable else []
+                applied.append(Applied("join__type", args + interface_object))
+        return applied
+
+    def _merge_implements(self, name: str) -> None:
+        dest = self.supergraph.types[name]
+        for index, type_ in self.sources(name).items():
+            for interface in getattr(type_, "interfaces", ()):
+                if interface.name not in dest.interfaces:
+                    dest.interfaces.append(interface.name)
+                dest.directives.append(
+                    Applied(
+                        "join__implements",
+                        [("graph", self.graph(index)), ("interface", quoted(interface.name))],
+                    )
+                )
+
+    def _merge_union(self, dest: NamedType, sources: dict[int, Any]) -> None:
+        for type_ in sources.values():
+            for member in type_.types:
+                if member.name not in dest.members:
+                    dest.members.append(member.name)
+        for member in dest.members:
+            for index, type_ in sources.items():
+                if any(m.name == member for m in type_.types):
+                    dest.directives.append(
+                        Applied(
+                            "join__unionMember",
+                            [("graph", self.graph(index)), ("member", quoted(member))],
+                        )
+                    )
+
+    def _merge_roots(self) -> None:
+        for operation, name in (("query", "Query"), ("mutation", "Mutation"),
+                                ("subscription", "Subscription")):
+            if name in self.supergraph.types:
+                self.supergraph.roots[operation] = name
+
+    # Objects and interfaces ---------------------------------------------------------------------
+
+    def _merge_object(self, dest: NamedType, sources: dict[int, Any]) -> None:
+        for name, field_sources in self._field_sources(dest, sources).items():
+            context = self._validate_override(dest.name, name, field_sources)
+            self._merge_field(dest, name, field_sources, context)
+            self._validate_sharing(dest.name, name, field_sources, context)
+
+    def _merge_interface(self, dest: NamedType, sources: dict[int, Any]) -> None:
+        self._validate_interface_objects(dest, sources)
+        for name, field_sources in self._field_sources(dest, sources).items():
+            context = self._validate_override(dest.name, name, field_sources)
+            self._merge_field(dest, name, field_sources, context)
+
+    def _validate_interface_objects(self, dest: NamedType, sources: dict[int, Any]) -> None:
+        implementations = self.implementations(dest.name)
+        for index in sources:
+            meta = self.metas[index]
+            if dest.name not in meta.interface_objects:
+                continue
+            defined = [n for n in implementations if n in meta.subgraph.schema.type_map]
+            if defined:
+                self.error(
+                    "INTERFACE_OBJECT_USAGE_ERROR",
+                    f'[{meta.name}] Interface type "{dest.name}" is defined as an @interfaceObject '
+                    f'in subgraph "{meta.name}" so that subgraph should not define any of the '
+                    f'implementation types of "{dest.name}", but it defines '
+                    + _types_list(defined),
+                    dest.name,
+                    meta.name,
+                )
+
+    def implementations(self, interface: str) -> list[str]:
+        return [
+            t.name
+            for t in self.supergraph.types.values()
+            if t.kind == "type" and interface in t.interfaces
+        ]
+
+    def _field_sources(
+        self, dest: NamedType, sources: dict[int, Any]
+    ) -> dict[str, dict[int, GraphQLField | None]]:
+        extra: dict[int, GraphQLField | None] = {}
+        for index, meta in enumerate(self.metas):
+            if _defines(meta, dest.name) or any(
+                i in meta.interface_objects for i in dest.interfaces
+            ):
+                extra[index] = None
+        result: dict[str, dict[int, GraphQLField | None]] = {}
+        for index, type_ in sources.items():
+            for name, definition in type_.fields.items():
+                result.setdefault(name, dict(extra))[index] = definition
+        return result
+
+    def is_external(self, index: int, parent: str, name: str) -> bool:
+        return f"{parent}.{name}" in self.metas[index].external
+
+    def _merge_field(
+        self,
+        dest: NamedType,
+        name: str,
+        sources: dict[int, GraphQLField | None],
+        context: FieldContext,
+    ) -> None:
+        coordinate = f"{dest.name}.{name}"
+        defined = {i: f for i, f in sources.items() if f is not None}
+        if all(self.is_external(i, dest.name, name) for i in defined) and not (
+            self._abstracted_by_interface_object(dest, name)
+        ):
+            self.error(
+                "EXTERNAL_MISSING_ON_BASE",
+                f'Field "{coordinate}" is marked @external on all the subgraphs in which it is '
+                f"listed ({subgraph_list([self.metas[i].name for i in defined])}).",
+                coordinate,
+            )
+            dest.fields[name] = Field(name, str(next(iter(defined.values())).type))
+            return
+        resolving = {i: f for i, f in defined.items() if not self.is_external(i, dest.name, name)}
+        merged = dest.fields.setdefault(name, Field(name))
+        merged.description = merge_descriptions([f.description for f in resolving.values()])
+        merged.directives = self.directives.merge(
+            [(self.metas[i], field_directives(f)) for i, f in resolving.items()]
+        )
+        merged.args = self._merge_arguments(coordinate, resolving)
+        merged.type, equal = self._merge_type_reference(
+            coordinate, resolving or defined, input_position=False, argument=False
+        )
+        if len(resolving) < len(defined):
+            self._validate_external_types(coordinate, merged.type, defined, resolving, equal)
+        merged.directives = self._join_fields(dest.name, name, sources, context, equal) + (
+            merged.directives
+        )
+
+    def _abstracted_by_interface_object(self, dest: NamedType, name: str) -> bool:
+        return any(
+            self._provided_by_interface_object(interface, name)
+            for interface in dest.interfaces
+        )
+
+    def _validate_external_types(
+        self,
+        coordinate: str,
+        merged_type: str,
+        defined: dict[int, GraphQLField],
+        resolving: dict[int, GraphQLField],
+        equal: bool,
+    ) -> None:
+        external = {i: f for i, f in defined.items() if i not in resolving}
+        bad = [
+            i for i, f in external.items()
+            if str(f.type) != merged_type and not (not equal and self._is_subtype_str(merged_type, f.type))
+        ]
+        if bad:
+            parts = _mismatch_parts({i: f'type "{f.type}"' for i, f in defined.items()}, self.metas)
+            self.error(
+                "EXTERNAL_TYPE_MISMATCH",
+                f'Type of field "{coordinate}" is incompatible across subgraphs (where marked '
+                f"@external): it has {parts}",
+                coordinate,
+            )
+
+    def _is_subtype_str(self, merged: str, sub: GraphQLType) -> bool:
+        return str(sub).rstrip("!") == merged.rstrip("!") and str(sub).endswith("!")
+
+    def _join_fields(
+        self,
+        parent: str,
+        name: str,
+        sources: dict[int, GraphQLField | None],
+        context: FieldContext,
+        equal: bool,
+    ) -> list[Applied]:
+        if not self._needs_join_field(parent, name, sources, context, equal):
+            return []
+        applied = []
+        for index, definition in sources.items():
+            unused = index in context.unused_overridden
+            label = context.labels.get(index)
+            if definition is None or (unused and not label):
+                continue
+            meta = self.metas[index]
+            coordinate = f"{parent}.{name}"
+            args = [("graph", self.graph(index))]
+            if coordinate in meta.requires:
+                args.append(("requires", quoted(meta.requires[coordinate])))
+            if coordinate in meta.provides:
+                args.append(("provides", quoted(meta.provides[coordinate])))
+            if not equal:
+                args.append(("type", quoted(str(definition.type))))
+            if coordinate in meta.external:
+                args.append(("external", "true"))
+            if coordinate in meta.overrides:
+                args.append(("override", quoted(meta.overrides[coordinate][0])))
+            if index in context.used_overridden:
+                args.append(("usedOverridden", "true"))
+            if label:
+                args.append(("overrideLabel", quoted(label)))
+            applied.append(Applied("join__field", args))
+        return applied
+
+    def _needs_join_field(
+        self,
+        parent: str,
+        name: str,
+        sources: dict[int, GraphQLField | None],
+        context: FieldContext,
+        equal: bool,
+    ) -> bool:
+        if not equal or context.used_overridden or context.labels:
+            return True
+        coordinate = f"{parent}.{name}"
+        for index, definition in sources.items():
+            meta = self.metas[index]
+            if definition is not None and index not in context.unused_overridden:
+                if (
+                    coordinate in meta.external
+                    or coordinate in meta.provides
+                    or coordinate in meta.requires
+                ):
+                    return True
+            elif _defines(meta, parent):
+                return True
+        return False
+
+    # @override and @shareable -----------------------------------------------------------------
+
+    def _validate_override(
+        self, parent: str, name: str, sources: dict[int, GraphQLField | None]
+    ) -> FieldContext:
+        context = FieldContext()
+        coordinate = f"{parent}.{name}"
+        names = [meta.name for meta in self.metas]
+        overriding = {
+            i: self.metas[i].overrides[coordinate]
+            for i, f in sources.items()
+            if f is not None and coordinate in self.metas[i].overrides
+        }
+        for index, (source, label) in overriding.items():
+            subgraph = self.metas[index].name
+            if self.supergraph.types[parent].kind == "interface":
+                kind = "interface" if parent not in self.metas[index].interface_objects else "object"
+                self._override_on_abstract(coordinate, subgraph, kind)
+                continue
+            if source not in names:
+                context.unknown_target.add(index)
+                continue
+            if source == subgraph:
+                self.error(
+                    "OVERRIDE_FROM_SELF_ERROR",
+                    f'Source and destination subgraphs "{source}" are the same for overridden '
+                    f'field "{coordinate}"',
+                    coordinate,
+                    subgraph,
+                )
+                continue
+            from_index = names.index(source)
+            if from_index in overriding:
+                self.error(
+                    "OVERRIDE_SOURCE_HAS_OVERRIDE",
+                    f'Field "{coordinate}" on subgraph "{subgraph}" is also marked with directive '
+                    f'@override in subgraph "{source}". Only one @override directive is allowed '
+                    "per field.",
+                    coordinate,
+                    subgraph,
+                )
+                continue
+            if sources.get(from_index) is None:
+                continue
+            self._apply_override(context, coordinate, index, from_index, label)
+        return context
+
+    def _override_on_abstract(self, coordinate: str, subgraph: str, kind: str) -> None:
+        if kind == "interface":
+            self.error(
+                "OVERRIDE_ON_INTERFACE",
+                f'@override cannot be used on field "{coordinate}" on subgraph "{subgraph}": '
+                "@override is not supported on interface type fields.",
+                coordinate,
+                subgraph,
+            )
+        else:
+            self.error(
+                "OVERRIDE_COLLISION_WITH_ANOTHER_DIRECTIVE",
+                "@override is not yet supported on fields of @interfaceObject types: cannot be "
+                f'used on field "{coordinate}" on subgraph "{subgraph}".',
+                coordinate,
+                subgraph,
+            )
+
+    def _apply_override(
+        self, context: FieldContext, coordinate: str, index: int, from_index: int, label: str | None
+    ) -> None:
+        source = self.metas[from_index]
+        subgraph = self.metas[index].name
+        conflict = next(
+            (d for d in ("requires", "provides") if coordinate in getattr(source, d)), None
+        )
+        if conflict is None and coordinate in self.metas[index].external:
+            conflict = "external"
+        if conflict:
+            self.error(
+                "OVERRIDE_COLLISION_WITH_ANOTHER_DIRECTIVE",
+                f'@override cannot be used on field "{coordinate}" on subgraph "{subgraph}" since '
+                f'"{coordinate}" on "{source.name if conflict != "external" else subgraph}" is '
+                f'marked with directive "@{conflict}"',
+                coordinate,
+                subgraph,
+            )
+            return
+        if coordinate not in source.external:
+            target = context.used_overridden if coordinate in source.used else (
+                context.unused_overridden
+            )
+            target.add(from_index)
+        if label is None:
+            return
+        if re.match(_LABEL, label) or re.match(_PERCENT, label):
+            context.labels[index] = context.labels[from_index] = label
+        else:
+            self.error(
+                "OVERRIDE_LABEL_INVALID",
+                f'Invalid @override label "{label}" on field "{coordinate}" on subgraph '
+                f'"{subgraph}": labels must start with a letter and after that may contain '
+                "alphanumerics, underscores, minuses, colons, periods, or slashes. Alternatively, "
+                'labels may be of the form "percent(x)" where x is a float between 0-100 '
+                "inclusive.",
+                coordinate,
+                subgraph,
+            )
+
+    def _validate_sharing(
+        self, parent: str, name: str, sources: dict[int, GraphQLField | None], context: FieldContext
+    ) -> None:
+        coordinate = f"{parent}.{name}"
+        shareable: list[int] = []
+        non_shareable: list[int] = []
+        for index, definition in sources.items():
+            meta = self.metas[index]
+            if definition is None or index in context.used_overridden | context.unused_overridden:
+                continue
+            if meta.is_fully_external(coordinate):
+                continue
+            (shareable if coordinate in meta.shareable else non_shareable).append(index)
+        if non_shareable and (shareable or len(non_shareable) > 1):
+            resolving = subgraph_list([self.metas[i].name for i in sorted(shareable + non_shareable)])
+            culprits = (
+                subgraph_list([self.metas[i].name for i in non_shareable])
+                if shareable
+                else "all of them"
+            )
+            unknown = next((i for i in non_shareable if i in context.unknown_target), None)
+            hint = ""
+            if unknown is not None:
+                hint = (
+                    f' (please note that "{coordinate}" has an @override directive in '
+                    f'"{self.metas[unknown].name}" that targets an unknown subgraph so this could '
+                    "be due to misspelling the @override(from:) argument)"
+                )
+            self.error(
+                "INVALID_FIELD_SHARING",
+                f'Non-shareable field "{coordinate}" is resolved from multiple subgraphs: it is '
+                f"resolved from {resolving} and defined as non-shareable in {culprits}{hint}",
+                coordinate,
+            )
+
+    # Arguments, input fields and type references ------------------------------------------
+
+    def _merge_arguments(
+        self, coordinate: str, sources: dict[int, GraphQLField]
+    ) -> dict[str, Argument]:
+        names = list(dict.fromkeys(n for f in sources.values() for n in f.args))
+        merged = {}
+        for name in names:
+            arg_coordinate = f"{coordinate}({name}:)"
+            args = {i: f.args[name] for i, f in sources.items() if name in f.args}
+            if len(args) < len(sources):
+                required = [i for i, a in args.items() if _is_required(a)]
+                if required:
+                    missing = [self.metas[i].name for i in sources if i not in args]
+                    self.error(
+                        "REQUIRED_ARGUMENT_MISSING_IN_SOME_SUBGRAPH",
+                        f'Argument "{arg_coordinate}" is required in some subgraphs but does not '
+                        "appear in all subgraphs: it is required in "
+                        f"{subgraph_list([self.metas[i].name for i in required])} but does not "
+                        f"appear in {subgraph_list(missing)}",
+                        arg_coordinate,
+                    )
+                continue
+            merged[name] = self._merge_argument(arg_coordinate, name, args)
+        return merged
+
+    def _merge_argument(
+        self, coordinate: str, name: str, args: dict[int, GraphQLArgument]
+    ) -> Argument:
+        merged = Argument(name)
+        merged.description = merge_descriptions([a.description for a in args.values()])
+        merged.directives = self.directives.merge(
+            [(self.metas[i], field_directives(a)) for i, a in args.items()]
+        )
+        merged.type, _ = self._merge_type_reference(coordinate, args, True, True)
+        merged.default = self._merge_default(coordinate, args, "Argument")
+        return merged
+
+    def _merge_default(self, coordinate: str, elements: dict[int, Any], kind: str) -> str | None:
+        defaults = {i: _default(e) for i, e in elements.items()}
+        present = {v for v in defaults.values() if v is not None}
+        if len(present) > 1:
+            code = "ARGUMENT_DEFAULT_MISMATCH" if kind == "Argument" else (
+                "INPUT_FIELD_DEFAULT_MISMATCH"
+            )
+            parts = _mismatch_parts(
+                {i: f"default value {v}" if v is not None else "no default value"
+                 for i, v in defaults.items()},
+                self.metas,
+            )
+            self.error(
+                code,
+                f'{kind} "{coordinate}" has incompatible default values across subgraphs: it has '
+                + parts,
+                coordinate,
+            )
+            return next(v for v in defaults.values() if v is not None)
+        if present and None in defaults.values():
+            return None
+        return next(iter(present), None)
+
+    def _merge_type_reference(
+        self, coordinate: str, elements: dict[int, Any], input_position: bool, argument: bool
+    ) -> tuple[str, bool]:
+        dest: GraphQLType | None = None
+        subtypes = incompatible = False
+        for element in elements.values():
+            source = element.type
+            if dest is None or str(dest) == str(source):
+                dest = source
+            elif self.is_strict_subtype(dest, source):
+                subtypes = True
+                dest = source if input_position else dest
+            elif self.is_strict_subtype(source, dest):
+                subtypes = True
+                dest = dest if input_position else source
+            else:
+                incompatible = True
+        assert dest is not None  # noqa: S101 (every merged element has at least one source)
+        self._record_enum_usage(coordinate, dest, input_position)
+        if incompatible:
+            code = "ARGUMENT_TYPE_MISMATCH" if argument else "FIELD_TYPE_MISMATCH"
+            kind = "argument" if argument else "field"
+            parts = _mismatch_parts({i: f'type "{e.type}"' for i, e in elements.items()}, self.metas)
+            self.error(
+                code,
+                f'Type of {kind} "{coordinate}" is incompatible across subgraphs: it has {parts}',
+                coordinate,
+            )
+        return str(dest), not (incompatible or subtypes)
+
+    def is_strict_subtype(self, type_: GraphQLType, maybe_sub: GraphQLType) -> bool:
+        if isinstance(maybe_sub, GraphQLList):
+            return isinstance(type_, GraphQLList) and self._is_subtype(type_.of_type, maybe_sub.of_type)
+        if isinstance(maybe_sub, GraphQLNonNull):
+            if isinstance(type_, GraphQLNonNull):
+                return self._is_subtype(type_.of_type, maybe_sub.of_type)
+            return self._is_subtype(type_, maybe_sub.of_type)
+        if isinstance(maybe_sub, GraphQLObjectType | GraphQLInterfaceType) and isinstance(
+            type_, GraphQLInterfaceType | GraphQLUnionType
+        ):
+            merged = self.supergraph.types.get(type_.name)
+            sub = self.supergraph.types.get(maybe_sub.name)
+            if merged is None or sub is None:
+                return False
+            if merged.kind == "union":
+                return sub.kind == "type" and sub.name in merged.members
+            return type_.name in sub.interfaces
+        return False
+
+    def _is_subtype(self, type_: GraphQLType, maybe_sub: GraphQLType) -> bool:
+        return str(type_) == str(maybe_sub) or self.is_strict_subtype(type_, maybe_sub)
+
+    def _record_enum_usage(self, coordinate: str, type_: GraphQLType, input_position: bool) -> None:
+        named = get_named_type(type_)
+        if isinstance(named, GraphQLEnumType):
+            usage = self.enum_usage.setdefault(named.name, {})
+            usage.setdefault("Input" if input_position else "Output", coordinate.split("(")[0])
+
+    # Input objects and enums ----------------------------------------------------------------
+
+    def _merge_input(self, dest: NamedType, sources: dict[int, Any]) -> None:
+        names = list(dict.fromkeys(n for t in sources.values() for n in t.fields))
+        for name in names:
+            coordinate = f"{dest.name}.{name}"
+            fields = {i: t.fields[name] for i, t in sources.items() if name in t.fields}
+            merged = Field(name)
+            merged.description = merge_descriptions([f.description for f in fields.values()])
+            merged.directives = self.directives.merge(
+                [(self.metas[i], field_directives(f)) for i, f in fields.items()]
+            )
+            merged.type, equal = self._merge_type_reference(coordinate, fields, True, False)
+            merged.default = self._merge_default(coordinate, fields, "Input field")
+            if not equal:
+                merged.directives = [
+                    Applied("join__field", [("graph", self.graph(i)), ("type", quoted(str(f.type)))])
+                    for i, f in fields.items()
+                ] + merged.directives
+            inaccessible = any(d.name == self.directives.inaccessible for d in merged.directives)
+            if len(fields) < len(sources) and not inaccessible:
+                self._report_missing_input_field(coordinate, sources, fields)
+                continue
+            dest.fields[name] = merged
+        if not dest.fields:
+            self.error(
+                "EMPTY_MERGED_INPUT_TYPE",
+                f'None of the fields of input object type "{dest.name}" are consistently defined '
+                "in all the subgraphs defining that type. As only fields common to all subgraphs "
+                "are merged, this would result in an empty type.",
+                dest.name,
+            )
+
+    def _report_missing_input_field(
+        self, coordinate: str, sources: dict[int, Any], fields: dict[int, GraphQLInputField]
+    ) -> None:
+        required = [self.metas[i].name for i, f in fields.items() if _is_required(f)]
+        if required:
+            missing = [self.metas[i].name for i in sources if i not in fields]
+            self.error(
+                "REQUIRED_INPUT_FIELD_MISSING_IN_SOME_SUBGRAPH",
+                f'Input object field "{coordinate}" is required in some subgraphs but does not '
+                f"appear in all subgraphs: it is required in {subgraph_list(required)} but does "
+                f"not appear in {subgraph_list(missing)}",
+                coordinate,
+            )
+
+    def _merge_enum(self, dest: NamedType, sources: dict[int, Any]) -> None:
+        usage = self.enum_usage.get(dest.name, {"Output": ""})
+        position = "Both" if len(usage) == 2 else next(iter(usage))
+        names = list(dict.fromkeys(n for t in sources.values() for n in t.values))
+        for name in names:
+            values = {i: t.values[name] for i, t in sources.items() if name in t.values}
+            merged = EnumValue(name)
+            merged.description = merge_descriptions([v.description for v in values.values()])
+            merged.directives = [
+                Applied("join__enumValue", [("graph", self.graph(i))]) for i in values
+            ] + self.directives.merge([(self.metas[i], field_directives(v)) for i, v in values.items()])
+            inaccessible = any(d.name == self.directives.inaccessible for d in merged.directives)
+            if len(values) < len(sources) and position != "Output" and not inaccessible:
+                if position == "Both":
+                    self._report_enum_mismatch(dest.name, name, usage, sources, values)
+                else:
+                    continue
+            dest.values[name] = merged
+        if not dest.values:
+            self.error(
+                "EMPTY_MERGED_ENUM_TYPE",
+                f'None of the values of enum type "{dest.name}" are defined consistently in all the'
+                " subgraphs defining that type. As only values common to all subgraphs are merged,"
+                " this would result in an empty type.",
+                dest.name,
+            )
+
+    def _report_enum_mismatch(
+        self, enum: str, value: str, usage: dict[str, str], sources: dict[int, Any], values: dict[int, Any]
+    ) -> None:
+        defined = subgraph_list([self.metas[i].name for i in values])
+        missing = subgraph_list([self.metas[i].name for i in sources if i not in values])
+        self.error(
+            "ENUM_VALUE_MISMATCH",
+            f'Enum type "{enum}" is used as both input type (for example, as type of '
+            f'"{usage["Input"]}") and output type (for example, as type of "{usage["Output"]}"), '
+            f'but value "{value}" is not defined in all the subgraphs defining "{enum}": '
+            f'"{value}" is defined in {defined} but not in {missing}',
+            f"{enum}.{value}",
+        )
+
+    # After the merge --------------------------------------------------------------------------
+
+    def _add_interface_object_fields(self) -> None:
+        for type_ in self.supergraph.types.values():
+            if type_.kind != "type":
+                continue
+            for interface in type_.interfaces:
+                itf = self.supergraph.types.get(interface)
+                for name, itf_field in (itf.fields if itf else {}).items():
+                    if name in type_.fields or not self._provided_by_interface_object(interface, name):
+                        continue
+                    type_.fields[name] = Field(
+                        name,
+                        itf_field.type,
+                        itf_field.description,
+                        dict(itf_field.args),
+                        [Applied("join__field")]
+                        + [d for d in itf_field.directives if not d.name.startswith("join__")],
+                    )
+
+    def _provided_by_interface_object(self, interface: str, name: str) -> bool:
+        return any(
+            interface in meta.interface_objects
+            and name in getattr(meta.subgraph.schema.type_map[interface], "fields", {})
+            and f"{interface}.{name}" not in meta.external
+            for meta in self.metas
+        )
+
+    def _check_interface_fields(self) -> None:
+        for type_ in self.supergraph.types.values():
+            for interface in type_.interfaces:
+                itf = self.supergraph.types.get(interface)
+                for name in (itf.fields if itf else {}):
+                    if name not in type_.fields:
+                        self._report_missing_interface_field(type_.name, interface, name)
+
+    def _report_missing_interface_field(self, type_name: str, interface: str, name: str) -> None:
+        with_field = [
+            m.name for m in self.metas
+            if isinstance(m.subgraph.schema.type_map.get(interface), GraphQLInterfaceType)
+            and name in m.subgraph.schema.type_map[interface].fields  # type: ignore[attr-defined]
+        ]
+        implementing = [
+            m.name for m in self.metas
+            if interface in [i.name for i in getattr(m.subgraph.schema.type_map.get(type_name), "interfaces", ())]
+        ]
+        self.error(
+            "INTERFACE_FIELD_NO_IMPLEM",
+            f'Interface field "{interface}.{name}" is declared in {subgraph_list(with_field)} but '
+            f'type "{type_name}", which implements "{interface}" only in '
+            f'{subgraph_list(implementing)} does not have field "{name}".',
+            f"{type_name}.{name}",
+        )
+
+
+def _defines(meta: Metadata, name: str) -> bool:
+    return name == "Query" or name in meta.subgraph.schema.type_map
+
+
+def merge_descriptions(descriptions: list[str | None]) -> str | None:
+    """The description most subgraphs agree on; an empty one only when there is no other."""
+    counts = Counter(d for d in descriptions if d is not None)
+    if not counts:
+        return None
+    non_empty = [d for d in counts if d != ""]
+    if len(counts) == 1:
+        return next(iter(counts))
+    if len(non_empty) == 1:
+        return non_empty[0]
+    return max(non_empty, key=lambda d: counts[d])
+
+
+def _is_required(element: GraphQLArgument | GraphQLInputField) -> bool:
+    node = element.ast_node
+    has_default = node is not None and node.default_value is not None
+    return isinstance(element.type, GraphQLNonNull) and not has_default
+
+
+def _default(element: Any) -> str | None:
+    node = element.ast_node
+    return print_ast(node.default_value) if node is not None and node.default_value else None
+
+
+def _types_list(names: list[str]) -> str:
+    quoted_names = [f'"{n}"' for n in names]
+    if len(quoted_names) == 1:
+        return f"type {quoted_names[0]}"
+    return "types " + ", ".join(quoted_names[:-1]) + " and " + quoted_names[-1]
+
+
+def _mismatch_parts(by_index: dict[int, str], metas: list[Metadata]) -> str:
+    groups: dict[str, list[str]] = {}
+    for index, text in by_index.items():
+        groups.setdefault(text, []).append(metas[index].name)
+    return " but ".join(f"{text} in {subgraph_list(names)}" for text, names in groups.items())
+

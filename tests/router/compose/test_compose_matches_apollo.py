@@ -1,0 +1,31 @@
+"""Our composition of each fixture group equals Apollo's: same supergraph, or same error codes."""
+
+from __future__ import annotations
+
+import pytest
+from compose_groups import Group, groups
+from sdl_normal_form import normal_form
+
+from router.compose import compose
+
+
+@pytest.mark.parametrize("group", groups("valid"), ids=lambda g: g.name)
+def test_valid_group_composes_to_apollos_supergraph(group: Group) -> None:
+    result = compose(group.subgraphs)
+
+    assert result.errors == []
+    assert result.supergraph_sdl is not None
+    assert normal_form(result.supergraph_sdl) == normal_form(group.apollo_supergraph)
+
+
+@pytest.mark.parametrize("group", groups("invalid"), ids=lambda g: g.name)
+def test_invalid_group_fails_with_apollos_error_codes(group: Group) -> None:
+    result = compose(group.subgraphs)
+
+    assert result.supergraph_sdl is None
+    assert sorted({error.code for error in result.errors}) == group.apollo_error_codes
+
+
+@pytest.mark.parametrize("group", groups("invalid"), ids=lambda g: g.name)
+def test_invalid_group_is_named_for_the_code_it_proves(group: Group) -> None:
+    assert group.path.name in group.apollo_error_codes
