@@ -127,14 +127,14 @@ class AuthService:
         return keys
 
     async def _throttled(self, keys: list[tuple[str, int]]) -> bool:
-        counts = await self.redis.mget([k for k, _ in keys])
+        counts = await self.redis.mget([key for key, _ in keys])
         return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, keys, strict=True))
 
     async def _record_failure(self, keys: list[tuple[str, int]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, _ in keys:
+                pipe.set(key, 0, nx=True, ex=self.settings.login_failure_window_seconds)
                 pipe.incr(key)
-                pipe.expire(key, self.settings.login_failure_window_seconds, nx=True)
             await pipe.execute()
 
     # use cases ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, InvalidContext, context_key, verify_caller
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.logs import request_id
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.settings import Settings, SettingsError
 
 log = logging.getLogger("vetrai.subgraph")
 S = TypeVar("S")
@@ -154,12 +154,13 @@ def create_subgraph_app(
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The ASGI app of subgraph ``name``; ``settings`` must carry resolved database/Redis URLs."""
-    if not settings.database_url or not settings.redis_url:
-        raise ValueError("settings need database_url and redis_url")
+    if not settings.redis_url:
+        raise SettingsError("REDIS_URL: not set")
+    url, role = settings.app_database()
     runtime = Runtime(
         name=name,
         settings=settings,
-        db=Database(settings.database_url, role=settings.database_app_role),
+        db=Database(url, role=role),
         redis=Redis.from_url(settings.redis_url),
         context_key=context_key(settings),
     )

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -87,7 +88,13 @@ def read_caller(header: str, *, audience: str, key: bytes) -> tuple[Caller, str,
         raise InvalidContext("malformed caller context") from None
     if version != _VERSION or not hmac.compare_digest(mac, _mac(key, body)):
         raise InvalidContext("caller context signature is invalid")
-    claims = orjson.loads(_unb64(body))
+    try:
+        return _claims(orjson.loads(_unb64(body)), audience)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidContext("caller context is malformed") from None
+
+
+def _claims(claims: dict[str, Any], audience: str) -> tuple[Caller, str, int]:
     now = time.time()
     if claims["aud"] != audience:
         raise InvalidContext("caller context is for another service")

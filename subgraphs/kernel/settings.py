@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     public_url: str = Field(default="http://localhost:4000", alias="VETRAI_PUBLIC_URL")
 
     database_url: str | None = None
-    database_app_role: str = "vetrai_app"
+    database_app_role: str = Field(default="vetrai_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_database_url: str | None = None
     redis_url: str | None = None
 
     context_key: SecretStr | None = Field(default=None, alias="VETRAI_CONTEXT_KEY", min_length=32)
@@ -40,6 +41,19 @@ class Settings(BaseSettings):
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    def app_database(self) -> tuple[str, str | None]:
+        """Where the application connects, and the role it switches to (None: the login is it).
+
+        Without ``APP_DATABASE_URL`` the owner's login switches to the application role on
+        connect: row security then applies, but a session could switch back, so production
+        should log in as the application role itself.
+        """
+        if self.app_database_url:
+            return self.app_database_url, None
+        if not self.database_url:
+            raise SettingsError("DATABASE_URL: not set")
+        return self.database_url, self.database_app_role
 
     def secret_path(self, name: str) -> Path:
         """Where development secrets generated on first start are kept."""

@@ -1,0 +1,73 @@
+"""Login throttling per email and per address; the JWKS and signing-key rotation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from joserfc.jwk import KeySet
+
+from subgraphs.auth.signing import TokenSigner, rotate, verify_token
+from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.settings import Settings
+from tests.conftest import Subgraph, unique_email
+from tests.subgraphs.auth.test_accounts import LOG_IN, PASSWORD, sign_up
+
+
+async def test_repeated_failures_lock_the_email_even_with_the_right_password(
+    auth: Subgraph, settings: Settings
+) -> None:
+    email = unique_email()
+    await sign_up(auth, email)
+    for _ in range(settings.login_max_failures_per_email):
+        await auth.run(LOG_IN, {"email": email, "password": "wrong horse battery"})
+    locked = await auth.run(LOG_IN, {"email": email, "password": PASSWORD})
+    assert [e["code"] for e in locked["logIn"]["errors"]] == ["TOO_MANY_ATTEMPTS"]
+
+
+async def test_repeated_failures_from_one_address_lock_that_address(
+    auth: Subgraph, settings: Settings
+) -> None:
+    address = Caller(client_ip="203.0.113.7")
+    email = unique_email()
+    await sign_up(auth, email)
+    for _ in range(settings.login_max_failures_per_address):
+        await auth.run(LOG_IN, {"email": unique_email(), "password": PASSWORD}, address)
+    locked = await auth.run(LOG_IN, {"email": email, "password": PASSWORD}, address)
+    assert [e["code"] for e in locked["logIn"]["errors"]] == ["TOO_MANY_ATTEMPTS"]
+    elsewhere = await auth.run(LOG_IN, {"email": email, "password": PASSWORD})
+    assert elsewhere["logIn"]["errors"] == []
+
+
+async def test_access_token_verifies_against_published_jwks(
+    auth: Subgraph, settings: Settings
+) -> None:
+    tokens = (await sign_up(auth, unique_email()))["tokens"]
+    jwks = (await auth.client.get("/.well-known/jwks.json")).json()
+    assert all("d" not in key for key in jwks["keys"])
+    claims = verify_token(
+        tokens["accessToken"], KeySet.import_key_set(jwks),
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+    )
+    assert claims is not None and claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
+    tampered = tokens["accessToken"][:-4] + "AAAA"
+    assert verify_token(tampered, KeySet.import_key_set(jwks), issuer="vetrai", audience="vetrai") is None
+
+
+def test_rotation_keeps_previous_key_published(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    old = TokenSigner(path, issuer="i", audience="a")
+    token = old.sign({"sub": "u", "exp": 2**40})
+    rotate(path)
+    new = TokenSigner(path, issuer="i", audience="a")
+    assert len(new.jwks()["keys"]) == 2
+    assert verify_token(token, new.key_set, issuer="i", audience="a") is not None
+    rotate(path)
+    newest = TokenSigner(path, issuer="i", audience="a")
+    assert verify_token(token, newest.key_set, issuer="i", audience="a") is None
+    assert path.stat().st_mode & 0o077 == 0
+
+
+async def test_jwks_is_served_over_http(auth: Subgraph) -> None:
+    response = await auth.client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.json()["keys"][0]["kty"] == "EC"

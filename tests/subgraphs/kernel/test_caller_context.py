@@ -1,0 +1,111 @@
+"""Subgraphs accept identity only from a fresh, genuine, unused context signed for them."""
+
+from __future__ import annotations
+
+import time
+from uuid import uuid4
+
+import pytest
+import strawberry
+
+from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.context import HEADER, InvalidContext, read_caller, sign_caller
+from subgraphs.kernel.schema import federated_schema
+from tests.conftest import Subgraph, unique_email
+from tests.subgraphs.auth.test_accounts import sign_up
+
+ME = {"query": "{ me { id } }"}
+ENTITIES = {
+    "query": "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id email } } }"
+}
+
+
+async def _me(auth: Subgraph, header: str) -> tuple[int, dict[str, object]]:
+    response = await auth.client.post("/graphql", json=ME, headers={HEADER: header})
+    return response.status_code, response.json()
+
+
+async def test_signed_context_identifies_the_caller(auth: Subgraph) -> None:
+    user = (await sign_up(auth, unique_email()))["user"]
+    caller = Caller(user_id=uuid4())
+    assert (await auth.run("{ me { id } }", caller=caller))["me"] is None
+    me = await auth.run("{ me { id } }", caller=Caller(user_id=user["id"]))
+    assert me["me"] == {"id": user["id"]}
+
+
+async def test_context_with_malformed_claims_is_rejected(auth: Subgraph) -> None:
+    header = sign_caller(Caller(user_id="not-a-uuid"), audience="auth", key=auth.key)  # type: ignore[arg-type]
+    assert (await _me(auth, header))[0] == 401
+
+
+async def test_forged_context_is_rejected(auth: Subgraph) -> None:
+    header = sign_caller(Caller(user_id=uuid4()), audience="auth", key=b"not-the-key" * 4)
+    status, body = await _me(auth, header)
+    assert status == 401
+    assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}  # type: ignore[index]
+
+
+async def test_expired_context_is_rejected(auth: Subgraph) -> None:
+    header = sign_caller(Caller(user_id=uuid4()), audience="auth", key=auth.key, ttl=-10)
+    assert (await _me(auth, header))[0] == 401
+
+
+async def test_context_for_another_subgraph_is_rejected(auth: Subgraph) -> None:
+    header = sign_caller(Caller(user_id=uuid4()), audience="tenancy", key=auth.key)
+    assert (await _me(auth, header))[0] == 401
+
+
+async def test_replayed_context_is_rejected(auth: Subgraph) -> None:
+    header = sign_caller(Caller(user_id=uuid4()), audience="auth", key=auth.key)
+    assert (await _me(auth, header))[0] == 200
+    status, body = await _me(auth, header)
+    assert status == 401
+    assert "already used" in body["errors"][0]["message"]  # type: ignore[index]
+
+
+def test_tampered_claims_fail_the_signature() -> None:
+    key = b"k" * 32
+    version, body, mac = sign_caller(Caller(user_id=uuid4()), audience="a", key=key).split(".")
+    with pytest.raises(InvalidContext):
+        read_caller(f"{version}.{body[:-2]}AA.{mac}", audience="a", key=key)
+    with pytest.raises(InvalidContext):
+        read_caller("garbage", audience="a", key=key)
+    caller, _, expires = read_caller(f"{version}.{body}.{mac}", audience="a", key=key)
+    assert expires > time.time()
+
+
+async def test_entities_need_a_caller(auth: Subgraph) -> None:
+    user = (await sign_up(auth, unique_email()))["user"]
+    variables = {"r": [{"__typename": "User", "id": user["id"]}]}
+    anonymous = await auth.run(ENTITIES["query"], variables)
+    assert anonymous["_entities"] == [None]
+    signed = await auth.run(ENTITIES["query"], variables, Caller(user_id=uuid4()))
+    assert signed["_entities"] == [{"id": user["id"], "email": user["email"]}]
+
+
+async def test_health_metrics_and_request_id(auth: Subgraph) -> None:
+    health = await auth.client.get("/health", headers={"x-request-id": "abc123"})
+    assert health.json() == {"status": "ok", "service": "auth"}
+    assert health.headers["x-request-id"] == "abc123"
+    metrics = (await auth.client.get("/metrics")).text
+    assert 'vetrai_http_requests_total{path="/health",service="auth",status="200"}' in metrics
+
+
+async def test_unexpected_errors_are_masked_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def broken(self) -> str:
+            raise RuntimeError("database password is hunter2")
+
+    result = await federated_schema(Query).execute("{ broken }")
+    assert result.errors is not None
+    error = result.errors[0].formatted
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "hunter2" in caplog.text
+
+
+async def test_validation_errors_are_not_masked(auth: Subgraph) -> None:
+    bad = await auth.client.post("/graphql", json={"query": "{ nope }"})
+    assert bad.json()["errors"][0]["message"].startswith("Cannot query field 'nope'")
