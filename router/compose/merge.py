@@ -628,7 +628,7 @@ class Merger:
         defaults = {i: _default(e) for i, e in elements.items()}
         present = {v for v in defaults.values() if v is not None}
         if len(present) > 1:
-            code = "ARGUMENT_DEFAULT_MISMATCH" if kind == "Argument" else (
+            code = "FIELD_ARGUMENT_DEFAULT_MISMATCH" if kind == "Argument" else (
                 "INPUT_FIELD_DEFAULT_MISMATCH"
             )
             parts = _mismatch_parts(
@@ -667,7 +667,7 @@ class Merger:
         assert dest is not None  # noqa: S101 (every merged element has at least one source)
         self._record_enum_usage(coordinate, dest, input_position)
         if incompatible:
-            code = "ARGUMENT_TYPE_MISMATCH" if argument else "FIELD_TYPE_MISMATCH"
+            code = "FIELD_ARGUMENT_TYPE_MISMATCH" if argument else "FIELD_TYPE_MISMATCH"
             kind = "argument" if argument else "field"
             parts = _mismatch_parts({i: f'type "{e.type}"' for i, e in elements.items()}, self.metas)
             self.error(

@@ -175,7 +175,7 @@ def _validate_externals(meta: Metadata) -> list[CompositionError]:
                 "@external is not allowed on interface fields (it is nonsensical).",
                 meta.name, coordinate,
             ))
-        elif coordinate not in meta.used:
+        if coordinate not in meta.used:
             errors.append(CompositionError(
                 "EXTERNAL_UNUSED",
                 f'[{meta.name}] Field "{coordinate}" is marked @external but is not used in any '

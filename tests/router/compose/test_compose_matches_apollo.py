@@ -28,4 +28,4 @@ def test_invalid_group_fails_with_apollos_error_codes(group: Group) -> None:
 
 @pytest.mark.parametrize("group", groups("invalid"), ids=lambda g: g.name)
 def test_invalid_group_is_named_for_the_code_it_proves(group: Group) -> None:
-    assert group.path.name in group.apollo_error_codes
+    assert group.path.name.split("--")[0] in group.apollo_error_codes
