@@ -30,7 +30,10 @@ def _prepare(settings: Settings, *, migrations: bool) -> Stack:
 
 def _services(settings: Settings, specs: list[SubgraphSpec], port: int | None) -> list[Service]:
     return [
-        Service(spec.name, port or spec.port, spec.module.create_app(settings)) for spec in specs
+        Service(
+            spec.name, port or spec.port + settings.port_offset, spec.module.create_app(settings)
+        )
+        for spec in specs
     ]
 
 

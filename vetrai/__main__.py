@@ -1,0 +1,3 @@
+from vetrai.cli import main
+
+main()
