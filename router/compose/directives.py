@@ -7,16 +7,22 @@ from dataclasses import dataclass
 
 from graphql import DirectiveNode, GraphQLDirective, print_ast
 
+from router.compose import specs
 from router.compose.errors import CompositionError
 from router.compose.metadata import Metadata, argument
-from router.compose.supergraph import Applied, Argument, DirectiveDefinition, Supergraph
-from router.compose import specs
 from router.compose.subgraph import FEDERATION_DIRECTIVES, applied_names
+from router.compose.supergraph import Applied, Argument, DirectiveDefinition, Supergraph
 
 BUILT_IN = {"deprecated": False, "specifiedBy": False}
 EXECUTABLE_LOCATIONS = {
-    "QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD",
-    "INLINE_FRAGMENT", "VARIABLE_DEFINITION",
+    "QUERY",
+    "MUTATION",
+    "SUBSCRIPTION",
+    "FIELD",
+    "FRAGMENT_DEFINITION",
+    "FRAGMENT_SPREAD",
+    "INLINE_FRAGMENT",
+    "VARIABLE_DEFINITION",
 }
 
 
@@ -58,16 +64,20 @@ class AppliedDirectives:
             for name in distinct:
                 owners = [s for s, n in names.items() if n == name]
                 parts.append(f'"@{name}" in {_subgraphs(owners)}')
-            self.errors.append(CompositionError(
-                "LINK_IMPORT_NAME_MISMATCH",
-                f'The "@{canonical}" directive (from {url}) is imported with mismatched name '
-                "between subgraphs: it is imported as " + " but ".join(parts),
-            ))
+            self.errors.append(
+                CompositionError(
+                    "LINK_IMPORT_NAME_MISMATCH",
+                    f'The "@{canonical}" directive (from {url}) is imported with mismatched name '
+                    "between subgraphs: it is imported as " + " but ".join(parts),
+                )
+            )
         return distinct[0] if distinct else None
 
     def _collect_composed(self, meta: Metadata) -> None:
         subgraph = meta.subgraph
-        for directive in subgraph.federation_directives(subgraph.schema_directives, "composeDirective"):
+        for directive in subgraph.federation_directives(
+            subgraph.schema_directives, "composeDirective"
+        ):
             name = str(argument(directive, "name") or "").lstrip("@")
             link = next(
                 (
@@ -80,16 +90,11 @@ class AppliedDirectives:
             )
             definition = subgraph.schema.get_directive(name)
             if link is None or definition is None or name in subgraph.canonical:
-                self.errors.append(CompositionError(
-                    "DIRECTIVE_COMPOSITION_ERROR",
-                    f'[{meta.name}] Could not find matching @link for directive "@{name}"'
-                    if definition is not None
-                    else f'[{meta.name}] Directive "@{name}" in subgraph "{meta.name}" cannot be '
-                    "composed because it is not defined",
-                    meta.name,
-                ))
+                self.errors.append(_not_composable(meta.name, name, definition is not None))
                 continue
-            self.composed.setdefault(name, Composed(name, link[0].url, link[1], definition.is_repeatable))
+            self.composed.setdefault(
+                name, Composed(name, link[0].url, link[1], definition.is_repeatable)
+            )
             self.definitions.setdefault(name, definition)
 
     def supergraph_name(self, meta: Metadata, node: DirectiveNode) -> str | None:
@@ -141,19 +146,23 @@ class AppliedDirectives:
             supergraph.directives[composed.name] = _definition(self.definitions[composed.name])
         for url, directives in by_url.items():
             imports = ", ".join(_import(d) for d in directives)
-            supergraph.links.append(Applied("link", [("url", f'"{url}"'), ("import", f"[{imports}]")]))
+            supergraph.links.append(
+                Applied("link", [("url", f'"{url}"'), ("import", f"[{imports}]")])
+            )
         self._add_executable(supergraph)
 
     def _add_executable(self, supergraph: Supergraph) -> None:
         """Executable directives defined alike in every subgraph, on their common locations."""
         per_subgraph = [
-            {d.name: d for d in m.subgraph.schema.directives if _is_custom(m, d)} for m in self.metas
+            {d.name: d for d in m.subgraph.schema.directives if _is_custom(m, d)}
+            for m in self.metas
         ]
         for name, definition in per_subgraph[0].items():
             if name in self.composed or not all(name in d for d in per_subgraph):
                 continue
             locations = [
-                loc for loc in _executable(definition)
+                loc
+                for loc in _executable(definition)
                 if all(loc in _executable(d[name]) for d in per_subgraph)
             ]
             if locations:
@@ -161,6 +170,15 @@ class AppliedDirectives:
                 merged.locations = locations
                 merged.repeatable = all(d[name].is_repeatable for d in per_subgraph)
                 supergraph.directives[name] = merged
+
+
+def _not_composable(subgraph: str, name: str, defined: bool) -> CompositionError:
+    reason = "it is not a member of a core feature" if defined else "it is not defined"
+    return CompositionError(
+        "DIRECTIVE_COMPOSITION_ERROR",
+        f'Directive "@{name}" in subgraph "{subgraph}" cannot be composed because {reason}',
+        subgraph,
+    )
 
 
 def _is_custom(meta: Metadata, directive: GraphQLDirective) -> bool:

@@ -74,7 +74,9 @@ class FieldContext:
 class Merger:
     """One merge of a fixed list of subgraphs (sorted by name) into a `Supergraph`."""
 
-    def __init__(self, metas: list[Metadata], supergraph: Supergraph, directives: AppliedDirectives):
+    def __init__(
+        self, metas: list[Metadata], supergraph: Supergraph, directives: AppliedDirectives
+    ):
         self.metas = metas
         self.graphs = graph_enum_values([meta.name for meta in metas])
         self.supergraph = supergraph
@@ -85,8 +87,9 @@ class Merger:
     def graph(self, index: int) -> str:
         return self.graphs[self.metas[index].name]
 
-    def error(self, code: str, message: str, coordinate: str | None = None,
-              subgraph: str | None = None) -> None:
+    def error(
+        self, code: str, message: str, coordinate: str | None = None, subgraph: str | None = None
+    ) -> None:
         self.errors.append(CompositionError(code, message, subgraph, coordinate))
 
     # Types ------------------------------------------------------------------------------------
@@ -189,7 +192,10 @@ class Merger:
         dest.description = merge_descriptions([t.description for t in sources.values()])
         dest.directives += self._join_types(name, sources)
         dest.directives += self.directives.merge(
-            [(self.metas[i], type_directives(self.metas[i].subgraph, t)) for i, t in sources.items()]
+            [
+                (self.metas[i], type_directives(self.metas[i].subgraph, t))
+                for i, t in sources.items()
+            ]
         )
         if merge is not None:
             merge(dest, sources)
@@ -216,10 +222,14 @@ class Merger:
         applied = []
         for index in sources:
             meta = self.metas[index]
-            interface_object = [("isInterfaceObject", "true")] if name in meta.interface_objects else []
+            interface_object = (
+                [("isInterfaceObject", "true")] if name in meta.interface_objects else []
+            )
             keys = meta.keys.get(name, [])
             if not keys:
-                applied.append(Applied("join__type", [("graph", self.graph(index)), *interface_object]))
+                applied.append(
+                    Applied("join__type", [("graph", self.graph(index)), *interface_object])
+                )
             for key in keys:
                 args = [("graph", self.graph(index)), ("key", quoted(key.fields))]
                 args += [("extension", "true")] if key.extension else []
@@ -256,8 +266,11 @@ class Merger:
                     )
 
     def _merge_roots(self) -> None:
-        for operation, name in (("query", "Query"), ("mutation", "Mutation"),
-                                ("subscription", "Subscription")):
+        for operation, name in (
+            ("query", "Query"),
+            ("mutation", "Mutation"),
+            ("subscription", "Subscription"),
+        ):
             if name in self.supergraph.types:
                 self.supergraph.roots[operation] = name
 
@@ -356,8 +369,7 @@ class Merger:
 
     def _abstracted_by_interface_object(self, dest: NamedType, name: str) -> bool:
         return any(
-            self._provided_by_interface_object(interface, name)
-            for interface in dest.interfaces
+            self._provided_by_interface_object(interface, name) for interface in dest.interfaces
         )
 
     def _validate_external_types(
@@ -370,8 +382,10 @@ class Merger:
     ) -> None:
         external = {i: f for i, f in defined.items() if i not in resolving}
         bad = [
-            i for i, f in external.items()
-            if str(f.type) != merged_type and not (not equal and self._is_subtype_str(merged_type, f.type))
+            i
+            for i, f in external.items()
+            if str(f.type) != merged_type
+            and not (not equal and self._is_subtype_str(merged_type, f.type))
         ]
         if bad:
             parts = _mismatch_parts({i: f'type "{f.type}"' for i, f in defined.items()}, self.metas)
@@ -461,7 +475,9 @@ class Merger:
         for index, (source, label) in overriding.items():
             subgraph = self.metas[index].name
             if self.supergraph.types[parent].kind == "interface":
-                kind = "interface" if parent not in self.metas[index].interface_objects else "object"
+                kind = (
+                    "interface" if parent not in self.metas[index].interface_objects else "object"
+                )
                 self._override_on_abstract(coordinate, subgraph, kind)
                 continue
             if source not in names:
@@ -531,8 +547,10 @@ class Merger:
             )
             return
         if coordinate not in source.external:
-            target = context.used_overridden if coordinate in source.used else (
-                context.unused_overridden
+            target = (
+                context.used_overridden
+                if coordinate in source.used
+                else (context.unused_overridden)
             )
             target.add(from_index)
         if label is None:
@@ -565,7 +583,9 @@ class Merger:
                 continue
             (shareable if coordinate in meta.shareable else non_shareable).append(index)
         if non_shareable and (shareable or len(non_shareable) > 1):
-            resolving = subgraph_list([self.metas[i].name for i in sorted(shareable + non_shareable)])
+            resolving = subgraph_list(
+                [self.metas[i].name for i in sorted(shareable + non_shareable)]
+            )
             culprits = (
                 subgraph_list([self.metas[i].name for i in non_shareable])
                 if shareable
@@ -628,12 +648,16 @@ class Merger:
         defaults = {i: _default(e) for i, e in elements.items()}
         present = {v for v in defaults.values() if v is not None}
         if len(present) > 1:
-            code = "FIELD_ARGUMENT_DEFAULT_MISMATCH" if kind == "Argument" else (
-                "INPUT_FIELD_DEFAULT_MISMATCH"
+            code = (
+                "FIELD_ARGUMENT_DEFAULT_MISMATCH"
+                if kind == "Argument"
+                else ("INPUT_FIELD_DEFAULT_MISMATCH")
             )
             parts = _mismatch_parts(
-                {i: f"default value {v}" if v is not None else "no default value"
-                 for i, v in defaults.items()},
+                {
+                    i: f"default value {v}" if v is not None else "no default value"
+                    for i, v in defaults.items()
+                },
                 self.metas,
             )
             self.error(
@@ -669,7 +693,9 @@ class Merger:
         if incompatible:
             code = "FIELD_ARGUMENT_TYPE_MISMATCH" if argument else "FIELD_TYPE_MISMATCH"
             kind = "argument" if argument else "field"
-            parts = _mismatch_parts({i: f'type "{e.type}"' for i, e in elements.items()}, self.metas)
+            parts = _mismatch_parts(
+                {i: f'type "{e.type}"' for i, e in elements.items()}, self.metas
+            )
             self.error(
                 code,
                 f'Type of {kind} "{coordinate}" is incompatible across subgraphs: it has {parts}',
@@ -679,7 +705,9 @@ class Merger:
 
     def is_strict_subtype(self, type_: GraphQLType, maybe_sub: GraphQLType) -> bool:
         if isinstance(maybe_sub, GraphQLList):
-            return isinstance(type_, GraphQLList) and self._is_subtype(type_.of_type, maybe_sub.of_type)
+            return isinstance(type_, GraphQLList) and self._is_subtype(
+                type_.of_type, maybe_sub.of_type
+            )
         if isinstance(maybe_sub, GraphQLNonNull):
             if isinstance(type_, GraphQLNonNull):
                 return self._is_subtype(type_.of_type, maybe_sub.of_type)
@@ -721,7 +749,9 @@ class Merger:
             merged.default = self._merge_default(coordinate, fields, "Input field")
             if not equal:
                 merged.directives = [
-                    Applied("join__field", [("graph", self.graph(i)), ("type", quoted(str(f.type)))])
+                    Applied(
+                        "join__field", [("graph", self.graph(i)), ("type", quoted(str(f.type)))]
+                    )
                     for i, f in fields.items()
                 ] + merged.directives
             inaccessible = any(d.name == self.directives.inaccessible for d in merged.directives)
@@ -762,7 +792,9 @@ class Merger:
             merged.description = merge_descriptions([v.description for v in values.values()])
             merged.directives = [
                 Applied("join__enumValue", [("graph", self.graph(i))]) for i in values
-            ] + self.directives.merge([(self.metas[i], field_directives(v)) for i, v in values.items()])
+            ] + self.directives.merge(
+                [(self.metas[i], field_directives(v)) for i, v in values.items()]
+            )
             inaccessible = any(d.name == self.directives.inaccessible for d in merged.directives)
             if len(values) < len(sources) and position != "Output" and not inaccessible:
                 if position == "Both":
@@ -780,7 +812,12 @@ class Merger:
             )
 
     def _report_enum_mismatch(
-        self, enum: str, value: str, usage: dict[str, str], sources: dict[int, Any], values: dict[int, Any]
+        self,
+        enum: str,
+        value: str,
+        usage: dict[str, str],
+        sources: dict[int, Any],
+        values: dict[int, Any],
     ) -> None:
         defined = subgraph_list([self.metas[i].name for i in values])
         missing = subgraph_list([self.metas[i].name for i in sources if i not in values])
@@ -802,7 +839,9 @@ class Merger:
             for interface in type_.interfaces:
                 itf = self.supergraph.types.get(interface)
                 for name, itf_field in (itf.fields if itf else {}).items():
-                    if name in type_.fields or not self._provided_by_interface_object(interface, name):
+                    if name in type_.fields or not self._provided_by_interface_object(
+                        interface, name
+                    ):
                         continue
                     type_.fields[name] = Field(
                         name,
@@ -825,19 +864,24 @@ class Merger:
         for type_ in self.supergraph.types.values():
             for interface in type_.interfaces:
                 itf = self.supergraph.types.get(interface)
-                for name in (itf.fields if itf else {}):
+                for name in itf.fields if itf else {}:
                     if name not in type_.fields:
                         self._report_missing_interface_field(type_.name, interface, name)
 
     def _report_missing_interface_field(self, type_name: str, interface: str, name: str) -> None:
         with_field = [
-            m.name for m in self.metas
+            m.name
+            for m in self.metas
             if isinstance(m.subgraph.schema.type_map.get(interface), GraphQLInterfaceType)
             and name in m.subgraph.schema.type_map[interface].fields  # type: ignore[attr-defined]
         ]
         implementing = [
-            m.name for m in self.metas
-            if interface in [i.name for i in getattr(m.subgraph.schema.type_map.get(type_name), "interfaces", ())]
+            m.name
+            for m in self.metas
+            if interface
+            in [
+                i.name for i in getattr(m.subgraph.schema.type_map.get(type_name), "interfaces", ())
+            ]
         ]
         self.error(
             "INTERFACE_FIELD_NO_IMPLEM",
@@ -888,4 +932,3 @@ def _mismatch_parts(by_index: dict[int, str], metas: list[Metadata]) -> str:
     for index, text in by_index.items():
         groups.setdefault(text, []).append(metas[index].name)
     return " but ".join(f"{text} in {subgraph_list(names)}" for text, names in groups.items())
-

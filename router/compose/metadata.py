@@ -1,4 +1,4 @@
-"""What a subgraph's federation directives say: keys, externals, shareables, overrides, field sets."""
+"""What a subgraph's federation directives say: keys, externals, shareables, overrides."""
 
 from __future__ import annotations
 
@@ -141,7 +141,9 @@ def _collect_fake_externals(meta: Metadata) -> None:
     for type_name, keys in meta.keys.items():
         parent = schema.get_type(type_name)
         for key in keys:
-            if not key.extension or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            if not key.extension or not isinstance(
+                parent, GraphQLObjectType | GraphQLInterfaceType
+            ):
                 continue
             for selected in resolve(schema, parent, key.fields).selections:
                 if selected.coordinate in meta.external:

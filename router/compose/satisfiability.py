@@ -184,7 +184,9 @@ class Satisfiability:
             + "\ncannot be satisfied by the subgraphs because:\n"
             + "\n".join(reasons)
         )
-        self.errors[coordinate] = CompositionError("SATISFIABILITY_ERROR", message, None, coordinate)
+        self.errors[coordinate] = CompositionError(
+            "SATISFIABILITY_ERROR", message, None, coordinate
+        )
 
     def _jump_reasons(self, source: int, target: int, type_name: str, name: str) -> list[str]:
         keys = self._keys(target, type_name)

@@ -37,7 +37,9 @@ def add_core_specs(supergraph: Supergraph, join: tuple[int, int]) -> None:
     version = f"v{join[0]}.{join[1]}"
     supergraph.links += [
         Applied("link", [("url", f'"{LINK_URL}"')]),
-        Applied("link", [("url", f'"https://specs.apollo.dev/join/{version}"'), ("for", "EXECUTION")]),
+        Applied(
+            "link", [("url", f'"https://specs.apollo.dev/join/{version}"'), ("for", "EXECUTION")]
+        ),
     ]
     directives = supergraph.spec_directives
     directives["link"] = (
@@ -70,9 +72,7 @@ def add_core_specs(supergraph: Supergraph, join: tuple[int, int]) -> None:
         f"directive @join__field({field_args}) repeatable on FIELD_DEFINITION"
         " | INPUT_FIELD_DEFINITION"
     )
-    directives["join__graph"] = (
-        "directive @join__graph(name: String!, url: String!) on ENUM_VALUE"
-    )
+    directives["join__graph"] = "directive @join__graph(name: String!, url: String!) on ENUM_VALUE"
     directives["join__implements"] = (
         "directive @join__implements(graph: join__Graph!, interface: String!) repeatable"
         " on OBJECT | INTERFACE"
@@ -108,8 +108,10 @@ def add_tag(supergraph: Supergraph, name: str) -> None:
 
 def add_inaccessible(supergraph: Supergraph, name: str) -> None:
     supergraph.links.append(
-        Applied("link", [("url", f'"{INACCESSIBLE_URL}"'), *_import(name, "inaccessible"),
-                         ("for", "SECURITY")])
+        Applied(
+            "link",
+            [("url", f'"{INACCESSIBLE_URL}"'), *_import(name, "inaccessible"), ("for", "SECURITY")],
+        )
     )
     supergraph.spec_directives[name] = f"directive @{name} on {_ALL_LOCATIONS}"
 
@@ -118,4 +120,3 @@ def _import(local: str, name: str) -> list[tuple[str, str]]:
     if local == name:
         return []
     return [("import", f'[{{name: "@{name}", as: "@{local}"}}]')]
-

@@ -89,7 +89,7 @@ class Subgraph:
 
 @dataclass
 class ParsedSubgraph:
-    """A subgraph's validated schema plus what composition needs to know about its federation use."""
+    """A subgraph's validated schema and what composition needs to know of its federation use."""
 
     name: str
     url: str
@@ -108,7 +108,9 @@ class ParsedSubgraph:
     def local(self, canonical: str) -> str:
         return self.federation.local_directive(canonical) if self.federation else canonical
 
-    def federation_directives(self, directives: list[DirectiveNode], name: str) -> list[DirectiveNode]:
+    def federation_directives(
+        self, directives: list[DirectiveNode], name: str
+    ) -> list[DirectiveNode]:
         """The applications of federation directive `name` among `directives`."""
         return [d for d in directives if self.canonical.get(d.name.value) == name]
 
@@ -124,8 +126,14 @@ def parse_subgraph(subgraph: Subgraph) -> ParsedSubgraph | list[CompositionError
     if federation and federation.version not in FEDERATION_VERSIONS:
         message = f"Invalid version v{federation.version[0]}.{federation.version[1]}"
         code = "UNKNOWN_FEDERATION_LINK_VERSION"
-        return [CompositionError(code, f"[{subgraph.name}] {message} for the federation feature "
-                                 f"in @link direction on schema", subgraph.name)]
+        return [
+            CompositionError(
+                code,
+                f"[{subgraph.name}] {message} for the federation feature "
+                f"in @link direction on schema",
+                subgraph.name,
+            )
+        ]
     canonical = _federation_names(federation)
     errors = _unsupported(subgraph.name, document, federation)
     if errors:
@@ -143,8 +151,15 @@ def parse_subgraph(subgraph: Subgraph) -> ParsedSubgraph | list[CompositionError
         return [_invalid(subgraph.name, error.message) for error in schema_errors]
     other_links = [link for link in links if link is not federation]
     return ParsedSubgraph(
-        subgraph.name, subgraph.url, cleaned, schema, federation, other_links, canonical,
-        extension_types, schema_directives(document),
+        subgraph.name,
+        subgraph.url,
+        cleaned,
+        schema,
+        federation,
+        other_links,
+        canonical,
+        extension_types,
+        schema_directives(document),
     )
 
 
@@ -159,7 +174,9 @@ def _federation_names(federation: Link | None) -> dict[str, str]:
     return {federation.local_directive(name): name for name in names}
 
 
-def _unsupported(subgraph: str, document: DocumentNode, federation: Link | None) -> list[CompositionError]:
+def _unsupported(
+    subgraph: str, document: DocumentNode, federation: Link | None
+) -> list[CompositionError]:
     local = {federation.local_directive(n) if federation else n: n for n in UNSUPPORTED_DIRECTIVES}
     used = sorted({local[name] for name in applied_names(document) if name in local})
     return [
@@ -194,9 +211,7 @@ def _clean(
     directives under their local names."""
     spec_types = {_spec_type(link, name) for link in links for name in FEDERATION_TYPES}
     spec_types |= FEDERATION_TYPES - {"Import", "Purpose"}
-    defined = {
-        d.name.value for d in document.definitions if isinstance(d, TypeDefinitionNode)
-    }
+    defined = {d.name.value for d in document.definitions if isinstance(d, TypeDefinitionNode)}
     extension_types: set[str] = set()
     dropped: set[str] = set()
     definitions: list[DefinitionNode] = []
@@ -213,7 +228,9 @@ def _clean(
         if name in spec_types:
             continue
         if isinstance(definition, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
-            if definition.fields and all(f.name.value in FEDERATION_FIELDS for f in definition.fields):
+            if definition.fields and all(
+                f.name.value in FEDERATION_FIELDS for f in definition.fields
+            ):
                 dropped.add(str(name))
                 continue
             definition = _without_federation_fields(definition)
@@ -241,7 +258,7 @@ def _spec_type(link: Link, name: str) -> str:
 
 def _without_directives(node: SchemaDefinitionNode | SchemaExtensionNode) -> DefinitionNode:
     if isinstance(node, SchemaExtensionNode):
-        return SchemaDefinitionNode(operation_types=node.operation_types, directives=())
+        return SchemaDefinitionNode(operation_types=node.operation_types or (), directives=())
     return SchemaDefinitionNode(
         description=node.description, operation_types=node.operation_types, directives=()
     )

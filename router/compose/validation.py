@@ -53,12 +53,16 @@ class _Reporter:
     def add(self, code: str, message: str) -> None:
         prefix = f'[{self.meta.name}] On {self.target} "{self.coordinate}", '
         prefix += f"for {print_ast(self.directive)}: "
-        self.errors.append(CompositionError(code, prefix + message, self.meta.name, self.coordinate))
+        self.errors.append(
+            CompositionError(code, prefix + message, self.meta.name, self.coordinate)
+        )
 
     def add_problems(self, kind: str, field_set: FieldSet) -> None:
         for problem in field_set.problems:
             hint = _UNKNOWN_HINT[kind] if problem.startswith("Cannot query field") else ""
-            self.add(f"{kind.upper()}_INVALID_FIELDS", problem.rstrip(".") + hint if hint else problem)
+            self.add(
+                f"{kind.upper()}_INVALID_FIELDS", problem.rstrip(".") + hint if hint else problem
+            )
 
 
 def _validate_keys(meta: Metadata) -> list[CompositionError]:
@@ -70,7 +74,9 @@ def _validate_keys(meta: Metadata) -> list[CompositionError]:
             if isinstance(schema.get_type(type_name), GraphQLInterfaceType) and (
                 meta.subgraph.version < (2, 3)
             ):
-                report.add("KEY_UNSUPPORTED_ON_INTERFACE", "@key is not yet supported on interfaces")
+                report.add(
+                    "KEY_UNSUPPORTED_ON_INTERFACE", "@key is not yet supported on interfaces"
+                )
             field_set = key_field_set(meta, type_name, key)
             report.add_problems("key", field_set)
             for selected in field_set.walk():
@@ -116,18 +122,25 @@ def _validate_provides(meta: Metadata) -> list[CompositionError]:
         definition = parent.fields[field_name]
         report = _Reporter(meta, "field", coordinate, _directive(meta, coordinate, "provides"))
         if coordinate in meta.external:
-            report.errors.append(CompositionError(
-                "EXTERNAL_COLLISION_WITH_ANOTHER_DIRECTIVE",
-                f'[{meta.name}] Cannot have both @provides and @external on field "{coordinate}"',
-                meta.name, coordinate,
-            ))
+            report.errors.append(
+                CompositionError(
+                    "EXTERNAL_COLLISION_WITH_ANOTHER_DIRECTIVE",
+                    f"[{meta.name}] Cannot have both @provides and @external on field "
+                    f'"{coordinate}"',
+                    meta.name,
+                    coordinate,
+                )
+            )
         elif not is_composite_type(get_named_type(definition.type)):
-            report.errors.append(CompositionError(
-                "PROVIDES_ON_NON_OBJECT_FIELD",
-                f'[{meta.name}] Invalid @provides directive on field "{coordinate}": field has '
-                f'type "{definition.type}" which is not a Composite Type',
-                meta.name, coordinate,
-            ))
+            report.errors.append(
+                CompositionError(
+                    "PROVIDES_ON_NON_OBJECT_FIELD",
+                    f'[{meta.name}] Invalid @provides directive on field "{coordinate}": field has '
+                    f'type "{definition.type}" which is not a Composite Type',
+                    meta.name,
+                    coordinate,
+                )
+            )
         else:
             field_set = provides_field_set(meta, coordinate)
             report.add_problems("provides", field_set)
@@ -144,7 +157,7 @@ def _check_external_leaves(
         external = selected.coordinate in meta.external
         if not selected.children and not external and not external_parent:
             already = (
-                "it is already \"effectively\" provided by this subgraph"
+                'it is already "effectively" provided by this subgraph'
                 if selected.coordinate in meta.fake_external
                 else "it is already provided by this subgraph (it is not marked @external)"
             )
@@ -169,21 +182,27 @@ def _validate_externals(meta: Metadata) -> list[CompositionError]:
     for coordinate in sorted(meta.external):
         on_interface = isinstance(schema.get_type(coordinate.split(".")[0]), GraphQLInterfaceType)
         if on_interface:
-            errors.append(CompositionError(
-                "EXTERNAL_ON_INTERFACE",
-                f'[{meta.name}] Interface type field "{coordinate}" is marked @external but '
-                "@external is not allowed on interface fields (it is nonsensical).",
-                meta.name, coordinate,
-            ))
+            errors.append(
+                CompositionError(
+                    "EXTERNAL_ON_INTERFACE",
+                    f'[{meta.name}] Interface type field "{coordinate}" is marked @external but '
+                    "@external is not allowed on interface fields (it is nonsensical).",
+                    meta.name,
+                    coordinate,
+                )
+            )
         if coordinate not in meta.used:
-            errors.append(CompositionError(
-                "EXTERNAL_UNUSED",
-                f'[{meta.name}] Field "{coordinate}" is marked @external but is not used in any '
-                "federation directive (@key, @provides, @requires) or to satisfy an interface; the "
-                "field declaration has no use and should be removed (or the field should not be "
-                "@external).",
-                meta.name, coordinate,
-            ))
+            errors.append(
+                CompositionError(
+                    "EXTERNAL_UNUSED",
+                    f'[{meta.name}] Field "{coordinate}" is marked @external but is not used in '
+                    "any federation directive (@key, @provides, @requires) or to satisfy an "
+                    "interface; the field declaration has no use and should be removed (or the "
+                    "field should not be @external).",
+                    meta.name,
+                    coordinate,
+                )
+            )
     return errors
 
 
@@ -193,7 +212,8 @@ def _validate_interface_objects(meta: Metadata) -> list[CompositionError]:
             "INTERFACE_OBJECT_USAGE_ERROR",
             f"[{meta.name}] The @interfaceObject directive can only be applied to entity types "
             f'but type "{name}" has no @key in this subgraph.',
-            meta.name, name,
+            meta.name,
+            name,
         )
         for name in sorted(meta.interface_objects)
         if not meta.is_entity(name)

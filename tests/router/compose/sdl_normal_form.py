@@ -7,8 +7,16 @@ from typing import Any
 
 from graphql import DocumentNode, Node, StringValueNode, parse, print_ast
 
-_SORTED_LISTS = ("definitions", "fields", "values", "types", "interfaces", "directives",
-                 "operation_types", "locations")
+_SORTED_LISTS = (
+    "definitions",
+    "fields",
+    "values",
+    "types",
+    "interfaces",
+    "directives",
+    "operation_types",
+    "locations",
+)
 
 
 def normal_form(sdl: str) -> str:

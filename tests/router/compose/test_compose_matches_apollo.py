@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from compose_groups import Group, groups
-from sdl_normal_form import normal_form
 
 from router.compose import compose
+
+from .compose_groups import Group, groups
+from .sdl_normal_form import normal_form
 
 
 @pytest.mark.parametrize("group", groups("valid"), ids=lambda g: g.name)

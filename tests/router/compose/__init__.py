@@ -1,0 +1,1 @@
+"""Tests of the Federation 2 composer against Apollo-produced expectations."""
