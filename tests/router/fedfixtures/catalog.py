@@ -2,13 +2,14 @@
 
 import strawberry
 from strawberry.federation.schema_directives import Key, Override
+from strawberry.federation.types import FieldSet
 
 COPY = {"SKU-1": "A sturdy oak table", "SKU-2": "A couch for four", "SKU-3": "A simple chair"}
 CURATORS = {"SKU-1": "2", "SKU-2": "1", "SKU-3": "2"}
 NAMES = {"SKU-1": "Table", "SKU-2": "Couch", "SKU-3": "Chair"}
 
 
-@strawberry.federation.type(keys=[Key(fields="id", resolvable=False)])
+@strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
 class User:
     id: strawberry.ID
 
@@ -24,9 +25,7 @@ class Product:
     brand: Brand
     name: str | None = strawberry.federation.field(shareable=True)
 
-    @strawberry.federation.field(
-        override=Override(override_from="products", label="percent(50)")
-    )
+    @strawberry.federation.field(override=Override(override_from="products", label="percent(50)"))
     def description(self) -> str | None:
         return f"{COPY.get(self.sku)} (from catalog)"
 

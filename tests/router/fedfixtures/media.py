@@ -4,6 +4,7 @@ from typing import Annotated
 
 import strawberry
 from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
 
 
 @strawberry.federation.interface(keys=["id"])
@@ -32,7 +33,7 @@ class Movie(Media):
         return found if isinstance(found, Movie) else None
 
 
-@strawberry.federation.type(keys=[Key(fields="upc", resolvable=False)])
+@strawberry.federation.type(keys=[Key(fields=FieldSet("upc"), resolvable=False)])
 class Product:
     upc: strawberry.ID
 
@@ -54,7 +55,9 @@ class Query:
     @strawberry.field
     def search(self, term: str) -> list[SearchResult]:
         found: list[Book | Movie | Product] = [
-            m for m in MEDIA.values() if term.lower() in m.title.lower() and isinstance(m, Book | Movie)
+            m
+            for m in MEDIA.values()
+            if term.lower() in m.title.lower() and isinstance(m, Book | Movie)
         ]
         if term.lower() in "table":
             found.append(Product(upc=strawberry.ID("1")))

@@ -64,7 +64,8 @@ def canonical_operation(source: str) -> str:
     operation = parse(source, no_location=True).definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     variables = sorted(print_ast(v) for v in operation.variable_definitions or ())
-    return f"{operation.operation.value}({', '.join(variables)}) {_selections(operation.selection_set)}"
+    selections = _selections(operation.selection_set)
+    return f"{operation.operation.value}({', '.join(variables)}) {selections}"
 
 
 def _selections(selection_set: SelectionSetNode | None) -> str:

@@ -57,7 +57,8 @@ PRODUCTS = {
 class Query:
     @strawberry.field
     def top_products(self, first: int = 5) -> list[Product | None]:
-        return list(PRODUCTS.values())[:first]
+        found: list[Product | None] = list(PRODUCTS.values())
+        return found[:first]
 
     @strawberry.field
     def product(self, upc: strawberry.ID) -> Product | None:

@@ -1,5 +1,6 @@
 """The fixture subgraphs by name, and the SDL each one publishes through `_service`."""
 
+import copy
 from pathlib import Path
 
 import strawberry
@@ -15,6 +16,14 @@ SCHEMAS: dict[str, strawberry.federation.Schema] = {
     "reviews": reviews.schema,
 }
 DATA_DIR = Path(__file__).parent / "data"
+_PRISTINE = (copy.deepcopy(accounts.USERS), list(reviews.REVIEWS))
+
+
+def reset_data() -> None:
+    """Undo what mutations did to the in-memory data."""
+    accounts.USERS.clear()
+    accounts.USERS.update(copy.deepcopy(_PRISTINE[0]))
+    reviews.REVIEWS[:] = _PRISTINE[1]
 
 
 def published_sdl(name: str) -> str:

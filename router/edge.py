@@ -1,0 +1,187 @@
+"""The router's HTTP edge: GraphQL over POST and GET, health, and optional plan exposure."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, OperationType
+from graphql.execution.values import get_variable_values
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .documents import DocumentCache
+from .executor.client import SubgraphClient
+from .executor.execute import Executor
+from .planner.build import PlanningError
+from .planner.plan import plan_to_json
+from .planner.planner import QueryPlanner, select_operation
+from .supergraph import Supergraph
+
+SubgraphHeaders = Callable[[str, Request], Mapping[str, str]]
+EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
+_PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
+
+
+class BadRequestError(Exception):
+    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class Router:
+    """One supergraph served: its planner, executor and caches."""
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        client: SubgraphClient,
+        subgraph_headers: SubgraphHeaders | None,
+        expose_plans: bool,
+        override_roll: Callable[[], float],
+    ) -> None:
+        self.supergraph = supergraph
+        self.documents = DocumentCache(supergraph.api_schema)
+        self.planner = QueryPlanner(supergraph)
+        self.executor = Executor(supergraph, client)
+        self.subgraph_headers = subgraph_headers
+        self.expose_plans = expose_plans
+        self.override_roll = override_roll
+        self.label_percentages = _percentages(supergraph.override_labels)
+
+    async def graphql(self, request: Request) -> Response:
+        try:
+            params = await _params(request)
+            return await self._run(request, params)
+        except BadRequestError as error:
+            body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
+            return _json(body, error.status)
+
+    async def _run(self, request: Request, params: dict[str, Any]) -> Response:
+        source = params.get("query")
+        if not isinstance(source, str) or not source:
+            raise BadRequestError("Must provide query string.")
+        checked = self.documents.get(source)
+        if checked.document is None:
+            return _json({"errors": list(checked.errors)}, 400)
+        operation_name = params.get("operationName")
+        try:
+            operation = select_operation(checked.document, operation_name)
+        except PlanningError as error:
+            raise BadRequestError(str(error), code="GRAPHQL_VALIDATION_FAILED") from error
+        if operation.operation == OperationType.SUBSCRIPTION:
+            raise BadRequestError("Subscriptions are not served over this transport.")
+        if request.method == "GET" and operation.operation != OperationType.QUERY:
+            raise BadRequestError("GET requests may only run queries.", 405, "METHOD_NOT_ALLOWED")
+        variables = self._variables(operation, params.get("variables"))
+        planned = self.planner.plan_for(
+            source, checked.document, operation_name, self._enabled_labels()
+        )
+        result = await self.executor.execute(
+            planned, variables, lambda service: self._headers(service, request)
+        )
+        if self.expose_plans and request.headers.get(EXPOSE_PLAN_HEADER) == "true":
+            result["extensions"] = {"apolloQueryPlan": {"object": plan_to_json(planned.plan)}}
+        return _json(result, 200)
+
+    def _variables(self, operation: Any, raw: Any) -> dict[str, Any]:
+        if raw is not None and not isinstance(raw, dict):
+            raise BadRequestError("Variables must be an object.")
+        coerced = get_variable_values(
+            self.supergraph.api_schema, operation.variable_definitions or (), raw or {}
+        )
+        if isinstance(coerced, list):
+            raise BadRequestError(_first_message(coerced), code="BAD_USER_INPUT")
+        return coerced.coerced
+
+    def _enabled_labels(self) -> frozenset[str]:
+        return frozenset(
+            label
+            for label, percentage in self.label_percentages.items()
+            if self.override_roll() * 100 < percentage
+        )
+
+    def _headers(self, service: str, request: Request) -> Mapping[str, str]:
+        if self.subgraph_headers is None:
+            return {}
+        return self.subgraph_headers(service, request)
+
+
+def create_app(
+    supergraph_sdl: str,
+    *,
+    subgraph_urls: Mapping[str, str] | None = None,
+    subgraph_headers: SubgraphHeaders | None = None,
+    expose_plans: bool = False,
+    subgraph_timeout: float = 30.0,
+    override_roll: Callable[[], float] = random.random,
+) -> Starlette:
+    """The router for one supergraph. `subgraph_urls` overrides `@join__graph(url:)` by
+    subgraph name; `subgraph_headers(service, request)` adds headers to every subgraph request;
+    `override_roll` draws the [0, 1) numbers that decide progressive @override labels."""
+    supergraph = Supergraph(supergraph_sdl)
+    urls = {name: s.url for name, s in supergraph.subgraphs.items()}
+    urls.update(subgraph_urls or {})
+    client = SubgraphClient(urls, timeout=subgraph_timeout)
+    router = Router(supergraph, client, subgraph_headers, expose_plans, override_roll)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    async def health(_: Request) -> Response:
+        return _json({"status": "ok"}, 200)
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", router.graphql, methods=["GET", "POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.router = router
+    return app
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    if request.method == "GET":
+        query = request.query_params
+        params: dict[str, Any] = {
+            "query": query.get("query"),
+            "operationName": query.get("operationName"),
+        }
+        if query.get("variables"):
+            params["variables"] = _loads(query["variables"])
+        return params
+    params_ = _loads(await request.body())
+    if not isinstance(params_, dict):
+        raise BadRequestError("The request body must be a JSON object.")
+    return params_
+
+
+def _loads(raw: str | bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequestError("The request is not valid JSON.") from error
+
+
+def _percentages(labels: frozenset[str]) -> dict[str, float]:
+    found = {label: _PERCENT.match(label) for label in labels}
+    return {label: float(match.group(1)) for label, match in found.items() if match}
+
+
+def _first_message(errors: list[GraphQLError]) -> str:
+    return errors[0].message if errors else "Invalid variables."
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

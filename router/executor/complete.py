@@ -1,0 +1,96 @@
+"""Completion of merged subgraph data into the client's response, with null propagation.
+
+A null (or missing value) in a non-null position makes its parent null, up to the nearest
+nullable position, with one error at the path where the null appeared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..planner.shape import LIST, NON_NULL, SelectionShape, ShapeField
+
+Path = list[str | int]
+
+
+class _Invalid:
+    """A null in a non-null position, bubbling up to the nearest nullable one."""
+
+
+INVALID = _Invalid()
+
+
+class Completion:
+    def __init__(self, variables: dict[str, Any], errors: list[dict[str, Any]]) -> None:
+        self.variables = variables
+        self.errors = errors
+        self._error_paths = {tuple(e["path"]) for e in errors if e.get("path")}
+
+    def root(self, data: dict[str, Any], shape: SelectionShape) -> dict[str, Any] | None:
+        result = self._object(data, shape, [])
+        return None if result is INVALID else result  # type: ignore[return-value]
+
+    def _object(
+        self, obj: dict[str, Any], shape: SelectionShape, path: Path
+    ) -> dict[str, Any] | _Invalid | None:
+        typename: str | None = obj.get("__typename") or shape.default_type
+        fields = shape.by_type.get(typename) if isinstance(typename, str) else None
+        if fields is None:
+            return None
+        result: dict[str, Any] = {}
+        for field in fields:
+            if field.conditions and not self._included(field):
+                continue
+            if field.name == "__typename":
+                result[field.key] = typename
+                continue
+            value = self._value(obj.get(field.key), field, 0, [*path, field.key])
+            if isinstance(value, _Invalid):
+                return INVALID
+            result[field.key] = value
+        return result
+
+    def _included(self, field: ShapeField) -> bool:
+        return all(bool(self.variables.get(v)) == expected for v, expected in field.conditions)
+
+    def _value(self, value: Any, field: ShapeField, depth: int, path: Path) -> Any:
+        wrappers = field.wrappers
+        if depth < len(wrappers) and wrappers[depth] == NON_NULL:
+            if value is None:
+                self._null_error(field, path)
+                return INVALID
+            return self._inner(value, field, depth + 1, path)
+        if value is None:
+            return None
+        inner = self._inner(value, field, depth, path)
+        return None if inner is INVALID else inner
+
+    def _inner(self, value: Any, field: ShapeField, depth: int, path: Path) -> Any:
+        if depth < len(field.wrappers) and field.wrappers[depth] == LIST:
+            if not isinstance(value, list):
+                return None
+            items = []
+            for index, item in enumerate(value):
+                completed = self._value(item, field, depth + 1, [*path, index])
+                if completed is INVALID:
+                    return INVALID
+                items.append(completed)
+            return items
+        if field.selection is None:
+            return value
+        if not isinstance(value, dict):
+            return None
+        return self._object(value, field.selection, path)
+
+    def _null_error(self, field: ShapeField, path: Path) -> None:
+        key = tuple(path)
+        if key in self._error_paths:
+            return
+        self._error_paths.add(key)
+        self.errors.append(
+            {
+                "message": "Cannot return null for non-nullable field "
+                f"{field.parent_type}.{field.name}.",
+                "path": path,
+            }
+        )

@@ -1,0 +1,108 @@
+"""Entities in the merged response: finding them by plan path, representing them, merging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..planner.plan import RequiredField, RequiredFragment, RequiredSelection
+
+Path = list[str | int]
+
+
+class _MissingFieldError(Exception):
+    """A required field is absent: the entity cannot be represented."""
+
+
+def objects_at(data: Any, path: tuple[str, ...]) -> list[tuple[dict[str, Any], Path]]:
+    current: list[tuple[Any, Path]] = [(data, [])]
+    for step in path:
+        following: list[tuple[Any, Path]] = []
+        for value, at in current:
+            if step == "@":
+                if isinstance(value, list):
+                    following.extend((item, [*at, i]) for i, item in enumerate(value))
+            elif isinstance(value, dict):
+                following.append((value.get(step), [*at, step]))
+        current = following
+    return [(value, at) for value, at in current if isinstance(value, dict)]
+
+
+def representation(
+    obj: dict[str, Any],
+    requires: tuple[RequiredFragment, ...],
+    is_a: Callable[[str, str], bool],
+    typename_rewrite: str | None,
+) -> dict[str, Any] | None:
+    typename = obj.get("__typename")
+    if not isinstance(typename, str):
+        return None
+    for fragment in requires:
+        if is_a(typename, fragment.type_condition):
+            try:
+                result = _project(obj, fragment.selections, is_a)
+            except _MissingFieldError:
+                return None
+            if typename_rewrite is not None:
+                result["__typename"] = typename_rewrite
+            return result
+    return None
+
+
+def _project(
+    obj: dict[str, Any], selections: tuple[RequiredSelection, ...], is_a: Callable[[str, str], bool]
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for selection in selections:
+        if isinstance(selection, RequiredFragment):
+            typename = obj.get("__typename")
+            if isinstance(typename, str) and is_a(typename, selection.type_condition):
+                result.update(_project(obj, selection.selections, is_a))
+            continue
+        result[selection.name] = _project_value(obj, selection, is_a)
+    return result
+
+
+def _project_value(
+    obj: dict[str, Any], selection: RequiredField, is_a: Callable[[str, str], bool]
+) -> Any:
+    if selection.name not in obj:
+        raise _MissingFieldError(selection.name)
+    value = obj[selection.name]
+    if selection.selections is None or value is None:
+        return value
+    return _project_nested(value, selection.selections, is_a)
+
+
+def _project_nested(
+    value: Any, selections: tuple[RequiredSelection, ...], is_a: Callable[[str, str], bool]
+) -> Any:
+    if isinstance(value, list):
+        return [_project_nested(item, selections, is_a) for item in value]
+    if value is None:
+        return None
+    return _project(value, selections, is_a)
+
+
+def merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        existing = target.get(key)
+        if key == "__typename" and existing is not None:
+            # An @interfaceObject answers with the interface's name: keep the concrete type.
+            continue
+        if isinstance(existing, dict) and isinstance(value, dict):
+            merge_into(existing, value)
+        elif isinstance(existing, list) and isinstance(value, list) and len(existing) == len(value):
+            _merge_lists(existing, value)
+        else:
+            target[key] = value
+
+
+def _merge_lists(target: list[Any], source: list[Any]) -> None:
+    for index, (mine, theirs) in enumerate(zip(target, source, strict=True)):
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            merge_into(mine, theirs)
+        elif isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
+            _merge_lists(mine, theirs)
+        else:
+            target[index] = theirs

@@ -1,0 +1,170 @@
+"""Runs a query plan: fetches in order and in parallel, merged into one response."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult, execute
+
+from ..planner.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
+from ..planner.planner import PlannedOperation
+from ..supergraph import Supergraph
+from .client import SubgraphClient, SubgraphRequestError
+from .complete import Completion
+from .entities import Path, merge_into, objects_at, representation
+
+HeadersFor = Callable[[str], Mapping[str, str]]
+
+
+class Executor:
+    def __init__(self, supergraph: Supergraph, client: SubgraphClient) -> None:
+        self.supergraph = supergraph
+        self.client = client
+
+    async def execute(
+        self,
+        planned: PlannedOperation,
+        variables: dict[str, Any],
+        headers_for: HeadersFor,
+    ) -> dict[str, Any]:
+        run = _Run(self, variables, headers_for)
+        if planned.plan.node is not None:
+            await run.node(planned.plan.node)
+        if planned.shape.introspection is not None:
+            run.introspect(planned)
+        data = Completion(variables, run.errors).root(run.data, planned.shape.root)
+        response: dict[str, Any] = {"data": data}
+        if run.errors:
+            response["errors"] = run.errors
+        return response
+
+    def is_a(self, typename: str, condition: str) -> bool:
+        return typename == condition or typename in self.supergraph.possible_types(condition)
+
+
+class _Run:
+    def __init__(self, executor: Executor, variables: dict[str, Any], headers_for: HeadersFor):
+        self.executor = executor
+        self.variables = variables
+        self.headers_for = headers_for
+        self.data: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+
+    async def node(self, node: PlanNode) -> None:
+        if isinstance(node, Fetch):
+            await self.root_fetch(node)
+        elif isinstance(node, Flatten):
+            await self.entity_fetch(node)
+        elif isinstance(node, Sequence):
+            for child in node.nodes:
+                await self.node(child)
+        elif isinstance(node, Parallel):
+            await asyncio.gather(*(self.node(child) for child in node.nodes))
+        elif isinstance(node, Condition):
+            branch = node.if_clause if self.variables.get(node.condition) else node.else_clause
+            if branch is not None:
+                await self.node(branch)
+
+    async def root_fetch(self, fetch: Fetch) -> None:
+        response = await self._send(fetch, self._variables(fetch))
+        if response is None:
+            return
+        data = response.get("data")
+        if isinstance(data, dict):
+            merge_into(self.data, data)
+        for error in response.get("errors") or ():
+            self.errors.append(_with_service(error, fetch.service_name, error.get("path")))
+
+    async def entity_fetch(self, flatten: Flatten) -> None:
+        fetch = flatten.node
+        assert fetch.requires is not None  # noqa: S101 - the planner sets them on entity fetches
+        targets: list[list[tuple[dict[str, Any], Path]]] = []
+        representations: list[dict[str, Any]] = []
+        index_of: dict[bytes, int] = {}
+        for obj, path in objects_at(self.data, flatten.path):
+            rep = representation(obj, fetch.requires, self.executor.is_a, fetch.typename_rewrite)
+            if rep is None:
+                continue
+            key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+            index = index_of.get(key)
+            if index is None:
+                index = index_of[key] = len(representations)
+                representations.append(rep)
+                targets.append([])
+            targets[index].append((obj, path))
+        if not representations:
+            return
+        variables = {**self._variables(fetch), "representations": representations}
+        response = await self._send(fetch, variables)
+        if response is None:
+            return
+        self._merge_entities(response, targets, fetch.service_name)
+
+    def _merge_entities(
+        self,
+        response: dict[str, Any],
+        targets: list[list[tuple[dict[str, Any], Path]]],
+        service: str,
+    ) -> None:
+        data = response.get("data")
+        entities = data.get("_entities") if isinstance(data, dict) else None
+        if isinstance(entities, list):
+            for entity, objects in zip(entities, targets, strict=False):
+                if isinstance(entity, dict):
+                    for obj, _ in objects:
+                        merge_into(obj, entity)
+        for error in response.get("errors") or ():
+            self.errors.append(_with_service(error, service, _client_path(error, targets)))
+
+    def _variables(self, fetch: Fetch) -> dict[str, Any]:
+        return {
+            name: self.variables[name] for name in fetch.variable_usages if name in self.variables
+        }
+
+    async def _send(self, fetch: Fetch, variables: dict[str, Any]) -> dict[str, Any] | None:
+        body: dict[str, Any] = {"query": fetch.operation, "variables": variables}
+        if fetch.operation_name:
+            body["operationName"] = fetch.operation_name
+        try:
+            return await self.executor.client.request(
+                fetch.service_name, body, self.headers_for(fetch.service_name)
+            )
+        except SubgraphRequestError as failure:
+            self.errors.append(failure.as_error())
+            return None
+
+    def introspect(self, planned: PlannedOperation) -> None:
+        document = planned.shape.introspection
+        assert document is not None  # noqa: S101 - callers check
+        result = execute(
+            self.executor.supergraph.api_schema, document, variable_values=self.variables
+        )
+        assert isinstance(result, ExecutionResult)  # noqa: S101 - introspection is synchronous
+        if result.data:
+            self.data.update(result.data)
+        self.errors.extend(dict(e.formatted) for e in result.errors or ())
+
+
+def _client_path(
+    error: dict[str, Any], targets: list[list[tuple[dict[str, Any], Path]]]
+) -> Path | None:
+    path = error.get("path")
+    if not isinstance(path, list) or len(path) < 2 or path[0] != "_entities":
+        return None
+    index = path[1]
+    if not isinstance(index, int) or not 0 <= index < len(targets) or not targets[index]:
+        return None
+    return [*targets[index][0][1], *path[2:]]
+
+
+def _with_service(error: dict[str, Any], service: str, path: Path | None) -> dict[str, Any]:
+    result: dict[str, Any] = {"message": error.get("message", "Subgraph error")}
+    if path:
+        result["path"] = path
+    extensions = dict(error.get("extensions") or {})
+    extensions.setdefault("serviceName", service)
+    result["extensions"] = extensions
+    return result

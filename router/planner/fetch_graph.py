@@ -1,0 +1,300 @@
+"""Fetch groups and their dependencies, turned into plan nodes the way Apollo's planner does.
+
+Groups become nodes in waves: a group's children that depend on it alone run (in parallel)
+right after it; a child with several parents waits until all of them have run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from graphql import VariableDefinitionNode, print_ast
+
+from .plan import Condition, Fetch, Flatten, Parallel, PlanNode, RequiredFragment, Sequence
+from .selection import Conditions, SelectionTree
+
+
+@dataclass(eq=False)
+class FetchGroup:
+    subgraph: str
+    merge_at: tuple[str, ...]
+    entity_type: str | None
+    conditions: Conditions
+    reusable: bool = True
+    typename_rewrite: str | None = None
+    selection: SelectionTree = field(default_factory=SelectionTree)
+    inputs: SelectionTree = field(default_factory=SelectionTree)
+    parents: list[FetchGroup] = field(default_factory=list)
+    children: list[FetchGroup] = field(default_factory=list)
+
+    def entity_selection(self) -> SelectionTree:
+        assert self.entity_type is not None  # noqa: S101 - only entity groups have one
+        return self.selection.fragment(self.entity_type)
+
+    def entity_inputs(self) -> SelectionTree:
+        assert self.entity_type is not None  # noqa: S101 - only entity groups have one
+        return self.inputs.fragment(self.entity_type)
+
+    def add_parent(self, parent: FetchGroup) -> None:
+        if parent not in self.parents:
+            self.parents.append(parent)
+            parent.children.append(self)
+
+    def move_last_among_siblings(self) -> None:
+        for parent in self.parents:
+            parent.children.remove(self)
+            parent.children.append(self)
+
+    def narrow_conditions(self, conditions: Conditions) -> None:
+        # Needed when any of its fields is: only conditions common to all still hold.
+        self.conditions &= conditions
+
+
+class FetchGraph:
+    def __init__(self, operation_kind: str) -> None:
+        self.operation_kind = operation_kind
+        self.roots: list[FetchGroup] = []
+
+    def root_group(self, subgraph: str, conditions: Conditions) -> FetchGroup:
+        sequential = self.operation_kind == "mutation"
+        candidates = self.roots[-1:] if sequential else self.roots
+        for group in candidates:
+            if group.subgraph == subgraph:
+                group.narrow_conditions(conditions)
+                return group
+        group = FetchGroup(subgraph, (), None, conditions)
+        self.roots.append(group)
+        return group
+
+    def existing_child(
+        self, parent: FetchGroup, subgraph: str, merge_at: tuple[str, ...], entity_type: str
+    ) -> FetchGroup | None:
+        return next(
+            (
+                c
+                for c in parent.children
+                if c.reusable
+                and c.subgraph == subgraph
+                and c.merge_at == merge_at
+                and c.entity_type == entity_type
+            ),
+            None,
+        )
+
+    def child_group(
+        self,
+        parent: FetchGroup,
+        subgraph: str,
+        merge_at: tuple[str, ...],
+        entity_type: str,
+        conditions: Conditions,
+    ) -> FetchGroup:
+        existing = self.existing_child(parent, subgraph, merge_at, entity_type)
+        if existing is not None:
+            existing.narrow_conditions(conditions)
+            return existing
+        group = FetchGroup(subgraph, merge_at, entity_type, conditions)
+        group.add_parent(parent)
+        return group
+
+    def requires_group(
+        self,
+        parents: Iterable[FetchGroup],
+        subgraph: str,
+        merge_at: tuple[str, ...],
+        entity_type: str,
+        conditions: Conditions,
+    ) -> FetchGroup:
+        group = FetchGroup(subgraph, merge_at, entity_type, conditions, reusable=False)
+        for parent in parents:
+            group.add_parent(parent)
+        return group
+
+    def to_plan_node(
+        self, operation_name: str | None, variables: dict[str, VariableDefinitionNode]
+    ) -> PlanNode | None:
+        self._remove_redundant_edges()
+        builder = _NodeBuilder(self.operation_kind, operation_name, variables)
+        state = _State(list(self.roots), [])
+        sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
+        return _sequence(sequence)
+
+    def _remove_redundant_edges(self) -> None:
+        for group in self._all_groups():
+            for parent in list(group.parents):
+                others = [p for p in group.parents if p is not parent]
+                if any(_is_ancestor(parent, other) for other in others):
+                    group.parents.remove(parent)
+                    parent.children.remove(group)
+
+    def _all_groups(self) -> list[FetchGroup]:
+        seen: dict[int, FetchGroup] = {}
+        stack = list(self.roots)
+        while stack:
+            group = stack.pop()
+            if id(group) not in seen:
+                seen[id(group)] = group
+                stack.extend(group.children)
+        return list(seen.values())
+
+
+def _is_ancestor(candidate: FetchGroup, group: FetchGroup) -> bool:
+    stack = list(group.parents)
+    while stack:
+        current = stack.pop()
+        if current is candidate:
+            return True
+        stack.extend(current.parents)
+    return False
+
+
+@dataclass
+class _State:
+    ready: list[FetchGroup]
+    waiting: list[tuple[FetchGroup, list[FetchGroup]]]
+    """Groups with parents still to run, and which ones."""
+
+    def merged(self, other: _State) -> _State:
+        ready = self.ready + [g for g in other.ready if g not in self.ready]
+        waiting: list[tuple[FetchGroup, list[FetchGroup]]] = []
+        others = list(other.waiting)
+        for group, pending in self.waiting:
+            match = next((o for o in others if o[0] is group), None)
+            if match is not None:
+                others.remove(match)
+                pending = [p for p in pending if p in match[1]]
+            if pending:
+                waiting.append((group, pending))
+            elif group not in ready:
+                ready.append(group)
+        return _State(ready, waiting + others)
+
+    def after_running(self, ran: list[FetchGroup]) -> _State:
+        ready = list(self.ready)
+        waiting: list[tuple[FetchGroup, list[FetchGroup]]] = []
+        for group, pending in self.waiting:
+            pending = [p for p in pending if p not in ran]
+            if pending:
+                waiting.append((group, pending))
+            elif group not in ready:
+                ready.append(group)
+        return _State(ready, waiting)
+
+
+class _NodeBuilder:
+    def __init__(
+        self,
+        operation_kind: str,
+        operation_name: str | None,
+        variables: dict[str, VariableDefinitionNode],
+    ) -> None:
+        self.operation_kind = operation_kind
+        self.operation_name = operation_name
+        self.variables = variables
+        self.count = 0
+
+    def process_waves(
+        self, state: _State, parallel: bool, handled: Conditions
+    ) -> tuple[list[PlanNode], _State]:
+        sequence: list[PlanNode] = []
+        while state.ready:
+            node, state = self._process_wave(state, parallel, handled)
+            parallel = True
+            if node is not None:
+                sequence.append(node)
+        return sequence, state
+
+    def _process_wave(
+        self, state: _State, parallel: bool, handled: Conditions
+    ) -> tuple[PlanNode | None, _State]:
+        nodes: list[PlanNode] = []
+        after = _State([], state.waiting)
+        for group in state.ready:
+            node, group_state = self._process_group(group, handled)
+            nodes.append(node)
+            after = after.merged(group_state)
+        combined = _parallel(nodes) if parallel else _sequence(nodes)
+        return combined, after.after_running(state.ready)
+
+    def _process_group(self, group: FetchGroup, handled: Conditions) -> tuple[PlanNode, _State]:
+        conditions = group.conditions - handled
+        fetch = self._fetch_node(group, handled | conditions)
+        if not group.children:
+            return _with_conditions(conditions, fetch), _State([], [])
+        ready = [c for c in group.children if len(c.parents) == 1]
+        waiting = [
+            (c, [p for p in c.parents if p is not group])
+            for c in group.children
+            if len(c.parents) > 1
+        ]
+        state = _State(ready, waiting)
+        if not ready:
+            return _with_conditions(conditions, fetch), state
+        sequence, state = self.process_waves(state, True, handled | conditions)
+        node = _sequence([fetch, *sequence])
+        assert node is not None  # noqa: S101 - the fetch itself is there
+        return _with_conditions(conditions, node), state
+
+    def _fetch_node(self, group: FetchGroup, handled: Conditions) -> PlanNode:
+        index = self.count
+        self.count += 1
+        name = f"{self.operation_name}__{group.subgraph}__{index}" if self.operation_name else None
+        used = group.selection.variables(handled)
+        definitions = "".join(_print_variable(self.variables[v]) for v in used)
+        if group.entity_type is None:
+            header = _header(self.operation_kind, name, definitions)
+            operation = header + group.selection.print(handled)
+            return Fetch(group.subgraph, operation, name, self.operation_kind, tuple(used))
+        header = _header("query", name, "$representations:[_Any!]!" + definitions)
+        selection = group.selection.print(handled)
+        required = group.inputs.required()
+        fetch = Fetch(
+            group.subgraph,
+            f"{header}{{_entities(representations:$representations){selection}}}",
+            name,
+            "query",
+            tuple(used),
+            tuple(r for r in required if isinstance(r, RequiredFragment)),
+            group.typename_rewrite,
+        )
+        return Flatten(group.merge_at, fetch)
+
+
+def _header(kind: str, name: str | None, definitions: str) -> str:
+    header = f"{kind} {name}" if name else kind
+    return f"{header}({definitions})" if definitions else header
+
+
+def _print_variable(definition: VariableDefinitionNode) -> str:
+    text = f"${definition.variable.name.value}:{print_ast(definition.type)}"
+    if definition.default_value is not None:
+        text += f"={print_ast(definition.default_value)}"
+    return text
+
+
+def _with_conditions(conditions: Conditions, node: PlanNode) -> PlanNode:
+    for variable, included in sorted(conditions, reverse=True):
+        node = Condition(variable, node if included else None, None if included else node)
+    return node
+
+
+def _flat(kind: type[Sequence] | type[Parallel], nodes: list[PlanNode]) -> list[PlanNode]:
+    flat: list[PlanNode] = []
+    for node in nodes:
+        flat.extend(node.nodes if isinstance(node, kind) else (node,))
+    return flat
+
+
+def _sequence(nodes: list[PlanNode]) -> PlanNode | None:
+    flat = _flat(Sequence, nodes)
+    if len(flat) <= 1:
+        return flat[0] if flat else None
+    return Sequence(tuple(flat))
+
+
+def _parallel(nodes: list[PlanNode]) -> PlanNode | None:
+    flat = _flat(Parallel, nodes)
+    if len(flat) <= 1:
+        return flat[0] if flat else None
+    return Parallel(tuple(flat))

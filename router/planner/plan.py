@@ -1,0 +1,120 @@
+"""Query plans in Apollo's shape: Fetch, Flatten, Sequence, Parallel and Condition nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredField:
+    name: str
+    selections: tuple[RequiredSelection, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredFragment:
+    type_condition: str
+    selections: tuple[RequiredSelection, ...]
+
+
+RequiredSelection = RequiredField | RequiredFragment
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    service_name: str
+    operation: str
+    operation_name: str | None
+    operation_kind: str
+    variable_usages: tuple[str, ...]
+    requires: tuple[RequiredFragment, ...] | None = None
+    typename_rewrite: str | None = None
+    """The __typename representations carry, when the subgraph knows the type as an
+    @interfaceObject."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    path: tuple[str, ...]
+    node: Fetch
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    nodes: tuple[PlanNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    nodes: tuple[PlanNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    condition: str
+    if_clause: PlanNode | None
+    else_clause: PlanNode | None
+
+
+PlanNode = Fetch | Flatten | Sequence | Parallel | Condition
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    node: PlanNode | None
+
+
+def plan_to_json(plan: QueryPlan) -> dict[str, Any]:
+    """The plan as Apollo's planner serialises it (for `extensions` and comparisons)."""
+    result: dict[str, Any] = {"kind": "QueryPlan"}
+    if plan.node is not None:
+        result["node"] = _node_json(plan.node)
+    return result
+
+
+def _node_json(node: PlanNode) -> dict[str, Any]:
+    if isinstance(node, Fetch):
+        return _fetch_json(node)
+    if isinstance(node, Flatten):
+        return {"kind": "Flatten", "path": list(node.path), "node": _fetch_json(node.node)}
+    if isinstance(node, Sequence | Parallel):
+        return {"kind": type(node).__name__, "nodes": [_node_json(n) for n in node.nodes]}
+    result: dict[str, Any] = {"kind": "Condition", "condition": node.condition}
+    if node.if_clause is not None:
+        result["ifClause"] = _node_json(node.if_clause)
+    if node.else_clause is not None:
+        result["elseClause"] = _node_json(node.else_clause)
+    return result
+
+
+def _fetch_json(fetch: Fetch) -> dict[str, Any]:
+    result: dict[str, Any] = {"kind": "Fetch", "serviceName": fetch.service_name}
+    if fetch.requires is not None:
+        result["requires"] = [_selection_json(s) for s in fetch.requires]
+    result["variableUsages"] = list(fetch.variable_usages)
+    result["operation"] = fetch.operation
+    result["operationKind"] = fetch.operation_kind
+    result["operationName"] = fetch.operation_name
+    if fetch.typename_rewrite is not None and fetch.requires:
+        result["inputRewrites"] = [
+            {
+                "kind": "ValueSetter",
+                "path": [f"... on {fetch.requires[0].type_condition}", "__typename"],
+                "setValueTo": fetch.typename_rewrite,
+            }
+        ]
+    return result
+
+
+def _selection_json(selection: RequiredSelection) -> dict[str, Any]:
+    if isinstance(selection, RequiredFragment):
+        return {
+            "kind": "InlineFragment",
+            "typeCondition": selection.type_condition,
+            "selections": [_selection_json(s) for s in selection.selections],
+        }
+    result: dict[str, Any] = {"kind": "Field", "name": selection.name}
+    if selection.selections is not None:
+        result["selections"] = [_selection_json(s) for s in selection.selections]
+    return result

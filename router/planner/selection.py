@@ -1,0 +1,144 @@
+"""Selections of a subgraph fetch, built up while planning and printed as compact GraphQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphql import ArgumentNode, DirectiveNode, VariableNode, print_ast, visit
+from graphql.language import Visitor
+
+from ..supergraph import FieldSet
+from .plan import RequiredField, RequiredFragment, RequiredSelection
+
+Conditions = frozenset[tuple[str, bool]]
+
+
+@dataclass
+class FieldSelection:
+    name: str
+    alias: str | None = None
+    arguments: tuple[ArgumentNode, ...] = ()
+    directives: tuple[DirectiveNode, ...] = ()
+    sub: SelectionTree | None = None
+
+
+@dataclass
+class SelectionTree:
+    """Fields by response key and inline fragments by type condition, in insertion order."""
+
+    items: dict[str, FieldSelection | FragmentSelection] = field(default_factory=dict)
+
+    def add_field(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        arguments: tuple[ArgumentNode, ...] = (),
+        directives: tuple[DirectiveNode, ...] = (),
+        composite: bool = False,
+    ) -> FieldSelection:
+        key = alias or name
+        existing = self.items.get(key)
+        if isinstance(existing, FieldSelection):
+            if existing.directives and not directives:
+                existing.directives = ()
+            return existing
+        selection = FieldSelection(name, alias, arguments, directives)
+        if composite:
+            selection.sub = SelectionTree()
+        self.items[key] = selection
+        return selection
+
+    def fragment(self, type_condition: str) -> SelectionTree:
+        key = f"... on {type_condition}"
+        existing = self.items.get(key)
+        if isinstance(existing, FragmentSelection):
+            return existing.sub
+        created = FragmentSelection(type_condition, SelectionTree())
+        self.items[key] = created
+        return created.sub
+
+    def add_field_set(self, field_set: FieldSet) -> None:
+        for name, sub in field_set.fields:
+            selection = self.add_field(name, composite=sub is not None)
+            if sub is not None and selection.sub is not None:
+                selection.sub.add_field_set(sub)
+        for type_condition, sub in field_set.fragments:
+            self.fragment(type_condition).add_field_set(sub)
+
+    def is_empty(self) -> bool:
+        return not self.items
+
+    def print(self, handled: Conditions = frozenset()) -> str:
+        return "{" + " ".join(_print_item(item, handled) for item in self.items.values()) + "}"
+
+    def variables(self, handled: Conditions = frozenset()) -> list[str]:
+        names: list[str] = []
+        for item in self.items.values():
+            if isinstance(item, FragmentSelection):
+                names.extend(item.sub.variables(handled))
+                continue
+            directives = [d for d in item.directives if condition_of(d) not in handled]
+            for argument in item.arguments:
+                names.extend(_variables_in(argument))
+            for directive in directives:
+                names.extend(_variables_in(directive))
+            if item.sub is not None:
+                names.extend(item.sub.variables(handled))
+        return list(dict.fromkeys(names))
+
+    def required(self) -> tuple[RequiredSelection, ...]:
+        result: list[RequiredSelection] = []
+        for item in self.items.values():
+            if isinstance(item, FragmentSelection):
+                result.append(RequiredFragment(item.type_condition, item.sub.required()))
+            else:
+                sub = item.sub.required() if item.sub is not None else None
+                result.append(RequiredField(item.name, sub))
+        return tuple(result)
+
+
+@dataclass
+class FragmentSelection:
+    type_condition: str
+    sub: SelectionTree
+
+
+def condition_of(directive: DirectiveNode) -> tuple[str, bool] | None:
+    """`@include(if: $v)` as (v, True), `@skip(if: $v)` as (v, False); None for literals."""
+    argument = directive.arguments[0] if directive.arguments else None
+    if argument is None or not isinstance(argument.value, VariableNode):
+        return None
+    return (argument.value.name.value, directive.name.value == "include")
+
+
+def _print_item(item: FieldSelection | FragmentSelection, handled: Conditions) -> str:
+    if isinstance(item, FragmentSelection):
+        return f"...on {item.type_condition}{item.sub.print(handled)}"
+    text = f"{item.alias}:{item.name}" if item.alias else item.name
+    if item.arguments:
+        text += "(" + " ".join(_compact(a) for a in item.arguments) + ")"
+    for directive in item.directives:
+        if condition_of(directive) not in handled:
+            text += _compact(directive)
+    if item.sub is not None:
+        text += item.sub.print(handled)
+    return text
+
+
+def _compact(node: ArgumentNode | DirectiveNode) -> str:
+    if isinstance(node, ArgumentNode):
+        return f"{node.name.value}:{print_ast(node.value)}"
+    arguments = " ".join(_compact(a) for a in node.arguments or ())
+    return f"@{node.name.value}({arguments})" if arguments else f"@{node.name.value}"
+
+
+def _variables_in(node: ArgumentNode | DirectiveNode) -> list[str]:
+    names: list[str] = []
+
+    class Collect(Visitor):
+        def enter_variable(self, variable: VariableNode, *_: object) -> None:
+            names.append(variable.name.value)
+
+    visit(node, Collect())
+    return names

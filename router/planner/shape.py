@@ -1,0 +1,183 @@
+"""The response an operation asks for, per runtime type, compiled once per plan.
+
+The executor completes merged subgraph data against it: response keys in query order,
+__typename, @skip/@include on variables, and nullability for null propagation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionNode,
+    SelectionSetNode,
+    get_named_type,
+    is_abstract_type,
+    is_composite_type,
+)
+
+from ..supergraph import Supergraph
+from .selection import condition_of
+
+NON_NULL = 0
+LIST = 1
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
+
+@dataclass(frozen=True, slots=True)
+class ShapeField:
+    key: str
+    name: str
+    parent_type: str
+    wrappers: tuple[int, ...]
+    selection: SelectionShape | None
+    conditions: tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionShape:
+    by_type: dict[str, tuple[ShapeField, ...]]
+    default_type: str | None
+    """The type of objects without __typename: the field's type when it is an object type."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseShape:
+    root: SelectionShape
+    introspection: DocumentNode | None
+
+
+def compile_shape(
+    supergraph: Supergraph,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> ResponseShape:
+    compiler = _Compiler(supergraph, fragments)
+    root_type = supergraph.schema.get_root_type(operation.operation)
+    assert root_type is not None  # noqa: S101 - validation guarantees the root type
+    root = compiler.selection(root_type.name, [operation.selection_set])
+    return ResponseShape(root, _introspection_document(operation, fragments))
+
+
+class _Compiler:
+    def __init__(
+        self, supergraph: Supergraph, fragments: dict[str, FragmentDefinitionNode]
+    ) -> None:
+        self.supergraph = supergraph
+        self.schema = supergraph.schema
+        self.fragments = fragments
+
+    def selection(self, type_name: str, sets: list[SelectionSetNode]) -> SelectionShape:
+        named = self.schema.get_type(type_name)
+        runtime = sorted(self.supergraph.possible_types(type_name))
+        by_type = {r: self._fields(r, sets) for r in runtime}
+        default = None if is_abstract_type(named) else type_name
+        return SelectionShape(by_type, default)
+
+    def _fields(self, runtime: str, sets: list[SelectionSetNode]) -> tuple[ShapeField, ...]:
+        grouped: dict[str, list[tuple[FieldNode, tuple[tuple[str, bool], ...]]]] = {}
+        for selection_set in sets:
+            for node, conditions in self._collect(runtime, selection_set.selections, ()):
+                key = node.alias.value if node.alias else node.name.value
+                grouped.setdefault(key, []).append((node, conditions))
+        return tuple(self._field(runtime, key, occurrences) for key, occurrences in grouped.items())
+
+    def _field(
+        self,
+        runtime: str,
+        key: str,
+        occurrences: list[tuple[FieldNode, tuple[tuple[str, bool], ...]]],
+    ) -> ShapeField:
+        node = occurrences[0][0]
+        conditions = min((c for _, c in occurrences), key=len)
+        name = node.name.value
+        if name == "__typename" or name in INTROSPECTION_FIELDS:
+            return ShapeField(key, name, runtime, (NON_NULL,), None, conditions)
+        parent = self.schema.get_type(runtime)
+        field_type: GraphQLOutputType = parent.fields[name].type  # type: ignore[union-attr]
+        named = get_named_type(field_type)
+        sub = None
+        if is_composite_type(named):
+            sets = [n.selection_set for n, _ in occurrences if n.selection_set is not None]
+            sub = self.selection(named.name, sets)
+        return ShapeField(key, name, runtime, _wrappers(field_type), sub, conditions)
+
+    def _collect(
+        self,
+        runtime: str,
+        selections: Sequence[SelectionNode],
+        conditions: tuple[tuple[str, bool], ...],
+    ) -> Iterator[tuple[FieldNode, tuple[tuple[str, bool], ...]]]:
+        for selection in selections:
+            own = _variable_conditions(selection.directives)
+            if own is None:
+                continue
+            combined = conditions + own
+            if isinstance(selection, FieldNode):
+                yield selection, combined
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments[selection.name.value]
+                condition: str | None = fragment.type_condition.name.value
+                inner = fragment.selection_set.selections
+            else:
+                assert isinstance(selection, InlineFragmentNode)  # noqa: S101 - by elimination
+                condition = (
+                    selection.type_condition.name.value if selection.type_condition else None
+                )
+                inner = selection.selection_set.selections
+            if condition is None or runtime in self.supergraph.possible_types(condition):
+                yield from self._collect(runtime, inner, combined)
+
+
+def _wrappers(type_: GraphQLOutputType) -> tuple[int, ...]:
+    wrappers: list[int] = []
+    current: object = type_
+    while isinstance(current, GraphQLNonNull | GraphQLList):
+        wrappers.append(NON_NULL if isinstance(current, GraphQLNonNull) else LIST)
+        current = current.of_type
+    return tuple(wrappers)
+
+
+def _variable_conditions(
+    directives: Sequence[DirectiveNode] | None,
+) -> tuple[tuple[str, bool], ...] | None:
+    found: list[tuple[str, bool]] = []
+    for directive in directives or ():
+        if directive.name.value not in ("skip", "include"):
+            continue
+        argument = directive.arguments[0].value if directive.arguments else None
+        if isinstance(argument, BooleanValueNode):
+            if argument.value != (directive.name.value == "include"):
+                return None
+            continue
+        condition = condition_of(directive)
+        if condition is not None:
+            found.append(condition)
+    return tuple(found)
+
+
+def _introspection_document(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> DocumentNode | None:
+    fields = [
+        s
+        for s in operation.selection_set.selections
+        if isinstance(s, FieldNode) and s.name.value in INTROSPECTION_FIELDS
+    ]
+    if not fields:
+        return None
+    only = replace(operation, selection_set=SelectionSetNode(selections=tuple(fields)))
+    return DocumentNode(definitions=(only, *fragments.values()))

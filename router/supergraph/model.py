@@ -1,0 +1,63 @@
+"""The supergraph's join metadata: which subgraph resolves which type, field and key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .fieldset import FieldSet
+
+
+@dataclass(frozen=True)
+class Subgraph:
+    enum_value: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Key:
+    fields: FieldSet
+    source: str
+    resolvable: bool
+
+
+@dataclass(frozen=True)
+class TypeInSubgraph:
+    """A type as one subgraph defines it (`@join__type`)."""
+
+    keys: tuple[Key, ...] = ()
+    is_interface_object: bool = False
+
+    def resolvable_keys(self) -> tuple[Key, ...]:
+        return tuple(key for key in self.keys if key.resolvable)
+
+
+@dataclass(frozen=True)
+class FieldInSubgraph:
+    """A field as one subgraph defines it (`@join__field`)."""
+
+    subgraph: str | None
+    requires: FieldSet | None = None
+    provides: FieldSet | None = None
+    external: bool = False
+    override: str | None = None
+    used_overridden: bool = False
+    override_label: str | None = None
+
+
+@dataclass
+class TypeJoin:
+    name: str
+    subgraphs: dict[str, TypeInSubgraph] = field(default_factory=dict)
+    fields: dict[str, tuple[FieldInSubgraph, ...]] = field(default_factory=dict)
+    implements: dict[str, set[str]] = field(default_factory=dict)
+    union_members: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FieldPlacement:
+    """Where a field can be resolved, for one set of enabled override labels."""
+
+    subgraph: str
+    requires: FieldSet | None
+    provides: FieldSet | None

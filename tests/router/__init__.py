@@ -1,0 +1,1 @@
+"""Router tests: planner, executor and edge over fixture subgraphs."""
