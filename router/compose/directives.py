@@ -10,7 +10,7 @@ from graphql import DirectiveNode, GraphQLDirective, print_ast
 from router.compose import specs
 from router.compose.errors import CompositionError
 from router.compose.metadata import Metadata, argument
-from router.compose.subgraph import FEDERATION_DIRECTIVES, applied_names
+from router.compose.subgraph import FEDERATION_DIRECTIVES
 from router.compose.supergraph import Applied, Argument, DirectiveDefinition, Supergraph
 
 BUILT_IN = {"deprecated": False, "specifiedBy": False}
@@ -55,7 +55,7 @@ class AppliedDirectives:
         names: dict[str, str] = {}
         for meta in self.metas:
             local = meta.subgraph.local(canonical)
-            if local in applied_names(meta.subgraph.document):
+            if local in meta.subgraph.applied:
                 names[meta.name] = local
         distinct = list(dict.fromkeys(names.values()))
         if len(distinct) > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from graphql import (
     DefinitionNode,
@@ -100,6 +101,7 @@ class ParsedSubgraph:
     canonical: dict[str, str]
     extension_types: set[str] = field(default_factory=set)
     schema_directives: list[DirectiveNode] = field(default_factory=list)
+    applied: set[str] = field(default_factory=set)
 
     @property
     def version(self) -> tuple[int, int]:
@@ -135,7 +137,8 @@ def parse_subgraph(subgraph: Subgraph) -> ParsedSubgraph | list[CompositionError
             )
         ]
     canonical = _federation_names(federation)
-    errors = _unsupported(subgraph.name, document, federation)
+    applied = applied_names(document)
+    errors = _unsupported(subgraph.name, applied, federation)
     if errors:
         return errors
     cleaned, extension_types = _clean(document, canonical, links)
@@ -160,6 +163,7 @@ def parse_subgraph(subgraph: Subgraph) -> ParsedSubgraph | list[CompositionError
         canonical,
         extension_types,
         schema_directives(document),
+        applied,
     )
 
 
@@ -175,10 +179,10 @@ def _federation_names(federation: Link | None) -> dict[str, str]:
 
 
 def _unsupported(
-    subgraph: str, document: DocumentNode, federation: Link | None
+    subgraph: str, applied: set[str], federation: Link | None
 ) -> list[CompositionError]:
     local = {federation.local_directive(n) if federation else n: n for n in UNSUPPORTED_DIRECTIVES}
-    used = sorted({local[name] for name in applied_names(document) if name in local})
+    used = sorted({local[name] for name in applied if name in local})
     return [
         CompositionError(
             "UNSUPPORTED_FEATURE",
@@ -189,18 +193,21 @@ def _unsupported(
     ]
 
 
-def applied_names(node: object) -> set[str]:
-    """Names of every directive applied anywhere under `node`."""
+def applied_names(document: DocumentNode) -> set[str]:
+    """Names of every directive applied in the type system of `document`."""
     names: set[str] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, DirectiveNode):
-            names.add(current.name.value)
-        elif isinstance(current, list | tuple):
-            stack.extend(current)
-        elif hasattr(current, "keys"):
-            stack.extend(getattr(current, key, None) for key in current.keys if key != "loc")
+    for definition in document.definitions:
+        elements = [definition]
+        for member in ("fields", "values"):
+            elements += getattr(definition, member, None) or ()
+        elements += [
+            arg for element in elements for arg in getattr(element, "arguments", None) or ()
+        ]
+        names.update(
+            directive.name.value
+            for element in elements
+            for directive in getattr(element, "directives", None) or ()
+        )
     return names
 
 
@@ -279,10 +286,15 @@ def _as_definition(node: TypeExtensionNode) -> TypeDefinitionNode:
     )
 
 
-def _federation_definitions(canonical: dict[str, str]) -> list[DefinitionNode]:
+def _federation_definitions(canonical: dict[str, str]) -> tuple[DefinitionNode, ...]:
+    return _parsed_definitions(tuple(canonical.items()))
+
+
+@cache
+def _parsed_definitions(canonical: tuple[tuple[str, str], ...]) -> tuple[DefinitionNode, ...]:
     sdl = "\n".join(
         f"directive @{local} {FEDERATION_DIRECTIVES[name]}"
-        for local, name in canonical.items()
+        for local, name in canonical
         if name in FEDERATION_DIRECTIVES
     )
-    return list(parse(sdl, no_location=True).definitions)
+    return parse(sdl, no_location=True).definitions
