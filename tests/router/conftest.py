@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
+from starlette.requests import Request
 
 from router.edge import create_app
 
@@ -31,8 +32,8 @@ def _fresh(request: pytest.FixtureRequest) -> None:
         server.seen_headers.clear()
 
 
-def caller_headers(service: str, request: object) -> dict[str, str]:
-    return {"x-caller-context": f"for-{service}"}
+def caller_headers(service: str, request: Request) -> dict[str, str]:
+    return {"x-caller-context": f"{service} for {request.headers.get('authorization')}"}
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -13,6 +13,7 @@ class User:
     id: strawberry.ID
     name: str | None
     username: str | None = strawberry.federation.field(shareable=True)
+    password_hash: str | None = strawberry.federation.field(inaccessible=True, default=None)
 
     @strawberry.field
     def nickname(self) -> str | None:

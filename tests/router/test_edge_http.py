@@ -1,0 +1,204 @@
+"""The HTTP edge: GET and POST, validation, introspection, plans, headers, subgraph failures."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+
+from router.edge import create_app
+
+from .conftest import SUPERGRAPH_SDL
+from .fedfixtures.operations import operation
+from .fedfixtures.server import SubgraphServer
+
+ME = "{ me { name } }"
+
+
+async def test_get_runs_queries(router: httpx.AsyncClient, subgraphs: SubgraphServer) -> None:
+    response = await router.get("/graphql", params={"query": ME})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"me": {"name": "Ada Lovelace"}}}
+    assert subgraphs.requests == {"accounts": 1}
+
+
+async def test_get_with_variables_and_operation_name(router: httpx.AsyncClient) -> None:
+    query = "query A { me { name } } query B($id: ID!) { user(id: $id) { name } }"
+    params = {"query": query, "operationName": "B", "variables": '{"id": "2"}'}
+    response = await router.get("/graphql", params=params)
+    assert response.json() == {"data": {"user": {"name": "Alan Turing"}}}
+
+
+async def test_get_never_runs_a_mutation(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    response = await router.get("/graphql", params={"query": operation("mutation")})
+    assert response.status_code == 405
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+    assert subgraphs.requests == {}
+
+
+async def test_invalid_operation_gets_validation_errors_and_no_fetch(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    response = await router.post("/graphql", json={"query": "{ me { shoeSize } }"})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["message"] == "Cannot query field 'shoeSize' on type 'User'."
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert subgraphs.requests == {}
+
+
+async def test_syntax_errors_are_parse_failures(router: httpx.AsyncClient) -> None:
+    response = await router.post("/graphql", json={"query": "{ me { "})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
+async def test_missing_required_variable_is_bad_user_input(router: httpx.AsyncClient) -> None:
+    query = "query($id: ID!) { user(id: $id) { name } }"
+    response = await router.post("/graphql", json={"query": query})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_federation_internals_and_inaccessible_fields_are_unreachable(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    for query in (
+        '{ _entities(representations: [{__typename: "User", id: "1"}]) { __typename } }',
+        "{ _service { sdl } }",
+        "{ me { passwordHash } }",
+    ):
+        response = await router.post("/graphql", json={"query": query})
+        assert response.status_code == 400, query
+    assert subgraphs.requests == {}
+
+
+async def test_introspection_answers_from_the_api_schema(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    query = '{ __schema { queryType { name } } __type(name: "User") { fields { name } } }'
+    response = await router.post("/graphql", json={"query": query})
+    body = response.json()
+    assert body["data"]["__schema"] == {"queryType": {"name": "Query"}}
+    fields = [f["name"] for f in body["data"]["__type"]["fields"]]
+    assert fields == ["id", "name", "username", "nickname", "reviews"]
+    assert subgraphs.requests == {}
+
+
+async def test_introspection_and_data_in_one_operation(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    query = '{ __type(name: "Brand") { name } me { name } }'
+    response = await router.post("/graphql", json={"query": query})
+    assert response.json() == {
+        "data": {"__type": {"name": "Brand"}, "me": {"name": "Ada Lovelace"}}
+    }
+    assert subgraphs.requests == {"accounts": 1}
+
+
+async def test_plan_is_exposed_on_request(router: httpx.AsyncClient) -> None:
+    headers = {"Apollo-Expose-Query-Plan": "true"}
+    response = await router.post("/graphql", json={"query": ME}, headers=headers)
+    plan = response.json()["extensions"]["apolloQueryPlan"]["object"]
+    assert plan["node"]["kind"] == "Fetch"
+    assert plan["node"]["serviceName"] == "accounts"
+    plain = await router.post("/graphql", json={"query": ME})
+    assert "extensions" not in plain.json()
+
+
+async def test_subgraph_headers_hook_runs_for_every_subgraph_request(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    query = {"query": operation("entity_chain")}
+    await router.post("/graphql", json=query, headers={"Authorization": "Bearer t"})
+    seen = [(name, headers.get("x-caller-context")) for name, headers in subgraphs.seen_headers]
+    assert sorted(seen) == [
+        ("accounts", "accounts for Bearer t"),
+        ("products", "products for Bearer t"),
+        ("reviews", "reviews for Bearer t"),
+    ]
+
+
+async def test_failed_subgraph_leaves_partial_data_and_a_coded_error(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    subgraphs.faults["reviews"] = "error"
+    response = await router.post("/graphql", json={"query": operation("aliases")})
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {"table": {"label": "Table", "cost": 899}, "couch": None},
+        "errors": [
+            {
+                "message": "Subgraph 'reviews' answered HTTP 500, not GraphQL.",
+                "extensions": {"code": "SUBGRAPH_ERROR", "serviceName": "reviews"},
+            },
+            {
+                "message": "Cannot return null for non-nullable field Product.reviews.",
+                "path": ["couch", "reviews"],
+            },
+        ],
+    }
+
+
+async def test_slow_subgraph_times_out_with_partial_data(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    subgraphs.faults["accounts"] = "slow"
+    response = await router.post("/graphql", json={"query": operation("parallel_roots")})
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {
+            "me": None,
+            "topProducts": [{"name": "Table"}],
+            "media": [{"title": "Dune"}, {"title": "Arrival"}],
+        },
+        "errors": [
+            {
+                "message": "Subgraph 'accounts' timed out.",
+                "extensions": {"code": "SUBGRAPH_TIMEOUT", "serviceName": "accounts"},
+            }
+        ],
+    }
+
+
+async def test_unreachable_subgraph_is_a_subgraph_error(subgraphs: SubgraphServer) -> None:
+    urls = {**subgraphs.urls(), "accounts": "http://127.0.0.1:9/graphql"}
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=urls)
+    async with _client(app) as client:
+        response = await client.post("/graphql", json={"query": ME})
+    assert response.json() == {
+        "data": {"me": None},
+        "errors": [
+            {
+                "message": "Subgraph 'accounts' could not be reached.",
+                "extensions": {"code": "SUBGRAPH_ERROR", "serviceName": "accounts"},
+            }
+        ],
+    }
+
+
+async def test_progressive_override_follows_the_label_roll(
+    subgraphs: SubgraphServer,
+) -> None:
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=subgraphs.urls(), override_roll=lambda: 0.1)
+    async with _client(app) as client:
+        response = await client.post("/graphql", json={"query": operation("override_label_on")})
+    assert response.json() == {
+        "data": {"topProducts": [{"description": "A sturdy oak table (from catalog)"}]}
+    }
+    assert subgraphs.requests == {"products": 1, "catalog": 1}
+
+
+async def test_health(router: httpx.AsyncClient) -> None:
+    response = await router.get("/health")
+    assert response.json() == {"status": "ok"}
+
+
+@asynccontextmanager
+async def _client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+        yield client
+    await app.state.router.executor.client.aclose()
