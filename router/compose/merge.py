@@ -363,9 +363,13 @@ class Merger:
         )
         if len(resolving) < len(defined):
             self._validate_external_types(coordinate, merged.type, defined, resolving, equal)
-        merged.directives = self._join_fields(dest.name, name, sources, context, equal) + (
-            merged.directives
-        )
+        joins = self._join_fields(dest.name, name, sources, context, equal)
+        merged.directives = self._with_joins(joins, merged.directives)
+
+    def _with_joins(self, joins: list[Applied], applied: list[Applied]) -> list[Applied]:
+        """Apollo prints @inaccessible before the join directives, other directives after."""
+        first = [a for a in applied if a.name == self.directives.inaccessible]
+        return first + joins + [a for a in applied if a not in first]
 
     def _abstracted_by_interface_object(self, dest: NamedType, name: str) -> bool:
         return any(
@@ -747,13 +751,9 @@ class Merger:
             )
             merged.type, equal = self._merge_type_reference(coordinate, fields, True, False)
             merged.default = self._merge_default(coordinate, fields, "Input field")
-            if not equal:
-                merged.directives = [
-                    Applied(
-                        "join__field", [("graph", self.graph(i)), ("type", quoted(str(f.type)))]
-                    )
-                    for i, f in fields.items()
-                ] + merged.directives
+            everywhere = {i: fields.get(i) for i in sources}
+            joins = self._join_fields(dest.name, name, everywhere, FieldContext(), equal)
+            merged.directives = self._with_joins(joins, merged.directives)
             inaccessible = any(d.name == self.directives.inaccessible for d in merged.directives)
             if len(fields) < len(sources) and not inaccessible:
                 self._report_missing_input_field(coordinate, sources, fields)
@@ -790,11 +790,11 @@ class Merger:
             values = {i: t.values[name] for i, t in sources.items() if name in t.values}
             merged = EnumValue(name)
             merged.description = merge_descriptions([v.description for v in values.values()])
-            merged.directives = [
-                Applied("join__enumValue", [("graph", self.graph(i))]) for i in values
-            ] + self.directives.merge(
+            joins = [Applied("join__enumValue", [("graph", self.graph(i))]) for i in values]
+            applied = self.directives.merge(
                 [(self.metas[i], field_directives(v)) for i, v in values.items()]
             )
+            merged.directives = self._with_joins(joins, applied)
             inaccessible = any(d.name == self.directives.inaccessible for d in merged.directives)
             if len(values) < len(sources) and position != "Output" and not inaccessible:
                 if position == "Both":
