@@ -36,6 +36,7 @@ def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
     )
     stack = start_stack(base, say=lambda _: None)
     yield stack.settings
+    stack.servers.clear()  # the embedded servers stop when nothing holds them
 
 
 @pytest.fixture(scope="session")
@@ -76,13 +77,15 @@ class Subgraph:
             return {}
         return {HEADER: sign_caller(caller, audience=self.name, key=self.key)}
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None,
-                   caller: Caller | None = None) -> httpx.Response:
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None
+    ) -> httpx.Response:
         body = {"query": query, "variables": variables or {}}
         return await self.client.post("/graphql", json=body, headers=self.headers(caller))
 
-    async def run(self, query: str, variables: dict[str, Any] | None = None,
-                  caller: Caller | None = None) -> dict[str, Any]:
+    async def run(
+        self, query: str, variables: dict[str, Any] | None = None, caller: Caller | None = None
+    ) -> dict[str, Any]:
         """The data of a successful response; fails the test on any GraphQL error."""
         response = await self.post(query, variables, caller)
         result = response.json()

@@ -30,9 +30,7 @@ async def serve(
     services: Sequence[Service], host: str, on_started: Callable[[], None] = lambda: None
 ) -> None:
     servers = [
-        _Server(
-            uvicorn.Config(s.app, host=host, port=s.port, log_config=None, access_log=False)
-        )
+        _Server(uvicorn.Config(s.app, host=host, port=s.port, log_config=None, access_log=False))
         for s in services
     ]
 

@@ -9,8 +9,8 @@ import strawberry
 from subgraphs.auth import models
 from subgraphs.auth.service import AuthService, Tokens
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.validation import uuid_or_none
 from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
+from subgraphs.kernel.validation import uuid_or_none
 
 Info = strawberry.Info[Context[AuthService], None]
 
@@ -39,7 +39,9 @@ class User:
         if key is None:
             return None
         ctx = info.context
-        found = await loader(ctx, "users", lambda ids: ctx.services.users(ctx.caller, ids)).load(key)
+        found = await loader(ctx, "users", lambda ids: ctx.services.users(ctx.caller, ids)).load(
+            key
+        )
         return cls.of(found) if found else None
 
 

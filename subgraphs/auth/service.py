@@ -105,7 +105,11 @@ class AuthService:
         )
 
     async def _revoke_families(
-        self, session: AsyncSession, user_id: UUID, *, keep: UUID | None = None,
+        self,
+        session: AsyncSession,
+        user_id: UUID,
+        *,
+        keep: UUID | None = None,
         family: UUID | None = None,
     ) -> None:
         statement = update(RefreshToken).where(
@@ -324,12 +328,13 @@ class AuthService:
             token = self._email_token(
                 session, user, RESET_PASSWORD, self.settings.password_reset_ttl_seconds
             )
+            link = f"{self.settings.public_url}/reset-password?token={token}"
             queue_email(
                 session,
                 kind=RESET_PASSWORD,
                 to=user.email,
                 subject="Reset your password",
-                body=f"Reset your password: {self.settings.public_url}/reset-password?token={token}\n",
+                body=f"Reset your password: {link}\n",
             )
 
     async def reset_password(self, token: str, new_password: str) -> None:
@@ -342,4 +347,3 @@ class AuthService:
             user.email_verified_at = user.email_verified_at or utcnow()
             session.add(user)
             await self._revoke_families(session, user.id)
-

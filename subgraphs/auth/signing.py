@@ -65,7 +65,9 @@ class TokenSigner:
         return {"keys": [k.as_dict(private=False) for k in self.keys]}
 
 
-def verify_token(token: str, key_set: KeySet, *, issuer: str, audience: str) -> dict[str, Any] | None:
+def verify_token(
+    token: str, key_set: KeySet, *, issuer: str, audience: str
+) -> dict[str, Any] | None:
     """The claims of a valid, unexpired access token signed by a key of ``key_set``; else None."""
     try:
         decoded = jwt.decode(token, key_set, algorithms=["ES256"])

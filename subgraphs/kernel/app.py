@@ -15,14 +15,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.federation import Schema
 
@@ -86,7 +91,9 @@ class _Authenticate:
                     redis=self.runtime.redis,
                 )
             except InvalidContext as exc:
-                body = {"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]}
+                body = {
+                    "errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]
+                }
                 await JSONResponse(body, status_code=401)(scope, receive, send)
                 return
             scope.setdefault("state", {})["caller"] = caller
@@ -97,11 +104,15 @@ class _Metrics:
     def __init__(self, name: str) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "vetrai_http_requests", "HTTP requests served", ["service", "path", "status"],
+            "vetrai_http_requests",
+            "HTTP requests served",
+            ["service", "path", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "vetrai_http_request_seconds", "HTTP request latency", ["service", "path"],
+            "vetrai_http_request_seconds",
+            "HTTP request latency",
+            ["service", "path"],
             registry=self.registry,
         )
         self.name = name
@@ -124,7 +135,7 @@ class _Observe:
         status = 500
         started = time.perf_counter()
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -140,8 +151,15 @@ class _Observe:
             self.metrics.latency.labels(self.metrics.name, path).observe(elapsed)
             log.info(
                 "request",
-                extra={"fields": {"service": self.metrics.name, "method": scope["method"],
-                                  "path": path, "status": status, "ms": round(elapsed * 1000, 2)}},
+                extra={
+                    "fields": {
+                        "service": self.metrics.name,
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    }
+                },
             )
             request_id.reset(token)
 

@@ -44,16 +44,16 @@ class Database:
     @asynccontextmanager
     async def transaction(self, caller: Caller) -> AsyncIterator[AsyncSession]:
         """Commit on success, roll back on any exception; tenant and user set for RLS."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
-            async with session.begin():
-                await session.execute(
-                    text(
-                        "select set_config('app.org_id', :org, true),"
-                        " set_config('app.user_id', :user, true)"
-                    ),
-                    {"org": str(caller.org_id or ""), "user": str(caller.user_id or "")},
-                )
-                yield session
+        session = AsyncSession(self.engine, expire_on_commit=False)
+        async with session, session.begin():
+            await session.execute(
+                text(
+                    "select set_config('app.org_id', :org, true),"
+                    " set_config('app.user_id', :user, true)"
+                ),
+                {"org": str(caller.org_id or ""), "user": str(caller.user_id or "")},
+            )
+            yield session
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -9,10 +9,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from subgraphs.kernel.db import async_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 _ALEMBIC = Path(__file__).parent / "alembic"
 

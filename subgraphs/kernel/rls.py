@@ -11,8 +11,7 @@ def isolate(table: str, using: str, *, check: str | None = None) -> list[str]:
     return [
         f"alter table {table} enable row level security",
         f"alter table {table} force row level security",
-        f"create policy tenant_isolation on {table} using ({using})"
-        f" with check ({check or using})",
+        f"create policy tenant_isolation on {table} using ({using}) with check ({check or using})",
     ]
 
 

@@ -17,8 +17,7 @@ from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import ErrorCode, Rejected
 
 log = logging.getLogger("vetrai.errors")
-K = TypeVar("K")
-V = TypeVar("V")
+
 
 ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode")
 
@@ -58,7 +57,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 def rejections_as(payload: Callable[..., P]) -> Callable[[F], F]:
-    """Turn a service's ``Rejected`` into ``payload(errors=[...])``: expected failures are values."""
+    """Turn a service's ``Rejected`` into ``payload(errors=[...])``: failures become values."""
 
     def decorate(resolver: F) -> F:
         @functools.wraps(resolver)
@@ -74,9 +73,9 @@ def rejections_as(payload: Callable[..., P]) -> Callable[[F], F]:
 
 
 def loader(
-    context: Context[Any], name: str, load: Callable[[list[K]], Awaitable[Sequence[V]]]
-) -> DataLoader[K, V]:
+    context: Context[Any], name: str, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
+) -> DataLoader[Any, Any]:
     """The request's DataLoader called ``name``: N lookups in one request cost one query."""
     if name not in context.loaders:
         context.loaders[name] = DataLoader(load_fn=load)
-    return cast(DataLoader[K, V], context.loaders[name])
+    return cast(DataLoader[Any, Any], context.loaders[name])

@@ -14,7 +14,9 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default=Path(".data"), alias="VETRAI_DATA_DIR")

@@ -7,14 +7,20 @@ from uuid import UUID
 
 from subgraphs.kernel.errors import ErrorCode, Rejected, require
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$"
+)
 
 
 def email(value: str, field: str = "email") -> str:
     """The address lower-cased; rejects what cannot be an email address."""
     value = value.strip().lower()
-    require(len(value) <= 254 and bool(_EMAIL.match(value)), ErrorCode.INVALID_INPUT,
-            "Enter a valid email address.", field)
+    require(
+        len(value) <= 254 and bool(_EMAIL.match(value)),
+        ErrorCode.INVALID_INPUT,
+        "Enter a valid email address.",
+        field,
+    )
     return value
 
 
@@ -27,8 +33,12 @@ def text(value: str, field: str, *, max_length: int, min_length: int = 1) -> str
             f"Must be between {min_length} and {max_length} characters.",
             field,
         )
-    require(not any(c in value for c in "\r\n\x00"), ErrorCode.INVALID_INPUT,
-            "Must be a single line of text.", field)
+    require(
+        not any(c in value for c in "\r\n\x00"),
+        ErrorCode.INVALID_INPUT,
+        "Must be a single line of text.",
+        field,
+    )
     return value
 
 

@@ -4,7 +4,7 @@ organizations of a User (an entity owned by auth)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import strawberry
@@ -40,7 +40,9 @@ class User:
         if key is None:
             return []
         ctx = info.context
-        orgs = loader(ctx, "organizations_of", lambda ids: ctx.services.organizations_of(ctx.caller, ids))
+        orgs = loader(
+            ctx, "organizations_of", lambda ids: ctx.services.organizations_of(ctx.caller, ids)
+        )
         return [Organization.of(o) for o in await orgs.load(key)]
 
 
@@ -107,7 +109,7 @@ class Organization:
             name=org.name,
             slug=org.slug,
             plan=org.plan,
-            settings=org.settings,
+            settings=cast(JSON, org.settings),
             created_at=org.created_at,
         )
 
@@ -244,7 +246,9 @@ class Mutation:
         self, info: Info, organization_id: strawberry.ID
     ) -> OrganizationPayload:
         org_id = identifier(organization_id, "organizationId")
-        return _org(await info.context.services.set_active_organization(info.context.caller, org_id))
+        return _org(
+            await info.context.services.set_active_organization(info.context.caller, org_id)
+        )
 
     @strawberry.mutation
     @rejections_as(InvitationPayload)

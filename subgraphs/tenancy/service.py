@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -145,7 +146,7 @@ class TenancyService:
     async def update_organization(
         self, caller: Caller, org_id: UUID, changes: dict[str, Any]
     ) -> Organization:
-        checks = {
+        checks: dict[str, Callable[[Any], object]] = {
             "name": lambda v: validation.text(v, "name", max_length=100),
             "slug": validated_slug,
             "settings": validated_settings,
@@ -259,7 +260,9 @@ class TenancyService:
             mine = await self._role_in(session, caller, org_id, _MANAGERS)
             target = await self._membership(session, org_id, user_id)
             if Role.OWNER in (role, Role(target.role)) and mine is not Role.OWNER:
-                raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners can grant or remove ownership.")
+                raise Rejected.one(
+                    ErrorCode.FORBIDDEN, "Only owners can grant or remove ownership."
+                )
             if target.role == Role.OWNER.value and role is not Role.OWNER:
                 await self._keep_an_owner(session, org_id)
             target.role = role.value
@@ -269,7 +272,8 @@ class TenancyService:
     async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
         if await self._owners(session, org_id) <= 1:
             raise Rejected.one(
-                ErrorCode.LAST_OWNER, "An organization needs an owner; make someone else owner first."
+                ErrorCode.LAST_OWNER,
+                "An organization needs an owner; make someone else owner first.",
             )
 
     async def remove_member(self, caller: Caller, org_id: UUID, user_id: UUID) -> None:
@@ -349,7 +353,9 @@ class TenancyService:
                     or invitation.expires_at < utcnow()
                 ):
                     raise Rejected.one(
-                        ErrorCode.INVALID_TOKEN, "This invitation is invalid or has expired.", "token"
+                        ErrorCode.INVALID_TOKEN,
+                        "This invitation is invalid or has expired.",
+                        "token",
                     )
                 await set_local(session, "app.org_id", invitation.org_id)
                 invitation.accepted_at = utcnow()
@@ -374,4 +380,3 @@ class TenancyService:
                 invitation.revoked_at = utcnow()
                 session.add(invitation)
             return invitation
-

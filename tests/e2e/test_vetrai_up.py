@@ -35,7 +35,7 @@ class Platform:
     def __init__(self, data: Path) -> None:
         self.data = data
         self.output: list[str] = []
-        self.process = subprocess.Popen(  # noqa: S603 - our own command line
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "vetrai", "up"],
             env=_environment(data),
             stdout=subprocess.PIPE,
@@ -89,24 +89,41 @@ def test_first_start_prints_progress_and_urls(platform: Platform) -> None:
     text = "".join(platform.output)
     assert "creating the embedded PostgreSQL" in text
     assert "applying migrations" in text
-    assert AUTH in text and TENANCY in text
+    assert AUTH in text
+    assert TENANCY in text
 
 
 def test_operations_as_written_then_restart_keeps_data(platform: Platform, data: Path) -> None:
-    signed_up = _run(AUTH, """mutation { signUp(input: {email: "ada@example.com",
+    signed_up = _run(
+        AUTH,
+        """mutation { signUp(input: {email: "ada@example.com",
       password: "correct horse battery", name: "Ada"}) {
-      user { id email name } tokens { accessToken refreshToken } errors { code field message } } }""")
+      user { id email name } tokens { accessToken refreshToken }
+      errors { code field message } } }""",
+    )
     user = signed_up["signUp"]["user"]
-    assert user["email"] == "ada@example.com" and signed_up["signUp"]["errors"] == []
+    assert user["email"] == "ada@example.com"
+    assert signed_up["signUp"]["errors"] == []
     refresh = signed_up["signUp"]["tokens"]["refreshToken"]
-    rotated = _run(AUTH, f"""mutation {{ refreshTokens(refreshToken: "{refresh}") {{
-      tokens {{ accessToken refreshToken }} errors {{ code message }} }} }}""")
+    rotated = _run(
+        AUTH,
+        f"""mutation {{ refreshTokens(refreshToken: "{refresh}") {{
+      tokens {{ accessToken refreshToken }} errors {{ code message }} }} }}""",
+    )
     assert rotated["refreshTokens"]["errors"] == []
-    created = _run(TENANCY, """mutation { createOrganization(input: {name: "Acme", slug: "acme"}) {
-      organization { id name slug } errors { code field message } } }""", _as(data, user["id"]))
+    created = _run(
+        TENANCY,
+        """mutation { createOrganization(input: {name: "Acme", slug: "acme"}) {
+      organization { id name slug } errors { code field message } } }""",
+        _as(data, user["id"]),
+    )
     org = created["createOrganization"]["organization"]
-    read = _run(TENANCY, f"""query {{ organization(id: "{org['id']}") {{ id name slug
-      members {{ role user {{ id }} }} }} }}""", _as(data, user["id"]))
+    read = _run(
+        TENANCY,
+        f"""query {{ organization(id: "{org["id"]}") {{ id name slug
+      members {{ role user {{ id }} }} }} }}""",
+        _as(data, user["id"]),
+    )
     assert read["organization"]["members"] == [{"role": "OWNER", "user": {"id": user["id"]}}]
     assert httpx.get(AUTH.replace("/graphql", "/health")).json()["status"] == "ok"
 
@@ -114,11 +131,18 @@ def test_operations_as_written_then_restart_keeps_data(platform: Platform, data:
     again = Platform(data)
     try:
         assert "creating" not in "".join(again.output)
-        logged_in = _run(AUTH, """mutation { logIn(input: {email: "ada@example.com",
-          password: "correct horse battery"}) { user { id } tokens { accessToken } errors { code } } }""")
+        logged_in = _run(
+            AUTH,
+            """mutation { logIn(input: {email: "ada@example.com",
+          password: "correct horse battery"}) {
+          user { id } tokens { accessToken } errors { code } } }""",
+        )
         assert logged_in["logIn"]["user"] == {"id": user["id"]}
-        taken = _run(AUTH, """mutation { signUp(input: {email: "ada@example.com",
-          password: "correct horse battery", name: "Ada"}) { user { id } errors { code } } }""")
+        taken = _run(
+            AUTH,
+            """mutation { signUp(input: {email: "ada@example.com",
+          password: "correct horse battery", name: "Ada"}) { user { id } errors { code } } }""",
+        )
         assert taken["signUp"] == {"user": None, "errors": [{"code": "EMAIL_TAKEN"}]}
     finally:
         assert again.stop() == 0

@@ -30,13 +30,17 @@ async def _two_tenants(
 async def test_services_never_show_another_tenant(
     auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
 ) -> None:
-    ada, ada_org, eve, eve_org = await _two_tenants(auth, tenancy, owner_engine)
+    ada, ada_org, eve, _eve_org = await _two_tenants(auth, tenancy, owner_engine)
     assert (await tenancy.run(READ, {"id": ada_org}, eve))["organization"] is None
     mine = await tenancy.run(
         "query($u: [_Any!]!) { _entities(representations: $u) {"
         " ... on User { organizations { id } } ... on Organization { id members { role } } } }",
-        {"u": [{"__typename": "User", "id": str(ada.user_id)},
-               {"__typename": "Organization", "id": ada_org}]},
+        {
+            "u": [
+                {"__typename": "User", "id": str(ada.user_id)},
+                {"__typename": "Organization", "id": ada_org},
+            ]
+        },
         eve,
     )
     assert mine["_entities"] == [{"organizations": []}, None]
@@ -90,14 +94,18 @@ async def test_application_role_cannot_turn_security_off(settings: Settings) -> 
     try:
         async with db.transaction(Caller()) as session:
             owner = await session.scalar(
-                text("select tableowner from pg_tables where schemaname = 'tenancy'"
-                     " and tablename = 'organizations'")
+                text(
+                    "select tableowner from pg_tables where schemaname = 'tenancy'"
+                    " and tablename = 'organizations'"
+                )
             )
             assert owner != settings.database_app_role
             forced = await session.scalar(
-                text("select bool_and(relforcerowsecurity and relrowsecurity) from pg_class"
-                     " where relnamespace = 'tenancy'::regnamespace and relkind = 'r'"
-                     " and relname <> 'alembic_version'")
+                text(
+                    "select bool_and(relforcerowsecurity and relrowsecurity) from pg_class"
+                    " where relnamespace = 'tenancy'::regnamespace and relkind = 'r'"
+                    " and relname <> 'alembic_version'"
+                )
             )
             assert forced is True
             bypass = await session.scalar(

@@ -26,8 +26,13 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         schema="outbox",
     )
-    op.create_index("emails_unsent", "emails", ["created_at"], schema="outbox",
-                    postgresql_where=sa.text("sent_at is null"))
+    op.create_index(
+        "emails_unsent",
+        "emails",
+        ["created_at"],
+        schema="outbox",
+        postgresql_where=sa.text("sent_at is null"),
+    )
 
 
 def downgrade() -> None:

@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.caller import Caller
 from tests.conftest import Subgraph, unique_email
 
 PASSWORD = "correct horse battery"
@@ -40,7 +39,8 @@ async def test_second_sign_up_with_same_email_is_email_taken(auth: Subgraph) -> 
     email = unique_email()
     await sign_up(auth, email)
     result = await sign_up(auth, email, name="Other")
-    assert result["user"] is None and result["tokens"] is None
+    assert result["user"] is None
+    assert result["tokens"] is None
     assert [e["code"] for e in result["errors"]] == ["EMAIL_TAKEN"]
     logged_in = await auth.run(LOG_IN, {"email": email, "password": PASSWORD})
     assert logged_in["logIn"]["errors"] == []
@@ -70,7 +70,9 @@ async def test_weak_password_names_the_field_and_creates_nothing(auth: Subgraph)
 async def test_bad_sign_up_input_reports_every_field(auth: Subgraph) -> None:
     result = await sign_up(auth, "not an email", password="", name="")
     assert sorted((e["code"], e["field"]) for e in result["errors"]) == [
-        ("INVALID_INPUT", "email"), ("INVALID_INPUT", "name"), ("WEAK_PASSWORD", "password")
+        ("INVALID_INPUT", "email"),
+        ("INVALID_INPUT", "name"),
+        ("WEAK_PASSWORD", "password"),
     ]
     oversized = await sign_up(auth, "a" * 300 + "@example.com", name="n" * 101)
     assert sorted(e["field"] for e in oversized["errors"]) == ["email", "name"]

@@ -12,7 +12,9 @@ from tests.conftest import Subgraph, unique_email
 from tests.subgraphs.auth.test_accounts import LOG_IN, PASSWORD, REFRESH, sign_up
 
 NEW_PASSWORD = "purple monkey dishwasher"
-VERIFY = "mutation($t: String!) { verifyEmail(token: $t) { user { emailVerified } errors { code } } }"
+VERIFY = (
+    "mutation($t: String!) { verifyEmail(token: $t) { user { emailVerified } errors { code } } }"
+)
 RESET = """mutation($t: String!, $p: String!) { resetPassword(input: {token: $t, newPassword: $p}) {
   ok errors { code field } } }"""
 
@@ -20,8 +22,10 @@ RESET = """mutation($t: String!, $p: String!) { resetPassword(input: {token: $t,
 async def emailed_token(owner_engine: AsyncEngine, email: str, kind: str) -> str:
     async with owner_engine.connect() as connection:
         body = await connection.scalar(
-            text("select body from outbox.emails where to_address = :to and kind = :kind"
-                 " order by created_at desc limit 1"),
+            text(
+                "select body from outbox.emails where to_address = :to and kind = :kind"
+                " order by created_at desc limit 1"
+            ),
             {"to": email, "kind": kind},
         )
     assert body, f"no {kind} email for {email}"
@@ -35,7 +39,8 @@ async def test_email_verification_token_is_single_use(
     await sign_up(auth, email)
     token = await emailed_token(owner_engine, email, "verify_email")
     assert (await auth.run(VERIFY, {"t": token}))["verifyEmail"] == {
-        "user": {"emailVerified": True}, "errors": []
+        "user": {"emailVerified": True},
+        "errors": [],
     }
     again = (await auth.run(VERIFY, {"t": token}))["verifyEmail"]
     assert [e["code"] for e in again["errors"]] == ["INVALID_TOKEN"]
@@ -46,9 +51,7 @@ async def test_email_verification_token_is_single_use(
     assert raw == 0
 
 
-async def test_password_reset_ends_every_session(
-    auth: Subgraph, owner_engine: AsyncEngine
-) -> None:
+async def test_password_reset_ends_every_session(auth: Subgraph, owner_engine: AsyncEngine) -> None:
     email = unique_email()
     tokens = (await sign_up(auth, email))["tokens"]
     requested = await auth.run(
@@ -93,7 +96,8 @@ async def test_change_password_keeps_this_session_and_ends_others(auth: Subgraph
     sid = _claims(this["accessToken"])["sid"]
     caller = Caller(user_id=UUID(user["id"]), session_id=UUID(sid))
     change = """mutation($c: String!, $n: String!) {
-      changePassword(input: {currentPassword: $c, newPassword: $n}) { ok errors { code field } } }"""
+      changePassword(input: {currentPassword: $c, newPassword: $n}) {
+        ok errors { code field } } }"""
     wrong = await auth.run(change, {"c": "not my password", "n": NEW_PASSWORD}, caller)
     assert wrong["changePassword"]["errors"] == [
         {"code": "INVALID_CREDENTIALS", "field": "currentPassword"}
@@ -111,5 +115,7 @@ def _claims(token: str) -> dict[str, str]:
     import json
 
     payload = token.split(".")[1]
-    result: dict[str, str] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    result: dict[str, str] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
     return result

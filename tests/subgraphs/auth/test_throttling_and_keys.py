@@ -45,12 +45,18 @@ async def test_access_token_verifies_against_published_jwks(
     jwks = (await auth.client.get("/.well-known/jwks.json")).json()
     assert all("d" not in key for key in jwks["keys"])
     claims = verify_token(
-        tokens["accessToken"], KeySet.import_key_set(jwks),
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        tokens["accessToken"],
+        KeySet.import_key_set(jwks),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
     )
-    assert claims is not None and claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
+    assert claims is not None
+    assert claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
     tampered = tokens["accessToken"][:-4] + "AAAA"
-    assert verify_token(tampered, KeySet.import_key_set(jwks), issuer="vetrai", audience="vetrai") is None
+    assert (
+        verify_token(tampered, KeySet.import_key_set(jwks), issuer="vetrai", audience="vetrai")
+        is None
+    )
 
 
 def test_rotation_keeps_previous_key_published(tmp_path: Path) -> None:

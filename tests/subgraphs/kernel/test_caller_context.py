@@ -70,7 +70,7 @@ def test_tampered_claims_fail_the_signature() -> None:
         read_caller(f"{version}.{body[:-2]}AA.{mac}", audience="a", key=key)
     with pytest.raises(InvalidContext):
         read_caller("garbage", audience="a", key=key)
-    caller, _, expires = read_caller(f"{version}.{body}.{mac}", audience="a", key=key)
+    _caller, _, expires = read_caller(f"{version}.{body}.{mac}", audience="a", key=key)
     assert expires > time.time()
 
 

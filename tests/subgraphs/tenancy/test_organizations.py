@@ -43,15 +43,23 @@ async def create_org(tenancy: Subgraph, caller: Caller, **extra: Any) -> dict[st
 async def invitation_token(owner_engine: AsyncEngine, email: str) -> str:
     async with owner_engine.connect() as connection:
         body = await connection.scalar(
-            text("select body from outbox.emails where to_address = :to and kind = 'invitation'"
-                 " order by created_at desc limit 1"),
+            text(
+                "select body from outbox.emails where to_address = :to and kind = 'invitation'"
+                " order by created_at desc limit 1"
+            ),
             {"to": email},
         )
     return str(body).split("token=")[1].split()[0]
 
 
-async def join(tenancy: Subgraph, owner_engine: AsyncEngine, owner: Caller, org_id: str,
-               member: Caller, role: str = "MEMBER") -> None:
+async def join(
+    tenancy: Subgraph,
+    owner_engine: AsyncEngine,
+    owner: Caller,
+    org_id: str,
+    member: Caller,
+    role: str = "MEMBER",
+) -> None:
     email = unique_email("invitee")
     invited = await tenancy.run(INVITE, {"org": org_id, "email": email, "role": role}, owner)
     assert invited["inviteMember"]["errors"] == []
@@ -66,11 +74,17 @@ async def test_create_and_read_organization_as_written(auth: Subgraph, tenancy: 
     assert created["errors"] == []
     org = created["organization"]
     assert org["name"] == "Acme"
-    assert org["settings"] == {"locale": "en", "timezone": "UTC", "support_email": None,
-                               "allowed_email_domains": []}
+    assert org["settings"] == {
+        "locale": "en",
+        "timezone": "UTC",
+        "support_email": None,
+        "allowed_email_domains": [],
+    }
     read = await tenancy.run(READ, {"id": org["id"]}, ada)
     assert read["organization"] == {
-        "id": org["id"], "name": "Acme", "slug": org["slug"],
+        "id": org["id"],
+        "name": "Acme",
+        "slug": org["slug"],
         "members": [{"role": "OWNER", "user": {"id": str(ada.user_id)}}],
     }
 
