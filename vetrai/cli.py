@@ -6,11 +6,18 @@ import argparse
 import asyncio
 import sys
 
+from router.compose import command as compose_command
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
 from vetrai.devstack import Stack, start_stack
-from vetrai.platform import SUBGRAPHS, SubgraphSpec, all_migrations, subgraph
+from vetrai.platform import (
+    SUBGRAPHS,
+    SubgraphSpec,
+    all_migrations,
+    composition_sources,
+    subgraph,
+)
 from vetrai.serve import Service, serve
 
 
@@ -62,6 +69,11 @@ def cmd_migrate(_: argparse.Namespace, settings: Settings) -> None:
     _say("database is up to date")
 
 
+def cmd_compose(args: argparse.Namespace, _: Settings) -> None:
+    sources = None if args.config else composition_sources()
+    sys.exit(compose_command.run(args, sources))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="vetrai", description="The VetrAI platform.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -76,6 +88,12 @@ def parser() -> argparse.ArgumentParser:
     one.set_defaults(run=cmd_subgraph)
     mig = commands.add_parser("migrate", help="apply database migrations")
     mig.set_defaults(run=cmd_migrate)
+    comp = commands.add_parser(
+        "compose",
+        help="compose the subgraphs (the platform's, or those of --config) into schema/",
+    )
+    compose_command.add_arguments(comp)
+    comp.set_defaults(run=cmd_compose)
     return root
 
 

@@ -6,6 +6,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from router.compose.subgraph import Subgraph
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.kernel.outbox import MIGRATIONS as OUTBOX_MIGRATIONS
 
@@ -29,6 +30,14 @@ def subgraph(name: str) -> SubgraphSpec:
         if spec.name == name:
             return spec
     raise KeyError(name)
+
+
+def composition_sources(host: str = "localhost") -> list[Subgraph]:
+    """Each subgraph's SDL, straight from its Strawberry schema, with its routing URL."""
+    return [
+        Subgraph(spec.name, f"http://{host}:{spec.port}/graphql", spec.module.schema.as_str())
+        for spec in SUBGRAPHS
+    ]
 
 
 def all_migrations() -> list[MigrationSet]:
