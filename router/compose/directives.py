@@ -10,6 +10,7 @@ from graphql import DirectiveNode, GraphQLDirective, print_ast
 from router.compose import specs
 from router.compose.errors import CompositionError
 from router.compose.metadata import Metadata, argument
+from router.compose.naming import subgraph_list
 from router.compose.subgraph import FEDERATION_DIRECTIVES
 from router.compose.supergraph import Applied, Argument, DirectiveDefinition, Supergraph
 
@@ -63,7 +64,7 @@ class AppliedDirectives:
             parts = []
             for name in distinct:
                 owners = [s for s, n in names.items() if n == name]
-                parts.append(f'"@{name}" in {_subgraphs(owners)}')
+                parts.append(f'"@{name}" in {subgraph_list(owners)}')
             self.errors.append(
                 CompositionError(
                     "LINK_IMPORT_NAME_MISMATCH",
@@ -208,10 +209,3 @@ def _import(composed: Composed) -> str:
     if composed.name == composed.original:
         return f'"@{composed.name}"'
     return f'{{name: "@{composed.original}", as: "@{composed.name}"}}'
-
-
-def _subgraphs(names: list[str]) -> str:
-    quoted = [f'"{n}"' for n in names]
-    if len(quoted) == 1:
-        return f"subgraph {quoted[0]}"
-    return "subgraphs " + ", ".join(quoted[:-1]) + " and " + quoted[-1]

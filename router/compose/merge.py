@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -14,21 +11,19 @@ from graphql import (
     GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
-    GraphQLList,
     GraphQLNamedType,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLType,
     GraphQLUnionType,
     get_named_type,
-    print_ast,
 )
 
 from router.compose.directives import AppliedDirectives
 from router.compose.errors import CompositionError
 from router.compose.metadata import Metadata, field_directives, type_directives
-from router.compose.naming import graph_enum_values, quoted, subgraph_list
+from router.compose.naming import graph_enum_values, quoted, subgraph_list, types_list
+from router.compose.override import FieldContext, Ownership
 from router.compose.supergraph import (
     Applied,
     Argument,
@@ -37,6 +32,7 @@ from router.compose.supergraph import (
     NamedType,
     Supergraph,
 )
+from router.compose.typeref import default_of, is_required, is_strict_subtype, merge_descriptions
 
 KINDS: dict[type[GraphQLNamedType], str] = {
     GraphQLObjectType: "type",
@@ -55,20 +51,6 @@ KIND_NAMES = {
     "scalar": "Scalar Type",
 }
 BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
-_LABEL = r"^[a-zA-Z][a-zA-Z0-9_\-:./]*$"
-_PERCENT = r"^percent\((\d{1,2}(\.\d{1,8})?|100)\)$"
-
-Element = GraphQLField | GraphQLArgument | GraphQLInputField
-
-
-@dataclass
-class FieldContext:
-    """What @override decided for one field, per subgraph index."""
-
-    used_overridden: set[int] = field(default_factory=set)
-    unused_overridden: set[int] = field(default_factory=set)
-    unknown_target: set[int] = field(default_factory=set)
-    labels: dict[int, str] = field(default_factory=dict)
 
 
 class Merger:
@@ -82,6 +64,7 @@ class Merger:
         self.supergraph = supergraph
         self.directives = directives
         self.errors: list[CompositionError] = []
+        self.ownership = Ownership(metas, self.errors)
         self.enum_usage: dict[str, dict[str, str]] = {}
 
     def graph(self, index: int) -> str:
@@ -278,14 +261,18 @@ class Merger:
 
     def _merge_object(self, dest: NamedType, sources: dict[int, Any]) -> None:
         for name, field_sources in self._field_sources(dest, sources).items():
-            context = self._validate_override(dest.name, name, field_sources)
+            context = self.ownership.validate_override(
+                dest.name, name, field_sources, dest.kind == "interface"
+            )
             self._merge_field(dest, name, field_sources, context)
-            self._validate_sharing(dest.name, name, field_sources, context)
+            self.ownership.validate_sharing(dest.name, name, field_sources, context)
 
     def _merge_interface(self, dest: NamedType, sources: dict[int, Any]) -> None:
         self._validate_interface_objects(dest, sources)
         for name, field_sources in self._field_sources(dest, sources).items():
-            context = self._validate_override(dest.name, name, field_sources)
+            context = self.ownership.validate_override(
+                dest.name, name, field_sources, dest.kind == "interface"
+            )
             self._merge_field(dest, name, field_sources, context)
 
     def _validate_interface_objects(self, dest: NamedType, sources: dict[int, Any]) -> None:
@@ -300,8 +287,7 @@ class Merger:
                     "INTERFACE_OBJECT_USAGE_ERROR",
                     f'[{meta.name}] Interface type "{dest.name}" is defined as an @interfaceObject '
                     f'in subgraph "{meta.name}" so that subgraph should not define any of the '
-                    f'implementation types of "{dest.name}", but it defines '
-                    + _types_list(defined),
+                    f'implementation types of "{dest.name}", but it defines ' + types_list(defined),
                     dest.name,
                     meta.name,
                 )
@@ -358,11 +344,12 @@ class Merger:
             [(self.metas[i], field_directives(f)) for i, f in resolving.items()]
         )
         merged.args = self._merge_arguments(coordinate, resolving)
-        merged.type, equal = self._merge_type_reference(
+        dest_type, equal = self._merge_type_reference(
             coordinate, resolving or defined, input_position=False, argument=False
         )
+        merged.type = str(dest_type)
         if len(resolving) < len(defined):
-            self._validate_external_types(coordinate, merged.type, defined, resolving, equal)
+            self._validate_external_types(coordinate, dest_type, defined, resolving, equal)
         joins = self._join_fields(dest.name, name, sources, context, equal)
         merged.directives = self._with_joins(joins, merged.directives)
 
@@ -379,19 +366,19 @@ class Merger:
     def _validate_external_types(
         self,
         coordinate: str,
-        merged_type: str,
+        merged_type: GraphQLType,
         defined: dict[int, GraphQLField],
         resolving: dict[int, GraphQLField],
         equal: bool,
     ) -> None:
-        external = {i: f for i, f in defined.items() if i not in resolving}
-        bad = [
-            i
-            for i, f in external.items()
-            if str(f.type) != merged_type
-            and not (not equal and self._is_subtype_str(merged_type, f.type))
-        ]
-        if bad:
+        """An @external declaration must match the resolved type (or be a subtype of it when
+        the resolving subgraphs already disagree)."""
+        external = [f for i, f in defined.items() if i not in resolving]
+        if any(
+            str(f.type) != str(merged_type)
+            and (equal or not self.is_strict_subtype(merged_type, f.type))
+            for f in external
+        ):
             parts = _mismatch_parts({i: f'type "{f.type}"' for i, f in defined.items()}, self.metas)
             self.error(
                 "EXTERNAL_TYPE_MISMATCH",
@@ -399,9 +386,6 @@ class Merger:
                 f"@external): it has {parts}",
                 coordinate,
             )
-
-    def _is_subtype_str(self, merged: str, sub: GraphQLType) -> bool:
-        return str(sub).rstrip("!") == merged.rstrip("!") and str(sub).endswith("!")
 
     def _join_fields(
         self,
@@ -463,153 +447,6 @@ class Merger:
                 return True
         return False
 
-    # @override and @shareable -----------------------------------------------------------------
-
-    def _validate_override(
-        self, parent: str, name: str, sources: dict[int, GraphQLField | None]
-    ) -> FieldContext:
-        context = FieldContext()
-        coordinate = f"{parent}.{name}"
-        names = [meta.name for meta in self.metas]
-        overriding = {
-            i: self.metas[i].overrides[coordinate]
-            for i, f in sources.items()
-            if f is not None and coordinate in self.metas[i].overrides
-        }
-        for index, (source, label) in overriding.items():
-            subgraph = self.metas[index].name
-            if self.supergraph.types[parent].kind == "interface":
-                kind = (
-                    "interface" if parent not in self.metas[index].interface_objects else "object"
-                )
-                self._override_on_abstract(coordinate, subgraph, kind)
-                continue
-            if source not in names:
-                context.unknown_target.add(index)
-                continue
-            if source == subgraph:
-                self.error(
-                    "OVERRIDE_FROM_SELF_ERROR",
-                    f'Source and destination subgraphs "{source}" are the same for overridden '
-                    f'field "{coordinate}"',
-                    coordinate,
-                    subgraph,
-                )
-                continue
-            from_index = names.index(source)
-            if from_index in overriding:
-                self.error(
-                    "OVERRIDE_SOURCE_HAS_OVERRIDE",
-                    f'Field "{coordinate}" on subgraph "{subgraph}" is also marked with directive '
-                    f'@override in subgraph "{source}". Only one @override directive is allowed '
-                    "per field.",
-                    coordinate,
-                    subgraph,
-                )
-                continue
-            if sources.get(from_index) is None:
-                continue
-            self._apply_override(context, coordinate, index, from_index, label)
-        return context
-
-    def _override_on_abstract(self, coordinate: str, subgraph: str, kind: str) -> None:
-        if kind == "interface":
-            self.error(
-                "OVERRIDE_ON_INTERFACE",
-                f'@override cannot be used on field "{coordinate}" on subgraph "{subgraph}": '
-                "@override is not supported on interface type fields.",
-                coordinate,
-                subgraph,
-            )
-        else:
-            self.error(
-                "OVERRIDE_COLLISION_WITH_ANOTHER_DIRECTIVE",
-                "@override is not yet supported on fields of @interfaceObject types: cannot be "
-                f'used on field "{coordinate}" on subgraph "{subgraph}".',
-                coordinate,
-                subgraph,
-            )
-
-    def _apply_override(
-        self, context: FieldContext, coordinate: str, index: int, from_index: int, label: str | None
-    ) -> None:
-        source = self.metas[from_index]
-        subgraph = self.metas[index].name
-        conflict = next(
-            (d for d in ("requires", "provides") if coordinate in getattr(source, d)), None
-        )
-        if conflict is None and coordinate in self.metas[index].external:
-            conflict = "external"
-        if conflict:
-            self.error(
-                "OVERRIDE_COLLISION_WITH_ANOTHER_DIRECTIVE",
-                f'@override cannot be used on field "{coordinate}" on subgraph "{subgraph}" since '
-                f'"{coordinate}" on "{source.name if conflict != "external" else subgraph}" is '
-                f'marked with directive "@{conflict}"',
-                coordinate,
-                subgraph,
-            )
-            return
-        if coordinate not in source.external:
-            target = (
-                context.used_overridden
-                if coordinate in source.used
-                else (context.unused_overridden)
-            )
-            target.add(from_index)
-        if label is None:
-            return
-        if re.match(_LABEL, label) or re.match(_PERCENT, label):
-            context.labels[index] = context.labels[from_index] = label
-        else:
-            self.error(
-                "OVERRIDE_LABEL_INVALID",
-                f'Invalid @override label "{label}" on field "{coordinate}" on subgraph '
-                f'"{subgraph}": labels must start with a letter and after that may contain '
-                "alphanumerics, underscores, minuses, colons, periods, or slashes. Alternatively, "
-                'labels may be of the form "percent(x)" where x is a float between 0-100 '
-                "inclusive.",
-                coordinate,
-                subgraph,
-            )
-
-    def _validate_sharing(
-        self, parent: str, name: str, sources: dict[int, GraphQLField | None], context: FieldContext
-    ) -> None:
-        coordinate = f"{parent}.{name}"
-        shareable: list[int] = []
-        non_shareable: list[int] = []
-        for index, definition in sources.items():
-            meta = self.metas[index]
-            if definition is None or index in context.used_overridden | context.unused_overridden:
-                continue
-            if meta.is_fully_external(coordinate):
-                continue
-            (shareable if coordinate in meta.shareable else non_shareable).append(index)
-        if non_shareable and (shareable or len(non_shareable) > 1):
-            resolving = subgraph_list(
-                [self.metas[i].name for i in sorted(shareable + non_shareable)]
-            )
-            culprits = (
-                subgraph_list([self.metas[i].name for i in non_shareable])
-                if shareable
-                else "all of them"
-            )
-            unknown = next((i for i in non_shareable if i in context.unknown_target), None)
-            hint = ""
-            if unknown is not None:
-                hint = (
-                    f' (please note that "{coordinate}" has an @override directive in '
-                    f'"{self.metas[unknown].name}" that targets an unknown subgraph so this could '
-                    "be due to misspelling the @override(from:) argument)"
-                )
-            self.error(
-                "INVALID_FIELD_SHARING",
-                f'Non-shareable field "{coordinate}" is resolved from multiple subgraphs: it is '
-                f"resolved from {resolving} and defined as non-shareable in {culprits}{hint}",
-                coordinate,
-            )
-
     # Arguments, input fields and type references ------------------------------------------
 
     def _merge_arguments(
@@ -621,7 +458,7 @@ class Merger:
             arg_coordinate = f"{coordinate}({name}:)"
             args = {i: f.args[name] for i, f in sources.items() if name in f.args}
             if len(args) < len(sources):
-                required = [i for i, a in args.items() if _is_required(a)]
+                required = [i for i, a in args.items() if is_required(a)]
                 if required:
                     missing = [self.metas[i].name for i in sources if i not in args]
                     self.error(
@@ -644,12 +481,12 @@ class Merger:
         merged.directives = self.directives.merge(
             [(self.metas[i], field_directives(a)) for i, a in args.items()]
         )
-        merged.type, _ = self._merge_type_reference(coordinate, args, True, True)
+        merged.type = str(self._merge_type_reference(coordinate, args, True, True)[0])
         merged.default = self._merge_default(coordinate, args, "Argument")
         return merged
 
     def _merge_default(self, coordinate: str, elements: dict[int, Any], kind: str) -> str | None:
-        defaults = {i: _default(e) for i, e in elements.items()}
+        defaults = {i: default_of(e) for i, e in elements.items()}
         present = {v for v in defaults.values() if v is not None}
         if len(present) > 1:
             code = (
@@ -677,14 +514,16 @@ class Merger:
 
     def _merge_type_reference(
         self, coordinate: str, elements: dict[int, Any], input_position: bool, argument: bool
-    ) -> tuple[str, bool]:
-        dest: GraphQLType | None = None
+    ) -> tuple[GraphQLType, bool]:
+        """The merged type (most general for outputs, strictest for inputs) and whether all
+        subgraphs agree on it exactly."""
+        types: list[GraphQLType] = [element.type for element in elements.values()]
+        dest = types[0]
         subtypes = incompatible = False
-        for element in elements.values():
-            source = element.type
-            if dest is None or str(dest) == str(source):
-                dest = source
-            elif self.is_strict_subtype(dest, source):
+        for source in types[1:]:
+            if str(dest) == str(source):
+                continue
+            if self.is_strict_subtype(dest, source):
                 subtypes = True
                 dest = source if input_position else dest
             elif self.is_strict_subtype(source, dest):
@@ -692,7 +531,6 @@ class Merger:
                 dest = dest if input_position else source
             else:
                 incompatible = True
-        assert dest is not None  # noqa: S101 (every merged element has at least one source)
         self._record_enum_usage(coordinate, dest, input_position)
         if incompatible:
             code = "FIELD_ARGUMENT_TYPE_MISMATCH" if argument else "FIELD_TYPE_MISMATCH"
@@ -705,31 +543,10 @@ class Merger:
                 f'Type of {kind} "{coordinate}" is incompatible across subgraphs: it has {parts}',
                 coordinate,
             )
-        return str(dest), not (incompatible or subtypes)
+        return dest, not (incompatible or subtypes)
 
     def is_strict_subtype(self, type_: GraphQLType, maybe_sub: GraphQLType) -> bool:
-        if isinstance(maybe_sub, GraphQLList):
-            return isinstance(type_, GraphQLList) and self._is_subtype(
-                type_.of_type, maybe_sub.of_type
-            )
-        if isinstance(maybe_sub, GraphQLNonNull):
-            if isinstance(type_, GraphQLNonNull):
-                return self._is_subtype(type_.of_type, maybe_sub.of_type)
-            return self._is_subtype(type_, maybe_sub.of_type)
-        if isinstance(maybe_sub, GraphQLObjectType | GraphQLInterfaceType) and isinstance(
-            type_, GraphQLInterfaceType | GraphQLUnionType
-        ):
-            merged = self.supergraph.types.get(type_.name)
-            sub = self.supergraph.types.get(maybe_sub.name)
-            if merged is None or sub is None:
-                return False
-            if merged.kind == "union":
-                return sub.kind == "type" and sub.name in merged.members
-            return type_.name in sub.interfaces
-        return False
-
-    def _is_subtype(self, type_: GraphQLType, maybe_sub: GraphQLType) -> bool:
-        return str(type_) == str(maybe_sub) or self.is_strict_subtype(type_, maybe_sub)
+        return is_strict_subtype(self.supergraph.types, type_, maybe_sub)
 
     def _record_enum_usage(self, coordinate: str, type_: GraphQLType, input_position: bool) -> None:
         named = get_named_type(type_)
@@ -749,7 +566,8 @@ class Merger:
             merged.directives = self.directives.merge(
                 [(self.metas[i], field_directives(f)) for i, f in fields.items()]
             )
-            merged.type, equal = self._merge_type_reference(coordinate, fields, True, False)
+            dest_type, equal = self._merge_type_reference(coordinate, fields, True, False)
+            merged.type = str(dest_type)
             merged.default = self._merge_default(coordinate, fields, "Input field")
             everywhere = {i: fields.get(i) for i in sources}
             joins = self._join_fields(dest.name, name, everywhere, FieldContext(), equal)
@@ -771,7 +589,7 @@ class Merger:
     def _report_missing_input_field(
         self, coordinate: str, sources: dict[int, Any], fields: dict[int, GraphQLInputField]
     ) -> None:
-        required = [self.metas[i].name for i, f in fields.items() if _is_required(f)]
+        required = [self.metas[i].name for i, f in fields.items() if is_required(f)]
         if required:
             missing = [self.metas[i].name for i in sources if i not in fields]
             self.error(
@@ -894,37 +712,6 @@ class Merger:
 
 def _defines(meta: Metadata, name: str) -> bool:
     return name == "Query" or name in meta.subgraph.schema.type_map
-
-
-def merge_descriptions(descriptions: list[str | None]) -> str | None:
-    """The description most subgraphs agree on; an empty one only when there is no other."""
-    counts = Counter(d for d in descriptions if d is not None)
-    if not counts:
-        return None
-    non_empty = [d for d in counts if d != ""]
-    if len(counts) == 1:
-        return next(iter(counts))
-    if len(non_empty) == 1:
-        return non_empty[0]
-    return max(non_empty, key=lambda d: counts[d])
-
-
-def _is_required(element: GraphQLArgument | GraphQLInputField) -> bool:
-    node = element.ast_node
-    has_default = node is not None and node.default_value is not None
-    return isinstance(element.type, GraphQLNonNull) and not has_default
-
-
-def _default(element: Any) -> str | None:
-    node = element.ast_node
-    return print_ast(node.default_value) if node is not None and node.default_value else None
-
-
-def _types_list(names: list[str]) -> str:
-    quoted_names = [f'"{n}"' for n in names]
-    if len(quoted_names) == 1:
-        return f"type {quoted_names[0]}"
-    return "types " + ", ".join(quoted_names[:-1]) + " and " + quoted_names[-1]
 
 
 def _mismatch_parts(by_index: dict[int, str], metas: list[Metadata]) -> str:

@@ -73,6 +73,16 @@ def field_directives(definition: Any) -> list[DirectiveNode]:
     return list(node.directives or ()) if node else []
 
 
+def field_definition(meta: Metadata, coordinate: str) -> GraphQLField:
+    """The field at `Type.field` in the subgraph (KeyError when there is none)."""
+    type_name, field_name = coordinate.split(".")
+    parent = meta.subgraph.schema.get_type(type_name)
+    if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        raise KeyError(coordinate)
+    definition: GraphQLField = parent.fields[field_name]
+    return definition
+
+
 def composite_types(subgraph: ParsedSubgraph) -> list[Composite]:
     return [
         t
@@ -166,10 +176,7 @@ def requires_field_set(meta: Metadata, coordinate: str) -> FieldSet:
 
 
 def provides_field_set(meta: Metadata, coordinate: str) -> FieldSet:
-    type_name, field_name = coordinate.split(".")
-    parent = meta.subgraph.schema.get_type(type_name)
-    definition = parent.fields[field_name] if isinstance(parent, Composite) else None
-    target = get_named_type(definition.type) if definition else None
+    target = get_named_type(field_definition(meta, coordinate).type)
     if not isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
         return FieldSet()
     return resolve(meta.subgraph.schema, target, meta.provides[coordinate])

@@ -32,3 +32,11 @@ def subgraph_list(names: list[str]) -> str:
     if len(quoted_names) == 1:
         return f"subgraph {quoted_names[0]}"
     return "subgraphs " + ", ".join(quoted_names[:-1]) + " and " + quoted_names[-1]
+
+
+def types_list(names: list[str]) -> str:
+    """`type "A"`, `types "A" and "B"`."""
+    quoted_names = [f'"{name}"' for name in names]
+    if len(quoted_names) == 1:
+        return f"type {quoted_names[0]}"
+    return "types " + ", ".join(quoted_names[:-1]) + " and " + quoted_names[-1]

@@ -15,6 +15,7 @@ from router.compose.errors import CompositionError
 from router.compose.fieldset import FieldSet, Selected
 from router.compose.metadata import (
     Metadata,
+    field_definition,
     field_directives,
     key_field_set,
     provides_field_set,
@@ -114,12 +115,8 @@ def _validate_requires(meta: Metadata) -> list[CompositionError]:
 
 def _validate_provides(meta: Metadata) -> list[CompositionError]:
     errors: list[CompositionError] = []
-    schema = meta.subgraph.schema
     for coordinate in meta.provides:
-        type_name, field_name = coordinate.split(".")
-        parent = schema.get_type(type_name)
-        assert isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)  # noqa: S101
-        definition = parent.fields[field_name]
+        definition = field_definition(meta, coordinate)
         report = _Reporter(meta, "field", coordinate, _directive(meta, coordinate, "provides"))
         if coordinate in meta.external:
             report.errors.append(
@@ -169,10 +166,7 @@ def _check_external_leaves(
 
 
 def _directive(meta: Metadata, coordinate: str, name: str) -> DirectiveNode:
-    type_name, field_name = coordinate.split(".")
-    parent = meta.subgraph.schema.get_type(type_name)
-    assert isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)  # noqa: S101
-    directives = field_directives(parent.fields[field_name])
+    directives = field_directives(field_definition(meta, coordinate))
     return meta.subgraph.federation_directives(directives, name)[0]
 
 
