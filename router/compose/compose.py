@@ -11,7 +11,12 @@ from router.compose.merge import Merger
 from router.compose.metadata import Metadata, collect
 from router.compose.naming import graph_enum_values
 from router.compose.satisfiability import check_satisfiability
-from router.compose.subgraph import ParsedSubgraph, Subgraph, parse_subgraph
+from router.compose.subgraph import (
+    FEDERATION_VERSIONS,
+    ParsedSubgraph,
+    Subgraph,
+    parse_subgraph,
+)
 from router.compose.supergraph import Supergraph, print_supergraph
 from router.compose.validation import validate
 
@@ -40,7 +45,8 @@ def _merge(metas: list[Metadata]) -> CompositionResult:
     if directives.errors:
         return CompositionResult(errors=directives.errors)
     supergraph = Supergraph()
-    version = max(meta.subgraph.version for meta in metas)
+    linked = [m.subgraph.federation.version for m in metas if m.subgraph.federation]
+    version = max(linked, default=FEDERATION_VERSIONS[-1])
     specs.add_core_specs(supergraph, specs.join_version(version))
     graphs = graph_enum_values([meta.name for meta in metas])
     specs.add_graphs(supergraph, [(graphs[m.name], m.name, m.subgraph.url) for m in metas])

@@ -55,8 +55,10 @@ def main() -> None:
     print(f"{'all fixture groups (sum of medians)':<58} {total:7.2f} ms")
     subgraphs = platform()
     median, worst = timed(subgraphs)
-    print(f"{'platform (' + ', '.join(s.name for s in subgraphs) + ')':<58} {median:7.2f} ms"
-          f"  max {worst:7.2f} ms")
+    print(
+        f"{'platform (' + ', '.join(s.name for s in subgraphs) + ')':<58} {median:7.2f} ms"
+        f"  max {worst:7.2f} ms"
+    )
 
 
 if __name__ == "__main__":
