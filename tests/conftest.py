@@ -7,6 +7,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,11 +24,15 @@ from subgraphs.kernel.settings import Settings, load_settings
 from vetrai.devstack import create_database, start_stack
 from vetrai.platform import all_migrations
 
+# Not under pytest's temporary folder: pytest resets its permissions at every start, which
+# would lock out the embedded PostgreSQL (it runs as its own user when we are root).
+TEST_DATA = Path(__file__).parent.parent / ".data" / "test"
+
 
 @pytest.fixture(scope="session")
-def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def server_settings() -> Iterator[Settings]:
     """Settings pointing at running servers (the embedded ones unless configured)."""
-    data = tmp_path_factory.mktemp("data")
+    data = TEST_DATA
     base = load_settings(
         environment="test",
         data_dir=data,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,8 +62,10 @@ class Platform:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fresh-checkout") / ".data"
+def data() -> Iterator[Path]:
+    checkout = Path(tempfile.mkdtemp(prefix="vetrai-e2e-"))  # see TEST_DATA in conftest
+    yield checkout / ".data"
+    shutil.rmtree(checkout, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
