@@ -1,16 +1,19 @@
-"""HTTP to subgraphs: one pooled keep-alive client, JSON in and out with orjson."""
+"""Subgraph requests: GraphQL over pooled keep-alive HTTP, JSON in and out with orjson."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
+
+from .http import HttpError, Origin
 
 SUBGRAPH_ERROR = "SUBGRAPH_ERROR"
 SUBGRAPH_TIMEOUT = "SUBGRAPH_TIMEOUT"
-JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class SubgraphRequestError(Exception):
@@ -29,51 +32,45 @@ class SubgraphRequestError(Exception):
 
 
 class SubgraphClient:
-    def __init__(
-        self,
-        urls: Mapping[str, str],
-        *,
-        timeout: float = 30.0,
-        max_connections: int = 256,
-    ) -> None:
-        self.urls = dict(urls)
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+    def __init__(self, urls: Mapping[str, str], *, timeout: float = 30.0) -> None:
+        self._targets = {name: _target(url, timeout) for name, url in urls.items()}
 
     async def request(
         self, service: str, body: dict[str, Any], headers: Mapping[str, str]
     ) -> dict[str, Any]:
+        origin, path = self._targets[service]
         try:
-            response = await self._http.post(
-                self.urls[service],
-                content=orjson.dumps(body),
-                headers={**JSON_HEADERS, **headers},
-            )
-        except httpx.TimeoutException as exc:
+            response = await origin.post(path, orjson.dumps(body), {**JSON_HEADERS, **headers})
+        except TimeoutError as exc:
             raise SubgraphRequestError(
                 service, SUBGRAPH_TIMEOUT, f"Subgraph '{service}' timed out."
             ) from exc
-        except httpx.HTTPError as exc:
+        except (HttpError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             raise SubgraphRequestError(
                 service, SUBGRAPH_ERROR, f"Subgraph '{service}' could not be reached."
             ) from exc
-        return _graphql_response(service, response)
+        return _graphql_response(service, response.status, response.body)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for origin, _ in self._targets.values():
+            origin.close()
 
 
-def _graphql_response(service: str, response: httpx.Response) -> dict[str, Any]:
+def _target(url: str, timeout: float) -> tuple[Origin, str]:
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return Origin(url, timeout=timeout), f"{path}?{parts.query}" if parts.query else path
+
+
+def _graphql_response(service: str, status: int, content: bytes) -> dict[str, Any]:
     try:
-        payload = orjson.loads(response.content)
+        payload = orjson.loads(content)
     except orjson.JSONDecodeError:
         payload = None
     if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
         raise SubgraphRequestError(
             service,
             SUBGRAPH_ERROR,
-            f"Subgraph '{service}' answered HTTP {response.status_code}, not GraphQL.",
+            f"Subgraph '{service}' answered HTTP {status}, not GraphQL.",
         )
     return payload

@@ -1,0 +1,90 @@
+"""The subgraph HTTP client against a bare socket server: framing, keep-alive, stale sockets."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from router.executor.http import Origin
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def bare_server(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
+    connections: list[int] = []
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(counted, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"http://127.0.0.1:{port}/graphql", connections
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.startswith(b"Content-Length")
+    )
+    return await reader.readexactly(length)
+
+
+async def test_chunked_answers_are_reassembled_and_connections_reused() -> None:
+    async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            body = await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(b"3\r\n" + body[:3] + b"\r\n" + b"%x\r\n" % len(body[3:]) + body[3:])
+            writer.write(b"\r\n0\r\n\r\n")
+            await writer.drain()
+
+    async with bare_server(chunked) as (url, connections):
+        origin = Origin(url, timeout=1.0)
+        first = await origin.post("/graphql", b'{"a": 1}', {})
+        second = await origin.post("/graphql", b'{"b": 22}', {})
+        origin.close()
+    assert (first.status, first.body) == (200, b'{"a": 1}')
+    assert second.body == b'{"b": 22}'
+    assert len(connections) == 1
+
+
+async def test_a_connection_closed_by_the_server_is_replaced() -> None:
+    async def one_per_connection(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+
+    async with bare_server(one_per_connection) as (url, connections):
+        origin = Origin(url, timeout=1.0)
+        for _ in range(3):
+            assert (await origin.post("/graphql", b"{}", {})).body == b"{}"
+        origin.close()
+    assert len(connections) == 3
+
+
+async def test_slow_answers_time_out() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(1)
+
+    async with bare_server(silent) as (url, _):
+        origin = Origin(url, timeout=0.1)
+        with pytest.raises(TimeoutError):
+            await origin.post("/graphql", b"{}", {})
+
+
+async def test_header_values_cannot_smuggle_lines() -> None:
+    origin = Origin("http://127.0.0.1:1/graphql", timeout=1.0)
+    with pytest.raises(ValueError, match="line break"):
+        await origin.post("/graphql", b"{}", {"x-caller": "a\r\nHost: evil"})
