@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -26,6 +27,7 @@ from .supergraph import Supergraph
 
 SubgraphHeaders = Callable[[str, Request], Mapping[str, str]]
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
+logger = logging.getLogger(__name__)
 _PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
 
 
@@ -61,8 +63,13 @@ class Router:
             params = await _params(request)
             return await self._run(request, params)
         except BadRequestError as error:
-            body = {"errors": [{"message": str(error), "extensions": {"code": error.code}}]}
-            return _json(body, error.status)
+            return _error(str(error), error.code, error.status)
+        except PlanningError as error:
+            logger.warning("query planning failed: %s", error)
+            return _error(str(error), "QUERY_PLANNING_FAILED", 500)
+        except Exception:
+            logger.exception("unexpected router failure")
+            return _error("Internal server error", "INTERNAL_SERVER_ERROR", 500)
 
     async def _run(self, request: Request, params: dict[str, Any]) -> Response:
         source = params.get("query")
@@ -181,6 +188,10 @@ def _percentages(labels: frozenset[str]) -> dict[str, float]:
 
 def _first_message(errors: list[GraphQLError]) -> str:
     return errors[0].message if errors else "Invalid variables."
+
+
+def _error(message: str, code: str, status: int) -> Response:
+    return _json({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
 
 
 def _json(body: dict[str, Any], status: int) -> Response:

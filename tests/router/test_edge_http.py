@@ -202,3 +202,18 @@ async def _client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
         yield client
     await app.state.router.executor.client.aclose()
+
+
+async def test_unexpected_failures_are_masked_json_errors(subgraphs: SubgraphServer) -> None:
+    def broken_hook(service: str, request: object) -> dict[str, str]:
+        raise RuntimeError("secret detail")
+
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=subgraphs.urls(), subgraph_headers=broken_hook)
+    async with _client(app) as client:
+        response = await client.post("/graphql", json={"query": ME})
+    assert response.status_code == 500
+    assert response.json() == {
+        "errors": [
+            {"message": "Internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        ]
+    }
