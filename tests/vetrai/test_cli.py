@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -10,7 +11,12 @@ import pytest
 
 from vetrai.cli import parser
 
-COMMANDS = sorted(parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+COMMANDS = sorted(
+    name
+    for action in parser()._actions
+    if isinstance(action, argparse._SubParsersAction)
+    for name in action.choices
+)
 
 
 def _vetrai(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
