@@ -336,3 +336,41 @@ async def test_mutation_root_fields_run_in_order(
         }
     }
     assert subgraphs.requests == {"accounts": 2, "reviews": 1, "products": 1}
+
+
+async def test_deep_walk_with_fragments_and_requires_at_two_depths(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    body = await run(router, "deep_walk")
+    table = {"name": "Table", "price": 899, "shippingEstimate": 50}
+    couch = {"name": "Couch", "price": 1299, "shippingEstimate": 0}
+    chair = {"name": "Chair", "price": 54, "shippingEstimate": 25}
+    ada = {
+        "name": "Ada Lovelace",
+        "username": "ada",
+        "reviews": [
+            {"body": "Love it!", "product": table},
+            {"body": "Too expensive.", "product": couch},
+        ],
+    }
+    alan = {
+        "name": "Alan Turing",
+        "username": "alan",
+        "reviews": [
+            {"body": "Could be better.", "product": chair},
+            {"body": "Prefer something else.", "product": table},
+        ],
+    }
+    assert body == {
+        "data": {
+            "me": {
+                "name": "Ada Lovelace",
+                "username": "ada",
+                "reviews": [
+                    {"product": {**table, "reviews": [{"author": ada}, {"author": alan}]}},
+                    {"product": {**couch, "reviews": [{"author": ada}]}},
+                ],
+            }
+        }
+    }
+    assert subgraphs.requests == {"accounts": 2, "reviews": 1, "products": 2, "inventory": 2}
