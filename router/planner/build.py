@@ -93,7 +93,6 @@ class _Walk:
         self.root: GraphQLObjectType = root
         self._recorders: list[set[int]] = []
         self._groups_by_id: dict[int, FetchGroup] = {}
-        self._absorbed_requirements: list[FetchGroup] = []
 
     # roots
 
@@ -111,10 +110,6 @@ class _Walk:
             group = self.graph.root_group(subgraph, conditions)
             position = _Position(group, group.selection, self.root, (), None, conditions)
             self._add_field(position, node, None)
-        # Apollo plans requirements in groups of their own and merges each into the sibling it
-        # matches once all are built, which re-attaches that sibling last among its parent's.
-        for group in self._absorbed_requirements:
-            group.move_last_among_siblings()
 
     def _root_fields(
         self, selections: Sequence[SelectionNode], conditions: Conditions
@@ -242,12 +237,11 @@ class _Walk:
                 hop.subgraph
             )
             requires = placement.requires if placement and last else None
+            group = self.graph.child_group(
+                current.group, hop.subgraph, at.path, route.entity_type, at.conditions
+            )
             if requires is not None:
-                group = self._requires_group(current, at, route, hop, requires)
-            else:
-                group = self.graph.child_group(
-                    current.group, hop.subgraph, at.path, route.entity_type, at.conditions
-                )
+                group = self._requires_group(group, current, at, route, requires)
             group.typename_rewrite = route.typename_rewrite
             group.entity_inputs().add_field("__typename")
             group.entity_inputs().add_field_set(hop.key.fields)
@@ -269,19 +263,27 @@ class _Walk:
         return self._add_field(current, node, placement.provides if placement else None)
 
     def _requires_group(
-        self, current: _Position, origin: _Position, route: _Route, hop: _Hop, requires: FieldSet
+        self,
+        regular: FetchGroup,
+        current: _Position,
+        origin: _Position,
+        route: _Route,
+        requires: FieldSet,
     ) -> FetchGroup:
+        """The group for a field with @requires: the regular one when the required fields come
+        from where the entity already is, else one of its own after the groups fetching them."""
         with self._recording() as touched:
             self._plan_selections(origin, _field_set_selections(requires))
         others = [self._groups_by_id[i] for i in touched if i != id(origin.group)]
-        self._absorbed_requirements.extend(others)
+        for group in others:
+            # Apollo fetches requirements in a group of their own and merges it into the
+            # matching sibling, which takes the later place among its parent's children.
+            group.move_last_among_siblings()
         if not others and current.group is origin.group:
-            return self.graph.child_group(
-                origin.group, hop.subgraph, origin.path, route.entity_type, origin.conditions
-            )
+            return regular
         return self.graph.requires_group(
             [current.group, *others],
-            hop.subgraph,
+            regular.subgraph,
             origin.path,
             route.entity_type,
             origin.conditions,

@@ -114,11 +114,19 @@ class FetchGraph:
     def to_plan_node(
         self, operation_name: str | None, variables: dict[str, VariableDefinitionNode]
     ) -> PlanNode | None:
+        self._remove_empty_groups()
         self._remove_redundant_edges()
         builder = _NodeBuilder(self.operation_kind, operation_name, variables)
         state = _State(list(self.roots), [])
         sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
         return _sequence(sequence)
+
+    def _remove_empty_groups(self) -> None:
+        for group in self._all_groups():
+            if group.selection.is_empty() and not group.children:
+                for parent in group.parents:
+                    parent.children.remove(group)
+                group.parents.clear()
 
     def _remove_redundant_edges(self) -> None:
         for group in self._all_groups():
