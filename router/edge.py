@@ -20,7 +20,7 @@ from starlette.routing import Route
 from .documents import DocumentCache
 from .executor.client import SubgraphClient
 from .executor.execute import Executor
-from .planner.build import PlanningError
+from .planner.errors import PlanningError
 from .planner.plan import plan_to_json
 from .planner.planner import QueryPlanner, select_operation
 from .supergraph import Supergraph

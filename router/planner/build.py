@@ -30,12 +30,9 @@ from graphql import (
 )
 
 from ..supergraph import FieldSet, Key, Supergraph
+from .errors import PlanningError
 from .fetch_graph import FetchGraph, FetchGroup
 from .selection import Conditions, SelectionTree, condition_of
-
-
-class PlanningError(Exception):
-    """The operation asks for something no subgraph path can provide."""
 
 
 @dataclass(frozen=True)

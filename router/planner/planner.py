@@ -12,7 +12,8 @@ from graphql import (
 )
 
 from ..supergraph import Supergraph
-from .build import PlanningError, build_fetch_graph
+from .build import build_fetch_graph
+from .errors import PlanningError
 from .plan import QueryPlan
 from .shape import ResponseShape, compile_shape
 

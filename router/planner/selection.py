@@ -8,6 +8,7 @@ from graphql import ArgumentNode, DirectiveNode, VariableNode, print_ast, visit
 from graphql.language import Visitor
 
 from ..supergraph import FieldSet
+from .errors import PlanningError
 from .plan import RequiredField, RequiredFragment, RequiredSelection
 
 Conditions = frozenset[tuple[str, bool]]
@@ -40,6 +41,10 @@ class SelectionTree:
         key = alias or name
         existing = self.items.get(key)
         if isinstance(existing, FieldSelection):
+            if existing.name != name:
+                # Validation rules out two client fields like this, so one is a key or
+                # requirement the planner added; renaming it is not supported.
+                raise PlanningError(f"response key '{key}' is needed for field '{name}'")
             if existing.directives and not directives:
                 existing.directives = ()
             return existing

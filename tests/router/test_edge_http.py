@@ -217,3 +217,14 @@ async def test_unexpected_failures_are_masked_json_errors(subgraphs: SubgraphSer
             {"message": "Internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
         ]
     }
+
+
+async def test_alias_taking_a_key_fields_name_is_refused_not_misanswered(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    query = "{ topProducts { upc: name reviews { body } } }"
+    response = await router.post("/graphql", json={"query": query})
+    assert response.status_code == 500
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_PLANNING_FAILED"
+    assert subgraphs.requests == {}
