@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
+from router.app import create_router
 from router.compose import command as compose_command
+from router.compose.compose import compose
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
@@ -54,9 +57,24 @@ def _run(settings: Settings, services: list[Service]) -> None:
     asyncio.run(serve(services, settings.host, lambda: print(_table(settings, services))))
 
 
+def _router(settings: Settings, supergraph_sdl: str, urls: dict[str, str] | None = None) -> Service:
+    port = settings.router_port + settings.port_offset
+    return Service("router", port, create_router(settings, supergraph_sdl, urls))
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     stack = _prepare(settings, migrations=not args.no_migrate)
-    _run(stack.settings, _services(stack.settings, SUBGRAPHS, None))
+    s = stack.settings
+    subgraphs = _services(s, SUBGRAPHS, None)
+    composed = compose(composition_sources())
+    if composed.supergraph_sdl is None:
+        sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
+    urls = {svc.name: f"http://{s.host}:{svc.port}/graphql" for svc in subgraphs}
+    _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs])
+
+
+def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
+    _run(settings, [_router(settings, args.supergraph.read_text())])
 
 
 def cmd_subgraph(args: argparse.Namespace, settings: Settings) -> None:
@@ -88,6 +106,14 @@ def parser() -> argparse.ArgumentParser:
     one.set_defaults(run=cmd_subgraph)
     mig = commands.add_parser("migrate", help="apply database migrations")
     mig.set_defaults(run=cmd_migrate)
+    router = commands.add_parser("router", help="run the router over running subgraphs")
+    router.add_argument(
+        "--supergraph",
+        type=Path,
+        default=Path("schema/supergraph.graphql"),
+        help="supergraph SDL (default: schema/supergraph.graphql)",
+    )
+    router.set_defaults(run=cmd_router)
     comp = commands.add_parser(
         "compose",
         help="compose the subgraphs (the platform's, or those of --config) into schema/",

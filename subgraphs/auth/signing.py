@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from subgraphs.kernel.settings import Settings, SettingsError
@@ -63,20 +62,3 @@ class TokenSigner:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.as_dict(private=False) for k in self.keys]}
-
-
-def verify_token(
-    token: str, key_set: KeySet, *, issuer: str, audience: str
-) -> dict[str, Any] | None:
-    """The claims of a valid, unexpired access token signed by a key of ``key_set``; else None."""
-    try:
-        decoded = jwt.decode(token, key_set, algorithms=["ES256"])
-        jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": audience},
-            exp={"essential": True},
-            sub={"essential": True},
-        ).validate(decoded.claims)
-    except (JoseError, ValueError):
-        return None
-    return dict(decoded.claims)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     context_key: SecretStr | None = Field(default=None, alias="VETRAI_CONTEXT_KEY", min_length=32)
     context_ttl_seconds: int = Field(default=60, ge=1, le=3600, alias="VETRAI_CONTEXT_TTL")
 
+    router_port: int = Field(default=4000, ge=1, le=65535)
+    router_subgraph_urls: dict[str, str] = Field(default_factory=dict)
+    jwks_url: str | None = None
+
     jwt_keys_file: Path | None = None
     jwt_issuer: str = "vetrai"
     jwt_audience: str = "vetrai"
@@ -44,6 +48,24 @@ class Settings(BaseSettings):
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    queue_name: str = Field(default="vetrai:queue", min_length=1, alias="VETRAI_QUEUE")
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    email_from: str = "VetrAI <no-reply@localhost>"
+    sms_api_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from: str | None = None
+    delivery_max_attempts: int = Field(default=5, ge=1, le=20)
+    delivery_backoff_seconds: float = Field(default=2.0, ge=0)
+    api_keys_max_per_organization: int = Field(default=25, ge=1)
+    api_key_default_rate_limit: int = Field(default=600, ge=1)
+    api_key_default_rate_window_seconds: int = Field(default=60, ge=1)
+    api_key_max_grace_seconds: int = Field(default=7 * 86400, ge=0)
 
     def app_database(self) -> tuple[str, str | None]:
         """Where the application connects, and the role it switches to (None: the login is it).

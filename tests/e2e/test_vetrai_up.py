@@ -25,6 +25,9 @@ from subgraphs.kernel.context import HEADER, sign_caller
 OFFSET = 20000 + secrets.randbelow(20000)
 AUTH = f"http://127.0.0.1:{8001 + OFFSET}/graphql"
 TENANCY = f"http://127.0.0.1:{8002 + OFFSET}/graphql"
+ROUTER = f"http://127.0.0.1:{4000 + OFFSET}/graphql"
+ME = """query { me { id email organizations { id name slug
+  members { role user { id email name } } } } }"""
 
 
 def _environment(data: Path) -> dict[str, str]:
@@ -95,6 +98,57 @@ def test_first_start_prints_progress_and_urls(platform: Platform) -> None:
     assert "applying migrations" in text
     assert AUTH in text
     assert TENANCY in text
+    assert ROUTER in text
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_one_endpoint_joins_auth_and_tenancy_and_isolates_users(platform: Platform) -> None:
+    def sign_up(email: str) -> tuple[str, str]:
+        result = _run(
+            ROUTER,
+            f"""mutation {{ signUp(input: {{email: "{email}",
+          password: "correct horse battery", name: "Grace"}}) {{
+          user {{ id }} tokens {{ accessToken }} errors {{ code }} }} }}""",
+        )["signUp"]
+        return result["user"]["id"], result["tokens"]["accessToken"]
+
+    grace, token = sign_up("grace@example.com")
+    created = _run(
+        ROUTER,
+        """mutation { createOrganization(input: {name: "Hopper", slug: "hopper"})
+      { organization { id } errors { code } } }""",
+        _bearer(token),
+    )["createOrganization"]
+    org_id = created["organization"]["id"]
+    me = _run(ROUTER, ME, _bearer(token))["me"]
+    assert me == {
+        "id": grace,
+        "email": "grace@example.com",
+        "organizations": [
+            {
+                "id": org_id,
+                "name": "Hopper",
+                "slug": "hopper",
+                "members": [
+                    {
+                        "role": "OWNER",
+                        "user": {"id": grace, "email": "grace@example.com", "name": "Grace"},
+                    }
+                ],
+            }
+        ],
+    }
+    other, other_token = sign_up("mallory@example.com")
+    assert _run(ROUTER, ME, _bearer(other_token))["me"]["organizations"] == []
+    peek = f'query {{ organization(id: "{org_id}") {{ id members {{ user {{ email }} }} }} }}'
+    assert _run(ROUTER, peek, _bearer(other_token)) == {"organization": None}
+    assert _run(ROUTER, ME) == {"me": None}
+    forged = httpx.post(ROUTER, json={"query": ME}, headers=_bearer(token[:-3] + "abc"))
+    assert forged.status_code == 401
+    assert forged.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 def test_operations_as_written_then_restart_keeps_data(platform: Platform, data: Path) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from joserfc.jwk import KeySet
 
-from subgraphs.auth.signing import TokenSigner, rotate, verify_token
+from router.identity import verify_token
+from subgraphs.auth.signing import TokenSigner, rotate
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.settings import Settings
 from tests.conftest import Subgraph, unique_email
