@@ -141,7 +141,7 @@ def test_one_endpoint_joins_auth_and_tenancy_and_isolates_users(platform: Platfo
             }
         ],
     }
-    other, other_token = sign_up("mallory@example.com")
+    _, other_token = sign_up("mallory@example.com")
     assert _run(ROUTER, ME, _bearer(other_token))["me"]["organizations"] == []
     peek = f'query {{ organization(id: "{org_id}") {{ id members {{ user {{ email }} }} }} }}'
     assert _run(ROUTER, peek, _bearer(other_token)) == {"organization": None}
