@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m router.graphiql
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -17,7 +18,12 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/vetrai up
 
-test: $(STAMP)
+# GraphiQL is tested in a real browser: Debian's chromium, installed when missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get install -y -qq chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

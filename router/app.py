@@ -6,7 +6,12 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from router import graphiql
 from router.edge import create_app
 from router.identity import Authenticate, Authenticator, context_headers
 from router.supergraph import Supergraph
@@ -24,6 +29,26 @@ def jwks_url(settings: Settings, urls: Mapping[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/.well-known/jwks.json", "", ""))
 
 
+class _GraphiQL:
+    """Browsers asking for ``/graphql`` as a page get GraphiQL; everyone else gets GraphQL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.page = HTMLResponse(graphiql.page())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == "/graphql"
+            and b"query=" not in scope["query_string"]
+            and "text/html" in Headers(scope=scope).get("accept", "")
+        ):
+            await self.page(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_router(
     settings: Settings, supergraph_sdl: str, subgraph_urls: Mapping[str, str] | None = None
 ) -> Starlette:
@@ -39,4 +64,6 @@ def create_router(
         jwks_url(settings, urls), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     app.add_middleware(Authenticate, authenticator=authenticator)
+    app.add_middleware(_GraphiQL)
+    app.mount("/graphiql", StaticFiles(directory=graphiql.ASSETS, check_dir=False))
     return app

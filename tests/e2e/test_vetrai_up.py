@@ -26,6 +26,16 @@ OFFSET = 20000 + secrets.randbelow(20000)
 AUTH = f"http://127.0.0.1:{8001 + OFFSET}/graphql"
 TENANCY = f"http://127.0.0.1:{8002 + OFFSET}/graphql"
 ROUTER = f"http://127.0.0.1:{4000 + OFFSET}/graphql"
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ME = """query { me { id email organizations { id name slug
   members { role user { id email name } } } } }"""
 
@@ -204,3 +214,24 @@ def test_operations_as_written_then_restart_keeps_data(platform: Platform, data:
         assert taken["signUp"] == {"user": None, "errors": [{"code": "EMAIL_TAKEN"}]}
     finally:
         assert again.stop() == 0
+
+
+async def test_graphiql_runs_a_query_in_a_real_browser(platform: Platform) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=BROWSER_FLAGS
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(ROUTER)
+            editor = page.locator(".graphiql-query-editor .CodeMirror")
+            await editor.wait_for(timeout=20000)
+            await editor.evaluate("node => node.CodeMirror.setValue('{ me { id } }')")
+            await page.locator(".graphiql-execute-button").click()
+            result = page.locator(".result-window")
+            await result.get_by_text('"me": null').wait_for(timeout=20000)
+            assert '"data"' in await result.inner_text()
+        finally:
+            await browser.close()
