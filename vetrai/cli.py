@@ -10,6 +10,7 @@ from pathlib import Path
 from router.app import create_router
 from router.compose import command as compose_command
 from router.compose.compose import compose
+from router.reload import HotReload
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
@@ -74,7 +75,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
-    _run(settings, [_router(settings, args.supergraph.read_text())])
+    port = settings.router_port + settings.port_offset
+    if not args.hot_reload:
+        _run(settings, [_router(settings, args.supergraph.read_text())])
+        return
+    app = HotReload(args.supergraph, lambda sdl: create_router(settings, sdl))
+    _run(settings, [Service("router", port, app)])
 
 
 def cmd_subgraph(args: argparse.Namespace, settings: Settings) -> None:
@@ -112,6 +118,9 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("schema/supergraph.graphql"),
         help="supergraph SDL (default: schema/supergraph.graphql)",
+    )
+    router.add_argument(
+        "--hot-reload", action="store_true", help="serve a changed supergraph file at once"
     )
     router.set_defaults(run=cmd_router)
     comp = commands.add_parser(
