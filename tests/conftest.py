@@ -123,6 +123,12 @@ async def tenancy(settings: Settings) -> AsyncIterator[Subgraph]:
         yield client
 
 
+@pytest.fixture(scope="session")
+async def keys(settings: Settings) -> AsyncIterator[Subgraph]:
+    async for client in subgraph_client("keys", settings):
+        yield client
+
+
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{secrets.token_hex(4)}@example.com"
 

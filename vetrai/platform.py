@@ -22,7 +22,7 @@ class SubgraphSpec:
         return importlib.import_module(f"subgraphs.{self.name}.app")
 
 
-SUBGRAPHS = [SubgraphSpec("auth", 8001), SubgraphSpec("tenancy", 8002)]
+SUBGRAPHS = [SubgraphSpec("auth", 8001), SubgraphSpec("tenancy", 8002), SubgraphSpec("keys", 8003)]
 
 
 def subgraph(name: str) -> SubgraphSpec:

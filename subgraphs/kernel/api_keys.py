@@ -1,0 +1,45 @@
+"""What the router and the keys subgraph share about API keys in Redis: the per-day usage
+counters the router writes for every request made with a key, and the channel on which keys
+announces revocations and rotations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+SECRET_PREFIX = "vetrai_"  # noqa: S105 - the public prefix of every key, not a secret
+CHANGED_CHANNEL = "vetrai:keys:changed"
+USAGE_PATTERN = "vetrai:keys:usage:*"
+# Counters outlive several missed flushes; the flush deletes them once they are in PostgreSQL.
+USAGE_TTL_SECONDS = 8 * 86400
+
+
+def usage_key(org_id: UUID, key_id: UUID, day: date) -> str:
+    return f"vetrai:keys:usage:{org_id}:{key_id}:{day.isoformat()}"
+
+
+def last_used_key(key_id: UUID) -> str:
+    return f"vetrai:keys:last-used:{key_id}"
+
+
+def parse_usage_key(name: str) -> tuple[UUID, UUID, date]:
+    """``(org_id, key_id, day)`` of a counter named by ``usage_key``."""
+    org, key, day = name.rsplit(":", 3)[1:]
+    return UUID(org), UUID(key), date.fromisoformat(day)
+
+
+async def record_use(
+    redis: Redis, *, key_id: UUID, org_id: UUID, rejected: bool, at: datetime | None = None
+) -> None:
+    """Count one request made with a key (``rejected``: refused by a limit or a scope)."""
+    at = at or datetime.now(UTC)
+    name = usage_key(org_id, key_id, at.date())
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hincrby(name, "requests", 1)
+        if rejected:
+            pipe.hincrby(name, "rejected", 1)
+        pipe.expire(name, USAGE_TTL_SECONDS)
+        pipe.set(last_used_key(key_id), at.isoformat(), ex=USAGE_TTL_SECONDS)
+        await pipe.execute()

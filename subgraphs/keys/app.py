@@ -1,0 +1,95 @@
+"""The keys subgraph (port 8003): its schema, migrations and ASGI app, plus the router's
+internal route that verifies a presented API key secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from subgraphs.kernel.app import Runtime, create_subgraph_app
+from subgraphs.kernel.context import HEADER, InvalidContext, verify_caller
+from subgraphs.kernel.migrations import MigrationSet
+from subgraphs.kernel.scopes import INTERNAL_VERIFY
+from subgraphs.kernel.settings import Settings
+from subgraphs.keys.schema import schema
+from subgraphs.keys.service import KeysService, VerifiedKey
+
+MIGRATIONS = MigrationSet("keys", Path(__file__).parent / "migrations")
+VERIFY_PATH = "/internal/verify"
+_MAX_BODY = 4096
+
+__all__ = ["MIGRATIONS", "VERIFY_PATH", "create_app", "schema"]
+
+
+def _problem(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _verified(key: VerifiedKey) -> Response:
+    body = {
+        "key_id": str(key.key_id),
+        "org_id": str(key.org_id),
+        "scopes": key.scopes,
+        "created_by": str(key.created_by),
+        "rate_limit": {
+            "limit": key.rate_limit.limit,
+            "window_seconds": key.rate_limit.window_seconds,
+        },
+        "expires_at": key.valid_until.isoformat() if key.valid_until else None,
+    }
+    return JSONResponse(body, headers={"cache-control": "no-store"})
+
+
+async def _router_may_verify(request: Request, runtime: Runtime) -> bool:
+    header = request.headers.get(HEADER)
+    if header is None:
+        return False
+    try:
+        caller = await verify_caller(
+            header, audience=runtime.name, key=runtime.context_key, redis=runtime.redis
+        )
+    except InvalidContext:
+        return False
+    return INTERNAL_VERIFY in caller.scopes
+
+
+async def _presented_secret(request: Request) -> str | None:
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        return None
+    try:
+        secret = orjson.loads(body).get("secret")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return secret if isinstance(secret, str) else None
+
+
+async def verify(request: Request) -> Response:
+    """``POST {"secret": "vetrai_..."}`` from the router -> the key's identity and limits.
+
+    Never logs the secret: the request log line holds only method, path and status.
+    """
+    runtime: Runtime = request.app.state.runtime
+    if not await _router_may_verify(request, runtime):
+        return _problem(401, "UNAUTHENTICATED", "A router context with internal:verify is needed.")
+    secret = await _presented_secret(request)
+    if secret is None:
+        return _problem(400, "INVALID_INPUT", 'Send {"secret": "<the API key>"}.')
+    key = await KeysService(runtime.db, runtime.redis, runtime.settings).verify(secret)
+    if key is None:
+        return _problem(404, "NOT_FOUND", "No valid API key has this secret.")
+    return _verified(key)
+
+
+def create_app(settings: Settings) -> Starlette:
+    def services(runtime: Runtime) -> KeysService:
+        return KeysService(runtime.db, runtime.redis, settings)
+
+    return create_subgraph_app(
+        "keys", schema, settings, services, routes=[Route(VERIFY_PATH, verify, methods=["POST"])]
+    )

@@ -1,0 +1,195 @@
+"""The keys subgraph's GraphQL schema: the ApiKey entity, the API keys of an Organization (an
+entity owned by tenancy) and the key mutations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
+
+from subgraphs.kernel.app import Context
+from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
+from subgraphs.kernel.validation import identifier, uuid_or_none
+from subgraphs.keys import models
+from subgraphs.keys.service import IssuedSecret, KeysService, NewKey, RateLimit
+
+Info = strawberry.Info[Context[KeysService], None]
+
+
+@strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
+class User:
+    id: strawberry.ID
+
+
+@strawberry.type(name="RateLimit", description="At most `limit` requests per window.")
+class RateLimitType:
+    limit: int
+    window_seconds: int
+
+
+@strawberry.type(description="Requests made with a key on one day (UTC).")
+class KeyUsage:
+    day: date
+    requests: int
+    rejected: int = strawberry.field(description="Requests refused by a limit or a scope.")
+
+
+@strawberry.federation.type(keys=["id"], description="A machine client's credential.")
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
+    scopes: list[str]
+    rate_limit: RateLimitType
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    created_by: User
+
+    @classmethod
+    def of(cls, key: models.ApiKey) -> ApiKey:
+        return cls(
+            id=strawberry.ID(str(key.id)),
+            name=key.name,
+            prefix=key.prefix,
+            scopes=list(key.scopes),
+            rate_limit=RateLimitType(limit=key.rate_limit, window_seconds=key.rate_window_seconds),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+            created_by=User(id=strawberry.ID(str(key.created_by))),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> ApiKey | None:
+        key_id = uuid_or_none(id)
+        ctx = info.context
+        keys = loader(ctx, "api_keys", lambda ids: ctx.services.api_keys(ctx.caller, ids))
+        found = await keys.load(key_id) if key_id else None
+        return cls.of(found) if found else None
+
+    @strawberry.field(description="Requests per day, `from` to `to` (at most 366 days).")
+    async def usage(
+        self, info: Info, from_: Annotated[date, strawberry.argument(name="from")], to: date
+    ) -> list[KeyUsage]:
+        ctx = info.context
+        days = loader(
+            ctx,
+            f"usage:{from_}:{to}",
+            lambda ids: ctx.services.usage(ctx.caller, ids, from_, to),
+        )
+        return [
+            KeyUsage(day=u.day, requests=u.requests, rejected=u.rejected)
+            for u in await days.load(UUID(self.id))
+        ]
+
+
+@strawberry.federation.type(keys=["id"])
+class Organization:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Organization:
+        return cls(id=id)
+
+    @strawberry.field(
+        description="The organization's API keys; empty unless you are an owner or admin."
+    )
+    async def api_keys(self, info: Info, include_revoked: bool = False) -> list[ApiKey]:
+        org_id = uuid_or_none(self.id)
+        if org_id is None:
+            return []
+        ctx = info.context
+        keys = loader(
+            ctx,
+            f"keys_of:{include_revoked}",
+            lambda ids: ctx.services.keys_of(ctx.caller, ids, include_revoked),
+        )
+        return [ApiKey.of(k) for k in await keys.load(org_id)]
+
+
+@strawberry.input
+class RateLimitInput:
+    limit: int
+    window_seconds: int
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    organization_id: strawberry.ID
+    name: str
+    scopes: list[str]
+    expires_at: datetime | None = None
+    rate_limit: RateLimitInput | None = strawberry.field(
+        default=None, description="Defaults to the platform's per-key limit."
+    )
+
+
+@strawberry.type(description="A key with its secret, shown this once; store it now.")
+class ApiKeySecretPayload:
+    api_key: ApiKey | None = None
+    secret: str | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, issued: IssuedSecret) -> ApiKeySecretPayload:
+        return cls(api_key=ApiKey.of(issued.api_key), secret=issued.secret)
+
+
+@strawberry.type
+class ApiKeyPayload:
+    api_key: ApiKey | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _new_key(input: CreateApiKeyInput) -> NewKey:
+    limit = input.rate_limit
+    return NewKey(
+        org_id=identifier(input.organization_id, "organizationId"),
+        name=input.name,
+        scopes=input.scopes,
+        expires_at=input.expires_at,
+        rate_limit=RateLimit(limit.limit, limit.window_seconds) if limit else None,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A key of an organization you manage; null otherwise.")
+    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey | None:
+        return await ApiKey.resolve_reference(info, id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Owners and admins; the key gets only scopes you hold.")
+    @rejections_as(ApiKeySecretPayload)
+    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> ApiKeySecretPayload:
+        ctx = info.context
+        return ApiKeySecretPayload.of(await ctx.services.create(ctx.caller, _new_key(input)))
+
+    @strawberry.mutation(description="A new secret; the old one works for the grace period.")
+    @rejections_as(ApiKeySecretPayload)
+    async def rotate_api_key(
+        self, info: Info, id: strawberry.ID, grace_period_seconds: int = 3600
+    ) -> ApiKeySecretPayload:
+        ctx = info.context
+        issued = await ctx.services.rotate(ctx.caller, identifier(id, "id"), grace_period_seconds)
+        return ApiKeySecretPayload.of(issued)
+
+    @strawberry.mutation(description="The key stops working at once, its old secret too.")
+    @rejections_as(ApiKeyPayload)
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
+        ctx = info.context
+        return ApiKeyPayload(
+            api_key=ApiKey.of(await ctx.services.revoke(ctx.caller, identifier(id, "id")))
+        )
+
+
+schema = federated_schema(Query, Mutation, types=[ApiKey, Organization, User])

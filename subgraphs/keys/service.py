@@ -1,0 +1,536 @@
+"""Business rules of API keys: who may hold which scopes, secrets shown once, rotation with a
+grace period, revocation, verification for the router and usage. No GraphQL here."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar, cast
+from uuid import UUID
+
+import orjson
+from redis.asyncio import Redis
+from sqlalchemy import or_, text
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.kernel import validation
+from subgraphs.kernel.api_keys import (
+    CHANGED_CHANNEL,
+    SECRET_PREFIX,
+    USAGE_PATTERN,
+    USAGE_TTL_SECONDS,
+    last_used_key,
+    parse_usage_key,
+    usage_key,
+)
+from subgraphs.kernel.caller import ANONYMOUS, Caller
+from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
+from subgraphs.kernel.outbox import utcnow
+from subgraphs.kernel.scopes import SCOPES, scopes_of
+from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.tokens import token_hash
+from subgraphs.keys.models import ApiKey, UsageDay
+
+MANAGERS = frozenset({"owner", "admin"})
+MAX_RATE_LIMIT = 1_000_000
+MAX_RATE_WINDOW_SECONDS = 86400
+MAX_USAGE_DAYS = 366
+_PREFIX_LENGTH = len(SECRET_PREFIX) + 8
+_MAX_SECRET_LENGTH = 256
+_FLUSH_LOCK = "vetrai:keys:flush-lock"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """The input of ``create``, as the client gave it."""
+
+    org_id: UUID
+    name: str
+    scopes: Sequence[str]
+    expires_at: datetime | None = None
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True)
+class KeyTerms:
+    """A new key's cleaned name, scopes, expiry and rate limit."""
+
+    name: str
+    scopes: list[str]
+    expires_at: datetime | None
+    rate_limit: RateLimit
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A key and the secret that opens it, shown to its creator this once."""
+
+    api_key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """What the router learns from a valid secret; ``valid_until`` bounds how long to cache it."""
+
+    key_id: UUID
+    org_id: UUID
+    scopes: list[str]
+    created_by: UUID
+    rate_limit: RateLimit
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    day: date
+    requests: int
+    rejected: int
+
+
+def _new_secret() -> tuple[str, str, str]:
+    """A secret (256 random bits), its hash and its display prefix."""
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    return secret, token_hash(secret), secret[:_PREFIX_LENGTH]
+
+
+def _attempt(problems: list[Problem], check: Callable[[], T], fallback: T) -> T:
+    try:
+        return check()
+    except Rejected as exc:
+        problems.extend(exc.problems)
+        return fallback
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _is_expired(key: ApiKey, now: datetime) -> bool:
+    return key.expires_at is not None and key.expires_at <= now
+
+
+def managing_user(caller: Caller) -> UUID:
+    """The user managing keys; keys cannot manage keys, so a stolen key cannot mint others."""
+    if caller.key_id is not None:
+        raise Rejected.one(ErrorCode.FORBIDDEN, "API keys cannot manage API keys.")
+    if caller.user_id is None:
+        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
+    return caller.user_id
+
+
+def manages(caller: Caller, org_id: UUID) -> bool:
+    return (
+        caller.key_id is None
+        and caller.user_id is not None
+        and caller.org_id == org_id
+        and bool(caller.roles & MANAGERS)
+    )
+
+
+def require_manager(caller: Caller, org_id: UUID) -> UUID:
+    user_id = managing_user(caller)
+    if caller.org_id != org_id:
+        raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
+    require(
+        bool(caller.roles & MANAGERS),
+        ErrorCode.FORBIDDEN,
+        "Only owners and admins can manage API keys.",
+    )
+    return user_id
+
+
+def require_held(caller: Caller, scopes: Sequence[str]) -> None:
+    """A key never has more rights than the member who creates or rotates it."""
+    beyond = sorted(set(scopes) - scopes_of(caller.roles))
+    require(
+        not beyond,
+        ErrorCode.SCOPE_NOT_HELD,
+        f"You do not hold these scopes: {', '.join(beyond)}.",
+        "scopes",
+    )
+
+
+def validated_scopes(scopes: Sequence[str]) -> list[str]:
+    unknown = sorted(set(scopes) - SCOPES)
+    require(
+        not unknown, ErrorCode.INVALID_INPUT, f"Unknown scopes: {', '.join(unknown)}.", "scopes"
+    )
+    require(bool(scopes), ErrorCode.INVALID_INPUT, "Choose at least one scope.", "scopes")
+    return sorted(set(scopes))
+
+
+def validated_rate_limit(rate_limit: RateLimit) -> RateLimit:
+    problems = []
+    if not 1 <= rate_limit.limit <= MAX_RATE_LIMIT:
+        problems.append(
+            Problem(
+                ErrorCode.INVALID_INPUT,
+                f"Must be between 1 and {MAX_RATE_LIMIT}.",
+                "rateLimit.limit",
+            )
+        )
+    if not 1 <= rate_limit.window_seconds <= MAX_RATE_WINDOW_SECONDS:
+        problems.append(
+            Problem(
+                ErrorCode.INVALID_INPUT,
+                f"Must be between 1 and {MAX_RATE_WINDOW_SECONDS} seconds.",
+                "rateLimit.windowSeconds",
+            )
+        )
+    if problems:
+        raise Rejected(*problems)
+    return rate_limit
+
+
+def validated_expiry(expires_at: datetime | None) -> datetime | None:
+    if expires_at is None:
+        return None
+    expires_at = _utc(expires_at)
+    require(
+        expires_at > utcnow(),
+        ErrorCode.INVALID_INPUT,
+        "Must be in the future.",
+        "expiresAt",
+    )
+    return expires_at
+
+
+class KeysService:
+    def __init__(self, db: Database, redis: Redis, settings: Settings) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+
+    # managing keys -----------------------------------------------------------------------------
+
+    def _checked(self, caller: Caller, new: NewKey) -> KeyTerms:
+        """``new`` with its fields cleaned; every bad field is reported, not just the first."""
+        default = RateLimit(
+            self.settings.api_key_default_rate_limit,
+            self.settings.api_key_default_rate_window_seconds,
+        )
+        problems: list[Problem] = []
+        terms = KeyTerms(
+            name=_attempt(problems, lambda: validation.text(new.name, "name", max_length=100), ""),
+            scopes=_attempt(problems, lambda: validated_scopes(new.scopes), []),
+            expires_at=_attempt(problems, lambda: validated_expiry(new.expires_at), None),
+            rate_limit=_attempt(
+                problems, lambda: validated_rate_limit(new.rate_limit or default), default
+            ),
+        )
+        if problems:
+            raise Rejected(*problems)
+        require_held(caller, terms.scopes)
+        return terms
+
+    async def _active_keys(self, session: AsyncSession, org_id: UUID) -> int:
+        # Serialises key creation per organization, so concurrent calls cannot pass the maximum.
+        await session.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:org, 0))"), {"org": str(org_id)}
+        )
+        now = utcnow()
+        count = await session.exec(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(
+                ApiKey.org_id == org_id,
+                col(ApiKey.revoked_at).is_(None),
+                or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
+            )
+        )
+        return int(count.one())
+
+    async def create(self, caller: Caller, new: NewKey) -> IssuedSecret:
+        user_id = require_manager(caller, new.org_id)
+        terms = self._checked(caller, new)
+        secret, hashed, prefix = _new_secret()
+        async with self.db.transaction(caller) as session:
+            maximum = self.settings.api_keys_max_per_organization
+            require(
+                await self._active_keys(session, new.org_id) < maximum,
+                ErrorCode.API_KEY_LIMIT_REACHED,
+                f"An organization can have at most {maximum} active API keys; revoke one first.",
+            )
+            key = ApiKey(
+                org_id=new.org_id,
+                name=terms.name,
+                prefix=prefix,
+                secret_hash=hashed,
+                scopes=terms.scopes,
+                rate_limit=terms.rate_limit.limit,
+                rate_window_seconds=terms.rate_limit.window_seconds,
+                created_by=user_id,
+                expires_at=terms.expires_at,
+            )
+            session.add(key)
+        return IssuedSecret(key, secret)
+
+    async def _managed_key(self, session: AsyncSession, caller: Caller, key_id: UUID) -> ApiKey:
+        managing_user(caller)
+        key = existing(await session.get(ApiKey, key_id, with_for_update=True), "API key")
+        require_manager(caller, key.org_id)
+        return key
+
+    async def rotate(self, caller: Caller, key_id: UUID, grace_seconds: int) -> IssuedSecret:
+        """A new secret for the key; the old one keeps working for ``grace_seconds``."""
+        longest = self.settings.api_key_max_grace_seconds
+        require(
+            0 <= grace_seconds <= longest,
+            ErrorCode.INVALID_INPUT,
+            f"Must be between 0 and {longest} seconds.",
+            "gracePeriodSeconds",
+        )
+        secret, hashed, prefix = _new_secret()
+        async with self.db.transaction(caller) as session:
+            key = await self._managed_key(session, caller, key_id)
+            require(key.revoked_at is None, ErrorCode.API_KEY_REVOKED, "This key is revoked.")
+            now = utcnow()
+            require(not _is_expired(key, now), ErrorCode.API_KEY_EXPIRED, "This key has expired.")
+            require_held(caller, key.scopes)
+            keep_old = grace_seconds > 0
+            key.previous_secret_hash = key.secret_hash if keep_old else None
+            key.previous_valid_until = now + timedelta(seconds=grace_seconds) if keep_old else None
+            key.secret_hash, key.prefix = hashed, prefix
+            session.add(key)
+        await self._announce(key, "rotated")
+        return IssuedSecret(key, secret)
+
+    async def revoke(self, caller: Caller, key_id: UUID) -> ApiKey:
+        async with self.db.transaction(caller) as session:
+            key = await self._managed_key(session, caller, key_id)
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()
+                key.previous_secret_hash = key.previous_valid_until = None
+                session.add(key)
+        await self._announce(key, "revoked")
+        return key
+
+    async def _announce(self, key: ApiKey, event: str) -> None:
+        """Tell routers to forget what they cached about the key (after the change committed)."""
+        message = {"event": event, "key_id": str(key.id), "org_id": str(key.org_id)}
+        await self.redis.publish(CHANGED_CHANNEL, orjson.dumps(message))
+
+    # reading keys ------------------------------------------------------------------------------
+
+    async def api_keys(self, caller: Caller, ids: list[UUID]) -> list[ApiKey | None]:
+        """Keys by id, in order; None where the caller does not manage the key's organization."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(select(ApiKey).where(col(ApiKey.id).in_(ids)))
+            found = {k.id: k for k in rows if manages(caller, k.org_id)}
+        await self._fresh_last_used(list(found.values()))
+        return [found.get(i) for i in ids]
+
+    async def keys_of(
+        self, caller: Caller, org_ids: list[UUID], include_revoked: bool
+    ) -> list[list[ApiKey]]:
+        """Each organization's keys, newest first; empty unless the caller manages it."""
+        visible = [o for o in org_ids if manages(caller, o)]
+        by_org: dict[UUID, list[ApiKey]] = {}
+        if visible:
+            query = select(ApiKey).where(col(ApiKey.org_id).in_(visible))
+            if not include_revoked:
+                query = query.where(col(ApiKey.revoked_at).is_(None))
+            async with self.db.transaction(caller) as session:
+                rows = await session.exec(query.order_by(col(ApiKey.created_at).desc()))
+                for key in rows:
+                    by_org.setdefault(key.org_id, []).append(key)
+        await self._fresh_last_used([k for keys in by_org.values() for k in keys])
+        return [by_org.get(o, []) for o in org_ids]
+
+    async def _fresh_last_used(self, keys: list[ApiKey]) -> None:
+        """``last_used_at`` as the router last counted it, ahead of the next flush."""
+        if not keys:
+            return
+        stamps = await self.redis.mget([last_used_key(k.id) for k in keys])
+        for key, stamp in zip(keys, stamps, strict=True):
+            if stamp is not None:
+                seen = datetime.fromisoformat(stamp.decode())
+                key.last_used_at = max(key.last_used_at or seen, seen)
+
+    # usage -------------------------------------------------------------------------------------
+
+    async def usage(
+        self, caller: Caller, key_ids: list[UUID], start: date, end: date
+    ) -> list[list[Usage]]:
+        """Each key's requests per day from ``start`` to ``end`` (at most a year, ending at
+        ``end``): what was flushed to PostgreSQL plus what Redis still counts."""
+        start = max(start, end - timedelta(days=MAX_USAGE_DAYS - 1))
+        if end < start:
+            return [[] for _ in key_ids]
+        async with self.db.transaction(caller) as session:
+            keys = await session.exec(select(ApiKey).where(col(ApiKey.id).in_(key_ids)))
+            orgs = {k.id: k.org_id for k in keys if manages(caller, k.org_id)}
+            rows = await session.exec(
+                select(UsageDay).where(
+                    col(UsageDay.key_id).in_(list(orgs)),
+                    col(UsageDay.day) >= start,
+                    col(UsageDay.day) <= end,
+                )
+            )
+            counts = {(r.key_id, r.day): (r.requests, r.rejected) for r in rows}
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        pending = await self._pending(orgs, [d for d in days if self._may_be_pending(d)])
+        return [
+            [self._day(counts, pending, key_id, day) for day in days] if key_id in orgs else []
+            for key_id in key_ids
+        ]
+
+    @staticmethod
+    def _may_be_pending(day: date) -> bool:
+        today = utcnow().date()
+        return today - timedelta(seconds=USAGE_TTL_SECONDS) <= day <= today
+
+    async def _pending(
+        self, orgs: dict[UUID, UUID], days: list[date]
+    ) -> dict[tuple[UUID, date], tuple[int, int]]:
+        """Counters not yet flushed, by key and day."""
+        wanted = [(key_id, org_id, day) for key_id, org_id in orgs.items() for day in days]
+        if not wanted:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key_id, org_id, day in wanted:
+                pipe.hmget(usage_key(org_id, key_id, day), ["requests", "rejected"])
+            replies = await pipe.execute()
+        return {
+            (key_id, day): (int(requests or 0), int(rejected or 0))
+            for (key_id, _, day), (requests, rejected) in zip(wanted, replies, strict=True)
+        }
+
+    @staticmethod
+    def _day(
+        counts: dict[tuple[UUID, date], tuple[int, int]],
+        pending: dict[tuple[UUID, date], tuple[int, int]],
+        key_id: UUID,
+        day: date,
+    ) -> Usage:
+        stored = counts.get((key_id, day), (0, 0))
+        unflushed = pending.get((key_id, day), (0, 0))
+        return Usage(day, stored[0] + unflushed[0], stored[1] + unflushed[1])
+
+    async def flush_usage(self) -> int:
+        """Move the router's Redis counters into PostgreSQL; returns how many were moved.
+
+        Counts are added in PostgreSQL first and subtracted in Redis after the commit, so a
+        failure in between counts twice rather than losing requests; one flush at a time.
+        """
+        if not await self.redis.set(_FLUSH_LOCK, 1, nx=True, ex=300):
+            return 0
+        try:
+            batches: dict[UUID, list[tuple[str, UUID, date, int, int]]] = {}
+            async for raw in self.redis.scan_iter(match=USAGE_PATTERN, count=500):
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                counted = self.redis.hmget(name, ["requests", "rejected"])
+                requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
+                if int(requests or 0) or int(rejected or 0):
+                    org_id, key_id, day = parse_usage_key(name)
+                    row = (name, key_id, day, int(requests or 0), int(rejected or 0))
+                    batches.setdefault(org_id, []).append(row)
+            for org_id, rows in batches.items():
+                await self._flush_organization(org_id, rows)
+            return sum(len(rows) for rows in batches.values())
+        finally:
+            await self.redis.delete(_FLUSH_LOCK)
+
+    async def _flush_organization(
+        self, org_id: UUID, rows: list[tuple[str, UUID, date, int, int]]
+    ) -> None:
+        key_ids = sorted({key_id for _, key_id, _, _, _ in rows})
+        stamps = await self.redis.mget([last_used_key(k) for k in key_ids])
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            # Counters of keys that no longer exist (or not in this organization) are dropped.
+            await session.execute(
+                text(
+                    "insert into keys.usage_days (key_id, day, org_id, requests, rejected)"
+                    " select cast(:key as uuid), cast(:day as date), cast(:org as uuid),"
+                    " cast(:requests as bigint), cast(:rejected as bigint)"
+                    " where exists (select from keys.api_keys where id = :key and org_id = :org)"
+                    " on conflict (key_id, day) do update set"
+                    " requests = usage_days.requests + excluded.requests,"
+                    " rejected = usage_days.rejected + excluded.rejected"
+                ),
+                [
+                    {"key": k, "day": d, "org": org_id, "requests": n, "rejected": r}
+                    for _, k, d, n, r in rows
+                ],
+            )
+            used = [
+                {"key": key_id, "at": datetime.fromisoformat(stamp.decode())}
+                for key_id, stamp in zip(key_ids, stamps, strict=True)
+                if stamp is not None
+            ]
+            if used:
+                await session.execute(
+                    text(
+                        "update keys.api_keys set last_used_at ="
+                        " greatest(coalesce(last_used_at, :at), :at) where id = :key"
+                    ),
+                    used,
+                )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for name, _, _, requests, rejected in rows:
+                pipe.hincrby(name, "requests", -requests)
+                pipe.hincrby(name, "rejected", -rejected)
+            await pipe.execute()
+
+    # verification ------------------------------------------------------------------------------
+
+    async def verify(self, secret: str) -> VerifiedKey | None:
+        """The key a presented secret opens, or None (unknown, revoked, expired, rotated away).
+
+        The lookup is by the secret's hash, so its timing says nothing about stored secrets; the
+        match is then confirmed in constant time.
+        """
+        if not secret.startswith(SECRET_PREFIX) or len(secret) > _MAX_SECRET_LENGTH:
+            return None
+        hashed = token_hash(secret)
+        async with self.db.transaction(ANONYMOUS) as session:
+            await set_local(session, "app.key_hash", hashed)
+            rows = await session.exec(
+                select(ApiKey).where(
+                    or_(
+                        col(ApiKey.secret_hash) == hashed,
+                        col(ApiKey.previous_secret_hash) == hashed,
+                    )
+                )
+            )
+            key = rows.first()
+        now = utcnow()
+        if key is None or key.revoked_at is not None or _is_expired(key, now):
+            return None
+        return self._verified(key, hashed, now)
+
+    @staticmethod
+    def _verified(key: ApiKey, hashed: str, now: datetime) -> VerifiedKey | None:
+        if hmac.compare_digest(key.secret_hash, hashed):
+            valid_until = key.expires_at
+        elif (
+            key.previous_secret_hash is not None
+            and key.previous_valid_until is not None
+            and hmac.compare_digest(key.previous_secret_hash, hashed)
+            and key.previous_valid_until > now
+        ):
+            ends = [t for t in (key.expires_at, key.previous_valid_until) if t is not None]
+            valid_until = min(ends)
+        else:
+            return None
+        return VerifiedKey(
+            key_id=key.id,
+            org_id=key.org_id,
+            scopes=list(key.scopes),
+            created_by=key.created_by,
+            rate_limit=RateLimit(key.rate_limit, key.rate_window_seconds),
+            valid_until=valid_until,
+        )
