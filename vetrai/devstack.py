@@ -4,6 +4,7 @@ data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set."""
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,10 @@ def start_stack(settings: Settings, say: Callable[[str], None] = print) -> Stack
     updates: dict[str, str] = {}
     data = settings.data_dir.resolve()
     if not settings.database_url:
-        import pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
+            warnings.simplefilter("ignore")
+            import pgserver
 
         pgdata = data / "postgres"
         say("creating the embedded PostgreSQL" if not pgdata.exists() else "starting PostgreSQL")

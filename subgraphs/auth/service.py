@@ -22,9 +22,9 @@ from subgraphs.auth.models import EmailToken, RefreshToken, User
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
 from subgraphs.kernel.caller import ANONYMOUS, Caller, signed_in
-from subgraphs.kernel.db import Database
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
-from subgraphs.kernel.outbox import queue_email, utcnow
+from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import new_token, token_hash
 
@@ -119,7 +119,7 @@ class AuthService:
             statement = statement.where(col(RefreshToken.family_id) != keep)
         if family is not None:
             statement = statement.where(col(RefreshToken.family_id) == family)
-        await session.execute(statement.values(revoked_at=utcnow()))
+        await session.exec(statement.values(revoked_at=utcnow()))
 
     # throttling --------------------------------------------------------------------------------
 
@@ -166,11 +166,12 @@ class AuthService:
                 session.add(user)
                 await session.flush()
                 tokens = self._issue(session, user, uuid4())
-                self._queue_verification(session, user)
+                message = self._verification(session, user)
         except IntegrityError:
             raise Rejected.one(
                 ErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
             ) from None
+        await self._send(message)
         return user, tokens
 
     async def log_in(self, email: str, password: str, caller: Caller) -> tuple[User, Tokens]:
@@ -264,30 +265,33 @@ class AuthService:
 
     # email tokens ------------------------------------------------------------------------------
 
-    def _email_token(self, session: AsyncSession, user: User, purpose: str, ttl: int) -> str:
+    def _email_token(
+        self, session: AsyncSession, user: User, purpose: str, ttl: int, path: str
+    ) -> NotificationRequest:
+        """A new single-use token, and the email (security category) that carries its link."""
         token, hashed = new_token()
-        session.add(
-            EmailToken(
-                user_id=user.id,
-                purpose=purpose,
-                token_hash=hashed,
-                expires_at=utcnow() + timedelta(seconds=ttl),
-            )
+        stored = EmailToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=hashed,
+            expires_at=utcnow() + timedelta(seconds=ttl),
         )
-        return token
+        session.add(stored)
+        return NotificationRequest(
+            template_key=purpose,
+            category="security",
+            recipients=[Recipient(user_id=user.id, email=user.email)],
+            idempotency_key=f"auth:email_token:{stored.id}",
+            data={"name": user.name, "link": f"{self.settings.public_url}/{path}?token={token}"},
+        )
 
-    def _queue_verification(self, session: AsyncSession, user: User) -> None:
-        token = self._email_token(
-            session, user, VERIFY_EMAIL, self.settings.email_token_ttl_seconds
-        )
-        link = f"{self.settings.public_url}/verify-email?token={token}"
-        queue_email(
-            session,
-            kind=VERIFY_EMAIL,
-            to=user.email,
-            subject="Confirm your email address",
-            body=f"Hello {user.name},\n\nConfirm your address: {link}\n",
-        )
+    def _verification(self, session: AsyncSession, user: User) -> NotificationRequest:
+        ttl = self.settings.email_token_ttl_seconds
+        return self._email_token(session, user, VERIFY_EMAIL, ttl, "verify-email")
+
+    async def _send(self, message: NotificationRequest) -> None:
+        """Hand the email to the notifications worker once its token is committed."""
+        await enqueue_notification(self.redis, self.settings.queue_name, message)
 
     async def _spend(self, session: AsyncSession, token: str, purpose: str) -> User:
         found = await session.exec(
@@ -308,8 +312,10 @@ class AuthService:
         user_id = signed_in(caller)
         async with self.db.transaction(caller) as session:
             user = existing(await session.get(User, user_id), "user")
-            if user.email_verified_at is None:
-                self._queue_verification(session, user)
+            if user.email_verified_at is not None:
+                return
+            message = self._verification(session, user)
+        await self._send(message)
 
     async def verify_email(self, token: str) -> User:
         async with self.db.transaction(ANONYMOUS) as session:
@@ -325,17 +331,9 @@ class AuthService:
             user = (await session.exec(select(User).where(User.email == email))).first()
             if user is None:
                 return
-            token = self._email_token(
-                session, user, RESET_PASSWORD, self.settings.password_reset_ttl_seconds
-            )
-            link = f"{self.settings.public_url}/reset-password?token={token}"
-            queue_email(
-                session,
-                kind=RESET_PASSWORD,
-                to=user.email,
-                subject="Reset your password",
-                body=f"Reset your password: {link}\n",
-            )
+            ttl = self.settings.password_reset_ttl_seconds
+            message = self._email_token(session, user, RESET_PASSWORD, ttl, "reset-password")
+        await self._send(message)
 
     async def reset_password(self, token: str, new_password: str) -> None:
         """Every session of the account ends."""

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, func, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel.caller import Caller
+
+
+def utcnow() -> datetime:
+    """The time stored in every timestamp column (timezone-aware, UTC)."""
+    return datetime.now(UTC)
 
 
 def async_url(url: str) -> URL:
@@ -27,12 +34,13 @@ def engine_for(url: str, *, role: str | None = None, pool_size: int = 5) -> Asyn
     )
 
 
+def _set_config(name: str, value: str | UUID | None) -> ColumnElement[str]:
+    return func.set_config(name, str(value) if value else "", True)
+
+
 async def set_local(session: AsyncSession, name: str, value: str | UUID | None) -> None:
     """Set a transaction-local setting read by row-level security policies."""
-    await session.execute(
-        text("select set_config(:name, :value, true)"),
-        {"name": name, "value": str(value) if value else ""},
-    )
+    await session.exec(select(_set_config(name, value)))
 
 
 class Database:
@@ -46,12 +54,11 @@ class Database:
         """Commit on success, roll back on any exception; tenant and user set for RLS."""
         session = AsyncSession(self.engine, expire_on_commit=False)
         async with session, session.begin():
-            await session.execute(
-                text(
-                    "select set_config('app.org_id', :org, true),"
-                    " set_config('app.user_id', :user, true)"
-                ),
-                {"org": str(caller.org_id or ""), "user": str(caller.user_id or "")},
+            await session.exec(
+                select(
+                    _set_config("app.org_id", caller.org_id),
+                    _set_config("app.user_id", caller.user_id),
+                )
             )
             yield session
 

@@ -161,6 +161,27 @@ def test_one_endpoint_joins_auth_and_tenancy_and_isolates_users(platform: Platfo
     assert forged.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_graphiql_runs_a_query_in_a_real_browser(platform: Platform) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=BROWSER_FLAGS
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(ROUTER)
+            editor = page.locator(".graphiql-query-editor .CodeMirror")
+            await editor.wait_for(timeout=20000)
+            await editor.evaluate("node => node.CodeMirror.setValue('{ me { id } }')")
+            await page.locator(".graphiql-execute-button").click()
+            result = page.locator(".result-window")
+            await result.get_by_text('"me": null').wait_for(timeout=20000)
+            assert '"data"' in await result.inner_text()
+        finally:
+            await browser.close()
+
+
 def test_operations_as_written_then_restart_keeps_data(platform: Platform, data: Path) -> None:
     signed_up = _run(
         AUTH,
@@ -215,23 +236,3 @@ def test_operations_as_written_then_restart_keeps_data(platform: Platform, data:
     finally:
         assert again.stop() == 0
 
-
-async def test_graphiql_runs_a_query_in_a_real_browser(platform: Platform) -> None:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=BROWSER_FLAGS
-        )
-        try:
-            page = await browser.new_page()
-            await page.goto(ROUTER)
-            editor = page.locator(".graphiql-query-editor .CodeMirror")
-            await editor.wait_for(timeout=20000)
-            await editor.evaluate("node => node.CodeMirror.setValue('{ me { id } }')")
-            await page.locator(".graphiql-execute-button").click()
-            result = page.locator(".result-window")
-            await result.get_by_text('"me": null').wait_for(timeout=20000)
-            assert '"data"' in await result.inner_text()
-        finally:
-            await browser.close()
