@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.responses import HTMLResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import graphiql
 from router.edge import create_app
@@ -49,15 +58,81 @@ class _GraphiQL:
         await self.app(scope, receive, send)
 
 
+class _Metrics:
+    """The router's Prometheus metrics, named like the subgraphs' so one dashboard reads both."""
+
+    PATHS = frozenset({"/graphql", "/health", "/metrics"})
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vetrai_http_requests",
+            "HTTP requests served",
+            ["service", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "vetrai_http_request_seconds",
+            "HTTP request latency",
+            ["service", "path"],
+            registry=self.registry,
+        )
+        self.fetches = Counter(
+            "vetrai_router_subgraph_fetches",
+            "Requests the router sent to each subgraph",
+            ["subgraph"],
+            registry=self.registry,
+        )
+
+    async def endpoint(self, _: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Observe:
+    """ASGI middleware counting requests by path and status and timing them."""
+
+    def __init__(self, app: ASGIApp, metrics: _Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # a label per known path only: anything else (assets, probes of random URLs) is one
+            path = scope["path"] if scope["path"] in _Metrics.PATHS else "other"
+            self.metrics.requests.labels("router", path, str(status)).inc()
+            self.metrics.latency.labels("router", path).observe(time.perf_counter() - started)
+
+
 def create_router(
     settings: Settings, supergraph_sdl: str, subgraph_urls: Mapping[str, str] | None = None
 ) -> Starlette:
     overrides = {**settings.router_subgraph_urls, **(subgraph_urls or {})}
     urls = {name: s.url for name, s in Supergraph(supergraph_sdl).subgraphs.items()} | overrides
+    metrics = _Metrics()
+    sign = context_headers(context_key(settings), settings.context_ttl_seconds)
+
+    def subgraph_headers(service: str, request: Request) -> Mapping[str, str]:
+        metrics.fetches.labels(service).inc()
+        return sign(service, request)  # type: ignore[no-any-return]
+
     app = create_app(
         supergraph_sdl,
         subgraph_urls=urls,
-        subgraph_headers=context_headers(context_key(settings), settings.context_ttl_seconds),
+        subgraph_headers=subgraph_headers,
         expose_plans=settings.environment != "production",
     )
     authenticator = Authenticator(
@@ -66,4 +141,6 @@ def create_router(
     app.add_middleware(Authenticate, authenticator=authenticator)
     app.add_middleware(_GraphiQL)
     app.mount("/graphiql", StaticFiles(directory=graphiql.ASSETS, check_dir=False))
+    app.add_route("/metrics", metrics.endpoint, methods=["GET"])
+    app.add_middleware(_Observe, metrics=metrics)
     return app
