@@ -13,7 +13,8 @@ from uuid import UUID
 
 import orjson
 from redis.asyncio import Redis
-from sqlalchemy import or_, text
+from sqlalchemy import or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -100,6 +101,26 @@ class Usage:
     rejected: int
 
 
+@dataclass(frozen=True)
+class _Counter:
+    """One key's requests on one day, as counted in Redis under ``name``."""
+
+    name: str
+    key_id: UUID
+    day: date
+    requests: int
+    rejected: int
+
+    def row(self, org_id: UUID) -> dict[str, object]:
+        return {
+            "key_id": self.key_id,
+            "day": self.day,
+            "org_id": org_id,
+            "requests": self.requests,
+            "rejected": self.rejected,
+        }
+
+
 def _new_secret() -> tuple[str, str, str]:
     """A secret (256 random bits), its hash and its display prefix."""
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
@@ -116,6 +137,14 @@ def _attempt(problems: list[Problem], check: Callable[[], T], fallback: T) -> T:
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _later(stored: datetime | None, stamp: bytes | None) -> datetime | None:
+    """The later of a stored ``last_used_at`` and the router's latest stamp in Redis."""
+    if stamp is None:
+        return stored
+    seen = datetime.fromisoformat(stamp.decode())
+    return max(stored or seen, seen)
 
 
 def _is_expired(key: ApiKey, now: datetime) -> bool:
@@ -238,8 +267,8 @@ class KeysService:
 
     async def _active_keys(self, session: AsyncSession, org_id: UUID) -> int:
         # Serialises key creation per organization, so concurrent calls cannot pass the maximum.
-        await session.execute(
-            text("select pg_advisory_xact_lock(hashtextextended(:org, 0))"), {"org": str(org_id)}
+        await session.exec(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(str(org_id), 0)))
         )
         now = utcnow()
         count = await session.exec(
@@ -356,9 +385,7 @@ class KeysService:
             return
         stamps = await self.redis.mget([last_used_key(k.id) for k in keys])
         for key, stamp in zip(keys, stamps, strict=True):
-            if stamp is not None:
-                seen = datetime.fromisoformat(stamp.decode())
-                key.last_used_at = max(key.last_used_at or seen, seen)
+            key.last_used_at = _later(key.last_used_at, stamp)
 
     # usage -------------------------------------------------------------------------------------
 
@@ -429,60 +456,53 @@ class KeysService:
         if not await self.redis.set(_FLUSH_LOCK, 1, nx=True, ex=300):
             return 0
         try:
-            batches: dict[UUID, list[tuple[str, UUID, date, int, int]]] = {}
+            batches: dict[UUID, list[_Counter]] = {}
             async for raw in self.redis.scan_iter(match=USAGE_PATTERN, count=500):
                 name = raw.decode() if isinstance(raw, bytes) else str(raw)
                 counted = self.redis.hmget(name, ["requests", "rejected"])
                 requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
                 if int(requests or 0) or int(rejected or 0):
                     org_id, key_id, day = parse_usage_key(name)
-                    row = (name, key_id, day, int(requests or 0), int(rejected or 0))
-                    batches.setdefault(org_id, []).append(row)
-            for org_id, rows in batches.items():
-                await self._flush_organization(org_id, rows)
-            return sum(len(rows) for rows in batches.values())
+                    counter = _Counter(name, key_id, day, int(requests or 0), int(rejected or 0))
+                    batches.setdefault(org_id, []).append(counter)
+            for org_id, counters in batches.items():
+                await self._flush_organization(org_id, counters)
+            return sum(len(counters) for counters in batches.values())
         finally:
             await self.redis.delete(_FLUSH_LOCK)
 
-    async def _flush_organization(
-        self, org_id: UUID, rows: list[tuple[str, UUID, date, int, int]]
-    ) -> None:
-        key_ids = sorted({key_id for _, key_id, _, _, _ in rows})
+    async def _flush_organization(self, org_id: UUID, counters: list[_Counter]) -> None:
+        key_ids = sorted({c.key_id for c in counters})
         stamps = await self.redis.mget([last_used_key(k) for k in key_ids])
+        last_used = dict(zip(key_ids, stamps, strict=True))
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            # Counters of keys that no longer exist (or not in this organization) are dropped.
-            await session.execute(
-                text(
-                    "insert into keys.usage_days (key_id, day, org_id, requests, rejected)"
-                    " select cast(:key as uuid), cast(:day as date), cast(:org as uuid),"
-                    " cast(:requests as bigint), cast(:rejected as bigint)"
-                    " where exists (select from keys.api_keys where id = :key and org_id = :org)"
-                    " on conflict (key_id, day) do update set"
-                    " requests = usage_days.requests + excluded.requests,"
-                    " rejected = usage_days.rejected + excluded.rejected"
-                ),
-                [
-                    {"key": k, "day": d, "org": org_id, "requests": n, "rejected": r}
-                    for _, k, d, n, r in rows
-                ],
+            keys = await session.exec(
+                select(ApiKey)
+                .where(col(ApiKey.id).in_(key_ids), ApiKey.org_id == org_id)
+                .with_for_update()
             )
-            used = [
-                {"key": key_id, "at": datetime.fromisoformat(stamp.decode())}
-                for key_id, stamp in zip(key_ids, stamps, strict=True)
-                if stamp is not None
-            ]
-            if used:
-                await session.execute(
-                    text(
-                        "update keys.api_keys set last_used_at ="
-                        " greatest(coalesce(last_used_at, :at), :at) where id = :key"
-                    ),
-                    used,
+            known = set()
+            for key in keys:
+                known.add(key.id)
+                key.last_used_at = _later(key.last_used_at, last_used[key.id])
+                session.add(key)
+            # Counters of keys that no longer exist (or not in this organization) are dropped.
+            rows = [c.row(org_id) for c in counters if c.key_id in known]
+            if rows:
+                insert = pg_insert(UsageDay).values(rows)
+                await session.exec(
+                    insert.on_conflict_do_update(
+                        index_elements=[col(UsageDay.key_id), col(UsageDay.day)],
+                        set_={
+                            "requests": col(UsageDay.requests) + insert.excluded.requests,
+                            "rejected": col(UsageDay.rejected) + insert.excluded.rejected,
+                        },
+                    )
                 )
         async with self.redis.pipeline(transaction=True) as pipe:
-            for name, _, _, requests, rejected in rows:
-                pipe.hincrby(name, "requests", -requests)
-                pipe.hincrby(name, "rejected", -rejected)
+            for counter in counters:
+                pipe.hincrby(counter.name, "requests", -counter.requests)
+                pipe.hincrby(counter.name, "rejected", -counter.rejected)
             await pipe.execute()
 
     # verification ------------------------------------------------------------------------------
