@@ -235,4 +235,3 @@ def test_operations_as_written_then_restart_keeps_data(platform: Platform, data:
         assert taken["signUp"] == {"user": None, "errors": [{"code": "EMAIL_TAKEN"}]}
     finally:
         assert again.stop() == 0
-
