@@ -1,5 +1,13 @@
 """The keys subgraph (port 8003): its schema, migrations and ASGI app, plus the router's
-internal route that verifies a presented API key secret."""
+internal route that verifies a presented API key secret.
+
+The router calls ``POST /internal/verify`` with ``{"secret": "vetrai_..."}`` and a caller context
+signed for audience ``keys`` holding the scope ``internal:verify``. Answers: 200 with the key's
+``key_id, org_id, scopes, created_by, rate_limit {limit, window_seconds}, expires_at`` (the
+moment this secret stops working, or null: cache no longer than that), 404 when no valid key has
+the secret, 401 without a valid context, 400 for a malformed body. Revocations and rotations
+are published on ``subgraphs.kernel.api_keys.CHANGED_CHANNEL``.
+"""
 
 from __future__ import annotations
 

@@ -214,3 +214,20 @@ async def test_api_key_entities_resolve_for_managers_only(keys: Subgraph) -> Non
         None,
     ]
     assert (await keys.run(query, reps, manager()))["_entities"] == [None, None]
+
+
+async def test_the_issues_operations_work_as_written(keys: Subgraph) -> None:
+    owner = manager()
+    create = """mutation { createApiKey(input: {organizationId: "ORG", name: "ci",
+      scopes: ["tickets:read"], rateLimit: {limit: 3, windowSeconds: 60}})
+      { apiKey { id prefix scopes } secret errors { code field message } } }"""
+    created = await keys.run(create.replace("ORG", str(owner.org_id)), caller=owner)
+    assert created["createApiKey"]["errors"] == []
+    key = created["createApiKey"]["apiKey"]
+    assert key["scopes"] == ["tickets:read"]
+    revoke = """mutation { revokeApiKey(id: "KEY") { apiKey { id revokedAt }
+      errors { code message } } }"""
+    revoked = (await keys.run(revoke.replace("KEY", key["id"]), caller=owner))["revokeApiKey"]
+    assert revoked["errors"] == []
+    assert revoked["apiKey"]["id"] == key["id"]
+    assert revoked["apiKey"]["revokedAt"] is not None
