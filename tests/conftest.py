@@ -21,6 +21,7 @@ from subgraphs.kernel.context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, load_settings
+from vetrai import worker as workers
 from vetrai.devstack import create_database, start_stack
 from vetrai.platform import all_migrations
 
@@ -51,7 +52,9 @@ async def settings(server_settings: Settings) -> AsyncIterator[Settings]:
     name = f"vetrai_test_{secrets.token_hex(4)}"
     url = await create_database(server_settings.database_url, name)
     await asyncio.to_thread(migrate, url, server_settings.database_app_role, all_migrations())
-    yield server_settings.model_copy(update={"database_url": url})
+    # A queue of our own: workers of other test runs on the same Redis must not take our jobs.
+    queue = f"vetrai:test:{name}"
+    yield server_settings.model_copy(update={"database_url": url, "queue_name": queue})
     engine = create_async_engine(
         async_url(server_settings.database_url), poolclass=NullPool, isolation_level="AUTOCOMMIT"
     )
@@ -112,13 +115,44 @@ async def subgraph_client(name: str, settings: Settings) -> AsyncIterator[Subgra
 
 
 @pytest.fixture(scope="session")
-async def auth(settings: Settings) -> AsyncIterator[Subgraph]:
+async def worker(settings: Settings) -> AsyncIterator[None]:
+    """A real ARQ worker on the session's queue, running beside the tests (emails need it)."""
+    running = workers.create_worker(settings, poll_delay=0.02)
+    task = asyncio.create_task(workers.run(running))
+    yield
+    workers.stop(running)
+    await task
+
+
+async def emailed(owner_engine: AsyncEngine, address: str, template_key: str) -> str:
+    """The text of the latest email of ``template_key`` to ``address``, once the worker sent it."""
+    query = text(
+        "select d.body from notifications.deliveries d"
+        " join notifications.notifications n on n.id = d.notification_id"
+        " where d.channel = 'email' and d.status = 'sent' and d.address = :to"
+        " and n.template_key = :key order by d.created_at desc limit 1"
+    )
+    for _ in range(250):
+        async with owner_engine.connect() as connection:
+            body = await connection.scalar(query, {"to": address, "key": template_key})
+        if body is not None:
+            return str(body)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {template_key} email was sent to {address}")
+
+
+def link_token(body: str) -> str:
+    return body.split("token=")[1].split()[0]
+
+
+@pytest.fixture(scope="session")
+async def auth(settings: Settings, worker: None) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("auth", settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def tenancy(settings: Settings) -> AsyncIterator[Subgraph]:
+async def tenancy(settings: Settings, worker: None) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("tenancy", settings):
         yield client
 
@@ -126,6 +160,12 @@ async def tenancy(settings: Settings) -> AsyncIterator[Subgraph]:
 @pytest.fixture(scope="session")
 async def keys(settings: Settings) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("keys", settings):
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def notifications(settings: Settings) -> AsyncIterator[Subgraph]:
+    async for client in subgraph_client("notifications", settings):
         yield client
 
 

@@ -23,6 +23,7 @@ from vetrai.platform import (
     subgraph,
 )
 from vetrai.serve import Service, serve
+from vetrai.worker import create_worker
 
 
 def _say(message: str) -> None:
@@ -48,14 +49,23 @@ def _services(settings: Settings, specs: list[SubgraphSpec], port: int | None) -
     ]
 
 
-def _table(settings: Settings, services: list[Service]) -> str:
+def _table(settings: Settings, services: list[Service], worker: bool) -> str:
     rows = [f"  {s.name:<14} http://{settings.host}:{s.port}/graphql" for s in services]
+    if worker:
+        rows.append(f"  {'worker':<14} jobs from Redis queue {settings.queue_name}")
     return "\n".join(["", "VetrAI is running (Ctrl-C stops it):", *rows, ""])
 
 
-def _run(settings: Settings, services: list[Service]) -> None:
+def _run(settings: Settings, services: list[Service], *, worker: bool = False) -> None:
     configure_logging(settings.log_level)
-    asyncio.run(serve(services, settings.host, lambda: print(_table(settings, services))))
+
+    async def main() -> None:
+        # ARQ binds its worker to the running loop: create it inside.
+        background = [create_worker(settings)] if worker else []
+        table = _table(settings, services, worker)
+        await serve(services, settings.host, lambda: print(table), background)
+
+    asyncio.run(main())
 
 
 def _router(settings: Settings, supergraph_sdl: str, urls: dict[str, str] | None = None) -> Service:
@@ -71,7 +81,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
     urls = {svc.name: f"http://{s.host}:{svc.port}/graphql" for svc in subgraphs}
-    _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs])
+    _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs], worker=True)
 
 
 def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
@@ -86,6 +96,11 @@ def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_subgraph(args: argparse.Namespace, settings: Settings) -> None:
     stack = _prepare(settings, migrations=False)
     _run(stack.settings, _services(stack.settings, [subgraph(args.name)], args.port))
+
+
+def cmd_worker(_: argparse.Namespace, settings: Settings) -> None:
+    stack = _prepare(settings, migrations=False)
+    _run(stack.settings, [], worker=True)
 
 
 def cmd_migrate(_: argparse.Namespace, settings: Settings) -> None:
@@ -110,6 +125,10 @@ def parser() -> argparse.ArgumentParser:
     one.add_argument("name", choices=[s.name for s in SUBGRAPHS])
     one.add_argument("--port", type=int, help="default: the subgraph's own port")
     one.set_defaults(run=cmd_subgraph)
+    work = commands.add_parser(
+        "worker", help="run the ARQ worker (notification delivery, background jobs)"
+    )
+    work.set_defaults(run=cmd_worker)
     mig = commands.add_parser("migrate", help="apply database migrations")
     mig.set_defaults(run=cmd_migrate)
     router = commands.add_parser("router", help="run the router over running subgraphs")

@@ -22,7 +22,12 @@ class SubgraphSpec:
         return importlib.import_module(f"subgraphs.{self.name}.app")
 
 
-SUBGRAPHS = [SubgraphSpec("auth", 8001), SubgraphSpec("tenancy", 8002), SubgraphSpec("keys", 8003)]
+SUBGRAPHS = [
+    SubgraphSpec("auth", 8001),
+    SubgraphSpec("tenancy", 8002),
+    SubgraphSpec("keys", 8003),
+    SubgraphSpec("notifications", 8007),
+]
 
 
 def subgraph(name: str) -> SubgraphSpec:

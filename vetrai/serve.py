@@ -1,4 +1,5 @@
-"""Run several ASGI apps, one uvicorn server per port, in one event loop; Ctrl-C stops all."""
+"""Run several ASGI apps, one uvicorn server per port, and ARQ workers in one event loop;
+Ctrl-C stops all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import uvicorn
+from arq.worker import Worker
 from starlette.types import ASGIApp
+
+from vetrai import worker as workers
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,10 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    services: Sequence[Service], host: str, on_started: Callable[[], None] = lambda: None
+    services: Sequence[Service],
+    host: str,
+    on_started: Callable[[], None] = lambda: None,
+    background: Sequence[Worker] = (),
 ) -> None:
     servers = [
         _Server(uvicorn.Config(s.app, host=host, port=s.port, log_config=None, access_log=False))
@@ -37,11 +44,15 @@ async def serve(
     def stop() -> None:
         for server in servers:
             server.should_exit = True
+        for worker in background:
+            workers.stop(worker)
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    running = asyncio.gather(*(server.serve() for server in servers))
+    running = asyncio.gather(
+        *(server.serve() for server in servers), *(workers.run(w) for w in background)
+    )
     while not all(server.started for server in servers):
         if running.done():
             break

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from sqlmodel import Field, SQLModel
 
-from subgraphs.kernel.outbox import utcnow
+from subgraphs.kernel.db import utcnow
 
 SCHEMA = {"schema": "auth"}
 

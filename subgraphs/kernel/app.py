@@ -1,6 +1,8 @@
 """The subgraph app factory: a Strawberry federation schema -> an ASGI app.
 
-Every subgraph serves ``/graphql`` (identity only from the router's signed caller context),
+Every subgraph serves ``/graphql`` (identity only from the router's signed caller context; over
+HTTP, and over WebSocket with graphql-transport-ws for subscriptions, the context then coming
+from the upgrade request's header or the ``connection_init`` payload under the same name),
 ``/health`` (checks PostgreSQL and Redis) and ``/metrics`` (Prometheus), and logs one JSON line
 per request with its request id.
 """
@@ -26,10 +28,13 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.federation import Schema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, InvalidContext, context_key, verify_caller
@@ -58,19 +63,43 @@ class Context(Generic[S]):
 
     caller: Caller
     services: S
-    request: Request
-    response: Response
+    request: Request | WebSocket
+    response: Response | None
     loaders: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, object] | None = None
 
 
 class _SubgraphGraphQL(GraphQL[Context[Any], None]):
-    def __init__(self, schema: Schema, services: Callable[[], object]) -> None:
-        super().__init__(schema, graphql_ide=None, allow_queries_via_get=False)
+    def __init__(self, schema: Schema, runtime: Runtime, services: Callable[[], object]) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            allow_queries_via_get=False,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        )
+        self._runtime = runtime
         self._services = services
 
     async def get_context(self, request: Any, response: Any) -> Context[Any]:
         caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
         return Context(caller=caller, services=self._services(), request=request, response=response)
+
+    async def on_ws_connect(self, context: Context[Any]) -> None:
+        """One verified context serves the whole connection; a bad one closes it (4403)."""
+        header = context.request.headers.get(HEADER) or (context.connection_params or {}).get(
+            HEADER
+        )
+        if header is None:
+            return
+        try:
+            context.caller = await verify_caller(
+                str(header),
+                audience=self._runtime.name,
+                key=self._runtime.context_key,
+                redis=self._runtime.redis,
+            )
+        except InvalidContext:
+            raise ConnectionRejectionError from None
 
 
 class _Authenticate:
@@ -183,7 +212,7 @@ def create_subgraph_app(
         context_key=context_key(settings),
     )
     services = build_services(runtime)
-    graphql_app = _SubgraphGraphQL(schema, lambda: services)
+    graphql_app = _SubgraphGraphQL(schema, runtime, lambda: services)
     metrics = _Metrics(name)
 
     async def health(_: Request) -> Response:
@@ -207,6 +236,7 @@ def create_subgraph_app(
     app = Starlette(
         routes=[
             Route("/graphql", _Authenticate(graphql_app, runtime), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
             *routes,

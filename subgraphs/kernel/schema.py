@@ -34,10 +34,15 @@ def user_errors(rejected: Rejected) -> list[UserError]:
 
 
 class _MaskUnexpected(MaskErrors):
-    """Errors raised by resolvers are logged in full and reach the client only as a code."""
+    """Errors raised by resolvers are logged in full and reach the client only as a code;
+    a ``GraphQLError`` a resolver raises on purpose (bad arguments of a query) passes as is."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda e: e.original_error is not None)
+        super().__init__(
+            should_mask_error=lambda e: (
+                e.original_error is not None and not isinstance(e.original_error, GraphQLError)
+            )
+        )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         log.error("unexpected error", exc_info=error.original_error)
@@ -47,9 +52,18 @@ class _MaskUnexpected(MaskErrors):
 
 
 def federated_schema(
-    query: type, mutation: type | None = None, types: Iterable[type] = ()
+    query: type,
+    mutation: type | None = None,
+    types: Iterable[type] = (),
+    subscription: type | None = None,
 ) -> Schema:
-    return Schema(query=query, mutation=mutation, types=list(types), extensions=[_MaskUnexpected])
+    return Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        types=list(types),
+        extensions=[_MaskUnexpected],
+    )
 
 
 P = TypeVar("P")

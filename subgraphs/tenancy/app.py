@@ -19,6 +19,6 @@ __all__ = ["MIGRATIONS", "create_app", "schema"]
 
 def create_app(settings: Settings) -> Starlette:
     def services(runtime: Runtime) -> TenancyService:
-        return TenancyService(runtime.db, settings)
+        return TenancyService(runtime.db, runtime.redis, settings)
 
     return create_subgraph_app("tenancy", schema, settings, services)

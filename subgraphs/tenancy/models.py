@@ -11,7 +11,7 @@ from sqlalchemy import Column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from subgraphs.kernel.outbox import utcnow
+from subgraphs.kernel.db import utcnow
 
 SCHEMA = {"schema": "tenancy"}
 

@@ -10,15 +10,16 @@ from uuid import UUID, uuid4
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel import validation
 from subgraphs.kernel.caller import Caller, signed_in
-from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
-from subgraphs.kernel.outbox import queue_email, utcnow
+from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
@@ -87,8 +88,9 @@ def validated_slug(slug: str) -> str:
 
 
 class TenancyService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, redis: Redis, settings: Settings) -> None:
         self.db = db
+        self.redis = redis
         self.settings = settings
 
     async def _scope(self, session: AsyncSession, caller: Caller) -> dict[UUID, Role]:
@@ -308,14 +310,19 @@ class TenancyService:
                 expires_at=utcnow() + timedelta(seconds=self.settings.invitation_ttl_seconds),
             )
             session.add(invitation)
-            link = f"{self.settings.public_url}/invitations/accept?token={token}"
-            queue_email(
-                session,
-                kind="invitation",
-                to=email,
-                subject=f"You are invited to {org.name}",
-                body=f"You have been invited to join {org.name} on VetrAI: {link}\n",
-            )
+        link = f"{self.settings.public_url}/invitations/accept?token={token}"
+        await enqueue_notification(
+            self.redis,
+            self.settings.queue_name,
+            NotificationRequest(
+                template_key="invitation",
+                category="invitation",
+                recipients=[Recipient(email=email)],
+                idempotency_key=f"tenancy:invitation:{invitation.id}",
+                data={"organization": org.name, "link": link},
+                org_id=org_id,
+            ),
+        )
         return invitation
 
     async def invitations(self, caller: Caller, org_id: UUID) -> list[Invitation]:

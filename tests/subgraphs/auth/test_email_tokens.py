@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.kernel.caller import Caller
-from tests.conftest import Subgraph, unique_email
+from tests.conftest import Subgraph, emailed, link_token, unique_email
 from tests.subgraphs.auth.test_accounts import LOG_IN, PASSWORD, REFRESH, sign_up
 
 NEW_PASSWORD = "purple monkey dishwasher"
@@ -20,16 +20,7 @@ RESET = """mutation($t: String!, $p: String!) { resetPassword(input: {token: $t,
 
 
 async def emailed_token(owner_engine: AsyncEngine, email: str, kind: str) -> str:
-    async with owner_engine.connect() as connection:
-        body = await connection.scalar(
-            text(
-                "select body from outbox.emails where to_address = :to and kind = :kind"
-                " order by created_at desc limit 1"
-            ),
-            {"to": email, "kind": kind},
-        )
-    assert body, f"no {kind} email for {email}"
-    return str(body).split("token=")[1].split()[0]
+    return link_token(await emailed(owner_engine, email, kind))
 
 
 async def test_email_verification_token_is_single_use(
@@ -75,15 +66,17 @@ async def test_password_reset_ends_every_session(auth: Subgraph, owner_engine: A
 async def test_reset_for_unknown_address_reveals_nothing(
     auth: Subgraph, owner_engine: AsyncEngine
 ) -> None:
-    email = unique_email("nobody")
-    result = await auth.run(
-        "mutation($e: String!) { requestPasswordReset(email: $e) { ok errors { code } } }",
-        {"e": email},
-    )
+    email, known = unique_email("nobody"), unique_email()
+    await sign_up(auth, known)
+    request = "mutation($e: String!) { requestPasswordReset(email: $e) { ok errors { code } } }"
+    result = await auth.run(request, {"e": email})
     assert result["requestPasswordReset"] == {"ok": True, "errors": []}
+    await auth.run(request, {"e": known})
+    await emailed(owner_engine, known, "reset_password")  # the worker has caught up
     async with owner_engine.connect() as connection:
         sent = await connection.scalar(
-            text("select count(*) from outbox.emails where to_address = :to"), {"to": email}
+            text("select count(*) from notifications.deliveries where address = :to"),
+            {"to": email},
         )
     assert sent == 0
 

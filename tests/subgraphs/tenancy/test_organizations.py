@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.kernel.caller import Caller
-from tests.conftest import Subgraph, unique_email, unique_slug
+from tests.conftest import Subgraph, emailed, link_token, unique_email, unique_slug
 from tests.subgraphs.auth.test_accounts import sign_up
 
 CREATE = """mutation($name: String!, $slug: String!, $settings: JSON) {
@@ -41,15 +41,7 @@ async def create_org(tenancy: Subgraph, caller: Caller, **extra: Any) -> dict[st
 
 
 async def invitation_token(owner_engine: AsyncEngine, email: str) -> str:
-    async with owner_engine.connect() as connection:
-        body = await connection.scalar(
-            text(
-                "select body from outbox.emails where to_address = :to and kind = 'invitation'"
-                " order by created_at desc limit 1"
-            ),
-            {"to": email},
-        )
-    return str(body).split("token=")[1].split()[0]
+    return link_token(await emailed(owner_engine, email, "invitation"))
 
 
 async def join(

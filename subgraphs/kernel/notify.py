@@ -1,0 +1,74 @@
+"""How a subgraph asks the notifications service to notify people: an ARQ job through Redis.
+
+Callers never touch the notifications schema; the worker turns the request into notifications
+and deliveries. A request is handled once per idempotency key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+NOTIFY_JOB = "notify"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A user, an address, or both (the address is remembered as the user's)."""
+
+    user_id: UUID | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class NotificationRequest:
+    template_key: str
+    category: str
+    recipients: list[Recipient]
+    idempotency_key: str
+    data: dict[str, Any] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=lambda: ["email"])
+    org_id: UUID | None = None
+
+    def as_job(self) -> dict[str, Any]:
+        """Plain values only, so any worker version can read the job."""
+        payload = asdict(self)
+        payload["org_id"] = str(self.org_id) if self.org_id else None
+        payload["recipients"] = [
+            {"user_id": str(r.user_id) if r.user_id else None, "email": r.email}
+            for r in self.recipients
+        ]
+        return payload
+
+    @classmethod
+    def from_job(cls, payload: dict[str, Any]) -> NotificationRequest:
+        return cls(
+            template_key=payload["template_key"],
+            category=payload["category"],
+            recipients=[
+                Recipient(UUID(r["user_id"]) if r["user_id"] else None, r["email"])
+                for r in payload["recipients"]
+            ],
+            idempotency_key=payload["idempotency_key"],
+            data=payload["data"],
+            channels=payload["channels"],
+            org_id=UUID(payload["org_id"]) if payload["org_id"] else None,
+        )
+
+
+def job_queue(redis: Redis) -> ArqRedis:
+    """An ARQ client sharing ``redis``'s connections."""
+    return ArqRedis(redis.connection_pool)
+
+
+async def enqueue_notification(redis: Redis, queue: str, request: NotificationRequest) -> None:
+    await job_queue(redis).enqueue_job(
+        NOTIFY_JOB,
+        request.as_job(),
+        _job_id=f"{NOTIFY_JOB}:{request.idempotency_key}",
+        _queue_name=queue,
+    )

@@ -1,0 +1,110 @@
+"""How a delivery leaves the platform: SMTP for email, a Twilio-compatible HTTP API for SMS, or
+the log when neither is configured. In-app notifications need no sender: they are stored and
+published live."""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+import aiosmtplib
+import httpx
+
+from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.models import Channel, Delivery
+
+log = logging.getLogger("vetrai.notifications")
+
+
+class DeliveryFailed(Exception):
+    """A send did not happen; ``permanent`` when trying again cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    async def send(self, delivery: Delivery) -> None: ...
+
+
+class LogSender:
+    """The default without a provider: the message is recorded, logged and counts as sent."""
+
+    async def send(self, delivery: Delivery) -> None:
+        log.info(
+            "delivery logged",
+            extra={"fields": {"channel": delivery.channel, "delivery": str(delivery.id)}},
+        )
+
+
+class SmtpSender:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def message(self, delivery: Delivery) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.settings.email_from
+        message["To"] = delivery.address
+        message["Subject"] = delivery.subject
+        # Derived from the delivery, so a resend after a crash is recognisable downstream.
+        message["Message-ID"] = make_msgid(idstring=delivery.id.hex, domain="vetrai")
+        message.set_content(delivery.body)
+        if delivery.html:
+            message.add_alternative(delivery.html, subtype="html")
+        return message
+
+    async def send(self, delivery: Delivery) -> None:
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                self.message(delivery),
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                use_tls=s.smtp_security == "tls",
+                start_tls=s.smtp_security == "starttls",
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed(f"recipient refused: {exc}", permanent=True) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(
+                f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"SMTP unavailable: {exc}", permanent=False) from None
+
+
+class TwilioSmsSender:
+    """``POST {api}/2010-04-01/Accounts/{sid}/Messages.json`` with To, From and Body."""
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+
+    async def send(self, delivery: Delivery) -> None:
+        s = self.settings
+        sid = s.sms_account_sid or ""
+        token = s.sms_auth_token.get_secret_value() if s.sms_auth_token else ""
+        url = f"{s.sms_api_url}/2010-04-01/Accounts/{sid}/Messages.json"
+        form = {"To": delivery.address or "", "From": s.sms_from or "", "Body": delivery.body}
+        try:
+            response = await self.client.post(url, data=form, auth=(sid, token), timeout=30)
+        except httpx.TransportError as exc:
+            raise DeliveryFailed(f"SMS provider unreachable: {exc!r}", permanent=False) from None
+        if response.is_success:
+            return
+        transient = response.status_code == 429 or response.status_code >= 500
+        reason = f"SMS provider answered {response.status_code}: {response.text[:200]}"
+        raise DeliveryFailed(reason, permanent=not transient)
+
+
+def senders(settings: Settings, client: httpx.AsyncClient) -> dict[Channel, Sender]:
+    return {
+        Channel.EMAIL: SmtpSender(settings) if settings.smtp_host else LogSender(),
+        Channel.SMS: TwilioSmsSender(settings, client) if settings.sms_api_url else LogSender(),
+    }

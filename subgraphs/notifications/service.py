@@ -1,0 +1,619 @@
+"""Business rules of notifications: who is told what on which channel, when, and exactly once.
+No GraphQL here; the schema and the worker's tasks both call this service."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, available_timezones
+
+from redis.asyncio import Redis
+from sqlalchemy import func, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.kernel import validation
+from subgraphs.kernel.caller import Caller, signed_in
+from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.notify import NotificationRequest, job_queue
+from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
+from subgraphs.kernel.settings import Settings
+from subgraphs.notifications import live
+from subgraphs.notifications.channels import DeliveryFailed, Sender
+from subgraphs.notifications.models import (
+    Channel,
+    Contact,
+    Delivery,
+    Notification,
+    Preference,
+    Status,
+    Template,
+)
+from subgraphs.notifications.templates import (
+    DEFAULTS,
+    MAX_SOURCE,
+    SAMPLE_DATA,
+    Rendered,
+    Source,
+    locales,
+    render,
+)
+
+DELIVER_JOB = "deliver"
+CATEGORIES = ("security", "account", "announcement", "invitation", "ticket", "job")
+MANDATORY = frozenset({"security"})
+_MANAGERS = frozenset({"owner", "admin"})
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A request to notify, checked: content by template, recipients by user or address."""
+
+    category: str
+    template_key: str
+    data: dict[str, Any]
+    channels: list[Channel]
+    idempotency_key: str
+    org_id: UUID | None
+    recipients: list[tuple[UUID | None, str | None]]
+
+
+@dataclass
+class History:
+    page: Page[Notification]
+    total: int
+    unread: int
+
+
+@dataclass
+class Sent:
+    """What a send stored, and what remains to do once it is committed."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    fresh: list[Notification] = field(default_factory=list)
+    queued: list[tuple[Delivery, datetime | None]] = field(default_factory=list)
+
+
+def category(value: str, field: str = "category") -> str:
+    require(
+        bool(_CATEGORY.match(value)),
+        ErrorCode.INVALID_INPUT,
+        "Use lowercase letters, digits, dots, dashes or underscores.",
+        field,
+    )
+    return value
+
+
+def quiet_until(contact: Contact | None, now: datetime) -> datetime | None:
+    """The end of the contact's quiet hours if ``now`` falls within them, else None."""
+    if contact is None or contact.quiet_start is None or contact.quiet_end is None:
+        return None
+    local = now.astimezone(ZoneInfo(contact.timezone))
+    start, end, at = contact.quiet_start, contact.quiet_end, local.time()
+    inside = start <= at < end if start <= end else at >= start or at < end
+    if not inside:
+        return None
+    ends = datetime.combine(local.date(), end, tzinfo=local.tzinfo)
+    return ends if ends > local else ends + timedelta(days=1)
+
+
+def _local_time(value: str, field: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise Rejected.one(ErrorCode.INVALID_INPUT, "Use HH:MM.", field) from None
+
+
+class NotificationService:
+    def __init__(
+        self, db: Database, redis: Redis, settings: Settings, senders: dict[Channel, Sender]
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.senders = senders
+
+    # sending -----------------------------------------------------------------------------------
+
+    async def send_as_admin(
+        self,
+        caller: Caller,
+        org_id: UUID,
+        user_ids: Sequence[UUID],
+        *,
+        category_name: str,
+        content: tuple[str, dict[str, Any]],
+        channels: Sequence[Channel],
+        idempotency_key: str,
+    ) -> list[Notification]:
+        """An owner or admin of ``org_id`` (as the router vouches) notifies users."""
+        signed_in(caller)
+        if caller.org_id != org_id or not _MANAGERS & caller.roles:
+            raise Rejected.one(
+                ErrorCode.FORBIDDEN, "Only owners and admins of the organization can send."
+            )
+        require(
+            0 < len(user_ids) <= 1000, ErrorCode.INVALID_INPUT, "Name 1 to 1000 users.", "userIds"
+        )
+        require(bool(channels), ErrorCode.INVALID_INPUT, "Name at least one channel.", "channels")
+        key = validation.text(idempotency_key, "idempotencyKey", max_length=200)
+        template_key, data = content
+        require(
+            template_key in DEFAULTS,
+            ErrorCode.INVALID_INPUT,
+            "Unknown template.",
+            "templateKey",
+        )
+        outgoing = Outgoing(
+            category=category(category_name),
+            template_key=template_key,
+            data=data,
+            channels=list(dict.fromkeys(channels)),
+            idempotency_key=f"admin:{org_id}:{key}",
+            org_id=org_id,
+            recipients=[(u, None) for u in dict.fromkeys(user_ids)],
+        )
+        return await self.send(outgoing)
+
+    async def notify(self, request: NotificationRequest) -> list[Notification]:
+        """Another subgraph's request, through the worker."""
+        outgoing = Outgoing(
+            category=category(request.category),
+            template_key=request.template_key,
+            data=request.data,
+            channels=[Channel(c) for c in request.channels],
+            idempotency_key=request.idempotency_key,
+            org_id=request.org_id,
+            recipients=[(r.user_id, r.email) for r in request.recipients],
+        )
+        return await self.send(outgoing)
+
+    async def send(self, outgoing: Outgoing) -> list[Notification]:
+        """Store and publish in-app notifications, queue the other channels; once per key."""
+        sent = Sent()
+        async with self.db.transaction(Caller(org_id=outgoing.org_id)) as session:
+            for user_id, email in outgoing.recipients:
+                # Each recipient's rows are written as that recipient, so row security holds.
+                await set_local(session, "app.user_id", user_id)
+                await self._send_to(session, outgoing, user_id, email, sent)
+        for notification in sent.fresh:
+            await live.publish(self.redis, notification)
+        for delivery, not_before in sent.queued:
+            await self._enqueue(delivery, not_before)
+        return sent.notifications
+
+    async def _send_to(
+        self,
+        session: AsyncSession,
+        outgoing: Outgoing,
+        user_id: UUID | None,
+        email: str | None,
+        sent: Sent,
+    ) -> None:
+        dedupe = f"{outgoing.idempotency_key}:{user_id or email}"
+        found = (
+            await session.exec(select(Notification).where(Notification.dedupe_key == dedupe))
+        ).first()
+        if found is not None:
+            sent.notifications.append(found)
+            await self._requeue(session, found, sent)
+            return
+        contact = await self._remember(session, user_id, email)
+        channels = await self._allowed(session, outgoing, user_id)
+        locale = contact.locale if contact else "en"
+        shown = await self._render(session, outgoing, Channel.IN_APP, locale)
+        notification = Notification(
+            org_id=outgoing.org_id,
+            user_id=user_id,
+            category=outgoing.category,
+            template_key=outgoing.template_key,
+            title=shown.subject,
+            body=shown.body,
+            data=outgoing.data,
+            dedupe_key=dedupe,
+        )
+        session.add(notification)
+        await session.flush()
+        sent.notifications.append(notification)
+        if user_id is not None and Channel.IN_APP in channels:
+            sent.fresh.append(notification)
+        not_before = None if outgoing.category in MANDATORY else quiet_until(contact, utcnow())
+        for channel in channels:
+            delivery = await self._delivery(
+                session, outgoing, notification, channel, contact, email
+            )
+            if delivery is not None and channel is not Channel.IN_APP:
+                sent.queued.append((delivery, not_before))
+
+    async def _delivery(
+        self,
+        session: AsyncSession,
+        outgoing: Outgoing,
+        notification: Notification,
+        channel: Channel,
+        contact: Contact | None,
+        email: str | None,
+    ) -> Delivery | None:
+        address = {
+            Channel.IN_APP: str(notification.user_id) if notification.user_id else None,
+            Channel.EMAIL: email or (contact.email if contact else None),
+            Channel.SMS: contact.phone if contact else None,
+        }[channel]
+        if address is None:
+            return None
+        content = await self._render(
+            session, outgoing, channel, contact.locale if contact else "en"
+        )
+        delivery = Delivery(
+            notification_id=notification.id,
+            org_id=notification.org_id,
+            user_id=notification.user_id,
+            channel=channel.value,
+            address=address,
+            subject=content.subject,
+            body=content.body,
+            html=content.html,
+            status=(Status.DELIVERED if channel is Channel.IN_APP else Status.QUEUED).value,
+        )
+        session.add(delivery)
+        return delivery
+
+    async def _requeue(self, session: AsyncSession, found: Notification, sent: Sent) -> None:
+        """A repeated request sends nothing new, but finishes what a crash may have left."""
+        rows = await session.exec(
+            select(Delivery).where(
+                Delivery.notification_id == found.id, Delivery.status == Status.QUEUED.value
+            )
+        )
+        sent.queued.extend((d, None) for d in rows)
+
+    async def _remember(
+        self, session: AsyncSession, user_id: UUID | None, email: str | None
+    ) -> Contact | None:
+        if user_id is None:
+            return None
+        contact = await session.get(Contact, user_id)
+        if email is not None and (contact is None or contact.email != email):
+            contact = contact or Contact(user_id=user_id)
+            contact.email = email
+            session.add(contact)
+        return contact
+
+    async def _allowed(
+        self, session: AsyncSession, outgoing: Outgoing, user_id: UUID | None
+    ) -> list[Channel]:
+        if user_id is None or outgoing.category in MANDATORY:
+            return outgoing.channels
+        rows = await session.exec(
+            select(Preference).where(
+                Preference.user_id == user_id,
+                Preference.category == outgoing.category,
+                col(Preference.enabled).is_(False),
+            )
+        )
+        off = {p.channel for p in rows}
+        return [c for c in outgoing.channels if c.value not in off]
+
+    async def _source(
+        self, session: AsyncSession, org_id: UUID | None, key: str, channel: Channel, locale: str
+    ) -> Source:
+        """The organization's template for the closest locale, else the platform's default."""
+        if org_id is not None:
+            candidates = locales(locale)
+            rows = await session.exec(
+                select(Template).where(
+                    Template.org_id == org_id,
+                    Template.key == key,
+                    Template.channel == channel.value,
+                    col(Template.locale).in_(candidates),
+                )
+            )
+            by_locale = {t.locale: t for t in rows}
+            for candidate in candidates:
+                if found := by_locale.get(candidate):
+                    return Source(found.subject, found.body, found.html)
+        return existing(DEFAULTS.get(key), "template")
+
+    async def _render(
+        self, session: AsyncSession, outgoing: Outgoing, channel: Channel, locale: str
+    ) -> Rendered:
+        source = await self._source(
+            session, outgoing.org_id, outgoing.template_key, channel, locale
+        )
+        return render(source, channel, outgoing.data)
+
+    async def _enqueue(self, delivery: Delivery, not_before: datetime | None) -> None:
+        await job_queue(self.redis).enqueue_job(
+            DELIVER_JOB,
+            str(delivery.id),
+            str(delivery.user_id) if delivery.user_id else None,
+            str(delivery.org_id) if delivery.org_id else None,
+            _job_id=f"{DELIVER_JOB}:{delivery.id}",
+            _queue_name=self.settings.queue_name,
+            _defer_until=not_before,
+        )
+
+    # delivering --------------------------------------------------------------------------------
+
+    async def deliver(self, delivery_id: UUID, recipient: Caller) -> float | None:
+        """Send one queued delivery; the seconds to wait before trying again, or None when done.
+
+        The row stays locked while sending, so two workers never send it both.
+        """
+        async with self.db.transaction(recipient) as session:
+            delivery = await session.get(Delivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.status != Status.QUEUED.value:
+                return None
+            delivery.attempts += 1
+            delivery.updated_at = utcnow()
+            session.add(delivery)
+            try:
+                await self.senders[Channel(delivery.channel)].send(delivery)
+            except DeliveryFailed as exc:
+                return self._failed(delivery, exc)
+            delivery.status = Status.SENT.value
+            delivery.sent_at = delivery.updated_at
+            delivery.failure_reason = None
+        return None
+
+    def _failed(self, delivery: Delivery, exc: DeliveryFailed) -> float | None:
+        delivery.failure_reason = str(exc)[:1000]
+        if exc.permanent or delivery.attempts >= self.settings.delivery_max_attempts:
+            delivery.status = Status.FAILED.value
+            return None
+        return float(self.settings.delivery_backoff_seconds * 2 ** (delivery.attempts - 1))
+
+    # history -----------------------------------------------------------------------------------
+
+    async def history(
+        self, caller: Caller, user_id: UUID, first: int, after: str | None, unread_only: bool
+    ) -> History:
+        """A user's notifications, newest first; empty for anyone but that user."""
+        size = page_size(first)
+        position = decode_cursor(after, 2) if after else None
+        if caller.user_id != user_id:
+            return History(Page([], False), 0, 0)
+        mine = col(Notification.user_id) == user_id
+        async with self.db.transaction(caller) as session:
+            query = select(Notification).where(mine)
+            if unread_only:
+                query = query.where(col(Notification.read_at).is_(None))
+            if position is not None:
+                created, last = self._position(position)
+                key = tuple_(col(Notification.created_at), col(Notification.id))
+                query = query.where(key < tuple_(created, last))
+            query = query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+            rows = list(await session.exec(query.limit(size + 1)))
+            counts = await session.exec(
+                select(
+                    func.count(), func.count().filter(col(Notification.read_at).is_(None))
+                ).where(mine)
+            )
+            total, unread = counts.one()
+        return History(trimmed(rows, size), int(total), int(unread))
+
+    def _position(self, position: list[str]) -> tuple[datetime, UUID]:
+        try:
+            return datetime.fromisoformat(position[0]), UUID(position[1])
+        except ValueError:
+            raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
+
+    async def notifications(self, caller: Caller, ids: list[UUID]) -> list[Notification | None]:
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Notification).where(
+                    col(Notification.id).in_(ids), Notification.user_id == caller.user_id
+                )
+            )
+            found = {n.id: n for n in rows}
+        return [found.get(i) for i in ids]
+
+    async def deliveries(self, caller: Caller, ids: list[UUID]) -> list[list[Delivery]]:
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Delivery)
+                .where(col(Delivery.notification_id).in_(ids))
+                .order_by(col(Delivery.channel))
+            )
+            by_notification: dict[UUID, list[Delivery]] = {}
+            for delivery in rows:
+                by_notification.setdefault(delivery.notification_id, []).append(delivery)
+        return [by_notification.get(i, []) for i in ids]
+
+    async def mark_read(self, caller: Caller, ids: list[UUID]) -> list[Notification]:
+        """Mark the caller's own notifications read; others' ids are ignored."""
+        user_id = signed_in(caller)
+        require(len(ids) <= 1000, ErrorCode.INVALID_INPUT, "At most 1000 at once.", "ids")
+        now = utcnow()
+        async with self.db.transaction(caller) as session:
+            mine = (col(Notification.id).in_(ids), col(Notification.user_id) == user_id)
+            await session.execute(
+                update(Notification)
+                .where(*mine, col(Notification.read_at).is_(None))
+                .values(read_at=now)
+            )
+            await session.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.notification_id).in_(ids),
+                    col(Delivery.user_id) == user_id,
+                    col(Delivery.channel) == Channel.IN_APP.value,
+                )
+                .values(status=Status.READ.value, updated_at=now)
+            )
+            return list(await session.exec(select(Notification).where(*mine)))
+
+    # preferences -------------------------------------------------------------------------------
+
+    async def preferences(self, caller: Caller, user_id: UUID) -> list[Preference]:
+        """Every known category on every channel, as the user set it (enabled by default)."""
+        if caller.user_id != user_id:
+            return []
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(select(Preference).where(Preference.user_id == user_id))
+            stored = {(p.category, p.channel): p for p in rows}
+        names = dict.fromkeys([*CATEGORIES, *(c for c, _ in stored)])
+        return [
+            stored.get(
+                (name, channel.value),
+                Preference(user_id=user_id, category=name, channel=channel.value, enabled=True),
+            )
+            for name in names
+            for channel in Channel
+        ]
+
+    async def set_preference(
+        self, caller: Caller, category_name: str, channel: Channel, enabled: bool
+    ) -> Preference:
+        user_id = signed_in(caller)
+        name = category(category_name)
+        if name in MANDATORY and not enabled:
+            raise Rejected.one(
+                ErrorCode.MANDATORY_CATEGORY,
+                "Security notifications cannot be turned off.",
+                "enabled",
+            )
+        preference = Preference(
+            user_id=user_id, category=name, channel=channel.value, enabled=enabled
+        )
+        async with self.db.transaction(caller) as session:
+            await session.execute(
+                insert(Preference)
+                .values(preference.model_dump())
+                .on_conflict_do_update(
+                    index_elements=["user_id", "category", "channel"], set_={"enabled": enabled}
+                )
+            )
+        return preference
+
+    async def contact(self, caller: Caller, user_id: UUID) -> Contact | None:
+        if caller.user_id != user_id:
+            return None
+        async with self.db.transaction(caller) as session:
+            return await session.get(Contact, user_id)
+
+    async def update_contact(self, caller: Caller, changes: dict[str, Any]) -> Contact:
+        """Change phone, locale, time zone or quiet hours (``quiet_hours`` None clears them)."""
+        user_id = signed_in(caller)
+        checked = self._contact_changes(changes)
+        async with self.db.transaction(caller) as session:
+            contact = await session.get(Contact, user_id) or Contact(user_id=user_id)
+            for key, value in checked.items():
+                setattr(contact, key, value)
+            session.add(contact)
+        return contact
+
+    def _contact_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        checked: dict[str, Any] = {}
+        if "phone" in changes:
+            phone = changes["phone"]
+            ok = phone is None or bool(_PHONE.match(phone))
+            require(
+                ok, ErrorCode.INVALID_INPUT, "Use the international format: +15551234567.", "phone"
+            )
+            checked["phone"] = phone
+        if "locale" in changes:
+            ok = bool(_LOCALE.match(changes["locale"] or ""))
+            require(ok, ErrorCode.INVALID_INPUT, "Use a locale such as en or fr-CA.", "locale")
+            checked["locale"] = changes["locale"]
+        if "timezone" in changes:
+            ok = changes["timezone"] in available_timezones()
+            require(ok, ErrorCode.INVALID_INPUT, "Unknown time zone.", "timezone")
+            checked["timezone"] = changes["timezone"]
+        if "quiet_hours" in changes:
+            hours = changes["quiet_hours"]
+            checked["quiet_start"] = hours and _local_time(hours[0], "quietHours.start")
+            checked["quiet_end"] = hours and _local_time(hours[1], "quietHours.end")
+        return checked
+
+    # templates ---------------------------------------------------------------------------------
+
+    def _manager(self, caller: Caller) -> UUID:
+        signed_in(caller)
+        if caller.org_id is None or not _MANAGERS & caller.roles:
+            raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners and admins manage templates.")
+        return caller.org_id
+
+    async def templates(self, caller: Caller) -> list[Template]:
+        """The organization's templates; empty unless the caller manages it."""
+        if caller.org_id is None or not _MANAGERS & caller.roles:
+            return []
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Template)
+                .where(Template.org_id == caller.org_id)
+                .order_by(col(Template.key), col(Template.channel), col(Template.locale))
+            )
+            return list(rows)
+
+    async def save_template(
+        self, caller: Caller, key: str, channel: Channel, locale: str, source: Source
+    ) -> Template:
+        """Create or replace the organization's template; it must render with sample data."""
+        org_id = self._manager(caller)
+        require(key in DEFAULTS, ErrorCode.INVALID_INPUT, "Unknown template.", "key")
+        require(bool(_LOCALE.match(locale)), ErrorCode.INVALID_INPUT, "Unknown locale.", "locale")
+        for text, name in (
+            (source.subject, "subject"),
+            (source.body, "body"),
+            (source.html, "html"),
+        ):
+            ok = len(text or "") <= MAX_SOURCE
+            require(ok, ErrorCode.INVALID_INPUT, f"At most {MAX_SOURCE} characters.", name)
+        render(source, channel, SAMPLE_DATA)
+        async with self.db.transaction(caller) as session:
+            found = (
+                await session.exec(
+                    select(Template).where(
+                        Template.org_id == org_id,
+                        Template.key == key,
+                        Template.channel == channel.value,
+                        Template.locale == locale,
+                    )
+                )
+            ).first()
+            template = found or Template(
+                org_id=org_id,
+                key=key,
+                channel=channel.value,
+                locale=locale,
+                subject=source.subject,
+                body=source.body,
+            )
+            template.subject, template.body = source.subject, source.body
+            template.html = source.html
+            template.updated_at = utcnow()
+            session.add(template)
+        return template
+
+    async def delete_template(self, caller: Caller, template_id: UUID) -> None:
+        self._manager(caller)
+        async with self.db.transaction(caller) as session:
+            await session.delete(existing(await session.get(Template, template_id), "template"))
+
+    async def preview(
+        self,
+        caller: Caller,
+        key: str,
+        channel: Channel,
+        locale: str,
+        source: Source | None,
+        data: dict[str, Any] | None,
+    ) -> Rendered:
+        """Render a draft (or the template in force) with ``data`` or sample data."""
+        signed_in(caller)
+        values = {**SAMPLE_DATA, **(data or {})}
+        if source is not None:
+            return render(source, channel, values)
+        async with self.db.transaction(caller) as session:
+            found = await self._source(session, caller.org_id, key, channel, locale)
+        return render(found, channel, values)

@@ -1,0 +1,101 @@
+"""Templates: the platform's defaults, and rendering in Jinja2's sandbox (template authors are
+organization admins, so a template may read the data it is given and nothing else)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from subgraphs.kernel.errors import ErrorCode, Rejected
+from subgraphs.notifications.models import Channel
+
+MESSAGE = "message"
+MAX_SOURCE = 20_000
+_TEXT = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_HTML = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+@dataclass(frozen=True)
+class Source:
+    subject: str
+    body: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    html: str | None
+
+
+def _email_html(text: str, link: str | None = None) -> str:
+    paragraphs = "".join(f"<p>{line}</p>" for line in text.split("\n\n"))
+    button = f'<p><a href="{{{{ {link} }}}}">{{{{ {link} }}}}</a></p>' if link else ""
+    return f"<!doctype html><html><body>{paragraphs}{button}</body></html>"
+
+
+def _default(subject: str, text: str, link: str | None = None) -> Source:
+    body = f"{text}\n\n{{{{ {link} }}}}" if link else text
+    return Source(subject=subject, body=body, html=_email_html(text, link))
+
+
+DEFAULTS: dict[str, Source] = {
+    MESSAGE: Source("{{ title }}", "{{ body }}", _email_html("{{ body }}")),
+    "verify_email": _default(
+        "Confirm your email address", "Hello {{ name }},\n\nConfirm your address:", "link"
+    ),
+    "reset_password": _default(
+        "Reset your password", "Someone asked to reset your password. If it was you:", "link"
+    ),
+    "invitation": _default(
+        "You are invited to {{ organization }}",
+        "You have been invited to join {{ organization }} on VetrAI:",
+        "link",
+    ),
+    "ticket_created": _default(
+        "Ticket {{ ticket }}: {{ subject }}", "A new ticket was opened: {{ subject }}", "link"
+    ),
+    "ticket_updated": _default(
+        "Ticket {{ ticket }} was updated", "Ticket {{ ticket }} ({{ subject }}) changed.", "link"
+    ),
+    "job_succeeded": _default("{{ job }} finished", "Your job {{ job }} finished.", "link"),
+    "job_failed": _default("{{ job }} failed", "Your job {{ job }} failed: {{ reason }}", "link"),
+}
+
+SAMPLE_DATA: dict[str, Any] = {
+    "title": "Hello",
+    "body": "This is how your message looks.",
+    "name": "Ada Lovelace",
+    "link": "https://example.com/action?token=sample",
+    "organization": "Acme",
+    "ticket": "T-1042",
+    "subject": "Cannot sign in",
+    "job": "Nightly report",
+    "reason": "the source was unreachable",
+}
+
+
+def render(source: Source, channel: Channel, data: Mapping[str, Any]) -> Rendered:
+    """Render for ``channel`` (HTML only for email); a template error is invalid input."""
+    try:
+        return Rendered(
+            subject=_TEXT.from_string(source.subject).render(data).strip()[:200],
+            body=_TEXT.from_string(source.body).render(data),
+            html=_HTML.from_string(source.html).render(data)
+            if source.html and channel is Channel.EMAIL
+            else None,
+        )
+    except TemplateError as exc:
+        raise Rejected.one(
+            ErrorCode.INVALID_INPUT, f"The template cannot be rendered: {exc.message}", "template"
+        ) from None
+
+
+def locales(locale: str) -> list[str]:
+    """Which locales to try, most specific first: ``fr-CA``, ``fr``, ``en``."""
+    return list(dict.fromkeys([locale, locale.split("-")[0], "en"]))

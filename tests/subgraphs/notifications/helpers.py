@@ -1,0 +1,65 @@
+"""Callers and operations shared by the notifications tests."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from uuid import UUID, uuid4
+
+from subgraphs.kernel.caller import Caller
+from tests.conftest import Subgraph
+
+SEND = """mutation($input: SendNotificationInput!) { sendNotification(input: $input) {
+  notifications { id title body category read } errors { code field message } } }"""
+HISTORY = """query($u: [_Any!]!, $first: Int!, $after: String, $unread: Boolean!) {
+  _entities(representations: $u) { ... on User {
+    notifications(first: $first, after: $after, unreadOnly: $unread) {
+      totalCount unreadCount pageInfo { hasNextPage endCursor }
+      edges { cursor node { id title body read category deliveries { channel status } } } } } } }"""
+MARK_READ = """mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) {
+  notifications { id read } errors { code field } } }"""
+
+
+def admin_of(org_id: UUID) -> Caller:
+    return Caller(user_id=uuid4(), org_id=org_id, roles=frozenset({"admin"}))
+
+
+def member() -> Caller:
+    return Caller(user_id=uuid4())
+
+
+def send_input(org: Caller, users: list[Caller], **extra: Any) -> dict[str, Any]:
+    return {
+        "organizationId": str(org.org_id),
+        "userIds": [str(u.user_id) for u in users],
+        "category": "announcement",
+        "title": "Hello",
+        "body": "World",
+        "channels": ["IN_APP"],
+        "idempotencyKey": secrets.token_hex(8),
+        **extra,
+    }
+
+
+async def send(notifications: Subgraph, admin: Caller, input: dict[str, Any]) -> dict[str, Any]:
+    data = await notifications.run(SEND, {"input": input}, admin)
+    payload: dict[str, Any] = data["sendNotification"]
+    return payload
+
+
+async def history(
+    notifications: Subgraph,
+    user: Caller,
+    first: int = 10,
+    after: str | None = None,
+    unread: bool = False,
+) -> dict[str, Any]:
+    variables = {
+        "u": [{"__typename": "User", "id": str(user.user_id)}],
+        "first": first,
+        "after": after,
+        "unread": unread,
+    }
+    data = await notifications.run(HISTORY, variables, user)
+    connection: dict[str, Any] = data["_entities"][0]["notifications"]
+    return connection
