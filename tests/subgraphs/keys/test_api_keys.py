@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 from uuid import UUID, uuid4
@@ -135,6 +136,19 @@ async def test_organization_has_a_maximum_of_active_keys(keys: Subgraph) -> None
     assert revoked["revokeApiKey"]["errors"] == []
     assert (await create_key(keys, owner))["errors"] == []
     assert (await create_key(keys, manager()))["errors"] == []  # other organizations unaffected
+
+
+async def test_concurrent_creations_cannot_pass_the_maximum(keys: Subgraph) -> None:
+    owner = manager()
+    for n in range(23):
+        await issued(keys, owner, name=f"k{n}")
+    results = await asyncio.gather(*(create_key(keys, owner) for _ in range(4)))
+    assert sorted(codes(r) for r in results) == [
+        [],
+        [],
+        [("API_KEY_LIMIT_REACHED", None)],
+        [("API_KEY_LIMIT_REACHED", None)],
+    ]
 
 
 async def test_rotation_gives_a_new_secret_and_keeps_the_key(keys: Subgraph) -> None:
