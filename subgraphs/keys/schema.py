@@ -174,7 +174,10 @@ class Mutation:
         ctx = info.context
         return ApiKeySecretPayload.of(await ctx.services.create(ctx.caller, _new_key(input)))
 
-    @strawberry.mutation(description="A new secret; the old one works for the grace period.")
+    @strawberry.mutation(
+        description="A new secret; the old one works for the grace period (rotating again ends"
+        " an earlier grace period at once)."
+    )
     @rejections_as(ApiKeySecretPayload)
     async def rotate_api_key(
         self, info: Info, id: strawberry.ID, grace_period_seconds: int = 3600
