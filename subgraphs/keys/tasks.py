@@ -1,17 +1,29 @@
-"""ARQ tasks of the keys subgraph."""
+"""ARQ jobs of keys: the periodic flush of API-key usage counters from Redis to PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from arq.cron import CronJob, cron
+
+from subgraphs.kernel.db import Database
+from subgraphs.kernel.settings import Settings
 from subgraphs.keys.service import KeysService
 
+Ctx = dict[str, Any]
+FLUSH_USAGE_JOB = "keys.flush_usage"
 
-async def flush_usage(ctx: dict[str, Any]) -> int:
-    """Periodic (every minute is plenty): move API-key usage counters from Redis to PostgreSQL.
 
-    ``ctx`` is the worker's: ``redis`` (ARQ's own connection), ``db`` (a kernel ``Database``)
-    and ``settings``.
-    """
-    service = KeysService(ctx["db"], ctx["redis"], ctx["settings"])
+async def flush_usage(ctx: Ctx) -> int:
+    """Move the counters the routers wrote into PostgreSQL; returns how many were moved."""
+    service: KeysService = ctx["keys"]
     return await service.flush_usage()
+
+
+def cron_jobs() -> list[CronJob]:
+    # Every minute: ``usage`` reads unflushed counters too, so this only bounds Redis's share.
+    return [cron(flush_usage, name=FLUSH_USAGE_JOB, second=0, keep_result=0)]
+
+
+async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:
+    ctx["keys"] = KeysService(db, ctx["redis"], settings)

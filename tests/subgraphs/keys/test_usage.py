@@ -17,7 +17,7 @@ from subgraphs.kernel.api_keys import record_use, usage_key
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.settings import Settings
-from subgraphs.keys.tasks import flush_usage
+from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
 from tests.conftest import Subgraph
 from tests.subgraphs.keys.test_api_keys import issued, manager
 
@@ -27,14 +27,15 @@ USAGE = """query($id: ID!, $from: Date!, $to: Date!) { apiKey(id: $id) {
 
 @pytest.fixture
 async def worker_ctx(settings: Settings) -> AsyncIterator[dict[str, Any]]:
-    """What the ARQ worker hands its tasks."""
+    """What the ARQ worker hands its tasks once ``startup`` ran."""
     assert settings.redis_url
-    redis = Redis.from_url(settings.redis_url)
+    ctx: dict[str, Any] = {"redis": Redis.from_url(settings.redis_url)}
     url, role = settings.app_database()
     db = Database(url, role=role)
-    yield {"redis": redis, "db": db, "settings": settings}
+    await startup(ctx, settings, db)
+    yield ctx
     await db.close()
-    await redis.aclose()
+    await ctx["redis"].aclose()
 
 
 async def _use(
@@ -140,3 +141,9 @@ async def test_one_flush_at_a_time(worker_ctx: dict[str, Any]) -> None:
         assert await flush_usage(worker_ctx) == 0
     finally:
         await redis.delete("vetrai:keys:flush-lock")
+
+
+def test_the_flush_runs_every_minute() -> None:
+    [job] = cron_jobs()
+    assert job.coroutine is flush_usage
+    assert (job.second, job.minute) == (0, None)
