@@ -1,0 +1,211 @@
+"""The Helm chart, rendered by Helm's own engine: valid Kubernetes objects, a Deployment and a
+Service for every subgraph of the platform, probes on /health, settings ``Settings`` reads."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import helm_python as helm
+import pytest
+
+from vetrai.platform import SUBGRAPHS
+
+from .deployment import CHART, containers, parse_command, render_chart, setting_names
+
+DATABASE_URL = "postgresql://vetrai:placeholder@postgres:5432/vetrai"
+REQUIRED: dict[str, Any] = {
+    "database": {"url": DATABASE_URL},
+    "redis": {"url": "redis://redis:6379/0"},
+    "secrets": {"jwtKeys": {"json": '{"keys": []}'}},
+}
+EVERYTHING = {
+    **REQUIRED,
+    "database": {"url": DATABASE_URL, "appUrl": "postgresql://app:placeholder@postgres/vetrai"},
+    "smtp": {"host": "smtp.example.com", "username": "vetrai", "password": "placeholder"},
+}
+API_VERSIONS = {
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "Service": "v1",
+    "Deployment": "apps/v1",
+    "Job": "batch/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PodDisruptionBudget": "policy/v1",
+}
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@pytest.fixture(scope="module", params=["required values", "every option"])
+def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return render_chart(REQUIRED if request.param == "required values" else EVERYTHING)
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def workloads(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return (o for o in objects if o["kind"] in ("Deployment", "Job"))
+
+
+def test_helm_lint_finds_nothing_wrong() -> None:
+    result = helm.lint(str(CHART), dict(REQUIRED), strict=True)
+    warnings = [m for m in result["messages"] if m["severity"] > 1]  # 1 is informational
+    assert (result["errors"], warnings) == ([], [])
+
+
+def test_objects_are_valid_kubernetes_objects(objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        assert obj["apiVersion"] == API_VERSIONS[obj["kind"]], obj["kind"]
+        assert DNS_LABEL.match(obj["metadata"]["name"]), obj["metadata"]["name"]
+        assert len(obj["metadata"]["name"]) <= 63
+    for workload in workloads(objects):
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["containers"], workload["metadata"]["name"]
+        for container in pod["containers"]:
+            assert container["name"]
+            assert container["image"] == "vetrai:0.1.0"
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_selectors_match_their_pods(objects: list[dict[str, Any]]) -> None:
+    pods = {
+        name: d["spec"]["template"]["metadata"]["labels"]
+        for name, d in by_kind(objects, "Deployment").items()
+    }
+    for name, deployment in by_kind(objects, "Deployment").items():
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= pods[name].items()
+    for name, service in by_kind(objects, "Service").items():
+        assert service["spec"]["selector"].items() <= pods[name].items(), name
+        ports = {
+            p["name"] for c in containers(by_kind(objects, "Deployment")[name]) for p in c["ports"]
+        }
+        assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
+
+
+def test_every_subgraph_has_a_deployment_and_a_service(objects: list[dict[str, Any]]) -> None:
+    deployments = by_kind(objects, "Deployment")
+    services = by_kind(objects, "Service")
+    for spec in SUBGRAPHS:
+        name = f"demo-vetrai-{spec.name}"
+        (container,) = containers(deployments[name])
+        assert container["args"] == ["subgraph", spec.name]
+        assert container["ports"] == [{"name": "http", "containerPort": spec.port}]
+        assert services[name]["spec"]["ports"][0]["port"] == spec.port
+    names = {f"demo-vetrai-{spec.name}" for spec in SUBGRAPHS}
+    assert set(services) == {*names, "demo-vetrai-router"}
+    assert set(deployments) == {*names, "demo-vetrai-router", "demo-vetrai-worker"}
+
+
+def test_every_container_runs_a_cli_command(objects: list[dict[str, Any]]) -> None:
+    problems = []
+    for workload in workloads(objects):
+        for container in containers(workload):
+            try:
+                parse_command(container["args"])
+            except ValueError as exc:
+                problems.append(f"{workload['kind']} {workload['metadata']['name']}: {exc}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_http_services_are_ready_and_alive_on_health(objects: list[dict[str, Any]]) -> None:
+    for name, deployment in by_kind(objects, "Deployment").items():
+        if name.endswith("-worker"):
+            continue
+        (container,) = containers(deployment)
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}, name
+
+
+def test_every_environment_variable_is_a_setting(objects: list[dict[str, Any]]) -> None:
+    sources = {
+        (o["kind"], o["metadata"]["name"]): o.get("data") or o.get("stringData") or {}
+        for o in objects
+        if o["kind"] in ("ConfigMap", "Secret") and not o["metadata"]["name"].endswith("-keys")
+    }
+    names = set()
+    for workload in workloads(objects):
+        for container in containers(workload):
+            names |= {variable["name"] for variable in container.get("env", [])}
+            for source in container.get("envFrom", []):
+                kind, ref = next(iter(source.items()))
+                kind = "ConfigMap" if kind == "configMapRef" else "Secret"
+                names |= set(sources[(kind, ref["name"])])
+    assert names - setting_names() == set()
+    assert {"DATABASE_URL", "REDIS_URL", "VETRAI_CONTEXT_KEY", "ROUTER_SUBGRAPH_URLS"} <= names
+
+
+def test_router_config_names_every_subgraph_service(objects: list[dict[str, Any]]) -> None:
+    config = by_kind(objects, "ConfigMap")["demo-vetrai-router"]["data"]
+    assert json.loads(config["ROUTER_SUBGRAPH_URLS"]) == {
+        spec.name: f"http://demo-vetrai-{spec.name}:{spec.port}/graphql" for spec in SUBGRAPHS
+    }
+    assert config["JWKS_URL"] == "http://demo-vetrai-auth:8001/.well-known/jwks.json"
+
+
+def test_router_scales_horizontally_and_survives_disruptions(
+    objects: list[dict[str, Any]],
+) -> None:
+    (hpa,) = by_kind(objects, "HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "demo-vetrai-router"
+    assert "replicas" not in by_kind(objects, "Deployment")["demo-vetrai-router"]["spec"]
+    (pdb,) = by_kind(objects, "PodDisruptionBudget").values()
+    router_pods = by_kind(objects, "Deployment")["demo-vetrai-router"]["spec"]["template"]
+    assert (
+        pdb["spec"]["selector"]["matchLabels"].items() <= router_pods["metadata"]["labels"].items()
+    )
+
+
+def test_worker_scales_on_its_own() -> None:
+    deployments = by_kind(render_chart({**REQUIRED, "worker": {"replicas": 5}}), "Deployment")
+    assert deployments["demo-vetrai-worker"]["spec"]["replicas"] == 5
+    assert deployments["demo-vetrai-auth"]["spec"]["replicas"] == 2
+
+
+def test_migrations_run_as_a_hook_before_install_and_upgrade(
+    objects: list[dict[str, Any]],
+) -> None:
+    job = by_kind(objects, "Job")["demo-vetrai-migrate"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    (container,) = containers(job)
+    assert container["args"] == ["migrate"]
+    # hooks run before the release's objects exist: what the Job reads must be a hook as well
+    for variable in container["env"]:
+        ref = variable.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            secret = by_kind(objects, "Secret")[ref["name"]]
+            assert secret["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"
+            assert ref["key"] in secret["stringData"]
+
+
+def test_secrets_hold_keys_and_passwords(objects: list[dict[str, Any]]) -> None:
+    secrets = by_kind(objects, "Secret")
+    env = secrets["demo-vetrai-env"]["stringData"]
+    assert env["DATABASE_URL"] == DATABASE_URL
+    assert len(env["VETRAI_CONTEXT_KEY"]) >= 32
+    assert secrets["demo-vetrai-jwt-keys"]["stringData"]["jwt-keys.json"] == '{"keys": []}'
+    auth = by_kind(objects, "Deployment")["demo-vetrai-auth"]
+    (container,) = containers(auth)
+    assert {"name": "JWT_KEYS_FILE", "value": "/var/lib/vetrai/keys/jwt-keys.json"} in container[
+        "env"
+    ]
+    for configmap in by_kind(objects, "ConfigMap").values():
+        assert not {"DATABASE_URL", "REDIS_URL", "VETRAI_CONTEXT_KEY"} & set(configmap["data"])
+
+
+def test_an_existing_secret_replaces_the_generated_ones() -> None:
+    objects = render_chart(
+        {"secrets": {"existingSecret": "mine", "jwtKeys": {"existingSecret": "my-keys"}}}
+    )
+    assert by_kind(objects, "Secret") == {}
+    (router,) = containers(by_kind(objects, "Deployment")["demo-vetrai-router"])
+    assert {"secretRef": {"name": "mine"}} in router["envFrom"]
+
+
+def test_missing_database_url_is_refused_with_its_value_name() -> None:
+    with pytest.raises(helm.HelmError, match=r"database\.url is required"):
+        render_chart({**REQUIRED, "database": {}})

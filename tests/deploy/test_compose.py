@@ -1,0 +1,164 @@
+"""compose.yml: valid for the Compose Specification, and every VetrAI service in it runs a command
+the ``vetrai`` CLI has, with settings ``Settings`` reads, wired in the order the platform needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+
+from vetrai.platform import SUBGRAPHS
+
+from .deployment import (
+    ROOT,
+    compose_file,
+    compose_services,
+    parse_command,
+    setting_names,
+    vetrai_services,
+)
+
+SCHEMA = Path(__file__).parent / "compose-spec.json"
+VARIABLES = {"VETRAI_CONTEXT_KEY": "k" * 40}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return {"services": compose_services(VARIABLES)}
+
+
+@pytest.fixture(scope="module")
+def vetrai(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return vetrai_services(compose)
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    validator = Draft7Validator(json.loads(SCHEMA.read_text()))
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(compose_file())
+    ]
+    assert errors == []
+
+
+def test_the_context_key_must_be_given() -> None:
+    with pytest.raises(KeyError, match="VETRAI_CONTEXT_KEY"):
+        compose_services({})
+
+
+def test_every_service_command_exists_in_the_cli(vetrai: dict[str, dict[str, Any]]) -> None:
+    problems = []
+    for name, service in vetrai.items():
+        try:
+            parse_command(service["command"])
+        except ValueError as exc:
+            problems.append(f"compose service {name!r}: {exc}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_platform_processes_are_all_there(vetrai: dict[str, dict[str, Any]]) -> None:
+    commands = {name: tuple(service["command"]) for name, service in vetrai.items()}
+    expected = {
+        "migrate": ("migrate",),
+        "router": ("router",),
+        "worker": ("worker",),
+        **{spec.name: ("subgraph", spec.name) for spec in SUBGRAPHS},
+    }
+    assert commands == expected
+
+
+def test_every_environment_variable_is_a_setting(vetrai: dict[str, dict[str, Any]]) -> None:
+    known = setting_names()
+    unknown = {
+        f"{name}: {variable}"
+        for name, service in vetrai.items()
+        for variable in service["environment"]
+        if variable not in known
+    }
+    assert unknown == set()
+
+
+def test_services_run_as_in_production_on_every_interface(
+    vetrai: dict[str, dict[str, Any]],
+) -> None:
+    for service in vetrai.values():
+        assert service["environment"]["ENVIRONMENT"] == "production"
+        assert service["environment"]["VETRAI_HOST"] == "0.0.0.0"  # noqa: S104 - in a container
+        assert service["environment"]["VETRAI_CONTEXT_KEY"] == VARIABLES["VETRAI_CONTEXT_KEY"]
+
+
+def test_router_reaches_every_subgraph_by_its_service(compose: dict[str, Any]) -> None:
+    router = compose["services"]["router"]
+    urls = json.loads(router["environment"]["ROUTER_SUBGRAPH_URLS"])
+    assert urls == {spec.name: f"http://{spec.name}:{spec.port}/graphql" for spec in SUBGRAPHS}
+    assert router["environment"]["JWKS_URL"] == "http://auth:8001/.well-known/jwks.json"
+    assert router["ports"] == ["4000:4000"]
+
+
+def test_router_starts_after_every_subgraph_is_healthy(compose: dict[str, Any]) -> None:
+    depends = compose["services"]["router"]["depends_on"]
+    assert depends == {spec.name: {"condition": "service_healthy"} for spec in SUBGRAPHS}
+
+
+def test_subgraphs_and_worker_start_after_the_migrations(compose: dict[str, Any]) -> None:
+    for name in [*(spec.name for spec in SUBGRAPHS), "worker"]:
+        depends = compose["services"][name]["depends_on"]
+        assert depends["migrate"] == {"condition": "service_completed_successfully"}
+        assert depends["redis"] == {"condition": "service_healthy"}
+    assert compose["services"]["migrate"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"}
+    }
+
+
+def test_subgraphs_expose_their_own_ports(compose: dict[str, Any]) -> None:
+    for spec in SUBGRAPHS:
+        assert compose["services"][spec.name]["expose"] == [str(spec.port)]
+
+
+def test_backing_services_have_health_checks_and_data_volumes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["postgres"]["image"].startswith("pgvector/pgvector:")
+    for name in ("postgres", "redis", "minio", "mailpit"):
+        assert services[name]["healthcheck"]["test"][0] == "CMD"
+    for name, mount in [
+        ("postgres", "/var/lib/postgresql/data"),
+        ("redis", "/data"),
+        ("minio", "/data"),
+    ]:
+        assert f"{name}:{mount}" in services[name]["volumes"]
+
+
+def test_prometheus_scrapes_the_router_every_subgraph_and_the_worker() -> None:
+    config = yaml.safe_load((ROOT / "docker" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    subgraphs = {f"{spec.name}:{spec.port}" for spec in SUBGRAPHS}
+    assert {"router:4000", *subgraphs} <= targets
+    assert any(target.startswith("worker:") for target in targets)
+
+
+def test_grafana_is_provisioned_with_the_router_dashboard(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    assert grafana["ports"] == ["3002:3000"]
+    provider = yaml.safe_load(
+        (ROOT / "docker/grafana/provisioning/dashboards/vetrai.yml").read_text()
+    )
+    mounted = {volume.split(":")[1] for volume in grafana["volumes"]}
+    assert provider["providers"][0]["options"]["path"] in mounted
+    dashboard = json.loads((ROOT / "docker/grafana/dashboards/vetrai.json").read_text())
+    titles = {panel["title"] for panel in dashboard["panels"]}
+    assert {
+        "Router traffic by status",
+        "Router latency",
+        "Router errors",
+        "Subgraph fetches",
+        "Rate-limit rejections",
+    } <= titles
