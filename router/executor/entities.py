@@ -14,7 +14,26 @@ class _MissingFieldError(Exception):
     """A required field is absent: the entity cannot be represented."""
 
 
-def objects_at(data: Any, path: tuple[str, ...]) -> list[tuple[dict[str, Any], Path]]:
+def objects_at(data: Any, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The objects at a plan path ("@" steps into lists), in response order."""
+    current: list[Any] = [data]
+    for step in path:
+        following: list[Any] = []
+        if step == "@":
+            for value in current:
+                if isinstance(value, list):
+                    following.extend(value)
+        else:
+            for value in current:
+                if isinstance(value, dict):
+                    following.append(value.get(step))
+        current = following
+    return [value for value in current if isinstance(value, dict)]
+
+
+def paths_at(data: Any, path: tuple[str, ...]) -> dict[int, Path]:
+    """The response path of each object at a plan path, by the object's id; only errors need
+    them, so they are not built while objects are collected."""
     current: list[tuple[Any, Path]] = [(data, [])]
     for step in path:
         following: list[tuple[Any, Path]] = []
@@ -25,7 +44,11 @@ def objects_at(data: Any, path: tuple[str, ...]) -> list[tuple[dict[str, Any], P
             elif isinstance(value, dict):
                 following.append((value.get(step), [*at, step]))
         current = following
-    return [(value, at) for value, at in current if isinstance(value, dict)]
+    found: dict[int, Path] = {}
+    for value, at in current:
+        if isinstance(value, dict):
+            found.setdefault(id(value), at)
+    return found
 
 
 def representation(

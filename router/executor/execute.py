@@ -14,7 +14,7 @@ from ..planner.planner import PlannedOperation
 from ..supergraph import Supergraph
 from .client import SubgraphClient, SubgraphRequestError
 from .complete import Completion
-from .entities import Path, merge_into, objects_at, representation
+from .entities import Path, merge_into, objects_at, paths_at, representation
 
 HeadersFor = Callable[[str], Mapping[str, str]]
 
@@ -81,10 +81,10 @@ class _Run:
     async def entity_fetch(self, flatten: Flatten) -> None:
         fetch = flatten.node
         assert fetch.requires is not None  # noqa: S101 - the planner sets them on entity fetches
-        targets: list[list[tuple[dict[str, Any], Path]]] = []
+        targets: list[list[dict[str, Any]]] = []
         representations: list[dict[str, Any]] = []
         index_of: dict[bytes, int] = {}
-        for obj, path in objects_at(self.data, flatten.path):
+        for obj in objects_at(self.data, flatten.path):
             rep = representation(obj, fetch.requires, self.executor.is_a, fetch.typename_rewrite)
             if rep is None:
                 continue
@@ -94,30 +94,32 @@ class _Run:
                 index = index_of[key] = len(representations)
                 representations.append(rep)
                 targets.append([])
-            targets[index].append((obj, path))
+            targets[index].append(obj)
         if not representations:
             return
         variables = {**self._variables(fetch), "representations": representations}
         response = await self._send(fetch, variables)
         if response is None:
             return
-        self._merge_entities(response, targets, fetch.service_name)
+        self._merge_entities(response, targets, flatten)
 
     def _merge_entities(
-        self,
-        response: dict[str, Any],
-        targets: list[list[tuple[dict[str, Any], Path]]],
-        service: str,
+        self, response: dict[str, Any], targets: list[list[dict[str, Any]]], flatten: Flatten
     ) -> None:
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
         if isinstance(entities, list):
             for entity, objects in zip(entities, targets, strict=False):
                 if isinstance(entity, dict):
-                    for obj, _ in objects:
+                    for obj in objects:
                         merge_into(obj, entity)
-        for error in response.get("errors") or ():
-            self.errors.append(_with_service(error, service, _client_path(error, targets)))
+        errors = response.get("errors")
+        if errors:
+            paths = paths_at(self.data, flatten.path)
+            service = flatten.node.service_name
+            for error in errors:
+                path = _client_path(error, targets, paths)
+                self.errors.append(_with_service(error, service, path))
 
     def _variables(self, fetch: Fetch) -> dict[str, Any]:
         return {
@@ -149,7 +151,7 @@ class _Run:
 
 
 def _client_path(
-    error: dict[str, Any], targets: list[list[tuple[dict[str, Any], Path]]]
+    error: dict[str, Any], targets: list[list[dict[str, Any]]], paths: dict[int, Path]
 ) -> Path | None:
     path = error.get("path")
     if not isinstance(path, list) or len(path) < 2 or path[0] != "_entities":
@@ -157,7 +159,8 @@ def _client_path(
     index = path[1]
     if not isinstance(index, int) or not 0 <= index < len(targets) or not targets[index]:
         return None
-    return [*targets[index][0][1], *path[2:]]
+    at = paths.get(id(targets[index][0]))
+    return None if at is None else [*at, *path[2:]]
 
 
 def _with_service(error: dict[str, Any], service: str, path: Path | None) -> dict[str, Any]:
