@@ -44,6 +44,22 @@ class ShapeField:
     wrappers: tuple[int, ...]
     selection: SelectionShape | None
     conditions: tuple[tuple[str, bool], ...]
+    non_null: bool = False
+    plain: bool = False
+    """Whether the value is copied as it is: no selection, no list."""
+
+
+def shape_field(
+    key: str,
+    name: str,
+    parent_type: str,
+    wrappers: tuple[int, ...],
+    selection: SelectionShape | None,
+    conditions: tuple[tuple[str, bool], ...],
+) -> ShapeField:
+    non_null = bool(wrappers) and wrappers[0] == NON_NULL
+    plain = selection is None and LIST not in wrappers
+    return ShapeField(key, name, parent_type, wrappers, selection, conditions, non_null, plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +120,7 @@ class _Compiler:
         conditions = min((c for _, c in occurrences), key=len)
         name = node.name.value
         if name == "__typename" or name in INTROSPECTION_FIELDS:
-            return ShapeField(key, name, runtime, (NON_NULL,), None, conditions)
+            return shape_field(key, name, runtime, (NON_NULL,), None, conditions)
         parent = self.schema.get_type(runtime)
         field_type: GraphQLOutputType = parent.fields[name].type  # type: ignore[union-attr]
         named = get_named_type(field_type)
@@ -112,7 +128,7 @@ class _Compiler:
         if is_composite_type(named):
             sets = [n.selection_set for n, _ in occurrences if n.selection_set is not None]
             sub = self.selection(named.name, sets)
-        return ShapeField(key, name, runtime, _wrappers(field_type), sub, conditions)
+        return shape_field(key, name, runtime, _wrappers(field_type), sub, conditions)
 
     def _collect(
         self,
