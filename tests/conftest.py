@@ -7,14 +7,17 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from starlette.types import ASGIApp
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.context import HEADER, context_key, sign_caller
@@ -167,6 +170,22 @@ async def keys(settings: Settings) -> AsyncIterator[Subgraph]:
 async def notifications(settings: Settings) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("notifications", settings):
         yield client
+
+
+@asynccontextmanager
+async def served(app: ASGIApp) -> AsyncIterator[int]:
+    """Serve ``app`` with uvicorn on a free local port (yielded) for the block's duration."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task
 
 
 def unique_email(prefix: str = "user") -> str:

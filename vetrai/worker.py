@@ -36,6 +36,7 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
         await notification_tasks.shutdown(ctx)
         await db.close()
 
+    defaults: dict[str, Any] = {"job_completion_wait": SHUTDOWN_GRACE_SECONDS}
     return Worker(
         notification_tasks.functions(settings),
         queue_name=settings.queue_name,
@@ -43,8 +44,7 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
         on_startup=startup,
         on_shutdown=shutdown,
         handle_signals=False,
-        job_completion_wait=SHUTDOWN_GRACE_SECONDS,
-        **options,
+        **(defaults | options),
     )
 
 

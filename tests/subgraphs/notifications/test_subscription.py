@@ -12,7 +12,6 @@ from uuid import UUID, uuid4
 
 import orjson
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -23,7 +22,7 @@ from subgraphs.kernel.context import HEADER, sign_caller
 from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.live import topic
-from tests.conftest import Subgraph
+from tests.conftest import Subgraph, served
 from tests.subgraphs.notifications.helpers import admin_of, member, send, send_input
 from vetrai.platform import subgraph
 
@@ -33,17 +32,8 @@ SUBSCRIBE = "subscription { notificationAdded { id title body category createdAt
 
 @pytest.fixture(scope="module")
 async def endpoint(settings: Settings) -> AsyncIterator[str]:
-    app = subgraph("notifications").module.create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
+    async with served(subgraph("notifications").module.create_app(settings)) as port:
+        yield f"ws://127.0.0.1:{port}/graphql"
 
 
 @pytest.fixture(scope="module")
