@@ -73,7 +73,7 @@ class Completion:
             depth += 1
             item_non_null = depth < len(wrappers) and wrappers[depth] == NON_NULL
             inner = depth + 1 if item_non_null else depth
-            items = []
+            items: list[Any] = []
             for item in value:
                 if item is None:
                     if item_non_null:

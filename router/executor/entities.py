@@ -51,6 +51,51 @@ def paths_at(data: Any, path: tuple[str, ...]) -> dict[int, Path]:
     return found
 
 
+Representer = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+def representer(
+    requires: tuple[RequiredFragment, ...],
+    is_a: Callable[[str, str], bool],
+    typename_rewrite: str | None,
+) -> Representer:
+    """`representation` for one fetch's requirements, compiled once: when they are flat
+    fields, as they are for most keys, a representation is one dict comprehension."""
+    flat = [
+        (fragment.type_condition, names)
+        for fragment in requires
+        if (names := _flat_names(fragment.selections)) is not None
+    ]
+    if len(flat) != len(requires):
+        return lambda obj: representation(obj, requires, is_a, typename_rewrite)
+
+    def represent(obj: dict[str, Any]) -> dict[str, Any] | None:
+        typename = obj.get("__typename")
+        if not isinstance(typename, str):
+            return None
+        for condition, names in flat:
+            if typename == condition or is_a(typename, condition):
+                try:
+                    result = {name: obj[name] for name in names}
+                except KeyError:
+                    return None
+                if typename_rewrite is not None:
+                    result["__typename"] = typename_rewrite
+                return result
+        return None
+
+    return represent
+
+
+def _flat_names(selections: tuple[RequiredSelection, ...]) -> tuple[str, ...] | None:
+    names = []
+    for selection in selections:
+        if not isinstance(selection, RequiredField) or selection.selections is not None:
+            return None
+        names.append(selection.name)
+    return tuple(names)
+
+
 def representation(
     obj: dict[str, Any],
     requires: tuple[RequiredFragment, ...],
@@ -110,10 +155,12 @@ def _project_nested(
 def merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
     for key, value in source.items():
         existing = target.get(key)
-        if key == "__typename" and existing is not None:
+        if existing is None:
+            target[key] = value
+        elif key == "__typename":
             # An @interfaceObject answers with the interface's name: keep the concrete type.
             continue
-        if isinstance(existing, dict) and isinstance(value, dict):
+        elif isinstance(existing, dict) and isinstance(value, dict):
             merge_into(existing, value)
         elif isinstance(existing, list) and isinstance(value, list) and len(existing) == len(value):
             _merge_lists(existing, value)

@@ -14,15 +14,17 @@ from ..planner.planner import PlannedOperation
 from ..supergraph import Supergraph
 from .client import SubgraphClient, SubgraphRequestError
 from .complete import Completion
-from .entities import Path, merge_into, objects_at, paths_at, representation
+from .entities import Path, Representer, merge_into, objects_at, paths_at, representer
 
 HeadersFor = Callable[[str], Mapping[str, str]]
+REPRESENTERS_KEPT = 4096
 
 
 class Executor:
     def __init__(self, supergraph: Supergraph, client: SubgraphClient) -> None:
         self.supergraph = supergraph
         self.client = client
+        self._representers: dict[tuple[Any, str | None], Representer] = {}
 
     async def execute(
         self,
@@ -40,6 +42,17 @@ class Executor:
         if run.errors:
             response["errors"] = run.errors
         return response
+
+    def representer(self, fetch: Fetch) -> Representer:
+        assert fetch.requires is not None  # noqa: S101 - the planner sets them on entity fetches
+        key = (fetch.requires, fetch.typename_rewrite)
+        found = self._representers.get(key)
+        if found is None:
+            found = representer(fetch.requires, self.is_a, fetch.typename_rewrite)
+            if len(self._representers) >= REPRESENTERS_KEPT:
+                self._representers.clear()
+            self._representers[key] = found
+        return found
 
     def is_a(self, typename: str, condition: str) -> bool:
         return typename == condition or typename in self.supergraph.possible_types(condition)
@@ -80,12 +93,12 @@ class _Run:
 
     async def entity_fetch(self, flatten: Flatten) -> None:
         fetch = flatten.node
-        assert fetch.requires is not None  # noqa: S101 - the planner sets them on entity fetches
+        represent = self.executor.representer(fetch)
         targets: list[list[dict[str, Any]]] = []
         representations: list[dict[str, Any]] = []
         index_of: dict[bytes, int] = {}
         for obj in objects_at(self.data, flatten.path):
-            rep = representation(obj, fetch.requires, self.executor.is_a, fetch.typename_rewrite)
+            rep = represent(obj)
             if rep is None:
                 continue
             key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
