@@ -1,10 +1,11 @@
 """The image's HEALTHCHECK. One image runs every process, so it looks at the container's own
-command (PID 1): a router or subgraph must answer ``/health`` on the port it listens on, the
-worker must have written the heartbeat ARQ keeps in Redis, a one-shot command is left alone.
+command (PID 1, or the PID given): a router or subgraph must answer ``/health`` on the port it
+listens on, the worker must have a fresh ARQ heartbeat in Redis, a one-shot command passes.
 Kept light (no application imports for HTTP services): Docker runs it every interval."""
 
 from __future__ import annotations
 
+import re
 import sys
 import urllib.request
 from pathlib import Path
@@ -12,26 +13,31 @@ from pathlib import Path
 SERVERS = frozenset({"router", "subgraph", "up"})
 LISTEN = "0A"  # socket state in /proc/net/tcp
 ARQ_HEARTBEAT_SUFFIX = ":health-check"
+_SOCKET = re.compile(r"^socket:\[(\d+)\]$")
 
 
 def vetrai_arguments(cmdline: list[str]) -> list[str]:
-    """The arguments after the ``vetrai`` script in a process's command line."""
+    """The arguments after the ``vetrai`` script (or ``-m vetrai``) in a command line."""
     for index, part in enumerate(cmdline):
         if Path(part).name == "vetrai":
             return cmdline[index + 1 :]
     return cmdline
 
 
-def listening_ports(tables: list[str]) -> list[int]:
-    """TCP ports listened on in this network namespace (the container's own), lowest first."""
+def listening_ports(proc: Path) -> list[int]:
+    """TCP ports the process at ``proc`` (``/proc/<pid>``) listens on, lowest first."""
+    inodes = set()
+    for fd in (proc / "fd").iterdir():
+        found = _SOCKET.match(str(fd.readlink())) if fd.is_symlink() else None
+        if found:
+            inodes.add(found[1])
     ports = set()
-    for table in tables:
-        path = Path(table)
-        if not path.exists():
+    for table in (proc / "net" / "tcp", proc / "net" / "tcp6"):
+        if not table.exists():
             continue
-        for line in path.read_text().splitlines()[1:]:
+        for line in table.read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[3] == LISTEN:
+            if fields[3] == LISTEN and fields[9] in inodes:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return sorted(ports)
 
@@ -39,8 +45,7 @@ def listening_ports(tables: list[str]) -> list[int]:
 def server_healthy(ports: list[int]) -> bool:
     if not ports:
         return False  # still starting, or its server stopped
-    url = f"http://127.0.0.1:{ports[0]}/health"
-    with urllib.request.urlopen(url, timeout=4) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/health", timeout=4) as response:
         return bool(response.status == 200)
 
 
@@ -56,19 +61,21 @@ def worker_healthy() -> bool:
     return bool(Redis.from_url(settings.redis_url, socket_timeout=4).exists(heartbeat))
 
 
-def healthy(arguments: list[str], tables: list[str]) -> bool:
+def healthy(proc: Path) -> bool:
+    cmdline = [part for part in (proc / "cmdline").read_bytes().decode().split("\0") if part]
+    arguments = vetrai_arguments(cmdline)
     command = arguments[0] if arguments else ""
     if command in SERVERS:
-        return server_healthy(listening_ports(tables))
+        return server_healthy(listening_ports(proc))
     if command == "worker":
         return worker_healthy()
     return True
 
 
-def main() -> int:
-    cmdline = [p for p in Path("/proc/1/cmdline").read_bytes().decode().split("\0") if p]
+def main(argv: list[str]) -> int:
+    proc = Path("/proc") / (argv[0] if argv else "1")
     try:
-        ok = healthy(vetrai_arguments(cmdline), ["/proc/net/tcp", "/proc/net/tcp6"])
+        ok = healthy(proc)
     except Exception as exc:  # any failure to answer is unhealthy, with the reason in the log
         print(f"unhealthy: {exc!r}", file=sys.stderr)
         return 1
@@ -76,4 +83,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
