@@ -4,7 +4,7 @@ No GraphQL here; the schema and the worker's tasks both call this service."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from subgraphs.kernel import validation
 from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
 from subgraphs.kernel.notify import NotificationRequest, job_queue
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.settings import Settings
@@ -513,22 +513,20 @@ class NotificationService:
         return contact
 
     def _contact_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
-        checked: dict[str, Any] = {}
-        if "phone" in changes:
-            phone = changes["phone"]
-            ok = phone is None or bool(_PHONE.match(phone))
-            require(
-                ok, ErrorCode.INVALID_INPUT, "Use the international format: +15551234567.", "phone"
-            )
-            checked["phone"] = phone
-        if "locale" in changes:
-            ok = bool(_LOCALE.match(changes["locale"] or ""))
-            require(ok, ErrorCode.INVALID_INPUT, "Use a locale such as en or fr-CA.", "locale")
-            checked["locale"] = changes["locale"]
-        if "timezone" in changes:
-            ok = changes["timezone"] in available_timezones()
-            require(ok, ErrorCode.INVALID_INPUT, "Unknown time zone.", "timezone")
-            checked["timezone"] = changes["timezone"]
+        """The changes, checked; every bad field is reported at once."""
+        rules: dict[str, tuple[Callable[[Any], bool], str]] = {
+            "phone": (lambda v: v is None or bool(_PHONE.match(v)), "Use the form +15551234567."),
+            "locale": (lambda v: bool(_LOCALE.match(v or "")), "Use a locale such as en or fr-CA."),
+            "timezone": (lambda v: v in available_timezones(), "Unknown time zone."),
+        }
+        problems = [
+            Problem(ErrorCode.INVALID_INPUT, message, name)
+            for name, (valid, message) in rules.items()
+            if name in changes and not valid(changes[name])
+        ]
+        if problems:
+            raise Rejected(*problems)
+        checked = {name: changes[name] for name in rules if name in changes}
         if "quiet_hours" in changes:
             hours = changes["quiet_hours"]
             checked["quiet_start"] = hours and _local_time(hours[0], "quietHours.start")

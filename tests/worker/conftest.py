@@ -145,6 +145,7 @@ async def service(delivery_settings: Settings) -> AsyncIterator[NotificationServ
     redis = Redis.from_url(delivery_settings.redis_url)
     async with httpx.AsyncClient() as client:
         yield NotificationService(db, redis, delivery_settings, senders(delivery_settings, client))
+    await redis.delete(delivery_settings.queue_name)
     await redis.aclose()
     await db.close()
 

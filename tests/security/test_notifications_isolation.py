@@ -1,0 +1,68 @@
+"""Notifications, templates, preferences and contacts are hidden by row-level security from
+anyone but their recipient or organization, whatever the service layer does."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from sqlalchemy import text
+
+from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.db import Database
+from subgraphs.kernel.settings import Settings
+from tests.conftest import Subgraph
+from tests.subgraphs.notifications.helpers import admin_of, member, send, send_input
+from tests.subgraphs.notifications.test_preferences import SET
+from tests.subgraphs.notifications.test_templates import save
+
+TABLES = ("notifications", "deliveries", "templates", "preferences", "contacts")
+
+
+async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
+    notifications: Subgraph, settings: Settings
+) -> None:
+    admin, ada, eve = admin_of(uuid4()), member(), member()
+    await send(notifications, admin, send_input(admin, [ada], channels=["IN_APP"]))
+    await save(notifications, admin, key="message", channel="SMS", subject="s", body="{{ body }}")
+    await notifications.run(SET, {"c": "job", "ch": "SMS", "on": False}, ada)
+    url, role = settings.app_database()
+    db = Database(url, role=role)
+    try:
+        async with db.transaction(Caller(user_id=eve.user_id, org_id=uuid4())) as session:
+            for table in TABLES:
+                rows = await session.scalar(
+                    text(f"select count(*) from notifications.{table}")  # noqa: S608
+                )
+                assert rows == 0, table
+        async with db.transaction(ada) as session:
+            mine = await session.scalar(
+                text("select count(*) from notifications.notifications where user_id = :u"),
+                {"u": ada.user_id},
+            )
+            assert mine == 1
+            templates = await session.scalar(text("select count(*) from notifications.templates"))
+            assert templates == 0
+        async with db.transaction(Caller(org_id=admin.org_id)) as session:
+            assert await session.scalar(text("select count(*) from notifications.templates")) == 1
+            # An organization does not read its members' own notifications.
+            notes = await session.scalar(text("select count(*) from notifications.notifications"))
+            assert notes == 0
+    finally:
+        await db.close()
+
+
+async def test_application_role_cannot_turn_security_off(settings: Settings) -> None:
+    url, role = settings.app_database()
+    db = Database(url, role=role)
+    try:
+        async with db.transaction(Caller()) as session:
+            forced = await session.scalar(
+                text(
+                    "select bool_and(relforcerowsecurity and relrowsecurity) from pg_class"
+                    " where relnamespace = 'notifications'::regnamespace and relkind = 'r'"
+                    " and relname <> 'alembic_version'"
+                )
+            )
+            assert forced is True
+    finally:
+        await db.close()
