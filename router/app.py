@@ -13,17 +13,24 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import graphiql
+from router.apq import PersistedQueryStore
+from router.config import RouterConfig
 from router.edge import create_app
-from router.identity import Authenticate, Authenticator, context_headers
+from router.gate import Gate
+from router.identity import Authenticator, Endpoints, context_headers
+from router.ratelimit import RateLimiter
 from router.supergraph import Supergraph
+from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.context import context_key
 from subgraphs.kernel.settings import Settings, SettingsError
 
@@ -77,6 +84,11 @@ class _Metrics:
             ["service", "path"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "vetrai_router_rate_limited",
+            "Requests refused by a rate limit",
+            registry=self.registry,
+        )
         self.fetches = Counter(
             "vetrai_router_subgraph_fetches",
             "Requests the router sent to each subgraph",
@@ -117,13 +129,34 @@ class _Observe:
             self.metrics.latency.labels("router", path).observe(time.perf_counter() - started)
 
 
+def _endpoints(settings: Settings, urls: Mapping[str, str]) -> Endpoints:
+    def beside(service: str, path: str) -> str:
+        parts = urlsplit(urls.get(service, ""))
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+    return Endpoints(
+        jwks=jwks_url(settings, urls),
+        keys=beside("keys", VERIFY_PATH),
+        tenancy=urls.get("tenancy", ""),
+    )
+
+
 def create_router(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: Mapping[str, str] | None = None
+    settings: Settings,
+    supergraph_sdl: str,
+    subgraph_urls: Mapping[str, str] | None = None,
+    config: RouterConfig | None = None,
 ) -> Starlette:
-    overrides = {**settings.router_subgraph_urls, **(subgraph_urls or {})}
+    """The router with identity, limits and protection in front of the federation edge."""
+    config = config or RouterConfig()
+    if not settings.redis_url:
+        raise SettingsError("REDIS_URL: the router keeps rate limits and persisted queries there")
+    overrides = {**settings.router_subgraph_urls, **config.subgraph_urls, **(subgraph_urls or {})}
     urls = {name: s.url for name, s in Supergraph(supergraph_sdl).subgraphs.items()} | overrides
+    production = settings.environment == "production"
     metrics = _Metrics()
-    sign = context_headers(context_key(settings), settings.context_ttl_seconds)
+    key = context_key(settings)
+    sign = context_headers(key, settings.context_ttl_seconds)
 
     def subgraph_headers(service: str, request: Request) -> Mapping[str, str]:
         metrics.fetches.labels(service).inc()
@@ -133,14 +166,42 @@ def create_router(
         supergraph_sdl,
         subgraph_urls=urls,
         subgraph_headers=subgraph_headers,
-        expose_plans=settings.environment != "production",
+        expose_plans=not production,
+        subgraph_timeout=config.subgraph_timeout_seconds,
     )
+    redis = Redis.from_url(settings.redis_url)
     authenticator = Authenticator(
-        jwks_url(settings, urls), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        _endpoints(settings, urls),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        key=key,
+        redis=redis,
     )
-    app.add_middleware(Authenticate, authenticator=authenticator)
-    app.add_middleware(_GraphiQL)
-    app.mount("/graphiql", StaticFiles(directory=graphiql.ASSETS, check_dir=False))
+    app.add_middleware(
+        Gate,
+        router=app.state.router,
+        config=config,
+        authenticator=authenticator,
+        limiter=RateLimiter(redis),
+        persisted=PersistedQueryStore(redis, config.persisted_queries),
+        introspection=_enabled(config.protection.introspection, production),
+        rejections=metrics.rate_limited,
+    )
+    if _enabled(config.protection.graphiql, production):
+        app.add_middleware(_GraphiQL)
+        app.mount("/graphiql", StaticFiles(directory=graphiql.ASSETS, check_dir=False))
+    if config.protection.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=config.protection.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
     app.add_route("/metrics", metrics.endpoint, methods=["GET"])
     app.add_middleware(_Observe, metrics=metrics)
     return app
+
+
+def _enabled(setting: bool | None, production: bool) -> bool:
+    """On in development and off in production, unless the configuration says otherwise."""
+    return (not production) if setting is None else setting

@@ -1,31 +1,64 @@
-"""Who is calling the router: a Bearer access token verified against auth's published keys
-(JWKS, cached, refetched when a token names a key we do not know), turned into the signed
-caller context each subgraph request carries."""
+"""Who is calling the router, and as which organization.
+
+- ``Authorization: Bearer <JWT>``: verified against auth's published keys (JWKS, cached,
+  refetched when a token names a key we do not know); the organization is the one named by
+  ``X-Organization-Id`` or else the user's active one, with the user's role in it, from tenancy.
+- ``X-API-Key: vetrai_...``: verified by the keys subgraph's internal route; the answer is
+  cached until the key changes (keys announces revocations and rotations on Redis) or expires.
+- Nothing: anonymous.
+
+Answers from the subgraphs are cached briefly, so a request costs no lookups once warm.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
+import orjson
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
+from redis.asyncio import Redis
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from router.config import Window
+from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, sign_caller
+from subgraphs.kernel.scopes import INTERNAL_VERIFY, scopes_of
 
+logger = logging.getLogger(__name__)
 _REFETCH_INTERVAL = 10.0
+_MEMBERSHIP_TTL = 30.0
+_KEY_TTL = 300.0
+_MAX_CACHED = 10_000
+_MEMBERSHIP_QUERY = """query($id: ID!) { organization(id: $id) { id plan viewerRole } }"""
+_CURRENT_QUERY = """{ currentOrganization { id plan viewerRole } }"""
 
 
 class Unauthenticated(Exception):
     """Credentials were presented and are not valid."""
+
+
+class Forbidden(Exception):
+    """Valid credentials asked for an organization the caller does not belong to."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    caller: Caller
+    plan: str | None = None
+    key_limit: Window | None = None
 
 
 def verify_token(
@@ -53,65 +86,192 @@ def _kid(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
+class _Expiring:
+    """A small cache whose entries live until their own deadline."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: Any, value: Any, ttl: float) -> None:
+        if len(self._entries) >= _MAX_CACHED:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + ttl, value)
+
+    def drop(self, matches: Any) -> None:
+        for key in [k for k, (_, v) in self._entries.items() if matches(v)]:
+            del self._entries[key]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    jwks: str
+    keys: str
+    tenancy: str
+
+
 class Authenticator:
-    def __init__(self, jwks_url: str, *, issuer: str, audience: str) -> None:
-        self.jwks_url = jwks_url
+    def __init__(
+        self, endpoints: Endpoints, *, issuer: str, audience: str, key: bytes, redis: Redis
+    ) -> None:
+        self.endpoints = endpoints
         self.issuer = issuer
         self.audience = audience
-        self._keys = KeySet([])
-        self._fetched_at = 0.0
+        self.key = key
+        self.redis = redis
+        self._jwks = KeySet([])
+        self._jwks_fetched = 0.0
+        self._keys = _Expiring()
+        self._memberships = _Expiring()
+        self._listener: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=5.0)
 
-    async def _refresh(self) -> None:
-        if time.monotonic() - self._fetched_at < _REFETCH_INTERVAL and self._keys.keys:
-            return
-        response = await self._http.get(self.jwks_url)
-        response.raise_for_status()
-        self._keys = KeySet.import_key_set(response.json())
-        self._fetched_at = time.monotonic()
+    async def identify(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
+        secret = headers.get("x-api-key")
+        if secret:
+            return await self._api_key(secret, client_ip)
+        authorization = headers.get("authorization")
+        if authorization:
+            return await self._user(authorization, headers.get("x-organization-id"), client_ip)
+        return Identity(Caller(client_ip=client_ip) if client_ip else ANONYMOUS)
 
-    async def caller(self, authorization: str | None, client_ip: str | None) -> Caller:
-        if not authorization:
-            return Caller(client_ip=client_ip) if client_ip else ANONYMOUS
+    # internal calls to subgraphs -------------------------------------------------------------
+
+    async def _post(self, url: str, audience: str, caller: Caller, body: object) -> httpx.Response:
+        headers = {
+            HEADER: sign_caller(caller, audience=audience, key=self.key),
+            "content-type": "application/json",
+        }
+        return await self._http.post(url, content=orjson.dumps(body), headers=headers)
+
+    async def _organization(self, caller: Caller, org: str | None) -> dict[str, Any] | None:
+        body = (
+            {"query": _MEMBERSHIP_QUERY, "variables": {"id": org}}
+            if org
+            else {"query": _CURRENT_QUERY}
+        )
+        response = await self._post(self.endpoints.tenancy, "tenancy", caller, body)
+        response.raise_for_status()
+        data = response.json().get("data") or {}
+        found = data.get("organization" if org else "currentOrganization")
+        return found if isinstance(found, dict) else None
+
+    # users ------------------------------------------------------------------------------------
+
+    async def _refresh_jwks(self) -> None:
+        if time.monotonic() - self._jwks_fetched < _REFETCH_INTERVAL and self._jwks.keys:
+            return
+        response = await self._http.get(self.endpoints.jwks)
+        response.raise_for_status()
+        self._jwks = KeySet.import_key_set(response.json())
+        self._jwks_fetched = time.monotonic()
+
+    async def _user(self, authorization: str, org: str | None, client_ip: str | None) -> Identity:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("Use 'Authorization: Bearer <access token>'.")
-        if _kid(token) not in {key.kid for key in self._keys.keys}:
-            await self._refresh()
-        claims = verify_token(token, self._keys, issuer=self.issuer, audience=self.audience)
+        if _kid(token) not in {key.kid for key in self._jwks.keys}:
+            await self._refresh_jwks()
+        claims = verify_token(token, self._jwks, issuer=self.issuer, audience=self.audience)
         if claims is None:
             raise Unauthenticated("The access token is invalid or has expired.")
-        return Caller(
+        user = Caller(
             user_id=UUID(claims["sub"]),
             session_id=UUID(claims["sid"]) if claims.get("sid") else None,
             client_ip=client_ip,
         )
+        membership = await self._membership(user, org)
+        if membership is None:
+            if org:
+                raise Forbidden("You are not a member of this organization.")
+            return Identity(user)
+        role = str(membership["viewerRole"]).lower()
+        caller = Caller(
+            user_id=user.user_id,
+            session_id=user.session_id,
+            org_id=UUID(membership["id"]),
+            roles=frozenset({role}),
+            scopes=scopes_of([role]),
+            client_ip=client_ip,
+        )
+        return Identity(caller, plan=membership.get("plan"))
+
+    async def _membership(self, user: Caller, org: str | None) -> dict[str, Any] | None:
+        cache_key = (user.user_id, org)
+        cached = self._memberships.get(cache_key)
+        if cached is None:
+            try:
+                found = await self._organization(user, org)
+            except httpx.HTTPError as exc:
+                # Without tenancy the user still acts as themselves, in no organization.
+                logger.warning("organization lookup failed: %r", exc)
+                return None
+            cached = found if found and found.get("viewerRole") else {}
+            self._memberships.put(cache_key, cached, _MEMBERSHIP_TTL)
+        return cached or None
+
+    # API keys ---------------------------------------------------------------------------------
+
+    async def _api_key(self, secret: str, client_ip: str | None) -> Identity:
+        if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
+            raise Unauthenticated("The API key is not valid.")
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        identity: Identity | None = self._keys.get(digest)
+        if identity is None:
+            identity, ttl = await self._verify_key(secret, client_ip)
+            self._keys.put(digest, identity, ttl)
+        return replace(identity, caller=replace(identity.caller, client_ip=client_ip))
+
+    async def _verify_key(self, secret: str, client_ip: str | None) -> tuple[Identity, float]:
+        self._listen()
+        router = Caller(scopes=frozenset({INTERNAL_VERIFY}))
+        response = await self._post(self.endpoints.keys, "keys", router, {"secret": secret})
+        if response.status_code == 404:
+            raise Unauthenticated("The API key is not valid.")
+        response.raise_for_status()
+        key = response.json()
+        caller = Caller(
+            key_id=UUID(key["key_id"]),
+            org_id=UUID(key["org_id"]),
+            scopes=frozenset(key["scopes"]),
+            client_ip=client_ip,
+        )
+        found = await self._organization(caller, None)
+        limit = key.get("rate_limit")
+        identity = Identity(
+            caller,
+            plan=found.get("plan") if found else None,
+            key_limit=Window(**limit) if limit else None,
+        )
+        ttl = _KEY_TTL
+        if key.get("expires_at"):
+            remaining = datetime.fromisoformat(key["expires_at"]).timestamp() - time.time()
+            ttl = min(ttl, max(remaining, 0.0))
+        return identity, ttl
+
+    def _listen(self) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._forget_changed_keys())
+
+    async def _forget_changed_keys(self) -> None:
+        """Drop cached keys as soon as keys announces a revocation or rotation."""
+        async with self.redis.pubsub() as pubsub:
+            await pubsub.subscribe(CHANGED_CHANNEL)
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                key_id = UUID(orjson.loads(message["data"])["key_id"])
+                self._keys.drop(lambda identity, gone=key_id: identity.caller.key_id == gone)
 
     async def aclose(self) -> None:
+        if self._listener:
+            self._listener.cancel()
         await self._http.aclose()
-
-
-class Authenticate:
-    """ASGI middleware: put the verified caller on the request, or answer 401."""
-
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
-        self.app = app
-        self.authenticator = authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/graphql":
-            request = Request(scope)
-            client = request.client.host if request.client else None
-            try:
-                caller = await self.authenticator.caller(
-                    request.headers.get("authorization"), client
-                )
-            except Unauthenticated as exc:
-                error = {"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}
-                await JSONResponse({"errors": [error]}, status_code=401)(scope, receive, send)
-                return
-            scope.setdefault("state", {})["caller"] = caller
-        await self.app(scope, receive, send)
 
 
 def context_headers(key: bytes, ttl: int) -> Any:

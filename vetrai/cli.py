@@ -10,6 +10,7 @@ from pathlib import Path
 from router.app import create_router
 from router.compose import command as compose_command
 from router.compose.compose import compose
+from router.config import ConfigError, RouterConfig, load_config
 from router.reload import HotReload
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
@@ -68,9 +69,17 @@ def _run(settings: Settings, services: list[Service], *, worker: bool = False) -
     asyncio.run(main())
 
 
+def _router_config(path: Path | None) -> RouterConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        sys.exit(f"vetrai: router configuration {exc}")
+
+
 def _router(settings: Settings, supergraph_sdl: str, urls: dict[str, str] | None = None) -> Service:
     port = settings.router_port + settings.port_offset
-    return Service("router", port, create_router(settings, supergraph_sdl, urls))
+    config = _router_config(settings.router_config)
+    return Service("router", port, create_router(settings, supergraph_sdl, urls, config))
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
@@ -85,12 +94,15 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
-    port = settings.router_port + settings.port_offset
+    if args.config:
+        settings = settings.model_copy(update={"router_config": args.config})
+    settings = _prepare(settings, migrations=False).settings
     if not args.hot_reload:
         _run(settings, [_router(settings, args.supergraph.read_text())])
         return
-    app = HotReload(args.supergraph, lambda sdl: create_router(settings, sdl))
-    _run(settings, [Service("router", port, app)])
+    config = _router_config(settings.router_config)
+    app = HotReload(args.supergraph, lambda sdl: create_router(settings, sdl, config=config))
+    _run(settings, [Service("router", settings.router_port + settings.port_offset, app)])
 
 
 def cmd_subgraph(args: argparse.Namespace, settings: Settings) -> None:
@@ -137,6 +149,9 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("schema/supergraph.graphql"),
         help="supergraph SDL (default: schema/supergraph.graphql)",
+    )
+    router.add_argument(
+        "--config", type=Path, help="router configuration (YAML; default: ROUTER_CONFIG)"
     )
     router.add_argument(
         "--hot-reload", action="store_true", help="serve a changed supergraph file at once"

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 SECRET_PREFIX = "vetrai_"  # noqa: S105 - the public prefix of every key, not a secret
 CHANGED_CHANNEL = "vetrai:keys:changed"
+VERIFY_PATH = "/internal/verify"  # the keys subgraph's route that verifies a secret
 USAGE_PATTERN = "vetrai:keys:usage:*"
 # Counters outlive several missed flushes; the flush deletes them once they are in PostgreSQL.
 USAGE_TTL_SECONDS = 8 * 86400

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
 
     router_port: int = Field(default=4000, ge=1, le=65535)
     router_subgraph_urls: dict[str, str] = Field(default_factory=dict)
+    router_config: Path | None = None
     jwks_url: str | None = None
 
     jwt_keys_file: Path | None = None

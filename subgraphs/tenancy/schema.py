@@ -26,6 +26,13 @@ def _organizations(info: Info) -> Any:
     return loader(ctx, "organizations", lambda ids: ctx.services.organizations(ctx.caller, ids))
 
 
+async def _members(info: Info, org_id: str) -> list[models.Membership]:
+    ctx = info.context
+    members = loader(ctx, "members", lambda ids: ctx.services.members(ctx.caller, ids))
+    found: list[models.Membership] = await members.load(UUID(org_id))
+    return found
+
+
 @strawberry.federation.type(keys=["id"], description="A person, as far as tenancy knows them.")
 class User:
     id: strawberry.ID
@@ -121,9 +128,13 @@ class Organization:
 
     @strawberry.field
     async def members(self, info: Info) -> list[Membership]:
-        ctx = info.context
-        members = loader(ctx, "members", lambda ids: ctx.services.members(ctx.caller, ids))
-        return [Membership.of(m) for m in await members.load(UUID(self.id))]
+        return [Membership.of(m) for m in await _members(info, self.id)]
+
+    @strawberry.field(description="Your role here; null for an API key.")
+    async def viewer_role(self, info: Info) -> Role | None:
+        viewer = info.context.caller.user_id
+        mine = [m for m in await _members(info, self.id) if m.user_id == viewer]
+        return Role(mine[0].role) if mine else None
 
     @strawberry.field(description="Pending invitations; empty unless you are an owner or admin.")
     async def invitations(self, info: Info) -> list[Invitation]:
