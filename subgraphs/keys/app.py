@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.app import Runtime, create_subgraph_app
 from subgraphs.kernel.context import HEADER, InvalidContext, verify_caller
 from subgraphs.kernel.migrations import MigrationSet
@@ -28,10 +29,9 @@ from subgraphs.keys.schema import schema
 from subgraphs.keys.service import KeysService, VerifiedKey
 
 MIGRATIONS = MigrationSet("keys", Path(__file__).parent / "migrations")
-VERIFY_PATH = "/internal/verify"
 _MAX_BODY = 4096
 
-__all__ = ["MIGRATIONS", "VERIFY_PATH", "create_app", "schema"]
+__all__ = ["MIGRATIONS", "create_app", "schema"]
 
 
 def _problem(status: int, code: str, message: str) -> Response:

@@ -9,7 +9,7 @@ from sqlalchemy import Column, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from subgraphs.kernel.outbox import utcnow
+from subgraphs.kernel.db import utcnow
 
 SCHEMA = {"schema": "keys"}
 

@@ -29,9 +29,8 @@ from subgraphs.kernel.api_keys import (
     usage_key,
 )
 from subgraphs.kernel.caller import ANONYMOUS, Caller
-from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
-from subgraphs.kernel.outbox import utcnow
 from subgraphs.kernel.scopes import SCOPES, scopes_of
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import token_hash
