@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from router.compose.subgraph import Subgraph
+from subgraphs import kernel
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.outbox import MIGRATIONS as OUTBOX_MIGRATIONS
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ def composition_sources(host: str = "localhost") -> list[Subgraph]:
         Subgraph(spec.name, f"http://{host}:{spec.port}/graphql", spec.module.schema.as_str())
         for spec in SUBGRAPHS
     ]
+
+
+# The kernel's email outbox, retired for the notifications service: its history drops its table.
+OUTBOX_MIGRATIONS = MigrationSet("outbox", Path(kernel.__file__).parent / "outbox_migrations")
 
 
 def all_migrations() -> list[MigrationSet]:

@@ -19,7 +19,7 @@ _ALEMBIC = Path(__file__).parent / "alembic"
 
 @dataclass(frozen=True)
 class MigrationSet:
-    """The migrations of one schema (a subgraph's, or the kernel's outbox)."""
+    """The migrations of one schema (a subgraph's, or the retired outbox's)."""
 
     schema: str
     versions: Path
