@@ -109,6 +109,7 @@ def test_first_start_prints_progress_and_urls(platform: Platform) -> None:
     assert AUTH in text
     assert TENANCY in text
     assert ROUTER in text
+    assert "worker" in text
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -159,6 +160,26 @@ def test_one_endpoint_joins_auth_and_tenancy_and_isolates_users(platform: Platfo
     forged = httpx.post(ROUTER, json={"query": ME}, headers=_bearer(token[:-3] + "abc"))
     assert forged.status_code == 401
     assert forged.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_worker_of_vetrai_up_turns_the_sign_up_email_into_a_notification(
+    platform: Platform,
+) -> None:
+    token = _run(
+        ROUTER,
+        """mutation { signUp(input: {email: "lin@example.com",
+      password: "correct horse battery", name: "Lin"}) { tokens { accessToken } } }""",
+    )["signUp"]["tokens"]["accessToken"]
+    query = """query { me { notifications(first: 10) { totalCount unreadCount
+      edges { node { id title read } } } } }"""
+    for _ in range(100):
+        notifications = _run(ROUTER, query, _bearer(token))["me"]["notifications"]
+        if notifications["totalCount"]:
+            break
+        time.sleep(0.1)
+    assert (notifications["totalCount"], notifications["unreadCount"]) == (1, 1)
+    [edge] = notifications["edges"]
+    assert (edge["node"]["title"], edge["node"]["read"]) == ("Confirm your email address", False)
 
 
 async def test_graphiql_runs_a_query_in_a_real_browser(platform: Platform) -> None:
