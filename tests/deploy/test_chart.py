@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import helm_python as helm
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from vetrai.platform import SUBGRAPHS
@@ -26,6 +27,8 @@ EVERYTHING = {
     "database": {"url": DATABASE_URL, "appUrl": "postgresql://app:placeholder@postgres/vetrai"},
     "smtp": {"host": "smtp.example.com", "username": "vetrai", "password": "placeholder"},
 }
+# the oldest Kubernetes the chart supports (Chart.yaml's kubeVersion) and the newest known
+KUBERNETES_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
 API_VERSIONS = {
     "ConfigMap": "v1",
     "Secret": "v1",
@@ -55,6 +58,19 @@ def test_helm_lint_finds_nothing_wrong() -> None:
     result = helm.lint(str(CHART), dict(REQUIRED), strict=True)
     warnings = [m for m in result["messages"] if m["severity"] > 1]  # 1 is informational
     assert (result["errors"], warnings) == ([], [])
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_objects_follow_the_kubernetes_api_schemas(
+    objects: list[dict[str, Any]], version: str
+) -> None:
+    problems = []
+    for obj in objects:
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            problems.append(f"{obj['kind']} {obj['metadata']['name']}: {exc.message}")
+    assert problems == [], "\n".join(problems)
 
 
 def test_objects_are_valid_kubernetes_objects(objects: list[dict[str, Any]]) -> None:
