@@ -153,6 +153,9 @@ def test_grafana_is_provisioned_with_the_router_dashboard(compose: dict[str, Any
     )
     mounted = {volume.split(":")[1] for volume in grafana["volumes"]}
     assert provider["providers"][0]["options"]["path"] in mounted
+    home = Path(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert str(home.parent) in mounted
+    assert (ROOT / "docker/grafana/dashboards" / home.name).exists()
     dashboard = json.loads((ROOT / "docker/grafana/dashboards/vetrai.json").read_text())
     titles = {panel["title"] for panel in dashboard["panels"]}
     assert {
