@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import re
@@ -141,6 +142,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        relax_cycle_collector()
         yield
         await client.aclose()
 
@@ -156,6 +158,17 @@ def create_app(
     )
     app.state.router = router
     return app
+
+
+def relax_cycle_collector() -> None:
+    """Responses are trees of dicts and lists, freed by reference counting once sent. With many
+    large ones in flight, the cycle collector's default thresholds make it scan them over and
+    over: a quarter of the router's CPU on a 90 KB response at 50 connections. Objects that
+    live as long as the process (schemas, parsed supergraph) are moved out of its scans, and it
+    runs after 100 000 net allocations instead of 700."""
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, 100_000), max(middle, 50), max(old, 100))
 
 
 async def _params(request: Request) -> dict[str, Any]:
