@@ -211,9 +211,11 @@ class Authenticator:
                 # Without tenancy the user still acts as themselves, in no organization.
                 logger.warning("organization lookup failed: %r", exc)
                 return None
-            cached = found if found and found.get("viewerRole") else {}
+            if not (found and found.get("viewerRole")):
+                return None  # not cached: a membership made a moment ago must count at once
+            cached = found
             self._memberships.put(cache_key, cached, _MEMBERSHIP_TTL)
-        return cached or None
+        return cached  # type: ignore[no-any-return]
 
     # API keys ---------------------------------------------------------------------------------
 

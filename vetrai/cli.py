@@ -96,7 +96,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
     if args.config:
         settings = settings.model_copy(update={"router_config": args.config})
-    settings = _prepare(settings, migrations=False).settings
+    settings = start_stack(settings, say=_say, database=False).settings
     if not args.hot_reload:
         _run(settings, [_router(settings, args.supergraph.read_text())])
         return

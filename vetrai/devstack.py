@@ -41,12 +41,14 @@ async def create_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def start_stack(settings: Settings, say: Callable[[str], None] = print) -> Stack:
+def start_stack(
+    settings: Settings, say: Callable[[str], None] = print, *, database: bool = True
+) -> Stack:
     """Start what is not configured and return settings pointing at every service."""
     servers: list[Any] = []
     updates: dict[str, str] = {}
     data = settings.data_dir.resolve()
-    if not settings.database_url:
+    if database and not settings.database_url:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
             warnings.simplefilter("ignore")

@@ -14,6 +14,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.federation import Schema
 
 from subgraphs.kernel.app import Context
+from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.errors import ErrorCode, Rejected
 
 log = logging.getLogger("vetrai.errors")
@@ -68,6 +69,14 @@ def federated_schema(
 
 P = TypeVar("P")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def require_scope(caller: Caller, scope: str) -> None:
+    """An API key reaches a field only with the scope for it (a user's role decides for users)."""
+    if caller.key_id is not None and scope not in caller.scopes:
+        raise GraphQLError(
+            f"This API key lacks the scope '{scope}'.", extensions={"code": "FORBIDDEN"}
+        )
 
 
 def rejections_as(payload: Callable[..., P]) -> Callable[[F], F]:

@@ -11,7 +11,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
+from subgraphs.kernel.schema import (
+    UserError,
+    federated_schema,
+    loader,
+    rejections_as,
+    require_scope,
+)
 from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.tenancy import models
 from subgraphs.tenancy.models import Role
@@ -128,6 +134,7 @@ class Organization:
 
     @strawberry.field
     async def members(self, info: Info) -> list[Membership]:
+        require_scope(info.context.caller, "members:read")
         return [Membership.of(m) for m in await _members(info, self.id)]
 
     @strawberry.field(description="Your role here; null for an API key.")

@@ -1,0 +1,129 @@
+"""The platform's subgraphs and the router, each served over real HTTP on its own port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from router.app import create_router
+from router.compose.compose import compose
+from router.config import RouterConfig, Window
+from subgraphs.kernel.settings import Settings
+from tests.conftest import unique_email
+from vetrai.platform import SUBGRAPHS, composition_sources
+
+PASSWORD = "correct horse battery"
+LIMITED_OPERATION = "Limited"
+
+
+@asynccontextmanager
+async def served(app: ASGIApp) -> AsyncIterator[str]:
+    """``app`` on an ephemeral port of 127.0.0.1; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def subgraph_urls(settings: Settings) -> AsyncIterator[dict[str, str]]:
+    urls: dict[str, str] = {}
+    servers = [served(spec.module.create_app(settings)) for spec in SUBGRAPHS]
+    for spec, server in zip(SUBGRAPHS, servers, strict=True):
+        urls[spec.name] = f"{await server.__aenter__()}/graphql"
+    yield urls
+    for server in reversed(servers):
+        await server.__aexit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def supergraph_sdl() -> str:
+    sdl = compose(composition_sources()).supergraph_sdl
+    assert sdl is not None
+    return sdl
+
+
+def router_config(**limits: Any) -> RouterConfig:
+    defaults = RouterConfig()
+    return RouterConfig(
+        limits=defaults.limits.model_copy(update=limits),
+        rate_limits=defaults.rate_limits.model_copy(
+            update={"operations": {LIMITED_OPERATION: Window(limit=2, window_seconds=60)}}
+        ),
+    )
+
+
+class RouterClient:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"query": query, "variables": variables or {}}
+        return await self.client.post("/graphql", json=body, headers=_headers(headers))
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> Any:
+        response = await self.post(query, variables, **headers)
+        body = response.json()
+        assert response.status_code == 200, body
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def sign_up(self) -> tuple[str, str]:
+        """A new user's id and access token."""
+        result = await self.data(
+            """mutation($e: String!, $p: String!) { signUp(input: {email: $e, password: $p,
+            name: "Test"}) { user { id } tokens { accessToken } } }""",
+            {"e": unique_email(), "p": PASSWORD},
+        )
+        return result["signUp"]["user"]["id"], result["signUp"]["tokens"]["accessToken"]
+
+    async def owner_of_new_organization(self) -> tuple[str, str]:
+        """An access token of a user who owns a new organization, and the organization's id."""
+        _, token = await self.sign_up()
+        created = await self.data(
+            """mutation($s: String!) { createOrganization(input: {name: "Acme", slug: $s})
+            { organization { id } errors { code } } }""",
+            {"s": f"acme-{unique_email().split('@')[0].split('-')[1]}"},
+            authorization=f"Bearer {token}",
+        )
+        return token, created["createOrganization"]["organization"]["id"]
+
+
+def _headers(given: dict[str, str]) -> dict[str, str]:
+    return {name.replace("_", "-"): value for name, value in given.items()}
+
+
+@asynccontextmanager
+async def router_client(
+    settings: Settings, sdl: str, urls: dict[str, str], config: RouterConfig
+) -> AsyncIterator[RouterClient]:
+    app = create_router(settings, sdl, urls, config)
+    async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        yield RouterClient(client)
+
+
+@pytest.fixture(scope="session")
+async def router(
+    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> AsyncIterator[RouterClient]:
+    async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as client:
+        yield client

@@ -1,0 +1,103 @@
+"""Limits and protection at the router: refused with a code before any subgraph is called."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from subgraphs.kernel.settings import Settings
+from tests.router.platform.conftest import RouterClient, router_client, router_config
+
+
+def _depth_query(depth: int) -> str:
+    """A valid query ``depth`` fields deep: me, then organizations, members, user, ..."""
+    cycle = ("organizations", "members", "user")
+    fields = ["me", *(cycle[i % 3] for i in range(depth - 2))]
+    last = "role" if fields[-1] == "members" else "id"
+    return "{ " + " { ".join([*fields, last]) + " }" * (depth - 1) + " }"
+
+
+async def test_forty_levels_deep_is_max_depth_exceeded(router: RouterClient) -> None:
+    response = await router.post(_depth_query(40))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "MAX_DEPTH_EXCEEDED"
+    shallow = await router.post(_depth_query(6))
+    assert shallow.status_code == 200
+
+
+async def test_aliases_root_fields_and_cost_limits(
+    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    config = router_config(max_aliases=2, max_root_fields=2, max_cost=50)
+    async with router_client(settings, supergraph_sdl, subgraph_urls, config) as strict:
+        aliases = await strict.post("{ a: me { id } b: me { id } c: me { id } }")
+        assert aliases.json()["errors"][0]["extensions"]["code"] == "MAX_ALIASES_EXCEEDED"
+        roots = await strict.post("{ me { id } currentOrganization { id } __typename }")
+        assert roots.json()["errors"][0]["extensions"]["code"] == "MAX_ROOT_FIELDS_EXCEEDED"
+        costly = await strict.post(
+            "{ me { organizations { members { user { organizations { id name } } } } } }"
+        )
+        assert costly.status_code == 400
+        assert costly.json()["errors"][0]["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+        cheap = await strict.post("{ me { id } }")
+        assert cheap.json() == {"data": {"me": None}}
+
+
+async def test_csrf_prevention_refuses_simple_requests(router: RouterClient) -> None:
+    simple_get = await router.client.get("/graphql", params={"query": "{ me { id } }"})
+    assert simple_get.status_code == 400
+    assert simple_get.json()["errors"][0]["extensions"]["code"] == "CSRF_PREVENTION"
+    text_post = await router.client.post(
+        "/graphql", content='{"query": "{ me { id } }"}', headers={"content-type": "text/plain"}
+    )
+    assert text_post.status_code == 400
+    preflighted = await router.client.get(
+        "/graphql", params={"query": "{ me { id } }"}, headers={"apollo-require-preflight": "1"}
+    )
+    assert preflighted.json() == {"data": {"me": None}}
+
+
+async def test_body_and_batch_limits(router: RouterClient) -> None:
+    huge = await router.client.post(
+        "/graphql", json={"query": "{ me { id } }", "pad": "x" * 1_100_000}
+    )
+    assert huge.status_code == 413
+    assert huge.json()["errors"][0]["extensions"]["code"] == "BODY_TOO_LARGE"
+    batch = await router.client.post(
+        "/graphql", json=[{"query": "{ me { id } }"}, {"query": "{ __typename }"}]
+    )
+    assert batch.json() == [{"data": {"me": None}}, {"data": {"__typename": "Query"}}]
+    too_many = await router.client.post("/graphql", json=[{"query": "{ __typename }"}] * 11)
+    assert too_many.json()["errors"][0]["extensions"]["code"] == "BATCH_LIMIT_EXCEEDED"
+
+
+async def test_automatic_persisted_queries(router: RouterClient) -> None:
+    query = f"query Apq{secrets.token_hex(4)} {{ __typename }}"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    miss = await router.client.post("/graphql", json={"extensions": extensions})
+    assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    registered = await router.client.post(
+        "/graphql", json={"query": query, "extensions": extensions}
+    )
+    assert registered.json() == {"data": {"__typename": "Query"}}
+    hit = await router.client.post("/graphql", json={"extensions": extensions})
+    assert hit.json() == {"data": {"__typename": "Query"}}
+    wrong = await router.client.post(
+        "/graphql",
+        json={"query": "{ me { id } }", "extensions": extensions},
+    )
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "INVALID_SHA256_HASH"
+
+
+async def test_introspection_can_be_turned_off(
+    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    config = router_config()
+    config = config.model_copy(
+        update={"protection": config.protection.model_copy(update={"introspection": False})}
+    )
+    async with router_client(settings, supergraph_sdl, subgraph_urls, config) as closed:
+        refused = await closed.post("{ __schema { queryType { name } } }")
+        assert refused.json()["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
+        assert (await closed.post("{ __typename }")).status_code == 200
