@@ -104,7 +104,10 @@ class Gate:
 
     async def _body(self, scope: Scope, receive: Receive, headers: Headers) -> Any:
         if scope["method"] == "GET":
-            return dict(parse_qsl(scope["query_string"].decode()))
+            params = dict(parse_qsl(scope["query_string"].decode()))
+            if any("\x00" in value or "\\u0000" in value for value in params.values()):
+                raise _nul()
+            return params
         limit = self.config.limits.max_body_bytes
         if int(headers.get("content-length") or 0) > limit:
             raise _too_large(limit)
@@ -118,8 +121,11 @@ class Gate:
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
+        body = b"".join(chunks)
+        if b"\\u0000" in body:
+            raise _nul()
         try:
-            return orjson.loads(b"".join(chunks))
+            return orjson.loads(body)
         except orjson.JSONDecodeError:
             raise Refusal(400, "BAD_REQUEST", "The request is not valid JSON.") from None
 
@@ -301,6 +307,11 @@ def _check_csrf(method: str, headers: Headers) -> None:
             "This request looks like a cross-site request forgery: send it with a "
             "'Content-Type: application/json' or an 'Apollo-Require-Preflight' header.",
         )
+
+
+def _nul() -> Refusal:
+    # PostgreSQL cannot store it, and no text of ours needs it.
+    return Refusal(400, "BAD_USER_INPUT", "Text may not contain the NUL character (U+0000).")
 
 
 def _too_large(limit: int) -> Refusal:

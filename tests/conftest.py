@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -194,3 +195,17 @@ def unique_email(prefix: str = "user") -> str:
 
 def unique_slug() -> str:
     return f"org-{secrets.token_hex(4)}"
+
+
+def free_port_offset(ports: list[int]) -> int:
+    """An offset that puts every one of ``ports`` on a free port below the ephemeral range."""
+    for _ in range(200):
+        offset = 10_000 + secrets.randbelow(18_000)
+        try:
+            for port in ports:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError("no free ports")

@@ -3,98 +3,16 @@ the operations of the foundation issue over HTTP, Ctrl-C, and a second start on 
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.context import HEADER, sign_caller
-
-OFFSET = 20000 + secrets.randbelow(20000)
-AUTH = f"http://127.0.0.1:{8001 + OFFSET}/graphql"
-TENANCY = f"http://127.0.0.1:{8002 + OFFSET}/graphql"
-ROUTER = f"http://127.0.0.1:{4000 + OFFSET}/graphql"
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ME = """query { me { id email organizations { id name slug
-  members { role user { id email name } } } } }"""
-
-
-def _environment(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(VETRAI_DATA_DIR=str(data), VETRAI_PORT_OFFSET=str(OFFSET))
-    return env
-
-
-class Platform:
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.output: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "vetrai", "up"],
-            env=_environment(data),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in self.process.stdout:
-            self.output.append(line)
-            if "Ctrl-C stops it" in line or time.monotonic() > deadline:
-                break
-        for line in self.process.stdout:
-            self.output.append(line)
-            if not line.strip():
-                break
-        assert self.process.poll() is None, "".join(self.output)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=60)
-
-
-@pytest.fixture(scope="module")
-def data() -> Iterator[Path]:
-    checkout = Path(tempfile.mkdtemp(prefix="vetrai-e2e-"))  # see TEST_DATA in conftest
-    yield checkout / ".data"
-    shutil.rmtree(checkout, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def platform(data: Path) -> Iterator[Platform]:
-    running = Platform(data)
-    yield running
-    if running.process.poll() is None:
-        running.stop()
-
-
-def _run(url: str, query: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    response = httpx.post(url, json={"query": query}, headers=headers or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]  # type: ignore[no-any-return]
+from tests.e2e.conftest import AUTH, BROWSER_FLAGS, ME, ROUTER, TENANCY, Platform
+from tests.e2e.conftest import run_query as _run
 
 
 def _as(data: Path, user_id: str) -> dict[str, str]:
@@ -237,22 +155,18 @@ def test_operations_as_written_then_restart_keeps_data(platform: Platform, data:
     assert read["organization"]["members"] == [{"role": "OWNER", "user": {"id": user["id"]}}]
     assert httpx.get(AUTH.replace("/graphql", "/health")).json()["status"] == "ok"
 
-    assert platform.stop() == 0
-    again = Platform(data)
-    try:
-        assert "creating" not in "".join(again.output)
-        logged_in = _run(
-            AUTH,
-            """mutation { logIn(input: {email: "ada@example.com",
-          password: "correct horse battery"}) {
-          user { id } tokens { accessToken } errors { code } } }""",
-        )
-        assert logged_in["logIn"]["user"] == {"id": user["id"]}
-        taken = _run(
-            AUTH,
-            """mutation { signUp(input: {email: "ada@example.com",
-          password: "correct horse battery", name: "Ada"}) { user { id } errors { code } } }""",
-        )
-        assert taken["signUp"] == {"user": None, "errors": [{"code": "EMAIL_TAKEN"}]}
-    finally:
-        assert again.stop() == 0
+    assert platform.restart() == 0
+    assert "creating" not in "".join(platform.output)
+    logged_in = _run(
+        AUTH,
+        """mutation { logIn(input: {email: "ada@example.com",
+      password: "correct horse battery"}) {
+      user { id } tokens { accessToken } errors { code } } }""",
+    )
+    assert logged_in["logIn"]["user"] == {"id": user["id"]}
+    taken = _run(
+        AUTH,
+        """mutation { signUp(input: {email: "ada@example.com",
+      password: "correct horse battery", name: "Ada"}) { user { id } errors { code } } }""",
+    )
+    assert taken["signUp"] == {"user": None, "errors": [{"code": "EMAIL_TAKEN"}]}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from subgraphs.kernel.context import context_key
 from subgraphs.kernel.settings import Settings
+from tests.conftest import free_port_offset
 from tests.router.platform.conftest import RouterClient
 
 CREATE = """mutation { createApiKey(input: {organizationId: "%s", name: "ci",
@@ -163,7 +163,7 @@ def two_routers(
     """Two ``vetrai router`` processes, as two replicas would run, sharing the test Redis."""
     supergraph = tmp_path / "supergraph.graphql"
     supergraph.write_text(supergraph_sdl)
-    offset = 20000 + secrets.randbelow(20000)
+    offset = free_port_offset([4000, 4001])
     processes, urls = [], []
     for replica in range(2):
         env = {

@@ -1,0 +1,105 @@
+"""``vetrai up`` started once, as a new user runs it, in a fresh data folder; shared by the
+end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port_offset
+from vetrai.platform import SUBGRAPHS
+
+OFFSET = free_port_offset([4000, *(spec.port for spec in SUBGRAPHS)])
+AUTH = f"http://127.0.0.1:{8001 + OFFSET}/graphql"
+TENANCY = f"http://127.0.0.1:{8002 + OFFSET}/graphql"
+ROUTER = f"http://127.0.0.1:{4000 + OFFSET}/graphql"
+BROWSER_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ME = """query { me { id email organizations { id name slug
+  members { role user { id email name } } } } }"""
+
+
+def _environment(data: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(VETRAI_DATA_DIR=str(data), VETRAI_PORT_OFFSET=str(OFFSET))
+    return env
+
+
+class Platform:
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.output: list[str] = []
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vetrai", "up"],
+            env=_environment(self.data),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert process.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in process.stdout:
+            self.output.append(line)
+            if "Ctrl-C stops it" in line or time.monotonic() > deadline:
+                break
+        for line in process.stdout:
+            self.output.append(line)
+            if not line.strip():
+                break
+        assert process.poll() is None, "".join(self.output)
+        return process
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def restart(self) -> int:
+        """Stop (as Ctrl-C does) and start again on the same data; the first exit code."""
+        code = self.stop()
+        self.output = []
+        self.process = self._start()
+        return code
+
+
+@pytest.fixture(scope="package")
+def data() -> Iterator[Path]:
+    checkout = Path(tempfile.mkdtemp(prefix="vetrai-e2e-"))  # see TEST_DATA in conftest
+    yield checkout / ".data"
+    shutil.rmtree(checkout, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def platform(data: Path) -> Iterator[Platform]:
+    running = Platform(data)
+    yield running
+    running.stop()
+
+
+def run_query(url: str, query: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response = httpx.post(url, json={"query": query}, headers=headers or {}, timeout=30)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
