@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from router import graphiql
 from router.apq import PersistedQueryStore
@@ -30,6 +22,7 @@ from router.gate import Gate
 from router.identity import Authenticator, Endpoints, context_headers
 from router.ratelimit import RateLimiter
 from router.supergraph import Supergraph
+from router.telemetry import Metrics, Observe
 from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.context import context_key
 from subgraphs.kernel.settings import Settings, SettingsError
@@ -65,70 +58,6 @@ class _GraphiQL:
         await self.app(scope, receive, send)
 
 
-class _Metrics:
-    """The router's Prometheus metrics, named like the subgraphs' so one dashboard reads both."""
-
-    PATHS = frozenset({"/graphql", "/health", "/metrics"})
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "vetrai_http_requests",
-            "HTTP requests served",
-            ["service", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "vetrai_http_request_seconds",
-            "HTTP request latency",
-            ["service", "path"],
-            registry=self.registry,
-        )
-        self.rate_limited = Counter(
-            "vetrai_router_rate_limited",
-            "Requests refused by a rate limit",
-            registry=self.registry,
-        )
-        self.fetches = Counter(
-            "vetrai_router_subgraph_fetches",
-            "Requests the router sent to each subgraph",
-            ["subgraph"],
-            registry=self.registry,
-        )
-
-    async def endpoint(self, _: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class _Observe:
-    """ASGI middleware counting requests by path and status and timing them."""
-
-    def __init__(self, app: ASGIApp, metrics: _Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            # a label per known path only: anything else (assets, probes of random URLs) is one
-            path = scope["path"] if scope["path"] in _Metrics.PATHS else "other"
-            self.metrics.requests.labels("router", path, str(status)).inc()
-            self.metrics.latency.labels("router", path).observe(time.perf_counter() - started)
-
-
 def _endpoints(settings: Settings, urls: Mapping[str, str]) -> Endpoints:
     def beside(service: str, path: str) -> str:
         parts = urlsplit(urls.get(service, ""))
@@ -154,7 +83,7 @@ def create_router(
     overrides = {**settings.router_subgraph_urls, **config.subgraph_urls, **(subgraph_urls or {})}
     urls = {name: s.url for name, s in Supergraph(supergraph_sdl).subgraphs.items()} | overrides
     production = settings.environment == "production"
-    metrics = _Metrics()
+    metrics = Metrics()
     key = context_key(settings)
     sign = context_headers(key, settings.context_ttl_seconds)
 
@@ -185,7 +114,7 @@ def create_router(
         limiter=RateLimiter(redis),
         persisted=PersistedQueryStore(redis, config.persisted_queries),
         introspection=_enabled(config.protection.introspection, production),
-        rejections=metrics.rate_limited,
+        metrics=metrics,
     )
     if _enabled(config.protection.graphiql, production):
         app.add_middleware(_GraphiQL)
@@ -198,7 +127,7 @@ def create_router(
             allow_headers=["*"],
         )
     app.add_route("/metrics", metrics.endpoint, methods=["GET"])
-    app.add_middleware(_Observe, metrics=metrics)
+    app.add_middleware(Observe, metrics=metrics)
     return app
 
 

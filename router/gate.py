@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +20,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from graphql import FragmentDefinitionNode
-from prometheus_client import Counter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,9 +31,12 @@ from router.identity import Authenticator, Forbidden, Identity, Unauthenticated
 from router.planner.errors import PlanningError
 from router.planner.planner import select_operation
 from router.ratelimit import Bucket, RateLimiter, Verdict
+from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import record_use
+from subgraphs.kernel.logs import request_id
 
 logger = logging.getLogger("vetrai.router")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
 
@@ -65,7 +70,7 @@ class Gate:
         limiter: RateLimiter,
         persisted: PersistedQueryStore,
         introspection: bool,
-        rejections: Counter,
+        metrics: Metrics,
     ) -> None:
         self.app = app
         self.router = router
@@ -74,7 +79,7 @@ class Gate:
         self.limiter = limiter
         self.persisted = persisted
         self.introspection = introspection
-        self.rejections = rejections
+        self.metrics = metrics
         self._shapes: OrderedDict[tuple[str, str | None], limits.Shape] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,6 +93,11 @@ class Gate:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        send = _with_header(send, b"x-request-id", rid.encode())
         if self.config.protection.csrf:
             _check_csrf(scope["method"], headers)
         raw = await self._body(scope, receive, headers)
@@ -154,6 +164,14 @@ class Gate:
         await _send(send, _Answer(200, list(merged.items()), body))
 
     async def _one(self, scope: Scope, params: Any, identity: Identity) -> _Answer:
+        started = time.perf_counter()
+        answer = await self._answer(scope, params, identity)
+        name = params.get("operationName") if isinstance(params, dict) else None
+        elapsed = time.perf_counter() - started
+        self.metrics.operation(name, identity.caller, answer.status, answer.body, elapsed)
+        return answer
+
+    async def _answer(self, scope: Scope, params: Any, identity: Identity) -> _Answer:
         verdict: Verdict | None = None
         try:
             if not isinstance(params, dict):
@@ -234,7 +252,7 @@ class Gate:
                 rejected=rejected,
             )
         if verdict is not None and not verdict.allowed:
-            self.rejections.inc()
+            self.metrics.rate_limited.inc()
             raise Refusal(429, "RATE_LIMITED", "Too many requests; slow down.", verdict.headers())
         return verdict
 
@@ -307,6 +325,15 @@ def _check_csrf(method: str, headers: Headers) -> None:
             "This request looks like a cross-site request forgery: send it with a "
             "'Content-Type: application/json' or an 'Apollo-Require-Preflight' header.",
         )
+
+
+def _with_header(send: Send, name: bytes, value: bytes) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (name, value)]
+        await send(message)
+
+    return sending
 
 
 def _nul() -> Refusal:

@@ -280,7 +280,8 @@ def context_headers(key: bytes, ttl: int) -> Any:
     """The ``subgraph_headers`` hook: a fresh signed context for every subgraph request."""
 
     def headers(service: str, request: Request) -> Mapping[str, str]:
-        caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
-        return {HEADER: sign_caller(caller, audience=service, key=key, ttl=ttl)}
+        state = request.scope.get("state", {})
+        context = sign_caller(state.get("caller", ANONYMOUS), audience=service, key=key, ttl=ttl)
+        return {HEADER: context, "x-request-id": state.get("request_id", "")}
 
     return headers

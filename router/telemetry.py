@@ -1,0 +1,139 @@
+"""What the router tells operators: Prometheus metrics (named like the subgraphs' so one
+dashboard reads both) and one JSON log line per operation, with its request id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from subgraphs.kernel.caller import Caller
+
+log = logging.getLogger("vetrai.router")
+MAX_NAMES = 200
+_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
+
+
+def _outcome(status: int, body: bytes) -> str:
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "failed"
+    if status >= 400:
+        return "refused"
+    return "errors" if b'"errors"' in body else "ok"
+
+
+class Metrics:
+    """The router's Prometheus metrics, named like the subgraphs' so one dashboard reads both."""
+
+    PATHS = frozenset({"/graphql", "/health", "/metrics"})
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vetrai_http_requests",
+            "HTTP requests served",
+            ["service", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "vetrai_http_request_seconds",
+            "HTTP request latency",
+            ["service", "path"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "vetrai_router_rate_limited",
+            "Requests refused by a rate limit",
+            registry=self.registry,
+        )
+        self.fetches = Counter(
+            "vetrai_router_subgraph_fetches",
+            "Requests the router sent to each subgraph",
+            ["subgraph"],
+            registry=self.registry,
+        )
+
+        self.operations = Counter(
+            "vetrai_router_operations",
+            "GraphQL operations by name and outcome",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.operation_latency = Histogram(
+            "vetrai_router_operation_seconds",
+            "GraphQL operation latency at the router",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._names: set[str] = set()
+
+    def _label(self, name: object) -> str:
+        """Client-chosen names, bounded: at most MAX_NAMES distinct labels, then "other"."""
+        if not isinstance(name, str) or not _NAME.match(name):
+            return "anonymous" if name is None else "other"
+        if name not in self._names and len(self._names) >= MAX_NAMES:
+            return "other"
+        self._names.add(name)
+        return name
+
+    def operation(
+        self, name: object, caller: Caller, status: int, body: bytes, seconds: float
+    ) -> None:
+        outcome = _outcome(status, body)
+        self.operations.labels(self._label(name), outcome).inc()
+        self.operation_latency.labels(outcome).observe(seconds)
+        who = caller.user_id or caller.key_id or caller.client_ip
+        fields = {
+            "operation": name if isinstance(name, str) else None,
+            "caller": str(who) if who else None,
+            "organization": str(caller.org_id) if caller.org_id else None,
+            "status": status,
+            "outcome": outcome,
+            "ms": round(seconds * 1000, 2),
+        }
+        log.info("operation", extra={"fields": fields})
+
+    async def endpoint(self, _: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class Observe:
+    """ASGI middleware counting requests by path and status and timing them."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # a label per known path only: anything else (assets, probes of random URLs) is one
+            path = scope["path"] if scope["path"] in Metrics.PATHS else "other"
+            self.metrics.requests.labels("router", path, str(status)).inc()
+            self.metrics.latency.labels("router", path).observe(time.perf_counter() - started)

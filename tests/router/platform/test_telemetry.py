@@ -1,0 +1,41 @@
+"""What operators see: one log line per operation (request id, name, caller; never a token or
+a key) and metrics by operation and outcome."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.router.platform.conftest import RouterClient
+
+
+async def test_operation_log_line_names_the_caller_but_no_secret(
+    router: RouterClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, token = await router.sign_up()
+    caplog.set_level(logging.INFO, logger="vetrai.router")
+    response = await router.client.post(
+        "/graphql",
+        json={"query": "query WhoAmI { me { id } }", "operationName": "WhoAmI"},
+        headers={"authorization": f"Bearer {token}", "x-request-id": "trace-me-1"},
+    )
+    assert response.headers["x-request-id"] == "trace-me-1"
+    records = [r for r in caplog.records if getattr(r, "fields", {}).get("operation") == "WhoAmI"]
+    assert len(records) == 1
+    fields = records[0].fields  # type: ignore[attr-defined]
+    assert fields["caller"] == user
+    assert fields["outcome"] == "ok"
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
+
+
+async def test_metrics_by_operation_and_outcome(router: RouterClient) -> None:
+    await router.client.post(
+        "/graphql", json={"query": "query Counted { __typename }", "operationName": "Counted"}
+    )
+    await router.client.post("/graphql", json={"query": "query Broken { nope }"})
+    metrics = (await router.client.get("/metrics")).text
+    assert 'vetrai_router_operations_total{operation="Counted",outcome="ok"} 1.0' in metrics
+    assert 'vetrai_router_operation_seconds_count{outcome="ok"}' in metrics
+    assert 'operation="anonymous",outcome="refused"' in metrics
