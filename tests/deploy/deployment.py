@@ -58,6 +58,16 @@ def compose_services(variables: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     return services
 
 
+def mounted_sources(service: Mapping[str, Any]) -> dict[str, Path]:
+    """A compose service's bind mounts: path in the container -> file in this repository."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            mounts[target] = ROOT / source
+    return mounts
+
+
 def vetrai_services(compose: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The services that run the VetrAI image (the others are PostgreSQL, Redis, ...)."""
     return {

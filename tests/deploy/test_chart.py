@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
+from router.config import load_config
 from vetrai.platform import SUBGRAPHS
 
 from .deployment import CHART, containers, parse_command, render_chart, setting_names
@@ -161,6 +163,24 @@ def test_router_config_names_every_subgraph_service(objects: list[dict[str, Any]
         spec.name: f"http://demo-vetrai-{spec.name}:{spec.port}/graphql" for spec in SUBGRAPHS
     }
     assert config["JWKS_URL"] == "http://demo-vetrai-auth:8001/.well-known/jwks.json"
+
+
+@pytest.mark.parametrize(
+    ("config", "graphiql"), [({}, None), ({"protection": {"graphiql": True}}, True)]
+)
+def test_router_reads_its_configuration_from_a_configmap(
+    tmp_path: Path, config: dict[str, Any], graphiql: bool | None
+) -> None:
+    objects = render_chart({**REQUIRED, "router": {"config": config}})
+    configmaps = by_kind(objects, "ConfigMap")
+    path = Path(configmaps["demo-vetrai-router"]["data"]["ROUTER_CONFIG"])
+    pod = by_kind(objects, "Deployment")["demo-vetrai-router"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(path.parent)]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    file = configmaps[volume["configMap"]["name"]]["data"][path.name]
+    (tmp_path / path.name).write_text(file)
+    assert load_config(tmp_path / path.name).protection.graphiql is graphiql
 
 
 def test_router_scales_horizontally_and_survives_disruptions(

@@ -11,12 +11,14 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
+from router.config import RouterConfig, load_config
 from vetrai.platform import SUBGRAPHS
 
 from .deployment import (
     ROOT,
     compose_file,
     compose_services,
+    mounted_sources,
     parse_command,
     setting_names,
     vetrai_services,
@@ -97,6 +99,16 @@ def test_router_reaches_every_subgraph_by_its_service(compose: dict[str, Any]) -
     assert urls == {spec.name: f"http://{spec.name}:{spec.port}/graphql" for spec in SUBGRAPHS}
     assert router["environment"]["JWKS_URL"] == "http://auth:8001/.well-known/jwks.json"
     assert router["ports"] == ["4000:4000"]
+
+
+def test_router_reads_its_configuration_file_from_the_repository(
+    compose: dict[str, Any],
+) -> None:
+    router = compose["services"]["router"]
+    source = mounted_sources(router)[router["environment"]["ROUTER_CONFIG"]]
+    config = load_config(source)
+    assert config.protection.graphiql is False
+    assert config.rate_limits == RouterConfig().rate_limits
 
 
 def test_router_starts_after_every_subgraph_is_healthy(compose: dict[str, Any]) -> None:

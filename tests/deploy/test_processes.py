@@ -26,9 +26,10 @@ import pytest
 from subgraphs.kernel.settings import Settings
 from vetrai.platform import SUBGRAPHS
 
-from .deployment import ROOT, compose_services, setting_names, vetrai_services
+from .deployment import ROOT, compose_services, mounted_sources, setting_names, vetrai_services
 
-OFFSET = 20000 + secrets.randbelow(20000)
+# ports 14000-32007: below Linux's ephemeral range (32768+), where client sockets could hold one
+OFFSET = 10000 + secrets.randbelow(14000)
 PROCESSES = ["router", "worker", *(spec.name for spec in SUBGRAPHS)]
 _COMPOSE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 ME = "query { me { id email organizations { id slug } } }"
@@ -106,13 +107,18 @@ class Platform:
 
 
 def environment(
-    compose: dict[str, str], settings: Settings, folder: Path, queue: str
+    service: dict[str, Any], settings: Settings, folder: Path, queue: str
 ) -> dict[str, str]:
-    """The compose service's environment, pointed at the test's servers and this host."""
+    """The compose service's environment, pointed at the test's servers and this host, with
+    paths of files compose mounts from the repository pointing at those files."""
     assert settings.database_url
     assert settings.redis_url
     inherited = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env = {**inherited, **{k: on_this_host(str(v)) for k, v in compose.items()}}
+    mounts = {target: str(source) for target, source in mounted_sources(service).items()}
+    env = {
+        **inherited,
+        **{k: mounts.get(str(v), on_this_host(str(v))) for k, v in service["environment"].items()},
+    }
     env.update(
         PYTHONPATH=str(ROOT),
         DATABASE_URL=settings.database_url,
@@ -143,7 +149,7 @@ def platform(settings: Settings) -> Iterator[Platform]:
             service = services[name]
             port = ports.get(name)
             url = f"http://127.0.0.1:{port + OFFSET}" if port else None
-            env = environment(service["environment"], settings, folder, queue)
+            env = environment(service, settings, folder, queue)
             running.start(name, service["command"], env, url)
         running.wait_until_healthy()
         yield running
