@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -24,13 +25,137 @@ class HttpResponse:
     body: bytes
 
 
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection, parsing answers as bytes arrive (no stream reader, no task
+    per read): at most one request in flight."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[HttpResponse] | None = None
+        self._head: tuple[int, bool, int, int] | None = None
+        """Status, keep-alive, where the body starts and its length (CHUNKED, UNTIL_CLOSE)."""
+        self._chunks: list[bytes] = []
+        self._chunk_at = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not subclasses of asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def exchange(self, request: bytes) -> asyncio.Future[HttpResponse]:
+        assert self.transport is not None  # noqa: S101 - connected before use
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return self._waiter
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:
+            # Bytes nobody asked for: the connection cannot be trusted any more.
+            self.close()
+            return
+        self._buffer += data
+        try:
+            self._parse()
+        except (HttpError, ValueError) as exc:
+            self._fail(HttpError(f"invalid HTTP answer: {exc}"))
+
+    def eof_received(self) -> bool | None:
+        head = self._head
+        if head is not None and head[3] == UNTIL_CLOSE:
+            self._finish(head[0], False, bytes(self._buffer[head[2] :]))
+        self.closed = True
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(asyncio.IncompleteReadError(bytes(self._buffer), None))
 
     def close(self) -> None:
-        self.writer.close()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, error: BaseException) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        self.close()
+
+    def _finish(self, status: int, keep_alive: bool, body: bytes) -> None:
+        waiter, self._waiter = self._waiter, None
+        self._head = None
+        self._chunks = []
+        self._chunk_at = 0
+        if not keep_alive:
+            self.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(HttpResponse(status, body))
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        if self._head is None:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEADER_BYTES:
+                    raise HttpError("response head too large")
+                return
+            self._head = _parse_head(bytes(buffer[:end]), end + 4)
+            self._chunk_at = end + 4
+        status, keep_alive, start, length = self._head
+        if length >= 0:
+            if len(buffer) >= start + length:
+                body = bytes(buffer[start : start + length])
+                del buffer[: start + length]
+                # Bytes beyond the announced length would be read as the next answer.
+                self._finish(status, keep_alive and not buffer, body)
+        elif length == CHUNKED:
+            self._parse_chunks(status, keep_alive)
+
+    def _parse_chunks(self, status: int, keep_alive: bool) -> None:
+        buffer = self._buffer
+        at = self._chunk_at
+        while True:
+            line_end = buffer.find(b"\r\n", at)
+            if line_end < 0:
+                break
+            size = int(bytes(buffer[at:line_end]).split(b";")[0].strip(), 16)
+            if size == 0:
+                trailer_end = buffer.find(b"\r\n\r\n", line_end)
+                if trailer_end < 0:
+                    break
+                del buffer[: trailer_end + 4]
+                self._finish(status, keep_alive and not buffer, b"".join(self._chunks))
+                return
+            data_end = line_end + 2 + size
+            if len(buffer) < data_end + 2:
+                break
+            self._chunks.append(bytes(buffer[line_end + 2 : data_end]))
+            at = data_end + 2
+        self._chunk_at = at
+
+
+CHUNKED = -1
+UNTIL_CLOSE = -2
+
+
+def _parse_head(head: bytes, body_start: int) -> tuple[int, bool, int, int]:
+    status_line, *header_lines = head.split(b"\r\n")
+    version, _, rest = status_line.partition(b" ")
+    if not version.startswith(b"HTTP/1."):
+        raise HttpError("not an HTTP/1.x response")
+    status = int(rest[:3])
+    headers: dict[bytes, bytes] = {}
+    for line in header_lines:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    keep_alive = version == b"HTTP/1.1" and headers.get(b"connection", b"").lower() != b"close"
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        return status, keep_alive, body_start, CHUNKED
+    length = headers.get(b"content-length")
+    if length is not None:
+        return status, keep_alive, body_start, int(length)
+    return status, False, body_start, UNTIL_CLOSE
 
 
 class Origin:
@@ -51,41 +176,57 @@ class Origin:
     async def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
         """The response, or TimeoutError when it takes longer than `timeout` seconds."""
         request = _request_bytes(path, self.host_header, body, headers)
-        async with asyncio.timeout(self.timeout):
-            while self._idle:
-                connection = self._idle.pop()
-                try:
-                    return await self._exchange(connection, request)
-                except (HttpError, OSError, asyncio.IncompleteReadError):
-                    # The server may have closed an idle connection; try another one.
-                    connection.close()
-            return await self._exchange(await self._connect(), request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.closed:
+                continue
+            try:
+                return await self._exchange(connection, request, deadline)
+            except (HttpError, OSError, asyncio.IncompleteReadError):
+                # The server may have closed an idle connection; try another one.
+                connection.close()
+        async with asyncio.timeout_at(deadline):
+            connection = await self._connect()
+        return await self._exchange(connection, request, deadline)
 
     async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.open_connection(
-                self.host, self.port, ssl=self.tls or None, limit=MAX_HEADER_BYTES
+            _, connection = await loop.create_connection(
+                _Connection, self.host, self.port, ssl=self.tls or None
             )
         except OSError as exc:
             raise HttpError(f"cannot connect to {self.host}:{self.port}") from exc
-        return _Connection(reader, writer)
+        return connection
 
-    async def _exchange(self, connection: _Connection, request: bytes) -> HttpResponse:
+    async def _exchange(
+        self, connection: _Connection, request: bytes, deadline: float
+    ) -> HttpResponse:
+        waiter = connection.exchange(request)
+        timer = asyncio.get_running_loop().call_at(deadline, _time_out, waiter)
         try:
-            connection.writer.write(request)
-            status, keep_alive, body = await _read_response(connection.reader)
+            response = await waiter
         except BaseException:
             connection.close()
             raise
-        if keep_alive and len(self._idle) < self.max_idle:
+        finally:
+            timer.cancel()
+        if not connection.closed and len(self._idle) < self.max_idle:
             self._idle.append(connection)
         else:
             connection.close()
-        return HttpResponse(status, body)
+        return response
 
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
+
+
+def _time_out(waiter: asyncio.Future[HttpResponse]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _request_bytes(path: str, host: bytes, body: bytes, headers: Mapping[str, str]) -> bytes:
@@ -96,36 +237,3 @@ def _request_bytes(path: str, host: bytes, body: bytes, headers: Mapping[str, st
         lines.append(f"{name}: {value}".encode("latin-1"))
     lines.append(b"Content-Length: " + str(len(body)).encode("ascii"))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line, *header_lines = head[:-4].split(b"\r\n")
-    version, _, rest = status_line.partition(b" ")
-    if not version.startswith(b"HTTP/1."):
-        raise HttpError("not an HTTP/1.x response")
-    status = int(rest[:3])
-    headers: dict[bytes, bytes] = {}
-    for line in header_lines:
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower()] = value.strip()
-    keep_alive = version == b"HTTP/1.1" and headers.get(b"connection", b"").lower() != b"close"
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        return status, keep_alive, await _read_chunked(reader)
-    length = headers.get(b"content-length")
-    if length is not None:
-        return status, keep_alive, await reader.readexactly(int(length))
-    return status, False, await reader.read()
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";")[0].strip(), 16)
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)

@@ -198,7 +198,8 @@ def asgi_app(subgraph: LeanSubgraph) -> Callable[[Scope, Receive, Send], Awaitab
             payload = answer(body)
         except Exception as error:
             payload = orjson.dumps({"data": None, "errors": [{"message": repr(error)}]})
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        length = (b"content-length", str(len(payload)).encode())
+        await send({"type": "http.response.start", "status": 200, "headers": [*headers, length]})
         await send({"type": "http.response.body", "body": payload})
 
     return app

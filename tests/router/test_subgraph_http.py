@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+import uvloop
 
 from router.executor.http import Origin
 
@@ -88,3 +89,45 @@ async def test_header_values_cannot_smuggle_lines() -> None:
     origin = Origin("http://127.0.0.1:1/graphql", timeout=1.0)
     with pytest.raises(ValueError, match="line break"):
         await origin.post("/graphql", b"{}", {"x-caller": "a\r\nHost: evil"})
+
+
+async def test_answers_arriving_byte_by_byte_are_reassembled() -> None:
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        chunked = False
+        while True:
+            body = await read_request(reader)
+            if chunked:
+                framed = b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+            else:
+                framed = b"Content-Length: %d\r\n\r\n%s"
+            answer = b"HTTP/1.1 200 OK\r\n" + framed % (len(body), body)
+            for index in range(len(answer)):
+                writer.write(answer[index : index + 1])
+                await writer.drain()
+                await asyncio.sleep(0)
+            chunked = not chunked
+
+    async with bare_server(trickle) as (url, connections):
+        origin = Origin(url, timeout=2.0)
+        first = await origin.post("/graphql", b'{"a": 1}', {})
+        second = await origin.post("/graphql", b'{"b": 2}', {})
+        origin.close()
+    assert (first.body, second.body) == (b'{"a": 1}', b'{"b": 2}')
+    assert len(connections) == 1
+
+
+def test_the_client_runs_on_uvloop() -> None:
+    async def exchange() -> bytes:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            body = await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+
+        async with bare_server(echo) as (url, _):
+            origin = Origin(url, timeout=1.0)
+            answer = await origin.post("/graphql", b'{"uv": 1}', {})
+            origin.close()
+        return answer.body
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(exchange()) == b'{"uv": 1}'
