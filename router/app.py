@@ -9,7 +9,6 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -87,17 +86,15 @@ def create_router(
     key = context_key(settings)
     sign = context_headers(key, settings.context_ttl_seconds)
 
-    def subgraph_headers(service: str, request: Request) -> Mapping[str, str]:
-        metrics.fetches.labels(service).inc()
-        return sign(service, request)  # type: ignore[no-any-return]
-
     app = create_app(
         supergraph_sdl,
         subgraph_urls=urls,
-        subgraph_headers=subgraph_headers,
+        subgraph_headers=sign,
+        observe_fetch=metrics.fetched,
         expose_plans=not production,
         subgraph_timeout=config.subgraph_timeout_seconds,
     )
+    metrics.watch_caches(app.state.router)
     redis = Redis.from_url(settings.redis_url)
     authenticator = Authenticator(
         _endpoints(settings, urls),

@@ -20,12 +20,15 @@ class DocumentCache:
         self.schema = schema
         self.size = size
         self._entries: OrderedDict[str, CheckedDocument] = OrderedDict()
+        self.hits = self.misses = 0
 
     def get(self, source: str) -> CheckedDocument:
         cached = self._entries.get(source)
         if cached is not None:
+            self.hits += 1
             self._entries.move_to_end(source)
             return cached
+        self.misses += 1
         checked = self._check(source)
         self._entries[source] = checked
         if len(self._entries) > self.size:

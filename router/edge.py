@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .documents import DocumentCache
-from .executor.client import SubgraphClient
+from .executor.client import FetchObserver, SubgraphClient
 from .executor.execute import Executor
 from .planner.errors import PlanningError
 from .planner.plan import plan_to_json
@@ -130,14 +130,16 @@ def create_app(
     expose_plans: bool = False,
     subgraph_timeout: float = 30.0,
     override_roll: Callable[[], float] = random.random,
+    observe_fetch: FetchObserver | None = None,
 ) -> Starlette:
     """The router for one supergraph. `subgraph_urls` overrides `@join__graph(url:)` by
     subgraph name; `subgraph_headers(service, request)` adds headers to every subgraph request;
-    `override_roll` draws the [0, 1) numbers that decide progressive @override labels."""
+    `override_roll` draws the [0, 1) numbers that decide progressive @override labels;
+    `observe_fetch` is told of every subgraph request (for metrics)."""
     supergraph = Supergraph(supergraph_sdl)
     urls = {name: s.url for name, s in supergraph.subgraphs.items()}
     urls.update(subgraph_urls or {})
-    client = SubgraphClient(urls, timeout=subgraph_timeout)
+    client = SubgraphClient(urls, timeout=subgraph_timeout, observe=observe_fetch)
     router = Router(supergraph, client, subgraph_headers, expose_plans, override_roll)
 
     @asynccontextmanager

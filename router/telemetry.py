@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -14,15 +15,39 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from router.documents import DocumentCache
+from router.edge import Router
+from router.planner.planner import QueryPlanner
 from subgraphs.kernel.caller import Caller
 
 log = logging.getLogger("vetrai.router")
 MAX_NAMES = 200
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
+
+
+class _CacheCollector(Collector):
+    def __init__(self, router: Router) -> None:
+        self.caches: dict[str, DocumentCache | QueryPlanner] = {
+            "documents": router.documents,
+            "plans": router.planner,
+        }
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "vetrai_router_cache_lookups",
+            "Cache lookups by cache and result",
+            labels=["cache", "result"],
+        )
+        for name, cache in self.caches.items():
+            family.add_metric([name, "hit"], cache.hits)
+            family.add_metric([name, "miss"], cache.misses)
+        yield family
 
 
 def _outcome(status: int, body: bytes) -> str:
@@ -78,7 +103,29 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.fetch_latency = Histogram(
+            "vetrai_router_subgraph_fetch_seconds",
+            "Latency of the router's requests to each subgraph",
+            ["subgraph"],
+            registry=self.registry,
+        )
+        self.fetch_errors = Counter(
+            "vetrai_router_subgraph_fetch_errors",
+            "Subgraph requests that brought no GraphQL answer, by code",
+            ["subgraph", "code"],
+            registry=self.registry,
+        )
         self._names: set[str] = set()
+
+    def fetched(self, service: str, seconds: float, error: str | None) -> None:
+        self.fetches.labels(service).inc()
+        self.fetch_latency.labels(service).observe(seconds)
+        if error is not None:
+            self.fetch_errors.labels(service, error).inc()
+
+    def watch_caches(self, router: Router) -> None:
+        """Export the hits and misses of the router's document and plan caches at scrape time."""
+        self.registry.register(_CacheCollector(router))
 
     def _label(self, name: object) -> str:
         """Client-chosen names, bounded: at most MAX_NAMES distinct labels, then "other"."""

@@ -32,6 +32,7 @@ class QueryPlanner:
             OrderedDict()
         )
         self._cache_size = cache_size
+        self.hits = self.misses = 0
 
     def plan_for(
         self,
@@ -44,8 +45,10 @@ class QueryPlanner:
         key = (source, operation_name, labels & self.supergraph.override_labels)
         cached = self._cache.get(key)
         if cached is not None:
+            self.hits += 1
             self._cache.move_to_end(key)
             return cached
+        self.misses += 1
         planned = self.build(document, operation_name, key[2])
         self._cache[key] = planned
         if len(self._cache) > self._cache_size:

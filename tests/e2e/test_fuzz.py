@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.core.result import Ok
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 
 from tests.e2e.conftest import ROUTER, Platform, run_query
 

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from tests.router.platform.conftest import RouterClient
+from subgraphs.kernel.settings import Settings
+from tests.router.platform.conftest import RouterClient, router_client, router_config
 
 
 async def test_operation_log_line_names_the_caller_but_no_secret(
@@ -39,3 +40,19 @@ async def test_metrics_by_operation_and_outcome(router: RouterClient) -> None:
     assert 'vetrai_router_operations_total{operation="Counted",outcome="ok"} 1.0' in metrics
     assert 'vetrai_router_operation_seconds_count{outcome="ok"}' in metrics
     assert 'operation="anonymous",outcome="refused"' in metrics
+    assert 'vetrai_router_cache_lookups_total{cache="plans",result="hit"}' in metrics
+    assert 'vetrai_router_subgraph_fetch_seconds_count{subgraph="auth"}' in metrics
+
+
+async def test_unreachable_subgraph_is_counted_as_a_fetch_error(
+    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    broken = {**subgraph_urls, "auth": "http://127.0.0.1:9/graphql"}
+    async with router_client(settings, supergraph_sdl, broken, router_config()) as router:
+        answer = await router.post("{ me { id } }")
+        assert answer.json()["errors"][0]["extensions"]["code"] == "SUBGRAPH_ERROR"
+        metrics = (await router.client.get("/metrics")).text
+    assert (
+        'vetrai_router_subgraph_fetch_errors_total{code="SUBGRAPH_ERROR",subgraph="auth"} 1.0'
+        in metrics
+    )
