@@ -171,9 +171,17 @@ def graphql(
     return data
 
 
-def test_a_federated_query_runs_through_the_router_over_separate_processes(
-    platform: Platform,
-) -> None:
+@dataclass(frozen=True)
+class Owner:
+    user_id: str
+    email: str
+    token: str
+    org_id: str
+    slug: str
+
+
+def owner_of_new_organization(platform: Platform) -> Owner:
+    """Sign up and create an organization, both through the router."""
     email = f"deploy-{secrets.token_hex(4)}@example.com"
     signed_up = graphql(
         platform,
@@ -193,12 +201,45 @@ def test_a_federated_query_runs_through_the_router_over_separate_processes(
         slug=slug,
     )["createOrganization"]
     assert created["errors"] == []
-    me = graphql(platform, ME, token)["me"]
+    return Owner(signed_up["user"]["id"], email, token, created["organization"]["id"], slug)
+
+
+def test_a_federated_query_runs_through_the_router_over_separate_processes(
+    platform: Platform,
+) -> None:
+    owner = owner_of_new_organization(platform)
+    me = graphql(platform, ME, owner.token)["me"]
     assert me == {
-        "id": signed_up["user"]["id"],
-        "email": email,
-        "organizations": [{"id": created["organization"]["id"], "slug": slug}],
+        "id": owner.user_id,
+        "email": owner.email,
+        "organizations": [{"id": owner.org_id, "slug": owner.slug}],
     }
+
+
+def test_an_api_key_is_verified_and_rate_limited_across_processes(platform: Platform) -> None:
+    owner = owner_of_new_organization(platform)
+    created = graphql(
+        platform,
+        """mutation ($org: ID!) { createApiKey(input: {organizationId: $org, name: "deploy",
+        scopes: ["tickets:read"], rateLimit: {limit: 2, windowSeconds: 60}}) {
+        secret errors { code } } }""",
+        owner.token,
+        org=owner.org_id,
+    )["createApiKey"]
+    assert created["errors"] == []
+    responses = [
+        httpx.post(
+            f"{platform.router}/graphql",
+            json={"query": "query { currentOrganization { id } }"},
+            headers={"x-api-key": created["secret"]},
+            timeout=20,
+        )
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert responses[0].json()["data"] == {"currentOrganization": {"id": owner.org_id}}
+    metrics = httpx.get(f"{platform.router}/metrics", timeout=5).text
+    assert re.search(r"^vetrai_router_rate_limited_total [1-9]", metrics, re.MULTILINE)
 
 
 def test_the_router_refuses_a_token_it_did_not_issue(platform: Platform) -> None:
