@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -22,9 +23,11 @@ from starlette.types import ASGIApp
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.context import HEADER, context_key, sign_caller
-from subgraphs.kernel.db import async_url
+from subgraphs.kernel.db import Database, async_url
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, load_settings
+from subgraphs.notifications.channels import senders
+from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, start_stack
 from vetrai.platform import all_migrations
@@ -165,6 +168,19 @@ async def tenancy(settings: Settings, worker: None) -> AsyncIterator[Subgraph]:
 async def keys(settings: Settings) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("keys", settings):
         yield client
+
+
+@pytest.fixture(scope="session")
+async def notification_service(settings: Settings) -> AsyncIterator[NotificationService]:
+    """The notifications service itself, to build test data as tenancy and the worker would."""
+    url, role = settings.app_database()
+    db = Database(url, role=role)
+    assert settings.redis_url
+    redis = Redis.from_url(settings.redis_url)
+    async with httpx.AsyncClient() as client:
+        yield NotificationService(db, redis, settings, senders(settings, client))
+    await redis.aclose()
+    await db.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""How a subgraph asks the notifications service to notify people: an ARQ job through Redis.
+"""How a subgraph asks the notifications service to notify people (or tells it who belongs to
+an organization): an ARQ job through Redis.
 
 Callers never touch the notifications schema; the worker turns the request into notifications
 and deliveries. A request is handled once per idempotency key.
@@ -7,6 +8,7 @@ and deliveries. A request is handled once per idempotency key.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +16,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 NOTIFY_JOB = "notify"
+MEMBERS_JOB = "organization_members"
 
 
 @dataclass(frozen=True)
@@ -71,4 +74,14 @@ async def enqueue_notification(redis: Redis, queue: str, request: NotificationRe
         request.as_job(),
         _job_id=f"{NOTIFY_JOB}:{request.idempotency_key}",
         _queue_name=queue,
+    )
+
+
+async def announce_members(
+    redis: Redis, queue: str, org_id: UUID, user_ids: list[UUID], as_of: datetime
+) -> None:
+    """Tell notifications who belongs to an organization as of a membership change, so admins
+    can notify the whole organization and nobody outside it; an older list never wins."""
+    await job_queue(redis).enqueue_job(
+        MEMBERS_JOB, str(org_id), [str(u) for u in user_ids], as_of.isoformat(), _queue_name=queue
     )

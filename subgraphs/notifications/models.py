@@ -1,5 +1,6 @@
 """Tables of the notifications schema: notifications, their deliveries per channel, templates,
-preferences and what is known of each recipient (address, phone, locale, quiet hours)."""
+preferences, what is known of each recipient (address, phone, locale, quiet hours) and who
+belongs to each organization."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import Column
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
@@ -115,3 +117,14 @@ class Contact(SQLModel, table=True):
     timezone: str = Field(default="UTC", max_length=64)
     quiet_start: time | None = None
     quiet_end: time | None = None
+
+
+class OrganizationMembers(SQLModel, table=True):
+    """Who belongs to an organization, as tenancy last announced it."""
+
+    __tablename__ = "organization_members"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    user_ids: list[UUID] = Field(sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False))
+    as_of: datetime

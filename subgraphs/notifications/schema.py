@@ -275,10 +275,12 @@ class NotificationsActionPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input(description="Either templateKey (+ data) or title + body.")
+@strawberry.input(
+    description="Either templateKey (+ data) or title + body; without userIds, every member."
+)
 class SendNotificationInput:
     organization_id: strawberry.ID
-    user_ids: list[strawberry.ID]
+    user_ids: list[strawberry.ID] | None = None
     category: str
     channels: list[Channel]
     idempotency_key: str
@@ -386,7 +388,7 @@ class Mutation:
         sent = await ctx.services.send_as_admin(
             ctx.caller,
             identifier(input.organization_id, "organizationId"),
-            [identifier(u, "userIds") for u in input.user_ids],
+            None if input.user_ids is None else [identifier(u, "userIds") for u in input.user_ids],
             category_name=input.category,
             content=_content(input),
             channels=input.channels,

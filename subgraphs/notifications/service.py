@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from redis.asyncio import Redis
 from sqlalchemy import func, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +32,7 @@ from subgraphs.notifications.models import (
     Contact,
     Delivery,
     Notification,
+    OrganizationMembers,
     Preference,
     Status,
     Template,
@@ -46,6 +48,7 @@ from subgraphs.notifications.templates import (
 )
 
 DELIVER_JOB = "deliver"
+MAX_RECIPIENTS = 1000
 CATEGORIES = ("security", "account", "announcement", "invitation", "ticket", "job")
 MANDATORY = frozenset({"security"})
 _MANAGERS = frozenset({"owner", "admin"})
@@ -128,30 +131,39 @@ class NotificationService:
         self,
         caller: Caller,
         org_id: UUID,
-        user_ids: Sequence[UUID],
+        user_ids: Sequence[UUID] | None,
         *,
         category_name: str,
         content: tuple[str, dict[str, Any]],
         channels: Sequence[Channel],
         idempotency_key: str,
     ) -> list[Notification]:
-        """An owner or admin of ``org_id`` (as the router vouches) notifies users."""
+        """An owner or admin of ``org_id`` (as the router vouches) notifies some of its members,
+        or all of them when ``user_ids`` is None."""
         signed_in(caller)
         if caller.org_id != org_id or not _MANAGERS & caller.roles:
             raise Rejected.one(
                 ErrorCode.FORBIDDEN, "Only owners and admins of the organization can send."
             )
-        require(
-            0 < len(user_ids) <= 1000, ErrorCode.INVALID_INPUT, "Name 1 to 1000 users.", "userIds"
-        )
         require(bool(channels), ErrorCode.INVALID_INPUT, "Name at least one channel.", "channels")
         key = validation.text(idempotency_key, "idempotencyKey", max_length=200)
         template_key, data = content
         require(
-            template_key in DEFAULTS,
+            template_key in DEFAULTS, ErrorCode.INVALID_INPUT, "Unknown template.", "templateKey"
+        )
+        members = await self.members(org_id)
+        recipients = members if user_ids is None else list(dict.fromkeys(user_ids))
+        require(
+            0 < len(recipients) <= MAX_RECIPIENTS,
             ErrorCode.INVALID_INPUT,
-            "Unknown template.",
-            "templateKey",
+            f"Notify 1 to {MAX_RECIPIENTS} members at once.",
+            "userIds",
+        )
+        require(
+            set(recipients) <= set(members),
+            ErrorCode.INVALID_INPUT,
+            "Only members of the organization can be notified.",
+            "userIds",
         )
         outgoing = Outgoing(
             category=category(category_name),
@@ -160,7 +172,7 @@ class NotificationService:
             channels=list(dict.fromkeys(channels)),
             idempotency_key=f"admin:{org_id}:{key}",
             org_id=org_id,
-            recipients=[(u, None) for u in dict.fromkeys(user_ids)],
+            recipients=[(u, None) for u in recipients],
         )
         return await self.send(outgoing)
 
@@ -179,17 +191,25 @@ class NotificationService:
 
     async def send(self, outgoing: Outgoing) -> list[Notification]:
         """Store and publish in-app notifications, queue the other channels; once per key."""
+        try:
+            sent = await self._store(outgoing)
+        except IntegrityError:
+            # A concurrent request with the same key stored first; this one finds its rows.
+            sent = await self._store(outgoing)
+        for notification in sent.fresh:
+            await live.publish(self.redis, notification)
+        for delivery, not_before in sent.queued:
+            await self._enqueue(delivery, not_before)
+        return sent.notifications
+
+    async def _store(self, outgoing: Outgoing) -> Sent:
         sent = Sent()
         async with self.db.transaction(Caller(org_id=outgoing.org_id)) as session:
             for user_id, email in outgoing.recipients:
                 # Each recipient's rows are written as that recipient, so row security holds.
                 await set_local(session, "app.user_id", user_id)
                 await self._send_to(session, outgoing, user_id, email, sent)
-        for notification in sent.fresh:
-            await live.publish(self.redis, notification)
-        for delivery, not_before in sent.queued:
-            await self._enqueue(delivery, not_before)
-        return sent.notifications
+        return sent
 
     async def _send_to(
         self,
@@ -341,6 +361,26 @@ class NotificationService:
             _queue_name=self.settings.queue_name,
             _defer_until=not_before,
         )
+
+    # organizations -----------------------------------------------------------------------------
+
+    async def members(self, org_id: UUID) -> list[UUID]:
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            found = await session.get(OrganizationMembers, org_id)
+        return list(found.user_ids) if found else []
+
+    async def set_members(self, org_id: UUID, user_ids: list[UUID], as_of: datetime) -> None:
+        """Record tenancy's list unless a newer one is already recorded."""
+        row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
+        table = OrganizationMembers.__table__  # type: ignore[attr-defined]
+        statement = insert(table).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=["org_id"],
+            set_={"user_ids": statement.excluded.user_ids, "as_of": statement.excluded.as_of},
+            where=table.c.as_of < statement.excluded.as_of,
+        )
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            await session.exec(statement)
 
     # delivering --------------------------------------------------------------------------------
 

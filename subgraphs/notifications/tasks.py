@@ -1,17 +1,23 @@
-"""ARQ jobs of notifications: other subgraphs' requests become notifications, and each email or
-SMS delivery is sent, retried with exponential backoff, or recorded as failed."""
+"""ARQ jobs of notifications: other subgraphs' requests become notifications, each email or SMS
+delivery is sent, retried with exponential backoff, or recorded as failed, and tenancy's lists
+of members are recorded."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
 from arq.worker import Function, Retry, func
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.notify import NOTIFY_JOB, NotificationRequest
+from subgraphs.kernel.notify import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.channels import senders
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
@@ -19,9 +25,19 @@ from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 Ctx = dict[str, Any]
 
 
+@asynccontextmanager
+async def retried_if_unavailable(ctx: Ctx) -> AsyncIterator[None]:
+    """The database or Redis may be back soon: try the job again later rather than lose it."""
+    try:
+        yield
+    except (DBAPIError, RedisError, OSError) as exc:
+        raise Retry(defer=ctx["job_try"] * 2) from exc
+
+
 async def notify(ctx: Ctx, payload: dict[str, Any]) -> int:
     service: NotificationService = ctx["notifications"]
-    return len(await service.notify(NotificationRequest.from_job(payload)))
+    async with retried_if_unavailable(ctx):
+        return len(await service.notify(NotificationRequest.from_job(payload)))
 
 
 async def deliver(ctx: Ctx, delivery_id: str, user_id: str | None, org_id: str | None) -> None:
@@ -29,9 +45,17 @@ async def deliver(ctx: Ctx, delivery_id: str, user_id: str | None, org_id: str |
     recipient = Caller(
         user_id=UUID(user_id) if user_id else None, org_id=UUID(org_id) if org_id else None
     )
-    wait = await service.deliver(UUID(delivery_id), recipient)
+    async with retried_if_unavailable(ctx):
+        wait = await service.deliver(UUID(delivery_id), recipient)
     if wait is not None:
         raise Retry(defer=wait)
+
+
+async def organization_members(ctx: Ctx, org_id: str, user_ids: list[str], as_of: str) -> None:
+    service: NotificationService = ctx["notifications"]
+    members = [UUID(u) for u in user_ids]
+    async with retried_if_unavailable(ctx):
+        await service.set_members(UUID(org_id), members, datetime.fromisoformat(as_of))
 
 
 def functions(settings: Settings) -> list[Function]:
@@ -41,6 +65,7 @@ def functions(settings: Settings) -> list[Function]:
         # No result kept: the request may carry a one-time link.
         func(notify, name=NOTIFY_JOB, keep_result=0),
         func(deliver, name=DELIVER_JOB, max_tries=tries, keep_result=0),
+        func(organization_members, name=MEMBERS_JOB, keep_result=0),
     ]
 
 

@@ -19,7 +19,12 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
-from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
+from subgraphs.kernel.notify import (
+    NotificationRequest,
+    Recipient,
+    announce_members,
+    enqueue_notification,
+)
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
@@ -143,6 +148,7 @@ class TenancyService:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
         except IntegrityError:
             raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
+        await self._announce(org.id, [user_id])
         return org
 
     async def update_organization(
@@ -170,6 +176,7 @@ class TenancyService:
         async with self.db.transaction(caller) as session:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
+        await self._announce(org_id, [])
 
     async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
         """Organizations by id, in order; None where the caller is not a member."""
@@ -225,6 +232,14 @@ class TenancyService:
             return existing(await session.get(Organization, org_id), "organization")
 
     # members -----------------------------------------------------------------------------------
+
+    async def _member_ids(self, session: AsyncSession, org_id: UUID) -> list[UUID]:
+        rows = await session.exec(select(Membership.user_id).where(Membership.org_id == org_id))
+        return list(rows)
+
+    async def _announce(self, org_id: UUID, members: list[UUID]) -> None:
+        """Once the change is committed, tell notifications who the members are now."""
+        await announce_members(self.redis, self.settings.queue_name, org_id, members, utcnow())
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -290,6 +305,9 @@ class TenancyService:
                     raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners can remove an owner.")
                 await self._keep_an_owner(session, org_id)
             await session.delete(target)
+            await session.flush()
+            members = await self._member_ids(session, org_id)
+        await self._announce(org_id, members)
 
     # invitations -------------------------------------------------------------------------------
 
@@ -372,11 +390,14 @@ class TenancyService:
                     Membership(org_id=invitation.org_id, user_id=user_id, role=invitation.role)
                 )
                 await session.flush()
-                return existing(await session.get(Organization, invitation.org_id), "organization")
+                org = existing(await session.get(Organization, invitation.org_id), "organization")
+                members = await self._member_ids(session, org.id)
         except IntegrityError:
             raise Rejected.one(
                 ErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
             ) from None
+        await self._announce(org.id, members)
+        return org
 
     async def revoke_invitation(self, caller: Caller, invitation_id: UUID) -> Invitation:
         async with self.db.transaction(caller) as session:

@@ -10,18 +10,27 @@ from sqlalchemy import text
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
-from tests.subgraphs.notifications.helpers import admin_of, member, send, send_input
+from tests.subgraphs.notifications.helpers import member, organization, send, send_input
 from tests.subgraphs.notifications.test_preferences import SET
 from tests.subgraphs.notifications.test_templates import save
 
-TABLES = ("notifications", "deliveries", "templates", "preferences", "contacts")
+TABLES = (
+    "notifications",
+    "deliveries",
+    "templates",
+    "preferences",
+    "contacts",
+    "organization_members",
+)
 
 
 async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
-    notifications: Subgraph, settings: Settings
+    notifications: Subgraph, settings: Settings, notification_service: NotificationService
 ) -> None:
-    admin, ada, eve = admin_of(uuid4()), member(), member()
+    ada, eve = member(), member()
+    admin = await organization(notification_service, ada)
     await send(notifications, admin, send_input(admin, [ada], channels=["IN_APP"]))
     await save(notifications, admin, key="message", channel="SMS", subject="s", body="{{ body }}")
     await notifications.run(SET, {"c": "job", "ch": "SMS", "on": False}, ada)

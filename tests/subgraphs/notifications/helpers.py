@@ -7,6 +7,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.db import utcnow
+from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
 
 SEND = """mutation($input: SendNotificationInput!) { sendNotification(input: $input) {
@@ -22,6 +24,15 @@ MARK_READ = """mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) {
 
 def admin_of(org_id: UUID) -> Caller:
     return Caller(user_id=uuid4(), org_id=org_id, roles=frozenset({"admin"}))
+
+
+async def organization(service: NotificationService, *members: Caller) -> Caller:
+    """An admin of a new organization whose members are the admin and ``members``, recorded
+    as tenancy's announcement would record them."""
+    org_id, admin_id = uuid4(), uuid4()
+    users = [admin_id, *(m.user_id for m in members if m.user_id)]
+    await service.set_members(org_id, users, utcnow())
+    return Caller(user_id=admin_id, org_id=org_id, roles=frozenset({"admin"}))
 
 
 def member() -> Caller:

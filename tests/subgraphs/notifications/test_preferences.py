@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.notifications.models import Contact
-from subgraphs.notifications.service import quiet_until
+from subgraphs.notifications.service import NotificationService, quiet_until
 from tests.conftest import Subgraph
-from tests.subgraphs.notifications.helpers import admin_of, history, member, send, send_input
+from tests.subgraphs.notifications.helpers import history, member, organization, send, send_input
 
 PREFERENCES = """query($u: [_Any!]!) { _entities(representations: $u) { ... on User {
   notificationPreferences { category channel enabled mandatory }
@@ -56,8 +56,11 @@ async def test_every_category_is_on_by_default_and_security_is_mandatory(
     assert other["_entities"][0] == {"notificationPreferences": [], "notificationSettings": None}
 
 
-async def test_a_channel_turned_off_is_not_used(notifications: Subgraph) -> None:
-    admin, ada = admin_of(uuid4()), member()
+async def test_a_channel_turned_off_is_not_used(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada = member()
+    admin = await organization(notification_service, ada)
     turned = await notifications.run(SET, {"c": "announcement", "ch": "IN_APP", "on": False}, ada)
     assert turned["setNotificationPreference"]["preference"] == {
         "category": "announcement",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from uuid import uuid4
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.db import utcnow
+from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
 from tests.subgraphs.notifications.helpers import (
     HISTORY,
@@ -15,13 +19,17 @@ from tests.subgraphs.notifications.helpers import (
     admin_of,
     history,
     member,
+    organization,
     send,
     send_input,
 )
 
 
-async def test_admin_sends_in_app_notification_to_users(notifications: Subgraph) -> None:
-    admin, ada, bob = admin_of(uuid4()), member(), member()
+async def test_admin_sends_in_app_notification_to_users(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada, bob = member(), member()
+    admin = await organization(notification_service, ada, bob)
     sent = await send(notifications, admin, send_input(admin, [ada, bob]))
     assert sent["errors"] == []
     assert [(n["title"], n["body"], n["read"]) for n in sent["notifications"]] == [
@@ -37,11 +45,15 @@ async def test_admin_sends_in_app_notification_to_users(notifications: Subgraph)
 
 
 async def test_same_idempotency_key_creates_nothing_new(
-    notifications: Subgraph, owner_engine: AsyncEngine
+    notifications: Subgraph, owner_engine: AsyncEngine, notification_service: NotificationService
 ) -> None:
-    admin, ada = admin_of(uuid4()), member()
+    ada = member()
+    admin = await organization(notification_service, ada)
     input = send_input(admin, [ada], channels=["IN_APP", "EMAIL"])
-    first = await send(notifications, admin, input)
+    first, racing = await asyncio.gather(
+        send(notifications, admin, input), send(notifications, admin, input)
+    )
+    assert racing["notifications"] == first["notifications"]
     again = await send(notifications, admin, input)
     assert again["notifications"] == first["notifications"]
     assert (await history(notifications, ada))["totalCount"] == 1
@@ -53,27 +65,34 @@ async def test_same_idempotency_key_creates_nothing_new(
     assert count == 1
 
 
-async def test_only_owners_and_admins_of_that_organization_send(notifications: Subgraph) -> None:
-    org = uuid4()
-    plain = Caller(user_id=uuid4(), org_id=org, roles=frozenset({"member"}))
+async def test_only_owners_and_admins_of_that_organization_send(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada = member()
+    admin = await organization(notification_service, ada)
+    org = admin.org_id
+    plain = Caller(user_id=ada.user_id, org_id=org, roles=frozenset({"member"}))
     other_admin = admin_of(uuid4())
     for caller in (plain, other_admin, Caller()):
-        result = await send(notifications, caller, send_input(admin_of(org), [member()]))
+        result = await send(notifications, caller, send_input(admin, [ada]))
         codes = [e["code"] for e in result["errors"]]
         assert codes in (["FORBIDDEN"], ["UNAUTHENTICATED"])
         assert result["notifications"] == []
     owner = Caller(user_id=uuid4(), org_id=org, roles=frozenset({"owner"}))
-    assert (await send(notifications, owner, send_input(owner, [member()])))["errors"] == []
+    assert (await send(notifications, owner, send_input(owner, [ada])))["errors"] == []
 
 
-async def test_bad_input_names_the_field(notifications: Subgraph) -> None:
-    admin = admin_of(uuid4())
+async def test_bad_input_names_the_field(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada = member()
+    admin = await organization(notification_service, ada)
     cases = {
         "userIds": send_input(admin, []),
-        "channels": send_input(admin, [member()], channels=[]),
-        "category": send_input(admin, [member()], category="Not A Category"),
-        "templateKey": send_input(admin, [member()], templateKey="nope"),
-        "idempotencyKey": send_input(admin, [member()], idempotencyKey=" "),
+        "channels": send_input(admin, [ada], channels=[]),
+        "category": send_input(admin, [ada], category="Not A Category"),
+        "templateKey": send_input(admin, [ada], templateKey="nope"),
+        "idempotencyKey": send_input(admin, [ada], idempotencyKey=" "),
     }
     for field, input in cases.items():
         result = await send(notifications, admin, input)
@@ -84,8 +103,11 @@ async def test_bad_input_names_the_field(notifications: Subgraph) -> None:
     assert [e["field"] for e in result["errors"]] == ["userIds"]
 
 
-async def test_history_pages_newest_first_and_counts_unread(notifications: Subgraph) -> None:
-    admin, ada = admin_of(uuid4()), member()
+async def test_history_pages_newest_first_and_counts_unread(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada = member()
+    admin = await organization(notification_service, ada)
     for title in ("one", "two", "three"):
         await send(notifications, admin, send_input(admin, [ada], title=title))
     page = await history(notifications, ada, first=2)
@@ -108,8 +130,11 @@ async def test_history_pages_newest_first_and_counts_unread(notifications: Subgr
     assert after_read["edges"][0]["node"]["deliveries"] == [{"channel": "IN_APP", "status": "READ"}]
 
 
-async def test_nobody_reads_or_marks_another_users_notifications(notifications: Subgraph) -> None:
-    admin, ada, eve = admin_of(uuid4()), member(), member()
+async def test_nobody_reads_or_marks_another_users_notifications(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada, eve = member(), member()
+    admin = await organization(notification_service, ada)
     sent = await send(notifications, admin, send_input(admin, [ada]))
     ids = [n["id"] for n in sent["notifications"]]
     variables = {
@@ -138,3 +163,22 @@ async def test_bad_cursor_and_page_size_are_rejected(notifications: Subgraph) ->
         }
         response = await notifications.post(HISTORY, variables, ada)
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_without_user_ids_every_member_is_notified_and_outsiders_never(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada, bob, eve = member(), member(), member()
+    admin = await organization(notification_service, ada, bob)
+    everyone = send_input(admin, [])
+    del everyone["userIds"]
+    assert len((await send(notifications, admin, everyone))["notifications"]) == 3
+    outsider = await send(notifications, admin, send_input(admin, [ada, eve]))
+    assert outsider["notifications"] == []
+    assert [(e["code"], e["field"]) for e in outsider["errors"]] == [("INVALID_INPUT", "userIds")]
+    assert (await history(notifications, eve))["totalCount"] == 0
+
+    assert admin.org_id is not None
+    stale = utcnow() - timedelta(minutes=1)
+    await notification_service.set_members(admin.org_id, [], stale)
+    assert len(await notification_service.members(admin.org_id)) == 3

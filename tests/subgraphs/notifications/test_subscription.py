@@ -8,7 +8,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 import pytest
@@ -22,8 +22,9 @@ from subgraphs.kernel.context import HEADER, sign_caller
 from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.live import topic
+from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph, served
-from tests.subgraphs.notifications.helpers import admin_of, member, send, send_input
+from tests.subgraphs.notifications.helpers import member, organization, send, send_input
 from vetrai.platform import subgraph
 
 PROTOCOLS = [Subprotocol("graphql-transport-ws")]
@@ -81,9 +82,10 @@ async def listening(redis: Redis, user_id: UUID | None, count: int) -> None:
 
 
 async def test_subscriber_receives_a_notification_sent_through_another_replica(
-    endpoint: str, redis: Redis, notifications: Subgraph
+    endpoint: str, redis: Redis, notifications: Subgraph, notification_service: NotificationService
 ) -> None:
-    admin, ada = admin_of(uuid4()), member()
+    ada = member()
+    admin = await organization(notification_service, ada)
     async for ws in subscribed(endpoint, redis, ada, notifications.key):
         sent = await send(notifications, admin, send_input(admin, [ada]))
         event = await receive(ws)
@@ -99,9 +101,10 @@ async def test_subscriber_receives_a_notification_sent_through_another_replica(
 
 
 async def test_context_in_connection_init_payload_and_teardown(
-    endpoint: str, redis: Redis, notifications: Subgraph
+    endpoint: str, redis: Redis, notifications: Subgraph, notification_service: NotificationService
 ) -> None:
-    admin, ada, bob = admin_of(uuid4()), member(), member()
+    ada, bob = member(), member()
+    admin = await organization(notification_service, ada, bob)
     async for ws in subscribed(endpoint, redis, ada, notifications.key, in_payload=True):
         await send(notifications, admin, send_input(admin, [bob]))
         await send(notifications, admin, send_input(admin, [ada], title="Mine"))

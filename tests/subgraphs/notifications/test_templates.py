@@ -7,8 +7,16 @@ from typing import Any
 from uuid import uuid4
 
 from subgraphs.kernel.caller import Caller
+from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
-from tests.subgraphs.notifications.helpers import admin_of, history, member, send, send_input
+from tests.subgraphs.notifications.helpers import (
+    admin_of,
+    history,
+    member,
+    organization,
+    send,
+    send_input,
+)
 from tests.subgraphs.notifications.test_preferences import SETTINGS
 
 PREVIEW = """query($input: PreviewTemplateInput!) { previewTemplate(input: $input) {
@@ -67,9 +75,10 @@ async def test_draft_renders_escaped_html_and_sandbox_refuses_internals(
 
 
 async def test_organization_template_is_used_in_the_recipients_locale(
-    notifications: Subgraph,
+    notifications: Subgraph, notification_service: NotificationService
 ) -> None:
-    admin, ada, bob = admin_of(uuid4()), member(), member()
+    ada, bob = member(), member()
+    admin = await organization(notification_service, ada, bob)
     await notifications.run(SETTINGS, {"input": {"locale": "fr-CA"}}, bob)
     message = {"key": "message", "channel": "IN_APP", "body": "{{ body }}"}
     english = await save(notifications, admin, **message, subject="[Acme] {{ title }}")
