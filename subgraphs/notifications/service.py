@@ -178,6 +178,12 @@ class NotificationService:
 
     async def notify(self, request: NotificationRequest) -> list[Notification]:
         """Another subgraph's request, through the worker."""
+        require(
+            request.org_id is not None or all(r.user_id for r in request.recipients),
+            ErrorCode.INVALID_INPUT,
+            "A recipient without an account needs the organization that writes to them.",
+            "recipients",
+        )
         outgoing = Outgoing(
             category=category(request.category),
             template_key=request.template_key,

@@ -23,6 +23,7 @@ from subgraphs.notifications.channels import senders
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 
 Ctx = dict[str, Any]
+JOB_TIMEOUT_SECONDS = 60
 
 
 @asynccontextmanager
@@ -61,11 +62,13 @@ async def organization_members(ctx: Ctx, org_id: str, user_ids: list[str], as_of
 def functions(settings: Settings) -> list[Function]:
     # A worker killed mid-send uses up an ARQ try without a recorded attempt: leave room for it.
     tries = 2 * settings.delivery_max_attempts + 1
+    # Short timeouts: ARQ runs the job of a killed worker again once its timeout has passed.
+    # No result is kept: a request may carry a one-time link.
+    short = {"timeout": JOB_TIMEOUT_SECONDS, "keep_result": 0}
     return [
-        # No result kept: the request may carry a one-time link.
-        func(notify, name=NOTIFY_JOB, keep_result=0),
-        func(deliver, name=DELIVER_JOB, max_tries=tries, keep_result=0),
-        func(organization_members, name=MEMBERS_JOB, keep_result=0),
+        func(notify, name=NOTIFY_JOB, **short),
+        func(deliver, name=DELIVER_JOB, max_tries=tries, **short),
+        func(organization_members, name=MEMBERS_JOB, **short),
     ]
 
 
