@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     sms_account_sid: str | None = None
     sms_auth_token: SecretStr | None = None
     sms_from: str | None = None
+    sms_status_url: str | None = None
     delivery_max_attempts: int = Field(default=5, ge=1, le=20)
     delivery_backoff_seconds: float = Field(default=2.0, ge=0)
     api_keys_max_per_organization: int = Field(default=25, ge=1)

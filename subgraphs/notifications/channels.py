@@ -4,10 +4,14 @@ published live."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol
+from urllib.parse import urlencode
 
 import aiosmtplib
 import httpx
@@ -92,6 +96,8 @@ class TwilioSmsSender:
         token = s.sms_auth_token.get_secret_value() if s.sms_auth_token else ""
         url = f"{s.sms_api_url}/2010-04-01/Accounts/{sid}/Messages.json"
         form = {"To": delivery.address or "", "From": s.sms_from or "", "Body": delivery.body}
+        if s.sms_status_url:
+            form["StatusCallback"] = status_callback(s.sms_status_url, delivery)
         try:
             response = await self.client.post(url, data=form, auth=(sid, token), timeout=30)
         except httpx.TransportError as exc:
@@ -101,6 +107,22 @@ class TwilioSmsSender:
         transient = response.status_code == 429 or response.status_code >= 500
         reason = f"SMS provider answered {response.status_code}: {response.text[:200]}"
         raise DeliveryFailed(reason, permanent=not transient)
+
+
+def status_callback(url: str, delivery: Delivery) -> str:
+    """Where the provider reports this delivery; it signs the whole URL, ids included."""
+    query = urlencode(
+        {"delivery": str(delivery.id), "user": delivery.user_id or "", "org": delivery.org_id or ""}
+    )
+    return f"{url}?{query}"
+
+
+def provider_signature(token: str, url: str, form: dict[str, str]) -> str:
+    """Twilio's request signature: HMAC-SHA1 over the URL and the sorted form fields."""
+    payload = url + "".join(f"{k}{form[k]}" for k in sorted(form))
+    return base64.b64encode(
+        hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()
+    ).decode()
 
 
 def senders(settings: Settings, client: httpx.AsyncClient) -> dict[Channel, Sender]:

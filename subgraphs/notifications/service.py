@@ -55,6 +55,11 @@ _MANAGERS = frozenset({"owner", "admin"})
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+_PROVIDER_FINAL = {
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.FAILED,
+    "failed": Status.FAILED,
+}
 
 
 @dataclass(frozen=True)
@@ -410,6 +415,23 @@ class NotificationService:
             delivery.sent_at = delivery.updated_at
             delivery.failure_reason = None
         return None
+
+    async def sms_reported(
+        self, delivery_id: UUID, recipient: Caller, status: str, error: str | None
+    ) -> None:
+        """The provider's later word on a sent SMS: delivered, or failed after all."""
+        final = _PROVIDER_FINAL.get(status)
+        if final is None:
+            return
+        async with self.db.transaction(recipient) as session:
+            delivery = await session.get(Delivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.status != Status.SENT.value:
+                return
+            delivery.status = final.value
+            delivery.updated_at = utcnow()
+            if final is Status.FAILED:
+                delivery.failure_reason = f"provider reported {status} (error {error})"
+            session.add(delivery)
 
     def _failed(self, delivery: Delivery, exc: DeliveryFailed) -> float | None:
         delivery.failure_reason = str(exc)[:1000]
