@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from graphql import FragmentDefinitionNode
+from opentelemetry.trace import SpanKind
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +35,7 @@ from router.ratelimit import Bucket, RateLimiter, Verdict
 from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import record_use
 from subgraphs.kernel.logs import request_id
+from subgraphs.kernel.tracing import incoming, tracer
 
 logger = logging.getLogger("vetrai.router")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -86,10 +88,14 @@ class Gate:
         if scope["type"] != "http" or scope["path"] != "/graphql":
             await self.app(scope, receive, send)
             return
-        try:
-            await self._serve(scope, receive, send)
-        except Refusal as refusal:
-            await _send_json(send, refusal.status, refusal.body(), refusal.headers)
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        with tracer.start_as_current_span(
+            "router /graphql", context=incoming(carrier), kind=SpanKind.SERVER
+        ):
+            try:
+                await self._serve(scope, receive, send)
+            except Refusal as refusal:
+                await _send_json(send, refusal.status, refusal.body(), refusal.headers)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)

@@ -36,6 +36,7 @@ from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, sign_caller
 from subgraphs.kernel.scopes import INTERNAL_VERIFY, scopes_of
+from subgraphs.kernel.tracing import outgoing
 
 logger = logging.getLogger(__name__)
 _REFETCH_INTERVAL = 10.0
@@ -146,6 +147,7 @@ class Authenticator:
         headers = {
             HEADER: sign_caller(caller, audience=audience, key=self.key),
             "content-type": "application/json",
+            **outgoing(),
         }
         return await self._http.post(url, content=orjson.dumps(body), headers=headers)
 
@@ -282,6 +284,6 @@ def context_headers(key: bytes, ttl: int) -> Any:
     def headers(service: str, request: Request) -> Mapping[str, str]:
         state = request.scope.get("state", {})
         context = sign_caller(state.get("caller", ANONYMOUS), audience=service, key=key, ttl=ttl)
-        return {HEADER: context, "x-request-id": state.get("request_id", "")}
+        return {HEADER: context, "x-request-id": state.get("request_id", ""), **outgoing()}
 
     return headers

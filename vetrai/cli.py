@@ -15,6 +15,7 @@ from router.reload import HotReload
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
+from subgraphs.kernel.tracing import configure_tracing
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
     SUBGRAPHS,
@@ -59,6 +60,9 @@ def _table(settings: Settings, services: list[Service], worker: bool) -> str:
 
 def _run(settings: Settings, services: list[Service], *, worker: bool = False) -> None:
     configure_logging(settings.log_level)
+    names = [s.name for s in services] + (["worker"] if worker else [])
+    service = names[0] if len(names) == 1 else "vetrai"
+    configure_tracing(service, endpoint=settings.otel_exporter_otlp_endpoint)
 
     async def main() -> None:
         # ARQ binds its worker to the running loop: create it inside.

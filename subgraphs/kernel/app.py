@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from opentelemetry.trace import SpanKind
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -41,6 +42,7 @@ from subgraphs.kernel.context import HEADER, InvalidContext, context_key, verify
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.logs import request_id
 from subgraphs.kernel.settings import Settings, SettingsError
+from subgraphs.kernel.tracing import incoming, tracer
 
 log = logging.getLogger("vetrai.subgraph")
 S = TypeVar("S")
@@ -171,26 +173,35 @@ class _Observe:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            path = scope["path"]
-            self.metrics.requests.labels(self.metrics.name, path, str(status)).inc()
-            self.metrics.latency.labels(self.metrics.name, path).observe(elapsed)
-            log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "service": self.metrics.name,
-                        "method": scope["method"],
-                        "path": path,
-                        "status": status,
-                        "ms": round(elapsed * 1000, 2),
-                    }
-                },
-            )
-            request_id.reset(token)
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
+        span = tracer.start_as_current_span(
+            f"{self.metrics.name} {scope['method']} {scope['path']}",
+            context=incoming(carrier),
+            kind=SpanKind.SERVER,
+        )
+        with span:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self._done(scope, status, time.perf_counter() - started)
+                request_id.reset(token)
+
+    def _done(self, scope: Scope, status: int, elapsed: float) -> None:
+        path = scope["path"]
+        self.metrics.requests.labels(self.metrics.name, path, str(status)).inc()
+        self.metrics.latency.labels(self.metrics.name, path).observe(elapsed)
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "service": self.metrics.name,
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                }
+            },
+        )
 
 
 def create_subgraph_app(

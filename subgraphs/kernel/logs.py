@@ -1,14 +1,30 @@
-"""Structured (JSON lines) logs carrying the request id of the request being served."""
+"""Structured (JSON lines) logs carrying the request id and trace id of the request being
+served; both are taken when a record is made, so they are right whenever it is written."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from contextvars import ContextVar
+from typing import Any
 
 import orjson
 
+from subgraphs.kernel.tracing import current_trace_id
+
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_make_record = logging.getLogRecordFactory()
+
+
+def _record_with_context(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _make_record(*args, **kwargs)
+    record.request_id = request_id.get()
+    record.trace_id = current_trace_id()
+    return record
+
+
+if getattr(_make_record, "__name__", "") != _record_with_context.__name__:
+    logging.setLogRecordFactory(_record_with_context)
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,8 +35,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if rid := request_id.get():
-            entry["request_id"] = rid
+        for name in ("request_id", "trace_id"):
+            if value := getattr(record, name, None):
+                entry[name] = value
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

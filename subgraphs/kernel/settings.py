@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), alias="VETRAI_DATA_DIR")
     host: str = Field(default="127.0.0.1", alias="VETRAI_HOST")
     port_offset: int = Field(default=0, ge=0, le=50000, alias="VETRAI_PORT_OFFSET")
+    otel_exporter_otlp_endpoint: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = Field(default="http://localhost:4000", alias="VETRAI_PUBLIC_URL")
 
