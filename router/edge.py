@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .documents import DocumentCache
 from .executor.client import FetchObserver, SubgraphClient
@@ -27,6 +28,9 @@ from .planner.planner import QueryPlanner, select_operation
 from .supergraph import Supergraph
 
 SubgraphHeaders = Callable[[str, Request], Mapping[str, str]]
+Answer = tuple[int, bytes]
+JSON = "application/json"
+JSON_BYTES = JSON.encode("ascii")
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
 logger = logging.getLogger(__name__)
 _PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
@@ -59,7 +63,8 @@ class Router:
         self.override_roll = override_roll
         self.label_percentages = _percentages(supergraph.override_labels)
 
-    async def graphql(self, request: Request) -> Response:
+    async def graphql(self, request: Request) -> Answer:
+        """The status and JSON body answering one GraphQL request over HTTP."""
         try:
             params = await _params(request)
             return await self._run(request, params)
@@ -72,7 +77,7 @@ class Router:
             logger.exception("unexpected router failure")
             return _error("Internal server error", "INTERNAL_SERVER_ERROR", 500)
 
-    async def _run(self, request: Request, params: dict[str, Any]) -> Response:
+    async def _run(self, request: Request, params: dict[str, Any]) -> Answer:
         source = params.get("query")
         if not isinstance(source, str) or not source:
             raise BadRequestError("Must provide query string.")
@@ -149,17 +154,32 @@ def create_app(
         await client.aclose()
 
     async def health(_: Request) -> Response:
-        return _json({"status": "ok"}, 200)
+        return Response(b'{"status":"ok"}', media_type=JSON)
 
     app = Starlette(
         routes=[
-            Route("/graphql", router.graphql, methods=["GET", "POST"]),
+            Route("/graphql", GraphQLEndpoint(router), methods=["GET", "POST"]),
             Route("/health", health, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.router = router
     return app
+
+
+class GraphQLEndpoint:
+    """`/graphql` as a bare ASGI app: Starlette's request body and response objects cost more
+    than running a cached plan against one subgraph."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, body = await self.router.graphql(Request(scope, receive))
+        length = str(len(body)).encode("ascii")
+        headers = [(b"content-type", JSON_BYTES), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def relax_cycle_collector() -> None:
@@ -183,10 +203,19 @@ async def _params(request: Request) -> dict[str, Any]:
         if query.get("variables"):
             params["variables"] = _loads(query["variables"])
         return params
-    params_ = _loads(await request.body())
+    params_ = _loads(await _body(request.receive))
     if not isinstance(params_, dict):
         raise BadRequestError("The request body must be a JSON object.")
     return params_
+
+
+async def _body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    while message.get("more_body", False):
+        message = await receive()
+        body += message.get("body", b"")
+    return body
 
 
 def _loads(raw: str | bytes) -> Any:
@@ -205,9 +234,9 @@ def _first_message(errors: list[GraphQLError]) -> str:
     return errors[0].message if errors else "Invalid variables."
 
 
-def _error(message: str, code: str, status: int) -> Response:
+def _error(message: str, code: str, status: int) -> Answer:
     return _json({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
 
 
-def _json(body: dict[str, Any], status: int) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _json(body: dict[str, Any], status: int) -> Answer:
+    return status, orjson.dumps(body)
