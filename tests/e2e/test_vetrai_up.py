@@ -100,6 +100,35 @@ def test_worker_of_vetrai_up_turns_the_sign_up_email_into_a_notification(
     assert (edge["node"]["title"], edge["node"]["read"]) == ("Confirm your email address", False)
 
 
+def test_owner_sends_a_notification_as_written_once_per_key(platform: Platform) -> None:
+    signed_up = _run(
+        ROUTER,
+        """mutation { signUp(input: {email: "ida@example.com",
+      password: "correct horse battery", name: "Ida"}) { user { id } tokens { accessToken } } }""",
+    )["signUp"]
+    user, token = signed_up["user"]["id"], signed_up["tokens"]["accessToken"]
+    org = _run(
+        ROUTER,
+        """mutation { createOrganization(input: {name: "Ida's", slug: "idas"})
+      { organization { id } } }""",
+        _bearer(token),
+    )["createOrganization"]["organization"]["id"]
+    send = f"""mutation {{ sendNotification(input: {{organizationId: "{org}", userIds: ["{user}"],
+      category: "announcement", title: "Hello", body: "World", channels: [IN_APP, EMAIL],
+      idempotencyKey: "k1"}}) {{ notifications {{ id }} errors {{ code field message }} }} }}"""
+    for _ in range(100):  # until the worker has recorded tenancy's member list
+        sent = _run(ROUTER, send, _bearer(token))["sendNotification"]
+        if not sent["errors"]:
+            break
+        time.sleep(0.1)
+    assert sent["errors"] == []
+    [notification] = sent["notifications"]
+    assert _run(ROUTER, send, _bearer(token))["sendNotification"] == sent
+    query = "query { me { notifications(first: 10) { edges { node { id title read } } } } }"
+    edges = _run(ROUTER, query, _bearer(token))["me"]["notifications"]["edges"]
+    assert edges[0]["node"] == {"id": notification["id"], "title": "Hello", "read": False}
+
+
 async def test_graphiql_runs_a_query_in_a_real_browser(platform: Platform) -> None:
     from playwright.async_api import async_playwright
 
