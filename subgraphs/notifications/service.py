@@ -89,6 +89,8 @@ class Sent:
     notifications: list[Notification] = field(default_factory=list)
     fresh: list[Notification] = field(default_factory=list)
     queued: list[tuple[Delivery, datetime | None]] = field(default_factory=list)
+    # Templates looked up once per channel and locale, however many recipients share them.
+    sources: dict[tuple[Channel, str], Source] = field(default_factory=dict)
 
 
 def category(value: str, field: str = "category") -> str:
@@ -241,7 +243,7 @@ class NotificationService:
         contact = await self._remember(session, user_id, email)
         channels = await self._allowed(session, outgoing, user_id)
         locale = contact.locale if contact else "en"
-        shown = await self._render(session, outgoing, Channel.IN_APP, locale)
+        shown = await self._render(session, outgoing, Channel.IN_APP, locale, sent)
         notification = Notification(
             org_id=outgoing.org_id,
             user_id=user_id,
@@ -260,7 +262,7 @@ class NotificationService:
         not_before = None if outgoing.category in MANDATORY else quiet_until(contact, utcnow())
         for channel in channels:
             delivery = await self._delivery(
-                session, outgoing, notification, channel, contact, email
+                session, outgoing, notification, channel, contact, email, sent
             )
             if delivery is not None and channel is not Channel.IN_APP:
                 sent.queued.append((delivery, not_before))
@@ -273,6 +275,7 @@ class NotificationService:
         channel: Channel,
         contact: Contact | None,
         email: str | None,
+        sent: Sent,
     ) -> Delivery | None:
         address = {
             Channel.IN_APP: str(notification.user_id) if notification.user_id else None,
@@ -281,9 +284,8 @@ class NotificationService:
         }[channel]
         if address is None:
             return None
-        content = await self._render(
-            session, outgoing, channel, contact.locale if contact else "en"
-        )
+        locale = contact.locale if contact else "en"
+        content = await self._render(session, outgoing, channel, locale, sent)
         delivery = Delivery(
             notification_id=notification.id,
             org_id=notification.org_id,
@@ -355,12 +357,13 @@ class NotificationService:
         return existing(DEFAULTS.get(key), "template")
 
     async def _render(
-        self, session: AsyncSession, outgoing: Outgoing, channel: Channel, locale: str
+        self, session: AsyncSession, outgoing: Outgoing, channel: Channel, locale: str, sent: Sent
     ) -> Rendered:
-        source = await self._source(
-            session, outgoing.org_id, outgoing.template_key, channel, locale
-        )
-        return render(source, channel, outgoing.data)
+        if (channel, locale) not in sent.sources:
+            sent.sources[channel, locale] = await self._source(
+                session, outgoing.org_id, outgoing.template_key, channel, locale
+            )
+        return render(sent.sources[channel, locale], channel, outgoing.data)
 
     async def _enqueue(self, delivery: Delivery, not_before: datetime | None) -> None:
         await job_queue(self.redis).enqueue_job(
