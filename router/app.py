@@ -108,7 +108,7 @@ def create_router(
         router=app.state.router,
         config=config,
         authenticator=authenticator,
-        limiter=RateLimiter(redis),
+        limiter=RateLimiter(redis, config.rate_limits.namespace),
         persisted=PersistedQueryStore(redis, config.persisted_queries),
         introspection=_enabled(config.protection.introspection, production),
         metrics=metrics,

@@ -41,6 +41,8 @@ class Window(_Section):
 
 class RateLimits(_Section):
     enabled: bool = True
+    # keeps the counters of deployments that share one Redis apart
+    namespace: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     anonymous: Window = Window(limit=300, window_seconds=60)
     plans: dict[str, Window] = Field(
         default_factory=lambda: {

@@ -171,27 +171,31 @@ class Gate:
 
     async def _one(self, scope: Scope, params: Any, identity: Identity) -> _Answer:
         started = time.perf_counter()
-        answer = await self._answer(scope, params, identity)
-        name = params.get("operationName") if isinstance(params, dict) else None
+        answer, name = await self._answer(scope, params, identity)
         elapsed = time.perf_counter() - started
         self.metrics.operation(name, identity.caller, answer.status, answer.body, elapsed)
         return answer
 
-    async def _answer(self, scope: Scope, params: Any, identity: Identity) -> _Answer:
+    async def _answer(
+        self, scope: Scope, params: Any, identity: Identity
+    ) -> tuple[_Answer, str | None]:
+        """The answer, and the operation's name (from the document when the client sent none)."""
         verdict: Verdict | None = None
+        name = None
         try:
             if not isinstance(params, dict):
                 raise Refusal(400, "BAD_REQUEST", "Each operation must be a JSON object.")
             params = await self._resolve_persisted(params)
-            self._check_operation(params)
-            verdict = await self._rate_limit(identity, params.get("operationName"))
+            given = params.get("operationName")
+            name = self._check_operation(params) or (given if isinstance(given, str) else None)
+            verdict = await self._rate_limit(identity, name)
             answer = await self._forward(scope, params)
         except Refusal as refusal:
             body = orjson.dumps(refusal.body())
             answer = _Answer(refusal.status, _encode(refusal.headers), body)
         if verdict is not None:
             answer.headers.extend(_encode(verdict.headers()))
-        return answer
+        return answer, name
 
     async def _resolve_persisted(self, params: dict[str, Any]) -> dict[str, Any]:
         if isinstance(params.get("extensions"), str):
@@ -202,17 +206,19 @@ class Gate:
             status = 200 if exc.code == "PERSISTED_QUERY_NOT_FOUND" else 400
             raise Refusal(status, exc.code, str(exc)) from None
 
-    def _check_operation(self, params: dict[str, Any]) -> None:
+    def _check_operation(self, params: dict[str, Any]) -> str | None:
+        """Refuse an operation over the limits; return its name. Anything invalid is left for
+        the edge to explain."""
         source, name = params.get("query"), params.get("operationName")
         if not isinstance(source, str):
-            return
+            return None
         checked = self.router.documents.get(source)
         if checked.document is None:
-            return
+            return None
         try:
             operation = select_operation(checked.document, name)
-        except PlanningError:  # no such operation: the edge explains
-            return
+        except PlanningError:
+            return None
         fragments = {
             d.name.value: d
             for d in checked.document.definitions
@@ -234,6 +240,7 @@ class Gate:
             violation = limits.check_cost(spent, self.config.limits)
         if violation is not None:
             raise Refusal(400, violation.code, violation.message)
+        return operation.name.value if operation.name else None
 
     def _shape(self, source: str, name: Any, operation: Any, fragments: Any) -> limits.Shape:
         key = (source, name if isinstance(name, str) else None)
@@ -244,7 +251,7 @@ class Gate:
                 self._shapes.popitem(last=False)
         return found
 
-    async def _rate_limit(self, identity: Identity, operation: Any) -> Verdict | None:
+    async def _rate_limit(self, identity: Identity, operation: str | None) -> Verdict | None:
         if not self.config.rate_limits.enabled:
             return None
         verdict = await self.limiter.spend(self._buckets(identity, operation))
@@ -262,7 +269,7 @@ class Gate:
             raise Refusal(429, "RATE_LIMITED", "Too many requests; slow down.", verdict.headers())
         return verdict
 
-    def _buckets(self, identity: Identity, operation: Any) -> list[Bucket]:
+    def _buckets(self, identity: Identity, operation: str | None) -> list[Bucket]:
         rules = self.config.rate_limits
         caller = identity.caller
         buckets = []
@@ -276,7 +283,7 @@ class Gate:
                 buckets.append(Bucket(f"org:{caller.org_id}", window))
         elif caller.user_id is None and caller.key_id is None:
             buckets.append(Bucket(f"addr:{caller.client_ip}", rules.anonymous))
-        if isinstance(operation, str) and operation in rules.operations:
+        if operation in rules.operations:
             who = caller.key_id or caller.user_id or caller.client_ip
             buckets.append(Bucket(f"op:{operation}:{who}", rules.operations[operation]))
         return buckets

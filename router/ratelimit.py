@@ -47,14 +47,15 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, namespace: str) -> None:
         self._script = redis.register_script(_SCRIPT)
+        self._prefix = f"vetrai:ratelimit:{namespace}:"
 
     async def spend(self, buckets: list[Bucket]) -> Verdict | None:
         """Count one request in every bucket; the verdict of the tightest (None: no buckets)."""
         if not buckets:
             return None
-        keys = [f"vetrai:ratelimit:{bucket.name}" for bucket in buckets]
+        keys = [self._prefix + bucket.name for bucket in buckets]
         windows = [bucket.window.window_seconds * 1000 for bucket in buckets]
         counts = await self._script(keys=keys, args=windows)
         verdicts = [

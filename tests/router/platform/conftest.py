@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,12 @@ from starlette.types import ASGIApp
 
 from router.app import create_router
 from router.compose.compose import compose
-from router.config import RouterConfig, Window
+from router.config import RateLimits, RouterConfig
 from subgraphs.kernel.settings import Settings
 from tests.conftest import unique_email
 from vetrai.platform import SUBGRAPHS, composition_sources
 
 PASSWORD = "correct horse battery"
-LIMITED_OPERATION = "Limited"
 
 
 @asynccontextmanager
@@ -58,13 +58,15 @@ def supergraph_sdl() -> str:
     return sdl
 
 
+def fresh_rate_limits(**changes: Any) -> RateLimits:
+    """The default rate limits, counted apart from every other test's (Redis outlives runs)."""
+    return RateLimits(namespace=f"test-{secrets.token_hex(6)}", **changes)
+
+
 def router_config(**limits: Any) -> RouterConfig:
-    defaults = RouterConfig()
     return RouterConfig(
-        limits=defaults.limits.model_copy(update=limits),
-        rate_limits=defaults.rate_limits.model_copy(
-            update={"operations": {LIMITED_OPERATION: Window(limit=2, window_seconds=60)}}
-        ),
+        limits=RouterConfig().limits.model_copy(update=limits),
+        rate_limits=fresh_rate_limits(),
     )
 
 
