@@ -17,6 +17,7 @@ from arq.worker import Worker
 
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.settings import Settings, SettingsError
+from subgraphs.keys import tasks as keys_tasks
 from subgraphs.notifications import tasks as notification_tasks
 
 SHUTDOWN_GRACE_SECONDS = 10
@@ -31,6 +32,7 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
 
     async def startup(ctx: dict[str, Any]) -> None:
         await notification_tasks.startup(ctx, settings, db)
+        await keys_tasks.startup(ctx, settings, db)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await notification_tasks.shutdown(ctx)
@@ -43,6 +45,7 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
         redis_pool=ArqRedis.from_url(settings.redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
+        cron_jobs=keys_tasks.cron_jobs(),
         handle_signals=False,
         **(defaults | options),
     )
