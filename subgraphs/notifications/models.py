@@ -34,7 +34,8 @@ class Status(enum.Enum):
 
 
 class Notification(SQLModel, table=True):
-    """What one recipient was told; ``dedupe_key`` makes a request idempotent per recipient."""
+    """What one recipient was told; ``dedupe_key`` makes a request idempotent per recipient.
+    Only ``in_app`` ones are in the user's history: an email may carry a one-time link."""
 
     __tablename__ = "notifications"
     __table_args__ = SCHEMA
@@ -48,6 +49,7 @@ class Notification(SQLModel, table=True):
     body: str
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     dedupe_key: str = Field(max_length=400, unique=True)
+    in_app: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     read_at: datetime | None = None
 

@@ -244,6 +244,7 @@ class NotificationService:
         channels = await self._allowed(session, outgoing, user_id)
         locale = contact.locale if contact else "en"
         shown = await self._render(session, outgoing, Channel.IN_APP, locale, sent)
+        in_app = user_id is not None and Channel.IN_APP in channels
         notification = Notification(
             org_id=outgoing.org_id,
             user_id=user_id,
@@ -253,11 +254,12 @@ class NotificationService:
             body=shown.body,
             data=outgoing.data,
             dedupe_key=dedupe,
+            in_app=in_app,
         )
         session.add(notification)
         await session.flush()
         sent.notifications.append(notification)
-        if user_id is not None and Channel.IN_APP in channels:
+        if in_app:
             sent.fresh.append(notification)
         not_before = None if outgoing.category in MANDATORY else quiet_until(contact, utcnow())
         for channel in channels:
@@ -448,14 +450,14 @@ class NotificationService:
     async def history(
         self, caller: Caller, user_id: UUID, first: int, after: str | None, unread_only: bool
     ) -> History:
-        """A user's notifications, newest first; empty for anyone but that user."""
+        """A user's in-app notifications, newest first; empty for anyone but that user."""
         size = page_size(first)
         position = decode_cursor(after, 2) if after else None
         if caller.user_id != user_id:
             return History(Page([], False), 0, 0)
-        mine = col(Notification.user_id) == user_id
+        mine = (col(Notification.user_id) == user_id, col(Notification.in_app).is_(True))
         async with self.db.transaction(caller) as session:
-            query = select(Notification).where(mine)
+            query = select(Notification).where(*mine)
             if unread_only:
                 query = query.where(col(Notification.read_at).is_(None))
             if position is not None:
@@ -467,7 +469,7 @@ class NotificationService:
             counts = await session.exec(
                 select(
                     func.count(), func.count().filter(col(Notification.read_at).is_(None))
-                ).where(mine)
+                ).where(*mine)
             )
             total, unread = counts.one()
         return History(trimmed(rows, size), int(total), int(unread))
