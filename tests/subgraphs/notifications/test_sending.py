@@ -182,3 +182,20 @@ async def test_without_user_ids_every_member_is_notified_and_outsiders_never(
     stale = utcnow() - timedelta(minutes=1)
     await notification_service.set_members(admin.org_id, [], stale)
     assert len(await notification_service.members(admin.org_id)) == 3
+
+
+async def test_notification_entities_resolve_for_their_recipient_only(
+    notifications: Subgraph, notification_service: NotificationService
+) -> None:
+    ada = member()
+    admin = await organization(notification_service, ada)
+    [sent] = (await send(notifications, admin, send_input(admin, [ada])))["notifications"]
+    query = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on Notification { id title deliveries { channel } } } }"""
+    variables = {"r": [{"__typename": "Notification", "id": sent["id"]}]}
+    mine = await notifications.run(query, variables, ada)
+    assert mine["_entities"] == [
+        {"id": sent["id"], "title": "Hello", "deliveries": [{"channel": "IN_APP"}]}
+    ]
+    assert (await notifications.run(query, variables, member()))["_entities"] == [None]
+    assert (await notifications.run(query, variables))["_entities"] == [None]

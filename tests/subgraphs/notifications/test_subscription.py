@@ -173,3 +173,11 @@ async def test_anonymous_subscriber_gets_an_error(endpoint: str) -> None:
         event = await receive(ws)
         assert event["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         assert (await receive(ws))["type"] == "complete"
+
+
+async def test_ping_is_answered_with_pong(endpoint: str) -> None:
+    async with connect(endpoint, subprotocols=PROTOCOLS) as ws:
+        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        assert (await receive(ws))["type"] == "connection_ack"
+        await ws.send(orjson.dumps({"type": "ping"}).decode())
+        assert (await receive(ws))["type"] == "pong"
