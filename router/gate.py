@@ -28,7 +28,7 @@ from router import limits
 from router.apq import PersistedQueryError, PersistedQueryStore
 from router.config import RouterConfig
 from router.edge import Router
-from router.identity import Authenticator, Forbidden, Identity, Unauthenticated
+from router.identity import Authenticator, Forbidden, Identity, Unauthenticated, Unavailable
 from router.planner.errors import PlanningError
 from router.planner.planner import select_operation
 from router.ratelimit import Bucket, RateLimiter, Verdict
@@ -152,6 +152,8 @@ class Gate:
             raise Refusal(401, "UNAUTHENTICATED", str(exc)) from None
         except Forbidden as exc:
             raise Refusal(403, "FORBIDDEN", str(exc)) from None
+        except Unavailable as exc:
+            raise Refusal(503, "SERVICE_UNAVAILABLE", str(exc), {"retry-after": "1"}) from None
 
     # operations ------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.requests import Request
 
 from router.config import Window
@@ -53,6 +54,10 @@ class Unauthenticated(Exception):
 
 class Forbidden(Exception):
     """Valid credentials asked for an organization the caller does not belong to."""
+
+
+class Unavailable(Exception):
+    """A subgraph needed to tell who is calling did not answer."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,9 @@ class _Expiring:
         if len(self._entries) >= _MAX_CACHED:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def drop(self, matches: Any) -> None:
         for key in [k for k, (_, v) in self._entries.items() if matches(v)]:
@@ -234,10 +242,13 @@ class Authenticator:
     async def _verify_key(self, secret: str, client_ip: str | None) -> tuple[Identity, float]:
         self._listen()
         router = Caller(scopes=frozenset({INTERNAL_VERIFY}))
-        response = await self._post(self.endpoints.keys, "keys", router, {"secret": secret})
-        if response.status_code == 404:
-            raise Unauthenticated("The API key is not valid.")
-        response.raise_for_status()
+        try:
+            response = await self._post(self.endpoints.keys, "keys", router, {"secret": secret})
+            if response.status_code == 404:
+                raise Unauthenticated("The API key is not valid.")
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise Unavailable("API keys cannot be checked right now.") from exc
         key = response.json()
         caller = Caller(
             key_id=UUID(key["key_id"]),
@@ -245,12 +256,15 @@ class Authenticator:
             scopes=frozenset(key["scopes"]),
             client_ip=client_ip,
         )
-        found = await self._organization(caller, None)
+        try:
+            found = await self._organization(caller, None)
+        except httpx.HTTPError as exc:
+            raise Unavailable("API keys cannot be checked right now.") from exc
+        if found is None:
+            raise Unauthenticated("The API key's organization no longer exists.")
         limit = key.get("rate_limit")
         identity = Identity(
-            caller,
-            plan=found.get("plan") if found else None,
-            key_limit=Window(**limit) if limit else None,
+            caller, plan=found.get("plan"), key_limit=Window(**limit) if limit else None
         )
         ttl = _KEY_TTL
         if key.get("expires_at"):
@@ -264,13 +278,29 @@ class Authenticator:
 
     async def _forget_changed_keys(self) -> None:
         """Drop cached keys as soon as keys announces a revocation or rotation."""
-        async with self.redis.pubsub() as pubsub:
-            await pubsub.subscribe(CHANGED_CHANNEL)
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                key_id = UUID(orjson.loads(message["data"])["key_id"])
-                self._keys.drop(lambda identity, gone=key_id: identity.caller.key_id == gone)
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANGED_CHANNEL)
+                    # What was announced while we were not listening is unknown: forget all.
+                    self._keys.clear()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._forget(message["data"])
+            except RedisError as exc:
+                logger.warning("lost the key announcements, listening again: %r", exc)
+                self._keys.clear()
+                await asyncio.sleep(1.0)
+
+    def _forget(self, announcement: bytes) -> None:
+        """A key was revoked or rotated, or an organization (with all its keys) deleted."""
+        message = orjson.loads(announcement)
+        if message.get("key_id"):
+            key_id = UUID(message["key_id"])
+            self._keys.drop(lambda identity: identity.caller.key_id == key_id)
+        elif message.get("org_id"):
+            org_id = UUID(message["org_id"])
+            self._keys.drop(lambda identity: identity.caller.org_id == org_id)
 
     async def aclose(self) -> None:
         if self._listener:

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import available_timezones
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel import validation
+from subgraphs.kernel.api_keys import CHANGED_CHANNEL
 from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
@@ -177,6 +179,9 @@ class TenancyService:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
         await self._announce(org_id, [])
+        # Routers stop honouring the organization's API keys at once.
+        gone = {"event": "organization_deleted", "org_id": str(org_id)}
+        await self.redis.publish(CHANGED_CHANNEL, orjson.dumps(gone))
 
     async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
         """Organizations by id, in order; None where the caller is not a member."""

@@ -156,6 +156,18 @@ async def test_metrics_count_traffic_and_rejections(router: RouterClient) -> Non
     assert float(rejected.split()[-1]) >= 1
 
 
+def _wait_until_serving(process: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the router process exited"
+        try:
+            httpx.get(url.replace("/graphql", "/health"), timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not start")
+
+
 @pytest.fixture
 def two_routers(
     settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
@@ -185,13 +197,8 @@ def two_routers(
         )
         urls.append(f"http://127.0.0.1:{4000 + offset + replica}/graphql")
     try:
-        for url in urls:
-            for _ in range(200):
-                try:
-                    httpx.get(url.replace("/graphql", "/health"), timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.05)
+        for process, url in zip(processes, urls, strict=True):
+            _wait_until_serving(process, url)
         yield urls
     finally:
         for process in processes:
@@ -212,3 +219,19 @@ async def test_rate_limit_window_is_shared_by_two_router_processes(
             )
             statuses.append(response.status_code)
     assert statuses == [200, 200, 200, 429]
+
+
+async def test_keys_of_a_deleted_organization_stop_working(router: RouterClient) -> None:
+    token, org = await router.owner_of_new_organization()
+    secret = (await _new_key(router, token, org))["secret"]
+    assert (await router.post(CURRENT, x_api_key=secret)).status_code == 200
+    deleted = await router.data(
+        f'mutation {{ deleteOrganization(id: "{org}") {{ ok errors {{ code }} }} }}',
+        authorization=f"Bearer {token}",
+    )
+    assert deleted["deleteOrganization"] == {"ok": True, "errors": []}
+
+    async def refused() -> bool:
+        return (await router.post(CURRENT, x_api_key=secret)).status_code == 401
+
+    await _until(refused, 1.0)
