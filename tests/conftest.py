@@ -139,7 +139,7 @@ async def emailed(owner_engine: AsyncEngine, address: str, template_key: str) ->
         " where d.channel = 'email' and d.status = 'sent' and d.address = :to"
         " and n.template_key = :key order by d.created_at desc limit 1"
     )
-    for _ in range(250):
+    for _ in range(500):  # 10 s
         async with owner_engine.connect() as connection:
             body = await connection.scalar(query, {"to": address, "key": template_key})
         if body is not None:

@@ -50,7 +50,7 @@ async def test_worker_command_sends_queued_email_and_stops_on_sigterm(
         redis = Redis.from_url(settings.redis_url)
         await enqueue_notification(redis, queue, request(user, unique_email()))
         await redis.aclose()
-        for _ in range(250):
+        for _ in range(500):  # 10 s
             found = await deliveries(owner_engine, user)
             if found and found[0]["status"] != "queued":
                 break

@@ -16,7 +16,7 @@ from tests.subgraphs.tenancy.test_organizations import REMOVE, create_org, join,
 
 
 async def members_become(service: NotificationService, org_id: UUID, users: set[UUID]) -> None:
-    for _ in range(250):
+    for _ in range(500):  # 10 s
         if set(await service.members(org_id)) == users:
             return
         await asyncio.sleep(0.02)
