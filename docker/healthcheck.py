@@ -1,6 +1,6 @@
 """The image's HEALTHCHECK. One image runs every process, so it looks at the container's own
-command (PID 1, or the PID given): a router or subgraph must answer ``/health`` on the port it
-listens on, the worker must have a fresh ARQ heartbeat in Redis, a one-shot command passes.
+command (PID 1, or the PID given): a router, subgraph or worker must answer ``/health`` on the
+port it listens on; a one-shot command passes.
 Kept light (no application imports for HTTP services): Docker runs it every interval."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
-SERVERS = frozenset({"router", "subgraph", "up"})
+SERVERS = frozenset({"router", "subgraph", "up", "worker"})
 LISTEN = "0A"  # socket state in /proc/net/tcp
-ARQ_HEARTBEAT_SUFFIX = ":health-check"
 _SOCKET = re.compile(r"^socket:\[(\d+)\]$")
 
 
@@ -49,26 +48,12 @@ def server_healthy(ports: list[int]) -> bool:
         return bool(response.status == 200)
 
 
-def worker_healthy() -> bool:
-    from redis import Redis
-
-    from subgraphs.kernel.settings import load_settings
-
-    settings = load_settings()
-    if not settings.redis_url:
-        return False
-    heartbeat = settings.queue_name + ARQ_HEARTBEAT_SUFFIX
-    return bool(Redis.from_url(settings.redis_url, socket_timeout=4).exists(heartbeat))
-
-
 def healthy(proc: Path) -> bool:
     cmdline = [part for part in (proc / "cmdline").read_bytes().decode().split("\0") if part]
     arguments = vetrai_arguments(cmdline)
     command = arguments[0] if arguments else ""
     if command in SERVERS:
         return server_healthy(listening_ports(proc))
-    if command == "worker":
-        return worker_healthy()
     return True
 
 

@@ -25,7 +25,7 @@ from vetrai.platform import (
     subgraph,
 )
 from vetrai.serve import Service, serve
-from vetrai.worker import create_worker
+from vetrai.worker import create_worker, monitoring_app
 
 
 def _say(message: str) -> None:
@@ -54,7 +54,11 @@ def _services(settings: Settings, specs: list[SubgraphSpec], port: int | None) -
 def _table(settings: Settings, services: list[Service], worker: bool) -> str:
     rows = [f"  {s.name:<14} http://{settings.host}:{s.port}/graphql" for s in services]
     if worker:
-        rows.append(f"  {'worker':<14} jobs from Redis queue {settings.queue_name}")
+        port = settings.worker_port + settings.port_offset
+        rows.append(
+            f"  {'worker':<14} jobs from Redis queue {settings.queue_name};"
+            f" http://{settings.host}:{port}/metrics"
+        )
     return "\n".join(["", "VetrAI is running (Ctrl-C stops it):", *rows, ""])
 
 
@@ -67,8 +71,10 @@ def _run(settings: Settings, services: list[Service], *, worker: bool = False) -
     async def main() -> None:
         # ARQ binds its worker to the running loop: create it inside.
         background = [create_worker(settings)] if worker else []
+        port = settings.worker_port + settings.port_offset
+        monitoring = [Service("worker", port, monitoring_app(w)) for w in background]
         table = _table(settings, services, worker)
-        await serve(services, settings.host, lambda: print(table), background)
+        await serve([*services, *monitoring], settings.host, lambda: print(table), background)
 
     asyncio.run(main())
 

@@ -10,10 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 from arq.connections import ArqRedis
 from arq.worker import Worker
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.settings import Settings, SettingsError
@@ -64,3 +73,40 @@ async def run(worker: Worker) -> None:
             await worker.async_run()
     finally:
         await worker.close()
+
+
+class _JobCounts(Collector):
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterator[Metric]:
+        jobs = CounterMetricFamily(
+            "vetrai_worker_jobs", "Jobs finished, by result", labels=["result"]
+        )
+        jobs.add_metric(["complete"], self.worker.jobs_complete)
+        jobs.add_metric(["failed"], self.worker.jobs_failed)
+        jobs.add_metric(["retried"], self.worker.jobs_retried)
+        yield jobs
+        yield GaugeMetricFamily(
+            "vetrai_worker_jobs_running", "Jobs running now", value=len(self.worker.tasks)
+        )
+
+
+def monitoring_app(worker: Worker) -> Starlette:
+    """``/health`` (running, and its Redis answers) and ``/metrics`` for a worker process."""
+    registry = CollectorRegistry()
+    registry.register(_JobCounts(worker))
+
+    async def health(_: Request) -> Response:
+        running = worker.main_task is not None and not worker.main_task.done()
+        try:
+            await worker.pool.ping()
+        except (RedisError, OSError):
+            running = False
+        body = {"status": "ok" if running else "unavailable", "service": "worker"}
+        return JSONResponse(body, status_code=200 if running else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/health", health), Route("/metrics", metrics)])

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     context_ttl_seconds: int = Field(default=60, ge=1, le=3600, alias="VETRAI_CONTEXT_TTL")
 
     router_port: int = Field(default=4000, ge=1, le=65535)
+    worker_port: int = Field(default=8009, ge=1, le=65535)
     router_subgraph_urls: dict[str, str] = Field(default_factory=dict)
     router_config: Path | None = None
     jwks_url: str | None = None

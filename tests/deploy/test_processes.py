@@ -284,7 +284,6 @@ def test_the_image_health_check_passes_for_every_process(platform: Platform) -> 
                 timeout=30,
                 check=False,
             )
-            # the worker's first heartbeat comes after its start-up
             if check.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
