@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import math
 import os
 import shutil
 import socket
@@ -369,22 +370,30 @@ def print_table(rows: list[Row]) -> None:
     header = (
         f"{'system':10} {'operation':9} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'CPU s/1k':>9} {'peak MB':>8} {'errors':>6} "
-        f"{'req/s vs apollo':>16} {'p99 vs apollo':>14}"
+        f"{'vs apollo: req/s':>17} {'p99':>6} {'CPU':>6}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         load = row.load
         reference = apollo.get((row.operation, row.connections))
-        ratio = p99_ratio = ""
-        if reference is not None and row.system != "apollo":
-            ratio = f"{load.requests_per_s / reference.requests_per_s:.2f}x"
-            p99_ratio = f"{load.p99_ms / reference.p99_ms:.2f}x"
+        ratios = ["", "", ""]
+        if reference is not None and row.system not in ("apollo", "direct"):
+            ratios = [
+                f"{load.requests_per_s / reference.requests_per_s:.2f}x",
+                f"{load.p99_ms / reference.p99_ms:.2f}x",
+                f"{load.cpu_per_1000 / reference.cpu_per_1000:.2f}x",
+            ]
         print(
             f"{row.system:10} {row.operation:9} {row.connections:5} {load.requests_per_s:8.0f} "
-            f"{load.p50_ms:8.2f} {load.p99_ms:8.1f} {load.cpu_per_1000:9.2f} "
-            f"{row.peak_mb:8.0f} {load.errors:6} {ratio:>16} {p99_ratio:>14}"
+            f"{load.p50_ms:8.2f} {load.p99_ms:8.1f} {_figure(load.cpu_per_1000, 2):>9} "
+            f"{_figure(row.peak_mb, 0):>8} {load.errors:6} {ratios[0]:>17} {ratios[1]:>6} "
+            f"{ratios[2]:>6}"
         )
+
+
+def _figure(value: float, decimals: int) -> str:
+    return "-" if math.isnan(value) else f"{value:.{decimals}f}"
 
 
 def run(seconds: float) -> None:
