@@ -21,9 +21,10 @@ from router.gate import Gate
 from router.identity import Authenticator, Endpoints, context_headers
 from router.ratelimit import RateLimiter
 from router.supergraph import Supergraph
-from router.telemetry import Metrics, Observe
+from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.context import context_key
+from subgraphs.kernel.observe import Observe
 from subgraphs.kernel.settings import Settings, SettingsError
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +18,6 @@ from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from graphql import FragmentDefinitionNode
-from opentelemetry.trace import SpanKind
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,11 +31,8 @@ from router.planner.planner import select_operation
 from router.ratelimit import Bucket, RateLimiter, Verdict
 from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import record_use
-from subgraphs.kernel.logs import request_id
-from subgraphs.kernel.tracing import incoming, tracer
 
 logger = logging.getLogger("vetrai.router")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
 
@@ -88,22 +82,13 @@ class Gate:
         if scope["type"] != "http" or scope["path"] != "/graphql":
             await self.app(scope, receive, send)
             return
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        with tracer.start_as_current_span(
-            "router /graphql", context=incoming(carrier), kind=SpanKind.SERVER
-        ):
-            try:
-                await self._serve(scope, receive, send)
-            except Refusal as refusal:
-                await _send_json(send, refusal.status, refusal.body(), refusal.headers)
+        try:
+            await self._serve(scope, receive, send)
+        except Refusal as refusal:
+            await _send_json(send, refusal.status, refusal.body(), refusal.headers)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
-        given = headers.get("x-request-id", "")
-        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        request_id.set(rid)
-        scope.setdefault("state", {})["request_id"] = rid
-        send = _with_header(send, b"x-request-id", rid.encode())
         if self.config.protection.csrf:
             _check_csrf(scope["method"], headers)
         raw = await self._body(scope, receive, headers)
@@ -340,15 +325,6 @@ def _check_csrf(method: str, headers: Headers) -> None:
             "This request looks like a cross-site request forgery: send it with a "
             "'Content-Type: application/json' or an 'Apollo-Require-Preflight' header.",
         )
-
-
-def _with_header(send: Send, name: bytes, value: bytes) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), (name, value)]
-        await send(message)
-
-    return sending
 
 
 def _nul() -> Refusal:

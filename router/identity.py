@@ -36,6 +36,7 @@ from router.config import Window
 from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, sign_caller
+from subgraphs.kernel.logs import request_id
 from subgraphs.kernel.scopes import INTERNAL_VERIFY, scopes_of
 from subgraphs.kernel.tracing import outgoing
 
@@ -312,8 +313,8 @@ def context_headers(key: bytes, ttl: int) -> Any:
     """The ``subgraph_headers`` hook: a fresh signed context for every subgraph request."""
 
     def headers(service: str, request: Request) -> Mapping[str, str]:
-        state = request.scope.get("state", {})
-        context = sign_caller(state.get("caller", ANONYMOUS), audience=service, key=key, ttl=ttl)
-        return {HEADER: context, "x-request-id": state.get("request_id", ""), **outgoing()}
+        caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
+        context = sign_caller(caller, audience=service, key=key, ttl=ttl)
+        return {HEADER: context, "x-request-id": request_id.get() or "", **outgoing()}
 
     return headers

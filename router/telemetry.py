@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterator
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.documents import DocumentCache
 from router.edge import Router
 from router.planner.planner import QueryPlanner
 from subgraphs.kernel.caller import Caller
+from subgraphs.kernel.observe import HttpMetrics
 
 log = logging.getLogger("vetrai.router")
 MAX_NAMES = 200
@@ -60,25 +54,13 @@ def _outcome(status: int, body: bytes) -> str:
     return "errors" if b'"errors"' in body else "ok"
 
 
-class Metrics:
+class Metrics(HttpMetrics):
     """The router's Prometheus metrics, named like the subgraphs' so one dashboard reads both."""
 
     PATHS = frozenset({"/graphql", "/health", "/metrics"})
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "vetrai_http_requests",
-            "HTTP requests served",
-            ["service", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "vetrai_http_request_seconds",
-            "HTTP request latency",
-            ["service", "path"],
-            registry=self.registry,
-        )
+        super().__init__("router", self.PATHS)
         self.rate_limited = Counter(
             "vetrai_router_rate_limited",
             "Requests refused by a rate limit",
@@ -152,35 +134,3 @@ class Metrics:
             "ms": round(seconds * 1000, 2),
         }
         log.info("operation", extra={"fields": fields})
-
-    async def endpoint(self, _: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class Observe:
-    """ASGI middleware counting requests by path and status and timing them."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            # a label per known path only: anything else (assets, probes of random URLs) is one
-            path = scope["path"] if scope["path"] in Metrics.PATHS else "other"
-            self.metrics.requests.labels("router", path, str(status)).inc()
-            self.metrics.latency.labels("router", path).observe(time.perf_counter() - started)

@@ -10,27 +10,17 @@ per request with its request id.
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from opentelemetry.trace import SpanKind
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -40,9 +30,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, InvalidContext, context_key, verify_caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.logs import request_id
+from subgraphs.kernel.observe import HttpMetrics, Observe
 from subgraphs.kernel.settings import Settings, SettingsError
-from subgraphs.kernel.tracing import incoming, tracer
 
 log = logging.getLogger("vetrai.subgraph")
 S = TypeVar("S")
@@ -131,79 +120,6 @@ class _Authenticate:
         await self.app(scope, receive, send)
 
 
-class _Metrics:
-    def __init__(self, name: str) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "vetrai_http_requests",
-            "HTTP requests served",
-            ["service", "path", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "vetrai_http_request_seconds",
-            "HTTP request latency",
-            ["service", "path"],
-            registry=self.registry,
-        )
-        self.name = name
-
-
-class _Observe:
-    """ASGI middleware: request id, one log line and metrics per request."""
-
-    def __init__(self, app: ASGIApp, metrics: _Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
-        token = request_id.set(rid)
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
-        span = tracer.start_as_current_span(
-            f"{self.metrics.name} {scope['method']} {scope['path']}",
-            context=incoming(carrier),
-            kind=SpanKind.SERVER,
-        )
-        with span:
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                self._done(scope, status, time.perf_counter() - started)
-                request_id.reset(token)
-
-    def _done(self, scope: Scope, status: int, elapsed: float) -> None:
-        path = scope["path"]
-        self.metrics.requests.labels(self.metrics.name, path, str(status)).inc()
-        self.metrics.latency.labels(self.metrics.name, path).observe(elapsed)
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "service": self.metrics.name,
-                    "method": scope["method"],
-                    "path": path,
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                }
-            },
-        )
-
-
 def create_subgraph_app(
     name: str,
     schema: Schema,
@@ -224,7 +140,10 @@ def create_subgraph_app(
     )
     services = build_services(runtime)
     graphql_app = _SubgraphGraphQL(schema, runtime, lambda: services)
-    metrics = _Metrics(name)
+    paths = frozenset(
+        {"/graphql", "/health", "/metrics", *(getattr(r, "path", "") for r in routes)}
+    )
+    metrics = HttpMetrics(name, paths)
 
     async def health(_: Request) -> Response:
         try:
@@ -234,9 +153,6 @@ def create_subgraph_app(
             log.warning("health check failed", extra={"fields": {"error": repr(exc)}})
             return JSONResponse({"status": "unavailable", "service": name}, status_code=503)
         return JSONResponse({"status": "ok", "service": name})
-
-    async def metrics_endpoint(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -249,11 +165,11 @@ def create_subgraph_app(
             Route("/graphql", _Authenticate(graphql_app, runtime), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
             Route("/health", health),
-            Route("/metrics", metrics_endpoint),
+            Route("/metrics", metrics.endpoint),
             *routes,
         ],
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.add_middleware(_Observe, metrics=metrics)
+    app.add_middleware(Observe, metrics=metrics)
     return app

@@ -40,7 +40,7 @@ async def test_client_trace_continues_through_router_and_subgraphs(
     finished = [
         s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id
     ]
-    router_span = next(s for s in finished if s.name == "router /graphql")
+    router_span = next(s for s in finished if s.name == "router POST /graphql")
     assert router_span.parent is not None
     assert format(router_span.parent.span_id, "016x") == parent
     served = {
@@ -49,5 +49,5 @@ async def test_client_trace_continues_through_router_and_subgraphs(
         if s.parent and s.parent.span_id == router_span.context.span_id
     }
     assert {"auth", "tenancy"} <= served
-    logged = {r.trace_id for r in caplog.records if r.name == "vetrai.subgraph"}  # type: ignore[attr-defined]
+    logged = {r.trace_id for r in caplog.records if r.name == "vetrai.http"}  # type: ignore[attr-defined]
     assert trace_id in logged

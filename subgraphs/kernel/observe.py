@@ -1,0 +1,102 @@
+"""What every process's HTTP server tells operators: a request id, a server span continuing the
+caller's trace, one JSON log line and Prometheus metrics per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from opentelemetry.trace import SpanKind
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from subgraphs.kernel.logs import request_id
+from subgraphs.kernel.tracing import incoming, tracer
+
+log = logging.getLogger("vetrai.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class HttpMetrics:
+    """The request counter and latency histogram of one service; paths outside ``paths`` are
+    counted as "other", so probes of random URLs cannot grow the label set."""
+
+    def __init__(self, service: str, paths: frozenset[str]) -> None:
+        self.service = service
+        self.paths = paths
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vetrai_http_requests",
+            "HTTP requests served",
+            ["service", "path", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "vetrai_http_request_seconds",
+            "HTTP request latency",
+            ["service", "path"],
+            registry=self.registry,
+        )
+
+    def served(self, path: str, status: int, seconds: float) -> None:
+        label = path if path in self.paths else "other"
+        self.requests.labels(self.service, label, str(status)).inc()
+        self.latency.labels(self.service, label).observe(seconds)
+
+    async def endpoint(self, _: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class Observe:
+    """ASGI middleware around a whole app."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        name = f"{self.metrics.service} {scope['method']} {scope['path']}"
+        with tracer.start_as_current_span(name, context=incoming(headers), kind=SpanKind.SERVER):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self._done(scope, status, time.perf_counter() - started)
+                request_id.reset(token)
+
+    def _done(self, scope: Scope, status: int, elapsed: float) -> None:
+        self.metrics.served(scope["path"], status, elapsed)
+        fields = {
+            "service": self.metrics.service,
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round(elapsed * 1000, 2),
+        }
+        log.info("request", extra={"fields": fields})
