@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
+from starlette.routing import WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +21,7 @@ from router.edge import create_app
 from router.gate import Gate
 from router.identity import Authenticator, Endpoints, context_headers
 from router.ratelimit import RateLimiter
+from router.subscriptions import Subscriptions
 from router.supergraph import Supergraph
 from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import VERIFY_PATH
@@ -104,6 +106,15 @@ def create_router(
         key=key,
         redis=redis,
     )
+    subscriptions = Subscriptions(
+        app.state.router,
+        urls,
+        sign,
+        authenticator,
+        per_connection=config.subscriptions.per_connection,
+        connections_per_caller=config.subscriptions.connections_per_caller,
+    )
+    app.router.routes.append(WebSocketRoute("/graphql", subscriptions.websocket))
     app.add_middleware(
         Gate,
         router=app.state.router,
@@ -113,6 +124,7 @@ def create_router(
         persisted=PersistedQueryStore(redis, config.persisted_queries),
         introspection=_enabled(config.protection.introspection, production),
         metrics=metrics,
+        subscriptions=subscriptions,
     )
     if _enabled(config.protection.graphiql, production):
         app.add_middleware(_GraphiQL)

@@ -44,6 +44,8 @@ class RateLimits(_Section):
     # keeps the counters of deployments that share one Redis apart
     namespace: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     anonymous: Window = Window(limit=300, window_seconds=60)
+    # signed-in users acting outside any organization
+    users: Window = Window(limit=600, window_seconds=60)
     plans: dict[str, Window] = Field(
         default_factory=lambda: {
             "free": Window(limit=600, window_seconds=60),
@@ -70,11 +72,17 @@ class Protection(_Section):
     graphiql: bool | None = None
 
 
+class SubscriptionLimits(_Section):
+    per_connection: int = Field(default=20, ge=1)
+    connections_per_caller: int = Field(default=10, ge=1)
+
+
 class RouterConfig(_Section):
     limits: Limits = Limits()
     rate_limits: RateLimits = RateLimits()
     persisted_queries: PersistedQueries = PersistedQueries()
     protection: Protection = Protection()
+    subscriptions: SubscriptionLimits = SubscriptionLimits()
     subgraph_urls: dict[str, str] = Field(default_factory=dict)
     subgraph_timeout_seconds: float = Field(default=30.0, gt=0)
 

@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
-from graphql import FragmentDefinitionNode
+from graphql import FragmentDefinitionNode, OperationType
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import limits
@@ -29,6 +30,7 @@ from router.identity import Authenticator, Forbidden, Identity, Unauthenticated,
 from router.planner.errors import PlanningError
 from router.planner.planner import select_operation
 from router.ratelimit import Bucket, RateLimiter, Verdict
+from router.subscriptions import Subscriptions
 from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import record_use
 
@@ -67,6 +69,7 @@ class Gate:
         persisted: PersistedQueryStore,
         introspection: bool,
         metrics: Metrics,
+        subscriptions: Subscriptions | None = None,
     ) -> None:
         self.app = app
         self.router = router
@@ -76,6 +79,7 @@ class Gate:
         self.persisted = persisted
         self.introspection = introspection
         self.metrics = metrics
+        self.subscriptions = subscriptions
         self._shapes: OrderedDict[tuple[str, str | None], limits.Shape] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,8 +102,41 @@ class Gate:
         if isinstance(raw, list):
             await self._batch(scope, raw, identity, send)
             return
+        if isinstance(raw, dict) and "multipart/mixed" in headers.get("accept", ""):
+            raw = await self._resolve_persisted(raw)
+            if self._subscribing(raw):
+                await self._stream(scope, raw, identity, receive, send)
+                return
         answer = await self._one(scope, raw, identity)
         await _send(send, answer)
+
+    def _subscribing(self, params: dict[str, Any]) -> bool:
+        source = params.get("query")
+        checked = self.router.documents.get(source) if isinstance(source, str) else None
+        if checked is None or checked.document is None or self.subscriptions is None:
+            return False
+        try:
+            operation = select_operation(checked.document, params.get("operationName"))
+        except PlanningError:
+            return False
+        return operation.operation == OperationType.SUBSCRIPTION
+
+    async def _stream(
+        self, scope: Scope, params: dict[str, Any], identity: Identity, receive: Receive, send: Send
+    ) -> None:
+        """A subscription over multipart HTTP: checked like any operation, then streamed."""
+        assert self.subscriptions is not None  # noqa: S101 - _subscribing checked it
+        name = self._check_operation(params)
+        verdict = await self._rate_limit(identity, name)
+        extra = _encode(verdict.headers()) if verdict else []
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        connection = HTTPConnection(scope)
+        await self.subscriptions.multipart(connection, params, receive, send_with_limits)
 
     # reading the request -------------------------------------------------------------------
 
@@ -268,7 +305,9 @@ class Gate:
             )
             if window is not None:
                 buckets.append(Bucket(f"org:{caller.org_id}", window))
-        elif caller.user_id is None and caller.key_id is None:
+        elif caller.user_id is not None:
+            buckets.append(Bucket(f"user:{caller.user_id}", rules.users))
+        elif caller.key_id is None:
             buckets.append(Bucket(f"addr:{caller.client_ip}", rules.anonymous))
         if operation in rules.operations:
             who = caller.key_id or caller.user_id or caller.client_ip

@@ -31,8 +31,11 @@ class Executor:
         planned: PlannedOperation,
         variables: dict[str, Any],
         headers_for: HeadersFor,
+        event: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        run = _Run(self, variables, headers_for)
+        """Run the plan. For a subscription, ``event`` (one result the owning subgraph sent)
+        stands for the subscription fetch, and the rest of the plan runs from it."""
+        run = _Run(self, variables, headers_for, event)
         if planned.plan.node is not None:
             await run.node(planned.plan.node)
         if planned.shape.introspection is not None:
@@ -59,8 +62,15 @@ class Executor:
 
 
 class _Run:
-    def __init__(self, executor: Executor, variables: dict[str, Any], headers_for: HeadersFor):
+    def __init__(
+        self,
+        executor: Executor,
+        variables: dict[str, Any],
+        headers_for: HeadersFor,
+        event: dict[str, Any] | None = None,
+    ):
         self.executor = executor
+        self.event = event
         self.variables = variables
         self.headers_for = headers_for
         self.data: dict[str, Any] = {}
@@ -82,7 +92,10 @@ class _Run:
                 await self.node(branch)
 
     async def root_fetch(self, fetch: Fetch) -> None:
-        response = await self._send(fetch, self._variables(fetch))
+        if fetch.operation_kind == "subscription":
+            response = self.event
+        else:
+            response = await self._send(fetch, self._variables(fetch))
         if response is None:
             return
         data = response.get("data")

@@ -18,6 +18,7 @@ class Added(BaseModel):
     """What a subscriber is sent of a new notification."""
 
     id: UUID
+    user_id: UUID | None = None
     category: str
     title: str
     body: str

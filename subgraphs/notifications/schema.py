@@ -58,11 +58,13 @@ class Notification:
     read: bool
     read_at: datetime | None
     created_at: datetime
+    user_id: strawberry.Private[UUID | None] = None
 
     @classmethod
     def of(cls, notification: models.Notification | live.Added) -> Notification:
         return cls(
             id=strawberry.ID(str(notification.id)),
+            user_id=notification.user_id,
             category=notification.category,
             title=notification.title,
             body=notification.body,
@@ -84,6 +86,10 @@ class Notification:
             else None
         )
         return cls.of(found) if found else None
+
+    @strawberry.field(description="Who it is for (an entity of auth).")
+    def recipient(self) -> User | None:
+        return User(id=strawberry.ID(str(self.user_id))) if self.user_id else None
 
     @strawberry.field(description="One entry per channel it was sent on.")
     async def deliveries(self, info: Info) -> list[Delivery]:
