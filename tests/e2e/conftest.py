@@ -3,6 +3,7 @@ end-to-end tests."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -70,6 +71,11 @@ class Platform:
                 break
         assert process.poll() is None, "".join(self.output)
         return process
+
+    def redis_url(self) -> str:
+        """The embedded Redis of this platform (its server records the socket beside its data)."""
+        settings = json.loads((self.data / "redis" / "redis.db.settings").read_text())
+        return f"unix://{settings['unixsocket']}"
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
