@@ -47,7 +47,12 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
         await notification_tasks.shutdown(ctx)
         await db.close()
 
-    defaults: dict[str, Any] = {"job_completion_wait": SHUTDOWN_GRACE_SECONDS}
+    # Every job's timeout, cron ones included: ARQ runs a dead worker's job again only once the
+    # longest timeout has passed.
+    defaults: dict[str, Any] = {
+        "job_completion_wait": SHUTDOWN_GRACE_SECONDS,
+        "job_timeout": settings.job_timeout_seconds,
+    }
     return Worker(
         notification_tasks.functions(settings),
         queue_name=settings.queue_name,

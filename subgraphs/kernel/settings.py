@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     sms_auth_token: SecretStr | None = None
     sms_from: str | None = None
     sms_status_url: str | None = None
+    # a job whose worker died runs again once this has passed
+    job_timeout_seconds: int = Field(default=60, ge=1, le=3600)
     delivery_max_attempts: int = Field(default=5, ge=1, le=20)
     delivery_backoff_seconds: float = Field(default=2.0, ge=0)
     api_keys_max_per_organization: int = Field(default=25, ge=1)

@@ -23,7 +23,6 @@ from subgraphs.notifications.channels import senders
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 
 Ctx = dict[str, Any]
-JOB_TIMEOUT_SECONDS = 60
 
 
 @asynccontextmanager
@@ -64,7 +63,7 @@ def functions(settings: Settings) -> list[Function]:
     tries = 2 * settings.delivery_max_attempts + 1
     # Short timeouts: ARQ runs the job of a killed worker again once its timeout has passed.
     # No result is kept: a request may carry a one-time link.
-    short = {"timeout": JOB_TIMEOUT_SECONDS, "keep_result": 0}
+    short = {"timeout": settings.job_timeout_seconds, "keep_result": 0}
     return [
         func(notify, name=NOTIFY_JOB, **short),
         func(deliver, name=DELIVER_JOB, max_tries=tries, **short),

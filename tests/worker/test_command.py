@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.kernel.notify import enqueue_notification
 from subgraphs.kernel.settings import Settings
-from tests.conftest import TEST_DATA, unique_email
+from tests.conftest import TEST_DATA, free_port_offset, unique_email
 from tests.worker.conftest import deliveries, request
 
 
@@ -32,6 +32,7 @@ async def test_worker_command_sends_queued_email_and_stops_on_sigterm(
         "REDIS_URL": settings.redis_url,
         "VETRAI_QUEUE": queue,
         "VETRAI_DATA_DIR": str(TEST_DATA),
+        "VETRAI_PORT_OFFSET": str(free_port_offset([settings.worker_port])),
     }
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
