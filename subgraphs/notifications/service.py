@@ -512,12 +512,12 @@ class NotificationService:
         now = utcnow()
         async with self.db.transaction(caller) as session:
             mine = (col(Notification.id).in_(ids), col(Notification.user_id) == user_id)
-            await session.execute(
+            await session.exec(
                 update(Notification)
                 .where(*mine, col(Notification.read_at).is_(None))
                 .values(read_at=now)
             )
-            await session.execute(
+            await session.exec(
                 update(Delivery)
                 .where(
                     col(Delivery.notification_id).in_(ids),
@@ -562,7 +562,7 @@ class NotificationService:
             user_id=user_id, category=name, channel=channel.value, enabled=enabled
         )
         async with self.db.transaction(caller) as session:
-            await session.execute(
+            await session.exec(
                 insert(Preference)
                 .values(preference.model_dump())
                 .on_conflict_do_update(
