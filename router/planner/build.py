@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from graphql import (
-    BooleanValueNode,
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -32,7 +31,7 @@ from graphql import (
 from ..supergraph import FieldSet, Key, Supergraph
 from .errors import PlanningError
 from .fetch_graph import FetchGraph, FetchGroup
-from .selection import Conditions, SelectionTree, condition_of
+from .selection import Conditions, SelectionTree, condition_of, variable_conditions
 
 
 @dataclass(frozen=True)
@@ -413,19 +412,8 @@ def _with(at: _Position, conditions: Conditions) -> _Position:
 
 def _conditions(directives: Sequence[DirectiveNode] | None) -> Conditions | None:
     """Variable conditions of @skip/@include; None when a literal excludes the selection."""
-    found: set[tuple[str, bool]] = set()
-    for directive in directives or ():
-        if directive.name.value not in ("skip", "include"):
-            continue
-        argument = directive.arguments[0].value if directive.arguments else None
-        if isinstance(argument, BooleanValueNode):
-            if argument.value != (directive.name.value == "include"):
-                return None
-            continue
-        condition = condition_of(directive)
-        if condition is not None:
-            found.add(condition)
-    return frozenset(found)
+    found = variable_conditions(directives)
+    return None if found is None else frozenset(found)
 
 
 def _condition_directives(directives: Sequence[DirectiveNode] | None) -> tuple[DirectiveNode, ...]:

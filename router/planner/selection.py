@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from graphql import ArgumentNode, DirectiveNode, VariableNode, print_ast, visit
+from graphql import (
+    ArgumentNode,
+    BooleanValueNode,
+    DirectiveNode,
+    VariableNode,
+    print_ast,
+    visit,
+)
 from graphql.language import Visitor
 
 from ..supergraph import FieldSet
@@ -147,3 +155,23 @@ def _variables_in(node: ArgumentNode | DirectiveNode) -> list[str]:
 
     visit(node, Collect())
     return names
+
+
+def variable_conditions(
+    directives: Sequence[DirectiveNode] | None,
+) -> tuple[tuple[str, bool], ...] | None:
+    """The variable conditions of @skip/@include, in order; None when a literal excludes the
+    selection."""
+    found: list[tuple[str, bool]] = []
+    for directive in directives or ():
+        if directive.name.value not in ("skip", "include"):
+            continue
+        argument = directive.arguments[0].value if directive.arguments else None
+        if isinstance(argument, BooleanValueNode):
+            if argument.value != (directive.name.value == "include"):
+                return None
+            continue
+        condition = condition_of(directive)
+        if condition is not None:
+            found.append(condition)
+    return tuple(found)

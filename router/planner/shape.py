@@ -10,8 +10,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from graphql import (
-    BooleanValueNode,
-    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -29,7 +27,7 @@ from graphql import (
 )
 
 from ..supergraph import Supergraph
-from .selection import condition_of
+from .selection import variable_conditions
 
 NON_NULL = 0
 LIST = 1
@@ -137,7 +135,7 @@ class _Compiler:
         conditions: tuple[tuple[str, bool], ...],
     ) -> Iterator[tuple[FieldNode, tuple[tuple[str, bool], ...]]]:
         for selection in selections:
-            own = _variable_conditions(selection.directives)
+            own = variable_conditions(selection.directives)
             if own is None:
                 continue
             combined = conditions + own
@@ -165,24 +163,6 @@ def _wrappers(type_: GraphQLOutputType) -> tuple[int, ...]:
         wrappers.append(NON_NULL if isinstance(current, GraphQLNonNull) else LIST)
         current = current.of_type
     return tuple(wrappers)
-
-
-def _variable_conditions(
-    directives: Sequence[DirectiveNode] | None,
-) -> tuple[tuple[str, bool], ...] | None:
-    found: list[tuple[str, bool]] = []
-    for directive in directives or ():
-        if directive.name.value not in ("skip", "include"):
-            continue
-        argument = directive.arguments[0].value if directive.arguments else None
-        if isinstance(argument, BooleanValueNode):
-            if argument.value != (directive.name.value == "include"):
-                return None
-            continue
-        condition = condition_of(directive)
-        if condition is not None:
-            found.append(condition)
-    return tuple(found)
 
 
 def _introspection_document(
