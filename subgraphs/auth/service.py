@@ -23,7 +23,7 @@ from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
 from subgraphs.kernel.caller import ANONYMOUS, Caller, signed_in
 from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing
 from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import new_token, token_hash
@@ -144,21 +144,14 @@ class AuthService:
     # use cases ---------------------------------------------------------------------------------
 
     async def sign_up(self, email: str, password: str, name: str) -> tuple[User, Tokens]:
-        problems: list[Problem] = []
-        for check in (
-            lambda: validation.email(email),
-            lambda: validation.text(name, "name", max_length=100),
-            lambda: check_password_strength(password, email.strip().lower()),
-        ):
-            try:
-                check()
-            except Rejected as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise Rejected(*problems)
+        values = checked(
+            email=lambda: validation.email(email),
+            name=lambda: validation.text(name, "name", max_length=100),
+            password=lambda: check_password_strength(password, email.strip().lower()),
+        )
         user = User(
-            email=validation.email(email),
-            name=validation.text(name, "name", max_length=100),
+            email=values["email"],
+            name=values["name"],
             password_hash=await self._hash(password),
         )
         try:

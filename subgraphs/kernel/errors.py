@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -61,3 +62,17 @@ def existing(value: T | None, what: str) -> T:
     if value is None:
         raise Rejected.one(ErrorCode.NOT_FOUND, f"Unknown {what}.")
     return value
+
+
+def checked(**checks: Callable[[], Any]) -> dict[str, Any]:
+    """Run every check; their values by name, or one ``Rejected`` with every problem found."""
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except Rejected as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise Rejected(*problems)
+    return values

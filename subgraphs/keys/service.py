@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar, cast
@@ -30,7 +30,7 @@ from subgraphs.kernel.api_keys import (
 )
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
 from subgraphs.kernel.scopes import SCOPES, scopes_of
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import token_hash
@@ -124,14 +124,6 @@ def _new_secret() -> tuple[str, str, str]:
     """A secret (256 random bits), its hash and its display prefix."""
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     return secret, token_hash(secret), secret[:_PREFIX_LENGTH]
-
-
-def _attempt(problems: list[Problem], check: Callable[[], T], fallback: T) -> T:
-    try:
-        return check()
-    except Rejected as exc:
-        problems.extend(exc.problems)
-        return fallback
 
 
 def _utc(moment: datetime) -> datetime:
@@ -250,17 +242,14 @@ class KeysService:
             self.settings.api_key_default_rate_limit,
             self.settings.api_key_default_rate_window_seconds,
         )
-        problems: list[Problem] = []
         terms = KeyTerms(
-            name=_attempt(problems, lambda: validation.text(new.name, "name", max_length=100), ""),
-            scopes=_attempt(problems, lambda: validated_scopes(new.scopes), []),
-            expires_at=_attempt(problems, lambda: validated_expiry(new.expires_at), None),
-            rate_limit=_attempt(
-                problems, lambda: validated_rate_limit(new.rate_limit or default), default
-            ),
+            **checked(
+                name=lambda: validation.text(new.name, "name", max_length=100),
+                scopes=lambda: validated_scopes(new.scopes),
+                expires_at=lambda: validated_expiry(new.expires_at),
+                rate_limit=lambda: validated_rate_limit(new.rate_limit or default),
+            )
         )
-        if problems:
-            raise Rejected(*problems)
         require_held(caller, terms.scopes)
         return terms
 

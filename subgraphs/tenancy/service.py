@@ -20,7 +20,7 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.api_keys import CHANGED_CHANNEL
 from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing
 from subgraphs.kernel.notify import (
     NotificationRequest,
     Recipient,
@@ -126,19 +126,11 @@ class TenancyService:
         self, caller: Caller, name: str, slug: str, settings: object
     ) -> Organization:
         user_id = signed_in(caller)
-        problems: list[Problem] = []
-        values: dict[str, Any] = {}
-        for key, check in (
-            ("name", lambda: validation.text(name, "name", max_length=100)),
-            ("slug", lambda: validated_slug(slug)),
-            ("settings", lambda: validated_settings(settings or {})),
-        ):
-            try:
-                values[key] = check()
-            except Rejected as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise Rejected(*problems)
+        values = checked(
+            name=lambda: validation.text(name, "name", max_length=100),
+            slug=lambda: validated_slug(slug),
+            settings=lambda: validated_settings(settings or {}),
+        )
         org = Organization(id=uuid4(), **values)
         try:
             async with self.db.transaction(caller) as session:
