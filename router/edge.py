@@ -32,6 +32,8 @@ Answer = tuple[int, bytes]
 JSON = "application/json"
 JSON_BYTES = JSON.encode("ascii")
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
+# where a middleware that already read the request leaves its parameters for the edge
+PARAMS_STATE = "graphql_params"
 logger = logging.getLogger(__name__)
 _PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
 
@@ -194,6 +196,9 @@ def relax_cycle_collector() -> None:
 
 
 async def _params(request: Request) -> dict[str, Any]:
+    given: dict[str, Any] | None = request.scope.get("state", {}).get(PARAMS_STATE)
+    if given is not None:
+        return given
     if request.method == "GET":
         query = request.query_params
         params: dict[str, Any] = {

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import orjson
 from graphql import FragmentDefinitionNode, OperationType
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router import limits
 from router.apq import PersistedQueryError, PersistedQueryStore
 from router.config import RouterConfig
-from router.edge import Router
+from router.edge import PARAMS_STATE, Router
 from router.identity import Authenticator, Forbidden, Identity, Unauthenticated, Unavailable
 from router.planner.errors import PlanningError
 from router.planner.planner import select_operation
@@ -317,25 +317,14 @@ class Gate:
     # handing over to the edge ----------------------------------------------------------------
 
     async def _forward(self, scope: Scope, params: dict[str, Any]) -> _Answer:
-        inner = dict(scope)
-        if scope["method"] == "GET":
-            query = {
-                k: v if isinstance(v, str) else orjson.dumps(v).decode()
-                for k, v in params.items()
-                if v is not None
-            }
-            inner["query_string"] = urlencode(query).encode()
-            body = b""
-        else:
-            body = orjson.dumps(params)
-        sent = False
+        """Run the operation on the edge with the parameters already read here."""
+        variables = params.get("variables")
+        if isinstance(variables, str):  # as a GET query string carries them
+            params = {**params, "variables": _json_param(variables)}
+        inner = {**scope, "state": {**scope.get("state", {}), PARAMS_STATE: params}}
 
         async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
 
         answer = _Answer(500, [], b"")
 

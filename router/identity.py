@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from router.config import Window
 from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
@@ -309,11 +309,12 @@ class Authenticator:
         await self._http.aclose()
 
 
-def context_headers(key: bytes, ttl: int) -> Any:
-    """The ``subgraph_headers`` hook: a fresh signed context for every subgraph request."""
+def context_headers(key: bytes, ttl: int) -> Callable[[str, HTTPConnection], Mapping[str, str]]:
+    """The ``subgraph_headers`` hook: a fresh signed context for every subgraph request (over
+    HTTP or for a WebSocket's subscription)."""
 
-    def headers(service: str, request: Request) -> Mapping[str, str]:
-        caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
+    def headers(service: str, connection: HTTPConnection) -> Mapping[str, str]:
+        caller = connection.scope.get("state", {}).get("caller", ANONYMOUS)
         context = sign_caller(caller, audience=service, key=key, ttl=ttl)
         return {HEADER: context, "x-request-id": request_id.get() or "", **outgoing()}
 

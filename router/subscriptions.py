@@ -35,7 +35,7 @@ MULTIPART = 'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"'
 HEARTBEAT_SECONDS = 5.0
 PING_SECONDS = 20.0
 INIT_TIMEOUT_SECONDS = 10.0
-SubgraphHeaders = Callable[[str, Any], Mapping[str, str]]
+SubgraphHeaders = Callable[[str, HTTPConnection], Mapping[str, str]]
 
 
 class SubscriptionError(Exception):
