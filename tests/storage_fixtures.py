@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from subgraphs.kernel.settings import Settings, load_settings
 from subgraphs.kernel.storage import Storage
@@ -22,13 +21,7 @@ def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
         return
     data: Path = tmp_path_factory.mktemp("storage")
     server = embedded_s3.start(data)
-    yield load_settings(
-        environment="test",
-        data_dir=data,
-        minio_endpoint=server.endpoint,
-        minio_access_key=server.access_key,
-        minio_secret_key=SecretStr(server.secret_key),
-    )
+    yield load_settings(environment="test", data_dir=data, **server.as_settings())
     server.stop()
 
 

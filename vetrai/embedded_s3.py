@@ -15,11 +15,14 @@ import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 READY_TIMEOUT_SECONDS = 60.0
 IDENTITIES = "identities.json"
+SOCKETS = Path("/tmp")  # noqa: S108 - where weed puts its local sockets, whatever TMPDIR says
 
 
 class EmbeddedS3Error(RuntimeError):
@@ -34,11 +37,20 @@ class EmbeddedS3:
     access_key: str
     secret_key: str
     process: subprocess.Popen[bytes]
+    ports: tuple[int, ...]
 
     @property
     def pid(self) -> int:
         """The process group's leader: ``os.killpg(pid, SIGKILL)`` stops the whole server."""
         return self.process.pid
+
+    def as_settings(self) -> dict[str, Any]:
+        """The settings fields that point a process at this server."""
+        return {
+            "minio_endpoint": self.endpoint,
+            "minio_access_key": self.access_key,
+            "minio_secret_key": SecretStr(self.secret_key),
+        }
 
     def stop(self) -> None:
         # weed logs a graceful stop on SIGTERM and then hangs; what it keeps (leveldb with its
@@ -46,6 +58,9 @@ class EmbeddedS3:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        for port in self.ports:
+            for leftover in SOCKETS.glob(f"seaweedfs-*-{port}.sock"):
+                leftover.unlink(missing_ok=True)
 
 
 def start(
@@ -56,7 +71,8 @@ def start(
     for folder in ("data", "log"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     access_key, secret_key = credentials(root / IDENTITIES)
-    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = free_ports(host, 8)
+    ports = free_ports(host, 8)
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = ports
     command = [
         weed_binary(),
         f"-logdir={root / 'log'}",
@@ -82,6 +98,7 @@ def start(
         f"-s3.port.grpc={s3_grpc}",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
+        "-s3.iam=false",
         f"-s3.config={root / IDENTITIES}",
     ]
     with (root / "log" / "weed.out").open("ab") as output:
@@ -93,7 +110,7 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = EmbeddedS3(f"{host}:{s3}", access_key, secret_key, process)
+    server = EmbeddedS3(f"{host}:{s3}", access_key, secret_key, process, tuple(ports))
     try:
         wait_ready(server, f"http://{host}:{master}", time.monotonic() + timeout, root / "log")
     except BaseException:

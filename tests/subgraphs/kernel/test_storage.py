@@ -14,7 +14,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from subgraphs.kernel.settings import SettingsError, load_settings
+from subgraphs.kernel.settings import Settings, SettingsError, load_settings
 from subgraphs.kernel.storage import (
     ObjectKey,
     ObjectMissing,
@@ -182,6 +182,29 @@ async def test_download_url_signed_for_another_key_is_refused(storage: Storage) 
     async with httpx.AsyncClient() as client:
         response = await client.get(url)
     assert response.status_code == 403
+
+
+async def test_links_are_signed_for_the_public_address(
+    storage: Storage, storage_settings: Settings
+) -> None:
+    host, port = storage.endpoint.rsplit(":", 1)
+    # the same loopback server under its other name, as a browser may reach it
+    alias = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}[host]
+    public_url = f"http://{alias}:{port}"
+    public = Storage.from_settings(
+        storage_settings.model_copy(update={"minio_public_url": public_url})
+    )
+    key = new_key()
+    upload = public.presign_upload(key, content_type="image/png", max_bytes=len(PNG))
+    assert upload.url == f"{public_url}/{storage.bucket}"
+    assert (await browser_upload(upload, PNG)).status_code == 204
+    url = public.download_url(key)
+    assert url.startswith(f"{public_url}/")
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).content == PNG
+        # the host is signed: the same link sent to the other address is refused
+        moved = await client.get(url.replace(public_url, f"http://{host}:{port}", 1))
+    assert moved.status_code == 403
 
 
 async def test_put_then_read_returns_the_bytes_and_type(storage: Storage) -> None:
