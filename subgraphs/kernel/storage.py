@@ -123,10 +123,13 @@ class Storage:
         self.region = region
         self.public_url = public_url or f"{'https' if secure else 'http'}://{endpoint}"
         public = urlsplit(self.public_url)
-        # Fail fast: a request to a server that is down must not hang a resolver for minutes.
+        # Fail fast: a server that is down or hangs must not hold a resolver for minutes (a
+        # read that timed out is not tried again).
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=3.0, read=30.0),
-            retries=urllib3.Retry(total=2, backoff_factor=0.1, status_forcelist=[502, 503, 504]),
+            timeout=urllib3.Timeout(connect=3.0, read=10.0),
+            retries=urllib3.Retry(
+                total=2, read=0, backoff_factor=0.1, status_forcelist=[502, 503, 504]
+            ),
             cert_reqs="CERT_REQUIRED",
             ca_certs=certifi.where(),
             maxsize=10,
