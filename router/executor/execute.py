@@ -135,9 +135,15 @@ class _Run:
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
         if isinstance(entities, list):
+            rewrite = flatten.node.typename_rewrite
             for entity, objects in zip(entities, targets, strict=False):
                 if isinstance(entity, dict):
+                    concrete = entity.get("__typename") if rewrite else None
                     for obj in objects:
+                        if concrete not in (None, rewrite) and obj.get("__typename") == rewrite:
+                            # The answer of a subgraph that knows the @interfaceObject's
+                            # implementations: the object's concrete type.
+                            obj["__typename"] = concrete
                         merge_into(obj, entity)
         errors = response.get("errors")
         if errors:

@@ -122,6 +122,11 @@ class _Walk:
     # selections
 
     def _plan_selections(self, at: _Position, selections: Sequence[SelectionNode]) -> None:
+        if self._sees_interface_as_object(at):
+            local, concrete = self._split_for_interface_object(at, selections)
+            if concrete:
+                self._plan_selections(self._concrete_type_position(at), concrete)
+            selections = local
         typenames: list[FieldNode] = []
         landed: _Position | None = None
         for selection in selections:
@@ -146,6 +151,63 @@ class _Walk:
             )
             self._note(target.group)
 
+    # @interfaceObject: a subgraph that sees an interface as an object type knows neither the
+    # concrete type nor the implementations' fields; a subgraph that knows the implementations
+    # answers them, from a representation typed as the interface.
+
+    def _sees_interface_as_object(self, at: _Position) -> bool:
+        if not isinstance(at.parent_type, GraphQLInterfaceType):
+            return False
+        in_subgraph = self.supergraph.type_in(at.parent_type.name, at.group.subgraph)
+        return in_subgraph is not None and in_subgraph.is_interface_object
+
+    def _split_for_interface_object(
+        self, at: _Position, selections: Sequence[SelectionNode]
+    ) -> tuple[list[SelectionNode], list[SelectionNode]]:
+        local: list[SelectionNode] = []
+        concrete: list[SelectionNode] = []
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                placements = self.supergraph.placements(at.parent_type.name, name, self.labels)
+                here = name != "__typename" and at.group.subgraph in placements
+                (local if here else concrete).append(selection)
+                continue
+            condition = _type_condition(selection, self.fragments)  # type: ignore[arg-type]
+            if condition in (None, at.parent_type.name) and not selection.directives:
+                inner_local, inner_concrete = self._split_for_interface_object(
+                    at, self._fragment_selections(selection)
+                )
+                local.extend(inner_local)
+                concrete.extend(inner_concrete)
+            else:
+                concrete.append(selection)
+        return local, concrete
+
+    def _concrete_type_position(self, at: _Position) -> _Position:
+        interface = at.parent_type.name
+        source = at.group.subgraph
+        for target in sorted(self.supergraph.subgraphs):
+            in_target = self.supergraph.type_in(interface, target)
+            if target == source or in_target is None or in_target.is_interface_object:
+                continue
+            key = self._reachable_key(source, at, interface, target)
+            if key is None:
+                continue
+            at.tree.add_field("__typename")
+            at.tree.add_field_set(key.fields)
+            self._note(at.group)
+            group = self.graph.child_group(
+                at.group, target, at.path, interface, at.conditions, interface
+            )
+            group.entity_inputs(interface).add_field("__typename")
+            group.entity_inputs(interface).add_field_set(key.fields)
+            tree = group.entity_selection(interface)
+            tree.add_field("__typename")
+            self._note(group)
+            return _Position(group, tree, at.parent_type, at.path, None, at.conditions)
+        raise PlanningError(f"no subgraph knows the implementations of {interface}")
+
     def _plan_fragment(
         self, at: _Position, fragment: InlineFragmentNode | FragmentSpreadNode
     ) -> None:
@@ -158,7 +220,9 @@ class _Walk:
         narrowed = self.schema.get_type(condition)
         if not is_composite_type(narrowed):
             raise PlanningError(f"unknown type condition {condition}")
-        if self.supergraph.type_in(condition, at.group.subgraph) is None:
+        if not self._spreadable(at, condition):
+            for runtime in self._runtime_types(at, condition):
+                self._plan_selections(self._narrowed(at, runtime), [fragment])
             return
         tree = at.tree.fragment(condition)
         inner = _Position(
@@ -170,6 +234,35 @@ class _Walk:
             at.conditions,
         )
         self._plan_selections(inner, selections)
+
+    def _spreadable(self, at: _Position, condition: str) -> bool:
+        """Whether `... on condition` is valid where the subgraph has the parent type."""
+        subgraph = at.group.subgraph
+        if self.supergraph.type_in(condition, subgraph) is None:
+            return False
+        if is_abstract_type(self.schema.get_type(condition)):  # type: ignore[arg-type]
+            return all(
+                self.supergraph.has_member(subgraph, condition, runtime)
+                for runtime in self._runtime_types(at, condition)
+            )
+        return self.supergraph.has_member(subgraph, at.parent_type.name, condition)
+
+    def _runtime_types(self, at: _Position, condition: str) -> list[str]:
+        """The object types both the parent and the condition admit that the subgraph returns."""
+        parent = at.parent_type.name
+        both = self.supergraph.possible_types(parent) & self.supergraph.possible_types(condition)
+        return sorted(t for t in both if self.supergraph.has_member(at.group.subgraph, parent, t))
+
+    def _narrowed(self, at: _Position, runtime: str) -> _Position:
+        narrowed = self.schema.get_type(runtime)
+        return _Position(
+            at.group,
+            at.tree.fragment(runtime),
+            narrowed,  # type: ignore[arg-type]
+            at.path,
+            at.provided,
+            at.conditions,
+        )
 
     def _fragment_selections(
         self, fragment: InlineFragmentNode | FragmentSpreadNode | SelectionNode
@@ -190,7 +283,15 @@ class _Walk:
             return self._add_field(at, node, placement.provides)
         if at.provided is not None and at.provided.has(name):
             return self._add_field(at, node, None)
+        if is_abstract_type(at.parent_type) and not self._is_entity(at.parent_type.name):
+            for runtime in self._runtime_types(at, at.parent_type.name):
+                self._plan_field(self._narrowed(at, runtime), node)
+            return at
         return self._jump(at, node)
+
+    def _is_entity(self, type_name: str) -> bool:
+        join = self.supergraph.types.get(type_name)
+        return join is not None and any(t.keys for t in join.subgraphs.values())
 
     def _add_field(self, at: _Position, node: FieldNode, provides: FieldSet | None) -> _Position:
         name = node.name.value
@@ -234,19 +335,25 @@ class _Walk:
             )
             requires = placement.requires if placement and last else None
             group = self.graph.child_group(
-                current.group, hop.subgraph, at.path, route.entity_type, at.conditions
+                current.group,
+                hop.subgraph,
+                at.path,
+                route.entity_type,
+                at.conditions,
+                route.typename_rewrite,
             )
             if requires is not None:
                 group = self._requires_group(group, current, at, route, requires)
             group.typename_rewrite = route.typename_rewrite
-            group.entity_inputs().add_field("__typename")
-            group.entity_inputs().add_field_set(hop.key.fields)
+            inputs = group.entity_inputs(route.entity_type)
+            inputs.add_field("__typename")
+            inputs.add_field_set(hop.key.fields)
             if requires is not None:
-                group.entity_inputs().add_field_set(requires)
+                inputs.add_field_set(requires)
             entity = self.schema.get_type(route.entity_type)
             current = _Position(
                 group,
-                group.entity_selection(),
+                group.entity_selection(route.entity_type),
                 entity,  # type: ignore[arg-type]
                 at.path,
                 None,
@@ -301,7 +408,10 @@ class _Walk:
                 list(direct),
                 self.schema.get_type(entity_type),  # type: ignore[arg-type]
                 node,
-                lambda s: self.graph.existing_child(at.group, s, at.path, entity_type) is not None,
+                lambda s: (
+                    self.graph.existing_child(at.group, s, at.path, entity_type, rewrite)
+                    is not None
+                ),
             )
             return _Route(entity_type, (_Hop(chosen, direct[chosen]),), rewrite)
         for target in sorted(candidates):

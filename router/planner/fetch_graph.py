@@ -28,13 +28,11 @@ class FetchGroup:
     parents: list[FetchGroup] = field(default_factory=list)
     children: list[FetchGroup] = field(default_factory=list)
 
-    def entity_selection(self) -> SelectionTree:
-        assert self.entity_type is not None  # noqa: S101 - only entity groups have one
-        return self.selection.fragment(self.entity_type)
+    def entity_selection(self, entity_type: str) -> SelectionTree:
+        return self.selection.fragment(entity_type)
 
-    def entity_inputs(self) -> SelectionTree:
-        assert self.entity_type is not None  # noqa: S101 - only entity groups have one
-        return self.inputs.fragment(self.entity_type)
+    def entity_inputs(self, entity_type: str) -> SelectionTree:
+        return self.inputs.fragment(entity_type)
 
     def add_parent(self, parent: FetchGroup) -> None:
         if parent not in self.parents:
@@ -68,8 +66,16 @@ class FetchGraph:
         return group
 
     def existing_child(
-        self, parent: FetchGroup, subgraph: str, merge_at: tuple[str, ...], entity_type: str
+        self,
+        parent: FetchGroup,
+        subgraph: str,
+        merge_at: tuple[str, ...],
+        entity_type: str,
+        rewrite: str | None,
     ) -> FetchGroup | None:
+        """A group of the parent's fetching from the subgraph at that path, to which entities of
+        `entity_type` can be added: one fetch serves several types unless __typename is
+        rewritten for an @interfaceObject."""
         return next(
             (
                 c
@@ -77,7 +83,8 @@ class FetchGraph:
                 if c.reusable
                 and c.subgraph == subgraph
                 and c.merge_at == merge_at
-                and c.entity_type == entity_type
+                and c.entity_type is not None
+                and (c.entity_type == entity_type or c.typename_rewrite is rewrite is None)
             ),
             None,
         )
@@ -89,12 +96,13 @@ class FetchGraph:
         merge_at: tuple[str, ...],
         entity_type: str,
         conditions: Conditions,
+        rewrite: str | None = None,
     ) -> FetchGroup:
-        existing = self.existing_child(parent, subgraph, merge_at, entity_type)
+        existing = self.existing_child(parent, subgraph, merge_at, entity_type, rewrite)
         if existing is not None:
             existing.narrow_conditions(conditions)
             return existing
-        group = FetchGroup(subgraph, merge_at, entity_type, conditions)
+        group = FetchGroup(subgraph, merge_at, entity_type, conditions, typename_rewrite=rewrite)
         group.add_parent(parent)
         return group
 
