@@ -240,7 +240,7 @@ class _Walk:
         subgraph = at.group.subgraph
         if self.supergraph.type_in(condition, subgraph) is None:
             return False
-        if is_abstract_type(self.schema.get_type(condition)):  # type: ignore[arg-type]
+        if is_abstract_type(self.schema.get_type(condition)):
             return all(
                 self.supergraph.has_member(subgraph, condition, runtime)
                 for runtime in self._runtime_types(at, condition)

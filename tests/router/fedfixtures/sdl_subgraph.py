@@ -60,7 +60,7 @@ class SdlSubgraph:
             response["errors"] = [e.formatted for e in result.errors]
         return response
 
-    def _resolve(self, source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    def _resolve(self, source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
         if info.field_name == "_entities" and info.parent_type.name == "Query":
             return [self._entity(r) for r in args["representations"]]
         value = self._value(source, info.parent_type.name, info.field_name, args)
@@ -85,7 +85,7 @@ class SdlSubgraph:
         typename = representation["__typename"]
         named = self.schema.get_type(typename)
         types = (
-            [t.name for t in self.schema.get_possible_types(named)]  # type: ignore[arg-type]
+            [t.name for t in self.schema.get_possible_types(named)]
             if named is not None and is_abstract_type(named)
             else [typename]
         )
@@ -106,7 +106,7 @@ class SdlSubgraph:
         return None
 
 
-def _type_of(value: Any, info: GraphQLResolveInfo, abstract: Any) -> str | None:
+def _type_of(value: Any, info: GraphQLResolveInfo[Any], abstract: Any) -> str | None:
     return value.get("__typename") if isinstance(value, dict) else None
 
 
@@ -158,7 +158,7 @@ def build_subgraph(sdl: str, data: Data) -> SdlSubgraph:
                 if directive.name.value == "requires":
                     requires[(name.value, field.name.value)] = _field_set(directive)
     schema = build_ast_schema(_with_query(document), assume_valid_sdl=True)
-    members = [n for n in keys if not is_abstract_type(schema.get_type(n))]  # type: ignore[arg-type]
+    members = [n for n in keys if not is_abstract_type(schema.get_type(n))]
     if members:
         extension = parse(ENTITIES_SDL.format(members=" | ".join(members)))
         schema = extend_schema(schema, extension, assume_valid_sdl=True)
