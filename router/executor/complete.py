@@ -120,12 +120,13 @@ class Completion:
 
     def _value(self, value: Any, field: ShapeField, depth: int, path: Path) -> Any:
         wrappers = field.wrappers
-        if field.enum_values is not None and isinstance(value, str):
-            if value not in field.enum_values:
-                self._invalid(
-                    f"Invalid value found for field {field.parent_type}.{field.name}.", path
-                )
-                value = None
+        if (
+            field.enum_values is not None
+            and isinstance(value, str)
+            and value not in field.enum_values
+        ):
+            self._invalid(f"Invalid value found for field {field.parent_type}.{field.name}.", path)
+            value = None
         if depth < len(wrappers) and wrappers[depth] == NON_NULL:
             if value is None:
                 self._null_error(field, path)

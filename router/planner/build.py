@@ -18,7 +18,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     InlineFragmentNode,
-    NameNode,
     OperationDefinitionNode,
     OperationType,
     SelectionNode,
@@ -376,7 +375,7 @@ class _Walk:
         """The group for a field with @requires: the regular one when the required fields come
         from where the entity already is, else one of its own after the groups fetching them."""
         with self._recording() as touched:
-            self._plan_selections(origin, _field_set_selections(requires))
+            self._plan_selections(origin, _required_selections(requires))
         others = [self._groups_by_id[i] for i in touched if i != id(origin.group)]
         for group in others:
             # Apollo fetches requirements in a group of their own and merges it into the
@@ -560,9 +559,7 @@ def _list_depth(type_: GraphQLOutputType) -> int:
     return depth
 
 
-def _field_set_selections(field_set: FieldSet) -> tuple[SelectionNode, ...]:
-    selections: list[SelectionNode] = []
-    for name, sub in field_set.fields:
-        sub_set = SelectionSetNode(selections=_field_set_selections(sub)) if sub else None
-        selections.append(FieldNode(name=NameNode(value=name), selection_set=sub_set))
-    return tuple(selections)
+def _required_selections(field_set: FieldSet) -> Sequence[SelectionNode]:
+    """The @requires field set as written: arguments and type conditions included."""
+    assert field_set.selection_set is not None  # noqa: S101 - parsed field sets keep it
+    return field_set.selection_set.selections
