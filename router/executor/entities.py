@@ -76,7 +76,7 @@ def representer(
         for condition, names in flat:
             if typename == condition or is_a(typename, condition):
                 try:
-                    result = {name: obj[name] for name in names}
+                    result = {name: obj[source] for name, source in names}
                 except KeyError:
                     return None
                 if typename_rewrite is not None:
@@ -87,12 +87,15 @@ def representer(
     return represent
 
 
-def _flat_names(selections: tuple[RequiredSelection, ...]) -> tuple[str, ...] | None:
+def _flat_names(
+    selections: tuple[RequiredSelection, ...],
+) -> tuple[tuple[str, str], ...] | None:
+    """Each flat requirement's name and the response key it is read from."""
     names = []
     for selection in selections:
         if not isinstance(selection, RequiredField) or selection.selections is not None:
             return None
-        names.append(selection.name)
+        names.append((selection.name, selection.source or selection.name))
     return tuple(names)
 
 
@@ -134,9 +137,10 @@ def _project(
 def _project_value(
     obj: dict[str, Any], selection: RequiredField, is_a: Callable[[str, str], bool]
 ) -> Any:
-    if selection.name not in obj:
-        raise _MissingFieldError(selection.name)
-    value = obj[selection.name]
+    source = selection.source or selection.name
+    if source not in obj:
+        raise _MissingFieldError(source)
+    value = obj[source]
     if selection.selections is None or value is None:
         return value
     return _project_nested(value, selection.selections, is_a)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphql import (
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLCompositeType,
     GraphQLInterfaceType,
     GraphQLList,
@@ -18,6 +19,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     InlineFragmentNode,
+    NameNode,
     OperationDefinitionNode,
     OperationType,
     SelectionNode,
@@ -25,12 +27,19 @@ from graphql import (
     get_named_type,
     is_abstract_type,
     is_composite_type,
+    print_ast,
 )
 
 from ..supergraph import FieldSet, Key, Supergraph
 from .errors import PlanningError
 from .fetch_graph import FetchGraph, FetchGroup
-from .selection import Conditions, SelectionTree, condition_of, variable_conditions
+from .selection import (
+    Conditions,
+    FieldSelection,
+    SelectionTree,
+    condition_of,
+    variable_conditions,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class _Walk:
             raise PlanningError(f"the supergraph has no {kind} type")
         self.root: GraphQLObjectType = root
         self._recorders: list[set[int]] = []
+        self._aliases: dict[str, dict[str, str]] = {}
         self._groups_by_id: dict[int, FetchGroup] = {}
 
     # roots
@@ -341,14 +351,15 @@ class _Walk:
                 at.conditions,
                 route.typename_rewrite,
             )
+            aliases = self._requirement_aliases(route.entity_type, requires) if requires else {}
             if requires is not None:
-                group = self._requires_group(group, current, at, route, requires)
+                group = self._requires_group(group, current, at, route, requires, aliases)
             group.typename_rewrite = route.typename_rewrite
             inputs = group.entity_inputs(route.entity_type)
             inputs.add_field("__typename")
             inputs.add_field_set(hop.key.fields)
             if requires is not None:
-                inputs.add_field_set(requires)
+                inputs.add_field_set(requires, aliases)
             entity = self.schema.get_type(route.entity_type)
             current = _Position(
                 group,
@@ -371,17 +382,24 @@ class _Walk:
         origin: _Position,
         route: _Route,
         requires: FieldSet,
+        aliases: dict[str, str],
     ) -> FetchGroup:
         """The group for a field with @requires: the regular one when the required fields come
-        from where the entity already is, else one of its own after the groups fetching them."""
+        from where the entity already is and its representations can carry them, else one of
+        its own after the groups fetching them."""
         with self._recording() as touched:
-            self._plan_selections(origin, _required_selections(requires))
+            self._plan_selections(origin, _required_selections(requires, aliases))
+        inputs = regular.entity_inputs(route.entity_type).items
+        clash = any(
+            isinstance(given := inputs.get(name), FieldSelection) and given.alias != alias
+            for name, alias in aliases.items()
+        )
         others = [self._groups_by_id[i] for i in touched if i != id(origin.group)]
         for group in others:
             # Apollo fetches requirements in a group of their own and merges it into the
             # matching sibling, which takes the later place among its parent's children.
             group.move_last_among_siblings()
-        if not others and current.group is origin.group:
+        if not others and current.group is origin.group and not clash:
             return regular
         return self.graph.requires_group(
             [current.group, *others],
@@ -390,6 +408,28 @@ class _Walk:
             route.entity_type,
             origin.conditions,
         )
+
+    def _requirement_aliases(self, entity_type: str, requires: FieldSet) -> dict[str, str]:
+        """Aliases for required fields that take arguments, one per distinct argument list,
+        so they never merge with a client's field or another requirement of other arguments."""
+        assert requires.selection_set is not None  # noqa: S101 - parsed field sets keep it
+        entity = self.schema.get_type(entity_type)
+        aliases: dict[str, str] = {}
+        for node in requires.selection_set.selections:
+            if not isinstance(node, FieldNode):
+                continue
+            name = node.name.value
+            definition = getattr(entity, "fields", {}).get(name)
+            if definition is None or not definition.args:
+                continue
+            given = {a.name.value: print_ast(a.value) for a in node.arguments or ()}
+            arguments = " ".join(
+                f"{arg}:{given.get(arg) or _printed_default(spec)}"
+                for arg, spec in sorted(definition.args.items())
+            )
+            known = self._aliases.setdefault(name, {})
+            aliases[name] = known.setdefault(arguments, f"{name}__alias_{len(known)}")
+        return aliases
 
     # routes between subgraphs
 
@@ -559,7 +599,18 @@ def _list_depth(type_: GraphQLOutputType) -> int:
     return depth
 
 
-def _required_selections(field_set: FieldSet) -> Sequence[SelectionNode]:
-    """The @requires field set as written: arguments and type conditions included."""
+def _printed_default(argument: GraphQLArgument) -> str:
+    node = argument.ast_node
+    return print_ast(node.default_value) if node and node.default_value else "null"
+
+
+def _required_selections(field_set: FieldSet, aliases: dict[str, str]) -> Sequence[SelectionNode]:
+    """The @requires field set as written, arguments and type conditions included, with the
+    aliases chosen for fields that take arguments."""
     assert field_set.selection_set is not None  # noqa: S101 - parsed field sets keep it
-    return field_set.selection_set.selections
+    return tuple(
+        replace(node, alias=NameNode(value=aliases[node.name.value]))
+        if isinstance(node, FieldNode) and node.name.value in aliases
+        else node
+        for node in field_set.selection_set.selections
+    )

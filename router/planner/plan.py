@@ -10,6 +10,8 @@ from typing import Any
 class RequiredField:
     name: str
     selections: tuple[RequiredSelection, ...] | None = None
+    source: str | None = None
+    """The response key the value is read from, when the planner fetched it under an alias."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -71,9 +71,12 @@ class SelectionTree:
         self.items[key] = created
         return created.sub
 
-    def add_field_set(self, field_set: FieldSet) -> None:
+    def add_field_set(self, field_set: FieldSet, sources: Mapping[str, str] | None = None) -> None:
+        """The field set as requirements; `sources` names the aliases some fields are read from."""
         for name, sub in field_set.fields:
             selection = self.add_field(name, composite=sub is not None)
+            if sources and name in sources:
+                selection.alias = sources[name]
             if sub is not None and selection.sub is not None:
                 selection.sub.add_field_set(sub)
         for type_condition, sub in field_set.fragments:
@@ -107,7 +110,7 @@ class SelectionTree:
                 result.append(RequiredFragment(item.type_condition, item.sub.required()))
             else:
                 sub = item.sub.required() if item.sub is not None else None
-                result.append(RequiredField(item.name, sub))
+                result.append(RequiredField(item.name, sub, item.alias))
         return tuple(result)
 
 
