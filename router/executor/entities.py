@@ -180,3 +180,26 @@ def _merge_lists(target: list[Any], source: list[Any]) -> None:
             _merge_lists(mine, theirs)
         else:
             target[index] = theirs
+
+
+def rename_at(
+    value: Any, path: tuple[str, ...], key: str, is_a: Callable[[str, str], bool]
+) -> None:
+    """Renames the alias at the end of `path` back to `key` in every object the path reaches;
+    a "... on T" step keeps the objects of type T."""
+    if isinstance(value, list):
+        for item in value:
+            rename_at(item, path, key, is_a)
+        return
+    if not isinstance(value, dict):
+        return
+    step = path[0]
+    if len(path) == 1:
+        if step in value:
+            value[key] = value.pop(step)
+    elif step.startswith("... on "):
+        typename = value.get("__typename")
+        if isinstance(typename, str) and is_a(typename, step[len("... on ") :]):
+            rename_at(value, path[1:], key, is_a)
+    else:
+        rename_at(value.get(step), path[1:], key, is_a)

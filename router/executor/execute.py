@@ -14,7 +14,15 @@ from ..planner.planner import PlannedOperation
 from ..supergraph import Supergraph
 from .client import SubgraphClient, SubgraphRequestError
 from .complete import Completion
-from .entities import Path, Representer, merge_into, objects_at, paths_at, representer
+from .entities import (
+    Path,
+    Representer,
+    merge_into,
+    objects_at,
+    paths_at,
+    rename_at,
+    representer,
+)
 
 HeadersFor = Callable[[str], Mapping[str, str]]
 REPRESENTERS_KEPT = 4096
@@ -100,6 +108,8 @@ class _Run:
             return
         data = response.get("data")
         if isinstance(data, dict):
+            for alias_path, key in fetch.output_renames:
+                rename_at(data, alias_path, key, self.executor.is_a)
             merge_into(self.data, data)
         for error in response.get("errors") or ():
             self.errors.append(_with_service(error, fetch.service_name, error.get("path")))
@@ -135,6 +145,9 @@ class _Run:
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
         if isinstance(entities, list):
+            for alias_path, key in flatten.node.output_renames:
+                for entity in entities:
+                    rename_at(entity, alias_path, key, self.executor.is_a)
             rewrite = flatten.node.typename_rewrite
             for entity, objects in zip(entities, targets, strict=False):
                 if isinstance(entity, dict):

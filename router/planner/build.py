@@ -90,7 +90,7 @@ class _Walk:
         self.schema = supergraph.schema
         self.fragments = fragments
         self.labels = labels
-        self.graph = FetchGraph(kind)
+        self.graph = FetchGraph(kind, types_differ=bool(supergraph.subgraph_types))
         root = self.schema.get_root_type(OperationType(kind))
         if root is None:
             raise PlanningError(f"the supergraph has no {kind} type")
@@ -313,6 +313,10 @@ class _Walk:
             directives=_condition_directives(node.directives),
             composite=node.selection_set is not None,
         )
+        if self.supergraph.subgraph_types:
+            selection.output_type = self.supergraph.subgraph_types.get(
+                (at.parent_type.name, name, at.group.subgraph), str(field_type)
+            )
         self._note(at.group)
         if node.selection_set is not None and selection.sub is not None:
             if is_abstract_type(named):

@@ -50,8 +50,10 @@ class FetchGroup:
 
 
 class FetchGraph:
-    def __init__(self, operation_kind: str) -> None:
+    def __init__(self, operation_kind: str, *, types_differ: bool = False) -> None:
         self.operation_kind = operation_kind
+        self.types_differ = types_differ
+        """Whether subgraphs differ on some field types, so sibling fields may need aliases."""
         self.roots: list[FetchGroup] = []
 
     def root_group(self, subgraph: str, conditions: Conditions) -> FetchGroup:
@@ -124,7 +126,7 @@ class FetchGraph:
     ) -> PlanNode | None:
         self._remove_empty_groups()
         self._remove_redundant_edges()
-        builder = _NodeBuilder(self.operation_kind, operation_name, variables)
+        builder = _NodeBuilder(self.operation_kind, operation_name, variables, self.types_differ)
         state = _State(list(self.roots), [])
         sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
         return _sequence(sequence)
@@ -204,7 +206,9 @@ class _NodeBuilder:
         operation_kind: str,
         operation_name: str | None,
         variables: dict[str, VariableDefinitionNode],
+        types_differ: bool,
     ) -> None:
+        self.types_differ = types_differ
         self.operation_kind = operation_kind
         self.operation_name = operation_name
         self.variables = variables
@@ -258,10 +262,18 @@ class _NodeBuilder:
         name = f"{self.operation_name}__{group.subgraph}__{index}" if self.operation_name else None
         used = group.selection.variables(handled)
         definitions = "".join(_print_variable(self.variables[v]) for v in used)
+        renames = tuple(group.selection.alias_conflicts()) if self.types_differ else ()
         if group.entity_type is None:
             header = _header(self.operation_kind, name, definitions)
             operation = header + group.selection.print(handled)
-            return Fetch(group.subgraph, operation, name, self.operation_kind, tuple(used))
+            return Fetch(
+                group.subgraph,
+                operation,
+                name,
+                self.operation_kind,
+                tuple(used),
+                output_renames=renames,
+            )
         header = _header("query", name, "$representations:[_Any!]!" + definitions)
         selection = group.selection.print(handled)
         required = group.inputs.required()
@@ -273,6 +285,7 @@ class _NodeBuilder:
             tuple(used),
             tuple(r for r in required if isinstance(r, RequiredFragment)),
             group.typename_rewrite,
+            renames,
         )
         return Flatten(group.merge_at, fetch)
 
