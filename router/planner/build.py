@@ -65,6 +65,10 @@ class _Position:
     path: tuple[str, ...]
     provided: FieldSet | None
     conditions: Conditions
+    parent: _Position | None = None
+    step: FieldNode | str | None = None
+    """How this position was reached from `parent`: a field, or a type condition; None where
+    a fetch starts (a root or an entity)."""
 
 
 def build_fetch_graph(
@@ -203,18 +207,9 @@ class _Walk:
             key = self._reachable_key(source, at, interface, target)
             if key is None:
                 continue
-            at.tree.add_field("__typename")
-            at.tree.add_field_set(key.fields)
-            self._note(at.group)
-            group = self.graph.child_group(
-                at.group, target, at.path, interface, at.conditions, interface
-            )
-            group.entity_inputs(interface).add_field("__typename")
-            group.entity_inputs(interface).add_field_set(key.fields)
-            tree = group.entity_selection(interface)
-            tree.add_field("__typename")
-            self._note(group)
-            return _Position(group, tree, at.parent_type, at.path, None, at.conditions)
+            position = self._entity_position(at, target, key, interface, interface)
+            position.tree.add_field("__typename")
+            return position
         raise PlanningError(f"no subgraph knows the implementations of {interface}")
 
     def _plan_fragment(
@@ -241,6 +236,8 @@ class _Walk:
             at.path,
             at.provided,
             at.conditions,
+            at,
+            condition,
         )
         self._plan_selections(inner, selections)
 
@@ -271,6 +268,8 @@ class _Walk:
             at.path,
             at.provided,
             at.conditions,
+            at,
+            runtime,
         )
 
     def _fragment_selections(
@@ -296,7 +295,96 @@ class _Walk:
             for runtime in self._runtime_types(at, at.parent_type.name):
                 self._plan_field(self._narrowed(at, runtime), node)
             return at
+        if not self._is_entity(at.parent_type.name):
+            return self._rehome(at, node)
         return self._jump(at, node)
+
+    def _entity_position(
+        self, at: _Position, target: str, key: Key, entity_type: str, rewrite: str | None
+    ) -> _Position:
+        """Where selections on the entity at `at` land in a fetch from `target` by `key`."""
+        at.tree.add_field("__typename")
+        at.tree.add_field_set(key.fields)
+        self._note(at.group)
+        group = self.graph.child_group(
+            at.group, target, at.path, entity_type, at.conditions, rewrite
+        )
+        inputs = group.entity_inputs(entity_type)
+        inputs.add_field("__typename")
+        inputs.add_field_set(key.fields)
+        self._note(group)
+        entity = self.schema.get_type(entity_type)
+        tree = group.entity_selection(entity_type)
+        return _Position(group, tree, entity, at.path, None, at.conditions)  # type: ignore[arg-type]
+
+    def _rehome(self, at: _Position, node: FieldNode) -> _Position:
+        """A field of a value type the current subgraph lacks: from the nearest root or entity
+        above, the path down to it is fetched again from a subgraph that resolves it all."""
+        steps: list[FieldNode | str] = []
+        anchor = at
+        while anchor.step is not None and not self._is_entity(anchor.parent_type.name):
+            steps.insert(0, anchor.step)
+            assert anchor.parent is not None  # noqa: S101 - a step has the position it left
+            anchor = anchor.parent
+        name = node.name.value
+        for target in sorted(self.supergraph.placements(at.parent_type.name, name, self.labels)):
+            start = self._start_in(anchor, target)
+            if start is not None and self._walkable(anchor, steps, target):
+                return self._add_field(self._walk(start, steps), node, None)
+        raise PlanningError(f"no path from {at.group.subgraph} to {at.parent_type.name}.{name}")
+
+    def _start_in(self, anchor: _Position, target: str) -> _Position | None:
+        if anchor.step is None and anchor.parent_type is self.root:
+            group = self.graph.root_group(target, anchor.conditions)
+            return _Position(group, group.selection, self.root, (), None, anchor.conditions)
+        entity = anchor.parent_type.name
+        key = self._reachable_key(anchor.group.subgraph, anchor, entity, target)
+        if key is None or target == anchor.group.subgraph:
+            return None
+        return self._entity_position(anchor, target, key, entity, None)
+
+    def _walkable(self, anchor: _Position, steps: list[FieldNode | str], target: str) -> bool:
+        parent = anchor.parent_type
+        for step in steps:
+            if isinstance(step, str):
+                parent = self.schema.get_type(step)  # type: ignore[assignment]
+                continue
+            if target not in self.supergraph.placements(parent.name, step.name.value, self.labels):
+                return False
+            parent = get_named_type(_field_type(parent, step.name.value))  # type: ignore[assignment]
+        return True
+
+    def _walk(self, start: _Position, steps: list[FieldNode | str]) -> _Position:
+        at = start
+        for step in steps:
+            if isinstance(step, str):
+                at = self._narrowed(at, step)
+                continue
+            field_type = _field_type(at.parent_type, step.name.value)
+            named = get_named_type(field_type)
+            selection = at.tree.add_field(
+                step.name.value,
+                alias=step.alias.value if step.alias else None,
+                arguments=tuple(step.arguments or ()),
+                directives=_condition_directives(step.directives),
+                composite=True,
+            )
+            assert selection.sub is not None  # noqa: S101 - composite fields have one
+            if is_abstract_type(named):
+                selection.sub.add_field("__typename")
+            key = step.alias.value if step.alias else step.name.value
+            path = (*at.path, key, *(["@"] * _list_depth(field_type)))
+            at = _Position(
+                at.group,
+                selection.sub,
+                named,  # type: ignore[arg-type]
+                path,
+                None,
+                at.conditions,
+                at,
+                step,
+            )
+        return at
 
     def _is_entity(self, type_name: str) -> bool:
         join = self.supergraph.types.get(type_name)
@@ -330,6 +418,8 @@ class _Walk:
                 (*at.path, key, *(["@"] * _list_depth(field_type))),
                 provided,
                 at.conditions,
+                at,
+                node,
             )
             self._plan_selections(inner, node.selection_set.selections)
         return at
@@ -559,7 +649,14 @@ def _with(at: _Position, conditions: Conditions) -> _Position:
     if not conditions:
         return at
     return _Position(
-        at.group, at.tree, at.parent_type, at.path, at.provided, at.conditions | conditions
+        at.group,
+        at.tree,
+        at.parent_type,
+        at.path,
+        at.provided,
+        at.conditions | conditions,
+        at.parent,
+        at.step,
     )
 
 
