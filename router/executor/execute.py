@@ -213,6 +213,8 @@ def _with_service(error: dict[str, Any], service: str, path: Path | None) -> dic
     if path:
         result["path"] = path
     extensions = dict(error.get("extensions") or {})
+    # As Apollo's gateway does, a subgraph error without a code gets one.
+    extensions.setdefault("code", "DOWNSTREAM_SERVICE_ERROR")
     extensions.setdefault("serviceName", service)
     result["extensions"] = extensions
     return result

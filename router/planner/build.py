@@ -288,6 +288,10 @@ class _Walk:
             at.group.subgraph
         )
         if placement is not None and placement.requires is None:
+            if is_abstract_type(at.parent_type) and not self._every_type_resolves(at, name):
+                for runtime in self._runtime_types(at, at.parent_type.name):
+                    self._plan_field(self._narrowed(at, runtime), node)
+                return at
             return self._add_field(at, node, placement.provides)
         if at.provided is not None and at.provided.has(name):
             return self._add_field(at, node, None)
@@ -385,6 +389,15 @@ class _Walk:
                 step,
             )
         return at
+
+    def _every_type_resolves(self, at: _Position, name: str) -> bool:
+        """Whether the subgraph resolves an abstract type's field for each of its types, which
+        it does not for a type whose field another subgraph overrides."""
+        return all(
+            at.group.subgraph in self.supergraph.placements(runtime, name, self.labels)
+            for runtime in self._runtime_types(at, at.parent_type.name)
+            if name in getattr(self.schema.get_type(runtime), "fields", {})
+        )
 
     def _is_entity(self, type_name: str) -> bool:
         join = self.supergraph.types.get(type_name)
