@@ -183,8 +183,13 @@ class _Walk:
             if isinstance(selection, FieldNode):
                 name = selection.name.value
                 placements = self.supergraph.placements(at.parent_type.name, name, self.labels)
-                here = name != "__typename" and at.group.subgraph in placements
-                (local if here else concrete).append(selection)
+                # A field another @interfaceObject view resolves is a plain entity jump.
+                plain = name != "__typename" and any(
+                    (seen := self.supergraph.type_in(at.parent_type.name, s)) is not None
+                    and seen.is_interface_object
+                    for s in placements
+                )
+                (local if plain else concrete).append(selection)
                 continue
             condition = _type_condition(selection, self.fragments)  # type: ignore[arg-type]
             if condition in (None, at.parent_type.name) and not selection.directives:

@@ -103,9 +103,16 @@ class _Compiler:
         named = self.schema.get_type(type_name)
         visible = self.supergraph.api_schema.type_map
         runtime = sorted(t for t in self.supergraph.possible_types(type_name) if t in visible)
+        if self._has_interface_objects(type_name):
+            # Answered by @interfaceObject subgraphs only, an object keeps the interface's name.
+            runtime.append(type_name)
         by_type = {r: self._fields(r, sets) for r in runtime}
         default = None if is_abstract_type(named) else type_name
         return SelectionShape(by_type, default)
+
+    def _has_interface_objects(self, type_name: str) -> bool:
+        join = self.supergraph.types.get(type_name)
+        return join is not None and any(t.is_interface_object for t in join.subgraphs.values())
 
     def _fields(self, runtime: str, sets: list[SelectionSetNode]) -> tuple[ShapeField, ...]:
         grouped: dict[str, list[tuple[FieldNode, tuple[tuple[str, bool], ...]]]] = {}
@@ -168,7 +175,11 @@ class _Compiler:
                     selection.type_condition.name.value if selection.type_condition else None
                 )
                 inner = selection.selection_set.selections
-            if condition is None or runtime in self.supergraph.possible_types(condition):
+            if (
+                condition is None
+                or condition == runtime
+                or runtime in self.supergraph.possible_types(condition)
+            ):
                 yield from self._collect(runtime, inner, combined)
 
 

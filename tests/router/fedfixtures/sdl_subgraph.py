@@ -1,6 +1,6 @@
 """A subgraph built from its SDL and in-memory JSON data, for the fixture corpus.
 
-Data per subgraph: `Query` (the root value) and `entities` (records by type name). A field
+Data per subgraph: `Query` and `Mutation` (root values) and `entities` (records by type). A field
 is read from the object at hand, else from the entity record its keys match; a field with
 arguments is first looked up as `name(arg:json,...)`. A field with @requires that has no
 stored value answers the JSON of the required fields as the representation carried them,
@@ -163,7 +163,8 @@ def build_subgraph(sdl: str, data: Data) -> SdlSubgraph:
         extension = parse(ENTITIES_SDL.format(members=" | ".join(members)))
         schema = extend_schema(schema, extension, assume_valid_sdl=True)
     entities = {name: list(records) for name, records in data.get("entities", {}).items()}
-    return SdlSubgraph(schema, data.get("Query", {}), entities, keys, requires)
+    root = {**data.get("Query", {}), **data.get("Mutation", {})}
+    return SdlSubgraph(schema, root, entities, keys, requires)
 
 
 def _field_set(directive: Any) -> SelectionSetNode:
