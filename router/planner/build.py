@@ -501,20 +501,20 @@ class _Walk:
         its own after the groups fetching them."""
         with self._recording() as touched:
             self._plan_selections(origin, _required_selections(requires, aliases))
-        inputs = regular.entity_inputs(route.entity_type).items
-        clash = any(
-            isinstance(given := inputs.get(name), FieldSelection) and given.alias != alias
-            for name, alias in aliases.items()
-        )
         others = [self._groups_by_id[i] for i in touched if i != id(origin.group)]
         for group in others:
             # Apollo fetches requirements in a group of their own and merges it into the
             # matching sibling, which takes the later place among its parent's children.
             group.move_last_among_siblings()
-        if not others and current.group is origin.group and not clash:
+        if not others and current.group is origin.group and not _clashes(regular, route, aliases):
             return regular
+        parents = [current.group, *others]
+        for existing in self.graph.requires_groups(parents, regular.subgraph, origin.path):
+            if existing.entity_type == route.entity_type and not _clashes(existing, route, aliases):
+                existing.narrow_conditions(origin.conditions)
+                return existing
         return self.graph.requires_group(
-            [current.group, *others],
+            parents,
             regular.subgraph,
             origin.path,
             route.entity_type,
@@ -716,6 +716,16 @@ def _list_depth(type_: GraphQLOutputType) -> int:
             depth += 1
         current = current.of_type
     return depth
+
+
+def _clashes(group: FetchGroup, route: _Route, aliases: dict[str, str]) -> bool:
+    """Whether the group's representations already carry one of the fields under another
+    alias (a requirement of other arguments)."""
+    inputs = group.entity_inputs(route.entity_type).items
+    return any(
+        isinstance(given := inputs.get(name), FieldSelection) and given.alias != alias
+        for name, alias in aliases.items()
+    )
 
 
 def _printed_default(argument: GraphQLArgument) -> str:

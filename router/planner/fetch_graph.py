@@ -108,6 +108,19 @@ class FetchGraph:
         group.add_parent(parent)
         return group
 
+    def requires_groups(
+        self, parents: list[FetchGroup], subgraph: str, merge_at: tuple[str, ...]
+    ) -> list[FetchGroup]:
+        """The groups for fields with @requires that wait for exactly these parents."""
+        return [
+            c
+            for c in parents[0].children
+            if not c.reusable
+            and c.subgraph == subgraph
+            and c.merge_at == merge_at
+            and set(map(id, c.parents)) == set(map(id, parents))
+        ]
+
     def requires_group(
         self,
         parents: Iterable[FetchGroup],
