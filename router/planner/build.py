@@ -46,6 +46,9 @@ from .selection import (
 class _Hop:
     subgraph: str
     key: Key
+    planned_key: bool = False
+    """Whether the key's fields are not all where the entity is, and are planned like the
+    fields of a @requires first."""
 
 
 @dataclass(frozen=True)
@@ -447,7 +450,8 @@ class _Walk:
         route = self._route(at, node)
         current = at
         at.tree.add_field("__typename")
-        at.tree.add_field_set(route.hops[0].key.fields)
+        if not route.hops[0].planned_key:
+            at.tree.add_field_set(route.hops[0].key.fields)
         self._note(at.group)
         for index, hop in enumerate(route.hops):
             last = index == len(route.hops) - 1
@@ -463,6 +467,8 @@ class _Walk:
                 at.conditions,
                 route.typename_rewrite,
             )
+            if hop.planned_key:
+                group = self._requires_group(group, current, at, route, hop.key.fields, {})
             aliases = self._requirement_aliases(route.entity_type, requires) if requires else {}
             if requires is not None:
                 group = self._requires_group(group, current, at, route, requires, aliases)
@@ -571,6 +577,11 @@ class _Walk:
                 second = self._key_local_in(middle, entity_type, target)
                 if first and second and middle != source:
                     return _Route(entity_type, (_Hop(middle, first), _Hop(target, second)), rewrite)
+        for target in sorted(candidates):
+            in_target = self.supergraph.type_in(entity_type, target)
+            keys = in_target.resolvable_keys() if in_target else ()
+            if keys and target != source:
+                return _Route(entity_type, (_Hop(target, keys[0], planned_key=True),), rewrite)
         raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
 
     def _candidates(
@@ -597,7 +608,7 @@ class _Walk:
         if in_target is None:
             return None
         for key in in_target.resolvable_keys():
-            if self._local(source, at.parent_type.name, key.fields):
+            if self._local(source, at.parent_type.name, key.fields, at.provided):
                 return key
         return None
 
@@ -610,13 +621,20 @@ class _Walk:
                 return key
         return None
 
-    def _local(self, subgraph: str, type_name: str, fields: FieldSet) -> bool:
+    def _local(
+        self, subgraph: str, type_name: str, fields: FieldSet, provided: FieldSet | None = None
+    ) -> bool:
+        """Whether the subgraph resolves the fields there, itself or by @provides."""
         for name, sub in fields.fields:
-            if subgraph not in self.supergraph.placements(type_name, name, self.labels):
+            by_provides = provided is not None and provided.has(name)
+            if not by_provides and subgraph not in self.supergraph.placements(
+                type_name, name, self.labels
+            ):
                 return False
             if sub is not None:
                 child = get_named_type(_field_type(self.schema.get_type(type_name), name))  # type: ignore[arg-type]
-                if not self._local(subgraph, child.name, sub):
+                inner = provided.get(name) if provided is not None else None
+                if not self._local(subgraph, child.name, sub, inner):
                     return False
         return True
 
