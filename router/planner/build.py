@@ -104,6 +104,8 @@ class _Walk:
         self.root: GraphQLObjectType = root
         self._recorders: list[set[int]] = []
         self._aliases: dict[str, dict[str, str]] = {}
+        self._siblings: Sequence[SelectionNode] = ()
+        """The selections around the field being planned, for choosing among subgraphs."""
         self._groups_by_id: dict[int, FetchGroup] = {}
 
     # roots
@@ -153,6 +155,7 @@ class _Walk:
                 if selection.name.value == "__typename":
                     typenames.append(selection)
                     continue
+                self._siblings = selections
                 where = self._plan_field(_with(at, own), selection)
                 landed = landed or where
             elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
@@ -569,6 +572,7 @@ class _Walk:
                     self.graph.existing_child(at.group, s, at.path, entity_type, rewrite)
                     is not None
                 ),
+                self._siblings,
             )
             return _Route(entity_type, (_Hop(chosen, direct[chosen]),), rewrite)
         for target in sorted(candidates):
@@ -644,7 +648,10 @@ class _Walk:
         parent: GraphQLCompositeType,
         node: FieldNode,
         in_use: Callable[[str], bool],
+        siblings: Sequence[SelectionNode] = (),
     ) -> str:
+        """The subgraph that resolves the most of the field's children and siblings (fewer
+        fetches), then one already fetched from, then by name."""
         if not candidates:
             raise PlanningError(f"no subgraph resolves {parent.name}.{node.name.value}")
         if len(candidates) == 1:
@@ -659,8 +666,17 @@ class _Walk:
                 for c in fields
             )
 
+        def local_siblings(subgraph: str) -> int:
+            return sum(
+                isinstance(c, FieldNode)
+                and c is not node
+                and subgraph in self.supergraph.placements(parent.name, c.name.value, self.labels)
+                for c in siblings
+            )
+
         def rank(subgraph: str) -> tuple[int, int, str]:
-            return (-local_children(subgraph), 0 if in_use(subgraph) else 1, subgraph)
+            together = local_children(subgraph) + local_siblings(subgraph)
+            return (-together, 0 if in_use(subgraph) else 1, subgraph)
 
         return min(candidates, key=rank)
 
