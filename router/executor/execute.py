@@ -145,11 +145,14 @@ class _Run:
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
         if isinstance(entities, list):
-            for alias_path, key in flatten.node.output_renames:
-                for entity in entities:
-                    rename_at(entity, alias_path, key, self.executor.is_a)
+            renames = flatten.node.output_renames
             rewrite = flatten.node.typename_rewrite
             for entity, objects in zip(entities, targets, strict=False):
+                if isinstance(entity, dict) and renames:
+                    # The entity's type conditions select by the type it was asked as.
+                    entity.setdefault("__typename", objects[0].get("__typename"))
+                    for alias_path, key in renames:
+                        rename_at(entity, alias_path, key, self.executor.is_a)
                 if isinstance(entity, dict):
                     concrete = entity.get("__typename") if rewrite else None
                     for obj in objects:
