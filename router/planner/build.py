@@ -300,19 +300,21 @@ class _Walk:
         )
         if placement is not None and placement.requires is None:
             if is_abstract_type(at.parent_type) and not self._every_type_resolves(at, name):
-                for runtime in self._runtime_types(at, at.parent_type.name):
-                    self._plan_field(self._narrowed(at, runtime), node)
-                return at
+                return self._plan_per_type(at, node)
             return self._add_field(at, node, placement.provides)
         if at.provided is not None and at.provided.has(name):
             return self._add_field(at, node, None)
         if is_abstract_type(at.parent_type) and not self._is_entity(at.parent_type.name):
-            for runtime in self._runtime_types(at, at.parent_type.name):
-                self._plan_field(self._narrowed(at, runtime), node)
-            return at
+            return self._plan_per_type(at, node)
         if not self._is_entity(at.parent_type.name):
             return self._rehome(at, node)
         return self._jump(at, node)
+
+    def _plan_per_type(self, at: _Position, node: FieldNode) -> _Position:
+        """An abstract type's field planned under a type condition for each object type."""
+        for runtime in self._runtime_types(at, at.parent_type.name):
+            self._plan_field(self._narrowed(at, runtime), node)
+        return at
 
     def _entity_position(
         self, at: _Position, target: str, key: Key, entity_type: str, rewrite: str | None
