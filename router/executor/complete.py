@@ -100,7 +100,8 @@ class Completion:
         fields = shape.by_type.get(typename) if isinstance(typename, str) else None
         if fields is None:
             if typename is not None:
-                self._invalid(f"Invalid __typename found for object at path {path}.", path)
+                at = ".".join(map(str, path)) or "the root"
+                self._invalid(f"Invalid __typename {typename} found for object at {at}.", path)
             return None
         result: dict[str, Any] = {}
         for field in fields:
