@@ -101,7 +101,7 @@ class Completion:
         if fields is None:
             if typename is not None:
                 at = ".".join(map(str, path)) or "the root"
-                self._invalid(f"Invalid __typename {typename} found for object at {at}.", path)
+                self._invalid(f"Invalid __typename found for object at {at}.", path)
             return None
         result: dict[str, Any] = {}
         for field in fields:
