@@ -21,7 +21,8 @@ INVALID = _Invalid()
 
 
 class _NullInNonNullError(Exception):
-    """The fast walk met a null where the schema forbids one."""
+    """The fast walk met what needs an error: a null where the schema forbids one, a value or
+    type the API schema hides."""
 
 
 class Completion:
@@ -45,6 +46,8 @@ class Completion:
         typename: str | None = obj.get("__typename") or shape.default_type
         fields = shape.by_type.get(typename) if isinstance(typename, str) else None
         if fields is None:
+            if typename is not None:
+                raise _NullInNonNullError
             return None
         result: dict[str, Any] = {}
         for field in fields:
@@ -83,6 +86,8 @@ class Completion:
                     items.append(self._fast_value(item, field, inner))
             return items
         if field.selection is None:
+            if field.enum_values is not None and value not in field.enum_values:
+                raise _NullInNonNullError
             return value
         if not isinstance(value, dict):
             return None
@@ -94,6 +99,9 @@ class Completion:
         typename: str | None = obj.get("__typename") or shape.default_type
         fields = shape.by_type.get(typename) if isinstance(typename, str) else None
         if fields is None:
+            if typename is not None:
+                at = ".".join(map(str, path)) or "the root"
+                self._invalid(f"Invalid __typename found for object at {at}.", path)
             return None
         result: dict[str, Any] = {}
         for field in fields:
@@ -113,6 +121,13 @@ class Completion:
 
     def _value(self, value: Any, field: ShapeField, depth: int, path: Path) -> Any:
         wrappers = field.wrappers
+        if (
+            field.enum_values is not None
+            and isinstance(value, str)
+            and value not in field.enum_values
+        ):
+            self._invalid(f"Invalid value found for field {field.parent_type}.{field.name}.", path)
+            value = None
         if depth < len(wrappers) and wrappers[depth] == NON_NULL:
             if value is None:
                 self._null_error(field, path)
@@ -139,6 +154,13 @@ class Completion:
         if not isinstance(value, dict):
             return None
         return self._object(value, field.selection, path)
+
+    def _invalid(self, message: str, path: Path) -> None:
+        """A value the API schema hides: null, with the error Apollo's gateway gives."""
+        self._error_paths.add(tuple(path))
+        self.errors.append(
+            {"message": message, "path": path, "extensions": {"code": "INVALID_GRAPHQL"}}
+        )
 
     def _null_error(self, field: ShapeField, path: Path) -> None:
         key = tuple(path)

@@ -76,7 +76,7 @@ def representer(
         for condition, names in flat:
             if typename == condition or is_a(typename, condition):
                 try:
-                    result = {name: obj[name] for name in names}
+                    result = {name: obj[source] for name, source in names}
                 except KeyError:
                     return None
                 if typename_rewrite is not None:
@@ -87,12 +87,15 @@ def representer(
     return represent
 
 
-def _flat_names(selections: tuple[RequiredSelection, ...]) -> tuple[str, ...] | None:
+def _flat_names(
+    selections: tuple[RequiredSelection, ...],
+) -> tuple[tuple[str, str], ...] | None:
+    """Each flat requirement's name and the response key it is read from."""
     names = []
     for selection in selections:
         if not isinstance(selection, RequiredField) or selection.selections is not None:
             return None
-        names.append(selection.name)
+        names.append((selection.name, selection.source or selection.name))
     return tuple(names)
 
 
@@ -134,9 +137,10 @@ def _project(
 def _project_value(
     obj: dict[str, Any], selection: RequiredField, is_a: Callable[[str, str], bool]
 ) -> Any:
-    if selection.name not in obj:
-        raise _MissingFieldError(selection.name)
-    value = obj[selection.name]
+    source = selection.source or selection.name
+    if source not in obj:
+        raise _MissingFieldError(source)
+    value = obj[source]
     if selection.selections is None or value is None:
         return value
     return _project_nested(value, selection.selections, is_a)
@@ -176,3 +180,26 @@ def _merge_lists(target: list[Any], source: list[Any]) -> None:
             _merge_lists(mine, theirs)
         else:
             target[index] = theirs
+
+
+def rename_at(
+    value: Any, path: tuple[str, ...], key: str, is_a: Callable[[str, str], bool]
+) -> None:
+    """Renames the alias at the end of `path` back to `key` in every object the path reaches;
+    a "... on T" step keeps the objects of type T."""
+    if isinstance(value, list):
+        for item in value:
+            rename_at(item, path, key, is_a)
+        return
+    if not isinstance(value, dict):
+        return
+    step = path[0]
+    if len(path) == 1:
+        if step in value:
+            value[key] = value.pop(step)
+    elif step.startswith("... on "):
+        typename = value.get("__typename")
+        if isinstance(typename, str) and is_a(typename, step[len("... on ") :]):
+            rename_at(value, path[1:], key, is_a)
+    else:
+        rename_at(value.get(step), path[1:], key, is_a)

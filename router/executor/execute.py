@@ -14,7 +14,15 @@ from ..planner.planner import PlannedOperation
 from ..supergraph import Supergraph
 from .client import SubgraphClient, SubgraphRequestError
 from .complete import Completion
-from .entities import Path, Representer, merge_into, objects_at, paths_at, representer
+from .entities import (
+    Path,
+    Representer,
+    merge_into,
+    objects_at,
+    paths_at,
+    rename_at,
+    representer,
+)
 
 HeadersFor = Callable[[str], Mapping[str, str]]
 REPRESENTERS_KEPT = 4096
@@ -100,6 +108,8 @@ class _Run:
             return
         data = response.get("data")
         if isinstance(data, dict):
+            for alias_path, key in fetch.output_renames:
+                rename_at(data, alias_path, key, self.executor.is_a)
             merge_into(self.data, data)
         for error in response.get("errors") or ():
             self.errors.append(_with_service(error, fetch.service_name, error.get("path")))
@@ -135,9 +145,21 @@ class _Run:
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
         if isinstance(entities, list):
+            renames = flatten.node.output_renames
+            rewrite = flatten.node.typename_rewrite
             for entity, objects in zip(entities, targets, strict=False):
+                if isinstance(entity, dict) and renames:
+                    # The entity's type conditions select by the type it was asked as.
+                    entity.setdefault("__typename", objects[0].get("__typename"))
+                    for alias_path, key in renames:
+                        rename_at(entity, alias_path, key, self.executor.is_a)
                 if isinstance(entity, dict):
+                    concrete = entity.get("__typename") if rewrite else None
                     for obj in objects:
+                        if concrete not in (None, rewrite) and obj.get("__typename") == rewrite:
+                            # The answer of a subgraph that knows the @interfaceObject's
+                            # implementations: the object's concrete type.
+                            obj["__typename"] = concrete
                         merge_into(obj, entity)
         errors = response.get("errors")
         if errors:
@@ -194,6 +216,8 @@ def _with_service(error: dict[str, Any], service: str, path: Path | None) -> dic
     if path:
         result["path"] = path
     extensions = dict(error.get("extensions") or {})
+    # As Apollo's gateway does, a subgraph error without a code gets one.
+    extensions.setdefault("code", "DOWNSTREAM_SERVICE_ERROR")
     extensions.setdefault("serviceName", service)
     result["extensions"] = extensions
     return result

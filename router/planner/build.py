@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphql import (
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLCompositeType,
     GraphQLInterfaceType,
     GraphQLList,
@@ -26,18 +27,28 @@ from graphql import (
     get_named_type,
     is_abstract_type,
     is_composite_type,
+    print_ast,
 )
 
 from ..supergraph import FieldSet, Key, Supergraph
 from .errors import PlanningError
 from .fetch_graph import FetchGraph, FetchGroup
-from .selection import Conditions, SelectionTree, condition_of, variable_conditions
+from .selection import (
+    Conditions,
+    FieldSelection,
+    SelectionTree,
+    condition_of,
+    variable_conditions,
+)
 
 
 @dataclass(frozen=True)
 class _Hop:
     subgraph: str
     key: Key
+    planned_key: bool = False
+    """Whether the key's fields are not all where the entity is, and are planned like the
+    fields of a @requires first."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,10 @@ class _Position:
     path: tuple[str, ...]
     provided: FieldSet | None
     conditions: Conditions
+    parent: _Position | None = None
+    step: FieldNode | str | None = None
+    """How this position was reached from `parent`: a field, or a type condition; None where
+    a fetch starts (a root or an entity)."""
 
 
 def build_fetch_graph(
@@ -82,12 +97,15 @@ class _Walk:
         self.schema = supergraph.schema
         self.fragments = fragments
         self.labels = labels
-        self.graph = FetchGraph(kind)
+        self.graph = FetchGraph(kind, types_differ=bool(supergraph.subgraph_types))
         root = self.schema.get_root_type(OperationType(kind))
         if root is None:
             raise PlanningError(f"the supergraph has no {kind} type")
         self.root: GraphQLObjectType = root
         self._recorders: list[set[int]] = []
+        self._aliases: dict[str, dict[str, str]] = {}
+        self._siblings: Sequence[SelectionNode] = ()
+        """The selections around the field being planned, for choosing among subgraphs."""
         self._groups_by_id: dict[int, FetchGroup] = {}
 
     # roots
@@ -122,6 +140,11 @@ class _Walk:
     # selections
 
     def _plan_selections(self, at: _Position, selections: Sequence[SelectionNode]) -> None:
+        if self._sees_interface_as_object(at):
+            local, concrete = self._split_for_interface_object(at, selections)
+            if concrete:
+                self._plan_selections(self._concrete_type_position(at), concrete)
+            selections = local
         typenames: list[FieldNode] = []
         landed: _Position | None = None
         for selection in selections:
@@ -132,6 +155,7 @@ class _Walk:
                 if selection.name.value == "__typename":
                     typenames.append(selection)
                     continue
+                self._siblings = selections
                 where = self._plan_field(_with(at, own), selection)
                 landed = landed or where
             elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
@@ -146,6 +170,59 @@ class _Walk:
             )
             self._note(target.group)
 
+    # @interfaceObject: a subgraph that sees an interface as an object type knows neither the
+    # concrete type nor the implementations' fields; a subgraph that knows the implementations
+    # answers them, from a representation typed as the interface.
+
+    def _sees_interface_as_object(self, at: _Position) -> bool:
+        if not isinstance(at.parent_type, GraphQLInterfaceType):
+            return False
+        in_subgraph = self.supergraph.type_in(at.parent_type.name, at.group.subgraph)
+        return in_subgraph is not None and in_subgraph.is_interface_object
+
+    def _split_for_interface_object(
+        self, at: _Position, selections: Sequence[SelectionNode]
+    ) -> tuple[list[SelectionNode], list[SelectionNode]]:
+        local: list[SelectionNode] = []
+        concrete: list[SelectionNode] = []
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                placements = self.supergraph.placements(at.parent_type.name, name, self.labels)
+                # A field another @interfaceObject view resolves is a plain entity jump.
+                plain = name != "__typename" and any(
+                    (seen := self.supergraph.type_in(at.parent_type.name, s)) is not None
+                    and seen.is_interface_object
+                    for s in placements
+                )
+                (local if plain else concrete).append(selection)
+                continue
+            condition = _type_condition(selection, self.fragments)  # type: ignore[arg-type]
+            if condition in (None, at.parent_type.name) and not selection.directives:
+                inner_local, inner_concrete = self._split_for_interface_object(
+                    at, self._fragment_selections(selection)
+                )
+                local.extend(inner_local)
+                concrete.extend(inner_concrete)
+            else:
+                concrete.append(selection)
+        return local, concrete
+
+    def _concrete_type_position(self, at: _Position) -> _Position:
+        interface = at.parent_type.name
+        source = at.group.subgraph
+        for target in sorted(self.supergraph.subgraphs):
+            in_target = self.supergraph.type_in(interface, target)
+            if target == source or in_target is None or in_target.is_interface_object:
+                continue
+            key = self._reachable_key(source, at, interface, target)
+            if key is None:
+                continue
+            position = self._entity_position(at, target, key, interface, interface)
+            position.tree.add_field("__typename")
+            return position
+        raise PlanningError(f"no subgraph knows the implementations of {interface}")
+
     def _plan_fragment(
         self, at: _Position, fragment: InlineFragmentNode | FragmentSpreadNode
     ) -> None:
@@ -158,7 +235,9 @@ class _Walk:
         narrowed = self.schema.get_type(condition)
         if not is_composite_type(narrowed):
             raise PlanningError(f"unknown type condition {condition}")
-        if self.supergraph.type_in(condition, at.group.subgraph) is None:
+        if not self._spreadable(at, condition):
+            for runtime in self._runtime_types(at, condition):
+                self._plan_selections(self._narrowed(at, runtime), [fragment])
             return
         tree = at.tree.fragment(condition)
         inner = _Position(
@@ -168,8 +247,41 @@ class _Walk:
             at.path,
             at.provided,
             at.conditions,
+            at,
+            condition,
         )
         self._plan_selections(inner, selections)
+
+    def _spreadable(self, at: _Position, condition: str) -> bool:
+        """Whether `... on condition` is valid where the subgraph has the parent type."""
+        subgraph = at.group.subgraph
+        if self.supergraph.type_in(condition, subgraph) is None:
+            return False
+        if is_abstract_type(self.schema.get_type(condition)):
+            return all(
+                self.supergraph.has_member(subgraph, condition, runtime)
+                for runtime in self._runtime_types(at, condition)
+            )
+        return self.supergraph.has_member(subgraph, at.parent_type.name, condition)
+
+    def _runtime_types(self, at: _Position, condition: str) -> list[str]:
+        """The object types both the parent and the condition admit that the subgraph returns."""
+        parent = at.parent_type.name
+        both = self.supergraph.possible_types(parent) & self.supergraph.possible_types(condition)
+        return sorted(t for t in both if self.supergraph.has_member(at.group.subgraph, parent, t))
+
+    def _narrowed(self, at: _Position, runtime: str) -> _Position:
+        narrowed = self.schema.get_type(runtime)
+        return _Position(
+            at.group,
+            at.tree.fragment(runtime),
+            narrowed,  # type: ignore[arg-type]
+            at.path,
+            at.provided,
+            at.conditions,
+            at,
+            runtime,
+        )
 
     def _fragment_selections(
         self, fragment: InlineFragmentNode | FragmentSpreadNode | SelectionNode
@@ -187,10 +299,122 @@ class _Walk:
             at.group.subgraph
         )
         if placement is not None and placement.requires is None:
+            if is_abstract_type(at.parent_type) and not self._every_type_resolves(at, name):
+                return self._plan_per_type(at, node)
             return self._add_field(at, node, placement.provides)
         if at.provided is not None and at.provided.has(name):
             return self._add_field(at, node, None)
+        if is_abstract_type(at.parent_type) and not self._is_entity(at.parent_type.name):
+            return self._plan_per_type(at, node)
+        if not self._is_entity(at.parent_type.name):
+            return self._rehome(at, node)
         return self._jump(at, node)
+
+    def _plan_per_type(self, at: _Position, node: FieldNode) -> _Position:
+        """An abstract type's field planned under a type condition for each object type."""
+        for runtime in self._runtime_types(at, at.parent_type.name):
+            self._plan_field(self._narrowed(at, runtime), node)
+        return at
+
+    def _entity_position(
+        self, at: _Position, target: str, key: Key, entity_type: str, rewrite: str | None
+    ) -> _Position:
+        """Where selections on the entity at `at` land in a fetch from `target` by `key`."""
+        at.tree.add_field("__typename")
+        at.tree.add_field_set(key.fields)
+        self._note(at.group)
+        group = self.graph.child_group(
+            at.group, target, at.path, entity_type, at.conditions, rewrite
+        )
+        inputs = group.entity_inputs(entity_type)
+        inputs.add_field("__typename")
+        inputs.add_field_set(key.fields)
+        self._note(group)
+        entity = self.schema.get_type(entity_type)
+        tree = group.entity_selection(entity_type)
+        return _Position(group, tree, entity, at.path, None, at.conditions)  # type: ignore[arg-type]
+
+    def _rehome(self, at: _Position, node: FieldNode) -> _Position:
+        """A field of a value type the current subgraph lacks: from the nearest root or entity
+        above, the path down to it is fetched again from a subgraph that resolves it all."""
+        steps: list[FieldNode | str] = []
+        anchor = at
+        while anchor.step is not None and not self._is_entity(anchor.parent_type.name):
+            steps.insert(0, anchor.step)
+            assert anchor.parent is not None  # noqa: S101 - a step has the position it left
+            anchor = anchor.parent
+        name = node.name.value
+        for target in sorted(self.supergraph.placements(at.parent_type.name, name, self.labels)):
+            start = self._start_in(anchor, target)
+            if start is not None and self._walkable(anchor, steps, target):
+                return self._add_field(self._walk(start, steps), node, None)
+        raise PlanningError(f"no path from {at.group.subgraph} to {at.parent_type.name}.{name}")
+
+    def _start_in(self, anchor: _Position, target: str) -> _Position | None:
+        if anchor.step is None and anchor.parent_type is self.root:
+            group = self.graph.root_group(target, anchor.conditions)
+            return _Position(group, group.selection, self.root, (), None, anchor.conditions)
+        entity = anchor.parent_type.name
+        key = self._reachable_key(anchor.group.subgraph, anchor, entity, target)
+        if key is None or target == anchor.group.subgraph:
+            return None
+        return self._entity_position(anchor, target, key, entity, None)
+
+    def _walkable(self, anchor: _Position, steps: list[FieldNode | str], target: str) -> bool:
+        parent = anchor.parent_type
+        for step in steps:
+            if isinstance(step, str):
+                parent = self.schema.get_type(step)  # type: ignore[assignment]
+                continue
+            if target not in self.supergraph.placements(parent.name, step.name.value, self.labels):
+                return False
+            parent = get_named_type(_field_type(parent, step.name.value))  # type: ignore[assignment]
+        return True
+
+    def _walk(self, start: _Position, steps: list[FieldNode | str]) -> _Position:
+        at = start
+        for step in steps:
+            if isinstance(step, str):
+                at = self._narrowed(at, step)
+                continue
+            field_type = _field_type(at.parent_type, step.name.value)
+            named = get_named_type(field_type)
+            selection = at.tree.add_field(
+                step.name.value,
+                alias=step.alias.value if step.alias else None,
+                arguments=tuple(step.arguments or ()),
+                directives=_condition_directives(step.directives),
+                composite=True,
+            )
+            assert selection.sub is not None  # noqa: S101 - composite fields have one
+            if is_abstract_type(named):
+                selection.sub.add_field("__typename")
+            key = step.alias.value if step.alias else step.name.value
+            path = (*at.path, key, *(["@"] * _list_depth(field_type)))
+            at = _Position(
+                at.group,
+                selection.sub,
+                named,  # type: ignore[arg-type]
+                path,
+                None,
+                at.conditions,
+                at,
+                step,
+            )
+        return at
+
+    def _every_type_resolves(self, at: _Position, name: str) -> bool:
+        """Whether the subgraph resolves an abstract type's field for each of its types, which
+        it does not for a type whose field another subgraph overrides."""
+        return all(
+            at.group.subgraph in self.supergraph.placements(runtime, name, self.labels)
+            for runtime in self._runtime_types(at, at.parent_type.name)
+            if name in getattr(self.schema.get_type(runtime), "fields", {})
+        )
+
+    def _is_entity(self, type_name: str) -> bool:
+        join = self.supergraph.types.get(type_name)
+        return join is not None and any(t.keys for t in join.subgraphs.values())
 
     def _add_field(self, at: _Position, node: FieldNode, provides: FieldSet | None) -> _Position:
         name = node.name.value
@@ -203,6 +427,10 @@ class _Walk:
             directives=_condition_directives(node.directives),
             composite=node.selection_set is not None,
         )
+        if self.supergraph.subgraph_types:
+            selection.output_type = self.supergraph.subgraph_types.get(
+                (at.parent_type.name, name, at.group.subgraph), str(field_type)
+            )
         self._note(at.group)
         if node.selection_set is not None and selection.sub is not None:
             if is_abstract_type(named):
@@ -216,6 +444,8 @@ class _Walk:
                 (*at.path, key, *(["@"] * _list_depth(field_type))),
                 provided,
                 at.conditions,
+                at,
+                node,
             )
             self._plan_selections(inner, node.selection_set.selections)
         return at
@@ -225,7 +455,8 @@ class _Walk:
         route = self._route(at, node)
         current = at
         at.tree.add_field("__typename")
-        at.tree.add_field_set(route.hops[0].key.fields)
+        if not route.hops[0].planned_key:
+            at.tree.add_field_set(route.hops[0].key.fields)
         self._note(at.group)
         for index, hop in enumerate(route.hops):
             last = index == len(route.hops) - 1
@@ -234,19 +465,28 @@ class _Walk:
             )
             requires = placement.requires if placement and last else None
             group = self.graph.child_group(
-                current.group, hop.subgraph, at.path, route.entity_type, at.conditions
+                current.group,
+                hop.subgraph,
+                at.path,
+                route.entity_type,
+                at.conditions,
+                route.typename_rewrite,
             )
+            if hop.planned_key:
+                group = self._requires_group(group, current, at, route, hop.key.fields, {})
+            aliases = self._requirement_aliases(route.entity_type, requires) if requires else {}
             if requires is not None:
-                group = self._requires_group(group, current, at, route, requires)
+                group = self._requires_group(group, current, at, route, requires, aliases)
             group.typename_rewrite = route.typename_rewrite
-            group.entity_inputs().add_field("__typename")
-            group.entity_inputs().add_field_set(hop.key.fields)
+            inputs = group.entity_inputs(route.entity_type)
+            inputs.add_field("__typename")
+            inputs.add_field_set(hop.key.fields)
             if requires is not None:
-                group.entity_inputs().add_field_set(requires)
+                inputs.add_field_set(requires, aliases)
             entity = self.schema.get_type(route.entity_type)
             current = _Position(
                 group,
-                group.entity_selection(),
+                group.entity_selection(route.entity_type),
                 entity,  # type: ignore[arg-type]
                 at.path,
                 None,
@@ -265,25 +505,54 @@ class _Walk:
         origin: _Position,
         route: _Route,
         requires: FieldSet,
+        aliases: dict[str, str],
     ) -> FetchGroup:
         """The group for a field with @requires: the regular one when the required fields come
-        from where the entity already is, else one of its own after the groups fetching them."""
+        from where the entity already is and its representations can carry them, else one of
+        its own after the groups fetching them."""
         with self._recording() as touched:
-            self._plan_selections(origin, _field_set_selections(requires))
+            self._plan_selections(origin, _required_selections(requires, aliases))
         others = [self._groups_by_id[i] for i in touched if i != id(origin.group)]
         for group in others:
             # Apollo fetches requirements in a group of their own and merges it into the
             # matching sibling, which takes the later place among its parent's children.
             group.move_last_among_siblings()
-        if not others and current.group is origin.group:
+        if not others and current.group is origin.group and not _clashes(regular, route, aliases):
             return regular
+        parents = [current.group, *others]
+        for existing in self.graph.requires_groups(parents, regular.subgraph, origin.path):
+            if existing.entity_type == route.entity_type and not _clashes(existing, route, aliases):
+                existing.narrow_conditions(origin.conditions)
+                return existing
         return self.graph.requires_group(
-            [current.group, *others],
+            parents,
             regular.subgraph,
             origin.path,
             route.entity_type,
             origin.conditions,
         )
+
+    def _requirement_aliases(self, entity_type: str, requires: FieldSet) -> dict[str, str]:
+        """Aliases for required fields that take arguments, one per distinct argument list,
+        so they never merge with a client's field or another requirement of other arguments."""
+        assert requires.selection_set is not None  # noqa: S101 - parsed field sets keep it
+        entity = self.schema.get_type(entity_type)
+        aliases: dict[str, str] = {}
+        for node in requires.selection_set.selections:
+            if not isinstance(node, FieldNode):
+                continue
+            name = node.name.value
+            definition = getattr(entity, "fields", {}).get(name)
+            if definition is None or not definition.args:
+                continue
+            given = {a.name.value: print_ast(a.value) for a in node.arguments or ()}
+            arguments = " ".join(
+                f"{arg}:{given.get(arg) or _printed_default(spec)}"
+                for arg, spec in sorted(definition.args.items())
+            )
+            known = self._aliases.setdefault(name, {})
+            aliases[name] = known.setdefault(arguments, f"{name}__alias_{len(known)}")
+        return aliases
 
     # routes between subgraphs
 
@@ -301,7 +570,11 @@ class _Walk:
                 list(direct),
                 self.schema.get_type(entity_type),  # type: ignore[arg-type]
                 node,
-                lambda s: self.graph.existing_child(at.group, s, at.path, entity_type) is not None,
+                lambda s: (
+                    self.graph.existing_child(at.group, s, at.path, entity_type, rewrite)
+                    is not None
+                ),
+                self._siblings,
             )
             return _Route(entity_type, (_Hop(chosen, direct[chosen]),), rewrite)
         for target in sorted(candidates):
@@ -310,6 +583,11 @@ class _Walk:
                 second = self._key_local_in(middle, entity_type, target)
                 if first and second and middle != source:
                     return _Route(entity_type, (_Hop(middle, first), _Hop(target, second)), rewrite)
+        for target in sorted(candidates):
+            in_target = self.supergraph.type_in(entity_type, target)
+            keys = in_target.resolvable_keys() if in_target else ()
+            if keys and target != source:
+                return _Route(entity_type, (_Hop(target, keys[0], planned_key=True),), rewrite)
         raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
 
     def _candidates(
@@ -336,7 +614,7 @@ class _Walk:
         if in_target is None:
             return None
         for key in in_target.resolvable_keys():
-            if self._local(source, at.parent_type.name, key.fields):
+            if self._local(source, at.parent_type.name, key.fields, at.provided):
                 return key
         return None
 
@@ -349,13 +627,20 @@ class _Walk:
                 return key
         return None
 
-    def _local(self, subgraph: str, type_name: str, fields: FieldSet) -> bool:
+    def _local(
+        self, subgraph: str, type_name: str, fields: FieldSet, provided: FieldSet | None = None
+    ) -> bool:
+        """Whether the subgraph resolves the fields there, itself or by @provides."""
         for name, sub in fields.fields:
-            if subgraph not in self.supergraph.placements(type_name, name, self.labels):
+            by_provides = provided is not None and provided.has(name)
+            if not by_provides and subgraph not in self.supergraph.placements(
+                type_name, name, self.labels
+            ):
                 return False
             if sub is not None:
                 child = get_named_type(_field_type(self.schema.get_type(type_name), name))  # type: ignore[arg-type]
-                if not self._local(subgraph, child.name, sub):
+                inner = provided.get(name) if provided is not None else None
+                if not self._local(subgraph, child.name, sub, inner):
                     return False
         return True
 
@@ -365,7 +650,10 @@ class _Walk:
         parent: GraphQLCompositeType,
         node: FieldNode,
         in_use: Callable[[str], bool],
+        siblings: Sequence[SelectionNode] = (),
     ) -> str:
+        """The subgraph that resolves the most of the field's children and siblings (fewer
+        fetches), then one already fetched from, then by name."""
         if not candidates:
             raise PlanningError(f"no subgraph resolves {parent.name}.{node.name.value}")
         if len(candidates) == 1:
@@ -380,8 +668,17 @@ class _Walk:
                 for c in fields
             )
 
+        def local_siblings(subgraph: str) -> int:
+            return sum(
+                isinstance(c, FieldNode)
+                and c is not node
+                and subgraph in self.supergraph.placements(parent.name, c.name.value, self.labels)
+                for c in siblings
+            )
+
         def rank(subgraph: str) -> tuple[int, int, str]:
-            return (-local_children(subgraph), 0 if in_use(subgraph) else 1, subgraph)
+            together = local_children(subgraph) + local_siblings(subgraph)
+            return (-together, 0 if in_use(subgraph) else 1, subgraph)
 
         return min(candidates, key=rank)
 
@@ -406,7 +703,14 @@ def _with(at: _Position, conditions: Conditions) -> _Position:
     if not conditions:
         return at
     return _Position(
-        at.group, at.tree, at.parent_type, at.path, at.provided, at.conditions | conditions
+        at.group,
+        at.tree,
+        at.parent_type,
+        at.path,
+        at.provided,
+        at.conditions | conditions,
+        at.parent,
+        at.step,
     )
 
 
@@ -450,9 +754,28 @@ def _list_depth(type_: GraphQLOutputType) -> int:
     return depth
 
 
-def _field_set_selections(field_set: FieldSet) -> tuple[SelectionNode, ...]:
-    selections: list[SelectionNode] = []
-    for name, sub in field_set.fields:
-        sub_set = SelectionSetNode(selections=_field_set_selections(sub)) if sub else None
-        selections.append(FieldNode(name=NameNode(value=name), selection_set=sub_set))
-    return tuple(selections)
+def _clashes(group: FetchGroup, route: _Route, aliases: dict[str, str]) -> bool:
+    """Whether the group's representations already carry one of the fields under another
+    alias (a requirement of other arguments)."""
+    inputs = group.entity_inputs(route.entity_type).items
+    return any(
+        isinstance(given := inputs.get(name), FieldSelection) and given.alias != alias
+        for name, alias in aliases.items()
+    )
+
+
+def _printed_default(argument: GraphQLArgument) -> str:
+    node = argument.ast_node
+    return print_ast(node.default_value) if node and node.default_value else "null"
+
+
+def _required_selections(field_set: FieldSet, aliases: dict[str, str]) -> Sequence[SelectionNode]:
+    """The @requires field set as written, arguments and type conditions included, with the
+    aliases chosen for fields that take arguments."""
+    assert field_set.selection_set is not None  # noqa: S101 - parsed field sets keep it
+    return tuple(
+        replace(node, alias=NameNode(value=aliases[node.name.value]))
+        if isinstance(node, FieldNode) and node.name.value in aliases
+        else node
+        for node in field_set.selection_set.selections
+    )

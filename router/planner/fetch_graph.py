@@ -28,13 +28,11 @@ class FetchGroup:
     parents: list[FetchGroup] = field(default_factory=list)
     children: list[FetchGroup] = field(default_factory=list)
 
-    def entity_selection(self) -> SelectionTree:
-        assert self.entity_type is not None  # noqa: S101 - only entity groups have one
-        return self.selection.fragment(self.entity_type)
+    def entity_selection(self, entity_type: str) -> SelectionTree:
+        return self.selection.fragment(entity_type)
 
-    def entity_inputs(self) -> SelectionTree:
-        assert self.entity_type is not None  # noqa: S101 - only entity groups have one
-        return self.inputs.fragment(self.entity_type)
+    def entity_inputs(self, entity_type: str) -> SelectionTree:
+        return self.inputs.fragment(entity_type)
 
     def add_parent(self, parent: FetchGroup) -> None:
         if parent not in self.parents:
@@ -52,8 +50,10 @@ class FetchGroup:
 
 
 class FetchGraph:
-    def __init__(self, operation_kind: str) -> None:
+    def __init__(self, operation_kind: str, *, types_differ: bool = False) -> None:
         self.operation_kind = operation_kind
+        self.types_differ = types_differ
+        """Whether subgraphs differ on some field types, so sibling fields may need aliases."""
         self.roots: list[FetchGroup] = []
 
     def root_group(self, subgraph: str, conditions: Conditions) -> FetchGroup:
@@ -68,8 +68,16 @@ class FetchGraph:
         return group
 
     def existing_child(
-        self, parent: FetchGroup, subgraph: str, merge_at: tuple[str, ...], entity_type: str
+        self,
+        parent: FetchGroup,
+        subgraph: str,
+        merge_at: tuple[str, ...],
+        entity_type: str,
+        rewrite: str | None,
     ) -> FetchGroup | None:
+        """A group of the parent's fetching from the subgraph at that path, to which entities of
+        `entity_type` can be added: one fetch serves several types unless __typename is
+        rewritten for an @interfaceObject."""
         return next(
             (
                 c
@@ -77,7 +85,8 @@ class FetchGraph:
                 if c.reusable
                 and c.subgraph == subgraph
                 and c.merge_at == merge_at
-                and c.entity_type == entity_type
+                and c.entity_type is not None
+                and (c.entity_type == entity_type or c.typename_rewrite is rewrite is None)
             ),
             None,
         )
@@ -89,14 +98,28 @@ class FetchGraph:
         merge_at: tuple[str, ...],
         entity_type: str,
         conditions: Conditions,
+        rewrite: str | None = None,
     ) -> FetchGroup:
-        existing = self.existing_child(parent, subgraph, merge_at, entity_type)
+        existing = self.existing_child(parent, subgraph, merge_at, entity_type, rewrite)
         if existing is not None:
             existing.narrow_conditions(conditions)
             return existing
-        group = FetchGroup(subgraph, merge_at, entity_type, conditions)
+        group = FetchGroup(subgraph, merge_at, entity_type, conditions, typename_rewrite=rewrite)
         group.add_parent(parent)
         return group
+
+    def requires_groups(
+        self, parents: list[FetchGroup], subgraph: str, merge_at: tuple[str, ...]
+    ) -> list[FetchGroup]:
+        """The groups for fields with @requires that wait for exactly these parents."""
+        return [
+            c
+            for c in parents[0].children
+            if not c.reusable
+            and c.subgraph == subgraph
+            and c.merge_at == merge_at
+            and set(map(id, c.parents)) == set(map(id, parents))
+        ]
 
     def requires_group(
         self,
@@ -116,7 +139,7 @@ class FetchGraph:
     ) -> PlanNode | None:
         self._remove_empty_groups()
         self._remove_redundant_edges()
-        builder = _NodeBuilder(self.operation_kind, operation_name, variables)
+        builder = _NodeBuilder(self.operation_kind, operation_name, variables, self.types_differ)
         state = _State(list(self.roots), [])
         sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
         return _sequence(sequence)
@@ -196,7 +219,9 @@ class _NodeBuilder:
         operation_kind: str,
         operation_name: str | None,
         variables: dict[str, VariableDefinitionNode],
+        types_differ: bool,
     ) -> None:
+        self.types_differ = types_differ
         self.operation_kind = operation_kind
         self.operation_name = operation_name
         self.variables = variables
@@ -250,10 +275,18 @@ class _NodeBuilder:
         name = f"{self.operation_name}__{group.subgraph}__{index}" if self.operation_name else None
         used = group.selection.variables(handled)
         definitions = "".join(_print_variable(self.variables[v]) for v in used)
+        renames = tuple(group.selection.alias_conflicts()) if self.types_differ else ()
         if group.entity_type is None:
             header = _header(self.operation_kind, name, definitions)
             operation = header + group.selection.print(handled)
-            return Fetch(group.subgraph, operation, name, self.operation_kind, tuple(used))
+            return Fetch(
+                group.subgraph,
+                operation,
+                name,
+                self.operation_kind,
+                tuple(used),
+                output_renames=renames,
+            )
         header = _header("query", name, "$representations:[_Any!]!" + definitions)
         selection = group.selection.print(handled)
         required = group.inputs.required()
@@ -265,6 +298,7 @@ class _NodeBuilder:
             tuple(used),
             tuple(r for r in required if isinstance(r, RequiredFragment)),
             group.typename_rewrite,
+            renames,
         )
         return Flatten(group.merge_at, fetch)
 

@@ -10,6 +10,8 @@ from typing import Any
 class RequiredField:
     name: str
     selections: tuple[RequiredSelection, ...] | None = None
+    source: str | None = None
+    """The response key the value is read from, when the planner fetched it under an alias."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,9 @@ class Fetch:
     typename_rewrite: str | None = None
     """The __typename representations carry, when the subgraph knows the type as an
     @interfaceObject."""
+    output_renames: tuple[tuple[tuple[str, ...], str], ...] = ()
+    """Aliases in the fetch's answer ("... on T" steps select objects) and the key each one is
+    renamed back to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,11 @@ def _fetch_json(fetch: Fetch) -> dict[str, Any]:
                 "path": [f"... on {fetch.requires[0].type_condition}", "__typename"],
                 "setValueTo": fetch.typename_rewrite,
             }
+        ]
+    if fetch.output_renames:
+        result["outputRewrites"] = [
+            {"kind": "KeyRenamer", "path": list(path), "renameKeyTo": key}
+            for path, key in fetch.output_renames
         ]
     return result
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -29,6 +29,8 @@ class FieldSelection:
     arguments: tuple[ArgumentNode, ...] = ()
     directives: tuple[DirectiveNode, ...] = ()
     sub: SelectionTree | None = None
+    output_type: str | None = None
+    """The field's type in the fetch's subgraph, set when subgraphs differ on some types."""
 
 
 @dataclass
@@ -71,13 +73,40 @@ class SelectionTree:
         self.items[key] = created
         return created.sub
 
-    def add_field_set(self, field_set: FieldSet) -> None:
+    def add_field_set(self, field_set: FieldSet, sources: Mapping[str, str] | None = None) -> None:
+        """The field set as requirements; `sources` names the aliases some fields are read from."""
         for name, sub in field_set.fields:
             selection = self.add_field(name, composite=sub is not None)
+            if sources and name in sources:
+                selection.alias = sources[name]
             if sub is not None and selection.sub is not None:
                 selection.sub.add_field_set(sub)
         for type_condition, sub in field_set.fragments:
             self.fragment(type_condition).add_field_set(sub)
+
+    def alias_conflicts(
+        self, path: tuple[str, ...] = (), counter: list[int] | None = None
+    ) -> list[tuple[tuple[str, ...], str]]:
+        """Aliases a field of a sibling type condition whose response key another one uses with
+        another type in this subgraph (which would not validate there); returns each alias's
+        path and the key to rename it back to."""
+        counter = counter if counter is not None else [0]
+        renames: list[tuple[tuple[str, ...], str]] = []
+        seen = {k: i.output_type for k, i in self.items.items() if isinstance(i, FieldSelection)}
+        for item in self.items.values():
+            if isinstance(item, FragmentSelection):
+                inner_path = (*path, f"... on {item.type_condition}")
+                for key, inner in item.sub.items.items():
+                    if not isinstance(inner, FieldSelection) or inner.output_type is None:
+                        continue
+                    if seen.setdefault(key, inner.output_type) != inner.output_type:
+                        inner.alias = f"{key}__alias_{counter[0]}"
+                        counter[0] += 1
+                        renames.append(((*inner_path, inner.alias), key))
+                renames.extend(item.sub.alias_conflicts(inner_path, counter))
+            elif item.sub is not None:
+                renames.extend(item.sub.alias_conflicts((*path, item.alias or item.name), counter))
+        return renames
 
     def is_empty(self) -> bool:
         return not self.items
@@ -107,7 +136,7 @@ class SelectionTree:
                 result.append(RequiredFragment(item.type_condition, item.sub.required()))
             else:
                 sub = item.sub.required() if item.sub is not None else None
-                result.append(RequiredField(item.name, sub))
+                result.append(RequiredField(item.name, sub, item.alias))
         return tuple(result)
 
 

@@ -24,6 +24,7 @@ from graphql import (
     get_named_type,
     is_abstract_type,
     is_composite_type,
+    is_enum_type,
 )
 
 from ..supergraph import Supergraph
@@ -44,7 +45,9 @@ class ShapeField:
     conditions: tuple[tuple[str, bool], ...]
     non_null: bool = False
     plain: bool = False
-    """Whether the value is copied as it is: no selection, no list."""
+    """Whether the value is copied as it is: no selection, no list, no enum values to hide."""
+    enum_values: frozenset[str] | None = None
+    """The values clients may see, for an enum with @inaccessible values."""
 
 
 def shape_field(
@@ -54,10 +57,13 @@ def shape_field(
     wrappers: tuple[int, ...],
     selection: SelectionShape | None,
     conditions: tuple[tuple[str, bool], ...],
+    enum_values: frozenset[str] | None = None,
 ) -> ShapeField:
     non_null = bool(wrappers) and wrappers[0] == NON_NULL
-    plain = selection is None and LIST not in wrappers
-    return ShapeField(key, name, parent_type, wrappers, selection, conditions, non_null, plain)
+    plain = selection is None and LIST not in wrappers and enum_values is None
+    return ShapeField(
+        key, name, parent_type, wrappers, selection, conditions, non_null, plain, enum_values
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +101,18 @@ class _Compiler:
 
     def selection(self, type_name: str, sets: list[SelectionSetNode]) -> SelectionShape:
         named = self.schema.get_type(type_name)
-        runtime = sorted(self.supergraph.possible_types(type_name))
+        visible = self.supergraph.api_schema.type_map
+        runtime = sorted(t for t in self.supergraph.possible_types(type_name) if t in visible)
+        if self._has_interface_objects(type_name):
+            # Answered by @interfaceObject subgraphs only, an object keeps the interface's name.
+            runtime.append(type_name)
         by_type = {r: self._fields(r, sets) for r in runtime}
         default = None if is_abstract_type(named) else type_name
         return SelectionShape(by_type, default)
+
+    def _has_interface_objects(self, type_name: str) -> bool:
+        join = self.supergraph.types.get(type_name)
+        return join is not None and any(t.is_interface_object for t in join.subgraphs.values())
 
     def _fields(self, runtime: str, sets: list[SelectionSetNode]) -> tuple[ShapeField, ...]:
         grouped: dict[str, list[tuple[FieldNode, tuple[tuple[str, bool], ...]]]] = {}
@@ -117,8 +131,10 @@ class _Compiler:
         node = occurrences[0][0]
         conditions = min((c for _, c in occurrences), key=len)
         name = node.name.value
-        if name == "__typename" or name in INTROSPECTION_FIELDS:
+        if name == "__typename" or name == "__schema":
             return shape_field(key, name, runtime, (NON_NULL,), None, conditions)
+        if name == "__type":
+            return shape_field(key, name, runtime, (), None, conditions)
         parent = self.schema.get_type(runtime)
         field_type: GraphQLOutputType = parent.fields[name].type  # type: ignore[union-attr]
         named = get_named_type(field_type)
@@ -126,7 +142,14 @@ class _Compiler:
         if is_composite_type(named):
             sets = [n.selection_set for n, _ in occurrences if n.selection_set is not None]
             sub = self.selection(named.name, sets)
-        return shape_field(key, name, runtime, _wrappers(field_type), sub, conditions)
+        enum_values = self._visible_enum_values(named.name) if is_enum_type(named) else None
+        return shape_field(key, name, runtime, _wrappers(field_type), sub, conditions, enum_values)
+
+    def _visible_enum_values(self, name: str) -> frozenset[str] | None:
+        full = self.schema.get_type(name)
+        visible = self.supergraph.api_schema.get_type(name)
+        values = frozenset(getattr(visible, "values", None) or ())
+        return values if len(values) < len(getattr(full, "values", None) or ()) else None
 
     def _collect(
         self,
@@ -152,7 +175,11 @@ class _Compiler:
                     selection.type_condition.name.value if selection.type_condition else None
                 )
                 inner = selection.selection_set.selections
-            if condition is None or runtime in self.supergraph.possible_types(condition):
+            if (
+                condition is None
+                or condition == runtime
+                or runtime in self.supergraph.possible_types(condition)
+            ):
                 yield from self._collect(runtime, inner, combined)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import FieldNode, InlineFragmentNode, SelectionSetNode, parse
 
@@ -13,6 +13,8 @@ class FieldSet:
 
     fields: tuple[tuple[str, FieldSet | None], ...] = ()
     fragments: tuple[tuple[str, FieldSet], ...] = ()
+    selection_set: SelectionSetNode | None = field(default=None, compare=False)
+    """As written, with arguments: what a @requires asks the planner to fetch."""
 
     def get(self, name: str) -> FieldSet | None:
         return next((sub for field, sub in self.fields if field == name), None)
@@ -41,4 +43,4 @@ def _from_selection_set(selection_set: SelectionSetNode) -> FieldSet:
             fragments.append(
                 (selection.type_condition.name.value, _from_selection_set(selection.selection_set))
             )
-    return FieldSet(tuple(fields), tuple(fragments))
+    return FieldSet(tuple(fields), tuple(fragments), selection_set)

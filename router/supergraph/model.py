@@ -43,6 +43,8 @@ class FieldInSubgraph:
     override: str | None = None
     used_overridden: bool = False
     override_label: str | None = None
+    type: str | None = None
+    """The field's type in this subgraph, when it differs from the supergraph's."""
 
 
 @dataclass

@@ -40,6 +40,17 @@ class Supergraph:
             if f.override_label
         )
 
+    @cached_property
+    def subgraph_types(self) -> dict[tuple[str, str, str], str]:
+        """(type, field, subgraph) -> the field's type there, where subgraphs differ on it."""
+        return {
+            (join.name, name, f.subgraph): f.type
+            for join in self.types.values()
+            for name, fields in join.fields.items()
+            for f in fields
+            if f.type and f.subgraph and len({g.type for g in fields if g.type}) > 1
+        }
+
     def type_in(self, type_name: str, subgraph: str) -> TypeInSubgraph | None:
         join = self.types.get(type_name)
         return join.subgraphs.get(subgraph) if join else None
@@ -161,6 +172,7 @@ def _field_join(args: dict[str, Any], by_enum: dict[str, str]) -> FieldInSubgrap
         override=args.get("override"),
         used_overridden=bool(args.get("usedOverridden")),
         override_label=args.get("overrideLabel"),
+        type=args.get("type"),
     )
 
 

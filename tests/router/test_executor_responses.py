@@ -303,7 +303,7 @@ async def test_null_in_non_null_field_nulls_the_nearest_nullable_parent(
             {
                 "message": "Cannot return null for non-nullable field Product.inStock.",
                 "path": ["topProducts", 2, "inStock"],
-                "extensions": {"serviceName": "inventory"},
+                "extensions": {"code": "DOWNSTREAM_SERVICE_ERROR", "serviceName": "inventory"},
             }
         ],
     }

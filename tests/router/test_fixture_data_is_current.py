@@ -2,6 +2,7 @@
 
 import pytest
 
+from .fedfixtures.corpus import Case, cases
 from .fedfixtures.subgraphs import DATA_DIR, SCHEMAS, published_sdl
 
 
@@ -11,3 +12,13 @@ def test_committed_sdl_matches_the_subgraph(name: str) -> None:
     assert committed == published_sdl(name), (
         "regenerate: python -m tests.router.fedfixtures.subgraphs then node tools/apollo/plan.mjs"
     )
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
+def test_apollos_expected_answers_were_generated_from_the_current_corpus(case: Case) -> None:
+    expected = sorted(p.stem for p in (case.folder / "expected").glob("*.json"))
+    assert expected == case.operation_names(), "regenerate: node tools/apollo/answers.mjs"
+    for name in case.operation_names():
+        assert case.expected(name)["inputs"] == case.inputs_digest(name), (
+            f"{case.name}/{name} changed since Apollo answered it: node tools/apollo/answers.mjs"
+        )

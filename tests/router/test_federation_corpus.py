@@ -1,0 +1,66 @@
+"""Every corpus operation through our planner and executor answers as Apollo Gateway does,
+with no more subgraph fetches than Apollo's plan."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from graphql import parse
+
+from router.executor.client import SubgraphClient
+from router.executor.execute import Executor
+from router.planner.planner import QueryPlanner
+from router.supergraph import Supergraph
+
+from .fedfixtures.corpus import Case, CorpusServer, case_operations, serve_corpus
+
+
+@pytest_asyncio.fixture(scope="module")
+async def corpus() -> AsyncIterator[CorpusServer]:
+    async with serve_corpus() as server:
+        yield server
+
+
+@pytest.mark.parametrize(("case_name", "name"), case_operations())
+async def test_answer_and_fetch_count_match_apollo_gateway(
+    corpus: CorpusServer, case_name: str, name: str
+) -> None:
+    case = Case(case_name)
+    expected = case.expected(name)
+    ours = case.our_answer(name)
+    answer = ours["response"] if ours else expected["response"]
+    most_fetches = ours["fetches"] if ours and "fetches" in ours else _fetches(expected["plan"])
+    supergraph = Supergraph(case.supergraph_sdl())
+    client = SubgraphClient(corpus.urls(case_name))
+    source = case.operation(name)
+    before = sum(n for (c, _), n in corpus.requests.items() if c == case_name)
+    try:
+        planned = QueryPlanner(supergraph).plan_for(source, parse(source), None)
+        response = await Executor(supergraph, client).execute(
+            planned, case.variables(name), lambda _: {}
+        )
+    finally:
+        await client.aclose()
+    fetched = sum(n for (c, _), n in corpus.requests.items() if c == case_name) - before
+    assert response.get("data") == answer.get("data")
+    assert _error_codes(response) == _error_codes(answer)
+    assert fetched <= most_fetches
+
+
+def _fetches(node: Any) -> int:
+    if isinstance(node, dict):
+        own = 1 if node.get("kind") == "Fetch" else 0
+        return own + sum(_fetches(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_fetches(v) for v in node)
+    return 0
+
+
+def _error_codes(response: dict[str, Any]) -> list[str | None]:
+    # Apollo Gateway reports completion errors under extensions.valueCompletion.
+    errors = [
+        *response.get("errors", ()),
+        *response.get("extensions", {}).get("valueCompletion", ()),
+    ]
+    return sorted((e.get("extensions") or {}).get("code") or "" for e in errors)

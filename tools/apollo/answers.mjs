@@ -1,0 +1,119 @@
+// Expected plans and answers for the router's fixture corpus, from Apollo's own tools.
+//
+// Versions (pinned in package.json): @apollo/composition, @apollo/query-planner and
+// @apollo/gateway 2.14.4, @apollo/server 4.12.2, graphql 16.11.0, Node 20.
+//
+// Usage, from the repository root (after `npm install` in tools/apollo):
+//   node tools/apollo/answers.mjs [case ...]
+// For each case under tests/router/fedfixtures/corpus (or the named ones) it composes the
+// case's subgraph SDLs into supergraph.graphql, plans every operations/<name>.graphql and runs
+// it through Apollo Gateway against the case's subgraphs, which the Python corpus server serves
+// (started here, stopped at the end), and writes expected/<name>.json: the digest of the inputs,
+// Apollo's plan and Apollo Gateway's response. The Python tests read only these outputs.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parse } from 'graphql';
+import { composeServices } from '@apollo/composition';
+import { Supergraph, operationFromDocument } from '@apollo/federation-internals';
+import { QueryPlanner } from '@apollo/query-planner';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+
+const corpusDir = 'tests/router/fedfixtures/corpus';
+const VARIABLES = /^# variables:(.*)$/;
+
+function subgraphFiles(dir) {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.graphql') && file !== 'supergraph.graphql')
+    .sort();
+}
+
+function digest(dir, operationSource) {
+  const hash = createHash('sha256');
+  for (const file of subgraphFiles(dir)) {
+    hash.update(`${basename(file, '.graphql')}\0${readFileSync(join(dir, file), 'utf8')}\0`);
+  }
+  hash.update(readFileSync(join(dir, 'data.json')));
+  hash.update(operationSource);
+  return hash.digest('hex');
+}
+
+function compose(dir) {
+  const services = subgraphFiles(dir).map((file) => {
+    const name = basename(file, '.graphql');
+    const typeDefs = parse(readFileSync(join(dir, file), 'utf8'));
+    return { name, url: `http://${name}/graphql`, typeDefs };
+  });
+  const result = composeServices(services);
+  if (result.errors) {
+    throw new Error(`${dir}: ${result.errors.map((error) => error.message).join('\n')}`);
+  }
+  return result.supergraphSdl;
+}
+
+function withoutDocumentNodes(node) {
+  return JSON.parse(
+    JSON.stringify(node, (key, value) => (key === 'operationDocumentNode' ? undefined : value)),
+  );
+}
+
+async function startCorpusServer() {
+  const child = spawn('.venv/bin/python', ['-m', 'tests.router.fedfixtures.corpus'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const baseUrl = await new Promise((resolve) => lines.once('line', resolve));
+  return { baseUrl, stop: () => child.stdin.end() };
+}
+
+async function writeCase(caseName, baseUrl) {
+  const dir = join(corpusDir, caseName);
+  const supergraphSdl = compose(dir);
+  writeFileSync(join(dir, 'supergraph.graphql'), supergraphSdl + '\n');
+  const supergraph = Supergraph.build(supergraphSdl);
+  const planner = new QueryPlanner(supergraph);
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    buildService: ({ name }) =>
+      new RemoteGraphQLDataSource({ url: `${baseUrl}/${caseName}/${name}/graphql` }),
+  });
+  const server = new ApolloServer({ gateway, includeStacktraceInErrorResponses: false });
+  await server.start();
+  const expectedDir = join(dir, 'expected');
+  rmSync(expectedDir, { recursive: true, force: true });
+  mkdirSync(expectedDir);
+  const operationsDir = join(dir, 'operations');
+  for (const file of readdirSync(operationsDir).filter((f) => f.endsWith('.graphql')).sort()) {
+    const source = readFileSync(join(operationsDir, file), 'utf8');
+    const match = VARIABLES.exec(source.split('\n')[0]);
+    const variables = match ? JSON.parse(match[1]) : {};
+    const operation = operationFromDocument(supergraph.schema, parse(source));
+    const plan = withoutDocumentNodes(planner.buildQueryPlan(operation));
+    const result = await server.executeOperation({ query: source, variables });
+    const response = result.body.singleResult;
+    const expected = { inputs: digest(dir, source), plan, response };
+    writeFileSync(
+      join(expectedDir, `${basename(file, '.graphql')}.json`),
+      JSON.stringify(expected, null, 2) + '\n',
+    );
+  }
+  await server.stop();
+  return readdirSync(operationsDir).length;
+}
+
+const wanted = process.argv.slice(2);
+const caseNames = readdirSync(corpusDir)
+  .filter((name) => existsSync(join(corpusDir, name, 'data.json')))
+  .filter((name) => wanted.length === 0 || wanted.includes(name))
+  .sort();
+const { baseUrl, stop } = await startCorpusServer();
+try {
+  for (const caseName of caseNames) {
+    console.log(`${caseName}: ${await writeCase(caseName, baseUrl)} operations`);
+  }
+} finally {
+  stop();
+}
