@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from router import limits
 from router.config import Limits
 from router.identity import Identity
-from router.pipeline.errors import RouterError, masked
+from router.pipeline.errors import RouterError, body_too_large, masked
 from router.pipeline.operation import Params, PreparedOperation, Transport
 from router.pipeline.runtime import Runtime, Served
 from router.pipeline.stages import Pipeline
@@ -191,14 +191,14 @@ async def _read(scope: Scope, receive: Receive, headers: Headers, limit: int) ->
             raise _nul()
         return params
     if int(headers.get("content-length") or 0) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     chunks, size = [], 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise body_too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body"):
             break
@@ -214,10 +214,6 @@ async def _read(scope: Scope, receive: Receive, headers: Headers, limit: int) ->
 def _nul() -> RouterError:
     # PostgreSQL cannot store it, and no text of ours needs it.
     return RouterError(400, "BAD_USER_INPUT", "Text may not contain the NUL character (U+0000).")
-
-
-def _too_large(limit: int) -> RouterError:
-    return RouterError(413, "BODY_TOO_LARGE", f"The request body exceeds {limit} bytes.")
 
 
 async def _write(send: Send, answer: _Answer) -> None:

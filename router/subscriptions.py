@@ -23,7 +23,7 @@ from websockets.exceptions import WebSocketException
 
 from router import limits
 from router.identity import Identity
-from router.pipeline.errors import RouterError, masked
+from router.pipeline.errors import RouterError, body_too_large, masked
 from router.pipeline.operation import Params, PreparedOperation, Transport
 from router.pipeline.runtime import Runtime, Served
 from router.pipeline.stages import Pipeline
@@ -156,8 +156,8 @@ class Subscriptions:
         client = ws.client.host if ws.client else None
         try:
             return await self.pipeline.identify(headers, client)
-        except RouterError:
-            await ws.close(code=4403, reason="Forbidden")
+        except RouterError as error:
+            await ws.close(code=4403, reason=error.code)  # the code an HTTP request gets
             return None
 
     # multipart HTTP ----------------------------------------------------------------------------
@@ -222,6 +222,7 @@ class _ClientConnection:
         self.subscriptions = subscriptions
         self.ws = ws
         self.identity = identity
+        self.limit = subscriptions.pipeline.config.limits.max_body_bytes
         self.running: dict[str, asyncio.Task[None]] = {}
         self.lock = asyncio.Lock()
 
@@ -229,7 +230,11 @@ class _ClientConnection:
         pinger = asyncio.create_task(self._ping())
         try:
             while True:
-                message = orjson.loads(await self.ws.receive_text())
+                raw = await self.ws.receive_text()
+                message = orjson.loads(raw)
+                if len(raw) > self.limit and message.get("type") == "subscribe":
+                    await self._refuse(message.get("id"), body_too_large(self.limit))
+                    continue
                 await self._handle(message)
         except (WebSocketDisconnect, orjson.JSONDecodeError, RuntimeError):
             pass
@@ -259,8 +264,9 @@ class _ClientConnection:
             await self.ws.close(code=4409, reason=f"Subscriber for {ident} already exists")
             return
         if len(self.running) >= self.subscriptions.per_connection:
-            error = RouterError(400, "LIMIT", "Too many subscriptions on this connection.")
-            await self._send({"type": "error", "id": ident, "payload": error.as_errors()})
+            await self._refuse(
+                ident, RouterError(400, "LIMIT", "Too many subscriptions on this connection.")
+            )
             return
         self.running[ident] = asyncio.create_task(self._run(ident, payload))
 
@@ -283,15 +289,18 @@ class _ClientConnection:
             await self._send({"type": "complete", "id": ident})
         except RouterError as error:
             status = error.status
-            await self._send({"type": "error", "id": ident, "payload": error.as_errors()})
+            await self._refuse(ident, error)
         except Exception as exc:
             hidden = masked(exc)
             outcome, status = Outcome.ERRORS, hidden.status
-            await self._send({"type": "error", "id": ident, "payload": hidden.as_errors()})
+            await self._refuse(ident, hidden)
         finally:
             self.running.pop(ident, None)
             name = name if isinstance(name, str) else None
             pipeline.record(name, self.identity.caller, outcome, started, status, fetches)
+
+    async def _refuse(self, ident: Any, error: RouterError) -> None:
+        await self._send({"type": "error", "id": ident, "payload": error.as_errors()})
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self.lock:

@@ -40,3 +40,7 @@ def masked(exc: BaseException) -> RouterError:
     """An unexpected failure: logged with the request id, answered without its details."""
     logger.error("unexpected router failure (request %s)", request_id.get(), exc_info=exc)
     return RouterError(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+
+
+def body_too_large(limit: int) -> RouterError:
+    return RouterError(413, "BODY_TOO_LARGE", f"The request body exceeds {limit} bytes.")
