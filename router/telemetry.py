@@ -107,6 +107,7 @@ class Metrics(HttpMetrics):
             ["stage"],
             registry=self.registry,
         )
+        self._stages: dict[str, Histogram] = {}
         self._names: set[str] = set()
 
     def fetched(self, service: str, seconds: float, error: str | None) -> None:
@@ -121,7 +122,10 @@ class Metrics(HttpMetrics):
         self.registry.register(_CacheCollector(engine))
 
     def stage(self, name: str, seconds: float) -> None:
-        self.stage_latency.labels(name).observe(seconds)
+        found = self._stages.get(name)
+        if found is None:
+            found = self._stages[name] = self.stage_latency.labels(name)
+        found.observe(seconds)
 
     def _label(self, name: object) -> str:
         """Client-chosen names, bounded: at most MAX_NAMES distinct labels, then "other"."""

@@ -244,6 +244,8 @@ def _allowed_over(kind: OperationType, transport: Transport) -> None:
 
 
 def _variables(served: Served, document: Document, params: Params) -> dict[str, Any]:
+    if not document.operation.variable_definitions:
+        return {}
     coerced = get_variable_values(
         served.engine.supergraph.api_schema,
         document.operation.variable_definitions or (),

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from graphql import DirectiveDefinitionNode, parse, print_ast
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -27,7 +28,7 @@ from tests.router.platform.conftest import (
 PREFLIGHT = {"apollo-require-preflight": "1"}
 MULTIPART = "multipart/mixed;subscriptionSpec=1.0, application/json"
 TRANSPORTS = ("post", "get", "multipart", "websocket")
-# currentOrganization 1 + members 20 x 1 + one fetch 10 = 31
+# currentOrganization 1 + members 10 x 1 + one fetch 10 = 21
 CHEAP_AND_THREE_DEEP = "{ currentOrganization { members { role } } }"
 
 
@@ -55,8 +56,7 @@ async def _websocket_code(router: RouterClient, body: dict[str, Any], **headers:
         try:
             ack = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
         except ConnectionClosed as closed:
-            assert closed.rcvd is not None
-            return closed.rcvd.reason
+            return closed.rcvd.reason if closed.rcvd else "closed without a reason"
         assert ack["type"] == "connection_ack"
         await ws.send(orjson.dumps({"type": "subscribe", "id": "1", "payload": body}).decode())
         while True:
@@ -83,7 +83,7 @@ def _all(code: str) -> dict[str, str]:
 async def strict(
     settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> AsyncIterator[RouterClient]:
-    config = router_config(max_depth=3, max_aliases=2, max_root_fields=2, max_cost=40)
+    config = router_config(max_depth=3, max_aliases=2, max_root_fields=2, max_cost=30)
     config = config.model_copy(
         update={"protection": config.protection.model_copy(update={"introspection": False})}
     )
@@ -112,7 +112,7 @@ async def test_root_fields_over_the_limit_are_refused_everywhere(strict: RouterC
 
 
 async def test_cost_over_the_limit_is_refused_everywhere(strict: RouterClient) -> None:
-    # me 1 + organizations 20 x 1 + two fetches x 10 = 41, one over the limit of 40
+    # me 1 + organizations 10 x 1 + two fetches x 10 = 31, one over the limit of 30
     assert (await strict.post(CHEAP_AND_THREE_DEEP)).status_code == 200
     over = {"query": "{ me { organizations { id } } }", "variables": {}}
     assert await codes(strict, over) == _all("COST_LIMIT_EXCEEDED")
@@ -196,3 +196,43 @@ async def test_body_over_the_limit_is_refused_over_http_and_websocket(
 async def test_mutations_over_get_are_refused(router: RouterClient) -> None:
     body = {"query": 'mutation { logOut(refreshToken: "x") { __typename } }'}
     assert await _http_code(router, "get", body) == "METHOD_NOT_ALLOWED"
+
+
+def _unplannable_supergraph() -> str:
+    """A supergraph whose ``Thing.other`` lives in a subgraph that cannot fetch a Thing (no
+    key): planning ``{ thing { other } }`` fails."""
+    fixture = parse((Path(__file__).parents[1] / "fedfixtures/data/supergraph.graphql").read_text())
+    header = [
+        print_ast(d)
+        for d in fixture.definitions
+        if isinstance(d, DirectiveDefinitionNode)
+        or (
+            hasattr(d, "name")
+            and d.name.value.startswith(
+                ("join__Field", "join__Directive", "join__Context", "link__")
+            )
+        )
+    ]
+    return "\n".join(
+        [
+            'schema @link(url: "https://specs.apollo.dev/link/v1.0") '
+            '@link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION) { query: Query }',
+            *header,
+            'enum join__Graph { A @join__graph(name: "a", url: "http://127.0.0.1:9/a") '
+            'B @join__graph(name: "b", url: "http://127.0.0.1:9/b") }',
+            "type Query @join__type(graph: A) { thing: Thing @join__field(graph: A) }",
+            "type Thing @join__type(graph: A) @join__type(graph: B) "
+            "{ id: ID! @join__field(graph: A) other: String @join__field(graph: B) }",
+        ]
+    )
+
+
+async def test_planning_failures_are_json_errors_everywhere(settings: Settings) -> None:
+    offline = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    async with router_client(offline, _unplannable_supergraph(), {}, router_config()) as router:
+        response = await router.client.post("/graphql", json={"query": "{ thing { other } }"})
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/json"
+        assert await codes(router, {"query": "{ thing { other } }"}) == _all(
+            "QUERY_PLANNING_FAILED"
+        )
