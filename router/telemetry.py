@@ -108,6 +108,8 @@ class Metrics(HttpMetrics):
             registry=self.registry,
         )
         self._stages: dict[str, Histogram] = {}
+        # the labelled children, looked up once: labels() costs more than the count itself
+        self._counted: dict[tuple[str, Outcome], tuple[Counter, Histogram]] = {}
         self._names: set[str] = set()
 
     def fetched(self, service: str, seconds: float, error: str | None) -> None:
@@ -146,8 +148,15 @@ class Metrics(HttpMetrics):
         status: int,
         fetches: int,
     ) -> None:
-        self.operations.labels(self._label(name), outcome).inc()
-        self.operation_latency.labels(outcome).observe(seconds)
+        label = self._label(name)
+        counted = self._counted.get((label, outcome))
+        if counted is None:
+            counted = self._counted[(label, outcome)] = (
+                self.operations.labels(label, outcome),
+                self.operation_latency.labels(outcome),
+            )
+        counted[0].inc()
+        counted[1].observe(seconds)
         who = caller.user_id or caller.key_id or caller.client_ip
         fields = {
             "operation": name,

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import gc
 import resource
+import secrets
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from starlette.types import ASGIApp, Message
 
 from router.app import create_router
 from router.compose import Subgraph, compose
-from router.config import RateLimits, RouterConfig
+from router.config import RateLimits, RouterConfig, Window
 from router.edge import create_app, relax_cycle_collector
 from router.executor.client import SubgraphClient
 from subgraphs.kernel.settings import load_settings
@@ -119,10 +120,18 @@ def build(system: str, sdl: str, client: ReplayingClient) -> ASGIApp:
         app.state.router.executor.client = client
         return app
     settings = start_stack(load_settings(), say=lambda _: None, database=False).settings
-    settings = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    # not development: answers there also carry their cost, which this does not measure
+    update = {"jwks_url": "http://127.0.0.1:9/jwks.json", "environment": "test"}
+    settings = settings.model_copy(update=update)
     # the benchmark's heavy operation sits under the default cost limit
     limited = system == "router"
-    config = RouterConfig(rate_limits=RateLimits(enabled=limited, namespace="bench"))
+    config = RouterConfig(
+        rate_limits=RateLimits(
+            enabled=limited,
+            namespace=f"bench-{secrets.token_hex(4)}",
+            anonymous=Window(limit=10**9, window_seconds=60),
+        )
+    )
     app = create_router(settings, sdl, config=config)
     app.state.runtime.served.engine.executor.client = client
     return app
@@ -143,7 +152,8 @@ async def measure(system: str, operation: str, requests: int) -> dict[str, float
         gc.collect()
         started = time.process_time()
         for _ in range(requests):
-            await call(app, body)
+            if (await call(app, body))[0] != 200:
+                raise RuntimeError(f"{system} refused a request")
         samples.append((time.process_time() - started) / requests * 1e6)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, in MB
     return {"cpu_us": statistics.median(samples), "rss_mb": rss}
