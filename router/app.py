@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from router import graphiql
+from router import graphiql, reload
 from router.apq import PersistedQueryStore
 from router.config import RouterConfig
-from router.edge import create_app
-from router.gate import Gate
-from router.identity import Authenticator, Endpoints, context_headers
+from router.edge import relax_cycle_collector
+from router.gate import HttpTransport
+from router.identity import Authenticator, Endpoints, context_signer
+from router.pipeline.runtime import Runtime, Served
+from router.pipeline.stages import Pipeline
 from router.ratelimit import RateLimiter
 from router.subscriptions import Subscriptions
-from router.supergraph import Supergraph
 from router.telemetry import Metrics
 from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.context import context_key
@@ -77,55 +82,91 @@ def create_router(
     supergraph_sdl: str,
     subgraph_urls: Mapping[str, str] | None = None,
     config: RouterConfig | None = None,
+    *,
+    watch: Path | None = None,
+    watch_interval: float = 1.0,
 ) -> Starlette:
-    """The router with identity, limits and protection in front of the federation edge."""
+    """The router with identity, limits and protection in front of the federation engine.
+    With ``watch``, a changed supergraph file is served without a restart."""
     config = config or RouterConfig()
     if not settings.redis_url:
         raise SettingsError("REDIS_URL: the router keeps rate limits and persisted queries there")
     overrides = {**settings.router_subgraph_urls, **config.subgraph_urls, **(subgraph_urls or {})}
-    urls = {name: s.url for name, s in Supergraph(supergraph_sdl).subgraphs.items()} | overrides
     production = settings.environment == "production"
     metrics = Metrics()
-    key = context_key(settings)
-    sign = context_headers(key, settings.context_ttl_seconds)
 
-    app = create_app(
-        supergraph_sdl,
-        subgraph_urls=urls,
-        subgraph_headers=sign,
-        observe_fetch=metrics.fetched,
-        expose_plans=not production,
-        subgraph_timeout=config.subgraph_timeout_seconds,
-    )
-    metrics.watch_caches(app.state.router)
+    def served(sdl: str) -> Served:
+        return Served(
+            sdl, overrides, timeout=config.subgraph_timeout_seconds, observe=metrics.fetched
+        )
+
+    runtime = Runtime(served, supergraph_sdl)
+    metrics.watch_caches(lambda: runtime.served.engine)
+    key = context_key(settings)
     redis = Redis.from_url(settings.redis_url)
     authenticator = Authenticator(
-        _endpoints(settings, urls),
+        _endpoints(settings, runtime.served.urls),
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         key=key,
         redis=redis,
     )
-    subscriptions = Subscriptions(
-        app.state.router,
-        urls,
-        sign,
-        authenticator,
-        per_connection=config.subscriptions.per_connection,
-        connections_per_caller=config.subscriptions.connections_per_caller,
-    )
-    app.router.routes.append(WebSocketRoute("/graphql", subscriptions.websocket))
-    app.add_middleware(
-        Gate,
-        router=app.state.router,
+    pipeline = Pipeline(
         config=config,
         authenticator=authenticator,
         limiter=RateLimiter(redis, config.rate_limits.namespace),
         persisted=PersistedQueryStore(redis, config.persisted_queries),
-        introspection=_enabled(config.protection.introspection, production),
         metrics=metrics,
-        subscriptions=subscriptions,
+        sign=context_signer(key, settings.context_ttl_seconds),
+        introspection=_enabled(config.protection.introspection, production),
     )
+    subscriptions = Subscriptions(
+        runtime,
+        pipeline,
+        per_connection=config.subscriptions.per_connection,
+        connections_per_caller=config.subscriptions.connections_per_caller,
+    )
+    http = HttpTransport(
+        runtime,
+        pipeline,
+        subscriptions,
+        csrf=config.protection.csrf,
+        development=settings.environment == "development",
+        expose_plans=not production,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        relax_cycle_collector()
+        watcher = (
+            asyncio.create_task(reload.watch(watch, runtime.swap, watch_interval))
+            if watch is not None
+            else None
+        )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+            await authenticator.aclose()
+            await redis.aclose()
+            await runtime.aclose()
+
+    async def health(_: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", http, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", subscriptions.websocket),
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.pipeline = pipeline
     if _enabled(config.protection.graphiql, production):
         app.add_middleware(_GraphiQL)
         app.mount("/graphiql", StaticFiles(directory=graphiql.ASSETS, check_dir=False))
@@ -136,7 +177,6 @@ def create_router(
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
         )
-    app.add_route("/metrics", metrics.endpoint, methods=["GET"])
     app.add_middleware(Observe, metrics=metrics)
     return app
 

@@ -5,6 +5,7 @@ full query once. In persisted-only mode nothing new is registered."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,15 @@ class PersistedQueryError(Exception):
         self.code = code
 
 
-def _hash_of(params: dict[str, Any]) -> str | None:
-    extensions = params.get("extensions")
-    if not isinstance(extensions, dict):
+def _hash_of(extensions: Mapping[str, Any] | None) -> str | None:
+    persisted = (extensions or {}).get("persistedQuery")
+    if persisted is None:
         return None
-    persisted = extensions.get("persistedQuery")
-    if not isinstance(persisted, dict):
-        return None
-    if persisted.get("version") != 1 or not isinstance(persisted.get("sha256Hash"), str):
+    if (
+        not isinstance(persisted, dict)
+        or persisted.get("version") != 1
+        or not isinstance(persisted.get("sha256Hash"), str)
+    ):
         raise PersistedQueryError("PERSISTED_QUERY_NOT_SUPPORTED", "Unsupported persisted query.")
     return str(persisted["sha256Hash"]).lower()
 
@@ -50,24 +52,24 @@ class PersistedQueryStore:
         self.config = config
         self.manifest = load_manifest(config.manifest)
 
-    async def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``params`` with ``query`` filled in from the store, or registered in it."""
-        digest = _hash_of(params) if self.config.enabled or self.config.persisted_only else None
-        query = params.get("query")
+    async def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
+        """The query to run: ``query``, or the one stored under the hash the extensions name
+        (``query`` is registered under it when both are given)."""
+        digest = _hash_of(extensions) if self.config.enabled or self.config.persisted_only else None
         if self.config.persisted_only:
-            return {**params, "query": self._listed(digest, query)}
+            return self._listed(digest, query)
         if digest is None:
-            return params
+            return query
         key = f"vetrai:apq:{digest}"
         if not query:
             stored = self.manifest.get(digest) or await self.redis.get(key)
             if stored is None:
                 raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-            return {**params, "query": stored if isinstance(stored, str) else stored.decode()}
-        if not isinstance(query, str) or _sha256(query) != digest:
+            return stored if isinstance(stored, str) else stored.decode()
+        if _sha256(query) != digest:
             raise PersistedQueryError("INVALID_SHA256_HASH", "provided sha does not match query")
         await self.redis.set(key, query, ex=self.config.ttl_seconds)
-        return params
+        return query
 
     def _listed(self, digest: str | None, query: object) -> str:
         if digest is None and isinstance(query, str):

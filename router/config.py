@@ -27,8 +27,11 @@ class Limits(_Section):
     max_depth: int = Field(default=15, ge=1)
     max_aliases: int = Field(default=30, ge=0)
     max_root_fields: int = Field(default=20, ge=1)
-    max_cost: int = Field(default=10_000, ge=1)
-    default_list_size: int = Field(default=20, ge=1)
+    # Demand control's estimate (see router/limits.py): admits the deep operations real
+    # clients send (four nested lists of 10) and refuses fan-outs an order of magnitude wider.
+    max_cost: int = Field(default=50_000, ge=1)
+    # the size assumed for a list with no @listSize and no first/last/limit argument
+    default_list_size: int = Field(default=10, ge=1)
     fetch_cost: int = Field(default=10, ge=0)
     max_body_bytes: int = Field(default=1_000_000, ge=256)
     max_batch: int = Field(default=10, ge=1)

@@ -32,8 +32,6 @@ Answer = tuple[int, bytes]
 JSON = "application/json"
 JSON_BYTES = JSON.encode("ascii")
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
-# where a middleware that already read the request leaves its parameters for the edge
-PARAMS_STATE = "graphql_params"
 logger = logging.getLogger(__name__)
 _PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
 
@@ -97,7 +95,7 @@ class Router:
             raise BadRequestError("GET requests may only run queries.", 405, "METHOD_NOT_ALLOWED")
         variables = self._variables(operation, params.get("variables"))
         planned = self.planner.plan_for(
-            source, checked.document, operation_name, self._enabled_labels()
+            source, checked.document, operation_name, self.enabled_labels()
         )
         result = await self.executor.execute(
             planned, variables, lambda service: self._headers(service, request)
@@ -116,7 +114,7 @@ class Router:
             raise BadRequestError(_first_message(coerced), code="BAD_USER_INPUT")
         return coerced.coerced
 
-    def _enabled_labels(self) -> frozenset[str]:
+    def enabled_labels(self) -> frozenset[str]:
         return frozenset(
             label
             for label, percentage in self.label_percentages.items()
@@ -196,9 +194,6 @@ def relax_cycle_collector() -> None:
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    given: dict[str, Any] | None = request.scope.get("state", {}).get(PARAMS_STATE)
-    if given is not None:
-        return given
     if request.method == "GET":
         query = request.query_params
         params: dict[str, Any] = {

@@ -30,7 +30,6 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.requests import HTTPConnection
 
 from router.config import Window
 from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
@@ -309,12 +308,11 @@ class Authenticator:
         await self._http.aclose()
 
 
-def context_headers(key: bytes, ttl: int) -> Callable[[str, HTTPConnection], Mapping[str, str]]:
-    """The ``subgraph_headers`` hook: a fresh signed context for every subgraph request (over
-    HTTP or for a WebSocket's subscription)."""
+def context_signer(key: bytes, ttl: int) -> Callable[[Caller, str], Mapping[str, str]]:
+    """The headers of every subgraph request made for a caller: a fresh signed context for
+    that subgraph, the request id and the trace."""
 
-    def headers(service: str, connection: HTTPConnection) -> Mapping[str, str]:
-        caller = connection.scope.get("state", {}).get("caller", ANONYMOUS)
+    def headers(caller: Caller, service: str) -> Mapping[str, str]:
         context = sign_caller(caller, audience=service, key=key, ttl=ttl)
         return {HEADER: context, "x-request-id": request_id.get() or "", **outgoing()}
 

@@ -1,32 +1,34 @@
 """Subscriptions through the router. Clients speak graphql-transport-ws over WebSocket, or
-Apollo's multipart HTTP protocol; the router subscribes at the subgraph that owns the field,
-over WebSocket with the caller's signed context, and runs the rest of the plan (entity fields
-from other subgraphs) for every event before sending it on."""
+Apollo's multipart HTTP protocol; every operation a client sends runs through the pipeline
+(the same checks as a POST); a subscription is then opened at the subgraph that owns the field,
+over WebSocket with the caller's signed context, and the rest of the plan (entity fields from
+other subgraphs) runs for every event before it is sent on."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, OperationType
-from graphql.execution.values import get_variable_values
-from starlette.requests import HTTPConnection
+from graphql import OperationType
+from starlette.types import Receive, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from router.edge import Router
-from router.identity import Authenticator, Forbidden, Unauthenticated, Unavailable
-from router.planner.errors import PlanningError
+from router import limits
+from router.identity import Identity
+from router.pipeline.errors import RouterError, body_too_large, masked
+from router.pipeline.operation import Params, PreparedOperation, Transport
+from router.pipeline.runtime import Runtime, Served
+from router.pipeline.stages import Pipeline
 from router.planner.plan import Fetch, Sequence
-from router.planner.planner import PlannedOperation, select_operation
-from subgraphs.kernel.caller import Caller
+from router.telemetry import Outcome, outcome_of
 from subgraphs.kernel.context import HEADER
 
 logger = logging.getLogger("vetrai.router")
@@ -35,31 +37,14 @@ MULTIPART = 'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"'
 HEARTBEAT_SECONDS = 5.0
 PING_SECONDS = 20.0
 INIT_TIMEOUT_SECONDS = 10.0
-SubgraphHeaders = Callable[[str, HTTPConnection], Mapping[str, str]]
 
 
-class SubscriptionError(Exception):
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    def errors(self) -> list[dict[str, Any]]:
-        return [{"message": str(self), "extensions": {"code": self.code}}]
-
-
-@dataclass(frozen=True)
-class Prepared:
-    planned: PlannedOperation
-    variables: dict[str, Any]
-    primary: Fetch | None  # the subscription fetch; None for a query or mutation
-
-
-def _primary(planned: PlannedOperation) -> Fetch:
-    node = planned.plan.node
+def _primary(prepared: PreparedOperation) -> Fetch:
+    node = prepared.planned.plan.node
     if isinstance(node, Sequence):
         node = node.nodes[0]
     if not isinstance(node, Fetch) or node.operation_kind != "subscription":
-        raise SubscriptionError("This subscription cannot be planned.", "QUERY_PLANNING_FAILED")
+        raise RouterError(500, "QUERY_PLANNING_FAILED", "This subscription cannot be planned.")
     return node
 
 
@@ -70,71 +55,41 @@ def _ws_url(url: str) -> str:
 class Subscriptions:
     def __init__(
         self,
-        router: Router,
-        urls: Mapping[str, str],
-        headers: SubgraphHeaders,
-        authenticator: Authenticator,
+        runtime: Runtime,
+        pipeline: Pipeline,
         *,
         per_connection: int = 20,
         connections_per_caller: int = 10,
     ) -> None:
-        self.router = router
-        self.urls = urls
-        self.headers = headers
-        self.authenticator = authenticator
+        self.runtime = runtime
+        self.pipeline = pipeline
         self.per_connection = per_connection
         self.connections_per_caller = connections_per_caller
         self._connections: Counter[str] = Counter()
 
-    # planning ----------------------------------------------------------------------------------
-
-    def prepare(self, params: dict[str, Any]) -> Prepared:
-        source, name = params.get("query"), params.get("operationName")
-        if not isinstance(source, str) or not source:
-            raise SubscriptionError("Must provide query string.", "BAD_REQUEST")
-        checked = self.router.documents.get(source)
-        if checked.document is None:
-            message = checked.errors[0]["message"] if checked.errors else "Invalid document."
-            raise SubscriptionError(message, "GRAPHQL_VALIDATION_FAILED")
-        try:
-            operation = select_operation(checked.document, name)
-        except PlanningError as exc:
-            raise SubscriptionError(str(exc), "GRAPHQL_VALIDATION_FAILED") from None
-        raw = params.get("variables") or {}
-        coerced = get_variable_values(
-            self.router.supergraph.api_schema, operation.variable_definitions or (), raw
-        )
-        if isinstance(coerced, list):
-            raise SubscriptionError(coerced[0].message, "BAD_USER_INPUT")
-        planned = self.router.planner.plan_for(source, checked.document, name)
-        subscribing = operation.operation == OperationType.SUBSCRIPTION
-        return Prepared(planned, coerced.coerced, _primary(planned) if subscribing else None)
-
     # running -----------------------------------------------------------------------------------
 
-    async def results(self, prepared: Prepared, connection: HTTPConnection) -> AsyncIterator[Any]:
+    async def results(
+        self, served: Served, prepared: PreparedOperation, identity: Identity
+    ) -> AsyncIterator[dict[str, Any]]:
         """The results to send: one for a query or mutation, one per event for a subscription."""
-
-        def headers_for(service: str) -> Mapping[str, str]:
-            return self.headers(service, connection)
-
-        if prepared.primary is None:
-            yield await self.router.executor.execute(
-                prepared.planned, prepared.variables, headers_for
-            )
+        if prepared.kind != OperationType.SUBSCRIPTION:
+            yield await self.pipeline.execute(served, prepared, identity.caller)
             return
-        async for event in self._events(prepared, prepared.primary, headers_for):
-            yield await self.router.executor.execute(
+        headers_for = self.pipeline.signer(identity.caller)
+        async for event in self._events(served, prepared, _primary(prepared), headers_for):
+            yield await served.engine.executor.execute(
                 prepared.planned, prepared.variables, headers_for, event=event
             )
 
     async def _events(
         self,
-        prepared: Prepared,
+        served: Served,
+        prepared: PreparedOperation,
         fetch: Fetch,
         headers_for: Callable[[str], Mapping[str, str]],
     ) -> AsyncIterator[dict[str, Any]]:
-        url = _ws_url(self.urls[fetch.service_name])
+        url = _ws_url(served.urls[fetch.service_name])
         context = headers_for(fetch.service_name)[HEADER]
         variables = {name: prepared.variables.get(name) for name in fetch.variable_usages}
         try:
@@ -159,8 +114,8 @@ class Subscriptions:
                         await upstream.send(_dump({"type": "pong"}))
         except (OSError, WebSocketException) as exc:
             logger.warning("subscription to %s failed: %r", fetch.service_name, exc)
-            raise SubscriptionError(
-                f"Subgraph '{fetch.service_name}' could not be reached.", "SUBGRAPH_ERROR"
+            raise RouterError(
+                502, "SUBGRAPH_ERROR", f"Subgraph '{fetch.service_name}' could not be reached."
             ) from exc
 
     # graphql-transport-ws to clients -----------------------------------------------------------
@@ -171,11 +126,12 @@ class Subscriptions:
             return
         await ws.accept(subprotocol=PROTOCOL)
         try:
-            caller = await self._init(ws)
+            identity = await self._init(ws)
         except (TimeoutError, WebSocketDisconnect):
             return
-        if caller is None:
+        if identity is None:
             return
+        caller = identity.caller
         who = str(caller.user_id or caller.key_id or caller.client_ip)
         if self._connections[who] >= self.connections_per_caller:
             await ws.close(code=4429, reason="Too many connections")
@@ -183,11 +139,11 @@ class Subscriptions:
         self._connections[who] += 1
         await ws.send_text(_dump({"type": "connection_ack"}))
         try:
-            await _ClientConnection(self, ws).serve()
+            await _ClientConnection(self, ws, identity).serve()
         finally:
             self._connections[who] -= 1
 
-    async def _init(self, ws: WebSocket) -> Caller | None:
+    async def _init(self, ws: WebSocket) -> Identity | None:
         message = orjson.loads(
             await asyncio.wait_for(ws.receive_text(), timeout=INIT_TIMEOUT_SECONDS)
         )
@@ -199,21 +155,24 @@ class Subscriptions:
         headers = {**dict(ws.headers), **given}
         client = ws.client.host if ws.client else None
         try:
-            identity = await self.authenticator.identify(headers, client)
-        except (Unauthenticated, Forbidden, Unavailable):
-            await ws.close(code=4403, reason="Forbidden")
+            return await self.pipeline.identify(headers, client)
+        except RouterError as error:
+            await ws.close(code=4403, reason=error.code)  # the code an HTTP request gets
             return None
-        ws.scope.setdefault("state", {})["caller"] = identity.caller
-        return identity.caller
 
     # multipart HTTP ----------------------------------------------------------------------------
 
     async def multipart(
-        self, connection: HTTPConnection, params: dict[str, Any], receive: Any, send: Any
+        self,
+        served: Served,
+        prepared: PreparedOperation,
+        identity: Identity,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """Apollo's multipart subscription protocol: one part per event, heartbeats between,
         until the events end or the client goes away."""
-        streaming = asyncio.create_task(self._multipart(connection, params, send))
+        streaming = asyncio.create_task(self._multipart(served, prepared, identity, send))
         gone = asyncio.create_task(_disconnected(receive))
         await asyncio.wait({streaming, gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in (streaming, gone):
@@ -221,21 +180,19 @@ class Subscriptions:
         await asyncio.gather(streaming, gone, return_exceptions=True)
 
     async def _multipart(
-        self, connection: HTTPConnection, params: dict[str, Any], send: Any
+        self, served: Served, prepared: PreparedOperation, identity: Identity, send: Send
     ) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", MULTIPART.encode())],
-            }
-        )
+        headers = [
+            (b"content-type", MULTIPART.encode()),
+            *((k.encode(), v.encode()) for k, v in prepared.headers.items()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
 
         async def part(body: dict[str, Any]) -> None:
             chunk = b"\r\n--graphql\r\ncontent-type: application/json\r\n\r\n" + orjson.dumps(body)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-        results = self._multipart_results(connection, params)
+        results = self.results(served, prepared, identity)
         pending = asyncio.ensure_future(anext(results))
         try:
             while True:
@@ -247,30 +204,25 @@ class Subscriptions:
                     result = pending.result()
                 except StopAsyncIteration:
                     break
-                await part(result)
+                except RouterError as error:
+                    await part({"payload": None, "errors": error.as_errors()})
+                    break
+                await part({"payload": result})
                 pending = asyncio.ensure_future(anext(results))
         finally:
             pending.cancel()
-            await results.aclose()
+            await results.aclose()  # type: ignore[attr-defined]
         await send({"type": "http.response.body", "body": b"\r\n--graphql--\r\n"})
-
-    async def _multipart_results(
-        self, connection: HTTPConnection, params: dict[str, Any]
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        try:
-            prepared = self.prepare(params)
-            async for result in self.results(prepared, connection):
-                yield {"payload": result}
-        except SubscriptionError as exc:
-            yield {"payload": None, "errors": exc.errors()}
 
 
 class _ClientConnection:
     """One client's graphql-transport-ws connection after ``connection_ack``."""
 
-    def __init__(self, subscriptions: Subscriptions, ws: WebSocket) -> None:
+    def __init__(self, subscriptions: Subscriptions, ws: WebSocket, identity: Identity) -> None:
         self.subscriptions = subscriptions
         self.ws = ws
+        self.identity = identity
+        self.limit = subscriptions.pipeline.config.limits.max_body_bytes
         self.running: dict[str, asyncio.Task[None]] = {}
         self.lock = asyncio.Lock()
 
@@ -278,7 +230,11 @@ class _ClientConnection:
         pinger = asyncio.create_task(self._ping())
         try:
             while True:
-                message = orjson.loads(await self.ws.receive_text())
+                raw = await self.ws.receive_text()
+                message = orjson.loads(raw)
+                if len(raw) > self.limit and message.get("type") == "subscribe":
+                    await self._refuse(message.get("id"), body_too_large(self.limit))
+                    continue
                 await self._handle(message)
         except (WebSocketDisconnect, orjson.JSONDecodeError, RuntimeError):
             pass
@@ -286,14 +242,14 @@ class _ClientConnection:
             pinger.cancel()
             for task in self.running.values():
                 task.cancel()
-            await asyncio.gather(*self.running.values(), return_exceptions=True)
+            await asyncio.gather(pinger, *self.running.values(), return_exceptions=True)
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind, ident = message.get("type"), message.get("id")
         if kind == "ping":
             await self._send({"type": "pong"})
         elif kind == "subscribe" and isinstance(ident, str):
-            await self._subscribe(ident, message.get("payload") or {})
+            await self._subscribe(ident, message.get("payload"))
         elif kind == "complete" and isinstance(ident, str):
             task = self.running.pop(ident, None)
             if task is not None:
@@ -303,28 +259,48 @@ class _ClientConnection:
         elif kind != "pong":
             await self.ws.close(code=4400, reason="Unexpected message")
 
-    async def _subscribe(self, ident: str, payload: dict[str, Any]) -> None:
+    async def _subscribe(self, ident: str, payload: Any) -> None:
         if ident in self.running:
             await self.ws.close(code=4409, reason=f"Subscriber for {ident} already exists")
             return
         if len(self.running) >= self.subscriptions.per_connection:
-            error = SubscriptionError("Too many subscriptions on this connection.", "LIMIT")
-            await self._send({"type": "error", "id": ident, "payload": error.errors()})
+            await self._refuse(
+                ident, RouterError(400, "LIMIT", "Too many subscriptions on this connection.")
+            )
             return
         self.running[ident] = asyncio.create_task(self._run(ident, payload))
 
-    async def _run(self, ident: str, payload: dict[str, Any]) -> None:
+    async def _run(self, ident: str, payload: Any) -> None:
+        pipeline = self.subscriptions.pipeline
+        started = time.perf_counter()
+        name = payload.get("operationName") if isinstance(payload, dict) else None
+        outcome, status, fetches = Outcome.REFUSED, 200, 0
         try:
-            prepared = self.subscriptions.prepare(payload)
-            async for result in self.subscriptions.results(prepared, self.ws):
-                await self._send({"type": "next", "id": ident, "payload": result})
+            async with self.subscriptions.runtime.using() as served:
+                params = Params.of(payload)
+                prepared = await pipeline.prepare(
+                    served, params, self.identity, Transport.WEBSOCKET
+                )
+                name, outcome = prepared.name, Outcome.OK
+                fetches = limits.count_fetches(prepared.planned.plan.node)
+                async for result in self.subscriptions.results(served, prepared, self.identity):
+                    outcome = outcome_of(result) if outcome is Outcome.OK else outcome
+                    await self._send({"type": "next", "id": ident, "payload": result})
             await self._send({"type": "complete", "id": ident})
-        except SubscriptionError as exc:
-            await self._send({"type": "error", "id": ident, "payload": exc.errors()})
-        except GraphQLError as exc:
-            await self._send({"type": "error", "id": ident, "payload": [exc.formatted]})
+        except RouterError as error:
+            status = error.status
+            await self._refuse(ident, error)
+        except Exception as exc:
+            hidden = masked(exc)
+            outcome, status = Outcome.ERRORS, hidden.status
+            await self._refuse(ident, hidden)
         finally:
             self.running.pop(ident, None)
+            name = name if isinstance(name, str) else None
+            pipeline.record(name, self.identity.caller, outcome, started, status, fetches)
+
+    async def _refuse(self, ident: Any, error: RouterError) -> None:
+        await self._send({"type": "error", "id": ident, "payload": error.as_errors()})
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self.lock:
@@ -337,7 +313,7 @@ class _ClientConnection:
             await self._send({"type": "ping"})
 
 
-async def _disconnected(receive: Any) -> None:
+async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -348,7 +324,7 @@ async def _expect_ack(upstream: Any) -> None:
         if message.get("type") == "connection_ack":
             return
         if message.get("type") != "ping":
-            raise SubscriptionError("The subgraph refused the subscription.", "SUBGRAPH_ERROR")
+            raise RouterError(502, "SUBGRAPH_ERROR", "The subgraph refused the subscription.")
 
 
 def _dump(message: dict[str, Any]) -> str:

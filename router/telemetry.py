@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from enum import StrEnum
+from typing import Any
 
 from prometheus_client import (
     Counter,
@@ -26,11 +28,8 @@ _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,63}$")
 
 
 class _CacheCollector(Collector):
-    def __init__(self, router: Router) -> None:
-        self.caches: dict[str, DocumentCache | QueryPlanner] = {
-            "documents": router.documents,
-            "plans": router.planner,
-        }
+    def __init__(self, engine: Callable[[], Router]) -> None:
+        self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
@@ -38,20 +37,25 @@ class _CacheCollector(Collector):
             "Cache lookups by cache and result",
             labels=["cache", "result"],
         )
-        for name, cache in self.caches.items():
+        engine = self.engine()
+        caches: dict[str, DocumentCache | QueryPlanner] = {
+            "documents": engine.documents,
+            "plans": engine.planner,
+        }
+        for name, cache in caches.items():
             family.add_metric([name, "hit"], cache.hits)
             family.add_metric([name, "miss"], cache.misses)
         yield family
 
 
-def _outcome(status: int, body: bytes) -> str:
-    if status == 429:
-        return "rate_limited"
-    if status >= 500:
-        return "failed"
-    if status >= 400:
-        return "refused"
-    return "errors" if b'"errors"' in body else "ok"
+class Outcome(StrEnum):
+    OK = "ok"
+    ERRORS = "errors"  # answered, with GraphQL errors (a subgraph failed, a field errored)
+    REFUSED = "refused"  # a stage refused it before any subgraph was called
+
+
+def outcome_of(result: Mapping[str, Any]) -> Outcome:
+    return Outcome.ERRORS if result.get("errors") else Outcome.OK
 
 
 class Metrics(HttpMetrics):
@@ -97,6 +101,15 @@ class Metrics(HttpMetrics):
             ["subgraph", "code"],
             registry=self.registry,
         )
+        self.stage_latency = Histogram(
+            "vetrai_router_stage_seconds",
+            "Time spent in each stage of the router's request pipeline",
+            ["stage"],
+            registry=self.registry,
+        )
+        self._stages: dict[str, Histogram] = {}
+        # the labelled children, looked up once: labels() costs more than the count itself
+        self._counted: dict[tuple[str, Outcome], tuple[Counter, Histogram]] = {}
         self._names: set[str] = set()
 
     def fetched(self, service: str, seconds: float, error: str | None) -> None:
@@ -105,9 +118,16 @@ class Metrics(HttpMetrics):
         if error is not None:
             self.fetch_errors.labels(service, error).inc()
 
-    def watch_caches(self, router: Router) -> None:
-        """Export the hits and misses of the router's document and plan caches at scrape time."""
-        self.registry.register(_CacheCollector(router))
+    def watch_caches(self, engine: Callable[[], Router]) -> None:
+        """Export the hits and misses of the served engine's document and plan caches at
+        scrape time."""
+        self.registry.register(_CacheCollector(engine))
+
+    def stage(self, name: str, seconds: float) -> None:
+        found = self._stages.get(name)
+        if found is None:
+            found = self._stages[name] = self.stage_latency.labels(name)
+        found.observe(seconds)
 
     def _label(self, name: object) -> str:
         """Client-chosen names, bounded: at most MAX_NAMES distinct labels, then "other"."""
@@ -119,18 +139,32 @@ class Metrics(HttpMetrics):
         return name
 
     def operation(
-        self, name: object, caller: Caller, status: int, body: bytes, seconds: float
+        self,
+        name: str | None,
+        caller: Caller,
+        outcome: Outcome,
+        seconds: float,
+        *,
+        status: int,
+        fetches: int,
     ) -> None:
-        outcome = _outcome(status, body)
-        self.operations.labels(self._label(name), outcome).inc()
-        self.operation_latency.labels(outcome).observe(seconds)
+        label = self._label(name)
+        counted = self._counted.get((label, outcome))
+        if counted is None:
+            counted = self._counted[(label, outcome)] = (
+                self.operations.labels(label, outcome),
+                self.operation_latency.labels(outcome),
+            )
+        counted[0].inc()
+        counted[1].observe(seconds)
         who = caller.user_id or caller.key_id or caller.client_ip
         fields = {
-            "operation": name if isinstance(name, str) else None,
+            "operation": name,
             "caller": str(who) if who else None,
             "organization": str(caller.org_id) if caller.org_id else None,
             "status": status,
-            "outcome": outcome,
+            "outcome": str(outcome),
+            "fetches": fetches,
             "ms": round(seconds * 1000, 2),
         }
         log.info("operation", extra={"fields": fields})

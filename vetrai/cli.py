@@ -11,7 +11,6 @@ from router.app import create_router
 from router.compose import command as compose_command
 from router.compose.compose import compose
 from router.config import ConfigError, RouterConfig, load_config
-from router.reload import HotReload
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
@@ -111,7 +110,8 @@ def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
         _run(settings, [_router(settings, args.supergraph.read_text())])
         return
     config = _router_config(settings.router_config)
-    app = HotReload(args.supergraph, lambda sdl: create_router(settings, sdl, config=config))
+    sdl = args.supergraph.read_text()
+    app = create_router(settings, sdl, config=config, watch=args.supergraph)
     _run(settings, [Service("router", settings.router_port + settings.port_offset, app)])
 
 

@@ -1,0 +1,2 @@
+"""The router's one request pipeline: every transport runs the same stages over one typed
+``PreparedOperation`` (see ``stages.py`` for their order)."""

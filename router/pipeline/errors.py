@@ -1,0 +1,46 @@
+"""The router's one error: what every stage raises and every transport writes the same way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from subgraphs.kernel.logs import request_id
+
+logger = logging.getLogger("vetrai.router")
+
+
+@dataclass
+class RouterError(Exception):
+    """A refusal or failure answered as GraphQL errors with ``extensions.code``. ``errors``
+    carries several (a document's validation errors); otherwise ``message`` is the one."""
+
+    status: int
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+    errors: tuple[dict[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_errors(self) -> list[dict[str, Any]]:
+        if self.errors:
+            return list(self.errors)
+        return [{"message": self.message, "extensions": {**self.extensions, "code": self.code}}]
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": self.as_errors()}
+
+
+def masked(exc: BaseException) -> RouterError:
+    """An unexpected failure: logged with the request id, answered without its details."""
+    logger.error("unexpected router failure (request %s)", request_id.get(), exc_info=exc)
+    return RouterError(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+
+
+def body_too_large(limit: int) -> RouterError:
+    return RouterError(413, "BODY_TOO_LARGE", f"The request body exceeds {limit} bytes.")

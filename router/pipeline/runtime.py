@@ -1,0 +1,86 @@
+"""The supergraph being served, swappable while requests run: a hot reload builds a new one
+and retires the old, whose subgraph connections close when its last request ends."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+from graphql import parse
+
+from router import limits
+from router.edge import Router
+from router.executor.client import FetchObserver, SubgraphClient
+from router.pipeline.operation import Document
+from router.supergraph import Supergraph
+
+logger = logging.getLogger("vetrai.router")
+DOCUMENTS_KEPT = 1024
+
+
+class Served:
+    """One supergraph: the federation engine, its demand-control directives, the subgraph
+    URLs and the prepared documents of its schema."""
+
+    def __init__(
+        self,
+        sdl: str,
+        overrides: Mapping[str, str],
+        *,
+        timeout: float,
+        observe: FetchObserver | None,
+        override_roll: Callable[[], float] = random.random,
+    ) -> None:
+        supergraph = Supergraph(sdl)
+        self.urls = {name: s.url for name, s in supergraph.subgraphs.items()} | dict(overrides)
+        client = SubgraphClient(self.urls, timeout=timeout, observe=observe)
+        self.engine = Router(supergraph, client, None, False, override_roll)
+        self.demand = limits.demand_of(parse(sdl, no_location=True))
+        self.documents: OrderedDict[tuple[str, str | None], Document] = OrderedDict()
+        self.users = 0
+        self.retired = False
+
+    def remember(self, key: tuple[str, str | None], document: Document) -> None:
+        self.documents[key] = document
+        if len(self.documents) > DOCUMENTS_KEPT:
+            self.documents.popitem(last=False)
+
+    async def aclose(self) -> None:
+        await self.engine.executor.client.aclose()
+
+
+class Runtime:
+    """Owns the served supergraph for the process's lifetime."""
+
+    def __init__(self, build: Callable[[str], Served], sdl: str) -> None:
+        self.build = build
+        self.served = build(sdl)
+
+    @asynccontextmanager
+    async def using(self) -> AsyncIterator[Served]:
+        """The current supergraph, kept open until the caller is done with it."""
+        served = self.served
+        served.users += 1
+        try:
+            yield served
+        finally:
+            served.users -= 1
+            if served.retired and served.users == 0:
+                await served.aclose()
+
+    async def swap(self, sdl: str) -> None:
+        """Serve ``sdl`` from now on; a supergraph that does not load raises and changes
+        nothing."""
+        fresh = self.build(sdl)
+        retired, self.served = self.served, fresh
+        retired.retired = True
+        if retired.users == 0:
+            await retired.aclose()
+
+    async def aclose(self) -> None:
+        self.served.retired = True
+        if self.served.users == 0:
+            await self.served.aclose()

@@ -1,0 +1,267 @@
+"""The request pipeline's stages, run in this order by every transport:
+
+parameters (read by the transport) -> caller -> persisted query -> document -> operation and
+variables -> one field walk -> limits -> authorization -> plan (with override labels) ->
+cost (on that plan) -> rate limits -> execute or subscribe -> response (by the transport).
+A stage refuses by raising ``RouterError``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from graphql import FragmentDefinitionNode, OperationType
+from graphql.execution.values import get_variable_values
+
+from router import limits
+from router.apq import PersistedQueryError, PersistedQueryStore
+from router.config import RouterConfig
+from router.identity import Authenticator, Forbidden, Identity, Unauthenticated, Unavailable
+from router.pipeline.errors import RouterError
+from router.pipeline.operation import Document, Params, PreparedOperation, Transport
+from router.pipeline.runtime import Served
+from router.planner.errors import PlanningError
+from router.planner.planner import PlannedOperation, select_operation
+from router.ratelimit import Bucket, RateLimiter
+from router.telemetry import Metrics, Outcome
+from subgraphs.kernel.api_keys import record_use
+from subgraphs.kernel.caller import Caller
+
+Authorize = Callable[[Document, Caller], None]
+"""The authorization stage: raises ``RouterError`` to refuse the operation for the caller."""
+Sign = Callable[[Caller, str], Mapping[str, str]]
+"""The headers of one subgraph request for a caller (its signed context)."""
+
+
+def authorize_everything(document: Document, caller: Caller) -> None:
+    """No authorization stage configured: every operation that passed the limits may run."""
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        config: RouterConfig,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        persisted: PersistedQueryStore,
+        metrics: Metrics,
+        sign: Sign,
+        introspection: bool,
+        authorize: Authorize = authorize_everything,
+    ) -> None:
+        self.config = config
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.persisted = persisted
+        self.metrics = metrics
+        self.sign = sign
+        self.introspection = introspection
+        self.authorize = authorize
+
+    # caller ------------------------------------------------------------------------------------
+
+    async def identify(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
+        started = time.perf_counter()
+        try:
+            return await self.authenticator.identify(headers, client_ip)
+        except Unauthenticated as exc:
+            raise RouterError(401, "UNAUTHENTICATED", str(exc)) from None
+        except Forbidden as exc:
+            raise RouterError(403, "FORBIDDEN", str(exc)) from None
+        except Unavailable as exc:
+            raise RouterError(503, "SERVICE_UNAVAILABLE", str(exc), {"retry-after": "1"}) from None
+        finally:
+            self.metrics.stage("identify", time.perf_counter() - started)
+
+    # one operation -----------------------------------------------------------------------------
+
+    async def prepare(
+        self, served: Served, params: Params, identity: Identity, transport: Transport
+    ) -> PreparedOperation:
+        started = time.perf_counter()
+        params = await self._persisted(params)
+        document = self.document(served, params)
+        _allowed_over(document.kind, transport)
+        variables = _variables(served, document, params)
+        measure = document.measure or self._measure(served, document, variables)
+        violation = limits.check_shape(
+            measure, self.config.limits, introspection=self.introspection
+        )
+        if violation is not None:
+            raise RouterError(400, violation.code, violation.message)
+        self.authorize(document, identity.caller)
+        planned = _plan(served, document)
+        spent = limits.cost(measure, planned.plan, self.config.limits)
+        violation = limits.check_cost(spent, self.config.limits)
+        if violation is not None:
+            raise RouterError(400, violation.code, violation.message)
+        checked = time.perf_counter()
+        self.metrics.stage("prepare", checked - started)
+        headers = await self._rate_limit(identity, document.name)
+        self.metrics.stage("rate_limit", time.perf_counter() - checked)
+        return PreparedOperation(document, variables, measure, planned, spent, headers)
+
+    async def _persisted(self, params: Params) -> Params:
+        if params.extensions is None and not self.persisted.config.persisted_only:
+            return params
+        try:
+            query = await self.persisted.resolve(params.query, params.extensions)
+        except PersistedQueryError as exc:
+            status = 200 if exc.code == "PERSISTED_QUERY_NOT_FOUND" else 400
+            raise RouterError(status, exc.code, str(exc)) from None
+        return Params(query, params.operation_name, params.variables, params.extensions)
+
+    def document(self, served: Served, params: Params) -> Document:
+        """The operation to run, parsed and validated once per source and name."""
+        if params.query is None:
+            raise RouterError(400, "BAD_REQUEST", "Must provide query string.")
+        key = (params.query, params.operation_name)
+        found = served.documents.get(key)
+        if found is not None:
+            served.documents.move_to_end(key)
+            return found
+        checked = served.engine.documents.get(params.query)
+        if checked.document is None:
+            first = checked.errors[0]
+            code = first["extensions"]["code"]
+            raise RouterError(400, code, first["message"], errors=checked.errors)
+        try:
+            operation = select_operation(checked.document, params.operation_name)
+        except PlanningError as exc:
+            raise RouterError(400, "GRAPHQL_VALIDATION_FAILED", str(exc)) from None
+        fragments = {
+            d.name.value: d
+            for d in checked.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        name = operation.name.value if operation.name else None
+        found = Document(params.query, checked.document, operation, fragments, name, None)
+        if not operation.variable_definitions:
+            found = replace(found, measure=self._measure(served, found, {}))
+        served.remember(key, found)
+        return found
+
+    def _measure(
+        self, served: Served, document: Document, variables: Mapping[str, Any]
+    ) -> limits.Measure:
+        schema = served.engine.supergraph.api_schema
+        return limits.measure(
+            schema,
+            served.demand,
+            document.operation,
+            document.fragments,
+            variables,
+            self.config.limits,
+        )
+
+    async def _rate_limit(self, identity: Identity, operation: str | None) -> Mapping[str, str]:
+        if not self.config.rate_limits.enabled:
+            return {}
+        verdict = await self.limiter.spend(self._buckets(identity, operation))
+        caller = identity.caller
+        refused = verdict is not None and not verdict.allowed
+        if caller.key_id is not None and caller.org_id is not None:
+            await record_use(
+                self.authenticator.redis,
+                key_id=caller.key_id,
+                org_id=caller.org_id,
+                rejected=refused,
+            )
+        if verdict is None:
+            return {}
+        if refused:
+            self.metrics.rate_limited.inc()
+            raise RouterError(
+                429, "RATE_LIMITED", "Too many requests; slow down.", verdict.headers()
+            )
+        return verdict.headers()
+
+    def _buckets(self, identity: Identity, operation: str | None) -> list[Bucket]:
+        rules = self.config.rate_limits
+        caller = identity.caller
+        buckets = []
+        if caller.key_id is not None and identity.key_limit is not None:
+            buckets.append(Bucket(f"key:{caller.key_id}", identity.key_limit))
+        if caller.org_id is not None:
+            window = rules.organizations.get(str(caller.org_id)) or rules.plans.get(
+                identity.plan or "free"
+            )
+            if window is not None:
+                buckets.append(Bucket(f"org:{caller.org_id}", window))
+        elif caller.user_id is not None:
+            buckets.append(Bucket(f"user:{caller.user_id}", rules.users))
+        elif caller.key_id is None:
+            buckets.append(Bucket(f"addr:{caller.client_ip}", rules.anonymous))
+        if operation in rules.operations:
+            who = caller.key_id or caller.user_id or caller.client_ip
+            buckets.append(Bucket(f"op:{operation}:{who}", rules.operations[operation]))
+        return buckets
+
+    def record(
+        self,
+        name: str | None,
+        caller: Caller,
+        outcome: Outcome,
+        started: float,
+        status: int,
+        fetches: int,
+    ) -> None:
+        """Telemetry of one operation, from its result."""
+        seconds = time.perf_counter() - started
+        self.metrics.operation(name, caller, outcome, seconds, status=status, fetches=fetches)
+
+    # running -----------------------------------------------------------------------------------
+
+    def signer(self, caller: Caller) -> Callable[[str], Mapping[str, str]]:
+        """The executor's headers for each subgraph: the caller's signed context."""
+        return lambda service: self.sign(caller, service)
+
+    async def execute(
+        self, served: Served, prepared: PreparedOperation, caller: Caller
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            return await served.engine.executor.execute(
+                prepared.planned, prepared.variables, self.signer(caller)
+            )
+        finally:
+            self.metrics.stage("execute", time.perf_counter() - started)
+
+
+def _allowed_over(kind: OperationType, transport: Transport) -> None:
+    if transport is Transport.GET and kind != OperationType.QUERY:
+        raise RouterError(405, "METHOD_NOT_ALLOWED", "GET requests may only run queries.")
+    if kind == OperationType.SUBSCRIPTION and transport in (Transport.GET, Transport.POST):
+        raise RouterError(
+            400,
+            "BAD_REQUEST",
+            "Subscriptions are served over WebSocket or multipart HTTP "
+            "('Accept: multipart/mixed').",
+        )
+
+
+def _variables(served: Served, document: Document, params: Params) -> dict[str, Any]:
+    if not document.operation.variable_definitions:
+        return {}
+    coerced = get_variable_values(
+        served.engine.supergraph.api_schema,
+        document.operation.variable_definitions or (),
+        dict(params.variables or {}),
+    )
+    if isinstance(coerced, list):
+        message = coerced[0].message if coerced else "Invalid variables."
+        raise RouterError(400, "BAD_USER_INPUT", message)
+    return coerced.coerced
+
+
+def _plan(served: Served, document: Document) -> PlannedOperation:
+    engine = served.engine
+    try:
+        return engine.planner.plan_for(
+            document.source, document.document, document.name, engine.enabled_labels()
+        )
+    except PlanningError as exc:
+        raise RouterError(500, "QUERY_PLANNING_FAILED", str(exc)) from None
