@@ -33,7 +33,10 @@ class Account:
 @strawberry.type
 class AccountsQuery:
     @strawberry.federation.field(
-        directives=[ListSize(slicing_arguments=["first"], assumed_size=50), Cost(weight=3)]
+        directives=[
+            ListSize(slicing_arguments=["first"], assumed_size=50, sized_fields=None),
+            Cost(weight=3),
+        ]
     )
     def accounts(self, first: int = 10) -> list[Account]:
         return []
