@@ -34,7 +34,7 @@ class Account:
 class AccountsQuery:
     @strawberry.federation.field(
         directives=[
-            ListSize(slicing_arguments=["first"], assumed_size=50, sized_fields=None),
+            ListSize(slicing_arguments=["first"], assumed_size=50, sized_fields=[]),
             Cost(weight=3),
         ]
     )
