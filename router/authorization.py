@@ -146,9 +146,9 @@ class AccessRules:
     """Per supergraph: what reading each type and each field needs, computed once."""
 
     schema: GraphQLSchema
-    types: dict[str, Requirement] = field(default_factory=dict)
-    fields: dict[tuple[str, str], Requirement] = field(default_factory=dict)
-    policy_names: frozenset[str] = frozenset()
+    types: dict[str, Requirement]
+    fields: dict[tuple[str, str], Requirement]
+    policy_names: frozenset[str]
     cache_size: int = 4096
     _cache: OrderedDict[tuple[int, str | None, Grants], tuple[DocumentNode, Authorized]] = field(
         default_factory=OrderedDict
@@ -159,41 +159,21 @@ class AccessRules:
         """The rules of the supergraph `supergraph` (its SDL, parsed), for operations validated
         against its API schema."""
         reader = _DirectiveReader(_names(supergraph))
-        own = {
-            name: reader.requirement(type_)
-            for name, type_ in api_schema.type_map.items()
-            if not name.startswith("__")
-        }
-        rules = cls(api_schema)
-        for name, type_ in api_schema.type_map.items():
-            if name in own:
-                rules.types[name] = _and(
-                    [own[name]] + [own[t.name] for t in _implementations(api_schema, type_)]
-                )
-        for type_ in api_schema.type_map.values():
-            if type_.name not in own or not isinstance(
-                type_, GraphQLObjectType | GraphQLInterfaceType
-            ):
-                continue
-            for name in type_.fields:
-                # On an interface, what any implementation's field needs, as it may answer.
-                definitions = [
-                    t.fields[name] for t in [type_, *_implementations(api_schema, type_)]
-                ]
-                rules.fields[(type_.name, name)] = _and(
-                    reader.requirement(d) & rules.types[get_named_type(d.type).name]
-                    for d in definitions
-                )
-        rules.types = {n: r for n, r in rules.types.items() if r != NOTHING}
-        rules.fields = {k: r for k, r in rules.fields.items() if r != NOTHING}
-        rules.policy_names = frozenset(
-            policy
-            for requirement in [*rules.types.values(), *rules.fields.values()]
-            for alternatives in requirement.policies
-            for required in alternatives
-            for policy in required
+        types = _type_requirements(api_schema, reader)
+        fields = _field_requirements(api_schema, reader, types)
+        required = [r for r in [*types.values(), *fields.values()] if r != NOTHING]
+        return cls(
+            api_schema,
+            {name: r for name, r in types.items() if r != NOTHING},
+            {key: r for key, r in fields.items() if r != NOTHING},
+            frozenset(
+                policy
+                for requirement in required
+                for alternatives in requirement.policies
+                for policy_set in alternatives
+                for policy in policy_set
+            ),
         )
-        return rules
 
     def authorize(
         self, document: DocumentNode, operation_name: str | None, grants: Grants
@@ -202,10 +182,11 @@ class AccessRules:
         removed. Cached by document identity, operation name and grants."""
         key = (id(document), operation_name, grants)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] is document:
+        if cached is not None:
             self._cache.move_to_end(key)
             return cached[1]
         result = _Pruner(self, document, grants).operation(operation_name)
+        # The entry holds the document, so no other document can take its id meanwhile.
         self._cache[key] = (document, result)
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -216,6 +197,39 @@ class AccessRules:
 
     def field_requirement(self, parent: str, name: str) -> Requirement:
         return self.fields.get((parent, name), NOTHING)
+
+
+def _type_requirements(schema: GraphQLSchema, reader: _DirectiveReader) -> dict[str, Requirement]:
+    """An interface also needs what each implementation needs: any of them may answer."""
+    own = {
+        name: reader.requirement(type_)
+        for name, type_ in schema.type_map.items()
+        if not name.startswith("__")
+    }
+    return {
+        name: _and([own[name]] + [own[t.name] for t in _implementations(schema, type_)])
+        for name, type_ in schema.type_map.items()
+        if name in own
+    }
+
+
+def _field_requirements(
+    schema: GraphQLSchema, reader: _DirectiveReader, types: dict[str, Requirement]
+) -> dict[tuple[str, str], Requirement]:
+    """A field needs what it and its type need; an interface's, what its implementations' do."""
+    requirements = {}
+    for type_ in schema.type_map.values():
+        if type_.name not in types or not isinstance(
+            type_, GraphQLObjectType | GraphQLInterfaceType
+        ):
+            continue
+        owners = [type_, *_implementations(schema, type_)]
+        for name in type_.fields:
+            requirements[(type_.name, name)] = _and(
+                reader.requirement(d) & types[get_named_type(d.type).name]
+                for d in (owner.fields[name] for owner in owners)
+            )
+    return requirements
 
 
 def _and(requirements: Iterable[Requirement]) -> Requirement:
@@ -246,8 +260,8 @@ class _DirectiveReader:
         self.names = names
 
     def requirement(self, element: Any) -> Requirement:
-        nodes = [element.ast_node, *getattr(element, "extension_ast_nodes", ())]
-        directives = [d for node in nodes if node for d in node.directives or ()]
+        node = element.ast_node
+        directives = node.directives or () if node else ()
         requirement = NOTHING
         for directive in directives:
             canonical = self.names.get(directive.name.value)
@@ -289,7 +303,7 @@ class _Pruner:
         root = cast(GraphQLObjectType, self.schema.get_root_type(operation.operation))
         if not self.rules.type_requirement(root.name).met_by(self.grants):
             for selection in operation.selection_set.selections:
-                self._deny_all(selection, root, (), ())
+                self._deny_all(selection, (), ())
             return Authorized(None, tuple(self.denied))
         selections = self._selection_set(operation.selection_set, root, (), ())
         if selections is None:
@@ -299,11 +313,7 @@ class _Pruner:
         return Authorized(document, tuple(self.denied))
 
     def _deny_all(
-        self,
-        selection: SelectionNode,
-        parent: GraphQLCompositeType,
-        path: Path,
-        conditions: tuple[Condition, ...],
+        self, selection: SelectionNode, path: Path, conditions: tuple[Condition, ...]
     ) -> None:
         """Every root field denied, when the root type itself may not be read."""
         conditions = conditions + _conditions(selection)
@@ -316,7 +326,7 @@ class _Pruner:
             else cast(InlineFragmentNode, selection).selection_set
         )
         for child in inner.selections:
-            self._deny_all(child, parent, path, conditions)
+            self._deny_all(child, path, conditions)
 
     def _selection_set(
         self,

@@ -167,6 +167,18 @@ def test_fields_returning_a_protected_scalar_or_enum_are_removed(rules: AccessRu
     assert _paths(result) == [["price"], ["grade"], ["products", "@", "cost"]]
 
 
+@pytest.mark.parametrize(
+    ("scopes", "allowed"),
+    [({"money", "premium"}, True), ({"money"}, False), ({"premium"}, False)],
+)
+def test_a_field_needs_both_its_own_scopes_and_its_types(
+    rules: AccessRules, scopes: set[str], allowed: bool
+) -> None:
+    result = _authorize(rules, "{ premiumPrice products { id } }", Grants(True, frozenset(scopes)))
+
+    assert (_paths(result) == []) is allowed
+
+
 def test_paths_use_aliases_and_mark_list_items(rules: AccessRules) -> None:
     query = "{ p: product(id: 1) { m: margin } all: products { margin name } }"
 
@@ -271,7 +283,8 @@ def test_interface_type_requirement_comes_from_implementations_without_propagati
     unpropagated = sdl.replace('  @requiresScopes(scopes: [["a", "b"]])\n', "", 1)
     assert unpropagated != sdl
 
-    result = _authorize(_rules(unpropagated), "{ node { id } }", Grants(True, frozenset({"a"})))
+    grants = Grants(True, frozenset({"a"}), frozenset({"pc"}))
+    result = _authorize(_rules(unpropagated), "{ node { id } }", grants)
 
     assert _paths(result) == [["node"]]
 
@@ -317,11 +330,12 @@ def test_a_protected_root_type_refuses_every_root_field() -> None:
 
 
 def test_only_the_selected_operation_is_kept(rules: AccessRules) -> None:
-    query = "query A { secretNote products { id } } query B { products { name } }"
+    query = "query A { products { id } } query B { secretNote products { name } }"
 
-    result = _authorize(rules, query, ANONYMOUS, "A")
+    result = _authorize(rules, query, ANONYMOUS, "B")
 
-    assert _kept(result) == _same("query A { products { id } }")
+    assert _kept(result) == _same("query B { products { name } }")
+    assert _paths(result) == [["secretNote"]]
 
 
 def test_errors_of_skipped_selections_are_not_reported(rules: AccessRules) -> None:
@@ -371,3 +385,13 @@ def test_results_are_cached_per_document_operation_and_grants(rules: AccessRules
     assert rules.authorize(document, None, ANONYMOUS) is first
     assert rules.authorize(document, None, SIGNED_IN) is not first
     assert rules.authorize(parse("{ secretNote products { id } }"), None, ANONYMOUS) is not first
+
+
+def test_cached_results_are_per_operation(rules: AccessRules) -> None:
+    document = parse("query A { secretNote products { id } } query B { products { id } }")
+
+    first = rules.authorize(document, "A", ANONYMOUS)
+    second = rules.authorize(document, "B", ANONYMOUS)
+
+    assert _paths(first) == [["secretNote"]]
+    assert second.denied == ()
