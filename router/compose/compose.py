@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from router.compose import specs
 from router.compose.directives import AppliedDirectives
 from router.compose.errors import CompositionError, CompositionResult
-from router.compose.features import validate_features
+from router.compose.features import check_transitive_requirements, validate_features
 from router.compose.merge import Merger
 from router.compose.metadata import Metadata, collect
 from router.compose.naming import graph_enum_values
@@ -54,6 +54,8 @@ def _merge(metas: list[Metadata]) -> CompositionResult:
     directives.add_to(supergraph)
     merger = Merger(metas, supergraph, directives)
     merger.merge()
+    if not merger.errors:
+        merger.errors += check_transitive_requirements(supergraph, metas, directives.names)
     if merger.errors:
         return CompositionResult(errors=merger.errors)
     errors = check_satisfiability(supergraph, metas)

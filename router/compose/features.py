@@ -10,16 +10,22 @@ from typing import Any
 
 from graphql import (
     DirectiveNode,
+    FieldNode,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    InlineFragmentNode,
+    SelectionSetNode,
     get_named_type,
     is_composite_type,
+    parse_value,
+    value_from_ast_untyped,
 )
 
 from router.compose.errors import CompositionError
+from router.compose.fieldset import parse_selection_set
 from router.compose.metadata import (
     Metadata,
     argument,
@@ -290,3 +296,118 @@ def _is_list(type_: Any) -> bool:
 
 def _error(meta: Metadata, code: str, message: str) -> CompositionError:
     return CompositionError(code, f"[{meta.name}] {message}", meta.name)
+
+
+# Requirements reached through @requires ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Auth:
+    """What reading one supergraph element needs, as Apollo compares requirements."""
+
+    authenticated: bool = False
+    scopes: list[list[str]] | None = None
+    policies: list[list[str]] | None = None
+
+    def satisfies(self, other: _Auth) -> bool:
+        return (
+            (self.authenticated or not other.authenticated)
+            and _implies(self.scopes, other.scopes)
+            and _implies(self.policies, other.policies)
+        )
+
+
+def _implies(first: list[list[str]] | None, second: list[list[str]] | None) -> bool:
+    """Whoever meets `first` (OR of ANDs) meets `second`."""
+    return all(any(set(inner) <= set(outer) for inner in second or [[]]) for outer in first or [[]])
+
+
+def _combined(left: _Auth, right: _Auth) -> _Auth:
+    def both(a: list[list[str]] | None, b: list[list[str]] | None) -> list[list[str]] | None:
+        present = [v for v in (a, b) if v is not None]
+        return dnf_conjunction(present) if present else None
+
+    return _Auth(
+        left.authenticated or right.authenticated,
+        both(left.scopes, right.scopes),
+        both(left.policies, right.policies),
+    )
+
+
+def check_transitive_requirements(
+    supergraph: Supergraph, metas: list[Metadata], names: dict[str, str]
+) -> list[CompositionError]:
+    """A field that @requires others must itself need at least what reading them needs, or its
+    subgraph would be handed data its caller may not see."""
+    canonical_of = {n: c for c, n in names.items() if c in ACCESS_CONTROL}
+    if not canonical_of:
+        return []
+    reader = _AuthReader(supergraph, canonical_of)
+    errors = []
+    for meta in metas:
+        for coordinate, fields in meta.requires.items():
+            problem = reader.first_unreadable(coordinate, parse_selection_set(fields))
+            if problem:
+                message = (
+                    f'[{meta.name}] Field "{coordinate}" does not specify necessary @authenticated,'
+                    f" @requiresScopes and/or @policy auth requirements to access the transitive"
+                    f" {problem} from @requires selection set."
+                )
+                errors.append(
+                    CompositionError(
+                        "MISSING_TRANSITIVE_AUTH_REQUIREMENTS", message, meta.name, coordinate
+                    )
+                )
+    return errors
+
+
+class _AuthReader:
+    def __init__(self, supergraph: Supergraph, canonical_of: dict[str, str]) -> None:
+        self.types = supergraph.types
+        self.canonical_of = canonical_of
+
+    def auth(self, directives: list[Applied]) -> _Auth:
+        found: dict[str, Any] = {}
+        for applied in directives:
+            canonical = self.canonical_of.get(applied.name)
+            if canonical is not None:
+                args = dict(applied.args)
+                arg = "scopes" if canonical == "requiresScopes" else "policies"
+                found[canonical] = value_from_ast_untyped(parse_value(args[arg])) if args else True
+        return _Auth("authenticated" in found, found.get("requiresScopes"), found.get("policy"))
+
+    def type_auth(self, name: str) -> _Auth:
+        type_ = self.types.get(name)
+        return self.auth(type_.directives) if type_ else _Auth()
+
+    def first_unreadable(self, coordinate: str, selections: SelectionSetNode) -> str | None:
+        type_name, field_name = coordinate.split(".")
+        field_ = self.types[type_name].fields[field_name]
+        needed = _combined(self.type_auth(type_name), self.auth(field_.directives))
+        return self._walk(needed, type_name, selections)
+
+    def _walk(self, needed: _Auth, parent: str, selections: SelectionSetNode) -> str | None:
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                field_ = self.types[parent].fields.get(selection.name.value)
+                if field_ is None:
+                    continue
+                target = field_.type.strip("[]!")
+                if not (
+                    needed.satisfies(self.auth(field_.directives))
+                    and needed.satisfies(self.type_auth(target))
+                ):
+                    return f'field "{parent}.{field_.name}" data'
+                inner = selection.selection_set
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = condition.name.value if condition else parent
+                if condition and not needed.satisfies(self.type_auth(target)):
+                    return f'data in inline fragment type condition "{target}"'
+                inner = selection.selection_set
+            else:
+                continue
+            problem = self._walk(needed, target, inner) if inner else None
+            if problem:
+                return problem
+        return None
