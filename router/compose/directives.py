@@ -116,7 +116,22 @@ class AppliedDirectives:
     def merge(self, sources: list[tuple[Metadata, list[DirectiveNode]]]) -> list[Applied]:
         """Repeatable directives: every distinct application; others: the one application, or
         the merge of their arguments for spec directives that define one, or the most common."""
-        applications: dict[str, dict[str, tuple[Applied, int]]] = {}
+        merged: list[Applied] = []
+        for name, distinct in self._distinct_applications(sources).items():
+            if self._repeatable(name):
+                merged += [same[0] for same in distinct.values()]
+            elif len(distinct) > 1 and self.canonical_of.get(name) in features.DIRECTIVES:
+                values = [json.loads(key) for key in distinct]
+                merged.append(features.merge_applications(self.canonical_of[name], name, values))
+            else:
+                merged.append(max(distinct.values(), key=len)[0])
+        return merged
+
+    def _distinct_applications(
+        self, sources: list[tuple[Metadata, list[DirectiveNode]]]
+    ) -> dict[str, dict[str, list[Applied]]]:
+        """By supergraph directive name, its applications grouped by what their arguments say."""
+        applications: dict[str, dict[str, list[Applied]]] = {}
         for meta, nodes in sources:
             for node in nodes:
                 name = self.supergraph_name(meta, node)
@@ -125,19 +140,8 @@ class AppliedDirectives:
                 args = [(a.name.value, print_ast(a.value)) for a in node.arguments or ()]
                 applied = Applied(name, args)
                 key = self._comparison_key(name, node, applied)
-                distinct = applications.setdefault(name, {})
-                count = distinct[key][1] + 1 if key in distinct else 1
-                distinct[key] = (distinct.get(key, (applied, 0))[0], count)
-        merged: list[Applied] = []
-        for name, distinct in applications.items():
-            if self._repeatable(name):
-                merged += [applied for applied, _ in distinct.values()]
-            elif len(distinct) > 1 and self.canonical_of.get(name) in features.DIRECTIVES:
-                values = [json.loads(key) for key in distinct]
-                merged.append(features.merge_applications(self.canonical_of[name], name, values))
-            else:
-                merged.append(max(distinct.values(), key=lambda item: item[1])[0])
-        return merged
+                applications.setdefault(name, {}).setdefault(key, []).append(applied)
+        return applications
 
     def _comparison_key(self, name: str, node: DirectiveNode, applied: Applied) -> str:
         canonical = self.canonical_of.get(name)
