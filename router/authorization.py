@@ -121,9 +121,9 @@ class Denied:
 
 @dataclass(frozen=True)
 class Authorized:
-    """An operation as the caller may run it. `document` holds only the selected operation
-    and the fragments it still uses; it is None when nothing is left, and then the operation
-    is refused."""
+    """An operation as the caller may run it: the document itself when nothing was removed,
+    else a document of the selected operation and the fragments it still uses, or None when
+    nothing is left, and then the operation is refused."""
 
     document: DocumentNode | None
     denied: tuple[Denied, ...]
@@ -284,6 +284,7 @@ class _Pruner:
 
     def __init__(self, rules: AccessRules, document: DocumentNode, grants: Grants) -> None:
         self.rules = rules
+        self.document = document
         self.schema = rules.schema
         self.grants = grants
         self.fragments = {
@@ -306,6 +307,8 @@ class _Pruner:
                 self._deny_all(selection, (), ())
             return Authorized(None, tuple(self.denied))
         selections = self._selection_set(operation.selection_set, root, (), ())
+        if not self.denied:
+            return Authorized(self.document, ())
         if selections is None:
             return Authorized(None, tuple(self.denied))
         kept = replace(operation, selection_set=selections)

@@ -56,9 +56,11 @@ def _paths(result: Authorized, variables: dict[str, Any] | None = None) -> list[
 def test_public_selections_pass_unchanged(rules: AccessRules) -> None:
     query = "{ products { id name } ping: product(id: 1) { __typename } }"
 
-    result = _authorize(rules, query, ANONYMOUS)
+    document = parse(query)
 
-    assert _kept(result) == _same(query)
+    result = rules.authorize(document, None, ANONYMOUS)
+
+    assert result.document is document
     assert result.denied == ()
     assert not result.refused
 
@@ -395,3 +397,14 @@ def test_cached_results_are_per_operation(rules: AccessRules) -> None:
 
     assert _paths(first) == [["secretNote"]]
     assert second.denied == ()
+
+
+def test_the_cache_keeps_at_most_its_size() -> None:
+    rules = _rules(ENFORCED.apollo_supergraph)
+    rules.cache_size = 1
+    first_document, second_document = parse("{ secretNote }"), parse("{ adminReport }")
+    first = rules.authorize(first_document, None, ANONYMOUS)
+
+    assert rules.authorize(first_document, None, ANONYMOUS) is first
+    rules.authorize(second_document, None, ANONYMOUS)
+    assert rules.authorize(first_document, None, ANONYMOUS) is not first
