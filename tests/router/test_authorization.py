@@ -408,3 +408,13 @@ def test_the_cache_keeps_at_most_its_size() -> None:
     assert rules.authorize(first_document, None, ANONYMOUS) is first
     rules.authorize(second_document, None, ANONYMOUS)
     assert rules.authorize(first_document, None, ANONYMOUS) is not first
+
+
+def test_directives_of_a_supergraph_that_does_not_link_them_are_still_enforced() -> None:
+    link = '  @link(url: "https://specs.apollo.dev/authenticated/v0.1", for: SECURITY)\n'
+    sdl = ENFORCED.apollo_supergraph.replace(link, "")
+    assert sdl != ENFORCED.apollo_supergraph
+
+    result = _authorize(_rules(sdl), "{ secretNote products { id } }", ANONYMOUS)
+
+    assert _paths(result) == [["secretNote"]]
