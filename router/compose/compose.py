@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from router.compose import specs
 from router.compose.directives import AppliedDirectives
 from router.compose.errors import CompositionError, CompositionResult
+from router.compose.features import check_transitive_requirements, validate_features
 from router.compose.merge import Merger
 from router.compose.metadata import Metadata, collect
 from router.compose.naming import graph_enum_values
@@ -34,7 +35,7 @@ def compose(subgraphs: Iterable[Subgraph]) -> CompositionResult:
             parsed.append(result)
     metas = [collect(subgraph) for subgraph in parsed]
     for meta in metas:
-        errors += validate(meta)
+        errors += validate(meta) + validate_features(meta)
     if errors:
         return CompositionResult(errors=errors)
     return _merge(metas)
@@ -53,6 +54,8 @@ def _merge(metas: list[Metadata]) -> CompositionResult:
     directives.add_to(supergraph)
     merger = Merger(metas, supergraph, directives)
     merger.merge()
+    if not merger.errors:
+        merger.errors += check_transitive_requirements(supergraph, metas, directives.names)
     if merger.errors:
         return CompositionResult(errors=merger.errors)
     errors = check_satisfiability(supergraph, metas)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 from dataclasses import dataclass
 
 from graphql import DirectiveNode, GraphQLDirective, print_ast
 
-from router.compose import specs
+from router.compose import features, specs
 from router.compose.errors import CompositionError
 from router.compose.metadata import Metadata, argument
 from router.compose.naming import subgraph_list
@@ -44,15 +44,21 @@ class AppliedDirectives:
     def __init__(self, metas: list[Metadata]) -> None:
         self.metas = metas
         self.errors: list[CompositionError] = []
-        self.tag = self._spec_name("tag")
-        self.inaccessible = self._spec_name("inaccessible")
+        self.names = {
+            canonical: name
+            for canonical in ("tag", "inaccessible", *features.DIRECTIVES)
+            if (name := self._spec_name(canonical)) is not None
+        }
+        self.canonical_of = {name: canonical for canonical, name in self.names.items()}
+        self.tag = self.names.get("tag")
+        self.inaccessible = self.names.get("inaccessible")
         self.composed: dict[str, Composed] = {}
         self.definitions: dict[str, GraphQLDirective] = {}
         for meta in metas:
             self._collect_composed(meta)
 
     def _spec_name(self, canonical: str) -> str | None:
-        """The supergraph name of @tag / @inaccessible, which subgraphs using it must agree on."""
+        """The supergraph name of a spec directive, which subgraphs using it must agree on."""
         names: dict[str, str] = {}
         for meta in self.metas:
             local = meta.subgraph.local(canonical)
@@ -101,33 +107,47 @@ class AppliedDirectives:
     def supergraph_name(self, meta: Metadata, node: DirectiveNode) -> str | None:
         name = node.name.value
         canonical = meta.subgraph.canonical.get(name)
-        if canonical in ("tag", "inaccessible"):
-            return self.tag if canonical == "tag" else self.inaccessible
         if canonical is not None:
-            return None
+            return self.names.get(canonical)
         if name in BUILT_IN or name in self.composed:
             return name
         return None
 
     def merge(self, sources: list[tuple[Metadata, list[DirectiveNode]]]) -> list[Applied]:
-        """Repeatable directives: every distinct application; others: the most common one."""
-        applications: dict[str, list[Applied]] = {}
+        """Repeatable directives: every distinct application; others: the one application, or
+        the merge of their arguments for spec directives that define one, or the most common."""
+        merged: list[Applied] = []
+        for name, distinct in self._distinct_applications(sources).items():
+            if self._repeatable(name):
+                merged += [same[0] for same in distinct.values()]
+            elif len(distinct) > 1 and self.canonical_of.get(name) in features.DIRECTIVES:
+                values = [json.loads(key) for key in distinct]
+                merged.append(features.merge_applications(self.canonical_of[name], name, values))
+            else:
+                merged.append(max(distinct.values(), key=len)[0])
+        return merged
+
+    def _distinct_applications(
+        self, sources: list[tuple[Metadata, list[DirectiveNode]]]
+    ) -> dict[str, dict[str, list[Applied]]]:
+        """By supergraph directive name, its applications grouped by what their arguments say."""
+        applications: dict[str, dict[str, list[Applied]]] = {}
         for meta, nodes in sources:
             for node in nodes:
                 name = self.supergraph_name(meta, node)
-                if name is not None:
-                    args = [(a.name.value, print_ast(a.value)) for a in node.arguments or ()]
-                    applications.setdefault(name, []).append(Applied(name, args))
-        merged: list[Applied] = []
-        for name, applied in applications.items():
-            if self._repeatable(name):
-                distinct = {str(a): a for a in applied}
-                merged += distinct.values()
-            else:
-                counts = Counter(str(a) for a in applied)
-                best = max(counts, key=lambda text: counts[text])
-                merged.append(next(a for a in applied if str(a) == best))
-        return merged
+                if name is None:
+                    continue
+                args = [(a.name.value, print_ast(a.value)) for a in node.arguments or ()]
+                applied = Applied(name, args)
+                key = self._comparison_key(name, node, applied)
+                applications.setdefault(name, {}).setdefault(key, []).append(applied)
+        return applications
+
+    def _comparison_key(self, name: str, node: DirectiveNode, applied: Applied) -> str:
+        canonical = self.canonical_of.get(name)
+        if canonical in features.DIRECTIVES:
+            return json.dumps(features.arguments_of(canonical, node))
+        return str(applied)
 
     def _repeatable(self, name: str) -> bool:
         if name == self.tag:
@@ -141,6 +161,9 @@ class AppliedDirectives:
             specs.add_tag(supergraph, self.tag)
         if self.inaccessible:
             specs.add_inaccessible(supergraph, self.inaccessible)
+        features.add_specs(
+            supergraph, {c: n for c, n in self.names.items() if c in features.DIRECTIVES}
+        )
         by_url: dict[str, list[Composed]] = {}
         for composed in self.composed.values():
             by_url.setdefault(composed.url, []).append(composed)

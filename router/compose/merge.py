@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
     GraphQLArgument,
     GraphQLEnumType,
     GraphQLField,
@@ -21,7 +23,8 @@ from graphql import (
 
 from router.compose.directives import AppliedDirectives
 from router.compose.errors import CompositionError
-from router.compose.metadata import Metadata, field_directives, type_directives
+from router.compose.features import ACCESS_CONTROL, access_control
+from router.compose.metadata import Metadata, composite_types, field_directives, type_directives
 from router.compose.naming import graph_enum_values, quoted, subgraph_list, types_list
 from router.compose.override import FieldContext, Ownership
 from router.compose.supergraph import (
@@ -179,6 +182,7 @@ class Merger:
                 (self.metas[i], type_directives(self.metas[i].subgraph, t))
                 for i, t in sources.items()
             ]
+            + self.access_control_sources.get(name, [])
         )
         if merge is not None:
             merge(dest, sources)
@@ -342,6 +346,7 @@ class Merger:
         merged.description = merge_descriptions([f.description for f in resolving.values()])
         merged.directives = self.directives.merge(
             [(self.metas[i], field_directives(f)) for i, f in resolving.items()]
+            + self.access_control_sources.get(coordinate, [])
         )
         merged.args = self._merge_arguments(coordinate, resolving)
         dest_type, equal = self._merge_type_reference(
@@ -446,6 +451,39 @@ class Merger:
             elif _defines(meta, parent):
                 return True
         return False
+
+    @cached_property
+    def access_control_sources(self) -> dict[str, list[tuple[Metadata, list[DirectiveNode]]]]:
+        """Authorization an interface (or its field) takes from its implementations (or theirs),
+        and an implementation's field from an @interfaceObject's: the supergraph states, on the
+        abstract element, everything a concrete one may require."""
+        interfaces_of = {t.name: t.interfaces for t in self.supergraph.types.values()}
+        sources: dict[str, list[tuple[Metadata, list[DirectiveNode]]]] = {}
+        for index, meta in enumerate(self.metas):
+            for type_ in composite_types(meta.subgraph):
+                if not isinstance(type_, GraphQLObjectType):
+                    continue
+                nodes = access_control(meta, type_directives(meta.subgraph, type_))
+                for interface in interfaces_of.get(type_.name, []) if nodes else []:
+                    sources.setdefault(interface, []).append((meta, nodes))
+                for name, definition in type_.fields.items():
+                    nodes = access_control(meta, field_directives(definition))
+                    if not nodes or self.is_external(index, type_.name, name):
+                        continue
+                    for target in self._access_control_targets(index, type_.name, interfaces_of):
+                        sources.setdefault(f"{target}.{name}", []).append((meta, nodes))
+        return sources
+
+    def _access_control_targets(
+        self, index: int, type_name: str, interfaces_of: dict[str, list[str]]
+    ) -> list[str]:
+        if type_name not in self.metas[index].interface_objects:
+            return [t for t in interfaces_of.get(type_name, []) if t != type_name]
+        implementations = self.implementations(type_name)
+        others = [
+            i for impl in implementations for i in interfaces_of.get(impl, []) if i != type_name
+        ]
+        return list(dict.fromkeys([*implementations, *others]))
 
     # Arguments, input fields and type references ------------------------------------------
 
@@ -667,8 +705,16 @@ class Merger:
                         itf_field.description,
                         dict(itf_field.args),
                         [Applied("join__field")]
-                        + [d for d in itf_field.directives if not d.name.startswith("join__")],
+                        + [d for d in itf_field.directives if self._copied(d)]
+                        + self.directives.merge(
+                            self.access_control_sources.get(f"{type_.name}.{name}", [])
+                        ),
                     )
+
+    def _copied(self, directive: Applied) -> bool:
+        """What an interface object's field passes on to the implementations' copies of it."""
+        canonical = self.directives.canonical_of.get(directive.name)
+        return not directive.name.startswith("join__") and canonical not in ACCESS_CONTROL
 
     def _provided_by_interface_object(self, interface: str, name: str) -> bool:
         return any(

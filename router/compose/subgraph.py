@@ -43,6 +43,7 @@ _ALL = (
     "FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ARGUMENT_DEFINITION | SCALAR | ENUM"
     " | ENUM_VALUE | INPUT_OBJECT | INPUT_FIELD_DEFINITION"
 )
+_AUTH = "FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM"
 # Definitions loose enough to validate any correct use; the composer reads arguments itself.
 FEDERATION_DIRECTIVES = {
     "key": "(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE",
@@ -56,18 +57,34 @@ FEDERATION_DIRECTIVES = {
     "override": "(from: String!, label: String) on FIELD_DEFINITION",
     "composeDirective": "(name: String!) repeatable on SCHEMA",
     "interfaceObject": "on OBJECT",
+    "authenticated": f"on {_AUTH}",
+    "requiresScopes": f"(scopes: [[String!]!]!) on {_AUTH}",
+    "policy": f"(policies: [[String!]!]!) on {_AUTH}",
+    "cost": "(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION"
+    " | INPUT_FIELD_DEFINITION | OBJECT | SCALAR",
+    "listSize": "(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],"
+    " requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION",
 }
-UNSUPPORTED_DIRECTIVES = (
-    "authenticated",
-    "requiresScopes",
-    "policy",
-    "context",
-    "fromContext",
-    "cost",
-    "listSize",
-    "cacheTag",
-)
-FEDERATION_TYPES = {"_Any", "_Entity", "_Service", "_FieldSet", "FieldSet", "Import", "Purpose"}
+# The federation version that introduced a directive, for those that came after 2.0.
+FEDERATION_MINIMUM_VERSION = {
+    "authenticated": (2, 5),
+    "requiresScopes": (2, 5),
+    "policy": (2, 6),
+    "cost": (2, 9),
+    "listSize": (2, 9),
+}
+UNSUPPORTED_DIRECTIVES = ("context", "fromContext", "cacheTag")
+FEDERATION_TYPES = {
+    "_Any",
+    "_Entity",
+    "_Service",
+    "_FieldSet",
+    "FieldSet",
+    "Import",
+    "Purpose",
+    "Scope",
+    "Policy",
+}
 FEDERATION_FIELDS = {"_entities", "_service"}
 _DEFINITION_OF: dict[type[TypeExtensionNode], type[TypeDefinitionNode]] = {
     ObjectTypeExtensionNode: ObjectTypeDefinitionNode,
@@ -138,7 +155,9 @@ def parse_subgraph(subgraph: Subgraph) -> ParsedSubgraph | list[CompositionError
         ]
     canonical = _federation_names(federation)
     applied = applied_names(document)
-    errors = _unsupported(subgraph.name, applied, federation)
+    errors = _unknown_imports(subgraph.name, federation) + _unsupported(
+        subgraph.name, applied, federation
+    )
     if errors:
         return errors
     cleaned, extension_types = _clean(document, canonical, links)
@@ -175,7 +194,30 @@ def _federation_names(federation: Link | None) -> dict[str, str]:
     names = [*FEDERATION_DIRECTIVES, *UNSUPPORTED_DIRECTIVES]
     if federation is None:
         return {name: name for name in names}
-    return {federation.local_directive(name): name for name in names}
+    return {
+        federation.local_directive(name): name
+        for name in names
+        if FEDERATION_MINIMUM_VERSION.get(name, (2, 0)) <= federation.version
+    }
+
+
+def _unknown_imports(subgraph: str, federation: Link | None) -> list[CompositionError]:
+    """Imports of directives that the linked federation version does not have yet."""
+    if federation is None:
+        return []
+    too_new = [
+        name
+        for name in federation.imports
+        if FEDERATION_MINIMUM_VERSION.get(name, (2, 0)) > federation.version
+    ]
+    return [
+        CompositionError(
+            "INVALID_LINK_DIRECTIVE_USAGE",
+            f'[{subgraph}] Cannot import unknown element "@{name}".',
+            subgraph,
+        )
+        for name in too_new
+    ]
 
 
 def _unsupported(

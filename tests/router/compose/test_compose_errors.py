@@ -42,7 +42,7 @@ def test_an_error_prints_its_code_subgraph_and_coordinate() -> None:
 
 def test_unsupported_federation_directives_are_refused_rather_than_dropped() -> None:
     result = compose(
-        [_subgraph("a", '["@authenticated"]', "type Query { me: String @authenticated }\n")]
+        [_subgraph("a", '["@cacheTag"]', 'type Query { me: String @cacheTag(format: "me") }\n')]
     )
 
     assert [(e.code, e.subgraph) for e in result.errors] == [("UNSUPPORTED_FEATURE", "a")]
