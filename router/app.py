@@ -24,10 +24,10 @@ from router.ratelimit import RateLimiter
 from router.subscriptions import Subscriptions
 from router.supergraph import Supergraph
 from router.telemetry import Metrics
-from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.context import context_key
 from subgraphs.kernel.observe import Observe
 from subgraphs.kernel.settings import Settings, SettingsError
+from subgraphs.keys.contract import VERIFY_PATH
 
 
 def jwks_url(settings: Settings, urls: Mapping[str, str]) -> str:

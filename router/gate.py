@@ -32,7 +32,7 @@ from router.planner.planner import select_operation
 from router.ratelimit import Bucket, RateLimiter, Verdict
 from router.subscriptions import Subscriptions
 from router.telemetry import Metrics
-from subgraphs.kernel.api_keys import record_use
+from subgraphs.keys.contract import record_use
 
 logger = logging.getLogger("vetrai.router")
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")

@@ -33,12 +33,12 @@ from redis.exceptions import RedisError
 from starlette.requests import HTTPConnection
 
 from router.config import Window
-from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.context import HEADER, sign_caller
 from subgraphs.kernel.logs import request_id
 from subgraphs.kernel.scopes import INTERNAL_VERIFY, scopes_of
 from subgraphs.kernel.tracing import outgoing
+from subgraphs.keys.contract import CHANGED_CHANNEL, SECRET_PREFIX
 
 logger = logging.getLogger(__name__)
 _REFETCH_INTERVAL = 10.0

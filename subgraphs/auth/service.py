@@ -18,15 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.auth.contract import AuthErrorCode
 from subgraphs.auth.models import EmailToken, RefreshToken, User
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
 from subgraphs.kernel.caller import ANONYMOUS, Caller, signed_in
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing
-from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.notifications.contract import NotificationRequest, Recipient, enqueue_notification
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
@@ -53,7 +54,7 @@ def check_password_strength(password: str, email: str, field: str = "password") 
     elif email and email.split("@")[0] in password.lower():
         problem = "Do not use your email address in your password."
     if problem:
-        raise Rejected.one(ErrorCode.WEAK_PASSWORD, problem, field)
+        raise Rejected.one(AuthErrorCode.WEAK_PASSWORD, problem, field)
 
 
 class AuthService:
@@ -162,7 +163,7 @@ class AuthService:
                 message = self._verification(session, user)
         except IntegrityError:
             raise Rejected.one(
-                ErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
+                AuthErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
             ) from None
         await self._send(message)
         return user, tokens
@@ -172,14 +173,14 @@ class AuthService:
         keys = self._throttle_keys(email, caller.client_ip)
         if await self._throttled(keys):
             raise Rejected.one(
-                ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
+                AuthErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
             )
         async with self.db.transaction(ANONYMOUS) as session:
             user = (await session.exec(select(User).where(User.email == email))).first()
             valid = await self._matches(user.password_hash if user else self._dummy_hash, password)
             if user is None or not valid:
                 await self._record_failure(keys)
-                raise Rejected.one(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
+                raise Rejected.one(AuthErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
             tokens = self._issue(session, user, uuid4())
         await self.redis.delete(keys[0][0])
         return user, tokens
@@ -248,7 +249,7 @@ class AuthService:
             user = existing(await session.get(User, user_id, with_for_update=True), "user")
             if not await self._matches(user.password_hash, current):
                 raise Rejected.one(
-                    ErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword"
+                    AuthErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword"
                 )
             check_password_strength(new, user.email, "newPassword")
             user.password_hash = await self._hash(new)

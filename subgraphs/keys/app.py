@@ -6,7 +6,7 @@ signed for audience ``keys`` holding the scope ``internal:verify``. Answers: 200
 ``key_id, org_id, scopes, created_by, rate_limit {limit, window_seconds}, expires_at`` (the
 moment this secret stops working, or null: cache no longer than that), 404 when no valid key has
 the secret, 401 without a valid context, 400 for a malformed body. Revocations and rotations
-are published on ``subgraphs.kernel.api_keys.CHANGED_CHANNEL``.
+are published on ``subgraphs.keys.contract.CHANGED_CHANNEL``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from subgraphs.kernel.api_keys import VERIFY_PATH
 from subgraphs.kernel.app import Runtime, create_subgraph_app
 from subgraphs.kernel.context import HEADER, InvalidContext, verify_caller
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.kernel.scopes import INTERNAL_VERIFY
 from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import VERIFY_PATH
 from subgraphs.keys.schema import schema
 from subgraphs.keys.service import KeysService, VerifiedKey
 

@@ -19,21 +19,22 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel import validation
-from subgraphs.kernel.api_keys import (
-    CHANGED_CHANNEL,
-    SECRET_PREFIX,
-    USAGE_PATTERN,
-    USAGE_TTL_SECONDS,
-    last_used_key,
-    parse_usage_key,
-    usage_key,
-)
 from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
 from subgraphs.kernel.scopes import SCOPES, scopes_of
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import token_hash
+from subgraphs.keys.contract import (
+    CHANGED_CHANNEL,
+    SECRET_PREFIX,
+    USAGE_PATTERN,
+    USAGE_TTL_SECONDS,
+    KeysErrorCode,
+    last_used_key,
+    parse_usage_key,
+    usage_key,
+)
 from subgraphs.keys.models import ApiKey, UsageDay
 
 MANAGERS = frozenset({"owner", "admin"})
@@ -177,7 +178,7 @@ def require_held(caller: Caller, scopes: Sequence[str]) -> None:
     beyond = sorted(set(scopes) - scopes_of(caller.roles))
     require(
         not beyond,
-        ErrorCode.SCOPE_NOT_HELD,
+        KeysErrorCode.SCOPE_NOT_HELD,
         f"You do not hold these scopes: {', '.join(beyond)}.",
         "scopes",
     )
@@ -278,7 +279,7 @@ class KeysService:
             maximum = self.settings.api_keys_max_per_organization
             require(
                 await self._active_keys(session, new.org_id) < maximum,
-                ErrorCode.API_KEY_LIMIT_REACHED,
+                KeysErrorCode.API_KEY_LIMIT_REACHED,
                 f"An organization can have at most {maximum} active API keys; revoke one first.",
             )
             key = ApiKey(
@@ -313,9 +314,11 @@ class KeysService:
         secret, hashed, prefix = _new_secret()
         async with self.db.transaction(caller) as session:
             key = await self._managed_key(session, caller, key_id)
-            require(key.revoked_at is None, ErrorCode.API_KEY_REVOKED, "This key is revoked.")
+            require(key.revoked_at is None, KeysErrorCode.API_KEY_REVOKED, "This key is revoked.")
             now = utcnow()
-            require(not _is_expired(key, now), ErrorCode.API_KEY_EXPIRED, "This key has expired.")
+            require(
+                not _is_expired(key, now), KeysErrorCode.API_KEY_EXPIRED, "This key has expired."
+            )
             require_held(caller, key.scopes)
             keep_old = grace_seconds > 0
             key.previous_secret_hash = key.secret_hash if keep_old else None

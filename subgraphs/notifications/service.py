@@ -22,11 +22,10 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
-from subgraphs.kernel.notify import NotificationRequest, job_queue
-from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications import live
 from subgraphs.notifications.channels import DeliveryFailed, Sender
+from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
 from subgraphs.notifications.models import (
     Channel,
     Contact,
@@ -37,6 +36,7 @@ from subgraphs.notifications.models import (
     Status,
     Template,
 )
+from subgraphs.notifications.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.notifications.templates import (
     DEFAULTS,
     MAX_SOURCE,
@@ -554,7 +554,7 @@ class NotificationService:
         name = category(category_name)
         if name in MANDATORY and not enabled:
             raise Rejected.one(
-                ErrorCode.MANDATORY_CATEGORY,
+                NotificationsErrorCode.MANDATORY_CATEGORY,
                 "Security notifications cannot be turned off.",
                 "enabled",
             )

@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.notify import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.channels import senders
+from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 
 Ctx = dict[str, Any]

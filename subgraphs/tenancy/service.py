@@ -17,18 +17,19 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel import validation
-from subgraphs.kernel.api_keys import CHANGED_CHANNEL
 from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing
-from subgraphs.kernel.notify import (
+from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.keys.contract import CHANGED_CHANNEL
+from subgraphs.notifications.contract import (
     NotificationRequest,
     Recipient,
     announce_members,
     enqueue_notification,
 )
-from subgraphs.kernel.settings import Settings
-from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
@@ -141,7 +142,7 @@ class TenancyService:
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
         except IntegrityError:
-            raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
+            raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         await self._announce(org.id, [user_id])
         return org
 
@@ -163,7 +164,7 @@ class TenancyService:
                 org.updated_at = utcnow()
                 session.add(org)
         except IntegrityError:
-            raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
+            raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
 
     async def delete_organization(self, caller: Caller, org_id: UUID) -> None:
@@ -286,7 +287,7 @@ class TenancyService:
     async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
         if await self._owners(session, org_id) <= 1:
             raise Rejected.one(
-                ErrorCode.LAST_OWNER,
+                TenancyErrorCode.LAST_OWNER,
                 "An organization needs an owner; make someone else owner first.",
             )
 
@@ -391,7 +392,7 @@ class TenancyService:
                 members = await self._member_ids(session, org.id)
         except IntegrityError:
             raise Rejected.one(
-                ErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
+                TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
             ) from None
         await self._announce(org.id, members)
         return org

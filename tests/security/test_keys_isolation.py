@@ -10,12 +10,12 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from subgraphs.kernel.api_keys import record_use
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.context import HEADER, sign_caller
 from subgraphs.kernel.db import Database, set_local
 from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import token_hash
+from subgraphs.keys.contract import record_use
 from subgraphs.keys.service import KeysService
 from tests.conftest import Subgraph
 from tests.subgraphs.keys.test_api_keys import issued, manager

@@ -29,9 +29,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.notify import NotificationRequest, Recipient
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.channels import senders
+from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import served
 from vetrai import worker as workers

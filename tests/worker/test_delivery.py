@@ -11,8 +11,8 @@ from uuid import uuid4
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.notify import enqueue_notification
 from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.contract import enqueue_notification
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import unique_email
 from tests.worker.conftest import (

@@ -7,8 +7,8 @@ from uuid import uuid4
 
 from redis.asyncio import Redis
 
-from subgraphs.kernel.api_keys import record_use, usage_key
 from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import record_use, usage_key
 from subgraphs.keys.tasks import FLUSH_USAGE_JOB
 from vetrai import worker as workers
 

@@ -13,8 +13,8 @@ from uuid import uuid4
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.notify import enqueue_notification
 from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.contract import enqueue_notification
 from tests.conftest import TEST_DATA, free_port_offset, unique_email
 from tests.worker.conftest import Mailbox, deliveries, request
 from vetrai import worker as workers

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.notify import enqueue_notification
 from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.app import create_app
 from subgraphs.notifications.channels import provider_signature
+from subgraphs.notifications.contract import enqueue_notification
 from subgraphs.notifications.service import NotificationService
 from tests.worker.conftest import SMS_TOKEN, SmsProvider, deliveries, request, run_worker
 

@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.api_keys import record_use, usage_key
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import record_use, usage_key
 from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
 from tests.conftest import Subgraph
 from tests.subgraphs.keys.test_api_keys import issued, manager

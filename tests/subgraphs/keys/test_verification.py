@@ -16,12 +16,12 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.api_keys import CHANGED_CHANNEL
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.context import HEADER, sign_caller
 from subgraphs.kernel.logs import JsonFormatter
 from subgraphs.kernel.scopes import INTERNAL_VERIFY
 from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import CHANGED_CHANNEL
 from tests.conftest import Subgraph
 from tests.subgraphs.keys.test_api_keys import REVOKE, ROTATE, codes, create_key, issued, manager
 

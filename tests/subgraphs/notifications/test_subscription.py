@@ -19,8 +19,8 @@ from websockets.typing import Subprotocol
 
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.context import HEADER, sign_caller
-from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.contract import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.notifications.live import topic
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph, served

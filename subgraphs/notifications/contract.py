@@ -1,5 +1,5 @@
-"""How a subgraph asks the notifications service to notify people (or tells it who belongs to
-an organization): an ARQ job through Redis.
+"""What other parties may know of notifications: how a subgraph asks it to notify people (or
+tells it who belongs to an organization), an ARQ job through Redis; the codes it returns.
 
 Callers never touch the notifications schema; the worker turns the request into notifications
 and deliveries. A request is handled once per idempotency key.
@@ -7,6 +7,7 @@ and deliveries. A request is handled once per idempotency key.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,10 @@ from redis.asyncio import Redis
 
 NOTIFY_JOB = "notify"
 MEMBERS_JOB = "organization_members"
+
+
+class NotificationsErrorCode(enum.StrEnum):
+    MANDATORY_CATEGORY = "MANDATORY_CATEGORY"
 
 
 @dataclass(frozen=True)
