@@ -14,6 +14,9 @@ from starlette.routing import WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.caller_context import context_key
+from core.observe import Observe
+from core.settings import SettingsError
 from router import graphiql
 from router.apq import PersistedQueryStore
 from router.config import RouterConfig
@@ -21,19 +24,17 @@ from router.edge import create_app
 from router.gate import Gate
 from router.identity import Authenticator, Endpoints, context_headers
 from router.ratelimit import RateLimiter
+from router.settings import Settings
 from router.subscriptions import Subscriptions
 from router.supergraph import Supergraph
 from router.telemetry import Metrics
-from subgraphs.kernel.context import context_key
-from subgraphs.kernel.observe import Observe
-from subgraphs.kernel.settings import Settings, SettingsError
 from subgraphs.keys.contract import VERIFY_PATH
 
 
 def jwks_url(settings: Settings, urls: Mapping[str, str]) -> str:
     """``JWKS_URL``, else the auth subgraph's published keys next to its GraphQL endpoint."""
-    if settings.jwks_url:
-        return settings.jwks_url
+    if settings.router.jwks_url:
+        return settings.router.jwks_url
     if "auth" not in urls:
         raise SettingsError("JWKS_URL: not set and the supergraph has no auth subgraph")
     parts = urlsplit(urls["auth"])
@@ -80,14 +81,18 @@ def create_router(
 ) -> Starlette:
     """The router with identity, limits and protection in front of the federation edge."""
     config = config or RouterConfig()
-    if not settings.redis_url:
+    if not settings.core.redis_url:
         raise SettingsError("REDIS_URL: the router keeps rate limits and persisted queries there")
-    overrides = {**settings.router_subgraph_urls, **config.subgraph_urls, **(subgraph_urls or {})}
+    overrides = {
+        **settings.router.router_subgraph_urls,
+        **config.subgraph_urls,
+        **(subgraph_urls or {}),
+    }
     urls = {name: s.url for name, s in Supergraph(supergraph_sdl).subgraphs.items()} | overrides
-    production = settings.environment == "production"
+    production = settings.core.environment == "production"
     metrics = Metrics()
-    key = context_key(settings)
-    sign = context_headers(key, settings.context_ttl_seconds)
+    key = context_key(settings.core)
+    sign = context_headers(key, settings.core.context_ttl_seconds)
 
     app = create_app(
         supergraph_sdl,
@@ -98,11 +103,11 @@ def create_router(
         subgraph_timeout=config.subgraph_timeout_seconds,
     )
     metrics.watch_caches(app.state.router)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.core.redis_url)
     authenticator = Authenticator(
         _endpoints(settings, urls),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
+        issuer=settings.core.jwt_issuer,
+        audience=settings.core.jwt_audience,
         key=key,
         redis=redis,
     )

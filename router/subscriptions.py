@@ -21,13 +21,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from core.caller import Caller
+from core.caller_context import HEADER
 from router.edge import Router
 from router.identity import Authenticator, Forbidden, Unauthenticated, Unavailable
 from router.planner.errors import PlanningError
 from router.planner.plan import Fetch, Sequence
 from router.planner.planner import PlannedOperation, select_operation
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER
 
 logger = logging.getLogger("vetrai.router")
 PROTOCOL = "graphql-transport-ws"

@@ -24,19 +24,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.settings import SettingsError
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings, SettingsError
 from subgraphs.keys import tasks as keys_tasks
 from subgraphs.notifications import tasks as notification_tasks
+from vetrai.settings import PlatformSettings
 
 SHUTDOWN_GRACE_SECONDS = 10
 
 
-def create_worker(settings: Settings, **options: Any) -> Worker:
+def create_worker(settings: PlatformSettings, **options: Any) -> Worker:
     """A worker for ``settings``; ``options`` go to ARQ (``burst``, ``poll_delay``, ...)."""
-    if not settings.redis_url:
+    if not settings.core.redis_url:
         raise SettingsError("REDIS_URL: not set")
-    url, role = settings.app_database()
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -51,12 +52,12 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
     # longest timeout has passed.
     defaults: dict[str, Any] = {
         "job_completion_wait": SHUTDOWN_GRACE_SECONDS,
-        "job_timeout": settings.job_timeout_seconds,
+        "job_timeout": settings.core.job_timeout_seconds,
     }
     return Worker(
         notification_tasks.functions(settings),
-        queue_name=settings.queue_name,
-        redis_pool=ArqRedis.from_url(settings.redis_url),
+        queue_name=settings.core.queue_name,
+        redis_pool=ArqRedis.from_url(settings.core.redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
         cron_jobs=keys_tasks.cron_jobs(),

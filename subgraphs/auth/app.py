@@ -11,10 +11,10 @@ from starlette.routing import Route
 
 from subgraphs.auth.schema import schema
 from subgraphs.auth.service import AuthService
+from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner, keys_path
 from subgraphs.kernel.app import Runtime, create_subgraph_app
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.settings import Settings
 
 MIGRATIONS = MigrationSet("auth", Path(__file__).parent / "migrations")
 
@@ -23,7 +23,7 @@ __all__ = ["MIGRATIONS", "create_app", "schema"]
 
 def create_app(settings: Settings) -> Starlette:
     signer = TokenSigner(
-        keys_path(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        keys_path(settings), issuer=settings.core.jwt_issuer, audience=settings.core.jwt_audience
     )
 
     def services(runtime: Runtime) -> AuthService:
@@ -33,5 +33,5 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(signer.jwks(), headers={"cache-control": "public, max-age=300"})
 
     return create_subgraph_app(
-        "auth", schema, settings, services, routes=[Route("/.well-known/jwks.json", jwks)]
+        "auth", schema, settings.core, services, routes=[Route("/.well-known/jwks.json", jwks)]
     )

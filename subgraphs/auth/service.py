@@ -18,14 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import ANONYMOUS, Caller
 from subgraphs.auth.contract import AuthErrorCode
 from subgraphs.auth.models import EmailToken, RefreshToken, User
+from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import ANONYMOUS, Caller, signed_in
 from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, signed_in
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, enqueue_notification
 
@@ -86,7 +86,7 @@ class AuthService:
                 "sub": str(user.id),
                 "sid": str(family_id),
                 "iat": now,
-                "exp": now + self.settings.access_token_ttl_seconds,
+                "exp": now + self.settings.auth.access_token_ttl_seconds,
                 "jti": secrets.token_urlsafe(12),
             }
         )
@@ -98,11 +98,14 @@ class AuthService:
                 user_id=user.id,
                 family_id=family_id,
                 token_hash=refresh_hash,
-                expires_at=utcnow() + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+                expires_at=utcnow()
+                + timedelta(seconds=self.settings.auth.refresh_token_ttl_seconds),
             )
         )
         return Tokens(
-            self._access_token(user, family_id), refresh, self.settings.access_token_ttl_seconds
+            self._access_token(user, family_id),
+            refresh,
+            self.settings.auth.access_token_ttl_seconds,
         )
 
     async def _revoke_families(
@@ -126,9 +129,11 @@ class AuthService:
 
     def _throttle_keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
         digest = hashlib.sha256(email.encode()).hexdigest()
-        keys = [(f"auth:fail:email:{digest}", self.settings.login_max_failures_per_email)]
+        keys = [(f"auth:fail:email:{digest}", self.settings.auth.login_max_failures_per_email)]
         if address:
-            keys.append((f"auth:fail:addr:{address}", self.settings.login_max_failures_per_address))
+            keys.append(
+                (f"auth:fail:addr:{address}", self.settings.auth.login_max_failures_per_address)
+            )
         return keys
 
     async def _throttled(self, keys: list[tuple[str, int]]) -> bool:
@@ -138,7 +143,7 @@ class AuthService:
     async def _record_failure(self, keys: list[tuple[str, int]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, _ in keys:
-                pipe.set(key, 0, nx=True, ex=self.settings.login_failure_window_seconds)
+                pipe.set(key, 0, nx=True, ex=self.settings.auth.login_failure_window_seconds)
                 pipe.incr(key)
             await pipe.execute()
 
@@ -276,16 +281,19 @@ class AuthService:
             category="security",
             recipients=[Recipient(user_id=user.id, email=user.email)],
             idempotency_key=f"auth:email_token:{stored.id}",
-            data={"name": user.name, "link": f"{self.settings.public_url}/{path}?token={token}"},
+            data={
+                "name": user.name,
+                "link": f"{self.settings.core.public_url}/{path}?token={token}",
+            },
         )
 
     def _verification(self, session: AsyncSession, user: User) -> NotificationRequest:
-        ttl = self.settings.email_token_ttl_seconds
+        ttl = self.settings.auth.email_token_ttl_seconds
         return self._email_token(session, user, VERIFY_EMAIL, ttl, "verify-email")
 
     async def _send(self, message: NotificationRequest) -> None:
         """Hand the email to the notifications worker once its token is committed."""
-        await enqueue_notification(self.redis, self.settings.queue_name, message)
+        await enqueue_notification(self.redis, self.settings.core.queue_name, message)
 
     async def _spend(self, session: AsyncSession, token: str, purpose: str) -> User:
         found = await session.exec(
@@ -325,7 +333,7 @@ class AuthService:
             user = (await session.exec(select(User).where(User.email == email))).first()
             if user is None:
                 return
-            ttl = self.settings.password_reset_ttl_seconds
+            ttl = self.settings.auth.password_reset_ttl_seconds
             message = self._email_token(session, user, RESET_PASSWORD, ttl, "reset-password")
         await self._send(message)
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 
 
 def utcnow() -> datetime:

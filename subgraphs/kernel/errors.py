@@ -6,6 +6,9 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
+
+from core.caller import Caller
 
 T = TypeVar("T")
 
@@ -64,3 +67,10 @@ def checked(**checks: Callable[[], Any]) -> dict[str, Any]:
     if problems:
         raise Rejected(*problems)
     return values
+
+
+def signed_in(caller: Caller) -> UUID:
+    """The caller's user id, or an UNAUTHENTICATED rejection."""
+    if caller.user_id is None:
+        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
+    return caller.user_id

@@ -14,8 +14,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaskErrors
 from strawberry.federation import Schema
 
+from core.caller import Caller
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.errors import ErrorCode, Rejected
 
 log = logging.getLogger("vetrai.errors")

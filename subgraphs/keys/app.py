@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.caller_context import HEADER, InvalidContext, verify_caller
+from core.scopes import INTERNAL_VERIFY
 from subgraphs.kernel.app import Runtime, create_subgraph_app
-from subgraphs.kernel.context import HEADER, InvalidContext, verify_caller
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.scopes import INTERNAL_VERIFY
-from subgraphs.kernel.settings import Settings
 from subgraphs.keys.contract import VERIFY_PATH
 from subgraphs.keys.schema import schema
 from subgraphs.keys.service import KeysService, VerifiedKey
+from subgraphs.keys.settings import Settings
 
 MIGRATIONS = MigrationSet("keys", Path(__file__).parent / "migrations")
 _MAX_BODY = 4096
@@ -88,7 +88,8 @@ async def verify(request: Request) -> Response:
     secret = await _presented_secret(request)
     if secret is None:
         return _problem(400, "INVALID_INPUT", 'Send {"secret": "<the API key>"}.')
-    key = await KeysService(runtime.db, runtime.redis, runtime.settings).verify(secret)
+    service: KeysService = request.app.state.services
+    key = await service.verify(secret)
     if key is None:
         return _problem(404, "NOT_FOUND", "No valid API key has this secret.")
     return _verified(key)
@@ -99,5 +100,9 @@ def create_app(settings: Settings) -> Starlette:
         return KeysService(runtime.db, runtime.redis, settings)
 
     return create_subgraph_app(
-        "keys", schema, settings, services, routes=[Route(VERIFY_PATH, verify, methods=["POST"])]
+        "keys",
+        schema,
+        settings.core,
+        services,
+        routes=[Route(VERIFY_PATH, verify, methods=["POST"])],
     )

@@ -18,12 +18,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import ANONYMOUS, Caller
+from core.scopes import SCOPES, scopes_of
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import ANONYMOUS, Caller
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
-from subgraphs.kernel.scopes import SCOPES, scopes_of
-from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys.contract import (
     CHANGED_CHANNEL,
@@ -36,6 +35,7 @@ from subgraphs.keys.contract import (
     usage_key,
 )
 from subgraphs.keys.models import ApiKey, UsageDay
+from subgraphs.keys.settings import Settings
 
 MANAGERS = frozenset({"owner", "admin"})
 MAX_RATE_LIMIT = 1_000_000
@@ -240,8 +240,8 @@ class KeysService:
     def _checked(self, caller: Caller, new: NewKey) -> KeyTerms:
         """``new`` with its fields cleaned; every bad field is reported, not just the first."""
         default = RateLimit(
-            self.settings.api_key_default_rate_limit,
-            self.settings.api_key_default_rate_window_seconds,
+            self.settings.keys.api_key_default_rate_limit,
+            self.settings.keys.api_key_default_rate_window_seconds,
         )
         terms = KeyTerms(
             **checked(
@@ -276,7 +276,7 @@ class KeysService:
         terms = self._checked(caller, new)
         secret, hashed, prefix = _new_secret()
         async with self.db.transaction(caller) as session:
-            maximum = self.settings.api_keys_max_per_organization
+            maximum = self.settings.keys.api_keys_max_per_organization
             require(
                 await self._active_keys(session, new.org_id) < maximum,
                 KeysErrorCode.API_KEY_LIMIT_REACHED,
@@ -304,7 +304,7 @@ class KeysService:
 
     async def rotate(self, caller: Caller, key_id: UUID, grace_seconds: int) -> IssuedSecret:
         """A new secret for the key; the old one keeps working for ``grace_seconds``."""
-        longest = self.settings.api_key_max_grace_seconds
+        longest = self.settings.keys.api_key_max_grace_seconds
         require(
             0 <= grace_seconds <= longest,
             ErrorCode.INVALID_INPUT,

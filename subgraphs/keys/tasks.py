@@ -7,8 +7,8 @@ from typing import Any
 from arq.cron import CronJob, cron
 
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings
 from subgraphs.keys.service import KeysService
+from subgraphs.keys.settings import Settings
 
 Ctx = dict[str, Any]
 FLUSH_USAGE_JOB = "keys.flush_usage"

@@ -13,14 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.caller import Caller
 from subgraphs.kernel.app import Runtime, create_subgraph_app
-from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.validation import uuid_or_none
 from subgraphs.notifications.channels import provider_signature, senders
 from subgraphs.notifications.schema import schema
 from subgraphs.notifications.service import NotificationService
+from subgraphs.notifications.settings import Settings
 
 MIGRATIONS = MigrationSet("notifications", Path(__file__).parent / "migrations")
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings) -> Starlette:
         )
 
     async def sms_status(request: Request) -> Response:
-        token, url = settings.sms_auth_token, settings.sms_status_url
+        token, url = settings.notifications.sms_auth_token, settings.notifications.sms_status_url
         if token is None or url is None:
             return Response(status_code=404)
         form = dict(parse_qsl((await request.body()).decode()))
@@ -45,11 +45,10 @@ def create_app(settings: Settings) -> Starlette:
         ids = [uuid_or_none(request.query_params.get(k) or "") for k in ("delivery", "user", "org")]
         if ids[0] is None:
             return Response(status_code=400)
-        runtime: Runtime = request.app.state.runtime
-        service = NotificationService(runtime.db, runtime.redis, settings, {})
+        service: NotificationService = request.app.state.services
         status, error = form.get("MessageStatus", ""), form.get("ErrorCode")
         await service.sms_reported(ids[0], Caller(user_id=ids[1], org_id=ids[2]), status, error)
         return Response(status_code=204)
 
     routes = [Route("/sms/status", sms_status, methods=["POST"])]
-    return create_subgraph_app("notifications", schema, settings, services, routes=routes)
+    return create_subgraph_app("notifications", schema, settings.core, services, routes=routes)

@@ -18,11 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require, signed_in
 from subgraphs.notifications import live
 from subgraphs.notifications.channels import DeliveryFailed, Sender
 from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
@@ -37,6 +36,7 @@ from subgraphs.notifications.models import (
     Template,
 )
 from subgraphs.notifications.pagination import Page, decode_cursor, page_size, trimmed
+from subgraphs.notifications.settings import Settings
 from subgraphs.notifications.templates import (
     DEFAULTS,
     MAX_SOURCE,
@@ -374,7 +374,7 @@ class NotificationService:
             str(delivery.user_id) if delivery.user_id else None,
             str(delivery.org_id) if delivery.org_id else None,
             _job_id=f"{DELIVER_JOB}:{delivery.id}",
-            _queue_name=self.settings.queue_name,
+            _queue_name=self.settings.core.queue_name,
             _defer_until=not_before,
         )
 
@@ -440,10 +440,12 @@ class NotificationService:
 
     def _failed(self, delivery: Delivery, exc: DeliveryFailed) -> float | None:
         delivery.failure_reason = str(exc)[:1000]
-        if exc.permanent or delivery.attempts >= self.settings.delivery_max_attempts:
+        if exc.permanent or delivery.attempts >= self.settings.notifications.delivery_max_attempts:
             delivery.status = Status.FAILED.value
             return None
-        return float(self.settings.delivery_backoff_seconds * 2 ** (delivery.attempts - 1))
+        return float(
+            self.settings.notifications.delivery_backoff_seconds * 2 ** (delivery.attempts - 1)
+        )
 
     # history -----------------------------------------------------------------------------------
 

@@ -15,12 +15,12 @@ from arq.worker import Function, Retry, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.channels import senders
 from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
+from subgraphs.notifications.settings import Settings
 
 Ctx = dict[str, Any]
 
@@ -60,10 +60,10 @@ async def organization_members(ctx: Ctx, org_id: str, user_ids: list[str], as_of
 
 def functions(settings: Settings) -> list[Function]:
     # A worker killed mid-send uses up an ARQ try without a recorded attempt: leave room for it.
-    tries = 2 * settings.delivery_max_attempts + 1
+    tries = 2 * settings.notifications.delivery_max_attempts + 1
     # Short timeouts: ARQ runs the job of a killed worker again once its timeout has passed.
     # No result is kept: a request may carry a one-time link.
-    short = {"timeout": settings.job_timeout_seconds, "keep_result": 0}
+    short = {"timeout": settings.core.job_timeout_seconds, "keep_result": 0}
     return [
         func(notify, name=NOTIFY_JOB, **short),
         func(deliver, name=DELIVER_JOB, max_tries=tries, **short),

@@ -8,9 +8,9 @@ from starlette.applications import Starlette
 
 from subgraphs.kernel.app import Runtime, create_subgraph_app
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.settings import Settings
 from subgraphs.tenancy.schema import schema
 from subgraphs.tenancy.service import TenancyService
+from subgraphs.tenancy.settings import Settings
 
 MIGRATIONS = MigrationSet("tenancy", Path(__file__).parent / "migrations")
 
@@ -21,4 +21,4 @@ def create_app(settings: Settings) -> Starlette:
     def services(runtime: Runtime) -> TenancyService:
         return TenancyService(runtime.db, runtime.redis, settings)
 
-    return create_subgraph_app("tenancy", schema, settings, services)
+    return create_subgraph_app("tenancy", schema, settings.core, services)

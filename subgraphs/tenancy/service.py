@@ -16,11 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, signed_in
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.keys.contract import CHANGED_CHANNEL
 from subgraphs.notifications.contract import (
@@ -31,6 +30,7 @@ from subgraphs.notifications.contract import (
 )
 from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
+from subgraphs.tenancy.settings import Settings
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
@@ -237,7 +237,7 @@ class TenancyService:
 
     async def _announce(self, org_id: UUID, members: list[UUID]) -> None:
         """Once the change is committed, tell notifications who the members are now."""
-        await announce_members(self.redis, self.settings.queue_name, org_id, members, utcnow())
+        await announce_members(self.redis, self.settings.core.queue_name, org_id, members, utcnow())
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -323,13 +323,14 @@ class TenancyService:
                 role=role.value,
                 token_hash=hashed,
                 invited_by=signed_in(caller),
-                expires_at=utcnow() + timedelta(seconds=self.settings.invitation_ttl_seconds),
+                expires_at=utcnow()
+                + timedelta(seconds=self.settings.tenancy.invitation_ttl_seconds),
             )
             session.add(invitation)
-        link = f"{self.settings.public_url}/invitations/accept?token={token}"
+        link = f"{self.settings.core.public_url}/invitations/accept?token={token}"
         await enqueue_notification(
             self.redis,
-            self.settings.queue_name,
+            self.settings.core.queue_name,
             NotificationRequest(
                 template_key="invitation",
                 category="invitation",

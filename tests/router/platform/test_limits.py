@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from subgraphs.kernel.settings import Settings
 from tests.router.platform.conftest import RouterClient, router_client, router_config
+from vetrai.settings import PlatformSettings
 
 
 def _depth_query(depth: int) -> str:
@@ -26,7 +26,7 @@ async def test_forty_levels_deep_is_max_depth_exceeded(router: RouterClient) -> 
 
 
 async def test_aliases_root_fields_and_cost_limits(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     config = router_config(max_aliases=2, max_root_fields=2, max_cost=50)
     async with router_client(settings, supergraph_sdl, subgraph_urls, config) as strict:
@@ -91,7 +91,7 @@ async def test_automatic_persisted_queries(router: RouterClient) -> None:
 
 
 async def test_introspection_can_be_turned_off(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     config = router_config()
     config = config.model_copy(

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from subgraphs.kernel.settings import Settings
 from tests.router.platform.conftest import RouterClient, router_client, router_config
+from vetrai.settings import PlatformSettings
 
 
 async def test_operation_log_line_names_the_caller_but_no_secret(
@@ -45,7 +45,7 @@ async def test_metrics_by_operation_and_outcome(router: RouterClient) -> None:
 
 
 async def test_unreachable_subgraph_is_counted_as_a_fetch_error(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     broken = {**subgraph_urls, "auth": "http://127.0.0.1:9/graphql"}
     async with router_client(settings, supergraph_sdl, broken, router_config()) as router:

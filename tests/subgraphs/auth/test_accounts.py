@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from tests.conftest import Subgraph, unique_email
 
 PASSWORD = "correct horse battery"

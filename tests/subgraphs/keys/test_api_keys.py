@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from tests.conftest import Subgraph
 
 KEY_FIELDS = "id name prefix scopes createdAt expiresAt lastUsedAt revokedAt createdBy { id }"

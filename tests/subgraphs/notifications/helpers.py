@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 from uuid import UUID, uuid4
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph

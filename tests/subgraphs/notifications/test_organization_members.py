@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
 from tests.subgraphs.notifications.helpers import send, send_input

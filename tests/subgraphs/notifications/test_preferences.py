@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.notifications.models import Contact
 from subgraphs.notifications.service import NotificationService, quiet_until
 from tests.conftest import Subgraph

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
 from tests.subgraphs.notifications.helpers import (

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from tests.conftest import Subgraph, emailed, link_token, unique_email, unique_slug
 from tests.subgraphs.auth.test_accounts import sign_up
 
