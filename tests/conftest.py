@@ -113,9 +113,9 @@ class Subgraph:
 
 
 async def subgraph_client(name: str, settings: PlatformSettings) -> AsyncIterator[Subgraph]:
-    from vetrai.platform import subgraph
+    from vetrai.platform import domain
 
-    app = subgraph(name).module.create_app(settings)
+    app = domain(name).create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
         yield Subgraph(name, client, context_key(settings.core))

@@ -18,13 +18,14 @@ from router.reload import HotReload
 from subgraphs.kernel.migrations import migrate
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
-    SUBGRAPHS,
-    SubgraphSpec,
+    DOMAINS,
+    Service,
     all_migrations,
     composition_sources,
-    subgraph,
+    domain,
+    services,
 )
-from vetrai.serve import Service, serve
+from vetrai.serve import serve
 from vetrai.settings import PlatformSettings, load_settings
 from vetrai.worker import create_worker, monitoring_app
 
@@ -41,19 +42,6 @@ def _prepare(settings: PlatformSettings, *, migrations: bool) -> Stack:
         assert s.core.database_url is not None  # noqa: S101 - start_stack always resolves it
         migrate(s.core.database_url, s.core.database_app_role, all_migrations())
     return stack
-
-
-def _services(
-    settings: PlatformSettings, specs: list[SubgraphSpec], port: int | None
-) -> list[Service]:
-    return [
-        Service(
-            spec.name,
-            port or spec.port + settings.core.port_offset,
-            spec.module.create_app(settings),
-        )
-        for spec in specs
-    ]
 
 
 def _table(settings: PlatformSettings, services: list[Service], worker: bool) -> str:
@@ -102,7 +90,7 @@ def _router(
 def cmd_up(args: argparse.Namespace, settings: PlatformSettings) -> None:
     stack = _prepare(settings, migrations=not args.no_migrate)
     s = stack.settings
-    subgraphs = _services(s, SUBGRAPHS, None)
+    subgraphs = services(s)
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
@@ -126,7 +114,7 @@ def cmd_router(args: argparse.Namespace, settings: PlatformSettings) -> None:
 
 def cmd_subgraph(args: argparse.Namespace, settings: PlatformSettings) -> None:
     stack = _prepare(settings, migrations=False)
-    _run(stack.settings, _services(stack.settings, [subgraph(args.name)], args.port))
+    _run(stack.settings, services(stack.settings, [domain(args.name)], args.port))
 
 
 def cmd_worker(_: argparse.Namespace, settings: PlatformSettings) -> None:
@@ -153,7 +141,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     up.set_defaults(run=cmd_up)
     one = commands.add_parser("subgraph", help="run one subgraph")
-    one.add_argument("name", choices=[s.name for s in SUBGRAPHS])
+    one.add_argument("name", choices=[s.name for s in DOMAINS])
     one.add_argument("--port", type=int, help="default: the subgraph's own port")
     one.set_defaults(run=cmd_subgraph)
     work = commands.add_parser(

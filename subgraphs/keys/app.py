@@ -1,4 +1,4 @@
-"""The keys subgraph (port 8003): its schema, migrations and ASGI app, plus the router's
+"""The keys subgraph (port 8003): its schema, services, migrations and jobs, plus the router's
 internal route that verifies a presented API key secret.
 
 The router calls ``POST /internal/verify`` with ``{"secret": "vetrai_..."}`` and a caller context
@@ -14,24 +14,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.caller_context import HEADER, InvalidContext, verify_caller
 from core.scopes import INTERNAL_VERIFY
-from subgraphs.kernel.app import Runtime, create_subgraph_app
+from subgraphs.kernel.app import Runtime
+from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.keys.contract import VERIFY_PATH
 from subgraphs.keys.schema import schema
 from subgraphs.keys.service import KeysService, VerifiedKey
 from subgraphs.keys.settings import Settings
+from subgraphs.keys.tasks import JOBS
 
-MIGRATIONS = MigrationSet("keys", Path(__file__).parent / "migrations")
 _MAX_BODY = 4096
-
-__all__ = ["MIGRATIONS", "create_app", "schema"]
 
 
 def _problem(status: int, code: str, message: str) -> Response:
@@ -95,14 +93,16 @@ async def verify(request: Request) -> Response:
     return _verified(key)
 
 
-def create_app(settings: Settings) -> Starlette:
-    def services(runtime: Runtime) -> KeysService:
-        return KeysService(runtime.db, runtime.redis, settings)
+def services(runtime: Runtime, settings: Settings) -> KeysService:
+    return KeysService(runtime.db, runtime.redis, settings)
 
-    return create_subgraph_app(
-        "keys",
-        schema,
-        settings.core,
-        services,
-        routes=[Route(VERIFY_PATH, verify, methods=["POST"])],
-    )
+
+DOMAIN = Domain(
+    name="keys",
+    port=8003,
+    schema=schema,
+    services=services,
+    migrations=MigrationSet("keys", Path(__file__).parent / "migrations"),
+    routes=[Route(VERIFY_PATH, verify, methods=["POST"])],
+    jobs=JOBS,
+)

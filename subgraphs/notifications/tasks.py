@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database
+from subgraphs.kernel.domain import Jobs
 from subgraphs.notifications.channels import senders
 from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
@@ -80,4 +81,10 @@ async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:
 
 
 async def shutdown(ctx: Ctx) -> None:
-    await ctx["http"].aclose()
+    # A worker stopped before its startup ran has no client to close.
+    client: httpx.AsyncClient | None = ctx.pop("http", None)
+    if client is not None:
+        await client.aclose()
+
+
+JOBS = Jobs(functions=functions, startup=startup, shutdown=shutdown)

@@ -23,14 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
-from vetrai.platform import SUBGRAPHS
+from vetrai.platform import DOMAINS
 from vetrai.settings import PlatformSettings
 
 from .deployment import ROOT, compose_services, mounted_sources, setting_names, vetrai_services
 
 # ports 14000-32007: below Linux's ephemeral range (32768+), where client sockets could hold one
 OFFSET = 10000 + secrets.randbelow(14000)
-PROCESSES = ["router", "worker", *(spec.name for spec in SUBGRAPHS)]
+PROCESSES = ["router", "worker", *(spec.name for spec in DOMAINS)]
 _COMPOSE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 ME = "query { me { id email organizations { id slug } } }"
 
@@ -143,7 +143,7 @@ def platform(settings: PlatformSettings) -> Iterator[Platform]:
     services = vetrai_services({"services": compose_services({"VETRAI_CONTEXT_KEY": "c" * 48})})
     queue = f"vetrai:deploy-test:{secrets.token_hex(4)}"
     running = Platform(folder)
-    ports = {spec.name: spec.port for spec in SUBGRAPHS} | {"router": 4000}
+    ports = {spec.name: spec.port for spec in DOMAINS} | {"router": 4000}
     try:
         for name in PROCESSES:
             service = services[name]

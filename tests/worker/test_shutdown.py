@@ -41,3 +41,11 @@ async def test_job_running_at_shutdown_is_requeued_and_sent_once(
     assert len(mailbox.to(email)) == 1
     [sent] = await deliveries(owner_engine, user)
     assert (sent["status"], sent["attempts"]) == ("sent", 1)
+
+
+async def test_worker_stopped_before_its_startup_ran_shuts_down_cleanly(
+    settings: PlatformSettings,
+) -> None:
+    never_started = workers.create_worker(settings)
+    await never_started.close()  # runs every domain's shutdown with an empty job context
+    assert never_started.ctx == {}

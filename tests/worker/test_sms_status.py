@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from subgraphs.notifications.app import create_app
+from subgraphs.notifications.app import DOMAIN
 from subgraphs.notifications.channels import provider_signature
 from subgraphs.notifications.contract import enqueue_notification
 from subgraphs.notifications.service import NotificationService
@@ -29,7 +29,7 @@ def status_settings(delivery_settings: PlatformSettings) -> PlatformSettings:
 
 @pytest.fixture
 async def subgraph(status_settings: PlatformSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(status_settings)
+    app = DOMAIN.create_app(status_settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
         yield client

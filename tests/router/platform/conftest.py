@@ -18,7 +18,7 @@ from router.app import create_router
 from router.compose.compose import compose
 from router.config import RateLimits, RouterConfig
 from tests.conftest import unique_email
-from vetrai.platform import SUBGRAPHS, composition_sources
+from vetrai.platform import DOMAINS, composition_sources
 from vetrai.settings import PlatformSettings
 
 PASSWORD = "correct horse battery"
@@ -43,8 +43,8 @@ async def served(app: ASGIApp) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def subgraph_urls(settings: PlatformSettings) -> AsyncIterator[dict[str, str]]:
     urls: dict[str, str] = {}
-    servers = [served(spec.module.create_app(settings)) for spec in SUBGRAPHS]
-    for spec, server in zip(SUBGRAPHS, servers, strict=True):
+    servers = [served(spec.create_app(settings)) for spec in DOMAINS]
+    for spec, server in zip(DOMAINS, servers, strict=True):
         urls[spec.name] = f"{await server.__aenter__()}/graphql"
     yield urls
     for server in reversed(servers):

@@ -143,7 +143,7 @@ async def test_one_flush_at_a_time(worker_ctx: dict[str, Any]) -> None:
         await redis.delete("vetrai:keys:flush-lock")
 
 
-def test_the_flush_runs_every_minute() -> None:
-    [job] = cron_jobs()
+def test_the_flush_runs_every_minute(settings: PlatformSettings) -> None:
+    [job] = cron_jobs(settings)
     assert job.coroutine is flush_usage
     assert (job.second, job.minute) == (0, None)

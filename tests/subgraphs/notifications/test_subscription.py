@@ -24,7 +24,7 @@ from subgraphs.notifications.live import topic
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph, served
 from tests.subgraphs.notifications.helpers import member, organization, send, send_input
-from vetrai.platform import subgraph
+from vetrai.platform import domain
 from vetrai.settings import PlatformSettings
 
 PROTOCOLS = [Subprotocol("graphql-transport-ws")]
@@ -33,7 +33,7 @@ SUBSCRIBE = "subscription { notificationAdded { id title body category createdAt
 
 @pytest.fixture(scope="module")
 async def endpoint(settings: PlatformSettings) -> AsyncIterator[str]:
-    async with served(subgraph("notifications").module.create_app(settings)) as port:
+    async with served(domain("notifications").create_app(settings)) as port:
         yield f"ws://127.0.0.1:{port}/graphql"
 
 
