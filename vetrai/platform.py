@@ -53,7 +53,7 @@ def composition_sources(
     return [Subgraph(d.name, f"http://{host}:{d.port}/graphql", d.schema.as_str()) for d in domains]
 
 
-# The kernel's email outbox, retired for the notifications service: its history drops its table.
+# The kernel's outbox (its first table, of emails, was retired for the notifications service).
 OUTBOX_MIGRATIONS = MigrationSet("outbox", Path(kernel.__file__).parent / "outbox_migrations")
 
 

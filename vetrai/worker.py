@@ -26,7 +26,8 @@ from starlette.routing import Route
 
 from core.settings import SettingsError
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.domain import Domain
+from subgraphs.kernel.domain import Domain, Jobs
+from subgraphs.kernel.outbox import Relay, start_relay, stop_relay
 from vetrai.platform import DOMAINS
 from vetrai.settings import PlatformSettings
 
@@ -41,7 +42,9 @@ def create_worker(
         raise SettingsError("REDIS_URL: not set")
     url, role = settings.core.app_database()
     db = Database(url, role=role)
-    jobs = [d.jobs for d in domains]
+    redis_pool = ArqRedis.from_url(settings.core.redis_url)
+    db.after_commit = Relay(db, redis_pool, settings.core.queue_name).after_commit
+    jobs = [Jobs(startup=start_relay, shutdown=stop_relay), *(d.jobs for d in domains)]
 
     async def startup(ctx: dict[str, Any]) -> None:
         for job in jobs:
@@ -63,7 +66,7 @@ def create_worker(
     return Worker(
         [f for job in jobs for f in job.functions(settings)],
         queue_name=settings.core.queue_name,
-        redis_pool=ArqRedis.from_url(settings.core.redis_url),
+        redis_pool=redis_pool,
         on_startup=startup,
         on_shutdown=shutdown,
         cron_jobs=[c for job in jobs for c in job.cron(settings)],

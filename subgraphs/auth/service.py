@@ -27,7 +27,7 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, signed_in
 from subgraphs.kernel.tokens import new_token, token_hash
-from subgraphs.notifications.contract import NotificationRequest, Recipient, enqueue_notification
+from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
@@ -165,12 +165,11 @@ class AuthService:
                 session.add(user)
                 await session.flush()
                 tokens = self._issue(session, user, uuid4())
-                message = self._verification(session, user)
+                await stage_notification(session, self._verification(session, user))
         except IntegrityError:
             raise Rejected.one(
                 AuthErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
             ) from None
-        await self._send(message)
         return user, tokens
 
     async def log_in(self, email: str, password: str, caller: Caller) -> tuple[User, Tokens]:
@@ -291,10 +290,6 @@ class AuthService:
         ttl = self.settings.auth.email_token_ttl_seconds
         return self._email_token(session, user, VERIFY_EMAIL, ttl, "verify-email")
 
-    async def _send(self, message: NotificationRequest) -> None:
-        """Hand the email to the notifications worker once its token is committed."""
-        await enqueue_notification(self.redis, self.settings.core.queue_name, message)
-
     async def _spend(self, session: AsyncSession, token: str, purpose: str) -> User:
         found = await session.exec(
             select(EmailToken)
@@ -316,8 +311,7 @@ class AuthService:
             user = existing(await session.get(User, user_id), "user")
             if user.email_verified_at is not None:
                 return
-            message = self._verification(session, user)
-        await self._send(message)
+            await stage_notification(session, self._verification(session, user))
 
     async def verify_email(self, token: str) -> User:
         async with self.db.transaction(ANONYMOUS) as session:
@@ -334,8 +328,8 @@ class AuthService:
             if user is None:
                 return
             ttl = self.settings.auth.password_reset_ttl_seconds
-            message = self._email_token(session, user, RESET_PASSWORD, ttl, "reset-password")
-        await self._send(message)
+            reset = self._email_token(session, user, RESET_PASSWORD, ttl, "reset-password")
+            await stage_notification(session, reset)
 
     async def reset_password(self, token: str, new_password: str) -> None:
         """Every session of the account ends."""

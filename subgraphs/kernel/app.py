@@ -32,6 +32,7 @@ from core.caller_context import HEADER, InvalidContext, context_key, verify_call
 from core.observe import HttpMetrics, Observe
 from core.settings import CoreSettings, SettingsError
 from subgraphs.kernel.db import Database
+from subgraphs.kernel.outbox import Relay
 
 log = logging.getLogger("vetrai.subgraph")
 S = TypeVar("S")
@@ -138,6 +139,7 @@ def create_subgraph_app(
         redis=Redis.from_url(settings.redis_url),
         context_key=context_key(settings),
     )
+    runtime.db.after_commit = Relay(runtime.db, runtime.redis, settings.queue_name).after_commit
     services = build_services(runtime)
     graphql_app = _SubgraphGraphQL(schema, runtime, lambda: services)
     paths = frozenset(

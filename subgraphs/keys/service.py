@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar, cast
 from uuid import UUID
 
-import orjson
 from redis.asyncio import Redis
 from sqlalchemy import or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +22,7 @@ from core.scopes import SCOPES, scopes_of
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
+from subgraphs.kernel.outbox import stage_announcement
 from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys.contract import (
     CHANGED_CHANNEL,
@@ -325,7 +325,7 @@ class KeysService:
             key.previous_valid_until = now + timedelta(seconds=grace_seconds) if keep_old else None
             key.secret_hash, key.prefix = hashed, prefix
             session.add(key)
-        await self._announce(key, "rotated")
+            await self._announce(session, key, "rotated")
         return IssuedSecret(key, secret)
 
     async def revoke(self, caller: Caller, key_id: UUID) -> ApiKey:
@@ -335,13 +335,13 @@ class KeysService:
                 key.revoked_at = utcnow()
                 key.previous_secret_hash = key.previous_valid_until = None
                 session.add(key)
-        await self._announce(key, "revoked")
+            await self._announce(session, key, "revoked")
         return key
 
-    async def _announce(self, key: ApiKey, event: str) -> None:
+    async def _announce(self, session: AsyncSession, key: ApiKey, event: str) -> None:
         """Tell routers to forget what they cached about the key (after the change committed)."""
         message = {"event": event, "key_id": str(key.id), "org_id": str(key.org_id)}
-        await self.redis.publish(CHANGED_CHANNEL, orjson.dumps(message))
+        await stage_announcement(session, CHANGED_CHANNEL, message)
 
     # reading keys ------------------------------------------------------------------------------
 

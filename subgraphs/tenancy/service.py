@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import available_timezones
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
@@ -20,13 +19,14 @@ from core.caller import Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, signed_in
+from subgraphs.kernel.outbox import stage_announcement
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.keys.contract import CHANGED_CHANNEL
 from subgraphs.notifications.contract import (
     NotificationRequest,
     Recipient,
-    announce_members,
-    enqueue_notification,
+    stage_members,
+    stage_notification,
 )
 from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
@@ -141,9 +141,9 @@ class TenancyService:
                 session.add(Membership(org_id=org.id, user_id=user_id, role=Role.OWNER.value))
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
+                await self._announce(session, org.id, [user_id])
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
-        await self._announce(org.id, [user_id])
         return org
 
     async def update_organization(
@@ -171,10 +171,10 @@ class TenancyService:
         async with self.db.transaction(caller) as session:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
-        await self._announce(org_id, [])
-        # Routers stop honouring the organization's API keys at once.
-        gone = {"event": "organization_deleted", "org_id": str(org_id)}
-        await self.redis.publish(CHANGED_CHANNEL, orjson.dumps(gone))
+            await self._announce(session, org_id, [])
+            # Routers stop honouring the organization's API keys at once.
+            gone = {"event": "organization_deleted", "org_id": str(org_id)}
+            await stage_announcement(session, CHANGED_CHANNEL, gone)
 
     async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
         """Organizations by id, in order; None where the caller is not a member."""
@@ -235,9 +235,9 @@ class TenancyService:
         rows = await session.exec(select(Membership.user_id).where(Membership.org_id == org_id))
         return list(rows)
 
-    async def _announce(self, org_id: UUID, members: list[UUID]) -> None:
+    async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
         """Once the change is committed, tell notifications who the members are now."""
-        await announce_members(self.redis, self.settings.core.queue_name, org_id, members, utcnow())
+        await stage_members(session, org_id, members, utcnow())
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -304,8 +304,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             await session.delete(target)
             await session.flush()
-            members = await self._member_ids(session, org_id)
-        await self._announce(org_id, members)
+            await self._announce(session, org_id, await self._member_ids(session, org_id))
 
     # invitations -------------------------------------------------------------------------------
 
@@ -327,19 +326,16 @@ class TenancyService:
                 + timedelta(seconds=self.settings.tenancy.invitation_ttl_seconds),
             )
             session.add(invitation)
-        link = f"{self.settings.core.public_url}/invitations/accept?token={token}"
-        await enqueue_notification(
-            self.redis,
-            self.settings.core.queue_name,
-            NotificationRequest(
+            link = f"{self.settings.core.public_url}/invitations/accept?token={token}"
+            email_request = NotificationRequest(
                 template_key="invitation",
                 category="invitation",
                 recipients=[Recipient(email=email)],
                 idempotency_key=f"tenancy:invitation:{invitation.id}",
                 data={"organization": org.name, "link": link},
                 org_id=org_id,
-            ),
-        )
+            )
+            await stage_notification(session, email_request)
         return invitation
 
     async def invitations(self, caller: Caller, org_id: UUID) -> list[Invitation]:
@@ -390,12 +386,11 @@ class TenancyService:
                 )
                 await session.flush()
                 org = existing(await session.get(Organization, invitation.org_id), "organization")
-                members = await self._member_ids(session, org.id)
+                await self._announce(session, org.id, await self._member_ids(session, org.id))
         except IntegrityError:
             raise Rejected.one(
                 TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
             ) from None
-        await self._announce(org.id, members)
         return org
 
     async def revoke_invitation(self, caller: Caller, invitation_id: UUID) -> Invitation:
