@@ -25,7 +25,6 @@ from core.caller import Caller
 from core.caller_context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import Database, async_url
 from subgraphs.kernel.migrations import migrate
-from subgraphs.notifications.channels import senders
 from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, start_stack
@@ -179,8 +178,7 @@ async def notification_service(settings: PlatformSettings) -> AsyncIterator[Noti
     db = Database(url, role=role)
     assert settings.core.redis_url
     redis = Redis.from_url(settings.core.redis_url)
-    async with httpx.AsyncClient() as client:
-        yield NotificationService(db, redis, settings, senders(settings, client))
+    yield NotificationService(db, redis, settings)
     await redis.aclose()
     await db.close()
 

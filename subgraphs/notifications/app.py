@@ -25,8 +25,8 @@ from subgraphs.notifications.tasks import JOBS
 
 
 def services(runtime: Runtime, settings: Settings) -> NotificationService:
-    # The subgraph only stores and queues; the worker does the sending.
-    return NotificationService(runtime.db, runtime.redis, settings, {})
+    # The subgraph only stores and queues; the worker does the sending (DeliveryService).
+    return NotificationService(runtime.db, runtime.redis, settings)
 
 
 async def sms_status(request: Request) -> Response:

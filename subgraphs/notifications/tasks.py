@@ -20,6 +20,7 @@ from subgraphs.kernel.db import Database
 from subgraphs.kernel.domain import Jobs
 from subgraphs.notifications.channels import senders
 from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
+from subgraphs.notifications.delivery import DeliveryService
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 from subgraphs.notifications.settings import Settings
 
@@ -42,7 +43,7 @@ async def notify(ctx: Ctx, payload: dict[str, Any]) -> int:
 
 
 async def deliver(ctx: Ctx, delivery_id: str, user_id: str | None, org_id: str | None) -> None:
-    service: NotificationService = ctx["notifications"]
+    service: DeliveryService = ctx["deliveries"]
     recipient = Caller(
         user_id=UUID(user_id) if user_id else None, org_id=UUID(org_id) if org_id else None
     )
@@ -75,9 +76,8 @@ def functions(settings: Settings) -> list[Function]:
 async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:
     client = httpx.AsyncClient()
     ctx["http"] = client
-    ctx["notifications"] = NotificationService(
-        db, ctx["redis"], settings, senders(settings, client)
-    )
+    ctx["notifications"] = NotificationService(db, ctx["redis"], settings)
+    ctx["deliveries"] = DeliveryService(db, settings, senders(settings, client))
 
 
 async def shutdown(ctx: Ctx) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -29,7 +28,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from subgraphs.kernel.db import Database
-from subgraphs.notifications.channels import senders
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import served
@@ -141,8 +139,7 @@ async def service(delivery_settings: PlatformSettings) -> AsyncIterator[Notifica
     db = Database(url, role=role)
     assert delivery_settings.core.redis_url
     redis = Redis.from_url(delivery_settings.core.redis_url)
-    async with httpx.AsyncClient() as client:
-        yield NotificationService(db, redis, delivery_settings, senders(delivery_settings, client))
+    yield NotificationService(db, redis, delivery_settings)
     await redis.delete(delivery_settings.core.queue_name)
     await redis.aclose()
     await db.close()
