@@ -28,10 +28,10 @@ from graphql import (
     is_composite_type,
 )
 
-from ..supergraph import FieldSet, Key, Supergraph
-from .errors import PlanningError
-from .fetch_graph import FetchGraph, FetchGroup
-from .selection import Conditions, SelectionTree, condition_of, variable_conditions
+from router.planner.errors import PlanningError
+from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.selection import Conditions, SelectionTree, condition_of, variable_conditions
+from router.supergraph import FieldSet, Key, Supergraph
 
 
 @dataclass(frozen=True)

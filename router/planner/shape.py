@@ -26,8 +26,8 @@ from graphql import (
     is_composite_type,
 )
 
-from ..supergraph import Supergraph
-from .selection import variable_conditions
+from router.planner.selection import variable_conditions
+from router.supergraph import Supergraph
 
 NON_NULL = 0
 LIST = 1

@@ -14,9 +14,8 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from router.config import load_config
+from tests.deploy.deployment import CHART, containers, parse_command, render_chart, setting_names
 from vetrai.platform import DOMAINS
-
-from .deployment import CHART, containers, parse_command, render_chart, setting_names
 
 DATABASE_URL = "postgresql://vetrai:placeholder@postgres:5432/vetrai"
 REQUIRED: dict[str, Any] = {

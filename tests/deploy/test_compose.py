@@ -12,9 +12,7 @@ import yaml
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
 from router.config import RouterConfig, load_config
-from vetrai.platform import DOMAINS
-
-from .deployment import (
+from tests.deploy.deployment import (
     ROOT,
     compose_file,
     compose_services,
@@ -23,6 +21,7 @@ from .deployment import (
     setting_names,
     vetrai_services,
 )
+from vetrai.platform import DOMAINS
 
 SCHEMA = Path(__file__).parent / "compose-spec.json"
 VARIABLES = {"VETRAI_CONTEXT_KEY": "k" * 40}

@@ -23,10 +23,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.deploy.deployment import (
+    ROOT,
+    compose_services,
+    mounted_sources,
+    setting_names,
+    vetrai_services,
+)
 from vetrai.platform import DOMAINS
 from vetrai.settings import PlatformSettings
-
-from .deployment import ROOT, compose_services, mounted_sources, setting_names, vetrai_services
 
 # ports 14000-32007: below Linux's ephemeral range (32768+), where client sockets could hold one
 OFFSET = 10000 + secrets.randbelow(14000)

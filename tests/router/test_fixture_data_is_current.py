@@ -2,7 +2,7 @@
 
 import pytest
 
-from .fedfixtures.subgraphs import DATA_DIR, SCHEMAS, published_sdl
+from tests.router.fedfixtures.subgraphs import DATA_DIR, SCHEMAS, published_sdl
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
