@@ -17,7 +17,7 @@ from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys.contract import record_use
 from subgraphs.keys.service import KeysService
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import issued, manager
+from tests.subgraphs.keys.builders import issued, manager
 from vetrai.settings import PlatformSettings
 
 ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {

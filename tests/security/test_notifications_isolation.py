@@ -11,9 +11,7 @@ from core.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
-from tests.subgraphs.notifications.helpers import member, organization, send, send_input
-from tests.subgraphs.notifications.test_preferences import SET
-from tests.subgraphs.notifications.test_templates import save
+from tests.subgraphs.notifications.helpers import SET, member, organization, save, send, send_input
 from vetrai.settings import PlatformSettings
 
 TABLES = (

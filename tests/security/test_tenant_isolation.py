@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.caller import Caller
 from subgraphs.kernel.db import Database
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.tenancy.test_organizations import READ, create_org, join, new_user
+from tests.subgraphs.tenancy.builders import READ, create_org, join, new_user
 from vetrai.settings import PlatformSettings
 
 TENANT_TABLES = ("organizations", "memberships", "invitations")

@@ -10,7 +10,7 @@ from core.caller import Caller
 from router.identity import verify_token
 from subgraphs.auth.signing import TokenSigner, rotate
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.auth.test_accounts import LOG_IN, PASSWORD, sign_up
+from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, sign_up
 from vetrai.settings import PlatformSettings
 
 

@@ -12,7 +12,7 @@ from core.caller import Caller
 from core.caller_context import HEADER, InvalidContext, read_caller, sign_caller
 from subgraphs.kernel.schema import federated_schema
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.auth.test_accounts import sign_up
+from tests.subgraphs.auth.builders import sign_up
 
 ME = {"query": "{ me { id } }"}
 ENTITIES = {

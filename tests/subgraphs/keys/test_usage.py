@@ -18,7 +18,7 @@ from subgraphs.kernel.db import Database
 from subgraphs.keys.contract import record_use, usage_key
 from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import issued, manager
+from tests.subgraphs.keys.builders import issued, manager
 from vetrai.settings import PlatformSettings
 
 USAGE = """query($id: ID!, $from: Date!, $to: Date!) { apiKey(id: $id) {

@@ -22,7 +22,7 @@ from core.logs import JsonFormatter
 from core.scopes import INTERNAL_VERIFY
 from subgraphs.keys.contract import CHANGED_CHANNEL
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import REVOKE, ROTATE, codes, create_key, issued, manager
+from tests.subgraphs.keys.builders import REVOKE, ROTATE, codes, create_key, issued, manager
 from vetrai.settings import PlatformSettings
 
 ROUTER = Caller(scopes=frozenset({INTERNAL_VERIFY}))
