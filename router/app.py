@@ -18,6 +18,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.caller_context import context_key
+from core.observe import Observe
+from core.settings import SettingsError
 from router import graphiql, reload
 from router.apq import PersistedQueryStore
 from router.config import RouterConfig
@@ -27,18 +30,16 @@ from router.identity import Authenticator, Endpoints, context_signer
 from router.pipeline.runtime import Runtime, Served
 from router.pipeline.stages import Pipeline
 from router.ratelimit import RateLimiter
+from router.settings import Settings
 from router.subscriptions import Subscriptions
 from router.telemetry import Metrics
-from subgraphs.kernel.api_keys import VERIFY_PATH
-from subgraphs.kernel.context import context_key
-from subgraphs.kernel.observe import Observe
-from subgraphs.kernel.settings import Settings, SettingsError
+from subgraphs.keys.contract import VERIFY_PATH
 
 
 def jwks_url(settings: Settings, urls: Mapping[str, str]) -> str:
     """``JWKS_URL``, else the auth subgraph's published keys next to its GraphQL endpoint."""
-    if settings.jwks_url:
-        return settings.jwks_url
+    if settings.router.jwks_url:
+        return settings.router.jwks_url
     if "auth" not in urls:
         raise SettingsError("JWKS_URL: not set and the supergraph has no auth subgraph")
     parts = urlsplit(urls["auth"])
@@ -89,10 +90,14 @@ def create_router(
     """The router with identity, limits and protection in front of the federation engine.
     With ``watch``, a changed supergraph file is served without a restart."""
     config = config or RouterConfig()
-    if not settings.redis_url:
+    if not settings.core.redis_url:
         raise SettingsError("REDIS_URL: the router keeps rate limits and persisted queries there")
-    overrides = {**settings.router_subgraph_urls, **config.subgraph_urls, **(subgraph_urls or {})}
-    production = settings.environment == "production"
+    overrides = {
+        **settings.router.router_subgraph_urls,
+        **config.subgraph_urls,
+        **(subgraph_urls or {}),
+    }
+    production = settings.core.environment == "production"
     metrics = Metrics()
 
     def served(sdl: str) -> Served:
@@ -102,12 +107,12 @@ def create_router(
 
     runtime = Runtime(served, supergraph_sdl)
     metrics.watch_caches(lambda: runtime.served.engine)
-    key = context_key(settings)
-    redis = Redis.from_url(settings.redis_url)
+    key = context_key(settings.core)
+    redis = Redis.from_url(settings.core.redis_url)
     authenticator = Authenticator(
         _endpoints(settings, runtime.served.urls),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
+        issuer=settings.core.jwt_issuer,
+        audience=settings.core.jwt_audience,
         key=key,
         redis=redis,
     )
@@ -117,7 +122,7 @@ def create_router(
         limiter=RateLimiter(redis, config.rate_limits.namespace),
         persisted=PersistedQueryStore(redis, config.persisted_queries),
         metrics=metrics,
-        sign=context_signer(key, settings.context_ttl_seconds),
+        sign=context_signer(key, settings.core.context_ttl_seconds),
         introspection=_enabled(config.protection.introspection, production),
     )
     subscriptions = Subscriptions(
@@ -131,7 +136,7 @@ def create_router(
         pipeline,
         subscriptions,
         csrf=config.protection.csrf,
-        development=settings.environment == "development",
+        development=settings.core.environment == "development",
         expose_plans=not production,
     )
 

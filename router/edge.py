@@ -19,13 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .documents import DocumentCache
-from .executor.client import FetchObserver, SubgraphClient
-from .executor.execute import Executor
-from .planner.errors import PlanningError
-from .planner.plan import plan_to_json
-from .planner.planner import QueryPlanner, select_operation
-from .supergraph import Supergraph
+from router.documents import DocumentCache
+from router.executor.client import FetchObserver, SubgraphClient
+from router.executor.execute import Executor
+from router.planner.errors import PlanningError
+from router.planner.plan import plan_to_json
+from router.planner.planner import QueryPlanner, select_operation
+from router.supergraph import Supergraph
 
 SubgraphHeaders = Callable[[str, Request], Mapping[str, str]]
 Answer = tuple[int, bytes]

@@ -16,6 +16,7 @@ from graphql import OperationType
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from core.caller import ANONYMOUS
 from router import limits
 from router.config import Limits
 from router.identity import Identity
@@ -26,7 +27,6 @@ from router.pipeline.stages import Pipeline
 from router.planner.plan import plan_to_json
 from router.subscriptions import Subscriptions
 from router.telemetry import Outcome, outcome_of
-from subgraphs.kernel.caller import ANONYMOUS
 
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")

@@ -31,13 +31,13 @@ from joserfc.jws import extract_compact
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.caller import ANONYMOUS, Caller
+from core.caller_context import HEADER, sign_caller
+from core.logs import request_id
+from core.scopes import INTERNAL_VERIFY, scopes_of
+from core.tracing import outgoing
 from router.config import Window
-from subgraphs.kernel.api_keys import CHANGED_CHANNEL, SECRET_PREFIX
-from subgraphs.kernel.caller import ANONYMOUS, Caller
-from subgraphs.kernel.context import HEADER, sign_caller
-from subgraphs.kernel.logs import request_id
-from subgraphs.kernel.scopes import INTERNAL_VERIFY, scopes_of
-from subgraphs.kernel.tracing import outgoing
+from subgraphs.keys.contract import CHANGED_CHANNEL, SECRET_PREFIX
 
 logger = logging.getLogger(__name__)
 _REFETCH_INTERVAL = 10.0

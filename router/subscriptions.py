@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from core.caller_context import HEADER
 from router import limits
 from router.identity import Identity
 from router.pipeline.errors import RouterError, body_too_large, masked
@@ -29,7 +30,6 @@ from router.pipeline.runtime import Runtime, Served
 from router.pipeline.stages import Pipeline
 from router.planner.plan import Fetch, Sequence
 from router.telemetry import Outcome, outcome_of
-from subgraphs.kernel.context import HEADER
 
 logger = logging.getLogger("vetrai.router")
 PROTOCOL = "graphql-transport-ws"

@@ -16,11 +16,11 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.caller import Caller
+from core.observe import HttpMetrics
 from router.documents import DocumentCache
 from router.edge import Router
 from router.planner.planner import QueryPlanner
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.observe import HttpMetrics
 
 log = logging.getLogger("vetrai.router")
 MAX_NAMES = 200

@@ -21,16 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER, context_key, sign_caller
+from core.caller import Caller
+from core.caller_context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import Database, async_url
 from subgraphs.kernel.migrations import migrate
-from subgraphs.kernel.settings import Settings, load_settings
-from subgraphs.notifications.channels import senders
 from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, start_stack
 from vetrai.platform import all_migrations
+from vetrai.settings import PlatformSettings, load_settings
 
 # Not under pytest's temporary folder: pytest resets its permissions at every start, which
 # would lock out the embedded PostgreSQL (it runs as its own user when we are root).
@@ -38,7 +37,7 @@ TEST_DATA = Path(__file__).parent.parent / ".data" / "test"
 
 
 @pytest.fixture(scope="session")
-def server_settings() -> Iterator[Settings]:
+def server_settings() -> Iterator[PlatformSettings]:
     """Settings pointing at running servers (the embedded ones unless configured)."""
     data = TEST_DATA
     base = load_settings(
@@ -53,17 +52,19 @@ def server_settings() -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-async def settings(server_settings: Settings) -> AsyncIterator[Settings]:
+async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
     """A fresh database of our own on that server, migrated to head; dropped afterwards."""
-    assert server_settings.database_url
+    assert server_settings.core.database_url
     name = f"vetrai_test_{secrets.token_hex(4)}"
-    url = await create_database(server_settings.database_url, name)
-    await asyncio.to_thread(migrate, url, server_settings.database_app_role, all_migrations())
+    url = await create_database(server_settings.core.database_url, name)
+    await asyncio.to_thread(migrate, url, server_settings.core.database_app_role, all_migrations())
     # A queue of our own: workers of other test runs on the same Redis must not take our jobs.
     queue = f"vetrai:test:{name}"
-    yield server_settings.model_copy(update={"database_url": url, "queue_name": queue})
+    yield server_settings.replace(database_url=url, queue_name=queue)
     engine = create_async_engine(
-        async_url(server_settings.database_url), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+        async_url(server_settings.core.database_url),
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
     )
     async with engine.connect() as connection:
         await connection.execute(text(f'drop database "{name}" with (force)'))
@@ -71,10 +72,10 @@ async def settings(server_settings: Settings) -> AsyncIterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-async def owner_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def owner_engine(settings: PlatformSettings) -> AsyncIterator[AsyncEngine]:
     """A connection as the migrating (owner) role, for checks the application role cannot make."""
-    assert settings.database_url
-    engine = create_async_engine(async_url(settings.database_url), poolclass=NullPool)
+    assert settings.core.database_url
+    engine = create_async_engine(async_url(settings.core.database_url), poolclass=NullPool)
     yield engine
     await engine.dispose()
 
@@ -110,19 +111,19 @@ class Subgraph:
         return data
 
 
-async def subgraph_client(name: str, settings: Settings) -> AsyncIterator[Subgraph]:
-    from vetrai.platform import subgraph
+async def subgraph_client(name: str, settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+    from vetrai.platform import domain
 
-    app = subgraph(name).module.create_app(settings)
+    app = domain(name).create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
-        yield Subgraph(name, client, context_key(settings))
+        yield Subgraph(name, client, context_key(settings.core))
     await app.state.runtime.db.close()
     await app.state.runtime.redis.aclose()
 
 
 @pytest.fixture(scope="session")
-async def worker(settings: Settings) -> AsyncIterator[None]:
+async def worker(settings: PlatformSettings) -> AsyncIterator[None]:
     """A real ARQ worker on the session's queue, running beside the tests (emails need it)."""
     running = workers.create_worker(settings, poll_delay=0.02)
     task = asyncio.create_task(workers.run(running))
@@ -153,38 +154,37 @@ def link_token(body: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def auth(settings: Settings, worker: None) -> AsyncIterator[Subgraph]:
+async def auth(settings: PlatformSettings, worker: None) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("auth", settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def tenancy(settings: Settings, worker: None) -> AsyncIterator[Subgraph]:
+async def tenancy(settings: PlatformSettings, worker: None) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("tenancy", settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def keys(settings: Settings) -> AsyncIterator[Subgraph]:
+async def keys(settings: PlatformSettings) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("keys", settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def notification_service(settings: Settings) -> AsyncIterator[NotificationService]:
+async def notification_service(settings: PlatformSettings) -> AsyncIterator[NotificationService]:
     """The notifications service itself, to build test data as tenancy and the worker would."""
-    url, role = settings.app_database()
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
-    assert settings.redis_url
-    redis = Redis.from_url(settings.redis_url)
-    async with httpx.AsyncClient() as client:
-        yield NotificationService(db, redis, settings, senders(settings, client))
+    assert settings.core.redis_url
+    redis = Redis.from_url(settings.core.redis_url)
+    yield NotificationService(db, redis, settings)
     await redis.aclose()
     await db.close()
 
 
 @pytest.fixture(scope="session")
-async def notifications(settings: Settings) -> AsyncIterator[Subgraph]:
+async def notifications(settings: PlatformSettings) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("notifications", settings):
         yield client
 

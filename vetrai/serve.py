@@ -7,20 +7,12 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 
 import uvicorn
 from arq.worker import Worker
-from starlette.types import ASGIApp
 
 from vetrai import worker as workers
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    port: int
-    app: ASGIApp
+from vetrai.platform import Service
 
 
 class _Server(uvicorn.Server):

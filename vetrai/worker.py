@@ -1,4 +1,4 @@
-"""The ARQ worker: the jobs of every subgraph that has tasks, taken from one Redis queue.
+"""The ARQ worker: the jobs every registered domain declares, taken from one Redis queue.
 
 It runs alone (``vetrai worker``) or beside the servers of ``vetrai up`` in the same event loop.
 On SIGINT/SIGTERM it takes no new job, lets running ones finish for a while, then cancels the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -24,42 +24,52 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.settings import SettingsError
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings, SettingsError
-from subgraphs.keys import tasks as keys_tasks
-from subgraphs.notifications import tasks as notification_tasks
+from subgraphs.kernel.domain import Domain, Jobs
+from subgraphs.kernel.outbox import Relay, start_relay, stop_relay
+from vetrai.platform import DOMAINS
+from vetrai.settings import PlatformSettings
 
 SHUTDOWN_GRACE_SECONDS = 10
 
 
-def create_worker(settings: Settings, **options: Any) -> Worker:
+def create_worker(
+    settings: PlatformSettings, domains: Sequence[Domain] = DOMAINS, **options: Any
+) -> Worker:
     """A worker for ``settings``; ``options`` go to ARQ (``burst``, ``poll_delay``, ...)."""
-    if not settings.redis_url:
+    if not settings.core.redis_url:
         raise SettingsError("REDIS_URL: not set")
-    url, role = settings.app_database()
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
+    redis_pool = ArqRedis.from_url(settings.core.redis_url)
+    db.after_commit = Relay(db, redis_pool, settings.core.queue_name).after_commit
+    jobs = [Jobs(startup=start_relay, shutdown=stop_relay), *(d.jobs for d in domains)]
 
     async def startup(ctx: dict[str, Any]) -> None:
-        await notification_tasks.startup(ctx, settings, db)
-        await keys_tasks.startup(ctx, settings, db)
+        for job in jobs:
+            if job.startup is not None:
+                await job.startup(ctx, settings, db)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        await notification_tasks.shutdown(ctx)
+        for job in reversed(jobs):
+            if job.shutdown is not None:
+                await job.shutdown(ctx)
         await db.close()
 
     # Every job's timeout, cron ones included: ARQ runs a dead worker's job again only once the
     # longest timeout has passed.
     defaults: dict[str, Any] = {
         "job_completion_wait": SHUTDOWN_GRACE_SECONDS,
-        "job_timeout": settings.job_timeout_seconds,
+        "job_timeout": settings.core.job_timeout_seconds,
     }
     return Worker(
-        notification_tasks.functions(settings),
-        queue_name=settings.queue_name,
-        redis_pool=ArqRedis.from_url(settings.redis_url),
+        [f for job in jobs for f in job.functions(settings)],
+        queue_name=settings.core.queue_name,
+        redis_pool=redis_pool,
         on_startup=startup,
         on_shutdown=shutdown,
-        cron_jobs=keys_tasks.cron_jobs(),
+        cron_jobs=[c for job in jobs for c in job.cron(settings)],
         handle_signals=False,
         **(defaults | options),
     )

@@ -18,7 +18,7 @@ from router.compose.subgraph import (
     Subgraph,
     parse_subgraph,
 )
-from router.compose.supergraph import Supergraph, print_supergraph
+from router.compose.supergraph import ComposedSupergraph, print_supergraph
 from router.compose.validation import validate
 
 
@@ -45,7 +45,7 @@ def _merge(metas: list[Metadata]) -> CompositionResult:
     directives = AppliedDirectives(metas)
     if directives.errors:
         return CompositionResult(errors=directives.errors)
-    supergraph = Supergraph()
+    supergraph = ComposedSupergraph()
     linked = [m.subgraph.federation.version for m in metas if m.subgraph.federation]
     version = max(linked, default=FEDERATION_VERSIONS[-1])
     specs.add_core_specs(supergraph, specs.join_version(version))

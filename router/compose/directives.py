@@ -12,7 +12,7 @@ from router.compose.errors import CompositionError
 from router.compose.metadata import Metadata, argument
 from router.compose.naming import subgraph_list
 from router.compose.subgraph import FEDERATION_DIRECTIVES
-from router.compose.supergraph import Applied, Argument, DirectiveDefinition, Supergraph
+from router.compose.supergraph import Applied, Argument, ComposedSupergraph, DirectiveDefinition
 
 BUILT_IN = {"deprecated": False, "specifiedBy": False}
 EXECUTABLE_LOCATIONS = {
@@ -155,7 +155,7 @@ class AppliedDirectives:
         composed = self.composed.get(name)
         return composed.repeatable if composed else False
 
-    def add_to(self, supergraph: Supergraph) -> None:
+    def add_to(self, supergraph: ComposedSupergraph) -> None:
         """Link and define, in the supergraph, every directive that may be applied in it."""
         if self.tag:
             specs.add_tag(supergraph, self.tag)
@@ -175,7 +175,7 @@ class AppliedDirectives:
             )
         self._add_executable(supergraph)
 
-    def _add_executable(self, supergraph: Supergraph) -> None:
+    def _add_executable(self, supergraph: ComposedSupergraph) -> None:
         """Executable directives defined alike in every subgraph, on their common locations."""
         per_subgraph = [
             {d.name: d for d in m.subgraph.schema.directives if _is_custom(m, d)}

@@ -33,7 +33,7 @@ from router.compose.metadata import (
     field_directives,
     type_directives,
 )
-from router.compose.supergraph import Applied, Supergraph
+from router.compose.supergraph import Applied, ComposedSupergraph
 
 ACCESS_CONTROL = ("authenticated", "requiresScopes", "policy")
 _AUTH_LOCATIONS = "FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM"
@@ -152,7 +152,7 @@ def _literal(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
-def add_specs(supergraph: Supergraph, names: dict[str, str]) -> None:
+def add_specs(supergraph: ComposedSupergraph, names: dict[str, str]) -> None:
     """Link and define each spec of which a directive is applied; `names` maps canonical
     directive names to their supergraph names."""
     for spec in SPECS:
@@ -335,7 +335,7 @@ def _combined(left: _Auth, right: _Auth) -> _Auth:
 
 
 def check_transitive_requirements(
-    supergraph: Supergraph, metas: list[Metadata], names: dict[str, str]
+    supergraph: ComposedSupergraph, metas: list[Metadata], names: dict[str, str]
 ) -> list[CompositionError]:
     """A field that @requires others must itself need at least what reading them needs, or its
     subgraph would be handed data its caller may not see."""
@@ -362,7 +362,7 @@ def check_transitive_requirements(
 
 
 class _AuthReader:
-    def __init__(self, supergraph: Supergraph, canonical_of: dict[str, str]) -> None:
+    def __init__(self, supergraph: ComposedSupergraph, canonical_of: dict[str, str]) -> None:
         self.types = supergraph.types
         self.canonical_of = canonical_of
 

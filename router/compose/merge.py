@@ -30,10 +30,10 @@ from router.compose.override import FieldContext, Ownership
 from router.compose.supergraph import (
     Applied,
     Argument,
+    ComposedSupergraph,
     EnumValue,
     Field,
     NamedType,
-    Supergraph,
 )
 from router.compose.typeref import default_of, is_required, is_strict_subtype, merge_descriptions
 
@@ -57,10 +57,10 @@ BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
 
 
 class Merger:
-    """One merge of a fixed list of subgraphs (sorted by name) into a `Supergraph`."""
+    """One merge of a fixed list of subgraphs (sorted by name) into a `ComposedSupergraph`."""
 
     def __init__(
-        self, metas: list[Metadata], supergraph: Supergraph, directives: AppliedDirectives
+        self, metas: list[Metadata], supergraph: ComposedSupergraph, directives: AppliedDirectives
     ):
         self.metas = metas
         self.graphs = graph_enum_values([meta.name for meta in metas])

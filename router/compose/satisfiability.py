@@ -16,7 +16,7 @@ from router.compose.errors import CompositionError
 from router.compose.fieldset import FieldSet, Selected, resolve
 from router.compose.metadata import Key, Metadata
 from router.compose.naming import graph_enum_values, quoted
-from router.compose.supergraph import Field, NamedType, Supergraph
+from router.compose.supergraph import ComposedSupergraph, Field, NamedType
 
 Composite = GraphQLObjectType | GraphQLInterfaceType
 
@@ -37,7 +37,7 @@ class Node:
 
 
 class Satisfiability:
-    def __init__(self, supergraph: Supergraph, metas: list[Metadata]) -> None:
+    def __init__(self, supergraph: ComposedSupergraph, metas: list[Metadata]) -> None:
         self.supergraph = supergraph
         self.metas = metas
         graphs = graph_enum_values([meta.name for meta in metas])
@@ -230,6 +230,8 @@ def _print_path(path: tuple[Step, ...], leaf: str) -> str:
     return "\n".join(lines)
 
 
-def check_satisfiability(supergraph: Supergraph, metas: list[Metadata]) -> list[CompositionError]:
+def check_satisfiability(
+    supergraph: ComposedSupergraph, metas: list[Metadata]
+) -> list[CompositionError]:
     """Every field no query path can reach, each reported once with one failing query."""
     return Satisfiability(supergraph, metas).check()

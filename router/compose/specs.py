@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.compose.supergraph import Applied, Supergraph
+from router.compose.supergraph import Applied, ComposedSupergraph
 
 LINK_URL = "https://specs.apollo.dev/link/v1.0"
 TAG_URL = "https://specs.apollo.dev/tag/v0.3"
@@ -33,7 +33,7 @@ def join_version(federation_version: tuple[int, int]) -> tuple[int, int]:
     return (0, 3)
 
 
-def add_core_specs(supergraph: Supergraph, join: tuple[int, int]) -> None:
+def add_core_specs(supergraph: ComposedSupergraph, join: tuple[int, int]) -> None:
     version = f"v{join[0]}.{join[1]}"
     supergraph.links += [
         Applied("link", [("url", f'"{LINK_URL}"')]),
@@ -91,7 +91,7 @@ def add_core_specs(supergraph: Supergraph, join: tuple[int, int]) -> None:
     supergraph.spec_types["link__Purpose"] = _PURPOSE
 
 
-def add_graphs(supergraph: Supergraph, graphs: list[tuple[str, str, str]]) -> None:
+def add_graphs(supergraph: ComposedSupergraph, graphs: list[tuple[str, str, str]]) -> None:
     """`graphs` holds (enum value, subgraph name, routing URL) triples."""
     values = "".join(
         f'\n  {value} @join__graph(name: "{name}", url: "{url}")' for value, name, url in graphs
@@ -99,14 +99,14 @@ def add_graphs(supergraph: Supergraph, graphs: list[tuple[str, str, str]]) -> No
     supergraph.spec_types["join__Graph"] = f"enum join__Graph {{{values}\n}}"
 
 
-def add_tag(supergraph: Supergraph, name: str) -> None:
+def add_tag(supergraph: ComposedSupergraph, name: str) -> None:
     supergraph.links.append(Applied("link", [("url", f'"{TAG_URL}"'), *_import(name, "tag")]))
     supergraph.spec_directives[name] = (
         f"directive @{name}(name: String!) repeatable on {_ALL_LOCATIONS} | SCHEMA"
     )
 
 
-def add_inaccessible(supergraph: Supergraph, name: str) -> None:
+def add_inaccessible(supergraph: ComposedSupergraph, name: str) -> None:
     supergraph.links.append(
         Applied(
             "link",

@@ -78,7 +78,7 @@ class DirectiveDefinition:
 
 
 @dataclass
-class Supergraph:
+class ComposedSupergraph:
     links: list[Applied] = field(default_factory=list)
     roots: dict[str, str] = field(default_factory=dict)
     directives: dict[str, DirectiveDefinition] = field(default_factory=dict)
@@ -87,7 +87,7 @@ class Supergraph:
     spec_types: dict[str, str] = field(default_factory=dict)
 
 
-def print_supergraph(supergraph: Supergraph) -> str:
+def print_supergraph(supergraph: ComposedSupergraph) -> str:
     """Print like Apollo: schema first, then directives and types, each sorted by name."""
     directives = dict(supergraph.spec_directives)
     directives.update((n, _print_directive(d)) for n, d in supergraph.directives.items())
@@ -110,7 +110,7 @@ def _description(text: str | None, indent: str = "") -> str:
     return "\n".join(indent + line if line else line for line in block.split("\n")) + "\n"
 
 
-def _print_schema(supergraph: Supergraph) -> str:
+def _print_schema(supergraph: ComposedSupergraph) -> str:
     links = "".join(f"\n  {link}" for link in supergraph.links)
     roots = "".join(f"\n  {op}: {name}" for op, name in supergraph.roots.items())
     return f"schema{links}\n{{{roots}\n}}"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from .http import HttpError, Origin
+from router.executor.http import HttpError, Origin
 
 SUBGRAPH_ERROR = "SUBGRAPH_ERROR"
 SUBGRAPH_TIMEOUT = "SUBGRAPH_TIMEOUT"

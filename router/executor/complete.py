@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..planner.shape import LIST, NON_NULL, SelectionShape, ShapeField
+from router.planner.shape import LIST, NON_NULL, SelectionShape, ShapeField
 
 Path = list[str | int]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..planner.plan import RequiredField, RequiredFragment, RequiredSelection
+from router.planner.plan import RequiredField, RequiredFragment, RequiredSelection
 
 Path = list[str | int]
 

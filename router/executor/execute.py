@@ -9,12 +9,9 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult, execute
 
-from ..planner.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
-from ..planner.planner import PlannedOperation
-from ..supergraph import Supergraph
-from .client import SubgraphClient, SubgraphRequestError
-from .complete import Completion
-from .entities import (
+from router.executor.client import SubgraphClient, SubgraphRequestError
+from router.executor.complete import Completion
+from router.executor.entities import (
     Path,
     Representer,
     merge_into,
@@ -23,6 +20,9 @@ from .entities import (
     rename_at,
     representer,
 )
+from router.planner.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
+from router.planner.planner import PlannedOperation
+from router.supergraph import Supergraph
 
 HeadersFor = Callable[[str], Mapping[str, str]]
 REPRESENTERS_KEPT = 4096

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from subgraphs.kernel.logs import request_id
+from core.logs import request_id
 
 logger = logging.getLogger("vetrai.router")
 

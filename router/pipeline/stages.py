@@ -15,6 +15,7 @@ from typing import Any
 from graphql import FragmentDefinitionNode, OperationType
 from graphql.execution.values import get_variable_values
 
+from core.caller import Caller
 from router import limits
 from router.apq import PersistedQueryError, PersistedQueryStore
 from router.config import RouterConfig
@@ -26,8 +27,7 @@ from router.planner.errors import PlanningError
 from router.planner.planner import PlannedOperation, select_operation
 from router.ratelimit import Bucket, RateLimiter
 from router.telemetry import Metrics, Outcome
-from subgraphs.kernel.api_keys import record_use
-from subgraphs.kernel.caller import Caller
+from subgraphs.keys.contract import record_use
 
 Authorize = Callable[[Document, Caller], None]
 """The authorization stage: raises ``RouterError`` to refuse the operation for the caller."""

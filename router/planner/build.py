@@ -30,16 +30,16 @@ from graphql import (
     print_ast,
 )
 
-from ..supergraph import FieldSet, Key, Supergraph
-from .errors import PlanningError
-from .fetch_graph import FetchGraph, FetchGroup
-from .selection import (
+from router.planner.errors import PlanningError
+from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.selection import (
     Conditions,
     FieldSelection,
     SelectionTree,
     condition_of,
     variable_conditions,
 )
+from router.supergraph import FieldSet, Key, Supergraph
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 
 from graphql import VariableDefinitionNode, print_ast
 
-from .plan import Condition, Fetch, Flatten, Parallel, PlanNode, RequiredFragment, Sequence
-from .selection import Conditions, SelectionTree
+from router.planner.plan import (
+    Condition,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    RequiredFragment,
+    Sequence,
+)
+from router.planner.selection import Conditions, SelectionTree
 
 
 @dataclass(eq=False)

@@ -11,11 +11,11 @@ from graphql import (
     OperationDefinitionNode,
 )
 
-from ..supergraph import Supergraph
-from .build import build_fetch_graph
-from .errors import PlanningError
-from .plan import QueryPlan
-from .shape import ResponseShape, compile_shape
+from router.planner.build import build_fetch_graph
+from router.planner.errors import PlanningError
+from router.planner.plan import QueryPlan
+from router.planner.shape import ResponseShape, compile_shape
+from router.supergraph import Supergraph
 
 
 @dataclass(frozen=True, slots=True)

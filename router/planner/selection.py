@@ -15,9 +15,9 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from ..supergraph import FieldSet
-from .errors import PlanningError
-from .plan import RequiredField, RequiredFragment, RequiredSelection
+from router.planner.errors import PlanningError
+from router.planner.plan import RequiredField, RequiredFragment, RequiredSelection
+from router.supergraph import FieldSet
 
 Conditions = frozenset[tuple[str, bool]]
 

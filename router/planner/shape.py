@@ -27,8 +27,8 @@ from graphql import (
     is_enum_type,
 )
 
-from ..supergraph import Supergraph
-from .selection import variable_conditions
+from router.planner.selection import variable_conditions
+from router.supergraph import Supergraph
 
 NON_NULL = 0
 LIST = 1

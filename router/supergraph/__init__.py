@@ -1,8 +1,8 @@
 """The supergraph model: subgraphs, join metadata, the full schema and the API schema."""
 
-from .fieldset import FieldSet, parse_field_set
-from .model import FieldPlacement, Key, Subgraph, TypeInSubgraph
-from .supergraph import Supergraph
+from router.supergraph.fieldset import FieldSet, parse_field_set
+from router.supergraph.model import FieldPlacement, Key, Subgraph, TypeInSubgraph
+from router.supergraph.supergraph import Supergraph
 
 __all__ = [
     "FieldPlacement",

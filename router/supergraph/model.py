@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .fieldset import FieldSet
+from router.supergraph.fieldset import FieldSet
 
 
 @dataclass(frozen=True)

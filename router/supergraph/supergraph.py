@@ -17,9 +17,16 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from .fieldset import FieldSet, parse_field_set
-from .model import FieldInSubgraph, FieldPlacement, Key, Subgraph, TypeInSubgraph, TypeJoin
-from .schemas import build_api_schema, build_full_schema, directive_named
+from router.supergraph.fieldset import FieldSet, parse_field_set
+from router.supergraph.model import (
+    FieldInSubgraph,
+    FieldPlacement,
+    Key,
+    Subgraph,
+    TypeInSubgraph,
+    TypeJoin,
+)
+from router.supergraph.schemas import build_api_schema, build_full_schema, directive_named
 
 
 class Supergraph:

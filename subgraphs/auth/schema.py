@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import strawberry
 
 from subgraphs.auth import models
+from subgraphs.auth.contract import AuthErrorCode
 from subgraphs.auth.service import AuthService, Tokens
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
+from subgraphs.kernel.schema import (
+    USER_ERROR,
+    UserError,
+    error_codes,
+    federated_schema,
+    loader,
+    rejections_as,
+)
 from subgraphs.kernel.validation import uuid_or_none
 
 Info = strawberry.Info[Context[AuthService], None]
+
+
+@strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
+class AuthUserError(UserError):
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(AuthErrorCode))
 
 
 @strawberry.federation.type(keys=["id"], description="A person with an account.")
@@ -64,25 +78,25 @@ class TokensType:
 class AuthPayload:
     user: User | None = None
     tokens: TokensType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class RefreshTokensPayload:
     tokens: TokensType | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class UserPayload:
     user: User | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class AuthActionPayload:
     ok: bool = False
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[AuthUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input

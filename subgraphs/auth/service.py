@@ -18,15 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import ANONYMOUS, Caller
+from subgraphs.auth.contract import AuthErrorCode
 from subgraphs.auth.models import EmailToken, RefreshToken, User
+from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import ANONYMOUS, Caller, signed_in
 from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing
-from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, signed_in
 from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
@@ -53,7 +54,7 @@ def check_password_strength(password: str, email: str, field: str = "password") 
     elif email and email.split("@")[0] in password.lower():
         problem = "Do not use your email address in your password."
     if problem:
-        raise Rejected.one(ErrorCode.WEAK_PASSWORD, problem, field)
+        raise Rejected.one(AuthErrorCode.WEAK_PASSWORD, problem, field)
 
 
 class AuthService:
@@ -85,7 +86,7 @@ class AuthService:
                 "sub": str(user.id),
                 "sid": str(family_id),
                 "iat": now,
-                "exp": now + self.settings.access_token_ttl_seconds,
+                "exp": now + self.settings.auth.access_token_ttl_seconds,
                 "jti": secrets.token_urlsafe(12),
             }
         )
@@ -97,11 +98,14 @@ class AuthService:
                 user_id=user.id,
                 family_id=family_id,
                 token_hash=refresh_hash,
-                expires_at=utcnow() + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+                expires_at=utcnow()
+                + timedelta(seconds=self.settings.auth.refresh_token_ttl_seconds),
             )
         )
         return Tokens(
-            self._access_token(user, family_id), refresh, self.settings.access_token_ttl_seconds
+            self._access_token(user, family_id),
+            refresh,
+            self.settings.auth.access_token_ttl_seconds,
         )
 
     async def _revoke_families(
@@ -125,9 +129,11 @@ class AuthService:
 
     def _throttle_keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
         digest = hashlib.sha256(email.encode()).hexdigest()
-        keys = [(f"auth:fail:email:{digest}", self.settings.login_max_failures_per_email)]
+        keys = [(f"auth:fail:email:{digest}", self.settings.auth.login_max_failures_per_email)]
         if address:
-            keys.append((f"auth:fail:addr:{address}", self.settings.login_max_failures_per_address))
+            keys.append(
+                (f"auth:fail:addr:{address}", self.settings.auth.login_max_failures_per_address)
+            )
         return keys
 
     async def _throttled(self, keys: list[tuple[str, int]]) -> bool:
@@ -137,7 +143,7 @@ class AuthService:
     async def _record_failure(self, keys: list[tuple[str, int]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, _ in keys:
-                pipe.set(key, 0, nx=True, ex=self.settings.login_failure_window_seconds)
+                pipe.set(key, 0, nx=True, ex=self.settings.auth.login_failure_window_seconds)
                 pipe.incr(key)
             await pipe.execute()
 
@@ -159,12 +165,11 @@ class AuthService:
                 session.add(user)
                 await session.flush()
                 tokens = self._issue(session, user, uuid4())
-                message = self._verification(session, user)
+                await stage_notification(session, self._verification(session, user))
         except IntegrityError:
             raise Rejected.one(
-                ErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
+                AuthErrorCode.EMAIL_TAKEN, "An account with this email already exists.", "email"
             ) from None
-        await self._send(message)
         return user, tokens
 
     async def log_in(self, email: str, password: str, caller: Caller) -> tuple[User, Tokens]:
@@ -172,14 +177,14 @@ class AuthService:
         keys = self._throttle_keys(email, caller.client_ip)
         if await self._throttled(keys):
             raise Rejected.one(
-                ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
+                AuthErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
             )
         async with self.db.transaction(ANONYMOUS) as session:
             user = (await session.exec(select(User).where(User.email == email))).first()
             valid = await self._matches(user.password_hash if user else self._dummy_hash, password)
             if user is None or not valid:
                 await self._record_failure(keys)
-                raise Rejected.one(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
+                raise Rejected.one(AuthErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
             tokens = self._issue(session, user, uuid4())
         await self.redis.delete(keys[0][0])
         return user, tokens
@@ -248,7 +253,7 @@ class AuthService:
             user = existing(await session.get(User, user_id, with_for_update=True), "user")
             if not await self._matches(user.password_hash, current):
                 raise Rejected.one(
-                    ErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword"
+                    AuthErrorCode.INVALID_CREDENTIALS, "Wrong password.", "currentPassword"
                 )
             check_password_strength(new, user.email, "newPassword")
             user.password_hash = await self._hash(new)
@@ -275,16 +280,15 @@ class AuthService:
             category="security",
             recipients=[Recipient(user_id=user.id, email=user.email)],
             idempotency_key=f"auth:email_token:{stored.id}",
-            data={"name": user.name, "link": f"{self.settings.public_url}/{path}?token={token}"},
+            data={
+                "name": user.name,
+                "link": f"{self.settings.core.public_url}/{path}?token={token}",
+            },
         )
 
     def _verification(self, session: AsyncSession, user: User) -> NotificationRequest:
-        ttl = self.settings.email_token_ttl_seconds
+        ttl = self.settings.auth.email_token_ttl_seconds
         return self._email_token(session, user, VERIFY_EMAIL, ttl, "verify-email")
-
-    async def _send(self, message: NotificationRequest) -> None:
-        """Hand the email to the notifications worker once its token is committed."""
-        await enqueue_notification(self.redis, self.settings.queue_name, message)
 
     async def _spend(self, session: AsyncSession, token: str, purpose: str) -> User:
         found = await session.exec(
@@ -307,8 +311,7 @@ class AuthService:
             user = existing(await session.get(User, user_id), "user")
             if user.email_verified_at is not None:
                 return
-            message = self._verification(session, user)
-        await self._send(message)
+            await stage_notification(session, self._verification(session, user))
 
     async def verify_email(self, token: str) -> User:
         async with self.db.transaction(ANONYMOUS) as session:
@@ -324,9 +327,9 @@ class AuthService:
             user = (await session.exec(select(User).where(User.email == email))).first()
             if user is None:
                 return
-            ttl = self.settings.password_reset_ttl_seconds
-            message = self._email_token(session, user, RESET_PASSWORD, ttl, "reset-password")
-        await self._send(message)
+            ttl = self.settings.auth.password_reset_ttl_seconds
+            reset = self._email_token(session, user, RESET_PASSWORD, ttl, "reset-password")
+            await stage_notification(session, reset)
 
     async def reset_password(self, token: str, new_password: str) -> None:
         """Every session of the account ends."""

@@ -14,17 +14,18 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
-from subgraphs.kernel.settings import Settings, SettingsError
+from core.settings import SettingsError
+from subgraphs.auth.settings import Settings
 
 KEEP = 2
 
 
 def keys_path(settings: Settings) -> Path:
-    if settings.jwt_keys_file is not None:
-        return settings.jwt_keys_file
-    if settings.environment == "production":
+    if settings.auth.jwt_keys_file is not None:
+        return settings.auth.jwt_keys_file
+    if settings.core.environment == "production":
         raise SettingsError("JWT_KEYS_FILE: required in production")
-    return settings.secret_path("jwt-keys.json")
+    return settings.core.secret_path("jwt-keys.json")
 
 
 def _new_key() -> dict[str, Any]:

@@ -27,11 +27,12 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.federation import Schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from subgraphs.kernel.caller import ANONYMOUS, Caller
-from subgraphs.kernel.context import HEADER, InvalidContext, context_key, verify_caller
+from core.caller import ANONYMOUS, Caller
+from core.caller_context import HEADER, InvalidContext, context_key, verify_caller
+from core.observe import HttpMetrics, Observe
+from core.settings import CoreSettings, SettingsError
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.observe import HttpMetrics, Observe
-from subgraphs.kernel.settings import Settings, SettingsError
+from subgraphs.kernel.outbox import Relay
 
 log = logging.getLogger("vetrai.subgraph")
 S = TypeVar("S")
@@ -42,7 +43,7 @@ class Runtime:
     """What a subgraph process holds for its whole life."""
 
     name: str
-    settings: Settings
+    settings: CoreSettings
     db: Database
     redis: Redis
     context_key: bytes
@@ -123,7 +124,7 @@ class _Authenticate:
 def create_subgraph_app(
     name: str,
     schema: Schema,
-    settings: Settings,
+    settings: CoreSettings,
     build_services: Callable[[Runtime], S],
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
@@ -138,6 +139,7 @@ def create_subgraph_app(
         redis=Redis.from_url(settings.redis_url),
         context_key=context_key(settings),
     )
+    runtime.db.after_commit = Relay(runtime.db, runtime.redis, settings.queue_name).after_commit
     services = build_services(runtime)
     graphql_app = _SubgraphGraphQL(schema, runtime, lambda: services)
     paths = frozenset(
@@ -171,5 +173,7 @@ def create_subgraph_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Extra routes serve with the resolvers' services: ``request.app.state.services``.
+    app.state.services = services
     app.add_middleware(Observe, metrics=metrics)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from uuid import UUID
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 
 
 def utcnow() -> datetime:
@@ -43,24 +43,37 @@ async def set_local(session: AsyncSession, name: str, value: str | UUID | None) 
     await session.exec(select(_set_config(name, value)))
 
 
+# Where a session lists the outbox messages it wrote, for the flush after its commit.
+STAGED = "outbox"
+
+
 class Database:
-    """The application's connection pool; every unit of work is one transaction for one caller."""
+    """The application's connection pool; every unit of work is one transaction for one caller.
+
+    ``after_commit`` (set by whoever holds an outbox relay) receives the ids of the outbox
+    messages a transaction wrote, once it has committed.
+    """
 
     def __init__(self, url: str, *, role: str | None) -> None:
         self.engine = engine_for(url, role=role)
+        self.after_commit: Callable[[list[UUID]], Awaitable[None]] | None = None
 
     @asynccontextmanager
     async def transaction(self, caller: Caller) -> AsyncIterator[AsyncSession]:
         """Commit on success, roll back on any exception; tenant and user set for RLS."""
         session = AsyncSession(self.engine, expire_on_commit=False)
-        async with session, session.begin():
-            await session.exec(
-                select(
-                    _set_config("app.org_id", caller.org_id),
-                    _set_config("app.user_id", caller.user_id),
+        async with session:
+            async with session.begin():
+                await session.exec(
+                    select(
+                        _set_config("app.org_id", caller.org_id),
+                        _set_config("app.user_id", caller.user_id),
+                    )
                 )
-            )
-            yield session
+                yield session
+            staged: list[UUID] = session.info.pop(STAGED, [])
+        if staged and self.after_commit is not None:
+            await self.after_commit(staged)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

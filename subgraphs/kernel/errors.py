@@ -6,35 +6,26 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
+
+from core.caller import Caller
 
 T = TypeVar("T")
 
 
-class ErrorCode(enum.Enum):
-    """Every code a mutation payload can carry; one enum so all subgraphs publish the same type."""
+class ErrorCode(enum.StrEnum):
+    """The codes any subgraph may return; each domain adds its own in its ``contract`` module."""
 
     INVALID_INPUT = "INVALID_INPUT"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
-    EMAIL_TAKEN = "EMAIL_TAKEN"
-    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 - an error code
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 - an error code
-    SLUG_TAKEN = "SLUG_TAKEN"
-    ALREADY_MEMBER = "ALREADY_MEMBER"
-    LAST_OWNER = "LAST_OWNER"
-    MANDATORY_CATEGORY = "MANDATORY_CATEGORY"
-    SCOPE_NOT_HELD = "SCOPE_NOT_HELD"
-    API_KEY_LIMIT_REACHED = "API_KEY_LIMIT_REACHED"
-    API_KEY_REVOKED = "API_KEY_REVOKED"
-    API_KEY_EXPIRED = "API_KEY_EXPIRED"
 
 
 @dataclass(frozen=True)
 class Problem:
-    code: ErrorCode
+    code: enum.StrEnum
     message: str
     field: str | None = None
 
@@ -47,11 +38,11 @@ class Rejected(Exception):
         self.problems = list(problems)
 
     @classmethod
-    def one(cls, code: ErrorCode, message: str, field: str | None = None) -> Rejected:
+    def one(cls, code: enum.StrEnum, message: str, field: str | None = None) -> Rejected:
         return cls(Problem(code, message, field))
 
 
-def require(condition: bool, code: ErrorCode, message: str, field: str | None = None) -> None:
+def require(condition: bool, code: enum.StrEnum, message: str, field: str | None = None) -> None:
     """Reject unless ``condition`` holds."""
     if not condition:
         raise Rejected.one(code, message, field)
@@ -76,3 +67,10 @@ def checked(**checks: Callable[[], Any]) -> dict[str, Any]:
     if problems:
         raise Rejected(*problems)
     return values
+
+
+def signed_in(caller: Caller) -> UUID:
+    """The caller's user id, or an UNAUTHENTICATED rejection."""
+    if caller.user_id is None:
+        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
+    return caller.user_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -13,19 +14,29 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaskErrors
 from strawberry.federation import Schema
 
+from core.caller import Caller
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.errors import ErrorCode, Rejected
 
 log = logging.getLogger("vetrai.errors")
 
 
-ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode")
+USER_ERROR = "An expected failure of a mutation."
 
 
-@strawberry.federation.type(shareable=True, description="An expected failure of a mutation.")
+def error_codes(*domain: type[enum.StrEnum]) -> Any:
+    """A subgraph's one GraphQL ``ErrorCode`` enum: the kernel's codes, then its domain's."""
+    every: tuple[type[enum.StrEnum], ...] = (ErrorCode, *domain)
+    members = {code.name: code.value for codes in every for code in codes}
+    return strawberry.enum(enum.StrEnum("ErrorCode", members), name="ErrorCode")  # type: ignore[call-overload]
+
+
+@strawberry.federation.type(shareable=True, description=USER_ERROR)
 class UserError:
-    code: ErrorCode
+    """With the kernel's codes only; a domain with codes of its own subclasses it, naming the
+    subclass ``UserError`` and giving ``code`` the enum of ``error_codes(<its codes>)``."""
+
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes())
     message: str
     field: str | None = None
 

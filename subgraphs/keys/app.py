@@ -1,4 +1,4 @@
-"""The keys subgraph (port 8003): its schema, migrations and ASGI app, plus the router's
+"""The keys subgraph (port 8003): its schema, services, migrations and jobs, plus the router's
 internal route that verifies a presented API key secret.
 
 The router calls ``POST /internal/verify`` with ``{"secret": "vetrai_..."}`` and a caller context
@@ -6,7 +6,7 @@ signed for audience ``keys`` holding the scope ``internal:verify``. Answers: 200
 ``key_id, org_id, scopes, created_by, rate_limit {limit, window_seconds}, expires_at`` (the
 moment this secret stops working, or null: cache no longer than that), 404 when no valid key has
 the secret, 401 without a valid context, 400 for a malformed body. Revocations and rotations
-are published on ``subgraphs.kernel.api_keys.CHANGED_CHANNEL``.
+are published on ``subgraphs.keys.contract.CHANGED_CHANNEL``.
 """
 
 from __future__ import annotations
@@ -14,24 +14,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from subgraphs.kernel.api_keys import VERIFY_PATH
-from subgraphs.kernel.app import Runtime, create_subgraph_app
-from subgraphs.kernel.context import HEADER, InvalidContext, verify_caller
+from core.caller_context import HEADER, InvalidContext, verify_caller
+from core.scopes import INTERNAL_VERIFY
+from subgraphs.kernel.app import Runtime
+from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.scopes import INTERNAL_VERIFY
-from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import VERIFY_PATH
 from subgraphs.keys.schema import schema
 from subgraphs.keys.service import KeysService, VerifiedKey
+from subgraphs.keys.settings import Settings
+from subgraphs.keys.tasks import JOBS
 
-MIGRATIONS = MigrationSet("keys", Path(__file__).parent / "migrations")
 _MAX_BODY = 4096
-
-__all__ = ["MIGRATIONS", "create_app", "schema"]
 
 
 def _problem(status: int, code: str, message: str) -> Response:
@@ -88,16 +86,23 @@ async def verify(request: Request) -> Response:
     secret = await _presented_secret(request)
     if secret is None:
         return _problem(400, "INVALID_INPUT", 'Send {"secret": "<the API key>"}.')
-    key = await KeysService(runtime.db, runtime.redis, runtime.settings).verify(secret)
+    service: KeysService = request.app.state.services
+    key = await service.verify(secret)
     if key is None:
         return _problem(404, "NOT_FOUND", "No valid API key has this secret.")
     return _verified(key)
 
 
-def create_app(settings: Settings) -> Starlette:
-    def services(runtime: Runtime) -> KeysService:
-        return KeysService(runtime.db, runtime.redis, settings)
+def services(runtime: Runtime, settings: Settings) -> KeysService:
+    return KeysService(runtime.db, runtime.redis, settings)
 
-    return create_subgraph_app(
-        "keys", schema, settings, services, routes=[Route(VERIFY_PATH, verify, methods=["POST"])]
-    )
+
+DOMAIN = Domain(
+    name="keys",
+    port=8003,
+    schema=schema,
+    services=services,
+    migrations=MigrationSet("keys", Path(__file__).parent / "migrations"),
+    routes=[Route(VERIFY_PATH, verify, methods=["POST"])],
+    jobs=JOBS,
+)

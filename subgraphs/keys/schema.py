@@ -3,6 +3,7 @@ entity owned by tenancy) and the key mutations."""
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -12,12 +13,25 @@ from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
+from subgraphs.kernel.schema import (
+    USER_ERROR,
+    UserError,
+    error_codes,
+    federated_schema,
+    loader,
+    rejections_as,
+)
 from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.keys import models
+from subgraphs.keys.contract import KeysErrorCode
 from subgraphs.keys.service import IssuedSecret, KeysService, NewKey, RateLimit
 
 Info = strawberry.Info[Context[KeysService], None]
+
+
+@strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
+class KeysUserError(UserError):
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(KeysErrorCode))
 
 
 @strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
@@ -135,7 +149,7 @@ class CreateApiKeyInput:
 class ApiKeySecretPayload:
     api_key: ApiKey | None = None
     secret: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[KeysUserError] = strawberry.field(default_factory=list)
 
     @classmethod
     def of(cls, issued: IssuedSecret) -> ApiKeySecretPayload:
@@ -145,7 +159,7 @@ class ApiKeySecretPayload:
 @strawberry.type
 class ApiKeyPayload:
     api_key: ApiKey | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[KeysUserError] = strawberry.field(default_factory=list)
 
 
 def _new_key(input: CreateApiKeyInput) -> NewKey:

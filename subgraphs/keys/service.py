@@ -11,30 +11,31 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar, cast
 from uuid import UUID
 
-import orjson
 from redis.asyncio import Redis
 from sqlalchemy import or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import ANONYMOUS, Caller
+from core.scopes import SCOPES, scopes_of
 from subgraphs.kernel import validation
-from subgraphs.kernel.api_keys import (
+from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
+from subgraphs.kernel.outbox import stage_announcement
+from subgraphs.kernel.tokens import token_hash
+from subgraphs.keys.contract import (
     CHANGED_CHANNEL,
     SECRET_PREFIX,
     USAGE_PATTERN,
     USAGE_TTL_SECONDS,
+    KeysErrorCode,
     last_used_key,
     parse_usage_key,
     usage_key,
 )
-from subgraphs.kernel.caller import ANONYMOUS, Caller
-from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
-from subgraphs.kernel.scopes import SCOPES, scopes_of
-from subgraphs.kernel.settings import Settings
-from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys.models import ApiKey, UsageDay
+from subgraphs.keys.settings import Settings
 
 MANAGERS = frozenset({"owner", "admin"})
 MAX_RATE_LIMIT = 1_000_000
@@ -177,7 +178,7 @@ def require_held(caller: Caller, scopes: Sequence[str]) -> None:
     beyond = sorted(set(scopes) - scopes_of(caller.roles))
     require(
         not beyond,
-        ErrorCode.SCOPE_NOT_HELD,
+        KeysErrorCode.SCOPE_NOT_HELD,
         f"You do not hold these scopes: {', '.join(beyond)}.",
         "scopes",
     )
@@ -239,8 +240,8 @@ class KeysService:
     def _checked(self, caller: Caller, new: NewKey) -> KeyTerms:
         """``new`` with its fields cleaned; every bad field is reported, not just the first."""
         default = RateLimit(
-            self.settings.api_key_default_rate_limit,
-            self.settings.api_key_default_rate_window_seconds,
+            self.settings.keys.api_key_default_rate_limit,
+            self.settings.keys.api_key_default_rate_window_seconds,
         )
         terms = KeyTerms(
             **checked(
@@ -275,10 +276,10 @@ class KeysService:
         terms = self._checked(caller, new)
         secret, hashed, prefix = _new_secret()
         async with self.db.transaction(caller) as session:
-            maximum = self.settings.api_keys_max_per_organization
+            maximum = self.settings.keys.api_keys_max_per_organization
             require(
                 await self._active_keys(session, new.org_id) < maximum,
-                ErrorCode.API_KEY_LIMIT_REACHED,
+                KeysErrorCode.API_KEY_LIMIT_REACHED,
                 f"An organization can have at most {maximum} active API keys; revoke one first.",
             )
             key = ApiKey(
@@ -303,7 +304,7 @@ class KeysService:
 
     async def rotate(self, caller: Caller, key_id: UUID, grace_seconds: int) -> IssuedSecret:
         """A new secret for the key; the old one keeps working for ``grace_seconds``."""
-        longest = self.settings.api_key_max_grace_seconds
+        longest = self.settings.keys.api_key_max_grace_seconds
         require(
             0 <= grace_seconds <= longest,
             ErrorCode.INVALID_INPUT,
@@ -313,16 +314,18 @@ class KeysService:
         secret, hashed, prefix = _new_secret()
         async with self.db.transaction(caller) as session:
             key = await self._managed_key(session, caller, key_id)
-            require(key.revoked_at is None, ErrorCode.API_KEY_REVOKED, "This key is revoked.")
+            require(key.revoked_at is None, KeysErrorCode.API_KEY_REVOKED, "This key is revoked.")
             now = utcnow()
-            require(not _is_expired(key, now), ErrorCode.API_KEY_EXPIRED, "This key has expired.")
+            require(
+                not _is_expired(key, now), KeysErrorCode.API_KEY_EXPIRED, "This key has expired."
+            )
             require_held(caller, key.scopes)
             keep_old = grace_seconds > 0
             key.previous_secret_hash = key.secret_hash if keep_old else None
             key.previous_valid_until = now + timedelta(seconds=grace_seconds) if keep_old else None
             key.secret_hash, key.prefix = hashed, prefix
             session.add(key)
-        await self._announce(key, "rotated")
+            await self._announce(session, key, "rotated")
         return IssuedSecret(key, secret)
 
     async def revoke(self, caller: Caller, key_id: UUID) -> ApiKey:
@@ -332,13 +335,13 @@ class KeysService:
                 key.revoked_at = utcnow()
                 key.previous_secret_hash = key.previous_valid_until = None
                 session.add(key)
-        await self._announce(key, "revoked")
+            await self._announce(session, key, "revoked")
         return key
 
-    async def _announce(self, key: ApiKey, event: str) -> None:
+    async def _announce(self, session: AsyncSession, key: ApiKey, event: str) -> None:
         """Tell routers to forget what they cached about the key (after the change committed)."""
         message = {"event": event, "key_id": str(key.id), "org_id": str(key.org_id)}
-        await self.redis.publish(CHANGED_CHANNEL, orjson.dumps(message))
+        await stage_announcement(session, CHANGED_CHANNEL, message)
 
     # reading keys ------------------------------------------------------------------------------
 

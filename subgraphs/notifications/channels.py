@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import aiosmtplib
 import httpx
 
-from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.models import Channel, Delivery
+from subgraphs.notifications.settings import Settings
 
 log = logging.getLogger("vetrai.notifications")
 
@@ -50,7 +50,7 @@ class SmtpSender:
 
     def message(self, delivery: Delivery) -> EmailMessage:
         message = EmailMessage()
-        message["From"] = self.settings.email_from
+        message["From"] = self.settings.notifications.email_from
         message["To"] = delivery.address
         message["Subject"] = delivery.subject
         # Derived from the delivery, so a resend after a crash is recognisable downstream.
@@ -65,12 +65,14 @@ class SmtpSender:
         try:
             await aiosmtplib.send(
                 self.message(delivery),
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                use_tls=s.smtp_security == "tls",
-                start_tls=s.smtp_security == "starttls",
+                hostname=s.notifications.smtp_host,
+                port=s.notifications.smtp_port,
+                username=s.notifications.smtp_username,
+                password=s.notifications.smtp_password.get_secret_value()
+                if s.notifications.smtp_password
+                else None,
+                use_tls=s.notifications.smtp_security == "tls",
+                start_tls=s.notifications.smtp_security == "starttls",
                 timeout=30,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -92,12 +94,20 @@ class TwilioSmsSender:
 
     async def send(self, delivery: Delivery) -> None:
         s = self.settings
-        sid = s.sms_account_sid or ""
-        token = s.sms_auth_token.get_secret_value() if s.sms_auth_token else ""
-        url = f"{s.sms_api_url}/2010-04-01/Accounts/{sid}/Messages.json"
-        form = {"To": delivery.address or "", "From": s.sms_from or "", "Body": delivery.body}
-        if s.sms_status_url:
-            form["StatusCallback"] = status_callback(s.sms_status_url, delivery)
+        sid = s.notifications.sms_account_sid or ""
+        token = (
+            s.notifications.sms_auth_token.get_secret_value()
+            if s.notifications.sms_auth_token
+            else ""
+        )
+        url = f"{s.notifications.sms_api_url}/2010-04-01/Accounts/{sid}/Messages.json"
+        form = {
+            "To": delivery.address or "",
+            "From": s.notifications.sms_from or "",
+            "Body": delivery.body,
+        }
+        if s.notifications.sms_status_url:
+            form["StatusCallback"] = status_callback(s.notifications.sms_status_url, delivery)
         try:
             response = await self.client.post(url, data=form, auth=(sid, token), timeout=30)
         except httpx.TransportError as exc:
@@ -127,6 +137,8 @@ def provider_signature(token: str, url: str, form: dict[str, str]) -> str:
 
 def senders(settings: Settings, client: httpx.AsyncClient) -> dict[Channel, Sender]:
     return {
-        Channel.EMAIL: SmtpSender(settings) if settings.smtp_host else LogSender(),
-        Channel.SMS: TwilioSmsSender(settings, client) if settings.sms_api_url else LogSender(),
+        Channel.EMAIL: SmtpSender(settings) if settings.notifications.smtp_host else LogSender(),
+        Channel.SMS: TwilioSmsSender(settings, client)
+        if settings.notifications.sms_api_url
+        else LogSender(),
     }

@@ -3,6 +3,7 @@ auth), preferences, templates, ``sendNotification`` and the ``notificationAdded`
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any, cast
@@ -14,17 +15,30 @@ from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
-from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor
-from subgraphs.kernel.schema import UserError, federated_schema, loader, rejections_as
+from subgraphs.kernel.schema import (
+    USER_ERROR,
+    UserError,
+    error_codes,
+    federated_schema,
+    loader,
+    rejections_as,
+)
 from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.notifications import live, models
+from subgraphs.notifications.contract import NotificationsErrorCode
 from subgraphs.notifications.models import Channel, Status
+from subgraphs.notifications.pagination import Edge, PageInfo, encode_cursor
 from subgraphs.notifications.service import MANDATORY, NotificationService
 from subgraphs.notifications.templates import MESSAGE, Rendered, Source
 
 Info = strawberry.Info[Context[NotificationService], None]
 ChannelType = strawberry.enum(Channel, name="NotificationChannel")
 StatusType = strawberry.enum(Status, name="DeliveryStatus")
+
+
+@strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
+class NotificationsUserError(UserError):
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(NotificationsErrorCode))
 
 
 @strawberry.type(description="How one channel of a notification went.")
@@ -242,43 +256,43 @@ class TemplatePreview:
 @strawberry.type
 class SendNotificationPayload:
     notifications: list[Notification] = strawberry.field(default_factory=list)
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MarkNotificationsReadPayload:
     notifications: list[Notification] = strawberry.field(default_factory=list)
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class PreferencePayload:
     preference: Preference | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class NotificationSettingsPayload:
     settings: NotificationSettings | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class TemplatePayload:
     template: Template | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class TemplatePreviewPayload:
     preview: TemplatePreview | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class NotificationsActionPayload:
     ok: bool = False
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(

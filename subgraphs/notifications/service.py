@@ -1,5 +1,6 @@
 """Business rules of notifications: who is told what on which channel, when, and exactly once.
-No GraphQL here; the schema and the worker's tasks both call this service."""
+No GraphQL here; the schema and the worker's tasks both call this service; the worker's
+sending of each delivery is ``delivery.DeliveryService``."""
 
 from __future__ import annotations
 
@@ -18,15 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
-from subgraphs.kernel.notify import NotificationRequest, job_queue
-from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require, signed_in
 from subgraphs.notifications import live
-from subgraphs.notifications.channels import DeliveryFailed, Sender
+from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
 from subgraphs.notifications.models import (
     Channel,
     Contact,
@@ -37,6 +35,8 @@ from subgraphs.notifications.models import (
     Status,
     Template,
 )
+from subgraphs.notifications.pagination import Page, decode_cursor, page_size, trimmed
+from subgraphs.notifications.settings import Settings
 from subgraphs.notifications.templates import (
     DEFAULTS,
     MAX_SOURCE,
@@ -124,13 +124,10 @@ def _local_time(value: str, field: str) -> time:
 
 
 class NotificationService:
-    def __init__(
-        self, db: Database, redis: Redis, settings: Settings, senders: dict[Channel, Sender]
-    ) -> None:
+    def __init__(self, db: Database, redis: Redis, settings: Settings) -> None:
         self.db = db
         self.redis = redis
         self.settings = settings
-        self.senders = senders
 
     # sending -----------------------------------------------------------------------------------
 
@@ -374,7 +371,7 @@ class NotificationService:
             str(delivery.user_id) if delivery.user_id else None,
             str(delivery.org_id) if delivery.org_id else None,
             _job_id=f"{DELIVER_JOB}:{delivery.id}",
-            _queue_name=self.settings.queue_name,
+            _queue_name=self.settings.core.queue_name,
             _defer_until=not_before,
         )
 
@@ -398,28 +395,7 @@ class NotificationService:
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             await session.exec(statement)
 
-    # delivering --------------------------------------------------------------------------------
-
-    async def deliver(self, delivery_id: UUID, recipient: Caller) -> float | None:
-        """Send one queued delivery; the seconds to wait before trying again, or None when done.
-
-        The row stays locked while sending, so two workers never send it both.
-        """
-        async with self.db.transaction(recipient) as session:
-            delivery = await session.get(Delivery, delivery_id, with_for_update=True)
-            if delivery is None or delivery.status != Status.QUEUED.value:
-                return None
-            delivery.attempts += 1
-            delivery.updated_at = utcnow()
-            session.add(delivery)
-            try:
-                await self.senders[Channel(delivery.channel)].send(delivery)
-            except DeliveryFailed as exc:
-                return self._failed(delivery, exc)
-            delivery.status = Status.SENT.value
-            delivery.sent_at = delivery.updated_at
-            delivery.failure_reason = None
-        return None
+    # the SMS provider's reports ---------------------------------------------------------------
 
     async def sms_reported(
         self, delivery_id: UUID, recipient: Caller, status: str, error: str | None
@@ -437,13 +413,6 @@ class NotificationService:
             if final is Status.FAILED:
                 delivery.failure_reason = f"provider reported {status} (error {error})"
             session.add(delivery)
-
-    def _failed(self, delivery: Delivery, exc: DeliveryFailed) -> float | None:
-        delivery.failure_reason = str(exc)[:1000]
-        if exc.permanent or delivery.attempts >= self.settings.delivery_max_attempts:
-            delivery.status = Status.FAILED.value
-            return None
-        return float(self.settings.delivery_backoff_seconds * 2 ** (delivery.attempts - 1))
 
     # history -----------------------------------------------------------------------------------
 
@@ -554,7 +523,7 @@ class NotificationService:
         name = category(category_name)
         if name in MANDATORY and not enabled:
             raise Rejected.one(
-                ErrorCode.MANDATORY_CATEGORY,
+                NotificationsErrorCode.MANDATORY_CATEGORY,
                 "Security notifications cannot be turned off.",
                 "enabled",
             )

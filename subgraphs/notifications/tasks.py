@@ -15,12 +15,14 @@ from arq.worker import Function, Retry, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.notify import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
-from subgraphs.kernel.settings import Settings
+from subgraphs.kernel.domain import Jobs
 from subgraphs.notifications.channels import senders
+from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
+from subgraphs.notifications.delivery import DeliveryService
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
+from subgraphs.notifications.settings import Settings
 
 Ctx = dict[str, Any]
 
@@ -41,7 +43,7 @@ async def notify(ctx: Ctx, payload: dict[str, Any]) -> int:
 
 
 async def deliver(ctx: Ctx, delivery_id: str, user_id: str | None, org_id: str | None) -> None:
-    service: NotificationService = ctx["notifications"]
+    service: DeliveryService = ctx["deliveries"]
     recipient = Caller(
         user_id=UUID(user_id) if user_id else None, org_id=UUID(org_id) if org_id else None
     )
@@ -60,10 +62,10 @@ async def organization_members(ctx: Ctx, org_id: str, user_ids: list[str], as_of
 
 def functions(settings: Settings) -> list[Function]:
     # A worker killed mid-send uses up an ARQ try without a recorded attempt: leave room for it.
-    tries = 2 * settings.delivery_max_attempts + 1
+    tries = 2 * settings.notifications.delivery_max_attempts + 1
     # Short timeouts: ARQ runs the job of a killed worker again once its timeout has passed.
     # No result is kept: a request may carry a one-time link.
-    short = {"timeout": settings.job_timeout_seconds, "keep_result": 0}
+    short = {"timeout": settings.core.job_timeout_seconds, "keep_result": 0}
     return [
         func(notify, name=NOTIFY_JOB, **short),
         func(deliver, name=DELIVER_JOB, max_tries=tries, **short),
@@ -74,10 +76,15 @@ def functions(settings: Settings) -> list[Function]:
 async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:
     client = httpx.AsyncClient()
     ctx["http"] = client
-    ctx["notifications"] = NotificationService(
-        db, ctx["redis"], settings, senders(settings, client)
-    )
+    ctx["notifications"] = NotificationService(db, ctx["redis"], settings)
+    ctx["deliveries"] = DeliveryService(db, settings, senders(settings, client))
 
 
 async def shutdown(ctx: Ctx) -> None:
-    await ctx["http"].aclose()
+    # A worker stopped before its startup ran has no client to close.
+    client: httpx.AsyncClient | None = ctx.pop("http", None)
+    if client is not None:
+        await client.aclose()
+
+
+JOBS = Jobs(functions=functions, startup=startup, shutdown=shutdown)

@@ -1,24 +1,25 @@
-"""The tenancy subgraph (port 8002): its schema, migrations and ASGI app."""
+"""The tenancy subgraph (port 8002): its schema, services and migrations."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.applications import Starlette
-
-from subgraphs.kernel.app import Runtime, create_subgraph_app
+from subgraphs.kernel.app import Runtime
+from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
-from subgraphs.kernel.settings import Settings
 from subgraphs.tenancy.schema import schema
 from subgraphs.tenancy.service import TenancyService
-
-MIGRATIONS = MigrationSet("tenancy", Path(__file__).parent / "migrations")
-
-__all__ = ["MIGRATIONS", "create_app", "schema"]
+from subgraphs.tenancy.settings import Settings
 
 
-def create_app(settings: Settings) -> Starlette:
-    def services(runtime: Runtime) -> TenancyService:
-        return TenancyService(runtime.db, runtime.redis, settings)
+def services(runtime: Runtime, settings: Settings) -> TenancyService:
+    return TenancyService(runtime.db, runtime.redis, settings)
 
-    return create_subgraph_app("tenancy", schema, settings, services)
+
+DOMAIN = Domain(
+    name="tenancy",
+    port=8002,
+    schema=schema,
+    services=services,
+    migrations=MigrationSet("tenancy", Path(__file__).parent / "migrations"),
+)

@@ -3,6 +3,7 @@ organizations of a User (an entity owned by auth)."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -12,7 +13,9 @@ from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
+    USER_ERROR,
     UserError,
+    error_codes,
     federated_schema,
     loader,
     rejections_as,
@@ -20,6 +23,7 @@ from subgraphs.kernel.schema import (
 )
 from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.tenancy import models
+from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import Role
 from subgraphs.tenancy.service import TenancyService
 
@@ -37,6 +41,11 @@ async def _members(info: Info, org_id: str) -> list[models.Membership]:
     members = loader(ctx, "members", lambda ids: ctx.services.members(ctx.caller, ids))
     found: list[models.Membership] = await members.load(UUID(org_id))
     return found
+
+
+@strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
+class TenancyUserError(UserError):
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(TenancyErrorCode))
 
 
 @strawberry.federation.type(keys=["id"], description="A person, as far as tenancy knows them.")
@@ -152,25 +161,25 @@ class Organization:
 @strawberry.type
 class OrganizationPayload:
     organization: Organization | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[TenancyUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MembershipPayload:
     membership: Membership | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[TenancyUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class InvitationPayload:
     invitation: Invitation | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[TenancyUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class TenancyActionPayload:
     ok: bool = False
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    errors: list[TenancyUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input

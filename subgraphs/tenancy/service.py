@@ -9,27 +9,28 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import available_timezones
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.api_keys import CHANGED_CHANNEL
-from subgraphs.kernel.caller import Caller, signed_in
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing
-from subgraphs.kernel.notify import (
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, signed_in
+from subgraphs.kernel.outbox import stage_announcement
+from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.keys.contract import CHANGED_CHANNEL
+from subgraphs.notifications.contract import (
     NotificationRequest,
     Recipient,
-    announce_members,
-    enqueue_notification,
+    stage_members,
+    stage_notification,
 )
-from subgraphs.kernel.settings import Settings
-from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
+from subgraphs.tenancy.settings import Settings
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
@@ -140,9 +141,9 @@ class TenancyService:
                 session.add(Membership(org_id=org.id, user_id=user_id, role=Role.OWNER.value))
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
+                await self._announce(session, org.id, [user_id])
         except IntegrityError:
-            raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
-        await self._announce(org.id, [user_id])
+            raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
 
     async def update_organization(
@@ -163,17 +164,17 @@ class TenancyService:
                 org.updated_at = utcnow()
                 session.add(org)
         except IntegrityError:
-            raise Rejected.one(ErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
+            raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
 
     async def delete_organization(self, caller: Caller, org_id: UUID) -> None:
         async with self.db.transaction(caller) as session:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
-        await self._announce(org_id, [])
-        # Routers stop honouring the organization's API keys at once.
-        gone = {"event": "organization_deleted", "org_id": str(org_id)}
-        await self.redis.publish(CHANGED_CHANNEL, orjson.dumps(gone))
+            await self._announce(session, org_id, [])
+            # Routers stop honouring the organization's API keys at once.
+            gone = {"event": "organization_deleted", "org_id": str(org_id)}
+            await stage_announcement(session, CHANGED_CHANNEL, gone)
 
     async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
         """Organizations by id, in order; None where the caller is not a member."""
@@ -234,9 +235,9 @@ class TenancyService:
         rows = await session.exec(select(Membership.user_id).where(Membership.org_id == org_id))
         return list(rows)
 
-    async def _announce(self, org_id: UUID, members: list[UUID]) -> None:
+    async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
         """Once the change is committed, tell notifications who the members are now."""
-        await announce_members(self.redis, self.settings.queue_name, org_id, members, utcnow())
+        await stage_members(session, org_id, members, utcnow())
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -286,7 +287,7 @@ class TenancyService:
     async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
         if await self._owners(session, org_id) <= 1:
             raise Rejected.one(
-                ErrorCode.LAST_OWNER,
+                TenancyErrorCode.LAST_OWNER,
                 "An organization needs an owner; make someone else owner first.",
             )
 
@@ -303,8 +304,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             await session.delete(target)
             await session.flush()
-            members = await self._member_ids(session, org_id)
-        await self._announce(org_id, members)
+            await self._announce(session, org_id, await self._member_ids(session, org_id))
 
     # invitations -------------------------------------------------------------------------------
 
@@ -322,22 +322,20 @@ class TenancyService:
                 role=role.value,
                 token_hash=hashed,
                 invited_by=signed_in(caller),
-                expires_at=utcnow() + timedelta(seconds=self.settings.invitation_ttl_seconds),
+                expires_at=utcnow()
+                + timedelta(seconds=self.settings.tenancy.invitation_ttl_seconds),
             )
             session.add(invitation)
-        link = f"{self.settings.public_url}/invitations/accept?token={token}"
-        await enqueue_notification(
-            self.redis,
-            self.settings.queue_name,
-            NotificationRequest(
+            link = f"{self.settings.core.public_url}/invitations/accept?token={token}"
+            email_request = NotificationRequest(
                 template_key="invitation",
                 category="invitation",
                 recipients=[Recipient(email=email)],
                 idempotency_key=f"tenancy:invitation:{invitation.id}",
                 data={"organization": org.name, "link": link},
                 org_id=org_id,
-            ),
-        )
+            )
+            await stage_notification(session, email_request)
         return invitation
 
     async def invitations(self, caller: Caller, org_id: UUID) -> list[Invitation]:
@@ -388,12 +386,11 @@ class TenancyService:
                 )
                 await session.flush()
                 org = existing(await session.get(Organization, invitation.org_id), "organization")
-                members = await self._member_ids(session, org.id)
+                await self._announce(session, org.id, await self._member_ids(session, org.id))
         except IntegrityError:
             raise Rejected.one(
-                ErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
+                TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."
             ) from None
-        await self._announce(org.id, members)
         return org
 
     async def revoke_invitation(self, caller: Caller, invitation_id: UUID) -> Invitation:

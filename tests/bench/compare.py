@@ -39,9 +39,8 @@ from router.executor.client import SubgraphClient
 from router.executor.execute import Executor
 from router.planner.planner import QueryPlanner
 from router.supergraph import Supergraph
-
-from .federation import OPERATIONS, SUBGRAPHS
-from .lean_subgraph import asgi_app
+from tests.bench.federation import OPERATIONS, SUBGRAPHS
+from tests.bench.lean_subgraph import asgi_app
 
 HERE = Path(__file__).parent
 GATEWAYS = HERE / "gateways"

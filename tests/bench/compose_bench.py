@@ -28,11 +28,10 @@ def fixture_group(path: Path) -> list[Subgraph]:
 
 
 def platform() -> list[Subgraph]:
-    from vetrai.platform import SUBGRAPHS
+    from vetrai.platform import DOMAINS
 
     return [
-        Subgraph(s.name, f"http://localhost:{s.port}/graphql", s.module.schema.as_str())
-        for s in SUBGRAPHS
+        Subgraph(s.name, f"http://localhost:{s.port}/graphql", s.schema.as_str()) for s in DOMAINS
     ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lean_subgraph import LeanSubgraph, Object
+from tests.bench.lean_subgraph import LeanSubgraph, Object
 
 USERS = 10
 PRODUCTS = 20

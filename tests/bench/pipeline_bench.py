@@ -31,11 +31,10 @@ from router.compose import Subgraph, compose
 from router.config import RateLimits, RouterConfig, Window
 from router.edge import create_app, relax_cycle_collector
 from router.executor.client import SubgraphClient
-from subgraphs.kernel.settings import load_settings
+from tests.bench.federation import OPERATIONS, SUBGRAPHS
+from tests.bench.lean_subgraph import asgi_app
 from vetrai.devstack import start_stack
-
-from .federation import OPERATIONS, SUBGRAPHS
-from .lean_subgraph import asgi_app
+from vetrai.settings import load_settings
 
 SYSTEMS = ("edge", "router", "router-no-rate-limits")
 ROUNDS = 5

@@ -14,8 +14,8 @@ from typing import Any
 import helm_python as helm
 import yaml
 
-from subgraphs.kernel.settings import Settings
 from vetrai.cli import parser
+from vetrai.settings import PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yml"
@@ -78,8 +78,8 @@ def vetrai_services(compose: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def setting_names() -> set[str]:
-    """The environment variables ``Settings`` reads."""
-    return {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+    """The environment variables ``PlatformSettings`` reads."""
+    return PlatformSettings.variables()
 
 
 def parse_command(arguments: list[str]) -> argparse.Namespace:

@@ -14,9 +14,8 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from router.config import load_config
-from vetrai.platform import SUBGRAPHS
-
-from .deployment import CHART, containers, parse_command, render_chart, setting_names
+from tests.deploy.deployment import CHART, containers, parse_command, render_chart, setting_names
+from vetrai.platform import DOMAINS
 
 DATABASE_URL = "postgresql://vetrai:placeholder@postgres:5432/vetrai"
 REQUIRED: dict[str, Any] = {
@@ -108,13 +107,13 @@ def test_selectors_match_their_pods(objects: list[dict[str, Any]]) -> None:
 def test_every_subgraph_has_a_deployment_and_a_service(objects: list[dict[str, Any]]) -> None:
     deployments = by_kind(objects, "Deployment")
     services = by_kind(objects, "Service")
-    for spec in SUBGRAPHS:
+    for spec in DOMAINS:
         name = f"demo-vetrai-{spec.name}"
         (container,) = containers(deployments[name])
         assert container["args"] == ["subgraph", spec.name]
         assert container["ports"] == [{"name": "http", "containerPort": spec.port}]
         assert services[name]["spec"]["ports"][0]["port"] == spec.port
-    names = {f"demo-vetrai-{spec.name}" for spec in SUBGRAPHS}
+    names = {f"demo-vetrai-{spec.name}" for spec in DOMAINS}
     assert set(services) == {*names, "demo-vetrai-router"}
     assert set(deployments) == {*names, "demo-vetrai-router", "demo-vetrai-worker"}
 
@@ -160,7 +159,7 @@ def test_every_environment_variable_is_a_setting(objects: list[dict[str, Any]]) 
 def test_router_config_names_every_subgraph_service(objects: list[dict[str, Any]]) -> None:
     config = by_kind(objects, "ConfigMap")["demo-vetrai-router"]["data"]
     assert json.loads(config["ROUTER_SUBGRAPH_URLS"]) == {
-        spec.name: f"http://demo-vetrai-{spec.name}:{spec.port}/graphql" for spec in SUBGRAPHS
+        spec.name: f"http://demo-vetrai-{spec.name}:{spec.port}/graphql" for spec in DOMAINS
     }
     assert config["JWKS_URL"] == "http://demo-vetrai-auth:8001/.well-known/jwks.json"
 

@@ -12,9 +12,7 @@ import yaml
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
 
 from router.config import RouterConfig, load_config
-from vetrai.platform import SUBGRAPHS
-
-from .deployment import (
+from tests.deploy.deployment import (
     ROOT,
     compose_file,
     compose_services,
@@ -23,6 +21,7 @@ from .deployment import (
     setting_names,
     vetrai_services,
 )
+from vetrai.platform import DOMAINS
 
 SCHEMA = Path(__file__).parent / "compose-spec.json"
 VARIABLES = {"VETRAI_CONTEXT_KEY": "k" * 40}
@@ -68,7 +67,7 @@ def test_the_platform_processes_are_all_there(vetrai: dict[str, dict[str, Any]])
         "migrate": ("migrate",),
         "router": ("router",),
         "worker": ("worker",),
-        **{spec.name: ("subgraph", spec.name) for spec in SUBGRAPHS},
+        **{spec.name: ("subgraph", spec.name) for spec in DOMAINS},
     }
     assert commands == expected
 
@@ -96,7 +95,7 @@ def test_services_run_as_in_production_on_every_interface(
 def test_router_reaches_every_subgraph_by_its_service(compose: dict[str, Any]) -> None:
     router = compose["services"]["router"]
     urls = json.loads(router["environment"]["ROUTER_SUBGRAPH_URLS"])
-    assert urls == {spec.name: f"http://{spec.name}:{spec.port}/graphql" for spec in SUBGRAPHS}
+    assert urls == {spec.name: f"http://{spec.name}:{spec.port}/graphql" for spec in DOMAINS}
     assert router["environment"]["JWKS_URL"] == "http://auth:8001/.well-known/jwks.json"
     assert router["ports"] == ["4000:4000"]
 
@@ -113,11 +112,11 @@ def test_router_reads_its_configuration_file_from_the_repository(
 
 def test_router_starts_after_every_subgraph_is_healthy(compose: dict[str, Any]) -> None:
     depends = compose["services"]["router"]["depends_on"]
-    assert depends == {spec.name: {"condition": "service_healthy"} for spec in SUBGRAPHS}
+    assert depends == {spec.name: {"condition": "service_healthy"} for spec in DOMAINS}
 
 
 def test_subgraphs_and_worker_start_after_the_migrations(compose: dict[str, Any]) -> None:
-    for name in [*(spec.name for spec in SUBGRAPHS), "worker"]:
+    for name in [*(spec.name for spec in DOMAINS), "worker"]:
         depends = compose["services"][name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["redis"] == {"condition": "service_healthy"}
@@ -127,7 +126,7 @@ def test_subgraphs_and_worker_start_after_the_migrations(compose: dict[str, Any]
 
 
 def test_subgraphs_expose_their_own_ports(compose: dict[str, Any]) -> None:
-    for spec in SUBGRAPHS:
+    for spec in DOMAINS:
         assert compose["services"][spec.name]["expose"] == [str(spec.port)]
 
 
@@ -152,7 +151,7 @@ def test_prometheus_scrapes_the_router_every_subgraph_and_the_worker() -> None:
         for static in job["static_configs"]
         for target in static["targets"]
     }
-    subgraphs = {f"{spec.name}:{spec.port}" for spec in SUBGRAPHS}
+    subgraphs = {f"{spec.name}:{spec.port}" for spec in DOMAINS}
     assert {"router:4000", *subgraphs} <= targets
     assert any(target.startswith("worker:") for target in targets)
 

@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from .deployment import ROOT
+from tests.deploy.deployment import ROOT
 
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 

@@ -23,14 +23,19 @@ from typing import Any
 import httpx
 import pytest
 
-from subgraphs.kernel.settings import Settings
-from vetrai.platform import SUBGRAPHS
-
-from .deployment import ROOT, compose_services, mounted_sources, setting_names, vetrai_services
+from tests.deploy.deployment import (
+    ROOT,
+    compose_services,
+    mounted_sources,
+    setting_names,
+    vetrai_services,
+)
+from vetrai.platform import DOMAINS
+from vetrai.settings import PlatformSettings
 
 # ports 14000-32007: below Linux's ephemeral range (32768+), where client sockets could hold one
 OFFSET = 10000 + secrets.randbelow(14000)
-PROCESSES = ["router", "worker", *(spec.name for spec in SUBGRAPHS)]
+PROCESSES = ["router", "worker", *(spec.name for spec in DOMAINS)]
 _COMPOSE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 ME = "query { me { id email organizations { id slug } } }"
 
@@ -107,12 +112,12 @@ class Platform:
 
 
 def environment(
-    service: dict[str, Any], settings: Settings, folder: Path, queue: str
+    service: dict[str, Any], settings: PlatformSettings, folder: Path, queue: str
 ) -> dict[str, str]:
     """The compose service's environment, pointed at the test's servers and this host, with
     paths of files compose mounts from the repository pointing at those files."""
-    assert settings.database_url
-    assert settings.redis_url
+    assert settings.core.database_url
+    assert settings.core.redis_url
     inherited = {k: v for k, v in os.environ.items() if k not in setting_names()}
     mounts = {target: str(source) for target, source in mounted_sources(service).items()}
     env = {
@@ -121,8 +126,8 @@ def environment(
     }
     env.update(
         PYTHONPATH=str(ROOT),
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
+        DATABASE_URL=settings.core.database_url,
+        REDIS_URL=settings.core.redis_url,
         VETRAI_HOST="127.0.0.1",
         VETRAI_PORT_OFFSET=str(OFFSET),
         # a queue of its own: the suite's in-process worker must not see these jobs, nor this
@@ -135,7 +140,7 @@ def environment(
 
 
 @pytest.fixture(scope="module")
-def platform(settings: Settings) -> Iterator[Platform]:
+def platform(settings: PlatformSettings) -> Iterator[Platform]:
     folder = Path(tempfile.mkdtemp(prefix="vetrai-deploy-"))
     # the image's working directory holds the committed supergraph the router serves by default
     (folder / "schema").mkdir()
@@ -143,7 +148,7 @@ def platform(settings: Settings) -> Iterator[Platform]:
     services = vetrai_services({"services": compose_services({"VETRAI_CONTEXT_KEY": "c" * 48})})
     queue = f"vetrai:deploy-test:{secrets.token_hex(4)}"
     running = Platform(folder)
-    ports = {spec.name: spec.port for spec in SUBGRAPHS} | {"router": 4000}
+    ports = {spec.name: spec.port for spec in DOMAINS} | {"router": 4000}
     try:
         for name in PROCESSES:
             service = services[name]

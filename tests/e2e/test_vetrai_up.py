@@ -9,8 +9,8 @@ from uuid import UUID
 
 import httpx
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER, sign_caller
+from core.caller import Caller
+from core.caller_context import HEADER, sign_caller
 from tests.e2e.conftest import AUTH, BROWSER_FLAGS, ME, ROUTER, TENANCY, Platform
 from tests.e2e.conftest import run_query as _run
 

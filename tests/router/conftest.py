@@ -8,9 +8,8 @@ import pytest_asyncio
 from starlette.requests import Request
 
 from router.edge import create_app
-
-from .fedfixtures.server import SubgraphServer, serve_subgraphs
-from .fedfixtures.subgraphs import DATA_DIR, reset_data
+from tests.router.fedfixtures.server import SubgraphServer, serve_subgraphs
+from tests.router.fedfixtures.subgraphs import DATA_DIR, reset_data
 
 SUPERGRAPH_SDL = (DATA_DIR / "supergraph.graphql").read_text()
 ROUTER_TIMEOUT = 1.0

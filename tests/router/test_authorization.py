@@ -11,8 +11,7 @@ from graphql import parse, print_ast
 from router.authorization import AccessRules, Authorized, Grants
 from router.compose import compose
 from router.supergraph import Supergraph
-
-from .compose.compose_groups import GROUPS, Group
+from tests.router.compose.compose_groups import GROUPS, Group
 
 ENFORCED = Group(GROUPS / "valid" / "access_control_enforced")
 ANONYMOUS = Grants()

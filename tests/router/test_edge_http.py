@@ -7,10 +7,9 @@ import httpx
 from starlette.applications import Starlette
 
 from router.edge import create_app
-
-from .conftest import SUPERGRAPH_SDL
-from .fedfixtures.operations import operation
-from .fedfixtures.server import SubgraphServer
+from tests.router.conftest import SUPERGRAPH_SDL
+from tests.router.fedfixtures.operations import operation
+from tests.router.fedfixtures.server import SubgraphServer
 
 ME = "{ me { name } }"
 

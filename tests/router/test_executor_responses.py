@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
-from .fedfixtures.operations import operation
-from .fedfixtures.server import SubgraphServer
+from tests.router.fedfixtures.operations import operation
+from tests.router.fedfixtures.server import SubgraphServer
 
 TABLE = {"name": "Table", "price": 899}
 

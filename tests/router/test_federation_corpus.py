@@ -12,8 +12,7 @@ from router.executor.client import SubgraphClient
 from router.executor.execute import Executor
 from router.planner.planner import QueryPlanner
 from router.supergraph import Supergraph
-
-from .fedfixtures.corpus import Case, CorpusServer, case_operations, serve_corpus
+from tests.router.fedfixtures.corpus import Case, CorpusServer, case_operations, serve_corpus
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from .fedfixtures.corpus import Case, cases
-from .fedfixtures.subgraphs import DATA_DIR, SCHEMAS, published_sdl
+from tests.router.fedfixtures.corpus import Case, cases
+from tests.router.fedfixtures.subgraphs import DATA_DIR, SCHEMAS, published_sdl
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

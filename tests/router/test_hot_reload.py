@@ -14,10 +14,10 @@ from starlette.applications import Starlette
 
 from router.app import create_router
 from router.config import RateLimits, RouterConfig
-from subgraphs.kernel.settings import Settings
 from tests.router.fedfixtures.operations import operation
 from tests.router.fedfixtures.server import SubgraphServer
 from tests.router.platform.conftest import served
+from vetrai.settings import PlatformSettings
 
 ROOT = Path(__file__).parents[2]
 FIXTURE = ROOT / "tests/router/fedfixtures/data/supergraph.graphql"
@@ -25,7 +25,7 @@ PLATFORM = ROOT / "schema/supergraph.graphql"
 DEADLINE = 10.0
 
 
-def _router(settings: Settings, path: Path, urls: dict[str, str]) -> Starlette:
+def _router(settings: PlatformSettings, path: Path, urls: dict[str, str]) -> Starlette:
     offline = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
     config = RouterConfig(rate_limits=RateLimits(enabled=False), subgraph_timeout_seconds=1.0)
     return create_router(offline, path.read_text(), urls, config, watch=path, watch_interval=0.02)
@@ -33,7 +33,7 @@ def _router(settings: Settings, path: Path, urls: dict[str, str]) -> Starlette:
 
 @pytest.fixture
 async def reloading(
-    settings: Settings, subgraphs: SubgraphServer, tmp_path: Path
+    settings: PlatformSettings, subgraphs: SubgraphServer, tmp_path: Path
 ) -> AsyncIterator[tuple[Path, Starlette, httpx.AsyncClient]]:
     path = tmp_path / "supergraph.graphql"
     path.write_text(FIXTURE.read_text())

@@ -6,10 +6,14 @@ from graphql import parse
 from router.planner.plan import plan_to_json
 from router.planner.planner import QueryPlanner
 from router.supergraph import Supergraph
-
-from .fedfixtures.operations import apollo_plan, operation, operation_names, override_labels
-from .fedfixtures.plans import canonical_plan
-from .fedfixtures.subgraphs import DATA_DIR
+from tests.router.fedfixtures.operations import (
+    apollo_plan,
+    operation,
+    operation_names,
+    override_labels,
+)
+from tests.router.fedfixtures.plans import canonical_plan
+from tests.router.fedfixtures.subgraphs import DATA_DIR
 
 
 @pytest.fixture(scope="module")

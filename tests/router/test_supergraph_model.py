@@ -4,8 +4,7 @@ import pytest
 from graphql import print_schema
 
 from router.supergraph import Supergraph
-
-from .fedfixtures.subgraphs import DATA_DIR
+from tests.router.fedfixtures.subgraphs import DATA_DIR
 
 
 @pytest.fixture(scope="module")

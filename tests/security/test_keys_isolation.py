@@ -10,15 +10,15 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from subgraphs.kernel.api_keys import record_use
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER, sign_caller
+from core.caller import Caller
+from core.caller_context import HEADER, sign_caller
 from subgraphs.kernel.db import Database, set_local
-from subgraphs.kernel.settings import Settings
 from subgraphs.kernel.tokens import token_hash
+from subgraphs.keys.contract import record_use
 from subgraphs.keys.service import KeysService
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import issued, manager
+from tests.subgraphs.keys.builders import issued, manager
+from vetrai.settings import PlatformSettings
 
 ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
   ... on ApiKey { id name } ... on Organization { apiKeys { id } } } }"""
@@ -46,22 +46,24 @@ async def test_direct_requests_without_the_routers_signature_get_no_keys(keys: S
 
 
 async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
-    keys: Subgraph, settings: Settings
+    keys: Subgraph, settings: PlatformSettings
 ) -> None:
     ada, eve = manager(), manager()
     ada_key, ada_secret = await issued(keys, ada)
     eve_key, _ = await issued(keys, eve)
-    assert settings.redis_url
-    url, role = settings.app_database()
+    assert settings.core.redis_url
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.core.redis_url)
     try:
         for owner, key in ((ada, ada_key), (eve, eve_key)):
             assert owner.org_id
             await record_use(redis, key_id=UUID(key), org_id=owner.org_id, rejected=False)
         await KeysService(db, redis, settings).flush_usage()
         async with db.transaction(Caller(org_id=eve.org_id)) as session:
-            assert await session.scalar(text("select current_user")) == settings.database_app_role
+            assert (
+                await session.scalar(text("select current_user")) == settings.core.database_app_role
+            )
             for table in TABLES:
                 rows = await session.execute(text(f"select org_id from keys.{table}"))  # noqa: S608
                 assert {r[0] for r in rows} == {eve.org_id}, table
@@ -79,11 +81,11 @@ async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
 
 
 async def test_a_secret_hash_does_not_open_the_key_for_writing(
-    keys: Subgraph, settings: Settings
+    keys: Subgraph, settings: PlatformSettings
 ) -> None:
     ada = manager()
     ada_key, ada_secret = await issued(keys, ada)
-    url, role = settings.app_database()
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     try:
         async with db.transaction(Caller()) as session:
@@ -97,8 +99,8 @@ async def test_a_secret_hash_does_not_open_the_key_for_writing(
         await db.close()
 
 
-async def test_keys_tables_force_row_security(settings: Settings) -> None:
-    url, role = settings.app_database()
+async def test_keys_tables_force_row_security(settings: PlatformSettings) -> None:
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     try:
         async with db.transaction(Caller()) as session:
@@ -115,4 +117,4 @@ async def test_keys_tables_force_row_security(settings: Settings) -> None:
         await db.close()
     assert [name for name, _, _ in rows] == sorted(TABLES)
     assert all(forced for _, forced, _ in rows)
-    assert all(owner != settings.database_app_role for _, _, owner in rows)
+    assert all(owner != settings.core.database_app_role for _, _, owner in rows)

@@ -7,14 +7,12 @@ from uuid import uuid4
 
 from sqlalchemy import text
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
-from tests.subgraphs.notifications.helpers import member, organization, send, send_input
-from tests.subgraphs.notifications.test_preferences import SET
-from tests.subgraphs.notifications.test_templates import save
+from tests.subgraphs.notifications.helpers import SET, member, organization, save, send, send_input
+from vetrai.settings import PlatformSettings
 
 TABLES = (
     "notifications",
@@ -27,14 +25,14 @@ TABLES = (
 
 
 async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
-    notifications: Subgraph, settings: Settings, notification_service: NotificationService
+    notifications: Subgraph, settings: PlatformSettings, notification_service: NotificationService
 ) -> None:
     ada, eve = member(), member()
     admin = await organization(notification_service, ada)
     await send(notifications, admin, send_input(admin, [ada], channels=["IN_APP"]))
     await save(notifications, admin, key="message", channel="SMS", subject="s", body="{{ body }}")
     await notifications.run(SET, {"c": "job", "ch": "SMS", "on": False}, ada)
-    url, role = settings.app_database()
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     try:
         async with db.transaction(Caller(user_id=eve.user_id, org_id=uuid4())) as session:
@@ -60,8 +58,8 @@ async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
         await db.close()
 
 
-async def test_application_role_cannot_turn_security_off(settings: Settings) -> None:
-    url, role = settings.app_database()
+async def test_application_role_cannot_turn_security_off(settings: PlatformSettings) -> None:
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     try:
         async with db.transaction(Caller()) as session:

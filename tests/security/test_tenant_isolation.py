@@ -8,11 +8,11 @@ from uuid import uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.tenancy.test_organizations import READ, create_org, join, new_user
+from tests.subgraphs.tenancy.builders import READ, create_org, join, new_user
+from vetrai.settings import PlatformSettings
 
 TENANT_TABLES = ("organizations", "memberships", "invitations")
 
@@ -49,7 +49,7 @@ async def test_services_never_show_another_tenant(
 
 
 async def test_rls_hides_other_tenants_rows_from_the_application_role(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine, settings: Settings
+    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine, settings: PlatformSettings
 ) -> None:
     ada, ada_org, eve, eve_org = await _two_tenants(auth, tenancy, owner_engine)
     await tenancy.run(
@@ -58,12 +58,14 @@ async def test_rls_hides_other_tenants_rows_from_the_application_role(
         {"o": ada_org, "e": unique_email()},
         ada,
     )
-    url, role = settings.app_database()
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     try:
         async with db.transaction(Caller(org_id=eve.user_id, user_id=eve.user_id)) as session:
             await session.execute(text(f"select set_config('app.org_id', '{eve_org}', true)"))
-            assert await session.scalar(text("select current_user")) == settings.database_app_role
+            assert (
+                await session.scalar(text("select current_user")) == settings.core.database_app_role
+            )
             for table in TENANT_TABLES:
                 column = "id" if table == "organizations" else "org_id"
                 rows = await session.scalar(
@@ -88,8 +90,8 @@ async def test_rls_hides_other_tenants_rows_from_the_application_role(
     assert total == 2
 
 
-async def test_application_role_cannot_turn_security_off(settings: Settings) -> None:
-    url, role = settings.app_database()
+async def test_application_role_cannot_turn_security_off(settings: PlatformSettings) -> None:
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     try:
         async with db.transaction(Caller()) as session:
@@ -99,7 +101,7 @@ async def test_application_role_cannot_turn_security_off(settings: Settings) -> 
                     " and tablename = 'organizations'"
                 )
             )
-            assert owner != settings.database_app_role
+            assert owner != settings.core.database_app_role
             forced = await session.scalar(
                 text(
                     "select bool_and(relforcerowsecurity and relrowsecurity) from pg_class"

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -29,12 +28,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.notify import NotificationRequest, Recipient
-from subgraphs.kernel.settings import Settings
-from subgraphs.notifications.channels import senders
+from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import served
 from vetrai import worker as workers
+from vetrai.settings import PlatformSettings
 
 SMS_ACCOUNT = "AC0123456789"
 SMS_TOKEN = "sms-secret"
@@ -115,42 +113,39 @@ async def sms() -> AsyncIterator[tuple[SmsProvider, str]]:
 
 @pytest.fixture
 def delivery_settings(
-    settings: Settings, mailbox: Mailbox, sms: tuple[SmsProvider, str]
-) -> Settings:
+    settings: PlatformSettings, mailbox: Mailbox, sms: tuple[SmsProvider, str]
+) -> PlatformSettings:
     """Fast retries, the local SMTP and SMS servers, and a queue for this test alone."""
     mailbox.answers.clear()
     mailbox.gate = None
     sms[0].statuses.clear()
-    return settings.model_copy(
-        update={
-            "queue_name": f"vetrai:test:{secrets.token_hex(6)}",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "smtp_security": "none",
-            "sms_api_url": sms[1],
-            "sms_account_sid": SMS_ACCOUNT,
-            "sms_auth_token": SecretStr(SMS_TOKEN),
-            "sms_from": "+15550000000",
-            "delivery_max_attempts": 3,
-            "delivery_backoff_seconds": 0.05,
-        }
+    return settings.replace(
+        queue_name=f"vetrai:test:{secrets.token_hex(6)}",
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        smtp_security="none",
+        sms_api_url=sms[1],
+        sms_account_sid=SMS_ACCOUNT,
+        sms_auth_token=SecretStr(SMS_TOKEN),
+        sms_from="+15550000000",
+        delivery_max_attempts=3,
+        delivery_backoff_seconds=0.05,
     )
 
 
 @pytest.fixture
-async def service(delivery_settings: Settings) -> AsyncIterator[NotificationService]:
-    url, role = delivery_settings.app_database()
+async def service(delivery_settings: PlatformSettings) -> AsyncIterator[NotificationService]:
+    url, role = delivery_settings.core.app_database()
     db = Database(url, role=role)
-    assert delivery_settings.redis_url
-    redis = Redis.from_url(delivery_settings.redis_url)
-    async with httpx.AsyncClient() as client:
-        yield NotificationService(db, redis, delivery_settings, senders(delivery_settings, client))
-    await redis.delete(delivery_settings.queue_name)
+    assert delivery_settings.core.redis_url
+    redis = Redis.from_url(delivery_settings.core.redis_url)
+    yield NotificationService(db, redis, delivery_settings)
+    await redis.delete(delivery_settings.core.queue_name)
     await redis.aclose()
     await db.close()
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: PlatformSettings) -> None:
     await workers.run(workers.create_worker(settings, burst=True, poll_delay=0.01))
 
 

@@ -14,25 +14,25 @@ from uuid import uuid4
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.notify import enqueue_notification
-from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.contract import enqueue_notification
 from tests.conftest import TEST_DATA, free_port_offset, unique_email
 from tests.worker.conftest import deliveries, request
+from vetrai.settings import PlatformSettings
 
 
 async def test_worker_command_sends_queued_email_and_stops_on_sigterm(
-    settings: Settings, owner_engine: AsyncEngine
+    settings: PlatformSettings, owner_engine: AsyncEngine
 ) -> None:
-    assert settings.database_url
-    assert settings.redis_url
+    assert settings.core.database_url
+    assert settings.core.redis_url
     queue = f"vetrai:test:{secrets.token_hex(6)}"
     environment = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
+        "DATABASE_URL": settings.core.database_url,
+        "REDIS_URL": settings.core.redis_url,
         "VETRAI_QUEUE": queue,
         "VETRAI_DATA_DIR": str(TEST_DATA),
-        "VETRAI_PORT_OFFSET": str(free_port_offset([settings.worker_port])),
+        "VETRAI_PORT_OFFSET": str(free_port_offset([settings.core.worker_port])),
     }
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -48,7 +48,7 @@ async def test_worker_command_sends_queued_email_and_stops_on_sigterm(
         started = await asyncio.wait_for(worker.stdout.readuntil(b"Redis queue"), 30)
         assert b"Ctrl-C stops it" in started
         user = uuid4()
-        redis = Redis.from_url(settings.redis_url)
+        redis = Redis.from_url(settings.core.redis_url)
         await enqueue_notification(redis, queue, request(user, unique_email()))
         await redis.aclose()
         for _ in range(500):  # 10 s

@@ -10,9 +10,8 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.notify import enqueue_notification
-from subgraphs.kernel.settings import Settings
+from core.caller import Caller
+from subgraphs.notifications.contract import enqueue_notification
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import unique_email
 from tests.worker.conftest import (
@@ -24,20 +23,23 @@ from tests.worker.conftest import (
     request,
     run_worker,
 )
+from vetrai.settings import PlatformSettings
 
 
 async def test_email_goes_out_over_smtp_with_text_and_html(
-    delivery_settings: Settings,
+    delivery_settings: PlatformSettings,
     service: NotificationService,
     mailbox: Mailbox,
     owner_engine: AsyncEngine,
 ) -> None:
     user, email = uuid4(), unique_email()
-    await enqueue_notification(service.redis, delivery_settings.queue_name, request(user, email))
+    await enqueue_notification(
+        service.redis, delivery_settings.core.queue_name, request(user, email)
+    )
     await run_worker(delivery_settings)
     [message] = mailbox.to(email)
     assert message["Subject"] == "Confirm your email address"
-    assert message["From"] == delivery_settings.email_from
+    assert message["From"] == delivery_settings.notifications.email_from
     plain, html = message.get_body(("plain",)), message.get_body(("html",))
     assert plain is not None
     assert html is not None
@@ -50,20 +52,20 @@ async def test_email_goes_out_over_smtp_with_text_and_html(
 
 
 async def test_one_idempotency_key_sends_one_email(
-    delivery_settings: Settings, service: NotificationService, mailbox: Mailbox
+    delivery_settings: PlatformSettings, service: NotificationService, mailbox: Mailbox
 ) -> None:
     email = unique_email()
     same = request(uuid4(), email, key=secrets.token_hex(8))
-    await enqueue_notification(service.redis, delivery_settings.queue_name, same)
-    await enqueue_notification(service.redis, delivery_settings.queue_name, same)
+    await enqueue_notification(service.redis, delivery_settings.core.queue_name, same)
+    await enqueue_notification(service.redis, delivery_settings.core.queue_name, same)
     await run_worker(delivery_settings)
-    await enqueue_notification(service.redis, delivery_settings.queue_name, same)
+    await enqueue_notification(service.redis, delivery_settings.core.queue_name, same)
     await run_worker(delivery_settings)
     assert len(mailbox.to(email)) == 1
 
 
 async def test_transient_failures_are_retried_with_exponential_backoff(
-    delivery_settings: Settings,
+    delivery_settings: PlatformSettings,
     service: NotificationService,
     mailbox: Mailbox,
     owner_engine: AsyncEngine,
@@ -71,7 +73,9 @@ async def test_transient_failures_are_retried_with_exponential_backoff(
     user, email = uuid4(), unique_email()
     mailbox.answers = ["451 Try again later", "451 Try again later"]
     started = time.monotonic()
-    await enqueue_notification(service.redis, delivery_settings.queue_name, request(user, email))
+    await enqueue_notification(
+        service.redis, delivery_settings.core.queue_name, request(user, email)
+    )
     await run_worker(delivery_settings)
     assert time.monotonic() - started >= 0.05 + 0.1
     assert len(mailbox.to(email)) == 1
@@ -81,14 +85,16 @@ async def test_transient_failures_are_retried_with_exponential_backoff(
 
 
 async def test_permanent_failure_is_recorded_with_its_reason(
-    delivery_settings: Settings,
+    delivery_settings: PlatformSettings,
     service: NotificationService,
     mailbox: Mailbox,
     owner_engine: AsyncEngine,
 ) -> None:
     user, email = uuid4(), unique_email()
     mailbox.answers = ["550 No such user here"]
-    await enqueue_notification(service.redis, delivery_settings.queue_name, request(user, email))
+    await enqueue_notification(
+        service.redis, delivery_settings.core.queue_name, request(user, email)
+    )
     await run_worker(delivery_settings)
     [failed] = await deliveries(owner_engine, user)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
@@ -98,14 +104,16 @@ async def test_permanent_failure_is_recorded_with_its_reason(
 
 
 async def test_delivery_fails_after_its_last_attempt(
-    delivery_settings: Settings,
+    delivery_settings: PlatformSettings,
     service: NotificationService,
     mailbox: Mailbox,
     owner_engine: AsyncEngine,
 ) -> None:
     user, email = uuid4(), unique_email()
     mailbox.answers = ["451 Try again later"] * 3
-    await enqueue_notification(service.redis, delivery_settings.queue_name, request(user, email))
+    await enqueue_notification(
+        service.redis, delivery_settings.core.queue_name, request(user, email)
+    )
     await run_worker(delivery_settings)
     [failed] = await deliveries(owner_engine, user)
     assert (failed["status"], failed["attempts"]) == ("failed", 3)
@@ -114,7 +122,7 @@ async def test_delivery_fails_after_its_last_attempt(
 
 
 async def test_sms_uses_the_twilio_request_format_and_retries(
-    delivery_settings: Settings,
+    delivery_settings: PlatformSettings,
     service: NotificationService,
     sms: tuple[SmsProvider, str],
     owner_engine: AsyncEngine,
@@ -131,7 +139,7 @@ async def test_sms_uses_the_twilio_request_format_and_retries(
         channels=["sms", "in_app"],
         data={"job": "Nightly report", "reason": "timeout", "link": "https://example.com/j/1"},
     )
-    await enqueue_notification(service.redis, delivery_settings.queue_name, alert)
+    await enqueue_notification(service.redis, delivery_settings.core.queue_name, alert)
     await run_worker(delivery_settings)
     [sent] = [m for m in provider.received if m["To"] == "+15551234567"]
     assert sent["account"] == SMS_ACCOUNT
@@ -146,7 +154,7 @@ async def test_sms_uses_the_twilio_request_format_and_retries(
 
 
 async def test_sms_refused_by_the_provider_fails_at_once(
-    delivery_settings: Settings,
+    delivery_settings: PlatformSettings,
     service: NotificationService,
     sms: tuple[SmsProvider, str],
     owner_engine: AsyncEngine,
@@ -155,7 +163,7 @@ async def test_sms_refused_by_the_provider_fails_at_once(
     await service.update_contact(Caller(user_id=user), {"phone": "+15557654321"})
     sms[0].statuses = [400]
     alert = request(user, None, channels=["sms"])
-    await enqueue_notification(service.redis, delivery_settings.queue_name, alert)
+    await enqueue_notification(service.redis, delivery_settings.core.queue_name, alert)
     await run_worker(delivery_settings)
     [failed] = await deliveries(owner_engine, user)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)

@@ -7,18 +7,18 @@ from uuid import uuid4
 
 from redis.asyncio import Redis
 
-from subgraphs.kernel.api_keys import record_use, usage_key
-from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import record_use, usage_key
 from subgraphs.keys.tasks import FLUSH_USAGE_JOB
 from vetrai import worker as workers
+from vetrai.settings import PlatformSettings
 
 
-async def test_worker_flushes_api_key_usage_every_minute(settings: Settings) -> None:
+async def test_worker_flushes_api_key_usage_every_minute(settings: PlatformSettings) -> None:
     worker = workers.create_worker(settings)
     jobs = {job.name: job for job in worker.cron_jobs}
     assert jobs[FLUSH_USAGE_JOB].second == 0
-    assert settings.redis_url
-    redis = Redis.from_url(settings.redis_url)
+    assert settings.core.redis_url
+    redis = Redis.from_url(settings.core.redis_url)
     ctx = {"redis": redis}
     try:
         await worker.on_startup(ctx)

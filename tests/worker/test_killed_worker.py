@@ -13,26 +13,26 @@ from uuid import uuid4
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.notify import enqueue_notification
-from subgraphs.kernel.settings import Settings
+from subgraphs.notifications.contract import enqueue_notification
 from tests.conftest import TEST_DATA, free_port_offset, unique_email
 from tests.worker.conftest import Mailbox, deliveries, request
 from vetrai import worker as workers
+from vetrai.settings import PlatformSettings
 
 
 async def test_job_of_a_killed_worker_runs_again_and_sends_once(
-    delivery_settings: Settings, mailbox: Mailbox, owner_engine: AsyncEngine
+    delivery_settings: PlatformSettings, mailbox: Mailbox, owner_engine: AsyncEngine
 ) -> None:
-    fast = delivery_settings.model_copy(update={"job_timeout_seconds": 2})
-    assert fast.database_url
-    assert fast.redis_url
+    fast = delivery_settings.replace(job_timeout_seconds=2)
+    assert fast.core.database_url
+    assert fast.core.redis_url
     environment = {
         **os.environ,
-        "DATABASE_URL": fast.database_url,
-        "REDIS_URL": fast.redis_url,
-        "VETRAI_QUEUE": fast.queue_name,
+        "DATABASE_URL": fast.core.database_url,
+        "REDIS_URL": fast.core.redis_url,
+        "VETRAI_QUEUE": fast.core.queue_name,
         "VETRAI_DATA_DIR": str(TEST_DATA),
-        "VETRAI_PORT_OFFSET": str(free_port_offset([fast.worker_port])),
+        "VETRAI_PORT_OFFSET": str(free_port_offset([fast.core.worker_port])),
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(mailbox.port),
         "SMTP_SECURITY": "none",
@@ -50,9 +50,9 @@ async def test_job_of_a_killed_worker_runs_again_and_sends_once(
         stderr=asyncio.subprocess.DEVNULL,
     )
     user, email = uuid4(), unique_email()
-    redis = Redis.from_url(fast.redis_url)
+    redis = Redis.from_url(fast.core.redis_url)
     try:
-        await enqueue_notification(redis, fast.queue_name, request(user, email))
+        await enqueue_notification(redis, fast.core.queue_name, request(user, email))
         assert await asyncio.to_thread(mailbox.arrived.wait, 30)  # it is mid-send
         doomed.send_signal(signal.SIGKILL)
         await doomed.wait()

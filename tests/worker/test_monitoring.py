@@ -7,12 +7,14 @@ import secrets
 
 import httpx
 
-from subgraphs.kernel.settings import Settings
 from vetrai import worker as workers
+from vetrai.settings import PlatformSettings
 
 
-async def test_worker_health_follows_its_run_and_metrics_count_jobs(settings: Settings) -> None:
-    own_queue = settings.model_copy(update={"queue_name": f"test:{secrets.token_hex(4)}"})
+async def test_worker_health_follows_its_run_and_metrics_count_jobs(
+    settings: PlatformSettings,
+) -> None:
+    own_queue = settings.replace(queue_name=f"test:{secrets.token_hex(4)}")
     worker = workers.create_worker(own_queue)
     app = workers.monitoring_app(worker)
     transport = httpx.ASGITransport(app=app)

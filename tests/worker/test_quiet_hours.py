@@ -10,28 +10,28 @@ from uuid import UUID, uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.settings import Settings
+from core.caller import Caller
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 from tests.conftest import unique_email
 from tests.worker.conftest import request
+from vetrai.settings import PlatformSettings
 
 
 async def starts_at(
-    service: NotificationService, settings: Settings, owner_engine: AsyncEngine, user: UUID
+    service: NotificationService, settings: PlatformSettings, owner_engine: AsyncEngine, user: UUID
 ) -> float:
     """When the queue will run the user's email delivery (seconds since the epoch)."""
     async with owner_engine.connect() as connection:
         delivery = await connection.scalar(
             text("select id from notifications.deliveries where user_id = :u"), {"u": user}
         )
-    score = await service.redis.zscore(settings.queue_name, f"{DELIVER_JOB}:{delivery}")
+    score = await service.redis.zscore(settings.core.queue_name, f"{DELIVER_JOB}:{delivery}")
     assert score is not None
     return float(score) / 1000
 
 
 async def test_email_in_quiet_hours_waits_for_their_end_unless_it_is_security(
-    delivery_settings: Settings, service: NotificationService, owner_engine: AsyncEngine
+    delivery_settings: PlatformSettings, service: NotificationService, owner_engine: AsyncEngine
 ) -> None:
     now = datetime.now(UTC)
     hours = {

@@ -11,25 +11,25 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.notify import enqueue_notification
-from subgraphs.kernel.settings import Settings
-from subgraphs.notifications.app import create_app
+from core.caller import Caller
+from subgraphs.notifications.app import DOMAIN
 from subgraphs.notifications.channels import provider_signature
+from subgraphs.notifications.contract import enqueue_notification
 from subgraphs.notifications.service import NotificationService
 from tests.worker.conftest import SMS_TOKEN, SmsProvider, deliveries, request, run_worker
+from vetrai.settings import PlatformSettings
 
 STATUS_URL = "https://notifications.example.com/sms/status"
 
 
 @pytest.fixture
-def status_settings(delivery_settings: Settings) -> Settings:
-    return delivery_settings.model_copy(update={"sms_status_url": STATUS_URL})
+def status_settings(delivery_settings: PlatformSettings) -> PlatformSettings:
+    return delivery_settings.replace(sms_status_url=STATUS_URL)
 
 
 @pytest.fixture
-async def subgraph(status_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(status_settings)
+async def subgraph(status_settings: PlatformSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = DOMAIN.create_app(status_settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
         yield client
@@ -38,13 +38,13 @@ async def subgraph(status_settings: Settings) -> AsyncIterator[httpx.AsyncClient
 
 
 async def sent_sms(
-    service: NotificationService, settings: Settings, provider: SmsProvider, phone: str
+    service: NotificationService, settings: PlatformSettings, provider: SmsProvider, phone: str
 ) -> tuple[UUID, str]:
     """Send one SMS through the worker; the recipient and the callback URL the provider got."""
     user = uuid4()
     await service.update_contact(Caller(user_id=user), {"phone": phone})
     await enqueue_notification(
-        service.redis, settings.queue_name, request(user, None, channels=["sms"])
+        service.redis, settings.core.queue_name, request(user, None, channels=["sms"])
     )
     await run_worker(settings)
     [sent] = [m for m in provider.received if m["To"] == phone]
@@ -63,7 +63,7 @@ async def report(
 
 
 async def test_signed_report_marks_the_sms_delivered_or_failed(
-    status_settings: Settings,
+    status_settings: PlatformSettings,
     service: NotificationService,
     sms: tuple[SmsProvider, str],
     subgraph: httpx.AsyncClient,

@@ -9,8 +9,7 @@ import pytest
 
 from router.compose import compose
 from router.compose.command import add_arguments, run
-
-from .compose_groups import GROUPS, Group
+from tests.router.compose.compose_groups import GROUPS, Group
 
 
 def _args(*argv: str) -> argparse.Namespace:

@@ -16,8 +16,7 @@ from strawberry.asgi import GraphQL
 from router.compose import compose
 from router.compose.command import add_arguments, run
 from router.compose.config import ConfigError, load_subgraphs, read_config
-
-from .compose_groups import GROUPS
+from tests.router.compose.compose_groups import GROUPS
 
 BASIC = GROUPS / "valid" / "basic"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from router.compose import compose
-
-from .compose_groups import Group, groups
-from .sdl_normal_form import normal_form
+from tests.router.compose.compose_groups import Group, groups
+from tests.router.compose.sdl_normal_form import normal_form
 
 
 @pytest.mark.parametrize("group", groups("valid"), ids=lambda g: g.name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .compose_groups import GROUPS
-from .strawberry_access_control import SCHEMAS
+from tests.router.compose.compose_groups import GROUPS
+from tests.router.compose.strawberry_access_control import SCHEMAS
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

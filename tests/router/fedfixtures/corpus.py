@@ -28,7 +28,7 @@ from typing import Any
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from .sdl_subgraph import SdlSubgraph, build_subgraph
+from tests.router.fedfixtures.sdl_subgraph import SdlSubgraph, build_subgraph
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 VARIABLES_PREFIX = "# variables:"

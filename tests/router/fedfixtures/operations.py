@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from .subgraphs import DATA_DIR
+from tests.router.fedfixtures.subgraphs import DATA_DIR
 
 LABELS_PREFIX = "# overrideLabels:"
 

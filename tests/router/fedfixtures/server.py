@@ -11,7 +11,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from .subgraphs import SCHEMAS
+from tests.router.fedfixtures.subgraphs import SCHEMAS
 
 SLOW_SECONDS = 1.5
 

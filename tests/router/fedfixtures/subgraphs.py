@@ -5,7 +5,7 @@ from pathlib import Path
 
 import strawberry
 
-from . import accounts, catalog, inventory, media, products, reviews
+from tests.router.fedfixtures import accounts, catalog, inventory, media, products, reviews
 
 SCHEMAS: dict[str, strawberry.federation.Schema] = {
     "accounts": accounts.schema,

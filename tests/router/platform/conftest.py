@@ -17,9 +17,9 @@ from starlette.types import ASGIApp
 from router.app import create_router
 from router.compose.compose import compose
 from router.config import RateLimits, RouterConfig
-from subgraphs.kernel.settings import Settings
 from tests.conftest import unique_email
-from vetrai.platform import SUBGRAPHS, composition_sources
+from vetrai.platform import DOMAINS, composition_sources
+from vetrai.settings import PlatformSettings
 
 PASSWORD = "correct horse battery"
 
@@ -41,10 +41,10 @@ async def served(app: ASGIApp) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def subgraph_urls(settings: Settings) -> AsyncIterator[dict[str, str]]:
+async def subgraph_urls(settings: PlatformSettings) -> AsyncIterator[dict[str, str]]:
     urls: dict[str, str] = {}
-    servers = [served(spec.module.create_app(settings)) for spec in SUBGRAPHS]
-    for spec, server in zip(SUBGRAPHS, servers, strict=True):
+    servers = [served(spec.create_app(settings)) for spec in DOMAINS]
+    for spec, server in zip(DOMAINS, servers, strict=True):
         urls[spec.name] = f"{await server.__aenter__()}/graphql"
     yield urls
     for server in reversed(servers):
@@ -116,7 +116,7 @@ def _headers(given: dict[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def router_client(
-    settings: Settings, sdl: str, urls: dict[str, str], config: RouterConfig
+    settings: PlatformSettings, sdl: str, urls: dict[str, str], config: RouterConfig
 ) -> AsyncIterator[RouterClient]:
     app = create_router(settings, sdl, urls, config)
     async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -125,7 +125,7 @@ async def router_client(
 
 @pytest.fixture(scope="session")
 async def router(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> AsyncIterator[RouterClient]:
     async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as client:
         yield client

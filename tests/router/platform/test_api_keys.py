@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from subgraphs.kernel.context import context_key
-from subgraphs.kernel.settings import Settings
+from core.caller_context import context_key
 from tests.conftest import free_port_offset
 from tests.router.platform.conftest import RouterClient
+from vetrai.settings import PlatformSettings
 
 CREATE = """mutation { createApiKey(input: {organizationId: "%s", name: "ci",
   scopes: ["tickets:read"], rateLimit: {limit: 3, windowSeconds: 60}}) {
@@ -170,7 +170,7 @@ def _wait_until_serving(process: subprocess.Popen[bytes], url: str) -> None:
 
 @pytest.fixture
 def two_routers(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
 ) -> Iterator[list[str]]:
     """Two ``vetrai router`` processes, as two replicas would run, sharing the test Redis."""
     supergraph = tmp_path / "supergraph.graphql"
@@ -181,8 +181,8 @@ def two_routers(
         env = {
             **os.environ,
             "ENVIRONMENT": "test",
-            "REDIS_URL": str(settings.redis_url),
-            "VETRAI_CONTEXT_KEY": context_key(settings).decode(),
+            "REDIS_URL": str(settings.core.redis_url),
+            "VETRAI_CONTEXT_KEY": context_key(settings.core).decode(),
             "ROUTER_SUBGRAPH_URLS": json.dumps(subgraph_urls),
             "VETRAI_PORT_OFFSET": str(offset + replica),
             "VETRAI_DATA_DIR": str(tmp_path / f"replica-{replica}"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from subgraphs.kernel.settings import Settings
 from tests.router.platform.conftest import RouterClient, router_client, router_config
+from vetrai.settings import PlatformSettings
 
 
 def _depth_query(depth: int) -> str:
@@ -26,7 +26,7 @@ async def test_forty_levels_deep_is_max_depth_exceeded(router: RouterClient) -> 
 
 
 async def test_aliases_and_root_fields_limits(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     config = router_config(max_aliases=2, max_root_fields=2)
     async with router_client(settings, supergraph_sdl, subgraph_urls, config) as strict:
@@ -86,7 +86,7 @@ async def test_automatic_persisted_queries(router: RouterClient) -> None:
 
 
 async def test_introspection_can_be_turned_off(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     config = router_config()
     config = config.model_copy(
@@ -99,7 +99,7 @@ async def test_introspection_can_be_turned_off(
 
 
 async def test_development_answers_report_estimated_and_actual_cost(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     development = settings.model_copy(update={"environment": "development"})
     async with router_client(development, supergraph_sdl, subgraph_urls, router_config()) as dev:

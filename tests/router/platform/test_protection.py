@@ -11,15 +11,15 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from core.caller_context import context_key
 from router.config import PersistedQueries, Protection, RouterConfig, Window
-from subgraphs.kernel.context import context_key
-from subgraphs.kernel.settings import Settings
 from tests.router.platform.conftest import (
     RouterClient,
     fresh_rate_limits,
     router_client,
     router_config,
 )
+from vetrai.settings import PlatformSettings
 
 LIMITED_OPERATION = "Limited"
 
@@ -42,7 +42,7 @@ async def test_jwt_caller_works_in_their_active_organization(router: RouterClien
 
 
 async def test_cors_allows_only_listed_origins(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     config = router_config().model_copy(
         update={"protection": Protection(cors_origins=["https://app.example.com"])}
@@ -57,10 +57,10 @@ async def test_cors_allows_only_listed_origins(
 
 
 async def test_production_turns_off_graphiql_and_introspection(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
-    key = SecretStr(context_key(settings).decode())
-    production = settings.model_copy(update={"environment": "production", "context_key": key})
+    key = SecretStr(context_key(settings.core).decode())
+    production = settings.replace(environment="production", context_key=key)
     async with router_client(production, supergraph_sdl, subgraph_urls, router_config()) as router:
         page = await router.client.get("/graphql", headers={"accept": "text/html"})
         assert "GraphiQL" not in page.text
@@ -69,7 +69,7 @@ async def test_production_turns_off_graphiql_and_introspection(
 
 
 async def test_persisted_only_mode_runs_only_the_manifest(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
 ) -> None:
     listed = "query Listed { __typename }"
     digest = hashlib.sha256(listed.encode()).hexdigest()
@@ -99,7 +99,7 @@ async def test_persisted_only_mode_runs_only_the_manifest(
 
 
 async def test_rate_limits_by_plan_by_address_and_by_operation(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     free = RouterConfig(
         rate_limits=fresh_rate_limits(plans={"free": Window(limit=3, window_seconds=60)})

@@ -17,18 +17,18 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from router.config import SubscriptionLimits
-from subgraphs.kernel.settings import Settings
 from subgraphs.notifications import live
 from subgraphs.notifications.models import Notification
 from tests.router.platform.conftest import RouterClient, router_client, router_config
+from vetrai.settings import PlatformSettings
 
 AS_WRITTEN = "subscription { notificationAdded { id title body category createdAt } }"
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url
-    client = Redis.from_url(settings.redis_url)
+async def redis(settings: PlatformSettings) -> AsyncIterator[Redis]:
+    assert settings.core.redis_url
+    client = Redis.from_url(settings.core.redis_url)
     yield client
     await client.aclose()
 
@@ -181,7 +181,7 @@ async def test_subscription_over_multipart_http(router: RouterClient, redis: Red
 
 
 async def test_limits_on_subscriptions_and_connections(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     config = router_config().model_copy(
         update={"subscriptions": SubscriptionLimits(per_connection=1, connections_per_caller=1)}

@@ -9,8 +9,8 @@ import secrets
 
 import pytest
 
-from subgraphs.kernel.settings import Settings
 from tests.router.platform.conftest import RouterClient, router_client, router_config
+from vetrai.settings import PlatformSettings
 
 
 async def test_operation_log_line_names_the_caller_but_no_secret(
@@ -68,7 +68,7 @@ async def test_refused_operations_count_as_refused_under_their_given_name(
 
 
 async def test_unreachable_subgraph_counts_as_errors_and_as_a_fetch_error(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     broken = {**subgraph_urls, "auth": "http://127.0.0.1:9/graphql"}
     async with router_client(settings, supergraph_sdl, broken, router_config()) as router:

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from subgraphs.kernel.tracing import configure_tracing
+from core.tracing import configure_tracing
 from tests.router.platform.conftest import RouterClient
 
 

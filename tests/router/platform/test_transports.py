@@ -17,13 +17,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from router.config import PersistedQueries, RouterConfig, Window
-from subgraphs.kernel.settings import Settings
 from tests.router.platform.conftest import (
     RouterClient,
     fresh_rate_limits,
     router_client,
     router_config,
 )
+from vetrai.settings import PlatformSettings
 
 PREFLIGHT = {"apollo-require-preflight": "1"}
 MULTIPART = "multipart/mixed;subscriptionSpec=1.0, application/json"
@@ -81,7 +81,7 @@ def _all(code: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def strict(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> AsyncIterator[RouterClient]:
     config = router_config(max_depth=3, max_aliases=2, max_root_fields=2, max_cost=30)
     config = config.model_copy(
@@ -137,7 +137,7 @@ async def test_bad_credentials_are_unauthenticated_everywhere(router: RouterClie
 
 
 async def test_persisted_only_refuses_unlisted_operations_everywhere(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str], tmp_path: Path
 ) -> None:
     listed = "query Listed { __typename }"
     digest = hashlib.sha256(listed.encode()).hexdigest()
@@ -154,7 +154,7 @@ async def test_persisted_only_refuses_unlisted_operations_everywhere(
 
 
 async def test_rate_limit_per_operation_applies_to_every_transport(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     rules = fresh_rate_limits(operations={"Limited": Window(limit=1, window_seconds=60)})
     config = RouterConfig(rate_limits=rules)
@@ -165,7 +165,7 @@ async def test_rate_limit_per_operation_applies_to_every_transport(
 
 
 async def test_rate_limit_per_organization_applies_to_every_transport(
-    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
     rules = fresh_rate_limits(plans={"free": Window(limit=3, window_seconds=60)})
     async with router_client(
@@ -227,7 +227,7 @@ def _unplannable_supergraph() -> str:
     )
 
 
-async def test_planning_failures_are_json_errors_everywhere(settings: Settings) -> None:
+async def test_planning_failures_are_json_errors_everywhere(settings: PlatformSettings) -> None:
     offline = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
     async with router_client(offline, _unplannable_supergraph(), {}, router_config()) as router:
         response = await router.client.post("/graphql", json={"query": "{ thing { other } }"})

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from tests.conftest import Subgraph, unique_email
-
-PASSWORD = "correct horse battery"
-
-SIGN_UP = """mutation($email: String!, $password: String!, $name: String!) {
-  signUp(input: {email: $email, password: $password, name: $name}) {
-    user { id email name } tokens { accessToken refreshToken } errors { code field message } } }"""
-LOG_IN = """mutation($email: String!, $password: String!) {
-  logIn(input: {email: $email, password: $password}) {
-    user { id } tokens { accessToken refreshToken } errors { code field message } } }"""
-REFRESH = """mutation($t: String!) { refreshTokens(refreshToken: $t) {
-  tokens { accessToken refreshToken } errors { code message } } }"""
-
-
-async def sign_up(auth: Subgraph, email: str, password: str = PASSWORD, name: str = "Ada") -> Any:
-    data = await auth.run(SIGN_UP, {"email": email, "password": password, "name": name})
-    return data["signUp"]
+from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, REFRESH, sign_up
 
 
 async def test_sign_up_returns_user_and_tokens(auth: Subgraph) -> None:

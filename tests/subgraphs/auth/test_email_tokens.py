@@ -7,9 +7,9 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from tests.conftest import Subgraph, emailed, link_token, unique_email
-from tests.subgraphs.auth.test_accounts import LOG_IN, PASSWORD, REFRESH, sign_up
+from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, REFRESH, sign_up
 
 NEW_PASSWORD = "purple monkey dishwasher"
 VERIFY = (

@@ -6,32 +6,32 @@ from pathlib import Path
 
 from joserfc.jwk import KeySet
 
+from core.caller import Caller
 from router.identity import verify_token
 from subgraphs.auth.signing import TokenSigner, rotate
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.settings import Settings
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.auth.test_accounts import LOG_IN, PASSWORD, sign_up
+from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, sign_up
+from vetrai.settings import PlatformSettings
 
 
 async def test_repeated_failures_lock_the_email_even_with_the_right_password(
-    auth: Subgraph, settings: Settings
+    auth: Subgraph, settings: PlatformSettings
 ) -> None:
     email = unique_email()
     await sign_up(auth, email)
-    for _ in range(settings.login_max_failures_per_email):
+    for _ in range(settings.auth.login_max_failures_per_email):
         await auth.run(LOG_IN, {"email": email, "password": "wrong horse battery"})
     locked = await auth.run(LOG_IN, {"email": email, "password": PASSWORD})
     assert [e["code"] for e in locked["logIn"]["errors"]] == ["TOO_MANY_ATTEMPTS"]
 
 
 async def test_repeated_failures_from_one_address_lock_that_address(
-    auth: Subgraph, settings: Settings
+    auth: Subgraph, settings: PlatformSettings
 ) -> None:
     address = Caller(client_ip="203.0.113.7")
     email = unique_email()
     await sign_up(auth, email)
-    for _ in range(settings.login_max_failures_per_address):
+    for _ in range(settings.auth.login_max_failures_per_address):
         await auth.run(LOG_IN, {"email": unique_email(), "password": PASSWORD}, address)
     locked = await auth.run(LOG_IN, {"email": email, "password": PASSWORD}, address)
     assert [e["code"] for e in locked["logIn"]["errors"]] == ["TOO_MANY_ATTEMPTS"]
@@ -40,7 +40,7 @@ async def test_repeated_failures_from_one_address_lock_that_address(
 
 
 async def test_access_token_verifies_against_published_jwks(
-    auth: Subgraph, settings: Settings
+    auth: Subgraph, settings: PlatformSettings
 ) -> None:
     tokens = (await sign_up(auth, unique_email()))["tokens"]
     jwks = (await auth.client.get("/.well-known/jwks.json")).json()
@@ -48,11 +48,11 @@ async def test_access_token_verifies_against_published_jwks(
     claims = verify_token(
         tokens["accessToken"],
         KeySet.import_key_set(jwks),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
+        issuer=settings.core.jwt_issuer,
+        audience=settings.core.jwt_audience,
     )
     assert claims is not None
-    assert claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
+    assert claims["exp"] - claims["iat"] == settings.auth.access_token_ttl_seconds
     tampered = tokens["accessToken"][:-4] + "AAAA"
     assert (
         verify_token(tampered, KeySet.import_key_set(jwks), issuer="vetrai", audience="vetrai")

@@ -8,11 +8,11 @@ from uuid import uuid4
 import pytest
 import strawberry
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER, InvalidContext, read_caller, sign_caller
+from core.caller import Caller
+from core.caller_context import HEADER, InvalidContext, read_caller, sign_caller
 from subgraphs.kernel.schema import federated_schema
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.auth.test_accounts import sign_up
+from tests.subgraphs.auth.builders import sign_up
 
 ME = {"query": "{ me { id } }"}
 ENTITIES = {

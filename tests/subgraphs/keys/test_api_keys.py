@@ -4,48 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from tests.conftest import Subgraph
+from tests.subgraphs.keys.builders import (
+    CREATE,
+    KEY_FIELDS,
+    REVOKE,
+    ROTATE,
+    codes,
+    create_key,
+    issued,
+    manager,
+)
 
-KEY_FIELDS = "id name prefix scopes createdAt expiresAt lastUsedAt revokedAt createdBy { id }"
-CREATE = f"""mutation($input: CreateApiKeyInput!) {{ createApiKey(input: $input) {{
-  apiKey {{ {KEY_FIELDS} rateLimit {{ limit windowSeconds }} }} secret
-  errors {{ code field message }} }} }}"""
-ROTATE = """mutation($id: ID!, $grace: Int!) { rotateApiKey(id: $id, gracePeriodSeconds: $grace) {
-  apiKey { id prefix } secret errors { code field message } } }"""
-REVOKE = """mutation($id: ID!) { revokeApiKey(id: $id) {
-  apiKey { id revokedAt } errors { code field message } } }"""
 READ = f"query($id: ID!) {{ apiKey(id: $id) {{ {KEY_FIELDS} }} }}"
 ORG_KEYS = """query($r: [_Any!]!) { _entities(representations: $r) {
   ... on Organization { apiKeys { id name } } } }"""
-
-
-def manager(org_id: UUID | None = None, role: str = "owner") -> Caller:
-    return Caller(user_id=uuid4(), org_id=org_id or uuid4(), roles=frozenset({role}))
-
-
-async def create_key(keys: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
-    values = {"organizationId": str(caller.org_id), "name": "ci", "scopes": ["tickets:read"]}
-    data = await keys.run(CREATE, {"input": {**values, **input}}, caller)
-    payload: dict[str, Any] = data["createApiKey"]
-    return payload
-
-
-async def issued(keys: Subgraph, caller: Caller, **input: Any) -> tuple[str, str]:
-    """A new key's id and secret."""
-    created = await create_key(keys, caller, **input)
-    assert created["errors"] == [], created["errors"]
-    return created["apiKey"]["id"], created["secret"]
-
-
-def codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [(e["code"], e["field"]) for e in payload["errors"]]
 
 
 async def test_create_returns_the_secret_once_and_stores_only_its_hash(

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import REVOKE, ROTATE, codes, create_key, issued, manager
+from tests.subgraphs.keys.builders import REVOKE, ROTATE, codes, create_key, issued, manager
 
 
 async def test_every_bad_field_is_reported_and_nothing_is_stored(

@@ -13,24 +13,24 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.api_keys import record_use, usage_key
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.settings import Settings
+from subgraphs.keys.contract import record_use, usage_key
 from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import issued, manager
+from tests.subgraphs.keys.builders import issued, manager
+from vetrai.settings import PlatformSettings
 
 USAGE = """query($id: ID!, $from: Date!, $to: Date!) { apiKey(id: $id) {
   lastUsedAt usage(from: $from, to: $to) { day requests rejected } } }"""
 
 
 @pytest.fixture
-async def worker_ctx(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+async def worker_ctx(settings: PlatformSettings) -> AsyncIterator[dict[str, Any]]:
     """What the ARQ worker hands its tasks once ``startup`` ran."""
-    assert settings.redis_url
-    ctx: dict[str, Any] = {"redis": Redis.from_url(settings.redis_url)}
-    url, role = settings.app_database()
+    assert settings.core.redis_url
+    ctx: dict[str, Any] = {"redis": Redis.from_url(settings.core.redis_url)}
+    url, role = settings.core.app_database()
     db = Database(url, role=role)
     await startup(ctx, settings, db)
     yield ctx
@@ -143,7 +143,7 @@ async def test_one_flush_at_a_time(worker_ctx: dict[str, Any]) -> None:
         await redis.delete("vetrai:keys:flush-lock")
 
 
-def test_the_flush_runs_every_minute() -> None:
-    [job] = cron_jobs()
+def test_the_flush_runs_every_minute(settings: PlatformSettings) -> None:
+    [job] = cron_jobs(settings)
     assert job.coroutine is flush_usage
     assert (job.second, job.minute) == (0, None)

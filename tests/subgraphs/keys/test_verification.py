@@ -16,14 +16,14 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.api_keys import CHANGED_CHANNEL
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER, sign_caller
-from subgraphs.kernel.logs import JsonFormatter
-from subgraphs.kernel.scopes import INTERNAL_VERIFY
-from subgraphs.kernel.settings import Settings
+from core.caller import Caller
+from core.caller_context import HEADER, sign_caller
+from core.logs import JsonFormatter
+from core.scopes import INTERNAL_VERIFY
+from subgraphs.keys.contract import CHANGED_CHANNEL
 from tests.conftest import Subgraph
-from tests.subgraphs.keys.test_api_keys import REVOKE, ROTATE, codes, create_key, issued, manager
+from tests.subgraphs.keys.builders import REVOKE, ROTATE, codes, create_key, issued, manager
+from vetrai.settings import PlatformSettings
 
 ROUTER = Caller(scopes=frozenset({INTERNAL_VERIFY}))
 
@@ -35,9 +35,9 @@ async def verify(keys: Subgraph, secret: object, caller: Caller | None = ROUTER)
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url
-    client = Redis.from_url(settings.redis_url)
+async def redis(settings: PlatformSettings) -> AsyncIterator[Redis]:
+    assert settings.core.redis_url
+    client = Redis.from_url(settings.core.redis_url)
     yield client
     await client.aclose()
 

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 from uuid import UUID, uuid4
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
@@ -74,3 +74,23 @@ async def history(
     data = await notifications.run(HISTORY, variables, user)
     connection: dict[str, Any] = data["_entities"][0]["notifications"]
     return connection
+
+
+SET = """mutation($c: String!, $ch: NotificationChannel!, $on: Boolean!) {
+  setNotificationPreference(input: {category: $c, channel: $ch, enabled: $on}) {
+    preference { category channel enabled mandatory } errors { code field } } }"""
+
+
+SETTINGS = """mutation($input: NotificationSettingsInput!) {
+  updateNotificationSettings(input: $input) {
+    settings { phone locale timezone quietHours { start end } } errors { code field } } }"""
+
+
+async def save(notifications: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+    data = await notifications.run(SAVE, {"input": input}, caller)
+    payload: dict[str, Any] = data["saveTemplate"]
+    return payload
+
+
+SAVE = """mutation($input: TemplateInput!) { saveTemplate(input: $input) {
+  template { id key channel locale subject } errors { code field message } } }"""

@@ -8,11 +8,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
 from tests.subgraphs.notifications.helpers import send, send_input
-from tests.subgraphs.tenancy.test_organizations import REMOVE, create_org, join, new_user
+from tests.subgraphs.tenancy.builders import REMOVE, create_org, join, new_user
 
 
 async def members_become(service: NotificationService, org_id: UUID, users: set[UUID]) -> None:

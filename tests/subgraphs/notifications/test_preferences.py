@@ -8,21 +8,23 @@ from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.notifications.models import Contact
 from subgraphs.notifications.service import NotificationService, quiet_until
 from tests.conftest import Subgraph
-from tests.subgraphs.notifications.helpers import history, member, organization, send, send_input
+from tests.subgraphs.notifications.helpers import (
+    SET,
+    SETTINGS,
+    history,
+    member,
+    organization,
+    send,
+    send_input,
+)
 
 PREFERENCES = """query($u: [_Any!]!) { _entities(representations: $u) { ... on User {
   notificationPreferences { category channel enabled mandatory }
   notificationSettings { phone locale timezone quietHours { start end } } } } }"""
-SET = """mutation($c: String!, $ch: NotificationChannel!, $on: Boolean!) {
-  setNotificationPreference(input: {category: $c, channel: $ch, enabled: $on}) {
-    preference { category channel enabled mandatory } errors { code field } } }"""
-SETTINGS = """mutation($input: NotificationSettingsInput!) {
-  updateNotificationSettings(input: $input) {
-    settings { phone locale timezone quietHours { start end } } errors { code field } } }"""
 
 
 async def of(notifications: Subgraph, user: Caller) -> dict[str, Any]:

@@ -17,30 +17,30 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.context import HEADER, sign_caller
-from subgraphs.kernel.notify import NotificationRequest, Recipient, enqueue_notification
-from subgraphs.kernel.settings import Settings
+from core.caller import Caller
+from core.caller_context import HEADER, sign_caller
+from subgraphs.notifications.contract import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.notifications.live import topic
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph, served
 from tests.subgraphs.notifications.helpers import member, organization, send, send_input
-from vetrai.platform import subgraph
+from vetrai.platform import domain
+from vetrai.settings import PlatformSettings
 
 PROTOCOLS = [Subprotocol("graphql-transport-ws")]
 SUBSCRIBE = "subscription { notificationAdded { id title body category createdAt } }"
 
 
 @pytest.fixture(scope="module")
-async def endpoint(settings: Settings) -> AsyncIterator[str]:
-    async with served(subgraph("notifications").module.create_app(settings)) as port:
+async def endpoint(settings: PlatformSettings) -> AsyncIterator[str]:
+    async with served(domain("notifications").create_app(settings)) as port:
         yield f"ws://127.0.0.1:{port}/graphql"
 
 
 @pytest.fixture(scope="module")
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    assert settings.redis_url
-    client = Redis.from_url(settings.redis_url)
+async def redis(settings: PlatformSettings) -> AsyncIterator[Redis]:
+    assert settings.core.redis_url
+    client = Redis.from_url(settings.core.redis_url)
     yield client
     await client.aclose()
 
@@ -124,7 +124,7 @@ async def test_closing_the_connection_ends_the_redis_subscription(
 
 
 async def test_notification_made_by_the_worker_reaches_the_subscriber(
-    endpoint: str, redis: Redis, notifications: Subgraph, settings: Settings, worker: None
+    endpoint: str, redis: Redis, notifications: Subgraph, settings: PlatformSettings, worker: None
 ) -> None:
     ada = member()
     async for ws in subscribed(endpoint, redis, ada, notifications.key):
@@ -136,7 +136,7 @@ async def test_notification_made_by_the_worker_reaches_the_subscriber(
             data={"job": "Nightly report", "link": "https://example.com/jobs/1"},
             channels=["in_app"],
         )
-        await enqueue_notification(redis, settings.queue_name, request)
+        await enqueue_notification(redis, settings.core.queue_name, request)
         event = await receive(ws, within=5)
         added = event["payload"]["data"]["notificationAdded"]
         assert (added["title"], added["category"]) == ("Nightly report finished", "job")

@@ -6,23 +6,22 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from subgraphs.kernel.caller import Caller
+from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
 from tests.conftest import Subgraph
 from tests.subgraphs.notifications.helpers import (
+    SETTINGS,
     admin_of,
     history,
     member,
     organization,
+    save,
     send,
     send_input,
 )
-from tests.subgraphs.notifications.test_preferences import SETTINGS
 
 PREVIEW = """query($input: PreviewTemplateInput!) { previewTemplate(input: $input) {
   preview { subject body html } errors { code field message } } }"""
-SAVE = """mutation($input: TemplateInput!) { saveTemplate(input: $input) {
-  template { id key channel locale subject } errors { code field message } } }"""
 LIST = "{ notificationTemplates { key channel locale subject } }"
 DELETE = "mutation($id: ID!) { deleteTemplate(id: $id) { ok errors { code } } }"
 
@@ -30,12 +29,6 @@ DELETE = "mutation($id: ID!) { deleteTemplate(id: $id) { ok errors { code } } }"
 async def preview(notifications: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
     data = await notifications.run(PREVIEW, {"input": input}, caller)
     payload: dict[str, Any] = data["previewTemplate"]
-    return payload
-
-
-async def save(notifications: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
-    data = await notifications.run(SAVE, {"input": input}, caller)
-    payload: dict[str, Any] = data["saveTemplate"]
     return payload
 
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from tests.conftest import Subgraph
-from tests.subgraphs.tenancy.test_organizations import create_org, new_user
+from tests.subgraphs.tenancy.builders import create_org, new_user
 
 UNKNOWN = str(uuid4())
 MUTATIONS = {

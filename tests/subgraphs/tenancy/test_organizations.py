@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.caller import Caller
-from tests.conftest import Subgraph, emailed, link_token, unique_email, unique_slug
-from tests.subgraphs.auth.test_accounts import sign_up
+from tests.conftest import Subgraph, unique_email, unique_slug
+from tests.subgraphs.tenancy.builders import (
+    ACCEPT,
+    CREATE,
+    INVITE,
+    READ,
+    REMOVE,
+    create_org,
+    invitation_token,
+    join,
+    new_user,
+)
 
-CREATE = """mutation($name: String!, $slug: String!, $settings: JSON) {
-  createOrganization(input: {name: $name, slug: $slug, settings: $settings}) {
-    organization { id name slug settings } errors { code field message } } }"""
-READ = """query($id: ID!) { organization(id: $id) { id name slug members { role user { id } } } }"""
-INVITE = """mutation($org: ID!, $email: String!, $role: Role!) {
-  inviteMember(input: {organizationId: $org, email: $email, role: $role}) {
-    invitation { id email role } errors { code field message } } }"""
-ACCEPT = """mutation($token: String!) { acceptInvitation(token: $token) {
-  organization { id } errors { code message } } }"""
 CHANGE_ROLE = """mutation($org: ID!, $user: ID!, $role: Role!) {
   changeMemberRole(input: {organizationId: $org, userId: $user, role: $role}) {
     membership { role } errors { code message } } }"""
-REMOVE = """mutation($org: ID!, $user: ID!) {
-  removeMember(input: {organizationId: $org, userId: $user}) { ok errors { code message } } }"""
-
-
-async def new_user(auth: Subgraph) -> Caller:
-    result = await sign_up(auth, unique_email())
-    return Caller(user_id=UUID(result["user"]["id"]))
-
-
-async def create_org(tenancy: Subgraph, caller: Caller, **extra: Any) -> dict[str, Any]:
-    variables = {"name": "Acme", "slug": unique_slug(), **extra}
-    data = await tenancy.run(CREATE, variables, caller)
-    payload: dict[str, Any] = data["createOrganization"]
-    return payload
-
-
-async def invitation_token(owner_engine: AsyncEngine, email: str) -> str:
-    return link_token(await emailed(owner_engine, email, "invitation"))
-
-
-async def join(
-    tenancy: Subgraph,
-    owner_engine: AsyncEngine,
-    owner: Caller,
-    org_id: str,
-    member: Caller,
-    role: str = "MEMBER",
-) -> None:
-    email = unique_email("invitee")
-    invited = await tenancy.run(INVITE, {"org": org_id, "email": email, "role": role}, owner)
-    assert invited["inviteMember"]["errors"] == []
-    token = await invitation_token(owner_engine, email)
-    accepted = await tenancy.run(ACCEPT, {"token": token}, member)
-    assert accepted["acceptInvitation"]["organization"] == {"id": org_id}
 
 
 async def test_create_and_read_organization_as_written(auth: Subgraph, tenancy: Subgraph) -> None:

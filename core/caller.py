@@ -1,11 +1,10 @@
-"""Who is calling: the identity a subgraph receives from the router, passed into every service."""
+"""Who is calling: the identity the router establishes and every subgraph receives, passed
+into every service."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from uuid import UUID
-
-from subgraphs.kernel.errors import ErrorCode, Rejected
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,3 @@ class Caller:
 
 
 ANONYMOUS = Caller()
-
-
-def signed_in(caller: Caller) -> UUID:
-    """The caller's user id, or an UNAUTHENTICATED rejection."""
-    if caller.user_id is None:
-        raise Rejected.one(ErrorCode.UNAUTHENTICATED, "Log in first.")
-    return caller.user_id

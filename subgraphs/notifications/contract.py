@@ -1,5 +1,5 @@
-"""How a subgraph asks the notifications service to notify people (or tells it who belongs to
-an organization): an ARQ job through Redis.
+"""What other parties may know of notifications: how a subgraph asks it to notify people (or
+tells it who belongs to an organization), an ARQ job through Redis; the codes it returns.
 
 Callers never touch the notifications schema; the worker turns the request into notifications
 and deliveries. A request is handled once per idempotency key.
@@ -7,6 +7,7 @@ and deliveries. A request is handled once per idempotency key.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,9 +15,16 @@ from uuid import UUID
 
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.kernel.outbox import stage_job
 
 NOTIFY_JOB = "notify"
 MEMBERS_JOB = "organization_members"
+
+
+class NotificationsErrorCode(enum.StrEnum):
+    MANDATORY_CATEGORY = "MANDATORY_CATEGORY"
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,17 @@ async def enqueue_notification(redis: Redis, queue: str, request: NotificationRe
     )
 
 
-async def announce_members(
-    redis: Redis, queue: str, org_id: UUID, user_ids: list[UUID], as_of: datetime
+async def stage_notification(session: AsyncSession, request: NotificationRequest) -> None:
+    """Ask for ``request`` in the transaction of the change it reports (sent after commit)."""
+    job_id = f"{NOTIFY_JOB}:{request.idempotency_key}"
+    await stage_job(session, NOTIFY_JOB, request.as_job(), job_id=job_id)
+
+
+async def stage_members(
+    session: AsyncSession, org_id: UUID, user_ids: list[UUID], as_of: datetime
 ) -> None:
     """Tell notifications who belongs to an organization as of a membership change, so admins
     can notify the whole organization and nobody outside it; an older list never wins."""
-    await job_queue(redis).enqueue_job(
-        MEMBERS_JOB, str(org_id), [str(u) for u in user_ids], as_of.isoformat(), _queue_name=queue
-    )
+    members = [str(u) for u in user_ids]
+    job_id = f"{MEMBERS_JOB}:{org_id}:{as_of.isoformat()}"
+    await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from subgraphs.kernel.logs import request_id
-from subgraphs.kernel.tracing import incoming, tracer
+from core.logs import request_id
+from core.tracing import incoming, tracer
 
 log = logging.getLogger("vetrai.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

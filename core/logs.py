@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from subgraphs.kernel.tracing import current_trace_id
+from core.tracing import current_trace_id
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _make_record = logging.getLogRecordFactory()

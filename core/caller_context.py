@@ -18,8 +18,8 @@ from uuid import UUID
 import orjson
 from redis.asyncio import Redis
 
-from subgraphs.kernel.caller import Caller
-from subgraphs.kernel.settings import Settings, SettingsError
+from core.caller import Caller
+from core.settings import CoreSettings, SettingsError
 
 HEADER = "x-vetrai-caller"
 _VERSION = "v1"
@@ -30,7 +30,7 @@ class InvalidContext(Exception):
     """The caller context is forged, expired, for another subgraph, or replayed."""
 
 
-def context_key(settings: Settings) -> bytes:
+def context_key(settings: CoreSettings) -> bytes:
     """The shared signing key; in development it is generated once under the data folder."""
     if settings.context_key is not None:
         return settings.context_key.get_secret_value().encode()

@@ -1,9 +1,10 @@
-"""What the router and the keys subgraph share about API keys in Redis: the per-day usage
-counters the router writes for every request made with a key, and the channel on which keys
-announces revocations and rotations."""
+"""What other parties may know of keys: the per-day usage counters the router writes in Redis
+for every request made with a key, the channel on which keys announces revocations and
+rotations, the route that verifies a secret, and the codes its mutations return."""
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -15,6 +16,13 @@ VERIFY_PATH = "/internal/verify"  # the keys subgraph's route that verifies a se
 USAGE_PATTERN = "vetrai:keys:usage:*"
 # Counters outlive several missed flushes; the flush deletes them once they are in PostgreSQL.
 USAGE_TTL_SECONDS = 8 * 86400
+
+
+class KeysErrorCode(enum.StrEnum):
+    SCOPE_NOT_HELD = "SCOPE_NOT_HELD"
+    API_KEY_LIMIT_REACHED = "API_KEY_LIMIT_REACHED"
+    API_KEY_REVOKED = "API_KEY_REVOKED"
+    API_KEY_EXPIRED = "API_KEY_EXPIRED"
 
 
 def usage_key(org_id: UUID, key_id: UUID, day: date) -> str:

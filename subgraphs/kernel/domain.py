@@ -1,0 +1,59 @@
+"""What a domain declares once, for every process that runs it: its subgraph (name, port,
+schema, services, extra routes), its migrations and its worker jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq.cron import CronJob
+from arq.worker import Function
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+from strawberry.federation import Schema
+
+from subgraphs.kernel.app import Runtime, create_subgraph_app
+from subgraphs.kernel.db import Database
+from subgraphs.kernel.migrations import MigrationSet
+
+# ARQ's job context: Redis under "redis", and what each domain's startup puts there.
+JobContext = dict[str, Any]
+
+
+def _none(_: Any) -> list[Any]:
+    return []
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """A domain's share of the worker; ``settings`` is the process's settings object."""
+
+    functions: Callable[[Any], Sequence[Function]] = _none
+    cron: Callable[[Any], Sequence[CronJob]] = _none
+    startup: Callable[[JobContext, Any, Database], Awaitable[None]] | None = None
+    shutdown: Callable[[JobContext], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One subgraph of the platform. ``services(runtime, settings)`` is what resolvers get as
+    ``info.context.services`` and extra ``routes`` as ``request.app.state.services``."""
+
+    name: str
+    port: int
+    schema: Schema
+    services: Callable[[Runtime, Any], object]
+    migrations: MigrationSet
+    routes: Sequence[BaseRoute] = ()
+    jobs: Jobs = field(default_factory=Jobs)
+
+    def create_app(self, settings: Any) -> Starlette:
+        """The subgraph's ASGI app; ``settings`` must carry resolved database/Redis URLs."""
+        return create_subgraph_app(
+            self.name,
+            self.schema,
+            settings.core,
+            lambda runtime: self.services(runtime, settings),
+            self.routes,
+        )

@@ -1,0 +1,45 @@
+"""Builders of keys test data: organization managers and the keys they issue."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from core.caller import Caller
+from tests.conftest import Subgraph
+
+KEY_FIELDS = "id name prefix scopes createdAt expiresAt lastUsedAt revokedAt createdBy { id }"
+
+ROTATE = """mutation($id: ID!, $grace: Int!) { rotateApiKey(id: $id, gracePeriodSeconds: $grace) {
+  apiKey { id prefix } secret errors { code field message } } }"""
+
+
+REVOKE = """mutation($id: ID!) { revokeApiKey(id: $id) {
+  apiKey { id revokedAt } errors { code field message } } }"""
+
+
+def manager(org_id: UUID | None = None, role: str = "owner") -> Caller:
+    return Caller(user_id=uuid4(), org_id=org_id or uuid4(), roles=frozenset({role}))
+
+
+async def create_key(keys: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+    values = {"organizationId": str(caller.org_id), "name": "ci", "scopes": ["tickets:read"]}
+    data = await keys.run(CREATE, {"input": {**values, **input}}, caller)
+    payload: dict[str, Any] = data["createApiKey"]
+    return payload
+
+
+async def issued(keys: Subgraph, caller: Caller, **input: Any) -> tuple[str, str]:
+    """A new key's id and secret."""
+    created = await create_key(keys, caller, **input)
+    assert created["errors"] == [], created["errors"]
+    return created["apiKey"]["id"], created["secret"]
+
+
+def codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(e["code"], e["field"]) for e in payload["errors"]]
+
+
+CREATE = f"""mutation($input: CreateApiKeyInput!) {{ createApiKey(input: $input) {{
+  apiKey {{ {KEY_FIELDS} rateLimit {{ limit windowSeconds }} }} secret
+  errors {{ code field message }} }} }}"""
