@@ -26,7 +26,7 @@ DEADLINE = 10.0
 
 
 def _router(settings: PlatformSettings, path: Path, urls: dict[str, str]) -> Starlette:
-    offline = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    offline = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
     config = RouterConfig(rate_limits=RateLimits(enabled=False), subgraph_timeout_seconds=1.0)
     return create_router(offline, path.read_text(), urls, config, watch=path, watch_interval=0.02)
 

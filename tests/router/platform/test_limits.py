@@ -101,7 +101,7 @@ async def test_introspection_can_be_turned_off(
 async def test_development_answers_report_estimated_and_actual_cost(
     settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
-    development = settings.model_copy(update={"environment": "development"})
+    development = settings.replace(environment="development")
     async with router_client(development, supergraph_sdl, subgraph_urls, router_config()) as dev:
         answer = (await dev.post("{ me { id } }")).json()
     # me: an object (1) and one fetch (10); anonymous, so no object came back

@@ -228,7 +228,7 @@ def _unplannable_supergraph() -> str:
 
 
 async def test_planning_failures_are_json_errors_everywhere(settings: PlatformSettings) -> None:
-    offline = settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    offline = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
     async with router_client(offline, _unplannable_supergraph(), {}, router_config()) as router:
         response = await router.client.post("/graphql", json={"query": "{ thing { other } }"})
         assert response.status_code == 500
