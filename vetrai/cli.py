@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
 from subgraphs.kernel.tracing import configure_tracing
+from vetrai import checks
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
     SUBGRAPHS,
@@ -30,6 +32,16 @@ from vetrai.worker import create_worker, monitoring_app
 
 def _say(message: str) -> None:
     print(f"vetrai: {message}", flush=True)
+
+
+def _check(settings: Settings, *, database: bool = True, ports: list[int]) -> None:
+    """Exit with code 2, one line per problem, unless the configured servers answer and every
+    one of ``ports`` is free."""
+    found = checks.problems(settings, database=database, ports=ports)
+    for problem in found:
+        print(f"vetrai: {problem}", file=sys.stderr)
+    if found:
+        sys.exit(2)
 
 
 def _prepare(settings: Settings, *, migrations: bool) -> Stack:
@@ -86,48 +98,66 @@ def _router_config(path: Path | None) -> RouterConfig:
         sys.exit(f"vetrai: router configuration {exc}")
 
 
-def _router(settings: Settings, supergraph_sdl: str, urls: dict[str, str] | None = None) -> Service:
-    port = settings.router_port + settings.port_offset
+def _router_port(settings: Settings, port: int | None = None) -> int:
+    return port or settings.router_port + settings.port_offset
+
+
+def _router(
+    settings: Settings,
+    supergraph_sdl: str,
+    urls: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Service:
     config = _router_config(settings.router_config)
-    return Service("router", port, create_router(settings, supergraph_sdl, urls, config))
+    app = create_router(settings, supergraph_sdl, urls, config)
+    return Service("router", _router_port(settings, port), app)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
-    stack = _prepare(settings, migrations=not args.no_migrate)
-    s = stack.settings
-    subgraphs = _services(s, SUBGRAPHS, None)
+    ports = [settings.router_port, settings.worker_port, *(spec.port for spec in SUBGRAPHS)]
+    _check(settings, ports=[port + settings.port_offset for port in ports])
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
-    urls = {svc.name: f"http://{s.host}:{svc.port}/graphql" for svc in subgraphs}
-    _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs], worker=True)
+    with _prepare(settings, migrations=not args.no_migrate) as stack:
+        s = stack.settings
+        subgraphs = _services(s, SUBGRAPHS, None)
+        urls = {svc.name: f"http://{s.host}:{svc.port}/graphql" for svc in subgraphs}
+        _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs], worker=True)
 
 
 def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
     if args.config:
         settings = settings.model_copy(update={"router_config": args.config})
-    settings = start_stack(settings, say=_say, database=False).settings
-    if not args.hot_reload:
-        _run(settings, [_router(settings, args.supergraph.read_text())])
-        return
-    config = _router_config(settings.router_config)
-    app = HotReload(args.supergraph, lambda sdl: create_router(settings, sdl, config=config))
-    _run(settings, [Service("router", settings.router_port + settings.port_offset, app)])
+    port = _router_port(settings, args.port)
+    _check(settings, database=False, ports=[port])
+    with start_stack(settings, say=_say, database=False) as stack:
+        s = stack.settings
+        if not args.hot_reload:
+            _run(s, [_router(s, args.supergraph.read_text(), port=port)])
+            return
+        config = _router_config(s.router_config)
+        app = HotReload(args.supergraph, lambda sdl: create_router(s, sdl, config=config))
+        _run(s, [Service("router", port, app)])
 
 
 def cmd_subgraph(args: argparse.Namespace, settings: Settings) -> None:
-    stack = _prepare(settings, migrations=False)
-    _run(stack.settings, _services(stack.settings, [subgraph(args.name)], args.port))
+    spec = subgraph(args.name)
+    _check(settings, ports=[args.port or spec.port + settings.port_offset])
+    with _prepare(settings, migrations=False) as stack:
+        _run(stack.settings, _services(stack.settings, [spec], args.port))
 
 
 def cmd_worker(_: argparse.Namespace, settings: Settings) -> None:
-    stack = _prepare(settings, migrations=False)
-    _run(stack.settings, [], worker=True)
+    _check(settings, ports=[settings.worker_port + settings.port_offset])
+    with _prepare(settings, migrations=False) as stack:
+        _run(stack.settings, [], worker=True)
 
 
 def cmd_migrate(_: argparse.Namespace, settings: Settings) -> None:
-    _prepare(settings, migrations=True)
-    _say("database is up to date")
+    _check(settings, ports=[])
+    with _prepare(settings, migrations=True):
+        _say("database is up to date")
 
 
 def cmd_compose(args: argparse.Namespace, _: Settings) -> None:
@@ -163,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
     router.add_argument(
         "--config", type=Path, help="router configuration (YAML; default: ROUTER_CONFIG)"
     )
+    router.add_argument("--port", type=int, help="default: ROUTER_PORT plus VETRAI_PORT_OFFSET")
     router.add_argument(
         "--hot-reload", action="store_true", help="serve a changed supergraph file at once"
     )
@@ -176,10 +207,16 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _terminate(*_: object) -> None:
+    # As Ctrl-C: unwinds, so the embedded servers are released (serving installs its own).
+    sys.exit(128 + signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        settings = load_settings()
+        args.run(args, load_settings())
     except SettingsError as exc:
-        sys.exit(f"vetrai: {exc}")
-    args.run(args, settings)
+        print(f"vetrai: {exc}", file=sys.stderr)
+        sys.exit(2)

