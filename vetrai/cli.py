@@ -17,7 +17,7 @@ from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
 from subgraphs.kernel.tracing import configure_tracing
-from vetrai import checks
+from vetrai import checks, mailbox
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
     SUBGRAPHS,
@@ -44,8 +44,8 @@ def _check(settings: Settings, *, database: bool = True, ports: list[int]) -> No
         sys.exit(2)
 
 
-def _prepare(settings: Settings, *, migrations: bool) -> Stack:
-    stack = start_stack(settings, say=_say)
+def _prepare(settings: Settings, *, migrations: bool, mail: bool = False) -> Stack:
+    stack = start_stack(settings, say=_say, mail=mail)
     if migrations:
         _say("applying migrations")
         s = stack.settings
@@ -63,8 +63,10 @@ def _services(settings: Settings, specs: list[SubgraphSpec], port: int | None) -
     ]
 
 
-def _table(settings: Settings, services: list[Service], worker: bool) -> str:
+def _table(settings: Settings, services: list[Service], worker: bool, inbox: str | None) -> str:
     rows = [f"  {s.name:<14} http://{settings.host}:{s.port}/graphql" for s in services]
+    if inbox:
+        rows.append(f"  {'mail':<14} {inbox} (the emails sent, caught)")
     if worker:
         port = settings.worker_port + settings.port_offset
         rows.append(
@@ -74,7 +76,13 @@ def _table(settings: Settings, services: list[Service], worker: bool) -> str:
     return "\n".join(["", "VetrAI is running (Ctrl-C stops it):", *rows, ""])
 
 
-def _run(settings: Settings, services: list[Service], *, worker: bool = False) -> None:
+def _run(
+    settings: Settings,
+    services: list[Service],
+    *,
+    worker: bool = False,
+    inbox: str | None = None,
+) -> None:
     configure_logging(settings.log_level)
     names = [s.name for s in services] + (["worker"] if worker else [])
     service = names[0] if len(names) == 1 else "vetrai"
@@ -85,7 +93,7 @@ def _run(settings: Settings, services: list[Service], *, worker: bool = False) -
         background = [create_worker(settings)] if worker else []
         port = settings.worker_port + settings.port_offset
         monitoring = [Service("worker", port, monitoring_app(w)) for w in background]
-        table = _table(settings, services, worker)
+        table = _table(settings, services, worker, inbox)
         await serve([*services, *monitoring], settings.host, lambda: print(table), background)
 
     asyncio.run(main())
@@ -119,11 +127,15 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
-    with _prepare(settings, migrations=not args.no_migrate) as stack:
+    with _prepare(settings, migrations=not args.no_migrate, mail=True) as stack:
         s = stack.settings
         subgraphs = _services(s, SUBGRAPHS, None)
         urls = {svc.name: f"http://{s.host}:{svc.port}/graphql" for svc in subgraphs}
-        _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs], worker=True)
+        router = _router(s, composed.supergraph_sdl, urls)
+        if stack.inbox:
+            router = Service(router.name, router.port, mailbox.beside(router.app, stack.inbox))
+        inbox = f"http://{s.host}:{router.port}{mailbox.PREFIX}" if stack.inbox else None
+        _run(s, [router, *subgraphs], worker=True, inbox=inbox)
 
 
 def cmd_router(args: argparse.Namespace, settings: Settings) -> None:

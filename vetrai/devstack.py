@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
-import subprocess
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 from sqlalchemy import text
@@ -22,10 +21,10 @@ from sqlalchemy.pool import NullPool
 
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.settings import Settings
-from vetrai.embedded import Lease, Running, Server, acquire
+from vetrai.embedded import Lease, Running, Server, acquire, spawn
+from vetrai.mailbox import CATCHER
 
 DATABASE = "vetrai"
-START_SECONDS = 30
 # AF_UNIX socket paths are limited to 108 bytes
 SOCKET_PATH_MAX = 100
 
@@ -36,6 +35,7 @@ class Stack:
 
     settings: Settings
     leases: list[Lease] = field(default_factory=list)
+    inbox: Path | None = None
 
     def stop(self) -> None:
         """Release the embedded servers: stopped unless another process still uses them."""
@@ -98,18 +98,16 @@ def _start_redis(folder: Path) -> Running:
         "daemonize": "no",
     }
     args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
-    # Its own session: Ctrl-C reaches the platform, which stops Redis once it has drained.
-    process = subprocess.Popen([executable, *args], start_new_session=True)  # noqa: S603
     url = f"unix://{socket}"
-    deadline = time.monotonic() + START_SECONDS
-    while True:
+
+    def ready() -> bool:
         try:
-            redis.Redis.from_url(url).ping()
-            return Running(process.pid, url)
+            with redis.Redis.from_url(url) as client:
+                return bool(client.ping())
         except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Redis did not start; see {folder / 'redis.log'}") from None
-            time.sleep(0.05)
+            return False
+
+    return spawn([executable, *args], url, ready)
 
 
 POSTGRES = Server("postgres", _start_postgres, signal.SIGINT)  # SIGINT: fast shutdown
@@ -117,9 +115,14 @@ REDIS = Server("redis", _start_redis)
 
 
 def start_stack(
-    settings: Settings, say: Callable[[str], None] = print, *, database: bool = True
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    *,
+    database: bool = True,
+    mail: bool = False,
 ) -> Stack:
-    """Start what is not configured and return settings pointing at every service."""
+    """Start what is not configured and return settings pointing at every service; with
+    ``mail``, in development without ``SMTP_HOST``, an SMTP catcher for the local inbox."""
     stack = Stack(settings)
     data = settings.data_dir.resolve()
     try:
@@ -132,6 +135,12 @@ def start_stack(
         if not settings.redis_url:
             stack.leases.append(acquire(data, REDIS))
             stack.settings = stack.settings.model_copy(update={"redis_url": stack.leases[-1].url})
+        if mail and settings.environment == "development" and not settings.smtp_host:
+            stack.leases.append(acquire(data, CATCHER))
+            smtp = urlsplit(stack.leases[-1].url)
+            update = {"smtp_host": smtp.hostname, "smtp_port": smtp.port, "smtp_security": "none"}
+            stack.settings = stack.settings.model_copy(update=update)
+            stack.inbox = data / CATCHER.name
     except BaseException:
         stack.stop()
         raise

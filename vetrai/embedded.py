@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import psutil
 
+START_SECONDS = 30
 STOP_SECONDS = 30
 
 
@@ -101,6 +103,20 @@ def stop(process: Process, sig: signal.Signals = signal.SIGTERM) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(process.pid, os.WNOHANG)  # reap it when it is our child
         time.sleep(0.05)
+
+
+def spawn(args: list[str], url: str, ready: Callable[[], bool]) -> Running:
+    """Run ``args`` in a session of its own (Ctrl-C reaches the platform, which stops it once it
+    has drained) and wait until ``ready``."""
+    process = subprocess.Popen(args, start_new_session=True)  # noqa: S603 - our own servers
+    deadline = time.monotonic() + START_SECONDS
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"{args[0]} did not start")
+        time.sleep(0.05)
+    return Running(process.pid, url)
 
 
 def running(data: Path, name: str) -> Process | None:

@@ -40,8 +40,14 @@ ME = """query { me { id email organizations { id name slug
 
 
 def environment(data: Path, offset: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(VETRAI_DATA_DIR=str(data), VETRAI_PORT_OFFSET=str(offset))
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_HOST")
+    }
+    env.update(
+        VETRAI_DATA_DIR=str(data),
+        VETRAI_PORT_OFFSET=str(offset),
+        VETRAI_PUBLIC_URL=f"http://127.0.0.1:{4000 + offset}",
+    )
     return env
 
 
