@@ -126,3 +126,13 @@ def test_router_in_production_requires_the_context_key(server_settings: Settings
     )
     assert result.returncode == 2
     assert result.stderr == "vetrai: VETRAI_CONTEXT_KEY: required in production\n"
+
+
+def test_router_port_option_is_the_port_it_checks_and_binds() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _vetrai("router", "--port", str(port), VETRAI_HOST="127.0.0.1")
+    assert result.returncode == 2
+    assert result.stderr == f"vetrai: port {port} is in use: is VetrAI already running?\n"
