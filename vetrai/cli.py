@@ -17,7 +17,7 @@ from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
 from subgraphs.kernel.tracing import configure_tracing
-from vetrai import checks, mailbox
+from vetrai import checks, docs, mailbox
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
     SUBGRAPHS,
@@ -172,6 +172,13 @@ def cmd_migrate(_: argparse.Namespace, settings: Settings) -> None:
         _say("database is up to date")
 
 
+def cmd_docs(args: argparse.Namespace, _: Settings) -> None:
+    code = docs.run(check=args.check)
+    if code:
+        print(f"vetrai: {docs.GUIDE} is stale; run `vetrai docs` and commit it", file=sys.stderr)
+    sys.exit(code)
+
+
 def cmd_compose(args: argparse.Namespace, _: Settings) -> None:
     sources = None if args.config else composition_sources()
     sys.exit(compose_command.run(args, sources))
@@ -216,6 +223,9 @@ def parser() -> argparse.ArgumentParser:
     )
     compose_command.add_arguments(comp)
     comp.set_defaults(run=cmd_compose)
+    guide = commands.add_parser("docs", help=f"write the API guide's reference into {docs.GUIDE}")
+    guide.add_argument("--check", action="store_true", help="only fail if it is stale")
+    guide.set_defaults(run=cmd_docs)
     return root
 
 
