@@ -112,17 +112,18 @@ def _router_port(settings: Settings, port: int | None = None) -> int:
 
 def _router(
     settings: Settings,
+    config: RouterConfig,
     supergraph_sdl: str,
     urls: dict[str, str] | None = None,
     port: int | None = None,
 ) -> Service:
-    config = _router_config(settings.router_config)
     app = create_router(settings, supergraph_sdl, urls, config)
     return Service("router", _router_port(settings, port), app)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     ports = [settings.router_port, settings.worker_port, *(spec.port for spec in SUBGRAPHS)]
+    config = _router_config(settings.router_config)
     _check(settings, ports=[port + settings.port_offset for port in ports])
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
@@ -131,7 +132,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         s = stack.settings
         subgraphs = _services(s, SUBGRAPHS, None)
         urls = {svc.name: f"http://{s.host}:{svc.port}/graphql" for svc in subgraphs}
-        router = _router(s, composed.supergraph_sdl, urls)
+        router = _router(s, config, composed.supergraph_sdl, urls)
         if stack.inbox:
             router = Service(router.name, router.port, mailbox.beside(router.app, stack.inbox))
         inbox = f"http://{s.host}:{router.port}{mailbox.PREFIX}" if stack.inbox else None
@@ -142,13 +143,13 @@ def cmd_router(args: argparse.Namespace, settings: Settings) -> None:
     if args.config:
         settings = settings.model_copy(update={"router_config": args.config})
     port = _router_port(settings, args.port)
+    config = _router_config(settings.router_config)
     _check(settings, database=False, ports=[port])
     with start_stack(settings, say=_say, database=False) as stack:
         s = stack.settings
         if not args.hot_reload:
-            _run(s, [_router(s, args.supergraph.read_text(), port=port)])
+            _run(s, [_router(s, config, args.supergraph.read_text(), port=port)])
             return
-        config = _router_config(s.router_config)
         app = HotReload(args.supergraph, lambda sdl: create_router(s, sdl, config=config))
         _run(s, [Service("router", port, app)])
 
