@@ -17,7 +17,7 @@ from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
 from subgraphs.kernel.tracing import configure_tracing
-from vetrai import checks, docs, mailbox
+from vetrai import checks, docs
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
     SUBGRAPHS,
@@ -122,6 +122,8 @@ def _router(
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
+    from vetrai import mailbox  # only vetrai up serves the inbox: other commands skip aiosmtpd
+
     ports = [settings.router_port, settings.worker_port, *(spec.port for spec in SUBGRAPHS)]
     config = _router_config(settings.router_config)
     _check(settings, ports=[port + settings.port_offset for port in ports])

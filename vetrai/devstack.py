@@ -22,7 +22,6 @@ from sqlalchemy.pool import NullPool
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.settings import Settings
 from vetrai.embedded import Lease, Running, Server, acquire, spawn
-from vetrai.mailbox import CATCHER
 
 DATABASE = "vetrai"
 # AF_UNIX socket paths are limited to 108 bytes
@@ -136,6 +135,8 @@ def start_stack(
             stack.leases.append(acquire(data, REDIS))
             stack.settings = stack.settings.model_copy(update={"redis_url": stack.leases[-1].url})
         if mail and settings.environment == "development" and not settings.smtp_host:
+            from vetrai.mailbox import CATCHER  # only vetrai up serves the inbox
+
             stack.leases.append(acquire(data, CATCHER))
             smtp = urlsplit(stack.leases[-1].url)
             update = {"smtp_host": smtp.hostname, "smtp_port": smtp.port, "smtp_security": "none"}
