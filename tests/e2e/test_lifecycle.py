@@ -61,7 +61,7 @@ def test_next_start_after_sigkill_reuses_its_servers_and_ctrl_c_stops_them(data:
     assert _servers(data) == {}
 
 
-def test_second_start_refuses_at_once_naming_the_port(data: Path) -> None:
+def test_second_start_refuses_at_once_and_sigterm_stops_everything(data: Path) -> None:
     offset = free_port_offset(PORTS)
     running = Platform(data, offset)
     try:
@@ -79,5 +79,8 @@ def test_second_start_refuses_at_once_naming_the_port(data: Path) -> None:
         assert "Traceback" not in second.stderr
         assert _healthy(offset)
     finally:
-        assert running.stop() == 0
+        servers = _servers(data)
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=60) == 0
+    assert not any(server.alive() for server in servers.values())
     assert _servers(data) == {}
