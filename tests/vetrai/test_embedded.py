@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from subgraphs.kernel.settings import load_settings
-from vetrai.devstack import REDIS, start_stack
+from vetrai.devstack import REDIS, Stack, start_stack
 from vetrai.embedded import Process, running
 
 HOLD = """
@@ -16,7 +16,8 @@ import sys
 from subgraphs.kernel.settings import load_settings
 from vetrai.devstack import start_stack
 from vetrai.embedded import running
-stack = start_stack(load_settings(data_dir=sys.argv[1]), say=lambda _: None, database=False)
+settings = load_settings(data_dir=sys.argv[1], redis_url=None)  # the embedded one, whatever the env
+stack = start_stack(settings, say=lambda _: None, database=False)
 print(running(stack.settings.data_dir.resolve(), "redis").pid, flush=True)
 sys.stdin.read()  # holds the server until the test closes its input, then exits without stop()
 """
@@ -34,11 +35,18 @@ def _holder(data: Path) -> tuple[subprocess.Popen[str], int]:
     return process, int(process.stdout.readline())
 
 
+def _embedded_redis(data: Path) -> Stack:
+    """This process's stack with the embedded Redis of ``data``, even if REDIS_URL is set."""
+    return start_stack(
+        load_settings(data_dir=data, redis_url=None), say=lambda _: None, database=False
+    )
+
+
 def test_the_last_process_using_a_server_stops_it_at_exit(tmp_path: Path) -> None:
     data = tmp_path / ".data"
     holder, pid = _holder(data)
     server = Process.of(pid)
-    stack = start_stack(load_settings(data_dir=data), say=lambda _: None, database=False)
+    stack = _embedded_redis(data)
     assert running(data.resolve(), REDIS.name) == server  # shared, not a second server
     stack.stop()
     assert server.alive()  # the holder still uses it
@@ -56,7 +64,7 @@ def test_a_server_left_by_a_killed_process_is_reused_then_stopped(tmp_path: Path
     holder.kill()
     holder.wait(timeout=60)
     assert server.alive()
-    stack = start_stack(load_settings(data_dir=data), say=lambda _: None, database=False)
+    stack = _embedded_redis(data)
     assert running(data.resolve(), REDIS.name) == server
     stack.stop()
     assert not server.alive()
