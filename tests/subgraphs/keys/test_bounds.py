@@ -17,9 +17,7 @@ LONGEST_GRACE = 7 * 86400
 
 
 async def test_the_largest_limit_and_the_shortest_window_are_accepted(keys: Subgraph) -> None:
-    created = await create_key(
-        keys, manager(), rateLimit={"limit": 1_000_000, "windowSeconds": 1}
-    )
+    created = await create_key(keys, manager(), rateLimit={"limit": 1_000_000, "windowSeconds": 1})
     assert created["errors"] == []
     assert created["apiKey"]["rateLimit"] == {"limit": 1_000_000, "windowSeconds": 1}
 
@@ -33,7 +31,7 @@ async def test_a_name_of_exactly_100_characters_is_accepted(keys: Subgraph) -> N
 async def test_the_longest_and_the_shortest_grace_are_accepted(keys: Subgraph) -> None:
     owner = manager()
     key_id, old = await issued(keys, owner)
-    longest = (await keys.run(ROTATE, {"id": key_id, "grace": LONGEST_GRACE}, owner))
+    longest = await keys.run(ROTATE, {"id": key_id, "grace": LONGEST_GRACE}, owner)
     assert longest["rotateApiKey"]["errors"] == []
     assert (await verify(keys, old)).status_code == 200
     none = (await keys.run(ROTATE, {"id": key_id, "grace": 0}, owner))["rotateApiKey"]
