@@ -1,0 +1,58 @@
+"""Access tokens signed by a published key still need every claim right: issuer, audience,
+expiry and subject, or the router answers 401."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from subgraphs.auth.signing import TokenSigner, keys_path
+from subgraphs.kernel.settings import Settings
+from tests.router.platform.conftest import RouterClient
+
+ME = "{ me { id } }"
+
+
+@pytest.fixture(scope="module")
+def signer(settings: Settings) -> TokenSigner:
+    """Signs with the key auth publishes, so only the claims can be wrong."""
+    return TokenSigner(
+        keys_path(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+
+
+def _claims(user: str, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"sub": user, "iat": now, "exp": now + 300, **changes}
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+async def test_token_with_every_claim_right_identifies_the_user(
+    router: RouterClient, signer: TokenSigner
+) -> None:
+    user, _ = await router.sign_up()
+    token = signer.sign(_claims(user))
+    assert await router.data(ME, authorization=f"Bearer {token}") == {"me": {"id": user}}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"exp": int(time.time()) - 60},
+        {"exp": None},
+        {"sub": None},
+        {"iss": "someone-else"},
+        {"aud": "another-audience"},
+    ],
+    ids=["expired", "without-exp", "without-sub", "wrong-issuer", "wrong-audience"],
+)
+async def test_token_with_a_wrong_or_missing_claim_is_refused(
+    router: RouterClient, signer: TokenSigner, changes: dict[str, Any]
+) -> None:
+    user, _ = await router.sign_up()
+    token = signer.sign(_claims(user, **changes))
+    response = await router.post(ME, authorization=f"Bearer {token}")
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

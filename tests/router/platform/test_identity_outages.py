@@ -1,0 +1,158 @@
+"""When auth's keys, tenancy or keys cannot answer, the router says 503 (try again), never 500;
+and it asks for the published keys at most once per interval however many unknown keys it sees."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from router.config import RouterConfig
+from subgraphs.auth.signing import TokenSigner, keys_path
+from subgraphs.kernel.settings import Settings
+from tests.router.platform.conftest import RouterClient, router_client, router_config, served
+from tests.router.platform.test_api_keys import CREATE, CURRENT, _new_key
+
+ME = "{ me { id } }"
+
+
+class Stub:
+    """A service answering every request with ``answer()``; counts the requests."""
+
+    def __init__(self, answer: Callable[[], Response]) -> None:
+        self.requests = 0
+        self.answer = answer
+
+    async def handle(self, _: Request) -> Response:
+        self.requests += 1
+        return self.answer()
+
+
+@asynccontextmanager
+async def stub(answer: Callable[[], Response]) -> AsyncIterator[tuple[Stub, str]]:
+    service = Stub(answer)
+    app = Starlette(routes=[Route("/{path:path}", service.handle, methods=["GET", "POST"])])
+    async with served(app) as base:
+        yield service, base
+
+
+def broken() -> Response:
+    return PlainTextResponse("upstream is down", status_code=500)
+
+
+@pytest.fixture(scope="module")
+def signer(settings: Settings) -> TokenSigner:
+    return TokenSigner(
+        keys_path(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+
+
+def _token(signer: TokenSigner, user: str) -> str:
+    now = int(time.time())
+    return signer.sign({"sub": user, "iat": now, "exp": now + 300})
+
+
+def _unknown_key_token(user: str, settings: Settings) -> str:
+    key = ECKey.generate_key("P-256", parameters={"kid": secrets.token_hex(8)})
+    now = int(time.time())
+    claims = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": user}
+    header = {"alg": "ES256", "kid": key.kid}
+    return jwt.encode(header, {**claims, "iat": now, "exp": now + 300}, key)
+
+
+@asynccontextmanager
+async def routed(
+    settings: Settings, sdl: str, urls: dict[str, str], config: RouterConfig | None = None
+) -> AsyncIterator[RouterClient]:
+    async with router_client(settings, sdl, urls, config or router_config()) as client:
+        yield client
+
+
+def _assert_unavailable(response: object) -> None:
+    assert getattr(response, "status_code", None) == 503, getattr(response, "text", response)
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert response.headers["retry-after"] == "1"  # type: ignore[attr-defined]
+
+
+async def test_unknown_keys_refetch_the_published_keys_at_most_once_per_interval(
+    router: RouterClient,
+    settings: Settings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(signer.jwks())) as (jwks, url):
+        with_jwks = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            valid = await client.data(ME, authorization=f"Bearer {_token(signer, user)}")
+            assert valid == {"me": {"id": user}}
+            for _ in range(3):
+                forged = _unknown_key_token(user, settings)
+                response = await client.post(ME, authorization=f"Bearer {forged}")
+                assert response.status_code == 401
+    assert jwks.requests == 1
+
+
+async def test_published_keys_answering_an_error_is_unavailable(
+    router: RouterClient,
+    settings: Settings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(broken) as (_, url):
+        with_jwks = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            _assert_unavailable(
+                await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
+            )
+
+
+async def test_keys_answering_an_error_is_unavailable(
+    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    async with stub(broken) as (keys, url):
+        urls = {**subgraph_urls, "keys": f"{url}/graphql"}
+        async with routed(settings, supergraph_sdl, urls) as client:
+            _assert_unavailable(await client.post(CURRENT, x_api_key="vetrai_" + "x" * 43))
+    assert keys.requests == 1
+
+
+async def test_tenancy_answering_an_error_is_unavailable_for_a_key(
+    router: RouterClient, settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    secret = (await _new_key(router, token, org, CREATE))["secret"]
+    async with stub(broken) as (tenancy, url):
+        urls = {**subgraph_urls, "tenancy": f"{url}/graphql"}
+        async with routed(settings, supergraph_sdl, urls) as client:
+            _assert_unavailable(await client.post(ME, x_api_key=secret))
+    assert tenancy.requests == 1
+
+
+async def test_without_tenancy_a_user_still_acts_as_themselves(
+    router: RouterClient,
+    settings: Settings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(broken) as (tenancy, url):
+        urls = {**subgraph_urls, "tenancy": f"{url}/graphql"}
+        async with routed(settings, supergraph_sdl, urls) as client:
+            me = await client.data(ME, authorization=f"Bearer {_token(signer, user)}")
+    assert me == {"me": {"id": user}}
+    assert tenancy.requests == 1
