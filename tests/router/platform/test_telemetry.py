@@ -31,17 +31,22 @@ async def test_operation_log_line_names_the_caller_but_no_secret(
     assert token.split(".")[2] not in caplog.text
 
 
-async def test_metrics_by_operation_and_outcome(router: RouterClient) -> None:
-    await router.client.post(
-        "/graphql", json={"query": "query Counted { __typename }", "operationName": "Counted"}
-    )
-    await router.client.post("/graphql", json={"query": "query Broken { nope }"})
-    metrics = (await router.client.get("/metrics")).text
-    assert 'vetrai_router_operations_total{operation="Counted",outcome="ok"} 1.0' in metrics
-    assert 'vetrai_router_operation_seconds_count{outcome="ok"}' in metrics
-    assert 'operation="anonymous",outcome="refused"' in metrics
+async def test_metrics_by_operation_and_outcome(
+    settings: Settings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as router:
+        for _ in range(2):
+            await router.client.post(
+                "/graphql",
+                json={"query": "query Counted { me { id } }", "operationName": "Counted"},
+            )
+        await router.client.post("/graphql", json={"query": "query Broken { nope }"})
+        metrics = (await router.client.get("/metrics")).text
+    assert 'vetrai_router_operations_total{operation="Counted",outcome="ok"} 2.0' in metrics
+    assert 'vetrai_router_operation_seconds_count{outcome="ok"} 2.0' in metrics
+    assert 'vetrai_router_operations_total{operation="anonymous",outcome="refused"} 1.0' in metrics
     assert 'vetrai_router_cache_lookups_total{cache="plans",result="hit"}' in metrics
-    assert 'vetrai_router_subgraph_fetch_seconds_count{subgraph="auth"}' in metrics
+    assert 'vetrai_router_subgraph_fetch_seconds_count{subgraph="auth"} 2.0' in metrics
 
 
 async def test_unreachable_subgraph_is_counted_as_a_fetch_error(
