@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint install clean
+.PHONY: up test test-random mutate lint install clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest
+
+# The suite in a random order, to find tests that depend on others; SEED=N replays an order.
+test-random: $(STAMP) $(CHROMIUM)
+	$(BIN)/pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED))
+
+# Mutation testing of one module: `make mutate MODULE=subgraphs/keys/service.py [JOBS=2]`.
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(MODULE) $(if $(JOBS),--jobs $(JOBS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
