@@ -1,0 +1,95 @@
+"""Cached API keys are forgotten whenever the router may have missed an announcement: when it
+loses its Redis subscription, and again once it has subscribed anew."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from subgraphs.kernel.settings import Settings
+from tests.router.platform.conftest import RouterClient, router_client, router_config
+from tests.router.platform.test_api_keys import CREATE, CURRENT, _new_key
+
+MANY = CREATE.replace("limit: 3", "limit: 100")
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    assert settings.redis_url
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await client.execute_command("ACL", "SETUSER", "default", "+subscribe")
+    await client.aclose()
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 15
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def _subscribers(redis: Redis) -> set[str]:
+    return {c["id"] for c in await redis.client_list(_type="pubsub")}
+
+
+async def _revoke_unannounced(owner_engine: AsyncEngine, secret: str) -> None:
+    """Revoke behind the router's back: no announcement reaches it."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text("update keys.api_keys set revoked_at = now() where prefix = :prefix"),
+            {"prefix": secret[:15]},
+        )
+
+
+async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
+    router: RouterClient,
+    settings: Settings,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    owner_engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    first, second = [(await _new_key(router, token, org, MANY))["secret"] for _ in range(2)]
+    before = await _subscribers(redis)
+    async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
+
+        async def status(secret: str) -> int:
+            return (await own.post(CURRENT, x_api_key=secret)).status_code
+
+        assert await status(first) == 200
+        listener: set[str] = set()
+
+        async def subscribed() -> bool:
+            listener.update(await _subscribers(redis) - before)
+            return bool(listener)
+
+        await _until(subscribed, "the router never subscribed to the key announcements")
+        await _revoke_unannounced(owner_engine, first)
+        assert await status(first) == 200  # still cached: nothing was announced
+
+        # Redis is lost and the router cannot subscribe again: it forgets every cached key.
+        await redis.execute_command("ACL", "SETUSER", "default", "-subscribe")
+        for client_id in listener:
+            await redis.client_kill_filter(_id=client_id)
+
+        async def first_refused() -> bool:
+            return await status(first) == 401
+
+        await _until(first_refused, "a key revoked while Redis was lost is still accepted")
+
+        # A key cached while not listening, revoked unannounced, is forgotten on subscribing.
+        assert await status(second) == 200
+        await _revoke_unannounced(owner_engine, second)
+        await redis.execute_command("ACL", "SETUSER", "default", "+subscribe")
+
+        async def second_refused() -> bool:
+            return await status(second) == 401
+
+        await _until(second_refused, "a key cached while not listening outlived the resubscription")
