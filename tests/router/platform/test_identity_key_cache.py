@@ -23,8 +23,14 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     assert settings.redis_url
     client = Redis.from_url(settings.redis_url)
     yield client
-    await client.execute_command("ACL", "SETUSER", "default", "+subscribe")
+    await _allow_subscribing(client, True)
     await client.aclose()
+
+
+async def _allow_subscribing(redis: Redis, allowed: bool) -> None:
+    await redis.acl_setuser(
+        "default", enabled=True, commands=["+subscribe" if allowed else "-subscribe"]
+    )
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -75,7 +81,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
         assert await status(first) == 200  # still cached: nothing was announced
 
         # Redis is lost and the router cannot subscribe again: it forgets every cached key.
-        await redis.execute_command("ACL", "SETUSER", "default", "-subscribe")
+        await _allow_subscribing(redis, False)
         for client_id in listener:
             await redis.client_kill_filter(_id=client_id)
 
@@ -87,7 +93,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
         # A key cached while not listening, revoked unannounced, is forgotten on subscribing.
         assert await status(second) == 200
         await _revoke_unannounced(owner_engine, second)
-        await redis.execute_command("ACL", "SETUSER", "default", "+subscribe")
+        await _allow_subscribing(redis, True)
 
         async def second_refused() -> bool:
             return await status(second) == 401
