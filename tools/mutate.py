@@ -49,6 +49,7 @@ TESTS: dict[str, list[str]] = {
     "router/identity.py": [
         "tests/router/platform/test_identity_claims.py",
         "tests/router/platform/test_identity_outages.py",
+        "tests/router/platform/test_identity_key_cache.py",
         "tests/router/platform/test_api_keys.py",
         "tests/router/platform/test_protection.py",
     ],
