@@ -56,3 +56,12 @@ async def test_token_with_a_wrong_or_missing_claim_is_refused(
     response = await router.post(ME, authorization=f"Bearer {token}")
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Token abc"])
+async def test_authorization_other_than_a_bearer_token_is_refused(
+    router: RouterClient, authorization: str
+) -> None:
+    response = await router.post(ME, authorization=authorization)
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["errors"][0]["message"]

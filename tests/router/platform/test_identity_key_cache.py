@@ -62,7 +62,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
     redis: Redis,
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    first, second = [(await _new_key(router, token, org, MANY))["secret"] for _ in range(2)]
+    first, second, third = [(await _new_key(router, token, org, MANY))["secret"] for _ in range(3)]
     before = await _subscribers(redis)
     async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
 
@@ -70,6 +70,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
             return (await own.post(CURRENT, x_api_key=secret)).status_code
 
         assert await status(first) == 200
+        assert await status(third) == 200
         listener: set[str] = set()
 
         async def subscribed() -> bool:
@@ -78,7 +79,9 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
 
         await _until(subscribed, "the router never subscribed to the key announcements")
         await _revoke_unannounced(owner_engine, first)
-        assert await status(first) == 200  # still cached: nothing was announced
+        await _revoke_unannounced(owner_engine, third)
+        # Both still cached: nothing was announced.
+        assert [await status(first), await status(third)] == [200, 200]
 
         # Redis is lost and the router cannot subscribe again: it forgets every cached key.
         await _allow_subscribing(redis, False)
@@ -99,3 +102,21 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
             return await status(second) == 401
 
         await _until(second_refused, "a key cached while not listening outlived the resubscription")
+
+
+async def test_a_key_whose_organization_is_gone_is_refused(
+    router: RouterClient, owner_engine: AsyncEngine
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    secret = (await _new_key(router, token, org, MANY))["secret"]
+    async with owner_engine.begin() as connection:
+        # Gone from tenancy while keys still knows the key (no announcement either).
+        for table in ("active_organizations", "memberships", "invitations", "organizations"):
+            column = "id" if table == "organizations" else "org_id"
+            await connection.execute(
+                text(f"delete from tenancy.{table} where {column} = :org"),  # noqa: S608
+                {"org": org},
+            )
+    response = await router.post(CURRENT, x_api_key=secret)
+    assert response.status_code == 401
+    assert "no longer exists" in response.json()["errors"][0]["message"]

@@ -3,6 +3,7 @@ and it asks for the published keys at most once per interval however many unknow
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -104,6 +105,37 @@ async def test_unknown_keys_refetch_the_published_keys_at_most_once_per_interval
     assert jwks.requests == 1
 
 
+async def test_a_key_published_later_is_accepted_once_the_interval_has_passed(
+    router: RouterClient,
+    settings: Settings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    newer = ECKey.generate_key("P-256", parameters={"kid": secrets.token_hex(8), "use": "sig"})
+    published = [signer.jwks()]
+
+    async with stub(lambda: JSONResponse(published[-1])) as (jwks, url):
+        with_jwks = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            assert (
+                await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
+            ).status_code == 200
+            keys = signer.jwks()["keys"]
+            published.append({"keys": [newer.as_dict(private=False), *keys]})
+            now = int(time.time())
+            claims = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": user}
+            token = jwt.encode(
+                {"alg": "ES256", "kid": newer.kid}, {**claims, "iat": now, "exp": now + 300}, newer
+            )
+            deadline = asyncio.get_running_loop().time() + 60
+            while (await client.post(ME, authorization=f"Bearer {token}")).status_code != 200:
+                assert asyncio.get_running_loop().time() < deadline, "the new key was never fetched"
+                await asyncio.sleep(0.5)
+    assert jwks.requests == 2
+
+
 async def test_published_keys_answering_an_error_is_unavailable(
     router: RouterClient,
     settings: Settings,
@@ -127,7 +159,14 @@ async def test_keys_answering_an_error_is_unavailable(
         urls = {**subgraph_urls, "keys": f"{url}/graphql"}
         async with routed(settings, supergraph_sdl, urls) as client:
             _assert_unavailable(await client.post(CURRENT, x_api_key="vetrai_" + "x" * 43))
-    assert keys.requests == 1
+            longest = "vetrai_" + "x" * (200 - len("vetrai_"))
+            _assert_unavailable(await client.post(CURRENT, x_api_key=longest))
+            assert keys.requests == 2
+            # Longer than any secret, or not one of ours: refused without asking keys.
+            for secret in (longest + "x", "x" * 50):
+                response = await client.post(CURRENT, x_api_key=secret)
+                assert response.status_code == 401
+    assert keys.requests == 2
 
 
 async def test_tenancy_answering_an_error_is_unavailable_for_a_key(
