@@ -80,4 +80,6 @@ async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:
 
 
 async def shutdown(ctx: Ctx) -> None:
-    await ctx["http"].aclose()
+    # ARQ shuts down a worker stopped before its startup ran, too.
+    if "http" in ctx:
+        await ctx["http"].aclose()
