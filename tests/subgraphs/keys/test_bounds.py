@@ -98,3 +98,13 @@ async def test_concurrent_rotations_take_turns_so_no_secret_is_lost(
     # The later rotation keeps the earlier one's secret for the grace period, not the original.
     assert [(await verify(keys, s)).status_code for s in secrets] == [200, 200]
     assert (await verify(keys, original)).status_code == 404
+
+
+async def test_old_secret_ends_with_the_key_when_the_key_expires_first(keys: Subgraph) -> None:
+    owner = manager()
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    key_id, old = await issued(keys, owner, expiresAt=expires.isoformat())
+    rotated = await keys.run(ROTATE, {"id": key_id, "grace": LONGEST_GRACE}, owner)
+    assert rotated["rotateApiKey"]["errors"] == []
+    during = (await verify(keys, old)).json()
+    assert datetime.fromisoformat(during["expires_at"]) == expires
