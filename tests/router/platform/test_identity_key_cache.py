@@ -4,7 +4,9 @@ loses its Redis subscription, and again once it has subscribed anew."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -23,14 +25,32 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     assert settings.redis_url
     client = Redis.from_url(settings.redis_url)
     yield client
-    await _allow_subscribing(client, True)
     await client.aclose()
 
 
-async def _allow_subscribing(redis: Redis, allowed: bool) -> None:
+@pytest.fixture
+async def redis_user(redis: Redis) -> AsyncIterator[str]:
+    """A Redis user of the router's own, so that only its subscriptions can be refused."""
+    name = f"router-{secrets.token_hex(4)}"
+    await _allow_subscribing(redis, name, True)
+    yield name
+    await redis.acl_deluser(name)
+
+
+async def _allow_subscribing(redis: Redis, user: str, allowed: bool) -> None:
     await redis.acl_setuser(
-        "default", enabled=True, commands=["+subscribe" if allowed else "-subscribe"]
+        user,
+        enabled=True,
+        nopass=True,
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all", "+subscribe" if allowed else "-subscribe"],
     )
+
+
+def _as_user(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc}"))
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -40,8 +60,8 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _subscribers(redis: Redis) -> set[str]:
-    return {c["id"] for c in await redis.client_list(_type="pubsub")}
+async def _subscribers(redis: Redis, user: str) -> set[str]:
+    return {c["id"] for c in await redis.client_list(_type="pubsub") if c["user"] == user}
 
 
 async def _revoke_unannounced(owner_engine: AsyncEngine, secret: str) -> None:
@@ -60,11 +80,14 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
     subgraph_urls: dict[str, str],
     owner_engine: AsyncEngine,
     redis: Redis,
+    redis_user: str,
 ) -> None:
     token, org = await router.owner_of_new_organization()
     first, second, third = [(await _new_key(router, token, org, MANY))["secret"] for _ in range(3)]
-    before = await _subscribers(redis)
-    async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
+    assert settings.redis_url
+    own_redis = settings.model_copy(update={"redis_url": _as_user(settings.redis_url, redis_user)})
+    config = router_config()
+    async with router_client(own_redis, supergraph_sdl, subgraph_urls, config) as own:
 
         async def status(secret: str) -> int:
             return (await own.post(CURRENT, x_api_key=secret)).status_code
@@ -74,7 +97,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
         listener: set[str] = set()
 
         async def subscribed() -> bool:
-            listener.update(await _subscribers(redis) - before)
+            listener.update(await _subscribers(redis, redis_user))
             return bool(listener)
 
         await _until(subscribed, "the router never subscribed to the key announcements")
@@ -84,7 +107,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
         assert [await status(first), await status(third)] == [200, 200]
 
         # Redis is lost and the router cannot subscribe again: it forgets every cached key.
-        await _allow_subscribing(redis, False)
+        await _allow_subscribing(redis, redis_user, False)
         for client_id in listener:
             await redis.client_kill_filter(_id=client_id)
 
@@ -96,7 +119,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
         # A key cached while not listening, revoked unannounced, is forgotten on subscribing.
         assert await status(second) == 200
         await _revoke_unannounced(owner_engine, second)
-        await _allow_subscribing(redis, True)
+        await _allow_subscribing(redis, redis_user, True)
 
         async def second_refused() -> bool:
             return await status(second) == 401
