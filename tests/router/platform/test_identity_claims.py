@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from joserfc import jwt
 
 from subgraphs.auth.signing import TokenSigner, keys_path
 from subgraphs.kernel.settings import Settings
@@ -23,17 +24,27 @@ def signer(settings: Settings) -> TokenSigner:
     )
 
 
-def _claims(user: str, **changes: Any) -> dict[str, Any]:
+def _signed(signer: TokenSigner, user: str, **changes: Any) -> str:
+    """A token signed by auth's current key with ``changes`` to its claims (None: left out)."""
     now = int(time.time())
-    claims = {"sub": user, "iat": now, "exp": now + 300, **changes}
-    return {name: value for name, value in claims.items() if value is not None}
+    claims = {
+        "iss": signer.issuer,
+        "aud": signer.audience,
+        "sub": user,
+        "iat": now,
+        "exp": now + 300,
+        **changes,
+    }
+    key = signer.keys[0]
+    present = {name: value for name, value in claims.items() if value is not None}
+    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, present, key)
 
 
 async def test_token_with_every_claim_right_identifies_the_user(
     router: RouterClient, signer: TokenSigner
 ) -> None:
     user, _ = await router.sign_up()
-    token = signer.sign(_claims(user))
+    token = _signed(signer, user)
     assert await router.data(ME, authorization=f"Bearer {token}") == {"me": {"id": user}}
 
 
@@ -44,15 +55,25 @@ async def test_token_with_every_claim_right_identifies_the_user(
         {"exp": None},
         {"sub": None},
         {"iss": "someone-else"},
+        {"iss": None},
         {"aud": "another-audience"},
+        {"aud": None},
     ],
-    ids=["expired", "without-exp", "without-sub", "wrong-issuer", "wrong-audience"],
+    ids=[
+        "expired",
+        "without-exp",
+        "without-sub",
+        "wrong-issuer",
+        "without-issuer",
+        "wrong-audience",
+        "without-audience",
+    ],
 )
 async def test_token_with_a_wrong_or_missing_claim_is_refused(
     router: RouterClient, signer: TokenSigner, changes: dict[str, Any]
 ) -> None:
     user, _ = await router.sign_up()
-    token = signer.sign(_claims(user, **changes))
+    token = _signed(signer, user, **changes)
     response = await router.post(ME, authorization=f"Bearer {token}")
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
