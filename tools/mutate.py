@@ -1,12 +1,5 @@
-"""Mutation testing of one module: change one operator, check or constant at a time, run the tests
-that cover the module, and report every change that no test noticed (a surviving mutant).
-
-    python tools/mutate.py subgraphs/keys/service.py [--tests tests/x.py ...] [--jobs N]
-
-Each mutant is loaded in place of the module inside the pytest process only (the working tree
-is never changed), so several runs can go on at once; processes the tests start themselves
-(``vetrai router`` replicas) run the real module.
-"""
+"""Mutation testing of one module (``make mutate MODULE=...``): one operator, check or constant
+changed at a time, loaded in place of the module inside pytest only; reports what no test saw."""
 
 from __future__ import annotations
 
