@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-repeat lint install clean
+.PHONY: up test test-repeat test-random mutate lint install clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: $(STAMP) $(CHROMIUM)
 N ?= 5
 test-repeat: $(STAMP) $(CHROMIUM)
 	for run in $$(seq $(N)); do echo "run $$run of $(N)"; $(BIN)/pytest -q || exit 1; done
+
+# The suite in a random order, to find tests that depend on others; SEED=N replays an order.
+test-random: $(STAMP) $(CHROMIUM)
+	$(BIN)/pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED))
+
+# Mutation testing of one module: `make mutate MODULE=subgraphs/keys/service.py [JOBS=2]`.
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(MODULE) $(if $(JOBS),--jobs $(JOBS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -176,9 +176,12 @@ class Authenticator:
     async def _refresh_jwks(self) -> None:
         if time.monotonic() - self._jwks_fetched < _REFETCH_INTERVAL and self._jwks.keys:
             return
-        response = await self._http.get(self.endpoints.jwks)
-        response.raise_for_status()
-        self._jwks = KeySet.import_key_set(response.json())
+        try:
+            response = await self._http.get(self.endpoints.jwks)
+            response.raise_for_status()
+            self._jwks = KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            raise Unavailable("Access tokens cannot be checked right now.") from exc
         self._jwks_fetched = time.monotonic()
 
     async def _user(self, authorization: str, org: str | None, client_ip: str | None) -> Identity:

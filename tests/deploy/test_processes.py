@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import free_port_offset
 from tests.deploy.deployment import (
     ROOT,
     compose_services,
@@ -40,9 +42,9 @@ _COMPOSE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 ME = "query { me { id email organizations { id slug } } }"
 
 
-def on_this_host(value: str) -> str:
+def on_this_host(value: str, offset: int = OFFSET) -> str:
     """A URL between compose services (``http://auth:8001``) as these processes reach it."""
-    return _COMPOSE_URL.sub(lambda m: f"http://127.0.0.1:{int(m[2]) + OFFSET}", value)
+    return _COMPOSE_URL.sub(lambda m: f"http://127.0.0.1:{int(m[2]) + offset}", value)
 
 
 @dataclass
@@ -112,7 +114,11 @@ class Platform:
 
 
 def environment(
-    service: dict[str, Any], settings: PlatformSettings, folder: Path, queue: str
+    service: dict[str, Any],
+    settings: PlatformSettings,
+    folder: Path,
+    queue: str,
+    offset: int = OFFSET,
 ) -> dict[str, str]:
     """The compose service's environment, pointed at the test's servers and this host, with
     paths of files compose mounts from the repository pointing at those files."""
@@ -122,14 +128,17 @@ def environment(
     mounts = {target: str(source) for target, source in mounted_sources(service).items()}
     env = {
         **inherited,
-        **{k: mounts.get(str(v), on_this_host(str(v))) for k, v in service["environment"].items()},
+        **{
+            k: mounts.get(str(v), on_this_host(str(v), offset))
+            for k, v in service["environment"].items()
+        },
     }
     env.update(
         PYTHONPATH=str(ROOT),
         DATABASE_URL=settings.core.database_url,
         REDIS_URL=settings.core.redis_url,
         VETRAI_HOST="127.0.0.1",
-        VETRAI_PORT_OFFSET=str(OFFSET),
+        VETRAI_PORT_OFFSET=str(offset),
         # a queue of its own: the suite's in-process worker must not see these jobs, nor this
         # worker the suite's
         VETRAI_QUEUE=queue,
@@ -139,8 +148,8 @@ def environment(
     return env
 
 
-@pytest.fixture(scope="module")
-def platform(settings: PlatformSettings) -> Iterator[Platform]:
+@contextmanager
+def running_platform(settings: PlatformSettings, offset: int = OFFSET) -> Iterator[Platform]:
     folder = Path(tempfile.mkdtemp(prefix="vetrai-deploy-"))
     # the image's working directory holds the committed supergraph the router serves by default
     (folder / "schema").mkdir()
@@ -153,14 +162,20 @@ def platform(settings: PlatformSettings) -> Iterator[Platform]:
         for name in PROCESSES:
             service = services[name]
             port = ports.get(name)
-            url = f"http://127.0.0.1:{port + OFFSET}" if port else None
-            env = environment(service, settings, folder, queue)
+            url = f"http://127.0.0.1:{port + offset}" if port else None
+            env = environment(service, settings, folder, queue, offset)
             running.start(name, service["command"], env, url)
         running.wait_until_healthy()
         yield running
     finally:
         running.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def platform(settings: PlatformSettings) -> Iterator[Platform]:
+    with running_platform(settings) as running:
+        yield running
 
 
 def graphql(
@@ -258,6 +273,7 @@ def test_the_router_refuses_a_token_it_did_not_issue(platform: Platform) -> None
 
 
 def test_metrics_hold_what_the_dashboard_reads(platform: Platform) -> None:
+    owner_of_new_organization(platform)  # traffic of its own through the router to tenancy
     exposed = ""
     for process in platform.processes.values():
         if process.url:
@@ -295,5 +311,10 @@ def test_the_image_health_check_passes_for_every_process(platform: Platform) -> 
         assert check.returncode == 0, f"{name}: {check.stderr}\n{process.output()}"
 
 
-def test_every_process_stops_cleanly_when_its_container_is_stopped(platform: Platform) -> None:
-    assert platform.stop() == dict.fromkeys(PROCESSES, 0)
+def test_every_process_stops_cleanly_when_its_container_is_stopped(
+    settings: PlatformSettings,
+) -> None:
+    # A platform of its own: the other tests' one must keep running whatever the order.
+    ports = [d.port for d in DOMAINS] + [4000]
+    with running_platform(settings, free_port_offset(ports)) as platform:
+        assert platform.stop() == dict.fromkeys(PROCESSES, 0)

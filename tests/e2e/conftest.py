@@ -57,6 +57,8 @@ class Platform:
         self.offset = offset
         self.output: list[str] = []
         self.process = self._start()
+        # Kept apart from ``output``, which a restart starts anew, whatever ran first.
+        self.first_start = "".join(self.output)
 
     def _start(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(

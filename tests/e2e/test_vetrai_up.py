@@ -21,7 +21,7 @@ def _as(data: Path, user_id: str) -> dict[str, str]:
 
 
 def test_first_start_prints_progress_and_urls(platform: Platform) -> None:
-    text = "".join(platform.output)
+    text = platform.first_start
     assert "creating the embedded PostgreSQL" in text
     assert "applying migrations" in text
     assert AUTH in text

@@ -38,7 +38,16 @@ async def test_jwt_caller_works_in_their_active_organization(router: RouterClien
     )
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    assert other_token != token
+    # Each user lands in their own active organization, not in the one created last.
+    for bearer, expected in ((token, org), (other_token, other_org)):
+        active = await router.data(
+            "{ currentOrganization { id } }", authorization=f"Bearer {bearer}"
+        )
+        assert active == {"currentOrganization": {"id": expected}}
+    named = await router.data(
+        "{ currentOrganization { id } }", authorization=f"Bearer {token}", x_organization_id=org
+    )
+    assert named == {"currentOrganization": {"id": org}}
 
 
 async def test_cors_allows_only_listed_origins(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from uuid import uuid4
 
+import orjson
 import pytest
 import strawberry
 
@@ -66,8 +68,13 @@ async def test_replayed_context_is_rejected(auth: Subgraph) -> None:
 def test_tampered_claims_fail_the_signature() -> None:
     key = b"k" * 32
     version, body, mac = sign_caller(Caller(user_id=uuid4()), audience="a", key=key).split(".")
-    with pytest.raises(InvalidContext):
-        read_caller(f"{version}.{body[:-2]}AA.{mac}", audience="a", key=key)
+    claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["roles"] = ["owner"]
+    forged = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=").decode()
+    with pytest.raises(InvalidContext, match="signature is invalid"):
+        read_caller(f"{version}.{forged}.{mac}", audience="a", key=key)
+    with pytest.raises(InvalidContext, match="signature is invalid"):
+        read_caller(f"v2.{body}.{mac}", audience="a", key=key)
     with pytest.raises(InvalidContext):
         read_caller("garbage", audience="a", key=key)
     _caller, _, expires = read_caller(f"{version}.{body}.{mac}", audience="a", key=key)

@@ -1,0 +1,83 @@
+"""The tenant settings live for one transaction: a pooled connection never carries one caller's
+organization, user or key hash to the next caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.caller import Caller
+from subgraphs.kernel.db import Database, engine_for, set_local
+from vetrai.settings import PlatformSettings
+
+SETTINGS = text(
+    "select pg_backend_pid(), current_setting('app.org_id', true),"
+    " current_setting('app.user_id', true), current_setting('app.key_hash', true)"
+)
+
+
+@pytest.fixture
+async def database(settings: PlatformSettings) -> AsyncIterator[Database]:
+    url, role = settings.core.app_database()
+    db = Database(url, role=role)
+    yield db
+    await db.close()
+
+
+async def test_settings_end_with_the_transaction_on_the_pooled_connection(
+    database: Database,
+) -> None:
+    caller = Caller(org_id=uuid4(), user_id=uuid4())
+    async with database.transaction(caller) as session:
+        await set_local(session, "app.key_hash", "f" * 64)
+        pid, org, user, key_hash = (await session.exec(SETTINGS)).one()  # type: ignore[call-overload]
+    assert (org, user, key_hash) == (str(caller.org_id), str(caller.user_id), "f" * 64)
+    async with database.engine.connect() as connection:
+        after = (await connection.execute(SETTINGS)).one()
+    assert after[0] == pid  # the same server connection, back from the pool
+    assert [value or "" for value in after[1:]] == ["", "", ""]
+
+
+async def test_a_caller_without_organization_gets_empty_settings(database: Database) -> None:
+    async with database.transaction(Caller(org_id=uuid4())):
+        pass
+    async with database.transaction(Caller()) as session:
+        _, org, user, _ = (await session.exec(SETTINGS)).one()  # type: ignore[call-overload]
+    assert (org, user) == ("", "")
+
+
+async def test_the_application_role_applies_only_when_given(
+    settings: PlatformSettings, owner_engine: AsyncEngine
+) -> None:
+    url, role = settings.core.app_database()
+    async with owner_engine.connect() as connection:
+        owner = await connection.scalar(text("select current_user"))
+    for given, expected in ((role, role), (None, owner)):
+        engine = engine_for(url, role=given)
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("select current_user")) == expected
+        await engine.dispose()
+
+
+async def test_close_releases_the_server_connections(
+    settings: PlatformSettings, owner_engine: AsyncEngine
+) -> None:
+    url, role = settings.core.app_database()
+    database = Database(url, role=role)
+    await database.ping()
+    async with database.engine.connect() as connection:
+        pid = await connection.scalar(text("select pg_backend_pid()"))
+    await database.close()
+    alive = text("select count(*) from pg_stat_activity where pid = :pid")
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with owner_engine.connect() as connection:
+            if await connection.scalar(alive, {"pid": pid}) == 0:
+                return
+        assert asyncio.get_running_loop().time() < deadline, "the connection stayed open"
+        await asyncio.sleep(0.02)

@@ -1,0 +1,386 @@
+"""Mutation testing of one module (``make mutate MODULE=...``): one operator, check or constant
+changed at a time, loaded in place of the module inside pytest only; reports what no test saw."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import difflib
+import importlib.abc
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The tests that cover each module; a module not listed runs the whole suite.
+TESTS: dict[str, list[str]] = {
+    "subgraphs/kernel/rls.py": ["tests/security"],
+    "subgraphs/kernel/db.py": [
+        "tests/subgraphs/kernel/test_db_settings.py",
+        "tests/security",
+        "tests/subgraphs/keys/test_verification.py",
+    ],
+    "core/caller_context.py": [
+        "tests/subgraphs/kernel/test_caller_context.py",
+        "tests/subgraphs/kernel/test_context_key.py",
+    ],
+    "subgraphs/keys/service.py": [
+        "tests/subgraphs/keys",
+        "tests/security/test_keys_isolation.py",
+    ],
+    "router/identity.py": [
+        "tests/router/platform/test_identity_claims.py",
+        "tests/router/platform/test_identity_outages.py",
+        "tests/router/platform/test_identity_key_cache.py",
+        "tests/router/platform/test_protection.py::test_jwt_caller_works_in_their_active_organization",
+        # Not the test of two `vetrai router` processes: they run the real module.
+        *(
+            f"tests/router/platform/test_api_keys.py::test_{name}"
+            for name in (
+                "key_as_written_reads_its_organization_then_is_rate_limited",
+                "revoked_key_stops_working_within_a_second",
+                "rotation_keeps_the_old_secret_for_the_grace_period",
+                "expired_key_is_refused",
+                "keys_of_a_deleted_organization_stop_working",
+            )
+        ),
+    ],
+}
+
+# The pytest process of a mutant finds its module and mutated source here.
+MODULE_VAR = "VETRAI_MUTANT_MODULE"
+SOURCE_VAR = "VETRAI_MUTANT_SOURCE"
+
+
+# mutations --------------------------------------------------------------------------------------
+
+_COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+}
+_BINOP_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+}
+_CALL_SWAPS = {"min": "max", "max": "min"}
+# Statements whose removal changes nothing a test can observe by design.
+_QUIET_CALLS = {"logger", "warnings"}
+
+Mutate = Callable[[ast.AST], None]
+
+
+@dataclass(frozen=True)
+class Site:
+    """One possible mutation: the node (by its index in ``ast.walk``) and how to change it."""
+
+    index: int
+    line: int
+    what: str
+    apply: Mutate
+
+
+def _set(field: str, value: Callable[[], object]) -> Mutate:
+    return lambda node: setattr(node, field, value())
+
+
+def _sites_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[tuple[str, Mutate]]:
+    if isinstance(node, ast.Compare):
+        for i, op in enumerate(node.ops):
+            swap = _COMPARE_SWAPS.get(type(op))
+            if swap:
+                yield f"{type(op).__name__} -> {swap.__name__}", _replace_op(i, swap)
+    elif isinstance(node, ast.BoolOp):
+        other = ast.Or if isinstance(node.op, ast.And) else ast.And
+        yield f"{type(node.op).__name__} -> {other.__name__}", _set("op", other)
+    elif isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAPS:
+        swap = _BINOP_SWAPS[type(node.op)]
+        yield f"{type(node.op).__name__} -> {swap.__name__}", _set("op", swap)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        yield "not removed", lambda n: _become(n, getattr(n, "operand"))  # noqa: B009
+    elif isinstance(node, ast.Constant) and not _is_docstring(node, parents):
+        yield from _constant_sites(node)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        swap_name = _CALL_SWAPS.get(node.func.id)
+        if swap_name:
+            yield f"{node.func.id} -> {swap_name}", _set("func", lambda: ast.Name(swap_name))
+    elif isinstance(node, ast.If | ast.While | ast.IfExp | ast.Assert):
+        for forced in (True, False):
+            if not (isinstance(node.test, ast.Constant) and node.test.value is forced):
+                yield f"condition -> {forced}", _set("test", lambda f=forced: ast.Constant(f))
+    elif isinstance(node, ast.Raise):
+        yield "raise removed", lambda n: _become(n, ast.Pass())
+    elif isinstance(node, ast.Return) and node.value is not None:
+        if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            yield "return None", _set("value", lambda: ast.Constant(None))
+    elif (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Await | ast.Call)
+        and not _is_quiet(node.value)
+    ):
+        yield "statement removed", lambda n: _become(n, ast.Pass())
+
+
+def _constant_sites(node: ast.Constant) -> Iterator[tuple[str, Mutate]]:
+    value = node.value
+    if isinstance(value, bool):
+        yield f"{value} -> {not value}", _set("value", lambda: not value)
+    elif isinstance(value, int | float):
+        yield f"{value} -> {value + 1}", _set("value", lambda: value + 1)
+        yield f"{value} -> {value - 1}", _set("value", lambda: value - 1)
+
+
+def _replace_op(i: int, op: type[ast.cmpop]) -> Mutate:
+    def apply(node: ast.AST) -> None:
+        getattr(node, "ops")[i] = op()  # noqa: B009
+
+    return apply
+
+
+def _become(node: ast.AST, other: ast.AST) -> None:
+    """Turn ``node`` into ``other`` in place (its parent keeps pointing at the same object)."""
+    node.__class__ = other.__class__
+    node.__dict__.clear()
+    node.__dict__.update(other.__dict__)
+
+
+def _is_docstring(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    statement = parents.get(node)
+    if not isinstance(statement, ast.Expr):
+        return False
+    body = getattr(parents.get(statement), "body", None)
+    return bool(body) and body[0] is statement and isinstance(getattr(node, "value", None), str)
+
+
+def _is_quiet(call: ast.expr) -> bool:
+    target = call.value if isinstance(call, ast.Await) else call
+    func = getattr(target, "func", None)
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in _QUIET_CALLS
+
+
+def _in_annotation(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if child in (getattr(parent, "annotation", None), getattr(parent, "returns", None)):
+            return True
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def sites(source: str) -> list[Site]:
+    tree = ast.parse(source)
+    parents = _parents(tree)
+    found = []
+    for index, node in enumerate(ast.walk(tree)):
+        if _in_annotation(node, parents):
+            continue
+        for what, apply in _sites_of(node, parents):
+            found.append(Site(index, getattr(node, "lineno", 0), what, apply))
+    return sorted(found, key=lambda s: (s.line, s.index))
+
+
+def mutant(source: str, site: Site) -> str:
+    tree = ast.parse(source)
+    node = next(n for i, n in enumerate(ast.walk(tree)) if i == site.index)
+    site.apply(node)
+    return ast.unparse(ast.fix_missing_locations(copy.deepcopy(tree)))
+
+
+# running ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    site: Site
+    result: str  # killed, survived, timeout
+    diff: str
+
+
+def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, float]:
+    """Run pytest; its exit code (None on timeout) and how long it took."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "mutate"]
+    process = subprocess.Popen(  # noqa: S603 - our own command line
+        [*command, *tests],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        code: int | None = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        code = None
+    return code, time.monotonic() - started
+
+
+def _environment(module: str, source_file: Path | None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tools"), str(ROOT)])}
+    if source_file is not None:
+        env |= {MODULE_VAR: module, SOURCE_VAR: str(source_file)}
+    return env
+
+
+def _run_one(module: str, original: str, site: Site, tests: list[str], timeout: float) -> Outcome:
+    changed = mutant(original, site)
+    diff = "".join(
+        difflib.unified_diff(
+            ast.unparse(ast.parse(original)).splitlines(keepends=True),
+            changed.splitlines(keepends=True),
+            n=0,
+        )
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(changed)
+    try:
+        code, _ = _pytest(tests, _environment(module, Path(handle.name)), timeout)
+    finally:
+        Path(handle.name).unlink()
+    result = "timeout" if code is None else "survived" if code == 0 else "killed"
+    return Outcome(site, result, "".join(diff.splitlines(keepends=True)[2:]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("module", help="the module's path, e.g. subgraphs/keys/service.py")
+    parser.add_argument("--tests", nargs="+", help="test paths (default: the module's map)")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
+    parser.add_argument("--lines", help="only mutate lines FIRST-LAST")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    args = parser.parse_args()
+    path = Path(args.module)
+    dotted = ".".join(path.with_suffix("").parts)
+    original = (ROOT / path).read_text()
+    found = sites(original)
+    if args.lines:
+        first, _, last = args.lines.partition("-")
+        found = [s for s in found if int(first) <= s.line <= int(last or first)]
+    if args.list:
+        for site in found:
+            print(f"{path}:{site.line}: {site.what}")
+        return 0
+    mapped = TESTS.get(str(path), ["tests"])
+    tests = args.tests or [t for t in mapped if (ROOT / t.partition("::")[0]).exists()]
+    stack = _shared_servers()
+    code, took = _pytest(tests, _environment(dotted, None), timeout=1800)
+    if code != 0:
+        print(f"the tests fail without any mutant (exit {code}): {' '.join(tests)}")
+        return 2
+    timeout = max(60.0, 3 * took)
+    print(f"{len(found)} mutants of {path}; tests: {' '.join(tests)} ({took:.0f} s unmutated)")
+    outcomes = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = [pool.submit(_run_one, dotted, original, s, tests, timeout) for s in found]
+        for done, run in enumerate(as_completed(runs), 1):
+            outcome = run.result()
+            print(
+                f"[{done}/{len(runs)}] {outcome.result}: {path}:{outcome.site.line}: "
+                f"{outcome.site.what}",
+                flush=True,
+            )
+            outcomes.append(outcome)
+    outcomes.sort(key=lambda o: (o.site.line, o.site.index))
+    del stack
+    return _report(path, outcomes)
+
+
+def _shared_servers() -> object:
+    """One PostgreSQL and Redis for every mutant's run (each run still migrates its own
+    database); kept running while the returned object lives."""
+    from vetrai.devstack import start_stack
+    from vetrai.settings import load_settings
+
+    base = load_settings(
+        environment="test",
+        data_dir=ROOT / ".data" / "test",
+        database_url=os.environ.get("DATABASE_URL"),
+        redis_url=os.environ.get("REDIS_URL"),
+    )
+    stack = start_stack(base, say=lambda _: None)
+    os.environ["DATABASE_URL"] = str(stack.settings.core.database_url)
+    os.environ["REDIS_URL"] = str(stack.settings.core.redis_url)
+    return stack
+
+
+def _report(path: Path, outcomes: list[Outcome]) -> int:
+    survivors = [o for o in outcomes if o.result == "survived"]
+    for outcome in survivors:
+        print(f"\nSURVIVED {path}:{outcome.site.line}: {outcome.site.what}\n{outcome.diff}")
+    killed = len(outcomes) - len(survivors)
+    timeouts = sum(o.result == "timeout" for o in outcomes)
+    score = 100 * killed / len(outcomes) if outcomes else 100.0
+    print(
+        f"\n{path}: {killed} of {len(outcomes)} mutants killed ({score:.0f}%),"
+        f" {timeouts} by timeout, {len(survivors)} survived"
+    )
+    return 1 if survivors else 0
+
+
+# inside the mutant's pytest process ------------------------------------------------------------
+
+
+class _MutantLoader(importlib.abc.SourceLoader):
+    """Loads the mutated source under the module's real name and file name."""
+
+    def __init__(self, origin: str, source: Path) -> None:
+        self.origin = origin
+        self.source = source
+
+    def get_filename(self, fullname: str) -> str:
+        return self.origin
+
+    def get_data(self, path: str) -> bytes:
+        return self.source.read_bytes()
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, module: str, source: Path) -> None:
+        self.module = module
+        self.source = source
+
+    def find_spec(self, fullname: str, path: object, target: object = None) -> object:
+        if fullname != self.module:
+            return None
+        sys.meta_path.remove(self)
+        real = importlib.util.find_spec(fullname)
+        sys.meta_path.insert(0, self)
+        if real is None or real.origin is None:
+            return None
+        loader = _MutantLoader(real.origin, self.source)
+        return importlib.util.spec_from_file_location(fullname, real.origin, loader=loader)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+elif os.environ.get(MODULE_VAR):
+    # Loaded by pytest (``-p mutate``) before any test imports the module under test.
+    sys.meta_path.insert(0, _MutantFinder(os.environ[MODULE_VAR], Path(os.environ[SOURCE_VAR])))
