@@ -94,7 +94,7 @@ async def test_unknown_keys_refetch_the_published_keys_at_most_once_per_interval
 ) -> None:
     user, _ = await router.sign_up()
     async with stub(lambda: JSONResponse(signer.jwks())) as (jwks, url):
-        with_jwks = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
         async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
             valid = await client.data(ME, authorization=f"Bearer {_token(signer, user)}")
             assert valid == {"me": {"id": user}}
@@ -117,7 +117,7 @@ async def test_a_key_published_later_is_accepted_once_the_interval_has_passed(
     published = [signer.jwks()]
 
     async with stub(lambda: JSONResponse(published[-1])) as (jwks, url):
-        with_jwks = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
         async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
             assert (
                 await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
@@ -149,7 +149,7 @@ async def test_published_keys_answering_an_error_is_unavailable(
 ) -> None:
     user, _ = await router.sign_up()
     async with stub(broken) as (_, url):
-        with_jwks = settings.model_copy(update={"jwks_url": f"{url}/jwks.json"})
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
         async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
             _assert_unavailable(
                 await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
