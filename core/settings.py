@@ -71,20 +71,6 @@ class CoreSettings(Section):
     # a job whose worker died runs again once this has passed
     job_timeout_seconds: int = Field(default=60, ge=1, le=3600)
 
-    # --- object storage (S3): MinIO in compose, any S3 in production; no endpoint: the
-    # development stack and the tests start an embedded SeaweedFS under the data folder
-    minio_endpoint: str | None = Field(
-        default=None, pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$"
-    )
-    minio_access_key: str | None = None
-    minio_secret_key: SecretStr | None = None
-    minio_bucket: str = Field(default="vetrai", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    minio_secure: bool = False
-    minio_region: str = Field(default="us-east-1", min_length=1)
-    # the address browsers reach the storage at, signed into upload and download links
-    minio_public_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")
-    # --- end of object storage
-
     def app_database(self) -> tuple[str, str | None]:
         """Where the application connects, and the role it switches to (None: the login is it).
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from subgraphs.kernel.settings import Settings, load_settings
 from subgraphs.kernel.storage import Storage
 from vetrai import embedded_s3
+from vetrai.settings import PlatformSettings, load_settings
 
 
 @pytest.fixture(scope="session")
-def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformSettings]:
     """Settings whose MINIO_* fields reach a running S3 server."""
     if os.environ.get("MINIO_ENDPOINT"):
         yield load_settings(environment="test")
@@ -26,8 +26,8 @@ def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setti
 
 
 @pytest.fixture(scope="session")
-async def storage(storage_settings: Settings) -> Storage:
+async def storage(storage_settings: PlatformSettings) -> Storage:
     """The storage of the tests, its bucket created."""
-    store = Storage.from_settings(storage_settings)
+    store = Storage.from_settings(storage_settings.storage)
     await store.ensure_bucket()
     return store

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from core.settings import CoreSettings, Section, SettingsError, load
 from router.settings import RouterSettings
 from subgraphs.auth.settings import AuthSettings
+from subgraphs.kernel.storage import StorageSettings
 from subgraphs.keys.settings import KeysSettings
 from subgraphs.notifications.settings import NotificationsSettings
 from subgraphs.tenancy.settings import TenancySettings
@@ -25,6 +26,7 @@ class PlatformSettings(BaseModel):
     tenancy: TenancySettings
     keys: KeysSettings
     notifications: NotificationsSettings
+    storage: StorageSettings
 
     @classmethod
     def sections(cls) -> dict[str, type[Section]]:

@@ -19,8 +19,9 @@ from minio import Minio
 from minio.datatypes import PostPolicy
 from minio.error import S3Error, ServerError
 from minio.helpers import DictType
+from pydantic import Field, SecretStr
 
-from subgraphs.kernel.settings import Settings, SettingsError
+from core.settings import Section, SettingsError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -34,6 +35,22 @@ MAX_SEGMENTS = 8
 # Codes an S3 server answers with while it is overloaded or still starting.
 UNAVAILABLE_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError"})
 MISSING_CODES = frozenset({"NoSuchKey", "NotFound"})
+
+
+class StorageSettings(Section):
+    """Where objects are kept: MinIO in compose, any S3 in production; without an endpoint the
+    development stack and the tests start an embedded SeaweedFS under the data folder."""
+
+    minio_endpoint: str | None = Field(
+        default=None, pattern=r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]{1,5})?$"
+    )
+    minio_access_key: str | None = None
+    minio_secret_key: SecretStr | None = None
+    minio_bucket: str = Field(default="vetrai", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    minio_secure: bool = False
+    minio_region: str = Field(default="us-east-1", min_length=1)
+    # the address browsers reach the storage at, signed into upload and download links
+    minio_public_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")
 
 
 class StorageError(Exception):
@@ -142,7 +159,7 @@ class Storage:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Storage:
+    def from_settings(cls, settings: StorageSettings) -> Storage:
         if not settings.minio_endpoint:
             raise SettingsError("MINIO_ENDPOINT: not set")
         if not settings.minio_access_key or not settings.minio_secret_key:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from subgraphs.kernel.settings import load_settings
 from subgraphs.kernel.storage import ObjectKey, Storage, StorageUnavailable
 from vetrai import embedded_s3
+from vetrai.settings import load_settings
 
 
 def storage_of(server: embedded_s3.EmbeddedS3) -> Storage:
-    return Storage.from_settings(load_settings(**server.as_settings()))
+    return Storage.from_settings(load_settings(**server.as_settings()).storage)
 
 
 async def test_stopped_server_is_gone_and_restarts_with_its_data(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from subgraphs.kernel.settings import Settings, SettingsError, load_settings
+from core.settings import SettingsError
 from subgraphs.kernel.storage import (
     ObjectKey,
     ObjectMissing,
@@ -25,6 +25,7 @@ from subgraphs.kernel.storage import (
     Upload,
 )
 from vetrai.embedded_s3 import free_ports
+from vetrai.settings import PlatformSettings, load_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(1000)
 
@@ -185,15 +186,13 @@ async def test_download_url_signed_for_another_key_is_refused(storage: Storage) 
 
 
 async def test_links_are_signed_for_the_public_address(
-    storage: Storage, storage_settings: Settings
+    storage: Storage, storage_settings: PlatformSettings
 ) -> None:
     host, port = storage.endpoint.rsplit(":", 1)
     # the same loopback server under its other name, as a browser may reach it
     alias = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}[host]
     public_url = f"http://{alias}:{port}"
-    public = Storage.from_settings(
-        storage_settings.model_copy(update={"minio_public_url": public_url})
-    )
+    public = Storage.from_settings(storage_settings.replace(minio_public_url=public_url).storage)
     key = new_key()
     upload = public.presign_upload(key, content_type="image/png", max_bytes=len(PNG))
     assert upload.url == f"{public_url}/{storage.bucket}"
@@ -255,6 +254,8 @@ async def test_storage_that_is_down_raises_unavailable(storage: Storage) -> None
 
 def test_storage_needs_an_endpoint_and_keys() -> None:
     with pytest.raises(SettingsError, match="MINIO_ENDPOINT"):
-        Storage.from_settings(load_settings(minio_endpoint=None))
+        Storage.from_settings(load_settings(minio_endpoint=None).storage)
     with pytest.raises(SettingsError, match="MINIO_ACCESS_KEY"):
-        Storage.from_settings(load_settings(minio_endpoint="localhost:9000", minio_access_key=None))
+        Storage.from_settings(
+            load_settings(minio_endpoint="localhost:9000", minio_access_key=None).storage
+        )
