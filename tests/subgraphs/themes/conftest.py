@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from core.caller import Caller
+from subgraphs.kernel.storage import Storage
 from tests.conftest import Subgraph, subgraph_client
 from tests.storage_fixtures import storage, storage_settings
 from vetrai.settings import PlatformSettings
@@ -27,13 +28,14 @@ PUBLISH = """mutation($org: ID!, $expected: Int!, $accept: Boolean! = false) {
   light { primary } css { url hash } } errors { code message } } }"""
 ORG_THEMES = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization {
   theme { id version light { primary } } themeDraft { id version previewUrl css { url hash }
-  light { primary } } themeVersions(first: 10) { version rolledBackFrom } } } }"""
+  light { primary } logo { url } } themeVersions(first: 10) { version rolledBackFrom } } } }"""
 
 
 @pytest.fixture(scope="session")
 async def themes(
-    settings: PlatformSettings, storage_settings: PlatformSettings
+    settings: PlatformSettings, storage_settings: PlatformSettings, storage: Storage
 ) -> AsyncIterator[Subgraph]:
+    """The themes subgraph over the session's database and the test storage (bucket made)."""
     with_storage = settings.model_copy(update={"storage": storage_settings.storage})
     async for client in subgraph_client("themes", with_storage):
         yield client
