@@ -32,12 +32,16 @@ ORG_THEMES = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Or
 
 
 @pytest.fixture(scope="session")
-async def themes(
+def themes_settings(
     settings: PlatformSettings, storage_settings: PlatformSettings, storage: Storage
-) -> AsyncIterator[Subgraph]:
-    """The themes subgraph over the session's database and the test storage (bucket made)."""
-    with_storage = settings.model_copy(update={"storage": storage_settings.storage})
-    async for client in subgraph_client("themes", with_storage):
+) -> PlatformSettings:
+    """The session's database and the test storage (its bucket made)."""
+    return settings.model_copy(update={"storage": storage_settings.storage})
+
+
+@pytest.fixture(scope="session")
+async def themes(themes_settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+    async for client in subgraph_client("themes", themes_settings):
         yield client
 
 
