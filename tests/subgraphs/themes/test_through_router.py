@@ -35,7 +35,7 @@ async def router(themes_settings: PlatformSettings, worker: None) -> AsyncIterat
 
 
 async def _run(router: RouterClient, operation: str, headers: dict[str, str]) -> Any:
-    return await router.data(operation, **headers)
+    return await router.data(operation, None, **headers)
 
 
 async def test_the_issue_operations_work_as_written_through_the_router(
