@@ -254,9 +254,12 @@ class ThemesService:
             raise Rejected(*(problem.as_problem() for problem in result.problems))
         return result.css
 
-    async def _current_draft(self, session: AsyncSession, org_id: UUID) -> Draft:
-        """The draft, else one started from the live version, else from the defaults."""
-        draft = await session.get(Draft, org_id, with_for_update=True)
+    async def _current_draft(
+        self, session: AsyncSession, org_id: UUID, *, lock: bool = True
+    ) -> Draft:
+        """The draft (locked for a change unless ``lock`` is false), else one started from the
+        live version, else from the defaults."""
+        draft = await session.get(Draft, org_id, with_for_update=lock)
         if draft is not None:
             return draft
         live = await self._live(session, org_id)
@@ -292,7 +295,7 @@ class ThemesService:
                 found.append(None)
                 continue
             async with self.db.transaction(caller) as session:
-                found.append(_draft_view(await self._current_draft(session, org_id)))
+                found.append(_draft_view(await self._current_draft(session, org_id, lock=False)))
         return found
 
     # published versions ------------------------------------------------------------------------
@@ -616,4 +619,4 @@ class ThemesService:
         if not hmac.compare_digest(mac, self._preview_mac(org_id, int(expires))):
             return None
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            return _draft_view(await self._current_draft(session, org_id))
+            return _draft_view(await self._current_draft(session, org_id, lock=False))
