@@ -1,6 +1,6 @@
 """The themes subgraph (port 8006): its schema, services, migrations and jobs, plus the files
 it serves without a caller (the router forwards ``GET /assets/themes/*`` here): stylesheets at
-``/css/<org>/<sha256>.css`` and assets at ``/files/<org>/<asset>.png``, both immutable, and the
+``/css/<org>/<sha256>.css`` and asset files at ``/files/<org>/<asset>/<name>``, immutable, and the
 sample page a signed preview link shows at ``/preview/<org>?token=...``."""
 
 from __future__ import annotations
@@ -56,22 +56,20 @@ async def stylesheet(request: Request) -> Response:
 
 
 async def asset(request: Request) -> Response:
-    org_id = _uuid(request.path_params["org"])
-    name = request.path_params["name"]
-    asset_id = _uuid(name.removesuffix(".png")) if name.endswith(".png") else None
+    org_id, asset_id = _uuid(request.path_params["org"]), _uuid(request.path_params["asset"])
     if org_id is None or asset_id is None:
         return _not_found()
     service: ThemesService = request.app.state.services
-    found = await service.asset_file(org_id, asset_id)
+    found = await service.asset_file(org_id, asset_id, request.path_params["name"])
     if found is None:
         return _not_found()
     headers = {
-        "etag": f'"{asset_id}"',
+        "etag": f'"{asset_id}-{found.name}"',
         "cache-control": _IMMUTABLE,
         "x-content-type-options": "nosniff",
         "content-security-policy": "default-src 'none'",
     }
-    return Response(found, media_type="image/png", headers=headers)
+    return Response(found.data, media_type=found.content_type, headers=headers)
 
 
 async def preview(request: Request) -> Response:
@@ -85,7 +83,7 @@ async def preview(request: Request) -> Response:
     page = _PAGES.get_template("preview.html").render(
         css=draft.css,
         scope=scope_class(draft.org_id),
-        logo=service.asset_url(draft.org_id, logo["id"]) if logo else None,
+        logo=service.asset_url(draft.org_id, logo["id"], "logo.png") if logo else None,
     )
     headers = {
         "cache-control": "no-store",
@@ -109,7 +107,7 @@ DOMAIN = Domain(
     migrations=MigrationSet("themes", Path(__file__).parent / "migrations"),
     routes=[
         Route("/css/{org}/{name}", stylesheet, methods=["GET"]),
-        Route("/files/{org}/{name}", asset, methods=["GET"]),
+        Route("/files/{org}/{asset}/{name}", asset, methods=["GET"]),
         Route("/preview/{org}", preview, methods=["GET"]),
     ],
     jobs=JOBS,

@@ -28,24 +28,31 @@ class AssetKind(enum.Enum):
     FAVICON = "FAVICON"
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int
-    box: tuple[int, int]  # the largest rendition, @2x for the logo
-
-
-LIMITS = {
-    AssetKind.LOGO: Limits(1024 * 1024, (1024, 256)),
-    AssetKind.ICON: Limits(512 * 1024, (512, 512)),
-    AssetKind.FAVICON: Limits(256 * 1024, (48, 48)),
+MAX_BYTES = {AssetKind.LOGO: 1024 * 1024, AssetKind.ICON: 512 * 1024, AssetKind.FAVICON: 256 * 1024}
+ICO_SIZES = [(16, 16), (32, 32), (48, 48)]
+# The files made of each kind, the first being the one its ``url`` names; never enlarged.
+RENDITIONS: dict[AssetKind, list[tuple[str, tuple[int, int]]]] = {
+    AssetKind.LOGO: [("logo.png", (512, 128)), ("logo-2x.png", (1024, 256))],
+    AssetKind.ICON: [
+        ("icon.png", (512, 512)),
+        ("touch-icon.png", (180, 180)),
+        ("favicon.ico", (48, 48)),
+    ],
+    AssetKind.FAVICON: [("favicon.png", (48, 48)), ("favicon.ico", (48, 48))],
 }
+CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon"}
 
 
 @dataclass(frozen=True)
-class Processed:
-    png: bytes
+class Rendition:
+    name: str
+    data: bytes
     width: int
     height: int
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.name[self.name.rindex(".") :]]
 
 
 def allowed_type(content_type: str, field: str = "contentType") -> str:
@@ -90,12 +97,20 @@ def _decoded(data: bytes) -> Image.Image:
     return image
 
 
-def processed(data: bytes, declared: str, kind: AssetKind) -> Processed:
-    """The upload as a PNG within its kind's box (never enlarged), metadata dropped."""
+def _rendition(image: Image.Image, name: str, box: tuple[int, int]) -> Rendition:
+    resized = image.copy()
+    resized.thumbnail(box, Image.Resampling.LANCZOS)
+    bare = Image.frombytes("RGBA", resized.size, resized.tobytes())
+    out = io.BytesIO()
+    if name.endswith(".ico"):
+        bare.save(out, format="ICO", sizes=ICO_SIZES)
+    else:
+        bare.save(out, format="PNG", optimize=True)
+    return Rendition(name, out.getvalue(), bare.width, bare.height)
+
+
+def processed(data: bytes, declared: str, kind: AssetKind) -> list[Rendition]:
+    """The upload's files for its kind, made from bare pixels so no metadata survives."""
     sniffed(data, declared)
     image = _decoded(data).convert("RGBA")
-    image.thumbnail(LIMITS[kind].box, Image.Resampling.LANCZOS)
-    bare = Image.frombytes("RGBA", image.size, image.tobytes())
-    out = io.BytesIO()
-    bare.save(out, format="PNG", optimize=True)
-    return Processed(out.getvalue(), bare.width, bare.height)
+    return [_rendition(image, name, box) for name, box in RENDITIONS[kind]]

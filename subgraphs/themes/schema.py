@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from typing import Any, cast
+from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,7 +24,7 @@ from subgraphs.kernel.schema import (
 from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.themes import colors
 from subgraphs.themes.contract import ThemesErrorCode
-from subgraphs.themes.images import AssetKind
+from subgraphs.themes.images import RENDITIONS, AssetKind
 from subgraphs.themes.service import DraftChanges, ThemesService, ThemeView
 
 Info = strawberry.Info[Context[ThemesService], None]
@@ -80,12 +81,29 @@ class ThemeCss:
     hash: str
 
 
+@strawberry.type(description="One file made from an asset (logo @2x, favicon.ico, ...).")
+class ThemeAssetFile:
+    name: str
+    url: str
+
+
 @strawberry.type
 class ThemeAsset:
     kind: AssetKind
     width: int
     height: int
-    url: str
+    url: str = strawberry.field(description="Its first file: logo.png, icon.png, favicon.png.")
+    files: list[ThemeAssetFile]
+
+    @classmethod
+    def of(
+        cls, info: Info, org_id: UUID, asset_id: str, kind: AssetKind, size: tuple[int, int]
+    ) -> ThemeAsset:
+        urls = [
+            ThemeAssetFile(name=name, url=info.context.services.asset_url(org_id, asset_id, name))
+            for name, _ in RENDITIONS[kind]
+        ]
+        return cls(kind=kind, width=size[0], height=size[1], url=urls[0].url, files=urls)
 
 
 def _css(info: Info, theme: ThemeView) -> ThemeCss:
@@ -96,8 +114,7 @@ def _asset(info: Info, theme: ThemeView, kind: AssetKind) -> ThemeAsset | None:
     found = theme.assets.get(kind.value)
     if found is None:
         return None
-    url = info.context.services.asset_url(theme.org_id, found["id"])
-    return ThemeAsset(kind=kind, width=found["width"], height=found["height"], url=url)
+    return ThemeAsset.of(info, theme.org_id, found["id"], kind, (found["width"], found["height"]))
 
 
 @strawberry.type(description="What a theme shows; shared by drafts, versions and public pages.")
@@ -376,11 +393,9 @@ class Mutation:
     ) -> ThemeAssetPayload:
         ctx = info.context
         asset = await ctx.services.complete_upload(ctx.caller, identifier(asset_id, "assetId"))
-        kind = AssetKind(asset.kind)
-        url = ctx.services.asset_url(asset.org_id, str(asset.id))
-        return ThemeAssetPayload(
-            asset=ThemeAsset(kind=kind, width=asset.width or 0, height=asset.height or 0, url=url)
-        )
+        size = (asset.width or 0, asset.height or 0)
+        found = ThemeAsset.of(info, asset.org_id, str(asset.id), AssetKind(asset.kind), size)
+        return ThemeAssetPayload(asset=found)
 
 
 schema = federated_schema(Query, Mutation, types=[Organization, Theme])

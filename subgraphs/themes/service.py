@@ -34,6 +34,7 @@ APPEARANCES = frozenset({"system", "light", "dark"})
 MAX_RADIUS = 32
 MAX_VERSIONS_PAGE = 100
 _CSS_CACHE_SECONDS = 86400
+MAX_FILE = 4 * 1024 * 1024  # larger than any rendition
 FONTS = {
     "System": "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
     "Inter": "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif",
@@ -517,7 +518,7 @@ class ThemesService:
         self, caller: Caller, org_id: UUID, kind: AssetKind, content_type: str, size: int
     ) -> tuple[Asset, Upload]:
         _must_manage(caller, org_id)
-        limit = images.LIMITS[kind].max_bytes
+        limit = images.MAX_BYTES[kind]
         checked(
             content_type=lambda: images.allowed_type(content_type),
             size=lambda: require(
@@ -547,8 +548,8 @@ class ThemesService:
         return ObjectKey.of(asset.org_id, "themes", "uploads", str(asset.id))
 
     @staticmethod
-    def _file_key(org_id: UUID, asset_id: UUID) -> ObjectKey:
-        return ObjectKey.of(org_id, "themes", "assets", f"{asset_id}.png")
+    def _file_key(org_id: UUID, asset_id: UUID, name: str) -> ObjectKey:
+        return ObjectKey.of(org_id, "themes", "assets", str(asset_id), name)
 
     async def complete_upload(self, caller: Caller, asset_id: UUID) -> Asset:
         """Check and re-encode the uploaded file, then put it in the draft."""
@@ -560,7 +561,7 @@ class ThemesService:
         kind = AssetKind(asset.kind)
         store = self._store()
         try:
-            data = await store.read(self._upload_key(asset), images.LIMITS[kind].max_bytes)
+            data = await store.read(self._upload_key(asset), images.MAX_BYTES[kind])
         except ObjectMissing:
             raise Rejected.one(
                 ErrorCode.NOT_FOUND, "Nothing was uploaded for this asset."
@@ -569,35 +570,37 @@ class ThemesService:
             raise Rejected.one(
                 ThemesErrorCode.ASSET_TOO_LARGE, "The upload is too large."
             ) from None
-        image = images.processed(data, asset.content_type, kind)
-        await store.put(self._file_key(asset.org_id, asset.id), image.png, content_type="image/png")
+        files = images.processed(data, asset.content_type, kind)
+        for file in files:
+            key = self._file_key(asset.org_id, asset.id, file.name)
+            await store.put(key, file.data, content_type=file.content_type)
         async with self.db.transaction(caller) as session:
-            asset.status, asset.width, asset.height = "ready", image.width, image.height
+            asset.status, asset.width, asset.height = "ready", files[0].width, files[0].height
             session.add(asset)
             draft = await self._current_draft(session, asset.org_id)
-            draft.tokens = {
-                **draft.tokens,
-                "assets": {
-                    **draft.tokens.get("assets", {}),
-                    kind.value: {"id": str(asset.id), "width": image.width, "height": image.height},
-                },
-            }
+            placed = {"id": str(asset.id), "width": asset.width, "height": asset.height}
+            assets = {**draft.tokens.get("assets", {}), kind.value: placed}
+            draft.tokens = {**draft.tokens, "assets": assets}
             session.add(draft)
         await store.delete(self._upload_key(asset))
         return asset
 
-    def asset_url(self, org_id: UUID, asset_id: str) -> str:
-        return f"{self.public_url}/files/{org_id}/{asset_id}.png"
+    def asset_url(self, org_id: UUID, asset_id: str, name: str) -> str:
+        return f"{self.public_url}/files/{org_id}/{asset_id}/{name}"
 
-    async def asset_file(self, org_id: UUID, asset_id: UUID) -> bytes | None:
+    async def asset_file(self, org_id: UUID, asset_id: UUID, name: str) -> images.Rendition | None:
+        """One file of a ready asset (any organization's: asset ids are not guessable)."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             asset = await session.get(Asset, asset_id)
         if asset is None or asset.status != "ready":
             return None
+        if name not in {n for n, _ in images.RENDITIONS[AssetKind(asset.kind)]}:
+            return None
         try:
-            return await self._store().read(self._file_key(org_id, asset_id), 8 * 1024 * 1024)
+            data = await self._store().read(self._file_key(org_id, asset_id, name), MAX_FILE)
         except ObjectMissing:
             return None
+        return images.Rendition(name, data, 0, 0)
 
     # preview -----------------------------------------------------------------------------------
 

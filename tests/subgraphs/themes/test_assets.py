@@ -18,6 +18,8 @@ from tests.subgraphs.themes.operations import filled
 REQUEST = """mutation($input: RequestThemeAssetUploadInput!) {
   requestThemeAssetUpload(input: $input) { upload { assetId url fields expiresAt }
   errors { code field message } } }"""
+COMPLETE = """mutation { completeThemeAssetUpload(assetId: "{asset}") {
+  asset { kind width height url files { name url } } errors { code message } } }"""
 
 
 async def _requested(
@@ -39,8 +41,10 @@ async def _uploaded(upload: dict[str, Any], data: bytes, content_type: str) -> i
     return sent.status_code
 
 
-async def _complete(themes: Subgraph, caller: Caller, asset_id: str) -> dict[str, Any]:
-    data = await themes.run(filled(operations.COMPLETE_UPLOAD, asset=asset_id), caller=caller)
+async def _complete(
+    themes: Subgraph, caller: Caller, asset_id: str, operation: str = COMPLETE
+) -> dict[str, Any]:
+    data = await themes.run(filled(operation, asset=asset_id), caller=caller)
     payload: dict[str, Any] = data["completeThemeAssetUpload"]
     return payload
 
@@ -66,15 +70,20 @@ async def test_the_issue_logo_upload_works_as_written_and_the_logo_is_served(
     upload = requested["requestThemeAssetUpload"]["upload"]
     assert upload["fields"]["key"].startswith(f"orgs/{caller.org_id}/themes/")
     assert await _uploaded(upload, png, "image/png") in (200, 201, 204)
-    done = await _complete(themes, caller, upload["assetId"])
+    done = await _complete(themes, caller, upload["assetId"], operations.COMPLETE_UPLOAD)
     assert done["errors"] == []
     assert done["asset"]["kind"] == "LOGO"
-    assert (done["asset"]["width"], done["asset"]["height"]) == (600, 150)
+    assert (done["asset"]["width"], done["asset"]["height"]) == (512, 128)
+    again = await _complete(themes, caller, upload["assetId"])  # completing twice is harmless
+    files = {f["name"]: f["url"] for f in again["asset"]["files"]}
+    assert files["logo.png"] == done["asset"]["url"]
+    double = await themes.client.get(files["logo-2x.png"].removeprefix("/assets/themes"))
+    assert Image.open(io.BytesIO(double.content)).size == (600, 150)  # never enlarged
     served = await themes.client.get(done["asset"]["url"].removeprefix("/assets/themes"))
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
     assert "immutable" in served.headers["cache-control"]
-    assert Image.open(io.BytesIO(served.content)).size == (600, 150)
+    assert Image.open(io.BytesIO(served.content)).size == (512, 128)
     seen = await org_themes(themes, caller, caller.org_id)  # type: ignore[arg-type]
     assert seen is not None
     assert seen["themeDraft"]["logo"]["url"] == done["asset"]["url"]
@@ -94,6 +103,12 @@ async def test_jpeg_and_webp_become_png_without_metadata_and_fit_their_box(
     assert decoded.format == "PNG"
     assert not decoded.getexif()
     assert b"a camera maker" not in served.content
+    files = {f["name"]: f["url"] for f in icon["asset"]["files"]}
+    touch = await themes.client.get(files["touch-icon.png"].removeprefix("/assets/themes"))
+    assert Image.open(io.BytesIO(touch.content)).size == (180, 180)
+    ico = await themes.client.get(files["favicon.ico"].removeprefix("/assets/themes"))
+    assert ico.headers["content-type"] == "image/x-icon"
+    assert Image.open(io.BytesIO(ico.content)).info["sizes"] == {(16, 16), (32, 32), (48, 48)}
     webp = image_bytes("WEBP", (300, 300))
     favicon = await _through(themes, caller, "FAVICON", webp, "image/webp")
     assert (favicon["asset"]["width"], favicon["asset"]["height"]) == (48, 48)
