@@ -19,9 +19,10 @@ from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.kernel.storage import Storage
 from subgraphs.themes.schema import schema
-from subgraphs.themes.service import ThemesService, scope_class
+from subgraphs.themes.service import ThemesService
 from subgraphs.themes.settings import Settings
 from subgraphs.themes.tasks import JOBS
+from subgraphs.themes.tokens import scope_class
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _IMMUTABLE = "public, max-age=31536000, immutable"

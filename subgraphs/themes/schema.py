@@ -25,7 +25,8 @@ from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.themes import colors
 from subgraphs.themes.contract import ThemesErrorCode
 from subgraphs.themes.images import RENDITIONS, AssetKind
-from subgraphs.themes.service import DraftChanges, ThemesService, ThemeView
+from subgraphs.themes.service import DraftChanges, ThemesService
+from subgraphs.themes.tokens import ThemeView
 
 Info = strawberry.Info[Context[ThemesService], None]
 AssetKindType = strawberry.enum(AssetKind, name="ThemeAssetKind")

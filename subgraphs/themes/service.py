@@ -8,7 +8,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,38 +23,16 @@ from core.caller import Caller
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
-from subgraphs.themes import colors, css, images
+from subgraphs.themes import css, images, tokens
 from subgraphs.themes.contract import ThemesErrorCode
 from subgraphs.themes.images import AssetKind
 from subgraphs.themes.models import Asset, Draft, OrganizationSlug, Version
 from subgraphs.themes.settings import Settings
 
 MANAGERS = frozenset({"owner", "admin"})
-APPEARANCES = frozenset({"system", "light", "dark"})
-MAX_RADIUS = 32
 MAX_VERSIONS_PAGE = 100
 _CSS_CACHE_SECONDS = 86400
 MAX_FILE = 4 * 1024 * 1024  # larger than any rendition
-FONTS = {
-    "System": "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
-    "Inter": "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif",
-    "Roboto": "Roboto, system-ui, -apple-system, 'Segoe UI', Arial, sans-serif",
-    "Georgia": "Georgia, 'Times New Roman', Times, serif",
-    "Monospace": "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
-}
-DEFAULT_TOKENS: dict[str, Any] = {
-    "light": colors.DEFAULT_LIGHT.__dict__,
-    "dark": None,
-    "radius": 6,
-    "font_family": "System",
-    "appearance": "system",
-    "assets": {},
-}
-
-
-def scope_class(org_id: UUID) -> str:
-    """The class every selector of an organization's custom CSS is prefixed with."""
-    return f"vetrai-org-{org_id.hex}"
 
 
 @dataclass(frozen=True)
@@ -67,98 +45,6 @@ class DraftChanges:
     font_family: str | None = None
     appearance: str | None = None
     custom_css: str | None = None
-
-
-@dataclass(frozen=True)
-class ThemeView:
-    """A draft or a published version, with everything derived from its tokens."""
-
-    org_id: UUID
-    version: int
-    is_draft: bool
-    tokens: dict[str, Any]
-    custom_css: str
-    css: str
-    css_hash: str
-    light: colors.Palette
-    dark: colors.Palette
-    contrast: list[colors.Contrast]
-    published_at: datetime | None = None
-    published_by: UUID | None = None
-    accepted_low_contrast: bool = False
-    rolled_back_from: int | None = None
-    assets: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return f"{self.org_id}:{'draft' if self.is_draft else self.version}"
-
-
-def _palettes(tokens: dict[str, Any]) -> tuple[colors.Palette, colors.Palette]:
-    light = colors.Chosen(**tokens["light"])
-    dark = colors.Chosen(**tokens["dark"]) if tokens.get("dark") else colors.dark_default(light)
-    return colors.palette(light), colors.palette(dark)
-
-
-def _custom_properties(palette: colors.Palette, tokens: dict[str, Any]) -> dict[str, str]:
-    values = {f"color-{k.replace('_', '-')}": v for k, v in palette.as_dict().items()}
-    return values | {"radius": f"{tokens['radius']}px", "font-family": FONTS[tokens["font_family"]]}
-
-
-def view(
-    org_id: UUID,
-    tokens: dict[str, Any],
-    custom_css: str,
-    scoped_css: str,
-    version: int,
-    **extra: Any,
-) -> ThemeView:
-    light, dark = _palettes(tokens)
-    sheet = css.stylesheet(
-        _custom_properties(light, tokens),
-        _custom_properties(dark, tokens),
-        tokens["appearance"],
-        scoped_css,
-    )
-    return ThemeView(
-        org_id=org_id,
-        version=version,
-        tokens=tokens,
-        custom_css=custom_css,
-        css=sheet,
-        css_hash=hashlib.sha256(sheet.encode()).hexdigest(),
-        light=light,
-        dark=dark,
-        contrast=colors.contrast("light", light) + colors.contrast("dark", dark),
-        assets=tokens.get("assets", {}),
-        **extra,
-    )
-
-
-def _draft_view(draft: Draft) -> ThemeView:
-    return view(
-        draft.org_id,
-        draft.tokens,
-        draft.custom_css,
-        draft.scoped_css,
-        draft.base_version,
-        is_draft=True,
-    )
-
-
-def _version_view(row: Version) -> ThemeView:
-    return view(
-        row.org_id,
-        row.tokens,
-        row.custom_css,
-        row.scoped_css,
-        row.version,
-        is_draft=False,
-        published_at=row.published_at,
-        published_by=row.published_by,
-        accepted_low_contrast=row.accepted_low_contrast,
-        rolled_back_from=row.rolled_back_from,
-    )
 
 
 def is_member(caller: Caller, org_id: UUID) -> bool:
@@ -178,24 +64,6 @@ def _must_manage(caller: Caller, org_id: UUID) -> None:
     if not is_member(caller, org_id):
         raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
     require(manages(caller, org_id), ErrorCode.FORBIDDEN, "Only owners and admins can do this.")
-
-
-def _chosen(values: dict[str, str], mode: str) -> dict[str, str]:
-    wanted = ("primary", "background", "foreground", "link")
-    found = checked(
-        **{name: (lambda n=name: colors.color(values.get(n, ""), f"{mode}.{n}")) for name in wanted}
-    )
-    return {name: found[name] for name in wanted}
-
-
-def _font(name: str) -> str:
-    require(
-        name in FONTS,
-        ThemesErrorCode.FONT_NOT_ALLOWED,
-        f"Choose one of {', '.join(FONTS)} (no remote fonts).",
-        "fontFamily",
-    )
-    return name
 
 
 class ThemesService:
@@ -221,36 +89,22 @@ class ThemesService:
     ) -> dict[str, Any]:
         checks: dict[str, Any] = {}
         if changes.light is not None:
-            checks["light"] = lambda: _chosen(changes.light or {}, "light")
+            checks["light"] = lambda: tokens.chosen(changes.light or {}, "light")
         if changes.dark is not None:
-            checks["dark"] = lambda: _chosen(changes.dark or {}, "dark")
+            checks["dark"] = lambda: tokens.chosen(changes.dark or {}, "dark")
         if changes.radius is not None:
-            checks["radius"] = lambda: self._radius(changes.radius or 0)
+            checks["radius"] = lambda: tokens.radius(changes.radius or 0)
         if changes.font_family is not None:
-            checks["font_family"] = lambda: _font(changes.font_family or "")
+            checks["font_family"] = lambda: tokens.font(changes.font_family or "")
         if changes.appearance is not None:
-            checks["appearance"] = lambda: self._appearance(changes.appearance or "")
+            checks["appearance"] = lambda: tokens.appearance(changes.appearance or "")
         if changes.custom_css is not None:
             checks["scoped_css"] = lambda: self._scoped(org_id, changes.custom_css or "")
         return current | checked(**checks)
 
-    @staticmethod
-    def _radius(value: int) -> int:
-        require(
-            0 <= value <= MAX_RADIUS, ErrorCode.INVALID_INPUT, f"0 to {MAX_RADIUS} px.", "radius"
-        )
-        return value
-
-    @staticmethod
-    def _appearance(value: str) -> str:
-        require(
-            value in APPEARANCES, ErrorCode.INVALID_INPUT, "system, light or dark.", "appearance"
-        )
-        return value
-
     def _scoped(self, org_id: UUID, custom: str) -> str:
         """The sanitized custom CSS; any refused part rejects the whole change."""
-        result = css.sanitize(custom, scope_class(org_id), self.public_url)
+        result = css.sanitize(custom, tokens.scope_class(org_id), self.public_url)
         if result.problems:
             raise Rejected(*(problem.as_problem() for problem in result.problems))
         return result.css
@@ -265,7 +119,7 @@ class ThemesService:
             return draft
         live = await self._live(session, org_id)
         if live is None:
-            return Draft(org_id=org_id, tokens=dict(DEFAULT_TOKENS))
+            return Draft(org_id=org_id, tokens=dict(tokens.DEFAULT_TOKENS))
         return Draft(
             org_id=org_id,
             tokens=live.tokens,
@@ -274,7 +128,9 @@ class ThemesService:
             base_version=live.version,
         )
 
-    async def update_draft(self, caller: Caller, org_id: UUID, changes: DraftChanges) -> ThemeView:
+    async def update_draft(
+        self, caller: Caller, org_id: UUID, changes: DraftChanges
+    ) -> tokens.ThemeView:
         _must_manage(caller, org_id)
         async with self.db.transaction(caller) as session:
             draft = await self._current_draft(session, org_id)
@@ -285,18 +141,20 @@ class ThemesService:
             draft.tokens = edited
             draft.updated_by, draft.updated_at = caller.user_id, utcnow()
             session.add(draft)
-        return _draft_view(draft)
+        return tokens.draft_view(draft)
 
-    async def drafts(self, caller: Caller, org_ids: list[UUID]) -> list[ThemeView | None]:
+    async def drafts(self, caller: Caller, org_ids: list[UUID]) -> list[tokens.ThemeView | None]:
         """Each organization's draft (its live theme when none is being edited); None unless
         the caller manages it."""
-        found: list[ThemeView | None] = []
+        found: list[tokens.ThemeView | None] = []
         for org_id in org_ids:
             if not manages(caller, org_id):
                 found.append(None)
                 continue
             async with self.db.transaction(caller) as session:
-                found.append(_draft_view(await self._current_draft(session, org_id, lock=False)))
+                found.append(
+                    tokens.draft_view(await self._current_draft(session, org_id, lock=False))
+                )
         return found
 
     # published versions ------------------------------------------------------------------------
@@ -308,18 +166,18 @@ class ThemesService:
         )
         return rows.first()
 
-    async def published(self, caller: Caller, org_ids: list[UUID]) -> list[ThemeView | None]:
+    async def published(self, caller: Caller, org_ids: list[UUID]) -> list[tokens.ThemeView | None]:
         """Each organization's live theme; None for non-members or before the first publish."""
-        found: list[ThemeView | None] = []
+        found: list[tokens.ThemeView | None] = []
         for org_id in org_ids:
             live = None
             if is_member(caller, org_id):
                 async with self.db.transaction(caller) as session:
                     live = await self._live(session, org_id)
-            found.append(_version_view(live) if live else None)
+            found.append(tokens.version_view(live) if live else None)
         return found
 
-    async def versions(self, caller: Caller, org_id: UUID, first: int) -> list[ThemeView]:
+    async def versions(self, caller: Caller, org_id: UUID, first: int) -> list[tokens.ThemeView]:
         """The newest ``first`` versions; empty unless the caller manages the organization."""
         if not manages(caller, org_id):
             return []
@@ -330,11 +188,11 @@ class ThemesService:
                 .order_by(col(Version.version).desc())
                 .limit(min(max(first, 0), MAX_VERSIONS_PAGE))
             )
-            return [_version_view(r) for r in rows]
+            return [tokens.version_view(r) for r in rows]
 
-    async def themes(self, caller: Caller, ids: list[str]) -> list[ThemeView | None]:
+    async def themes(self, caller: Caller, ids: list[str]) -> list[tokens.ThemeView | None]:
         """Themes by id (``<org>:draft`` or ``<org>:<version>``), as their readers may see them."""
-        found: list[ThemeView | None] = []
+        found: list[tokens.ThemeView | None] = []
         for theme_id in ids:
             org, _, which = theme_id.partition(":")
             try:
@@ -347,14 +205,14 @@ class ThemesService:
             elif which.isdigit() and is_member(caller, org_id):
                 async with self.db.transaction(caller) as session:
                     row = await session.get(Version, (org_id, int(which)))
-                found.append(_version_view(row) if row else None)
+                found.append(tokens.version_view(row) if row else None)
             else:
                 found.append(None)
         return found
 
     async def publish(
         self, caller: Caller, org_id: UUID, expected_version: int, accept_low_contrast: bool
-    ) -> ThemeView:
+    ) -> tokens.ThemeView:
         """Snapshot the draft as the next version, if ``expected_version`` is still the live one."""
         _must_manage(caller, org_id)
         async with self._publication(caller) as session:
@@ -365,15 +223,15 @@ class ThemesService:
                 and (draft.tokens, draft.scoped_css) == (live.tokens, live.scoped_css)
             ):
                 raise Rejected.one(ThemesErrorCode.NOTHING_TO_PUBLISH, "The draft has no changes.")
-            candidate = _draft_view(draft)
+            candidate = tokens.draft_view(draft)
             accepted = self._contrast_accepted(caller, candidate, accept_low_contrast)
             row = self._version(candidate, draft.scoped_css, expected_version + 1, caller, accepted)
             session.add(row)
             draft.base_version = row.version
             session.add(draft)
-        return _version_view(row)
+        return tokens.version_view(row)
 
-    async def rollback(self, caller: Caller, org_id: UUID, version: int) -> ThemeView:
+    async def rollback(self, caller: Caller, org_id: UUID, version: int) -> tokens.ThemeView:
         """Publish an old version again, as the next version; the draft becomes that theme."""
         _must_manage(caller, org_id)
         async with self._publication(caller) as session:
@@ -382,12 +240,12 @@ class ThemesService:
             number = (live.version if live else 0) + 1
             await self._locked_live(session, org_id, number - 1)
             row = self._version(
-                _version_view(old), old.scoped_css, number, caller, old.accepted_low_contrast
+                tokens.version_view(old), old.scoped_css, number, caller, old.accepted_low_contrast
             )
             row.rolled_back_from = version
             session.add(row)
             await session.exec(delete(Draft).where(col(Draft.org_id) == org_id))
-        return _version_view(row)
+        return tokens.version_view(row)
 
     @asynccontextmanager
     async def _publication(self, caller: Caller) -> AsyncIterator[AsyncSession]:
@@ -416,7 +274,7 @@ class ThemesService:
         return live
 
     @staticmethod
-    def _contrast_accepted(caller: Caller, candidate: ThemeView, accept: bool) -> bool:
+    def _contrast_accepted(caller: Caller, candidate: tokens.ThemeView, accept: bool) -> bool:
         failing = [c for c in candidate.contrast if not c.passes]
         if not failing:
             return False
@@ -431,7 +289,7 @@ class ThemesService:
 
     @staticmethod
     def _version(
-        candidate: ThemeView, scoped_css: str, number: int, caller: Caller, accepted: bool
+        candidate: tokens.ThemeView, scoped_css: str, number: int, caller: Caller, accepted: bool
     ) -> Version:
         return Version(
             org_id=candidate.org_id,
@@ -447,7 +305,7 @@ class ThemesService:
 
     # the public side ---------------------------------------------------------------------------
 
-    async def by_slug(self, slug: str) -> ThemeView | None:
+    async def by_slug(self, slug: str) -> tokens.ThemeView | None:
         """The live theme of the organization with ``slug``; never a draft."""
         async with self.db.transaction(Caller()) as session:
             await set_local(session, "app.slug", slug.strip().lower()[:63])
@@ -457,7 +315,7 @@ class ThemesService:
             return None
         async with self.db.transaction(Caller(org_id=known.org_id)) as session:
             live = await self._live(session, known.org_id)
-        return _version_view(live) if live else None
+        return tokens.version_view(live) if live else None
 
     async def set_slug(self, org_id: UUID, slug: str | None, as_of: datetime) -> None:
         """Record tenancy's announcement; an older one than what is known changes nothing."""
@@ -485,7 +343,7 @@ class ThemesService:
                 )
             )
 
-    def css_url(self, theme: ThemeView) -> str:
+    def css_url(self, theme: tokens.ThemeView) -> str:
         return f"{self.public_url}/css/{theme.org_id}/{theme.css_hash}.css"
 
     async def stylesheet(self, org_id: UUID, css_hash: str) -> str | None:
@@ -501,7 +359,7 @@ class ThemesService:
             found = rows.first()
             if found is None:
                 draft = await session.get(Draft, org_id)
-                candidate = _draft_view(draft) if draft else None
+                candidate = tokens.draft_view(draft) if draft else None
                 found = candidate.css if candidate and candidate.css_hash == css_hash else None
         if found is not None:
             await self.redis.set(cache, found, ex=_CSS_CACHE_SECONDS)
@@ -614,7 +472,7 @@ class ThemesService:
         token = f"{expires}.{self._preview_mac(org_id, expires)}"
         return f"{self.public_url}/preview/{org_id}?token={token}"
 
-    async def preview(self, org_id: UUID, token: str) -> ThemeView | None:
+    async def preview(self, org_id: UUID, token: str) -> tokens.ThemeView | None:
         """The draft a preview link shows, while the link is valid and for its organization."""
         expires, _, mac = token.partition(".")
         if not expires.isdigit() or int(expires) < time.time():
@@ -622,4 +480,4 @@ class ThemesService:
         if not hmac.compare_digest(mac, self._preview_mac(org_id, int(expires))):
             return None
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            return _draft_view(await self._current_draft(session, org_id, lock=False))
+            return tokens.draft_view(await self._current_draft(session, org_id, lock=False))

@@ -12,7 +12,7 @@ from uuid import uuid4
 from PIL import Image
 
 from subgraphs.themes import css, images
-from subgraphs.themes.service import DEFAULT_TOKENS, scope_class, view
+from subgraphs.themes.tokens import DEFAULT_TOKENS, scope_class, view
 
 
 def _timed(run: object, times: int) -> list[float]:
