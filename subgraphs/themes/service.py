@@ -79,6 +79,7 @@ class ThemesService:
         self.redis = redis
         self.settings = settings
         self.storage = storage
+        self._bucket_ready = False
         self.public_url = settings.themes.themes_public_url.rstrip("/")
         self._preview_key = hmac.new(context_key, b"themes-preview", hashlib.sha256).digest()
 
@@ -394,7 +395,12 @@ class ThemesService:
             size_bytes=size,
             created_by=caller.user_id,
         )
-        upload = self._store().presign_upload(
+        store = self._store()
+        if not self._bucket_ready:
+            # Uploads go straight to storage, so its bucket must exist before the first one.
+            await store.ensure_bucket()
+            self._bucket_ready = True
+        upload = store.presign_upload(
             self._upload_key(asset), content_type=content_type, max_bytes=limit
         )
         async with self.db.transaction(caller) as session:

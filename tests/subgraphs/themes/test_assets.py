@@ -4,16 +4,19 @@ re-encoded as PNG without metadata, served immutable; everything else refused wi
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Any
 
 import httpx
 from PIL import Image
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from subgraphs.kernel.storage import ObjectKey, Storage
+from tests.conftest import Subgraph, subgraph_client
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import image_bytes, org_themes, owner
 from tests.subgraphs.themes.operations import filled
+from vetrai.settings import PlatformSettings
 
 REQUEST = """mutation($input: RequestThemeAssetUploadInput!) {
   requestThemeAssetUpload(input: $input) { upload { assetId url fields expiresAt }
@@ -165,3 +168,19 @@ async def test_another_organizations_asset_cannot_be_completed(themes: Subgraph)
     stranger = owner()
     done = await _complete(themes, stranger, requested["upload"]["assetId"])
     assert [e["code"] for e in done["errors"]] == ["NOT_FOUND"]
+
+
+async def test_the_first_upload_request_creates_a_missing_bucket(
+    themes_settings: PlatformSettings,
+) -> None:
+    bucket = f"themes-{secrets.token_hex(4)}"
+    fresh = themes_settings.replace(minio_bucket=bucket)
+    async for client in subgraph_client("themes", fresh):
+        caller = owner()
+        png = image_bytes("PNG", (20, 20))
+        done = await _through(client, caller, "ICON", png, "image/png")
+        assert done["errors"] == []
+    assert caller.org_id is not None
+    asset_id = done["asset"]["url"].split("/")[-2]
+    key = ObjectKey.of(caller.org_id, "themes", "assets", asset_id, "icon.png")
+    assert await Storage.from_settings(fresh.storage).stat(key) is not None
