@@ -113,21 +113,26 @@ class ThemesService:
     async def _current_draft(
         self, session: AsyncSession, org_id: UUID, *, lock: bool = True
     ) -> Draft:
-        """The draft (locked for a change unless ``lock`` is false), else one started from the
-        live version, else from the defaults."""
+        """The draft, else one started from the live version, else from the defaults; with
+        ``lock`` it is stored and locked, so concurrent first edits queue instead of colliding."""
         draft = await session.get(Draft, org_id, with_for_update=lock)
         if draft is not None:
             return draft
         live = await self._live(session, org_id)
-        if live is None:
-            return Draft(org_id=org_id, tokens=dict(tokens.DEFAULT_TOKENS))
-        return Draft(
-            org_id=org_id,
-            tokens=live.tokens,
-            custom_css=live.custom_css,
-            scoped_css=live.scoped_css,
-            base_version=live.version,
-        )
+        fresh = Draft(org_id=org_id, tokens=dict(tokens.DEFAULT_TOKENS))
+        if live is not None:
+            fresh = Draft(
+                org_id=org_id,
+                tokens=live.tokens,
+                custom_css=live.custom_css,
+                scoped_css=live.scoped_css,
+                base_version=live.version,
+            )
+        if not lock:
+            return fresh
+        await session.exec(pg_insert(Draft).values(**fresh.model_dump()).on_conflict_do_nothing())
+        stored = await session.get(Draft, org_id, with_for_update=True, populate_existing=True)
+        return existing(stored, "draft")
 
     async def update_draft(
         self, caller: Caller, org_id: UUID, changes: DraftChanges

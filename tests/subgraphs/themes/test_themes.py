@@ -67,6 +67,21 @@ async def test_two_publications_at_once_give_one_version_and_one_conflict(themes
     assert sum(r["theme"] is not None for r in results) == 1
 
 
+async def test_concurrent_first_edits_of_a_draft_both_land(themes: Subgraph) -> None:
+    caller = owner()
+    edits = await asyncio.gather(
+        update(themes, caller, radius=4), update(themes, caller, fontFamily="Georgia")
+    )
+    assert [e["errors"] for e in edits] == [[], []]
+    seen = await themes.run(
+        """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization {
+        themeDraft { radius fontFamily } } } }""",
+        {"r": [{"__typename": "Organization", "id": str(caller.org_id)}]},
+        caller,
+    )
+    assert seen["_entities"][0]["themeDraft"] == {"radius": 4, "fontFamily": "Georgia"}
+
+
 async def test_publishing_an_unchanged_draft_is_nothing_to_publish(themes: Subgraph) -> None:
     caller = owner()
     nothing = await publish(themes, caller, 0)
