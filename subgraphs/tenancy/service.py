@@ -31,6 +31,7 @@ from subgraphs.notifications.contract import (
 from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 from subgraphs.tenancy.settings import Settings
+from subgraphs.themes.contract import stage_slug
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
@@ -142,6 +143,7 @@ class TenancyService:
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
                 await self._announce(session, org.id, [user_id])
+                await stage_slug(session, org.id, org.slug, org.updated_at)
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
@@ -163,6 +165,8 @@ class TenancyService:
                     setattr(org, key, value)
                 org.updated_at = utcnow()
                 session.add(org)
+                if "slug" in values:
+                    await stage_slug(session, org_id, org.slug, org.updated_at)
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
@@ -172,6 +176,7 @@ class TenancyService:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
             await self._announce(session, org_id, [])
+            await stage_slug(session, org_id, None, utcnow())
             # Routers stop honouring the organization's API keys at once.
             gone = {"event": "organization_deleted", "org_id": str(org_id)}
             await stage_announcement(session, CHANGED_CHANNEL, gone)

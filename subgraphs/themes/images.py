@@ -1,0 +1,129 @@
+"""Uploaded logos and icons made safe to serve: the type read from the file's signature,
+decoded by Pillow within a pixel budget, resized and re-encoded as PNG from bare pixels, so no
+metadata or trailing payload of the upload survives.
+
+The three accepted types have fixed signatures, so they are matched here rather than with
+libmagic, which the platform's slim runtime image does not have."""
+
+from __future__ import annotations
+
+import enum
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from subgraphs.kernel.errors import Rejected
+from subgraphs.themes.contract import ThemesErrorCode
+
+MAX_SIDE = 4096
+# Pillow warns above this many pixels and refuses above twice as many; we refuse at the warning.
+Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+# SVG is refused: a safe SVG needs a sanitizer this platform does not have.
+FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
+TYPES = frozenset(FORMATS)
+
+
+class AssetKind(enum.Enum):
+    LOGO = "LOGO"
+    ICON = "ICON"
+    FAVICON = "FAVICON"
+
+
+MAX_BYTES = {AssetKind.LOGO: 1024 * 1024, AssetKind.ICON: 512 * 1024, AssetKind.FAVICON: 256 * 1024}
+ICO_SIZES = [(16, 16), (32, 32), (48, 48)]
+# The files made of each kind, the first being the one its ``url`` names; never enlarged.
+RENDITIONS: dict[AssetKind, list[tuple[str, tuple[int, int]]]] = {
+    AssetKind.LOGO: [("logo.png", (512, 128)), ("logo-2x.png", (1024, 256))],
+    AssetKind.ICON: [
+        ("icon.png", (512, 512)),
+        ("touch-icon.png", (180, 180)),
+        ("favicon.ico", (48, 48)),
+    ],
+    AssetKind.FAVICON: [("favicon.png", (48, 48)), ("favicon.ico", (48, 48))],
+}
+CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon"}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    data: bytes
+    width: int
+    height: int
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.name[self.name.rindex(".") :]]
+
+
+def allowed_type(content_type: str, field: str = "contentType") -> str:
+    if content_type not in TYPES:
+        raise Rejected.one(
+            ThemesErrorCode.ASSET_TYPE_NOT_ALLOWED,
+            f"Upload PNG, JPEG or WebP (not {content_type[:60]}); SVG is not accepted.",
+            field,
+        )
+    return content_type
+
+
+def signature_type(data: bytes) -> str | None:
+    """The image type the file's first bytes announce, among the accepted ones."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def sniffed(data: bytes, declared: str) -> str:
+    """The type the bytes are; it must be allowed and the one declared."""
+    found = signature_type(data)
+    if found is None or found != declared:
+        raise Rejected.one(
+            ThemesErrorCode.ASSET_TYPE_NOT_ALLOWED,
+            f"The file is not the {declared} announced (PNG, JPEG or WebP are accepted).",
+        )
+    return found
+
+
+def _decoded(data: bytes, content_type: str) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=[FORMATS[content_type]])
+            if max(image.size) > MAX_SIDE:
+                raise Rejected.one(
+                    ThemesErrorCode.IMAGE_TOO_LARGE, f"At most {MAX_SIDE} pixels a side."
+                )
+            image.load()
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise Rejected.one(
+                ThemesErrorCode.IMAGE_TOO_LARGE, f"At most {MAX_SIDE * MAX_SIDE} pixels."
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise Rejected.one(
+                ThemesErrorCode.IMAGE_UNREADABLE, "The image cannot be decoded."
+            ) from None
+    return image
+
+
+def _rendition(image: Image.Image, name: str, box: tuple[int, int]) -> Rendition:
+    resized = image.copy()
+    resized.thumbnail(box, Image.Resampling.LANCZOS)
+    bare = Image.frombytes("RGBA", resized.size, resized.tobytes())
+    out = io.BytesIO()
+    if name.endswith(".ico"):
+        bare.save(out, format="ICO", sizes=ICO_SIZES)
+    else:
+        bare.save(out, format="PNG", optimize=True)
+    return Rendition(name, out.getvalue(), bare.width, bare.height)
+
+
+def processed(data: bytes, declared: str, kind: AssetKind) -> list[Rendition]:
+    """The upload's files for its kind, made from bare pixels so no metadata survives."""
+    image = _decoded(data, sniffed(data, declared)).convert("RGBA")
+    return [_rendition(image, name, box) for name, box in RENDITIONS[kind]]

@@ -1,0 +1,494 @@
+"""Business rules of themes: an organization's draft, its contrast check and publication as
+immutable versions, rollback, the public published theme, its stylesheet, assets and preview."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from redis.asyncio import Redis
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.caller import Caller
+from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
+from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
+from subgraphs.themes import css, images, tokens
+from subgraphs.themes.contract import ThemesErrorCode
+from subgraphs.themes.images import AssetKind
+from subgraphs.themes.models import Asset, Draft, OrganizationSlug, Version
+from subgraphs.themes.settings import Settings
+
+MANAGERS = frozenset({"owner", "admin"})
+MAX_VERSIONS_PAGE = 100
+_CSS_CACHE_SECONDS = 86400
+MAX_FILE = 4 * 1024 * 1024  # larger than any rendition
+
+
+@dataclass(frozen=True)
+class DraftChanges:
+    """What ``updateThemeDraft`` may change; None keeps the draft's value."""
+
+    light: dict[str, str] | None = None
+    dark: dict[str, str] | None = None
+    radius: int | None = None
+    font_family: str | None = None
+    appearance: str | None = None
+    custom_css: str | None = None
+
+
+def is_member(caller: Caller, org_id: UUID) -> bool:
+    return caller.org_id == org_id and caller.is_authenticated
+
+
+def manages(caller: Caller, org_id: UUID) -> bool:
+    """Owners and admins of the organization; an API key needs ``themes:write``."""
+    if caller.org_id != org_id:
+        return False
+    if caller.key_id is not None:
+        return "themes:write" in caller.scopes
+    return caller.user_id is not None and bool(caller.roles & MANAGERS)
+
+
+def _must_manage(caller: Caller, org_id: UUID) -> None:
+    if not is_member(caller, org_id):
+        raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
+    require(manages(caller, org_id), ErrorCode.FORBIDDEN, "Only owners and admins can do this.")
+
+
+class ThemesService:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        settings: Settings,
+        storage: Storage | None,
+        context_key: bytes,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.storage = storage
+        self._bucket_ready = False
+        self.public_url = settings.themes.themes_public_url.rstrip("/")
+        self._preview_key = hmac.new(context_key, b"themes-preview", hashlib.sha256).digest()
+
+    # drafts ------------------------------------------------------------------------------------
+
+    def _edited(
+        self, org_id: UUID, current: dict[str, Any], changes: DraftChanges
+    ) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        if changes.light is not None:
+            checks["light"] = lambda: tokens.chosen(changes.light or {}, "light")
+        if changes.dark is not None:
+            checks["dark"] = lambda: tokens.chosen(changes.dark or {}, "dark")
+        if changes.radius is not None:
+            checks["radius"] = lambda: tokens.radius(changes.radius or 0)
+        if changes.font_family is not None:
+            checks["font_family"] = lambda: tokens.font(changes.font_family or "")
+        if changes.appearance is not None:
+            checks["appearance"] = lambda: tokens.appearance(changes.appearance or "")
+        if changes.custom_css is not None:
+            checks["scoped_css"] = lambda: self._scoped(org_id, changes.custom_css or "")
+        return current | checked(**checks)
+
+    def _scoped(self, org_id: UUID, custom: str) -> str:
+        """The sanitized custom CSS; any refused part rejects the whole change."""
+        result = css.sanitize(custom, tokens.scope_class(org_id), self.public_url)
+        if result.problems:
+            raise Rejected(*(problem.as_problem() for problem in result.problems))
+        return result.css
+
+    async def _current_draft(
+        self, session: AsyncSession, org_id: UUID, *, lock: bool = True
+    ) -> Draft:
+        """The draft, else one started from the live version, else from the defaults; with
+        ``lock`` it is stored and locked, so concurrent first edits queue instead of colliding."""
+        draft = await session.get(Draft, org_id, with_for_update=lock)
+        if draft is not None:
+            return draft
+        live = await self._live(session, org_id)
+        fresh = Draft(org_id=org_id, tokens=dict(tokens.DEFAULT_TOKENS))
+        if live is not None:
+            fresh = Draft(
+                org_id=org_id,
+                tokens=live.tokens,
+                custom_css=live.custom_css,
+                scoped_css=live.scoped_css,
+                base_version=live.version,
+            )
+        if not lock:
+            return fresh
+        await session.exec(pg_insert(Draft).values(**fresh.model_dump()).on_conflict_do_nothing())
+        stored = await session.get(Draft, org_id, with_for_update=True, populate_existing=True)
+        return existing(stored, "draft")
+
+    async def update_draft(
+        self, caller: Caller, org_id: UUID, changes: DraftChanges
+    ) -> tokens.ThemeView:
+        _must_manage(caller, org_id)
+        async with self.db.transaction(caller) as session:
+            draft = await self._current_draft(session, org_id)
+            edited = self._edited(org_id, {**draft.tokens, "scoped_css": draft.scoped_css}, changes)
+            draft.scoped_css = edited.pop("scoped_css")
+            if changes.custom_css is not None:
+                draft.custom_css = changes.custom_css
+            draft.tokens = edited
+            draft.updated_by, draft.updated_at = caller.user_id, utcnow()
+            session.add(draft)
+        return tokens.draft_view(draft)
+
+    async def drafts(self, caller: Caller, org_ids: list[UUID]) -> list[tokens.ThemeView | None]:
+        """Each organization's draft (its live theme when none is being edited); None unless
+        the caller manages it."""
+        found: list[tokens.ThemeView | None] = []
+        for org_id in org_ids:
+            if not manages(caller, org_id):
+                found.append(None)
+                continue
+            async with self.db.transaction(caller) as session:
+                found.append(
+                    tokens.draft_view(await self._current_draft(session, org_id, lock=False))
+                )
+        return found
+
+    # published versions ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _live(session: AsyncSession, org_id: UUID) -> Version | None:
+        rows = await session.exec(
+            select(Version).where(Version.org_id == org_id).order_by(col(Version.version).desc())
+        )
+        return rows.first()
+
+    async def published(self, caller: Caller, org_ids: list[UUID]) -> list[tokens.ThemeView | None]:
+        """Each organization's live theme; None for non-members or before the first publish."""
+        found: list[tokens.ThemeView | None] = []
+        for org_id in org_ids:
+            live = None
+            if is_member(caller, org_id):
+                async with self.db.transaction(caller) as session:
+                    live = await self._live(session, org_id)
+            found.append(tokens.version_view(live) if live else None)
+        return found
+
+    async def versions(self, caller: Caller, org_id: UUID, first: int) -> list[tokens.ThemeView]:
+        """The newest ``first`` versions; empty unless the caller manages the organization."""
+        if not manages(caller, org_id):
+            return []
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Version)
+                .where(Version.org_id == org_id)
+                .order_by(col(Version.version).desc())
+                .limit(min(max(first, 0), MAX_VERSIONS_PAGE))
+            )
+            return [tokens.version_view(r) for r in rows]
+
+    async def themes(self, caller: Caller, ids: list[str]) -> list[tokens.ThemeView | None]:
+        """Themes by id (``<org>:draft`` or ``<org>:<version>``), as their readers may see them."""
+        found: list[tokens.ThemeView | None] = []
+        for theme_id in ids:
+            org, _, which = theme_id.partition(":")
+            try:
+                org_id = UUID(org)
+            except ValueError:
+                found.append(None)
+                continue
+            if which == "draft":
+                found.extend(await self.drafts(caller, [org_id]))
+            elif which.isdigit() and is_member(caller, org_id):
+                async with self.db.transaction(caller) as session:
+                    row = await session.get(Version, (org_id, int(which)))
+                found.append(tokens.version_view(row) if row else None)
+            else:
+                found.append(None)
+        return found
+
+    async def publish(
+        self, caller: Caller, org_id: UUID, expected_version: int, accept_low_contrast: bool
+    ) -> tokens.ThemeView:
+        """Snapshot the draft as the next version, if ``expected_version`` is still the live one."""
+        _must_manage(caller, org_id)
+        async with self._publication(caller) as session:
+            live = await self._locked_live(session, org_id, expected_version)
+            draft = await session.get(Draft, org_id, with_for_update=True)
+            if draft is None or (
+                live is not None
+                and (draft.tokens, draft.scoped_css) == (live.tokens, live.scoped_css)
+            ):
+                raise Rejected.one(ThemesErrorCode.NOTHING_TO_PUBLISH, "The draft has no changes.")
+            candidate = tokens.draft_view(draft)
+            accepted = self._contrast_accepted(caller, candidate, accept_low_contrast)
+            row = self._version(candidate, draft.scoped_css, expected_version + 1, caller, accepted)
+            session.add(row)
+            draft.base_version = row.version
+            session.add(draft)
+        return tokens.version_view(row)
+
+    async def rollback(self, caller: Caller, org_id: UUID, version: int) -> tokens.ThemeView:
+        """Publish an old version again, as the next version; the draft becomes that theme."""
+        _must_manage(caller, org_id)
+        async with self._publication(caller) as session:
+            old = existing(await session.get(Version, (org_id, version)), "version")
+            live = await self._live(session, org_id)
+            number = (live.version if live else 0) + 1
+            await self._locked_live(session, org_id, number - 1)
+            row = self._version(
+                tokens.version_view(old), old.scoped_css, number, caller, old.accepted_low_contrast
+            )
+            row.rolled_back_from = version
+            session.add(row)
+            await session.exec(delete(Draft).where(col(Draft.org_id) == org_id))
+        return tokens.version_view(row)
+
+    @asynccontextmanager
+    async def _publication(self, caller: Caller) -> AsyncIterator[AsyncSession]:
+        """A transaction that publishes; the first two publications of an organization race
+        on its first version's key, and the loser is told to reload."""
+        try:
+            async with self.db.transaction(caller) as session:
+                yield session
+        except IntegrityError:
+            raise Rejected.one(
+                ThemesErrorCode.VERSION_CONFLICT, "Another publication won; reload."
+            ) from None
+
+    async def _locked_live(
+        self, session: AsyncSession, org_id: UUID, expected: int
+    ) -> Version | None:
+        # Publications of one organization queue here, so two cannot both see ``expected``.
+        await session.exec(select(Draft.org_id).where(Draft.org_id == org_id).with_for_update())
+        live = await self._live(session, org_id)
+        if (live.version if live else 0) != expected:
+            raise Rejected.one(
+                ThemesErrorCode.VERSION_CONFLICT,
+                f"Version {live.version if live else 0} is live now, not {expected}; reload.",
+                "expectedVersion",
+            )
+        return live
+
+    @staticmethod
+    def _contrast_accepted(caller: Caller, candidate: tokens.ThemeView, accept: bool) -> bool:
+        failing = [c for c in candidate.contrast if not c.passes]
+        if not failing:
+            return False
+        if accept and "owner" in caller.roles and caller.key_id is None:
+            return True
+        worst = min(failing, key=lambda c: c.ratio)
+        raise Rejected.one(
+            ThemesErrorCode.CONTRAST_TOO_LOW,
+            f"{len(failing)} pairs fail, {worst.pair} at {worst.ratio} (needs {worst.required});"
+            " an owner may publish anyway with acceptLowContrast.",
+        )
+
+    @staticmethod
+    def _version(
+        candidate: tokens.ThemeView, scoped_css: str, number: int, caller: Caller, accepted: bool
+    ) -> Version:
+        return Version(
+            org_id=candidate.org_id,
+            version=number,
+            tokens=candidate.tokens,
+            custom_css=candidate.custom_css,
+            scoped_css=scoped_css,
+            css=candidate.css,
+            css_hash=candidate.css_hash,
+            accepted_low_contrast=accepted,
+            published_by=caller.user_id,
+        )
+
+    # the public side ---------------------------------------------------------------------------
+
+    async def by_slug(self, slug: str) -> tokens.ThemeView | None:
+        """The live theme of the organization with ``slug``; never a draft."""
+        async with self.db.transaction(Caller()) as session:
+            await set_local(session, "app.slug", slug.strip().lower()[:63])
+            rows = await session.exec(select(OrganizationSlug).where(OrganizationSlug.slug == slug))
+            known = rows.first()
+        if known is None:
+            return None
+        async with self.db.transaction(Caller(org_id=known.org_id)) as session:
+            live = await self._live(session, known.org_id)
+        return tokens.version_view(live) if live else None
+
+    async def set_slug(self, org_id: UUID, slug: str | None, as_of: datetime) -> None:
+        """Record tenancy's announcement; an older one than what is known changes nothing."""
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            known = await session.get(OrganizationSlug, org_id, with_for_update=True)
+            if known is not None and known.as_of >= as_of:
+                return
+            if slug is None:
+                await session.exec(
+                    delete(OrganizationSlug).where(col(OrganizationSlug.org_id) == org_id)
+                )
+                return
+            # The slug may still be recorded for an organization that has since given it up.
+            await set_local(session, "app.slug", slug)
+            await session.exec(
+                delete(OrganizationSlug).where(
+                    col(OrganizationSlug.slug) == slug, col(OrganizationSlug.org_id) != org_id
+                )
+            )
+            insert = pg_insert(OrganizationSlug).values(org_id=org_id, slug=slug, as_of=as_of)
+            await session.exec(
+                insert.on_conflict_do_update(
+                    index_elements=[col(OrganizationSlug.org_id)],
+                    set_={"slug": slug, "as_of": as_of},
+                )
+            )
+
+    def css_url(self, theme: tokens.ThemeView) -> str:
+        return f"{self.public_url}/css/{theme.org_id}/{theme.css_hash}.css"
+
+    async def stylesheet(self, org_id: UUID, css_hash: str) -> str | None:
+        """A published (or draft) stylesheet by its hash; files never change, so cache them."""
+        cache = f"vetrai:themes:css:{org_id}:{css_hash}"
+        cached = await self.redis.get(cache)
+        if cached is not None:
+            return bytes(cached).decode()
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            rows = await session.exec(
+                select(Version.css).where(Version.org_id == org_id, Version.css_hash == css_hash)
+            )
+            found = rows.first()
+            if found is None:
+                draft = await session.get(Draft, org_id)
+                candidate = tokens.draft_view(draft) if draft else None
+                found = candidate.css if candidate and candidate.css_hash == css_hash else None
+        if found is not None:
+            await self.redis.set(cache, found, ex=_CSS_CACHE_SECONDS)
+        return found
+
+    # assets ------------------------------------------------------------------------------------
+
+    def _store(self) -> Storage:
+        if self.storage is None:
+            raise RuntimeError("theme assets need object storage: set MINIO_ENDPOINT")
+        return self.storage
+
+    async def request_upload(
+        self, caller: Caller, org_id: UUID, kind: AssetKind, content_type: str, size: int
+    ) -> tuple[Asset, Upload]:
+        _must_manage(caller, org_id)
+        limit = images.MAX_BYTES[kind]
+        checked(
+            content_type=lambda: images.allowed_type(content_type),
+            size=lambda: require(
+                0 < size <= limit,
+                ThemesErrorCode.ASSET_TOO_LARGE,
+                f"A {kind.value} may have at most {limit} bytes.",
+                "sizeBytes",
+            ),
+        )
+        asset = Asset(
+            id=uuid4(),
+            org_id=org_id,
+            kind=kind.value,
+            content_type=content_type,
+            size_bytes=size,
+            created_by=caller.user_id,
+        )
+        store = self._store()
+        if not self._bucket_ready:
+            # Uploads go straight to storage, so its bucket must exist before the first one.
+            await store.ensure_bucket()
+            self._bucket_ready = True
+        upload = store.presign_upload(
+            self._upload_key(asset), content_type=content_type, max_bytes=limit
+        )
+        async with self.db.transaction(caller) as session:
+            session.add(asset)
+        return asset, upload
+
+    @staticmethod
+    def _upload_key(asset: Asset) -> ObjectKey:
+        return ObjectKey.of(asset.org_id, "themes", "uploads", str(asset.id))
+
+    @staticmethod
+    def _file_key(org_id: UUID, asset_id: UUID, name: str) -> ObjectKey:
+        return ObjectKey.of(org_id, "themes", "assets", str(asset_id), name)
+
+    async def complete_upload(self, caller: Caller, asset_id: UUID) -> Asset:
+        """Check and re-encode the uploaded file, then put it in the draft."""
+        async with self.db.transaction(caller) as session:
+            asset = await session.get(Asset, asset_id)
+        asset = existing(asset if asset and manages(caller, asset.org_id) else None, "asset")
+        if asset.status == "ready":
+            return asset
+        kind = AssetKind(asset.kind)
+        store = self._store()
+        try:
+            data = await store.read(self._upload_key(asset), images.MAX_BYTES[kind])
+        except ObjectMissing:
+            raise Rejected.one(
+                ErrorCode.NOT_FOUND, "Nothing was uploaded for this asset."
+            ) from None
+        except ObjectTooLarge:
+            raise Rejected.one(
+                ThemesErrorCode.ASSET_TOO_LARGE, "The upload is too large."
+            ) from None
+        files = images.processed(data, asset.content_type, kind)
+        for file in files:
+            key = self._file_key(asset.org_id, asset.id, file.name)
+            await store.put(key, file.data, content_type=file.content_type)
+        async with self.db.transaction(caller) as session:
+            asset.status, asset.width, asset.height = "ready", files[0].width, files[0].height
+            session.add(asset)
+            draft = await self._current_draft(session, asset.org_id)
+            placed = {"id": str(asset.id), "width": asset.width, "height": asset.height}
+            assets = {**draft.tokens.get("assets", {}), kind.value: placed}
+            draft.tokens = {**draft.tokens, "assets": assets}
+            session.add(draft)
+        await store.delete(self._upload_key(asset))
+        return asset
+
+    def asset_url(self, org_id: UUID, asset_id: str, name: str) -> str:
+        return f"{self.public_url}/files/{org_id}/{asset_id}/{name}"
+
+    async def asset_file(self, org_id: UUID, asset_id: UUID, name: str) -> images.Rendition | None:
+        """One file of a ready asset (any organization's: asset ids are not guessable)."""
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            asset = await session.get(Asset, asset_id)
+        if asset is None or asset.status != "ready":
+            return None
+        if name not in {n for n, _ in images.RENDITIONS[AssetKind(asset.kind)]}:
+            return None
+        try:
+            data = await self._store().read(self._file_key(org_id, asset_id, name), MAX_FILE)
+        except ObjectMissing:
+            return None
+        return images.Rendition(name, data, 0, 0)
+
+    # preview -----------------------------------------------------------------------------------
+
+    def _preview_mac(self, org_id: UUID, expires: int) -> str:
+        return hmac.new(
+            self._preview_key, f"{org_id}.{expires}".encode(), hashlib.sha256
+        ).hexdigest()
+
+    def preview_url(self, org_id: UUID) -> str:
+        expires = int(time.time()) + self.settings.themes.themes_preview_ttl_seconds
+        token = f"{expires}.{self._preview_mac(org_id, expires)}"
+        return f"{self.public_url}/preview/{org_id}?token={token}"
+
+    async def preview(self, org_id: UUID, token: str) -> tokens.ThemeView | None:
+        """The draft a preview link shows, while the link is valid and for its organization."""
+        expires, _, mac = token.partition(".")
+        if not expires.isdigit() or int(expires) < time.time():
+            return None
+        if not hmac.compare_digest(mac, self._preview_mac(org_id, int(expires))):
+            return None
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            return tokens.draft_view(await self._current_draft(session, org_id, lock=False))

@@ -1,0 +1,62 @@
+"""Themes figures: generated stylesheet size, sanitizer time for a 20 KB stylesheet, asset
+pipeline time for a 1 MB PNG. Run: python -m tests.bench.themes_bench"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import time
+from uuid import uuid4
+
+from PIL import Image
+
+from subgraphs.themes import css, images
+from subgraphs.themes.tokens import DEFAULT_TOKENS, scope_class, view
+
+
+def _timed(run: object, times: int) -> list[float]:
+    found = []
+    for _ in range(times):
+        start = time.perf_counter()
+        run()  # type: ignore[operator]
+        found.append((time.perf_counter() - start) * 1000)
+    return found
+
+
+def _stylesheet_of_20_kb() -> str:
+    rule = ".card .btn:hover, .nav > a { color: #0a66c2; border-radius: 6px; padding: 4px 8px }\n"
+    return rule * (css.MAX_BYTES // len(rule))
+
+
+def _png_of_1_mb() -> bytes:
+    side = 590
+    noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    out = io.BytesIO()
+    noise.save(out, format="PNG")
+    return out.getvalue()
+
+
+def main() -> None:
+    org = uuid4()
+    tokens = DEFAULT_TOKENS | {
+        "light": {
+            "primary": "#0a66c2",
+            "background": "#ffffff",
+            "foreground": "#111827",
+            "link": "#0a66c2",
+        }
+    }
+    custom = css.sanitize(".btn { border-radius: 6px }", scope_class(org), "/assets/themes").css
+    sheet = view(org, tokens, "", custom, 0, is_draft=True).css
+    print(f"generated stylesheet: {len(sheet.encode())} bytes")
+    source = _stylesheet_of_20_kb()
+    ms = _timed(lambda: css.sanitize(source, scope_class(org), "/assets/themes"), 20)
+    print(f"sanitize {len(source.encode())} bytes: median {statistics.median(ms):.1f} ms")
+    png = _png_of_1_mb()
+    ms = _timed(lambda: images.processed(png, "image/png", images.AssetKind.LOGO), 5)
+    print(f"asset pipeline, {len(png)} byte PNG: median {statistics.median(ms):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The themes subgraph with object storage, and builders of its callers and test images."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from PIL import Image
+
+from core.caller import Caller
+from subgraphs.kernel.storage import Storage
+from tests.conftest import Subgraph, subgraph_client
+from tests.storage_fixtures import storage, storage_settings
+from vetrai.settings import PlatformSettings
+
+__all__ = ["storage", "storage_settings"]
+
+UPDATE = """mutation($input: UpdateThemeDraftInput!) { updateThemeDraft(input: $input) {
+  theme { id version isDraft customCss light { primary primaryForeground hover active focusRing
+  border muted } css { url hash } contrast { pair ratio required passes suggestion } }
+  errors { code field message } } }"""
+PUBLISH = """mutation($org: ID!, $expected: Int!, $accept: Boolean! = false) {
+  publishTheme(organizationId: $org, expectedVersion: $expected, acceptLowContrast: $accept) {
+  theme { id version publishedAt publishedBy acceptedLowContrast rolledBackFrom
+  light { primary } css { url hash } } errors { code message } } }"""
+ORG_THEMES = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization {
+  theme { id version light { primary } } themeDraft { id version previewUrl css { url hash }
+  light { primary } logo { url } } themeVersions(first: 10) { version rolledBackFrom } } } }"""
+
+
+@pytest.fixture(scope="session")
+def themes_settings(
+    settings: PlatformSettings, storage_settings: PlatformSettings, storage: Storage
+) -> PlatformSettings:
+    """The session's database and the test storage (its bucket made)."""
+    return settings.model_copy(update={"storage": storage_settings.storage})
+
+
+@pytest.fixture(scope="session")
+async def themes(themes_settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+    async for client in subgraph_client("themes", themes_settings):
+        yield client
+
+
+def owner(org_id: UUID | None = None, role: str = "owner") -> Caller:
+    return Caller(user_id=uuid4(), org_id=org_id or uuid4(), roles=frozenset({role}))
+
+
+def light(primary: str = "#0A66C2", **others: str) -> dict[str, str]:
+    return {"primary": primary, "background": "#FFFFFF", "foreground": "#111827"} | {
+        "link": primary,
+        **others,
+    }
+
+
+async def update(themes: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+    values = {"organizationId": str(caller.org_id), **input}
+    data = await themes.run(UPDATE, {"input": values}, caller)
+    payload: dict[str, Any] = data["updateThemeDraft"]
+    return payload
+
+
+async def publish(
+    themes: Subgraph, caller: Caller, expected: int, accept: bool = False
+) -> dict[str, Any]:
+    variables = {"org": str(caller.org_id), "expected": expected, "accept": accept}
+    data = await themes.run(PUBLISH, variables, caller)
+    payload: dict[str, Any] = data["publishTheme"]
+    return payload
+
+
+async def org_themes(themes: Subgraph, caller: Caller, org_id: UUID) -> dict[str, Any] | None:
+    representation = {"__typename": "Organization", "id": str(org_id)}
+    data = await themes.run(ORG_THEMES, {"r": [representation]}, caller)
+    found: dict[str, Any] | None = data["_entities"][0]
+    return found
+
+
+def image_bytes(fmt: str, size: tuple[int, int], **save: Any) -> bytes:
+    """A real image file of ``fmt`` (PNG, JPEG, WEBP), a gradient so it does not compress away."""
+    image = Image.new("RGB", size)
+    image.putdata(
+        [(x % 256, y % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])]
+    )
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save)
+    return out.getvalue()
