@@ -23,6 +23,7 @@ from core.observe import Observe
 from core.settings import SettingsError
 from router import graphiql, reload
 from router.apq import PersistedQueryStore
+from router.assets import PublicAssets
 from router.config import RouterConfig
 from router.edge import relax_cycle_collector
 from router.gate import HttpTransport
@@ -140,6 +141,10 @@ def create_router(
         expose_plans=not production,
     )
 
+    assets = PublicAssets(
+        config.public_assets, lambda: runtime.served.urls, config.subgraph_timeout_seconds
+    )
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         relax_cycle_collector()
@@ -155,6 +160,7 @@ def create_router(
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
             await authenticator.aclose()
+            await assets.aclose()
             await redis.aclose()
             await runtime.aclose()
 
@@ -167,6 +173,7 @@ def create_router(
             WebSocketRoute("/graphql", subscriptions.websocket),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
+            Route("/assets/{subgraph}/{path:path}", assets.endpoint, methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
     )

@@ -88,6 +88,10 @@ class RouterConfig(_Section):
     subscriptions: SubscriptionLimits = SubscriptionLimits()
     subgraph_urls: dict[str, str] = Field(default_factory=dict)
     subgraph_timeout_seconds: float = Field(default=30.0, gt=0)
+    # GET /assets/<subgraph>/<path> is forwarded to the subgraph for paths under these prefixes
+    public_assets: dict[str, list[str]] = Field(
+        default_factory=lambda: {"themes": ["css/", "files/", "preview/"]}
+    )
 
 
 def _expand(value: Any) -> Any:
