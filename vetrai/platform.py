@@ -16,10 +16,11 @@ from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.keys.app import DOMAIN as KEYS
 from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
+from subgraphs.support.app import DOMAIN as SUPPORT
 from subgraphs.tenancy.app import DOMAIN as TENANCY
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, NOTIFICATIONS]
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, SUPPORT, NOTIFICATIONS]
 
 
 @dataclass(frozen=True)
