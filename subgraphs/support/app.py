@@ -7,13 +7,15 @@ from pathlib import Path
 from subgraphs.kernel.app import Runtime
 from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
+from subgraphs.kernel.storage import Storage
 from subgraphs.support.schema import schema
 from subgraphs.support.service import SupportService
 from subgraphs.support.settings import Settings
 
 
 def services(runtime: Runtime, settings: Settings) -> SupportService:
-    return SupportService(runtime.db, runtime.redis, settings)
+    storage = Storage.from_settings(settings.storage) if settings.storage.minio_endpoint else None
+    return SupportService(runtime.db, runtime.redis, settings, storage)
 
 
 DOMAIN = Domain(

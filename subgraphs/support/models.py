@@ -173,3 +173,23 @@ class TicketEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
     kind: str = Field(max_length=32)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    """A file on a ticket or comment, stored at ``orgs/<org>/tickets/<id>``; ``uploaded`` once
+    its upload was checked and it was attached."""
+
+    __tablename__ = "attachments"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    uploader_id: UUID
+    file_name: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    status: str = Field(default="requested", max_length=16)
+    ticket_id: UUID | None = Field(default=None, foreign_key="support.tickets.id")
+    comment_id: UUID | None = Field(default=None, foreign_key="support.comments.id")
+    internal: bool = False
+    created_at: datetime = Field(default_factory=utcnow)

@@ -173,6 +173,42 @@ class TicketSla:
         return self.resolution.due_at if self.resolution else None
 
 
+@strawberry.federation.type(keys=["id"], description="A file on a ticket or a comment.")
+class Attachment:
+    id: strawberry.ID
+    file_name: str
+    content_type: str
+    size_bytes: int
+    created_at: datetime
+    row: strawberry.Private[models.Attachment]
+
+    @classmethod
+    def of(cls, row: models.Attachment) -> Attachment:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            file_name=row.file_name,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Attachment | None:
+        key = uuid_or_none(id)
+        if key is None:
+            return None
+        ctx = info.context
+        found = await loader(
+            ctx, "attachments_by_id", lambda ids: ctx.services.attachments_by_id(ctx.caller, ids)
+        ).load(key)
+        return cls.of(found) if found else None
+
+    @strawberry.field(description="A link valid five minutes that saves the file.")
+    def download_url(self, info: Info) -> str:
+        return info.context.services.download_url(self.row)
+
+
 @strawberry.federation.type(keys=["id"], description="A reply or an internal note on a ticket.")
 class Comment:
     id: strawberry.ID
@@ -210,6 +246,16 @@ class Comment:
     async def ticket(self, info: Info) -> Ticket | None:
         found = await _tickets(info).load(self.ticket_id)
         return Ticket.of(found) if found else None
+
+    @strawberry.field
+    async def attachments(self, info: Info) -> list[Attachment]:
+        ctx = info.context
+        found = loader(
+            ctx,
+            "comment_attachments",
+            lambda ids: ctx.services.attachments_of_comments(ctx.caller, ids),
+        )
+        return [Attachment.of(a) for a in await found.load(UUID(self.id))]
 
 
 @strawberry.type
@@ -272,6 +318,16 @@ class Ticket:
             ctx, "comments", lambda ids: ctx.services.comments(ctx.caller, ids)
         ).load(UUID(self.id))
         return found
+
+    @strawberry.field(description="Files attached to the ticket itself.")
+    async def attachments(self, info: Info) -> list[Attachment]:
+        ctx = info.context
+        found = loader(
+            ctx,
+            "ticket_attachments",
+            lambda ids: ctx.services.attachments_of_tickets(ctx.caller, ids),
+        )
+        return [Attachment.of(a) for a in await found.load(UUID(self.id))]
 
     @strawberry.field(description="Comments you may read (internal notes for agents only).")
     async def comment_count(self, info: Info) -> int:
@@ -486,6 +542,28 @@ class SlaPolicyPayload:
     errors: list[SupportUserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.type(description="Upload with a multipart POST of `fields`, then the file, to `url`.")
+class AttachmentUpload:
+    attachment_id: strawberry.ID
+    url: str
+    fields: JSON
+    expires_at: datetime
+
+
+@strawberry.type
+class AttachmentUploadPayload:
+    upload: AttachmentUpload | None = None
+    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RequestAttachmentUploadInput:
+    organization_id: strawberry.ID
+    file_name: str
+    content_type: str
+    size_bytes: int
+
+
 @strawberry.input
 class CreateTicketInput:
     organization_id: strawberry.ID
@@ -611,6 +689,30 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="Then upload the file and name it in createTicket/addComment.")
+    @rejections_as(AttachmentUploadPayload)
+    async def request_attachment_upload(
+        self, info: Info, input: RequestAttachmentUploadInput
+    ) -> AttachmentUploadPayload:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:write")
+        requested = await ctx.services.request_upload(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.file_name,
+            input.content_type,
+            input.size_bytes,
+        )
+        upload = requested.upload
+        return AttachmentUploadPayload(
+            upload=AttachmentUpload(
+                attachment_id=strawberry.ID(str(requested.attachment.id)),
+                url=upload.url,
+                fields=cast(JSON, upload.fields),
+                expires_at=upload.expires_at,
+            )
+        )
+
     @strawberry.mutation
     @rejections_as(TicketPayload)
     async def create_ticket(self, info: Info, input: CreateTicketInput) -> TicketPayload:

@@ -21,12 +21,14 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
+from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
-from subgraphs.support import sla
+from subgraphs.support import attachments, sla
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.models import (
     Agent,
+    Attachment,
     BusinessCalendar,
     Comment,
     FieldDefinition,
@@ -172,10 +174,19 @@ def events_of(rows: Iterable[TicketEvent]) -> list[sla.Event]:
 
 
 class SupportService:
-    def __init__(self, db: Database, redis: Redis, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, redis: Redis, settings: Settings, storage: Storage | None
+    ) -> None:
         self.db = db
         self.redis = redis
         self.settings = settings
+        self._storage = storage
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            raise StorageUnavailable("MINIO_ENDPOINT: not set")
+        return self._storage
 
     # who may ---------------------------------------------------------------------------------
 
@@ -458,8 +469,85 @@ class SupportService:
     async def _attach(
         self, session: AsyncSession, ticket: Ticket, comment: Comment | None, ids: list[UUID]
     ) -> None:
-        """Hook for attachments; tickets without any need nothing."""
-        require(not ids, ErrorCode.NOT_FOUND, "Unknown attachment.", "attachmentIds")
+        if not ids:
+            return
+        await attachments.take(
+            session,
+            self.storage,
+            org_id=ticket.org_id,
+            uploader=comment.author_id if comment else ticket.requester_id,
+            ids=ids,
+            ticket_id=ticket.id,
+            comment_id=comment.id if comment else None,
+            internal=comment.internal if comment else False,
+        )
+
+    # attachments -----------------------------------------------------------------------------
+
+    async def request_upload(
+        self, caller: Caller, org_id: UUID, file_name: str, content_type: str, size: int
+    ) -> attachments.RequestedUpload:
+        """A presigned POST for one file, valid five minutes, for exactly its declared size."""
+        uploader = signed_in(caller)
+        attachment = attachments.new_attachment(
+            org_id,
+            uploader,
+            file_name,
+            content_type,
+            size,
+            self.settings.support.support_attachment_max_bytes,
+        )
+        async with self.db.transaction(caller) as session:
+            await self._viewer(session, caller, org_id)
+            session.add(attachment)
+        upload = self.storage.presign_upload(
+            attachments.object_key(attachment),
+            content_type=attachment.content_type,
+            max_bytes=attachment.size_bytes,
+        )
+        return attachments.RequestedUpload(attachment, upload)
+
+    async def _visible_attachments(self, caller: Caller, where: Any) -> list[Attachment]:
+        """Attached files matching ``where`` on tickets the caller may read; internal notes'
+        files for agents only."""
+        async with self.db.transaction(caller) as session:
+            rows = list(
+                await session.exec(
+                    select(Attachment)
+                    .where(where, Attachment.status == "uploaded")
+                    .order_by(col(Attachment.created_at))
+                )
+            )
+            tickets = [a.ticket_id for a in rows if a.ticket_id]
+            visible = await self._readable(session, caller, tickets)
+            agent = await self._sees_internal(session, caller)
+        return [a for a in rows if a.ticket_id in visible and (agent or not a.internal)]
+
+    async def attachments_of_comments(
+        self, caller: Caller, comment_ids: list[UUID]
+    ) -> list[list[Attachment]]:
+        found = await self._visible_attachments(caller, col(Attachment.comment_id).in_(comment_ids))
+        return [[a for a in found if a.comment_id == i] for i in comment_ids]
+
+    async def attachments_of_tickets(
+        self, caller: Caller, ticket_ids: list[UUID]
+    ) -> list[list[Attachment]]:
+        """Files attached to the tickets themselves (not to their comments)."""
+        where = col(Attachment.ticket_id).in_(ticket_ids) & col(Attachment.comment_id).is_(None)
+        found = await self._visible_attachments(caller, where)
+        return [[a for a in found if a.ticket_id == i] for i in ticket_ids]
+
+    async def attachments_by_id(self, caller: Caller, ids: list[UUID]) -> list[Attachment | None]:
+        found = {
+            a.id: a for a in await self._visible_attachments(caller, col(Attachment.id).in_(ids))
+        }
+        return [found.get(i) for i in ids]
+
+    def download_url(self, attachment: Attachment) -> str:
+        """A presigned GET (five minutes, saved as a file), for an attachment read under RLS."""
+        return self.storage.download_url(
+            attachments.object_key(attachment), file_name=attachment.file_name
+        )
 
     async def _readable(
         self, session: AsyncSession, caller: Caller, ticket_ids: list[UUID]
