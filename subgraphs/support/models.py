@@ -121,7 +121,31 @@ class Agent(SQLModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     user_id: UUID = Field(primary_key=True)
+    # automatic assignment skips an agent who is away or holds ``capacity`` open tickets
+    available: bool = True
+    capacity: int = 20
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    name: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_members"
+    __table_args__ = SCHEMA
+
+    team_id: UUID = Field(foreign_key="support.teams.id", primary_key=True)
+    user_id: UUID = Field(primary_key=True)
+    org_id: UUID
+    # round-robin: the member assigned longest ago (or never) is next
+    last_assigned_at: datetime | None = None
 
 
 class BusinessCalendar(SQLModel, table=True):

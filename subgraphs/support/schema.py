@@ -362,7 +362,7 @@ class Ticket:
         found: sla.Sla | None = await loader(
             ctx, "sla", lambda ids: ctx.services.slas(ctx.caller, ids)
         ).load(UUID(self.id))
-        return TicketSla.of(found) if found and found.policy else None
+        return TicketSla.of(found) if found and (found.policy or found.timeline) else None
 
 
 @strawberry.type
@@ -606,6 +606,25 @@ class SetAgentInput:
     organization_id: strawberry.ID
     user_id: strawberry.ID
     agent: bool
+    capacity: int | None = strawberry.field(default=None, description="Open tickets at most.")
+
+
+@strawberry.input
+class AssignTicketToTeamInput:
+    ticket_id: strawberry.ID
+    team_id: strawberry.ID
+
+
+@strawberry.type
+class Team:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class TeamPayload:
+    team: Team | None = None
+    errors: list[SupportUserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -784,8 +803,52 @@ class Mutation:
             identifier(input.organization_id, "organizationId"),
             identifier(input.user_id, "userId"),
             input.agent,
+            input.capacity,
         )
         return SupportActionPayload(ok=True)
+
+    @strawberry.mutation(description="Your availability for automatic assignment.")
+    @rejections_as(SupportActionPayload)
+    async def set_agent_availability(
+        self, info: Info, organization_id: strawberry.ID, available: bool
+    ) -> SupportActionPayload:
+        ctx = info.context
+        org_id = identifier(organization_id, "organizationId")
+        await ctx.services.set_availability(ctx.caller, org_id, available)
+        return SupportActionPayload(ok=True)
+
+    @strawberry.mutation
+    @rejections_as(TeamPayload)
+    async def create_team(
+        self, info: Info, organization_id: strawberry.ID, name: str
+    ) -> TeamPayload:
+        ctx = info.context
+        org_id = identifier(organization_id, "organizationId")
+        team = await ctx.services.create_team(ctx.caller, org_id, name)
+        return TeamPayload(team=Team(id=strawberry.ID(str(team.id)), name=team.name))
+
+    @strawberry.mutation
+    @rejections_as(SupportActionPayload)
+    async def add_team_member(
+        self, info: Info, team_id: strawberry.ID, user_id: strawberry.ID
+    ) -> SupportActionPayload:
+        ctx = info.context
+        await ctx.services.add_team_member(
+            ctx.caller, identifier(team_id, "teamId"), identifier(user_id, "userId")
+        )
+        return SupportActionPayload(ok=True)
+
+    @strawberry.mutation(description="Round-robin to an available agent of the team.")
+    @rejections_as(TicketPayload)
+    async def assign_ticket_to_team(
+        self, info: Info, input: AssignTicketToTeamInput
+    ) -> TicketPayload:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:write")
+        ticket = await ctx.services.assign_to_team(
+            ctx.caller, identifier(input.ticket_id, "ticketId"), identifier(input.team_id, "teamId")
+        )
+        return TicketPayload(ticket=Ticket.of(ticket))
 
     @strawberry.mutation
     @rejections_as(SupportActionPayload)

@@ -23,7 +23,7 @@ from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, requ
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
-from subgraphs.support import attachments, sla
+from subgraphs.support import assignment, attachments, sla
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.models import (
@@ -36,6 +36,8 @@ from subgraphs.support.models import (
     Priority,
     SlaPolicy,
     Status,
+    Team,
+    TeamMember,
     Ticket,
     TicketEvent,
 )
@@ -226,16 +228,84 @@ class SupportService:
         rows = await session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
         return viewer, existing(self._visible(viewer, rows.first()), "ticket")
 
-    async def set_agent(self, caller: Caller, org_id: UUID, user_id: UUID, agent: bool) -> bool:
-        """Owners and admins mark members as agents (or not)."""
+    async def set_agent(
+        self, caller: Caller, org_id: UUID, user_id: UUID, agent: bool, capacity: int | None
+    ) -> bool:
+        """Owners and admins mark members as agents (or not), with their capacity."""
         self._manager(caller, org_id)
+        require(
+            capacity is None or 1 <= capacity <= 1000,
+            ErrorCode.INVALID_INPUT,
+            "Between 1 and 1000 open tickets.",
+            "capacity",
+        )
         async with self.db.transaction(caller) as session:
             found = await session.get(Agent, (org_id, user_id))
-            if agent and found is None:
-                session.add(Agent(org_id=org_id, user_id=user_id))
-            elif not agent and found is not None:
+            if agent:
+                found = found or Agent(org_id=org_id, user_id=user_id)
+                found.capacity = capacity or found.capacity
+                session.add(found)
+            elif found is not None:
                 await session.delete(found)
         return agent
+
+    async def set_availability(self, caller: Caller, org_id: UUID, available: bool) -> None:
+        """An agent's switch: away agents get no tickets automatically."""
+        async with self.db.transaction(caller) as session:
+            await self._viewer(session, caller, org_id)
+            found = existing(await session.get(Agent, (org_id, caller.user_id)), "agent")
+            found.available = available
+            session.add(found)
+
+    # teams and assignment --------------------------------------------------------------------
+
+    async def create_team(self, caller: Caller, org_id: UUID, name: str) -> Team:
+        self._manager(caller, org_id)
+        team = Team(org_id=org_id, name=validation.text(name, "name", max_length=100))
+        async with self.db.transaction(caller) as session:
+            taken = await session.exec(
+                select(Team).where(Team.org_id == org_id, Team.name == team.name)
+            )
+            require(taken.first() is None, ErrorCode.INVALID_INPUT, "This name exists.", "name")
+            session.add(team)
+        return team
+
+    async def add_team_member(self, caller: Caller, team_id: UUID, user_id: UUID) -> None:
+        """Agents only: a team is who automatic assignment picks from."""
+        async with self.db.transaction(caller) as session:
+            team = existing(await session.get(Team, team_id), "team")
+            self._manager(caller, team.org_id)
+            require(
+                await self._is_agent(session, team.org_id, user_id),
+                SupportErrorCode.ASSIGNEE_NOT_AGENT,
+                "Mark the member as an agent first.",
+                "userId",
+            )
+            if await session.get(TeamMember, (team_id, user_id)) is None:
+                session.add(TeamMember(team_id=team_id, user_id=user_id, org_id=team.org_id))
+
+    async def assign_to_team(self, caller: Caller, ticket_id: UUID, team_id: UUID) -> Ticket:
+        """Round-robin among the team's available agents under capacity; with nobody eligible
+        the ticket stays unassigned and its timeline says why."""
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents assign tickets.")
+            team = await session.get(Team, team_id)
+            team = existing(team if team and team.org_id == ticket.org_id else None, "team")
+            members = await assignment.team_members(session, team.id)
+            load = await assignment.open_load(
+                session, ticket.org_id, [m.user_id for m, _ in members]
+            )
+            chosen = assignment.next_agent(members, load)
+            ticket.team_id, ticket.assignee_id = team.id, chosen.user_id if chosen else None
+            if chosen is None:
+                reason = f"nobody in {team.name} is available under their capacity"
+                await self._record(session, ticket, "assignment_failed", {"reason": reason})
+            else:
+                chosen.last_assigned_at = utcnow()
+                session.add(chosen)
+            session.add(ticket)
+        return ticket
 
     async def _is_agent(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> bool:
         return await session.get(Agent, (org_id, user_id)) is not None
@@ -656,20 +726,30 @@ class SupportService:
                 )
             if changes.unassign:
                 ticket.assignee_id = None
-            elif changes.assignee_id is not None:
-                require(
-                    await self._is_agent(session, ticket.org_id, changes.assignee_id)
-                    or changes.assignee_id == viewer.user_id,
-                    SupportErrorCode.ASSIGNEE_NOT_AGENT,
-                    "Tickets are assigned to agents only.",
-                    "assigneeId",
-                )
+            elif changes.assignee_id is not None and changes.assignee_id != ticket.assignee_id:
+                await self._check_assignee(session, ticket.org_id, changes.assignee_id)
                 ticket.assignee_id = changes.assignee_id
             if changes.priority is not None and changes.priority.value != ticket.priority:
                 ticket.priority = changes.priority.value
                 await self._record(session, ticket, "priority", {"to": ticket.priority})
             session.add(ticket)
         return ticket
+
+    async def _check_assignee(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> None:
+        agent = await session.get(Agent, (org_id, user_id))
+        if agent is None:
+            raise Rejected.one(
+                SupportErrorCode.ASSIGNEE_NOT_AGENT,
+                "Tickets are assigned to agents only.",
+                "assigneeId",
+            )
+        load = await assignment.open_load(session, org_id, [user_id])
+        require(
+            load.get(user_id, 0) < agent.capacity,
+            SupportErrorCode.AGENT_AT_CAPACITY,
+            "This agent already holds as many open tickets as they can.",
+            "assigneeId",
+        )
 
     # comments --------------------------------------------------------------------------------
 

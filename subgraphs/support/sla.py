@@ -71,7 +71,7 @@ class Event:
 class Entry:
     at: datetime
     clock: str
-    event: str  # START, PAUSE, RESUME, RECALCULATE, MET, BREACH, STOP
+    event: str  # START, PAUSE, RESUME, RECALCULATE, MET, BREACH, STOP, ASSIGNMENT_FAILED
     rule: str
     used: timedelta
     left: timedelta | None
@@ -233,6 +233,11 @@ class _Run:
             resolution.state = "paused" if paused else "running"
             resolution.since, resolution.met_at = at, None
             self.note(at, resolution, "RESUME", f"reopened from {before}: time used kept")
+
+    def _on_assignment_failed(self, at: datetime, data: dict[str, Any]) -> None:
+        self.sla.timeline.append(
+            Entry(at, "assignment", "ASSIGNMENT_FAILED", data["reason"], ZERO, None)
+        )
 
     def _on_priority(self, at: datetime, data: dict[str, Any]) -> None:
         self.priority = data["to"]
