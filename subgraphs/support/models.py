@@ -217,3 +217,20 @@ class Attachment(SQLModel, table=True):
     comment_id: UUID | None = Field(default=None, foreign_key="support.comments.id")
     internal: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Rating(SQLModel, table=True):
+    """A satisfaction survey sent at a resolution: a single-use link (only its hash kept)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    ticket_id: UUID = Field(foreign_key="support.tickets.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    score: int | None = None
+    comment: str | None = None
+    rated_at: datetime | None = None

@@ -794,6 +794,14 @@ class Mutation:
         )
         return CommentPayload(comment=Comment.of(comment))
 
+    @strawberry.mutation(description="Rate a resolution with the link's token (single use).")
+    @rejections_as(SupportActionPayload)
+    async def rate_ticket(
+        self, info: Info, token: str, score: int, comment: str | None = None
+    ) -> SupportActionPayload:
+        await info.context.services.rate(info.context.caller, token, score, comment)
+        return SupportActionPayload(ok=True)
+
     @strawberry.mutation(description="Owners and admins mark members as agents.")
     @rejections_as(SupportActionPayload)
     async def set_agent(self, info: Info, input: SetAgentInput) -> SupportActionPayload:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,10 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.db import Database, utcnow
+from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
+from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
 from subgraphs.support import assignment, attachments, sla
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
@@ -34,6 +35,7 @@ from subgraphs.support.models import (
     FieldDefinition,
     FieldType,
     Priority,
+    Rating,
     SlaPolicy,
     Status,
     Team,
@@ -709,7 +711,70 @@ class SupportService:
                 )
             ticket.status = status.value
             await self._record(session, ticket, "status", {"to": status.value})
+            if status is Status.RESOLVED:
+                await self._ask_rating(session, ticket)
         return ticket
+
+    # satisfaction ----------------------------------------------------------------------------
+
+    async def _ask_rating(self, session: AsyncSession, ticket: Ticket) -> None:
+        """Every resolution sends the requester a new single-use rating link."""
+        token, hashed = new_token()
+        ttl = timedelta(seconds=self.settings.support.support_rating_ttl_seconds)
+        rating = Rating(
+            org_id=ticket.org_id,
+            ticket_id=ticket.id,
+            token_hash=hashed,
+            expires_at=utcnow() + ttl,
+        )
+        session.add(rating)
+        link = f"{self.settings.core.public_url}/tickets/rate?token={token}"
+        await stage_notification(
+            session,
+            NotificationRequest(
+                template_key="ticket_updated",
+                category="ticket",
+                recipients=[Recipient(user_id=ticket.requester_id)],
+                idempotency_key=f"support:rating:{rating.id}",
+                data={"ticket": f"#{ticket.number}", "subject": ticket.title, "link": link},
+                org_id=ticket.org_id,
+            ),
+        )
+
+    async def rate(self, caller: Caller, token: str, score: int, comment: str | None) -> Rating:
+        """Anyone holding the link rates once; the link is the credential."""
+        checked(
+            score=lambda: require(
+                1 <= score <= 5, ErrorCode.INVALID_INPUT, "A score from 1 to 5.", "score"
+            ),
+            comment=lambda: require(
+                comment is None or len(comment) <= 1000,
+                ErrorCode.INVALID_INPUT,
+                "At most 1000 characters.",
+                "comment",
+            ),
+        )
+        hashed = token_hash(token)
+        async with self.db.transaction(caller) as session:
+            await set_local(session, "app.token_hash", hashed)
+            rows = await session.exec(
+                select(Rating).where(Rating.token_hash == hashed).with_for_update()
+            )
+            rating = rows.first()
+            if rating is None or rating.expires_at < utcnow():
+                raise Rejected.one(
+                    ErrorCode.INVALID_TOKEN, "This rating link is invalid or has expired.", "token"
+                )
+            require(
+                rating.rated_at is None,
+                SupportErrorCode.RATING_ALREADY_GIVEN,
+                "This resolution was already rated.",
+                "token",
+            )
+            rating.score, rating.rated_at = score, utcnow()
+            rating.comment = comment.strip() if comment else None
+            session.add(rating)
+        return rating
 
     async def update_ticket(
         self, caller: Caller, ticket_id: UUID, changes: TicketChanges
