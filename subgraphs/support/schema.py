@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.errors import Rejected
+from subgraphs.kernel.errors import ErrorCode, Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor, page_size
 from subgraphs.kernel.schema import (
     USER_ERROR,
@@ -356,6 +356,20 @@ class Ticket:
             total_count=len(every),
         )
 
+    @strawberry.field(description="Tickets of the organization with the most words in common.")
+    async def similar(self, info: Info, first: int = 5) -> list[SimilarTicket]:
+        ctx = info.context
+        if not 1 <= first <= 20:
+            raise GraphQLError(
+                "first: must be between 1 and 20.", extensions={"code": "BAD_USER_INPUT"}
+            )
+        found = loader(
+            ctx, f"similar:{first}", lambda ids: ctx.services.similar(ctx.caller, ids, first)
+        )
+        return [
+            SimilarTicket(score=s, ticket=Ticket.of(t)) for t, s in await found.load(UUID(self.id))
+        ]
+
     @strawberry.field(description="SLA clocks; null without a policy.")
     async def sla(self, info: Info) -> TicketSla | None:
         ctx = info.context
@@ -363,6 +377,12 @@ class Ticket:
             ctx, "sla", lambda ids: ctx.services.slas(ctx.caller, ids)
         ).load(UUID(self.id))
         return TicketSla.of(found) if found and (found.policy or found.timeline) else None
+
+
+@strawberry.type(description="A ticket like another, and how alike (0 to 1, full-text rank).")
+class SimilarTicket:
+    score: float
+    ticket: Ticket
 
 
 @strawberry.type
@@ -704,6 +724,26 @@ class Query:
     async def ticket(self, info: Info, id: strawberry.ID) -> Ticket | None:
         require_scope(info.context.caller, "tickets:read")
         return await Ticket.resolve_reference(info, id)
+
+    @strawberry.field(description="Before creating a ticket: existing ones it may duplicate.")
+    async def suggest_similar(
+        self,
+        info: Info,
+        organization_id: strawberry.ID,
+        title: str,
+        body: str = "",
+        first: int = 5,
+    ) -> list[SimilarTicket]:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:read")
+        try:
+            org_id = identifier(organization_id, "organizationId")
+            found = await ctx.services.suggest_similar(ctx.caller, org_id, title, body, first)
+        except Rejected as exc:
+            if exc.problems[0].code == ErrorCode.NOT_FOUND:
+                return []
+            raise _bad_argument(exc) from None
+        return [SimilarTicket(score=s, ticket=Ticket.of(t)) for t, s in found]
 
 
 @strawberry.type

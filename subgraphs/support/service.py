@@ -24,7 +24,7 @@ from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
-from subgraphs.support import assignment, attachments, sla
+from subgraphs.support import assignment, attachments, similar, sla
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.models import (
@@ -632,6 +632,50 @@ class SupportService:
             return {}
         rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))
         return {t.id: t for t in rows if self._visible(viewer, t)}
+
+    async def similar(
+        self, caller: Caller, ticket_ids: list[UUID], first: int
+    ) -> list[list[tuple[Ticket, float]]]:
+        """For each ticket, the most similar others of its organization the caller may read."""
+        size = page_size(first)
+        async with self.db.transaction(caller) as session:
+            visible = await self._readable(session, caller, ticket_ids)
+            if not visible or caller.org_id is None:
+                return [[] for _ in ticket_ids]
+            viewer = await self._viewer(session, caller, caller.org_id)
+            matches = await similar.of_tickets(
+                session, list(visible), agent=viewer.agent, user=viewer.user_id, first=size
+            )
+            found = await self._by_ids(session, [m for ms in matches.values() for m, _ in ms])
+        return [[(found[m], s) for m, s in matches.get(i, []) if m in found] for i in ticket_ids]
+
+    async def suggest_similar(
+        self, caller: Caller, org_id: UUID, title: str, body: str, first: int
+    ) -> list[tuple[Ticket, float]]:
+        """Before creating a ticket: the existing ones it may duplicate."""
+        size = page_size(first)
+        words = checked(
+            title=lambda: validation.text(title, "title", max_length=200),
+            body=lambda: sanitized(body) if body.strip() else "",
+        )
+        async with self.db.transaction(caller) as session:
+            viewer = await self._viewer(session, caller, org_id)
+            matches = await similar.of_text(
+                session,
+                org_id,
+                f"{words['title']} {words['body']}",
+                agent=viewer.agent,
+                user=viewer.user_id,
+                first=size,
+            )
+            found = await self._by_ids(session, [m for m, _ in matches])
+        return [(found[m], s) for m, s in matches if m in found]
+
+    async def _by_ids(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, Ticket]:
+        if not ids:
+            return {}
+        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ids)))
+        return {t.id: t for t in rows}
 
     async def tickets_by_id(self, caller: Caller, ticket_ids: list[UUID]) -> list[Ticket | None]:
         async with self.db.transaction(caller) as session:
