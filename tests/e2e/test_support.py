@@ -1,0 +1,80 @@
+"""Support through ``vetrai up``'s router: the issue's ticket operations as written (without an
+attachment: the embedded S3 is not part of ``vetrai up`` yet), the requester's email joined
+from auth, the organization's tickets from tenancy's Organization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import ROUTER, Platform, run_query
+
+
+def _as(token: str, query: str) -> dict[str, Any]:
+    return run_query(ROUTER, query, {"authorization": f"Bearer {token}"})
+
+
+def test_ticket_operations_through_the_router(platform: Platform) -> None:
+    signed_up = run_query(
+        ROUTER,
+        """mutation { signUp(input: {email: "grace@example.com",
+      password: "correct horse battery", name: "Grace"}) {
+      user { id } tokens { accessToken } } }""",
+    )["signUp"]
+    user, token = signed_up["user"]["id"], signed_up["tokens"]["accessToken"]
+    org = _as(
+        token,
+        """mutation { createOrganization(input: {name: "Grace's", slug: "graces"})
+      { organization { id } } }""",
+    )["createOrganization"]["organization"]["id"]
+
+    created = _as(
+        token,
+        f"""mutation {{ createTicket(input: {{organizationId: "{org}",
+      title: "Invoice charged twice", body: "<p>Twice in March</p>", priority: HIGH,
+      tags: ["billing"], attachmentIds: []}}) {{
+      ticket {{ id number status sla {{ firstResponse {{ dueAt }} resolution {{ dueAt }} }} }}
+      errors {{ code field message }} }} }}""",
+    )["createTicket"]
+    assert created["errors"] == []
+    ticket = created["ticket"]
+    assert (ticket["number"], ticket["status"], ticket["sla"]) == (1, "NEW", None)
+
+    note = _as(
+        token,
+        f"""mutation {{ addComment(input: {{ticketId: "{ticket["id"]}",
+      body: "Checking with finance", internal: true}}) {{ comment {{ id internal }}
+      errors {{ code message }} }} }}""",
+    )["addComment"]
+    assert note == {"comment": {"id": note["comment"]["id"], "internal": True}, "errors": []}
+    pending = _as(
+        token,
+        f"""mutation {{ setTicketStatus(input: {{ticketId: "{ticket["id"]}", status: PENDING}}) {{
+      ticket {{ status sla {{ timeline {{ event rule }} }} }} errors {{ code message }} }} }}""",
+    )["setTicketStatus"]
+    assert pending == {"ticket": {"status": "PENDING", "sla": None}, "errors": []}
+
+    read = _as(
+        token,
+        f"""query {{ ticket(id: "{ticket["id"]}") {{ number title requester {{ id email }}
+      assignee {{ id }} comments(first: 20) {{ edges {{ node {{ body internal author {{ id }}
+      attachments {{ fileName downloadUrl }} }} }} }}
+      similar(first: 5) {{ score ticket {{ id title }} }} }} }}""",
+    )["ticket"]
+    assert read["requester"] == {"id": user, "email": "grace@example.com"}
+    assert [e["node"]["internal"] for e in read["comments"]["edges"]] == [True]
+    assert read["similar"] == []
+
+    listed = _as(
+        token,
+        f"""query {{ organization(id: "{org}") {{ name tickets(first: 5) {{
+      edges {{ node {{ number requester {{ email }} commentCount }} }} }} }} }}""",
+    )["organization"]
+    assert listed["tickets"]["edges"] == [
+        {"node": {"number": 1, "requester": {"email": "grace@example.com"}, "commentCount": 1}}
+    ]
+    rated = _as(
+        token,
+        """mutation { rateTicket(token: "not-a-link", score: 5, comment: "Fast")
+      { errors { code message } } }""",
+    )["rateTicket"]
+    assert [e["code"] for e in rated["errors"]] == ["INVALID_TOKEN"]
