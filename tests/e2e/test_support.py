@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import unique_email, unique_slug
 from tests.e2e.conftest import ROUTER, Platform, run_query
 
 
@@ -14,17 +15,19 @@ def _as(token: str, query: str) -> dict[str, Any]:
 
 
 def test_ticket_operations_through_the_router(platform: Platform) -> None:
+    # the platform is shared by the end-to-end tests: people and slugs of our own
+    email, slug = unique_email("lin"), unique_slug()
     signed_up = run_query(
         ROUTER,
-        """mutation { signUp(input: {email: "grace@example.com",
-      password: "correct horse battery", name: "Grace"}) {
-      user { id } tokens { accessToken } } }""",
+        f"""mutation {{ signUp(input: {{email: "{email}",
+      password: "correct horse battery", name: "Lin"}}) {{
+      user {{ id }} tokens {{ accessToken }} }} }}""",
     )["signUp"]
     user, token = signed_up["user"]["id"], signed_up["tokens"]["accessToken"]
     org = _as(
         token,
-        """mutation { createOrganization(input: {name: "Grace's", slug: "graces"})
-      { organization { id } } }""",
+        f"""mutation {{ createOrganization(input: {{name: "Lin's", slug: "{slug}"}})
+      {{ organization {{ id }} }} }}""",
     )["createOrganization"]["organization"]["id"]
 
     created = _as(
@@ -60,7 +63,7 @@ def test_ticket_operations_through_the_router(platform: Platform) -> None:
       attachments {{ fileName downloadUrl }} }} }} }}
       similar(first: 5) {{ score ticket {{ id title }} }} }} }}""",
     )["ticket"]
-    assert read["requester"] == {"id": user, "email": "grace@example.com"}
+    assert read["requester"] == {"id": user, "email": email}
     assert [e["node"]["internal"] for e in read["comments"]["edges"]] == [True]
     assert read["similar"] == []
 
@@ -70,7 +73,7 @@ def test_ticket_operations_through_the_router(platform: Platform) -> None:
       edges {{ node {{ number requester {{ email }} commentCount }} }} }} }} }}""",
     )["organization"]
     assert listed["tickets"]["edges"] == [
-        {"node": {"number": 1, "requester": {"email": "grace@example.com"}, "commentCount": 1}}
+        {"node": {"number": 1, "requester": {"email": email}, "commentCount": 1}}
     ]
     rated = _as(
         token,
