@@ -607,6 +607,12 @@ class UpdateTicketInput:
 
 
 @strawberry.input
+class MergeTicketsInput:
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+
+
+@strawberry.input
 class SetTicketStatusInput:
     ticket_id: strawberry.ID
     status: Status
@@ -818,6 +824,18 @@ class Mutation:
         ticket_id = identifier(input.ticket_id, "ticketId")
         ticket = await ctx.services.set_status(ctx.caller, ticket_id, input.status)
         return TicketPayload(ticket=Ticket.of(ticket))
+
+    @strawberry.mutation(description="The source's thread moves to the target; the source closes.")
+    @rejections_as(TicketPayload)
+    async def merge_tickets(self, info: Info, input: MergeTicketsInput) -> TicketPayload:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:write")
+        target = await ctx.services.merge(
+            ctx.caller,
+            identifier(input.source_id, "sourceId"),
+            identifier(input.target_id, "targetId"),
+        )
+        return TicketPayload(ticket=Ticket.of(target))
 
     @strawberry.mutation
     @rejections_as(CommentPayload)

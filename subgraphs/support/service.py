@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import nh3
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
@@ -758,6 +758,40 @@ class SupportService:
             if status is Status.RESOLVED:
                 await self._ask_rating(session, ticket)
         return ticket
+
+    async def merge(self, caller: Caller, source_id: UUID, target_id: UUID) -> Ticket:
+        """The source's comments and attachments move to the target; the source is closed as
+        merged and points at it."""
+        require(
+            source_id != target_id,
+            SupportErrorCode.CANNOT_MERGE_INTO_ITSELF,
+            "A ticket cannot be merged into itself.",
+            "targetId",
+        )
+        async with self.db.transaction(caller) as session:
+            # both rows locked in one order, so two opposite merges wait rather than deadlock
+            locked = {}
+            for ticket_id in sorted((source_id, target_id)):
+                viewer, locked[ticket_id] = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents merge tickets.")
+            source, target = locked[source_id], locked[target_id]
+            require(
+                Status.MERGED.value not in (source.status, target.status),
+                SupportErrorCode.ALREADY_MERGED,
+                "A merged ticket cannot be merged again.",
+                "sourceId",
+            )
+            for table in (Comment, Attachment):
+                await session.exec(
+                    update(table)
+                    .where(col(table.ticket_id) == source.id)
+                    .values(ticket_id=target.id)
+                )
+            source.status, source.merged_into_id = Status.MERGED.value, target.id
+            await self._record(session, source, "status", {"to": source.status})
+            target.updated_at = utcnow()
+            session.add(target)
+        return target
 
     # satisfaction ----------------------------------------------------------------------------
 
