@@ -472,8 +472,15 @@ class SlaPolicy:
         )
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID) -> SlaPolicy | None:
-        return None  # policies are read through Organization.slaPolicies
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> SlaPolicy | None:
+        key = uuid_or_none(id)
+        if key is None:
+            return None
+        ctx = info.context
+        found = await loader(
+            ctx, "policies", lambda ids: ctx.services.policies_by_id(ctx.caller, ids)
+        ).load(key)
+        return cls.of(found) if found else None
 
 
 @strawberry.federation.type(keys=["id"], description="A tenant, as support knows it.")

@@ -442,6 +442,13 @@ class SupportService:
             )
             return list(rows)
 
+    async def policies_by_id(self, caller: Caller, ids: list[UUID]) -> list[SlaPolicy | None]:
+        """Policies of the caller's organization (row security hides the others)."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(select(SlaPolicy).where(col(SlaPolicy.id).in_(ids)))
+            found = {p.id: p for p in rows if p.org_id == caller.org_id}
+        return [found.get(i) for i in ids]
+
     async def _policy_for(
         self, session: AsyncSession, org_id: UUID, priority: str, tags: list[str]
     ) -> dict[str, Any] | None:

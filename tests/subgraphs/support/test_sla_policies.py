@@ -108,6 +108,21 @@ async def test_the_breached_filter_finds_tickets_past_a_target(support: Subgraph
     assert hit["_entities"][0]["tickets"]["edges"] == []
 
 
+async def test_a_policy_resolves_for_its_organization_only(support: Subgraph) -> None:
+    org = Org()
+    policy = await define_policy(support, org, first_response=3600)
+    query = """query($r: [_Any!]!) { _entities(representations: $r) {
+      ... on SlaPolicy { id name targets { priority firstResponseSeconds } } } }"""
+    variables = {"r": [{"__typename": "SlaPolicy", "id": policy["id"]}]}
+    [mine] = (await support.run(query, variables, org.owner()))["_entities"]
+    assert mine == {
+        "id": policy["id"],
+        "name": "Standard",
+        "targets": [{"priority": "HIGH", "firstResponseSeconds": 3600}],
+    }
+    assert (await support.run(query, variables, Org().owner()))["_entities"] == [None]
+
+
 async def test_only_owners_and_admins_define_policies_and_bad_calendars_are_refused(
     support: Subgraph,
 ) -> None:
