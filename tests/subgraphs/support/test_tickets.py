@@ -292,3 +292,15 @@ async def test_mentioned_agents_are_notified(
         raise AssertionError("the mentioned agent was not notified")
     async with owner_engine.connect() as connection:
         assert await connection.scalar(query, {"u": member.user_id}) == 0
+
+
+async def test_every_support_table_forces_row_security(owner_engine: AsyncEngine) -> None:
+    query = text(
+        "select c.relname, c.relrowsecurity and c.relforcerowsecurity from pg_class c"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'support' and c.relkind = 'r' and c.relname <> 'alembic_version'"
+    )
+    async with owner_engine.connect() as connection:
+        tables: dict[str, bool] = dict((await connection.execute(query)).all())
+    assert len(tables) == 12
+    assert all(tables.values()), tables
