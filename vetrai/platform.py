@@ -16,11 +16,12 @@ from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.keys.app import DOMAIN as KEYS
 from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
+from subgraphs.support.app import DOMAIN as SUPPORT
 from subgraphs.tenancy.app import DOMAIN as TENANCY
 from subgraphs.themes.app import DOMAIN as THEMES
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, THEMES, NOTIFICATIONS]
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, SUPPORT, THEMES, NOTIFICATIONS]
 
 
 @dataclass(frozen=True)

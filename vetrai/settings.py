@@ -12,6 +12,7 @@ from subgraphs.auth.settings import AuthSettings
 from subgraphs.kernel.storage import StorageSettings
 from subgraphs.keys.settings import KeysSettings
 from subgraphs.notifications.settings import NotificationsSettings
+from subgraphs.support.settings import SupportSettings
 from subgraphs.tenancy.settings import TenancySettings
 from subgraphs.themes.settings import ThemesSettings
 
@@ -27,6 +28,7 @@ class PlatformSettings(BaseModel):
     tenancy: TenancySettings
     keys: KeysSettings
     notifications: NotificationsSettings
+    support: SupportSettings
     storage: StorageSettings
     themes: ThemesSettings
 

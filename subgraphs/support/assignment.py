@@ -1,0 +1,62 @@
+"""Who gets a ticket: round-robin inside a team among available agents under their capacity of
+open tickets; nobody eligible means nobody, said so, never a silent pick."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.support.models import Agent, TeamMember, Ticket
+from subgraphs.support.sla import DONE
+
+NEVER = datetime.min
+
+
+async def open_load(
+    session: AsyncSession, org_id: UUID, user_ids: Iterable[UUID]
+) -> dict[UUID, int]:
+    """How many unfinished tickets each user holds."""
+    rows = await session.exec(
+        select(Ticket.assignee_id, func.count())
+        .where(
+            Ticket.org_id == org_id,
+            col(Ticket.assignee_id).in_(list(user_ids)),
+            col(Ticket.status).not_in(sorted(DONE)),
+        )
+        .group_by(col(Ticket.assignee_id))
+    )
+    return {user: int(count) for user, count in rows.all() if user}
+
+
+def next_agent(members: list[tuple[TeamMember, Agent]], load: dict[UUID, int]) -> TeamMember | None:
+    """The eligible member assigned longest ago (never assigned first), or None."""
+    eligible = [
+        member
+        for member, agent in members
+        if agent.available and load.get(member.user_id, 0) < agent.capacity
+    ]
+    return min(
+        eligible,
+        key=lambda m: (
+            m.last_assigned_at.replace(tzinfo=None) if m.last_assigned_at else NEVER,
+            str(m.user_id),
+        ),
+        default=None,
+    )
+
+
+async def team_members(session: AsyncSession, team_id: UUID) -> list[tuple[TeamMember, Agent]]:
+    rows = await session.exec(
+        select(TeamMember, Agent)
+        .join(
+            Agent,
+            (col(Agent.org_id) == TeamMember.org_id) & (col(Agent.user_id) == TeamMember.user_id),
+        )
+        .where(TeamMember.team_id == team_id)
+        .with_for_update(of=TeamMember)
+    )
+    return list(rows.all())

@@ -1,0 +1,1037 @@
+"""Business rules of support: tickets, their comments and custom fields, agents, SLA policies
+on business calendars (clocks computed by ``sla`` from each ticket's event log)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import nh3
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlmodel import col, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.caller import Caller
+from subgraphs.kernel import validation
+from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
+from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
+from subgraphs.kernel.storage import Storage, StorageUnavailable
+from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
+from subgraphs.support import assignment, attachments, similar, sla
+from subgraphs.support.calendar import DAY_MINUTES, Calendar
+from subgraphs.support.contract import SupportErrorCode
+from subgraphs.support.models import (
+    Agent,
+    Attachment,
+    BusinessCalendar,
+    Comment,
+    FieldDefinition,
+    FieldType,
+    Priority,
+    Rating,
+    SlaPolicy,
+    Status,
+    Team,
+    TeamMember,
+    Ticket,
+    TicketEvent,
+)
+from subgraphs.support.settings import Settings
+
+MANAGERS = frozenset({"owner", "admin"})
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "b", "i", "u", "s", "a", "ul", "ol", "li",
+    "blockquote", "code", "pre", "h1", "h2", "h3", "h4", "hr", "span",
+}  # fmt: skip
+LINK_REL = "noopener noreferrer nofollow"
+MAX_BODY = 50_000
+MAX_TAGS = 20
+MAX_MENTIONS = 20
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset(
+        {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}
+    ),
+    Status.OPEN: frozenset({Status.PENDING, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),
+    Status.PENDING: frozenset({Status.OPEN, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),
+    Status.ON_HOLD: frozenset({Status.OPEN, Status.PENDING, Status.RESOLVED, Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.OPEN}),
+    Status.MERGED: frozenset(),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads: agents see every ticket of the organization and internal notes; anyone else
+    only the tickets they requested, and their public comments."""
+
+    org_id: UUID
+    user_id: UUID | None
+    agent: bool
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: Status | None = None
+    assignee_id: UUID | None = None
+    tag: str | None = None
+    breached: bool | None = None
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    title: str
+    body: str
+    priority: Priority = Priority.NORMAL
+    tags: list[str] | None = None
+    custom_fields: dict[str, Any] | None = None
+    attachment_ids: list[UUID] | None = None
+
+
+@dataclass(frozen=True)
+class TicketChanges:
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    assignee_id: UUID | None = None
+    unassign: bool = False
+    custom_fields: dict[str, Any] | None = None
+
+
+def sanitized(body: str, field: str = "body") -> str:
+    """The HTML body kept to an allow-list of tags; links open nothing of ours."""
+    require(
+        len(body) <= MAX_BODY, ErrorCode.INVALID_INPUT, f"At most {MAX_BODY} characters.", field
+    )
+    clean = nh3.clean(
+        body,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=LINK_REL,
+    )
+    require(
+        bool(nh3.clean(clean, tags=set()).strip()),
+        ErrorCode.INVALID_INPUT,
+        "Write something.",
+        field,
+    )
+    return clean
+
+
+def _tags(values: list[str]) -> list[str]:
+    tags = sorted({validation.text(t, "tags", max_length=50).lower() for t in values})
+    require(len(tags) <= MAX_TAGS, ErrorCode.INVALID_INPUT, f"At most {MAX_TAGS} tags.", "tags")
+    return tags
+
+
+def _field_value(definition: FieldDefinition, value: Any) -> Any:
+    name = f"customFields.{definition.key}"
+    kind = FieldType(definition.type)
+    ok = {
+        FieldType.TEXT: isinstance(value, str) and 0 < len(value) <= 1000,
+        FieldType.NUMBER: isinstance(value, int | float) and not isinstance(value, bool),
+        FieldType.BOOLEAN: isinstance(value, bool),
+        FieldType.CHOICE: value in definition.options,
+    }[kind]
+    require(ok, ErrorCode.INVALID_INPUT, f"Not a valid {kind.value} for {definition.key}.", name)
+    return value
+
+
+def custom_values(definitions: list[FieldDefinition], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked against the organization's field definitions (all problems at once)."""
+    known = {d.key: d for d in definitions}
+    checks: dict[str, Any] = {}
+    for key in values:
+        if key not in known:
+            checks[f"unknown_{key}"] = lambda k=key: require(
+                False, ErrorCode.INVALID_INPUT, f"No custom field {k}.", f"customFields.{k}"
+            )
+    for key, definition in known.items():
+        if key in values and values[key] is not None:
+            checks[key] = lambda d=definition: _field_value(d, values[d.key])
+        elif definition.required:
+            checks[key] = lambda k=key: require(
+                False, ErrorCode.INVALID_INPUT, f"{k} is required.", f"customFields.{k}"
+            )
+    found = checked(**checks)
+    return {k: v for k, v in found.items() if k in known}
+
+
+def calendar_of(row: BusinessCalendar) -> Calendar:
+    hours = tuple(tuple((s[0], s[1]) for s in row.weekly_hours.get(str(d), [])) for d in range(7))
+    return Calendar(ZoneInfo(row.timezone), hours, frozenset(row.holidays))
+
+
+def policy_data(policy: SlaPolicy, calendar: BusinessCalendar) -> dict[str, Any]:
+    return sla.Policy(policy.name, calendar_of(calendar), policy.targets).as_data()
+
+
+def events_of(rows: Iterable[TicketEvent]) -> list[sla.Event]:
+    return [sla.Event(r.at, r.kind, r.data) for r in rows]
+
+
+class SupportService:
+    def __init__(
+        self, db: Database, redis: Redis, settings: Settings, storage: Storage | None
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self._storage = storage
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            raise StorageUnavailable("MINIO_ENDPOINT: not set")
+        return self._storage
+
+    # who may ---------------------------------------------------------------------------------
+
+    async def _viewer(self, session: AsyncSession, caller: Caller, org_id: UUID) -> Viewer:
+        """The caller inside ``org_id``; an organization other than the caller's is unknown."""
+        if caller.org_id is None or caller.org_id != org_id or not caller.is_authenticated:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
+        if caller.key_id is not None or caller.roles & MANAGERS:
+            return Viewer(org_id, caller.user_id, agent=True)
+        agent = await session.get(Agent, (org_id, caller.user_id))
+        return Viewer(org_id, caller.user_id, agent=agent is not None)
+
+    async def _agent(self, session: AsyncSession, caller: Caller, org_id: UUID) -> Viewer:
+        viewer = await self._viewer(session, caller, org_id)
+        require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents can do this.")
+        return viewer
+
+    def _manager(self, caller: Caller, org_id: UUID) -> None:
+        require(
+            caller.org_id == org_id and bool(caller.roles & MANAGERS),
+            ErrorCode.FORBIDDEN,
+            "Only owners and admins can do this.",
+        )
+
+    def _visible(self, viewer: Viewer, ticket: Ticket | None) -> Ticket | None:
+        if ticket is None or ticket.org_id != viewer.org_id:
+            return None
+        return ticket if viewer.agent or ticket.requester_id == viewer.user_id else None
+
+    async def _ticket(
+        self, session: AsyncSession, caller: Caller, ticket_id: UUID
+    ) -> tuple[Viewer, Ticket]:
+        """The ticket, locked for the change, if the caller may see it."""
+        if caller.org_id is None:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown ticket.", "ticketId")
+        viewer = await self._viewer(session, caller, caller.org_id)
+        rows = await session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+        return viewer, existing(self._visible(viewer, rows.first()), "ticket")
+
+    async def set_agent(
+        self, caller: Caller, org_id: UUID, user_id: UUID, agent: bool, capacity: int | None
+    ) -> bool:
+        """Owners and admins mark members as agents (or not), with their capacity."""
+        self._manager(caller, org_id)
+        require(
+            capacity is None or 1 <= capacity <= 1000,
+            ErrorCode.INVALID_INPUT,
+            "Between 1 and 1000 open tickets.",
+            "capacity",
+        )
+        async with self.db.transaction(caller) as session:
+            found = await session.get(Agent, (org_id, user_id))
+            if agent:
+                found = found or Agent(org_id=org_id, user_id=user_id)
+                found.capacity = capacity or found.capacity
+                session.add(found)
+            elif found is not None:
+                await session.delete(found)
+        return agent
+
+    async def set_availability(self, caller: Caller, org_id: UUID, available: bool) -> None:
+        """An agent's switch: away agents get no tickets automatically."""
+        async with self.db.transaction(caller) as session:
+            await self._viewer(session, caller, org_id)
+            found = existing(await session.get(Agent, (org_id, caller.user_id)), "agent")
+            found.available = available
+            session.add(found)
+
+    # teams and assignment --------------------------------------------------------------------
+
+    async def create_team(self, caller: Caller, org_id: UUID, name: str) -> Team:
+        self._manager(caller, org_id)
+        team = Team(org_id=org_id, name=validation.text(name, "name", max_length=100))
+        async with self.db.transaction(caller) as session:
+            taken = await session.exec(
+                select(Team).where(Team.org_id == org_id, Team.name == team.name)
+            )
+            require(taken.first() is None, ErrorCode.INVALID_INPUT, "This name exists.", "name")
+            session.add(team)
+        return team
+
+    async def add_team_member(self, caller: Caller, team_id: UUID, user_id: UUID) -> None:
+        """Agents only: a team is who automatic assignment picks from."""
+        async with self.db.transaction(caller) as session:
+            team = existing(await session.get(Team, team_id), "team")
+            self._manager(caller, team.org_id)
+            require(
+                await self._is_agent(session, team.org_id, user_id),
+                SupportErrorCode.ASSIGNEE_NOT_AGENT,
+                "Mark the member as an agent first.",
+                "userId",
+            )
+            if await session.get(TeamMember, (team_id, user_id)) is None:
+                session.add(TeamMember(team_id=team_id, user_id=user_id, org_id=team.org_id))
+
+    async def assign_to_team(self, caller: Caller, ticket_id: UUID, team_id: UUID) -> Ticket:
+        """Round-robin among the team's available agents under capacity; with nobody eligible
+        the ticket stays unassigned and its timeline says why."""
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents assign tickets.")
+            team = await session.get(Team, team_id)
+            team = existing(team if team and team.org_id == ticket.org_id else None, "team")
+            members = await assignment.team_members(session, team.id)
+            load = await assignment.open_load(
+                session, ticket.org_id, [m.user_id for m, _ in members]
+            )
+            chosen = assignment.next_agent(members, load)
+            ticket.team_id, ticket.assignee_id = team.id, chosen.user_id if chosen else None
+            if chosen is None:
+                reason = f"nobody in {team.name} is available under their capacity"
+                await self._record(session, ticket, "assignment_failed", {"reason": reason})
+            else:
+                chosen.last_assigned_at = utcnow()
+                session.add(chosen)
+            session.add(ticket)
+        return ticket
+
+    async def _is_agent(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> bool:
+        return await session.get(Agent, (org_id, user_id)) is not None
+
+    # custom fields ---------------------------------------------------------------------------
+
+    async def define_field(
+        self,
+        caller: Caller,
+        org_id: UUID,
+        key: str,
+        kind: FieldType,
+        required: bool,
+        options: list[str],
+    ) -> FieldDefinition:
+        self._manager(caller, org_id)
+        key = validation.text(key, "key", max_length=50)
+        require(key.isidentifier(), ErrorCode.INVALID_INPUT, "Letters, digits and _ only.", "key")
+        require(
+            (kind is FieldType.CHOICE) == bool(options) and len(options) <= 100,
+            ErrorCode.INVALID_INPUT,
+            "Choice fields need 1 to 100 options; other types none.",
+            "options",
+        )
+        choices = [validation.text(o, "options", max_length=100) for o in options]
+        async with self.db.transaction(caller) as session:
+            taken = await session.exec(
+                select(FieldDefinition).where(
+                    FieldDefinition.org_id == org_id, FieldDefinition.key == key
+                )
+            )
+            require(taken.first() is None, ErrorCode.INVALID_INPUT, "This key exists.", "key")
+            definition = FieldDefinition(
+                org_id=org_id, key=key, type=kind.value, required=required, options=choices
+            )
+            session.add(definition)
+        return definition
+
+    async def _definitions(self, session: AsyncSession, org_id: UUID) -> list[FieldDefinition]:
+        rows = await session.exec(select(FieldDefinition).where(FieldDefinition.org_id == org_id))
+        return list(rows)
+
+    # SLA policies ----------------------------------------------------------------------------
+
+    async def create_calendar(
+        self,
+        caller: Caller,
+        org_id: UUID,
+        name: str,
+        timezone: str,
+        weekly_hours: dict[int, list[tuple[int, int]]],
+        holidays: list[date],
+    ) -> BusinessCalendar:
+        self._manager(caller, org_id)
+        name = validation.text(name, "name", max_length=100)
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Rejected.one(
+                ErrorCode.INVALID_INPUT, "Not an IANA timezone.", "timezone"
+            ) from None
+        hours = tuple(tuple(sorted(weekly_hours.get(d, []))) for d in range(7))
+        try:
+            Calendar(zone, hours, frozenset(holidays))
+        except ValueError:
+            raise Rejected.one(
+                ErrorCode.INVALID_INPUT,
+                f"Opening hours need some sorted, disjoint spans within 0-{DAY_MINUTES} minutes.",
+                "weeklyHours",
+            ) from None
+        require(
+            len(holidays) <= 1000, ErrorCode.INVALID_INPUT, "At most 1000 holidays.", "holidays"
+        )
+        row = BusinessCalendar(
+            org_id=org_id,
+            name=name,
+            timezone=zone.key,
+            weekly_hours={
+                str(d): [list(s) for s in spans] for d, spans in enumerate(hours) if spans
+            },
+            holidays=sorted(set(holidays)),
+        )
+        async with self.db.transaction(caller) as session:
+            session.add(row)
+        return row
+
+    async def create_policy(
+        self,
+        caller: Caller,
+        org_id: UUID,
+        name: str,
+        calendar_id: UUID,
+        targets: dict[Priority, dict[str, int]],
+        priorities: list[Priority],
+        tags: list[str],
+    ) -> SlaPolicy:
+        self._manager(caller, org_id)
+        name = validation.text(name, "name", max_length=100)
+        for clocks in targets.values():
+            for seconds in clocks.values():
+                require(
+                    60 <= seconds <= 366 * 86400,
+                    ErrorCode.INVALID_INPUT,
+                    "Targets are from one minute to a year.",
+                    "targets",
+                )
+        async with self.db.transaction(caller) as session:
+            calendar = await session.get(BusinessCalendar, calendar_id)
+            existing(calendar if calendar and calendar.org_id == org_id else None, "calendar")
+            count = await session.exec(
+                select(func.count()).select_from(SlaPolicy).where(SlaPolicy.org_id == org_id)
+            )
+            policy = SlaPolicy(
+                org_id=org_id,
+                name=name,
+                calendar_id=calendar_id,
+                targets={p.value: t for p, t in targets.items()},
+                priorities=[p.value for p in priorities],
+                tags=_tags(tags),
+                position=int(count.one()),
+            )
+            session.add(policy)
+        return policy
+
+    async def policies(self, caller: Caller, org_id: UUID) -> list[SlaPolicy]:
+        async with self.db.transaction(caller) as session:
+            await self._viewer(session, caller, org_id)
+            rows = await session.exec(
+                select(SlaPolicy)
+                .where(SlaPolicy.org_id == org_id)
+                .order_by(col(SlaPolicy.position))
+            )
+            return list(rows)
+
+    async def policies_by_id(self, caller: Caller, ids: list[UUID]) -> list[SlaPolicy | None]:
+        """Policies of the caller's organization (row security hides the others)."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(select(SlaPolicy).where(col(SlaPolicy.id).in_(ids)))
+            found = {p.id: p for p in rows if p.org_id == caller.org_id}
+        return [found.get(i) for i in ids]
+
+    async def _policy_for(
+        self, session: AsyncSession, org_id: UUID, priority: str, tags: list[str]
+    ) -> dict[str, Any] | None:
+        """The first policy whose conditions the ticket meets, as the event log keeps it."""
+        rows = await session.exec(
+            select(SlaPolicy, BusinessCalendar)
+            .join(BusinessCalendar, col(BusinessCalendar.id) == SlaPolicy.calendar_id)
+            .where(SlaPolicy.org_id == org_id)
+            .order_by(col(SlaPolicy.position))
+        )
+        for policy, calendar in rows:
+            if policy.priorities and priority not in policy.priorities:
+                continue
+            if policy.tags and not set(policy.tags) & set(tags):
+                continue
+            return policy_data(policy, calendar)
+        return None
+
+    # the event log ---------------------------------------------------------------------------
+
+    async def _record(
+        self, session: AsyncSession, ticket: Ticket, kind: str, data: dict[str, Any]
+    ) -> None:
+        """Append an event and bring the ticket's derived SLA columns up to date."""
+        now = utcnow()
+        session.add(
+            TicketEvent(org_id=ticket.org_id, ticket_id=ticket.id, at=now, kind=kind, data=data)
+        )
+        await session.flush()
+        rows = await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))
+        clocks = sla.compute(events_of(rows), now)
+        ticket.sla_due_at, ticket.sla_breached_at = clocks.next_due_at, clocks.first_breach_at
+        ticket.updated_at = now
+        session.add(ticket)
+
+    async def slas(self, caller: Caller, ticket_ids: list[UUID]) -> list[sla.Sla | None]:
+        """Each ticket's clocks as of now (None for a ticket the caller cannot see)."""
+        async with self.db.transaction(caller) as session:
+            visible = await self._readable(session, caller, ticket_ids)
+            rows = await session.exec(
+                select(TicketEvent)
+                .where(col(TicketEvent.ticket_id).in_([t.id for t in visible.values()]))
+                .order_by(col(TicketEvent.at))
+            )
+            by_ticket: dict[UUID, list[TicketEvent]] = {}
+            for row in rows:
+                by_ticket.setdefault(row.ticket_id, []).append(row)
+        now = utcnow()
+        return [
+            sla.compute(events_of(by_ticket.get(i, [])), now) if i in visible else None
+            for i in ticket_ids
+        ]
+
+    # tickets ---------------------------------------------------------------------------------
+
+    async def _next_number(self, session: AsyncSession, org_id: UUID) -> int:
+        number = await session.exec(  # type: ignore[call-overload]
+            text(
+                "insert into support.ticket_counters (org_id, last) values (:org, 1)"
+                " on conflict (org_id) do update set last = support.ticket_counters.last + 1"
+                " returning last"
+            ).bindparams(org=org_id)
+        )
+        return int(number.scalar_one())
+
+    async def create_ticket(self, caller: Caller, org_id: UUID, new: NewTicket) -> Ticket:
+        requester = signed_in(caller)
+        values = checked(
+            title=lambda: validation.text(new.title, "title", max_length=200),
+            body=lambda: sanitized(new.body),
+            tags=lambda: _tags(new.tags or []),
+        )
+        async with self.db.transaction(caller) as session:
+            await self._viewer(session, caller, org_id)
+            fields = custom_values(
+                await self._definitions(session, org_id), new.custom_fields or {}
+            )
+            ticket = Ticket(
+                org_id=org_id,
+                number=await self._next_number(session, org_id),
+                title=values["title"],
+                body=values["body"],
+                priority=new.priority.value,
+                tags=values["tags"],
+                custom_fields=fields,
+                requester_id=requester,
+            )
+            session.add(ticket)
+            await session.flush()
+            policy = await self._policy_for(session, org_id, ticket.priority, ticket.tags)
+            await self._record(
+                session, ticket, "created", {"priority": ticket.priority, "policy": policy}
+            )
+            await self._attach(session, ticket, None, new.attachment_ids or [])
+        return ticket
+
+    async def _attach(
+        self, session: AsyncSession, ticket: Ticket, comment: Comment | None, ids: list[UUID]
+    ) -> None:
+        if not ids:
+            return
+        await attachments.take(
+            session,
+            self.storage,
+            org_id=ticket.org_id,
+            uploader=comment.author_id if comment else ticket.requester_id,
+            ids=ids,
+            ticket_id=ticket.id,
+            comment_id=comment.id if comment else None,
+            internal=comment.internal if comment else False,
+        )
+
+    # attachments -----------------------------------------------------------------------------
+
+    async def request_upload(
+        self, caller: Caller, org_id: UUID, file_name: str, content_type: str, size: int
+    ) -> attachments.RequestedUpload:
+        """A presigned POST for one file, valid five minutes, for exactly its declared size."""
+        uploader = signed_in(caller)
+        attachment = attachments.new_attachment(
+            org_id,
+            uploader,
+            file_name,
+            content_type,
+            size,
+            self.settings.support.support_attachment_max_bytes,
+        )
+        async with self.db.transaction(caller) as session:
+            await self._viewer(session, caller, org_id)
+            session.add(attachment)
+        upload = self.storage.presign_upload(
+            attachments.object_key(attachment),
+            content_type=attachment.content_type,
+            max_bytes=attachment.size_bytes,
+        )
+        return attachments.RequestedUpload(attachment, upload)
+
+    async def _visible_attachments(self, caller: Caller, where: Any) -> list[Attachment]:
+        """Attached files matching ``where`` on tickets the caller may read; internal notes'
+        files for agents only."""
+        async with self.db.transaction(caller) as session:
+            rows = list(
+                await session.exec(
+                    select(Attachment)
+                    .where(where, Attachment.status == "uploaded")
+                    .order_by(col(Attachment.created_at))
+                )
+            )
+            tickets = [a.ticket_id for a in rows if a.ticket_id]
+            visible = await self._readable(session, caller, tickets)
+            agent = await self._sees_internal(session, caller)
+        return [a for a in rows if a.ticket_id in visible and (agent or not a.internal)]
+
+    async def attachments_of_comments(
+        self, caller: Caller, comment_ids: list[UUID]
+    ) -> list[list[Attachment]]:
+        found = await self._visible_attachments(caller, col(Attachment.comment_id).in_(comment_ids))
+        return [[a for a in found if a.comment_id == i] for i in comment_ids]
+
+    async def attachments_of_tickets(
+        self, caller: Caller, ticket_ids: list[UUID]
+    ) -> list[list[Attachment]]:
+        """Files attached to the tickets themselves (not to their comments)."""
+        where = col(Attachment.ticket_id).in_(ticket_ids) & col(Attachment.comment_id).is_(None)
+        found = await self._visible_attachments(caller, where)
+        return [[a for a in found if a.ticket_id == i] for i in ticket_ids]
+
+    async def attachments_by_id(self, caller: Caller, ids: list[UUID]) -> list[Attachment | None]:
+        found = {
+            a.id: a for a in await self._visible_attachments(caller, col(Attachment.id).in_(ids))
+        }
+        return [found.get(i) for i in ids]
+
+    def download_url(self, attachment: Attachment) -> str:
+        """A presigned GET (five minutes, saved as a file), for an attachment read under RLS."""
+        return self.storage.download_url(
+            attachments.object_key(attachment), file_name=attachment.file_name
+        )
+
+    async def _readable(
+        self, session: AsyncSession, caller: Caller, ticket_ids: list[UUID]
+    ) -> dict[UUID, Ticket]:
+        if caller.org_id is None or not ticket_ids:
+            return {}
+        try:
+            viewer = await self._viewer(session, caller, caller.org_id)
+        except Rejected:
+            return {}
+        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))
+        return {t.id: t for t in rows if self._visible(viewer, t)}
+
+    async def similar(
+        self, caller: Caller, ticket_ids: list[UUID], first: int
+    ) -> list[list[tuple[Ticket, float]]]:
+        """For each ticket, the most similar others of its organization the caller may read."""
+        size = page_size(first)
+        async with self.db.transaction(caller) as session:
+            visible = await self._readable(session, caller, ticket_ids)
+            if not visible or caller.org_id is None:
+                return [[] for _ in ticket_ids]
+            viewer = await self._viewer(session, caller, caller.org_id)
+            matches = await similar.of_tickets(
+                session, list(visible), agent=viewer.agent, user=viewer.user_id, first=size
+            )
+            found = await self._by_ids(session, [m for ms in matches.values() for m, _ in ms])
+        return [[(found[m], s) for m, s in matches.get(i, []) if m in found] for i in ticket_ids]
+
+    async def suggest_similar(
+        self, caller: Caller, org_id: UUID, title: str, body: str, first: int
+    ) -> list[tuple[Ticket, float]]:
+        """Before creating a ticket: the existing ones it may duplicate."""
+        size = page_size(first)
+        words = checked(
+            title=lambda: validation.text(title, "title", max_length=200),
+            body=lambda: sanitized(body) if body.strip() else "",
+        )
+        async with self.db.transaction(caller) as session:
+            viewer = await self._viewer(session, caller, org_id)
+            matches = await similar.of_text(
+                session,
+                org_id,
+                f"{words['title']} {words['body']}",
+                agent=viewer.agent,
+                user=viewer.user_id,
+                first=size,
+            )
+            found = await self._by_ids(session, [m for m, _ in matches])
+        return [(found[m], s) for m, s in matches if m in found]
+
+    async def _by_ids(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, Ticket]:
+        if not ids:
+            return {}
+        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ids)))
+        return {t.id: t for t in rows}
+
+    async def tickets_by_id(self, caller: Caller, ticket_ids: list[UUID]) -> list[Ticket | None]:
+        async with self.db.transaction(caller) as session:
+            found = await self._readable(session, caller, ticket_ids)
+        return [found.get(i) for i in ticket_ids]
+
+    async def tickets(
+        self,
+        caller: Caller,
+        org_id: UUID,
+        where: TicketFilter,
+        first: int,
+        after: str | None,
+    ) -> Page[Ticket]:
+        """The organization's tickets, newest first; a requester's own only."""
+        size = page_size(first)
+        before = int(decode_cursor(after, 1)[0]) if after else None
+        async with self.db.transaction(caller) as session:
+            try:
+                viewer = await self._viewer(session, caller, org_id)
+            except Rejected:
+                return Page([], False)
+            query = select(Ticket).where(Ticket.org_id == org_id)
+            if not viewer.agent:
+                query = query.where(Ticket.requester_id == viewer.user_id)
+            if where.status is not None:
+                query = query.where(Ticket.status == where.status.value)
+            if where.assignee_id is not None:
+                query = query.where(Ticket.assignee_id == where.assignee_id)
+            if where.tag is not None:
+                query = query.where(col(Ticket.tags).contains([where.tag.lower()]))
+            if where.breached is not None:
+                breached = col(Ticket.sla_breached_at).is_not(None) | (
+                    col(Ticket.sla_due_at) <= utcnow()
+                )
+                query = query.where(breached if where.breached else ~breached)
+            if before is not None:
+                query = query.where(Ticket.number < before)
+            rows = await session.exec(query.order_by(col(Ticket.number).desc()).limit(size + 1))
+            return trimmed(list(rows), size)
+
+    async def tickets_of_users(
+        self, caller: Caller, user_ids: list[UUID], *, assigned: bool
+    ) -> list[list[Ticket]]:
+        """Each user's assigned (or requested) tickets in the caller's organization."""
+        if caller.org_id is None:
+            return [[] for _ in user_ids]
+        async with self.db.transaction(caller) as session:
+            try:
+                viewer = await self._viewer(session, caller, caller.org_id)
+            except Rejected:
+                return [[] for _ in user_ids]
+            column = col(Ticket.assignee_id if assigned else Ticket.requester_id)
+            rows = await session.exec(
+                select(Ticket)
+                .where(Ticket.org_id == viewer.org_id, column.in_(user_ids))
+                .order_by(col(Ticket.number).desc())
+                .limit(100 * len(user_ids))
+            )
+            by_user: dict[UUID, list[Ticket]] = {}
+            for ticket in rows:
+                if self._visible(viewer, ticket):
+                    owner = ticket.assignee_id if assigned else ticket.requester_id
+                    by_user.setdefault(owner, []).append(ticket)  # type: ignore[arg-type]
+        return [by_user.get(u, []) for u in user_ids]
+
+    async def set_status(self, caller: Caller, ticket_id: UUID, status: Status) -> Ticket:
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents change a ticket's status.")
+            current = Status(ticket.status)
+            if status not in TRANSITIONS[current]:
+                raise Rejected.one(
+                    SupportErrorCode.INVALID_STATUS_TRANSITION,
+                    f"A {current.value} ticket cannot become {status.value}.",
+                    "status",
+                )
+            ticket.status = status.value
+            await self._record(session, ticket, "status", {"to": status.value})
+            if status is Status.RESOLVED:
+                await self._ask_rating(session, ticket)
+        return ticket
+
+    async def merge(self, caller: Caller, source_id: UUID, target_id: UUID) -> Ticket:
+        """The source's comments and attachments move to the target; the source is closed as
+        merged and points at it."""
+        require(
+            source_id != target_id,
+            SupportErrorCode.CANNOT_MERGE_INTO_ITSELF,
+            "A ticket cannot be merged into itself.",
+            "targetId",
+        )
+        async with self.db.transaction(caller) as session:
+            # both rows locked in one order, so two opposite merges wait rather than deadlock
+            locked = {}
+            for ticket_id in sorted((source_id, target_id)):
+                viewer, locked[ticket_id] = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents merge tickets.")
+            source, target = locked[source_id], locked[target_id]
+            require(
+                Status.MERGED.value not in (source.status, target.status),
+                SupportErrorCode.ALREADY_MERGED,
+                "A merged ticket cannot be merged again.",
+                "sourceId",
+            )
+            for table in (Comment, Attachment):
+                await session.exec(
+                    update(table)
+                    .where(col(table.ticket_id) == source.id)
+                    .values(ticket_id=target.id)
+                )
+            source.status, source.merged_into_id = Status.MERGED.value, target.id
+            await self._record(session, source, "status", {"to": source.status})
+            target.updated_at = utcnow()
+            session.add(target)
+        return target
+
+    # satisfaction ----------------------------------------------------------------------------
+
+    async def _ask_rating(self, session: AsyncSession, ticket: Ticket) -> None:
+        """Every resolution sends the requester a new single-use rating link."""
+        token, hashed = new_token()
+        ttl = timedelta(seconds=self.settings.support.support_rating_ttl_seconds)
+        rating = Rating(
+            org_id=ticket.org_id,
+            ticket_id=ticket.id,
+            token_hash=hashed,
+            expires_at=utcnow() + ttl,
+        )
+        session.add(rating)
+        link = f"{self.settings.core.public_url}/tickets/rate?token={token}"
+        await stage_notification(
+            session,
+            NotificationRequest(
+                template_key="ticket_updated",
+                category="ticket",
+                recipients=[Recipient(user_id=ticket.requester_id)],
+                idempotency_key=f"support:rating:{rating.id}",
+                data={"ticket": f"#{ticket.number}", "subject": ticket.title, "link": link},
+                org_id=ticket.org_id,
+            ),
+        )
+
+    async def rate(self, caller: Caller, token: str, score: int, comment: str | None) -> Rating:
+        """Anyone holding the link rates once; the link is the credential."""
+        checked(
+            score=lambda: require(
+                1 <= score <= 5, ErrorCode.INVALID_INPUT, "A score from 1 to 5.", "score"
+            ),
+            comment=lambda: require(
+                comment is None or len(comment) <= 1000,
+                ErrorCode.INVALID_INPUT,
+                "At most 1000 characters.",
+                "comment",
+            ),
+        )
+        hashed = token_hash(token)
+        async with self.db.transaction(caller) as session:
+            await set_local(session, "app.token_hash", hashed)
+            rows = await session.exec(
+                select(Rating).where(Rating.token_hash == hashed).with_for_update()
+            )
+            rating = rows.first()
+            if rating is None or rating.expires_at < utcnow():
+                raise Rejected.one(
+                    ErrorCode.INVALID_TOKEN, "This rating link is invalid or has expired.", "token"
+                )
+            require(
+                rating.rated_at is None,
+                SupportErrorCode.RATING_ALREADY_GIVEN,
+                "This resolution was already rated.",
+                "token",
+            )
+            rating.score, rating.rated_at = score, utcnow()
+            rating.comment = comment.strip() if comment else None
+            session.add(rating)
+        return rating
+
+    async def update_ticket(
+        self, caller: Caller, ticket_id: UUID, changes: TicketChanges
+    ) -> Ticket:
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents change a ticket.")
+            if changes.tags is not None:
+                ticket.tags = _tags(changes.tags)
+            if changes.custom_fields is not None:
+                definitions = await self._definitions(session, ticket.org_id)
+                ticket.custom_fields = custom_values(
+                    definitions, {**ticket.custom_fields, **changes.custom_fields}
+                )
+            if changes.unassign:
+                ticket.assignee_id = None
+            elif changes.assignee_id is not None and changes.assignee_id != ticket.assignee_id:
+                await self._check_assignee(session, ticket.org_id, changes.assignee_id)
+                ticket.assignee_id = changes.assignee_id
+            if changes.priority is not None and changes.priority.value != ticket.priority:
+                ticket.priority = changes.priority.value
+                await self._record(session, ticket, "priority", {"to": ticket.priority})
+            session.add(ticket)
+        return ticket
+
+    async def _check_assignee(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> None:
+        agent = await session.get(Agent, (org_id, user_id))
+        if agent is None:
+            raise Rejected.one(
+                SupportErrorCode.ASSIGNEE_NOT_AGENT,
+                "Tickets are assigned to agents only.",
+                "assigneeId",
+            )
+        load = await assignment.open_load(session, org_id, [user_id])
+        require(
+            load.get(user_id, 0) < agent.capacity,
+            SupportErrorCode.AGENT_AT_CAPACITY,
+            "This agent already holds as many open tickets as they can.",
+            "assigneeId",
+        )
+
+    # comments --------------------------------------------------------------------------------
+
+    async def add_comment(
+        self,
+        caller: Caller,
+        ticket_id: UUID,
+        body: str,
+        *,
+        internal: bool,
+        mentions: list[UUID],
+        attachment_ids: list[UUID],
+    ) -> Comment:
+        author = signed_in(caller)
+        clean = sanitized(body)
+        require(
+            len(mentions) <= MAX_MENTIONS,
+            ErrorCode.INVALID_INPUT,
+            f"At most {MAX_MENTIONS} mentions.",
+            "mentionIds",
+        )
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(
+                viewer.agent or not internal,
+                ErrorCode.FORBIDDEN,
+                "Only agents write internal notes.",
+            )
+            mentioned = list(dict.fromkeys(m for m in mentions if m != author))
+            await self._check_mentions(session, ticket, mentioned, internal=internal)
+            comment = Comment(
+                org_id=ticket.org_id,
+                ticket_id=ticket.id,
+                author_id=author,
+                body=clean,
+                internal=internal,
+                mentions=mentioned,
+            )
+            session.add(comment)
+            await session.flush()
+            await self._attach(session, ticket, comment, attachment_ids)
+            if not internal:
+                await self._public_reply(session, ticket, agent=viewer.agent)
+            await self._notify_mentions(session, ticket, comment)
+        return comment
+
+    async def _check_mentions(
+        self, session: AsyncSession, ticket: Ticket, mentioned: list[UUID], *, internal: bool
+    ) -> None:
+        """Agents may be mentioned anywhere; the requester only in a public reply."""
+        for user_id in mentioned:
+            allowed = await self._is_agent(session, ticket.org_id, user_id) or (
+                not internal and user_id == ticket.requester_id
+            )
+            require(
+                allowed,
+                ErrorCode.INVALID_INPUT,
+                "Only agents (and the requester, in a public reply) can be mentioned.",
+                "mentionIds",
+            )
+
+    async def _public_reply(self, session: AsyncSession, ticket: Ticket, *, agent: bool) -> None:
+        """An agent's reply opens a new ticket; the requester's reopens a pending one."""
+        await self._record(session, ticket, "reply", {"agent": agent})
+        status = Status(ticket.status)
+        opens = (agent and status is Status.NEW) or (not agent and status is Status.PENDING)
+        if opens:
+            ticket.status = Status.OPEN.value
+            await self._record(session, ticket, "status", {"to": ticket.status})
+
+    async def _notify_mentions(
+        self, session: AsyncSession, ticket: Ticket, comment: Comment
+    ) -> None:
+        if not comment.mentions:
+            return
+        link = f"{self.settings.core.public_url}/tickets/{ticket.id}"
+        await stage_notification(
+            session,
+            NotificationRequest(
+                template_key="ticket_updated",
+                category="ticket",
+                recipients=[Recipient(user_id=u) for u in comment.mentions],
+                idempotency_key=f"support:mention:{comment.id}",
+                data={"ticket": f"#{ticket.number}", "subject": ticket.title, "link": link},
+                channels=["in_app", "email"],
+                org_id=ticket.org_id,
+            ),
+        )
+
+    async def comments(self, caller: Caller, ticket_ids: list[UUID]) -> list[list[Comment]]:
+        """Each ticket's comments, oldest first; internal notes for agents only."""
+        async with self.db.transaction(caller) as session:
+            visible = await self._readable(session, caller, ticket_ids)
+            agent = await self._sees_internal(session, caller)
+            query = select(Comment).where(col(Comment.ticket_id).in_(list(visible)))
+            if not agent:
+                query = query.where(col(Comment.internal).is_(False))
+            rows = await session.exec(query.order_by(col(Comment.created_at), col(Comment.id)))
+            by_ticket: dict[UUID, list[Comment]] = {}
+            for comment in rows:
+                by_ticket.setdefault(comment.ticket_id, []).append(comment)
+        return [by_ticket.get(i, []) for i in ticket_ids]
+
+    async def _sees_internal(self, session: AsyncSession, caller: Caller) -> bool:
+        if caller.org_id is None:
+            return False
+        try:
+            return (await self._viewer(session, caller, caller.org_id)).agent
+        except Rejected:
+            return False
+
+    async def comment_counts(self, caller: Caller, ticket_ids: list[UUID]) -> list[int]:
+        """How many comments the caller sees on each ticket: one query for the whole list."""
+        async with self.db.transaction(caller) as session:
+            if caller.org_id is None or not ticket_ids:
+                return [0 for _ in ticket_ids]
+            agent = await self._sees_internal(session, caller)
+            counted = (
+                func.count() if agent else func.count().filter(col(Comment.internal).is_(False))
+            )
+            rows = await session.exec(
+                select(Comment.ticket_id, counted)
+                .where(col(Comment.ticket_id).in_(ticket_ids))
+                .group_by(col(Comment.ticket_id))
+            )
+            counts = dict(rows.all())
+        return [int(counts.get(i, 0)) for i in ticket_ids]
+
+    async def comments_by_id(self, caller: Caller, comment_ids: list[UUID]) -> list[Comment | None]:
+        async with self.db.transaction(caller) as session:
+            rows = list(await session.exec(select(Comment).where(col(Comment.id).in_(comment_ids))))
+            visible = await self._readable(session, caller, [c.ticket_id for c in rows])
+            agent = await self._sees_internal(session, caller)
+        found = {c.id: c for c in rows if c.ticket_id in visible and (agent or not c.internal)}
+        return [found.get(i) for i in comment_ids]

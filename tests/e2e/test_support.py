@@ -1,0 +1,83 @@
+"""Support through ``vetrai up``'s router: the issue's ticket operations as written (without an
+attachment: the embedded S3 is not part of ``vetrai up`` yet), the requester's email joined
+from auth, the organization's tickets from tenancy's Organization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import unique_email, unique_slug
+from tests.e2e.conftest import ROUTER, Platform, run_query
+
+
+def _as(token: str, query: str) -> dict[str, Any]:
+    return run_query(ROUTER, query, {"authorization": f"Bearer {token}"})
+
+
+def test_ticket_operations_through_the_router(platform: Platform) -> None:
+    # the platform is shared by the end-to-end tests: people and slugs of our own
+    email, slug = unique_email("lin"), unique_slug()
+    signed_up = run_query(
+        ROUTER,
+        f"""mutation {{ signUp(input: {{email: "{email}",
+      password: "correct horse battery", name: "Lin"}}) {{
+      user {{ id }} tokens {{ accessToken }} }} }}""",
+    )["signUp"]
+    user, token = signed_up["user"]["id"], signed_up["tokens"]["accessToken"]
+    org = _as(
+        token,
+        f"""mutation {{ createOrganization(input: {{name: "Lin's", slug: "{slug}"}})
+      {{ organization {{ id }} }} }}""",
+    )["createOrganization"]["organization"]["id"]
+
+    created = _as(
+        token,
+        f"""mutation {{ createTicket(input: {{organizationId: "{org}",
+      title: "Invoice charged twice", body: "<p>Twice in March</p>", priority: HIGH,
+      tags: ["billing"], attachmentIds: []}}) {{
+      ticket {{ id number status sla {{ firstResponse {{ dueAt }} resolution {{ dueAt }} }} }}
+      errors {{ code field message }} }} }}""",
+    )["createTicket"]
+    assert created["errors"] == []
+    ticket = created["ticket"]
+    assert (ticket["number"], ticket["status"], ticket["sla"]) == (1, "NEW", None)
+
+    note = _as(
+        token,
+        f"""mutation {{ addComment(input: {{ticketId: "{ticket["id"]}",
+      body: "Checking with finance", internal: true}}) {{ comment {{ id internal }}
+      errors {{ code message }} }} }}""",
+    )["addComment"]
+    assert note == {"comment": {"id": note["comment"]["id"], "internal": True}, "errors": []}
+    pending = _as(
+        token,
+        f"""mutation {{ setTicketStatus(input: {{ticketId: "{ticket["id"]}", status: PENDING}}) {{
+      ticket {{ status sla {{ timeline {{ event rule }} }} }} errors {{ code message }} }} }}""",
+    )["setTicketStatus"]
+    assert pending == {"ticket": {"status": "PENDING", "sla": None}, "errors": []}
+
+    read = _as(
+        token,
+        f"""query {{ ticket(id: "{ticket["id"]}") {{ number title requester {{ id email }}
+      assignee {{ id }} comments(first: 20) {{ edges {{ node {{ body internal author {{ id }}
+      attachments {{ fileName downloadUrl }} }} }} }}
+      similar(first: 5) {{ score ticket {{ id title }} }} }} }}""",
+    )["ticket"]
+    assert read["requester"] == {"id": user, "email": email}
+    assert [e["node"]["internal"] for e in read["comments"]["edges"]] == [True]
+    assert read["similar"] == []
+
+    listed = _as(
+        token,
+        f"""query {{ organization(id: "{org}") {{ name tickets(first: 5) {{
+      edges {{ node {{ number requester {{ email }} commentCount }} }} }} }} }}""",
+    )["organization"]
+    assert listed["tickets"]["edges"] == [
+        {"node": {"number": 1, "requester": {"email": email}, "commentCount": 1}}
+    ]
+    rated = _as(
+        token,
+        """mutation { rateTicket(token: "not-a-link", score: 5, comment: "Fast")
+      { errors { code message } } }""",
+    )["rateTicket"]
+    assert [e["code"] for e in rated["errors"]] == ["INVALID_TOKEN"]
