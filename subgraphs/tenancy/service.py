@@ -28,7 +28,7 @@ from subgraphs.notifications.contract import (
     stage_members,
     stage_notification,
 )
-from subgraphs.tenancy.contract import TenancyErrorCode
+from subgraphs.tenancy.contract import MembershipEvent, TenancyErrorCode, stage_membership_change
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 from subgraphs.tenancy.settings import Settings
 
@@ -175,6 +175,7 @@ class TenancyService:
             # Routers stop honouring the organization's API keys at once.
             gone = {"event": "organization_deleted", "org_id": str(org_id)}
             await stage_announcement(session, CHANGED_CHANNEL, gone)
+            await stage_membership_change(session, MembershipEvent.ORGANIZATION_DELETED, org_id)
 
     async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
         """Organizations by id, in order; None where the caller is not a member."""
@@ -282,6 +283,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             target.role = role.value
             session.add(target)
+            await stage_membership_change(session, MembershipEvent.ROLE_CHANGED, org_id, user_id)
             return target
 
     async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
@@ -305,6 +307,7 @@ class TenancyService:
             await session.delete(target)
             await session.flush()
             await self._announce(session, org_id, await self._member_ids(session, org_id))
+            await stage_membership_change(session, MembershipEvent.MEMBER_REMOVED, org_id, user_id)
 
     # invitations -------------------------------------------------------------------------------
 
