@@ -7,20 +7,21 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
-from sqlalchemy import update
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
 from subgraphs.auth.contract import AuthErrorCode
-from subgraphs.auth.models import EmailToken, RefreshToken, User
+from subgraphs.auth.models import EmailToken, OrganizationMembers, RefreshToken, User
 from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
@@ -55,6 +56,20 @@ def check_password_strength(password: str, email: str, field: str = "password") 
         problem = "Do not use your email address in your password."
     if problem:
         raise Rejected.one(AuthErrorCode.WEAK_PASSWORD, problem, field)
+
+
+async def record_members(db: Database, org_id: UUID, user_ids: list[UUID], as_of: datetime) -> None:
+    """Record tenancy's list of an organization's members unless a newer one is recorded."""
+    row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
+    table = OrganizationMembers.__table__  # type: ignore[attr-defined]
+    statement = insert(table).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["org_id"],
+        set_={"user_ids": statement.excluded.user_ids, "as_of": statement.excluded.as_of},
+        where=table.c.as_of < statement.excluded.as_of,
+    )
+    async with db.transaction(ANONYMOUS) as session:
+        await session.exec(statement)
 
 
 class AuthService:
@@ -228,13 +243,26 @@ class AuthService:
             return await session.get(User, caller.user_id)
 
     async def users(self, caller: Caller, ids: list[UUID]) -> list[User | None]:
-        """Users by id, in order; anonymous callers get nothing."""
+        """Users by id, in order; None for those the caller shares no organization with."""
         if not caller.is_authenticated:
             return [None] * len(ids)
         async with self.db.transaction(caller) as session:
-            found = await session.exec(select(User).where(col(User.id).in_(ids)))
+            visible = await self._visible(session, caller) & set(ids)
+            found = await session.exec(select(User).where(col(User.id).in_(visible)))
             by_id = {u.id: u for u in found}
         return [by_id.get(i) for i in ids]
+
+    async def _visible(self, session: AsyncSession, caller: Caller) -> set[UUID]:
+        """The caller, and the members of every organization the caller belongs to (a key: of
+        its own organization)."""
+        shared = []
+        if caller.user_id is not None:
+            shared.append(col(OrganizationMembers.user_ids).contains([caller.user_id]))
+        if caller.org_id is not None:
+            shared.append(col(OrganizationMembers.org_id) == caller.org_id)
+        rows = await session.exec(select(OrganizationMembers.user_ids).where(or_(*shared)))
+        visible = {user for members in rows for user in members}
+        return visible | ({caller.user_id} if caller.user_id else set())
 
     async def update_profile(self, caller: Caller, name: str) -> User:
         user_id = signed_in(caller)

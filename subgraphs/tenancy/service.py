@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
+from subgraphs.auth.contract import stage_members as stage_auth_members
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, signed_in
@@ -237,8 +238,10 @@ class TenancyService:
         return list(rows)
 
     async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
-        """Once the change is committed, tell notifications who the members are now."""
-        await stage_members(session, org_id, members, utcnow())
+        """Once the change is committed, tell notifications and auth who the members are now."""
+        as_of = utcnow()
+        await stage_members(session, org_id, members, as_of)
+        await stage_auth_members(session, org_id, members, as_of)
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
