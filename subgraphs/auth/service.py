@@ -72,6 +72,13 @@ async def record_members(db: Database, org_id: UUID, user_ids: list[UUID], as_of
         await session.exec(statement)
 
 
+def login_delay(failures: int, settings: Settings) -> float:
+    """Seconds a login for an email waits after ``failures`` failed ones for it from anywhere:
+    one more second per failure from the threshold on, up to the maximum."""
+    beyond = failures - settings.auth.login_slow_down_after_failures_per_email + 1
+    return float(min(max(beyond, 0), settings.auth.login_max_delay_seconds))
+
+
 class AuthService:
     def __init__(self, db: Database, redis: Redis, settings: Settings, signer: TokenSigner):
         self.db = db
@@ -142,22 +149,29 @@ class AuthService:
 
     # throttling --------------------------------------------------------------------------------
 
-    def _throttle_keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
+    def _throttle_keys(self, email: str, address: str | None) -> tuple[list[tuple[str, int]], str]:
+        """The counters that refuse a login (per email and address, per address) with their
+        limits, and the one that only slows an email's logins down."""
         digest = hashlib.sha256(email.encode()).hexdigest()
-        keys = [(f"auth:fail:email:{digest}", self.settings.auth.login_max_failures_per_email)]
-        if address:
-            keys.append(
-                (f"auth:fail:addr:{address}", self.settings.auth.login_max_failures_per_address)
+        where = address or "unknown"
+        auth = self.settings.auth
+        refusing = [
+            (f"auth:fail:pair:{digest}:{where}", auth.login_max_failures_per_email_and_address),
+            (f"auth:fail:addr:{where}", auth.login_max_failures_per_address),
+        ]
+        return refusing, f"auth:fail:email:{digest}"
+
+    async def _wait_or_refuse(self, refusing: list[tuple[str, int]], slowing: str) -> None:
+        counts = [int(c or 0) for c in await self.redis.mget([k for k, _ in refusing] + [slowing])]
+        if any(count >= limit for count, (_, limit) in zip(counts, refusing, strict=False)):
+            raise Rejected.one(
+                AuthErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
             )
-        return keys
+        await asyncio.sleep(login_delay(counts[-1], self.settings))
 
-    async def _throttled(self, keys: list[tuple[str, int]]) -> bool:
-        counts = await self.redis.mget([key for key, _ in keys])
-        return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, keys, strict=True))
-
-    async def _record_failure(self, keys: list[tuple[str, int]]) -> None:
+    async def _record_failure(self, keys: list[str]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key, _ in keys:
+            for key in keys:
                 pipe.set(key, 0, nx=True, ex=self.settings.auth.login_failure_window_seconds)
                 pipe.incr(key)
             await pipe.execute()
@@ -189,19 +203,16 @@ class AuthService:
 
     async def log_in(self, email: str, password: str, caller: Caller) -> tuple[User, Tokens]:
         email = email.strip().lower()
-        keys = self._throttle_keys(email, caller.client_ip)
-        if await self._throttled(keys):
-            raise Rejected.one(
-                AuthErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
-            )
+        refusing, slowing = self._throttle_keys(email, caller.client_ip)
+        await self._wait_or_refuse(refusing, slowing)
         async with self.db.transaction(ANONYMOUS) as session:
             user = (await session.exec(select(User).where(User.email == email))).first()
             valid = await self._matches(user.password_hash if user else self._dummy_hash, password)
             if user is None or not valid:
-                await self._record_failure(keys)
+                await self._record_failure([key for key, _ in refusing] + [slowing])
                 raise Rejected.one(AuthErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
             tokens = self._issue(session, user, uuid4())
-        await self.redis.delete(keys[0][0])
+        await self.redis.delete(refusing[0][0])
         return user, tokens
 
     async def refresh(self, refresh_token: str) -> Tokens:
