@@ -15,6 +15,12 @@ from subgraphs.kernel.outbox import stage_job
 MEMBERS_JOB = "auth.organization_members"
 
 
+def ended_session_key(session_id: UUID) -> str:
+    """Set while access tokens of this session (their ``sid``) may still be unexpired: the
+    session ended (log out, password change or reset, a stolen refresh token)."""
+    return f"vetrai:auth:ended-session:{session_id}"
+
+
 class AuthErrorCode(enum.StrEnum):
     EMAIL_TAKEN = "EMAIL_TAKEN"
     WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 - an error code

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
-from subgraphs.auth.contract import AuthErrorCode
+from subgraphs.auth.contract import AuthErrorCode, ended_session_key
 from subgraphs.auth.models import EmailToken, OrganizationMembers, RefreshToken, User
 from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner
@@ -145,7 +145,15 @@ class AuthService:
             statement = statement.where(col(RefreshToken.family_id) != keep)
         if family is not None:
             statement = statement.where(col(RefreshToken.family_id) == family)
-        await session.exec(statement.values(revoked_at=utcnow()))
+        ended = await session.exec(
+            statement.values(revoked_at=utcnow()).returning(col(RefreshToken.family_id))
+        )
+        # Before the commit: if Redis fails, nothing is revoked and the caller hears of it.
+        ttl = self.settings.auth.access_token_ttl_seconds
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for family_id in set(ended.scalars()):
+                pipe.set(ended_session_key(family_id), 1, ex=ttl)
+            await pipe.execute()
 
     # throttling --------------------------------------------------------------------------------
 
