@@ -1,13 +1,18 @@
 """Who is calling the router, and as which organization.
 
 - ``Authorization: Bearer <JWT>``: verified against auth's published keys (JWKS, cached,
-  refetched when a token names a key we do not know); the organization is the one named by
+  refetched when a token names a key we do not know) and refused once its session has ended
+  (auth's deny-list in Redis); the organization is the one named by
   ``X-Organization-Id`` or else the user's active one, with the user's role in it, from tenancy.
-- ``X-API-Key: vetrai_...``: verified by the keys subgraph's internal route; the answer is
-  cached until the key changes (keys announces revocations and rotations on Redis) or expires.
+- ``X-API-Key: vetrai_...``: verified by the keys subgraph's internal route, and honoured only
+  while the key's creator is still a member of its organization (with at most the scopes of the
+  creator's role now); the answer is cached until the key changes (keys announces revocations
+  and rotations on Redis) or expires.
 - Nothing: anonymous.
 
-Answers from the subgraphs are cached briefly, so a request costs no lookups once warm.
+Answers from the subgraphs are cached briefly, so a request costs no lookups once warm; tenancy
+announces removals, role changes and deleted organizations, which drop what is cached of them at
+once (if the announcements are lost, everything cached is dropped).
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ from core.logs import request_id
 from core.scopes import INTERNAL_VERIFY, scopes_of
 from core.tracing import outgoing
 from router.config import Window
+from subgraphs.auth.contract import ended_session_key
 from subgraphs.keys.contract import CHANGED_CHANNEL, SECRET_PREFIX
+from subgraphs.tenancy.contract import MEMBERSHIP_CHANNEL
 
 logger = logging.getLogger(__name__)
 _REFETCH_INTERVAL = 10.0
@@ -65,6 +72,7 @@ class Identity:
     caller: Caller
     plan: str | None = None
     key_limit: Window | None = None
+    key_creator: UUID | None = None
 
 
 def verify_token(
@@ -93,10 +101,15 @@ def _kid(token: str) -> str | None:
 
 
 class _Expiring:
-    """A small cache whose entries live until their own deadline."""
+    """A small cache whose entries live until their own deadline.
+
+    ``generation`` changes whenever entries are dropped: an answer looked up before a drop
+    may be stale already, so ``put`` ignores it (``seen``: the generation when it was asked).
+    """
 
     def __init__(self) -> None:
         self._entries: dict[Any, tuple[float, Any]] = {}
+        self.generation = 0
 
     def get(self, key: Any) -> Any:
         entry = self._entries.get(key)
@@ -104,16 +117,21 @@ class _Expiring:
             return None
         return entry[1]
 
-    def put(self, key: Any, value: Any, ttl: float) -> None:
+    def put(self, key: Any, value: Any, ttl: float, seen: int) -> None:
+        if seen != self.generation:
+            return
         if len(self._entries) >= _MAX_CACHED:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + ttl, value)
 
     def clear(self) -> None:
+        self.generation += 1
         self._entries.clear()
 
-    def drop(self, matches: Any) -> None:
-        for key in [k for k, (_, v) in self._entries.items() if matches(v)]:
+    def drop(self, matches: Callable[[Any, Any], bool]) -> None:
+        """Forget every entry for which ``matches(key, value)``."""
+        self.generation += 1
+        for key in [k for k, (_, v) in self._entries.items() if matches(k, v)]:
             del self._entries[key]
 
 
@@ -141,6 +159,7 @@ class Authenticator:
         self._http = httpx.AsyncClient(timeout=5.0)
 
     async def identify(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
+        self._listen()
         secret = headers.get("x-api-key")
         if secret:
             return await self._api_key(secret, client_ip)
@@ -191,14 +210,17 @@ class Authenticator:
         if _kid(token) not in {key.kid for key in self._jwks.keys}:
             await self._refresh_jwks()
         claims = verify_token(token, self._jwks, issuer=self.issuer, audience=self.audience)
-        if claims is None:
+        if claims is None or not claims.get("sid"):
             raise Unauthenticated("The access token is invalid or has expired.")
-        user = Caller(
-            user_id=UUID(claims["sub"]),
-            session_id=UUID(claims["sid"]) if claims.get("sid") else None,
-            client_ip=client_ip,
-        )
-        membership = await self._membership(user, org)
+        session_id = UUID(claims["sid"])
+        await self._refuse_ended(session_id)
+        user = Caller(user_id=UUID(claims["sub"]), session_id=session_id, client_ip=client_ip)
+        try:
+            membership = await self._membership(user, org)
+        except httpx.HTTPError as exc:
+            # Without tenancy the user still acts as themselves, in no organization.
+            logger.warning("organization lookup failed: %r", exc)
+            membership = None
         if membership is None:
             if org:
                 raise Forbidden("You are not a member of this organization.")
@@ -214,20 +236,26 @@ class Authenticator:
         )
         return Identity(caller, plan=membership.get("plan"))
 
+    async def _refuse_ended(self, session_id: UUID) -> None:
+        """Tokens of a session that ended (log out, password change) are refused at once."""
+        try:
+            ended = await self.redis.exists(ended_session_key(session_id))
+        except RedisError as exc:
+            raise Unavailable("Sessions cannot be checked right now.") from exc
+        if ended:
+            raise Unauthenticated("This session has ended; log in again.")
+
     async def _membership(self, user: Caller, org: str | None) -> dict[str, Any] | None:
+        """The user's organization (``org``, else their active one) with their role in it."""
         cache_key = (user.user_id, org)
         cached = self._memberships.get(cache_key)
         if cached is None:
-            try:
-                found = await self._organization(user, org)
-            except httpx.HTTPError as exc:
-                # Without tenancy the user still acts as themselves, in no organization.
-                logger.warning("organization lookup failed: %r", exc)
-                return None
+            seen = self._memberships.generation
+            found = await self._organization(user, org)
             if not (found and found.get("viewerRole")):
                 return None  # not cached: a membership made a moment ago must count at once
             cached = found
-            self._memberships.put(cache_key, cached, _MEMBERSHIP_TTL)
+            self._memberships.put(cache_key, cached, _MEMBERSHIP_TTL, seen)
         return cached  # type: ignore[no-any-return]
 
     # API keys ---------------------------------------------------------------------------------
@@ -238,12 +266,12 @@ class Authenticator:
         digest = hashlib.sha256(secret.encode()).hexdigest()
         identity: Identity | None = self._keys.get(digest)
         if identity is None:
+            seen = self._keys.generation
             identity, ttl = await self._verify_key(secret, client_ip)
-            self._keys.put(digest, identity, ttl)
+            self._keys.put(digest, identity, ttl, seen)
         return replace(identity, caller=replace(identity.caller, client_ip=client_ip))
 
     async def _verify_key(self, secret: str, client_ip: str | None) -> tuple[Identity, float]:
-        self._listen()
         router = Caller(scopes=frozenset({INTERNAL_VERIFY}))
         try:
             response = await self._post(self.endpoints.keys, "keys", router, {"secret": secret})
@@ -253,21 +281,25 @@ class Authenticator:
         except httpx.HTTPError as exc:
             raise Unavailable("API keys cannot be checked right now.") from exc
         key = response.json()
-        caller = Caller(
-            key_id=UUID(key["key_id"]),
-            org_id=UUID(key["org_id"]),
-            scopes=frozenset(key["scopes"]),
-            client_ip=client_ip,
-        )
+        creator = UUID(key["created_by"])
         try:
-            found = await self._organization(caller, None)
+            found = await self._membership(Caller(user_id=creator), key["org_id"])
         except httpx.HTTPError as exc:
             raise Unavailable("API keys cannot be checked right now.") from exc
         if found is None:
-            raise Unauthenticated("The API key's organization no longer exists.")
+            raise Unauthenticated("The API key's organization is gone, or its creator left it.")
+        caller = Caller(
+            key_id=UUID(key["key_id"]),
+            org_id=UUID(key["org_id"]),
+            scopes=frozenset(key["scopes"]) & scopes_of([str(found["viewerRole"]).lower()]),
+            client_ip=client_ip,
+        )
         limit = key.get("rate_limit")
         identity = Identity(
-            caller, plan=found.get("plan"), key_limit=Window(**limit) if limit else None
+            caller,
+            plan=found.get("plan"),
+            key_limit=Window(**limit) if limit else None,
+            key_creator=creator,
         )
         ttl = _KEY_TTL
         if key.get("expires_at"):
@@ -275,35 +307,47 @@ class Authenticator:
             ttl = min(ttl, max(remaining, 0.0))
         return identity, ttl
 
+    # announcements ----------------------------------------------------------------------------
+
     def _listen(self) -> None:
         if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._forget_changed_keys())
+            self._listener = asyncio.create_task(self._forget_announced())
 
-    async def _forget_changed_keys(self) -> None:
-        """Drop cached keys as soon as keys announces a revocation or rotation."""
+    async def _forget_announced(self) -> None:
+        """Drop what is cached of a key, a member or an organization as soon as it changes."""
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANGED_CHANNEL)
+                    await pubsub.subscribe(CHANGED_CHANNEL, MEMBERSHIP_CHANNEL)
                     # What was announced while we were not listening is unknown: forget all.
-                    self._keys.clear()
+                    self._forget_all()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            self._forget(message["data"])
+                            self._forget(orjson.loads(message["data"]))
             except RedisError as exc:
-                logger.warning("lost the key announcements, listening again: %r", exc)
-                self._keys.clear()
+                logger.warning("lost the announcements, listening again: %r", exc)
+                self._forget_all()
                 await asyncio.sleep(1.0)
 
-    def _forget(self, announcement: bytes) -> None:
-        """A key was revoked or rotated, or an organization (with all its keys) deleted."""
-        message = orjson.loads(announcement)
+    def _forget_all(self) -> None:
+        self._keys.clear()
+        self._memberships.clear()
+
+    def _forget(self, message: dict[str, Any]) -> None:
+        """A key was revoked or rotated; a member left or changed role; an organization (with
+        all its keys) was deleted."""
         if message.get("key_id"):
             key_id = UUID(message["key_id"])
-            self._keys.drop(lambda identity: identity.caller.key_id == key_id)
-        elif message.get("org_id"):
-            org_id = UUID(message["org_id"])
-            self._keys.drop(lambda identity: identity.caller.org_id == org_id)
+            self._keys.drop(lambda _, identity: identity.caller.key_id == key_id)
+            return
+        org_id = UUID(message["org_id"])
+        if message.get("user_id") is None:
+            self._keys.drop(lambda _, identity: identity.caller.org_id == org_id)
+            self._memberships.drop(lambda _, found: found["id"] == str(org_id))
+            return
+        user_id = UUID(message["user_id"])
+        self._keys.drop(lambda _, i: i.caller.org_id == org_id and i.key_creator == user_id)
+        self._memberships.drop(lambda key, found: key[0] == user_id and found["id"] == str(org_id))
 
     async def aclose(self) -> None:
         if self._listener:

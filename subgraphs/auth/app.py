@@ -1,4 +1,4 @@
-"""The auth subgraph (port 8001): its schema, services, migrations, and the JWKS route."""
+"""The auth subgraph (port 8001): its schema, services, migrations, jobs, and the JWKS route."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from subgraphs.auth.schema import schema
 from subgraphs.auth.service import AuthService
 from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner, keys_path
+from subgraphs.auth.tasks import JOBS
 from subgraphs.kernel.app import Runtime
 from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
@@ -36,4 +37,5 @@ DOMAIN = Domain(
     services=services,
     migrations=MigrationSet("auth", Path(__file__).parent / "migrations"),
     routes=[Route("/.well-known/jwks.json", jwks)],
+    jobs=JOBS,
 )

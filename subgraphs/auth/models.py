@@ -1,10 +1,14 @@
-"""Tables of the auth schema: users, refresh tokens (one family per session), email tokens."""
+"""Tables of the auth schema: users, refresh tokens (one family per session), email tokens, and
+the members of each organization as tenancy announces them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from sqlalchemy import Column
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
@@ -54,3 +58,14 @@ class EmailToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class OrganizationMembers(SQLModel, table=True):
+    """Who belongs to an organization, as tenancy last announced it: whom a user may see."""
+
+    __tablename__ = "organization_members"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    user_ids: list[UUID] = Field(sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False))
+    as_of: datetime

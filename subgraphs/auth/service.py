@@ -7,20 +7,21 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
-from sqlalchemy import update
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
-from subgraphs.auth.contract import AuthErrorCode
-from subgraphs.auth.models import EmailToken, RefreshToken, User
+from subgraphs.auth.contract import AuthErrorCode, ended_session_key
+from subgraphs.auth.models import EmailToken, OrganizationMembers, RefreshToken, User
 from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
@@ -55,6 +56,27 @@ def check_password_strength(password: str, email: str, field: str = "password") 
         problem = "Do not use your email address in your password."
     if problem:
         raise Rejected.one(AuthErrorCode.WEAK_PASSWORD, problem, field)
+
+
+async def record_members(db: Database, org_id: UUID, user_ids: list[UUID], as_of: datetime) -> None:
+    """Record tenancy's list of an organization's members unless a newer one is recorded."""
+    row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
+    table = OrganizationMembers.__table__  # type: ignore[attr-defined]
+    statement = insert(table).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["org_id"],
+        set_={"user_ids": statement.excluded.user_ids, "as_of": statement.excluded.as_of},
+        where=table.c.as_of < statement.excluded.as_of,
+    )
+    async with db.transaction(ANONYMOUS) as session:
+        await session.exec(statement)
+
+
+def login_delay(failures: int, settings: Settings) -> float:
+    """Seconds a login for an email waits after ``failures`` failed ones for it from anywhere:
+    one more second per failure from the threshold on, up to the maximum."""
+    beyond = failures - settings.auth.login_slow_down_after_failures_per_email + 1
+    return float(min(max(beyond, 0), settings.auth.login_max_delay_seconds))
 
 
 class AuthService:
@@ -123,26 +145,41 @@ class AuthService:
             statement = statement.where(col(RefreshToken.family_id) != keep)
         if family is not None:
             statement = statement.where(col(RefreshToken.family_id) == family)
-        await session.exec(statement.values(revoked_at=utcnow()))
+        ended = await session.exec(
+            statement.values(revoked_at=utcnow()).returning(col(RefreshToken.family_id))
+        )
+        # Before the commit: if Redis fails, nothing is revoked and the caller hears of it.
+        ttl = self.settings.auth.access_token_ttl_seconds
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for family_id in set(ended.scalars()):
+                pipe.set(ended_session_key(family_id), 1, ex=ttl)
+            await pipe.execute()
 
     # throttling --------------------------------------------------------------------------------
 
-    def _throttle_keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
+    def _throttle_keys(self, email: str, address: str | None) -> tuple[list[tuple[str, int]], str]:
+        """The counters that refuse a login (per email and address, per address) with their
+        limits, and the one that only slows an email's logins down."""
         digest = hashlib.sha256(email.encode()).hexdigest()
-        keys = [(f"auth:fail:email:{digest}", self.settings.auth.login_max_failures_per_email)]
-        if address:
-            keys.append(
-                (f"auth:fail:addr:{address}", self.settings.auth.login_max_failures_per_address)
+        where = address or "unknown"
+        auth = self.settings.auth
+        refusing = [
+            (f"auth:fail:pair:{digest}:{where}", auth.login_max_failures_per_email_and_address),
+            (f"auth:fail:addr:{where}", auth.login_max_failures_per_address),
+        ]
+        return refusing, f"auth:fail:email:{digest}"
+
+    async def _wait_or_refuse(self, refusing: list[tuple[str, int]], slowing: str) -> None:
+        counts = [int(c or 0) for c in await self.redis.mget([k for k, _ in refusing] + [slowing])]
+        if any(count >= limit for count, (_, limit) in zip(counts, refusing, strict=False)):
+            raise Rejected.one(
+                AuthErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
             )
-        return keys
+        await asyncio.sleep(login_delay(counts[-1], self.settings))
 
-    async def _throttled(self, keys: list[tuple[str, int]]) -> bool:
-        counts = await self.redis.mget([key for key, _ in keys])
-        return any(int(c or 0) >= limit for c, (_, limit) in zip(counts, keys, strict=True))
-
-    async def _record_failure(self, keys: list[tuple[str, int]]) -> None:
+    async def _record_failure(self, keys: list[str]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key, _ in keys:
+            for key in keys:
                 pipe.set(key, 0, nx=True, ex=self.settings.auth.login_failure_window_seconds)
                 pipe.incr(key)
             await pipe.execute()
@@ -174,19 +211,16 @@ class AuthService:
 
     async def log_in(self, email: str, password: str, caller: Caller) -> tuple[User, Tokens]:
         email = email.strip().lower()
-        keys = self._throttle_keys(email, caller.client_ip)
-        if await self._throttled(keys):
-            raise Rejected.one(
-                AuthErrorCode.TOO_MANY_ATTEMPTS, "Too many failed attempts; try again later."
-            )
+        refusing, slowing = self._throttle_keys(email, caller.client_ip)
+        await self._wait_or_refuse(refusing, slowing)
         async with self.db.transaction(ANONYMOUS) as session:
             user = (await session.exec(select(User).where(User.email == email))).first()
             valid = await self._matches(user.password_hash if user else self._dummy_hash, password)
             if user is None or not valid:
-                await self._record_failure(keys)
+                await self._record_failure([key for key, _ in refusing] + [slowing])
                 raise Rejected.one(AuthErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
             tokens = self._issue(session, user, uuid4())
-        await self.redis.delete(keys[0][0])
+        await self.redis.delete(refusing[0][0])
         return user, tokens
 
     async def refresh(self, refresh_token: str) -> Tokens:
@@ -228,13 +262,26 @@ class AuthService:
             return await session.get(User, caller.user_id)
 
     async def users(self, caller: Caller, ids: list[UUID]) -> list[User | None]:
-        """Users by id, in order; anonymous callers get nothing."""
+        """Users by id, in order; None for those the caller shares no organization with."""
         if not caller.is_authenticated:
             return [None] * len(ids)
         async with self.db.transaction(caller) as session:
-            found = await session.exec(select(User).where(col(User.id).in_(ids)))
+            visible = await self._visible(session, caller) & set(ids)
+            found = await session.exec(select(User).where(col(User.id).in_(visible)))
             by_id = {u.id: u for u in found}
         return [by_id.get(i) for i in ids]
+
+    async def _visible(self, session: AsyncSession, caller: Caller) -> set[UUID]:
+        """The caller, and the members of every organization the caller belongs to (a key: of
+        its own organization)."""
+        shared = []
+        if caller.user_id is not None:
+            shared.append(col(OrganizationMembers.user_ids).contains([caller.user_id]))
+        if caller.org_id is not None:
+            shared.append(col(OrganizationMembers.org_id) == caller.org_id)
+        rows = await session.exec(select(OrganizationMembers.user_ids).where(or_(*shared)))
+        visible = {user for members in rows for user in members}
+        return visible | ({caller.user_id} if caller.user_id else set())
 
     async def update_profile(self, caller: Caller, name: str) -> User:
         user_id = signed_in(caller)

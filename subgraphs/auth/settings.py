@@ -16,8 +16,12 @@ class AuthSettings(Section):
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
     email_token_ttl_seconds: int = Field(default=86400, ge=60)
     password_reset_ttl_seconds: int = Field(default=3600, ge=60)
-    login_max_failures_per_email: int = Field(default=5, ge=1)
+    # Refusals count per (email, address) and per address, so nobody can lock an owner out
+    # from elsewhere; failures for one email from everywhere only slow its logins down.
+    login_max_failures_per_email_and_address: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=30, ge=1)
+    login_slow_down_after_failures_per_email: int = Field(default=10, ge=1)
+    login_max_delay_seconds: float = Field(default=5.0, ge=0)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
 

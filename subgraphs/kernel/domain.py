@@ -3,12 +3,15 @@ schema, services, extra routes), its migrations and its worker jobs."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from arq.cron import CronJob
-from arq.worker import Function
+from arq.worker import Function, Retry
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from strawberry.federation import Schema
@@ -23,6 +26,15 @@ JobContext = dict[str, Any]
 
 def _none(_: Any) -> list[Any]:
     return []
+
+
+@asynccontextmanager
+async def retried_if_unavailable(ctx: JobContext) -> AsyncIterator[None]:
+    """The database or Redis may be back soon: try the job again later rather than lose it."""
+    try:
+        yield
+    except (DBAPIError, RedisError, OSError) as exc:
+        raise Retry(defer=ctx["job_try"] * 2) from exc
 
 
 @dataclass(frozen=True)

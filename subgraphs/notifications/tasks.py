@@ -4,20 +4,16 @@ of members are recorded."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
 from arq.worker import Function, Retry, func
-from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.domain import Jobs
+from subgraphs.kernel.domain import Jobs, retried_if_unavailable
 from subgraphs.notifications.channels import senders
 from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
 from subgraphs.notifications.delivery import DeliveryService
@@ -25,15 +21,6 @@ from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 from subgraphs.notifications.settings import Settings
 
 Ctx = dict[str, Any]
-
-
-@asynccontextmanager
-async def retried_if_unavailable(ctx: Ctx) -> AsyncIterator[None]:
-    """The database or Redis may be back soon: try the job again later rather than lose it."""
-    try:
-        yield
-    except (DBAPIError, RedisError, OSError) as exc:
-        raise Retry(defer=ctx["job_try"] * 2) from exc
 
 
 async def notify(ctx: Ctx, payload: dict[str, Any]) -> int:

@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
+from subgraphs.auth.contract import stage_members as stage_auth_members
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, signed_in
@@ -28,7 +29,7 @@ from subgraphs.notifications.contract import (
     stage_members,
     stage_notification,
 )
-from subgraphs.tenancy.contract import TenancyErrorCode
+from subgraphs.tenancy.contract import MembershipEvent, TenancyErrorCode, stage_membership_change
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 from subgraphs.tenancy.settings import Settings
 from subgraphs.themes.contract import stage_slug
@@ -180,6 +181,7 @@ class TenancyService:
             # Routers stop honouring the organization's API keys at once.
             gone = {"event": "organization_deleted", "org_id": str(org_id)}
             await stage_announcement(session, CHANGED_CHANNEL, gone)
+            await stage_membership_change(session, MembershipEvent.ORGANIZATION_DELETED, org_id)
 
     async def organizations(self, caller: Caller, ids: list[UUID]) -> list[Organization | None]:
         """Organizations by id, in order; None where the caller is not a member."""
@@ -241,8 +243,10 @@ class TenancyService:
         return list(rows)
 
     async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
-        """Once the change is committed, tell notifications who the members are now."""
-        await stage_members(session, org_id, members, utcnow())
+        """Once the change is committed, tell notifications and auth who the members are now."""
+        as_of = utcnow()
+        await stage_members(session, org_id, members, as_of)
+        await stage_auth_members(session, org_id, members, as_of)
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -287,6 +291,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             target.role = role.value
             session.add(target)
+            await stage_membership_change(session, MembershipEvent.ROLE_CHANGED, org_id, user_id)
             return target
 
     async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
@@ -310,6 +315,7 @@ class TenancyService:
             await session.delete(target)
             await session.flush()
             await self._announce(session, org_id, await self._member_ids(session, org_id))
+            await stage_membership_change(session, MembershipEvent.MEMBER_REMOVED, org_id, user_id)
 
     # invitations -------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Login throttling per email and per address; the JWKS and signing-key rotation."""
+"""The JWKS and signing-key rotation."""
 
 from __future__ import annotations
 
@@ -6,37 +6,11 @@ from pathlib import Path
 
 from joserfc.jwk import KeySet
 
-from core.caller import Caller
 from router.identity import verify_token
 from subgraphs.auth.signing import TokenSigner, rotate
 from tests.conftest import Subgraph, unique_email
-from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, sign_up
+from tests.subgraphs.auth.builders import sign_up
 from vetrai.settings import PlatformSettings
-
-
-async def test_repeated_failures_lock_the_email_even_with_the_right_password(
-    auth: Subgraph, settings: PlatformSettings
-) -> None:
-    email = unique_email()
-    await sign_up(auth, email)
-    for _ in range(settings.auth.login_max_failures_per_email):
-        await auth.run(LOG_IN, {"email": email, "password": "wrong horse battery"})
-    locked = await auth.run(LOG_IN, {"email": email, "password": PASSWORD})
-    assert [e["code"] for e in locked["logIn"]["errors"]] == ["TOO_MANY_ATTEMPTS"]
-
-
-async def test_repeated_failures_from_one_address_lock_that_address(
-    auth: Subgraph, settings: PlatformSettings
-) -> None:
-    address = Caller(client_ip="203.0.113.7")
-    email = unique_email()
-    await sign_up(auth, email)
-    for _ in range(settings.auth.login_max_failures_per_address):
-        await auth.run(LOG_IN, {"email": unique_email(), "password": PASSWORD}, address)
-    locked = await auth.run(LOG_IN, {"email": email, "password": PASSWORD}, address)
-    assert [e["code"] for e in locked["logIn"]["errors"]] == ["TOO_MANY_ATTEMPTS"]
-    elsewhere = await auth.run(LOG_IN, {"email": email, "password": PASSWORD})
-    assert elsewhere["logIn"]["errors"] == []
 
 
 async def test_access_token_verifies_against_published_jwks(

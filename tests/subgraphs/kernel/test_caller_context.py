@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -86,7 +86,7 @@ async def test_entities_need_a_caller(auth: Subgraph) -> None:
     variables = {"r": [{"__typename": "User", "id": user["id"]}]}
     anonymous = await auth.run(ENTITIES["query"], variables)
     assert anonymous["_entities"] == [None]
-    signed = await auth.run(ENTITIES["query"], variables, Caller(user_id=uuid4()))
+    signed = await auth.run(ENTITIES["query"], variables, Caller(user_id=UUID(user["id"])))
     assert signed["_entities"] == [{"id": user["id"], "email": user["email"]}]
 
 

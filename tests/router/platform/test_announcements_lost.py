@@ -1,0 +1,69 @@
+"""When the router loses the announcement channel, it forgets every cached membership and key:
+what was announced meanwhile is unknown."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from uuid import uuid4
+
+import pytest
+from redis.asyncio import Redis
+
+from core.caller import Caller
+from router.identity import Authenticator, Endpoints, Identity
+from vetrai.settings import PlatformSettings
+
+
+@pytest.fixture
+async def authenticator(settings: PlatformSettings) -> AsyncIterator[Authenticator]:
+    assert settings.core.redis_url
+    name = f"router-test-{secrets.token_hex(4)}"
+    redis = Redis.from_url(settings.core.redis_url, client_name=name)
+    endpoints = Endpoints(jwks="http://127.0.0.1:9/jwks", keys="http://127.0.0.1:9", tenancy="")
+    authenticator = Authenticator(endpoints, issuer="i", audience="a", key=b"k" * 32, redis=redis)
+    yield authenticator
+    await authenticator.aclose()
+    await redis.aclose()
+
+
+async def subscribed_client(redis: Redis, name: str) -> int:
+    """The id of the connection named ``name`` once it listens to the announcement channels."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        for client in await redis.client_list(_type="pubsub"):
+            if client["name"] == name and int(client["sub"]) == 2:
+                return int(client["id"])
+        assert asyncio.get_running_loop().time() < deadline, "never subscribed"
+        await asyncio.sleep(0.02)
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 10
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.01)
+
+
+async def test_lost_channel_clears_cached_memberships_and_keys(
+    authenticator: Authenticator,
+) -> None:
+    redis = authenticator.redis
+    name = str((await redis.client_info())["name"])
+    authenticator._listen()
+    client_id = await subscribed_client(redis, name)
+    memberships, keys = authenticator._memberships, authenticator._keys
+    await eventually(lambda: memberships.generation > 0, "the listener's first clear")
+    user, org = uuid4(), uuid4()
+    memberships.put(
+        (user, None), {"id": str(org), "viewerRole": "ADMIN"}, 60, memberships.generation
+    )
+    keys.put("digest", Identity(Caller(key_id=uuid4(), org_id=org)), 60, keys.generation)
+
+    await redis.client_kill_filter(_id=str(client_id))
+
+    await eventually(
+        lambda: memberships.get((user, None)) is None and keys.get("digest") is None,
+        "the caches cleared",
+    )
