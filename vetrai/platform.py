@@ -17,9 +17,10 @@ from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.keys.app import DOMAIN as KEYS
 from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
 from subgraphs.tenancy.app import DOMAIN as TENANCY
+from subgraphs.workers.app import DOMAIN as WORKERS
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, NOTIFICATIONS]
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, NOTIFICATIONS, WORKERS]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from subgraphs.kernel.storage import StorageSettings
 from subgraphs.keys.settings import KeysSettings
 from subgraphs.notifications.settings import NotificationsSettings
 from subgraphs.tenancy.settings import TenancySettings
+from subgraphs.workers.settings import WorkersSettings
 
 
 class PlatformSettings(BaseModel):
@@ -27,6 +28,7 @@ class PlatformSettings(BaseModel):
     keys: KeysSettings
     notifications: NotificationsSettings
     storage: StorageSettings
+    workers: WorkersSettings
 
     @classmethod
     def sections(cls) -> dict[str, type[Section]]:
