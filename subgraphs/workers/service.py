@@ -106,8 +106,8 @@ class JobService:
             )
             if inserted.first() is None:  # a concurrent start with the same key won
                 return await self._existing(session, request.org_id, key)
-        for previous in stopped:
-            await self._stopped(previous)
+        for previous, was in stopped:
+            await self._stopped(previous, was)
         await self.queue.push(job.org_id, job.id, job.concurrency_key)
         await live.publish(self.redis, job)
         return job
@@ -123,7 +123,7 @@ class JobService:
 
     async def _make_room(
         self, session: AsyncSession, request: JobRequest, key: str | None
-    ) -> list[Job]:
+    ) -> list[tuple[Job, Status]]:
         """Apply the multitask strategy to the key's unfinished jobs; those it cancelled."""
         if key is None or request.multitask is Multitask.ENQUEUE:
             return []
@@ -151,7 +151,7 @@ class JobService:
             self._finish(job, Status.CANCELLED)
         if request.multitask is Multitask.ROLLBACK:
             await session.exec(delete(Job).where(col(Job.id).in_([j.id for j in unfinished])))
-        return unfinished
+        return previous
 
     # reading -----------------------------------------------------------------------------------
 
@@ -218,13 +218,18 @@ class JobService:
             if job is None:
                 raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown job.", "id")
             require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished already.")
+            was = Status(job.status)
             self._finish(job, Status.CANCELLED)
-        await self._stopped(job)
+        await self._stopped(job, was)
         return job
 
-    async def _stopped(self, job: Job) -> None:
+    async def _stopped(self, job: Job, was: Status) -> None:
         """After a cancellation committed: out of the queue, its run aborted, subscribers told."""
         await self.queue.remove(job.org_id, job.id, job.concurrency_key)
+        if was is Status.QUEUED:
+            # Handed to ARQ but not begun, ARQ drops its aborted run without running it:
+            # its slot is given back here (a second release, if it runs after all, is harmless).
+            await self.queue.release(job.org_id, job.id, job.concurrency_key)
         run = await self.redis.get(self.queue.runner_key(job.id))
         if run is not None:
             await self.redis.zadd(abort_jobs_ss, {run: timestamp_ms()})

@@ -101,3 +101,10 @@ async def until_true(check: Any, within: float = 10) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "condition never held"
         await asyncio.sleep(0.01)
+
+
+async def waiting(service: JobService, org_id: UUID) -> list[str]:
+    """The entries of the organization's list in the fair queue."""
+    key = f"{service.queue.prefix}:org:{org_id}"
+    entries = await service.redis.lrange(key, 0, -1)  # type: ignore[misc]
+    return [e.decode() for e in entries]

@@ -18,7 +18,7 @@ from subgraphs.workers.contract import Multitask, WorkersErrorCode
 from subgraphs.workers.models import Status
 from subgraphs.workers.service import JobService
 from tests.conftest import Subgraph
-from tests.subgraphs.workers.builders import member_of, request
+from tests.subgraphs.workers.builders import member_of, request, waiting
 from vetrai.settings import PlatformSettings
 
 JOB = """query($id: ID!) { job(id: $id) { id kind status attempt attempts maxAttempts progress
@@ -140,12 +140,11 @@ async def test_row_security_hides_and_refuses_another_organizations_jobs(
 async def test_cancelling_a_queued_job_takes_it_out_of_its_queue(idle: JobService) -> None:
     org = uuid4()
     job = await idle.start(request(org))
-    waiting = f"{idle.queue.prefix}:org:{org}"
-    assert await idle.redis.llen(waiting) == 1
+    assert await waiting(idle, org) == [f"{job.id}|"]
     cancelled = await idle.cancel(member_of(org), job.id)
     assert cancelled.status == Status.CANCELLED.value
     assert cancelled.finished_at is not None
-    assert await idle.redis.llen(waiting) == 0
+    assert await waiting(idle, org) == []
     assert await idle.queue.round(2) == []
 
 
@@ -199,5 +198,4 @@ async def test_enqueue_keeps_interrupt_cancels_and_rollback_deletes_the_keys_job
     fourth = await idle.start(request(org, concurrency_key="k", multitask=Multitask.ROLLBACK))
     assert await idle.job(reader, third.id) is None
     assert (await idle.job(reader, first.id)) is not None
-    entries = await idle.redis.lrange(f"{idle.queue.prefix}:org:{org}", 0, -1)
-    assert entries == [f"{fourth.id}|k".encode()]
+    assert await waiting(idle, org) == [f"{fourth.id}|k"]
