@@ -49,6 +49,16 @@ async def _block(run: Run) -> None:
         raise
 
 
+# Jobs of the gated kind report half way, then wait until the test opens their gate.
+GATES: dict[str, asyncio.Event] = {}
+
+
+async def _gated(run: Run) -> str:
+    await run.report(0.5, "half way")
+    await GATES[run.payload["gate"]].wait()
+    return "done"
+
+
 async def _noop(run: Run) -> None:
     return None
 
@@ -57,6 +67,7 @@ ECHO = register(Kind("test.echo", _echo))
 FLAKY = register(Kind("test.flaky", _flaky, retry=FAST_RETRY))
 BLOCK = register(Kind("test.block", _block, retry=RetryPolicy(maximum_attempts=1)))
 NOOP = register(Kind("test.noop", _noop))
+GATED = register(Kind("test.gated", _gated))
 SILENT = register(
     Kind("test.silent", _block, retry=RetryPolicy(maximum_attempts=1), heartbeat_seconds=0.2)
 )

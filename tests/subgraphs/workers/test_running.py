@@ -5,14 +5,17 @@ organization's burst that does not hold another organization's job back."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from uuid import UUID, uuid4
 
 from core.caller import Caller
+from subgraphs.workers import live
 from subgraphs.workers.contract import start_job
 from subgraphs.workers.models import Job, Status
 from subgraphs.workers.service import JobService
 from tests.subgraphs.workers.builders import (
     CANCELLED,
+    GATES,
     STARTED,
     member_of,
     request,
@@ -115,3 +118,19 @@ async def _listed(jobs: JobService, org: UUID) -> list[Job]:
             return page.jobs
         await asyncio.sleep(0.01)
     raise AssertionError("no job was created")
+
+
+async def test_every_change_and_progress_update_is_published(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    key = secrets.token_hex(4)
+    gate = GATES[key] = asyncio.Event()
+    job = await jobs.start(request(org, "test.gated", payload={"gate": key}))
+    seen: list[tuple[str, float, str | None]] = []
+    async for event in live.changes(jobs.redis, job.id, lambda: jobs.job(member_of(org), job.id)):
+        seen.append((event.status, event.progress, event.message))
+        if event.message == "half way":
+            gate.set()
+    assert seen[-2:] == [("running", 0.5, "half way"), ("succeeded", 1.0, None)]
+    assert {s for s, _, _ in seen} <= {"queued", "running", "succeeded"}
