@@ -4,6 +4,7 @@ outbox, once per idempotency key), the channel of a job's live status, and the c
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
+WORKFLOW_KIND = "workflow"
 
 
 class WorkersErrorCode(enum.StrEnum):
@@ -72,6 +74,29 @@ async def start_job(session: AsyncSession, request: JobRequest) -> None:
     """Start ``request`` once the transaction of the change that causes it commits."""
     job_id = f"{START_JOB}:{request.org_id}:{request.idempotency_key}"
     await stage_job(session, START_JOB, request.as_job(), job_id=job_id)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A LangGraph graph a domain registers by name and version. ``graph(context)`` builds the
+    (uncompiled) ``StateGraph``; its nodes may use the worker's job context (the domain's own
+    services), only when they run. Nodes report progress with a custom stream event
+    ``{"progress": 0..1, "message": ...}``."""
+
+    name: str
+    version: int
+    description: str
+    input_schema: dict[str, Any]
+    graph: Callable[[dict[str, Any]], Any]
+
+
+WORKFLOWS: dict[str, Workflow] = {}
+
+
+def register_workflow(workflow: Workflow) -> Workflow:
+    """Make ``workflow`` known to every process that imports its module."""
+    WORKFLOWS[workflow.name] = workflow
+    return workflow
 
 
 def status_channel(job_id: UUID) -> str:

@@ -51,6 +51,8 @@ class Job(SQLModel, table=True):
     result: Any = Field(default=None, sa_column=Column(JSONB))
     error_code: str | None = Field(default=None, max_length=64)
     error_message: str | None = None
+    # What a waiting workflow asks: {"id": ..., "payload": ...}.
+    interrupt: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     logs: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSONB, nullable=False)
     )

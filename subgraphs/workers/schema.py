@@ -24,7 +24,7 @@ from subgraphs.kernel.schema import (
     rejections_as,
 )
 from subgraphs.kernel.validation import identifier, uuid_or_none
-from subgraphs.workers import live, models
+from subgraphs.workers import contract, live, models
 from subgraphs.workers.contract import WorkersErrorCode
 from subgraphs.workers.models import MAX_LOG_LINES, Status
 from subgraphs.workers.service import JobService, encode_cursor
@@ -111,6 +111,7 @@ class Job:
             org_id=job.org_id,
             created_by=job.created_by,
             lines=job.logs,
+            interrupt=_interrupt(job.interrupt),
         )
 
     @classmethod
@@ -213,8 +214,62 @@ class JobPayload:
     errors: list[WorkersUserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.type(description="A LangGraph workflow a domain registered.")
+class Workflow:
+    name: str
+    version: int
+    description: str
+    input_schema: JSON = strawberry.field(description="The JSON Schema of its input.")
+    drawing: str = strawberry.field(description="Its graph as a Mermaid diagram.")
+
+    @classmethod
+    def of(cls, workflow: contract.Workflow) -> Workflow:
+        return cls(
+            name=workflow.name,
+            version=workflow.version,
+            description=workflow.description,
+            input_schema=cast(JSON, workflow.input_schema),
+            drawing=workflow.graph({}).compile().get_graph().draw_mermaid(),
+        )
+
+
+MultitaskType = strawberry.enum(
+    contract.Multitask,
+    name="Multitask",
+    description="What a new run does to the unfinished runs of its concurrency key.",
+)
+
+
+@strawberry.enum
+class Decision(enum.Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@strawberry.input
+class StartWorkflowInput:
+    organization_id: strawberry.ID
+    workflow: str
+    input: JSON
+    idempotency_key: str
+    concurrency_key: str | None = None
+    multitask: contract.Multitask = contract.Multitask.ENQUEUE
+
+
+@strawberry.input
+class ResumeJobInput:
+    job_id: strawberry.ID
+    interrupt_id: strawberry.ID
+    decision: Decision
+    comment: str | None = None
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(description="Every registered workflow.")
+    def workflows(self) -> list[Workflow]:
+        return [Workflow.of(w) for w in sorted(contract.WORKFLOWS.values(), key=lambda w: w.name)]
+
     @strawberry.field(description="A job of your organization.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         key = uuid_or_none(id)
@@ -224,6 +279,34 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="Run a workflow; once per idempotencyKey.")
+    @rejections_as(JobPayload)
+    async def start_workflow(self, info: Info, input: StartWorkflowInput) -> JobPayload:
+        ctx = info.context
+        job = await ctx.services.start_workflow(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.workflow,
+            input.input,
+            idempotency_key=input.idempotency_key,
+            concurrency_key=input.concurrency_key,
+            multitask=input.multitask,
+        )
+        return JobPayload(job=Job.of(job))
+
+    @strawberry.mutation(description="Decide what a waiting run asked; it goes on.")
+    @rejections_as(JobPayload)
+    async def resume_job(self, info: Info, input: ResumeJobInput) -> JobPayload:
+        ctx = info.context
+        job = await ctx.services.resume(
+            ctx.caller,
+            identifier(input.job_id, "jobId"),
+            str(input.interrupt_id),
+            input.decision.value,
+            input.comment,
+        )
+        return JobPayload(job=Job.of(job))
+
     @strawberry.mutation(description="Stop a job: a queued one never starts, a running one stops.")
     @rejections_as(JobPayload)
     async def cancel_job(self, info: Info, id: strawberry.ID) -> JobPayload:

@@ -15,6 +15,7 @@ from uuid import UUID
 import orjson
 from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from sqlalchemy import delete, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -24,12 +25,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.caller import Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
 from subgraphs.workers import live
-from subgraphs.workers.contract import JobRequest, Multitask, WorkersErrorCode
+from subgraphs.workers.contract import WORKFLOWS, JobRequest, Multitask, WorkersErrorCode, Workflow
 from subgraphs.workers.fair import FairQueue
 from subgraphs.workers.kinds import KINDS
 from subgraphs.workers.models import MAX_LOG_LINES, UNFINISHED, Job, Status
+from subgraphs.workers.runs import WORKFLOW
 from subgraphs.workers.settings import Settings
 
 WRITE_SCOPE = "workflows:write"
@@ -60,6 +62,24 @@ def _writer(caller: Caller) -> None:
     if WRITE_SCOPE not in caller.scopes:
         raise Rejected.one(
             ErrorCode.FORBIDDEN, f"Starting and cancelling jobs needs {WRITE_SCOPE}."
+        )
+
+
+def _check_input(workflow: Workflow, given: Any) -> None:
+    """Every JSON Schema error of ``given``, each with its field path under ``input``."""
+    errors = sorted(
+        Draft202012Validator(workflow.input_schema).iter_errors(given), key=lambda e: e.path
+    )
+    if errors:
+        raise Rejected(
+            *(
+                Problem(
+                    WorkersErrorCode.INVALID_WORKFLOW_INPUT,
+                    error.message,
+                    ".".join(["input", *(str(p) for p in error.absolute_path)]),
+                )
+                for error in errors
+            )
         )
 
 
@@ -153,6 +173,71 @@ class JobService:
             await session.exec(delete(Job).where(col(Job.id).in_([j.id for j in unfinished])))
         return previous
 
+    async def start_workflow(
+        self,
+        caller: Caller,
+        org_id: UUID,
+        name: str,
+        given: Any,
+        *,
+        idempotency_key: str,
+        concurrency_key: str | None,
+        multitask: Multitask,
+    ) -> Job:
+        """A run of the workflow ``name`` with input ``given``, checked by its JSON Schema."""
+        _writer(caller)
+        require(caller.org_id == org_id, ErrorCode.FORBIDDEN, "Not your organization.")
+        workflow = WORKFLOWS.get(name)
+        if workflow is None:
+            raise Rejected.one(WorkersErrorCode.WORKFLOW_NOT_FOUND, "Unknown workflow.", "workflow")
+        _check_input(workflow, given)
+        request = JobRequest(
+            kind=WORKFLOW.name,
+            org_id=org_id,
+            idempotency_key=idempotency_key,
+            payload={"workflow": name, "version": workflow.version, "input": given},
+            created_by=caller.user_id,
+            concurrency_key=concurrency_key,
+            multitask=multitask,
+        )
+        return await self.start(request)
+
+    async def resume(
+        self, caller: Caller, job_id: UUID, interrupt_id: str, decision: str, comment: str | None
+    ) -> Job:
+        """Decide a waiting run's interrupt; the run goes on from its checkpoint."""
+        _writer(caller)
+        async with self.db.transaction(caller) as session:
+            job = await self._locked(session, caller.org_id or UUID(int=0), job_id)
+            if job is None:
+                raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown job.", "jobId")
+            require(
+                interrupt_id not in job.payload.get("decided", []),
+                WorkersErrorCode.ALREADY_DECIDED,
+                "This interrupt was decided already.",
+                "interruptId",
+            )
+            require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
+            require(
+                job.status == Status.WAITING.value and job.interrupt is not None,
+                WorkersErrorCode.JOB_NOT_WAITING,
+                "The job is not waiting for a decision.",
+            )
+            require(
+                job.interrupt is not None and job.interrupt["id"] == interrupt_id,
+                ErrorCode.NOT_FOUND,
+                "The job is not waiting on this interrupt.",
+                "interruptId",
+            )
+            answer = {"decision": decision, "comment": comment, "by": str(caller.user_id)}
+            decided = [*job.payload.get("decided", []), interrupt_id]
+            job.payload = {**job.payload, "resume": answer, "decided": decided}
+            job.status, job.interrupt, job.updated_at = Status.QUEUED.value, None, utcnow()
+            session.add(job)
+        await self.queue.push(job.org_id, job.id, job.concurrency_key)
+        await live.publish(self.redis, job)
+        return job
+
     # reading -----------------------------------------------------------------------------------
 
     async def jobs_by_id(self, caller: Caller, ids: Sequence[UUID]) -> list[Job | None]:
@@ -241,11 +326,13 @@ class JobService:
 
     # running (the worker) ----------------------------------------------------------------------
 
-    async def begin(self, org_id: UUID, job_id: UUID) -> Job | None:
-        """Mark the job running for a new attempt; None when it must not run (cancelled)."""
+    async def begin(self, org_id: UUID, job_id: UUID, *, again: bool = False) -> Job | None:
+        """Mark the job running for a new attempt; None when it must not run (cancelled).
+        ``again``: the run of a dead worker, still marked running, goes on."""
+        runnable = {Status.QUEUED.value, *([Status.RUNNING.value] if again else [])}
         async with self.db.transaction(_in(org_id)) as session:
             job = await self._locked(session, org_id, job_id)
-            if job is None or job.status != Status.QUEUED.value:
+            if job is None or job.status not in runnable:
                 return None
             job.status = Status.RUNNING.value
             job.attempt += 1
@@ -264,6 +351,10 @@ class JobService:
     ) -> None:
         """A running job's progress (0 to 1); its heartbeat."""
         await self._update(org_id, job_id, progress=min(max(progress, 0.0), 1.0), message=message)
+
+    async def wait(self, org_id: UUID, job_id: UUID, interrupt: dict[str, Any]) -> None:
+        """A running workflow asks ``interrupt``; it waits, holding no slot, until resumed."""
+        await self._update(org_id, job_id, status=Status.WAITING, interrupt=interrupt)
 
     async def log(self, org_id: UUID, job_id: UUID, level: str, message: str) -> None:
         line = {"at": utcnow().isoformat(), "level": level, "message": message[:2000]}
@@ -310,6 +401,7 @@ class JobService:
         result: Any = None,
         code: str | None = None,
         error: str | None = None,
+        interrupt: dict[str, Any] | None = None,
         final: bool = False,
     ) -> None:
         """Change a running job (nothing once it is cancelled) and publish the change."""
@@ -325,6 +417,7 @@ class JobService:
                 job.result = result
             if code is not None:
                 job.error_code, job.error_message = code, error
+            job.interrupt = interrupt
             job.updated_at = utcnow()
             if final:
                 job.finished_at = job.updated_at

@@ -63,15 +63,17 @@ async def run_job(ctx: Ctx, org: str, job: str, key: str | None) -> None:
     service: JobService = ctx["jobs"]
     org_id, job_id = UUID(org), UUID(job)
     try:
-        started = await service.begin(org_id, job_id)
+        # A later ARQ try is the run of a worker that died: it goes on where that one was.
+        started = await service.begin(org_id, job_id, again=ctx["job_try"] > 1)
         if started is not None:
             kind = KINDS[started.kind]
-            await attempt(service, kind, started.payload, started.attempt, org_id, job_id)
+            await attempt(ctx, service, kind, started.payload, started.attempt, org_id, job_id)
     finally:
         await asyncio.shield(service.queue.release(org_id, job_id, key))
 
 
 async def attempt(
+    context: Ctx,
     service: JobService,
     kind: Kind,
     payload: dict[str, Any],
@@ -88,7 +90,10 @@ async def attempt(
     async def write_log(level: str, message: str) -> None:
         await service.log(org_id, job_id, level, message)
 
-    run = Run(job_id, org_id, payload, number, report, write_log)
+    async def wait(interrupt: dict[str, Any]) -> None:
+        await service.wait(org_id, job_id, interrupt)
+
+    run = Run(job_id, org_id, payload, number, report, write_log, wait, context)
     try:
         result = await supervised(kind, run, beats)
     except JobFailed as exc:
@@ -131,7 +136,7 @@ def functions(settings: Settings) -> list[Function]:
     timeout = longest + ARQ_TIMEOUT_MARGIN_SECONDS
     return [
         func(start, name=START_JOB, timeout=settings.core.job_timeout_seconds, keep_result=0),
-        func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=1),
+        func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=2),
     ]
 
 

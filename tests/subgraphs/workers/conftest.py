@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,3 +30,13 @@ async def jobs(settings: PlatformSettings) -> AsyncIterator[JobService]:
 async def workers_subgraph(settings: PlatformSettings) -> AsyncIterator[Subgraph]:
     async for client in subgraph_client("workers", settings):
         yield client
+
+
+@pytest.fixture
+async def idle(jobs: JobService, settings: PlatformSettings) -> AsyncIterator[JobService]:
+    """The service on a queue of this test alone, so every job stays queued."""
+    queue = f"vetrai:test:{secrets.token_hex(6)}"
+    yield JobService(jobs.db, jobs.redis, settings.replace(queue_name=queue))
+    keys = [k async for k in jobs.redis.scan_iter(f"{queue}*")]
+    if keys:
+        await jobs.redis.delete(*keys)

@@ -4,8 +4,6 @@ strategies of a concurrency key. Jobs here wait on a queue no worker takes."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import pytest
@@ -19,7 +17,6 @@ from subgraphs.workers.models import Status
 from subgraphs.workers.service import JobService
 from tests.conftest import Subgraph
 from tests.subgraphs.workers.builders import member_of, request, waiting
-from vetrai.settings import PlatformSettings
 
 JOB = """query($id: ID!) { job(id: $id) { id kind status attempt attempts maxAttempts progress
   result error { code message } logs(last: 20) { at level message } concurrencyKey } }"""
@@ -31,16 +28,6 @@ ORG_JOBS = """query($r: [_Any!]!, $status: JobStatus, $kind: String, $after: Str
 CANCEL = (
     """mutation($id: ID!) { cancelJob(id: $id) { job { id status } errors { code message } } }"""
 )
-
-
-@pytest.fixture
-async def idle(jobs: JobService, settings: PlatformSettings) -> AsyncIterator[JobService]:
-    """The service on a queue of this test alone, so every job stays queued."""
-    queue = f"vetrai:test:{secrets.token_hex(6)}"
-    yield JobService(jobs.db, jobs.redis, settings.replace(queue_name=queue))
-    keys = [k async for k in jobs.redis.scan_iter(f"{queue}*")]
-    if keys:
-        await jobs.redis.delete(*keys)
 
 
 async def test_the_same_idempotency_key_gives_the_same_job(idle: JobService) -> None:
