@@ -149,3 +149,42 @@ async def test_job_status_over_multipart_http(
         for p in parts
     ]
     assert statuses == ["RUNNING", "CANCELLED"]
+
+
+WORKFLOWS = "query { workflows { name version description inputSchema } }"
+START_AS_WRITTEN = """mutation { startWorkflow(input: {organizationId: "%s",
+  workflow: "notification_digest", input: {since: "2026-12-01T00:00:00Z"},
+  idempotencyKey: "digest-1", concurrencyKey: "digest", multitask: REJECT}) {
+  job { id status } errors { code field message } } }"""
+RESUME_AS_WRITTEN = """mutation { resumeJob(input: {jobId: "%s", interruptId: "%s",
+  decision: APPROVE, comment: "ok"}) { job { id status } errors { code message } } }"""
+
+
+async def test_the_workflow_operations_as_written(
+    router: RouterClient, jobs: JobService, worker: None
+) -> None:
+    token, org = await router.owner_of_new_organization()
+
+    async def data(query: str) -> Any:
+        return await router.data(query, authorization=f"Bearer {token}", x_organization_id=org)
+
+    listed = (await data(WORKFLOWS))["workflows"]
+    digest = next(w for w in listed if w["name"] == "notification_digest")
+    assert digest["inputSchema"]["required"] == ["since"]
+    started = (await data(START_AS_WRITTEN % org))["startWorkflow"]
+    assert started["errors"] == []
+    job_id = started["job"]["id"]
+    again = (await data(START_AS_WRITTEN % org))["startWorkflow"]
+    assert again["job"]["id"] == job_id  # the same idempotency key
+    async with _subscribed(router, token, org, JOB_STATUS % job_id) as ws:
+        statuses: list[str] = []
+        while not statuses or statuses[-1] not in ("SUCCEEDED", "FAILED"):
+            statuses.append((await _next(ws))["payload"]["data"]["jobStatus"]["status"])
+    assert statuses[-1] == "SUCCEEDED"
+    found = (await data(JOB % job_id))["job"]
+    assert (found["kind"], found["status"], found["attempts"]) == ("workflow", "SUCCEEDED", 1)
+    assert found["result"]["sent"] == 0  # nobody has unread notifications
+    resumed = (await data(RESUME_AS_WRITTEN % (job_id, "none")))["resumeJob"]
+    assert [e["code"] for e in resumed["errors"]] == ["JOB_FINISHED"]
+    cancelled = (await data(CANCEL % job_id))["cancelJob"]
+    assert [e["code"] for e in cancelled["errors"]] == ["JOB_FINISHED"]
