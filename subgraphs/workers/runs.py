@@ -52,13 +52,17 @@ async def _run(run: Run) -> Any:
             given = Command(resume=resume)
         elif state.next:
             given = None  # go on from the last checkpoint
+        asked: dict[str, Any] | None = None
         async for mode, chunk in graph.astream(given, config, stream_mode=["updates", "custom"]):
             if mode == "custom" and isinstance(chunk, dict) and "progress" in chunk:
                 await run.report(float(chunk["progress"]), chunk.get("message"))
-            elif mode == "updates" and "__interrupt__" in chunk:
+            elif mode == "updates" and "__interrupt__" in chunk and asked is None:
                 [first, *_] = chunk["__interrupt__"]
-                await run.wait({"id": first.id, "payload": first.value})
-                return None
+                asked = {"id": first.id, "payload": first.value}
+        # Only once the stream has ended is the interrupt's checkpoint written.
+        if asked is not None:
+            await run.wait(asked)
+            return None
         return (await graph.aget_state(config)).values
 
 

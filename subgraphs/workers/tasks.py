@@ -26,8 +26,9 @@ log = logging.getLogger("vetrai.workers")
 Ctx = dict[str, Any]
 RUN_JOB = "workers_run"
 IDLE_WAIT_SECONDS = 0.2
-# ARQ's own timeout only backs up the kind's start-to-close timeout.
-ARQ_TIMEOUT_MARGIN_SECONDS = 30
+# ARQ's own timeout (JOB_TIMEOUT_SECONDS, which also bounds a kind's start-to-close timeout)
+# only backs ours up.
+ARQ_TIMEOUT_MARGIN_SECONDS = 5
 
 
 class HeartbeatTimeout(Exception):
@@ -39,13 +40,13 @@ async def start(ctx: Ctx, values: dict[str, Any]) -> str:
     return str((await service.start(JobRequest.from_job(values))).id)
 
 
-async def supervised(kind: Kind, run: Run, beats: list[float]) -> Any:
-    """``kind.run(run)`` under its start-to-close timeout, cancelled when the last of ``beats``
-    is older than its heartbeat timeout."""
+async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -> Any:
+    """``kind.run(run)`` under its start-to-close timeout (at most ``longest``), cancelled when
+    the last of ``beats`` is older than its heartbeat timeout."""
     task: asyncio.Future[Any] = asyncio.ensure_future(kind.run(run))
     heartbeat = kind.heartbeat_seconds
     try:
-        async with asyncio.timeout(kind.start_to_close_seconds):
+        async with asyncio.timeout(min(kind.start_to_close_seconds, longest)):
             while True:
                 done, _ = await asyncio.wait({task}, timeout=heartbeat)
                 if done:
@@ -95,7 +96,8 @@ async def attempt(
 
     run = Run(job_id, org_id, payload, number, report, write_log, wait, context)
     try:
-        result = await supervised(kind, run, beats)
+        longest = service.settings.core.job_timeout_seconds
+        result = await supervised(kind, run, beats, longest)
     except JobFailed as exc:
         await service.fail(org_id, job_id, exc.code, exc.message)
     except HeartbeatTimeout:
@@ -132,8 +134,7 @@ async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> N
 
 
 def functions(settings: Settings) -> list[Function]:
-    longest = max((k.start_to_close_seconds for k in KINDS.values()), default=0)
-    timeout = longest + ARQ_TIMEOUT_MARGIN_SECONDS
+    timeout = settings.core.job_timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS
     return [
         func(start, name=START_JOB, timeout=settings.core.job_timeout_seconds, keep_result=0),
         func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=2),
