@@ -3,6 +3,8 @@ compose``), the compose file and the Helm chart derive from ``DOMAINS``."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,22 @@ from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
 from subgraphs.support.app import DOMAIN as SUPPORT
 from subgraphs.tenancy.app import DOMAIN as TENANCY
 from subgraphs.themes.app import DOMAIN as THEMES
+from subgraphs.workers.app import DOMAIN as WORKERS
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, SUPPORT, THEMES, NOTIFICATIONS]
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, SUPPORT, THEMES, NOTIFICATIONS, WORKERS]
+
+
+def load_workflows(domains: Sequence[Domain] = DOMAINS) -> None:
+    """Import each domain's ``workflows`` module, where its workflows register themselves, so
+    the workers subgraph lists them and ``vetrai worker`` runs them."""
+    for found in domains:
+        module = f"subgraphs.{found.name}.workflows"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+
+
+load_workflows()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from subgraphs.notifications.settings import NotificationsSettings
 from subgraphs.support.settings import SupportSettings
 from subgraphs.tenancy.settings import TenancySettings
 from subgraphs.themes.settings import ThemesSettings
+from subgraphs.workers.settings import WorkersSettings
 
 
 class PlatformSettings(BaseModel):
@@ -31,6 +32,7 @@ class PlatformSettings(BaseModel):
     support: SupportSettings
     storage: StorageSettings
     themes: ThemesSettings
+    workers: WorkersSettings
 
     @classmethod
     def sections(cls) -> dict[str, type[Section]]:

@@ -61,6 +61,8 @@ def create_worker(
     # longest timeout has passed.
     defaults: dict[str, Any] = {
         "job_completion_wait": SHUTDOWN_GRACE_SECONDS,
+        # Cancelling a running job aborts its ARQ job.
+        "allow_abort_jobs": True,
         "job_timeout": settings.core.job_timeout_seconds,
     }
     return Worker(

@@ -9,12 +9,16 @@ from typing import Any
 
 import pytest
 import schemathesis
+from graphql import ObjectValueNode
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.core.result import Ok
 
 from tests.e2e.conftest import ROUTER, Platform, run_query
 
 EXAMPLES = int(os.environ.get("VETRAI_FUZZ_EXAMPLES", "3"))
+# Required JSON arguments (a workflow's input) get an empty object.
+schemathesis.graphql.scalar("JSON", st.just(ObjectValueNode(fields=())))
 
 
 def _credentials() -> dict[str, dict[str, str]]:

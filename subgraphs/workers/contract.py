@@ -1,0 +1,103 @@
+"""What other parties may know of workers: how a domain starts a job (an ARQ job through the
+outbox, once per idempotency key), the channel of a job's live status, and the codes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.kernel.outbox import stage_job
+
+START_JOB = "workers_start"
+WORKFLOW_KIND = "workflow"
+
+
+class WorkersErrorCode(enum.StrEnum):
+    WORKFLOW_NOT_FOUND = "WORKFLOW_NOT_FOUND"
+    INVALID_WORKFLOW_INPUT = "INVALID_WORKFLOW_INPUT"
+    JOB_FINISHED = "JOB_FINISHED"
+    JOB_NOT_WAITING = "JOB_NOT_WAITING"
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    CONCURRENCY_LIMIT_REACHED = "CONCURRENCY_LIMIT_REACHED"
+
+
+class Multitask(enum.StrEnum):
+    """What a new job does to the unfinished jobs of its concurrency key (LangGraph Platform's
+    double-texting strategies)."""
+
+    REJECT = "reject"  # refuse the new one
+    ENQUEUE = "enqueue"  # wait behind them
+    INTERRUPT = "interrupt"  # cancel them, keep their records
+    ROLLBACK = "rollback"  # cancel them and delete their records
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job of a registered kind for an organization; handled once per idempotency key."""
+
+    kind: str
+    org_id: UUID
+    idempotency_key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    created_by: UUID | None = None
+    concurrency_key: str | None = None
+    multitask: Multitask = Multitask.ENQUEUE
+
+    def as_job(self) -> dict[str, Any]:
+        """Plain values only, so any worker version can read the job."""
+        values = asdict(self)
+        values["org_id"] = str(self.org_id)
+        values["created_by"] = str(self.created_by) if self.created_by else None
+        values["multitask"] = self.multitask.value
+        return values
+
+    @classmethod
+    def from_job(cls, values: dict[str, Any]) -> JobRequest:
+        return cls(
+            kind=values["kind"],
+            org_id=UUID(values["org_id"]),
+            idempotency_key=values["idempotency_key"],
+            payload=values["payload"],
+            created_by=UUID(values["created_by"]) if values["created_by"] else None,
+            concurrency_key=values["concurrency_key"],
+            multitask=Multitask(values["multitask"]),
+        )
+
+
+async def start_job(session: AsyncSession, request: JobRequest) -> None:
+    """Start ``request`` once the transaction of the change that causes it commits."""
+    job_id = f"{START_JOB}:{request.org_id}:{request.idempotency_key}"
+    await stage_job(session, START_JOB, request.as_job(), job_id=job_id)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A LangGraph graph a domain registers by name and version. ``graph(context)`` builds the
+    (uncompiled) ``StateGraph``; its nodes may use the worker's job context (the domain's own
+    services), only when they run. Nodes report progress with a custom stream event
+    ``{"progress": 0..1, "message": ...}``."""
+
+    name: str
+    version: int
+    description: str
+    input_schema: dict[str, Any]
+    graph: Callable[[dict[str, Any]], Any]
+
+
+WORKFLOWS: dict[str, Workflow] = {}
+
+
+def register_workflow(workflow: Workflow) -> Workflow:
+    """Make ``workflow`` known to every process that imports its module."""
+    WORKFLOWS[workflow.name] = workflow
+    return workflow
+
+
+def status_channel(job_id: UUID) -> str:
+    """Where every change of a job's status and progress is published."""
+    return f"vetrai:jobs:{job_id}"

@@ -1,0 +1,69 @@
+"""Job kinds, registered in code by name: what a job of the kind runs, its retry policy
+(Temporal's fields) and its start-to-close and heartbeat timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_interval_seconds: float = 1.0
+    backoff_coefficient: float = 2.0
+    maximum_interval_seconds: float = 100.0
+    maximum_attempts: int = 3
+    non_retryable_codes: frozenset[str] = frozenset()
+
+    def delay(self, attempt: int) -> float:
+        """The wait before the attempt after ``attempt`` (1-based)."""
+        interval = self.initial_interval_seconds * self.backoff_coefficient ** (attempt - 1)
+        return min(interval, self.maximum_interval_seconds)
+
+    def retries(self, code: str, attempt: int) -> bool:
+        return code not in self.non_retryable_codes and attempt < self.maximum_attempts
+
+
+class JobFailed(Exception):
+    """Raised by a job for a failure with a code of its own (retried unless non-retryable)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Run:
+    """What a running job sees of itself; ``report`` is its heartbeat."""
+
+    job_id: UUID
+    org_id: UUID
+    payload: dict[str, Any]
+    attempt: int
+    report: Callable[[float, str | None], Awaitable[None]]
+    log: Callable[[str, str], Awaitable[None]]
+    # Becomes ``waiting`` with {"id": ..., "payload": ...} until resumed.
+    wait: Callable[[dict[str, Any]], Awaitable[None]]
+    # The worker's ARQ job context: each domain's services, as its startup put them there.
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    run: Callable[[Run], Awaitable[Any]]
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    start_to_close_seconds: float = 300.0
+    heartbeat_seconds: float | None = None
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Make ``kind`` runnable by every process that imports its module."""
+    KINDS[kind.name] = kind
+    return kind

@@ -1,0 +1,358 @@
+"""The workers subgraph's GraphQL schema: the Job entity, the jobs of an Organization (an
+entity owned by tenancy), ``job``, ``cancelJob`` and the ``jobStatus`` subscription."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
+
+from subgraphs.kernel.app import Context
+from subgraphs.kernel.errors import Rejected
+from subgraphs.kernel.schema import (
+    USER_ERROR,
+    UserError,
+    error_codes,
+    federated_schema,
+    loader,
+    rejections_as,
+)
+from subgraphs.kernel.validation import identifier, uuid_or_none
+from subgraphs.workers import contract, live, models
+from subgraphs.workers.contract import WorkersErrorCode
+from subgraphs.workers.models import MAX_LOG_LINES, Status
+from subgraphs.workers.service import JobService, encode_cursor
+
+Info = strawberry.Info[Context[JobService], None]
+StatusType = strawberry.enum(Status, name="JobStatus")
+
+
+@strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
+class WorkersUserError(UserError):
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(WorkersErrorCode))
+
+
+@strawberry.type(description="Why a job failed.")
+class JobError:
+    code: str
+    message: str
+
+
+@strawberry.type(description="A line a job logged.")
+class JobLog:
+    at: datetime
+    level: str
+    message: str
+
+
+@strawberry.type(description="What a waiting job asks before it goes on.")
+class JobInterrupt:
+    id: strawberry.ID
+    payload: JSON
+
+
+def _interrupt(value: dict[str, Any] | None) -> JobInterrupt | None:
+    if value is None:
+        return None
+    return JobInterrupt(id=strawberry.ID(str(value["id"])), payload=cast(JSON, value["payload"]))
+
+
+@strawberry.federation.type(keys=["id"], description="A unit of work of an organization.")
+class Job:
+    id: strawberry.ID
+    kind: str
+    status: Status
+    attempt: int = strawberry.field(description="The current attempt, from 1 (0 before the first).")
+    attempts: int = strawberry.field(description="Attempts made so far.")
+    max_attempts: int
+    progress: float = strawberry.field(description="From 0 to 1, as the current attempt reports.")
+    message: str | None
+    result: JSON | None
+    error: JobError | None
+    concurrency_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    interrupt: JobInterrupt | None = None
+    org_id: strawberry.Private[UUID]
+    created_by: strawberry.Private[UUID | None]
+    lines: strawberry.Private[list[dict[str, Any]]]
+
+    @classmethod
+    def of(cls, job: models.Job) -> Job:
+        error = (
+            JobError(code=job.error_code, message=job.error_message or "")
+            if job.error_code
+            else None
+        )
+        return cls(
+            id=strawberry.ID(str(job.id)),
+            kind=job.kind,
+            status=Status(job.status),
+            attempt=job.attempt,
+            attempts=job.attempt,
+            max_attempts=job.max_attempts,
+            progress=job.progress,
+            message=job.message,
+            result=cast(JSON, job.result),
+            error=error,
+            concurrency_key=job.concurrency_key,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            org_id=job.org_id,
+            created_by=job.created_by,
+            lines=job.logs,
+            interrupt=_interrupt(job.interrupt),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Job | None:
+        key = uuid_or_none(id)
+        found = await _job_loader(info).load(key) if key else None
+        return cls.of(found) if found else None
+
+    @strawberry.field(description="The organization it belongs to (an entity of tenancy).")
+    def organization(self) -> Organization:
+        return Organization(id=strawberry.ID(str(self.org_id)))
+
+    @strawberry.field(description="Who started it (an entity of auth), if a user did.")
+    def created_by_user(self) -> User | None:
+        return User(id=strawberry.ID(str(self.created_by))) if self.created_by else None
+
+    @strawberry.field(description=f"Its last log lines, oldest first (at most {MAX_LOG_LINES}).")
+    def logs(self, last: int = MAX_LOG_LINES) -> list[JobLog]:
+        kept = self.lines[-max(min(last, MAX_LOG_LINES), 0) :] if last > 0 else []
+        return [
+            JobLog(
+                at=datetime.fromisoformat(line["at"]), level=line["level"], message=line["message"]
+            )
+            for line in kept
+        ]
+
+
+def _job_loader(info: Info) -> Any:
+    ctx = info.context
+    return loader(ctx, "jobs", lambda ids: ctx.services.jobs_by_id(ctx.caller, ids))
+
+
+@strawberry.federation.type(shareable=True)
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class JobEdge:
+    cursor: str
+    node: Job
+
+
+@strawberry.type
+class JobConnection:
+    edges: list[JobEdge]
+    page_info: PageInfo
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id)
+
+
+@strawberry.federation.type(keys=["id"])
+class Organization:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Organization:
+        return cls(id=id)
+
+    @strawberry.field(description="The organization's jobs, newest first (its members only).")
+    async def jobs(
+        self,
+        info: Info,
+        status: Status | None = None,
+        kind: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> JobConnection:
+        org_id = uuid_or_none(self.id) or UUID(int=0)
+        ctx = info.context
+        try:
+            page = await ctx.services.jobs(
+                ctx.caller, org_id, status=status, kind=kind, first=first, after=after
+            )
+        except Rejected as exc:
+            problem = exc.problems[0]
+            raise GraphQLError(
+                f"{problem.field}: {problem.message}", extensions={"code": "BAD_USER_INPUT"}
+            ) from None
+        edges = [JobEdge(cursor=encode_cursor(j), node=Job.of(j)) for j in page.jobs]
+        return JobConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+
+@strawberry.type
+class JobPayload:
+    job: Job | None = None
+    errors: list[WorkersUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="A LangGraph workflow a domain registered.")
+class Workflow:
+    name: str
+    version: int
+    description: str
+    input_schema: JSON = strawberry.field(description="The JSON Schema of its input.")
+    drawing: str = strawberry.field(description="Its graph as a Mermaid diagram.")
+
+    @classmethod
+    def of(cls, workflow: contract.Workflow) -> Workflow:
+        return cls(
+            name=workflow.name,
+            version=workflow.version,
+            description=workflow.description,
+            input_schema=cast(JSON, workflow.input_schema),
+            drawing=workflow.graph({}).compile().get_graph().draw_mermaid(),
+        )
+
+
+MultitaskType = strawberry.enum(
+    contract.Multitask,
+    name="Multitask",
+    description="What a new run does to the unfinished runs of its concurrency key.",
+)
+
+
+@strawberry.enum
+class Decision(enum.Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@strawberry.input
+class StartWorkflowInput:
+    organization_id: strawberry.ID
+    workflow: str
+    input: JSON
+    idempotency_key: str
+    concurrency_key: str | None = None
+    multitask: contract.Multitask = contract.Multitask.ENQUEUE
+
+
+@strawberry.input
+class ResumeJobInput:
+    job_id: strawberry.ID
+    interrupt_id: strawberry.ID
+    decision: Decision
+    comment: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Every registered workflow.")
+    def workflows(self) -> list[Workflow]:
+        return [Workflow.of(w) for w in sorted(contract.WORKFLOWS.values(), key=lambda w: w.name)]
+
+    @strawberry.field(description="A job of your organization.")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        key = uuid_or_none(id)
+        found = await _job_loader(info).load(key) if key else None
+        return Job.of(found) if found else None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Run a workflow; once per idempotencyKey.")
+    @rejections_as(JobPayload)
+    async def start_workflow(self, info: Info, input: StartWorkflowInput) -> JobPayload:
+        ctx = info.context
+        job = await ctx.services.start_workflow(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.workflow,
+            input.input,
+            idempotency_key=input.idempotency_key,
+            concurrency_key=input.concurrency_key,
+            multitask=input.multitask,
+        )
+        return JobPayload(job=Job.of(job))
+
+    @strawberry.mutation(description="Decide what a waiting run asked; it goes on.")
+    @rejections_as(JobPayload)
+    async def resume_job(self, info: Info, input: ResumeJobInput) -> JobPayload:
+        ctx = info.context
+        job = await ctx.services.resume(
+            ctx.caller,
+            identifier(input.job_id, "jobId"),
+            str(input.interrupt_id),
+            input.decision.value,
+            input.comment,
+        )
+        return JobPayload(job=Job.of(job))
+
+    @strawberry.mutation(description="Stop a job: a queued one never starts, a running one stops.")
+    @rejections_as(JobPayload)
+    async def cancel_job(self, info: Info, id: strawberry.ID) -> JobPayload:
+        job = await info.context.services.cancel(info.context.caller, identifier(id, "id"))
+        return JobPayload(job=Job.of(job))
+
+
+@strawberry.type(description="A job's state as it changes.")
+class JobStatusEvent:
+    id: strawberry.ID
+    status: Status
+    progress: float
+    message: str | None
+    attempt: int
+    interrupt: JobInterrupt | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, event: live.StatusChanged) -> JobStatusEvent:
+        return cls(
+            id=strawberry.ID(str(event.id)),
+            status=Status(event.status),
+            progress=event.progress,
+            message=event.message,
+            attempt=event.attempt,
+            interrupt=_interrupt(event.interrupt),
+            updated_at=event.updated_at,
+        )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="A job of your organization: now, then every change.")
+    async def job_status(
+        self, info: Info, id: strawberry.ID
+    ) -> AsyncGenerator[JobStatusEvent, None]:
+        ctx = info.context
+        key = uuid_or_none(id)
+        if key is None or await ctx.services.job(ctx.caller, key) is None:
+            raise GraphQLError("Unknown job.", extensions={"code": "NOT_FOUND"})
+        async for event in live.changes(
+            ctx.services.redis, key, lambda: ctx.services.job(ctx.caller, key)
+        ):
+            yield JobStatusEvent.of(event)
+
+
+schema = federated_schema(
+    Query, Mutation, types=[Job, Organization, User], subscription=Subscription
+)

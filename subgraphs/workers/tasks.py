@@ -1,0 +1,158 @@
+"""ARQ jobs of workers: other domains' job requests, the dispatcher that hands each
+organization's jobs to ARQ in turn, and the run of one attempt under its timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+from uuid import UUID, uuid4
+
+from arq.connections import ArqRedis
+from arq.worker import Function, func
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
+
+from subgraphs.kernel.db import Database
+from subgraphs.kernel.domain import Jobs
+from subgraphs.workers.contract import START_JOB, JobRequest
+from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
+from subgraphs.workers.service import JobService
+from subgraphs.workers.settings import Settings
+
+log = logging.getLogger("vetrai.workers")
+Ctx = dict[str, Any]
+RUN_JOB = "workers_run"
+IDLE_WAIT_SECONDS = 0.2
+# ARQ's own timeout (JOB_TIMEOUT_SECONDS, which also bounds a kind's start-to-close timeout)
+# only backs ours up.
+ARQ_TIMEOUT_MARGIN_SECONDS = 5
+
+
+class HeartbeatTimeout(Exception):
+    pass
+
+
+async def start(ctx: Ctx, values: dict[str, Any]) -> str:
+    service: JobService = ctx["jobs"]
+    return str((await service.start(JobRequest.from_job(values))).id)
+
+
+async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -> Any:
+    """``kind.run(run)`` under its start-to-close timeout (at most ``longest``), cancelled when
+    the last of ``beats`` is older than its heartbeat timeout."""
+    task: asyncio.Future[Any] = asyncio.ensure_future(kind.run(run))
+    heartbeat = kind.heartbeat_seconds
+    try:
+        async with asyncio.timeout(min(kind.start_to_close_seconds, longest)):
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=heartbeat)
+                if done:
+                    return task.result()
+                if heartbeat is not None and time.monotonic() - beats[-1] > heartbeat:
+                    raise HeartbeatTimeout
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def run_job(ctx: Ctx, org: str, job: str, key: str | None) -> None:
+    """One attempt of a job the dispatcher handed out; its slot is released however it ends."""
+    service: JobService = ctx["jobs"]
+    org_id, job_id = UUID(org), UUID(job)
+    try:
+        # A later ARQ try is the run of a worker that died: it goes on where that one was.
+        started = await service.begin(org_id, job_id, again=ctx["job_try"] > 1)
+        if started is not None:
+            kind = KINDS[started.kind]
+            await attempt(ctx, service, kind, started.payload, started.attempt, org_id, job_id)
+    finally:
+        await asyncio.shield(service.queue.release(org_id, job_id, key))
+
+
+async def attempt(
+    context: Ctx,
+    service: JobService,
+    kind: Kind,
+    payload: dict[str, Any],
+    number: int,
+    org_id: UUID,
+    job_id: UUID,
+) -> None:
+    beats = [time.monotonic()]
+
+    async def report(progress: float, message: str | None) -> None:
+        beats.append(time.monotonic())
+        await service.report(org_id, job_id, progress, message)
+
+    async def write_log(level: str, message: str) -> None:
+        await service.log(org_id, job_id, level, message)
+
+    async def wait(interrupt: dict[str, Any]) -> None:
+        await service.wait(org_id, job_id, interrupt)
+
+    run = Run(job_id, org_id, payload, number, report, write_log, wait, context)
+    try:
+        longest = service.settings.core.job_timeout_seconds
+        result = await supervised(kind, run, beats, longest)
+    except JobFailed as exc:
+        await service.fail(org_id, job_id, exc.code, exc.message)
+    except HeartbeatTimeout:
+        await service.fail(
+            org_id, job_id, "HEARTBEAT_TIMEOUT", "No progress in time.", timed_out=True
+        )
+    except TimeoutError:
+        await service.fail(org_id, job_id, "TIMEOUT", "Ran out of time.", timed_out=True)
+    except Exception as exc:  # a job's bug fails its attempt, not the worker
+        log.exception("job failed", extra={"fields": {"job": str(job_id)}})
+        await service.fail(org_id, job_id, "UNEXPECTED", type(exc).__name__)
+    else:
+        await service.succeed(org_id, job_id, result)
+
+
+async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> None:
+    """Round after round, hand ARQ the jobs the fair queue lets start; idle, wait for work."""
+    limit = service.settings.workers.job_concurrency_per_org
+    queue = service.settings.core.queue_name
+    while not stop.is_set():
+        try:
+            handed = await service.queue.round(limit)
+            for job in handed:
+                run_id = f"{RUN_JOB}:{job.job_id}:{uuid4().hex}"
+                await arq.set(service.queue.runner_key(job.job_id), run_id, ex=86400)
+                args = (str(job.org_id), str(job.job_id), job.key)
+                await arq.enqueue_job(RUN_JOB, *args, _job_id=run_id, _queue_name=queue)
+            if not handed:
+                await service.queue.wait(IDLE_WAIT_SECONDS)
+        except (RedisError, OSError, DBAPIError) as exc:
+            log.warning("dispatch failed", extra={"fields": {"error": repr(exc)}})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), IDLE_WAIT_SECONDS)
+
+
+def functions(settings: Settings) -> list[Function]:
+    timeout = settings.core.job_timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS
+    return [
+        func(start, name=START_JOB, timeout=settings.core.job_timeout_seconds, keep_result=0),
+        func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=2),
+    ]
+
+
+async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:
+    service = JobService(db, ctx["redis"], settings)
+    stop = asyncio.Event()
+    ctx["jobs"] = service
+    ctx["jobs_dispatch"] = (stop, asyncio.create_task(dispatch(service, ctx["redis"], stop)))
+
+
+async def shutdown(ctx: Ctx) -> None:
+    running: tuple[asyncio.Event, asyncio.Task[None]] | None = ctx.pop("jobs_dispatch", None)
+    if running is not None:
+        running[0].set()
+        await running[1]
+
+
+JOBS = Jobs(functions=functions, startup=startup, shutdown=shutdown)

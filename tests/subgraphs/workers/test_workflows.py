@@ -1,0 +1,238 @@
+"""Workflows: listed with their input schema and drawing, started with a checked input once per
+idempotency key, run by the real worker with checkpoints in PostgreSQL under row security,
+waiting at an ``interrupt()`` until resumed, and notifications' digest."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, TypedDict
+from uuid import UUID, uuid4
+
+import pytest
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+from psycopg.errors import InsufficientPrivilege
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.caller import Caller
+from subgraphs.kernel.db import utcnow
+from subgraphs.notifications.contract import NotificationRequest, Recipient
+from subgraphs.notifications.service import NotificationService
+from subgraphs.notifications.templates import MESSAGE
+from subgraphs.workers.contract import Multitask, Workflow, register_workflow
+from subgraphs.workers.models import Status
+from subgraphs.workers.runs import connect
+from subgraphs.workers.service import JobService
+from tests.conftest import Subgraph
+from tests.subgraphs.workers.builders import member_of, until
+
+WORKFLOWS = "query { workflows { name version description inputSchema drawing } }"
+START_WORKFLOW = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
+  job { id status } errors { code field message } } }"""
+RESUME = """mutation($input: ResumeJobInput!) { resumeJob(input: $input) {
+  job { id status } errors { code message } } }"""
+JOB = """query($id: ID!) { job(id: $id) { status result interrupt { id payload } } }"""
+DRAFTS: list[str] = []
+
+
+class Approval(TypedDict, total=False):
+    title: str
+    decision: str
+
+
+def _approval(context: dict[str, Any]) -> StateGraph[Approval]:
+    def draft(state: Approval) -> Approval:
+        DRAFTS.append(state["title"])
+        get_stream_writer()({"progress": 0.3, "message": "drafted"})
+        return {}
+
+    def ask(state: Approval) -> Approval:
+        answer = interrupt({"question": f"Publish {state['title']}?"})
+        return {"decision": answer["decision"]}
+
+    graph = StateGraph(Approval)
+    graph.add_node("draft", draft)
+    graph.add_node("ask", ask)
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "ask")
+    graph.add_edge("ask", END)
+    return graph
+
+
+register_workflow(
+    Workflow(
+        name="test_approval",
+        version=2,
+        description="Drafts, then asks.",
+        input_schema={
+            "type": "object",
+            "properties": {"title": {"type": "string", "minLength": 1}},
+            "required": ["title"],
+        },
+        graph=_approval,
+    )
+)
+
+
+def _input(org: UUID, workflow: str = "test_approval", **extra: Any) -> dict[str, Any]:
+    return {
+        "organizationId": str(org),
+        "workflow": workflow,
+        "input": {"title": "Spring sale"},
+        "idempotencyKey": secrets.token_hex(6),
+        **extra,
+    }
+
+
+async def _start(subgraph: Subgraph, caller: Caller, input: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = (await subgraph.run(START_WORKFLOW, {"input": input}, caller))[
+        "startWorkflow"
+    ]
+    return payload
+
+
+async def test_workflows_are_listed_with_their_input_schema_and_drawing(
+    workers_subgraph: Subgraph,
+) -> None:
+    listed = {w["name"]: w for w in (await workers_subgraph.run(WORKFLOWS))["workflows"]}
+    digest = listed["notification_digest"]
+    assert digest["version"] == 1
+    assert digest["inputSchema"]["required"] == ["since"]
+    assert "collect" in digest["drawing"]
+    assert "send" in digest["drawing"]
+    assert listed["test_approval"]["version"] == 2
+
+
+async def test_start_workflow_checks_its_input_and_who_starts_it(
+    workers_subgraph: Subgraph,
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    unknown = await _start(workers_subgraph, owner, _input(org, "no_such"))
+    assert [(e["code"], e["field"]) for e in unknown["errors"]] == [
+        ("WORKFLOW_NOT_FOUND", "workflow")
+    ]
+    bad = await _start(workers_subgraph, owner, _input(org, input={"title": 3}))
+    assert [(e["code"], e["field"]) for e in bad["errors"]] == [
+        ("INVALID_WORKFLOW_INPUT", "input.title")
+    ]
+    missing = await _start(workers_subgraph, owner, _input(org, "notification_digest", input={}))
+    assert [e["code"] for e in missing["errors"]] == ["INVALID_WORKFLOW_INPUT"]
+    member = await _start(workers_subgraph, member_of(org, "member"), _input(org))
+    assert [e["code"] for e in member["errors"]] == ["FORBIDDEN"]
+    outsider = await _start(workers_subgraph, member_of(uuid4()), _input(org))
+    assert [e["code"] for e in outsider["errors"]] == ["FORBIDDEN"]
+    for payload in (unknown, bad, missing, member, outsider):
+        assert payload["job"] is None
+
+
+async def test_a_run_waits_at_its_interrupt_and_goes_on_from_its_checkpoint_when_resumed(
+    workers_subgraph: Subgraph, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    given = _input(org, input={"title": f"sale {secrets.token_hex(3)}"})
+    started = await _start(workers_subgraph, owner, given)
+    again = await _start(workers_subgraph, owner, given)
+    assert again["job"]["id"] == started["job"]["id"]
+    job_id = UUID(started["job"]["id"])
+    waiting = await until(jobs, org, job_id, Status.WAITING, Status.FAILED)
+    assert waiting.status == "waiting"
+    asked = (await workers_subgraph.run(JOB, {"id": str(job_id)}, owner))["job"]["interrupt"]
+    assert asked["payload"] == {"question": f"Publish {given['input']['title']}?"}
+    decide = {"jobId": str(job_id), "interruptId": asked["id"], "decision": "APPROVE"}
+    resumed = (await workers_subgraph.run(RESUME, {"input": decide}, owner))["resumeJob"]
+    assert resumed["job"]["status"] == "QUEUED"
+    done = await until(jobs, org, job_id, Status.SUCCEEDED, Status.FAILED)
+    assert done.result == {"title": given["input"]["title"], "decision": "approve"}
+    assert DRAFTS.count(given["input"]["title"]) == 1  # the draft step did not run again
+    twice = (await workers_subgraph.run(RESUME, {"input": decide}, owner))["resumeJob"]
+    assert [e["code"] for e in twice["errors"]] == ["ALREADY_DECIDED"]
+    other = {**decide, "interruptId": "another"}
+    finished = (await workers_subgraph.run(RESUME, {"input": other}, owner))["resumeJob"]
+    assert [e["code"] for e in finished["errors"]] == ["JOB_FINISHED"]
+
+
+async def test_resume_needs_a_waiting_job_of_ones_own(
+    workers_subgraph: Subgraph, idle: JobService
+) -> None:
+    org = uuid4()
+    queued = await idle.start_workflow(
+        member_of(org),
+        org,
+        "test_approval",
+        {"title": "x"},
+        idempotency_key="k",
+        concurrency_key=None,
+        multitask=Multitask.ENQUEUE,
+    )
+    decide = {"jobId": str(queued.id), "interruptId": "i", "decision": "REJECT"}
+    refused = (await workers_subgraph.run(RESUME, {"input": decide}, member_of(org)))["resumeJob"]
+    assert [e["code"] for e in refused["errors"]] == ["JOB_NOT_WAITING"]
+    foreign = await workers_subgraph.run(RESUME, {"input": decide}, member_of(uuid4()))
+    assert [e["code"] for e in foreign["resumeJob"]["errors"]] == ["NOT_FOUND"]
+
+
+async def test_checkpoints_are_visible_and_writable_only_under_their_organization(
+    workers_subgraph: Subgraph, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    started = await _start(workers_subgraph, member_of(org), _input(org))
+    job_id = UUID(started["job"]["id"])
+    await until(jobs, org, job_id, Status.WAITING)
+    url, role = jobs.settings.core.app_database()
+    count = "select count(*) as n from checkpoints where thread_id = %s"
+    async with await connect(url, role, org) as mine:
+        rows = await (await mine.execute(count, (f"{org}:{job_id}",))).fetchone()
+        assert rows is not None
+        assert rows["n"] > 0
+    async with await connect(url, role, uuid4()) as other:
+        rows = await (await other.execute(count, (f"{org}:{job_id}",))).fetchone()
+        assert rows is not None
+        assert rows["n"] == 0
+        with pytest.raises(InsufficientPrivilege):
+            await other.execute(
+                "insert into checkpoints (thread_id, checkpoint_id, checkpoint)"
+                " values (%s, 'x', '{}')",
+                (f"{org}:{uuid4()}",),
+            )
+    await jobs.cancel(member_of(org), job_id)
+
+
+async def test_the_digest_emails_each_member_their_unread_notifications(
+    workers_subgraph: Subgraph,
+    jobs: JobService,
+    notification_service: NotificationService,
+    owner_engine: AsyncEngine,
+    worker: None,
+) -> None:
+    org, reader, idle = uuid4(), uuid4(), uuid4()
+    await notification_service.set_members(org, [reader, idle], utcnow())
+    await notification_service.notify(
+        NotificationRequest(
+            template_key=MESSAGE,
+            category="announcement",
+            recipients=[Recipient(user_id=reader, email=f"{reader}@example.com")],
+            idempotency_key=secrets.token_hex(6),
+            data={"title": "Quarterly report", "body": "Read it"},
+            channels=["in_app"],
+            org_id=org,
+        )
+    )
+    given = _input(org, "notification_digest", input={"since": "2026-01-01T00:00:00Z"})
+    started = await _start(workers_subgraph, member_of(org), given)
+    done = await until(jobs, org, UUID(started["job"]["id"]), Status.SUCCEEDED, Status.FAILED)
+    assert done.status == "succeeded"
+    assert done.result["sent"] == 1
+    async with owner_engine.connect() as connection:
+        emailed = await connection.execute(
+            text(
+                "select n.user_id, n.body from notifications.notifications n"
+                " join notifications.deliveries d on d.notification_id = n.id"
+                " where d.channel = 'email' and n.org_id = :org"
+            ),
+            {"org": org},
+        )
+        assert [tuple(r) for r in emailed] == [(reader, "Quarterly report")]
