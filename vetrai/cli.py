@@ -12,6 +12,7 @@ from router.compose import command as compose_command
 from router.compose.compose import compose
 from router.config import ConfigError, RouterConfig, load_config
 from router.reload import HotReload
+from subgraphs.billing import command as billing_command
 from subgraphs.kernel.logs import configure_logging
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.settings import Settings, SettingsError, load_settings
@@ -135,6 +136,10 @@ def cmd_compose(args: argparse.Namespace, _: Settings) -> None:
     sys.exit(compose_command.run(args, sources))
 
 
+def cmd_billing(args: argparse.Namespace, settings: Settings) -> None:
+    sys.exit(billing_command.run(args, settings))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="vetrai", description="The VetrAI platform.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -173,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     )
     compose_command.add_arguments(comp)
     comp.set_defaults(run=cmd_compose)
+    billing = commands.add_parser("billing", help="billing: sync-plans (to Stripe)")
+    billing_command.add_arguments(billing)
+    billing.set_defaults(run=cmd_billing)
     return root
 
 

@@ -27,6 +27,7 @@ SUBGRAPHS = [
     SubgraphSpec("auth", 8001),
     SubgraphSpec("tenancy", 8002),
     SubgraphSpec("keys", 8003),
+    SubgraphSpec("billing", 8004),
     SubgraphSpec("notifications", 8007),
 ]
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from subgraphs.billing import tasks as billing_tasks
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.settings import Settings, SettingsError
 from subgraphs.keys import tasks as keys_tasks
@@ -42,6 +43,7 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         await notification_tasks.startup(ctx, settings, db)
         await keys_tasks.startup(ctx, settings, db)
+        await billing_tasks.startup(ctx, settings, db)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await notification_tasks.shutdown(ctx)
@@ -54,12 +56,12 @@ def create_worker(settings: Settings, **options: Any) -> Worker:
         "job_timeout": settings.job_timeout_seconds,
     }
     return Worker(
-        notification_tasks.functions(settings),
+        [*notification_tasks.functions(settings), *billing_tasks.functions()],
         queue_name=settings.queue_name,
         redis_pool=ArqRedis.from_url(settings.redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
-        cron_jobs=keys_tasks.cron_jobs(),
+        cron_jobs=[*keys_tasks.cron_jobs(), *billing_tasks.cron_jobs()],
         handle_signals=False,
         **(defaults | options),
     )

@@ -34,7 +34,7 @@ class ErrorCode(enum.Enum):
 
 @dataclass(frozen=True)
 class Problem:
-    code: ErrorCode
+    code: enum.Enum  # the kernel's ErrorCode or a domain's own
     message: str
     field: str | None = None
 
@@ -47,11 +47,11 @@ class Rejected(Exception):
         self.problems = list(problems)
 
     @classmethod
-    def one(cls, code: ErrorCode, message: str, field: str | None = None) -> Rejected:
+    def one(cls, code: enum.Enum, message: str, field: str | None = None) -> Rejected:
         return cls(Problem(code, message, field))
 
 
-def require(condition: bool, code: ErrorCode, message: str, field: str | None = None) -> None:
+def require(condition: bool, code: enum.Enum, message: str, field: str | None = None) -> None:
     """Reject unless ``condition`` holds."""
     if not condition:
         raise Rejected.one(code, message, field)

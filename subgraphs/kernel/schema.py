@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -25,7 +26,7 @@ ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode")
 
 @strawberry.federation.type(shareable=True, description="An expected failure of a mutation.")
 class UserError:
-    code: ErrorCode
+    code: enum.Enum = strawberry.field(graphql_type=ErrorCodeType)  # a domain's codes too
     message: str
     field: str | None = None
 

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     api_key_default_rate_window_seconds: int = Field(default=60, ge=1)
     api_key_max_grace_seconds: int = Field(default=7 * 86400, ge=0)
 
+    # billing: Stripe's secret key (unset: the embedded test server), the API's address (unset:
+    # Stripe's), webhook signing secrets (the previous one still accepted during a rotation)
+    stripe_secret_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_previous_secret: SecretStr | None = None
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+
     def app_database(self) -> tuple[str, str | None]:
         """Where the application connects, and the role it switches to (None: the login is it).
 
