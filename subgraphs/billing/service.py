@@ -39,6 +39,7 @@ from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page
 from subgraphs.kernel.scopes import scopes_of
 
 LIVE = ("trialing", "active", "past_due")
+_INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
 T = TypeVar("T")
 
@@ -560,29 +561,37 @@ class BillingService:
     async def _store_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
     ) -> None:
-        values = {
-            "id": str(obj["id"]),
-            "org_id": org_id,
-            "number": obj.get("number") or str(obj["id"]),
-            "status": str(obj.get("status") or "draft")[:16],
-            "total_cents": int(obj.get("total") or 0),
-            "currency": str(obj.get("currency") or "usd")[:3],
-            "hosted_url": obj.get("hosted_invoice_url"),
-            "pdf_url": obj.get("invoice_pdf"),
-            "period_start": _epoch(obj.get("period_start")),
-            "period_end": _epoch(obj.get("period_end")),
-            "created": _epoch(obj.get("created")) or utcnow(),
-            "state_at": event.created,
-        }
-        insert = pg_insert(Invoice).values(**values)
-        newer = {k: insert.excluded[k] for k in values if k not in ("id", "org_id")}
-        await session.exec(
-            insert.on_conflict_do_update(
-                index_elements=[col(Invoice.id)],
-                set_=newer,
-                where=(col(Invoice.state_at) <= event.created) & (col(Invoice.org_id) == org_id),
+        """Keep the invoice as the newest event shows it; events of one second (Stripe's
+        granularity) never move it back (a draft after its payment stays paid)."""
+        status = str(obj.get("status") or "draft")[:16]
+        stored = await session.get(Invoice, str(obj["id"]), with_for_update=True)
+        if stored is not None and (
+            stored.org_id != org_id
+            or event.created < stored.state_at
+            or (
+                event.created == stored.state_at
+                and _INVOICE_STAGES.get(status, 0) < _INVOICE_STAGES.get(stored.status, 0)
             )
+        ):
+            return
+        invoice = stored or Invoice(
+            id=str(obj["id"]),
+            org_id=org_id,
+            status=status,
+            total_cents=0,
+            currency="usd",
+            created=_epoch(obj.get("created")) or utcnow(),
         )
+        invoice.number = obj.get("number") or invoice.id
+        invoice.status = status
+        invoice.total_cents = int(obj.get("total") or 0)
+        invoice.currency = str(obj.get("currency") or "usd")[:3]
+        invoice.hosted_url = obj.get("hosted_invoice_url")
+        invoice.pdf_url = obj.get("invoice_pdf")
+        invoice.period_start = _epoch(obj.get("period_start"))
+        invoice.period_end = _epoch(obj.get("period_end"))
+        invoice.state_at = event.created
+        session.add(invoice)
 
 
 Handler = Callable[
