@@ -12,6 +12,7 @@ from uuid import UUID
 
 import orjson
 import time_machine
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -223,10 +224,9 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
     ids = {"id": subscription_id, "customer": customer}
     lost = event("customer.subscription.deleted", ids, int(time.time()) + 1)
     url, role = billing_settings.app_database()
-    db = Database(url, role=role)
-    service = BillingService(
-        db, billing.client._transport.app.state.runtime.redis, catalogue(), None
-    )  # type: ignore[attr-defined]
+    assert billing_settings.redis_url
+    db, redis = Database(url, role=role), Redis.from_url(billing_settings.redis_url)
+    service = BillingService(db, redis, catalogue(), None)
     assert await service.receive_event(lost)  # stored, but no job was queued
     assert await tasks.apply_pending({"billing": service}) == 0  # too recent to be lost
     with time_machine.travel(timedelta(minutes=2)):
@@ -235,3 +235,4 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
     found = await _billing(billing, caller)
     assert (found["plan"], found["billing"]["status"]) == ("free", "CANCELED")
     await db.close()
+    await redis.aclose()
