@@ -268,9 +268,11 @@ class BillingAccount:
 
     @classmethod
     async def resolve_reference(
-        cls, info: Info, organization_id: strawberry.ID
+        cls,
+        info: Info,
+        organizationId: strawberry.ID,  # noqa: N803 - the key's name in representations
     ) -> BillingAccount | None:
-        org_id = uuid_or_none(organization_id)
+        org_id = uuid_or_none(organizationId)
         view = await _account_loader(info).load(org_id) if org_id else None
         return cls.of(info, view) if view else None
 
