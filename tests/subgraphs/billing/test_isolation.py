@@ -63,7 +63,7 @@ async def test_entities_of_another_organization_are_null_and_unsigned_calls_see_
     assert mine[0] == {"organizationId": str(ada.org_id), "status": "ACTIVE"}
     assert mine[1] == {"id": invoice, "totalCents": 2900}
     assert mine[2] == {"id": subscription}
-    hidden = [None, None, None, {"plan": "free", "billing": None, "entitlements": []}]
+    hidden: list[object] = [None, None, None, {"plan": "free", "billing": None, "entitlements": []}]
     assert (await billing.run(ENTITIES, refs, owner()))["_entities"] == hidden
     unsigned = await billing.client.post("/graphql", json={"query": ENTITIES, "variables": refs})
     assert unsigned.json()["data"]["_entities"] == hidden
