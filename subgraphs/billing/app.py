@@ -25,9 +25,10 @@ __all__ = ["MIGRATIONS", "create_app", "gateway_for", "schema"]
 def gateway_for(settings: Settings) -> StripeGateway | None:
     """The Stripe client the settings describe; None without a key (billing then answers
     BILLING_PROVIDER_UNAVAILABLE)."""
-    if settings.stripe_secret_key is None:
+    key = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
+    if not key:
         return None
-    return StripeGateway(settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base)
+    return StripeGateway(key, settings.stripe_api_base or None)
 
 
 def create_app(settings: Settings) -> Starlette:

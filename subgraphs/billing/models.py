@@ -40,6 +40,7 @@ class Subscription(SQLModel, table=True):
     org_id: UUID = Field(index=True)
     plan_key: str = Field(max_length=32)
     status: str = Field(max_length=16)
+    item_id: str | None = Field(default=None, max_length=255)  # its one item (the plan's)
     current_period_end: datetime | None = None
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = None

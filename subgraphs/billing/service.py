@@ -34,7 +34,7 @@ from subgraphs.billing.models import BillingAccount, Invoice, Subscription, Webh
 from subgraphs.billing.plans import FREE, Catalogue, Plan
 from subgraphs.kernel.caller import Caller
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, require
+from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.kernel.scopes import scopes_of
 
@@ -229,24 +229,24 @@ class BillingService:
         plan = self.plan(plan_key)
         async with self.db.transaction(caller) as session:
             subscription = await self._live(session, org_id)
+            account = existing(await session.get(BillingAccount, org_id), "billing account")
         require(
             plan.key != subscription.plan_key,
             BillingErrorCode.SAME_PLAN,
             "This is the current plan.",
             "planKey",
         )
-        state = await self._provider_state(subscription)
-        return await _provider(self.gateway.preview_change(state, plan))
+        return await _provider(
+            self.gateway.preview_change(
+                account.stripe_customer_id, subscription.id, subscription.item_id, plan
+            )
+        )
 
     async def _live(self, session: AsyncSession, org_id: UUID) -> Subscription:
         subscription = await self._current(session, org_id)
         if subscription is None or subscription.status not in LIVE:
             raise Rejected.one(BillingErrorCode.NO_SUBSCRIPTION, "There is no subscription.")
         return subscription
-
-    async def _provider_state(self, subscription: Subscription) -> SubscriptionState:
-        """The subscription as Stripe has it now (its item id is needed to change it)."""
-        return await _provider(self.gateway.subscription(subscription.id))
 
     # changing ----------------------------------------------------------------------------------
 
@@ -339,6 +339,7 @@ class BillingService:
             org_id=org_id,
             plan_key=plan_key,
             status=state.status,
+            item_id=state.item_id,
             current_period_end=_epoch(state.current_period_end),
             cancel_at_period_end=state.cancel_at_period_end,
             state_at=state.created,
@@ -361,8 +362,9 @@ class BillingService:
                 "Cancel the subscription to go back to the free plan.",
                 "planKey",
             )
-            state = await self._provider_state(subscription)
-            changed = await _provider(self.gateway.change_plan(state, plan, command))
+            changed = await _provider(
+                self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
+            )
             self._update(subscription, changed, plan.key)
             session.add(subscription)
         await self._announce(org_id, self.effective_plan(subscription, utcnow()))
@@ -386,6 +388,7 @@ class BillingService:
     def _update(subscription: Subscription, state: SubscriptionState, plan_key: str) -> None:
         subscription.plan_key = plan_key
         subscription.status = state.status
+        subscription.item_id = state.item_id or subscription.item_id
         subscription.current_period_end = _epoch(state.current_period_end)
         subscription.cancel_at_period_end = state.cancel_at_period_end
         if state.status != "past_due":

@@ -30,7 +30,8 @@ def _problem(message: str) -> Response:
 def signed_by_stripe(body: bytes, header: str, settings: Settings) -> bool:
     """Whether one of the configured secrets signed ``body`` within the tolerance."""
     secrets = [settings.stripe_webhook_secret, settings.stripe_webhook_previous_secret]
-    for secret in (s.get_secret_value() for s in secrets if s is not None):
+    configured = [s.get_secret_value() for s in secrets if s is not None]
+    for secret in filter(None, configured):
         try:
             stripe.WebhookSignature.verify_header(
                 body.decode(), header, secret, settings.stripe_webhook_tolerance_seconds

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("org_id", ID, nullable=False, index=True),
         sa.Column("plan_key", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("item_id", sa.String(255)),
         sa.Column("current_period_end", TS),
         sa.Column("cancel_at_period_end", sa.Boolean, nullable=False),
         sa.Column("past_due_since", TS),
