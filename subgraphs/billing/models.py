@@ -56,9 +56,9 @@ class Invoice(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=255)
     org_id: UUID = Field(index=True)
     number: str | None = Field(default=None, max_length=64)
-    status: str = Field(max_length=16)
-    total_cents: int
-    currency: str = Field(max_length=3)
+    status: str = Field(default="draft", max_length=16)
+    total_cents: int = 0
+    currency: str = Field(default="usd", max_length=3)
     hosted_url: str | None = None
     pdf_url: str | None = None
     period_start: datetime | None = None

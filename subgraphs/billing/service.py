@@ -519,9 +519,9 @@ class BillingService:
         state = subscription_state(obj)
         stored = await session.get(Subscription, state.id, with_for_update=True)
         if stored is None:
-            stored = self._stored(org_id, self._plan_key(state, None), state)
-            stored.state_at = event.created
-            session.add(stored)
+            created_row = self._stored(org_id, self._plan_key(state, None), state)
+            created_row.state_at = event.created
+            await _insert_new(session, created_row)
             return
         deleted = event.type == "customer.subscription.deleted"
         created = event.type == "customer.subscription.created"
@@ -578,12 +578,7 @@ class BillingService:
         ):
             return
         invoice = stored or Invoice(
-            id=str(obj["id"]),
-            org_id=org_id,
-            status=status,
-            total_cents=0,
-            currency="usd",
-            created=_epoch(obj.get("created")) or utcnow(),
+            id=str(obj["id"]), org_id=org_id, created=_epoch(obj.get("created")) or utcnow()
         )
         invoice.number = obj.get("number") or invoice.id
         invoice.status = status
@@ -594,7 +589,19 @@ class BillingService:
         invoice.period_start = _epoch(obj.get("period_start"))
         invoice.period_end = _epoch(obj.get("period_end"))
         invoice.state_at = event.created
-        session.add(invoice)
+        if stored is None:
+            await _insert_new(session, invoice)
+        else:
+            session.add(invoice)
+
+
+async def _insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:
+    """Insert a row first seen in an event, unless its id is taken: then it belongs to another
+    organization (invisible here), and an event for one organization never touches another's."""
+    values = {k: v for k, v in row.model_dump().items() if v is not None}
+    await session.exec(
+        pg_insert(type(row)).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 Handler = Callable[

@@ -236,3 +236,35 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
     assert (found["plan"], found["billing"]["status"]) == ("free", "CANCELED")
     await db.close()
     await redis.aclose()
+
+
+async def test_an_event_for_one_organization_never_touches_anothers(
+    billing: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    ada, ada_subscription = await _subscribed(billing)
+    eve, eve_subscription = await _subscribed(billing)
+    ada_customer = await _customer(owner_engine, ada.org_id)
+    eve_customer = await _customer(owner_engine, eve.org_id)
+    eve_invoice = {"id": f"in_{eve_subscription}", "customer": eve_customer}
+    await _send(billing, owner_engine, event("invoice.paid", eve_invoice))
+    later = int(time.time()) + 5
+    aimed = {"id": eve_subscription, "customer": ada_customer}
+    await _send(billing, owner_engine, event("customer.subscription.deleted", aimed, later))
+    forged_invoice = {**eve_invoice, "customer": ada_customer, "total": 1}
+    await _send(billing, owner_engine, event("invoice.payment_failed", forged_invoice, later))
+    eve_now = await _billing(billing, eve)
+    assert (eve_now["plan"], eve_now["billing"]["status"]) == ("pro", "ACTIVE")
+    async with owner_engine.connect() as connection:
+        invoice = await connection.execute(
+            text("select org_id, status, total_cents from billing.invoices where id = :id"),
+            {"id": eve_invoice["id"]},
+        )
+        subscriptions = await connection.execute(
+            text("select org_id, status from billing.subscriptions where id = :id"),
+            {"id": eve_subscription},
+        )
+        assert invoice.all() == [(eve.org_id, "paid", 2900)]
+        assert subscriptions.all() == [(eve.org_id, "active")]
+    ada_now = await _billing(billing, ada)
+    assert (ada_now["plan"], ada_now["billing"]["status"]) == ("pro", "ACTIVE")
+    assert ada_subscription != eve_subscription
