@@ -3,6 +3,7 @@ Stripe-compatible server, with the issue's operations exactly as written."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -214,3 +215,21 @@ async def test_an_unreachable_provider_is_a_value_not_a_server_error(
         started = await start(client, caller)
         assert codes(started) == ["BILLING_PROVIDER_UNAVAILABLE"]
         assert started["subscription"] is None
+
+
+async def test_two_purchases_at_once_make_one_subscription(
+    billing: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    caller = owner()
+    first, second = await asyncio.gather(start(billing, caller), start(billing, caller, "team"))
+    assert sorted([codes(first), codes(second)]) == [[], ["ALREADY_SUBSCRIBED"]]
+    async with owner_engine.connect() as connection:
+        rows = await connection.scalar(
+            text("select count(*) from billing.subscriptions where org_id = :org"),
+            {"org": caller.org_id},
+        )
+        customers = await connection.scalar(
+            text("select count(*) from billing.accounts where org_id = :org"),
+            {"org": caller.org_id},
+        )
+    assert (rows, customers) == (1, 1)

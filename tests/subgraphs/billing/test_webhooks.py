@@ -268,3 +268,41 @@ async def test_an_event_for_one_organization_never_touches_anothers(
     ada_now = await _billing(billing, ada)
     assert (ada_now["plan"], ada_now["billing"]["status"]) == ("pro", "ACTIVE")
     assert ada_subscription != eve_subscription
+
+
+async def test_invoices_page_newest_first_and_a_bad_page_size_is_invalid_input(
+    billing: Subgraph, owner_engine: AsyncEngine
+) -> None:
+    caller, subscription_id = await _subscribed(billing)
+    customer = await _customer(owner_engine, caller.org_id)
+    now = int(time.time())
+    for n in range(3):
+        invoice = {
+            "id": f"in_page_{n}_{subscription_id}",
+            "customer": customer,
+            "created": now + 10 + n,
+        }
+        await _send(billing, owner_engine, event("invoice.paid", invoice))
+    query = """query($r: [_Any!]!, $after: String) { _entities(representations: $r) {
+      ... on Organization { billing { invoices(first: 2, after: $after) { totalCount
+      edges { node { id } } pageInfo { hasNextPage endCursor } } } } } }"""
+    ids = [f"in_page_{n}_{subscription_id}" for n in (2, 1, 0)]
+
+    async def page(after: str | None) -> dict[str, Any]:
+        found = await billing.run(query, {**org_ref(caller), "after": after}, caller)
+        invoices: dict[str, Any] = found["_entities"][0]["billing"]["invoices"]
+        return invoices
+
+    first = await page(None)
+    # the test server's own webhooks may add the subscription's first invoice
+    assert first["totalCount"] in (3, 4)
+    assert [e["node"]["id"] for e in first["edges"]] == ids[:2]
+    assert first["pageInfo"]["hasNextPage"] is True
+    second = await page(first["pageInfo"]["endCursor"])
+    assert [e["node"]["id"] for e in second["edges"]][:1] == ids[2:]
+    bad = await billing.post(
+        query.replace("first: 2", "first: 0"), {**org_ref(caller), "after": None}, caller
+    )
+    assert bad.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    forged = await billing.post(query, {**org_ref(caller), "after": "not-a-cursor"}, caller)
+    assert forged.json()["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
