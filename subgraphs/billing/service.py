@@ -175,11 +175,6 @@ class BillingService:
                     found[org_id] = await self._view(session, org_id)
         return [found.get(o) for o in org_ids]
 
-    async def plans_of(self, caller: Caller, org_ids: list[UUID]) -> list[Plan]:
-        """Each organization's effective plan; the free plan where the caller cannot see it."""
-        views = await self.accounts(caller, org_ids)
-        return [view.plan if view else self.plans.free for view in views]
-
     async def subscriptions(self, caller: Caller, ids: list[str]) -> list[Subscription | None]:
         """Subscriptions by id, in order; None where the caller may not read their billing."""
         async with self.db.transaction(caller) as session:

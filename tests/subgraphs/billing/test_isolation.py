@@ -84,7 +84,8 @@ async def test_the_service_reads_only_the_callers_organization(
         assert await service.subscriptions(eve, [subscription]) == [None]
         assert await service.invoices_by_id(eve, [invoice]) == [None]
         assert (await service.invoices(eve, ada.org_id, 10, None)).total == 0
-        assert [p.key for p in await service.plans_of(eve, [ada.org_id])] == ["free"]
+        mine = await service.accounts(ada, [ada.org_id])
+        assert [v.plan.key for v in mine if v] == ["pro"]
         assert (await service.invoices(ada, ada.org_id, 10, None)).total == 1
     finally:
         await redis.aclose()
