@@ -156,24 +156,33 @@ class BillingService:
         )
         return rows.first()
 
-    async def _view(self, session: AsyncSession, org_id: UUID) -> AccountView:
-        subscription = await self._current(session, org_id)
-        return AccountView(
-            org_id=org_id,
-            account=await session.get(BillingAccount, org_id),
-            subscription=subscription,
-            plan=self.effective_plan(subscription, utcnow()),
-        )
-
     async def accounts(self, caller: Caller, org_ids: list[UUID]) -> list[AccountView | None]:
-        """Each organization's billing, in order; None unless the caller may read it."""
+        """Each organization's billing, in order (two queries for all); None unless the caller
+        may read it."""
         visible = [o for o in org_ids if holds(caller, o, READ)]
-        found: dict[UUID, AccountView] = {}
-        if visible:
-            async with self.db.transaction(caller) as session:
-                for org_id in visible:
-                    found[org_id] = await self._view(session, org_id)
-        return [found.get(o) for o in org_ids]
+        if not visible:
+            return [None for _ in org_ids]
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Subscription)
+                .where(col(Subscription.org_id).in_(visible))
+                .order_by(col(Subscription.created_at).desc())
+            )
+            current: dict[UUID, Subscription] = {}
+            for subscription in rows:
+                current.setdefault(subscription.org_id, subscription)
+            found = await session.exec(
+                select(BillingAccount).where(col(BillingAccount.org_id).in_(visible))
+            )
+            accounts = {a.org_id: a for a in found}
+        now = utcnow()
+        views = {
+            o: AccountView(
+                o, accounts.get(o), current.get(o), self.effective_plan(current.get(o), now)
+            )
+            for o in visible
+        }
+        return [views.get(o) for o in org_ids]
 
     async def subscriptions(self, caller: Caller, ids: list[str]) -> list[Subscription | None]:
         """Subscriptions by id, in order; None where the caller may not read their billing."""
