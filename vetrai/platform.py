@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 from router.compose.subgraph import Subgraph
 from subgraphs import kernel
 from subgraphs.auth.app import DOMAIN as AUTH
+from subgraphs.billing.app import DOMAIN as BILLING
 from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.keys.app import DOMAIN as KEYS
@@ -19,7 +20,7 @@ from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
 from subgraphs.tenancy.app import DOMAIN as TENANCY
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, NOTIFICATIONS]
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, BILLING, NOTIFICATIONS]
 
 
 @dataclass(frozen=True)

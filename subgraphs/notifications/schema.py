@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
+from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor
 from subgraphs.kernel.schema import (
     USER_ERROR,
     UserError,
@@ -27,7 +28,6 @@ from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.notifications import live, models
 from subgraphs.notifications.contract import NotificationsErrorCode
 from subgraphs.notifications.models import Channel, Status
-from subgraphs.notifications.pagination import Edge, PageInfo, encode_cursor
 from subgraphs.notifications.service import MANDATORY, NotificationService
 from subgraphs.notifications.templates import MESSAGE, Rendered, Source
 

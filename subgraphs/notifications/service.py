@@ -23,6 +23,7 @@ from core.caller import Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require, signed_in
+from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.notifications import live
 from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
 from subgraphs.notifications.models import (
@@ -35,7 +36,6 @@ from subgraphs.notifications.models import (
     Status,
     Template,
 )
-from subgraphs.notifications.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.notifications.settings import Settings
 from subgraphs.notifications.templates import (
     DEFAULTS,
