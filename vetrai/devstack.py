@@ -21,8 +21,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from subgraphs.billing.command import sync_plans
+from subgraphs.billing.contract import WEBHOOK_PATH
+from subgraphs.billing.gateway import StripeGateway
+from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import async_url
 from vetrai.embedded import Lease, Running, Server, acquire, spawn
+from vetrai.embedded_s3 import S3, lease_settings
+from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook, webhook_secret
+from vetrai.platform import domain
 from vetrai.settings import PlatformSettings
 
 DATABASE = "vetrai"
@@ -131,13 +138,6 @@ def _start_mail(stack: Stack, data: Path) -> None:
 
 def _start_stripe(stack: Stack, data: Path) -> None:
     """The test server, its webhook delivering to billing's route and the plans synced to it."""
-    from subgraphs.billing.command import sync_plans
-    from subgraphs.billing.contract import WEBHOOK_PATH
-    from subgraphs.billing.gateway import StripeGateway
-    from subgraphs.billing.plans import catalogue
-    from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook, webhook_secret
-    from vetrai.platform import domain
-
     stack.leases.append(acquire(data, STRIPE))
     url, core = stack.leases[-1].url, stack.settings.core
     secret = webhook_secret(data / STRIPE.name)
@@ -153,8 +153,6 @@ def _start_stripe(stack: Stack, data: Path) -> None:
 
 
 def _start_s3(stack: Stack, data: Path) -> None:
-    from vetrai.embedded_s3 import S3, lease_settings
-
     stack.leases.append(acquire(data, S3))
     stack.settings = stack.settings.replace(**lease_settings(stack.leases[-1]))
 
