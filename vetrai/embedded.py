@@ -174,6 +174,8 @@ def acquire(data: Path, server: Server) -> Lease:
     with _locked(data):
         record = _read(path)
         if record is None or not record.server.alive():
+            if record is not None:
+                server.stop(record.server, data)  # its process is gone: only its leftovers
             started = server.start(data / server.name)
             record = _Record(Process.of(started.pid), started.url)
         record.users = [user for user in record.users if user.alive() and user != me] + [me]

@@ -3,7 +3,10 @@ them, whether it releases them or just exits."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +94,20 @@ def test_the_shared_s3_server_is_killed_with_its_group_and_leaves_no_sockets(
     lease.release()
     assert not any(process.alive() for process in group)
     assert _sockets(ports) == []
+
+
+def test_a_dead_s3_servers_sockets_are_removed_before_the_next_one_starts(tmp_path: Path) -> None:
+    data = (tmp_path / ".data").resolve()
+    lease = acquire(data, S3)
+    ports = json.loads((data / S3.name / PORTS).read_text())
+    leader = running(data, S3.name)
+    assert leader is not None
+    os.killpg(leader.pid, signal.SIGKILL)  # the server dies; its record stays
+    while leader.alive():
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(leader.pid, os.WNOHANG)
+    assert _sockets(ports)
+    again = acquire(data, S3)
+    assert _sockets(ports) == []
+    again.release()
+    lease.release()
