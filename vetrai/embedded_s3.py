@@ -212,7 +212,10 @@ def _start_shared(folder: Path) -> Running:
 
 def _stop_shared(process: Process, folder: Path) -> None:
     stop(process, signal.SIGKILL, group=True)
-    remove_sockets(json.loads((folder / PORTS).read_text()))
+    ports = folder / PORTS
+    if ports.exists():
+        remove_sockets(json.loads(ports.read_text()))
+        ports.unlink()
 
 
 # One per data folder, shared as the other embedded servers are, and killed with its group.
