@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from subgraphs.billing.gateway import gateway_for
 from subgraphs.billing.plans import catalogue
 from tests.conftest import TEST_DATA, Subgraph, served, subgraph_client
-from tests.subgraphs.billing.helpers import PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET
+from tests.subgraphs.billing.builders import PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET
 from vetrai.embedded import Lease, acquire
 from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook
 from vetrai.settings import PlatformSettings

@@ -14,7 +14,7 @@ from core.caller import Caller
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database, set_local
 from tests.conftest import Subgraph
-from tests.subgraphs.billing.helpers import applied, event, owner, post_event, until
+from tests.subgraphs.billing.builders import applied, event, owner, post_event, until
 from tests.subgraphs.billing.test_subscriptions import start
 from vetrai.settings import PlatformSettings
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.caller import Caller
 from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
 from tests.conftest import Subgraph, subgraph_client
-from tests.subgraphs.billing.helpers import owner
+from tests.subgraphs.billing.builders import owner
 from vetrai.settings import PlatformSettings
 
 PLANS = "query { plans { key name interval priceCents currency features { key enabled limit } } }"

@@ -21,7 +21,7 @@ from subgraphs.billing import tasks
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database
 from tests.conftest import Subgraph
-from tests.subgraphs.billing.helpers import (
+from tests.subgraphs.billing.builders import (
     PREVIOUS_WEBHOOK_SECRET,
     applied,
     event,
