@@ -31,6 +31,7 @@ _MEMBER = frozenset(
     {
         "organization:read",
         "members:read",
+        "billing:read",
         "tickets:read",
         "tickets:write",
         "themes:read",

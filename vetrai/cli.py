@@ -15,6 +15,7 @@ from router.app import create_router
 from router.compose import command as compose_command
 from router.compose.compose import compose
 from router.config import ConfigError, RouterConfig, load_config
+from subgraphs.billing import command as billing_command
 from subgraphs.kernel.migrations import migrate
 from vetrai import checks, docs
 from vetrai.devstack import Stack, start_stack
@@ -45,8 +46,8 @@ def _check(settings: PlatformSettings, *, database: bool = True, ports: list[int
         sys.exit(2)
 
 
-def _prepare(settings: PlatformSettings, *, migrations: bool, mail: bool = False) -> Stack:
-    stack = start_stack(settings, say=_say, mail=mail)
+def _prepare(settings: PlatformSettings, *, migrations: bool, extras: bool = False) -> Stack:
+    stack = start_stack(settings, say=_say, extras=extras)
     if migrations:
         _say("applying migrations")
         s = stack.settings
@@ -56,11 +57,10 @@ def _prepare(settings: PlatformSettings, *, migrations: bool, mail: bool = False
 
 
 def _table(
-    settings: PlatformSettings, services: list[Service], worker: bool, inbox: str | None
+    settings: PlatformSettings, services: list[Service], worker: bool, notes: dict[str, str]
 ) -> str:
     rows = [f"  {s.name:<14} http://{settings.core.host}:{s.port}/graphql" for s in services]
-    if inbox:
-        rows.append(f"  {'mail':<14} {inbox} (the emails sent, caught)")
+    rows += [f"  {name:<14} {note}" for name, note in notes.items()]
     if worker:
         port = settings.core.worker_port + settings.core.port_offset
         rows.append(
@@ -75,7 +75,7 @@ def _run(
     services: list[Service],
     *,
     worker: bool = False,
-    inbox: str | None = None,
+    notes: dict[str, str] | None = None,
 ) -> None:
     configure_logging(settings.core.log_level)
     names = [s.name for s in services] + (["worker"] if worker else [])
@@ -87,7 +87,7 @@ def _run(
         background = [create_worker(settings)] if worker else []
         port = settings.core.worker_port + settings.core.port_offset
         monitoring = [Service("worker", port, monitoring_app(w)) for w in background]
-        table = _table(settings, services, worker, inbox)
+        table = _table(settings, services, worker, notes or {})
         await serve([*services, *monitoring], settings.core.host, lambda: print(table), background)
 
     asyncio.run(main())
@@ -124,7 +124,7 @@ def cmd_up(args: argparse.Namespace, settings: PlatformSettings) -> None:
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
-    with _prepare(settings, migrations=not args.no_migrate, mail=True) as stack:
+    with _prepare(settings, migrations=not args.no_migrate, extras=True) as stack:
         s = stack.settings
         subgraphs = services(s)
         urls = {svc.name: f"http://{s.core.host}:{svc.port}/graphql" for svc in subgraphs}
@@ -132,7 +132,24 @@ def cmd_up(args: argparse.Namespace, settings: PlatformSettings) -> None:
         if stack.inbox:
             router = Service(router.name, router.port, mailbox.beside(router.app, stack.inbox))
         inbox = f"http://{s.core.host}:{router.port}{mailbox.PREFIX}" if stack.inbox else None
-        _run(s, [router, *subgraphs], worker=True, inbox=inbox)
+        _run(s, [router, *subgraphs], worker=True, notes=_notes(stack, inbox))
+
+
+def _notes(stack: Stack, inbox: str | None) -> dict[str, str]:
+    """Where the mail goes, which Stripe and which S3 the platform uses."""
+    stripe, s3 = stack.embedded("stripe"), stack.embedded("s3")
+    billing, storage = stack.settings.billing, stack.settings.storage
+    notes = {"mail": f"{inbox} (the emails sent, caught)"} if inbox else {}
+    if stripe:
+        notes["stripe"] = f"{stripe} (the embedded test server; card 4242 4242 4242 4242)"
+    elif billing.stripe_secret_key:
+        api = billing.stripe_api_base or "https://api.stripe.com"
+        notes["stripe"] = f"{api} (STRIPE_SECRET_KEY)"
+    if s3:
+        notes["s3"] = f"{s3} (the embedded SeaweedFS)"
+    elif storage.minio_endpoint:
+        notes["s3"] = f"{storage.minio_endpoint} (MINIO_ENDPOINT)"
+    return notes
 
 
 def cmd_router(args: argparse.Namespace, settings: PlatformSettings) -> None:
@@ -181,6 +198,10 @@ def cmd_compose(args: argparse.Namespace, _: PlatformSettings) -> None:
     sys.exit(compose_command.run(args, sources))
 
 
+def cmd_billing(args: argparse.Namespace, settings: PlatformSettings) -> None:
+    sys.exit(billing_command.run(args, settings))
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="vetrai", description="The VetrAI platform.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -223,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     guide = commands.add_parser("docs", help=f"write the API guide's reference into {docs.GUIDE}")
     guide.add_argument("--check", action="store_true", help="only fail if it is stale")
     guide.set_defaults(run=cmd_docs)
+    billing = commands.add_parser("billing", help="billing: sync-plans (to Stripe)")
+    billing_command.add_arguments(billing)
+    billing.set_defaults(run=cmd_billing)
     return root
 
 

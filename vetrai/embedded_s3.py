@@ -13,15 +13,20 @@ import socket
 import subprocess
 import sysconfig
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
 
+from vetrai.embedded import Lease, Process, Running, Server, stop
+
 READY_TIMEOUT_SECONDS = 60.0
 IDENTITIES = "identities.json"
+PORTS = "ports.json"  # of the running shared server, to clean up after it
 SOCKETS = Path("/tmp")  # noqa: S108 - where weed puts its local sockets, whatever TMPDIR says
 
 
@@ -46,11 +51,7 @@ class EmbeddedS3:
 
     def as_settings(self) -> dict[str, Any]:
         """The settings fields that point a process at this server."""
-        return {
-            "minio_endpoint": self.endpoint,
-            "minio_access_key": self.access_key,
-            "minio_secret_key": SecretStr(self.secret_key),
-        }
+        return settings_of(self.endpoint, self.access_key, self.secret_key)
 
     def stop(self) -> None:
         # weed logs a graceful stop on SIGTERM and then hangs; what it keeps (leveldb with its
@@ -58,9 +59,22 @@ class EmbeddedS3:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        for port in self.ports:
-            for leftover in SOCKETS.glob(f"seaweedfs-*-{port}.sock"):
-                leftover.unlink(missing_ok=True)
+        remove_sockets(self.ports)
+
+
+def settings_of(endpoint: str, access_key: str, secret_key: str) -> dict[str, Any]:
+    return {
+        "minio_endpoint": endpoint,
+        "minio_access_key": access_key,
+        "minio_secret_key": SecretStr(secret_key),
+    }
+
+
+def remove_sockets(ports: Iterable[int]) -> None:
+    """The local sockets weed leaves behind for ``ports`` once killed."""
+    for port in ports:
+        for leftover in SOCKETS.glob(f"seaweedfs-*-{port}.sock"):
+            leftover.unlink(missing_ok=True)
 
 
 def start(
@@ -188,3 +202,27 @@ def answers(client: httpx.Client, url: str) -> bool:
     except httpx.HTTPError:
         return False
     return True
+
+
+def _start_shared(folder: Path) -> Running:
+    server = start(folder.parent)
+    (folder / PORTS).write_text(json.dumps(server.ports))
+    return Running(server.pid, f"http://{server.endpoint}")
+
+
+def _stop_shared(process: Process, folder: Path) -> None:
+    stop(process, signal.SIGKILL, group=True)
+    ports = folder / PORTS
+    if ports.exists():
+        remove_sockets(json.loads(ports.read_text()))
+        ports.unlink()
+
+
+# One per data folder, shared as the other embedded servers are, and killed with its group.
+S3 = Server("s3", _start_shared, stop_hook=_stop_shared)
+
+
+def lease_settings(lease: Lease) -> dict[str, Any]:
+    """The settings fields that point a process at the server of ``lease``."""
+    access_key, secret_key = credentials(lease.data / S3.name / IDENTITIES)
+    return settings_of(urlsplit(lease.url).netloc, access_key, secret_key)

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from router.compose.subgraph import Subgraph
 from subgraphs import kernel
 from subgraphs.auth.app import DOMAIN as AUTH
+from subgraphs.billing.app import DOMAIN as BILLING
 from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
 from subgraphs.keys.app import DOMAIN as KEYS
@@ -24,7 +25,7 @@ from subgraphs.themes.app import DOMAIN as THEMES
 from subgraphs.workers.app import DOMAIN as WORKERS
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, SUPPORT, THEMES, NOTIFICATIONS, WORKERS]
+DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, BILLING, SUPPORT, THEMES, NOTIFICATIONS, WORKERS]
 
 
 def load_workflows(domains: Sequence[Domain] = DOMAINS) -> None:

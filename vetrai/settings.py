@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from core.settings import CoreSettings, Section, SettingsError, load
 from router.settings import RouterSettings
 from subgraphs.auth.settings import AuthSettings
+from subgraphs.billing.settings import BillingSettings
 from subgraphs.kernel.storage import StorageSettings
 from subgraphs.keys.settings import KeysSettings
 from subgraphs.notifications.settings import NotificationsSettings
@@ -28,6 +29,7 @@ class PlatformSettings(BaseModel):
     auth: AuthSettings
     tenancy: TenancySettings
     keys: KeysSettings
+    billing: BillingSettings
     notifications: NotificationsSettings
     support: SupportSettings
     storage: StorageSettings

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import free_port_offset
 from vetrai.platform import DOMAINS
 
-OFFSET = free_port_offset([4000, *(spec.port for spec in DOMAINS)])
+OFFSET = free_port_offset([4000, 8009, *(spec.port for spec in DOMAINS)])
 AUTH = f"http://127.0.0.1:{8001 + OFFSET}/graphql"
 TENANCY = f"http://127.0.0.1:{8002 + OFFSET}/graphql"
 ROUTER = f"http://127.0.0.1:{4000 + OFFSET}/graphql"

@@ -48,7 +48,7 @@ def test_next_start_after_sigkill_reuses_its_servers_and_ctrl_c_stops_them(data:
     offset = free_port_offset(PORTS)
     killed = Platform(data, offset)
     first = _servers(data)
-    assert set(first) == {"postgres", "redis", "mail"}
+    assert set(first) == {"postgres", "redis", "mail", "stripe", "s3"}
     killed.process.send_signal(signal.SIGKILL)
     killed.process.wait(timeout=60)
     assert all(server.alive() for server in first.values())  # what a kill leaves behind

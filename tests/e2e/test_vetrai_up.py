@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -28,6 +29,47 @@ def test_first_start_prints_progress_and_urls(platform: Platform) -> None:
     assert TENANCY in text
     assert ROUTER in text
     assert "worker" in text
+    assert "(the embedded test server; card 4242 4242 4242 4242)" in text
+    assert "(the embedded SeaweedFS)" in text
+
+
+def test_an_owner_subscribes_through_the_embedded_stripe_and_its_webhook_arrives(
+    platform: Platform,
+) -> None:
+    signed_up = _run(
+        ROUTER,
+        """mutation { signUp(input: {email: "bill@example.com",
+      password: "correct horse battery", name: "Bill"}) { tokens { accessToken } } }""",
+    )["signUp"]
+    owner = _bearer(signed_up["tokens"]["accessToken"])
+    created = _run(
+        ROUTER,
+        """mutation { createOrganization(input: {name: "Ledger", slug: "ledger"})
+      { organization { id } } }""",
+        owner,
+    )["createOrganization"]
+    org = created["organization"]["id"]
+    started = _run(
+        ROUTER,
+        f"""mutation {{ startSubscription(input: {{organizationId: "{org}", planKey: "pro",
+      paymentMethodId: "pm_card_visa"}}) {{ subscription {{ plan {{ key }} }} errors {{ code }} }}
+      }}""",
+        owner,
+    )["startSubscription"]
+    assert started == {"subscription": {"plan": {"key": "pro"}}, "errors": []}
+    query = f"""{{ organization(id: "{org}") {{ plan billing {{ invoices(first: 5) {{
+      edges {{ node {{ status totalCents }} }} }} }} }} }}"""
+
+    def invoices() -> Any:
+        return _run(ROUTER, query, owner)["organization"]["billing"]["invoices"]["edges"]
+
+    paid = [{"node": {"status": "paid", "totalCents": 2900}}]
+    deadline = time.monotonic() + 60
+    # Invoices are known only from Stripe's events: a paid one means the webhook was delivered.
+    while (found := invoices()) != paid:
+        assert time.monotonic() < deadline, f"no paid invoice arrived: {found}"
+        time.sleep(0.1)
+    assert _run(ROUTER, query, owner)["organization"]["plan"] == "pro"
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from vetrai.cli import parser
-from vetrai.settings import PlatformSettings
+from vetrai.cli import _notes, parser
+from vetrai.devstack import Stack
+from vetrai.settings import PlatformSettings, load_settings
 
 COMMANDS = sorted(
     name
@@ -136,3 +138,17 @@ def test_router_port_option_is_the_port_it_checks_and_binds() -> None:
         result = _vetrai("router", "--port", str(port), VETRAI_HOST="127.0.0.1")
     assert result.returncode == 2
     assert result.stderr == f"vetrai: port {port} is in use: is VetrAI already running?\n"
+
+
+def test_the_url_table_names_the_configured_stripe_and_s3_when_nothing_is_embedded() -> None:
+    settings = load_settings(
+        stripe_secret_key=SecretStr("sk_test_configured"),
+        stripe_api_base=None,
+        minio_endpoint="minio:9000",
+    )
+    assert _notes(Stack(settings), inbox=None) == {
+        "stripe": "https://api.stripe.com (STRIPE_SECRET_KEY)",
+        "s3": "minio:9000 (MINIO_ENDPOINT)",
+    }
+    unset = load_settings(stripe_secret_key=None, minio_endpoint=None)
+    assert _notes(Stack(unset), inbox=None) == {}

@@ -1,0 +1,292 @@
+"""The one place billing talks to Stripe (or the embedded test server that speaks its API):
+the official SDK, async, every write with an Idempotency-Key, failures turned into our
+exceptions and Stripe objects into plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from subgraphs.billing.plans import Plan
+from subgraphs.billing.settings import BillingSettings
+
+# Stripe's documented test payment methods that the test server lacks, and its equivalent
+# (the same card): with Stripe itself these are never used.
+TEST_METHOD_STAND_INS = {"pm_card_chargeDeclined": "pm_card_visa_chargeDeclined"}
+PLAN_METADATA = "vetrai_plan"
+_STATUSES = {
+    "trialing": "trialing",
+    "active": "active",
+    "past_due": "past_due",
+    "unpaid": "past_due",
+    "canceled": "canceled",
+    "incomplete_expired": "canceled",
+    "paused": "canceled",
+}
+
+
+class ProviderUnavailable(Exception):
+    """Stripe could not be reached, or answered with an error of its own."""
+
+
+class CardDeclined(Exception):
+    """The card was refused (when attached or when charged)."""
+
+
+class ProviderRefused(Exception):
+    """Stripe refused the request as invalid (an unknown payment method, a missing feature)."""
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    id: str
+    brand: str | None
+    last4: str | None
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """A Stripe subscription as billing keeps it; ``status`` is one of ours (``none`` while
+    Stripe still waits for a first payment)."""
+
+    id: str
+    customer: str
+    status: str
+    plan_id: str | None
+    item_id: str | None
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    created: int
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    description: str
+    amount_cents: int
+    proration: bool
+
+
+@dataclass(frozen=True)
+class Preview:
+    amount_due_cents: int
+    lines: list[PreviewLine]
+
+
+def stripe_plan_id(plan: Plan) -> str:
+    """The Stripe Plan of a plan's current terms; new terms are a new Plan (amounts are fixed)."""
+    return f"vetrai-{plan.key}-{plan.interval}-{plan.price_cents}{plan.currency}"
+
+
+def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
+    """Read a subscription from an API answer or an event's ``data.object``."""
+    items = (obj.get("items") or {}).get("data") or [{}]
+    item = items[0]
+    plan = item.get("plan") or item.get("price") or obj.get("plan") or {}
+    # Newer API versions keep the period on the item, older ones on the subscription.
+    period_end = obj.get("current_period_end") or item.get("current_period_end")
+    return SubscriptionState(
+        id=str(obj["id"]),
+        customer=str(obj["customer"]),
+        status=_STATUSES.get(str(obj.get("status")), "none"),
+        plan_id=plan.get("id"),
+        item_id=item.get("id"),
+        current_period_end=int(period_end) if period_end else None,
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        created=int(obj.get("created") or 0),
+        metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    result: dict[str, Any] = obj.to_dict()
+    return result
+
+
+class StripeGateway:
+    def __init__(self, secret_key: str, api_base: str | None = None) -> None:
+        bases: Any = {"api": api_base} if api_base else None
+        self.client = stripe.StripeClient(
+            secret_key,
+            base_addresses=bases,
+            http_client=stripe.HTTPXClient(),
+            max_network_retries=2,
+        )
+
+    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except stripe.CardError as exc:
+            raise CardDeclined(exc.user_message or "The card was declined.") from exc
+        except stripe.InvalidRequestError as exc:
+            raise ProviderRefused(exc.user_message or str(exc)) from exc
+        except stripe.StripeError as exc:
+            if exc.http_status == 404:  # a route the server lacks (the test server's portal)
+                raise ProviderRefused(str(exc)) from exc
+            raise ProviderUnavailable(type(exc).__name__) from exc
+
+    # customers and payment methods -------------------------------------------------------------
+
+    async def create_customer(self, org_id: str, key: str) -> str:
+        customer = await self._call(
+            self.client.v1.customers.create_async,
+            params={"metadata": {"org_id": org_id}},
+            options={"idempotency_key": key},
+        )
+        return str(customer.id)
+
+    async def attach_payment_method(self, customer: str, method: str, key: str) -> PaymentMethod:
+        """Attach ``method`` and make it the customer's default for invoices."""
+        try:
+            attached = await self._attach(customer, method, key)
+        except ProviderRefused:
+            if method not in TEST_METHOD_STAND_INS:
+                raise
+            attached = await self._attach(customer, TEST_METHOD_STAND_INS[method], key)
+        await self._call(
+            self.client.v1.customers.update_async,
+            customer,
+            params={"invoice_settings": {"default_payment_method": attached.id}},
+            options={"idempotency_key": f"{key}:default"},
+        )
+        card = _plain(attached).get("card") or {}
+        return PaymentMethod(id=str(attached.id), brand=card.get("brand"), last4=card.get("last4"))
+
+    async def _attach(self, customer: str, method: str, key: str) -> Any:
+        return await self._call(
+            self.client.v1.payment_methods.attach_async,
+            method,
+            params={"customer": customer},
+            options={"idempotency_key": f"{key}:attach:{method}"},
+        )
+
+    # subscriptions -----------------------------------------------------------------------------
+
+    async def create_subscription(
+        self, customer: str, plan: Plan, metadata: dict[str, str], key: str
+    ) -> SubscriptionState:
+        created = await self._call(
+            self.client.v1.subscriptions.create_async,
+            params={
+                "customer": customer,
+                "items": [{"plan": stripe_plan_id(plan)}],
+                "metadata": metadata,
+            },
+            options={"idempotency_key": key},
+        )
+        return subscription_state(_plain(created))
+
+    async def change_plan(
+        self, subscription_id: str, item_id: str | None, plan: Plan, key: str
+    ) -> SubscriptionState:
+        changed = await self._call(
+            self.client.v1.subscriptions.update_async,
+            subscription_id,
+            # Stripe prorates by default; the test server fails on an explicit behaviour.
+            params={"items": [{"id": item_id, "plan": stripe_plan_id(plan)}]},
+            options={"idempotency_key": key},
+        )
+        return subscription_state(_plain(changed))
+
+    async def cancel(self, subscription_id: str, *, at_period_end: bool, key: str) -> Any:
+        if at_period_end:
+            cancelled = await self._call(
+                self.client.v1.subscriptions.update_async,
+                subscription_id,
+                params={"cancel_at_period_end": True},
+                options={"idempotency_key": key},
+            )
+        else:
+            cancelled = await self._call(
+                self.client.v1.subscriptions.cancel_async,
+                subscription_id,
+                options={"idempotency_key": key},
+            )
+        return subscription_state(_plain(cancelled))
+
+    async def preview_change(
+        self, customer: str, subscription_id: str, item_id: str | None, plan: Plan
+    ) -> Preview:
+        invoice = await self._call(
+            self.client.v1.invoices.create_preview_async,
+            params={
+                "customer": customer,
+                "subscription": subscription_id,
+                "subscription_details": {
+                    "items": [{"id": item_id, "plan": stripe_plan_id(plan)}],
+                    "proration_behavior": "create_prorations",
+                },
+            },
+        )
+        found = _plain(invoice)
+        lines = [
+            PreviewLine(
+                description=str(line.get("description") or ""),
+                amount_cents=int(line.get("amount") or 0),
+                proration=bool(line.get("proration")),
+            )
+            for line in (found.get("lines") or {}).get("data") or []
+        ]
+        return Preview(amount_due_cents=int(found.get("amount_due") or 0), lines=lines)
+
+    async def portal_url(self, customer: str, return_url: str) -> str:
+        session = await self._call(
+            self.client.v1.billing_portal.sessions.create_async,
+            params={"customer": customer, "return_url": return_url},
+        )
+        return str(session.url)
+
+    # the catalogue -----------------------------------------------------------------------------
+
+    async def sync_plan(self, plan: Plan) -> str:
+        """Create or update the plan's Product and Plan, found by metadata and id; returns the
+        Stripe Plan id. Running it again changes nothing."""
+        product = await self._product(plan)
+        plan_id = stripe_plan_id(plan)
+        try:
+            await self._call(self.client.v1.plans.retrieve_async, plan_id)
+        except ProviderRefused:
+            await self._call(
+                self.client.v1.plans.create_async,
+                params={
+                    "id": plan_id,
+                    "product": product,
+                    "amount": plan.price_cents,
+                    "currency": plan.currency,
+                    "interval": plan.interval,
+                    "metadata": {PLAN_METADATA: plan.key},
+                },
+                options={"idempotency_key": f"sync-plans:{plan_id}"},
+            )
+        return plan_id
+
+    async def _product(self, plan: Plan) -> str:
+        products = await self._call(self.client.v1.products.list_async, params={"limit": 100})
+        for product in products.data:
+            if (_plain(product).get("metadata") or {}).get(PLAN_METADATA) == plan.key:
+                if product.name != plan.name:
+                    await self._call(
+                        self.client.v1.products.update_async,
+                        product.id,
+                        params={"name": plan.name},
+                        options={"idempotency_key": f"sync-plans:{plan.key}:{plan.name}"},
+                    )
+                return str(product.id)
+        created = await self._call(
+            self.client.v1.products.create_async,
+            params={"name": plan.name, "metadata": {PLAN_METADATA: plan.key}},
+            options={"idempotency_key": f"sync-plans:product:{plan.key}"},
+        )
+        return str(created.id)
+
+
+def gateway_for(settings: BillingSettings) -> StripeGateway | None:
+    """The Stripe client the settings describe; None without a key (billing then answers
+    BILLING_PROVIDER_UNAVAILABLE)."""
+    key = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
+    if not key:
+        return None
+    return StripeGateway(key, settings.stripe_api_base or None)

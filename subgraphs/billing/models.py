@@ -1,0 +1,82 @@
+"""Tables of the billing schema: each organization's account, its Stripe subscriptions and
+invoices, and the webhook events received from Stripe."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from subgraphs.kernel.db import utcnow
+
+SCHEMA = {"schema": "billing"}
+
+
+class BillingAccount(SQLModel, table=True):
+    """One per organization, made on its first subscription; its Stripe customer and card."""
+
+    __tablename__ = "accounts"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    stripe_customer_id: str = Field(max_length=255, unique=True)
+    payment_method_brand: str | None = Field(default=None, max_length=32)
+    payment_method_last4: str | None = Field(default=None, max_length=4)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    """A Stripe subscription as last applied; ``state_at`` is the Stripe time (epoch seconds)
+    of the state stored, so an older event never overwrites a newer state."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = SCHEMA
+
+    id: str = Field(primary_key=True, max_length=255)
+    org_id: UUID = Field(index=True)
+    plan_key: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    item_id: str | None = Field(default=None, max_length=255)  # its one item (the plan's)
+    current_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    past_due_since: datetime | None = None
+    state_at: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Invoice(SQLModel, table=True):
+    __tablename__ = "invoices"
+    __table_args__ = SCHEMA
+
+    id: str = Field(primary_key=True, max_length=255)
+    org_id: UUID = Field(index=True)
+    number: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="draft", max_length=16)
+    total_cents: int = 0
+    currency: str = Field(default="usd", max_length=3)
+    hosted_url: str | None = None
+    pdf_url: str | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    created: datetime
+    state_at: int = 0
+
+
+class WebhookEvent(SQLModel, table=True):
+    """A Stripe event as received (once per id); ``applied_at`` once the worker applied it."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = SCHEMA
+
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=100)
+    created: int
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    org_id: UUID | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    applied_at: datetime | None = None

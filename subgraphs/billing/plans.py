@@ -1,0 +1,79 @@
+"""The plan catalogue, read from ``plans.yaml`` and validated once: what each plan costs and
+what it grants."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FREE = "free"
+PLANS_FILE = Path(__file__).parent / "plans.yaml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Frozen):
+    """``enabled`` for an on/off feature, ``limit`` for a counted one (None: unlimited)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    enabled: bool = True
+    limit: int | None = Field(default=None, ge=0)
+
+
+class Meter(_Frozen):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    included: int = Field(ge=0)
+
+
+class Plan(_Frozen):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    name: str = Field(min_length=1, max_length=100)
+    interval: Literal["month", "year"]
+    price_cents: int = Field(ge=0)
+    currency: str = Field(pattern=r"^[a-z]{3}$")
+    trial_days: int = Field(ge=0, le=730)
+    grace_days: int = Field(ge=0, le=90)
+    features: tuple[Feature, ...] = ()
+    meters: tuple[Meter, ...] = ()
+
+    @property
+    def is_free(self) -> bool:
+        return self.price_cents == 0
+
+
+class Catalogue(_Frozen):
+    plans: tuple[Plan, ...]
+
+    @model_validator(mode="after")
+    def _one_free_plan_and_unique_keys(self) -> Catalogue:
+        keys = [p.key for p in self.plans]
+        if len(set(keys)) != len(keys):
+            raise ValueError("plan keys must be unique")
+        if FREE not in keys:
+            raise ValueError(f"a plan '{FREE}' is required")
+        return self
+
+    def get(self, key: str) -> Plan | None:
+        return next((p for p in self.plans if p.key == key), None)
+
+    @property
+    def free(self) -> Plan:
+        plan = self.get(FREE)
+        assert plan is not None  # noqa: S101 - the validator guarantees it
+        return plan
+
+
+def read_catalogue(path: Path) -> Catalogue:
+    return Catalogue.model_validate(yaml.safe_load(path.read_text()))
+
+
+@functools.cache
+def catalogue() -> Catalogue:
+    """The platform's plans (read once per process)."""
+    return read_catalogue(PLANS_FILE)

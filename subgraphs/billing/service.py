@@ -1,0 +1,637 @@
+"""Business rules of billing: who may buy, change or cancel a plan, the plan an organization is
+effectively on (a failed payment keeps it for the plan's grace days), and Stripe's webhook events
+applied in order per object. No GraphQL here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from uuid import UUID, uuid4
+
+from redis.asyncio import Redis
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.caller import ANONYMOUS, Caller
+from core.scopes import scopes_of
+from subgraphs.billing.contract import APPLY_EVENT_JOB, PLAN_CHANGED_CHANNEL, BillingErrorCode
+from subgraphs.billing.gateway import (
+    PLAN_METADATA,
+    CardDeclined,
+    Preview,
+    ProviderRefused,
+    ProviderUnavailable,
+    StripeGateway,
+    SubscriptionState,
+    stripe_plan_id,
+    subscription_state,
+)
+from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
+from subgraphs.billing.plans import FREE, Plan, catalogue
+from subgraphs.billing.settings import Settings
+from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.outbox import stage_announcement, stage_job
+from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
+
+LIVE = ("trialing", "active", "past_due")
+_INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
+READ, WRITE = "billing:read", "billing:write"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What billing knows of one organization: its account (if it ever subscribed) and its
+    current subscription (the newest one)."""
+
+    org_id: UUID
+    account: BillingAccount | None
+    subscription: Subscription | None
+    plan: Plan
+
+    @property
+    def status(self) -> str:
+        return self.subscription.status if self.subscription else "none"
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    page: Page[Invoice]
+    total: int
+
+
+def holds(caller: Caller, org_id: UUID, scope: str) -> bool:
+    """Whether the caller acts in ``org_id`` with ``scope`` (a key by scopes, a user by role)."""
+    granted = caller.scopes if caller.key_id is not None else scopes_of(caller.roles)
+    return caller.org_id == org_id and scope in granted
+
+
+def _require(caller: Caller, org_id: UUID, scope: str) -> None:
+    if not holds(caller, org_id, READ):
+        raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
+    require(holds(caller, org_id, scope), ErrorCode.FORBIDDEN, "Only owners can change billing.")
+
+
+def _epoch(moment: int | None) -> datetime | None:
+    return datetime.fromtimestamp(moment, UTC) if moment else None
+
+
+def _command() -> str:
+    """The id of one mutation: every Stripe write it makes derives its Idempotency-Key from it."""
+    return f"billing:{uuid4()}"
+
+
+def _return_url(url: str) -> str:
+    parts = urlsplit(url)
+    require(
+        parts.scheme in ("https", "http") and bool(parts.netloc) and len(url) <= 2000,
+        ErrorCode.INVALID_INPUT,
+        "Give an http(s) address to come back to.",
+        "returnUrl",
+    )
+    return url
+
+
+async def _provider(call: Awaitable[T]) -> T:
+    """A Stripe call whose failures are expected values for the caller."""
+    try:
+        return await call
+    except ProviderUnavailable:
+        raise Rejected.one(
+            BillingErrorCode.BILLING_PROVIDER_UNAVAILABLE,
+            "The payment provider cannot be reached; try again shortly.",
+        ) from None
+    except CardDeclined as exc:
+        raise Rejected.one(BillingErrorCode.PAYMENT_FAILED, str(exc), "paymentMethodId") from None
+
+
+class BillingService:
+    def __init__(
+        self, db: Database, redis: Redis, settings: Settings, gateway: StripeGateway | None
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.plans = catalogue()
+        self._gateway = gateway
+
+    @property
+    def gateway(self) -> StripeGateway:
+        if self._gateway is None:
+            raise Rejected.one(
+                BillingErrorCode.BILLING_PROVIDER_UNAVAILABLE, "No payment provider is set up."
+            )
+        return self._gateway
+
+    def plan(self, key: str, field: str = "planKey") -> Plan:
+        found = self.plans.get(key)
+        if found is None:
+            raise Rejected.one(BillingErrorCode.PLAN_NOT_FOUND, f"No plan '{key[:32]}'.", field)
+        return found
+
+    def effective_plan(self, subscription: Subscription | None, now: datetime) -> Plan:
+        """The plan an organization's subscription grants now: its own while live, still during
+        the grace days after a failed payment, else the free plan."""
+        if subscription is None or subscription.status not in LIVE:
+            return self.plans.free
+        plan = self.plans.get(subscription.plan_key) or self.plans.free
+        if subscription.status == "past_due":
+            since = subscription.past_due_since or now
+            if now >= since + timedelta(days=plan.grace_days):
+                return self.plans.free
+        return plan
+
+    # reading -----------------------------------------------------------------------------------
+
+    async def _current(self, session: AsyncSession, org_id: UUID) -> Subscription | None:
+        rows = await session.exec(
+            select(Subscription)
+            .where(Subscription.org_id == org_id)
+            .order_by(col(Subscription.created_at).desc())
+            .limit(1)
+        )
+        return rows.first()
+
+    async def accounts(self, caller: Caller, org_ids: list[UUID]) -> list[AccountView | None]:
+        """Each organization's billing, in order (two queries for all); None unless the caller
+        may read it."""
+        visible = [o for o in org_ids if holds(caller, o, READ)]
+        if not visible:
+            return [None for _ in org_ids]
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Subscription)
+                .where(col(Subscription.org_id).in_(visible))
+                .order_by(col(Subscription.created_at).desc())
+            )
+            current: dict[UUID, Subscription] = {}
+            for subscription in rows:
+                current.setdefault(subscription.org_id, subscription)
+            found = await session.exec(
+                select(BillingAccount).where(col(BillingAccount.org_id).in_(visible))
+            )
+            accounts = {a.org_id: a for a in found}
+        now = utcnow()
+        views = {
+            o: AccountView(
+                o, accounts.get(o), current.get(o), self.effective_plan(current.get(o), now)
+            )
+            for o in visible
+        }
+        return [views.get(o) for o in org_ids]
+
+    async def subscriptions(self, caller: Caller, ids: list[str]) -> list[Subscription | None]:
+        """Subscriptions by id, in order; None where the caller may not read their billing."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(select(Subscription).where(col(Subscription.id).in_(ids)))
+            found = {s.id: s for s in rows if holds(caller, s.org_id, READ)}
+        return [found.get(i) for i in ids]
+
+    async def invoices_by_id(self, caller: Caller, ids: list[str]) -> list[Invoice | None]:
+        """Invoices by id, in order; None where the caller may not read their billing."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(select(Invoice).where(col(Invoice.id).in_(ids)))
+            found = {i.id: i for i in rows if holds(caller, i.org_id, READ)}
+        return [found.get(i) for i in ids]
+
+    async def invoices(
+        self, caller: Caller, org_id: UUID, first: int, after: str | None
+    ) -> InvoicePage:
+        """The organization's invoices, newest first."""
+        size = page_size(first)
+        if not holds(caller, org_id, READ):
+            return InvoicePage(Page(items=[], has_next=False), 0)
+        query = select(Invoice).where(Invoice.org_id == org_id)
+        if after is not None:
+            created, invoice_id = decode_cursor(after, 2)
+            before = datetime.fromisoformat(created)
+            query = query.where(
+                (col(Invoice.created) < before)
+                | ((col(Invoice.created) == before) & (col(Invoice.id) < invoice_id))
+            )
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                query.order_by(col(Invoice.created).desc(), col(Invoice.id).desc()).limit(size + 1)
+            )
+            page = trimmed(list(rows), size)
+            total = await session.exec(
+                select(func.count()).select_from(Invoice).where(Invoice.org_id == org_id)
+            )
+            return InvoicePage(page, int(total.one()))
+
+    @staticmethod
+    def cursor(invoice: Invoice) -> str:
+        return encode_cursor(invoice.created.isoformat(), invoice.id)
+
+    async def preview_plan_change(self, caller: Caller, org_id: UUID, plan_key: str) -> Preview:
+        """What changing to ``plan_key`` now would be invoiced, prorations included."""
+        _require(caller, org_id, READ)
+        plan = self.plan(plan_key)
+        async with self.db.transaction(caller) as session:
+            subscription = await self._live(session, org_id)
+            account = existing(await session.get(BillingAccount, org_id), "billing account")
+        require(
+            plan.key != subscription.plan_key,
+            BillingErrorCode.SAME_PLAN,
+            "This is the current plan.",
+            "planKey",
+        )
+        return await _provider(
+            self.gateway.preview_change(
+                account.stripe_customer_id, subscription.id, subscription.item_id, plan
+            )
+        )
+
+    async def _live(self, session: AsyncSession, org_id: UUID) -> Subscription:
+        subscription = await self._current(session, org_id)
+        if subscription is None or subscription.status not in LIVE:
+            raise Rejected.one(BillingErrorCode.NO_SUBSCRIPTION, "There is no subscription.")
+        return subscription
+
+    # changing ----------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _owner_transaction(self, caller: Caller, org_id: UUID) -> AsyncIterator[AsyncSession]:
+        """An owner's transaction, one per organization at a time (Stripe calls happen inside,
+        so two concurrent purchases cannot both subscribe)."""
+        _require(caller, org_id, WRITE)
+        async with self.db.transaction(caller) as session:
+            await session.exec(
+                select(func.pg_advisory_xact_lock(func.hashtext(f"billing:{org_id}")))
+            )
+            yield session
+
+    async def start_subscription(
+        self, caller: Caller, org_id: UUID, plan_key: str, payment_method: str | None
+    ) -> Subscription:
+        plan = self.plan(plan_key)
+        require(
+            not plan.is_free,
+            ErrorCode.INVALID_INPUT,
+            "The free plan needs no subscription.",
+            "planKey",
+        )
+        method = (payment_method or "").strip()
+        require(
+            0 < len(method) <= 255,
+            BillingErrorCode.NO_PAYMENT_METHOD,
+            "Add a card first.",
+            "paymentMethodId",
+        )
+        command = _command()
+        async with self._owner_transaction(caller, org_id) as session:
+            current = await self._current(session, org_id)
+            require(
+                current is None or current.status not in LIVE,
+                BillingErrorCode.ALREADY_SUBSCRIBED,
+                "This organization already has a subscription; change its plan instead.",
+            )
+            account = await self._account(session, org_id)
+            card = await self._attach(account.stripe_customer_id, method, command)
+            account.payment_method_brand, account.payment_method_last4 = card
+            session.add(account)
+            state = await _provider(
+                self.gateway.create_subscription(
+                    account.stripe_customer_id,
+                    plan,
+                    {"org_id": str(org_id), PLAN_METADATA: plan.key},
+                    f"{command}:subscription",
+                )
+            )
+            if state.status == "none":
+                await _provider(
+                    self.gateway.cancel(state.id, at_period_end=False, key=f"{command}:void")
+                )
+                raise Rejected.one(
+                    BillingErrorCode.PAYMENT_FAILED,
+                    "The card was declined.",
+                    "paymentMethodId",
+                )
+            subscription = self._stored(org_id, plan.key, state)
+            session.add(subscription)
+            await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
+        return subscription
+
+    async def _attach(self, customer: str, method: str, command: str) -> tuple[str | None, str]:
+        try:
+            card = await _provider(self.gateway.attach_payment_method(customer, method, command))
+        except ProviderRefused:
+            raise Rejected.one(
+                BillingErrorCode.NO_PAYMENT_METHOD, "Unknown payment method.", "paymentMethodId"
+            ) from None
+        return card.brand, (card.last4 or "")[-4:]
+
+    async def _account(self, session: AsyncSession, org_id: UUID) -> BillingAccount:
+        account = await session.get(BillingAccount, org_id)
+        if account is None:
+            customer = await _provider(
+                self.gateway.create_customer(str(org_id), f"billing:customer:{org_id}")
+            )
+            account = BillingAccount(org_id=org_id, stripe_customer_id=customer)
+            session.add(account)
+            await session.flush()
+        return account
+
+    @staticmethod
+    def _stored(org_id: UUID, plan_key: str, state: SubscriptionState) -> Subscription:
+        return Subscription(
+            id=state.id,
+            org_id=org_id,
+            plan_key=plan_key,
+            status=state.status,
+            item_id=state.item_id,
+            current_period_end=_epoch(state.current_period_end),
+            cancel_at_period_end=state.cancel_at_period_end,
+            state_at=state.created,
+        )
+
+    async def change_plan(self, caller: Caller, org_id: UUID, plan_key: str) -> Subscription:
+        plan = self.plan(plan_key)
+        command = _command()
+        async with self._owner_transaction(caller, org_id) as session:
+            subscription = await self._live(session, org_id)
+            require(
+                plan.key != subscription.plan_key,
+                BillingErrorCode.SAME_PLAN,
+                "This is the current plan.",
+                "planKey",
+            )
+            require(
+                not plan.is_free,
+                ErrorCode.INVALID_INPUT,
+                "Cancel the subscription to go back to the free plan.",
+                "planKey",
+            )
+            changed = await _provider(
+                self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
+            )
+            self._update(subscription, changed, plan.key)
+            session.add(subscription)
+            await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
+        return subscription
+
+    async def cancel_subscription(
+        self, caller: Caller, org_id: UUID, at_period_end: bool
+    ) -> Subscription:
+        command = _command()
+        async with self._owner_transaction(caller, org_id) as session:
+            subscription = await self._live(session, org_id)
+            state = await _provider(
+                self.gateway.cancel(subscription.id, at_period_end=at_period_end, key=command)
+            )
+            self._update(subscription, state, subscription.plan_key)
+            session.add(subscription)
+            await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
+        return subscription
+
+    @staticmethod
+    def _update(subscription: Subscription, state: SubscriptionState, plan_key: str) -> None:
+        subscription.plan_key = plan_key
+        subscription.status = state.status
+        subscription.item_id = state.item_id or subscription.item_id
+        subscription.current_period_end = _epoch(state.current_period_end)
+        subscription.cancel_at_period_end = state.cancel_at_period_end
+        if state.status != "past_due":
+            subscription.past_due_since = None
+        subscription.updated_at = utcnow()
+
+    async def portal_url(self, caller: Caller, org_id: UUID, return_url: str) -> str:
+        url = _return_url(return_url)
+        _require(caller, org_id, WRITE)
+        async with self.db.transaction(caller) as session:
+            account = await session.get(BillingAccount, org_id)
+        require(
+            account is not None,
+            BillingErrorCode.NO_SUBSCRIPTION,
+            "Subscribe to a plan first.",
+        )
+        assert account is not None  # noqa: S101 - checked just above
+        try:
+            return await _provider(self.gateway.portal_url(account.stripe_customer_id, url))
+        except ProviderRefused:
+            raise Rejected.one(
+                BillingErrorCode.BILLING_PROVIDER_UNAVAILABLE,
+                "The payment provider offers no billing portal here (the test server has none).",
+            ) from None
+
+    @staticmethod
+    async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
+        """Tell routers (once the change is committed) to forget the organization's plan."""
+        message = {"org_id": str(org_id), "plan": plan.key}
+        await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
+
+    # webhook events ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _events(self) -> AsyncIterator[AsyncSession]:
+        async with self.db.transaction(ANONYMOUS) as session:
+            await set_local(session, "app.billing_events", "on")
+            yield session
+
+    async def receive_event(self, event: Mapping[str, Any]) -> bool:
+        """Store an event once per id with the job that applies it; True when it is new."""
+        async with self._events() as session:
+            inserted = await session.exec(
+                pg_insert(WebhookEvent)
+                .values(
+                    id=str(event["id"]),
+                    type=str(event["type"]),
+                    created=int(event["created"]),
+                    payload=dict(event),
+                    received_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=[col(WebhookEvent.id)])
+                .returning(col(WebhookEvent.id))
+            )
+            if inserted.first() is None:
+                return False
+            job_id = f"{APPLY_EVENT_JOB}:{event['id']}"
+            await stage_job(session, APPLY_EVENT_JOB, str(event["id"]), job_id=job_id)
+            return True
+
+    async def pending_events(self, older_than: timedelta) -> list[str]:
+        """Events received before ``older_than`` ago and not applied yet (their job was lost)."""
+        async with self._events() as session:
+            rows = await session.exec(
+                select(WebhookEvent.id)
+                .where(
+                    col(WebhookEvent.applied_at).is_(None),
+                    col(WebhookEvent.received_at) < utcnow() - older_than,
+                )
+                .order_by(col(WebhookEvent.created))
+                .limit(500)
+            )
+            return list(rows)
+
+    async def apply_event(self, event_id: str) -> bool:
+        """Apply a stored event to the organization its customer belongs to; False when it was
+        already applied or is unknown. An event for no known customer is kept and ignored."""
+        async with self._events() as session:
+            rows = await session.exec(
+                select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+            )
+            event = rows.first()
+            if event is None or event.applied_at is not None:
+                return False
+            obj: dict[str, Any] = event.payload.get("data", {}).get("object", {})
+            org_id = await self._organization_of(session, obj.get("customer"))
+            if org_id is not None:
+                await set_local(session, "app.org_id", org_id)
+                changed = await self._apply(session, org_id, event, obj)
+                if changed is not None:
+                    await self._announce(session, org_id, changed)
+            event.org_id, event.applied_at = org_id, utcnow()
+            session.add(event)
+        return True
+
+    async def _organization_of(self, session: AsyncSession, customer: object) -> UUID | None:
+        if not isinstance(customer, str) or not customer:
+            return None
+        await set_local(session, "app.stripe_customer", customer)
+        rows = await session.exec(
+            select(BillingAccount.org_id).where(BillingAccount.stripe_customer_id == customer)
+        )
+        return rows.first()
+
+    async def _apply(
+        self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
+    ) -> Plan | None:
+        """Apply one event under a lock on its object; the organization's new plan if it moved."""
+        await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(str(obj.get("id"))))))
+        before = self.effective_plan(await self._current(session, org_id), utcnow())
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            await handler(self, session, org_id, event, obj)
+        await session.flush()
+        after = self.effective_plan(await self._current(session, org_id), utcnow())
+        return after if after.key != before.key else None
+
+    def _plan_key(self, state: SubscriptionState, stored: Subscription | None) -> str:
+        for plan in self.plans.plans:
+            if not plan.is_free and stripe_plan_id(plan) == state.plan_id:
+                return plan.key
+        named = state.metadata.get(PLAN_METADATA)
+        if named and self.plans.get(named):
+            return named
+        return stored.plan_key if stored else FREE
+
+    async def _on_subscription(
+        self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
+    ) -> None:
+        """Events carry the object as it was then: an older one never undoes a newer state, a
+        creation never overwrites, and a cancelled subscription stays cancelled."""
+        state = subscription_state(obj)
+        stored = await session.get(Subscription, state.id, with_for_update=True)
+        if stored is None:
+            created_row = self._stored(org_id, self._plan_key(state, None), state)
+            created_row.state_at = event.created
+            await _insert_new(session, created_row)
+            return
+        deleted = event.type == "customer.subscription.deleted"
+        created = event.type == "customer.subscription.created"
+        if not deleted and (
+            stored.status == "canceled"
+            or event.created < stored.state_at
+            or (created and event.created <= stored.state_at)
+        ):
+            return
+        was_past_due = stored.status == "past_due"
+        self._update(stored, state, self._plan_key(state, stored))
+        if stored.status == "past_due" and was_past_due:
+            stored.past_due_since = stored.past_due_since or _epoch(event.created)
+        elif stored.status == "past_due":
+            stored.past_due_since = _epoch(event.created)
+        stored.state_at = max(stored.state_at, event.created)
+        session.add(stored)
+
+    async def _on_invoice(
+        self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
+    ) -> None:
+        await self._store_invoice(session, org_id, event, obj)
+        subscription_id = obj.get("subscription") or (
+            (obj.get("parent") or {}).get("subscription_details") or {}
+        ).get("subscription")
+        if not isinstance(subscription_id, str):
+            return
+        stored = await session.get(Subscription, subscription_id, with_for_update=True)
+        if stored is None or stored.status == "canceled" or event.created < stored.state_at:
+            return
+        if event.type == "invoice.payment_failed" and stored.status != "past_due":
+            stored.status, stored.past_due_since = "past_due", _epoch(event.created)
+        elif event.type in ("invoice.paid", "invoice.payment_succeeded"):
+            stored.status, stored.past_due_since = "active", None
+        else:
+            return
+        stored.state_at, stored.updated_at = event.created, utcnow()
+        session.add(stored)
+
+    async def _store_invoice(
+        self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
+    ) -> None:
+        """Keep the invoice as the newest event shows it; events of one second (Stripe's
+        granularity) never move it back (a draft after its payment stays paid)."""
+        status = str(obj.get("status") or "draft")[:16]
+        stored = await session.get(Invoice, str(obj["id"]), with_for_update=True)
+        if stored is not None and (
+            stored.org_id != org_id
+            or event.created < stored.state_at
+            or (
+                event.created == stored.state_at
+                and _INVOICE_STAGES.get(status, 0) < _INVOICE_STAGES.get(stored.status, 0)
+            )
+        ):
+            return
+        invoice = stored or Invoice(
+            id=str(obj["id"]), org_id=org_id, created=_epoch(obj.get("created")) or utcnow()
+        )
+        invoice.number = obj.get("number") or invoice.id
+        invoice.status = status
+        invoice.total_cents = int(obj.get("total") or 0)
+        invoice.currency = str(obj.get("currency") or "usd")[:3]
+        invoice.hosted_url = obj.get("hosted_invoice_url")
+        invoice.pdf_url = obj.get("invoice_pdf")
+        invoice.period_start = _epoch(obj.get("period_start"))
+        invoice.period_end = _epoch(obj.get("period_end"))
+        invoice.state_at = event.created
+        if stored is None:
+            await _insert_new(session, invoice)
+        else:
+            session.add(invoice)
+
+
+async def _insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:
+    """Insert a row first seen in an event, unless its id is taken: then it belongs to another
+    organization (invisible here), and an event for one organization never touches another's."""
+    values = {k: v for k, v in row.model_dump().items() if v is not None}
+    await session.exec(
+        pg_insert(type(row)).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+Handler = Callable[
+    [BillingService, AsyncSession, UUID, WebhookEvent, dict[str, Any]], Awaitable[None]
+]
+_HANDLERS: dict[str, Handler] = {
+    "customer.subscription.created": BillingService._on_subscription,
+    "customer.subscription.updated": BillingService._on_subscription,
+    "customer.subscription.deleted": BillingService._on_subscription,
+    **{
+        f"invoice.{kind}": BillingService._on_invoice
+        for kind in (
+            "created",
+            "finalized",
+            "updated",
+            "paid",
+            "payment_succeeded",
+            "payment_failed",
+            "voided",
+            "marked_uncollectible",
+        )
+    },
+}
