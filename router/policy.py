@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.caller import Caller
-from core.scopes import SCOPES
+from core.scopes import MANAGE_ORGANIZATION, SCOPES
 from router.authorization import Grants
-
-MANAGE_ORGANIZATION = "org:manage"
-"""The caller is an owner or admin of the organization it acts in."""
 
 POLICIES: dict[str, Callable[[Caller], bool]] = {
     MANAGE_ORGANIZATION: lambda caller: caller.manages(caller.org_id),

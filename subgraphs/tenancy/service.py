@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.caller import Caller
+from core.caller import MANAGER_ROLES, Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, signed_in
@@ -34,7 +34,7 @@ from subgraphs.tenancy.settings import Settings
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
-_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_MANAGERS = frozenset(Role(role) for role in MANAGER_ROLES)
 
 
 class OrganizationSettings(BaseModel):
