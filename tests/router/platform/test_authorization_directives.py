@@ -284,3 +284,31 @@ async def test_policy_fields_are_refused_to_a_plain_member_and_answered_to_the_o
         "errors": [refused(["currentOrganization", "apiKeys"])],
     }
     assert owners["previewTemplate"]["errors"] == []
+
+
+async def test_callers_with_different_grants_never_share_a_pruned_plan(
+    router: RouterClient, owner: tuple[str, str]
+) -> None:
+    token, org = owner
+    reader = await new_key(router, token, org, ["organization:read"])
+    lister = await new_key(router, token, org, ["organization:read", "members:read"])
+    query = "query { currentOrganization { id members { role } invitations { id } } }"
+
+    first = await over_http(router, "query", query, x_api_key=reader)
+    second = await over_http(router, "query", query, x_api_key=lister)
+    again = await over_http(router, "query", query, x_api_key=reader)
+
+    assert first == again
+    assert first == {
+        "data": {"currentOrganization": {"id": org, "members": None, "invitations": None}},
+        "errors": [
+            refused(["currentOrganization", "members"]),
+            refused(["currentOrganization", "invitations"]),
+        ],
+    }
+    assert second == {
+        "data": {
+            "currentOrganization": {"id": org, "members": [{"role": "OWNER"}], "invitations": None}
+        },
+        "errors": [refused(["currentOrganization", "invitations"])],
+    }
