@@ -51,8 +51,8 @@ def body_too_large(limit: int) -> RouterError:
     return RouterError(413, "BODY_TOO_LARGE", f"The request body exceeds {limit} bytes.")
 
 
-def unauthorized(errors: list[dict[str, Any]]) -> RouterError:
+def unauthorized(errors: list[dict[str, Any]], headers: Mapping[str, str]) -> RouterError:
     """Nothing of the operation is left for the caller: as Apollo Router, HTTP 200 with empty
     data and an error per removed path, and no subgraph is called."""
     code, message = authorization.CODE, authorization.MESSAGE
-    return RouterError(200, code, message, errors=tuple(errors), data={})
+    return RouterError(200, code, message, headers, errors=tuple(errors), data={})

@@ -96,7 +96,8 @@ class Pipeline:
         authorized = served.access.authorize(document.document, document.name, grants)
         refusals = authorized.errors(variables) if authorized.denied else []
         if authorized.refused:
-            raise unauthorized(refusals)
+            # Still spent and counted: a key's refusals show in its usage as rejected.
+            raise unauthorized(refusals, await self._rate_limit(identity, document.name, True))
         planned = _plan(served, document, authorized, grants)
         spent = limits.cost(measure, planned.plan, self.config.limits)
         violation = limits.check_cost(spent, self.config.limits)
@@ -163,7 +164,9 @@ class Pipeline:
             self.config.limits,
         )
 
-    async def _rate_limit(self, identity: Identity, operation: str | None) -> Mapping[str, str]:
+    async def _rate_limit(
+        self, identity: Identity, operation: str | None, denied: bool = False
+    ) -> Mapping[str, str]:
         if not self.config.rate_limits.enabled:
             return {}
         verdict = await self.limiter.spend(self._buckets(identity, operation))
@@ -174,7 +177,7 @@ class Pipeline:
                 self.authenticator.redis,
                 key_id=caller.key_id,
                 org_id=caller.org_id,
-                rejected=refused,
+                rejected=refused or denied,
             )
         if verdict is None:
             return {}

@@ -6,6 +6,7 @@ their paths, role policies decided from the signed caller."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,32 @@ async def test_callers_with_different_grants_never_share_a_pruned_plan(
         },
         "errors": [refused(["currentOrganization", "invitations"])],
     }
+
+
+async def test_a_refused_operation_spends_the_rate_limit_and_counts_as_rejected(
+    router: RouterClient, owner: tuple[str, str]
+) -> None:
+    token, org = owner
+    created = await router.data(
+        """mutation($org: ID!) { createApiKey(input: {organizationId: $org, name: "ci",
+        scopes: ["tickets:read"], rateLimit: {limit: 10, windowSeconds: 60}})
+        { apiKey { id } secret } }""",
+        {"org": org},
+        authorization=f"Bearer {token}",
+    )
+    key = created["createApiKey"]
+
+    answers = [
+        await router.post("{ currentOrganization { id } }", x_api_key=key["secret"])
+        for _ in range(2)
+    ]
+    usage = await router.data(
+        """query($id: ID!, $day: Date!) { apiKey(id: $id) {
+        usage(from: $day, to: $day) { requests rejected } } }""",
+        {"id": key["apiKey"]["id"], "day": str(date.today())},
+        authorization=f"Bearer {token}",
+    )
+
+    assert [a.headers["ratelimit-remaining"] for a in answers] == ["9", "8"]
+    assert all(a.json()["errors"] == [refused(["currentOrganization"])] for a in answers)
+    assert usage["apiKey"]["usage"] == [{"requests": 2, "rejected": 2}]
