@@ -266,9 +266,9 @@ async def member_of(router: RouterClient, owner_engine: AsyncEngine, token: str,
 
 
 async def test_policy_fields_are_refused_to_a_plain_member_and_answered_to_the_owner(
-    router: RouterClient, owner_engine: AsyncEngine, worker: None, owner: tuple[str, str]
+    router: RouterClient, owner_engine: AsyncEngine, worker: None
 ) -> None:
-    token, org = owner
+    token, org = await router.owner_of_new_organization()  # its own: a member joins it
     member = await member_of(router, owner_engine, token, org)
     as_member = {"authorization": f"Bearer {member}", "x-organization-id": org}
     preview = """{ previewTemplate(input: {key: "invitation", channel: EMAIL}) {
