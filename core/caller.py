@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+MANAGER_ROLES = frozenset({"owner", "admin"})
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -20,6 +22,17 @@ class Caller:
     @property
     def is_authenticated(self) -> bool:
         return self.user_id is not None or self.key_id is not None
+
+    def manages(self, org_id: UUID | None) -> bool:
+        """Whether a signed-in user acts for ``org_id`` as one of its owners or admins (an API
+        key never manages: it cannot mint keys or change roles)."""
+        return (
+            org_id is not None
+            and self.org_id == org_id
+            and self.user_id is not None
+            and self.key_id is None
+            and bool(self.roles & MANAGER_ROLES)
+        )
 
 
 ANONYMOUS = Caller()

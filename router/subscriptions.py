@@ -78,9 +78,7 @@ class Subscriptions:
             return
         headers_for = self.pipeline.signer(identity.caller)
         async for event in self._events(served, prepared, _primary(prepared), headers_for):
-            yield await served.engine.executor.execute(
-                prepared.planned, prepared.variables, headers_for, event=event
-            )
+            yield await self.pipeline.execute(served, prepared, identity.caller, event=event)
 
     async def _events(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphql import (
+    DocumentNode,
     GraphQLArgument,
     GraphQLEnumType,
     GraphQLField,
@@ -17,9 +18,11 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    parse,
 )
 
-from core.scopes import SCOPES
+from core.scopes import SCOPE_DESCRIPTIONS
+from router.authorization import AccessRules, Alternatives
 from router.supergraph.supergraph import Supergraph
 
 GUIDE = Path("docs/api.md")
@@ -83,7 +86,37 @@ def _type(named: GraphQLNamedType) -> list[str]:
     return lines
 
 
-def reference(schema: GraphQLSchema) -> str:
+def _any_of(requirements: tuple[Alternatives, ...]) -> str:
+    """``a`` and (``b`` or ``c``), as the directives' lists of alternatives say."""
+    return " and ".join(
+        " or ".join(" + ".join(f"`{name}`" for name in sorted(group)) for group in alternatives)
+        for alternatives in requirements
+    )
+
+
+def access_table(supergraph: DocumentNode, schema: GraphQLSchema) -> str:
+    """Who may call each root field, from the supergraph's ``@authenticated``,
+    ``@requiresScopes`` and ``@policy``: the table of the guide and the README."""
+    rules = AccessRules.of(supergraph, schema)
+    rows = ["| root field | caller | scopes an API key needs | policy |", "|---|---|---|---|"]
+    roots = (schema.query_type, schema.mutation_type, schema.subscription_type)
+    for root in (r for r in roots if r is not None):
+        for name in root.fields:
+            needs = rules.field_requirement(root.name, name)
+            caller = (
+                "signed-in user"
+                if needs.authenticated
+                else "user or API key"
+                if needs.scopes
+                else "anyone"
+            )
+            scopes = _any_of(needs.scopes) or ("no API key" if needs.authenticated else "—")
+            policy = _any_of(needs.policies) or "—"
+            rows.append(f"| `{root.name}.{name}` | {caller} | {scopes} | {policy} |")
+    return "\n".join(rows) + "\n"
+
+
+def reference(supergraph: DocumentNode, schema: GraphQLSchema) -> str:
     """The generated part of the guide."""
     roots = {schema.query_type, schema.mutation_type, schema.subscription_type}
     types = [
@@ -99,11 +132,20 @@ def reference(schema: GraphQLSchema) -> str:
         *_root("Queries", schema.query_type),
         *_root("Mutations", schema.mutation_type),
         *_root("Subscriptions", schema.subscription_type),
+        "### Who may call what",
+        "",
+        "Declared in the schema, enforced by the router before any subgraph is called: a "
+        "signed-in user holds every scope (their role decides through policies and the "
+        "services), an API key only its own; `org:manage` holds for the owners and admins of "
+        "the organization the caller acts in. A field the caller may not read answers null "
+        "with an `UNAUTHORIZED_FIELD_OR_TYPE` error at its path.",
+        "",
+        access_table(supergraph, schema),
         "### Scopes",
         "",
-        "An API key holds some of these (at most its creator's); a member's role grants others.",
+        "An API key holds some of these (at most its creator's); `apiKeyScopes` lists them.",
         "",
-        *(f"- `{scope}`" for scope in sorted(SCOPES)),
+        *(f"- `{scope}`: {about}" for scope, about in sorted(SCOPE_DESCRIPTIONS.items())),
         "",
         "### Types",
         "",
@@ -118,7 +160,7 @@ def generated(guide: str, supergraph_sdl: str) -> str:
     prose, found, _ = guide.partition(MARKER)
     if not found:
         raise ValueError(f"{GUIDE} has no line {MARKER!r}")
-    return prose + reference(Supergraph(supergraph_sdl).api_schema)
+    return prose + reference(parse(supergraph_sdl), Supergraph(supergraph_sdl).api_schema)
 
 
 def run(*, check: bool, guide: Path = GUIDE, supergraph: Path = SUPERGRAPH) -> int:

@@ -40,10 +40,14 @@ class Executor:
         variables: dict[str, Any],
         headers_for: HeadersFor,
         event: dict[str, Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Run the plan. For a subscription, ``event`` (one result the owning subgraph sent)
-        stands for the subscription fetch, and the rest of the plan runs from it."""
+        stands for the subscription fetch, and the rest of the plan runs from it. ``errors``
+        are known before running (fields removed from the plan): they come first, and a null
+        at their paths gets no second error."""
         run = _Run(self, variables, headers_for, event)
+        run.errors.extend(errors or ())
         if planned.plan.node is not None:
             await run.node(planned.plan.node)
         if planned.shape.introspection is not None:

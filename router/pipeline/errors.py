@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.logs import request_id
+from router import authorization
 
 logger = logging.getLogger("vetrai.router")
 
@@ -15,7 +16,8 @@ logger = logging.getLogger("vetrai.router")
 @dataclass
 class RouterError(Exception):
     """A refusal or failure answered as GraphQL errors with ``extensions.code``. ``errors``
-    carries several (a document's validation errors); otherwise ``message`` is the one."""
+    carries several (a document's validation errors); otherwise ``message`` is the one.
+    ``data``, when given, is answered beside them (an operation authorization left empty)."""
 
     status: int
     code: str
@@ -23,6 +25,7 @@ class RouterError(Exception):
     headers: Mapping[str, str] = field(default_factory=dict)
     extensions: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[dict[str, Any], ...] = ()
+    data: Mapping[str, Any] | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -33,6 +36,8 @@ class RouterError(Exception):
         return [{"message": self.message, "extensions": {**self.extensions, "code": self.code}}]
 
     def body(self) -> dict[str, Any]:
+        if self.data is not None:
+            return {"data": self.data, "errors": self.as_errors()}
         return {"errors": self.as_errors()}
 
 
@@ -44,3 +49,10 @@ def masked(exc: BaseException) -> RouterError:
 
 def body_too_large(limit: int) -> RouterError:
     return RouterError(413, "BODY_TOO_LARGE", f"The request body exceeds {limit} bytes.")
+
+
+def unauthorized(errors: list[dict[str, Any]], headers: Mapping[str, str]) -> RouterError:
+    """Nothing of the operation is left for the caller: as Apollo Router, HTTP 200 with empty
+    data and an error per removed path, and no subgraph is called."""
+    code, message = authorization.CODE, authorization.MESSAGE
+    return RouterError(200, code, message, headers, errors=tuple(errors), data={})

@@ -1,6 +1,6 @@
 """What the pipeline knows of one request's operation, built once and handed from stage to
 stage: the parameters read, the document (cached per source and name) and the prepared
-operation (variables, measure, plan, cost)."""
+operation (variables, measure, plan, cost, what authorization removed)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ class PreparedOperation:
     planned: PlannedOperation
     cost: int
     headers: Mapping[str, str]  # RateLimit-* of the rate limit that applied
+    refusals: tuple[dict[str, Any], ...] = ()  # errors at the paths authorization removed
 
     @property
     def name(self) -> str | None:

@@ -1,9 +1,10 @@
 """The request pipeline's stages, run in this order by every transport:
 
 parameters (read by the transport) -> caller -> persisted query -> document -> operation and
-variables -> one field walk -> limits -> authorization -> plan (with override labels) ->
-cost (on that plan) -> rate limits -> execute or subscribe -> response (by the transport).
-A stage refuses by raising ``RouterError``."""
+variables -> one field walk -> limits -> authorization (what the caller may not read is
+removed) -> plan (of what is left, with override labels) -> cost (on that plan) -> rate
+limits -> execute or subscribe (the whole operation, removed fields null with their errors)
+-> response (by the transport). A stage refuses by raising ``RouterError``."""
 
 from __future__ import annotations
 
@@ -18,25 +19,24 @@ from graphql.execution.values import get_variable_values
 from core.caller import Caller
 from router import limits
 from router.apq import PersistedQueryError, PersistedQueryStore
+from router.authorization import Authorized, Grants
 from router.config import RouterConfig
 from router.identity import Authenticator, Forbidden, Identity, Unauthenticated, Unavailable
-from router.pipeline.errors import RouterError
+from router.pipeline.errors import RouterError, unauthorized
 from router.pipeline.operation import Document, Params, PreparedOperation, Transport
 from router.pipeline.runtime import Served
 from router.planner.errors import PlanningError
 from router.planner.planner import PlannedOperation, select_operation
+from router.policy import grants_of
 from router.ratelimit import Bucket, RateLimiter
 from router.telemetry import Metrics, Outcome
 from subgraphs.keys.contract import record_use
 
-Authorize = Callable[[Document, Caller], None]
-"""The authorization stage: raises ``RouterError`` to refuse the operation for the caller."""
+Authorize = Callable[[Caller], Grants]
+"""The authorization stage's grants for a caller, checked against the supergraph's
+``@authenticated``, ``@requiresScopes`` and ``@policy``."""
 Sign = Callable[[Caller, str], Mapping[str, str]]
 """The headers of one subgraph request for a caller (its signed context)."""
-
-
-def authorize_everything(document: Document, caller: Caller) -> None:
-    """No authorization stage configured: every operation that passed the limits may run."""
 
 
 class Pipeline:
@@ -50,7 +50,7 @@ class Pipeline:
         metrics: Metrics,
         sign: Sign,
         introspection: bool,
-        authorize: Authorize = authorize_everything,
+        authorize: Authorize = grants_of,
     ) -> None:
         self.config = config
         self.authenticator = authenticator
@@ -92,8 +92,13 @@ class Pipeline:
         )
         if violation is not None:
             raise RouterError(400, violation.code, violation.message)
-        self.authorize(document, identity.caller)
-        planned = _plan(served, document)
+        grants = self.authorize(identity.caller)
+        authorized = served.access.authorize(document.document, document.name, grants)
+        refusals = authorized.errors(variables) if authorized.denied else []
+        if authorized.refused:
+            # Still spent and counted: a key's refusals show in its usage as rejected.
+            raise unauthorized(refusals, await self._rate_limit(identity, document.name, True))
+        planned = _plan(served, document, authorized, grants)
         spent = limits.cost(measure, planned.plan, self.config.limits)
         violation = limits.check_cost(spent, self.config.limits)
         if violation is not None:
@@ -102,7 +107,9 @@ class Pipeline:
         self.metrics.stage("prepare", checked - started)
         headers = await self._rate_limit(identity, document.name)
         self.metrics.stage("rate_limit", time.perf_counter() - checked)
-        return PreparedOperation(document, variables, measure, planned, spent, headers)
+        return PreparedOperation(
+            document, variables, measure, planned, spent, headers, tuple(refusals)
+        )
 
     async def _persisted(self, params: Params) -> Params:
         if params.extensions is None and not self.persisted.config.persisted_only:
@@ -157,7 +164,9 @@ class Pipeline:
             self.config.limits,
         )
 
-    async def _rate_limit(self, identity: Identity, operation: str | None) -> Mapping[str, str]:
+    async def _rate_limit(
+        self, identity: Identity, operation: str | None, denied: bool = False
+    ) -> Mapping[str, str]:
         if not self.config.rate_limits.enabled:
             return {}
         verdict = await self.limiter.spend(self._buckets(identity, operation))
@@ -168,7 +177,7 @@ class Pipeline:
                 self.authenticator.redis,
                 key_id=caller.key_id,
                 org_id=caller.org_id,
-                rejected=refused,
+                rejected=refused or denied,
             )
         if verdict is None:
             return {}
@@ -220,12 +229,22 @@ class Pipeline:
         return lambda service: self.sign(caller, service)
 
     async def execute(
-        self, served: Served, prepared: PreparedOperation, caller: Caller
+        self,
+        served: Served,
+        prepared: PreparedOperation,
+        caller: Caller,
+        event: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """The operation's result (for a subscription, from one ``event``), with the errors of
+        what authorization removed."""
         started = time.perf_counter()
         try:
             return await served.engine.executor.execute(
-                prepared.planned, prepared.variables, self.signer(caller)
+                prepared.planned,
+                prepared.variables,
+                self.signer(caller),
+                event=event,
+                errors=list(prepared.refusals),
             )
         finally:
             self.metrics.stage("execute", time.perf_counter() - started)
@@ -257,11 +276,17 @@ def _variables(served: Served, document: Document, params: Params) -> dict[str, 
     return coerced.coerced
 
 
-def _plan(served: Served, document: Document) -> PlannedOperation:
+def _plan(
+    served: Served, document: Document, authorized: Authorized, grants: Grants
+) -> PlannedOperation:
     engine = served.engine
+    labels = engine.enabled_labels()
     try:
-        return engine.planner.plan_for(
-            document.source, document.document, document.name, engine.enabled_labels()
-        )
+        if authorized.document is document.document:
+            return engine.planner.plan_for(
+                document.source, document.document, document.name, labels
+            )
+        assert authorized.document is not None  # noqa: S101 - a refused operation is not planned
+        return served.pruned_plan(document, authorized.document, grants, labels)
     except PlanningError as exc:
         raise RouterError(500, "QUERY_PLANNING_FAILED", str(exc)) from None

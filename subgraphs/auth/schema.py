@@ -164,7 +164,7 @@ class Mutation:
         await info.context.services.log_out(refresh_token)
         return AuthActionPayload(ok=True)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(AuthActionPayload)
     async def request_email_verification(self, info: Info) -> AuthActionPayload:
         await info.context.services.request_email_verification(info.context.caller)
@@ -187,14 +187,16 @@ class Mutation:
         await info.context.services.reset_password(input.token, input.new_password)
         return AuthActionPayload(ok=True)
 
-    @strawberry.mutation(description="Other sessions of the account end.")
+    @strawberry.federation.mutation(
+        authenticated=True, description="Other sessions of the account end."
+    )
     @rejections_as(AuthActionPayload)
     async def change_password(self, info: Info, input: ChangePasswordInput) -> AuthActionPayload:
         ctx = info.context
         await ctx.services.change_password(ctx.caller, input.current_password, input.new_password)
         return AuthActionPayload(ok=True)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(UserPayload)
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> UserPayload:
         user = await info.context.services.update_profile(info.context.caller, input.name)

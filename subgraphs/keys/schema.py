@@ -12,6 +12,7 @@ import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
+from core.scopes import MANAGE_ORGANIZATION, SCOPE_DESCRIPTIONS
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
     USER_ERROR,
@@ -112,10 +113,12 @@ class Organization:
     def resolve_reference(cls, id: strawberry.ID) -> Organization:
         return cls(id=id)
 
-    @strawberry.field(
-        description="The organization's API keys; empty unless you are an owner or admin."
+    @strawberry.federation.field(
+        description="The organization's API keys; empty unless you are an owner or admin.",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
     )
-    async def api_keys(self, info: Info, include_revoked: bool = False) -> list[ApiKey]:
+    async def api_keys(self, info: Info, include_revoked: bool = False) -> list[ApiKey] | None:
         org_id = uuid_or_none(self.id)
         if org_id is None:
             return []
@@ -173,24 +176,44 @@ def _new_key(input: CreateApiKeyInput) -> NewKey:
     )
 
 
+@strawberry.type(description="A right an API key can be given.")
+class ApiKeyScope:
+    name: str
+    description: str
+
+
 @strawberry.type
 class Query:
-    @strawberry.field(description="A key of an organization you manage; null otherwise.")
+    @strawberry.federation.field(
+        description="A key of an organization you manage; null otherwise.",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey | None:
         return await ApiKey.resolve_reference(info, id)
+
+    @strawberry.field(description="The scopes an API key can hold.")
+    def api_key_scopes(self) -> list[ApiKeyScope]:
+        return [ApiKeyScope(name=n, description=d) for n, d in sorted(SCOPE_DESCRIPTIONS.items())]
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Owners and admins; the key gets only scopes you hold.")
+    @strawberry.federation.mutation(
+        description="Owners and admins; the key gets only scopes you hold.",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     @rejections_as(ApiKeySecretPayload)
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> ApiKeySecretPayload:
         ctx = info.context
         return ApiKeySecretPayload.of(await ctx.services.create(ctx.caller, _new_key(input)))
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
         description="A new secret; the old one works for the grace period (rotating again ends"
-        " an earlier grace period at once)."
+        " an earlier grace period at once).",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
     )
     @rejections_as(ApiKeySecretPayload)
     async def rotate_api_key(
@@ -200,7 +223,11 @@ class Mutation:
         issued = await ctx.services.rotate(ctx.caller, identifier(id, "id"), grace_period_seconds)
         return ApiKeySecretPayload.of(issued)
 
-    @strawberry.mutation(description="The key stops working at once, its old secret too.")
+    @strawberry.federation.mutation(
+        description="The key stops working at once, its old secret too.",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     @rejections_as(ApiKeyPayload)
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
         ctx = info.context

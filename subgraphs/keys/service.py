@@ -37,7 +37,6 @@ from subgraphs.keys.contract import (
 from subgraphs.keys.models import ApiKey, UsageDay
 from subgraphs.keys.settings import Settings
 
-MANAGERS = frozenset({"owner", "admin"})
 MAX_RATE_LIMIT = 1_000_000
 MAX_RATE_WINDOW_SECONDS = 86400
 MAX_USAGE_DAYS = 366
@@ -152,23 +151,12 @@ def managing_user(caller: Caller) -> UUID:
     return caller.user_id
 
 
-def manages(caller: Caller, org_id: UUID) -> bool:
-    return (
-        caller.key_id is None
-        and caller.user_id is not None
-        and caller.org_id == org_id
-        and bool(caller.roles & MANAGERS)
-    )
-
-
 def require_manager(caller: Caller, org_id: UUID) -> UUID:
     user_id = managing_user(caller)
     if caller.org_id != org_id:
         raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
     require(
-        bool(caller.roles & MANAGERS),
-        ErrorCode.FORBIDDEN,
-        "Only owners and admins can manage API keys.",
+        caller.manages(org_id), ErrorCode.FORBIDDEN, "Only owners and admins can manage API keys."
     )
     return user_id
 
@@ -187,7 +175,10 @@ def require_held(caller: Caller, scopes: Sequence[str]) -> None:
 def validated_scopes(scopes: Sequence[str]) -> list[str]:
     unknown = sorted(set(scopes) - SCOPES)
     require(
-        not unknown, ErrorCode.INVALID_INPUT, f"Unknown scopes: {', '.join(unknown)}.", "scopes"
+        not unknown,
+        ErrorCode.INVALID_INPUT,
+        f"Unknown scopes: {', '.join(unknown)}. Valid scopes: {', '.join(sorted(SCOPES))}.",
+        "scopes",
     )
     require(bool(scopes), ErrorCode.INVALID_INPUT, "Choose at least one scope.", "scopes")
     return sorted(set(scopes))
@@ -349,7 +340,7 @@ class KeysService:
         """Keys by id, in order; None where the caller does not manage the key's organization."""
         async with self.db.transaction(caller) as session:
             rows = await session.exec(select(ApiKey).where(col(ApiKey.id).in_(ids)))
-            found = {k.id: k for k in rows if manages(caller, k.org_id)}
+            found = {k.id: k for k in rows if caller.manages(k.org_id)}
         await self._fresh_last_used(list(found.values()))
         return [found.get(i) for i in ids]
 
@@ -357,7 +348,7 @@ class KeysService:
         self, caller: Caller, org_ids: list[UUID], include_revoked: bool
     ) -> list[list[ApiKey]]:
         """Each organization's keys, newest first; empty unless the caller manages it."""
-        visible = [o for o in org_ids if manages(caller, o)]
+        visible = [o for o in org_ids if caller.manages(o)]
         by_org: dict[UUID, list[ApiKey]] = {}
         if visible:
             query = select(ApiKey).where(col(ApiKey.org_id).in_(visible))
@@ -390,7 +381,7 @@ class KeysService:
             return [[] for _ in key_ids]
         async with self.db.transaction(caller) as session:
             keys = await session.exec(select(ApiKey).where(col(ApiKey.id).in_(key_ids)))
-            orgs = {k.id: k.org_id for k in keys if manages(caller, k.org_id)}
+            orgs = {k.id: k.org_id for k in keys if caller.manages(k.org_id)}
             rows = await session.exec(
                 select(UsageDay).where(
                     col(UsageDay.key_id).in_(list(orgs)),

@@ -13,6 +13,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from core.scopes import MANAGE_ORGANIZATION
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor
@@ -171,10 +172,13 @@ class User:
     def resolve_reference(cls, id: strawberry.ID) -> User:
         return cls(id=id)
 
-    @strawberry.field(description="The user's notifications, newest first (theirs to see only).")
+    @strawberry.federation.field(
+        description="The user's notifications, newest first (theirs to see only).",
+        authenticated=True,
+    )
     async def notifications(
         self, info: Info, first: int = 20, after: str | None = None, unread_only: bool = False
-    ) -> NotificationConnection:
+    ) -> NotificationConnection | None:
         key = uuid_or_none(self.id)
         ctx = info.context
         try:
@@ -201,13 +205,13 @@ class User:
             unread_count=history.unread,
         )
 
-    @strawberry.field
-    async def notification_preferences(self, info: Info) -> list[Preference]:
+    @strawberry.federation.field(authenticated=True)
+    async def notification_preferences(self, info: Info) -> list[Preference] | None:
         key = uuid_or_none(self.id)
         found = await info.context.services.preferences(info.context.caller, key or UUID(int=0))
         return [Preference.of(p) for p in found]
 
-    @strawberry.field
+    @strawberry.federation.field(authenticated=True)
     async def notification_settings(self, info: Info) -> NotificationSettings | None:
         key = uuid_or_none(self.id)
         if key is None or key != info.context.caller.user_id:
@@ -376,11 +380,20 @@ def _settings_changes(input: NotificationSettingsInput) -> dict[str, Any]:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Your organization's own templates (owners and admins).")
+    @strawberry.federation.field(
+        description="Your organization's own templates (owners and admins).",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     async def notification_templates(self, info: Info) -> list[Template]:
         return [Template.of(t) for t in await info.context.services.templates(info.context.caller)]
 
-    @strawberry.field(description="Render a template with sample data, or with the data given.")
+    @strawberry.federation.field(
+        description="Render a template with sample data, or with the data given (owners and"
+        " admins).",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     @rejections_as(TemplatePreviewPayload)
     async def preview_template(
         self, info: Info, input: PreviewTemplateInput
@@ -399,7 +412,11 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Owners and admins notify users; once per idempotencyKey.")
+    @strawberry.federation.mutation(
+        description="Owners and admins, or a key with notifications:write, notify members; once"
+        " per idempotencyKey.",
+        requires_scopes=[["notifications:write"]],
+    )
     @rejections_as(SendNotificationPayload)
     async def send_notification(
         self, info: Info, input: SendNotificationInput
@@ -416,7 +433,7 @@ class Mutation:
         )
         return SendNotificationPayload(notifications=[Notification.of(n) for n in sent])
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(MarkNotificationsReadPayload)
     async def mark_notifications_read(
         self, info: Info, ids: list[strawberry.ID]
@@ -425,7 +442,7 @@ class Mutation:
         read = await info.context.services.mark_read(info.context.caller, keys)
         return MarkNotificationsReadPayload(notifications=[Notification.of(n) for n in read])
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(PreferencePayload)
     async def set_notification_preference(
         self, info: Info, input: SetNotificationPreferenceInput
@@ -435,7 +452,7 @@ class Mutation:
         )
         return PreferencePayload(preference=Preference.of(preference))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(NotificationSettingsPayload)
     async def update_notification_settings(
         self, info: Info, input: NotificationSettingsInput
@@ -445,7 +462,11 @@ class Mutation:
         )
         return NotificationSettingsPayload(settings=NotificationSettings.of(contact))
 
-    @strawberry.mutation(description="Owners and admins; replaces the template of that locale.")
+    @strawberry.federation.mutation(
+        description="Owners and admins; replaces the template of that locale.",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     @rejections_as(TemplatePayload)
     async def save_template(self, info: Info, input: TemplateInput) -> TemplatePayload:
         template = await info.context.services.save_template(
@@ -457,7 +478,11 @@ class Mutation:
         )
         return TemplatePayload(template=Template.of(template))
 
-    @strawberry.mutation(description="The platform's default applies again.")
+    @strawberry.federation.mutation(
+        description="The platform's default applies again.",
+        authenticated=True,
+        policy=[[MANAGE_ORGANIZATION]],
+    )
     @rejections_as(NotificationsActionPayload)
     async def delete_template(self, info: Info, id: strawberry.ID) -> NotificationsActionPayload:
         await info.context.services.delete_template(info.context.caller, identifier(id, "id"))
@@ -466,7 +491,9 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Your notifications as they arrive.")
+    @strawberry.federation.field(
+        is_subscription=True, description="Your notifications as they arrive.", authenticated=True
+    )
     async def notification_added(self, info: Info) -> AsyncGenerator[Notification, None]:
         user_id = info.context.caller.user_id
         if user_id is None:

@@ -51,7 +51,7 @@ DELIVER_JOB = "deliver"
 MAX_RECIPIENTS = 1000
 CATEGORIES = ("security", "account", "announcement", "invitation", "ticket", "job")
 MANDATORY = frozenset({"security"})
-_MANAGERS = frozenset({"owner", "admin"})
+_SEND_SCOPE = "notifications:write"
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
@@ -142,10 +142,13 @@ class NotificationService:
         channels: Sequence[Channel],
         idempotency_key: str,
     ) -> list[Notification]:
-        """An owner or admin of ``org_id`` (as the router vouches) notifies some of its members,
-        or all of them when ``user_ids`` is None."""
-        signed_in(caller)
-        if caller.org_id != org_id or not _MANAGERS & caller.roles:
+        """An owner or admin of ``org_id`` (as the router vouches), or an API key of it with
+        the scope to send, notifies some of its members, or all of them when ``user_ids`` is
+        None."""
+        if caller.key_id is None:
+            signed_in(caller)
+        sending_key = caller.key_id is not None and _SEND_SCOPE in caller.scopes
+        if not (caller.manages(org_id) or (sending_key and caller.org_id == org_id)):
             raise Rejected.one(
                 ErrorCode.FORBIDDEN, "Only owners and admins of the organization can send."
             )
@@ -582,13 +585,13 @@ class NotificationService:
 
     def _manager(self, caller: Caller) -> UUID:
         signed_in(caller)
-        if caller.org_id is None or not _MANAGERS & caller.roles:
+        if caller.org_id is None or not caller.manages(caller.org_id):
             raise Rejected.one(ErrorCode.FORBIDDEN, "Only owners and admins manage templates.")
         return caller.org_id
 
     async def templates(self, caller: Caller) -> list[Template]:
         """The organization's templates; empty unless the caller manages it."""
-        if caller.org_id is None or not _MANAGERS & caller.roles:
+        if not caller.manages(caller.org_id):
             return []
         async with self.db.transaction(caller) as session:
             rows = await session.exec(
@@ -652,8 +655,9 @@ class NotificationService:
         source: Source | None,
         data: dict[str, Any] | None,
     ) -> Rendered:
-        """Render a draft (or the template in force) with ``data`` or sample data."""
-        signed_in(caller)
+        """Render a draft (or the template in force) with ``data`` or sample data; for the
+        owners and admins who edit templates, as listing them is."""
+        self._manager(caller)
         values = {**SAMPLE_DATA, **(data or {})}
         if source is not None:
             return render(source, channel, values)

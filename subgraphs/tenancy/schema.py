@@ -141,8 +141,8 @@ class Organization:
         found = await _organizations(info).load(key) if key else None
         return cls.of(found) if found else None
 
-    @strawberry.field
-    async def members(self, info: Info) -> list[Membership]:
+    @strawberry.federation.field(requires_scopes=[["members:read"]])
+    async def members(self, info: Info) -> list[Membership] | None:
         require_scope(info.context.caller, "members:read")
         return [Membership.of(m) for m in await _members(info, self.id)]
 
@@ -152,8 +152,11 @@ class Organization:
         mine = [m for m in await _members(info, self.id) if m.user_id == viewer]
         return Role(mine[0].role) if mine else None
 
-    @strawberry.field(description="Pending invitations; empty unless you are an owner or admin.")
-    async def invitations(self, info: Info) -> list[Invitation]:
+    @strawberry.federation.field(
+        description="Pending invitations; empty unless you are an owner or admin.",
+        authenticated=True,
+    )
+    async def invitations(self, info: Info) -> list[Invitation] | None:
         found = await info.context.services.invitations(info.context.caller, UUID(self.id))
         return [Invitation.of(i) for i in found]
 
@@ -223,16 +226,21 @@ def _org(org: models.Organization) -> OrganizationPayload:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="An organization you belong to; null otherwise.")
+    @strawberry.federation.field(
+        description="An organization you belong to; null otherwise.",
+        requires_scopes=[["organization:read"]],
+    )
     async def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
         return await Organization.resolve_reference(info, id)
 
-    @strawberry.field
+    @strawberry.federation.field(requires_scopes=[["organization:read"]])
     async def organization_by_slug(self, info: Info, slug: str) -> Organization | None:
         found = await info.context.services.organization_by_slug(info.context.caller, slug)
         return Organization.of(found) if found else None
 
-    @strawberry.field(description="The organization you are working in.")
+    @strawberry.federation.field(
+        description="The organization you are working in.", requires_scopes=[["organization:read"]]
+    )
     async def current_organization(self, info: Info) -> Organization | None:
         found = await info.context.services.current_organization(info.context.caller)
         return Organization.of(found) if found else None
@@ -240,7 +248,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(OrganizationPayload)
     async def create_organization(
         self, info: Info, input: CreateOrganizationInput
@@ -251,7 +259,7 @@ class Mutation:
         )
         return _org(org)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(OrganizationPayload)
     async def update_organization(
         self, info: Info, input: UpdateOrganizationInput
@@ -261,13 +269,15 @@ class Mutation:
         org_id = identifier(input.id, "id")
         return _org(await ctx.services.update_organization(ctx.caller, org_id, changes))
 
-    @strawberry.mutation(description="Owners only; everything the organization holds goes.")
+    @strawberry.federation.mutation(
+        authenticated=True, description="Owners only; everything the organization holds goes."
+    )
     @rejections_as(TenancyActionPayload)
     async def delete_organization(self, info: Info, id: strawberry.ID) -> TenancyActionPayload:
         await info.context.services.delete_organization(info.context.caller, identifier(id, "id"))
         return TenancyActionPayload(ok=True)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(OrganizationPayload)
     async def set_active_organization(
         self, info: Info, organization_id: strawberry.ID
@@ -277,7 +287,7 @@ class Mutation:
             await info.context.services.set_active_organization(info.context.caller, org_id)
         )
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(InvitationPayload)
     async def invite_member(self, info: Info, input: InviteMemberInput) -> InvitationPayload:
         ctx = info.context
@@ -285,19 +295,19 @@ class Mutation:
         invitation = await ctx.services.invite(ctx.caller, org_id, input.email, input.role)
         return InvitationPayload(invitation=Invitation.of(invitation))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(OrganizationPayload)
     async def accept_invitation(self, info: Info, token: str) -> OrganizationPayload:
         return _org(await info.context.services.accept_invitation(info.context.caller, token))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(InvitationPayload)
     async def revoke_invitation(self, info: Info, id: strawberry.ID) -> InvitationPayload:
         ctx = info.context
         invitation = await ctx.services.revoke_invitation(ctx.caller, identifier(id, "id"))
         return InvitationPayload(invitation=Invitation.of(invitation))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(authenticated=True)
     @rejections_as(MembershipPayload)
     async def change_member_role(
         self, info: Info, input: ChangeMemberRoleInput
@@ -311,7 +321,9 @@ class Mutation:
         )
         return MembershipPayload(membership=Membership.of(membership))
 
-    @strawberry.mutation(description="Remove a member, or yourself to leave.")
+    @strawberry.federation.mutation(
+        authenticated=True, description="Remove a member, or yourself to leave."
+    )
     @rejections_as(TenancyActionPayload)
     async def remove_member(self, info: Info, input: MemberInput) -> TenancyActionPayload:
         await info.context.services.remove_member(

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.caller import Caller
+from core.caller import MANAGER_ROLES, Caller
 from subgraphs.auth.contract import stage_members as stage_auth_members
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
@@ -36,7 +36,7 @@ from subgraphs.themes.contract import stage_slug
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
-_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+_MANAGERS = frozenset(Role(role) for role in MANAGER_ROLES)
 
 
 class OrganizationSettings(BaseModel):

@@ -241,7 +241,7 @@ def test_an_api_key_is_verified_and_rate_limited_across_processes(platform: Plat
     created = graphql(
         platform,
         """mutation ($org: ID!) { createApiKey(input: {organizationId: $org, name: "deploy",
-        scopes: ["tickets:read"], rateLimit: {limit: 2, windowSeconds: 60}}) {
+        scopes: ["organization:read"], rateLimit: {limit: 2, windowSeconds: 60}}) {
         secret errors { code } } }""",
         owner.token,
         org=owner.org_id,

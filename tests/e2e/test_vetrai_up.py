@@ -116,7 +116,10 @@ def test_one_endpoint_joins_auth_and_tenancy_and_isolates_users(platform: Platfo
     assert _run(ROUTER, ME, _bearer(other_token))["me"]["organizations"] == []
     peek = f'query {{ organization(id: "{org_id}") {{ id members {{ user {{ email }} }} }} }}'
     assert _run(ROUTER, peek, _bearer(other_token)) == {"organization": None}
-    assert _run(ROUTER, ME) == {"me": None}
+    anonymous = httpx.post(ROUTER, json={"query": ME}, timeout=30).json()
+    assert anonymous["data"] == {"me": None}
+    # What anonymous callers may not read is removed and named, even under a null.
+    assert [e["path"] for e in anonymous["errors"]] == [["me", "organizations", "@", "members"]]
     forged = httpx.post(ROUTER, json={"query": ME}, headers=_bearer(token[:-3] + "abc"))
     assert forged.status_code == 401
     assert forged.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

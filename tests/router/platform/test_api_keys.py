@@ -23,7 +23,7 @@ from tests.router.platform.conftest import RouterClient
 from vetrai.settings import PlatformSettings
 
 CREATE = """mutation { createApiKey(input: {organizationId: "%s", name: "ci",
-  scopes: ["tickets:read"], rateLimit: {limit: 3, windowSeconds: 60}}) {
+  scopes: ["organization:read"], rateLimit: {limit: 3, windowSeconds: 60}}) {
   apiKey { id prefix scopes } secret errors { code field message } } }"""
 REVOKE = (
     """mutation { revokeApiKey(id: "%s") { apiKey { id revokedAt } errors { code message } } }"""
@@ -52,7 +52,7 @@ async def test_key_as_written_reads_its_organization_then_is_rate_limited(
 ) -> None:
     token, org = await router.owner_of_new_organization()
     created = await _new_key(router, token, org)
-    assert created["apiKey"]["scopes"] == ["tickets:read"]
+    assert created["apiKey"]["scopes"] == ["organization:read"]
     assert created["secret"].startswith("vetrai_")
     assert created["secret"].startswith(created["apiKey"]["prefix"])
     statuses, remaining = [], []
@@ -83,8 +83,9 @@ async def test_key_without_the_scope_is_refused_the_field(router: RouterClient) 
         "{ currentOrganization { id members { role } } }", x_api_key=secret
     )
     body = response.json()
-    assert body["data"] == {"currentOrganization": None}
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["data"] == {"currentOrganization": {"id": org, "members": None}}
+    assert body["errors"][0]["path"] == ["currentOrganization", "members"]
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
     owner = await router.data(
         "{ currentOrganization { members { role } } }", authorization=f"Bearer {token}"
     )

@@ -8,6 +8,7 @@ from uuid import uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.scopes import SCOPES
 from tests.conftest import Subgraph
 from tests.subgraphs.keys.builders import REVOKE, ROTATE, codes, create_key, issued, manager
 
@@ -34,7 +35,8 @@ async def test_every_bad_field_is_reported_and_nothing_is_stored(
     assert result["apiKey"] is None
     assert result["secret"] is None
     scope_error = next(e for e in result["errors"] if e["field"] == "scopes")
-    assert scope_error["message"] == "Unknown scopes: root, tickets:delete."
+    assert scope_error["message"].startswith("Unknown scopes: root, tickets:delete. Valid scopes:")
+    assert all(scope in scope_error["message"] for scope in SCOPES)
     async with owner_engine.connect() as connection:
         stored = await connection.scalar(
             text("select count(*) from keys.api_keys where org_id = :org"), {"org": owner.org_id}

@@ -33,19 +33,19 @@ async def preview(notifications: Subgraph, caller: Caller, **input: Any) -> dict
 
 
 async def test_platform_default_previews_with_sample_data(notifications: Subgraph) -> None:
-    shown = await preview(notifications, member(), key="verify_email", channel="EMAIL")
+    shown = await preview(notifications, admin_of(uuid4()), key="verify_email", channel="EMAIL")
     assert shown["errors"] == []
     assert shown["preview"]["subject"] == "Confirm your email address"
     assert "Hello Ada Lovelace" in shown["preview"]["body"]
     assert '<a href="https://example.com/action?token=sample">' in shown["preview"]["html"]
-    sms = await preview(notifications, member(), key="verify_email", channel="SMS")
+    sms = await preview(notifications, admin_of(uuid4()), key="verify_email", channel="SMS")
     assert sms["preview"]["html"] is None
 
 
 async def test_draft_renders_escaped_html_and_sandbox_refuses_internals(
     notifications: Subgraph,
 ) -> None:
-    ada = member()
+    ada = admin_of(uuid4())
     draft = {"key": "message", "channel": "EMAIL", "subject": "{{ title }}", "body": "{{ body }}"}
     shown = await preview(
         notifications,
@@ -114,3 +114,27 @@ async def test_only_owners_and_admins_save_valid_templates(notifications: Subgra
     saved = await save(notifications, admin, **template)
     stranger = await notifications.run(DELETE, {"id": saved["template"]["id"]}, other_org)
     assert [e["code"] for e in stranger["deleteTemplate"]["errors"]] == ["NOT_FOUND"]
+
+
+async def test_a_plain_member_cannot_preview_the_organizations_templates(
+    notifications: Subgraph,
+) -> None:
+    admin = admin_of(uuid4())
+    plain = Caller(user_id=uuid4(), org_id=admin.org_id, roles=frozenset({"member"}))
+    secret = {"key": "invitation", "channel": "EMAIL", "subject": "Internal", "body": "{{ link }}"}
+    assert (await save(notifications, admin, **secret))["errors"] == []
+
+    seen = await preview(notifications, plain, key="invitation", channel="EMAIL")
+    shown = await preview(notifications, admin, key="invitation", channel="EMAIL")
+
+    assert seen == {
+        "preview": None,
+        "errors": [
+            {
+                "code": "FORBIDDEN",
+                "field": None,
+                "message": "Only owners and admins manage templates.",
+            }
+        ],
+    }
+    assert shown["preview"]["subject"] == "Internal"
