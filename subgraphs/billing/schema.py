@@ -387,7 +387,10 @@ def _subscribed(info: Info, subscription: models.Subscription) -> SubscriptionPa
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Owners only: buy a paid plan with a payment method.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["billing:write"]],
+        description="Owners only: buy a paid plan with a payment method.",
+    )
     @rejections_as(SubscriptionPayload)
     async def start_subscription(
         self, info: Info, input: StartSubscriptionInput
@@ -401,7 +404,10 @@ class Mutation:
         )
         return _subscribed(info, started)
 
-    @strawberry.mutation(description="Owners only: move to another paid plan, prorated.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["billing:write"]],
+        description="Owners only: move to another paid plan, prorated.",
+    )
     @rejections_as(SubscriptionPayload)
     async def change_plan(self, info: Info, input: ChangePlanInput) -> SubscriptionPayload:
         ctx = info.context
@@ -410,7 +416,10 @@ class Mutation:
         )
         return _subscribed(info, changed)
 
-    @strawberry.mutation(description="Owners only: back to the free plan, now or at period end.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["billing:write"]],
+        description="Owners only: back to the free plan, now or at period end.",
+    )
     @rejections_as(SubscriptionPayload)
     async def cancel_subscription(
         self, info: Info, input: CancelSubscriptionInput
@@ -421,8 +430,9 @@ class Mutation:
         )
         return _subscribed(info, cancelled)
 
-    @strawberry.mutation(
-        description="Owners only: a Stripe billing portal page for the organization's customer."
+    @strawberry.federation.mutation(
+        requires_scopes=[["billing:write"]],
+        description="Owners only: a Stripe billing portal page for the organization's customer.",
     )
     @rejections_as(BillingPortalSessionPayload)
     async def create_billing_portal_session(

@@ -733,12 +733,17 @@ def _custom(value: JSON | None) -> dict[str, Any] | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A ticket you may read; null otherwise.")
+    @strawberry.federation.field(
+        requires_scopes=[["tickets:read"]], description="A ticket you may read; null otherwise."
+    )
     async def ticket(self, info: Info, id: strawberry.ID) -> Ticket | None:
         require_scope(info.context.caller, "tickets:read")
         return await Ticket.resolve_reference(info, id)
 
-    @strawberry.field(description="Before creating a ticket: existing ones it may duplicate.")
+    @strawberry.federation.field(
+        requires_scopes=[["tickets:read"]],
+        description="Before creating a ticket: existing ones it may duplicate.",
+    )
     async def suggest_similar(
         self,
         info: Info,
@@ -761,7 +766,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Then upload the file and name it in createTicket/addComment.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Then upload the file and name it in createTicket/addComment.",
+    )
     @rejections_as(AttachmentUploadPayload)
     async def request_attachment_upload(
         self, info: Info, input: RequestAttachmentUploadInput
@@ -785,7 +793,7 @@ class Mutation:
             )
         )
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(TicketPayload)
     async def create_ticket(self, info: Info, input: CreateTicketInput) -> TicketPayload:
         ctx = info.context
@@ -803,7 +811,7 @@ class Mutation:
             ticket=Ticket.of(await ctx.services.create_ticket(ctx.caller, org_id, new))
         )
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(TicketPayload)
     async def update_ticket(self, info: Info, input: UpdateTicketInput) -> TicketPayload:
         ctx = info.context
@@ -823,7 +831,7 @@ class Mutation:
             ticket=Ticket.of(await ctx.services.update_ticket(ctx.caller, ticket_id, changes))
         )
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(TicketPayload)
     async def set_ticket_status(self, info: Info, input: SetTicketStatusInput) -> TicketPayload:
         ctx = info.context
@@ -832,7 +840,10 @@ class Mutation:
         ticket = await ctx.services.set_status(ctx.caller, ticket_id, input.status)
         return TicketPayload(ticket=Ticket.of(ticket))
 
-    @strawberry.mutation(description="The source's thread moves to the target; the source closes.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="The source's thread moves to the target; the source closes.",
+    )
     @rejections_as(TicketPayload)
     async def merge_tickets(self, info: Info, input: MergeTicketsInput) -> TicketPayload:
         ctx = info.context
@@ -844,7 +855,7 @@ class Mutation:
         )
         return TicketPayload(ticket=Ticket.of(target))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(CommentPayload)
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
         ctx = info.context
@@ -867,7 +878,9 @@ class Mutation:
         await info.context.services.rate(info.context.caller, token, score, comment)
         return SupportActionPayload(ok=True)
 
-    @strawberry.mutation(description="Owners and admins mark members as agents.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]], description="Owners and admins mark members as agents."
+    )
     @rejections_as(SupportActionPayload)
     async def set_agent(self, info: Info, input: SetAgentInput) -> SupportActionPayload:
         ctx = info.context
@@ -880,7 +893,10 @@ class Mutation:
         )
         return SupportActionPayload(ok=True)
 
-    @strawberry.mutation(description="Your availability for automatic assignment.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Your availability for automatic assignment.",
+    )
     @rejections_as(SupportActionPayload)
     async def set_agent_availability(
         self, info: Info, organization_id: strawberry.ID, available: bool
@@ -890,7 +906,7 @@ class Mutation:
         await ctx.services.set_availability(ctx.caller, org_id, available)
         return SupportActionPayload(ok=True)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(TeamPayload)
     async def create_team(
         self, info: Info, organization_id: strawberry.ID, name: str
@@ -900,7 +916,7 @@ class Mutation:
         team = await ctx.services.create_team(ctx.caller, org_id, name)
         return TeamPayload(team=Team(id=strawberry.ID(str(team.id)), name=team.name))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(SupportActionPayload)
     async def add_team_member(
         self, info: Info, team_id: strawberry.ID, user_id: strawberry.ID
@@ -911,7 +927,10 @@ class Mutation:
         )
         return SupportActionPayload(ok=True)
 
-    @strawberry.mutation(description="Round-robin to an available agent of the team.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Round-robin to an available agent of the team.",
+    )
     @rejections_as(TicketPayload)
     async def assign_ticket_to_team(
         self, info: Info, input: AssignTicketToTeamInput
@@ -923,7 +942,7 @@ class Mutation:
         )
         return TicketPayload(ticket=Ticket.of(ticket))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(SupportActionPayload)
     async def define_ticket_field(
         self, info: Info, input: DefineTicketFieldInput
@@ -939,7 +958,7 @@ class Mutation:
         )
         return SupportActionPayload(ok=True)
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(BusinessCalendarPayload)
     async def create_business_calendar(
         self, info: Info, input: CreateBusinessCalendarInput
@@ -955,7 +974,7 @@ class Mutation:
         )
         return BusinessCalendarPayload(calendar=BusinessCalendar.of(calendar))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(SlaPolicyPayload)
     async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SlaPolicyPayload:
         ctx = info.context

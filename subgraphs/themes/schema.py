@@ -328,7 +328,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Edit the draft only; contrast is reported, not enforced.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["themes:write"]],
+        description="Edit the draft only; contrast is reported, not enforced.",
+    )
     @rejections_as(ThemePayload)
     async def update_theme_draft(self, info: Info, input: UpdateThemeDraftInput) -> ThemePayload:
         ctx = info.context
@@ -343,7 +346,10 @@ class Mutation:
         org_id = identifier(input.organization_id, "organizationId")
         return _theme(await ctx.services.update_draft(ctx.caller, org_id, changes))
 
-    @strawberry.mutation(description="Publish the draft if expectedVersion is still the live one.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["themes:write"]],
+        description="Publish the draft if expectedVersion is still the live one.",
+    )
     @rejections_as(ThemePayload)
     async def publish_theme(
         self,
@@ -359,7 +365,10 @@ class Mutation:
         )
         return _theme(published)
 
-    @strawberry.mutation(description="Publish an old version again, as the next version.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["themes:write"]],
+        description="Publish an old version again, as the next version.",
+    )
     @rejections_as(ThemePayload)
     async def rollback_theme(
         self, info: Info, organization_id: strawberry.ID, version: int
@@ -368,7 +377,7 @@ class Mutation:
         org_id = identifier(organization_id, "organizationId")
         return _theme(await ctx.services.rollback(ctx.caller, org_id, version))
 
-    @strawberry.mutation
+    @strawberry.federation.mutation(requires_scopes=[["themes:write"]])
     @rejections_as(ThemeAssetUploadPayload)
     async def request_theme_asset_upload(
         self, info: Info, input: RequestThemeAssetUploadInput
@@ -387,7 +396,10 @@ class Mutation:
             )
         )
 
-    @strawberry.mutation(description="Check, re-encode and put an uploaded file in the draft.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["themes:write"]],
+        description="Check, re-encode and put an uploaded file in the draft.",
+    )
     @rejections_as(ThemeAssetPayload)
     async def complete_theme_asset_upload(
         self, info: Info, asset_id: strawberry.ID

@@ -266,11 +266,15 @@ class ResumeJobInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Every registered workflow.")
+    @strawberry.federation.field(
+        requires_scopes=[["workflows:read"]], description="Every registered workflow."
+    )
     def workflows(self) -> list[Workflow]:
         return [Workflow.of(w) for w in sorted(contract.WORKFLOWS.values(), key=lambda w: w.name)]
 
-    @strawberry.field(description="A job of your organization.")
+    @strawberry.federation.field(
+        requires_scopes=[["workflows:read"]], description="A job of your organization."
+    )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         key = uuid_or_none(id)
         found = await _job_loader(info).load(key) if key else None
@@ -279,7 +283,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Run a workflow; once per idempotencyKey.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Run a workflow; once per idempotencyKey.",
+    )
     @rejections_as(JobPayload)
     async def start_workflow(self, info: Info, input: StartWorkflowInput) -> JobPayload:
         ctx = info.context
@@ -294,7 +301,10 @@ class Mutation:
         )
         return JobPayload(job=Job.of(job))
 
-    @strawberry.mutation(description="Decide what a waiting run asked; it goes on.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Decide what a waiting run asked; it goes on.",
+    )
     @rejections_as(JobPayload)
     async def resume_job(self, info: Info, input: ResumeJobInput) -> JobPayload:
         ctx = info.context
@@ -307,7 +317,10 @@ class Mutation:
         )
         return JobPayload(job=Job.of(job))
 
-    @strawberry.mutation(description="Stop a job: a queued one never starts, a running one stops.")
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Stop a job: a queued one never starts, a running one stops.",
+    )
     @rejections_as(JobPayload)
     async def cancel_job(self, info: Info, id: strawberry.ID) -> JobPayload:
         job = await info.context.services.cancel(info.context.caller, identifier(id, "id"))
@@ -339,7 +352,11 @@ class JobStatusEvent:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="A job of your organization: now, then every change.")
+    @strawberry.federation.field(
+        is_subscription=True,
+        requires_scopes=[["workflows:read"]],
+        description="A job of your organization: now, then every change.",
+    )
     async def job_status(
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[JobStatusEvent, None]:
