@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from joserfc import jwt
@@ -31,6 +32,7 @@ def _signed(signer: TokenSigner, user: str, **changes: Any) -> str:
         "iss": signer.issuer,
         "aud": signer.audience,
         "sub": user,
+        "sid": str(uuid4()),
         "iat": now,
         "exp": now + 300,
         **changes,

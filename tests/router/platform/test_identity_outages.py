@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from uuid import uuid4
 
 import pytest
 from joserfc import jwt
@@ -59,13 +60,18 @@ def signer(settings: PlatformSettings) -> TokenSigner:
 
 def _token(signer: TokenSigner, user: str) -> str:
     now = int(time.time())
-    return signer.sign({"sub": user, "iat": now, "exp": now + 300})
+    return signer.sign({"sub": user, "sid": str(uuid4()), "iat": now, "exp": now + 300})
 
 
 def _unknown_key_token(user: str, settings: PlatformSettings) -> str:
     key = ECKey.generate_key("P-256", parameters={"kid": secrets.token_hex(8)})
     now = int(time.time())
-    claims = {"iss": settings.core.jwt_issuer, "aud": settings.core.jwt_audience, "sub": user}
+    claims = {
+        "iss": settings.core.jwt_issuer,
+        "aud": settings.core.jwt_audience,
+        "sub": user,
+        "sid": str(uuid4()),
+    }
     header = {"alg": "ES256", "kid": key.kid}
     return jwt.encode(header, {**claims, "iat": now, "exp": now + 300}, key)
 
@@ -129,6 +135,7 @@ async def test_a_key_published_later_is_accepted_once_the_interval_has_passed(
                 "iss": settings.core.jwt_issuer,
                 "aud": settings.core.jwt_audience,
                 "sub": user,
+                "sid": str(uuid4()),
             }
             token = jwt.encode(
                 {"alg": "ES256", "kid": newer.kid}, {**claims, "iat": now, "exp": now + 300}, newer
