@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +45,17 @@ class PlatformSettings(BaseModel):
     def variables(cls) -> set[str]:
         """Every environment variable the platform reads."""
         return {s.variable(name) for s in cls.sections().values() for name in s.model_fields}
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> PlatformSettings:
+        """Pydantic's copy, refusing names that are no section: a field of a section given here
+        would be set beside it and read by nothing (``replace`` changes fields)."""
+        unknown = set(update or {}) - set(type(self).model_fields)
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise SettingsError(f"not sections of the settings: {names}; use replace()")
+        return super().model_copy(update=update, deep=deep)
 
     def replace(self, **changes: Any) -> PlatformSettings:
         """A copy with fields changed by name, whatever section holds them."""

@@ -54,3 +54,14 @@ def test_production_requires_its_secrets(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="VETRAI_CONTEXT_KEY"):
         context_key(settings.core)
     assert not (tmp_path / "secrets").exists()
+
+
+def test_a_copy_refuses_a_field_given_as_a_section_and_replace_changes_it() -> None:
+    settings = load_settings(jwks_url=None)
+    with pytest.raises(SettingsError, match="jwks_url"):
+        settings.model_copy(update={"jwks_url": "http://127.0.0.1:9/jwks.json"})
+    changed = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
+    assert changed.router.jwks_url == "http://127.0.0.1:9/jwks.json"
+    assert settings.router.jwks_url is None
+    same = settings.model_copy(update={"router": changed.router})
+    assert same.router.jwks_url == changed.router.jwks_url
