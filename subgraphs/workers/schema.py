@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
+from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
     USER_ERROR,
     UserError,
@@ -27,7 +28,7 @@ from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.workers import contract, live, models
 from subgraphs.workers.contract import WorkersErrorCode
 from subgraphs.workers.models import MAX_LOG_LINES, Status
-from subgraphs.workers.service import JobService, encode_cursor
+from subgraphs.workers.service import JobService, job_cursor
 
 Info = strawberry.Info[Context[JobService], None]
 StatusType = strawberry.enum(Status, name="JobStatus")
@@ -144,12 +145,6 @@ def _job_loader(info: Info) -> Any:
     return loader(ctx, "jobs", lambda ids: ctx.services.jobs_by_id(ctx.caller, ids))
 
 
-@strawberry.federation.type(shareable=True)
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
 @strawberry.type
 class JobEdge:
     cursor: str
@@ -199,7 +194,7 @@ class Organization:
             raise GraphQLError(
                 f"{problem.field}: {problem.message}", extensions={"code": "BAD_USER_INPUT"}
             ) from None
-        edges = [JobEdge(cursor=encode_cursor(j), node=Job.of(j)) for j in page.jobs]
+        edges = [JobEdge(cursor=job_cursor(j), node=Job.of(j)) for j in page.items]
         return JobConnection(
             edges=edges,
             page_info=PageInfo(

@@ -4,10 +4,7 @@ is stored in the job's organization and published on the job's channel."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,6 +23,7 @@ from core.caller import Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
+from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.workers import live
 from subgraphs.workers.contract import WORKFLOWS, JobRequest, Multitask, WorkersErrorCode, Workflow
 from subgraphs.workers.fair import FairQueue
@@ -35,26 +33,17 @@ from subgraphs.workers.runs import WORKFLOW
 from subgraphs.workers.settings import Settings
 
 WRITE_SCOPE = "workflows:write"
-MAX_PAGE = 100
 
 
-@dataclass(frozen=True)
-class Page:
-    jobs: list[Job]
-    has_next: bool
-
-
-def encode_cursor(job: Job) -> str:
-    return base64.urlsafe_b64encode(
-        orjson.dumps([job.created_at.isoformat(), str(job.id)])
-    ).decode()
+def job_cursor(job: Job) -> str:
+    return encode_cursor(job.created_at.isoformat(), str(job.id))
 
 
 def _position(cursor: str) -> tuple[datetime, UUID]:
+    created, job_id = decode_cursor(cursor, 2)
     try:
-        created, job_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         return datetime.fromisoformat(created), UUID(job_id)
-    except (binascii.Error, ValueError, TypeError):
+    except ValueError:
         raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
 
 
@@ -264,17 +253,12 @@ class JobService:
         kind: str | None,
         first: int,
         after: str | None,
-    ) -> Page:
+    ) -> Page[Job]:
         """The organization's jobs, newest first; empty for anyone outside it."""
-        require(
-            1 <= first <= MAX_PAGE,
-            ErrorCode.INVALID_INPUT,
-            f"Must be between 1 and {MAX_PAGE}.",
-            "first",
-        )
+        size = page_size(first)
         position = _position(after) if after else None
         if caller.org_id != org_id:
-            return Page([], False)
+            return Page([], has_next=False)
         query = select(Job).where(Job.org_id == org_id)
         if status is not None:
             query = query.where(Job.status == status.value)
@@ -282,10 +266,10 @@ class JobService:
             query = query.where(Job.kind == kind)
         if position is not None:
             query = query.where(tuple_(col(Job.created_at), col(Job.id)) < tuple_(*position))
-        query = query.order_by(col(Job.created_at).desc(), col(Job.id).desc()).limit(first + 1)
+        query = query.order_by(col(Job.created_at).desc(), col(Job.id).desc()).limit(size + 1)
         async with self.db.transaction(caller) as session:
             rows = list(await session.exec(query))
-        return Page(rows[:first], len(rows) > first)
+        return trimmed(rows, size)
 
     # cancelling --------------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ async def test_an_unknown_kind_is_rejected_and_nothing_is_stored(idle: JobServic
         await idle.start(request(org, "no.such.kind"))
     assert rejected.value.problems[0].field == "kind"
     page = await idle.jobs(member_of(org), org, status=None, kind=None, first=10, after=None)
-    assert page.jobs == []
+    assert page.items == []
 
 
 async def test_a_job_is_read_by_its_organization_only(

@@ -114,8 +114,8 @@ async def _listed(jobs: JobService, org: UUID) -> list[Job]:
     """The organization's jobs once there is one."""
     for _ in range(1000):
         page = await jobs.jobs(member_of(org), org, status=None, kind=None, first=100, after=None)
-        if page.jobs:
-            return page.jobs
+        if page.items:
+            return page.items
         await asyncio.sleep(0.01)
     raise AssertionError("no job was created")
 
