@@ -5,12 +5,27 @@ its events to."""
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 WEBHOOK_PATH = "/stripe/webhook"  # where Stripe delivers its events to the billing subgraph
 # Published with {"org_id": ..., "plan": ...} once an organization's effective plan changed.
 PLAN_CHANGED_CHANNEL = "vetrai:billing:plan-changed"
 APPLY_EVENT_JOB = "billing.apply_event"
 APPLY_PENDING_JOB = "billing.apply_pending"
+RECORD_USAGE_JOB = "billing.record_usage"  # payload: org_id, meter, quantity, occurred_at, key
+
+API_REQUESTS_METER = "api_requests"
+
+
+# The router counts each organization's requests in Redis: one counter per UTC hour, flushed into
+# the usage ledger by billing's cron once the hour is over, and one per UTC month that the router
+# checks against the plan's monthly quota.
+def hourly_requests_key(org_id: str, hour: datetime) -> str:
+    return f"vetrai:billing:requests:{org_id}:{hour:%Y%m%d%H}"
+
+
+def monthly_requests_key(org_id: str, month: datetime) -> str:
+    return f"vetrai:billing:requests-month:{org_id}:{month:%Y%m}"
 
 
 class BillingErrorCode(enum.StrEnum):
