@@ -18,6 +18,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    StringValueNode,
     parse,
 )
 
@@ -116,14 +117,38 @@ def access_table(supergraph: DocumentNode, schema: GraphQLSchema) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _linked_prefixes(supergraph: DocumentNode) -> set[str]:
+    """The prefixes of the specs the supergraph ``@link``s (``policy`` for
+    ``policy__Policy``): their types are federation's machinery, not the API's."""
+    prefixes = set()
+    for definition in supergraph.definitions:
+        for directive in getattr(definition, "directives", None) or ():
+            if directive.name.value != "link":
+                continue
+            args = {a.name.value: a.value for a in directive.arguments or ()}
+            url, alias = args.get("url"), args.get("as")
+            if isinstance(alias, StringValueNode):
+                prefixes.add(alias.value)
+            elif isinstance(url, StringValueNode):
+                prefixes.add(url.value.rstrip("/").split("/")[-2])
+    return prefixes
+
+
+def api_types(supergraph: DocumentNode, schema: GraphQLSchema) -> list[GraphQLNamedType]:
+    """The named types a client works with, sorted by name: the API schema's, without
+    introspection's, the built-in scalars and the linked specs' types."""
+    machinery = tuple(f"{prefix}__" for prefix in _linked_prefixes(supergraph))
+    return [
+        named
+        for name, named in sorted(schema.type_map.items())
+        if not name.startswith(("__", *machinery)) and name not in BUILT_IN
+    ]
+
+
 def reference(supergraph: DocumentNode, schema: GraphQLSchema) -> str:
     """The generated part of the guide."""
     roots = {schema.query_type, schema.mutation_type, schema.subscription_type}
-    types = [
-        named
-        for name, named in sorted(schema.type_map.items())
-        if not name.startswith("__") and name not in BUILT_IN and named not in roots
-    ]
+    types = [named for named in api_types(supergraph, schema) if named not in roots]
     lines = [
         MARKER,
         "",
