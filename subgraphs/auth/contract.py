@@ -4,12 +4,12 @@ codes its mutations return besides the kernel's."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 MEMBERS_JOB = "auth.organization_members"
@@ -21,11 +21,14 @@ def ended_session_key(session_id: UUID) -> str:
     return f"vetrai:auth:ended-session:{session_id}"
 
 
-class AuthErrorCode(enum.StrEnum):
-    EMAIL_TAKEN = "EMAIL_TAKEN"
-    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 - an error code
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+class AuthErrorCode(Code):
+    EMAIL_TAKEN = "EMAIL_TAKEN", "An account has this email."
+    WEAK_PASSWORD = "WEAK_PASSWORD", "The password is shorter than the minimum or too common."
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "Wrong email or password."
+    TOO_MANY_ATTEMPTS = (
+        "TOO_MANY_ATTEMPTS",
+        "Too many failed logins for this email or from this address; wait.",
+    )
 
 
 async def stage_members(

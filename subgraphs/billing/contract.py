@@ -4,8 +4,9 @@ its events to."""
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
+
+from subgraphs.kernel.errors import Code
 
 WEBHOOK_PATH = "/stripe/webhook"  # where Stripe delivers its events to the billing subgraph
 # Published with {"org_id": ..., "plan": ...} once an organization's effective plan changed.
@@ -28,11 +29,23 @@ def monthly_requests_key(org_id: str, month: datetime) -> str:
     return f"vetrai:billing:requests-month:{org_id}:{month:%Y%m}"
 
 
-class BillingErrorCode(enum.StrEnum):
-    PLAN_NOT_FOUND = "PLAN_NOT_FOUND"
-    SAME_PLAN = "SAME_PLAN"
-    ALREADY_SUBSCRIBED = "ALREADY_SUBSCRIBED"
-    NO_SUBSCRIPTION = "NO_SUBSCRIPTION"
-    NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
-    PAYMENT_FAILED = "PAYMENT_FAILED"
-    BILLING_PROVIDER_UNAVAILABLE = "BILLING_PROVIDER_UNAVAILABLE"
+class BillingErrorCode(Code):
+    PLAN_NOT_FOUND = "PLAN_NOT_FOUND", "No plan has this key (see `plans`)."
+    SAME_PLAN = "SAME_PLAN", "The organization is on this plan already."
+    ALREADY_SUBSCRIBED = (
+        "ALREADY_SUBSCRIBED",
+        "The organization has a live subscription: change its plan instead.",
+    )
+    NO_SUBSCRIPTION = (
+        "NO_SUBSCRIPTION",
+        "There is no live subscription to change, cancel or open a portal for.",
+    )
+    NO_PAYMENT_METHOD = (
+        "NO_PAYMENT_METHOD",
+        "No payment method was given, or the payment provider does not know it.",
+    )
+    PAYMENT_FAILED = "PAYMENT_FAILED", "The card was declined."
+    BILLING_PROVIDER_UNAVAILABLE = (
+        "BILLING_PROVIDER_UNAVAILABLE",
+        "The payment provider cannot be reached or refused; try again.",
+    )

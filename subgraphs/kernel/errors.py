@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from core.caller import Caller
@@ -13,14 +13,28 @@ from core.caller import Caller
 T = TypeVar("T")
 
 
-class ErrorCode(enum.StrEnum):
+class Code(enum.StrEnum):
+    """An error code and what it tells a client (its GraphQL description):
+    ``NAME = "NAME", "When it happens."``."""
+
+    _value_: str
+    description: str
+
+    def __new__(cls, value: str, description: str = "") -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+
+class ErrorCode(Code):
     """The codes any subgraph may return; each domain adds its own in its ``contract`` module."""
 
-    INVALID_INPUT = "INVALID_INPUT"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 - an error code
+    INVALID_INPUT = "INVALID_INPUT", "A value is out of its range or format; `field` names it."
+    UNAUTHENTICATED = "UNAUTHENTICATED", "The operation needs a signed-in caller."
+    FORBIDDEN = "FORBIDDEN", "The caller's role or scopes do not allow it."
+    NOT_FOUND = "NOT_FOUND", "No such object for the caller (another tenant's look the same)."
+    INVALID_TOKEN = "INVALID_TOKEN", "The token is unknown, used or expired."
 
 
 @dataclass(frozen=True)

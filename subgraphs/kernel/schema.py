@@ -16,19 +16,24 @@ from strawberry.federation import Schema
 
 from core.caller import Caller
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.errors import ErrorCode, Rejected
+from subgraphs.kernel.errors import Code, ErrorCode, Rejected
 
 log = logging.getLogger("vetrai.errors")
 
 
 USER_ERROR = "An expected failure of a mutation."
+CODES = "Why a mutation refused: a `UserError`'s code (see the guide's table of errors)."
 
 
-def error_codes(*domain: type[enum.StrEnum]) -> Any:
+def error_codes(*domain: type[Code]) -> Any:
     """A subgraph's one GraphQL ``ErrorCode`` enum: the kernel's codes, then its domain's."""
-    every: tuple[type[enum.StrEnum], ...] = (ErrorCode, *domain)
-    members = {code.name: code.value for codes in every for code in codes}
-    return strawberry.enum(enum.StrEnum("ErrorCode", members), name="ErrorCode")  # type: ignore[call-overload]
+    every: tuple[type[Code], ...] = (ErrorCode, *domain)
+    members = {
+        code.name: strawberry.enum_value(code.value, description=code.description)
+        for codes in every
+        for code in codes
+    }
+    return strawberry.enum(enum.Enum("ErrorCode", members), name="ErrorCode", description=CODES)  # type: ignore[call-overload]
 
 
 @strawberry.federation.type(shareable=True, description=USER_ERROR)

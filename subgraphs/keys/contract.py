@@ -4,11 +4,12 @@ rotations, the route that verifies a secret, and the codes its mutations return.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, date, datetime
 from uuid import UUID
 
 from redis.asyncio import Redis
+
+from subgraphs.kernel.errors import Code
 
 SECRET_PREFIX = "vetrai_"  # noqa: S105 - the public prefix of every key, not a secret
 CHANGED_CHANNEL = "vetrai:keys:changed"
@@ -18,11 +19,14 @@ USAGE_PATTERN = "vetrai:keys:usage:*"
 USAGE_TTL_SECONDS = 8 * 86400
 
 
-class KeysErrorCode(enum.StrEnum):
-    SCOPE_NOT_HELD = "SCOPE_NOT_HELD"
-    API_KEY_LIMIT_REACHED = "API_KEY_LIMIT_REACHED"
-    API_KEY_REVOKED = "API_KEY_REVOKED"
-    API_KEY_EXPIRED = "API_KEY_EXPIRED"
+class KeysErrorCode(Code):
+    SCOPE_NOT_HELD = "SCOPE_NOT_HELD", "A key cannot get a scope its creator lacks."
+    API_KEY_LIMIT_REACHED = (
+        "API_KEY_LIMIT_REACHED",
+        "The organization holds the most active keys it may.",
+    )
+    API_KEY_REVOKED = "API_KEY_REVOKED", "The key is revoked: it can no longer be rotated."
+    API_KEY_EXPIRED = "API_KEY_EXPIRED", "The key has expired: it can no longer be rotated."
 
 
 def usage_key(org_id: UUID, key_id: UUID, day: date) -> str:

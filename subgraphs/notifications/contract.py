@@ -7,7 +7,6 @@ and deliveries. A request is handled once per idempotency key.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,14 +16,15 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 NOTIFY_JOB = "notify"
 MEMBERS_JOB = "organization_members"
 
 
-class NotificationsErrorCode(enum.StrEnum):
-    MANDATORY_CATEGORY = "MANDATORY_CATEGORY"
+class NotificationsErrorCode(Code):
+    MANDATORY_CATEGORY = "MANDATORY_CATEGORY", "This notification category cannot be turned off."
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-import enum
+from subgraphs.kernel.errors import Code
 
 
-class SupportErrorCode(enum.StrEnum):
-    INVALID_STATUS_TRANSITION = "INVALID_STATUS_TRANSITION"
-    ATTACHMENT_TOO_LARGE = "ATTACHMENT_TOO_LARGE"
-    ATTACHMENT_TYPE_NOT_ALLOWED = "ATTACHMENT_TYPE_NOT_ALLOWED"
-    ATTACHMENT_NOT_UPLOADED = "ATTACHMENT_NOT_UPLOADED"
-    ASSIGNEE_NOT_AGENT = "ASSIGNEE_NOT_AGENT"
-    AGENT_AT_CAPACITY = "AGENT_AT_CAPACITY"
-    CANNOT_MERGE_INTO_ITSELF = "CANNOT_MERGE_INTO_ITSELF"
-    ALREADY_MERGED = "ALREADY_MERGED"
-    RATING_ALREADY_GIVEN = "RATING_ALREADY_GIVEN"
+class SupportErrorCode(Code):
+    INVALID_STATUS_TRANSITION = (
+        "INVALID_STATUS_TRANSITION",
+        "The ticket cannot move from its status to that one.",
+    )
+    ATTACHMENT_TOO_LARGE = (
+        "ATTACHMENT_TOO_LARGE",
+        "The declared or uploaded file is over the size limit.",
+    )
+    ATTACHMENT_TYPE_NOT_ALLOWED = (
+        "ATTACHMENT_TYPE_NOT_ALLOWED",
+        "The file's content type is not accepted.",
+    )
+    ATTACHMENT_NOT_UPLOADED = (
+        "ATTACHMENT_NOT_UPLOADED",
+        "The upload was asked for but no file arrived.",
+    )
+    ASSIGNEE_NOT_AGENT = "ASSIGNEE_NOT_AGENT", "The assignee is no agent of the organization."
+    AGENT_AT_CAPACITY = "AGENT_AT_CAPACITY", "The agent holds their capacity of open tickets."
+    CANNOT_MERGE_INTO_ITSELF = "CANNOT_MERGE_INTO_ITSELF", "A ticket cannot be merged into itself."
+    ALREADY_MERGED = "ALREADY_MERGED", "The ticket has been merged already."
+    RATING_ALREADY_GIVEN = "RATING_ALREADY_GIVEN", "The ticket has its satisfaction rating already."

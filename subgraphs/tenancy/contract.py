@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_announcement
 
 MEMBERSHIP_CHANNEL = "vetrai:tenancy:memberships"
@@ -20,10 +21,10 @@ class MembershipEvent(enum.StrEnum):
     ORGANIZATION_DELETED = "organization_deleted"
 
 
-class TenancyErrorCode(enum.StrEnum):
-    SLUG_TAKEN = "SLUG_TAKEN"
-    ALREADY_MEMBER = "ALREADY_MEMBER"
-    LAST_OWNER = "LAST_OWNER"
+class TenancyErrorCode(Code):
+    SLUG_TAKEN = "SLUG_TAKEN", "An organization has this slug."
+    ALREADY_MEMBER = "ALREADY_MEMBER", "The invitee is a member already."
+    LAST_OWNER = "LAST_OWNER", "The organization would be left without an owner."
 
 
 async def stage_membership_change(

@@ -3,30 +3,42 @@ slug (so ``themeBySlug`` never reads tenancy's tables), and the codes its mutati
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 SLUG_JOB = "themes.organization_slug"
 
 
-class ThemesErrorCode(enum.StrEnum):
-    INVALID_COLOR = "INVALID_COLOR"
-    CONTRAST_TOO_LOW = "CONTRAST_TOO_LOW"
-    CSS_INVALID = "CSS_INVALID"
-    CSS_NOT_ALLOWED = "CSS_NOT_ALLOWED"
-    CSS_TOO_LARGE = "CSS_TOO_LARGE"
-    FONT_NOT_ALLOWED = "FONT_NOT_ALLOWED"
-    ASSET_TOO_LARGE = "ASSET_TOO_LARGE"
-    ASSET_TYPE_NOT_ALLOWED = "ASSET_TYPE_NOT_ALLOWED"
-    IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE"
-    IMAGE_UNREADABLE = "IMAGE_UNREADABLE"
-    VERSION_CONFLICT = "VERSION_CONFLICT"
-    NOTHING_TO_PUBLISH = "NOTHING_TO_PUBLISH"
+class ThemesErrorCode(Code):
+    INVALID_COLOR = "INVALID_COLOR", "A color is not `#rrggbb`."
+    CONTRAST_TOO_LOW = (
+        "CONTRAST_TOO_LOW",
+        "A color pair is under its WCAG ratio; owners may publish with `acceptLowContrast`.",
+    )
+    CSS_INVALID = (
+        "CSS_INVALID",
+        "The custom CSS does not parse (the message gives line and column).",
+    )
+    CSS_NOT_ALLOWED = (
+        "CSS_NOT_ALLOWED",
+        "The custom CSS uses a property, at-rule or URL that is not allowed.",
+    )
+    CSS_TOO_LARGE = "CSS_TOO_LARGE", "The custom CSS is over its size or rule limit."
+    FONT_NOT_ALLOWED = "FONT_NOT_ALLOWED", "A font outside the allowed stacks."
+    ASSET_TOO_LARGE = "ASSET_TOO_LARGE", "A logo, icon or favicon over its size limit."
+    ASSET_TYPE_NOT_ALLOWED = (
+        "ASSET_TYPE_NOT_ALLOWED",
+        "A logo, icon or favicon that is not PNG, JPEG or WebP.",
+    )
+    IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE", "An image over 4096 px a side, or a decompression bomb."
+    IMAGE_UNREADABLE = "IMAGE_UNREADABLE", "The image does not decode."
+    VERSION_CONFLICT = "VERSION_CONFLICT", "The draft changed since `expectedVersion`; reload it."
+    NOTHING_TO_PUBLISH = "NOTHING_TO_PUBLISH", "The draft holds no change from the published theme."
 
 
 async def stage_slug(

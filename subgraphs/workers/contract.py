@@ -11,19 +11,26 @@ from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
 WORKFLOW_KIND = "workflow"
 
 
-class WorkersErrorCode(enum.StrEnum):
-    WORKFLOW_NOT_FOUND = "WORKFLOW_NOT_FOUND"
-    INVALID_WORKFLOW_INPUT = "INVALID_WORKFLOW_INPUT"
-    JOB_FINISHED = "JOB_FINISHED"
-    JOB_NOT_WAITING = "JOB_NOT_WAITING"
-    ALREADY_DECIDED = "ALREADY_DECIDED"
-    CONCURRENCY_LIMIT_REACHED = "CONCURRENCY_LIMIT_REACHED"
+class WorkersErrorCode(Code):
+    WORKFLOW_NOT_FOUND = "WORKFLOW_NOT_FOUND", "No workflow has this name."
+    INVALID_WORKFLOW_INPUT = (
+        "INVALID_WORKFLOW_INPUT",
+        "The workflow's JSON Schema refuses the input; `field` is the path.",
+    )
+    JOB_FINISHED = "JOB_FINISHED", "The job has ended."
+    JOB_NOT_WAITING = "JOB_NOT_WAITING", "The job waits for no decision."
+    ALREADY_DECIDED = "ALREADY_DECIDED", "The interrupt was decided already."
+    CONCURRENCY_LIMIT_REACHED = (
+        "CONCURRENCY_LIMIT_REACHED",
+        "`multitask: REJECT` and a job of the same concurrency key is unfinished.",
+    )
 
 
 class Multitask(enum.StrEnum):
