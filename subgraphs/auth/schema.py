@@ -12,6 +12,9 @@ from subgraphs.auth.contract import AuthErrorCode
 from subgraphs.auth.service import AuthService, Tokens
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
     USER_ERROR,
     UserError,
     error_codes,
@@ -26,7 +29,7 @@ Info = strawberry.Info[Context[AuthService], None]
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class AuthUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(AuthErrorCode))
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(AuthErrorCode), description=CODE)
 
 
 @strawberry.federation.type(keys=["id"], description="A person with an account.")
@@ -129,7 +132,7 @@ class UpdateProfileInput:
     name: str
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.field(description="The signed-in user; null when anonymous.")
     async def me(self, info: Info) -> User | None:
@@ -137,7 +140,7 @@ class Query:
         return User.of(user) if user else None
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.mutation
     @rejections_as(AuthPayload)

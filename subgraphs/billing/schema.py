@@ -19,6 +19,9 @@ from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
     USER_ERROR,
     UserError,
     error_codes,
@@ -43,7 +46,9 @@ class BillingStatus(enum.Enum):
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class BillingUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(BillingErrorCode))
+    code: enum.StrEnum = strawberry.field(
+        graphql_type=error_codes(BillingErrorCode), description=CODE
+    )
 
 
 @strawberry.type(description="What a plan grants: on/off (`enabled`) or up to `limit`.")
@@ -374,7 +379,7 @@ class CancelSubscriptionInput:
     )
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.field(description="Every plan, free first.")
     def plans(self, info: Info) -> list[Plan]:
@@ -385,7 +390,7 @@ def _subscribed(info: Info, subscription: models.Subscription) -> SubscriptionPa
     return SubscriptionPayload(subscription=_subscription(info, subscription))
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],

@@ -17,16 +17,20 @@ T = TypeVar("T")
 MAX_PAGE = 100
 
 
-@strawberry.federation.type(shareable=True)
+@strawberry.federation.type(
+    shareable=True, description="Where a page ends and whether another follows it."
+)
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null when the page is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a page, with its cursor.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Opaque; pass as `after` for the items after it.")
+    node: T = strawberry.field(description="The item.")
 
 
 @dataclass(frozen=True)

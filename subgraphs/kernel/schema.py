@@ -23,6 +23,10 @@ log = logging.getLogger("vetrai.errors")
 
 USER_ERROR = "An expected failure of a mutation."
 CODES = "Why a mutation refused: a `UserError`'s code (see the guide's table of errors)."
+CODE = "What failed, for a program to act on."
+QUERY = "What a client can read."
+MUTATION = "What a client can change; expected failures come back in each payload's `errors`."
+SUBSCRIPTION = "What a client can follow live, over WebSocket (`graphql-transport-ws`)."
 
 
 def error_codes(*domain: type[Code]) -> Any:
@@ -41,9 +45,13 @@ class UserError:
     """With the kernel's codes only; a domain with codes of its own subclasses it, naming the
     subclass ``UserError`` and giving ``code`` the enum of ``error_codes(<its codes>)``."""
 
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes())
-    message: str
-    field: str | None = None
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(), description=CODE)
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
+    field: str | None = strawberry.field(
+        default=None,
+        description="The input at fault, by its GraphQL name (`slug`, a JSON path for workflow"
+        " input); null when no one input is.",
+    )
 
 
 def user_errors(rejected: Rejected) -> list[UserError]:

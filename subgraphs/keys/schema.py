@@ -15,6 +15,9 @@ from strawberry.federation.types import FieldSet
 from core.scopes import MANAGE_ORGANIZATION, SCOPE_DESCRIPTIONS
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
     USER_ERROR,
     UserError,
     error_codes,
@@ -32,7 +35,7 @@ Info = strawberry.Info[Context[KeysService], None]
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class KeysUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(KeysErrorCode))
+    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(KeysErrorCode), description=CODE)
 
 
 @strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)])
@@ -182,7 +185,7 @@ class ApiKeyScope:
     description: str
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.federation.field(
         description="A key of an organization you manage; null otherwise.",
@@ -197,7 +200,7 @@ class Query:
         return [ApiKeyScope(name=n, description=d) for n, d in sorted(SCOPE_DESCRIPTIONS.items())]
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
         description="Owners and admins; the key gets only scopes you hold.",

@@ -18,6 +18,10 @@ from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
+    SUBSCRIPTION,
     USER_ERROR,
     UserError,
     error_codes,
@@ -39,7 +43,9 @@ StatusType = strawberry.enum(Status, name="DeliveryStatus")
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class NotificationsUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(NotificationsErrorCode))
+    code: enum.StrEnum = strawberry.field(
+        graphql_type=error_codes(NotificationsErrorCode), description=CODE
+    )
 
 
 @strawberry.type(description="How one channel of a notification went.")
@@ -378,7 +384,7 @@ def _settings_changes(input: NotificationSettingsInput) -> dict[str, Any]:
     return changes
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.federation.field(
         description="Your organization's own templates (owners and admins).",
@@ -410,7 +416,7 @@ class Query:
         return TemplatePreviewPayload(preview=TemplatePreview.of(rendered))
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
         description="Owners and admins, or a key with notifications:write, notify members; once"
@@ -489,7 +495,7 @@ class Mutation:
         return NotificationsActionPayload(ok=True)
 
 
-@strawberry.type
+@strawberry.type(description=SUBSCRIPTION)
 class Subscription:
     @strawberry.federation.field(
         is_subscription=True, description="Your notifications as they arrive.", authenticated=True

@@ -16,6 +16,9 @@ from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import ErrorCode, Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor, page_size
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
     USER_ERROR,
     UserError,
     error_codes,
@@ -64,7 +67,9 @@ def _user(user_id: UUID | None) -> User | None:
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class SupportUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(SupportErrorCode))
+    code: enum.StrEnum = strawberry.field(
+        graphql_type=error_codes(SupportErrorCode), description=CODE
+    )
 
 
 @strawberry.federation.type(keys=["id"], description="A person, as far as support knows them.")
@@ -731,7 +736,7 @@ def _custom(value: JSON | None) -> dict[str, Any] | None:
     return {"": value}  # not an object: reported as an unknown field
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.federation.field(
         requires_scopes=[["tickets:read"]], description="A ticket you may read; null otherwise."
@@ -764,7 +769,7 @@ class Query:
         return [SimilarTicket(score=s, ticket=Ticket.of(t)) for t, s in found]
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],

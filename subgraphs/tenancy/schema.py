@@ -13,6 +13,9 @@ from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
     USER_ERROR,
     UserError,
     error_codes,
@@ -45,7 +48,9 @@ async def _members(info: Info, org_id: str) -> list[models.Membership]:
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class TenancyUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(TenancyErrorCode))
+    code: enum.StrEnum = strawberry.field(
+        graphql_type=error_codes(TenancyErrorCode), description=CODE
+    )
 
 
 @strawberry.federation.type(keys=["id"], description="A person, as far as tenancy knows them.")
@@ -224,7 +229,7 @@ def _org(org: models.Organization) -> OrganizationPayload:
     return OrganizationPayload(organization=Organization.of(org))
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.federation.field(
         description="An organization you belong to; null otherwise.",
@@ -246,7 +251,7 @@ class Query:
         return Organization.of(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(authenticated=True)
     @rejections_as(OrganizationPayload)

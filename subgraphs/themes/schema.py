@@ -13,6 +13,9 @@ from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
     USER_ERROR,
     UserError,
     error_codes,
@@ -34,7 +37,9 @@ AssetKindType = strawberry.enum(AssetKind, name="ThemeAssetKind")
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class ThemesUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(ThemesErrorCode))
+    code: enum.StrEnum = strawberry.field(
+        graphql_type=error_codes(ThemesErrorCode), description=CODE
+    )
 
 
 @strawberry.type(description="Every color of one mode, chosen and derived, as #rrggbb.")
@@ -318,7 +323,7 @@ def _theme(view: ThemeView) -> ThemePayload:
     return ThemePayload(theme=Theme.of(view))
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.field(description="The published theme of an organization, for public pages.")
     async def theme_by_slug(self, info: Info, slug: str) -> PublicTheme | None:
@@ -326,7 +331,7 @@ class Query:
         return PublicTheme(view=found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["themes:write"]],

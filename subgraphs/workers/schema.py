@@ -17,6 +17,10 @@ from subgraphs.kernel.app import Context
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
+    CODE,
+    MUTATION,
+    QUERY,
+    SUBSCRIPTION,
     USER_ERROR,
     UserError,
     error_codes,
@@ -36,7 +40,9 @@ StatusType = strawberry.enum(Status, name="JobStatus")
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
 class WorkersUserError(UserError):
-    code: enum.StrEnum = strawberry.field(graphql_type=error_codes(WorkersErrorCode))
+    code: enum.StrEnum = strawberry.field(
+        graphql_type=error_codes(WorkersErrorCode), description=CODE
+    )
 
 
 @strawberry.type(description="Why a job failed.")
@@ -259,7 +265,7 @@ class ResumeJobInput:
     comment: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description=QUERY)
 class Query:
     @strawberry.federation.field(
         requires_scopes=[["workflows:read"]], description="Every registered workflow."
@@ -276,7 +282,7 @@ class Query:
         return Job.of(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
@@ -345,7 +351,7 @@ class JobStatusEvent:
         )
 
 
-@strawberry.type
+@strawberry.type(description=SUBSCRIPTION)
 class Subscription:
     @strawberry.federation.field(
         is_subscription=True,
