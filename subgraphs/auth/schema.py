@@ -14,6 +14,7 @@ from subgraphs.auth.service import AuthService, Tokens
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     USER_ERROR,
@@ -98,9 +99,7 @@ class AuthPayload:
     tokens: TokensType | None = strawberry.field(
         default=None, description="The new session's tokens; null when `errors` is not empty."
     )
-    errors: list[AuthUserError] = strawberry.field(
-        default_factory=list, description="Why it was refused; empty on success."
-    )
+    errors: list[AuthUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 @strawberry.type(description="The result of `refreshTokens`.")
@@ -108,9 +107,7 @@ class RefreshTokensPayload:
     tokens: TokensType | None = strawberry.field(
         default=None, description="The session's new tokens; null when `errors` is not empty."
     )
-    errors: list[AuthUserError] = strawberry.field(
-        default_factory=list, description="Why it was refused; empty on success."
-    )
+    errors: list[AuthUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 @strawberry.type(description="The result of a mutation that changes a user.")
@@ -118,9 +115,7 @@ class UserPayload:
     user: User | None = strawberry.field(
         default=None, description="The user as changed; null when `errors` is not empty."
     )
-    errors: list[AuthUserError] = strawberry.field(
-        default_factory=list, description="Why it was refused; empty on success."
-    )
+    errors: list[AuthUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 @strawberry.type(description="The result of an account action that returns nothing else.")
@@ -128,9 +123,7 @@ class AuthActionPayload:
     ok: bool = strawberry.field(
         default=False, description="True when it was done; false when `errors` says why not."
     )
-    errors: list[AuthUserError] = strawberry.field(
-        default_factory=list, description="Why it was refused; empty on success."
-    )
+    errors: list[AuthUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 @strawberry.input(description="A new account.")

@@ -24,6 +24,7 @@ log = logging.getLogger("vetrai.errors")
 USER_ERROR = "An expected failure of a mutation."
 CODES = "Why a mutation refused: a `UserError`'s code (see the guide's table of errors)."
 CODE = "What failed, for a program to act on."
+ERRORS = "Why it was refused (nothing changed then); empty on success."
 QUERY = "What a client can read."
 MUTATION = "What a client can change; expected failures come back in each payload's `errors`."
 SUBSCRIPTION = "What a client can follow live, over WebSocket (`graphql-transport-ws`)."

@@ -16,6 +16,7 @@ from core.scopes import MANAGE_ORGANIZATION, SCOPE_DESCRIPTIONS
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     USER_ERROR,
@@ -45,29 +46,41 @@ class User:
 
 @strawberry.type(name="RateLimit", description="At most `limit` requests per window.")
 class RateLimitType:
-    limit: int
-    window_seconds: int
+    limit: int = strawberry.field(description="Requests allowed per window.")
+    window_seconds: int = strawberry.field(description="The window's length, in seconds.")
 
 
 @strawberry.type(description="Requests made with a key on one day (UTC).")
 class KeyUsage:
-    day: date
-    requests: int
+    day: date = strawberry.field(description="The day, in UTC.")
+    requests: int = strawberry.field(description="Requests made with the key that day.")
     rejected: int = strawberry.field(description="Requests refused by a limit or a scope.")
 
 
-@strawberry.federation.type(keys=["id"], description="A machine client's credential.")
+@strawberry.federation.type(
+    keys=["id"],
+    description="A machine client's credential, sent as `X-API-Key`; readable by the owners and"
+    " admins of its organization.",
+)
 class ApiKey:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="The key's id (a UUID).")
+    name: str = strawberry.field(description="What the key is for, up to 100 characters.")
     prefix: str = strawberry.field(description="The secret's first characters, to recognise it.")
-    scopes: list[str]
-    rate_limit: RateLimitType
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    created_by: User
+    scopes: list[str] = strawberry.field(
+        description="What the key may do (see `apiKeyScopes`), sorted."
+    )
+    rate_limit: RateLimitType = strawberry.field(description="The key's own request limit.")
+    created_at: datetime = strawberry.field(description="When the key was created.")
+    expires_at: datetime | None = strawberry.field(
+        description="When the key stops working; null: never."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="When a request last came with it; null: never used."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked; null while it is not."
+    )
+    created_by: User = strawberry.field(description="The member who created it.")
 
     @classmethod
     def of(cls, key: models.ApiKey) -> ApiKey:
@@ -94,7 +107,16 @@ class ApiKey:
 
     @strawberry.field(description="Requests per day, `from` to `to` (at most 366 days).")
     async def usage(
-        self, info: Info, from_: Annotated[date, strawberry.argument(name="from")], to: date
+        self,
+        info: Info,
+        from_: Annotated[
+            date,
+            strawberry.argument(
+                name="from",
+                description="The first day (UTC); only the last 366 days up to `to` are returned.",
+            ),
+        ],
+        to: Annotated[date, strawberry.argument(description="The last day (UTC), included.")],
     ) -> list[KeyUsage]:
         ctx = info.context
         days = loader(
@@ -121,7 +143,13 @@ class Organization:
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
-    async def api_keys(self, info: Info, include_revoked: bool = False) -> list[ApiKey] | None:
+    async def api_keys(
+        self,
+        info: Info,
+        include_revoked: Annotated[
+            bool, strawberry.argument(description="Also list the revoked keys.")
+        ] = False,
+    ) -> list[ApiKey] | None:
         org_id = uuid_or_none(self.id)
         if org_id is None:
             return []
@@ -134,18 +162,26 @@ class Organization:
         return [ApiKey.of(k) for k in await keys.load(org_id)]
 
 
-@strawberry.input
+@strawberry.input(description="A key's own request limit.")
 class RateLimitInput:
-    limit: int
-    window_seconds: int
+    limit: int = strawberry.field(description="Requests allowed per window, 1 to 1,000,000.")
+    window_seconds: int = strawberry.field(
+        description="The window's length in seconds, 1 to 86,400."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new API key.")
 class CreateApiKeyInput:
-    organization_id: strawberry.ID
-    name: str
-    scopes: list[str]
-    expires_at: datetime | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization the key acts for: the one you act in."
+    )
+    name: str = strawberry.field(description="What the key is for, up to 100 characters.")
+    scopes: list[str] = strawberry.field(
+        description="At least one of `apiKeyScopes`, each held by your role."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="When it stops working, in the future; null: never."
+    )
     rate_limit: RateLimitInput | None = strawberry.field(
         default=None, description="Defaults to the platform's per-key limit."
     )
@@ -153,19 +189,27 @@ class CreateApiKeyInput:
 
 @strawberry.type(description="A key with its secret, shown this once; store it now.")
 class ApiKeySecretPayload:
-    api_key: ApiKey | None = None
-    secret: str | None = None
-    errors: list[KeysUserError] = strawberry.field(default_factory=list)
+    api_key: ApiKey | None = strawberry.field(
+        default=None, description="The key; null when `errors` is not empty."
+    )
+    secret: str | None = strawberry.field(
+        default=None,
+        description="The secret to send as `X-API-Key`; only its hash is kept, so it cannot be"
+        " read again.",
+    )
+    errors: list[KeysUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
     @classmethod
     def of(cls, issued: IssuedSecret) -> ApiKeySecretPayload:
         return cls(api_key=ApiKey.of(issued.api_key), secret=issued.secret)
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that changes a key.")
 class ApiKeyPayload:
-    api_key: ApiKey | None = None
-    errors: list[KeysUserError] = strawberry.field(default_factory=list)
+    api_key: ApiKey | None = strawberry.field(
+        default=None, description="The key as changed; null when `errors` is not empty."
+    )
+    errors: list[KeysUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 def _new_key(input: CreateApiKeyInput) -> NewKey:
@@ -181,8 +225,8 @@ def _new_key(input: CreateApiKeyInput) -> NewKey:
 
 @strawberry.type(description="A right an API key can be given.")
 class ApiKeyScope:
-    name: str
-    description: str
+    name: str = strawberry.field(description="The scope, as `CreateApiKeyInput.scopes` takes it.")
+    description: str = strawberry.field(description="What it allows.")
 
 
 @strawberry.type(description=QUERY)
@@ -192,7 +236,9 @@ class Query:
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
-    async def api_key(self, info: Info, id: strawberry.ID) -> ApiKey | None:
+    async def api_key(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> ApiKey | None:
         return await ApiKey.resolve_reference(info, id)
 
     @strawberry.field(description="The scopes an API key can hold.")
@@ -203,36 +249,57 @@ class Query:
 @strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
-        description="Owners and admins; the key gets only scopes you hold.",
+        description="Owners and admins, signed in (not with a key); the key gets only scopes you"
+        " hold. Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `UNAUTHENTICATED`,"
+        " `SCOPE_NOT_HELD`, `API_KEY_LIMIT_REACHED`.",
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
     @rejections_as(ApiKeySecretPayload)
-    async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> ApiKeySecretPayload:
+    async def create_api_key(
+        self,
+        info: Info,
+        input: Annotated[CreateApiKeyInput, strawberry.argument(description="The new key.")],
+    ) -> ApiKeySecretPayload:
         ctx = info.context
         return ApiKeySecretPayload.of(await ctx.services.create(ctx.caller, _new_key(input)))
 
     @strawberry.federation.mutation(
         description="A new secret; the old one works for the grace period (rotating again ends"
-        " an earlier grace period at once).",
+        " an earlier grace period at once). Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`,"
+        " `UNAUTHENTICATED`, `API_KEY_REVOKED`, `API_KEY_EXPIRED`, `SCOPE_NOT_HELD`.",
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
     @rejections_as(ApiKeySecretPayload)
     async def rotate_api_key(
-        self, info: Info, id: strawberry.ID, grace_period_seconds: int = 3600
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The key's id.")],
+        grace_period_seconds: Annotated[
+            int,
+            strawberry.argument(
+                description="Seconds the old secret keeps working: 0 (not at all) up to the"
+                " platform's maximum (7 days by default)."
+            ),
+        ] = 3600,
     ) -> ApiKeySecretPayload:
         ctx = info.context
         issued = await ctx.services.rotate(ctx.caller, identifier(id, "id"), grace_period_seconds)
         return ApiKeySecretPayload.of(issued)
 
     @strawberry.federation.mutation(
-        description="The key stops working at once, its old secret too.",
+        description="The key stops working at once, its old secret too; revoking twice is"
+        " harmless. Errors: `NOT_FOUND`, `FORBIDDEN`, `UNAUTHENTICATED`.",
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
     @rejections_as(ApiKeyPayload)
-    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
+    async def revoke_api_key(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The key's id.")],
+    ) -> ApiKeyPayload:
         ctx = info.context
         return ApiKeyPayload(
             api_key=ApiKey.of(await ctx.services.revoke(ctx.caller, identifier(id, "id")))
