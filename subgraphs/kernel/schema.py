@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -28,6 +28,20 @@ ERRORS = "Why it was refused (nothing changed then); empty on success."
 QUERY = "What a client can read."
 MUTATION = "What a client can change; expected failures come back in each payload's `errors`."
 SUBSCRIPTION = "What a client can follow live, over WebSocket (`graphql-transport-ws`)."
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def described_enum(
+    values: type[E], name: str, description: str, meanings: Mapping[E, str]
+) -> type[E]:
+    """A domain's enum as a GraphQL enum, with what it and each of its values mean to a client
+    (the domain's own module stays free of GraphQL)."""
+    graphql = strawberry.enum(values, name=name, description=description)
+    for value in graphql.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = meanings.get(values[value.name])
+    return graphql
 
 
 def error_codes(*domain: type[Code]) -> Any:
