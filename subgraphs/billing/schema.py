@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -20,6 +20,7 @@ from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     USER_ERROR,
@@ -35,13 +36,19 @@ Info = strawberry.Info[Context[BillingService], None]
 P = TypeVar("P")
 
 
-@strawberry.enum(name="BillingStatus")
+@strawberry.enum(name="BillingStatus", description="Where an organization's subscription stands.")
 class BillingStatus(enum.Enum):
-    NONE = "none"
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    CANCELED = "canceled"
+    NONE = strawberry.enum_value("none", description="Never subscribed: the free plan.")
+    TRIALING = strawberry.enum_value("trialing", description="In the plan's trial days.")
+    ACTIVE = strawberry.enum_value("active", description="Paid up.")
+    PAST_DUE = strawberry.enum_value(
+        "past_due",
+        description="A payment failed; the plan is kept for its grace days while Stripe"
+        " retries, then the free plan applies.",
+    )
+    CANCELED = strawberry.enum_value(
+        "canceled", description="Ended (or never completed): the free plan."
+    )
 
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
@@ -53,30 +60,37 @@ class BillingUserError(UserError):
 
 @strawberry.type(description="What a plan grants: on/off (`enabled`) or up to `limit`.")
 class PlanFeature:
-    key: str
-    enabled: bool
+    key: str = strawberry.field(
+        description="The feature: `api_requests_per_minute`, `api_requests_per_month`,"
+        " `api_keys`, `concurrent_jobs`, `white_label`, `sla_policies`."
+    )
+    enabled: bool = strawberry.field(description="Whether the plan grants it at all.")
     limit: int | None = strawberry.field(description="Null: unlimited (or not a counted feature).")
 
 
 @strawberry.type(description="A usage meter and the units each period includes.")
 class PlanMeter:
-    key: str
-    included_units: int
+    key: str = strawberry.field(description="What is counted (`api_requests`).")
+    included_units: int = strawberry.field(description="Units the price covers each period.")
 
 
 @strawberry.federation.type(keys=["key"], description="A plan an organization can be on.")
 class Plan:
-    key: str
-    name: str
-    interval: str
-    price_cents: int
-    currency: str
-    trial_days: int
+    key: str = strawberry.field(
+        description="Its key (`free`, `pro`, `team`), as mutations take it."
+    )
+    name: str = strawberry.field(description="Its display name.")
+    interval: str = strawberry.field(description="How often it is billed (`month`).")
+    price_cents: int = strawberry.field(
+        description="The price per interval, in the currency's smallest unit (cents)."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code, lower case (`usd`).")
+    trial_days: int = strawberry.field(description="Free days before the first payment.")
     grace_days: int = strawberry.field(
         description="Days the plan is kept after a failed payment, while Stripe retries."
     )
-    features: list[PlanFeature]
-    meters: list[PlanMeter]
+    features: list[PlanFeature] = strawberry.field(description="What it grants.")
+    meters: list[PlanMeter] = strawberry.field(description="The usage it includes.")
 
     @classmethod
     def of(cls, plan: PlanTerms) -> Plan:
@@ -102,27 +116,33 @@ class Plan:
 
 @strawberry.type(description="A feature of the organization's plan, and how much of it is used.")
 class Entitlement:
-    feature: str
-    enabled: bool
-    limit: int | None
+    feature: str = strawberry.field(description="The feature's key (see `PlanFeature.key`).")
+    enabled: bool = strawberry.field(description="Whether the plan grants it.")
+    limit: int | None = strawberry.field(description="Null: unlimited (or not counted).")
     used: int | None = strawberry.field(description="Null until usage is counted.")
 
 
-@strawberry.type
+@strawberry.type(description="The card the subscription is paid with.")
 class PaymentMethod:
-    brand: str | None
-    last4: str | None
+    brand: str | None = strawberry.field(
+        description="The card's brand (`visa`); null when unknown."
+    )
+    last4: str | None = strawberry.field(description="The card number's last four digits.")
 
 
 @strawberry.federation.type(
     keys=["id"], name="PlanSubscription", description="An organization's Stripe subscription."
 )
 class Subscription:
-    id: strawberry.ID
-    status: BillingStatus
-    plan: Plan
-    current_period_end: datetime | None
-    cancel_at_period_end: bool
+    id: strawberry.ID = strawberry.field(description="Stripe's subscription id (`sub_...`).")
+    status: BillingStatus = strawberry.field(description="Where it stands.")
+    plan: Plan = strawberry.field(description="The plan subscribed to.")
+    current_period_end: datetime | None = strawberry.field(
+        description="When the paid period ends (and renews); null when Stripe gave none."
+    )
+    cancel_at_period_end: bool = strawberry.field(
+        description="Whether it ends then instead of renewing."
+    )
 
     @classmethod
     def of(cls, subscription: models.Subscription, plan: PlanTerms) -> Subscription:
@@ -150,18 +170,32 @@ def _subscription(info: Info, found: models.Subscription | None) -> Subscription
     return Subscription.of(found, plans.get(found.plan_key) or plans.free)
 
 
-@strawberry.federation.type(keys=["id"])
+@strawberry.federation.type(
+    keys=["id"], description="A Stripe invoice of the organization; readable with `billing:read`."
+)
 class Invoice:
-    id: strawberry.ID
-    number: str | None
-    status: str
-    total_cents: int
-    currency: str
-    hosted_url: str | None
-    pdf_url: str | None
-    period_start: datetime | None
-    period_end: datetime | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Stripe's invoice id (`in_...`).")
+    number: str | None = strawberry.field(
+        description="The number printed on it; its id while Stripe gave none."
+    )
+    status: str = strawberry.field(
+        description="Stripe's status: `draft`, `open`, `paid`, `uncollectible` or `void`."
+    )
+    total_cents: int = strawberry.field(
+        description="The total, in the currency's smallest unit (cents)."
+    )
+    currency: str = strawberry.field(description="ISO 4217 code, lower case (`usd`).")
+    hosted_url: str | None = strawberry.field(
+        description="Stripe's page to view and pay it; null when Stripe offers none."
+    )
+    pdf_url: str | None = strawberry.field(description="Its PDF; null when Stripe offers none.")
+    period_start: datetime | None = strawberry.field(
+        description="The start of the period it bills; null when Stripe gave none."
+    )
+    period_end: datetime | None = strawberry.field(
+        description="The end of the period it bills; null when Stripe gave none."
+    )
+    created_at: datetime = strawberry.field(description="When Stripe created it.")
 
     @classmethod
     def of(cls, invoice: models.Invoice) -> Invoice:
@@ -187,31 +221,44 @@ class Invoice:
         return cls.of(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="An invoice and its cursor.")
 class InvoiceEdge:
-    cursor: str
-    node: Invoice
+    cursor: str = strawberry.field(description="Opaque; pass as `after` for the invoices after it.")
+    node: Invoice = strawberry.field(description="The invoice.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of invoices, newest first.")
 class InvoiceConnection:
-    edges: list[InvoiceEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[InvoiceEdge] = strawberry.field(description="The invoices of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether another page follows.")
+    total_count: int = strawberry.field(description="The organization's invoices, all pages.")
 
 
-@strawberry.type
+@strawberry.type(description="One line of a previewed invoice.")
 class PreviewLine:
-    description: str
-    amount_cents: int
-    proration: bool
+    description: str = strawberry.field(description="What the line charges or credits.")
+    amount_cents: int = strawberry.field(
+        description="In the currency's smallest unit (cents); negative for a credit."
+    )
+    proration: bool = strawberry.field(
+        description="Whether it is a proration for the unused or new part of the period."
+    )
 
 
 @strawberry.type(description="What a plan change now would invoice, prorations included.")
 class PlanChangePreview:
-    amount_due_now_cents: int | None = None
-    lines: list[PreviewLine] = strawberry.field(default_factory=list)
-    errors: list[BillingUserError] = strawberry.field(default_factory=list)
+    amount_due_now_cents: int | None = strawberry.field(
+        default=None,
+        description="What would be charged now, in cents; null when `errors` is not empty.",
+    )
+    lines: list[PreviewLine] = strawberry.field(
+        default_factory=list, description="The lines of the invoice."
+    )
+    errors: list[BillingUserError] = strawberry.field(
+        default_factory=list,
+        description="Why no preview: `NOT_FOUND`, `PLAN_NOT_FOUND`, `SAME_PLAN`,"
+        " `NO_SUBSCRIPTION`, `BILLING_PROVIDER_UNAVAILABLE`; empty otherwise.",
+    )
 
 
 def _account_loader(info: Info) -> Any:
@@ -223,13 +270,24 @@ def _account_loader(info: Info) -> Any:
     keys=["organizationId"], description="An organization's billing; owners change it."
 )
 class BillingAccount:
-    organization_id: strawberry.ID
-    status: BillingStatus
-    plan: Plan
-    subscription: Subscription | None
-    current_period_end: datetime | None
-    cancel_at_period_end: bool
-    payment_method: PaymentMethod | None
+    organization_id: strawberry.ID = strawberry.field(description="The organization's id.")
+    status: BillingStatus = strawberry.field(description="Its newest subscription's status.")
+    plan: Plan = strawberry.field(
+        description="The plan in force now: the subscription's while live or in its grace"
+        " days, else the free plan."
+    )
+    subscription: Subscription | None = strawberry.field(
+        description="The newest subscription; null when it never subscribed."
+    )
+    current_period_end: datetime | None = strawberry.field(
+        description="The subscription's `currentPeriodEnd`; null without one."
+    )
+    cancel_at_period_end: bool = strawberry.field(
+        description="Whether the subscription ends at its period's end; false without one."
+    )
+    payment_method: PaymentMethod | None = strawberry.field(
+        description="The card on file; null when none."
+    )
 
     @classmethod
     def of(cls, info: Info, view: AccountView) -> BillingAccount:
@@ -260,7 +318,11 @@ class BillingAccount:
         return cls.of(info, view) if view else None
 
     @strawberry.field(description="The invoice of changing to `planKey` now (nothing changes).")
-    async def preview_plan_change(self, info: Info, plan_key: str) -> PlanChangePreview:
+    async def preview_plan_change(
+        self,
+        info: Info,
+        plan_key: Annotated[str, strawberry.argument(description="The plan to change to.")],
+    ) -> PlanChangePreview:
         ctx = info.context
         try:
             preview = await ctx.services.preview_plan_change(
@@ -284,9 +346,20 @@ class BillingAccount:
             ],
         )
 
-    @strawberry.field(description="Newest first.")
+    @strawberry.field(
+        description="Newest first; empty without `billing:read`. A bad `first` or `after` is a"
+        " GraphQL error `INVALID_INPUT`."
+    )
     async def invoices(
-        self, info: Info, first: int = 10, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 10,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `cursor` to continue after; null: from the start."
+            ),
+        ] = None,
     ) -> InvoiceConnection:
         ctx = info.context
         try:
@@ -344,36 +417,50 @@ class Organization:
         ]
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that changes a subscription.")
 class SubscriptionPayload:
-    subscription: Subscription | None = None
-    errors: list[BillingUserError] = strawberry.field(default_factory=list)
+    subscription: Subscription | None = strawberry.field(
+        default=None, description="The subscription as changed; null when `errors` is not empty."
+    )
+    errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createBillingPortalSession`.")
 class BillingPortalSessionPayload:
-    url: str | None = None
-    errors: list[BillingUserError] = strawberry.field(default_factory=list)
+    url: str | None = strawberry.field(
+        default=None,
+        description="The portal page to send the owner to; short-lived. Null when `errors` is"
+        " not empty.",
+    )
+    errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.input
+@strawberry.input(description="A paid plan to buy.")
 class StartSubscriptionInput:
-    organization_id: strawberry.ID
-    plan_key: str
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    plan_key: str = strawberry.field(description="A paid plan's key (see `plans`).")
     payment_method_id: str | None = strawberry.field(
         default=None, description="A Stripe payment method (Stripe.js, or `pm_card_visa` in tests)."
     )
 
 
-@strawberry.input
+@strawberry.input(description="Another paid plan for a live subscription.")
 class ChangePlanInput:
-    organization_id: strawberry.ID
-    plan_key: str
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    plan_key: str = strawberry.field(
+        description="A paid plan's key other than the current one (to go free, cancel)."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Which subscription to cancel, and when.")
 class CancelSubscriptionInput:
-    organization_id: strawberry.ID
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
     at_period_end: bool = strawberry.field(
         default=True, description="Keep the plan until the period ends (else stop now)."
     )
@@ -394,11 +481,16 @@ def _subscribed(info: Info, subscription: models.Subscription) -> SubscriptionPa
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
-        description="Owners only: buy a paid plan with a payment method.",
+        description="Owners only: buy a paid plan with a payment method. Errors:"
+        " `INVALID_INPUT` (the free plan), `NOT_FOUND`, `FORBIDDEN`, `PLAN_NOT_FOUND`,"
+        " `NO_PAYMENT_METHOD`, `ALREADY_SUBSCRIBED`, `PAYMENT_FAILED`,"
+        " `BILLING_PROVIDER_UNAVAILABLE`.",
     )
     @rejections_as(SubscriptionPayload)
     async def start_subscription(
-        self, info: Info, input: StartSubscriptionInput
+        self,
+        info: Info,
+        input: Annotated[StartSubscriptionInput, strawberry.argument(description="What to buy.")],
     ) -> SubscriptionPayload:
         ctx = info.context
         started = await ctx.services.start_subscription(
@@ -411,10 +503,16 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
-        description="Owners only: move to another paid plan, prorated.",
+        description="Owners only: move to another paid plan, prorated. Errors: `INVALID_INPUT`"
+        " (the free plan), `NOT_FOUND`, `FORBIDDEN`, `PLAN_NOT_FOUND`, `NO_SUBSCRIPTION`,"
+        " `SAME_PLAN`, `PAYMENT_FAILED`, `BILLING_PROVIDER_UNAVAILABLE`.",
     )
     @rejections_as(SubscriptionPayload)
-    async def change_plan(self, info: Info, input: ChangePlanInput) -> SubscriptionPayload:
+    async def change_plan(
+        self,
+        info: Info,
+        input: Annotated[ChangePlanInput, strawberry.argument(description="The new plan.")],
+    ) -> SubscriptionPayload:
         ctx = info.context
         changed = await ctx.services.change_plan(
             ctx.caller, identifier(input.organization_id, "organizationId"), input.plan_key
@@ -423,11 +521,16 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
-        description="Owners only: back to the free plan, now or at period end.",
+        description="Owners only: back to the free plan, now or at period end. Errors:"
+        " `NOT_FOUND`, `FORBIDDEN`, `NO_SUBSCRIPTION`, `BILLING_PROVIDER_UNAVAILABLE`.",
     )
     @rejections_as(SubscriptionPayload)
     async def cancel_subscription(
-        self, info: Info, input: CancelSubscriptionInput
+        self,
+        info: Info,
+        input: Annotated[
+            CancelSubscriptionInput, strawberry.argument(description="What to cancel, when.")
+        ],
     ) -> SubscriptionPayload:
         ctx = info.context
         cancelled = await ctx.services.cancel_subscription(
@@ -437,11 +540,23 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
-        description="Owners only: a Stripe billing portal page for the organization's customer.",
+        description="Owners only: a Stripe billing portal page for the organization's customer."
+        " Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `NO_SUBSCRIPTION`,"
+        " `BILLING_PROVIDER_UNAVAILABLE`.",
     )
     @rejections_as(BillingPortalSessionPayload)
     async def create_billing_portal_session(
-        self, info: Info, organization_id: strawberry.ID, return_url: str
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        return_url: Annotated[
+            str,
+            strawberry.argument(
+                description="An http(s) address, up to 2000 characters, the portal links back to."
+            ),
+        ],
     ) -> BillingPortalSessionPayload:
         ctx = info.context
         url = await ctx.services.portal_url(
