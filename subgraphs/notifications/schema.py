@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -19,11 +19,13 @@ from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     SUBSCRIPTION,
     USER_ERROR,
     UserError,
+    described_enum,
     error_codes,
     federated_schema,
     loader,
@@ -37,8 +39,28 @@ from subgraphs.notifications.service import MANDATORY, NotificationService
 from subgraphs.notifications.templates import MESSAGE, Rendered, Source
 
 Info = strawberry.Info[Context[NotificationService], None]
-ChannelType = strawberry.enum(Channel, name="NotificationChannel")
-StatusType = strawberry.enum(Status, name="DeliveryStatus")
+ChannelType = described_enum(
+    Channel,
+    "NotificationChannel",
+    "A way of reaching a user.",
+    {
+        Channel.IN_APP: "In `me { notifications }` and `notificationAdded`.",
+        Channel.EMAIL: "An email to the user's address.",
+        Channel.SMS: "A text message to the phone of their notification settings.",
+    },
+)
+StatusType = described_enum(
+    Status,
+    "DeliveryStatus",
+    "Where a delivery on one channel stands.",
+    {
+        Status.QUEUED: "Waiting to be sent (or retried, or for quiet hours to end).",
+        Status.SENT: "Handed to the channel's provider.",
+        Status.DELIVERED: "The provider reported it delivered.",
+        Status.FAILED: "Given up: permanently refused, or out of attempts.",
+        Status.READ: "The user marked it read (in-app).",
+    },
+)
 
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
@@ -50,12 +72,14 @@ class NotificationsUserError(UserError):
 
 @strawberry.type(description="How one channel of a notification went.")
 class Delivery:
-    channel: Channel
-    status: Status
-    attempts: int
-    failure_reason: str | None
-    sent_at: datetime | None
-    updated_at: datetime
+    channel: Channel = strawberry.field(description="The channel.")
+    status: Status = strawberry.field(description="Where it stands.")
+    attempts: int = strawberry.field(description="Tries to send it so far.")
+    failure_reason: str | None = strawberry.field(
+        description="Why the last try failed; null when it did not."
+    )
+    sent_at: datetime | None = strawberry.field(description="When it was sent; null until then.")
+    updated_at: datetime = strawberry.field(description="When its status last changed.")
 
     @classmethod
     def of(cls, delivery: models.Delivery) -> Delivery:
@@ -69,16 +93,23 @@ class Delivery:
         )
 
 
-@strawberry.federation.type(keys=["id"], description="Something a user was told.")
+@strawberry.federation.type(
+    keys=["id"], description="Something a user was told; visible to that user only."
+)
 class Notification:
-    id: strawberry.ID
-    category: str
-    title: str
-    body: str
-    data: JSON
-    read: bool
-    read_at: datetime | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The notification's id (a UUID).")
+    category: str = strawberry.field(
+        description="What it is about: `security`, `account`, `announcement`, `invitation`,"
+        " `ticket`, `job`, or a sender's own (lowercase letters, digits, `.`, `-`, `_`)."
+    )
+    title: str = strawberry.field(description="Its rendered subject.")
+    body: str = strawberry.field(description="Its rendered text.")
+    data: JSON = strawberry.field(description="The values it was rendered with.")
+    read: bool = strawberry.field(description="Whether the user marked it read.")
+    read_at: datetime | None = strawberry.field(
+        description="When it was marked read; null while unread."
+    )
+    created_at: datetime = strawberry.field(description="When it was sent.")
     user_id: strawberry.Private[UUID | None] = None
 
     @classmethod
@@ -119,19 +150,21 @@ class Notification:
         return [Delivery.of(d) for d in await deliveries.load(UUID(self.id))]
 
 
-@strawberry.type
+@strawberry.type(description="A page of a user's in-app notifications, newest first.")
 class NotificationConnection:
-    edges: list[Edge[Notification]]
-    page_info: PageInfo
-    total_count: int
-    unread_count: int
+    edges: list[Edge[Notification]] = strawberry.field(
+        description="The notifications of this page."
+    )
+    page_info: PageInfo = strawberry.field(description="Whether another page follows.")
+    total_count: int = strawberry.field(description="All their in-app notifications.")
+    unread_count: int = strawberry.field(description="Those of them not read yet.")
 
 
 @strawberry.type(description="Whether a user gets a category of notifications on a channel.")
 class Preference:
-    category: str
-    channel: Channel
-    enabled: bool
+    category: str = strawberry.field(description="The category (see `Notification.category`).")
+    channel: Channel = strawberry.field(description="The channel.")
+    enabled: bool = strawberry.field(description="Whether they get it there (true by default).")
     mandatory: bool = strawberry.field(description="Mandatory categories cannot be turned off.")
 
     @classmethod
@@ -146,16 +179,16 @@ class Preference:
 
 @strawberry.type(description="Hours, in the user's time zone, without emails or SMS.")
 class QuietHours:
-    start: str
-    end: str
+    start: str = strawberry.field(description="HH:MM, when they begin.")
+    end: str = strawberry.field(description="HH:MM, when they end (the next day if earlier).")
 
 
 @strawberry.type(description="How and when a user is reached.")
 class NotificationSettings:
-    phone: str | None
-    locale: str
-    timezone: str
-    quiet_hours: QuietHours | None
+    phone: str | None = strawberry.field(description="Where SMS go, as +15551234567; null: no SMS.")
+    locale: str = strawberry.field(description="The templates' language (`en`, `fr-CA`).")
+    timezone: str = strawberry.field(description="IANA name the quiet hours are read in.")
+    quiet_hours: QuietHours | None = strawberry.field(description="Null: none.")
 
     @classmethod
     def of(cls, contact: models.Contact | None) -> NotificationSettings:
@@ -183,7 +216,18 @@ class User:
         authenticated=True,
     )
     async def notifications(
-        self, info: Info, first: int = 20, after: str | None = None, unread_only: bool = False
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `cursor` to continue after; null: from the start."
+            ),
+        ] = None,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only those not read yet.")
+        ] = False,
     ) -> NotificationConnection | None:
         key = uuid_or_none(self.id)
         ctx = info.context
@@ -211,13 +255,20 @@ class User:
             unread_count=history.unread,
         )
 
-    @strawberry.federation.field(authenticated=True)
+    @strawberry.federation.field(
+        authenticated=True,
+        description="Every category on every channel, as the user set it; empty for anyone but"
+        " the user.",
+    )
     async def notification_preferences(self, info: Info) -> list[Preference] | None:
         key = uuid_or_none(self.id)
         found = await info.context.services.preferences(info.context.caller, key or UUID(int=0))
         return [Preference.of(p) for p in found]
 
-    @strawberry.federation.field(authenticated=True)
+    @strawberry.federation.field(
+        authenticated=True,
+        description="How and when the user is reached; null for anyone but the user.",
+    )
     async def notification_settings(self, info: Info) -> NotificationSettings | None:
         key = uuid_or_none(self.id)
         if key is None or key != info.context.caller.user_id:
@@ -229,14 +280,19 @@ class User:
 
 @strawberry.type(description="An organization's version of a notification template.")
 class Template:
-    id: strawberry.ID
-    key: str
-    channel: Channel
-    locale: str
-    subject: str
-    body: str
-    html: str | None
-    updated_at: datetime
+    id: strawberry.ID = strawberry.field(description="The template's id (a UUID).")
+    key: str = strawberry.field(
+        description="Which message it words: `message`, `verify_email`, `reset_password`,"
+        " `invitation`, `ticket_created`, `ticket_updated`, `job_succeeded`, `job_failed`."
+    )
+    channel: Channel = strawberry.field(description="The channel it is for.")
+    locale: str = strawberry.field(description="The language it is for (`en`, `fr-CA`).")
+    subject: str = strawberry.field(description="The subject (Jinja syntax).")
+    body: str = strawberry.field(description="The plain text (Jinja syntax).")
+    html: str | None = strawberry.field(
+        description="The email's HTML (Jinja syntax, escaped); null: the plain text only."
+    )
+    updated_at: datetime = strawberry.field(description="When it was last saved.")
 
     @classmethod
     def of(cls, template: models.Template) -> Template:
@@ -252,114 +308,174 @@ class Template:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A template rendered.")
 class TemplatePreview:
-    subject: str
-    body: str
-    html: str | None
+    subject: str = strawberry.field(description="The subject as rendered.")
+    body: str = strawberry.field(description="The plain text as rendered.")
+    html: str | None = strawberry.field(description="The HTML as rendered; null when none.")
 
     @classmethod
     def of(cls, rendered: Rendered) -> TemplatePreview:
         return cls(subject=rendered.subject, body=rendered.body, html=rendered.html)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `sendNotification`.")
 class SendNotificationPayload:
-    notifications: list[Notification] = strawberry.field(default_factory=list)
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    notifications: list[Notification] = strawberry.field(
+        default_factory=list,
+        description="One per recipient (the earlier ones for a repeated idempotency key).",
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list, description=ERRORS
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `markNotificationsRead`.")
 class MarkNotificationsReadPayload:
-    notifications: list[Notification] = strawberry.field(default_factory=list)
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    notifications: list[Notification] = strawberry.field(
+        default_factory=list, description="Those of the ids that are yours, now read."
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list, description=ERRORS
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `setNotificationPreference`.")
 class PreferencePayload:
-    preference: Preference | None = None
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    preference: Preference | None = strawberry.field(
+        default=None, description="The preference as set; null when `errors` is not empty."
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list, description=ERRORS
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `updateNotificationSettings`.")
 class NotificationSettingsPayload:
-    settings: NotificationSettings | None = None
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    settings: NotificationSettings | None = strawberry.field(
+        default=None, description="The settings as changed; null when `errors` is not empty."
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list, description=ERRORS
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `saveTemplate`.")
 class TemplatePayload:
-    template: Template | None = None
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    template: Template | None = strawberry.field(
+        default=None, description="The template as saved; null when `errors` is not empty."
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list, description=ERRORS
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `previewTemplate`.")
 class TemplatePreviewPayload:
-    preview: TemplatePreview | None = None
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    preview: TemplatePreview | None = strawberry.field(
+        default=None, description="The rendering; null when `errors` is not empty."
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list,
+        description="Why it cannot render (`INVALID_INPUT`, `FORBIDDEN`); empty otherwise.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of a notifications action that returns nothing else.")
 class NotificationsActionPayload:
-    ok: bool = False
-    errors: list[NotificationsUserError] = strawberry.field(default_factory=list)
+    ok: bool = strawberry.field(
+        default=False, description="True when it was done; false when `errors` says why not."
+    )
+    errors: list[NotificationsUserError] = strawberry.field(
+        default_factory=list, description=ERRORS
+    )
 
 
 @strawberry.input(
     description="Either templateKey (+ data) or title + body; without userIds, every member."
 )
 class SendNotificationInput:
-    organization_id: strawberry.ID
-    user_ids: list[strawberry.ID] | None = None
-    category: str
-    channels: list[Channel]
-    idempotency_key: str
-    template_key: str | None = None
-    data: JSON | None = None
-    title: str | None = None
-    body: str | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization whose members are notified."
+    )
+    user_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="1 to 1000 of its members; null: every member."
+    )
+    category: str = strawberry.field(
+        description="Lowercase letters, digits, `.`, `-`, `_`; members may turn it off."
+    )
+    channels: list[Channel] = strawberry.field(description="At least one channel.")
+    idempotency_key: str = strawberry.field(
+        description="Up to 200 characters; sending again with it sends nothing new."
+    )
+    template_key: str | None = strawberry.field(
+        default=None, description="A template's key (see `Template.key`), rendered with `data`."
+    )
+    data: JSON | None = strawberry.field(
+        default=None, description="The template's values (an object)."
+    )
+    title: str | None = strawberry.field(
+        default=None, description="Without a template: the subject."
+    )
+    body: str | None = strawberry.field(default=None, description="Without a template: the text.")
 
 
-@strawberry.input
+@strawberry.input(description="Whether to get a category of notifications on a channel.")
 class SetNotificationPreferenceInput:
-    category: str
-    channel: Channel
-    enabled: bool
+    category: str = strawberry.field(description="The category (see `Notification.category`).")
+    channel: Channel = strawberry.field(description="The channel.")
+    enabled: bool = strawberry.field(description="False turns it off (not `security`).")
 
 
-@strawberry.input
+@strawberry.input(description="Hours without emails or SMS; they are sent when the hours end.")
 class QuietHoursInput:
     start: str = strawberry.field(description="HH:MM, in the user's time zone.")
-    end: str
+    end: str = strawberry.field(description="HH:MM; earlier than `start` means the next day.")
 
 
 @strawberry.input(description="Omitted fields stay as they are; quietHours: null clears them.")
 class NotificationSettingsInput:
-    phone: str | None = strawberry.UNSET
-    locale: str | None = strawberry.UNSET
-    timezone: str | None = strawberry.UNSET
-    quiet_hours: QuietHoursInput | None = strawberry.UNSET
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="As +15551234567; null removes it."
+    )
+    locale: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A locale such as `en` or `fr-CA`."
+    )
+    timezone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An IANA time zone name (`Europe/Lisbon`)."
+    )
+    quiet_hours: QuietHoursInput | None = strawberry.field(
+        default=strawberry.UNSET, description="New quiet hours; null clears them."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="An organization's wording of a message on a channel.")
 class TemplateInput:
-    key: str
-    channel: Channel
-    locale: str = "en"
-    subject: str
-    body: str
-    html: str | None = None
+    key: str = strawberry.field(description="Which message (see `Template.key`).")
+    channel: Channel = strawberry.field(description="The channel it is for.")
+    locale: str = strawberry.field(default="en", description="A locale such as `en` or `fr-CA`.")
+    subject: str = strawberry.field(
+        description="Jinja syntax, up to 20,000 characters; it must render with sample data."
+    )
+    body: str = strawberry.field(description="Plain text; Jinja syntax, up to 20,000 characters.")
+    html: str | None = strawberry.field(
+        default=None, description="The email's HTML; null: none. Up to 20,000 characters."
+    )
 
 
 @strawberry.input(description="A draft (subject + body) or the template in force, rendered.")
 class PreviewTemplateInput:
-    key: str
-    channel: Channel
-    locale: str = "en"
-    subject: str | None = None
-    body: str | None = None
-    html: str | None = None
-    data: JSON | None = None
+    key: str = strawberry.field(description="Which message (see `Template.key`).")
+    channel: Channel = strawberry.field(description="The channel.")
+    locale: str = strawberry.field(default="en", description="The locale of the template in force.")
+    subject: str | None = strawberry.field(
+        default=None, description="A draft's subject; with `body`, rendered instead."
+    )
+    body: str | None = strawberry.field(default=None, description="A draft's plain text.")
+    html: str | None = strawberry.field(default=None, description="A draft's HTML.")
+    data: JSON | None = strawberry.field(
+        default=None, description="Values over the sample data (an object)."
+    )
 
 
 def _content(input: SendNotificationInput) -> tuple[str, dict[str, Any]]:
@@ -402,7 +518,9 @@ class Query:
     )
     @rejections_as(TemplatePreviewPayload)
     async def preview_template(
-        self, info: Info, input: PreviewTemplateInput
+        self,
+        info: Info,
+        input: Annotated[PreviewTemplateInput, strawberry.argument(description="What to render.")],
     ) -> TemplatePreviewPayload:
         draft = (
             Source(input.subject, input.body, input.html)
@@ -420,12 +538,14 @@ class Query:
 class Mutation:
     @strawberry.federation.mutation(
         description="Owners and admins, or a key with notifications:write, notify members; once"
-        " per idempotencyKey.",
+        " per idempotencyKey. Errors: `INVALID_INPUT`, `FORBIDDEN`, `UNAUTHENTICATED`.",
         requires_scopes=[["notifications:write"]],
     )
     @rejections_as(SendNotificationPayload)
     async def send_notification(
-        self, info: Info, input: SendNotificationInput
+        self,
+        info: Info,
+        input: Annotated[SendNotificationInput, strawberry.argument(description="What to send.")],
     ) -> SendNotificationPayload:
         ctx = info.context
         sent = await ctx.services.send_as_admin(
@@ -439,29 +559,52 @@ class Mutation:
         )
         return SendNotificationPayload(notifications=[Notification.of(n) for n in sent])
 
-    @strawberry.federation.mutation(authenticated=True)
+    @strawberry.federation.mutation(
+        authenticated=True,
+        description="Mark your notifications read; ids of others' are ignored. Errors:"
+        " `INVALID_INPUT`.",
+    )
     @rejections_as(MarkNotificationsReadPayload)
     async def mark_notifications_read(
-        self, info: Info, ids: list[strawberry.ID]
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="Up to 1000 notification ids.")
+        ],
     ) -> MarkNotificationsReadPayload:
         keys = [identifier(i, "ids") for i in ids]
         read = await info.context.services.mark_read(info.context.caller, keys)
         return MarkNotificationsReadPayload(notifications=[Notification.of(n) for n in read])
 
-    @strawberry.federation.mutation(authenticated=True)
+    @strawberry.federation.mutation(
+        authenticated=True,
+        description="Turn a category on or off on a channel, for you. Errors: `INVALID_INPUT`,"
+        " `MANDATORY_CATEGORY`.",
+    )
     @rejections_as(PreferencePayload)
     async def set_notification_preference(
-        self, info: Info, input: SetNotificationPreferenceInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetNotificationPreferenceInput, strawberry.argument(description="The preference.")
+        ],
     ) -> PreferencePayload:
         preference = await info.context.services.set_preference(
             info.context.caller, input.category, input.channel, input.enabled
         )
         return PreferencePayload(preference=Preference.of(preference))
 
-    @strawberry.federation.mutation(authenticated=True)
+    @strawberry.federation.mutation(
+        authenticated=True,
+        description="Change how and when you are reached. Errors: `INVALID_INPUT`.",
+    )
     @rejections_as(NotificationSettingsPayload)
     async def update_notification_settings(
-        self, info: Info, input: NotificationSettingsInput
+        self,
+        info: Info,
+        input: Annotated[
+            NotificationSettingsInput, strawberry.argument(description="The changes.")
+        ],
     ) -> NotificationSettingsPayload:
         contact = await info.context.services.update_contact(
             info.context.caller, _settings_changes(input)
@@ -469,12 +612,17 @@ class Mutation:
         return NotificationSettingsPayload(settings=NotificationSettings.of(contact))
 
     @strawberry.federation.mutation(
-        description="Owners and admins; replaces the template of that locale.",
+        description="Owners and admins; replaces the template of that key, channel and locale."
+        " Errors: `INVALID_INPUT` (also when it does not render), `FORBIDDEN`.",
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
     @rejections_as(TemplatePayload)
-    async def save_template(self, info: Info, input: TemplateInput) -> TemplatePayload:
+    async def save_template(
+        self,
+        info: Info,
+        input: Annotated[TemplateInput, strawberry.argument(description="The template.")],
+    ) -> TemplatePayload:
         template = await info.context.services.save_template(
             info.context.caller,
             input.key,
@@ -485,12 +633,17 @@ class Mutation:
         return TemplatePayload(template=Template.of(template))
 
     @strawberry.federation.mutation(
-        description="The platform's default applies again.",
+        description="Owners and admins: the platform's default applies again. Errors:"
+        " `NOT_FOUND`, `FORBIDDEN`.",
         authenticated=True,
         policy=[[MANAGE_ORGANIZATION]],
     )
     @rejections_as(NotificationsActionPayload)
-    async def delete_template(self, info: Info, id: strawberry.ID) -> NotificationsActionPayload:
+    async def delete_template(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The template's id.")],
+    ) -> NotificationsActionPayload:
         await info.context.services.delete_template(info.context.caller, identifier(id, "id"))
         return NotificationsActionPayload(ok=True)
 
