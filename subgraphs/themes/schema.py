@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -14,10 +14,12 @@ from strawberry.scalars import JSON
 from subgraphs.kernel.app import Context
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     USER_ERROR,
     UserError,
+    described_enum,
     error_codes,
     federated_schema,
     loader,
@@ -32,7 +34,18 @@ from subgraphs.themes.service import DraftChanges, ThemesService
 from subgraphs.themes.tokens import ThemeView
 
 Info = strawberry.Info[Context[ThemesService], None]
-AssetKindType = strawberry.enum(AssetKind, name="ThemeAssetKind")
+AssetKindType = described_enum(
+    AssetKind,
+    "ThemeAssetKind",
+    "Which image of a theme an asset is.",
+    {
+        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512×128) and logo-2x.png.",
+        AssetKind.ICON: "The app icon: up to 512 KiB, made into icon.png, touch-icon.png and"
+        " favicon.ico.",
+        AssetKind.FAVICON: "The browser tab icon: up to 256 KiB, made into favicon.png and"
+        " favicon.ico.",
+    },
+)
 
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
@@ -44,16 +57,16 @@ class ThemesUserError(UserError):
 
 @strawberry.type(description="Every color of one mode, chosen and derived, as #rrggbb.")
 class ThemeColors:
-    primary: str
-    background: str
-    foreground: str
-    link: str
-    primary_foreground: str
-    hover: str
-    active: str
-    focus_ring: str
-    border: str
-    muted: str
+    primary: str = strawberry.field(description="Chosen: buttons and accents.")
+    background: str = strawberry.field(description="Chosen: the page.")
+    foreground: str = strawberry.field(description="Chosen: text on the page.")
+    link: str = strawberry.field(description="Chosen: links.")
+    primary_foreground: str = strawberry.field(description="Derived: text on `primary`.")
+    hover: str = strawberry.field(description="Derived: `primary` under the pointer.")
+    active: str = strawberry.field(description="Derived: `primary` while pressed.")
+    focus_ring: str = strawberry.field(description="Derived: the outline of a focused control.")
+    border: str = strawberry.field(description="Derived: borders and dividers.")
+    muted: str = strawberry.field(description="Derived: secondary text.")
 
     @classmethod
     def of(cls, palette: colors.Palette) -> ThemeColors:
@@ -62,10 +75,14 @@ class ThemeColors:
 
 @strawberry.type(description="The WCAG 2.x contrast of one pair of colors.")
 class ContrastCheck:
-    pair: str
-    ratio: float
-    required: float
-    passes: bool
+    pair: str = strawberry.field(
+        description="The mode and colors compared, as `light.foreground/background`."
+    )
+    ratio: float = strawberry.field(description="Their contrast ratio, 1 to 21.")
+    required: float = strawberry.field(
+        description="The least that passes: 4.5 for text, 3 for focus rings and borders."
+    )
+    passes: bool = strawberry.field(description="Whether `ratio` reaches `required`.")
     suggestion: str | None = strawberry.field(
         description="The nearest color along OKLCH lightness that passes, when this one fails."
     )
@@ -83,23 +100,23 @@ class ContrastCheck:
 
 @strawberry.type(description="The theme's generated stylesheet; its URL never changes content.")
 class ThemeCss:
-    url: str
-    hash: str
+    url: str = strawberry.field(description="Where to load it from; cache it for ever.")
+    hash: str = strawberry.field(description="Its content hash, part of `url`.")
 
 
 @strawberry.type(description="One file made from an asset (logo @2x, favicon.ico, ...).")
 class ThemeAssetFile:
-    name: str
-    url: str
+    name: str = strawberry.field(description="The file's name (`logo-2x.png`).")
+    url: str = strawberry.field(description="Where to load it from.")
 
 
-@strawberry.type
+@strawberry.type(description="An image of a theme, checked and re-encoded into its files.")
 class ThemeAsset:
-    kind: AssetKind
-    width: int
-    height: int
+    kind: AssetKind = strawberry.field(description="Which image it is.")
+    width: int = strawberry.field(description="Its first file's width, in pixels.")
+    height: int = strawberry.field(description="Its first file's height, in pixels.")
     url: str = strawberry.field(description="Its first file: logo.png, icon.png, favicon.png.")
-    files: list[ThemeAssetFile]
+    files: list[ThemeAssetFile] = strawberry.field(description="Every file made from it.")
 
     @classmethod
     def of(
@@ -127,23 +144,28 @@ def _asset(info: Info, theme: ThemeView, kind: AssetKind) -> ThemeAsset | None:
 class ThemeLook:
     view: strawberry.Private[ThemeView]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The published version number (1, 2, ...); a draft's is the version it"
+        " started from (0 before any)."
+    )
     def version(self) -> int:
         return self.view.version
 
-    @strawberry.field
+    @strawberry.field(description="The light mode's colors.")
     def light(self) -> ThemeColors:
         return ThemeColors.of(self.view.light)
 
-    @strawberry.field
+    @strawberry.field(description="The dark mode's colors (derived from light unless chosen).")
     def dark(self) -> ThemeColors:
         return ThemeColors.of(self.view.dark)
 
-    @strawberry.field
+    @strawberry.field(description="Corner radius, in pixels (0 to 32).")
     def radius(self) -> int:
         return int(self.view.tokens["radius"])
 
-    @strawberry.field
+    @strawberry.field(
+        description="The font stack's name: `System`, `Inter`, `Roboto`, `Georgia` or `Monospace`."
+    )
     def font_family(self) -> str:
         return str(self.view.tokens["font_family"])
 
@@ -151,19 +173,19 @@ class ThemeLook:
     def appearance(self) -> str:
         return str(self.view.tokens["appearance"])
 
-    @strawberry.field
+    @strawberry.field(description="The generated stylesheet (tokens and custom CSS).")
     def css(self, info: Info) -> ThemeCss:
         return _css(info, self.view)
 
-    @strawberry.field
+    @strawberry.field(description="The logo; null when none was uploaded.")
     def logo(self, info: Info) -> ThemeAsset | None:
         return _asset(info, self.view, AssetKind.LOGO)
 
-    @strawberry.field
+    @strawberry.field(description="The app icon; null when none was uploaded.")
     def icon(self, info: Info) -> ThemeAsset | None:
         return _asset(info, self.view, AssetKind.ICON)
 
-    @strawberry.field
+    @strawberry.field(description="The favicon; null when none was uploaded.")
     def favicon(self, info: Info) -> ThemeAsset | None:
         return _asset(info, self.view, AssetKind.FAVICON)
 
@@ -177,7 +199,9 @@ class PublicTheme(ThemeLook):
     keys=["id"], description="An organization's draft (id <org>:draft) or a published version."
 )
 class Theme(ThemeLook):
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="`<organization id>:draft` or `<organization id>:<version>`."
+    )
 
     @classmethod
     def of(cls, view: ThemeView) -> Theme:
@@ -190,19 +214,19 @@ class Theme(ThemeLook):
         found: ThemeView | None = await themes.load(str(id))
         return cls.of(found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="Whether this is the draft rather than a published version.")
     def is_draft(self) -> bool:
         return self.view.is_draft
 
-    @strawberry.field
+    @strawberry.field(description="The custom CSS as written (it is served sanitized, scoped).")
     def custom_css(self) -> str:
         return self.view.custom_css
 
-    @strawberry.field
+    @strawberry.field(description="Every color pair checked, in both modes.")
     def contrast(self) -> list[ContrastCheck]:
         return [ContrastCheck.of(c) for c in self.view.contrast]
 
-    @strawberry.field
+    @strawberry.field(description="When it was published; null for the draft.")
     def published_at(self) -> datetime | None:
         return self.view.published_at
 
@@ -215,7 +239,9 @@ class Theme(ThemeLook):
     def accepted_low_contrast(self) -> bool:
         return self.view.accepted_low_contrast
 
-    @strawberry.field
+    @strawberry.field(
+        description="The old version this one republished (`rollbackTheme`); null otherwise."
+    )
     def rolled_back_from(self) -> int | None:
         return self.view.rolled_back_from
 
@@ -253,7 +279,13 @@ class Organization:
         return Theme.of(found) if found else None
 
     @strawberry.field(description="Published versions, newest first; owners and admins only.")
-    async def theme_versions(self, info: Info, first: int = 10) -> list[Theme]:
+    async def theme_versions(
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many, up to 100 (more are cut to 100).")
+        ] = 10,
+    ) -> list[Theme]:
         require_scope(info.context.caller, "themes:write")
         org_id = uuid_or_none(self.id)
         if org_id is None:
@@ -262,57 +294,85 @@ class Organization:
         return [Theme.of(v) for v in found]
 
 
-@strawberry.input
+@strawberry.input(description="The chosen colors of one mode, as #rrggbb; the rest is derived.")
 class ThemeColorsInput:
-    primary: str
-    background: str
-    foreground: str
-    link: str
+    primary: str = strawberry.field(description="Buttons and accents.")
+    background: str = strawberry.field(description="The page.")
+    foreground: str = strawberry.field(description="Text on the page.")
+    link: str = strawberry.field(description="Links.")
 
 
-@strawberry.input
+@strawberry.input(description="Changes to the draft theme; a null field is left as it is.")
 class UpdateThemeDraftInput:
-    organization_id: strawberry.ID
-    light: ThemeColorsInput | None = None
-    dark: ThemeColorsInput | None = None
-    radius: int | None = None
-    font_family: str | None = None
-    appearance: str | None = None
-    custom_css: str | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    light: ThemeColorsInput | None = strawberry.field(
+        default=None, description="New light mode colors."
+    )
+    dark: ThemeColorsInput | None = strawberry.field(
+        default=None, description="New dark mode colors."
+    )
+    radius: int | None = strawberry.field(
+        default=None, description="Corner radius, 0 to 32 pixels."
+    )
+    font_family: str | None = strawberry.field(
+        default=None, description="One of the font stacks (see `Theme.fontFamily`)."
+    )
+    appearance: str | None = strawberry.field(
+        default=None, description="`system`, `light` or `dark`."
+    )
+    custom_css: str | None = strawberry.field(
+        default=None,
+        description="Up to 20 KB and 500 rules, allowed properties only; scoped to the"
+        " organization's pages. An empty string removes it.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="An image to upload for the draft.")
 class RequestThemeAssetUploadInput:
-    organization_id: strawberry.ID
-    kind: AssetKind
-    content_type: str
-    size_bytes: int
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    kind: AssetKind = strawberry.field(description="Which image it is.")
+    content_type: str = strawberry.field(description="`image/png`, `image/jpeg` or `image/webp`.")
+    size_bytes: int = strawberry.field(
+        description="The file's size in bytes, within the kind's limit."
+    )
 
 
 @strawberry.type(description="A multipart form POST of fields, then the file, to url.")
 class ThemeAssetUpload:
-    asset_id: strawberry.ID
-    url: str
-    fields: JSON
-    expires_at: datetime
+    asset_id: strawberry.ID = strawberry.field(
+        description="Pass to `completeThemeAssetUpload` once uploaded."
+    )
+    url: str = strawberry.field(description="Where to POST the form.")
+    fields: JSON = strawberry.field(description="The form's fields, name to value, in order.")
+    expires_at: datetime = strawberry.field(description="When the form stops being accepted.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that changes or publishes a theme.")
 class ThemePayload:
-    theme: Theme | None = None
-    errors: list[ThemesUserError] = strawberry.field(default_factory=list)
+    theme: Theme | None = strawberry.field(
+        default=None, description="The theme as changed; null when `errors` is not empty."
+    )
+    errors: list[ThemesUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `requestThemeAssetUpload`.")
 class ThemeAssetUploadPayload:
-    upload: ThemeAssetUpload | None = None
-    errors: list[ThemesUserError] = strawberry.field(default_factory=list)
+    upload: ThemeAssetUpload | None = strawberry.field(
+        default=None, description="How to upload; null when `errors` is not empty."
+    )
+    errors: list[ThemesUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `completeThemeAssetUpload`.")
 class ThemeAssetPayload:
-    asset: ThemeAsset | None = None
-    errors: list[ThemesUserError] = strawberry.field(default_factory=list)
+    asset: ThemeAsset | None = strawberry.field(
+        default=None, description="The asset, now in the draft; null when `errors` is not empty."
+    )
+    errors: list[ThemesUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 def _colors(value: ThemeColorsInput | None) -> dict[str, str] | None:
@@ -326,7 +386,11 @@ def _theme(view: ThemeView) -> ThemePayload:
 @strawberry.type(description=QUERY)
 class Query:
     @strawberry.field(description="The published theme of an organization, for public pages.")
-    async def theme_by_slug(self, info: Info, slug: str) -> PublicTheme | None:
+    async def theme_by_slug(
+        self,
+        info: Info,
+        slug: Annotated[str, strawberry.argument(description="The organization's slug.")],
+    ) -> PublicTheme | None:
         found = await info.context.services.by_slug(slug)
         return PublicTheme(view=found) if found else None
 
@@ -335,10 +399,16 @@ class Query:
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["themes:write"]],
-        description="Edit the draft only; contrast is reported, not enforced.",
+        description="Owners and admins: edit the draft only; contrast is reported, not"
+        " enforced. Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `INVALID_COLOR`,"
+        " `FONT_NOT_ALLOWED`, `CSS_INVALID`, `CSS_NOT_ALLOWED`, `CSS_TOO_LARGE`.",
     )
     @rejections_as(ThemePayload)
-    async def update_theme_draft(self, info: Info, input: UpdateThemeDraftInput) -> ThemePayload:
+    async def update_theme_draft(
+        self,
+        info: Info,
+        input: Annotated[UpdateThemeDraftInput, strawberry.argument(description="The changes.")],
+    ) -> ThemePayload:
         ctx = info.context
         changes = DraftChanges(
             light=_colors(input.light),
@@ -353,15 +423,26 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["themes:write"]],
-        description="Publish the draft if expectedVersion is still the live one.",
+        description="Owners and admins: publish the draft as the next version if"
+        " expectedVersion is still the live one. Errors: `NOT_FOUND`, `FORBIDDEN`,"
+        " `VERSION_CONFLICT`, `NOTHING_TO_PUBLISH`, `CONTRAST_TOO_LOW`.",
     )
     @rejections_as(ThemePayload)
     async def publish_theme(
         self,
         info: Info,
-        organization_id: strawberry.ID,
-        expected_version: int,
-        accept_low_contrast: bool = False,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        expected_version: Annotated[
+            int, strawberry.argument(description="The live version's number; 0 before any.")
+        ],
+        accept_low_contrast: Annotated[
+            bool,
+            strawberry.argument(
+                description="Publish although contrast fails (owners signed in, not keys)."
+            ),
+        ] = False,
     ) -> ThemePayload:
         ctx = info.context
         org_id = identifier(organization_id, "organizationId")
@@ -372,20 +453,34 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["themes:write"]],
-        description="Publish an old version again, as the next version.",
+        description="Owners and admins: publish an old version again, as the next version; the"
+        " draft is discarded. Errors: `NOT_FOUND`, `FORBIDDEN`, `VERSION_CONFLICT`.",
     )
     @rejections_as(ThemePayload)
     async def rollback_theme(
-        self, info: Info, organization_id: strawberry.ID, version: int
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        version: Annotated[int, strawberry.argument(description="The version to publish again.")],
     ) -> ThemePayload:
         ctx = info.context
         org_id = identifier(organization_id, "organizationId")
         return _theme(await ctx.services.rollback(ctx.caller, org_id, version))
 
-    @strawberry.federation.mutation(requires_scopes=[["themes:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["themes:write"]],
+        description="Owners and admins: a form to upload an image to storage directly. Errors:"
+        " `NOT_FOUND`, `FORBIDDEN`, `ASSET_TOO_LARGE`, `ASSET_TYPE_NOT_ALLOWED`.",
+    )
     @rejections_as(ThemeAssetUploadPayload)
     async def request_theme_asset_upload(
-        self, info: Info, input: RequestThemeAssetUploadInput
+        self,
+        info: Info,
+        input: Annotated[
+            RequestThemeAssetUploadInput, strawberry.argument(description="The image.")
+        ],
     ) -> ThemeAssetUploadPayload:
         ctx = info.context
         org_id = identifier(input.organization_id, "organizationId")
@@ -403,11 +498,18 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["themes:write"]],
-        description="Check, re-encode and put an uploaded file in the draft.",
+        description="Check, re-encode and put an uploaded file in the draft. Errors:"
+        " `NOT_FOUND` (also when nothing was uploaded), `ASSET_TOO_LARGE`,"
+        " `ASSET_TYPE_NOT_ALLOWED`, `IMAGE_TOO_LARGE`, `IMAGE_UNREADABLE`.",
     )
     @rejections_as(ThemeAssetPayload)
     async def complete_theme_asset_upload(
-        self, info: Info, asset_id: strawberry.ID
+        self,
+        info: Info,
+        asset_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The `assetId` of `requestThemeAssetUpload`."),
+        ],
     ) -> ThemeAssetPayload:
         ctx = info.context
         asset = await ctx.services.complete_upload(ctx.caller, identifier(asset_id, "assetId"))
