@@ -39,7 +39,7 @@ AssetKindType = described_enum(
     "ThemeAssetKind",
     "Which image of a theme an asset is.",
     {
-        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512×128) and logo-2x.png.",
+        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512x128) and logo-2x.png.",
         AssetKind.ICON: "The app icon: up to 512 KiB, made into icon.png, touch-icon.png and"
         " favicon.ico.",
         AssetKind.FAVICON: "The browser tab icon: up to 256 KiB, made into favicon.png and"
