@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -18,11 +18,13 @@ from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     SUBSCRIPTION,
     USER_ERROR,
     UserError,
+    described_enum,
     error_codes,
     federated_schema,
     loader,
@@ -35,7 +37,20 @@ from subgraphs.workers.models import MAX_LOG_LINES, Status
 from subgraphs.workers.service import JobService, job_cursor
 
 Info = strawberry.Info[Context[JobService], None]
-StatusType = strawberry.enum(Status, name="JobStatus")
+StatusType = described_enum(
+    Status,
+    "JobStatus",
+    "Where a job stands.",
+    {
+        Status.QUEUED: "Waiting for a worker (or for its retry, or behind its concurrency key).",
+        Status.RUNNING: "An attempt is running.",
+        Status.WAITING: "Paused on an `interrupt` until `resumeJob` decides it.",
+        Status.SUCCEEDED: "Finished with a `result`.",
+        Status.FAILED: "Finished with an `error`, out of attempts or not retryable.",
+        Status.CANCELLED: "Stopped by `cancelJob` or by a newer job of its concurrency key.",
+        Status.TIMED_OUT: "Its last attempt ran out of time or stopped sending heartbeats.",
+    },
+)
 
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)
@@ -47,21 +62,21 @@ class WorkersUserError(UserError):
 
 @strawberry.type(description="Why a job failed.")
 class JobError:
-    code: str
-    message: str
+    code: str = strawberry.field(description="The job's own code for the failure.")
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
 
 
 @strawberry.type(description="A line a job logged.")
 class JobLog:
-    at: datetime
-    level: str
-    message: str
+    at: datetime = strawberry.field(description="When it was logged.")
+    level: str = strawberry.field(description="Its level, as the job gave it (`info`, ...).")
+    message: str = strawberry.field(description="The line.")
 
 
 @strawberry.type(description="What a waiting job asks before it goes on.")
 class JobInterrupt:
-    id: strawberry.ID
-    payload: JSON
+    id: strawberry.ID = strawberry.field(description="Pass as `interruptId` to `resumeJob`.")
+    payload: JSON = strawberry.field(description="What the workflow asks, as it words it.")
 
 
 def _interrupt(value: dict[str, Any] | None) -> JobInterrupt | None:
@@ -72,22 +87,34 @@ def _interrupt(value: dict[str, Any] | None) -> JobInterrupt | None:
 
 @strawberry.federation.type(keys=["id"], description="A unit of work of an organization.")
 class Job:
-    id: strawberry.ID
-    kind: str
-    status: Status
+    id: strawberry.ID = strawberry.field(description="The job's id (a UUID).")
+    kind: str = strawberry.field(description="What it runs (`workflow`).")
+    status: Status = strawberry.field(description="Where it stands.")
     attempt: int = strawberry.field(description="The current attempt, from 1 (0 before the first).")
     attempts: int = strawberry.field(description="Attempts made so far.")
-    max_attempts: int
+    max_attempts: int = strawberry.field(description="Attempts it may make before it fails.")
     progress: float = strawberry.field(description="From 0 to 1, as the current attempt reports.")
-    message: str | None
-    result: JSON | None
-    error: JobError | None
-    concurrency_key: str | None
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    interrupt: JobInterrupt | None = None
+    message: str | None = strawberry.field(
+        description="What the current attempt last reported; null when nothing."
+    )
+    result: JSON | None = strawberry.field(description="What it produced; null until it succeeds.")
+    error: JobError | None = strawberry.field(
+        description="Why it failed; null unless it failed or timed out."
+    )
+    concurrency_key: str | None = strawberry.field(
+        description="Jobs of one key run one at a time; null: none."
+    )
+    created_at: datetime = strawberry.field(description="When it was started.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
+    started_at: datetime | None = strawberry.field(
+        description="When its first attempt began; null before."
+    )
+    finished_at: datetime | None = strawberry.field(
+        description="When it finished; null while unfinished."
+    )
+    interrupt: JobInterrupt | None = strawberry.field(
+        default=None, description="What it waits on; null unless `WAITING`."
+    )
     org_id: strawberry.Private[UUID]
     created_by: strawberry.Private[UUID | None]
     lines: strawberry.Private[list[dict[str, Any]]]
@@ -136,7 +163,12 @@ class Job:
         return User(id=strawberry.ID(str(self.created_by))) if self.created_by else None
 
     @strawberry.field(description=f"Its last log lines, oldest first (at most {MAX_LOG_LINES}).")
-    def logs(self, last: int = MAX_LOG_LINES) -> list[JobLog]:
+    def logs(
+        self,
+        last: Annotated[
+            int, strawberry.argument(description="How many of the last lines; 0 or less: none.")
+        ] = MAX_LOG_LINES,
+    ) -> list[JobLog]:
         kept = self.lines[-max(min(last, MAX_LOG_LINES), 0) :] if last > 0 else []
         return [
             JobLog(
@@ -151,16 +183,16 @@ def _job_loader(info: Info) -> Any:
     return loader(ctx, "jobs", lambda ids: ctx.services.jobs_by_id(ctx.caller, ids))
 
 
-@strawberry.type
+@strawberry.type(description="A job and its cursor.")
 class JobEdge:
-    cursor: str
-    node: Job
+    cursor: str = strawberry.field(description="Opaque; pass as `after` for the jobs after it.")
+    node: Job = strawberry.field(description="The job.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of jobs, newest first.")
 class JobConnection:
-    edges: list[JobEdge]
-    page_info: PageInfo
+    edges: list[JobEdge] = strawberry.field(description="The jobs of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether another page follows.")
 
 
 @strawberry.federation.type(keys=["id"])
@@ -184,10 +216,19 @@ class Organization:
     async def jobs(
         self,
         info: Info,
-        status: Status | None = None,
-        kind: str | None = None,
-        first: int = 20,
-        after: str | None = None,
+        status: Annotated[
+            Status | None, strawberry.argument(description="Only jobs in this status.")
+        ] = None,
+        kind: Annotated[
+            str | None, strawberry.argument(description="Only jobs of this kind.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `cursor` to continue after; null: from the start."
+            ),
+        ] = None,
     ) -> JobConnection:
         org_id = uuid_or_none(self.id) or UUID(int=0)
         ctx = info.context
@@ -209,17 +250,19 @@ class Organization:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that starts or changes a job.")
 class JobPayload:
-    job: Job | None = None
-    errors: list[WorkersUserError] = strawberry.field(default_factory=list)
+    job: Job | None = strawberry.field(
+        default=None, description="The job; null when `errors` is not empty."
+    )
+    errors: list[WorkersUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 @strawberry.type(description="A LangGraph workflow a domain registered.")
 class Workflow:
-    name: str
-    version: int
-    description: str
+    name: str = strawberry.field(description="Its name, as `startWorkflow` takes it.")
+    version: int = strawberry.field(description="Its version; a job runs the version it began.")
+    description: str = strawberry.field(description="What it does.")
     input_schema: JSON = strawberry.field(description="The JSON Schema of its input.")
     drawing: str = strawberry.field(description="Its graph as a Mermaid diagram.")
 
@@ -234,35 +277,53 @@ class Workflow:
         )
 
 
-MultitaskType = strawberry.enum(
+MultitaskType = described_enum(
     contract.Multitask,
-    name="Multitask",
-    description="What a new run does to the unfinished runs of its concurrency key.",
+    "Multitask",
+    "What a new run does to the unfinished runs of its concurrency key.",
+    {
+        contract.Multitask.REJECT: "Refuse the new run (`CONCURRENCY_LIMIT_REACHED`).",
+        contract.Multitask.ENQUEUE: "Run it after them.",
+        contract.Multitask.INTERRUPT: "Cancel them (they stay listed), then run it.",
+        contract.Multitask.ROLLBACK: "Cancel and delete them, then run it.",
+    },
 )
 
 
-@strawberry.enum
+@strawberry.enum(description="An answer to a job's interrupt.")
 class Decision(enum.Enum):
-    APPROVE = "approve"
-    REJECT = "reject"
+    APPROVE = strawberry.enum_value("approve", description="Go on as proposed.")
+    REJECT = strawberry.enum_value("reject", description="Do not; the workflow decides what next.")
 
 
-@strawberry.input
+@strawberry.input(description="A run of a workflow.")
 class StartWorkflowInput:
-    organization_id: strawberry.ID
-    workflow: str
-    input: JSON
-    idempotency_key: str
-    concurrency_key: str | None = None
-    multitask: contract.Multitask = contract.Multitask.ENQUEUE
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    workflow: str = strawberry.field(description="The workflow's name (see `workflows`).")
+    input: JSON = strawberry.field(description="Its input, valid by its `inputSchema`.")
+    idempotency_key: str = strawberry.field(
+        description="Up to 200 characters; starting again with it returns the same job."
+    )
+    concurrency_key: str | None = strawberry.field(
+        default=None,
+        description="Up to 200 characters; jobs of one key run one at a time. Null: none.",
+    )
+    multitask: contract.Multitask = strawberry.field(
+        default=contract.Multitask.ENQUEUE,
+        description="What to do with unfinished jobs of the concurrency key.",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A decision on what a waiting job asked.")
 class ResumeJobInput:
-    job_id: strawberry.ID
-    interrupt_id: strawberry.ID
-    decision: Decision
-    comment: str | None = None
+    job_id: strawberry.ID = strawberry.field(description="The job's id.")
+    interrupt_id: strawberry.ID = strawberry.field(description="Its `interrupt.id`.")
+    decision: Decision = strawberry.field(description="The answer.")
+    comment: str | None = strawberry.field(
+        default=None, description="A note the workflow receives with it."
+    )
 
 
 @strawberry.type(description=QUERY)
@@ -276,7 +337,9 @@ class Query:
     @strawberry.federation.field(
         requires_scopes=[["workflows:read"]], description="A job of your organization."
     )
-    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+    async def job(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> Job | None:
         key = uuid_or_none(id)
         found = await _job_loader(info).load(key) if key else None
         return Job.of(found) if found else None
@@ -286,10 +349,16 @@ class Query:
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
-        description="Run a workflow; once per idempotencyKey.",
+        description="Run a workflow; once per idempotencyKey. Errors: `INVALID_INPUT`,"
+        " `FORBIDDEN`, `WORKFLOW_NOT_FOUND`, `INVALID_WORKFLOW_INPUT`,"
+        " `CONCURRENCY_LIMIT_REACHED`.",
     )
     @rejections_as(JobPayload)
-    async def start_workflow(self, info: Info, input: StartWorkflowInput) -> JobPayload:
+    async def start_workflow(
+        self,
+        info: Info,
+        input: Annotated[StartWorkflowInput, strawberry.argument(description="The run.")],
+    ) -> JobPayload:
         ctx = info.context
         job = await ctx.services.start_workflow(
             ctx.caller,
@@ -304,10 +373,15 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
-        description="Decide what a waiting run asked; it goes on.",
+        description="Decide what a waiting run asked; it goes on. Errors: `NOT_FOUND`,"
+        " `FORBIDDEN`, `ALREADY_DECIDED`, `JOB_FINISHED`, `JOB_NOT_WAITING`.",
     )
     @rejections_as(JobPayload)
-    async def resume_job(self, info: Info, input: ResumeJobInput) -> JobPayload:
+    async def resume_job(
+        self,
+        info: Info,
+        input: Annotated[ResumeJobInput, strawberry.argument(description="The decision.")],
+    ) -> JobPayload:
         ctx = info.context
         job = await ctx.services.resume(
             ctx.caller,
@@ -320,23 +394,30 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
-        description="Stop a job: a queued one never starts, a running one stops.",
+        description="Stop a job: a queued one never starts, a running one stops. Errors:"
+        " `NOT_FOUND`, `FORBIDDEN`, `JOB_FINISHED`.",
     )
     @rejections_as(JobPayload)
-    async def cancel_job(self, info: Info, id: strawberry.ID) -> JobPayload:
+    async def cancel_job(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
+    ) -> JobPayload:
         job = await info.context.services.cancel(info.context.caller, identifier(id, "id"))
         return JobPayload(job=Job.of(job))
 
 
 @strawberry.type(description="A job's state as it changes.")
 class JobStatusEvent:
-    id: strawberry.ID
-    status: Status
-    progress: float
-    message: str | None
-    attempt: int
-    interrupt: JobInterrupt | None
-    updated_at: datetime
+    id: strawberry.ID = strawberry.field(description="The job's id.")
+    status: Status = strawberry.field(description="Where it stands now.")
+    progress: float = strawberry.field(description="From 0 to 1, as the attempt reports.")
+    message: str | None = strawberry.field(description="What the attempt last reported.")
+    attempt: int = strawberry.field(description="The current attempt, from 1 (0 before).")
+    interrupt: JobInterrupt | None = strawberry.field(
+        description="What it waits on; null unless `WAITING`."
+    )
+    updated_at: datetime = strawberry.field(description="When it changed.")
 
     @classmethod
     def of(cls, event: live.StatusChanged) -> JobStatusEvent:
@@ -359,7 +440,9 @@ class Subscription:
         description="A job of your organization: now, then every change.",
     )
     async def job_status(
-        self, info: Info, id: strawberry.ID
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The job's id.")],
     ) -> AsyncGenerator[JobStatusEvent, None]:
         ctx = info.context
         key = uuid_or_none(id)
