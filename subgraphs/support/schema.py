@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -17,10 +17,12 @@ from subgraphs.kernel.errors import ErrorCode, Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor, page_size
 from subgraphs.kernel.schema import (
     CODE,
+    ERRORS,
     MUTATION,
     QUERY,
     USER_ERROR,
     UserError,
+    described_enum,
     error_codes,
     federated_schema,
     loader,
@@ -34,19 +36,54 @@ from subgraphs.support.models import FieldType, Priority, Status
 from subgraphs.support.service import NewTicket, SupportService, TicketChanges, TicketFilter
 
 Info = strawberry.Info[Context[SupportService], None]
-StatusType = strawberry.enum(Status, name="TicketStatus")
-PriorityType = strawberry.enum(Priority, name="TicketPriority")
-FieldTypeType = strawberry.enum(FieldType, name="TicketFieldType")
+StatusType = described_enum(
+    Status,
+    "TicketStatus",
+    "Where a ticket stands; `setTicketStatus` moves it.",
+    {
+        Status.NEW: "Not answered by an agent yet.",
+        Status.OPEN: "Being worked on.",
+        Status.PENDING: "Waiting for the requester (pauses resolution); their reply reopens it.",
+        Status.ON_HOLD: "Waiting on something else (pauses resolution).",
+        Status.RESOLVED: "Solved; the requester is sent a rating link. Can reopen.",
+        Status.CLOSED: "Done. Can reopen.",
+        Status.MERGED: "Merged into another ticket (`mergedInto`); final.",
+    },
+)
+PriorityType = described_enum(
+    Priority,
+    "TicketPriority",
+    "How urgent a ticket is; SLA targets are set per priority.",
+    {
+        Priority.LOW: "Can wait.",
+        Priority.NORMAL: "The default.",
+        Priority.HIGH: "Before normal ones.",
+        Priority.URGENT: "Most urgent.",
+    },
+)
+FieldTypeType = described_enum(
+    FieldType,
+    "TicketFieldType",
+    "The type of a custom ticket field's value.",
+    {
+        FieldType.TEXT: "A string.",
+        FieldType.NUMBER: "A number.",
+        FieldType.BOOLEAN: "True or false.",
+        FieldType.CHOICE: "One of the field's options.",
+    },
+)
 
 
-@strawberry.enum
+@strawberry.enum(description="Where an SLA clock stands.")
 class ClockStatus(enum.Enum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-    MET = "met"
-    STOPPED = "stopped"
-    BREACHED = "breached"
+    IDLE = strawberry.enum_value("idle", description="Not started.")
+    RUNNING = strawberry.enum_value("running", description="Counting business time.")
+    PAUSED = strawberry.enum_value("paused", description="Stopped while pending or on hold.")
+    MET = strawberry.enum_value("met", description="Its target was met.")
+    STOPPED = strawberry.enum_value(
+        "stopped", description="Ended without being met (the ticket closed first)."
+    )
+    BREACHED = strawberry.enum_value("breached", description="Its target passed.")
 
 
 def _bad_argument(rejected: Rejected) -> GraphQLError:
@@ -103,12 +140,18 @@ class User:
 
 @strawberry.type(description="One change of a clock, and the rule that made it.")
 class SlaTimelineEntry:
-    at: datetime
-    clock: str
-    event: str
-    rule: str
-    business_seconds_used: int
-    business_seconds_left: int | None
+    at: datetime = strawberry.field(description="When it happened.")
+    clock: str = strawberry.field(description="`first_response`, `next_response` or `resolution`.")
+    event: str = strawberry.field(
+        description="`START`, `PAUSE`, `RESUME`, `MET`, `STOP`, `BREACH` or `RECALCULATE`."
+    )
+    rule: str = strawberry.field(description="Why, in words.")
+    business_seconds_used: int = strawberry.field(
+        description="Business seconds the clock had used then."
+    )
+    business_seconds_left: int | None = strawberry.field(
+        description="Business seconds it had left; null when it has no target left."
+    )
 
     @classmethod
     def of(cls, entry: sla.Entry) -> SlaTimelineEntry:
@@ -122,13 +165,17 @@ class SlaTimelineEntry:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One SLA clock of a ticket, counted in business hours.")
 class SlaClock:
-    due_at: datetime | None
-    met_at: datetime | None
-    breached_at: datetime | None
-    status: ClockStatus
-    business_seconds_used: int
+    due_at: datetime | None = strawberry.field(
+        description="When it breaches if it keeps running; null unless running."
+    )
+    met_at: datetime | None = strawberry.field(description="When it was met; null if not.")
+    breached_at: datetime | None = strawberry.field(
+        description="When it breached; null if it did not."
+    )
+    status: ClockStatus = strawberry.field(description="Where it stands.")
+    business_seconds_used: int = strawberry.field(description="Business seconds used so far.")
 
     @classmethod
     def of(cls, clock: sla.Clock) -> SlaClock | None:
@@ -143,19 +190,29 @@ class SlaClock:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The SLA policy a ticket falls under, by name.")
 class SlaPolicyName:
-    name: str
+    name: str = strawberry.field(description="The policy's name.")
 
 
 @strawberry.type(description="A ticket's SLA clocks on business hours, and how they got there.")
 class TicketSla:
-    policy: SlaPolicyName | None
-    first_response: SlaClock | None
-    next_response: SlaClock | None
-    resolution: SlaClock | None
-    breached: bool
-    timeline: list[SlaTimelineEntry]
+    policy: SlaPolicyName | None = strawberry.field(
+        description="The policy in force; null when none applies now."
+    )
+    first_response: SlaClock | None = strawberry.field(
+        description="Until an agent's first public reply; null without a target."
+    )
+    next_response: SlaClock | None = strawberry.field(
+        description="Until an agent answers the requester's latest reply; null without a target."
+    )
+    resolution: SlaClock | None = strawberry.field(
+        description="Until the ticket is resolved; null without a target."
+    )
+    breached: bool = strawberry.field(description="Whether any clock breached.")
+    timeline: list[SlaTimelineEntry] = strawberry.field(
+        description="Every change of the clocks, oldest first."
+    )
 
     @classmethod
     def of(cls, found: sla.Sla) -> TicketSla:
@@ -169,22 +226,22 @@ class TicketSla:
             timeline=[SlaTimelineEntry.of(e) for e in found.timeline],
         )
 
-    @strawberry.field
+    @strawberry.field(description="Shortcut for `firstResponse.dueAt`; null unless it runs.")
     def first_response_due_at(self) -> datetime | None:
         return self.first_response.due_at if self.first_response else None
 
-    @strawberry.field
+    @strawberry.field(description="Shortcut for `resolution.dueAt`; null unless it runs.")
     def resolution_due_at(self) -> datetime | None:
         return self.resolution.due_at if self.resolution else None
 
 
 @strawberry.federation.type(keys=["id"], description="A file on a ticket or a comment.")
 class Attachment:
-    id: strawberry.ID
-    file_name: str
-    content_type: str
-    size_bytes: int
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The attachment's id (a UUID).")
+    file_name: str = strawberry.field(description="The name it was uploaded with.")
+    content_type: str = strawberry.field(description="Its declared and checked type.")
+    size_bytes: int = strawberry.field(description="Its size, in bytes.")
+    created_at: datetime = strawberry.field(description="When its upload was asked for.")
     row: strawberry.Private[models.Attachment]
 
     @classmethod
@@ -216,12 +273,14 @@ class Attachment:
 
 @strawberry.federation.type(keys=["id"], description="A reply or an internal note on a ticket.")
 class Comment:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The comment's id (a UUID).")
     body: str = strawberry.field(description="Sanitized HTML.")
-    internal: bool
-    author: User
-    mentions: list[User]
-    created_at: datetime
+    internal: bool = strawberry.field(
+        description="An internal note: agents only see it, the requester does not."
+    )
+    author: User = strawberry.field(description="Who wrote it.")
+    mentions: list[User] = strawberry.field(description="Who it mentions (they are notified).")
+    created_at: datetime = strawberry.field(description="When it was written.")
     ticket_id: strawberry.Private[UUID]
 
     @classmethod
@@ -247,12 +306,12 @@ class Comment:
         ).load(key)
         return cls.of(found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="The ticket it is on; null when you cannot read it.")
     async def ticket(self, info: Info) -> Ticket | None:
         found = await _tickets(info).load(self.ticket_id)
         return Ticket.of(found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="Files attached to it.")
     async def attachments(self, info: Info) -> list[Attachment]:
         ctx = info.context
         found = loader(
@@ -263,28 +322,36 @@ class Comment:
         return [Attachment.of(a) for a in await found.load(UUID(self.id))]
 
 
-@strawberry.type
+@strawberry.type(description="A page of a ticket's comments, oldest first.")
 class CommentConnection:
-    edges: list[Edge[Comment]]
-    page_info: PageInfo
-    total_count: int
+    edges: list[Edge[Comment]] = strawberry.field(description="The comments of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether another page follows.")
+    total_count: int = strawberry.field(description="The comments you may read, all pages.")
 
 
-@strawberry.federation.type(keys=["id"], description="A request for help, and its thread.")
+@strawberry.federation.type(
+    keys=["id"],
+    description="A request for help, and its thread; readable by the organization's agents"
+    " (owners, admins, API keys, members marked agents) and by its requester.",
+)
 class Ticket:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The ticket's id (a UUID).")
     number: int = strawberry.field(description="Per organization, from 1.")
-    title: str
+    title: str = strawberry.field(description="Up to 200 characters.")
     body: str = strawberry.field(description="Sanitized HTML.")
-    status: Status
-    priority: Priority
-    tags: list[str]
-    custom_fields: JSON
-    requester: User
-    assignee: User | None
-    team_id: strawberry.ID | None
-    created_at: datetime
-    updated_at: datetime
+    status: Status = strawberry.field(description="Where it stands.")
+    priority: Priority = strawberry.field(description="How urgent it is.")
+    tags: list[str] = strawberry.field(description="Lower-cased labels, at most 20.")
+    custom_fields: JSON = strawberry.field(
+        description="The organization's custom fields (`defineTicketField`), key to value."
+    )
+    requester: User = strawberry.field(description="Who opened it.")
+    assignee: User | None = strawberry.field(description="The agent on it; null: nobody.")
+    team_id: strawberry.ID | None = strawberry.field(
+        description="The team it was assigned through; null: none."
+    )
+    created_at: datetime = strawberry.field(description="When it was opened.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     merged_into_id: strawberry.Private[UUID | None]
 
     @classmethod
@@ -312,7 +379,7 @@ class Ticket:
         found = await _tickets(info).load(key) if key else None
         return cls.of(found) if found else None
 
-    @strawberry.field
+    @strawberry.field(description="The ticket it was merged into; null unless `MERGED`.")
     async def merged_into(self, info: Info) -> Ticket | None:
         found = await _tickets(info).load(self.merged_into_id) if self.merged_into_id else None
         return Ticket.of(found) if found else None
@@ -341,9 +408,20 @@ class Ticket:
         count: int = await counts.load(UUID(self.id))
         return count
 
-    @strawberry.field(description="Oldest first.")
+    @strawberry.field(
+        description="Oldest first; internal notes for agents only. A bad `first` is a GraphQL"
+        " error `BAD_USER_INPUT`."
+    )
     async def comments(
-        self, info: Info, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `cursor` to continue after; null: from the start."
+            ),
+        ] = None,
     ) -> CommentConnection:
         try:
             size = page_size(first)
@@ -362,7 +440,11 @@ class Ticket:
         )
 
     @strawberry.field(description="Tickets of the organization with the most words in common.")
-    async def similar(self, info: Info, first: int = 5) -> list[SimilarTicket]:
+    async def similar(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 20.")] = 5,
+    ) -> list[SimilarTicket]:
         ctx = info.context
         if not 1 <= first <= 20:
             raise GraphQLError(
@@ -386,44 +468,50 @@ class Ticket:
 
 @strawberry.type(description="A ticket like another, and how alike (0 to 1, full-text rank).")
 class SimilarTicket:
-    score: float
-    ticket: Ticket
+    score: float = strawberry.field(description="How alike, 0 to 1.")
+    ticket: Ticket = strawberry.field(description="The similar ticket.")
 
 
-@strawberry.type
+@strawberry.type(description="A ticket and its cursor.")
 class TicketEdge:
-    cursor: str
-    node: Ticket
+    cursor: str = strawberry.field(description="Opaque; pass as `after` for the tickets after it.")
+    node: Ticket = strawberry.field(description="The ticket.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of tickets, newest first.")
 class TicketConnection:
-    edges: list[TicketEdge]
-    page_info: PageInfo
+    edges: list[TicketEdge] = strawberry.field(description="The tickets of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether another page follows.")
 
 
-@strawberry.input
+@strawberry.input(description="Which tickets to list; every condition given must hold.")
 class TicketFilterInput:
-    status: Status | None = None
-    assignee_id: strawberry.ID | None = None
-    tag: str | None = None
-    breached: bool | None = None
+    status: Status | None = strawberry.field(default=None, description="In this status.")
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Assigned to this user."
+    )
+    tag: str | None = strawberry.field(default=None, description="With this tag (any case).")
+    breached: bool | None = strawberry.field(
+        default=None, description="True: an SLA clock breached; false: none did."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Opening hours on one weekday.")
 class OpeningSpan:
     weekday: int = strawberry.field(description="0 is Monday.")
-    start_minute: int
-    end_minute: int
+    start_minute: int = strawberry.field(description="Opens, in minutes after midnight.")
+    end_minute: int = strawberry.field(description="Closes, in minutes after midnight (to 1440).")
 
 
 @strawberry.type(description="When the clocks run: opening hours in a timezone, and holidays.")
 class BusinessCalendar:
-    id: strawberry.ID
-    name: str
-    timezone: str
-    weekly_hours: list[OpeningSpan]
-    holidays: list[date]
+    id: strawberry.ID = strawberry.field(description="The calendar's id (a UUID).")
+    name: str = strawberry.field(description="Its name.")
+    timezone: str = strawberry.field(description="The IANA time zone its hours are in.")
+    weekly_hours: list[OpeningSpan] = strawberry.field(
+        description="Opening hours by weekday, in order."
+    )
+    holidays: list[date] = strawberry.field(description="Days the clocks do not run.")
 
     @classmethod
     def of(cls, row: models.BusinessCalendar) -> BusinessCalendar:
@@ -442,20 +530,32 @@ class BusinessCalendar:
 
 @strawberry.type(description="Targets of one priority, in business seconds.")
 class SlaTarget:
-    priority: Priority
-    first_response_seconds: int | None
-    next_response_seconds: int | None
-    resolution_seconds: int | None
+    priority: Priority = strawberry.field(description="The priority they apply to.")
+    first_response_seconds: int | None = strawberry.field(
+        description="Until the first agent reply; null: no target."
+    )
+    next_response_seconds: int | None = strawberry.field(
+        description="Until each next agent reply; null: no target."
+    )
+    resolution_seconds: int | None = strawberry.field(
+        description="Until resolution; null: no target."
+    )
 
 
-@strawberry.federation.type(keys=["id"])
+@strawberry.federation.type(
+    keys=["id"],
+    description="Response and resolution targets for the tickets it matches; the first"
+    " matching policy applies.",
+)
 class SlaPolicy:
-    id: strawberry.ID
-    name: str
-    calendar_id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The policy's id (a UUID).")
+    name: str = strawberry.field(description="Its name.")
+    calendar_id: strawberry.ID = strawberry.field(
+        description="The business calendar its clocks run on."
+    )
     priorities: list[Priority] = strawberry.field(description="Empty: any priority.")
     tags: list[str] = strawberry.field(description="Empty: any tags.")
-    targets: list[SlaTarget]
+    targets: list[SlaTarget] = strawberry.field(description="Targets per priority.")
 
     @classmethod
     def of(cls, row: models.SlaPolicy) -> SlaPolicy:
@@ -500,9 +600,16 @@ class Organization:
     async def tickets(
         self,
         info: Info,
-        filter: TicketFilterInput | None = None,
-        first: int = 20,
-        after: str | None = None,
+        filter: Annotated[
+            TicketFilterInput | None, strawberry.argument(description="Null: every ticket.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The `cursor` to continue after; null: from the start."
+            ),
+        ] = None,
     ) -> TicketConnection:
         ctx = info.context
         require_scope(ctx.caller, "tickets:read")
@@ -533,7 +640,7 @@ class Organization:
             ),
         )
 
-    @strawberry.field
+    @strawberry.field(description="Its SLA policies; empty unless you act in it.")
     async def sla_policies(self, info: Info) -> list[SlaPolicy]:
         org_id = uuid_or_none(self.id)
         if org_id is None or info.context.caller.org_id != org_id:
@@ -544,168 +651,252 @@ class Organization:
         ]
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that changes a ticket.")
 class TicketPayload:
-    ticket: Ticket | None = None
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    ticket: Ticket | None = strawberry.field(
+        default=None, description="The ticket as changed; null when `errors` is not empty."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `addComment`.")
 class CommentPayload:
-    comment: Comment | None = None
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    comment: Comment | None = strawberry.field(
+        default=None, description="The comment; null when `errors` is not empty."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of a support action that returns nothing else.")
 class SupportActionPayload:
-    ok: bool = False
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    ok: bool = strawberry.field(
+        default=False, description="True when it was done; false when `errors` says why not."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createBusinessCalendar`.")
 class BusinessCalendarPayload:
-    calendar: BusinessCalendar | None = None
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    calendar: BusinessCalendar | None = strawberry.field(
+        default=None, description="The calendar; null when `errors` is not empty."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createSlaPolicy`.")
 class SlaPolicyPayload:
-    policy: SlaPolicy | None = None
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    policy: SlaPolicy | None = strawberry.field(
+        default=None, description="The policy; null when `errors` is not empty."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 @strawberry.type(description="Upload with a multipart POST of `fields`, then the file, to `url`.")
 class AttachmentUpload:
-    attachment_id: strawberry.ID
-    url: str
-    fields: JSON
-    expires_at: datetime
+    attachment_id: strawberry.ID = strawberry.field(
+        description="Name it in `attachmentIds` of `createTicket` or `addComment` once uploaded."
+    )
+    url: str = strawberry.field(description="Where to POST the form.")
+    fields: JSON = strawberry.field(description="The form's fields, name to value, in order.")
+    expires_at: datetime = strawberry.field(
+        description="When the form stops being accepted (five minutes)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of `requestAttachmentUpload`.")
 class AttachmentUploadPayload:
-    upload: AttachmentUpload | None = None
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    upload: AttachmentUpload | None = strawberry.field(
+        default=None, description="How to upload; null when `errors` is not empty."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.input
+@strawberry.input(description="A file to attach, declared before it is uploaded.")
 class RequestAttachmentUploadInput:
-    organization_id: strawberry.ID
-    file_name: str
-    content_type: str
-    size_bytes: int
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    file_name: str = strawberry.field(description="A file name (not a path), up to 255 characters.")
+    content_type: str = strawberry.field(
+        description="`image/png`, `image/jpeg`, `image/gif`, `application/pdf`, `text/plain`"
+        " or `text/csv`; the upload must match it."
+    )
+    size_bytes: int = strawberry.field(
+        description="The exact size in bytes, at most the platform's limit (10 MiB by default)."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new ticket, opened by you.")
 class CreateTicketInput:
-    organization_id: strawberry.ID
-    title: str
-    body: str
-    priority: Priority = Priority.NORMAL
-    tags: list[str] | None = None
-    custom_fields: JSON | None = None
-    attachment_ids: list[strawberry.ID] | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    title: str = strawberry.field(description="Up to 200 characters.")
+    body: str = strawberry.field(
+        description="HTML, up to 50,000 characters; tags outside an allow-list are dropped."
+    )
+    priority: Priority = strawberry.field(default=Priority.NORMAL, description="How urgent.")
+    tags: list[str] | None = strawberry.field(default=None, description="At most 20 labels.")
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Values of the organization's custom fields, key to value; required ones"
+        " must be given.",
+    )
+    attachment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Uploaded attachments (`requestAttachmentUpload`)."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Changes to a ticket; a null field is left as it is.")
 class UpdateTicketInput:
-    ticket_id: strawberry.ID
-    priority: Priority | None = None
-    tags: list[str] | None = None
+    ticket_id: strawberry.ID = strawberry.field(description="The ticket's id.")
+    priority: Priority | None = strawberry.field(default=None, description="A new priority.")
+    tags: list[str] | None = strawberry.field(
+        default=None, description="The new tags, replacing the old; at most 20."
+    )
     assignee_id: strawberry.ID | None = strawberry.field(
         default=None, description="An agent; an empty string unassigns."
     )
-    custom_fields: JSON | None = None
+    custom_fields: JSON | None = strawberry.field(
+        default=None, description="New custom field values, key to value."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Two tickets of one organization to merge.")
 class MergeTicketsInput:
-    source_id: strawberry.ID
-    target_id: strawberry.ID
+    source_id: strawberry.ID = strawberry.field(description="The ticket that goes (`MERGED`).")
+    target_id: strawberry.ID = strawberry.field(description="The ticket that stays.")
 
 
-@strawberry.input
+@strawberry.input(description="A ticket's next status.")
 class SetTicketStatusInput:
-    ticket_id: strawberry.ID
-    status: Status
+    ticket_id: strawberry.ID = strawberry.field(description="The ticket's id.")
+    status: Status = strawberry.field(
+        description="Allowed from the current status: from new, open, pending or on hold to any"
+        " other but new and merged; from resolved to open or closed; from closed to open."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A reply or internal note on a ticket.")
 class AddCommentInput:
-    ticket_id: strawberry.ID
-    body: str
-    internal: bool = False
-    mention_ids: list[strawberry.ID] | None = None
-    attachment_ids: list[strawberry.ID] | None = None
+    ticket_id: strawberry.ID = strawberry.field(description="The ticket's id.")
+    body: str = strawberry.field(
+        description="HTML, up to 50,000 characters; tags outside an allow-list are dropped."
+    )
+    internal: bool = strawberry.field(
+        default=False, description="An internal note, hidden from the requester (agents only)."
+    )
+    mention_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Up to 20 users to notify: agents, or the requester in a public reply.",
+    )
+    attachment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Uploaded attachments (`requestAttachmentUpload`)."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Whether a member is an agent of the organization.")
 class SetAgentInput:
-    organization_id: strawberry.ID
-    user_id: strawberry.ID
-    agent: bool
-    capacity: int | None = strawberry.field(default=None, description="Open tickets at most.")
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    user_id: strawberry.ID = strawberry.field(description="The member's user id.")
+    agent: bool = strawberry.field(description="True makes them an agent, false stops it.")
+    capacity: int | None = strawberry.field(
+        default=None, description="Open tickets at most, 1 to 1000; null keeps the current one."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A ticket to hand to a team.")
 class AssignTicketToTeamInput:
-    ticket_id: strawberry.ID
-    team_id: strawberry.ID
+    ticket_id: strawberry.ID = strawberry.field(description="The ticket's id.")
+    team_id: strawberry.ID = strawberry.field(description="The team's id.")
 
 
-@strawberry.type
+@strawberry.type(description="Agents that automatic assignment picks from, in turn.")
 class Team:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="The team's id (a UUID).")
+    name: str = strawberry.field(description="Its name, unique in the organization.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of `createTeam`.")
 class TeamPayload:
-    team: Team | None = None
-    errors: list[SupportUserError] = strawberry.field(default_factory=list)
+    team: Team | None = strawberry.field(
+        default=None, description="The team; null when `errors` is not empty."
+    )
+    errors: list[SupportUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.input
+@strawberry.input(description="A custom field every ticket of the organization may carry.")
 class DefineTicketFieldInput:
-    organization_id: strawberry.ID
-    key: str
-    type: FieldType
-    required: bool = False
-    options: list[str] | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    key: str = strawberry.field(
+        description="Its key in `customFields`: letters, digits and `_`, unique."
+    )
+    type: FieldType = strawberry.field(description="The type of its values.")
+    required: bool = strawberry.field(
+        default=False, description="Whether new tickets must give it."
+    )
+    options: list[str] | None = strawberry.field(
+        default=None, description="For `CHOICE`: 1 to 100 options; for other types none."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Opening hours on one weekday.")
 class OpeningSpanInput:
-    weekday: int
-    start_minute: int
-    end_minute: int
+    weekday: int = strawberry.field(description="0 is Monday, 6 is Sunday.")
+    start_minute: int = strawberry.field(description="Opens, in minutes after midnight.")
+    end_minute: int = strawberry.field(
+        description="Closes, in minutes after midnight (to 1440); spans of a day are sorted and"
+        " disjoint."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new business calendar.")
 class CreateBusinessCalendarInput:
-    organization_id: strawberry.ID
-    name: str
-    timezone: str
-    weekly_hours: list[OpeningSpanInput]
-    holidays: list[date] | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    name: str = strawberry.field(description="Its name.")
+    timezone: str = strawberry.field(description="An IANA time zone name (`Europe/Lisbon`).")
+    weekly_hours: list[OpeningSpanInput] = strawberry.field(
+        description="The opening hours; at least one span."
+    )
+    holidays: list[date] | None = strawberry.field(
+        default=None, description="Up to 1000 days without business hours."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="The targets of one priority, in business seconds.")
 class SlaTargetInput:
-    priority: Priority
-    first_response_seconds: int | None = None
-    next_response_seconds: int | None = None
-    resolution_seconds: int | None = None
+    priority: Priority = strawberry.field(description="The priority they apply to.")
+    first_response_seconds: int | None = strawberry.field(
+        default=None, description="One minute to a year; null: no target."
+    )
+    next_response_seconds: int | None = strawberry.field(
+        default=None, description="One minute to a year; null: no target."
+    )
+    resolution_seconds: int | None = strawberry.field(
+        default=None, description="One minute to a year; null: no target."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new SLA policy.")
 class CreateSlaPolicyInput:
-    organization_id: strawberry.ID
-    name: str
-    calendar_id: strawberry.ID
-    targets: list[SlaTargetInput]
-    priorities: list[Priority] | None = None
-    tags: list[str] | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization: the one you act in."
+    )
+    name: str = strawberry.field(description="Its name.")
+    calendar_id: strawberry.ID = strawberry.field(description="The business calendar it uses.")
+    targets: list[SlaTargetInput] = strawberry.field(description="Targets per priority.")
+    priorities: list[Priority] | None = strawberry.field(
+        default=None, description="Tickets of these priorities only; null or empty: any."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Tickets with one of these tags only; null or empty: any."
+    )
 
 
 def _targets(values: list[SlaTargetInput]) -> dict[Priority, dict[str, int]]:
@@ -741,21 +932,26 @@ class Query:
     @strawberry.federation.field(
         requires_scopes=[["tickets:read"]], description="A ticket you may read; null otherwise."
     )
-    async def ticket(self, info: Info, id: strawberry.ID) -> Ticket | None:
+    async def ticket(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> Ticket | None:
         require_scope(info.context.caller, "tickets:read")
         return await Ticket.resolve_reference(info, id)
 
     @strawberry.federation.field(
         requires_scopes=[["tickets:read"]],
-        description="Before creating a ticket: existing ones it may duplicate.",
+        description="Before creating a ticket: existing ones it may duplicate, most alike"
+        " first; empty for an organization you do not act in.",
     )
     async def suggest_similar(
         self,
         info: Info,
-        organization_id: strawberry.ID,
-        title: str,
-        body: str = "",
-        first: int = 5,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        title: Annotated[str, strawberry.argument(description="The draft's title.")],
+        body: Annotated[str, strawberry.argument(description="The draft's body (HTML).")] = "",
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 5,
     ) -> list[SimilarTicket]:
         ctx = info.context
         require_scope(ctx.caller, "tickets:read")
@@ -773,11 +969,17 @@ class Query:
 class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],
-        description="Then upload the file and name it in createTicket/addComment.",
+        description="Then upload the file and name it in createTicket/addComment (signed-in"
+        " users). Errors: `INVALID_INPUT`, `NOT_FOUND`, `UNAUTHENTICATED`,"
+        " `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`.",
     )
     @rejections_as(AttachmentUploadPayload)
     async def request_attachment_upload(
-        self, info: Info, input: RequestAttachmentUploadInput
+        self,
+        info: Info,
+        input: Annotated[
+            RequestAttachmentUploadInput, strawberry.argument(description="The file.")
+        ],
     ) -> AttachmentUploadPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
@@ -798,9 +1000,18 @@ class Mutation:
             )
         )
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Open a ticket as its requester (signed-in users); the matching SLA policy"
+        " starts its clocks. Errors: `INVALID_INPUT`, `NOT_FOUND`, `UNAUTHENTICATED`,"
+        " `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`, `ATTACHMENT_NOT_UPLOADED`.",
+    )
     @rejections_as(TicketPayload)
-    async def create_ticket(self, info: Info, input: CreateTicketInput) -> TicketPayload:
+    async def create_ticket(
+        self,
+        info: Info,
+        input: Annotated[CreateTicketInput, strawberry.argument(description="The ticket.")],
+    ) -> TicketPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
         new = NewTicket(
@@ -816,9 +1027,17 @@ class Mutation:
             ticket=Ticket.of(await ctx.services.create_ticket(ctx.caller, org_id, new))
         )
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Agents: change priority, tags, assignee or custom fields. Errors:"
+        " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `ASSIGNEE_NOT_AGENT`, `AGENT_AT_CAPACITY`.",
+    )
     @rejections_as(TicketPayload)
-    async def update_ticket(self, info: Info, input: UpdateTicketInput) -> TicketPayload:
+    async def update_ticket(
+        self,
+        info: Info,
+        input: Annotated[UpdateTicketInput, strawberry.argument(description="The changes.")],
+    ) -> TicketPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
         unassign = input.assignee_id == ""
@@ -836,9 +1055,17 @@ class Mutation:
             ticket=Ticket.of(await ctx.services.update_ticket(ctx.caller, ticket_id, changes))
         )
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Agents: move a ticket to another status (resolving sends a rating link)."
+        " Errors: `NOT_FOUND`, `FORBIDDEN`, `INVALID_STATUS_TRANSITION`.",
+    )
     @rejections_as(TicketPayload)
-    async def set_ticket_status(self, info: Info, input: SetTicketStatusInput) -> TicketPayload:
+    async def set_ticket_status(
+        self,
+        info: Info,
+        input: Annotated[SetTicketStatusInput, strawberry.argument(description="The status.")],
+    ) -> TicketPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
         ticket_id = identifier(input.ticket_id, "ticketId")
@@ -847,10 +1074,16 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],
-        description="The source's thread moves to the target; the source closes.",
+        description="Agents: the source's comments and files move to the target; the source"
+        " becomes `MERGED`. Returns the target. Errors: `NOT_FOUND`, `FORBIDDEN`,"
+        " `CANNOT_MERGE_INTO_ITSELF`, `ALREADY_MERGED`.",
     )
     @rejections_as(TicketPayload)
-    async def merge_tickets(self, info: Info, input: MergeTicketsInput) -> TicketPayload:
+    async def merge_tickets(
+        self,
+        info: Info,
+        input: Annotated[MergeTicketsInput, strawberry.argument(description="The two tickets.")],
+    ) -> TicketPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
         target = await ctx.services.merge(
@@ -860,9 +1093,19 @@ class Mutation:
         )
         return TicketPayload(ticket=Ticket.of(target))
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Reply on a ticket you may read, or (agents) add an internal note; an"
+        " agent's reply opens a new ticket, the requester's reopens a pending one. Errors:"
+        " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `UNAUTHENTICATED`, `ATTACHMENT_TOO_LARGE`,"
+        " `ATTACHMENT_TYPE_NOT_ALLOWED`, `ATTACHMENT_NOT_UPLOADED`.",
+    )
     @rejections_as(CommentPayload)
-    async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
+    async def add_comment(
+        self,
+        info: Info,
+        input: Annotated[AddCommentInput, strawberry.argument(description="The comment.")],
+    ) -> CommentPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
         comment = await ctx.services.add_comment(
@@ -875,19 +1118,34 @@ class Mutation:
         )
         return CommentPayload(comment=Comment.of(comment))
 
-    @strawberry.mutation(description="Rate a resolution with the link's token (single use).")
+    @strawberry.mutation(
+        description="Rate a resolution with the link's token (single use; no sign-in needed)."
+        " Errors: `INVALID_INPUT`, `INVALID_TOKEN`, `RATING_ALREADY_GIVEN`."
+    )
     @rejections_as(SupportActionPayload)
     async def rate_ticket(
-        self, info: Info, token: str, score: int, comment: str | None = None
+        self,
+        info: Info,
+        token: Annotated[str, strawberry.argument(description="The token of the emailed link.")],
+        score: Annotated[int, strawberry.argument(description="1 (bad) to 5 (good).")],
+        comment: Annotated[
+            str | None, strawberry.argument(description="Up to 1000 characters; null: none.")
+        ] = None,
     ) -> SupportActionPayload:
         await info.context.services.rate(info.context.caller, token, score, comment)
         return SupportActionPayload(ok=True)
 
     @strawberry.federation.mutation(
-        requires_scopes=[["tickets:write"]], description="Owners and admins mark members as agents."
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins mark members as agents. Errors: `INVALID_INPUT`,"
+        " `FORBIDDEN`.",
     )
     @rejections_as(SupportActionPayload)
-    async def set_agent(self, info: Info, input: SetAgentInput) -> SupportActionPayload:
+    async def set_agent(
+        self,
+        info: Info,
+        input: Annotated[SetAgentInput, strawberry.argument(description="The member.")],
+    ) -> SupportActionPayload:
         ctx = info.context
         await ctx.services.set_agent(
             ctx.caller,
@@ -900,31 +1158,56 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],
-        description="Your availability for automatic assignment.",
+        description="Your availability as an agent for automatic assignment. Errors:"
+        " `NOT_FOUND` (also when you are no agent).",
     )
     @rejections_as(SupportActionPayload)
     async def set_agent_availability(
-        self, info: Info, organization_id: strawberry.ID, available: bool
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        available: Annotated[
+            bool, strawberry.argument(description="False: you get no tickets automatically.")
+        ],
     ) -> SupportActionPayload:
         ctx = info.context
         org_id = identifier(organization_id, "organizationId")
         await ctx.services.set_availability(ctx.caller, org_id, available)
         return SupportActionPayload(ok=True)
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins. Errors: `INVALID_INPUT` (also a name taken), `FORBIDDEN`.",
+    )
     @rejections_as(TeamPayload)
     async def create_team(
-        self, info: Info, organization_id: strawberry.ID, name: str
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        name: Annotated[
+            str, strawberry.argument(description="Up to 100 characters, unique in it.")
+        ],
     ) -> TeamPayload:
         ctx = info.context
         org_id = identifier(organization_id, "organizationId")
         team = await ctx.services.create_team(ctx.caller, org_id, name)
         return TeamPayload(team=Team(id=strawberry.ID(str(team.id)), name=team.name))
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins add an agent to a team (again is harmless). Errors:"
+        " `NOT_FOUND`, `FORBIDDEN`, `ASSIGNEE_NOT_AGENT`.",
+    )
     @rejections_as(SupportActionPayload)
     async def add_team_member(
-        self, info: Info, team_id: strawberry.ID, user_id: strawberry.ID
+        self,
+        info: Info,
+        team_id: Annotated[strawberry.ID, strawberry.argument(description="The team's id.")],
+        user_id: Annotated[strawberry.ID, strawberry.argument(description="An agent's user id.")],
     ) -> SupportActionPayload:
         ctx = info.context
         await ctx.services.add_team_member(
@@ -934,11 +1217,17 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],
-        description="Round-robin to an available agent of the team.",
+        description="Agents: round-robin to an available agent of the team under capacity;"
+        " with nobody eligible it stays unassigned and the SLA timeline says why. Errors:"
+        " `NOT_FOUND`, `FORBIDDEN`.",
     )
     @rejections_as(TicketPayload)
     async def assign_ticket_to_team(
-        self, info: Info, input: AssignTicketToTeamInput
+        self,
+        info: Info,
+        input: Annotated[
+            AssignTicketToTeamInput, strawberry.argument(description="The ticket and team.")
+        ],
     ) -> TicketPayload:
         ctx = info.context
         require_scope(ctx.caller, "tickets:write")
@@ -947,10 +1236,16 @@ class Mutation:
         )
         return TicketPayload(ticket=Ticket.of(ticket))
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins add a custom ticket field. Errors: `INVALID_INPUT`"
+        " (also a key taken), `FORBIDDEN`.",
+    )
     @rejections_as(SupportActionPayload)
     async def define_ticket_field(
-        self, info: Info, input: DefineTicketFieldInput
+        self,
+        info: Info,
+        input: Annotated[DefineTicketFieldInput, strawberry.argument(description="The field.")],
     ) -> SupportActionPayload:
         ctx = info.context
         await ctx.services.define_field(
@@ -963,10 +1258,17 @@ class Mutation:
         )
         return SupportActionPayload(ok=True)
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins. Errors: `INVALID_INPUT`, `FORBIDDEN`.",
+    )
     @rejections_as(BusinessCalendarPayload)
     async def create_business_calendar(
-        self, info: Info, input: CreateBusinessCalendarInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreateBusinessCalendarInput, strawberry.argument(description="The calendar.")
+        ],
     ) -> BusinessCalendarPayload:
         ctx = info.context
         calendar = await ctx.services.create_calendar(
@@ -979,9 +1281,17 @@ class Mutation:
         )
         return BusinessCalendarPayload(calendar=BusinessCalendar.of(calendar))
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins; it applies to matching tickets created afterwards."
+        " Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`.",
+    )
     @rejections_as(SlaPolicyPayload)
-    async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SlaPolicyPayload:
+    async def create_sla_policy(
+        self,
+        info: Info,
+        input: Annotated[CreateSlaPolicyInput, strawberry.argument(description="The policy.")],
+    ) -> SlaPolicyPayload:
         ctx = info.context
         policy = await ctx.services.create_policy(
             ctx.caller,
