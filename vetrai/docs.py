@@ -20,6 +20,7 @@ from graphql import (
     GraphQLUnionType,
     StringValueNode,
     parse,
+    print_ast,
 )
 
 from core.scopes import SCOPE_DESCRIPTIONS
@@ -36,16 +37,28 @@ def _text(description: str | None) -> str:
     return " ".join((description or "").split())
 
 
+def _default(value: GraphQLArgument | GraphQLInputField) -> str:
+    """`` = <default>`` as the SDL writes it, or nothing."""
+    literal = value.ast_node.default_value if value.ast_node else None
+    return f" = {print_ast(literal)}" if literal else ""
+
+
 def _arguments(args: dict[str, GraphQLArgument]) -> str:
-    return ", ".join(f"{name}: {arg.type}" for name, arg in args.items())
+    return ", ".join(f"{name}: {arg.type}{_default(arg)}" for name, arg in args.items())
+
+
+def _argument_notes(args: dict[str, GraphQLArgument]) -> list[str]:
+    return [f"`{name}`: {_text(arg.description)}" for name, arg in args.items() if arg.description]
 
 
 def _fields(fields: dict[str, GraphQLField] | dict[str, GraphQLInputField]) -> list[str]:
     rows = ["| field | type | description |", "|---|---|---|"]
     for name, field in fields.items():
-        args = getattr(field, "args", None)
+        args = getattr(field, "args", None) or {}
         signature = f"{name}({_arguments(args)})" if args else name
-        rows.append(f"| `{signature}` | `{field.type}` | {_text(field.description)} |")
+        about = "<br>".join([_text(field.description), *_argument_notes(args)])
+        default = _default(field) if isinstance(field, GraphQLInputField) else ""
+        rows.append(f"| `{signature}` | `{field.type}{default}` | {about} |")
     return rows
 
 
@@ -57,6 +70,7 @@ def _root(title: str, root: GraphQLObjectType | None) -> list[str]:
         args = f"({_arguments(field.args)})" if field.args else ""
         about = f" — {_text(field.description)}" if field.description else ""
         lines.append(f"- `{name}{args}: {field.type}`{about}")
+        lines += [f"  - {note}" for note in _argument_notes(field.args)]
     return [*lines, ""]
 
 
