@@ -290,10 +290,20 @@ MultitaskType = described_enum(
 )
 
 
-@strawberry.enum(description="An answer to a job's interrupt.")
 class Decision(enum.Enum):
-    APPROVE = strawberry.enum_value("approve", description="Go on as proposed.")
-    REJECT = strawberry.enum_value("reject", description="Do not; the workflow decides what next.")
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+DecisionType = described_enum(
+    Decision,
+    "Decision",
+    "An answer to a job's interrupt.",
+    {
+        Decision.APPROVE: "Go on as proposed.",
+        Decision.REJECT: "Do not; the workflow decides what next.",
+    },
+)
 
 
 @strawberry.input(description="A run of a workflow.")
