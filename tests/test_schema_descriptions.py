@@ -13,6 +13,8 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    TypeDefinitionNode,
+    TypeExtensionNode,
     parse,
 )
 
@@ -40,6 +42,25 @@ def _elements(named: GraphQLNamedType) -> Iterator[tuple[str, str, str | None]]:
             yield f"{named.name}.{name}", name, value.description
 
 
+def _described(sdl: str) -> Iterator[tuple[str, str]]:
+    """(coordinate, description) of every described element of a subgraph's SDL."""
+    for definition in parse(sdl).definitions:
+        if not isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+            continue
+        name = definition.name.value
+        nodes = [(name, definition)]
+        for field in getattr(definition, "fields", None) or ():
+            nodes.append((f"{name}.{field.name.value}", field))
+            nodes += [
+                (f"{name}.{field.name.value}({arg.name.value}:)", arg)
+                for arg in getattr(field, "arguments", None) or ()
+            ]
+        nodes += [(f"{name}.{v.name.value}", v) for v in getattr(definition, "values", None) or ()]
+        for coordinate, node in nodes:
+            if getattr(node, "description", None):
+                yield coordinate, node.description.value
+
+
 def _says_nothing(name: str, description: str | None) -> bool:
     """Missing, blank, or the name again (``createdAt``: "Created at.")."""
     words = re.sub(r"[^a-z0-9]", "", (description or "").lower())
@@ -61,6 +82,17 @@ def undescribed(sdl: str) -> list[str]:
 def test_every_element_of_the_api_schema_is_described() -> None:
     missing = undescribed(SUPERGRAPH.read_text())
     assert missing == [], f"{len(missing)} elements lack a description:\n" + "\n".join(missing)
+
+
+def test_subgraphs_agree_on_the_description_of_what_they_share() -> None:
+    # Composition keeps one of differing descriptions (the first subgraph's, as Apollo does):
+    # an entity's stub in another subgraph must not describe it differently from its owner.
+    by_coordinate: dict[str, dict[str, set[str]]] = {}
+    for path in sorted((ROOT / "schema" / "subgraphs").glob("*.graphql")):
+        for coordinate, description in _described(path.read_text()):
+            by_coordinate.setdefault(coordinate, {}).setdefault(description, set()).add(path.stem)
+    differing = {c: d for c, d in by_coordinate.items() if len(d) > 1}
+    assert differing == {}
 
 
 def test_a_missing_or_empty_description_is_named_by_its_coordinate() -> None:

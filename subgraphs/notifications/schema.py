@@ -203,7 +203,7 @@ class NotificationSettings:
         )
 
 
-@strawberry.federation.type(keys=["id"], description="A person, as far as notifications know them.")
+@strawberry.federation.type(keys=["id"])
 class User:
     id: strawberry.ID
 

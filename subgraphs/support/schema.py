@@ -109,7 +109,7 @@ class SupportUserError(UserError):
     )
 
 
-@strawberry.federation.type(keys=["id"], description="A person, as far as support knows them.")
+@strawberry.federation.type(keys=["id"])
 class User:
     id: strawberry.ID
 
@@ -588,7 +588,7 @@ class SlaPolicy:
         return cls.of(found) if found else None
 
 
-@strawberry.federation.type(keys=["id"], description="A tenant, as support knows it.")
+@strawberry.federation.type(keys=["id"])
 class Organization:
     id: strawberry.ID
 

@@ -64,7 +64,7 @@ class TenancyUserError(UserError):
     )
 
 
-@strawberry.federation.type(keys=["id"], description="A person, as far as tenancy knows them.")
+@strawberry.federation.type(keys=["id"])
 class User:
     id: strawberry.ID
 
