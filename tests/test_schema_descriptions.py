@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from graphql import (
     GraphQLEnumType,
@@ -48,7 +49,7 @@ def _described(sdl: str) -> Iterator[tuple[str, str]]:
         if not isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
             continue
         name = definition.name.value
-        nodes = [(name, definition)]
+        nodes: list[tuple[str, Any]] = [(name, definition)]
         for field in getattr(definition, "fields", None) or ():
             nodes.append((f"{name}.{field.name.value}", field))
             nodes += [
@@ -57,8 +58,9 @@ def _described(sdl: str) -> Iterator[tuple[str, str]]:
             ]
         nodes += [(f"{name}.{v.name.value}", v) for v in getattr(definition, "values", None) or ()]
         for coordinate, node in nodes:
-            if getattr(node, "description", None):
-                yield coordinate, node.description.value
+            description = getattr(node, "description", None)
+            if description is not None:
+                yield coordinate, description.value
 
 
 def _says_nothing(name: str, description: str | None) -> bool:
