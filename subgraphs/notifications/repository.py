@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.kernel.db import upsert_if_newer
 from subgraphs.notifications.models import (
     Channel,
     Delivery,
@@ -95,13 +96,7 @@ async def record_members(
     """Store the list unless a newer one is already stored."""
     row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
     table = OrganizationMembers.__table__  # type: ignore[attr-defined]
-    statement = insert(table).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["org_id"],
-        set_={"user_ids": statement.excluded.user_ids, "as_of": statement.excluded.as_of},
-        where=table.c.as_of < statement.excluded.as_of,
-    )
-    await session.exec(statement)
+    await upsert_if_newer(session, table, row, key="org_id")
 
 
 async def locked_delivery(session: AsyncSession, delivery_id: UUID) -> Delivery | None:
