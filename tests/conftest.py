@@ -80,7 +80,7 @@ async def owner_engine(settings: PlatformSettings) -> AsyncIterator[AsyncEngine]
     await engine.dispose()
 
 
-class Subgraph:
+class SignedClient:
     """An HTTP client for one subgraph app that signs the caller context as the router does."""
 
     def __init__(self, name: str, client: httpx.AsyncClient, key: bytes) -> None:
@@ -111,13 +111,13 @@ class Subgraph:
         return data
 
 
-async def subgraph_client(name: str, settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+async def subgraph_client(name: str, settings: PlatformSettings) -> AsyncIterator[SignedClient]:
     from vetrai.platform import domain
 
     app = domain(name).create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
-        yield Subgraph(name, client, context_key(settings.core))
+        yield SignedClient(name, client, context_key(settings.core))
     await app.state.runtime.db.close()
     await app.state.runtime.redis.aclose()
 
@@ -154,19 +154,19 @@ def link_token(body: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def auth(settings: PlatformSettings, worker: None) -> AsyncIterator[Subgraph]:
+async def auth(settings: PlatformSettings, worker: None) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("auth", settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def tenancy(settings: PlatformSettings, worker: None) -> AsyncIterator[Subgraph]:
+async def tenancy(settings: PlatformSettings, worker: None) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("tenancy", settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def keys(settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+async def keys(settings: PlatformSettings) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("keys", settings):
         yield client
 
@@ -184,7 +184,7 @@ async def notification_service(settings: PlatformSettings) -> AsyncIterator[Noti
 
 
 @pytest.fixture(scope="session")
-async def notifications(settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+async def notifications(settings: PlatformSettings) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("notifications", settings):
         yield client
 

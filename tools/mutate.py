@@ -39,6 +39,10 @@ TESTS: dict[str, list[str]] = {
         "tests/subgraphs/keys",
         "tests/security/test_keys_isolation.py",
     ],
+    "subgraphs/keys/repository.py": [
+        "tests/subgraphs/keys",
+        "tests/security/test_keys_isolation.py",
+    ],
     "router/identity.py": [
         "tests/router/platform/test_identity_claims.py",
         "tests/router/platform/test_identity_outages.py",

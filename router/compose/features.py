@@ -25,7 +25,7 @@ from graphql import (
 )
 
 from router.compose.errors import CompositionError
-from router.compose.fieldset import parse_selection_set
+from router.compose.fieldset_resolution import parse_selection_set
 from router.compose.metadata import (
     Metadata,
     argument,

@@ -15,7 +15,12 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from router.compose.fieldset import Composite, FieldSet, resolve, with_implementations
+from router.compose.fieldset_resolution import (
+    Composite,
+    ResolvedFieldSet,
+    resolve,
+    with_implementations,
+)
 from router.compose.subgraph import ParsedSubgraph
 
 
@@ -161,24 +166,24 @@ def _collect_fake_externals(meta: Metadata) -> None:
     meta.external -= meta.fake_external
 
 
-def key_field_set(meta: Metadata, type_name: str, key: Key) -> FieldSet:
+def key_field_set(meta: Metadata, type_name: str, key: Key) -> ResolvedFieldSet:
     parent = meta.subgraph.schema.get_type(type_name)
     if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        return FieldSet()
+        return ResolvedFieldSet()
     return resolve(meta.subgraph.schema, parent, key.fields)
 
 
-def requires_field_set(meta: Metadata, coordinate: str) -> FieldSet:
+def requires_field_set(meta: Metadata, coordinate: str) -> ResolvedFieldSet:
     parent = meta.subgraph.schema.get_type(coordinate.split(".")[0])
     if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        return FieldSet()
+        return ResolvedFieldSet()
     return resolve(meta.subgraph.schema, parent, meta.requires[coordinate])
 
 
-def provides_field_set(meta: Metadata, coordinate: str) -> FieldSet:
+def provides_field_set(meta: Metadata, coordinate: str) -> ResolvedFieldSet:
     target = get_named_type(field_definition(meta, coordinate).type)
     if not isinstance(target, GraphQLObjectType | GraphQLInterfaceType):
-        return FieldSet()
+        return ResolvedFieldSet()
     return resolve(meta.subgraph.schema, target, meta.provides[coordinate])
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from graphql import GraphQLInterfaceType, GraphQLObjectType
 
 from router.compose.errors import CompositionError
-from router.compose.fieldset import FieldSet, Selected, resolve
+from router.compose.fieldset_resolution import ResolvedFieldSet, Selected, resolve
 from router.compose.metadata import Key, Metadata
 from router.compose.naming import graph_enum_values, quoted
 from router.compose.supergraph import ComposedSupergraph, Field, NamedType
@@ -137,7 +137,7 @@ class Satisfiability:
                     changed = True
         return reached
 
-    def _keys(self, index: int, type_name: str) -> list[tuple[Key, FieldSet]]:
+    def _keys(self, index: int, type_name: str) -> list[tuple[Key, ResolvedFieldSet]]:
         view = self._view(index, type_name)
         if view is None:
             return []

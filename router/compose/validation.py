@@ -12,7 +12,7 @@ from graphql import (
 )
 
 from router.compose.errors import CompositionError
-from router.compose.fieldset import FieldSet, Selected
+from router.compose.fieldset_resolution import ResolvedFieldSet, Selected
 from router.compose.metadata import (
     Metadata,
     field_definition,
@@ -58,7 +58,7 @@ class _Reporter:
             CompositionError(code, prefix + message, self.meta.name, self.coordinate)
         )
 
-    def add_problems(self, kind: str, field_set: FieldSet) -> None:
+    def add_problems(self, kind: str, field_set: ResolvedFieldSet) -> None:
         for problem in field_set.problems:
             hint = _UNKNOWN_HINT[kind] if problem.startswith("Cannot query field") else ""
             self.add(

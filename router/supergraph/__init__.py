@@ -1,14 +1,14 @@
 """The supergraph model: subgraphs, join metadata, the full schema and the API schema."""
 
 from router.supergraph.fieldset import FieldSet, parse_field_set
-from router.supergraph.model import FieldPlacement, Key, Subgraph, TypeInSubgraph
+from router.supergraph.model import FieldPlacement, JoinGraph, Key, TypeInSubgraph
 from router.supergraph.supergraph import Supergraph
 
 __all__ = [
     "FieldPlacement",
     "FieldSet",
+    "JoinGraph",
     "Key",
-    "Subgraph",
     "Supergraph",
     "TypeInSubgraph",
     "parse_field_set",

@@ -1,4 +1,6 @@
-"""Field sets (`@key(fields:)`, `@requires`, `@provides`) parsed into small selection trees."""
+"""Field sets (`@key(fields:)`, `@requires`, `@provides`) parsed into small selection trees, as
+the planner walks them; composition checks them against a schema in
+`router.compose.fieldset_resolution`."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ from router.supergraph.fieldset import FieldSet
 
 
 @dataclass(frozen=True)
-class Subgraph:
+class JoinGraph:
+    """A subgraph as the supergraph names it: its ``join__Graph`` value, name and URL."""
+
     enum_value: str
     name: str
     url: str

@@ -21,8 +21,8 @@ from router.supergraph.fieldset import FieldSet, parse_field_set
 from router.supergraph.model import (
     FieldInSubgraph,
     FieldPlacement,
+    JoinGraph,
     Key,
-    Subgraph,
     TypeInSubgraph,
     TypeJoin,
 )
@@ -119,14 +119,14 @@ def _args(directive: Any) -> dict[str, Any]:
     return {a.name.value: value_from_ast_untyped(a.value) for a in directive.arguments or ()}
 
 
-def _subgraphs(document: DocumentNode) -> dict[str, Subgraph]:
+def _subgraphs(document: DocumentNode) -> dict[str, JoinGraph]:
     for definition in document.definitions:
         if (
             isinstance(definition, EnumTypeDefinitionNode)
             and definition.name.value == "join__Graph"
         ):
             graphs = (
-                Subgraph(value.name.value, args["name"], args["url"])
+                JoinGraph(value.name.value, args["name"], args["url"])
                 for value in definition.values or ()
                 for args in map(_args, directive_named(value, "join__graph"))
             )

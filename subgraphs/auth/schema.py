@@ -11,7 +11,7 @@ import strawberry
 from subgraphs.auth import models
 from subgraphs.auth.contract import AuthErrorCode
 from subgraphs.auth.service import AuthService, Tokens
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.schema import (
     CODE,
     ERRORS,
@@ -26,7 +26,7 @@ from subgraphs.kernel.schema import (
 )
 from subgraphs.kernel.validation import uuid_or_none
 
-Info = strawberry.Info[Context[AuthService], None]
+Info = strawberry.Info[RequestContext[AuthService], None]
 
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)

@@ -14,7 +14,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 from sqlalchemy import or_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,7 +24,7 @@ from subgraphs.auth.models import EmailToken, OrganizationMembers, RefreshToken,
 from subgraphs.auth.settings import Settings
 from subgraphs.auth.signing import TokenSigner
 from subgraphs.kernel import validation
-from subgraphs.kernel.db import Database, utcnow
+from subgraphs.kernel.db import Database, upsert_if_newer, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, signed_in
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
@@ -62,14 +61,8 @@ async def record_members(db: Database, org_id: UUID, user_ids: list[UUID], as_of
     """Record tenancy's list of an organization's members unless a newer one is recorded."""
     row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
     table = OrganizationMembers.__table__  # type: ignore[attr-defined]
-    statement = insert(table).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["org_id"],
-        set_={"user_ids": statement.excluded.user_ids, "as_of": statement.excluded.as_of},
-        where=table.c.as_of < statement.excluded.as_of,
-    )
     async with db.transaction(ANONYMOUS) as session:
-        await session.exec(statement)
+        await upsert_if_newer(session, table, row, key="org_id")
 
 
 def login_delay(failures: int, settings: Settings) -> float:

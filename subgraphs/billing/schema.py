@@ -15,7 +15,7 @@ from subgraphs.billing import models
 from subgraphs.billing.contract import BillingErrorCode
 from subgraphs.billing.plans import Plan as PlanTerms
 from subgraphs.billing.service import AccountView, BillingService
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
@@ -32,7 +32,7 @@ from subgraphs.kernel.schema import (
 )
 from subgraphs.kernel.validation import identifier, uuid_or_none
 
-Info = strawberry.Info[Context[BillingService], None]
+Info = strawberry.Info[RequestContext[BillingService], None]
 P = TypeVar("P")
 
 

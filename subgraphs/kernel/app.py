@@ -50,7 +50,7 @@ class Runtime:
 
 
 @dataclass
-class Context(Generic[S]):
+class RequestContext(Generic[S]):
     """What a resolver receives as ``info.context``; one per request."""
 
     caller: Caller
@@ -61,7 +61,7 @@ class Context(Generic[S]):
     connection_params: dict[str, object] | None = None
 
 
-class _SubgraphGraphQL(GraphQL[Context[Any], None]):
+class _SubgraphGraphQL(GraphQL[RequestContext[Any], None]):
     def __init__(self, schema: Schema, runtime: Runtime, services: Callable[[], object]) -> None:
         super().__init__(
             schema,
@@ -72,11 +72,13 @@ class _SubgraphGraphQL(GraphQL[Context[Any], None]):
         self._runtime = runtime
         self._services = services
 
-    async def get_context(self, request: Any, response: Any) -> Context[Any]:
+    async def get_context(self, request: Any, response: Any) -> RequestContext[Any]:
         caller = request.scope.get("state", {}).get("caller", ANONYMOUS)
-        return Context(caller=caller, services=self._services(), request=request, response=response)
+        return RequestContext(
+            caller=caller, services=self._services(), request=request, response=response
+        )
 
-    async def on_ws_connect(self, context: Context[Any]) -> None:
+    async def on_ws_connect(self, context: RequestContext[Any]) -> None:
         """One verified context serves the whole connection; a bad one closes it (4403)."""
         header = context.request.headers.get(HEADER) or (context.connection_params or {}).get(
             HEADER

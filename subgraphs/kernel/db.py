@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, text
+from sqlalchemy import ColumnElement, Table, func, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
@@ -41,6 +42,20 @@ def _set_config(name: str, value: str | UUID | None) -> ColumnElement[str]:
 async def set_local(session: AsyncSession, name: str, value: str | UUID | None) -> None:
     """Set a transaction-local setting read by row-level security policies."""
     await session.exec(select(_set_config(name, value)))
+
+
+async def upsert_if_newer(
+    session: AsyncSession, table: Table, row: dict[str, object], *, key: str, stamp: str = "as_of"
+) -> None:
+    """Store ``row``, or replace the stored row of its ``key`` when ``row[stamp]`` is newer: a
+    copy of another domain's data that an older, replayed announcement never overwrites."""
+    statement = insert(table).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[key],
+        set_={name: statement.excluded[name] for name in row if name != key},
+        where=table.c[stamp] < statement.excluded[stamp],
+    )
+    await session.exec(statement)
 
 
 # Where a session lists the outbox messages it wrote, for the flush after its commit.

@@ -15,7 +15,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.federation import Schema
 
 from core.caller import Caller
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Code, ErrorCode, Rejected
 
 log = logging.getLogger("vetrai.errors")
@@ -135,7 +135,7 @@ def rejections_as(payload: Callable[..., P]) -> Callable[[F], F]:
 
 
 def loader(
-    context: Context[Any], name: str, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
+    context: RequestContext[Any], name: str, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
 ) -> DataLoader[Any, Any]:
     """The request's DataLoader called ``name``: N lookups in one request cost one query."""
     if name not in context.loaders:

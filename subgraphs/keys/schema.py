@@ -13,7 +13,7 @@ from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
 from core.scopes import MANAGE_ORGANIZATION, SCOPE_DESCRIPTIONS
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.schema import (
     CODE,
     ERRORS,
@@ -31,7 +31,7 @@ from subgraphs.keys import models
 from subgraphs.keys.contract import KeysErrorCode
 from subgraphs.keys.service import IssuedSecret, KeysService, NewKey, RateLimit
 
-Info = strawberry.Info[Context[KeysService], None]
+Info = strawberry.Info[RequestContext[KeysService], None]
 
 
 @strawberry.federation.type(shareable=True, name="UserError", description=USER_ERROR)

@@ -12,18 +12,16 @@ from typing import TypeVar, cast
 from uuid import UUID
 
 from redis.asyncio import Redis
-from sqlalchemy import or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
 from core.scopes import SCOPES, scopes_of
 from subgraphs.kernel import validation
-from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement
 from subgraphs.kernel.tokens import token_hash
+from subgraphs.keys import repository
 from subgraphs.keys.contract import (
     CHANGED_CHANNEL,
     SECRET_PREFIX,
@@ -34,7 +32,7 @@ from subgraphs.keys.contract import (
     parse_usage_key,
     usage_key,
 )
-from subgraphs.keys.models import ApiKey, UsageDay
+from subgraphs.keys.models import ApiKey
 from subgraphs.keys.settings import Settings
 
 MAX_RATE_LIMIT = 1_000_000
@@ -245,23 +243,6 @@ class KeysService:
         require_held(caller, terms.scopes)
         return terms
 
-    async def _active_keys(self, session: AsyncSession, org_id: UUID) -> int:
-        # Serialises key creation per organization, so concurrent calls cannot pass the maximum.
-        await session.exec(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(str(org_id), 0)))
-        )
-        now = utcnow()
-        count = await session.exec(
-            select(func.count())
-            .select_from(ApiKey)
-            .where(
-                ApiKey.org_id == org_id,
-                col(ApiKey.revoked_at).is_(None),
-                or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
-            )
-        )
-        return int(count.one())
-
     async def create(self, caller: Caller, new: NewKey) -> IssuedSecret:
         user_id = require_manager(caller, new.org_id)
         terms = self._checked(caller, new)
@@ -269,7 +250,7 @@ class KeysService:
         async with self.db.transaction(caller) as session:
             maximum = self.settings.keys.api_keys_max_per_organization
             require(
-                await self._active_keys(session, new.org_id) < maximum,
+                await repository.active_keys(session, new.org_id) < maximum,
                 KeysErrorCode.API_KEY_LIMIT_REACHED,
                 f"An organization can have at most {maximum} active API keys; revoke one first.",
             )
@@ -289,7 +270,7 @@ class KeysService:
 
     async def _managed_key(self, session: AsyncSession, caller: Caller, key_id: UUID) -> ApiKey:
         managing_user(caller)
-        key = existing(await session.get(ApiKey, key_id, with_for_update=True), "API key")
+        key = existing(await repository.locked_key(session, key_id), "API key")
         require_manager(caller, key.org_id)
         return key
 
@@ -339,7 +320,7 @@ class KeysService:
     async def api_keys(self, caller: Caller, ids: list[UUID]) -> list[ApiKey | None]:
         """Keys by id, in order; None where the caller does not manage the key's organization."""
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(select(ApiKey).where(col(ApiKey.id).in_(ids)))
+            rows = await repository.keys_by_id(session, ids)
             found = {k.id: k for k in rows if caller.manages(k.org_id)}
         await self._fresh_last_used(list(found.values()))
         return [found.get(i) for i in ids]
@@ -351,13 +332,8 @@ class KeysService:
         visible = [o for o in org_ids if caller.manages(o)]
         by_org: dict[UUID, list[ApiKey]] = {}
         if visible:
-            query = select(ApiKey).where(col(ApiKey.org_id).in_(visible))
-            if not include_revoked:
-                query = query.where(col(ApiKey.revoked_at).is_(None))
             async with self.db.transaction(caller) as session:
-                rows = await session.exec(query.order_by(col(ApiKey.created_at).desc()))
-                for key in rows:
-                    by_org.setdefault(key.org_id, []).append(key)
+                by_org = await repository.keys_of(session, visible, include_revoked)
         await self._fresh_last_used([k for keys in by_org.values() for k in keys])
         return [by_org.get(o, []) for o in org_ids]
 
@@ -380,16 +356,9 @@ class KeysService:
         if end < start:
             return [[] for _ in key_ids]
         async with self.db.transaction(caller) as session:
-            keys = await session.exec(select(ApiKey).where(col(ApiKey.id).in_(key_ids)))
+            keys = await repository.keys_by_id(session, key_ids)
             orgs = {k.id: k.org_id for k in keys if caller.manages(k.org_id)}
-            rows = await session.exec(
-                select(UsageDay).where(
-                    col(UsageDay.key_id).in_(list(orgs)),
-                    col(UsageDay.day) >= start,
-                    col(UsageDay.day) <= end,
-                )
-            )
-            counts = {(r.key_id, r.day): (r.requests, r.rejected) for r in rows}
+            counts = await repository.usage_days(session, list(orgs), start, end)
         days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
         pending = await self._pending(orgs, [d for d in days if self._may_be_pending(d)])
         return [
@@ -458,11 +427,7 @@ class KeysService:
         stamps = await self.redis.mget([last_used_key(k) for k in key_ids])
         last_used = dict(zip(key_ids, stamps, strict=True))
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            keys = await session.exec(
-                select(ApiKey)
-                .where(col(ApiKey.id).in_(key_ids), ApiKey.org_id == org_id)
-                .with_for_update()
-            )
+            keys = await repository.locked_keys_of(session, org_id, key_ids)
             known = set()
             for key in keys:
                 known.add(key.id)
@@ -471,16 +436,7 @@ class KeysService:
             # Counters of keys that no longer exist (or not in this organization) are dropped.
             rows = [c.row(org_id) for c in counters if c.key_id in known]
             if rows:
-                insert = pg_insert(UsageDay).values(rows)
-                await session.exec(
-                    insert.on_conflict_do_update(
-                        index_elements=[col(UsageDay.key_id), col(UsageDay.day)],
-                        set_={
-                            "requests": col(UsageDay.requests) + insert.excluded.requests,
-                            "rejected": col(UsageDay.rejected) + insert.excluded.rejected,
-                        },
-                    )
-                )
+                await repository.add_usage(session, rows)
         async with self.redis.pipeline(transaction=True) as pipe:
             for counter in counters:
                 pipe.hincrby(counter.name, "requests", -counter.requests)
@@ -499,16 +455,7 @@ class KeysService:
             return None
         hashed = token_hash(secret)
         async with self.db.transaction(ANONYMOUS) as session:
-            await set_local(session, "app.key_hash", hashed)
-            rows = await session.exec(
-                select(ApiKey).where(
-                    or_(
-                        col(ApiKey.secret_hash) == hashed,
-                        col(ApiKey.previous_secret_hash) == hashed,
-                    )
-                )
-            )
-            key = rows.first()
+            key = await repository.key_by_hash(session, hashed)
         now = utcnow()
         if key is None or key.revoked_at is not None or _is_expired(key, now):
             return None

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database, utcnow
+from subgraphs.notifications import repository
 from subgraphs.notifications.channels import DeliveryFailed, Sender
 from subgraphs.notifications.models import Channel, Delivery, Status
 from subgraphs.notifications.settings import Settings
@@ -24,7 +25,7 @@ class DeliveryService:
         The row stays locked while sending, so two workers never send it both.
         """
         async with self.db.transaction(recipient) as session:
-            delivery = await session.get(Delivery, delivery_id, with_for_update=True)
+            delivery = await repository.locked_delivery(session, delivery_id)
             if delivery is None or delivery.status != Status.QUEUED.value:
                 return None
             delivery.attempts += 1

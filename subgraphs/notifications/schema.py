@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from core.scopes import MANAGE_ORGANIZATION
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor
 from subgraphs.kernel.schema import (
@@ -38,7 +38,7 @@ from subgraphs.notifications.models import Channel, Status
 from subgraphs.notifications.service import MANDATORY, NotificationService
 from subgraphs.notifications.templates import MESSAGE, Rendered, Source
 
-Info = strawberry.Info[Context[NotificationService], None]
+Info = strawberry.Info[RequestContext[NotificationService], None]
 ChannelType = described_enum(
     Channel,
     "NotificationChannel",

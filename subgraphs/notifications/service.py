@@ -13,10 +13,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
 from redis.asyncio import Redis
-from sqlalchemy import func, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
@@ -24,7 +21,7 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
-from subgraphs.notifications import live
+from subgraphs.notifications import live, repository
 from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
 from subgraphs.notifications.models import (
     Channel,
@@ -233,9 +230,7 @@ class NotificationService:
         sent: Sent,
     ) -> None:
         dedupe = f"{outgoing.idempotency_key}:{user_id or email}"
-        found = (
-            await session.exec(select(Notification).where(Notification.dedupe_key == dedupe))
-        ).first()
+        found = await repository.by_dedupe_key(session, dedupe)
         if found is not None:
             sent.notifications.append(found)
             await self._requeue(session, found, sent)
@@ -304,11 +299,7 @@ class NotificationService:
 
     async def _requeue(self, session: AsyncSession, found: Notification, sent: Sent) -> None:
         """A repeated request sends nothing new, but finishes what a crash may have left."""
-        rows = await session.exec(
-            select(Delivery).where(
-                Delivery.notification_id == found.id, Delivery.status == Status.QUEUED.value
-            )
-        )
+        rows = await repository.queued_deliveries(session, found.id)
         sent.queued.extend((d, None) for d in rows)
 
     async def _remember(
@@ -328,14 +319,7 @@ class NotificationService:
     ) -> list[Channel]:
         if user_id is None or outgoing.category in MANDATORY:
             return outgoing.channels
-        rows = await session.exec(
-            select(Preference).where(
-                Preference.user_id == user_id,
-                Preference.category == outgoing.category,
-                col(Preference.enabled).is_(False),
-            )
-        )
-        off = {p.channel for p in rows}
+        off = await repository.disabled_channels(session, user_id, outgoing.category)
         return [c for c in outgoing.channels if c.value not in off]
 
     async def _source(
@@ -344,15 +328,9 @@ class NotificationService:
         """The organization's template for the closest locale, else the platform's default."""
         if org_id is not None:
             candidates = locales(locale)
-            rows = await session.exec(
-                select(Template).where(
-                    Template.org_id == org_id,
-                    Template.key == key,
-                    Template.channel == channel.value,
-                    col(Template.locale).in_(candidates),
-                )
+            by_locale = await repository.templates_by_locale(
+                session, org_id, key, channel, candidates
             )
-            by_locale = {t.locale: t for t in rows}
             for candidate in candidates:
                 if found := by_locale.get(candidate):
                     return Source(found.subject, found.body, found.html)
@@ -387,16 +365,8 @@ class NotificationService:
 
     async def set_members(self, org_id: UUID, user_ids: list[UUID], as_of: datetime) -> None:
         """Record tenancy's list unless a newer one is already recorded."""
-        row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
-        table = OrganizationMembers.__table__  # type: ignore[attr-defined]
-        statement = insert(table).values(row)
-        statement = statement.on_conflict_do_update(
-            index_elements=["org_id"],
-            set_={"user_ids": statement.excluded.user_ids, "as_of": statement.excluded.as_of},
-            where=table.c.as_of < statement.excluded.as_of,
-        )
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            await session.exec(statement)
+            await repository.record_members(session, org_id, user_ids, as_of)
 
     # the SMS provider's reports ---------------------------------------------------------------
 
@@ -408,7 +378,7 @@ class NotificationService:
         if final is None:
             return
         async with self.db.transaction(recipient) as session:
-            delivery = await session.get(Delivery, delivery_id, with_for_update=True)
+            delivery = await repository.locked_delivery(session, delivery_id)
             if delivery is None or delivery.status != Status.SENT.value:
                 return
             delivery.status = final.value
@@ -427,24 +397,13 @@ class NotificationService:
         position = decode_cursor(after, 2) if after else None
         if caller.user_id != user_id:
             return History(Page([], False), 0, 0)
-        mine = (col(Notification.user_id) == user_id, col(Notification.in_app).is_(True))
+        before = self._position(position) if position is not None else None
         async with self.db.transaction(caller) as session:
-            query = select(Notification).where(*mine)
-            if unread_only:
-                query = query.where(col(Notification.read_at).is_(None))
-            if position is not None:
-                created, last = self._position(position)
-                key = tuple_(col(Notification.created_at), col(Notification.id))
-                query = query.where(key < tuple_(created, last))
-            query = query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
-            rows = list(await session.exec(query.limit(size + 1)))
-            counts = await session.exec(
-                select(
-                    func.count(), func.count().filter(col(Notification.read_at).is_(None))
-                ).where(*mine)
+            rows = await repository.in_app_page(
+                session, user_id, unread_only=unread_only, before=before, size=size
             )
-            total, unread = counts.one()
-        return History(trimmed(rows, size), int(total), int(unread))
+            total, unread = await repository.in_app_counts(session, user_id)
+        return History(trimmed(rows, size), total, unread)
 
     def _position(self, position: list[str]) -> tuple[datetime, UUID]:
         try:
@@ -457,24 +416,12 @@ class NotificationService:
         if caller.user_id is None:
             return [None] * len(ids)
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Notification).where(
-                    col(Notification.id).in_(ids), Notification.user_id == caller.user_id
-                )
-            )
-            found = {n.id: n for n in rows}
+            found = await repository.notifications_of(session, caller.user_id, ids)
         return [found.get(i) for i in ids]
 
     async def deliveries(self, caller: Caller, ids: list[UUID]) -> list[list[Delivery]]:
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Delivery)
-                .where(col(Delivery.notification_id).in_(ids))
-                .order_by(col(Delivery.channel))
-            )
-            by_notification: dict[UUID, list[Delivery]] = {}
-            for delivery in rows:
-                by_notification.setdefault(delivery.notification_id, []).append(delivery)
+            by_notification = await repository.deliveries_of(session, ids)
         return [by_notification.get(i, []) for i in ids]
 
     async def mark_read(self, caller: Caller, ids: list[UUID]) -> list[Notification]:
@@ -483,22 +430,7 @@ class NotificationService:
         require(len(ids) <= 1000, ErrorCode.INVALID_INPUT, "At most 1000 at once.", "ids")
         now = utcnow()
         async with self.db.transaction(caller) as session:
-            mine = (col(Notification.id).in_(ids), col(Notification.user_id) == user_id)
-            await session.exec(
-                update(Notification)
-                .where(*mine, col(Notification.read_at).is_(None))
-                .values(read_at=now)
-            )
-            await session.exec(
-                update(Delivery)
-                .where(
-                    col(Delivery.notification_id).in_(ids),
-                    col(Delivery.user_id) == user_id,
-                    col(Delivery.channel) == Channel.IN_APP.value,
-                )
-                .values(status=Status.READ.value, updated_at=now)
-            )
-            return list(await session.exec(select(Notification).where(*mine)))
+            return await repository.mark_read(session, user_id, ids, now)
 
     # preferences -------------------------------------------------------------------------------
 
@@ -507,7 +439,7 @@ class NotificationService:
         if caller.user_id != user_id:
             return []
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(select(Preference).where(Preference.user_id == user_id))
+            rows = await repository.preferences_of(session, user_id)
             stored = {(p.category, p.channel): p for p in rows}
         names = dict.fromkeys([*CATEGORIES, *(c for c, _ in stored)])
         return [
@@ -534,13 +466,7 @@ class NotificationService:
             user_id=user_id, category=name, channel=channel.value, enabled=enabled
         )
         async with self.db.transaction(caller) as session:
-            await session.exec(
-                insert(Preference)
-                .values(preference.model_dump())
-                .on_conflict_do_update(
-                    index_elements=["user_id", "category", "channel"], set_={"enabled": enabled}
-                )
-            )
+            await repository.save_preference(session, preference)
         return preference
 
     async def contact(self, caller: Caller, user_id: UUID) -> Contact | None:
@@ -591,15 +517,11 @@ class NotificationService:
 
     async def templates(self, caller: Caller) -> list[Template]:
         """The organization's templates; empty unless the caller manages it."""
-        if not caller.manages(caller.org_id):
+        org_id = caller.org_id
+        if org_id is None or not caller.manages(org_id):
             return []
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Template)
-                .where(Template.org_id == caller.org_id)
-                .order_by(col(Template.key), col(Template.channel), col(Template.locale))
-            )
-            return list(rows)
+            return await repository.templates_of(session, org_id)
 
     async def save_template(
         self, caller: Caller, key: str, channel: Channel, locale: str, source: Source
@@ -617,16 +539,7 @@ class NotificationService:
             require(ok, ErrorCode.INVALID_INPUT, f"At most {MAX_SOURCE} characters.", name)
         render(source, channel, SAMPLE_DATA)
         async with self.db.transaction(caller) as session:
-            found = (
-                await session.exec(
-                    select(Template).where(
-                        Template.org_id == org_id,
-                        Template.key == key,
-                        Template.channel == channel.value,
-                        Template.locale == locale,
-                    )
-                )
-            ).first()
+            found = await repository.template(session, org_id, key, channel, locale)
             template = found or Template(
                 org_id=org_id,
                 key=key,

@@ -12,7 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import ErrorCode, Rejected
 from subgraphs.kernel.pagination import Edge, PageInfo, encode_cursor, page_size
 from subgraphs.kernel.schema import (
@@ -35,7 +35,7 @@ from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.models import FieldType, Priority, Status
 from subgraphs.support.service import NewTicket, SupportService, TicketChanges, TicketFilter
 
-Info = strawberry.Info[Context[SupportService], None]
+Info = strawberry.Info[RequestContext[SupportService], None]
 StatusType = described_enum(
     Status,
     "TicketStatus",

@@ -11,7 +11,7 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.schema import (
     CODE,
     ERRORS,
@@ -32,7 +32,7 @@ from subgraphs.tenancy.contract import TenancyErrorCode
 from subgraphs.tenancy.models import Role
 from subgraphs.tenancy.service import TenancyService
 
-Info = strawberry.Info[Context[TenancyService], None]
+Info = strawberry.Info[RequestContext[TenancyService], None]
 RoleType = described_enum(
     Role,
     "Role",

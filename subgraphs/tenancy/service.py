@@ -12,7 +12,6 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import MANAGER_ROLES, Caller
@@ -29,6 +28,7 @@ from subgraphs.notifications.contract import (
     stage_members,
     stage_notification,
 )
+from subgraphs.tenancy import repository
 from subgraphs.tenancy.contract import MembershipEvent, TenancyErrorCode, stage_membership_change
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 from subgraphs.tenancy.settings import Settings
@@ -107,10 +107,7 @@ class TenancyService:
         """The caller's memberships; opens their organizations to this transaction's queries."""
         if caller.user_id is None:
             return {}
-        rows = await session.exec(select(Membership).where(Membership.user_id == caller.user_id))
-        roles = {m.org_id: Role(m.role) for m in rows}
-        await set_local(session, "app.member_orgs", ",".join(map(str, roles)))
-        return roles
+        return await repository.open_memberships(session, caller.user_id)
 
     async def _role_in(
         self, session: AsyncSession, caller: Caller, org_id: UUID, allowed: frozenset[Role]
@@ -187,15 +184,13 @@ class TenancyService:
         """Organizations by id, in order; None where the caller is not a member."""
         async with self.db.transaction(caller) as session:
             await self._scope(session, caller)
-            rows = await session.exec(select(Organization).where(col(Organization.id).in_(ids)))
-            found = {o.id: o for o in rows}
+            found = await repository.organizations_by_id(session, ids)
         return [found.get(i) for i in ids]
 
     async def organization_by_slug(self, caller: Caller, slug: str) -> Organization | None:
         async with self.db.transaction(caller) as session:
             await self._scope(session, caller)
-            rows = await session.exec(select(Organization).where(Organization.slug == slug))
-            return rows.first()
+            return await repository.organization_by_slug(session, slug)
 
     async def organizations_of(
         self, caller: Caller, user_ids: list[UUID]
@@ -203,13 +198,7 @@ class TenancyService:
         """Each user's organizations; a user's memberships are visible to that user only."""
         async with self.db.transaction(caller) as session:
             await self._scope(session, caller)
-            rows = await session.exec(
-                select(Membership, Organization)
-                .join(Organization, col(Organization.id) == Membership.org_id)
-                .where(Membership.user_id == caller.user_id)
-                .order_by(col(Membership.created_at))
-            )
-            mine = [org for _, org in rows]
+            mine = await repository.organizations_of(session, caller.user_id)
         return [mine if user_id == caller.user_id else [] for user_id in user_ids]
 
     async def current_organization(self, caller: Caller) -> Organization | None:
@@ -238,10 +227,6 @@ class TenancyService:
 
     # members -----------------------------------------------------------------------------------
 
-    async def _member_ids(self, session: AsyncSession, org_id: UUID) -> list[UUID]:
-        rows = await session.exec(select(Membership.user_id).where(Membership.org_id == org_id))
-        return list(rows)
-
     async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
         """Once the change is committed, tell notifications and auth who the members are now."""
         as_of = utcnow()
@@ -251,31 +236,11 @@ class TenancyService:
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
             await self._scope(session, caller)
-            rows = await session.exec(
-                select(Membership)
-                .where(col(Membership.org_id).in_(org_ids))
-                .order_by(col(Membership.created_at))
-            )
-            by_org: dict[UUID, list[Membership]] = {}
-            for membership in rows:
-                by_org.setdefault(membership.org_id, []).append(membership)
+            by_org = await repository.memberships_of(session, org_ids)
         return [by_org.get(i, []) for i in org_ids]
 
-    async def _owners(self, session: AsyncSession, org_id: UUID) -> int:
-        count = await session.exec(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.org_id == org_id, Membership.role == Role.OWNER.value)
-        )
-        return int(count.one())
-
     async def _membership(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> Membership:
-        rows = await session.exec(
-            select(Membership)
-            .where(Membership.org_id == org_id, Membership.user_id == user_id)
-            .with_for_update()
-        )
-        return existing(rows.first(), "member")
+        return existing(await repository.locked_membership(session, org_id, user_id), "member")
 
     async def change_role(
         self, caller: Caller, org_id: UUID, user_id: UUID, role: Role
@@ -295,7 +260,7 @@ class TenancyService:
             return target
 
     async def _keep_an_owner(self, session: AsyncSession, org_id: UUID) -> None:
-        if await self._owners(session, org_id) <= 1:
+        if await repository.owners(session, org_id) <= 1:
             raise Rejected.one(
                 TenancyErrorCode.LAST_OWNER,
                 "An organization needs an owner; make someone else owner first.",
@@ -314,7 +279,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             await session.delete(target)
             await session.flush()
-            await self._announce(session, org_id, await self._member_ids(session, org_id))
+            await self._announce(session, org_id, await repository.member_ids(session, org_id))
             await stage_membership_change(session, MembershipEvent.MEMBER_REMOVED, org_id, user_id)
 
     # invitations -------------------------------------------------------------------------------
@@ -355,28 +320,14 @@ class TenancyService:
             roles = await self._scope(session, caller)
             if roles.get(org_id) not in _MANAGERS:
                 return []
-            rows = await session.exec(
-                select(Invitation)
-                .where(
-                    Invitation.org_id == org_id,
-                    col(Invitation.accepted_at).is_(None),
-                    col(Invitation.revoked_at).is_(None),
-                    Invitation.expires_at > utcnow(),
-                )
-                .order_by(col(Invitation.created_at))
-            )
-            return list(rows)
+            return await repository.pending_invitations(session, org_id, utcnow())
 
     async def accept_invitation(self, caller: Caller, token: str) -> Organization:
         user_id = signed_in(caller)
         hashed = token_hash(token)
         try:
             async with self.db.transaction(caller) as session:
-                await set_local(session, "app.token_hash", hashed)
-                rows = await session.exec(
-                    select(Invitation).where(Invitation.token_hash == hashed).with_for_update()
-                )
-                invitation = rows.first()
+                invitation = await repository.locked_invitation(session, hashed)
                 if (
                     invitation is None
                     or invitation.accepted_at is not None
@@ -397,7 +348,7 @@ class TenancyService:
                 )
                 await session.flush()
                 org = existing(await session.get(Organization, invitation.org_id), "organization")
-                await self._announce(session, org.id, await self._member_ids(session, org.id))
+                await self._announce(session, org.id, await repository.member_ids(session, org.id))
         except IntegrityError:
             raise Rejected.one(
                 TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."

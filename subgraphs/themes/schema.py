@@ -11,7 +11,7 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.schema import (
     CODE,
     ERRORS,
@@ -33,7 +33,7 @@ from subgraphs.themes.images import RENDITIONS, AssetKind
 from subgraphs.themes.service import DraftChanges, ThemesService
 from subgraphs.themes.tokens import ThemeView
 
-Info = strawberry.Info[Context[ThemesService], None]
+Info = strawberry.Info[RequestContext[ThemesService], None]
 AssetKindType = described_enum(
     AssetKind,
     "ThemeAssetKind",

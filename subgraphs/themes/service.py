@@ -14,19 +14,17 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
-from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
-from subgraphs.themes import css, images, tokens
+from subgraphs.themes import css, images, repository, tokens
 from subgraphs.themes.contract import ThemesErrorCode
 from subgraphs.themes.images import AssetKind
-from subgraphs.themes.models import Asset, Draft, OrganizationSlug, Version
+from subgraphs.themes.models import Asset, Draft, Version
 from subgraphs.themes.settings import Settings
 
 MANAGERS = frozenset({"owner", "admin"})
@@ -115,10 +113,10 @@ class ThemesService:
     ) -> Draft:
         """The draft, else one started from the live version, else from the defaults; with
         ``lock`` it is stored and locked, so concurrent first edits queue instead of colliding."""
-        draft = await session.get(Draft, org_id, with_for_update=lock)
+        draft = await repository.draft(session, org_id, lock=lock)
         if draft is not None:
             return draft
-        live = await self._live(session, org_id)
+        live = await repository.live_version(session, org_id)
         fresh = Draft(org_id=org_id, tokens=dict(tokens.DEFAULT_TOKENS))
         if live is not None:
             fresh = Draft(
@@ -130,9 +128,7 @@ class ThemesService:
             )
         if not lock:
             return fresh
-        await session.exec(pg_insert(Draft).values(**fresh.model_dump()).on_conflict_do_nothing())
-        stored = await session.get(Draft, org_id, with_for_update=True, populate_existing=True)
-        return existing(stored, "draft")
+        return await repository.stored_draft(session, fresh)
 
     async def update_draft(
         self, caller: Caller, org_id: UUID, changes: DraftChanges
@@ -165,13 +161,6 @@ class ThemesService:
 
     # published versions ------------------------------------------------------------------------
 
-    @staticmethod
-    async def _live(session: AsyncSession, org_id: UUID) -> Version | None:
-        rows = await session.exec(
-            select(Version).where(Version.org_id == org_id).order_by(col(Version.version).desc())
-        )
-        return rows.first()
-
     async def published(self, caller: Caller, org_ids: list[UUID]) -> list[tokens.ThemeView | None]:
         """Each organization's live theme; None for non-members or before the first publish."""
         found: list[tokens.ThemeView | None] = []
@@ -179,7 +168,7 @@ class ThemesService:
             live = None
             if is_member(caller, org_id):
                 async with self.db.transaction(caller) as session:
-                    live = await self._live(session, org_id)
+                    live = await repository.live_version(session, org_id)
             found.append(tokens.version_view(live) if live else None)
         return found
 
@@ -188,12 +177,7 @@ class ThemesService:
         if not manages(caller, org_id):
             return []
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Version)
-                .where(Version.org_id == org_id)
-                .order_by(col(Version.version).desc())
-                .limit(min(max(first, 0), MAX_VERSIONS_PAGE))
-            )
+            rows = await repository.versions(session, org_id, min(max(first, 0), MAX_VERSIONS_PAGE))
             return [tokens.version_view(r) for r in rows]
 
     async def themes(self, caller: Caller, ids: list[str]) -> list[tokens.ThemeView | None]:
@@ -223,7 +207,7 @@ class ThemesService:
         _must_manage(caller, org_id)
         async with self._publication(caller) as session:
             live = await self._locked_live(session, org_id, expected_version)
-            draft = await session.get(Draft, org_id, with_for_update=True)
+            draft = await repository.draft(session, org_id, lock=True)
             if draft is None or (
                 live is not None
                 and (draft.tokens, draft.scoped_css) == (live.tokens, live.scoped_css)
@@ -242,7 +226,7 @@ class ThemesService:
         _must_manage(caller, org_id)
         async with self._publication(caller) as session:
             old = existing(await session.get(Version, (org_id, version)), "version")
-            live = await self._live(session, org_id)
+            live = await repository.live_version(session, org_id)
             number = (live.version if live else 0) + 1
             await self._locked_live(session, org_id, number - 1)
             row = self._version(
@@ -250,7 +234,7 @@ class ThemesService:
             )
             row.rolled_back_from = version
             session.add(row)
-            await session.exec(delete(Draft).where(col(Draft.org_id) == org_id))
+            await repository.delete_draft(session, org_id)
         return tokens.version_view(row)
 
     @asynccontextmanager
@@ -269,8 +253,8 @@ class ThemesService:
         self, session: AsyncSession, org_id: UUID, expected: int
     ) -> Version | None:
         # Publications of one organization queue here, so two cannot both see ``expected``.
-        await session.exec(select(Draft.org_id).where(Draft.org_id == org_id).with_for_update())
-        live = await self._live(session, org_id)
+        await repository.lock_publications(session, org_id)
+        live = await repository.live_version(session, org_id)
         if (live.version if live else 0) != expected:
             raise Rejected.one(
                 ThemesErrorCode.VERSION_CONFLICT,
@@ -314,40 +298,23 @@ class ThemesService:
     async def by_slug(self, slug: str) -> tokens.ThemeView | None:
         """The live theme of the organization with ``slug``; never a draft."""
         async with self.db.transaction(Caller()) as session:
-            await set_local(session, "app.slug", slug.strip().lower()[:63])
-            rows = await session.exec(select(OrganizationSlug).where(OrganizationSlug.slug == slug))
-            known = rows.first()
+            known = await repository.slug_owner(session, slug)
         if known is None:
             return None
         async with self.db.transaction(Caller(org_id=known.org_id)) as session:
-            live = await self._live(session, known.org_id)
+            live = await repository.live_version(session, known.org_id)
         return tokens.version_view(live) if live else None
 
     async def set_slug(self, org_id: UUID, slug: str | None, as_of: datetime) -> None:
         """Record tenancy's announcement; an older one than what is known changes nothing."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            known = await session.get(OrganizationSlug, org_id, with_for_update=True)
+            known = await repository.locked_slug(session, org_id)
             if known is not None and known.as_of >= as_of:
                 return
             if slug is None:
-                await session.exec(
-                    delete(OrganizationSlug).where(col(OrganizationSlug.org_id) == org_id)
-                )
+                await repository.forget_slug(session, org_id)
                 return
-            # The slug may still be recorded for an organization that has since given it up.
-            await set_local(session, "app.slug", slug)
-            await session.exec(
-                delete(OrganizationSlug).where(
-                    col(OrganizationSlug.slug) == slug, col(OrganizationSlug.org_id) != org_id
-                )
-            )
-            insert = pg_insert(OrganizationSlug).values(org_id=org_id, slug=slug, as_of=as_of)
-            await session.exec(
-                insert.on_conflict_do_update(
-                    index_elements=[col(OrganizationSlug.org_id)],
-                    set_={"slug": slug, "as_of": as_of},
-                )
-            )
+            await repository.record_slug(session, org_id, slug, as_of)
 
     def css_url(self, theme: tokens.ThemeView) -> str:
         return f"{self.public_url}/css/{theme.org_id}/{theme.css_hash}.css"
@@ -359,10 +326,7 @@ class ThemesService:
         if cached is not None:
             return bytes(cached).decode()
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            rows = await session.exec(
-                select(Version.css).where(Version.org_id == org_id, Version.css_hash == css_hash)
-            )
-            found = rows.first()
+            found = await repository.published_css(session, org_id, css_hash)
             if found is None:
                 draft = await session.get(Draft, org_id)
                 candidate = tokens.draft_view(draft) if draft else None

@@ -13,7 +13,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
-from subgraphs.kernel.app import Context
+from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
@@ -36,7 +36,7 @@ from subgraphs.workers.contract import WorkersErrorCode
 from subgraphs.workers.models import MAX_LOG_LINES, Status
 from subgraphs.workers.service import JobService, job_cursor
 
-Info = strawberry.Info[Context[JobService], None]
+Info = strawberry.Info[RequestContext[JobService], None]
 StatusType = described_enum(
     Status,
     "JobStatus",

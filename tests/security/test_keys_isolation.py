@@ -16,7 +16,7 @@ from subgraphs.kernel.db import Database, set_local
 from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys.contract import record_use
 from subgraphs.keys.service import KeysService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import issued, manager
 from vetrai.settings import PlatformSettings
 
@@ -25,7 +25,9 @@ ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
 TABLES = ("api_keys", "usage_days")
 
 
-async def test_direct_requests_without_the_routers_signature_get_no_keys(keys: Subgraph) -> None:
+async def test_direct_requests_without_the_routers_signature_get_no_keys(
+    keys: SignedClient,
+) -> None:
     ada = manager()
     key_id, _ = await issued(keys, ada)
     reps = {
@@ -46,7 +48,7 @@ async def test_direct_requests_without_the_routers_signature_get_no_keys(keys: S
 
 
 async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
-    keys: Subgraph, settings: PlatformSettings
+    keys: SignedClient, settings: PlatformSettings
 ) -> None:
     ada, eve = manager(), manager()
     ada_key, ada_secret = await issued(keys, ada)
@@ -81,7 +83,7 @@ async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
 
 
 async def test_a_secret_hash_does_not_open_the_key_for_writing(
-    keys: Subgraph, settings: PlatformSettings
+    keys: SignedClient, settings: PlatformSettings
 ) -> None:
     ada = manager()
     ada_key, ada_secret = await issued(keys, ada)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from core.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.notifications.service import NotificationService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.notifications.helpers import SET, member, organization, save, send, send_input
 from vetrai.settings import PlatformSettings
 
@@ -25,7 +25,9 @@ TABLES = (
 
 
 async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
-    notifications: Subgraph, settings: PlatformSettings, notification_service: NotificationService
+    notifications: SignedClient,
+    settings: PlatformSettings,
+    notification_service: NotificationService,
 ) -> None:
     ada, eve = member(), member()
     admin = await organization(notification_service, ada)

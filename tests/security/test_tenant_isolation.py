@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database
-from tests.conftest import Subgraph, unique_email
+from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.tenancy.builders import READ, create_org, join, new_user
 from vetrai.settings import PlatformSettings
 
@@ -18,7 +18,7 @@ TENANT_TABLES = ("organizations", "memberships", "invitations")
 
 
 async def _two_tenants(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> tuple[Caller, str, Caller, str]:
     ada, eve = await new_user(auth), await new_user(auth)
     ada_org = (await create_org(tenancy, ada))["organization"]["id"]
@@ -28,7 +28,7 @@ async def _two_tenants(
 
 
 async def test_services_never_show_another_tenant(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, ada_org, eve, _eve_org = await _two_tenants(auth, tenancy, owner_engine)
     assert (await tenancy.run(READ, {"id": ada_org}, eve))["organization"] is None
@@ -49,7 +49,7 @@ async def test_services_never_show_another_tenant(
 
 
 async def test_rls_hides_other_tenants_rows_from_the_application_role(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine, settings: PlatformSettings
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine, settings: PlatformSettings
 ) -> None:
     ada, ada_org, eve, eve_org = await _two_tenants(auth, tenancy, owner_engine)
     await tenancy.run(

@@ -19,7 +19,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.types import Info
 
+from core.settings import CoreSettings
 from router.compose.compose import compose
+from router.settings import RouterSettings
 from subgraphs.kernel.app import Runtime
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.domain import Domain, JobContext, Jobs
@@ -124,3 +126,12 @@ async def test_the_worker_runs_a_registered_domains_jobs_and_hooks(
     assert await redis.get(stopped) == b"stopped"
     await redis.delete(key, stopped)
     await redis.aclose()
+
+
+def test_every_domain_has_a_port_no_other_process_listens_on() -> None:
+    others = {
+        "router": RouterSettings.model_fields["router_port"].default,
+        "worker": CoreSettings.model_fields["worker_port"].default,
+    }
+    ports = [*others.values(), *(d.port for d in platform.DOMAINS)]
+    assert sorted(ports) == sorted(set(ports))

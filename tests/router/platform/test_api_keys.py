@@ -19,25 +19,13 @@ import pytest
 
 from core.caller_context import context_key
 from tests.conftest import free_port_offset
+from tests.router.platform.builders import CREATE, CURRENT, new_key
 from tests.router.platform.conftest import RouterClient
 from vetrai.settings import PlatformSettings
 
-CREATE = """mutation { createApiKey(input: {organizationId: "%s", name: "ci",
-  scopes: ["organization:read"], rateLimit: {limit: 3, windowSeconds: 60}}) {
-  apiKey { id prefix scopes } secret errors { code field message } } }"""
 REVOKE = (
     """mutation { revokeApiKey(id: "%s") { apiKey { id revokedAt } errors { code message } } }"""
 )
-CURRENT = "query { currentOrganization { id name } }"
-
-
-async def _new_key(
-    router: RouterClient, token: str, org: str, mutation: str = CREATE
-) -> dict[str, Any]:
-    data = await router.data(mutation % org, authorization=f"Bearer {token}")
-    payload: dict[str, Any] = next(iter(data.values()))
-    assert payload["errors"] == [], payload
-    return payload
 
 
 async def _until(check: Any, seconds: float = 30.0) -> None:
@@ -51,7 +39,7 @@ async def test_key_as_written_reads_its_organization_then_is_rate_limited(
     router: RouterClient,
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    created = await _new_key(router, token, org)
+    created = await new_key(router, token, org)
     assert created["apiKey"]["scopes"] == ["organization:read"]
     assert created["secret"].startswith("vetrai_")
     assert created["secret"].startswith(created["apiKey"]["prefix"])
@@ -65,7 +53,7 @@ async def test_key_as_written_reads_its_organization_then_is_rate_limited(
     refused = await router.post(CURRENT, x_api_key=created["secret"])
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert 0 < int(refused.headers["retry-after"]) <= 60
-    first = await router.post(CURRENT, x_api_key=(await _new_key(router, token, org))["secret"])
+    first = await router.post(CURRENT, x_api_key=(await new_key(router, token, org))["secret"])
     assert first.json() == {"data": {"currentOrganization": {"id": org, "name": "Acme"}}}
     usage = await router.data(
         """query($id: ID!, $from: Date!, $to: Date!) { apiKey(id: $id) {
@@ -78,7 +66,7 @@ async def test_key_as_written_reads_its_organization_then_is_rate_limited(
 
 async def test_key_without_the_scope_is_refused_the_field(router: RouterClient) -> None:
     token, org = await router.owner_of_new_organization()
-    secret = (await _new_key(router, token, org))["secret"]
+    secret = (await new_key(router, token, org))["secret"]
     response = await router.post(
         "{ currentOrganization { id members { role } } }", x_api_key=secret
     )
@@ -94,7 +82,7 @@ async def test_key_without_the_scope_is_refused_the_field(router: RouterClient) 
 
 async def test_revoked_key_stops_working_within_a_second(router: RouterClient) -> None:
     token, org = await router.owner_of_new_organization()
-    created = await _new_key(router, token, org)
+    created = await new_key(router, token, org)
     secret = created["secret"]
     assert (await router.post(CURRENT, x_api_key=secret)).status_code == 200
     revoked = await router.data(REVOKE % created["apiKey"]["id"], authorization=f"Bearer {token}")
@@ -111,7 +99,7 @@ async def test_revoked_key_stops_working_within_a_second(router: RouterClient) -
 async def _rotated(router: RouterClient, grace_seconds: int) -> tuple[str, str]:
     """A new key of a new organization, rotated with that grace: its old and new secrets."""
     token, org = await router.owner_of_new_organization()
-    created = await _new_key(router, token, org, CREATE.replace("limit: 3", "limit: 100"))
+    created = await new_key(router, token, org, CREATE.replace("limit: 3", "limit: 100"))
     old = created["secret"]
     assert (await router.post(CURRENT, x_api_key=old)).status_code == 200
     key_id = created["apiKey"]["id"]
@@ -151,9 +139,9 @@ async def test_expired_key_is_refused(router: RouterClient) -> None:
         expires = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
         return CREATE.replace('name: "ci",', f'name: "brief", expiresAt: "{expires}",')
 
-    lasting = (await _new_key(router, token, org, expiring(3600)))["secret"]
+    lasting = (await new_key(router, token, org, expiring(3600)))["secret"]
     assert (await router.post(CURRENT, x_api_key=lasting)).status_code == 200
-    secret = (await _new_key(router, token, org, expiring(1)))["secret"]
+    secret = (await new_key(router, token, org, expiring(1)))["secret"]
 
     async def refused() -> bool:
         return (await router.post(CURRENT, x_api_key=secret)).status_code == 401
@@ -165,7 +153,7 @@ async def test_expired_key_is_refused(router: RouterClient) -> None:
 
 async def test_metrics_count_traffic_and_rejections(router: RouterClient) -> None:
     token, org = await router.owner_of_new_organization()
-    secret = (await _new_key(router, token, org))["secret"]
+    secret = (await new_key(router, token, org))["secret"]
     for _ in range(4):
         await router.post(CURRENT, x_api_key=secret)
     metrics = (await router.client.get("/metrics")).text
@@ -231,7 +219,7 @@ async def test_rate_limit_window_is_shared_by_two_router_processes(
     router: RouterClient, two_routers: list[str]
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    secret = (await _new_key(router, token, org))["secret"]
+    secret = (await new_key(router, token, org))["secret"]
     statuses = []
     async with httpx.AsyncClient(timeout=30) as client:
         for url in [two_routers[0], two_routers[1], two_routers[0], two_routers[1]]:
@@ -244,7 +232,7 @@ async def test_rate_limit_window_is_shared_by_two_router_processes(
 
 async def test_keys_of_a_deleted_organization_stop_working(router: RouterClient) -> None:
     token, org = await router.owner_of_new_organization()
-    secret = (await _new_key(router, token, org))["secret"]
+    secret = (await new_key(router, token, org))["secret"]
     assert (await router.post(CURRENT, x_api_key=secret)).status_code == 200
     deleted = await router.data(
         f'mutation {{ deleteOrganization(id: "{org}") {{ ok errors {{ code }} }} }}',

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.router.platform.builders import CREATE, CURRENT, new_key
 from tests.router.platform.conftest import RouterClient, router_client, router_config
-from tests.router.platform.test_api_keys import CREATE, CURRENT, _new_key
 from vetrai.settings import PlatformSettings
 
 MANY = CREATE.replace("limit: 3", "limit: 100")
@@ -83,7 +83,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
     redis_user: str,
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    first, second, third = [(await _new_key(router, token, org, MANY))["secret"] for _ in range(3)]
+    first, second, third = [(await new_key(router, token, org, MANY))["secret"] for _ in range(3)]
     assert settings.core.redis_url
     own_redis = settings.replace(redis_url=_as_user(settings.core.redis_url, redis_user))
     config = router_config()
@@ -133,7 +133,7 @@ async def test_a_key_whose_organization_is_gone_is_refused(
     router: RouterClient, owner_engine: AsyncEngine
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    secret = (await _new_key(router, token, org, MANY))["secret"]
+    secret = (await new_key(router, token, org, MANY))["secret"]
     async with owner_engine.begin() as connection:
         # Gone from tenancy while keys still knows the key (no announcement either).
         for table in ("active_organizations", "memberships", "invitations", "organizations"):

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from router.config import RouterConfig
 from subgraphs.auth.signing import TokenSigner, keys_path
+from tests.router.platform.builders import CREATE, CURRENT, new_key
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
-from tests.router.platform.test_api_keys import CREATE, CURRENT, _new_key
 from vetrai.settings import PlatformSettings
 
 ME = "{ me { id } }"
@@ -187,7 +187,7 @@ async def test_tenancy_answering_an_error_is_unavailable_for_a_key(
     subgraph_urls: dict[str, str],
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    secret = (await _new_key(router, token, org, CREATE))["secret"]
+    secret = (await new_key(router, token, org, CREATE))["secret"]
     async with stub(broken) as (tenancy, url):
         urls = {**subgraph_urls, "tenancy": f"{url}/graphql"}
         async with routed(settings, supergraph_sdl, urls) as client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 
 PASSWORD = "correct horse battery"
 
@@ -18,7 +18,9 @@ REFRESH = """mutation($t: String!) { refreshTokens(refreshToken: $t) {
   tokens { accessToken refreshToken } errors { code message } } }"""
 
 
-async def sign_up(auth: Subgraph, email: str, password: str = PASSWORD, name: str = "Ada") -> Any:
+async def sign_up(
+    auth: SignedClient, email: str, password: str = PASSWORD, name: str = "Ada"
+) -> Any:
     data = await auth.run(SIGN_UP, {"email": email, "password": password, "name": name})
     return data["signUp"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from core.caller import Caller
-from tests.conftest import Subgraph, unique_email
+from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, REFRESH, sign_up
 
 
-async def test_sign_up_returns_user_and_tokens(auth: Subgraph) -> None:
+async def test_sign_up_returns_user_and_tokens(auth: SignedClient) -> None:
     email = unique_email("ada")
     result = await sign_up(auth, email.upper())
     assert result["errors"] == []
@@ -19,7 +19,7 @@ async def test_sign_up_returns_user_and_tokens(auth: Subgraph) -> None:
     assert len(result["tokens"]["refreshToken"]) >= 43
 
 
-async def test_second_sign_up_with_same_email_is_email_taken(auth: Subgraph) -> None:
+async def test_second_sign_up_with_same_email_is_email_taken(auth: SignedClient) -> None:
     email = unique_email()
     await sign_up(auth, email)
     result = await sign_up(auth, email, name="Other")
@@ -30,7 +30,7 @@ async def test_second_sign_up_with_same_email_is_email_taken(auth: Subgraph) -> 
     assert logged_in["logIn"]["errors"] == []
 
 
-async def test_wrong_password_is_invalid_credentials(auth: Subgraph) -> None:
+async def test_wrong_password_is_invalid_credentials(auth: SignedClient) -> None:
     email = unique_email()
     await sign_up(auth, email)
     result = await auth.run(LOG_IN, {"email": email, "password": "wrong horse battery"})
@@ -40,7 +40,7 @@ async def test_wrong_password_is_invalid_credentials(auth: Subgraph) -> None:
     assert [e["code"] for e in unknown["logIn"]["errors"]] == ["INVALID_CREDENTIALS"]
 
 
-async def test_weak_password_names_the_field_and_creates_nothing(auth: Subgraph) -> None:
+async def test_weak_password_names_the_field_and_creates_nothing(auth: SignedClient) -> None:
     email = unique_email()
     for weak in ("short", "aaaaaaaaaaaa", "x" * 129):
         result = await sign_up(auth, email, password=weak)
@@ -51,7 +51,7 @@ async def test_weak_password_names_the_field_and_creates_nothing(auth: Subgraph)
     assert [e["code"] for e in result["logIn"]["errors"]] == ["INVALID_CREDENTIALS"]
 
 
-async def test_bad_sign_up_input_reports_every_field(auth: Subgraph) -> None:
+async def test_bad_sign_up_input_reports_every_field(auth: SignedClient) -> None:
     result = await sign_up(auth, "not an email", password="", name="")
     assert sorted((e["code"], e["field"]) for e in result["errors"]) == [
         ("INVALID_INPUT", "email"),
@@ -62,7 +62,7 @@ async def test_bad_sign_up_input_reports_every_field(auth: Subgraph) -> None:
     assert sorted(e["field"] for e in oversized["errors"]) == ["email", "name"]
 
 
-async def test_refresh_rotates_and_reuse_revokes_family(auth: Subgraph) -> None:
+async def test_refresh_rotates_and_reuse_revokes_family(auth: SignedClient) -> None:
     first = (await sign_up(auth, unique_email()))["tokens"]["refreshToken"]
     rotated = (await auth.run(REFRESH, {"t": first}))["refreshTokens"]
     assert rotated["errors"] == []
@@ -74,7 +74,7 @@ async def test_refresh_rotates_and_reuse_revokes_family(auth: Subgraph) -> None:
     assert [e["code"] for e in after["errors"]] == ["INVALID_TOKEN"]
 
 
-async def test_log_out_ends_the_session(auth: Subgraph) -> None:
+async def test_log_out_ends_the_session(auth: SignedClient) -> None:
     tokens = (await sign_up(auth, unique_email()))["tokens"]
     out = await auth.run(
         "mutation($t: String!) { logOut(refreshToken: $t) { ok errors { code } } }",
@@ -85,7 +85,7 @@ async def test_log_out_ends_the_session(auth: Subgraph) -> None:
     assert [e["code"] for e in again["errors"]] == ["INVALID_TOKEN"]
 
 
-async def test_me_update_profile_and_anonymous(auth: Subgraph) -> None:
+async def test_me_update_profile_and_anonymous(auth: SignedClient) -> None:
     user = (await sign_up(auth, unique_email()))["user"]
     caller = Caller(user_id=UUID(user["id"]))
     assert (await auth.run("{ me { id } }"))["me"] is None

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from tests.conftest import Subgraph, emailed, link_token, unique_email
+from tests.conftest import SignedClient, emailed, link_token, unique_email
 from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, REFRESH, sign_up
 
 NEW_PASSWORD = "purple monkey dishwasher"
@@ -24,7 +24,7 @@ async def emailed_token(owner_engine: AsyncEngine, email: str, kind: str) -> str
 
 
 async def test_email_verification_token_is_single_use(
-    auth: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     email = unique_email()
     await sign_up(auth, email)
@@ -42,7 +42,9 @@ async def test_email_verification_token_is_single_use(
     assert raw == 0
 
 
-async def test_password_reset_ends_every_session(auth: Subgraph, owner_engine: AsyncEngine) -> None:
+async def test_password_reset_ends_every_session(
+    auth: SignedClient, owner_engine: AsyncEngine
+) -> None:
     email = unique_email()
     tokens = (await sign_up(auth, email))["tokens"]
     requested = await auth.run(
@@ -64,7 +66,7 @@ async def test_password_reset_ends_every_session(auth: Subgraph, owner_engine: A
 
 
 async def test_reset_for_unknown_address_reveals_nothing(
-    auth: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     email, known = unique_email("nobody"), unique_email()
     await sign_up(auth, known)
@@ -81,7 +83,7 @@ async def test_reset_for_unknown_address_reveals_nothing(
     assert sent == 0
 
 
-async def test_change_password_keeps_this_session_and_ends_others(auth: Subgraph) -> None:
+async def test_change_password_keeps_this_session_and_ends_others(auth: SignedClient) -> None:
     email = unique_email()
     user = (await sign_up(auth, email))["user"]
     other = (await auth.run(LOG_IN, {"email": email, "password": PASSWORD}))["logIn"]["tokens"]

@@ -7,7 +7,7 @@ import secrets
 
 from core.caller import Caller
 from subgraphs.auth.service import login_delay
-from tests.conftest import Subgraph, unique_email
+from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import LOG_IN, PASSWORD, sign_up
 from vetrai.settings import PlatformSettings
 
@@ -19,13 +19,13 @@ def new_address() -> Caller:
     return Caller(client_ip=f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}")
 
 
-async def codes(auth: Subgraph, email: str, password: str, caller: Caller) -> list[str]:
+async def codes(auth: SignedClient, email: str, password: str, caller: Caller) -> list[str]:
     data = await auth.run(LOG_IN, {"email": email, "password": password}, caller)
     return [error["code"] for error in data["logIn"]["errors"]]
 
 
 async def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere(
-    auth: Subgraph,
+    auth: SignedClient,
 ) -> None:
     attacker, owner = new_address(), new_address()
     email = unique_email()
@@ -38,7 +38,7 @@ async def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewh
 
 
 async def test_failures_for_an_email_from_one_address_lock_only_that_pair(
-    auth: Subgraph, settings: PlatformSettings
+    auth: SignedClient, settings: PlatformSettings
 ) -> None:
     attacker = new_address()
     email, other = unique_email(), unique_email()
@@ -51,7 +51,7 @@ async def test_failures_for_an_email_from_one_address_lock_only_that_pair(
 
 
 async def test_repeated_failures_from_one_address_lock_that_address(
-    auth: Subgraph, settings: PlatformSettings
+    auth: SignedClient, settings: PlatformSettings
 ) -> None:
     address = new_address()
     email = unique_email()

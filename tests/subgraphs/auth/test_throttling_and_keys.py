@@ -8,13 +8,13 @@ from joserfc.jwk import KeySet
 
 from router.identity import verify_token
 from subgraphs.auth.signing import TokenSigner, rotate
-from tests.conftest import Subgraph, unique_email
+from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import sign_up
 from vetrai.settings import PlatformSettings
 
 
 async def test_access_token_verifies_against_published_jwks(
-    auth: Subgraph, settings: PlatformSettings
+    auth: SignedClient, settings: PlatformSettings
 ) -> None:
     tokens = (await sign_up(auth, unique_email()))["tokens"]
     jwks = (await auth.client.get("/.well-known/jwks.json")).json()
@@ -48,7 +48,7 @@ def test_rotation_keeps_previous_key_published(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o077 == 0
 
 
-async def test_jwks_is_served_over_http(auth: Subgraph) -> None:
+async def test_jwks_is_served_over_http(auth: SignedClient) -> None:
     response = await auth.client.get("/.well-known/jwks.json")
     assert response.status_code == 200
     assert response.json()["keys"][0]["kty"] == "EC"

@@ -10,13 +10,13 @@ from uuid import UUID, uuid4
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.tenancy.builders import REMOVE, create_org, join, new_user
 
 USERS = """query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id email } } }"""
 
 
-async def seen_by(auth: Subgraph, caller: Caller, *users: Caller) -> list[UUID | None]:
+async def seen_by(auth: SignedClient, caller: Caller, *users: Caller) -> list[UUID | None]:
     representations = [{"__typename": "User", "id": str(u.user_id)} for u in users]
     found = (await auth.run(USERS, {"r": representations}, caller))["_entities"]
     return [UUID(f["id"]) if f else None for f in found]
@@ -30,7 +30,7 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> 
 
 
 async def test_users_are_shown_only_to_those_sharing_an_organization(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, bob, eve = await new_user(auth), await new_user(auth), await new_user(auth)
     org = (await create_org(tenancy, ada))["organization"]["id"]

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from subgraphs.billing.gateway import gateway_for
 from subgraphs.billing.plans import catalogue
-from tests.conftest import TEST_DATA, Subgraph, served, subgraph_client
+from tests.conftest import TEST_DATA, SignedClient, served, subgraph_client
 from tests.subgraphs.billing.builders import PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET
 from vetrai.embedded import Lease, acquire
 from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook
@@ -55,13 +55,13 @@ async def billing_settings(
 
 
 @pytest.fixture(scope="session")
-async def billing(billing_settings: PlatformSettings, worker: None) -> AsyncIterator[Subgraph]:
+async def billing(billing_settings: PlatformSettings, worker: None) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("billing", billing_settings):
         yield client
 
 
 @pytest.fixture(scope="session")
-async def webhook_url(billing: Subgraph, stripe_server: Lease | None) -> AsyncIterator[str]:
+async def webhook_url(billing: SignedClient, stripe_server: Lease | None) -> AsyncIterator[str]:
     """The billing app on a real port, registered with the test server for its events."""
     app = billing.client._transport.app  # type: ignore[attr-defined]
     async with served(app) as port:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.caller import Caller
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database, set_local
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import applied, event, owner, post_event, until
 from tests.subgraphs.billing.test_subscriptions import start
 from vetrai.settings import PlatformSettings
@@ -25,7 +25,9 @@ ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
 TABLES = ("accounts", "subscriptions", "invoices")
 
 
-async def _with_invoice(billing: Subgraph, owner_engine: AsyncEngine) -> tuple[Caller, str, str]:
+async def _with_invoice(
+    billing: SignedClient, owner_engine: AsyncEngine
+) -> tuple[Caller, str, str]:
     """An organization on pro with one invoice: its owner, subscription and invoice ids."""
     caller = owner()
     started = await start(billing, caller)
@@ -54,7 +56,7 @@ def _refs(caller: Caller, subscription: str, invoice: str) -> dict[str, object]:
 
 
 async def test_entities_of_another_organization_are_null_and_unsigned_calls_see_nothing(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, subscription, invoice = await _with_invoice(billing, owner_engine)
     refs = _refs(ada, subscription, invoice)
@@ -69,7 +71,7 @@ async def test_entities_of_another_organization_are_null_and_unsigned_calls_see_
 
 
 async def test_the_service_reads_only_the_callers_organization(
-    billing: Subgraph, billing_settings: PlatformSettings, owner_engine: AsyncEngine
+    billing: SignedClient, billing_settings: PlatformSettings, owner_engine: AsyncEngine
 ) -> None:
     ada, subscription, invoice = await _with_invoice(billing, owner_engine)
     eve = owner()
@@ -92,7 +94,7 @@ async def test_the_service_reads_only_the_callers_organization(
 
 
 async def test_rls_shows_billing_rows_only_to_their_organization_and_events_to_no_tenant(
-    billing: Subgraph, billing_settings: PlatformSettings, owner_engine: AsyncEngine
+    billing: SignedClient, billing_settings: PlatformSettings, owner_engine: AsyncEngine
 ) -> None:
     ada, _, _ = await _with_invoice(billing, owner_engine)
     eve, _, _ = await _with_invoice(billing, owner_engine)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
-from tests.conftest import Subgraph, subgraph_client
+from tests.conftest import SignedClient, subgraph_client
 from tests.subgraphs.billing.builders import owner
 from vetrai.settings import PlatformSettings
 
@@ -41,7 +41,7 @@ def org_ref(caller: Caller) -> dict[str, Any]:
 
 
 async def start(
-    billing: Subgraph, caller: Caller, plan: str = "pro", pm: str | None = "pm_card_visa"
+    billing: SignedClient, caller: Caller, plan: str = "pro", pm: str | None = "pm_card_visa"
 ) -> dict[str, Any]:
     variables = {"org": str(caller.org_id), "plan": plan, "pm": pm}
     payload: dict[str, Any] = (await billing.run(START, variables, caller))["startSubscription"]
@@ -52,7 +52,7 @@ def codes(payload: dict[str, Any]) -> list[str]:
     return [e["code"] for e in payload["errors"]]
 
 
-async def test_plans_lists_the_catalogue_with_features(billing: Subgraph) -> None:
+async def test_plans_lists_the_catalogue_with_features(billing: SignedClient) -> None:
     plans = (await billing.run(PLANS))["plans"]
     assert [p["key"] for p in plans] == ["free", "pro", "team"]
     pro = plans[1]
@@ -62,7 +62,7 @@ async def test_plans_lists_the_catalogue_with_features(billing: Subgraph) -> Non
 
 
 async def test_owner_subscribes_and_the_organization_is_on_the_plan_at_once(
-    billing: Subgraph, settings: PlatformSettings
+    billing: SignedClient, settings: PlatformSettings
 ) -> None:
     caller = owner()
     assert settings.core.redis_url
@@ -90,7 +90,7 @@ async def test_owner_subscribes_and_the_organization_is_on_the_plan_at_once(
 
 
 async def test_preview_change_and_cancel_at_period_end_as_the_issue_writes_them(
-    billing: Subgraph,
+    billing: SignedClient,
 ) -> None:
     caller = owner()
     assert (await start(billing, caller))["errors"] == []
@@ -123,7 +123,7 @@ async def test_preview_change_and_cancel_at_period_end_as_the_issue_writes_them(
 
 
 async def test_cancelling_now_returns_the_organization_to_the_free_plan(
-    billing: Subgraph,
+    billing: SignedClient,
 ) -> None:
     caller = owner()
     assert (await start(billing, caller))["errors"] == []
@@ -137,7 +137,7 @@ async def test_cancelling_now_returns_the_organization_to_the_free_plan(
 
 
 async def test_a_declined_card_is_payment_failed_and_leaves_the_free_plan(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     for card in ("pm_card_chargeDeclined", "pm_card_chargeCustomerFail"):
         caller = owner()
@@ -158,7 +158,7 @@ async def test_a_declined_card_is_payment_failed_and_leaves_the_free_plan(
         assert (await start(billing, caller))["errors"] == []
 
 
-async def test_expected_failures_are_values_with_their_codes(billing: Subgraph) -> None:
+async def test_expected_failures_are_values_with_their_codes(billing: SignedClient) -> None:
     caller = owner()
     org = str(caller.org_id)
     assert codes(await start(billing, caller, plan="gold")) == ["PLAN_NOT_FOUND"]
@@ -177,7 +177,7 @@ async def test_expected_failures_are_values_with_their_codes(billing: Subgraph) 
     assert codes(bad_id["startSubscription"]) == ["INVALID_INPUT"]
 
 
-async def test_only_owners_change_billing_and_others_read_it(billing: Subgraph) -> None:
+async def test_only_owners_change_billing_and_others_read_it(billing: SignedClient) -> None:
     buyer = owner()
     assert (await start(billing, buyer))["errors"] == []
     org = buyer.org_id
@@ -197,7 +197,7 @@ async def test_only_owners_change_billing_and_others_read_it(billing: Subgraph) 
     ]
 
 
-async def test_the_test_server_has_no_billing_portal_and_says_so(billing: Subgraph) -> None:
+async def test_the_test_server_has_no_billing_portal_and_says_so(billing: SignedClient) -> None:
     caller = owner()
     assert (await start(billing, caller))["errors"] == []
     portal = await billing.run(PORTAL, {"org": str(caller.org_id)}, caller)
@@ -218,7 +218,7 @@ async def test_an_unreachable_provider_is_a_value_not_a_server_error(
 
 
 async def test_two_purchases_at_once_make_one_subscription(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller = owner()
     first, second = await asyncio.gather(start(billing, caller), start(billing, caller, "team"))

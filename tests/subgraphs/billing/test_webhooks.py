@@ -20,7 +20,7 @@ from core.caller import Caller
 from subgraphs.billing import tasks
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import (
     PREVIOUS_WEBHOOK_SECRET,
     applied,
@@ -38,7 +38,7 @@ BILLING = """query($r: [_Any!]!) { _entities(representations: $r) {
   totalCount edges { node { number status totalCents hostedUrl } } } } } } }"""
 
 
-async def _subscribed(billing: Subgraph) -> tuple[Caller, str]:
+async def _subscribed(billing: SignedClient) -> tuple[Caller, str]:
     """An organization on pro: its owner and its subscription's id."""
     caller = owner()
     started = await start(billing, caller)
@@ -56,19 +56,19 @@ async def _customer(owner_engine: AsyncEngine, org_id: UUID | None) -> str:
     return str(found)
 
 
-async def _send(billing: Subgraph, owner_engine: AsyncEngine, payload: dict[str, Any]) -> None:
+async def _send(billing: SignedClient, owner_engine: AsyncEngine, payload: dict[str, Any]) -> None:
     response = await post_event(billing.client, payload)
     assert response.status_code == 200, response.text
     await until(lambda: applied(owner_engine, payload["id"]), f"{payload['type']} applied")
 
 
-async def _billing(billing: Subgraph, caller: Caller) -> dict[str, Any]:
+async def _billing(billing: SignedClient, caller: Caller) -> dict[str, Any]:
     found: dict[str, Any] = (await billing.run(BILLING, org_ref(caller), caller))["_entities"][0]
     return found
 
 
 async def test_forged_stale_and_unsigned_events_are_refused_and_stored_nowhere(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     payload = event("invoice.paid", {"customer": "cus_nobody"})
     body = orjson.dumps(payload)
@@ -93,7 +93,7 @@ async def test_forged_stale_and_unsigned_events_are_refused_and_stored_nowhere(
     assert rotated.status_code == 200
 
 
-async def test_a_signed_body_that_is_not_an_event_is_refused(billing: Subgraph) -> None:
+async def test_a_signed_body_that_is_not_an_event_is_refused(billing: SignedClient) -> None:
     for body in (b"[]", b"{", b'{"id": "evt_1", "type": "x"}'):
         headers = {"stripe-signature": signature(body)}
         response = await billing.client.post("/stripe/webhook", content=body, headers=headers)
@@ -101,7 +101,7 @@ async def test_a_signed_body_that_is_not_an_event_is_refused(billing: Subgraph) 
 
 
 async def test_updated_before_created_ends_in_the_latest_state(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller, subscription_id = await _subscribed(billing)
     customer = await _customer(owner_engine, caller.org_id)
@@ -123,7 +123,7 @@ async def test_updated_before_created_ends_in_the_latest_state(
 
 
 async def test_the_same_event_delivered_ten_times_at_once_is_applied_once(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller, subscription_id = await _subscribed(billing)
     customer = await _customer(owner_engine, caller.org_id)
@@ -164,7 +164,7 @@ async def test_the_same_event_delivered_ten_times_at_once_is_applied_once(
 
 
 async def test_a_failed_payment_keeps_the_plan_for_its_grace_days_then_free(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller, subscription_id = await _subscribed(billing)
     customer = await _customer(owner_engine, caller.org_id)
@@ -184,7 +184,7 @@ async def test_a_failed_payment_keeps_the_plan_for_its_grace_days_then_free(
 
 
 async def test_an_event_for_an_unknown_customer_is_kept_and_changes_nothing(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller, subscription_id = await _subscribed(billing)
     stray = event(
@@ -201,7 +201,7 @@ async def test_an_event_for_an_unknown_customer_is_kept_and_changes_nothing(
 
 
 async def test_the_test_servers_own_webhooks_bring_the_invoice(
-    billing: Subgraph, webhook_url: str
+    billing: SignedClient, webhook_url: str
 ) -> None:
     caller, _ = await _subscribed(billing)
 
@@ -216,7 +216,7 @@ async def test_the_test_servers_own_webhooks_bring_the_invoice(
 
 
 async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
-    billing: Subgraph, billing_settings: PlatformSettings, owner_engine: AsyncEngine
+    billing: SignedClient, billing_settings: PlatformSettings, owner_engine: AsyncEngine
 ) -> None:
     caller, subscription_id = await _subscribed(billing)
     customer = await _customer(owner_engine, caller.org_id)
@@ -238,7 +238,7 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
 
 
 async def test_an_event_for_one_organization_never_touches_anothers(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, ada_subscription = await _subscribed(billing)
     eve, eve_subscription = await _subscribed(billing)
@@ -270,7 +270,7 @@ async def test_an_event_for_one_organization_never_touches_anothers(
 
 
 async def test_invoices_page_newest_first_and_a_bad_page_size_is_invalid_input(
-    billing: Subgraph, owner_engine: AsyncEngine
+    billing: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller, subscription_id = await _subscribed(billing)
     customer = await _customer(owner_engine, caller.org_id)

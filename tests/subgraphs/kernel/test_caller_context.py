@@ -13,7 +13,7 @@ import strawberry
 from core.caller import Caller
 from core.caller_context import HEADER, InvalidContext, read_caller, sign_caller
 from subgraphs.kernel.schema import federated_schema
-from tests.conftest import Subgraph, unique_email
+from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import sign_up
 
 ME = {"query": "{ me { id } }"}
@@ -22,12 +22,12 @@ ENTITIES = {
 }
 
 
-async def _me(auth: Subgraph, header: str) -> tuple[int, dict[str, object]]:
+async def _me(auth: SignedClient, header: str) -> tuple[int, dict[str, object]]:
     response = await auth.client.post("/graphql", json=ME, headers={HEADER: header})
     return response.status_code, response.json()
 
 
-async def test_signed_context_identifies_the_caller(auth: Subgraph) -> None:
+async def test_signed_context_identifies_the_caller(auth: SignedClient) -> None:
     user = (await sign_up(auth, unique_email()))["user"]
     caller = Caller(user_id=uuid4())
     assert (await auth.run("{ me { id } }", caller=caller))["me"] is None
@@ -35,29 +35,29 @@ async def test_signed_context_identifies_the_caller(auth: Subgraph) -> None:
     assert me["me"] == {"id": user["id"]}
 
 
-async def test_context_with_malformed_claims_is_rejected(auth: Subgraph) -> None:
+async def test_context_with_malformed_claims_is_rejected(auth: SignedClient) -> None:
     header = sign_caller(Caller(user_id="not-a-uuid"), audience="auth", key=auth.key)  # type: ignore[arg-type]
     assert (await _me(auth, header))[0] == 401
 
 
-async def test_forged_context_is_rejected(auth: Subgraph) -> None:
+async def test_forged_context_is_rejected(auth: SignedClient) -> None:
     header = sign_caller(Caller(user_id=uuid4()), audience="auth", key=b"not-the-key" * 4)
     status, body = await _me(auth, header)
     assert status == 401
     assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}  # type: ignore[index]
 
 
-async def test_expired_context_is_rejected(auth: Subgraph) -> None:
+async def test_expired_context_is_rejected(auth: SignedClient) -> None:
     header = sign_caller(Caller(user_id=uuid4()), audience="auth", key=auth.key, ttl=-10)
     assert (await _me(auth, header))[0] == 401
 
 
-async def test_context_for_another_subgraph_is_rejected(auth: Subgraph) -> None:
+async def test_context_for_another_subgraph_is_rejected(auth: SignedClient) -> None:
     header = sign_caller(Caller(user_id=uuid4()), audience="tenancy", key=auth.key)
     assert (await _me(auth, header))[0] == 401
 
 
-async def test_replayed_context_is_rejected(auth: Subgraph) -> None:
+async def test_replayed_context_is_rejected(auth: SignedClient) -> None:
     header = sign_caller(Caller(user_id=uuid4()), audience="auth", key=auth.key)
     assert (await _me(auth, header))[0] == 200
     status, body = await _me(auth, header)
@@ -81,7 +81,7 @@ def test_tampered_claims_fail_the_signature() -> None:
     assert expires > time.time()
 
 
-async def test_entities_need_a_caller(auth: Subgraph) -> None:
+async def test_entities_need_a_caller(auth: SignedClient) -> None:
     user = (await sign_up(auth, unique_email()))["user"]
     variables = {"r": [{"__typename": "User", "id": user["id"]}]}
     anonymous = await auth.run(ENTITIES["query"], variables)
@@ -90,7 +90,7 @@ async def test_entities_need_a_caller(auth: Subgraph) -> None:
     assert signed["_entities"] == [{"id": user["id"], "email": user["email"]}]
 
 
-async def test_health_metrics_and_request_id(auth: Subgraph) -> None:
+async def test_health_metrics_and_request_id(auth: SignedClient) -> None:
     health = await auth.client.get("/health", headers={"x-request-id": "abc123"})
     assert health.json() == {"status": "ok", "service": "auth"}
     assert health.headers["x-request-id"] == "abc123"
@@ -113,6 +113,6 @@ async def test_unexpected_errors_are_masked_and_logged(caplog: pytest.LogCapture
     assert "hunter2" in caplog.text
 
 
-async def test_validation_errors_are_not_masked(auth: Subgraph) -> None:
+async def test_validation_errors_are_not_masked(auth: SignedClient) -> None:
     bad = await auth.client.post("/graphql", json={"query": "{ nope }"})
     assert bad.json()["errors"][0]["message"].startswith("Cannot query field 'nope'")

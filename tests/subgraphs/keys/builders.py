@@ -1,12 +1,16 @@
-"""Builders of keys test data: organization managers and the keys they issue."""
+"""Builders of keys test data: organization managers, the keys they issue, and the router's
+verification of their secrets."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
+
 from core.caller import Caller
-from tests.conftest import Subgraph
+from core.scopes import INTERNAL_VERIFY
+from tests.conftest import SignedClient
 
 KEY_FIELDS = "id name prefix scopes createdAt expiresAt lastUsedAt revokedAt createdBy { id }"
 
@@ -18,22 +22,34 @@ REVOKE = """mutation($id: ID!) { revokeApiKey(id: $id) {
   apiKey { id revokedAt } errors { code field message } } }"""
 
 
+ROUTER = Caller(scopes=frozenset({INTERNAL_VERIFY}))
+
+
 def manager(org_id: UUID | None = None, role: str = "owner") -> Caller:
     return Caller(user_id=uuid4(), org_id=org_id or uuid4(), roles=frozenset({role}))
 
 
-async def create_key(keys: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+async def create_key(keys: SignedClient, caller: Caller, **input: Any) -> dict[str, Any]:
     values = {"organizationId": str(caller.org_id), "name": "ci", "scopes": ["tickets:read"]}
     data = await keys.run(CREATE, {"input": {**values, **input}}, caller)
     payload: dict[str, Any] = data["createApiKey"]
     return payload
 
 
-async def issued(keys: Subgraph, caller: Caller, **input: Any) -> tuple[str, str]:
+async def issued(keys: SignedClient, caller: Caller, **input: Any) -> tuple[str, str]:
     """A new key's id and secret."""
     created = await create_key(keys, caller, **input)
     assert created["errors"] == [], created["errors"]
     return created["apiKey"]["id"], created["secret"]
+
+
+async def verify(
+    keys: SignedClient, secret: object, caller: Caller | None = ROUTER
+) -> httpx.Response:
+    """What the verification route answers for ``secret``, asked as the router (by default)."""
+    return await keys.client.post(
+        "/internal/verify", json={"secret": secret}, headers=keys.headers(caller)
+    )
 
 
 def codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import (
     CREATE,
     KEY_FIELDS,
@@ -28,7 +28,7 @@ ORG_KEYS = """query($r: [_Any!]!) { _entities(representations: $r) {
 
 
 async def test_create_returns_the_secret_once_and_stores_only_its_hash(
-    keys: Subgraph, owner_engine: AsyncEngine
+    keys: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     created = await create_key(
@@ -65,12 +65,12 @@ async def test_create_returns_the_secret_once_and_stores_only_its_hash(
     assert "secret" not in read["apiKey"]
 
 
-async def test_default_rate_limit_comes_from_settings(keys: Subgraph) -> None:
+async def test_default_rate_limit_comes_from_settings(keys: SignedClient) -> None:
     created = await create_key(keys, manager())
     assert created["apiKey"]["rateLimit"] == {"limit": 600, "windowSeconds": 60}
 
 
-async def test_admin_may_manage_but_member_and_anonymous_may_not(keys: Subgraph) -> None:
+async def test_admin_may_manage_but_member_and_anonymous_may_not(keys: SignedClient) -> None:
     admin = manager(role="admin")
     assert (await create_key(keys, admin))["errors"] == []
     member = manager(role="member")
@@ -84,7 +84,7 @@ async def test_admin_may_manage_but_member_and_anonymous_may_not(keys: Subgraph)
     assert codes(result["createApiKey"]) == [("UNAUTHENTICATED", None)]
 
 
-async def test_another_organization_is_not_found(keys: Subgraph) -> None:
+async def test_another_organization_is_not_found(keys: SignedClient) -> None:
     owner = manager()
     result = await create_key(keys, owner, organizationId=str(uuid4()))
     assert codes(result) == [("NOT_FOUND", "organizationId")]
@@ -92,13 +92,13 @@ async def test_another_organization_is_not_found(keys: Subgraph) -> None:
     assert result["secret"] is None
 
 
-async def test_a_key_cannot_create_keys(keys: Subgraph) -> None:
+async def test_a_key_cannot_create_keys(keys: SignedClient) -> None:
     org = uuid4()
     as_key = Caller(key_id=uuid4(), org_id=org, roles=frozenset({"owner"}))
     assert codes(await create_key(keys, as_key)) == [("FORBIDDEN", None)]
 
 
-async def test_a_key_never_has_scopes_its_creator_lacks(keys: Subgraph) -> None:
+async def test_a_key_never_has_scopes_its_creator_lacks(keys: SignedClient) -> None:
     admin = manager(role="admin")
     result = await create_key(keys, admin, scopes=["tickets:read", "billing:write"])
     assert codes(result) == [("SCOPE_NOT_HELD", "scopes")]
@@ -107,7 +107,7 @@ async def test_a_key_never_has_scopes_its_creator_lacks(keys: Subgraph) -> None:
     assert (await create_key(keys, owner, scopes=["billing:write"]))["errors"] == []
 
 
-async def test_organization_has_a_maximum_of_active_keys(keys: Subgraph) -> None:
+async def test_organization_has_a_maximum_of_active_keys(keys: SignedClient) -> None:
     owner = manager()
     ids = [(await issued(keys, owner, name=f"k{n}"))[0] for n in range(25)]
     assert codes(await create_key(keys, owner)) == [("API_KEY_LIMIT_REACHED", None)]
@@ -117,7 +117,7 @@ async def test_organization_has_a_maximum_of_active_keys(keys: Subgraph) -> None
     assert (await create_key(keys, manager()))["errors"] == []  # other organizations unaffected
 
 
-async def test_concurrent_creations_cannot_pass_the_maximum(keys: Subgraph) -> None:
+async def test_concurrent_creations_cannot_pass_the_maximum(keys: SignedClient) -> None:
     owner = manager()
     for n in range(23):
         await issued(keys, owner, name=f"k{n}")
@@ -130,7 +130,7 @@ async def test_concurrent_creations_cannot_pass_the_maximum(keys: Subgraph) -> N
     ]
 
 
-async def test_rotation_gives_a_new_secret_and_keeps_the_key(keys: Subgraph) -> None:
+async def test_rotation_gives_a_new_secret_and_keeps_the_key(keys: SignedClient) -> None:
     owner = manager()
     key_id, secret = await issued(keys, owner)
     rotated = (await keys.run(ROTATE, {"id": key_id, "grace": 60}, owner))["rotateApiKey"]
@@ -141,7 +141,7 @@ async def test_rotation_gives_a_new_secret_and_keeps_the_key(keys: Subgraph) -> 
     assert rotated["apiKey"]["prefix"] == rotated["secret"][:15]
 
 
-async def test_rotating_needs_every_scope_of_the_key(keys: Subgraph) -> None:
+async def test_rotating_needs_every_scope_of_the_key(keys: SignedClient) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner, scopes=["billing:write"])
     admin = manager(owner.org_id, role="admin")
@@ -151,7 +151,7 @@ async def test_rotating_needs_every_scope_of_the_key(keys: Subgraph) -> None:
 
 
 async def test_revoked_key_cannot_be_rotated_and_revoking_twice_is_harmless(
-    keys: Subgraph,
+    keys: SignedClient,
 ) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
@@ -164,7 +164,7 @@ async def test_revoked_key_cannot_be_rotated_and_revoking_twice_is_harmless(
     assert codes(rotated) == [("API_KEY_REVOKED", None)]
 
 
-async def test_other_tenants_and_members_cannot_see_or_touch_a_key(keys: Subgraph) -> None:
+async def test_other_tenants_and_members_cannot_see_or_touch_a_key(keys: SignedClient) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
     intruder = manager()
@@ -179,7 +179,7 @@ async def test_other_tenants_and_members_cannot_see_or_touch_a_key(keys: Subgrap
     assert (await keys.run(READ, {"id": key_id}, owner))["apiKey"]["revokedAt"] is None
 
 
-async def test_organization_api_keys_for_managers_only(keys: Subgraph) -> None:
+async def test_organization_api_keys_for_managers_only(keys: SignedClient) -> None:
     owner = manager()
     first, _ = await issued(keys, owner, name="first")
     second, _ = await issued(keys, owner, name="second")
@@ -195,7 +195,7 @@ async def test_organization_api_keys_for_managers_only(keys: Subgraph) -> None:
         assert (await keys.run(ORG_KEYS, reps, caller))["_entities"] == [{"apiKeys": []}]
 
 
-async def test_api_key_entities_resolve_for_managers_only(keys: Subgraph) -> None:
+async def test_api_key_entities_resolve_for_managers_only(keys: SignedClient) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
     query = """query($r: [_Any!]!) { _entities(representations: $r) {
@@ -209,7 +209,7 @@ async def test_api_key_entities_resolve_for_managers_only(keys: Subgraph) -> Non
     assert (await keys.run(query, reps, manager()))["_entities"] == [None, None]
 
 
-async def test_the_issues_operations_work_as_written(keys: Subgraph) -> None:
+async def test_the_issues_operations_work_as_written(keys: SignedClient) -> None:
     owner = manager()
     create = """mutation { createApiKey(input: {organizationId: "ORG", name: "ci",
       scopes: ["tickets:read"], rateLimit: {limit: 3, windowSeconds: 60}})

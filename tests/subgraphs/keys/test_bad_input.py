@@ -9,12 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.scopes import SCOPES
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import REVOKE, ROTATE, codes, create_key, issued, manager
 
 
 async def test_every_bad_field_is_reported_and_nothing_is_stored(
-    keys: Subgraph, owner_engine: AsyncEngine
+    keys: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     result = await create_key(
@@ -44,7 +44,7 @@ async def test_every_bad_field_is_reported_and_nothing_is_stored(
     assert stored == 0
 
 
-async def test_name_must_be_one_line_of_at_most_100_characters(keys: Subgraph) -> None:
+async def test_name_must_be_one_line_of_at_most_100_characters(keys: SignedClient) -> None:
     owner = manager()
     for name in ("", "x" * 101, "two\nlines"):
         assert codes(await create_key(keys, owner, name=name)) == [("INVALID_INPUT", "name")]
@@ -53,13 +53,13 @@ async def test_name_must_be_one_line_of_at_most_100_characters(keys: Subgraph) -
     ).strip()
 
 
-async def test_a_key_needs_at_least_one_scope(keys: Subgraph) -> None:
+async def test_a_key_needs_at_least_one_scope(keys: SignedClient) -> None:
     assert codes(await create_key(keys, manager(), scopes=[])) == [("INVALID_INPUT", "scopes")]
     duplicated = await create_key(keys, manager(), scopes=["tickets:read", "tickets:read"])
     assert duplicated["apiKey"]["scopes"] == ["tickets:read"]
 
 
-async def test_rate_limit_bounds(keys: Subgraph) -> None:
+async def test_rate_limit_bounds(keys: SignedClient) -> None:
     owner = manager()
     for limit, window, field in (
         (-1, 60, "rateLimit.limit"),
@@ -72,13 +72,13 @@ async def test_rate_limit_bounds(keys: Subgraph) -> None:
     assert edge["apiKey"]["rateLimit"] == {"limit": 1, "windowSeconds": 86400}
 
 
-async def test_expiry_without_offset_is_utc(keys: Subgraph) -> None:
+async def test_expiry_without_offset_is_utc(keys: SignedClient) -> None:
     later = (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None, microsecond=0)
     created = await create_key(keys, manager(), expiresAt=later.isoformat())
     assert datetime.fromisoformat(created["apiKey"]["expiresAt"]) == later.replace(tzinfo=UTC)
 
 
-async def test_malformed_and_unknown_ids(keys: Subgraph) -> None:
+async def test_malformed_and_unknown_ids(keys: SignedClient) -> None:
     owner = manager()
     assert codes(await create_key(keys, owner, organizationId="not-an-id")) == [
         ("INVALID_INPUT", "organizationId")
@@ -99,7 +99,7 @@ async def test_malformed_and_unknown_ids(keys: Subgraph) -> None:
     assert read == {"a": None, "b": None}
 
 
-async def test_grace_period_must_be_within_bounds(keys: Subgraph) -> None:
+async def test_grace_period_must_be_within_bounds(keys: SignedClient) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
     for grace in (-1, 7 * 86400 + 1):

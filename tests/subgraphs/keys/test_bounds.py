@@ -9,26 +9,25 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Subgraph
-from tests.subgraphs.keys.builders import ROTATE, codes, create_key, issued, manager
-from tests.subgraphs.keys.test_verification import verify
+from tests.conftest import SignedClient
+from tests.subgraphs.keys.builders import ROTATE, codes, create_key, issued, manager, verify
 
 LONGEST_GRACE = 7 * 86400
 
 
-async def test_the_largest_limit_and_the_shortest_window_are_accepted(keys: Subgraph) -> None:
+async def test_the_largest_limit_and_the_shortest_window_are_accepted(keys: SignedClient) -> None:
     created = await create_key(keys, manager(), rateLimit={"limit": 1_000_000, "windowSeconds": 1})
     assert created["errors"] == []
     assert created["apiKey"]["rateLimit"] == {"limit": 1_000_000, "windowSeconds": 1}
 
 
-async def test_a_name_of_exactly_100_characters_is_accepted(keys: Subgraph) -> None:
+async def test_a_name_of_exactly_100_characters_is_accepted(keys: SignedClient) -> None:
     created = await create_key(keys, manager(), name="n" * 100)
     assert created["errors"] == []
     assert created["apiKey"]["name"] == "n" * 100
 
 
-async def test_the_longest_and_the_shortest_grace_are_accepted(keys: Subgraph) -> None:
+async def test_the_longest_and_the_shortest_grace_are_accepted(keys: SignedClient) -> None:
     owner = manager()
     key_id, old = await issued(keys, owner)
     longest = await keys.run(ROTATE, {"id": key_id, "grace": LONGEST_GRACE}, owner)
@@ -40,7 +39,7 @@ async def test_the_longest_and_the_shortest_grace_are_accepted(keys: Subgraph) -
     assert (await verify(keys, none["secret"])).status_code == 200
 
 
-async def test_keys_that_expire_later_count_toward_the_maximum(keys: Subgraph) -> None:
+async def test_keys_that_expire_later_count_toward_the_maximum(keys: SignedClient) -> None:
     owner = manager()
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     for n in range(25):
@@ -49,7 +48,7 @@ async def test_keys_that_expire_later_count_toward_the_maximum(keys: Subgraph) -
 
 
 async def test_expired_keys_do_not_count_toward_the_maximum(
-    keys: Subgraph, owner_engine: AsyncEngine
+    keys: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     for n in range(25):
@@ -80,7 +79,7 @@ async def _waiting_for_locks(owner_engine: AsyncEngine, count: int) -> None:
 
 
 async def test_concurrent_rotations_take_turns_so_no_secret_is_lost(
-    keys: Subgraph, owner_engine: AsyncEngine
+    keys: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     key_id, original = await issued(keys, owner)
@@ -100,7 +99,7 @@ async def test_concurrent_rotations_take_turns_so_no_secret_is_lost(
     assert (await verify(keys, original)).status_code == 404
 
 
-async def test_old_secret_ends_with_the_key_when_the_key_expires_first(keys: Subgraph) -> None:
+async def test_old_secret_ends_with_the_key_when_the_key_expires_first(keys: SignedClient) -> None:
     owner = manager()
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     key_id, old = await issued(keys, owner, expiresAt=expires.isoformat())

@@ -17,7 +17,7 @@ from core.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.keys.contract import record_use, usage_key
 from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import issued, manager
 from vetrai.settings import PlatformSettings
 
@@ -54,13 +54,13 @@ async def _use(
         )
 
 
-async def _usage(keys: Subgraph, caller: Caller, key_id: str, start: date, end: date) -> Any:
+async def _usage(keys: SignedClient, caller: Caller, key_id: str, start: date, end: date) -> Any:
     variables = {"id": key_id, "from": start.isoformat(), "to": end.isoformat()}
     return (await keys.run(USAGE, variables, caller))["apiKey"]
 
 
 async def test_usage_counts_before_and_after_the_flush(
-    keys: Subgraph, worker_ctx: dict[str, Any], owner_engine: AsyncEngine
+    keys: SignedClient, worker_ctx: dict[str, Any], owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
@@ -122,7 +122,7 @@ async def test_counters_of_unknown_keys_are_dropped_by_the_flush(
     assert stored == 0
 
 
-async def test_usage_range_is_bounded_and_private(keys: Subgraph) -> None:
+async def test_usage_range_is_bounded_and_private(keys: SignedClient) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
     today = datetime.now(UTC).date()

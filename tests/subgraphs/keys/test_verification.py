@@ -9,29 +9,27 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.caller import Caller
 from core.caller_context import HEADER, sign_caller
 from core.logs import JsonFormatter
-from core.scopes import INTERNAL_VERIFY
 from subgraphs.keys.contract import CHANGED_CHANNEL
-from tests.conftest import Subgraph
-from tests.subgraphs.keys.builders import REVOKE, ROTATE, codes, create_key, issued, manager
+from tests.conftest import SignedClient
+from tests.subgraphs.keys.builders import (
+    REVOKE,
+    ROTATE,
+    ROUTER,
+    codes,
+    create_key,
+    issued,
+    manager,
+    verify,
+)
 from vetrai.settings import PlatformSettings
-
-ROUTER = Caller(scopes=frozenset({INTERNAL_VERIFY}))
-
-
-async def verify(keys: Subgraph, secret: object, caller: Caller | None = ROUTER) -> httpx.Response:
-    return await keys.client.post(
-        "/internal/verify", json={"secret": secret}, headers=keys.headers(caller)
-    )
 
 
 @pytest.fixture
@@ -42,7 +40,7 @@ async def redis(settings: PlatformSettings) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def test_a_valid_secret_tells_the_router_who_calls(keys: Subgraph) -> None:
+async def test_a_valid_secret_tells_the_router_who_calls(keys: SignedClient) -> None:
     owner = manager()
     expires = datetime.now(UTC) + timedelta(days=30)
     key_id, secret = await issued(
@@ -65,7 +63,7 @@ async def test_a_valid_secret_tells_the_router_who_calls(keys: Subgraph) -> None
     }
 
 
-async def test_only_a_router_context_with_the_verify_scope_may_ask(keys: Subgraph) -> None:
+async def test_only_a_router_context_with_the_verify_scope_may_ask(keys: SignedClient) -> None:
     _, secret = await issued(keys, manager())
     assert (await verify(keys, secret, caller=None)).status_code == 401
     assert (await verify(keys, secret, caller=manager())).status_code == 401
@@ -81,7 +79,7 @@ async def test_only_a_router_context_with_the_verify_scope_may_ask(keys: Subgrap
     assert replayed.json()["error"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_unknown_malformed_and_revoked_secrets_are_not_found(keys: Subgraph) -> None:
+async def test_unknown_malformed_and_revoked_secrets_are_not_found(keys: SignedClient) -> None:
     owner = manager()
     key_id, secret = await issued(keys, owner)
     for wrong in (
@@ -102,7 +100,7 @@ async def test_unknown_malformed_and_revoked_secrets_are_not_found(keys: Subgrap
 
 
 async def test_old_secret_works_until_the_grace_period_ends(
-    keys: Subgraph, owner_engine: AsyncEngine
+    keys: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     key_id, old = await issued(keys, owner)
@@ -126,7 +124,7 @@ async def test_old_secret_works_until_the_grace_period_ends(
     assert (await verify(keys, new)).status_code == 200
 
 
-async def test_rotation_without_grace_ends_the_old_secret_at_once(keys: Subgraph) -> None:
+async def test_rotation_without_grace_ends_the_old_secret_at_once(keys: SignedClient) -> None:
     owner = manager()
     key_id, old = await issued(keys, owner)
     rotated = (await keys.run(ROTATE, {"id": key_id, "grace": 0}, owner))["rotateApiKey"]
@@ -135,7 +133,7 @@ async def test_rotation_without_grace_ends_the_old_secret_at_once(keys: Subgraph
 
 
 async def test_expired_key_is_not_found_and_cannot_be_rotated(
-    keys: Subgraph, owner_engine: AsyncEngine
+    keys: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     owner = manager()
     soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
@@ -154,7 +152,7 @@ async def test_expired_key_is_not_found_and_cannot_be_rotated(
 
 
 async def test_revocation_and_rotation_are_announced_to_routers(
-    keys: Subgraph, redis: Redis
+    keys: SignedClient, redis: Redis
 ) -> None:
     owner = manager()
     key_id, _ = await issued(keys, owner)
@@ -172,7 +170,7 @@ async def test_revocation_and_rotation_are_announced_to_routers(
     ]
 
 
-async def test_logs_never_hold_a_secret(keys: Subgraph) -> None:
+async def test_logs_never_hold_a_secret(keys: SignedClient) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())

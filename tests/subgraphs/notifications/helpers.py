@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from core.caller import Caller
 from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.service import NotificationService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 
 SEND = """mutation($input: SendNotificationInput!) { sendNotification(input: $input) {
   notifications { id title body category read } errors { code field message } } }"""
@@ -52,14 +52,14 @@ def send_input(org: Caller, users: list[Caller], **extra: Any) -> dict[str, Any]
     }
 
 
-async def send(notifications: Subgraph, admin: Caller, input: dict[str, Any]) -> dict[str, Any]:
+async def send(notifications: SignedClient, admin: Caller, input: dict[str, Any]) -> dict[str, Any]:
     data = await notifications.run(SEND, {"input": input}, admin)
     payload: dict[str, Any] = data["sendNotification"]
     return payload
 
 
 async def history(
-    notifications: Subgraph,
+    notifications: SignedClient,
     user: Caller,
     first: int = 10,
     after: str | None = None,
@@ -86,7 +86,7 @@ SETTINGS = """mutation($input: NotificationSettingsInput!) {
     settings { phone locale timezone quietHours { start end } } errors { code field } } }"""
 
 
-async def save(notifications: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+async def save(notifications: SignedClient, caller: Caller, **input: Any) -> dict[str, Any]:
     data = await notifications.run(SAVE, {"input": input}, caller)
     payload: dict[str, Any] = data["saveTemplate"]
     return payload

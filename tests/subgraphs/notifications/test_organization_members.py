@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.notifications.helpers import send, send_input
 from tests.subgraphs.tenancy.builders import REMOVE, create_org, join, new_user
 
@@ -24,9 +24,9 @@ async def members_become(service: NotificationService, org_id: UUID, users: set[
 
 
 async def test_members_who_join_or_leave_are_notified_or_not(
-    auth: Subgraph,
-    tenancy: Subgraph,
-    notifications: Subgraph,
+    auth: SignedClient,
+    tenancy: SignedClient,
+    notifications: SignedClient,
     notification_service: NotificationService,
     owner_engine: AsyncEngine,
 ) -> None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from core.caller import Caller
 from subgraphs.notifications.models import Contact
 from subgraphs.notifications.service import NotificationService, quiet_until
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.notifications.helpers import (
     SET,
     SETTINGS,
@@ -27,7 +27,7 @@ PREFERENCES = """query($u: [_Any!]!) { _entities(representations: $u) { ... on U
   notificationSettings { phone locale timezone quietHours { start end } } } } }"""
 
 
-async def of(notifications: Subgraph, user: Caller) -> dict[str, Any]:
+async def of(notifications: SignedClient, user: Caller) -> dict[str, Any]:
     data = await notifications.run(
         PREFERENCES, {"u": [{"__typename": "User", "id": str(user.user_id)}]}, user
     )
@@ -36,7 +36,7 @@ async def of(notifications: Subgraph, user: Caller) -> dict[str, Any]:
 
 
 async def test_every_category_is_on_by_default_and_security_is_mandatory(
-    notifications: Subgraph,
+    notifications: SignedClient,
 ) -> None:
     ada = member()
     preferences = (await of(notifications, ada))["notificationPreferences"]
@@ -59,7 +59,7 @@ async def test_every_category_is_on_by_default_and_security_is_mandatory(
 
 
 async def test_a_channel_turned_off_is_not_used(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)
@@ -80,7 +80,7 @@ async def test_a_channel_turned_off_is_not_used(
 
 
 async def test_settings_are_checked_and_quiet_hours_cleared_with_null(
-    notifications: Subgraph,
+    notifications: SignedClient,
 ) -> None:
     ada = member()
     bad = await notifications.run(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.caller import Caller
 from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.service import NotificationService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.notifications.helpers import (
     HISTORY,
     MARK_READ,
@@ -26,7 +26,7 @@ from tests.subgraphs.notifications.helpers import (
 
 
 async def test_admin_sends_in_app_notification_to_users(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada, bob = member(), member()
     admin = await organization(notification_service, ada, bob)
@@ -45,7 +45,9 @@ async def test_admin_sends_in_app_notification_to_users(
 
 
 async def test_same_idempotency_key_creates_nothing_new(
-    notifications: Subgraph, owner_engine: AsyncEngine, notification_service: NotificationService
+    notifications: SignedClient,
+    owner_engine: AsyncEngine,
+    notification_service: NotificationService,
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)
@@ -66,7 +68,7 @@ async def test_same_idempotency_key_creates_nothing_new(
 
 
 async def test_only_owners_and_admins_of_that_organization_send(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)
@@ -83,7 +85,7 @@ async def test_only_owners_and_admins_of_that_organization_send(
 
 
 async def test_bad_input_names_the_field(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)
@@ -104,7 +106,7 @@ async def test_bad_input_names_the_field(
 
 
 async def test_history_pages_newest_first_and_counts_unread(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)
@@ -131,7 +133,7 @@ async def test_history_pages_newest_first_and_counts_unread(
 
 
 async def test_nobody_reads_or_marks_another_users_notifications(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada, eve = member(), member()
     admin = await organization(notification_service, ada)
@@ -152,7 +154,7 @@ async def test_nobody_reads_or_marks_another_users_notifications(
     assert [e["code"] for e in anonymous["markNotificationsRead"]["errors"]] == ["UNAUTHENTICATED"]
 
 
-async def test_bad_cursor_and_page_size_are_rejected(notifications: Subgraph) -> None:
+async def test_bad_cursor_and_page_size_are_rejected(notifications: SignedClient) -> None:
     ada = member()
     for first, after in ((0, None), (101, None), (10, "garbage"), (10, "WyJ4Il0=")):
         variables = {
@@ -166,7 +168,7 @@ async def test_bad_cursor_and_page_size_are_rejected(notifications: Subgraph) ->
 
 
 async def test_without_user_ids_every_member_is_notified_and_outsiders_never(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada, bob, eve = member(), member(), member()
     admin = await organization(notification_service, ada, bob)
@@ -185,7 +187,7 @@ async def test_without_user_ids_every_member_is_notified_and_outsiders_never(
 
 
 async def test_notification_entities_resolve_for_their_recipient_only(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)

@@ -22,7 +22,7 @@ from core.caller_context import HEADER, sign_caller
 from subgraphs.notifications.contract import NotificationRequest, Recipient, enqueue_notification
 from subgraphs.notifications.live import topic
 from subgraphs.notifications.service import NotificationService
-from tests.conftest import Subgraph, served
+from tests.conftest import SignedClient, served
 from tests.subgraphs.notifications.helpers import member, organization, send, send_input
 from vetrai.platform import domain
 from vetrai.settings import PlatformSettings
@@ -82,7 +82,10 @@ async def listening(redis: Redis, user_id: UUID | None, count: int) -> None:
 
 
 async def test_subscriber_receives_a_notification_sent_through_another_replica(
-    endpoint: str, redis: Redis, notifications: Subgraph, notification_service: NotificationService
+    endpoint: str,
+    redis: Redis,
+    notifications: SignedClient,
+    notification_service: NotificationService,
 ) -> None:
     ada = member()
     admin = await organization(notification_service, ada)
@@ -101,7 +104,10 @@ async def test_subscriber_receives_a_notification_sent_through_another_replica(
 
 
 async def test_context_in_connection_init_payload_and_teardown(
-    endpoint: str, redis: Redis, notifications: Subgraph, notification_service: NotificationService
+    endpoint: str,
+    redis: Redis,
+    notifications: SignedClient,
+    notification_service: NotificationService,
 ) -> None:
     ada, bob = member(), member()
     admin = await organization(notification_service, ada, bob)
@@ -115,7 +121,7 @@ async def test_context_in_connection_init_payload_and_teardown(
 
 
 async def test_closing_the_connection_ends_the_redis_subscription(
-    endpoint: str, redis: Redis, notifications: Subgraph
+    endpoint: str, redis: Redis, notifications: SignedClient
 ) -> None:
     ada = member()
     async for _ in subscribed(endpoint, redis, ada, notifications.key):
@@ -124,7 +130,11 @@ async def test_closing_the_connection_ends_the_redis_subscription(
 
 
 async def test_notification_made_by_the_worker_reaches_the_subscriber(
-    endpoint: str, redis: Redis, notifications: Subgraph, settings: PlatformSettings, worker: None
+    endpoint: str,
+    redis: Redis,
+    notifications: SignedClient,
+    settings: PlatformSettings,
+    worker: None,
 ) -> None:
     ada = member()
     async for ws in subscribed(endpoint, redis, ada, notifications.key):
@@ -155,7 +165,7 @@ async def handshake(endpoint: str, header: str) -> str | int | None:
 
 
 async def test_forged_or_replayed_context_closes_the_connection(
-    endpoint: str, notifications: Subgraph
+    endpoint: str, notifications: SignedClient
 ) -> None:
     header = signed(member(), notifications.key)
     assert await handshake(endpoint, header) == "connection_ack"

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.notifications.helpers import (
     SETTINGS,
     admin_of,
@@ -26,13 +26,13 @@ LIST = "{ notificationTemplates { key channel locale subject } }"
 DELETE = "mutation($id: ID!) { deleteTemplate(id: $id) { ok errors { code } } }"
 
 
-async def preview(notifications: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+async def preview(notifications: SignedClient, caller: Caller, **input: Any) -> dict[str, Any]:
     data = await notifications.run(PREVIEW, {"input": input}, caller)
     payload: dict[str, Any] = data["previewTemplate"]
     return payload
 
 
-async def test_platform_default_previews_with_sample_data(notifications: Subgraph) -> None:
+async def test_platform_default_previews_with_sample_data(notifications: SignedClient) -> None:
     shown = await preview(notifications, admin_of(uuid4()), key="verify_email", channel="EMAIL")
     assert shown["errors"] == []
     assert shown["preview"]["subject"] == "Confirm your email address"
@@ -43,7 +43,7 @@ async def test_platform_default_previews_with_sample_data(notifications: Subgrap
 
 
 async def test_draft_renders_escaped_html_and_sandbox_refuses_internals(
-    notifications: Subgraph,
+    notifications: SignedClient,
 ) -> None:
     ada = admin_of(uuid4())
     draft = {"key": "message", "channel": "EMAIL", "subject": "{{ title }}", "body": "{{ body }}"}
@@ -68,7 +68,7 @@ async def test_draft_renders_escaped_html_and_sandbox_refuses_internals(
 
 
 async def test_organization_template_is_used_in_the_recipients_locale(
-    notifications: Subgraph, notification_service: NotificationService
+    notifications: SignedClient, notification_service: NotificationService
 ) -> None:
     ada, bob = member(), member()
     admin = await organization(notification_service, ada, bob)
@@ -96,7 +96,7 @@ async def test_organization_template_is_used_in_the_recipients_locale(
     assert (await history(notifications, ada))["edges"][0]["node"]["title"] == "Again"
 
 
-async def test_only_owners_and_admins_save_valid_templates(notifications: Subgraph) -> None:
+async def test_only_owners_and_admins_save_valid_templates(notifications: SignedClient) -> None:
     admin = admin_of(uuid4())
     plain = Caller(user_id=uuid4(), org_id=admin.org_id, roles=frozenset({"member"}))
     template = {"key": "invitation", "channel": "EMAIL", "subject": "Join", "body": "{{ link }}"}
@@ -117,7 +117,7 @@ async def test_only_owners_and_admins_save_valid_templates(notifications: Subgra
 
 
 async def test_a_plain_member_cannot_preview_the_organizations_templates(
-    notifications: Subgraph,
+    notifications: SignedClient,
 ) -> None:
     admin = admin_of(uuid4())
     plain = Caller(user_id=uuid4(), org_id=admin.org_id, roles=frozenset({"member"}))

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from subgraphs.kernel.storage import Storage
-from tests.conftest import Subgraph, subgraph_client
+from tests.conftest import SignedClient, subgraph_client
 from tests.storage_fixtures import storage, storage_settings
 from vetrai.settings import PlatformSettings
 
@@ -18,7 +18,7 @@ __all__ = ["storage", "storage_settings"]
 @pytest.fixture(scope="session")
 async def support(
     settings: PlatformSettings, storage_settings: PlatformSettings, storage: Storage
-) -> AsyncIterator[Subgraph]:
+) -> AsyncIterator[SignedClient]:
     with_storage = settings.model_copy(update={"storage": storage_settings.storage})
     async for client in subgraph_client("support", with_storage):
         yield client

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 
 TICKET = "id number title body status priority tags customFields requester { id } assignee { id }"
 CREATE = f"""mutation($input: CreateTicketInput!) {{ createTicket(input: $input) {{
@@ -36,7 +36,7 @@ class Org:
         return self.caller("owner")
 
 
-async def create_ticket(support: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+async def create_ticket(support: SignedClient, caller: Caller, **input: Any) -> dict[str, Any]:
     """The createTicket payload."""
     values = {"organizationId": str(caller.org_id), "title": "Cannot log in", "body": "<p>Help</p>"}
     data = await support.run(CREATE, {"input": {**values, **input}}, caller)
@@ -44,7 +44,7 @@ async def create_ticket(support: Subgraph, caller: Caller, **input: Any) -> dict
     return payload
 
 
-async def ticket(support: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+async def ticket(support: SignedClient, caller: Caller, **input: Any) -> dict[str, Any]:
     """A created ticket; fails the test on errors."""
     payload = await create_ticket(support, caller, **input)
     assert payload["errors"] == [], payload["errors"]
@@ -53,7 +53,7 @@ async def ticket(support: Subgraph, caller: Caller, **input: Any) -> dict[str, A
 
 
 async def comment(
-    support: Subgraph, caller: Caller, ticket_id: str, body: str = "<p>Hi</p>", **input: Any
+    support: SignedClient, caller: Caller, ticket_id: str, body: str = "<p>Hi</p>", **input: Any
 ) -> dict[str, Any]:
     data = await support.run(
         COMMENT, {"input": {"ticketId": ticket_id, "body": body, **input}}, caller
@@ -62,13 +62,13 @@ async def comment(
     return payload
 
 
-async def make_agent(support: Subgraph, org: Org, user: Caller) -> None:
+async def make_agent(support: SignedClient, org: Org, user: Caller) -> None:
     input = {"organizationId": str(org.id), "userId": str(user.user_id), "agent": True}
     data = await support.run(SET_AGENT, {"input": input}, org.owner())
     assert data["setAgent"]["ok"], data
 
 
-async def set_status(support: Subgraph, caller: Caller, ticket_id: str, status: str) -> Any:
+async def set_status(support: SignedClient, caller: Caller, ticket_id: str, status: str) -> Any:
     data = await support.run(STATUS, {"input": {"ticketId": ticket_id, "status": status}}, caller)
     return data["setTicketStatus"]
 

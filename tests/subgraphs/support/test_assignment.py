@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import UPDATE, Org, codes, ticket
 
 SET_AGENT = (
@@ -23,7 +23,7 @@ AWAY = """mutation($org: ID!) { setAgentAvailability(organizationId: $org, avail
   ok errors { code } } }"""
 
 
-async def agent(support: Subgraph, org: Org, capacity: int = 20) -> Caller:
+async def agent(support: SignedClient, org: Org, capacity: int = 20) -> Caller:
     user = org.caller()
     input = {
         "organizationId": str(org.id),
@@ -35,7 +35,7 @@ async def agent(support: Subgraph, org: Org, capacity: int = 20) -> Caller:
     return user
 
 
-async def team_of(support: Subgraph, org: Org, *members: Caller) -> str:
+async def team_of(support: SignedClient, org: Org, *members: Caller) -> str:
     created = await support.run(TEAM, {"org": str(org.id)}, org.owner())
     team: str = created["createTeam"]["team"]["id"]
     for member in members:
@@ -44,7 +44,7 @@ async def team_of(support: Subgraph, org: Org, *members: Caller) -> str:
     return team
 
 
-async def assign(support: Subgraph, org: Org, team: str) -> dict[str, Any]:
+async def assign(support: SignedClient, org: Org, team: str) -> dict[str, Any]:
     created = await ticket(support, org.caller())
     input = {"ticketId": created["id"], "teamId": team}
     data = await support.run(ASSIGN, {"input": input}, org.owner())
@@ -58,7 +58,7 @@ def assignee(assigned: dict[str, Any]) -> str | None:
     return assigned["assignee"]["id"] if assigned["assignee"] else None
 
 
-async def test_tickets_go_round_robin_to_the_teams_agents(support: Subgraph) -> None:
+async def test_tickets_go_round_robin_to_the_teams_agents(support: SignedClient) -> None:
     org = Org()
     first, second = await agent(support, org), await agent(support, org)
     team = await team_of(support, org, first, second)
@@ -68,7 +68,7 @@ async def test_tickets_go_round_robin_to_the_teams_agents(support: Subgraph) -> 
 
 
 async def test_away_agents_and_full_agents_are_skipped_and_nobody_is_never_a_silent_pick(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     away, busy = await agent(support, org), await agent(support, org, capacity=1)
@@ -84,7 +84,7 @@ async def test_away_agents_and_full_agents_are_skipped_and_nobody_is_never_a_sil
 
 
 async def test_manual_assignment_respects_capacity_and_team_membership_needs_an_agent(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     full = await agent(support, org, capacity=1)

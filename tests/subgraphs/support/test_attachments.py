@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import Org, codes, comment, create_ticket, ticket
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -27,7 +27,7 @@ ENTITY = """query($r: [_Any!]!) { _entities(representations: $r) {
 
 
 async def request_upload(
-    support: Subgraph, caller: Caller, size: int, **input: Any
+    support: SignedClient, caller: Caller, size: int, **input: Any
 ) -> dict[str, Any]:
     values = {
         "organizationId": str(caller.org_id),
@@ -41,7 +41,7 @@ async def request_upload(
 
 
 async def uploaded(
-    support: Subgraph, caller: Caller, data: bytes = PNG, content_type: str = "image/png"
+    support: SignedClient, caller: Caller, data: bytes = PNG, content_type: str = "image/png"
 ) -> str:
     """An attachment id whose file is in storage, uploaded as a browser would."""
     payload = await request_upload(support, caller, len(data), contentType=content_type)
@@ -57,7 +57,7 @@ async def uploaded(
 
 
 async def test_an_uploaded_file_is_attached_and_downloads_through_a_presigned_link(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     requester = org.caller()
@@ -85,7 +85,7 @@ async def test_an_uploaded_file_is_attached_and_downloads_through_a_presigned_li
     assert codes(again) == [("NOT_FOUND", "attachmentIds")]
 
 
-async def test_requests_over_the_limit_or_of_other_types_are_refused(support: Subgraph) -> None:
+async def test_requests_over_the_limit_or_of_other_types_are_refused(support: SignedClient) -> None:
     caller = Org().caller()
     too_large = await request_upload(support, caller, 10 * 1024 * 1024 + 1)
     assert codes(too_large) == [("ATTACHMENT_TOO_LARGE", "sizeBytes")]
@@ -97,7 +97,9 @@ async def test_requests_over_the_limit_or_of_other_types_are_refused(support: Su
     assert codes(stranger) == [("NOT_FOUND", "organizationId")]
 
 
-async def test_a_file_never_uploaded_is_refused_and_no_ticket_is_made(support: Subgraph) -> None:
+async def test_a_file_never_uploaded_is_refused_and_no_ticket_is_made(
+    support: SignedClient,
+) -> None:
     org = Org()
     requester = org.caller()
     payload = await request_upload(support, requester, 100)
@@ -107,14 +109,16 @@ async def test_a_file_never_uploaded_is_refused_and_no_ticket_is_made(support: S
     assert (await ticket(support, requester))["number"] == 1
 
 
-async def test_a_png_that_is_really_html_is_refused(support: Subgraph) -> None:
+async def test_a_png_that_is_really_html_is_refused(support: SignedClient) -> None:
     requester = Org().caller()
     attachment = await uploaded(support, requester, b"<html><script>steal()</script></html>")
     refused = await create_ticket(support, requester, attachmentIds=[attachment])
     assert codes(refused) == [("ATTACHMENT_TYPE_NOT_ALLOWED", "attachmentIds")]
 
 
-async def test_another_organizations_or_users_attachment_is_not_found(support: Subgraph) -> None:
+async def test_another_organizations_or_users_attachment_is_not_found(
+    support: SignedClient,
+) -> None:
     org = Org()
     theirs = await uploaded(support, Org().caller())
     refused = await create_ticket(support, org.caller(), attachmentIds=[theirs])
@@ -124,7 +128,7 @@ async def test_another_organizations_or_users_attachment_is_not_found(support: S
     assert codes(refused) == [("NOT_FOUND", "attachmentIds")]
 
 
-async def test_files_of_internal_notes_never_reach_the_requester(support: Subgraph) -> None:
+async def test_files_of_internal_notes_never_reach_the_requester(support: SignedClient) -> None:
     org = Org()
     owner, requester = org.owner(), org.caller()
     created = await ticket(support, requester)
@@ -150,7 +154,7 @@ async def test_files_of_internal_notes_never_reach_the_requester(support: Subgra
     assert sum(len(e["node"]["attachments"]) for e in as_agent["comments"]["edges"]) == 2
 
 
-async def test_an_upload_larger_than_declared_is_refused_by_storage(support: Subgraph) -> None:
+async def test_an_upload_larger_than_declared_is_refused_by_storage(support: SignedClient) -> None:
     caller = Org().caller()
     payload = await request_upload(support, caller, 100)
     upload = payload["upload"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import Org, codes, comment, ticket
 
 MERGE = """mutation($input: MergeTicketsInput!) { mergeTickets(input: $input) {
@@ -13,13 +13,13 @@ MERGE = """mutation($input: MergeTicketsInput!) { mergeTickets(input: $input) {
 READ = """query($id: ID!) { ticket(id: $id) { status mergedInto { id } commentCount } }"""
 
 
-async def merge(support: Subgraph, caller: Any, source: str, target: str) -> dict[str, Any]:
+async def merge(support: SignedClient, caller: Any, source: str, target: str) -> dict[str, Any]:
     data = await support.run(MERGE, {"input": {"sourceId": source, "targetId": target}}, caller)
     payload: dict[str, Any] = data["mergeTickets"]
     return payload
 
 
-async def test_merging_moves_the_thread_and_closes_the_source(support: Subgraph) -> None:
+async def test_merging_moves_the_thread_and_closes_the_source(support: SignedClient) -> None:
     org = Org()
     owner, requester = org.owner(), org.caller()
     source, target = await ticket(support, requester), await ticket(support, requester)
@@ -37,7 +37,7 @@ async def test_merging_moves_the_thread_and_closes_the_source(support: Subgraph)
     assert codes(itself) == [("CANNOT_MERGE_INTO_ITSELF", "targetId")]
 
 
-async def test_only_agents_merge_tickets_of_their_organization(support: Subgraph) -> None:
+async def test_only_agents_merge_tickets_of_their_organization(support: SignedClient) -> None:
     org = Org()
     requester = org.caller()
     mine, also = await ticket(support, requester), await ticket(support, requester)

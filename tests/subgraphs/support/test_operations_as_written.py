@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import Org
 from tests.subgraphs.support.test_attachments import PNG
 from tests.subgraphs.support.test_satisfaction import rating_links
@@ -15,7 +15,7 @@ from tests.subgraphs.support.test_sla_policies import define_policy
 
 
 async def test_the_issues_operations_work_as_written(
-    support: Subgraph, owner_engine: AsyncEngine, worker: None
+    support: SignedClient, owner_engine: AsyncEngine, worker: None
 ) -> None:
     org = Org()
     requester, agent = org.caller(), org.owner()

@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Subgraph, link_token
+from tests.conftest import SignedClient, link_token
 from tests.subgraphs.support.helpers import Org, codes, set_status, ticket
 
 RATE = """mutation($token: String!, $score: Int!) { rateTicket(token: $token, score: $score,
@@ -33,7 +33,7 @@ async def rating_links(owner_engine: AsyncEngine, user_id: object, count: int) -
 
 
 async def test_each_resolution_sends_a_single_use_rating_link(
-    support: Subgraph, owner_engine: AsyncEngine, worker: None
+    support: SignedClient, owner_engine: AsyncEngine, worker: None
 ) -> None:
     org = Org()
     requester = org.caller()
@@ -64,7 +64,7 @@ async def test_each_resolution_sends_a_single_use_rating_link(
         assert hashes == 0  # only the hash is kept
 
 
-async def test_bad_tokens_and_scores_are_refused(support: Subgraph) -> None:
+async def test_bad_tokens_and_scores_are_refused(support: SignedClient) -> None:
     bogus = await support.run(RATE_FIELDS, {"token": "nope", "score": 5})
     assert codes(bogus["rateTicket"]) == [("INVALID_TOKEN", "token")]
     out_of_range = await support.run(RATE_FIELDS, {"token": "nope", "score": 6})

@@ -3,7 +3,7 @@ for a requester only among their own tickets."""
 
 from __future__ import annotations
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import Org, ticket
 
 SIMILAR = (
@@ -14,7 +14,7 @@ SUGGEST = """query($org: ID!, $title: String!) {
 
 
 async def test_similar_tickets_share_words_and_stay_in_their_organization(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org, other = Org(), Org()
     requester = org.caller()

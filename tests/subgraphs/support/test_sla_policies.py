@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import Org, codes, set_status, ticket
 
 CALENDAR = """mutation($input: CreateBusinessCalendarInput!) {
@@ -29,7 +29,7 @@ def always_open() -> list[dict[str, int]]:
 
 
 async def define_policy(
-    support: Subgraph, org: Org, first_response: int, hours: list[dict[str, int]] | None = None
+    support: SignedClient, org: Org, first_response: int, hours: list[dict[str, int]] | None = None
 ) -> dict[str, Any]:
     owner = org.owner()
     calendar = await support.run(
@@ -61,7 +61,7 @@ async def define_policy(
     return created
 
 
-async def test_a_new_ticket_gets_due_dates_from_the_matching_policy(support: Subgraph) -> None:
+async def test_a_new_ticket_gets_due_dates_from_the_matching_policy(support: SignedClient) -> None:
     org = Org()
     await define_policy(support, org, first_response=3600)
     before = datetime.now(UTC)
@@ -81,7 +81,7 @@ async def test_a_new_ticket_gets_due_dates_from_the_matching_policy(support: Sub
     assert no_target["ticket"]["sla"]["firstResponse"] is None
 
 
-async def test_pending_pauses_resolution_and_the_timeline_says_why(support: Subgraph) -> None:
+async def test_pending_pauses_resolution_and_the_timeline_says_why(support: SignedClient) -> None:
     org = Org()
     await define_policy(support, org, first_response=3600)
     created = await ticket(support, org.caller(), priority="HIGH")
@@ -96,7 +96,7 @@ async def test_pending_pauses_resolution_and_the_timeline_says_why(support: Subg
     assert sla["resolution"] == {"dueAt": None, "status": "PAUSED"}
 
 
-async def test_the_breached_filter_finds_tickets_past_a_target(support: Subgraph) -> None:
+async def test_the_breached_filter_finds_tickets_past_a_target(support: SignedClient) -> None:
     org = Org()
     await define_policy(support, org, first_response=60)
     created = await ticket(support, org.caller(), priority="HIGH")
@@ -108,7 +108,7 @@ async def test_the_breached_filter_finds_tickets_past_a_target(support: Subgraph
     assert hit["_entities"][0]["tickets"]["edges"] == []
 
 
-async def test_a_policy_resolves_for_its_organization_only(support: Subgraph) -> None:
+async def test_a_policy_resolves_for_its_organization_only(support: SignedClient) -> None:
     org = Org()
     policy = await define_policy(support, org, first_response=3600)
     query = """query($r: [_Any!]!) { _entities(representations: $r) {
@@ -124,7 +124,7 @@ async def test_a_policy_resolves_for_its_organization_only(support: Subgraph) ->
 
 
 async def test_only_owners_and_admins_define_policies_and_bad_calendars_are_refused(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     input = {

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.support.helpers import (
     UPDATE,
     Org,
@@ -36,21 +36,21 @@ DEFINE = """mutation($input: DefineTicketFieldInput!) { defineTicketField(input:
 
 
 async def listed(
-    support: Subgraph, org: Org, caller: Any, first: int = 20, **filter: Any
+    support: SignedClient, org: Org, caller: Any, first: int = 20, **filter: Any
 ) -> list[dict[str, Any]]:
     variables = {"r": [{"__typename": "Organization", "id": str(org.id)}], "first": first}
     data = await support.run(LIST, {**variables, "filter": filter or None}, caller)
     return [e["node"] for e in data["_entities"][0]["tickets"]["edges"]]
 
 
-async def test_ticket_numbers_count_from_one_in_each_organization(support: Subgraph) -> None:
+async def test_ticket_numbers_count_from_one_in_each_organization(support: SignedClient) -> None:
     first, second = Org(), Org()
     numbers = [(await ticket(support, first.caller()))["number"] for _ in range(3)]
     assert numbers == [1, 2, 3]
     assert (await ticket(support, second.caller()))["number"] == 1
 
 
-async def test_status_changes_only_along_allowed_transitions(support: Subgraph) -> None:
+async def test_status_changes_only_along_allowed_transitions(support: SignedClient) -> None:
     org = Org()
     agent = org.owner()
     created = await ticket(support, org.caller())
@@ -66,7 +66,7 @@ async def test_status_changes_only_along_allowed_transitions(support: Subgraph) 
     assert reopened["ticket"]["status"] == "OPEN"
 
 
-async def test_requesters_cannot_change_status(support: Subgraph) -> None:
+async def test_requesters_cannot_change_status(support: SignedClient) -> None:
     org = Org()
     requester = org.caller()
     created = await ticket(support, requester)
@@ -76,7 +76,7 @@ async def test_requesters_cannot_change_status(support: Subgraph) -> None:
 
 
 async def test_custom_fields_are_checked_against_the_organizations_definitions(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     define = {"organizationId": str(org.id), "key": "plan", "type": "CHOICE", "required": True}
@@ -96,7 +96,7 @@ async def test_custom_fields_are_checked_against_the_organizations_definitions(
     assert elsewhere["customFields"] == {}
 
 
-async def test_bodies_keep_only_allowed_html_and_links_get_safe_rel(support: Subgraph) -> None:
+async def test_bodies_keep_only_allowed_html_and_links_get_safe_rel(support: SignedClient) -> None:
     org = Org()
     body = (
         '<p onclick="steal()">Hi <script>alert(1)</script><a href="https://x.test">x</a>'
@@ -112,7 +112,7 @@ async def test_bodies_keep_only_allowed_html_and_links_get_safe_rel(support: Sub
     assert codes(empty) == [("INVALID_INPUT", "body")]
 
 
-async def test_bad_input_is_reported_and_creates_nothing(support: Subgraph) -> None:
+async def test_bad_input_is_reported_and_creates_nothing(support: SignedClient) -> None:
     org = Org()
     member = org.caller()
     payload = await create_ticket(support, member, title=" ", body="x" * 50_001, tags=["a" * 51])
@@ -131,7 +131,7 @@ async def test_bad_input_is_reported_and_creates_nothing(support: Subgraph) -> N
 
 
 async def test_requesters_see_only_their_tickets_and_never_internal_notes(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     owner, requester, other = org.owner(), org.caller(), org.caller()
@@ -156,7 +156,7 @@ async def test_requesters_see_only_their_tickets_and_never_internal_notes(
     assert codes(refused) == [("FORBIDDEN", None)]
 
 
-async def test_marked_agents_see_internal_notes_and_others_do_not(support: Subgraph) -> None:
+async def test_marked_agents_see_internal_notes_and_others_do_not(support: SignedClient) -> None:
     org = Org()
     agent, member = org.caller(), org.caller()
     created = await ticket(support, member)
@@ -169,7 +169,7 @@ async def test_marked_agents_see_internal_notes_and_others_do_not(support: Subgr
     assert (await support.run(READ, {"id": created["id"]}, member))["ticket"]["commentCount"] == 0
 
 
-async def test_tickets_are_assigned_to_agents_only(support: Subgraph) -> None:
+async def test_tickets_are_assigned_to_agents_only(support: SignedClient) -> None:
     org = Org()
     owner, agent, member = org.owner(), org.caller(), org.caller()
     created = await ticket(support, member, tags=["Billing"])
@@ -187,7 +187,7 @@ async def test_tickets_are_assigned_to_agents_only(support: Subgraph) -> None:
     assert len(await listed(support, org, owner, status="NEW")) == 2
 
 
-async def test_pages_follow_the_cursor_without_repeats(support: Subgraph) -> None:
+async def test_pages_follow_the_cursor_without_repeats(support: SignedClient) -> None:
     org = Org()
     for _ in range(5):
         await ticket(support, org.caller())
@@ -208,7 +208,7 @@ async def test_pages_follow_the_cursor_without_repeats(support: Subgraph) -> Non
 
 
 async def test_another_organizations_tickets_and_comments_resolve_to_null(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     mine, theirs = Org(), Org()
     created = await ticket(support, theirs.caller())
@@ -225,7 +225,7 @@ async def test_another_organizations_tickets_and_comments_resolve_to_null(
     assert own["_entities"][0]["id"] == created["id"]
 
 
-async def test_row_security_hides_other_organizations_rows(support: Subgraph) -> None:
+async def test_row_security_hides_other_organizations_rows(support: SignedClient) -> None:
     org = Org()
     await ticket(support, org.caller())
     runtime = support.client._transport.app.state.runtime  # type: ignore[attr-defined]
@@ -237,7 +237,7 @@ async def test_row_security_hides_other_organizations_rows(support: Subgraph) ->
 
 
 async def test_twenty_tickets_with_people_and_comment_counts_cost_at_most_three_queries(
-    support: Subgraph,
+    support: SignedClient,
 ) -> None:
     org = Org()
     owner = org.owner()
@@ -265,7 +265,7 @@ async def test_twenty_tickets_with_people_and_comment_counts_cost_at_most_three_
 
 
 async def test_mentioned_agents_are_notified(
-    support: Subgraph, owner_engine: AsyncEngine, worker: None
+    support: SignedClient, owner_engine: AsyncEngine, worker: None
 ) -> None:
     org = Org()
     agent, member = org.caller(), org.caller()

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from tests.conftest import Subgraph, emailed, link_token, unique_email, unique_slug
+from tests.conftest import SignedClient, emailed, link_token, unique_email, unique_slug
 from tests.subgraphs.auth.builders import sign_up
 
 CREATE = """mutation($name: String!, $slug: String!, $settings: JSON) {
@@ -32,12 +32,12 @@ REMOVE = """mutation($org: ID!, $user: ID!) {
   removeMember(input: {organizationId: $org, userId: $user}) { ok errors { code message } } }"""
 
 
-async def new_user(auth: Subgraph) -> Caller:
+async def new_user(auth: SignedClient) -> Caller:
     result = await sign_up(auth, unique_email())
     return Caller(user_id=UUID(result["user"]["id"]))
 
 
-async def create_org(tenancy: Subgraph, caller: Caller, **extra: Any) -> dict[str, Any]:
+async def create_org(tenancy: SignedClient, caller: Caller, **extra: Any) -> dict[str, Any]:
     variables = {"name": "Acme", "slug": unique_slug(), **extra}
     data = await tenancy.run(CREATE, variables, caller)
     payload: dict[str, Any] = data["createOrganization"]
@@ -45,7 +45,7 @@ async def create_org(tenancy: Subgraph, caller: Caller, **extra: Any) -> dict[st
 
 
 async def join(
-    tenancy: Subgraph,
+    tenancy: SignedClient,
     owner_engine: AsyncEngine,
     owner: Caller,
     org_id: str,

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.tenancy.builders import create_org, new_user
 
 UNKNOWN = str(uuid4())
@@ -33,14 +33,18 @@ def _mutation(name: str, value: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
-async def test_malformed_id_is_invalid_input(name: str, auth: Subgraph, tenancy: Subgraph) -> None:
+async def test_malformed_id_is_invalid_input(
+    name: str, auth: SignedClient, tenancy: SignedClient
+) -> None:
     ada = await new_user(auth)
     result = await tenancy.run(_mutation(name, "not-an-id"), caller=ada)
     assert [e["code"] for e in result[name]["errors"]] == ["INVALID_INPUT"]
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
-async def test_unknown_id_is_not_found(name: str, auth: Subgraph, tenancy: Subgraph) -> None:
+async def test_unknown_id_is_not_found(
+    name: str, auth: SignedClient, tenancy: SignedClient
+) -> None:
     ada = await new_user(auth)
     await create_org(tenancy, ada)
     result = await tenancy.run(_mutation(name, UNKNOWN), caller=ada)
@@ -48,7 +52,7 @@ async def test_unknown_id_is_not_found(name: str, auth: Subgraph, tenancy: Subgr
 
 
 async def test_someone_elses_organization_reads_as_unknown(
-    auth: Subgraph, tenancy: Subgraph
+    auth: SignedClient, tenancy: SignedClient
 ) -> None:
     ada, eve = await new_user(auth), await new_user(auth)
     org = (await create_org(tenancy, ada))["organization"]

@@ -7,7 +7,7 @@ from uuid import uuid4
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import Subgraph, unique_email, unique_slug
+from tests.conftest import SignedClient, unique_email, unique_slug
 from tests.subgraphs.tenancy.builders import (
     ACCEPT,
     CREATE,
@@ -25,7 +25,9 @@ CHANGE_ROLE = """mutation($org: ID!, $user: ID!, $role: Role!) {
     membership { role } errors { code message } } }"""
 
 
-async def test_create_and_read_organization_as_written(auth: Subgraph, tenancy: Subgraph) -> None:
+async def test_create_and_read_organization_as_written(
+    auth: SignedClient, tenancy: SignedClient
+) -> None:
     ada = await new_user(auth)
     created = await create_org(tenancy, ada)
     assert created["errors"] == []
@@ -47,7 +49,7 @@ async def test_create_and_read_organization_as_written(auth: Subgraph, tenancy: 
 
 
 async def test_taken_slug_is_slug_taken_and_creates_nothing(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, bob = await new_user(auth), await new_user(auth)
     slug = unique_slug()
@@ -62,7 +64,7 @@ async def test_taken_slug_is_slug_taken_and_creates_nothing(
     assert count == 0
 
 
-async def test_non_member_reads_null(auth: Subgraph, tenancy: Subgraph) -> None:
+async def test_non_member_reads_null(auth: SignedClient, tenancy: SignedClient) -> None:
     ada, eve = await new_user(auth), await new_user(auth)
     org = (await create_org(tenancy, ada))["organization"]
     assert (await tenancy.run(READ, {"id": org["id"]}, eve))["organization"] is None
@@ -71,7 +73,9 @@ async def test_non_member_reads_null(auth: Subgraph, tenancy: Subgraph) -> None:
     assert (await tenancy.run(READ, {"id": str(uuid4())}, ada))["organization"] is None
 
 
-async def test_bad_organization_input_names_each_field(auth: Subgraph, tenancy: Subgraph) -> None:
+async def test_bad_organization_input_names_each_field(
+    auth: SignedClient, tenancy: SignedClient
+) -> None:
     ada = await new_user(auth)
     result = await create_org(
         tenancy, ada, name="  ", slug="-Bad Slug-", settings={"timezone": "Mars/Base", "x": 1}
@@ -84,13 +88,13 @@ async def test_bad_organization_input_names_each_field(auth: Subgraph, tenancy: 
     assert [e["field"] for e in oversized["errors"]] == ["name"]
 
 
-async def test_anonymous_cannot_create(tenancy: Subgraph) -> None:
+async def test_anonymous_cannot_create(tenancy: SignedClient) -> None:
     result = await tenancy.run(CREATE, {"name": "Acme", "slug": unique_slug()})
     assert [e["code"] for e in result["createOrganization"]["errors"]] == ["UNAUTHENTICATED"]
 
 
 async def test_invited_user_joins_and_last_owner_cannot_leave(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, bob = await new_user(auth), await new_user(auth)
     org_id = (await create_org(tenancy, ada))["organization"]["id"]
@@ -119,7 +123,7 @@ async def test_invited_user_joins_and_last_owner_cannot_leave(
 
 
 async def test_invitation_token_is_single_use(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, bob, eve = await new_user(auth), await new_user(auth), await new_user(auth)
     org_id = (await create_org(tenancy, ada))["organization"]["id"]
@@ -137,7 +141,7 @@ async def test_invitation_token_is_single_use(
 
 
 async def test_members_cannot_invite(
-    auth: Subgraph, tenancy: Subgraph, owner_engine: AsyncEngine
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     ada, bob = await new_user(auth), await new_user(auth)
     org_id = (await create_org(tenancy, ada))["organization"]["id"]

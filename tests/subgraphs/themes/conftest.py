@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.caller import Caller
 from subgraphs.kernel.storage import Storage
-from tests.conftest import Subgraph, subgraph_client
+from tests.conftest import SignedClient, subgraph_client
 from tests.storage_fixtures import storage, storage_settings
 from vetrai.settings import PlatformSettings
 
@@ -40,7 +40,7 @@ def themes_settings(
 
 
 @pytest.fixture(scope="session")
-async def themes(themes_settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+async def themes(themes_settings: PlatformSettings) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("themes", themes_settings):
         yield client
 
@@ -56,7 +56,7 @@ def light(primary: str = "#0A66C2", **others: str) -> dict[str, str]:
     }
 
 
-async def update(themes: Subgraph, caller: Caller, **input: Any) -> dict[str, Any]:
+async def update(themes: SignedClient, caller: Caller, **input: Any) -> dict[str, Any]:
     values = {"organizationId": str(caller.org_id), **input}
     data = await themes.run(UPDATE, {"input": values}, caller)
     payload: dict[str, Any] = data["updateThemeDraft"]
@@ -64,7 +64,7 @@ async def update(themes: Subgraph, caller: Caller, **input: Any) -> dict[str, An
 
 
 async def publish(
-    themes: Subgraph, caller: Caller, expected: int, accept: bool = False
+    themes: SignedClient, caller: Caller, expected: int, accept: bool = False
 ) -> dict[str, Any]:
     variables = {"org": str(caller.org_id), "expected": expected, "accept": accept}
     data = await themes.run(PUBLISH, variables, caller)
@@ -72,7 +72,7 @@ async def publish(
     return payload
 
 
-async def org_themes(themes: Subgraph, caller: Caller, org_id: UUID) -> dict[str, Any] | None:
+async def org_themes(themes: SignedClient, caller: Caller, org_id: UUID) -> dict[str, Any] | None:
     representation = {"__typename": "Organization", "id": str(org_id)}
     data = await themes.run(ORG_THEMES, {"r": [representation]}, caller)
     found: dict[str, Any] | None = data["_entities"][0]

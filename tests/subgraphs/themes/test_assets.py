@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.caller import Caller
 from subgraphs.kernel.storage import ObjectKey, Storage
-from tests.conftest import Subgraph, subgraph_client
+from tests.conftest import SignedClient, subgraph_client
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import image_bytes, org_themes, owner
 from tests.subgraphs.themes.operations import filled
@@ -26,7 +26,7 @@ COMPLETE = """mutation { completeThemeAssetUpload(assetId: "{asset}") {
 
 
 async def _requested(
-    themes: Subgraph, caller: Caller, kind: str, content_type: str, size: int
+    themes: SignedClient, caller: Caller, kind: str, content_type: str, size: int
 ) -> dict[str, Any]:
     values = {"organizationId": str(caller.org_id), "kind": kind, "contentType": content_type}
     data = await themes.run(REQUEST, {"input": values | {"sizeBytes": size}}, caller)
@@ -45,7 +45,7 @@ async def _uploaded(upload: dict[str, Any], data: bytes, content_type: str) -> i
 
 
 async def _complete(
-    themes: Subgraph, caller: Caller, asset_id: str, operation: str = COMPLETE
+    themes: SignedClient, caller: Caller, asset_id: str, operation: str = COMPLETE
 ) -> dict[str, Any]:
     data = await themes.run(filled(operation, asset=asset_id), caller=caller)
     payload: dict[str, Any] = data["completeThemeAssetUpload"]
@@ -53,7 +53,7 @@ async def _complete(
 
 
 async def _through(
-    themes: Subgraph, caller: Caller, kind: str, data: bytes, declared: str, sent_as: str = ""
+    themes: SignedClient, caller: Caller, kind: str, data: bytes, declared: str, sent_as: str = ""
 ) -> dict[str, Any]:
     requested = await _requested(themes, caller, kind, declared, len(data))
     assert requested["errors"] == [], requested["errors"]
@@ -63,7 +63,7 @@ async def _through(
 
 
 async def test_the_issue_logo_upload_works_as_written_and_the_logo_is_served(
-    themes: Subgraph,
+    themes: SignedClient,
 ) -> None:
     caller = owner()
     png = image_bytes("PNG", (600, 150))
@@ -93,7 +93,7 @@ async def test_the_issue_logo_upload_works_as_written_and_the_logo_is_served(
 
 
 async def test_jpeg_and_webp_become_png_without_metadata_and_fit_their_box(
-    themes: Subgraph,
+    themes: SignedClient,
 ) -> None:
     caller = owner()
     exif = Image.Exif()
@@ -117,7 +117,9 @@ async def test_jpeg_and_webp_become_png_without_metadata_and_fit_their_box(
     assert (favicon["asset"]["width"], favicon["asset"]["height"]) == (48, 48)
 
 
-async def test_requests_for_too_large_or_unsupported_files_are_refused(themes: Subgraph) -> None:
+async def test_requests_for_too_large_or_unsupported_files_are_refused(
+    themes: SignedClient,
+) -> None:
     caller = owner()
     big = await _requested(themes, caller, "FAVICON", "image/png", 256 * 1024 + 1)
     assert [(e["code"], e["field"]) for e in big["errors"]] == [("ASSET_TOO_LARGE", "sizeBytes")]
@@ -128,7 +130,7 @@ async def test_requests_for_too_large_or_unsupported_files_are_refused(themes: S
     assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
 
 
-async def test_a_file_that_is_not_what_it_claims_is_refused(themes: Subgraph) -> None:
+async def test_a_file_that_is_not_what_it_claims_is_refused(themes: SignedClient) -> None:
     caller = owner()
     html = b"<html><script>alert(1)</script></html>" * 10
     requested = await _requested(themes, caller, "LOGO", "image/png", len(html))
@@ -141,7 +143,9 @@ async def test_a_file_that_is_not_what_it_claims_is_refused(themes: Subgraph) ->
     assert [e["code"] for e in mislabelled["errors"]] == ["ASSET_TYPE_NOT_ALLOWED"]
 
 
-async def test_a_decompression_bomb_and_an_oversized_image_are_too_large(themes: Subgraph) -> None:
+async def test_a_decompression_bomb_and_an_oversized_image_are_too_large(
+    themes: SignedClient,
+) -> None:
     caller = owner()
     out = io.BytesIO()
     Image.new("1", (5000, 5000)).save(out, format="PNG")
@@ -153,14 +157,14 @@ async def test_a_decompression_bomb_and_an_oversized_image_are_too_large(themes:
     assert [e["code"] for e in too_wide["errors"]] == ["IMAGE_TOO_LARGE"]
 
 
-async def test_a_truncated_image_is_unreadable(themes: Subgraph) -> None:
+async def test_a_truncated_image_is_unreadable(themes: SignedClient) -> None:
     caller = owner()
     png = image_bytes("PNG", (200, 200))
     done = await _through(themes, caller, "LOGO", png[: len(png) // 2], "image/png")
     assert [e["code"] for e in done["errors"]] == ["IMAGE_UNREADABLE"]
 
 
-async def test_another_organizations_asset_cannot_be_completed(themes: Subgraph) -> None:
+async def test_another_organizations_asset_cannot_be_completed(themes: SignedClient) -> None:
     caller = owner()
     png = image_bytes("PNG", (20, 20))
     requested = await _requested(themes, caller, "ICON", "image/png", len(png))

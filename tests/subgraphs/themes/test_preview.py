@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 from playwright.async_api import async_playwright
 
 from core.caller import Caller
-from tests.conftest import Subgraph, served
+from tests.conftest import SignedClient, served
 from tests.e2e.conftest import BROWSER_FLAGS
 from tests.subgraphs.themes.conftest import light, org_themes, owner, update
 from vetrai.platform import domain
 from vetrai.settings import PlatformSettings
 
 
-async def _preview_path(themes: Subgraph, caller: Caller) -> str:
+async def _preview_path(themes: SignedClient, caller: Caller) -> str:
     seen = await org_themes(themes, caller, caller.org_id)  # type: ignore[arg-type]
     assert seen is not None
     url: str = seen["themeDraft"]["previewUrl"]
@@ -24,7 +24,7 @@ async def _preview_path(themes: Subgraph, caller: Caller) -> str:
     return url.removeprefix("/assets/themes")
 
 
-async def test_the_preview_renders_the_draft_with_its_custom_css(themes: Subgraph) -> None:
+async def test_the_preview_renders_the_draft_with_its_custom_css(themes: SignedClient) -> None:
     caller = owner()
     await update(themes, caller, light=light("#0A66C2"), customCss=".btn { border-radius: 3px }")
     page = await themes.client.get(await _preview_path(themes, caller))
@@ -36,7 +36,7 @@ async def test_the_preview_renders_the_draft_with_its_custom_css(themes: Subgrap
 
 
 async def test_a_preview_token_of_one_organization_never_renders_another(
-    themes: Subgraph,
+    themes: SignedClient,
 ) -> None:
     first, second = owner(), owner()
     for caller in (first, second):
@@ -50,7 +50,7 @@ async def test_a_preview_token_of_one_organization_never_renders_another(
 
 
 async def test_a_browser_shows_the_primary_button_in_the_draft_color(
-    themes: Subgraph, themes_settings: PlatformSettings, tmp_path: Path
+    themes: SignedClient, themes_settings: PlatformSettings, tmp_path: Path
 ) -> None:
     caller = owner()
     await update(themes, caller, light=light("#0A66C2"))

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from core.caller import Caller
-from tests.conftest import Subgraph, unique_slug
+from tests.conftest import SignedClient, unique_slug
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import light, publish, update
 from tests.subgraphs.themes.operations import filled
@@ -19,7 +19,7 @@ RENAME = """mutation($input: UpdateOrganizationInput!) { updateOrganization(inpu
   organization { slug } errors { code } } }"""
 
 
-async def _organization(tenancy: Subgraph, slug: str) -> Caller:
+async def _organization(tenancy: SignedClient, slug: str) -> Caller:
     user = Caller(user_id=uuid4())
     variables = {"input": {"name": "Acme", "slug": slug}}
     created = (await tenancy.run(CREATE_ORG, variables, user))["createOrganization"]
@@ -28,14 +28,14 @@ async def _organization(tenancy: Subgraph, slug: str) -> Caller:
     )
 
 
-async def _by_slug(themes: Subgraph, slug: str) -> dict[str, Any] | None:
+async def _by_slug(themes: SignedClient, slug: str) -> dict[str, Any] | None:
     found: dict[str, Any] | None = (await themes.run(filled(operations.BY_SLUG, slug=slug)))[
         "themeBySlug"
     ]
     return found
 
 
-async def _eventually(themes: Subgraph, slug: str, present: bool) -> dict[str, Any] | None:
+async def _eventually(themes: SignedClient, slug: str, present: bool) -> dict[str, Any] | None:
     """themeBySlug once tenancy's announcement reached themes through the worker (10 s)."""
     for _ in range(500):
         found = await _by_slug(themes, slug)
@@ -46,7 +46,7 @@ async def _eventually(themes: Subgraph, slug: str, present: bool) -> dict[str, A
 
 
 async def test_the_published_theme_is_public_by_slug_and_the_draft_never_is(
-    themes: Subgraph, tenancy: Subgraph
+    themes: SignedClient, tenancy: SignedClient
 ) -> None:
     slug = unique_slug()
     caller = await _organization(tenancy, slug)
@@ -64,7 +64,7 @@ async def test_the_published_theme_is_public_by_slug_and_the_draft_never_is(
 
 
 async def test_a_renamed_organization_is_found_by_its_new_slug_only(
-    themes: Subgraph, tenancy: Subgraph
+    themes: SignedClient, tenancy: SignedClient
 ) -> None:
     old, new = unique_slug(), unique_slug()
     caller = await _organization(tenancy, old)
@@ -78,5 +78,5 @@ async def test_a_renamed_organization_is_found_by_its_new_slug_only(
     assert await _by_slug(themes, old) is None
 
 
-async def test_an_unknown_slug_has_no_theme(themes: Subgraph) -> None:
+async def test_an_unknown_slug_has_no_theme(themes: SignedClient) -> None:
     assert await _by_slug(themes, "no-such-organization") is None

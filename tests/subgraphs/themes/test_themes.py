@@ -10,13 +10,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import light, org_themes, owner, publish, update
 from tests.subgraphs.themes.operations import filled
 
 
-async def test_the_issue_draft_and_publish_operations_work_as_written(themes: Subgraph) -> None:
+async def test_the_issue_draft_and_publish_operations_work_as_written(themes: SignedClient) -> None:
     caller = owner()
     org = str(caller.org_id)
     drafted = await themes.run(filled(operations.UPDATE_DRAFT, org=org), caller=caller)
@@ -33,7 +33,7 @@ async def test_the_issue_draft_and_publish_operations_work_as_written(themes: Su
     assert published["theme"]["publishedAt"]
 
 
-async def test_a_draft_is_not_live_until_published(themes: Subgraph) -> None:
+async def test_a_draft_is_not_live_until_published(themes: SignedClient) -> None:
     caller = owner()
     await update(themes, caller, light=light("#0A66C2"))
     seen = await org_themes(themes, caller, caller.org_id)  # type: ignore[arg-type]
@@ -48,7 +48,7 @@ async def test_a_draft_is_not_live_until_published(themes: Subgraph) -> None:
     assert seen["themeDraft"]["light"]["primary"] == "#1f2937"
 
 
-async def test_publishing_with_a_stale_expected_version_is_a_conflict(themes: Subgraph) -> None:
+async def test_publishing_with_a_stale_expected_version_is_a_conflict(themes: SignedClient) -> None:
     caller = owner()
     await update(themes, caller, light=light())
     assert (await publish(themes, caller, 0))["errors"] == []
@@ -58,7 +58,9 @@ async def test_publishing_with_a_stale_expected_version_is_a_conflict(themes: Su
     assert (await publish(themes, caller, 1))["theme"]["version"] == 2
 
 
-async def test_two_publications_at_once_give_one_version_and_one_conflict(themes: Subgraph) -> None:
+async def test_two_publications_at_once_give_one_version_and_one_conflict(
+    themes: SignedClient,
+) -> None:
     caller = owner()
     await update(themes, caller, light=light())
     results = await asyncio.gather(publish(themes, caller, 0), publish(themes, caller, 0))
@@ -67,7 +69,7 @@ async def test_two_publications_at_once_give_one_version_and_one_conflict(themes
     assert sum(r["theme"] is not None for r in results) == 1
 
 
-async def test_concurrent_first_edits_of_a_draft_both_land(themes: Subgraph) -> None:
+async def test_concurrent_first_edits_of_a_draft_both_land(themes: SignedClient) -> None:
     caller = owner()
     edits = await asyncio.gather(
         update(themes, caller, radius=4), update(themes, caller, fontFamily="Georgia")
@@ -82,7 +84,7 @@ async def test_concurrent_first_edits_of_a_draft_both_land(themes: Subgraph) -> 
     assert seen["_entities"][0]["themeDraft"] == {"radius": 4, "fontFamily": "Georgia"}
 
 
-async def test_publishing_an_unchanged_draft_is_nothing_to_publish(themes: Subgraph) -> None:
+async def test_publishing_an_unchanged_draft_is_nothing_to_publish(themes: SignedClient) -> None:
     caller = owner()
     nothing = await publish(themes, caller, 0)
     assert [e["code"] for e in nothing["errors"]] == ["NOTHING_TO_PUBLISH"]
@@ -93,7 +95,7 @@ async def test_publishing_an_unchanged_draft_is_nothing_to_publish(themes: Subgr
 
 
 async def test_low_contrast_is_saved_reported_and_published_only_when_an_owner_accepts(
-    themes: Subgraph,
+    themes: SignedClient,
 ) -> None:
     caller = owner()
     drafted = await update(themes, caller, light=light("#0A66C2", link="#9ECBFF"))
@@ -110,7 +112,7 @@ async def test_low_contrast_is_saved_reported_and_published_only_when_an_owner_a
     assert accepted["theme"]["acceptedLowContrast"] is True
 
 
-async def test_rollback_republishes_an_old_version_as_the_next_one(themes: Subgraph) -> None:
+async def test_rollback_republishes_an_old_version_as_the_next_one(themes: SignedClient) -> None:
     caller = owner()
     for expected, primary in enumerate(["#0A66C2", "#1F2937"]):
         await update(themes, caller, light=light(primary))
@@ -127,7 +129,7 @@ async def test_rollback_republishes_an_old_version_as_the_next_one(themes: Subgr
 
 
 async def test_members_read_the_published_theme_but_cannot_edit_or_see_the_draft(
-    themes: Subgraph,
+    themes: SignedClient,
 ) -> None:
     caller = owner()
     await update(themes, caller, light=light())
@@ -142,7 +144,7 @@ async def test_members_read_the_published_theme_but_cannot_edit_or_see_the_draft
     assert seen["themeVersions"] == []
 
 
-async def test_another_organizations_themes_are_null_to_a_caller(themes: Subgraph) -> None:
+async def test_another_organizations_themes_are_null_to_a_caller(themes: SignedClient) -> None:
     caller = owner()
     await update(themes, caller, light=light())
     published = await publish(themes, caller, 0)
@@ -158,7 +160,7 @@ async def test_another_organizations_themes_are_null_to_a_caller(themes: Subgrap
     assert [e["id"] for e in mine["_entities"]] == ids
 
 
-async def test_bad_input_is_reported_together_and_changes_nothing(themes: Subgraph) -> None:
+async def test_bad_input_is_reported_together_and_changes_nothing(themes: SignedClient) -> None:
     caller = owner()
     await update(themes, caller, light=light("#0A66C2"))
     bad = await update(
@@ -183,7 +185,7 @@ async def test_bad_input_is_reported_together_and_changes_nothing(themes: Subgra
 
 
 async def test_theme_rows_are_invisible_to_another_organizations_transaction(
-    themes: Subgraph, owner_engine: AsyncEngine
+    themes: SignedClient, owner_engine: AsyncEngine
 ) -> None:
     caller = owner()
     await update(themes, caller, light=light())
@@ -202,7 +204,7 @@ async def test_theme_rows_are_invisible_to_another_organizations_transaction(
             assert count == 0, table
 
 
-async def test_the_stylesheet_is_served_immutable_with_its_etag(themes: Subgraph) -> None:
+async def test_the_stylesheet_is_served_immutable_with_its_etag(themes: SignedClient) -> None:
     caller = owner()
     assert caller.org_id is not None
     await update(themes, caller, light=light(), customCss=".btn { border-radius: 6px }")
@@ -222,6 +224,6 @@ async def test_the_stylesheet_is_served_immutable_with_its_etag(themes: Subgraph
     assert (await themes.client.get(other)).status_code == 404
 
 
-async def test_css_of_an_unknown_hash_is_not_found(themes: Subgraph) -> None:
+async def test_css_of_an_unknown_hash_is_not_found(themes: SignedClient) -> None:
     response = await themes.client.get(f"/css/{uuid4()}/{'0' * 64}.css")
     assert response.status_code == 404

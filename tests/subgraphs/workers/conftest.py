@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from subgraphs.kernel.db import Database
 from subgraphs.workers.service import JobService
-from tests.conftest import Subgraph, subgraph_client
+from tests.conftest import SignedClient, subgraph_client
 from vetrai.settings import PlatformSettings
 
 
@@ -27,7 +27,7 @@ async def jobs(settings: PlatformSettings) -> AsyncIterator[JobService]:
 
 
 @pytest.fixture(scope="session")
-async def workers_subgraph(settings: PlatformSettings) -> AsyncIterator[Subgraph]:
+async def workers_subgraph(settings: PlatformSettings) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("workers", settings):
         yield client
 

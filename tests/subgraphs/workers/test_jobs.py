@@ -15,7 +15,7 @@ from subgraphs.kernel.errors import Rejected
 from subgraphs.workers.contract import Multitask, WorkersErrorCode
 from subgraphs.workers.models import Status
 from subgraphs.workers.service import JobService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.workers.builders import member_of, request, waiting
 
 JOB = """query($id: ID!) { job(id: $id) { id kind status attempt attempts maxAttempts progress
@@ -49,7 +49,7 @@ async def test_an_unknown_kind_is_rejected_and_nothing_is_stored(idle: JobServic
 
 
 async def test_a_job_is_read_by_its_organization_only(
-    idle: JobService, workers_subgraph: Subgraph
+    idle: JobService, workers_subgraph: SignedClient
 ) -> None:
     org = uuid4()
     job = await idle.start(request(org, concurrency_key="k"))
@@ -76,7 +76,7 @@ async def test_a_job_is_read_by_its_organization_only(
 
 
 async def test_organization_jobs_filter_and_page(
-    idle: JobService, workers_subgraph: Subgraph
+    idle: JobService, workers_subgraph: SignedClient
 ) -> None:
     org = uuid4()
     older = await idle.start(request(org))
@@ -136,7 +136,7 @@ async def test_cancelling_a_queued_job_takes_it_out_of_its_queue(idle: JobServic
 
 
 async def test_cancel_needs_the_write_scope_and_an_unfinished_job_of_ones_own(
-    idle: JobService, workers_subgraph: Subgraph
+    idle: JobService, workers_subgraph: SignedClient
 ) -> None:
     org = uuid4()
     job = await idle.start(request(org))

@@ -25,7 +25,7 @@ from subgraphs.workers.contract import Multitask, Workflow, register_workflow
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import connect
 from subgraphs.workers.service import JobService
-from tests.conftest import Subgraph
+from tests.conftest import SignedClient
 from tests.subgraphs.workers.builders import member_of, until
 
 WORKFLOWS = "query { workflows { name version description inputSchema drawing } }"
@@ -86,7 +86,7 @@ def _input(org: UUID, workflow: str = "test_approval", **extra: Any) -> dict[str
     }
 
 
-async def _start(subgraph: Subgraph, caller: Caller, input: dict[str, Any]) -> dict[str, Any]:
+async def _start(subgraph: SignedClient, caller: Caller, input: dict[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = (await subgraph.run(START_WORKFLOW, {"input": input}, caller))[
         "startWorkflow"
     ]
@@ -94,7 +94,7 @@ async def _start(subgraph: Subgraph, caller: Caller, input: dict[str, Any]) -> d
 
 
 async def test_workflows_are_listed_with_their_input_schema_and_drawing(
-    workers_subgraph: Subgraph,
+    workers_subgraph: SignedClient,
 ) -> None:
     listed = {w["name"]: w for w in (await workers_subgraph.run(WORKFLOWS))["workflows"]}
     digest = listed["notification_digest"]
@@ -106,7 +106,7 @@ async def test_workflows_are_listed_with_their_input_schema_and_drawing(
 
 
 async def test_start_workflow_checks_its_input_and_who_starts_it(
-    workers_subgraph: Subgraph,
+    workers_subgraph: SignedClient,
 ) -> None:
     org = uuid4()
     owner = member_of(org)
@@ -129,7 +129,7 @@ async def test_start_workflow_checks_its_input_and_who_starts_it(
 
 
 async def test_a_run_waits_at_its_interrupt_and_goes_on_from_its_checkpoint_when_resumed(
-    workers_subgraph: Subgraph, jobs: JobService, worker: None
+    workers_subgraph: SignedClient, jobs: JobService, worker: None
 ) -> None:
     org = uuid4()
     owner = member_of(org)
@@ -156,7 +156,7 @@ async def test_a_run_waits_at_its_interrupt_and_goes_on_from_its_checkpoint_when
 
 
 async def test_resume_needs_a_waiting_job_of_ones_own(
-    workers_subgraph: Subgraph, idle: JobService
+    workers_subgraph: SignedClient, idle: JobService
 ) -> None:
     org = uuid4()
     queued = await idle.start_workflow(
@@ -176,7 +176,7 @@ async def test_resume_needs_a_waiting_job_of_ones_own(
 
 
 async def test_checkpoints_are_visible_and_writable_only_under_their_organization(
-    workers_subgraph: Subgraph, jobs: JobService, worker: None
+    workers_subgraph: SignedClient, jobs: JobService, worker: None
 ) -> None:
     org = uuid4()
     started = await _start(workers_subgraph, member_of(org), _input(org))
@@ -202,7 +202,7 @@ async def test_checkpoints_are_visible_and_writable_only_under_their_organizatio
 
 
 async def test_the_digest_emails_each_member_their_unread_notifications(
-    workers_subgraph: Subgraph,
+    workers_subgraph: SignedClient,
     jobs: JobService,
     notification_service: NotificationService,
     owner_engine: AsyncEngine,

@@ -1,4 +1,6 @@
-"""Field sets (`@key`, `@requires`, `@provides` `fields:` strings) resolved against a schema."""
+"""Field sets (`@key`, `@requires`, `@provides` `fields:` strings) resolved against a subgraph's
+schema for composition, with the problems found; the planner's schema-free form of a field set is
+`router.supergraph.fieldset`."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ class Selected:
 
 
 @dataclass
-class FieldSet:
+class ResolvedFieldSet:
     """A parsed field set: its top-level selections and the problems found resolving it."""
 
     selections: list[Selected] = field(default_factory=list)
@@ -60,9 +62,9 @@ def parse_selection_set(fields: str) -> SelectionSetNode:
     return cast(OperationDefinitionNode, operation).selection_set
 
 
-def resolve(schema: GraphQLSchema, parent: Composite, fields: str) -> FieldSet:
+def resolve(schema: GraphQLSchema, parent: Composite, fields: str) -> ResolvedFieldSet:
     """Resolve `fields` on `parent`; unknown fields are reported as problems, not raised."""
-    result = FieldSet()
+    result = ResolvedFieldSet()
     try:
         selection_set = parse_selection_set(fields)
     except GraphQLSyntaxError as error:
