@@ -1,5 +1,6 @@
 """What other parties may know of workers: how a domain starts a job (an ARQ job through the
-outbox, once per idempotency key), the channel of a job's live status, and the codes."""
+outbox, once per idempotency key), how a workflow declares who approves its interrupts, the
+channel of a job's live status, and the codes."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class WorkersErrorCode(enum.StrEnum):
     JOB_NOT_WAITING = "JOB_NOT_WAITING"
     ALREADY_DECIDED = "ALREADY_DECIDED"
     CONCURRENCY_LIMIT_REACHED = "CONCURRENCY_LIMIT_REACHED"
+    NOT_APPROVER = "NOT_APPROVER"
+    APPROVAL_EXPIRED = "APPROVAL_EXPIRED"
+    INVALID_CRON = "INVALID_CRON"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
 
 
 class Multitask(enum.StrEnum):
@@ -75,6 +80,33 @@ async def start_job(session: AsyncSession, request: JobRequest) -> None:
     await stage_job(session, START_JOB, request.as_job(), job_id=job_id)
 
 
+class OnExpiry(enum.StrEnum):
+    """What becomes of an approval nobody decided in time."""
+
+    REJECT = "reject"
+    ESCALATE = "escalate"  # once: to the escalation approvers, for another period
+
+
+@dataclass(frozen=True)
+class Approvers:
+    """Who may decide a run's interrupt: anyone holding one of ``roles`` in the run's
+    organization, or one of ``users``. Those notified are ``users``, or the run's starter."""
+
+    roles: frozenset[str] = frozenset({"owner", "admin"})
+    users: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """What a workflow declares of the approvals its ``interrupt()`` calls open. An interrupt's
+    payload may name more approving users under ``"approvers"`` (a list of user ids)."""
+
+    approvers: Approvers = field(default_factory=Approvers)
+    expires_after_seconds: int = 86400
+    on_expiry: OnExpiry = OnExpiry.REJECT
+    escalate_to: Approvers = field(default_factory=lambda: Approvers(roles=frozenset({"owner"})))
+
+
 @dataclass(frozen=True)
 class Workflow:
     """A LangGraph graph a domain registers by name and version. ``graph(context)`` builds the
@@ -87,6 +119,7 @@ class Workflow:
     description: str
     input_schema: dict[str, Any]
     graph: Callable[[dict[str, Any]], Any]
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
 
 WORKFLOWS: dict[str, Workflow] = {}
@@ -101,3 +134,10 @@ def register_workflow(workflow: Workflow) -> Workflow:
 def status_channel(job_id: UUID) -> str:
     """Where every change of a job's status and progress is published."""
     return f"vetrai:jobs:{job_id}"
+
+
+APPROVALS_CATEGORY = "approvals"
+APPROVAL_TEMPLATE = "approval_requested"
+# The approval page of a link's token (GET shows it, POST decides), under the router's
+# /assets/workers/ prefix.
+APPROVAL_PATH = "/approvals"

@@ -19,20 +19,37 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.caller import Caller
+from core.caller import ANONYMOUS, Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
-from subgraphs.workers import live
-from subgraphs.workers.contract import WORKFLOWS, JobRequest, Multitask, WorkersErrorCode, Workflow
+from subgraphs.workers import approvals, live
+from subgraphs.workers.contract import (
+    WORKFLOWS,
+    JobRequest,
+    Multitask,
+    OnExpiry,
+    WorkersErrorCode,
+    Workflow,
+)
 from subgraphs.workers.fair import FairQueue
 from subgraphs.workers.kinds import KINDS
-from subgraphs.workers.models import MAX_LOG_LINES, UNFINISHED, Job, Status
+from subgraphs.workers.models import (
+    MAX_LOG_LINES,
+    UNFINISHED,
+    Approval,
+    ApprovalLink,
+    ApprovalStatus,
+    Job,
+    Status,
+)
 from subgraphs.workers.runs import WORKFLOW
 from subgraphs.workers.settings import Settings
 
 WRITE_SCOPE = "workflows:write"
+MAX_COMMENT = 2000
+MAX_PENDING = 200
 
 
 def job_cursor(job: Job) -> str:
@@ -74,6 +91,46 @@ def _check_input(workflow: Workflow, given: Any) -> None:
 
 def _in(org_id: UUID) -> Caller:
     return Caller(org_id=org_id)
+
+
+def _line(level: str, message: str) -> dict[str, Any]:
+    return {"at": utcnow().isoformat(), "level": level, "message": message[:2000]}
+
+
+def _comment(comment: str | None) -> str | None:
+    require(
+        comment is None or len(comment) <= MAX_COMMENT,
+        ErrorCode.INVALID_INPUT,
+        f"At most {MAX_COMMENT} characters.",
+        "comment",
+    )
+    return comment.strip() or None if comment else None
+
+
+def _decidable(job: Job, approval: Approval | None, interrupt_id: str) -> Approval:
+    """A decision of ``interrupt_id`` is possible now, or why not."""
+    require(
+        approval is None or approval.pending,
+        WorkersErrorCode.ALREADY_DECIDED,
+        "This interrupt was decided already.",
+        "interruptId",
+    )
+    require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
+    require(
+        job.status == Status.WAITING.value and job.interrupt is not None,
+        WorkersErrorCode.JOB_NOT_WAITING,
+        "The job is not waiting for a decision.",
+    )
+    if approval is None or (job.interrupt or {}).get("id") != interrupt_id:
+        raise Rejected.one(
+            ErrorCode.NOT_FOUND, "The job is not waiting on this interrupt.", "interruptId"
+        )
+    require(
+        approval.expires_at > utcnow(),
+        WorkersErrorCode.APPROVAL_EXPIRED,
+        "The time to decide is over.",
+    )
+    return approval
 
 
 class JobService:
@@ -194,38 +251,128 @@ class JobService:
     async def resume(
         self, caller: Caller, job_id: UUID, interrupt_id: str, decision: str, comment: str | None
     ) -> Job:
-        """Decide a waiting run's interrupt; the run goes on from its checkpoint."""
+        """Decide a waiting run's interrupt as one of its approvers; it goes on."""
         _writer(caller)
         async with self.db.transaction(caller) as session:
             job = await self._locked(session, caller.org_id or UUID(int=0), job_id)
             if job is None:
                 raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown job.", "jobId")
-            require(
-                interrupt_id not in job.payload.get("decided", []),
-                WorkersErrorCode.ALREADY_DECIDED,
-                "This interrupt was decided already.",
-                "interruptId",
-            )
-            require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
-            require(
-                job.status == Status.WAITING.value and job.interrupt is not None,
-                WorkersErrorCode.JOB_NOT_WAITING,
-                "The job is not waiting for a decision.",
+            approval = _decidable(
+                job, await approvals.locked(session, job.id, interrupt_id), interrupt_id
             )
             require(
-                job.interrupt is not None and job.interrupt["id"] == interrupt_id,
-                ErrorCode.NOT_FOUND,
-                "The job is not waiting on this interrupt.",
-                "interruptId",
+                approval.allows(caller.user_id, caller.roles),
+                WorkersErrorCode.NOT_APPROVER,
+                "You are not one of its approvers.",
             )
-            answer = {"decision": decision, "comment": comment, "by": str(caller.user_id)}
-            decided = [*job.payload.get("decided", []), interrupt_id]
-            job.payload = {**job.payload, "resume": answer, "decided": decided}
-            job.status, job.interrupt, job.updated_at = Status.QUEUED.value, None, utcnow()
-            session.add(job)
+            self._decide(job, approval, caller.user_id, decision, "graphql", comment)
+            session.add_all([job, approval])
+        await self._requeued(job)
+        return job
+
+    async def link(self, token: str) -> tuple[Approval, ApprovalLink]:
+        """The approval a link's token decides, and the link; read only (a GET decides nothing)."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            link = await approvals.link_of(session, token)
+            approval = await session.get(Approval, link.approval_id) if link else None
+            if link is None or approval is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            return approval, link
+
+    async def decide_by_link(self, token: str, comment: str | None) -> Approval:
+        """Decide as the link's approver, the way the link says; once."""
+        comment = _comment(comment)
+        async with self.db.transaction(ANONYMOUS) as session:
+            link = await approvals.link_of(session, token)
+            if link is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            approval = await session.get(Approval, link.approval_id, with_for_update=True)
+            job = await self._locked(session, link.org_id, approval.job_id) if approval else None
+            if approval is None or job is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            _decidable(job, approval, approval.interrupt_id)
+            self._decide(job, approval, link.user_id, link.decision, "link", comment)
+            session.add_all([job, approval])
+        await self._requeued(job)
+        return approval
+
+    def _decide(
+        self,
+        job: Job,
+        approval: Approval,
+        by: UUID | None,
+        decision: str,
+        via: str,
+        comment: str | None,
+    ) -> None:
+        status = ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
+        approvals.record(approval, status, by, via, comment)
+        answer = {"decision": decision, "comment": comment, "by": by and str(by)}
+        job.payload = {**job.payload, "resume": answer}
+        job.status, job.interrupt, job.updated_at = Status.QUEUED.value, None, utcnow()
+        line = f"{status.value} by {by or 'nobody'} via {via}"
+        job.logs = [*job.logs, _line("info", line)][-MAX_LOG_LINES:]
+
+    async def _requeued(self, job: Job) -> None:
         await self.queue.push(job.org_id, job.id, job.concurrency_key)
         await live.publish(self.redis, job)
-        return job
+
+    async def expire_due(self, now: datetime, limit: int = 100) -> int:
+        """Reject, or escalate once, every pending approval past its expiry; how many."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            found = await approvals.due(session, now, limit)
+        for org_id, approval_id in found:
+            await self._expire(org_id, approval_id, now)
+        return len(found)
+
+    async def _expire(self, org_id: UUID, approval_id: UUID, now: datetime) -> None:
+        async with self.db.transaction(_in(org_id)) as session:
+            approval = await session.get(Approval, approval_id, with_for_update=True)
+            if approval is None or not approval.pending or approval.expires_at > now:
+                return
+            job = await self._locked(session, org_id, approval.job_id)
+            if job is None or job.status != Status.WAITING.value:
+                approvals.record(approval, ApprovalStatus.EXPIRED, None, "expiry", None)
+                session.add(approval)
+                return
+            policy = approvals.policy_of(job)
+            if policy.on_expiry is OnExpiry.ESCALATE and not approval.escalated:
+                await approvals.escalate(session, self.settings.core.public_url, job, approval, now)
+                return
+            self._decide(job, approval, None, "reject", "expiry", "expired")
+            approval.status = ApprovalStatus.EXPIRED.value
+            session.add_all([job, approval])
+        await self._requeued(job)
+
+    async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
+        """The open approvals of the caller's organization that the caller may decide."""
+        if caller.org_id is None or caller.user_id != user_id:
+            return []
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Approval)
+                .where(
+                    Approval.org_id == caller.org_id,
+                    Approval.status == ApprovalStatus.PENDING.value,
+                    col(Approval.expires_at) > utcnow(),
+                )
+                .order_by(col(Approval.created_at))
+                .limit(MAX_PENDING)
+            )
+            return [a for a in rows if a.allows(caller.user_id, caller.roles)]
+
+    async def approvals_of(self, caller: Caller, job_ids: Sequence[UUID]) -> list[list[Approval]]:
+        """Each job's approvals, oldest first (the audit of its decisions)."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Approval)
+                .where(col(Approval.job_id).in_(list(job_ids)), Approval.org_id == caller.org_id)
+                .order_by(col(Approval.created_at))
+            )
+            found: dict[UUID, list[Approval]] = {}
+            for approval in rows:
+                found.setdefault(approval.job_id, []).append(approval)
+        return [found.get(i, []) for i in job_ids]
 
     # reading -----------------------------------------------------------------------------------
 
@@ -337,11 +484,19 @@ class JobService:
         await self._update(org_id, job_id, progress=min(max(progress, 0.0), 1.0), message=message)
 
     async def wait(self, org_id: UUID, job_id: UUID, interrupt: dict[str, Any]) -> None:
-        """A running workflow asks ``interrupt``; it waits, holding no slot, until resumed."""
-        await self._update(org_id, job_id, status=Status.WAITING, interrupt=interrupt)
+        """A running workflow asks ``interrupt``; it waits, holding no slot, for the decision
+        of the approval opened (and its approvers notified) in the same transaction."""
+        async with self.db.transaction(_in(org_id)) as session:
+            job = await self._locked(session, org_id, job_id)
+            if job is None or job.status != Status.RUNNING.value:
+                return
+            job.status, job.interrupt, job.updated_at = Status.WAITING.value, interrupt, utcnow()
+            session.add(job)
+            await approvals.open_approval(session, self.settings.core.public_url, job, interrupt)
+        await live.publish(self.redis, job)
 
     async def log(self, org_id: UUID, job_id: UUID, level: str, message: str) -> None:
-        line = {"at": utcnow().isoformat(), "level": level, "message": message[:2000]}
+        line = _line(level, message)
         async with self.db.transaction(_in(org_id)) as session:
             job = await self._locked(session, org_id, job_id)
             if job is not None:
