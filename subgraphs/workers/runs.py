@@ -7,16 +7,71 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.types import Command
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from sqlalchemy.engine import make_url
 
-from subgraphs.workers.contract import WORKFLOW_KIND, WORKFLOWS
+from core.caller import Caller
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected
+from subgraphs.workers.contract import (
+    WORKFLOW_KIND,
+    WORKFLOWS,
+    JobRequest,
+    WorkersErrorCode,
+    Workflow,
+)
 from subgraphs.workers.kinds import JobFailed, Kind, RetryPolicy, Run, register
 
 SCHEMA = "workers"
+WRITE_SCOPE = "workflows:write"
+
+
+def require_writer(caller: Caller) -> None:
+    if WRITE_SCOPE not in caller.scopes:
+        raise Rejected.one(
+            ErrorCode.FORBIDDEN, f"Starting, cancelling and scheduling runs needs {WRITE_SCOPE}."
+        )
+
+
+def check_input(workflow: Workflow, given: Any) -> None:
+    """Every JSON Schema error of ``given``, each with its field path under ``input``."""
+    errors = sorted(
+        Draft202012Validator(workflow.input_schema).iter_errors(given), key=lambda e: e.path
+    )
+    if errors:
+        raise Rejected(
+            *(
+                Problem(
+                    WorkersErrorCode.INVALID_WORKFLOW_INPUT,
+                    error.message,
+                    ".".join(["input", *(str(p) for p in error.absolute_path)]),
+                )
+                for error in errors
+            )
+        )
+
+
+def workflow_request(
+    org_id: UUID,
+    workflow: Workflow,
+    given: Any,
+    *,
+    key: str,
+    created_by: UUID | None,
+    **extra: Any,
+) -> JobRequest:
+    """The job of a run of ``workflow`` with input ``given``, once per ``key``."""
+    return JobRequest(
+        kind=WORKFLOW_KIND,
+        org_id=org_id,
+        idempotency_key=key,
+        payload={"workflow": workflow.name, "version": workflow.version, "input": given},
+        created_by=created_by,
+        **extra,
+    )
 
 
 def thread_id(org_id: UUID, job_id: UUID) -> str:

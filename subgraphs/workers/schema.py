@@ -1,12 +1,14 @@
-"""The workers subgraph's GraphQL schema: the Job entity, the jobs of an Organization (an
-entity owned by tenancy), ``job``, ``cancelJob`` and the ``jobStatus`` subscription."""
+"""The workers subgraph's GraphQL schema: the Job entity, the jobs and schedules of an
+Organization (an entity owned by tenancy), a User's pending approvals, ``job``, ``startWorkflow``,
+``resumeJob``, ``cancelJob``, ``createSchedule``, ``deleteSchedule`` and the ``jobStatus``
+subscription."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -14,7 +16,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.errors import Rejected
+from subgraphs.kernel.errors import ErrorCode, Rejected, require
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
     USER_ERROR,
@@ -129,6 +131,14 @@ class Job:
     def created_by_user(self) -> User | None:
         return User(id=strawberry.ID(str(self.created_by))) if self.created_by else None
 
+    @strawberry.field(description="What it asked its approvers, and how each was decided.")
+    async def approvals(self, info: Info) -> list[Approval]:
+        ctx = info.context
+        found = await loader(
+            ctx, "approvals", lambda ids: ctx.services.approvals_of(ctx.caller, ids)
+        ).load(UUID(self.id))
+        return [Approval.of(a) for a in found]
+
     @strawberry.field(description=f"Its last log lines, oldest first (at most {MAX_LOG_LINES}).")
     def logs(self, last: int = MAX_LOG_LINES) -> list[JobLog]:
         kept = self.lines[-max(min(last, MAX_LOG_LINES), 0) :] if last > 0 else []
@@ -164,6 +174,106 @@ class User:
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
         return cls(id=id)
+
+    @strawberry.field(
+        description="Open approvals of the acting organization this user may decide, oldest"
+        " first (the user alone sees them)."
+    )
+    async def pending_approvals(self, info: Info) -> list[Approval]:
+        ctx = info.context
+        user_id = uuid_or_none(self.id) or UUID(int=0)
+        return [Approval.of(a) for a in await ctx.services.pending_approvals(ctx.caller, user_id)]
+
+
+@strawberry.enum(name="ApprovalStatus", description="Where an approval stands.")
+class ApprovalStatus(enum.Enum):
+    PENDING = strawberry.enum_value("pending", description="Waiting for a decision.")
+    APPROVED = strawberry.enum_value("approved", description="An approver approved.")
+    REJECTED = strawberry.enum_value("rejected", description="An approver rejected.")
+    EXPIRED = strawberry.enum_value(
+        "expired", description="Nobody decided in time; the run went on as rejected."
+    )
+
+
+@strawberry.type(
+    description="What a waiting run asks its approvers, and the audit of how it was decided."
+)
+class Approval:
+    id: strawberry.ID
+    interrupt_id: strawberry.ID = strawberry.field(description="The interrupt it decides.")
+    workflow: str = strawberry.field(description="The workflow of the run.")
+    payload: JSON | None = strawberry.field(description="What the run asks, as it asked it.")
+    approver_roles: list[str] = strawberry.field(
+        description="Members with one of these roles may decide."
+    )
+    approver_user_ids: list[strawberry.ID] = strawberry.field(
+        description="These users may decide too."
+    )
+    status: ApprovalStatus = strawberry.field(description="Where it stands.")
+    expires_at: datetime = strawberry.field(description="When it rejects or escalates.")
+    escalated: bool = strawberry.field(description="Whether it was escalated once.")
+    decided_at: datetime | None = strawberry.field(description="When it was decided.")
+    decided_via: str | None = strawberry.field(
+        description="How: link (the emailed page), graphql (resumeJob) or expiry."
+    )
+    comment: str | None = strawberry.field(description="What the approver wrote.")
+    created_at: datetime = strawberry.field(description="When the run asked.")
+    job_id: strawberry.Private[UUID]
+    decider: strawberry.Private[UUID | None]
+
+    @classmethod
+    def of(cls, approval: models.Approval) -> Approval:
+        return cls(
+            id=strawberry.ID(str(approval.id)),
+            interrupt_id=strawberry.ID(approval.interrupt_id),
+            workflow=approval.workflow,
+            payload=cast(JSON, approval.payload),
+            approver_roles=list(approval.roles),
+            approver_user_ids=[strawberry.ID(u) for u in approval.users],
+            status=ApprovalStatus(approval.status),
+            expires_at=approval.expires_at,
+            escalated=approval.escalated,
+            decided_at=approval.decided_at,
+            decided_via=approval.decided_via,
+            comment=approval.comment,
+            created_at=approval.created_at,
+            job_id=approval.job_id,
+            decider=approval.decided_by,
+        )
+
+    @strawberry.field(description="The waiting (or resumed) run.")
+    async def job(self, info: Info) -> Job | None:
+        found = await _job_loader(info).load(self.job_id)
+        return Job.of(found) if found else None
+
+    @strawberry.field(description="Who decided (an entity of auth); none for an expiry.")
+    def decided_by(self) -> User | None:
+        return User(id=strawberry.ID(str(self.decider))) if self.decider else None
+
+
+@strawberry.type(description="A workflow an organization runs at the slots of a cron expression.")
+class Schedule:
+    id: strawberry.ID
+    workflow: str = strawberry.field(description="The workflow it starts.")
+    cron: str = strawberry.field(description="Five fields: minute hour day month weekday.")
+    timezone: str = strawberry.field(description="The IANA timezone its slots are read in.")
+    input: JSON = strawberry.field(description="The input of each run, as given.")
+    next_run_at: datetime = strawberry.field(description="The next slot (UTC).")
+    last_run_at: datetime | None = strawberry.field(description="The last slot started.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def of(cls, schedule: models.Schedule) -> Schedule:
+        return cls(
+            id=strawberry.ID(str(schedule.id)),
+            workflow=schedule.workflow,
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            input=cast(JSON, schedule.input),
+            next_run_at=schedule.next_run_at,
+            last_run_at=schedule.last_run_at,
+            created_at=schedule.created_at,
+        )
 
 
 @strawberry.federation.type(keys=["id"])
@@ -202,11 +312,27 @@ class Organization:
             ),
         )
 
+    @strawberry.field(description="The organization's schedules, oldest first (its members only).")
+    async def schedules(self, info: Info) -> list[Schedule]:
+        org_id = uuid_or_none(self.id) or UUID(int=0)
+        ctx = info.context
+        return [Schedule.of(s) for s in await ctx.services.schedules.list(ctx.caller, org_id)]
+
 
 @strawberry.type
 class JobPayload:
     job: Job | None = None
     errors: list[WorkersUserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="What createSchedule and deleteSchedule return.")
+class SchedulePayload:
+    schedule: Schedule | None = strawberry.field(
+        default=None, description="The schedule, unless there are errors."
+    )
+    errors: list[WorkersUserError] = strawberry.field(
+        default_factory=list, description="Why nothing changed."
+    )
 
 
 @strawberry.type(description="A LangGraph workflow a domain registered.")
@@ -249,6 +375,21 @@ class StartWorkflowInput:
     idempotency_key: str
     concurrency_key: str | None = None
     multitask: contract.Multitask = contract.Multitask.ENQUEUE
+
+
+@strawberry.input(description="A workflow to run at the slots of a cron expression.")
+class CreateScheduleInput:
+    organization_id: strawberry.ID = strawberry.field(description="Your organization.")
+    workflow: str = strawberry.field(description="A registered workflow's name.")
+    cron: str = strawberry.field(description="Five fields: minute hour day month weekday.")
+    timezone: str = strawberry.field(
+        description="An IANA timezone (Europe/Berlin); slots follow its daylight saving time."
+    )
+    input: JSON | None = strawberry.field(
+        default=None,
+        description="Each run's input; a workflow whose input schema names since or"
+        " scheduledFor gets the previous slot and the run's own there.",
+    )
 
 
 @strawberry.input
@@ -298,7 +439,7 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
-        description="Decide what a waiting run asked; it goes on.",
+        description="Decide what a waiting run asked, as one of its approvers; it goes on.",
     )
     @rejections_as(JobPayload)
     async def resume_job(self, info: Info, input: ResumeJobInput) -> JobPayload:
@@ -311,6 +452,42 @@ class Mutation:
             input.comment,
         )
         return JobPayload(job=Job.of(job))
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Run a workflow at every slot of a cron expression in a timezone.",
+    )
+    @rejections_as(SchedulePayload)
+    async def create_schedule(self, info: Info, input: CreateScheduleInput) -> SchedulePayload:
+        ctx = info.context
+        given = input.input
+        require(
+            given is None or isinstance(given, dict),
+            ErrorCode.INVALID_INPUT,
+            "An object.",
+            "input",
+        )
+        schedule = await ctx.services.schedules.create(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.workflow,
+            input.cron,
+            input.timezone,
+            cast(dict[str, Any] | None, given),
+        )
+        return SchedulePayload(schedule=Schedule.of(schedule))
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Stop a schedule; runs it started go on.",
+    )
+    @rejections_as(SchedulePayload)
+    async def delete_schedule(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> SchedulePayload:
+        ctx = info.context
+        schedule = await ctx.services.schedules.delete(ctx.caller, identifier(id, "id"))
+        return SchedulePayload(schedule=Schedule.of(schedule))
 
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
@@ -366,5 +543,5 @@ class Subscription:
 
 
 schema = federated_schema(
-    Query, Mutation, types=[Job, Organization, User], subscription=Subscription
+    Query, Mutation, types=[Job, Organization, User, Approval, Schedule], subscription=Subscription
 )

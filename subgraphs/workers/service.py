@@ -12,7 +12,6 @@ from uuid import UUID
 import orjson
 from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from sqlalchemy import delete, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -22,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.caller import ANONYMOUS, Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.workers import approvals, live
 from subgraphs.workers.contract import (
@@ -31,7 +30,6 @@ from subgraphs.workers.contract import (
     Multitask,
     OnExpiry,
     WorkersErrorCode,
-    Workflow,
 )
 from subgraphs.workers.fair import FairQueue
 from subgraphs.workers.kinds import KINDS
@@ -44,10 +42,10 @@ from subgraphs.workers.models import (
     Job,
     Status,
 )
-from subgraphs.workers.runs import WORKFLOW
+from subgraphs.workers.runs import check_input, require_writer, workflow_request
+from subgraphs.workers.schedules import ScheduleService
 from subgraphs.workers.settings import Settings
 
-WRITE_SCOPE = "workflows:write"
 MAX_COMMENT = 2000
 MAX_PENDING = 200
 
@@ -62,31 +60,6 @@ def _position(cursor: str) -> tuple[datetime, UUID]:
         return datetime.fromisoformat(created), UUID(job_id)
     except ValueError:
         raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
-
-
-def _writer(caller: Caller) -> None:
-    if WRITE_SCOPE not in caller.scopes:
-        raise Rejected.one(
-            ErrorCode.FORBIDDEN, f"Starting and cancelling jobs needs {WRITE_SCOPE}."
-        )
-
-
-def _check_input(workflow: Workflow, given: Any) -> None:
-    """Every JSON Schema error of ``given``, each with its field path under ``input``."""
-    errors = sorted(
-        Draft202012Validator(workflow.input_schema).iter_errors(given), key=lambda e: e.path
-    )
-    if errors:
-        raise Rejected(
-            *(
-                Problem(
-                    WorkersErrorCode.INVALID_WORKFLOW_INPUT,
-                    error.message,
-                    ".".join(["input", *(str(p) for p in error.absolute_path)]),
-                )
-                for error in errors
-            )
-        )
 
 
 def _in(org_id: UUID) -> Caller:
@@ -139,6 +112,7 @@ class JobService:
         self.redis = redis
         self.settings = settings
         self.queue = FairQueue(redis, settings.core.queue_name)
+        self.schedules = ScheduleService(db)
 
     # starting ----------------------------------------------------------------------------------
 
@@ -231,17 +205,17 @@ class JobService:
         multitask: Multitask,
     ) -> Job:
         """A run of the workflow ``name`` with input ``given``, checked by its JSON Schema."""
-        _writer(caller)
+        require_writer(caller)
         require(caller.org_id == org_id, ErrorCode.FORBIDDEN, "Not your organization.")
         workflow = WORKFLOWS.get(name)
         if workflow is None:
             raise Rejected.one(WorkersErrorCode.WORKFLOW_NOT_FOUND, "Unknown workflow.", "workflow")
-        _check_input(workflow, given)
-        request = JobRequest(
-            kind=WORKFLOW.name,
-            org_id=org_id,
-            idempotency_key=idempotency_key,
-            payload={"workflow": name, "version": workflow.version, "input": given},
+        check_input(workflow, given)
+        request = workflow_request(
+            org_id,
+            workflow,
+            given,
+            key=idempotency_key,
             created_by=caller.user_id,
             concurrency_key=concurrency_key,
             multitask=multitask,
@@ -252,7 +226,7 @@ class JobService:
         self, caller: Caller, job_id: UUID, interrupt_id: str, decision: str, comment: str | None
     ) -> Job:
         """Decide a waiting run's interrupt as one of its approvers; it goes on."""
-        _writer(caller)
+        require_writer(caller)
         async with self.db.transaction(caller) as session:
             job = await self._locked(session, caller.org_id or UUID(int=0), job_id)
             if job is None:
@@ -422,7 +396,7 @@ class JobService:
 
     async def cancel(self, caller: Caller, job_id: UUID) -> Job:
         """Queued: taken out of its queue; running or waiting: its run is aborted. Never again."""
-        _writer(caller)
+        require_writer(caller)
         async with self.db.transaction(caller) as session:
             job = (
                 await session.exec(

@@ -1,5 +1,6 @@
 """ARQ jobs of workers: other domains' job requests, the dispatcher that hands each
-organization's jobs to ARQ in turn, and the run of one attempt under its timeouts."""
+organization's jobs to ARQ in turn, the run of one attempt under its timeouts, and the sweeps
+that start due schedules and expire undecided approvals."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from subgraphs.kernel.db import Database
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
 from subgraphs.workers.contract import START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
@@ -25,6 +27,11 @@ from subgraphs.workers.settings import Settings
 log = logging.getLogger("vetrai.workers")
 Ctx = dict[str, Any]
 RUN_JOB = "workers_run"
+FIRE_SCHEDULES_JOB = "workers_fire_schedules"
+EXPIRE_APPROVALS_JOB = "workers_expire_approvals"
+# The sweeps' seconds of every minute: a schedule starts within 5 s of its slot.
+SCHEDULE_SECONDS = set(range(0, 60, 5))
+EXPIRY_SECONDS = {0, 30}
 IDLE_WAIT_SECONDS = 0.2
 # ARQ's own timeout (JOB_TIMEOUT_SECONDS, which also bounds a kind's start-to-close timeout)
 # only backs ours up.
@@ -133,6 +140,23 @@ async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> N
                 await asyncio.wait_for(stop.wait(), IDLE_WAIT_SECONDS)
 
 
+async def fire_schedules(ctx: Ctx) -> int:
+    service: JobService = ctx["jobs"]
+    return await service.schedules.fire_due(utcnow())
+
+
+async def expire_approvals(ctx: Ctx) -> int:
+    service: JobService = ctx["jobs"]
+    return await service.expire_due(utcnow())
+
+
+def cron_jobs(_: Settings) -> list[CronJob]:
+    return [
+        cron(fire_schedules, name=FIRE_SCHEDULES_JOB, second=SCHEDULE_SECONDS, keep_result=0),
+        cron(expire_approvals, name=EXPIRE_APPROVALS_JOB, second=EXPIRY_SECONDS, keep_result=0),
+    ]
+
+
 def functions(settings: Settings) -> list[Function]:
     timeout = settings.core.job_timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS
     return [
@@ -155,4 +179,4 @@ async def shutdown(ctx: Ctx) -> None:
         await running[1]
 
 
-JOBS = Jobs(functions=functions, startup=startup, shutdown=shutdown)
+JOBS = Jobs(functions=functions, cron=cron_jobs, startup=startup, shutdown=shutdown)
