@@ -6,7 +6,7 @@ by another site's page is refused, so no page can make a browser decide for its 
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from starlette.requests import Request
@@ -29,6 +29,7 @@ HEADERS = {
 }
 STATUS_OF_CODE = {"INVALID_TOKEN": 404, "APPROVAL_EXPIRED": 410, "INVALID_INPUT": 400}
 FORM = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 16384
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -92,11 +93,12 @@ async def decide(request: Request) -> HTMLResponse:
     media = request.headers.get("content-type", "").split(";")[0].strip()
     if media != FORM or _cross_site(request, service.settings.core.public_url):
         return _page("Nothing was decided", "<p>Use the button on the approval page.</p>", 403)
-    comment = (await request.form()).get("comment")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return _page("Nothing was decided", "<p>The comment is too long.</p>", 413)
+    comment = parse_qs(body.decode(errors="replace")).get("comment", [None])[0]
     try:
-        approval = await service.decide_by_link(
-            request.path_params["token"], comment if isinstance(comment, str) else None
-        )
+        approval = await service.decide_by_link(request.path_params["token"], comment)
     except Rejected as problem:
         return _refused(problem)
     return _page(approval.status.capitalize(), "<p>Thank you; the run goes on.</p>")

@@ -108,7 +108,10 @@ async def _run(run: Run) -> Any:
         elif state.next:
             given = None  # go on from the last checkpoint
         asked: dict[str, Any] | None = None
-        async for mode, chunk in graph.astream(given, config, stream_mode=["updates", "custom"]):
+        # "sync": a step's checkpoint is written before the next step starts (LangGraph's
+        # default writes it while the next one runs, which a killed worker may never finish).
+        stream = graph.astream(given, config, stream_mode=["updates", "custom"], durability="sync")
+        async for mode, chunk in stream:
             if mode == "custom" and isinstance(chunk, dict) and "progress" in chunk:
                 await run.report(float(chunk["progress"]), chunk.get("message"))
             elif mode == "updates" and "__interrupt__" in chunk and asked is None:

@@ -438,7 +438,7 @@ class Mutation:
         return JobPayload(job=Job.of(job))
 
     @strawberry.federation.mutation(
-        requires_scopes=[["workflows:write"]],
+        requires_scopes=[["workflows:read"]],
         description="Decide what a waiting run asked, as one of its approvers; it goes on.",
     )
     @rejections_as(JobPayload)

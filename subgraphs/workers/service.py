@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.caller import ANONYMOUS, Caller
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.workers import approvals, live
 from subgraphs.workers.contract import (
@@ -82,12 +82,18 @@ def _comment(comment: str | None) -> str | None:
 
 def _decidable(job: Job, approval: Approval | None, interrupt_id: str) -> Approval:
     """A decision of ``interrupt_id`` is possible now, or why not."""
-    require(
-        approval is None or approval.pending,
-        WorkersErrorCode.ALREADY_DECIDED,
-        "This interrupt was decided already.",
-        "interruptId",
-    )
+    if approval is not None:
+        require(
+            approval.status != ApprovalStatus.EXPIRED.value and approval.expires_at > utcnow(),
+            WorkersErrorCode.APPROVAL_EXPIRED,
+            "The time to decide is over.",
+        )
+        require(
+            approval.pending,
+            WorkersErrorCode.ALREADY_DECIDED,
+            "This interrupt was decided already.",
+            "interruptId",
+        )
     require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
     require(
         job.status == Status.WAITING.value and job.interrupt is not None,
@@ -98,11 +104,6 @@ def _decidable(job: Job, approval: Approval | None, interrupt_id: str) -> Approv
         raise Rejected.one(
             ErrorCode.NOT_FOUND, "The job is not waiting on this interrupt.", "interruptId"
         )
-    require(
-        approval.expires_at > utcnow(),
-        WorkersErrorCode.APPROVAL_EXPIRED,
-        "The time to decide is over.",
-    )
     return approval
 
 
@@ -225,8 +226,10 @@ class JobService:
     async def resume(
         self, caller: Caller, job_id: UUID, interrupt_id: str, decision: str, comment: str | None
     ) -> Job:
-        """Decide a waiting run's interrupt as one of its approvers; it goes on."""
-        require_writer(caller)
+        """Decide a waiting run's interrupt as one of its approvers (a signed-in user, never an
+        API key); it goes on."""
+        signed_in(caller)
+        comment = _comment(comment)
         async with self.db.transaction(caller) as session:
             job = await self._locked(session, caller.org_id or UUID(int=0), job_id)
             if job is None:
