@@ -5,7 +5,7 @@ is stored in the job's organization and published on the job's channel."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +47,7 @@ from subgraphs.workers.schedules import ScheduleService
 from subgraphs.workers.settings import Settings
 
 MAX_COMMENT = 2000
+SCHEDULE_TO_CLOSE = "SCHEDULE_TO_CLOSE_TIMEOUT"
 MAX_PENDING = 200
 
 
@@ -442,13 +443,19 @@ class JobService:
             job = await self._locked(session, org_id, job_id)
             if job is None or job.status not in runnable:
                 return None
-            job.status = Status.RUNNING.value
-            job.attempt += 1
-            job.progress, job.message = 0.0, None
-            job.started_at = job.updated_at = utcnow()
-            session.add(job)
+            deadline = KINDS[job.kind].deadline(job.created_at)
+            if deadline is not None and utcnow() >= deadline:
+                self._finish(job, Status.TIMED_OUT)
+                job.error_code, job.error_message = SCHEDULE_TO_CLOSE, "Ran out of time."
+                session.add(job)
+            else:
+                job.status = Status.RUNNING.value
+                job.attempt += 1
+                job.progress, job.message = 0.0, None
+                job.started_at = job.updated_at = utcnow()
+                session.add(job)
         await live.publish(self.redis, job)
-        return job
+        return job if job.status == Status.RUNNING.value else None
 
     async def _locked(self, session: AsyncSession, org_id: UUID, job_id: UUID) -> Job | None:
         query = select(Job).where(Job.id == job_id, Job.org_id == org_id).with_for_update()
@@ -493,16 +500,21 @@ class JobService:
     async def fail(
         self, org_id: UUID, job_id: UUID, code: str, message: str, *, timed_out: bool = False
     ) -> None:
-        """Queue the job again after its backoff while its policy allows, else it failed."""
+        """Queue the job again after its backoff while its policy allows and its
+        schedule-to-close end is not reached by then; else it failed or timed out."""
         job = await self.job(_in(org_id), job_id)
         if job is None or job.status != Status.RUNNING.value:
             return
-        policy = KINDS[job.kind].retry
-        if policy.retries(code, job.attempt):
-            await self._update(org_id, job_id, status=Status.QUEUED, code=code, error=message)
-            delay = policy.delay(job.attempt)
-            await self.queue.push(org_id, job_id, job.concurrency_key, delay=delay)
-            return
+        kind = KINDS[job.kind]
+        delay = kind.retry.delay(job.attempt)
+        deadline = kind.deadline(job.created_at)
+        late = deadline is not None and utcnow() + timedelta(seconds=delay) >= deadline
+        if kind.retry.retries(code, job.attempt):
+            if not late:
+                await self._update(org_id, job_id, status=Status.QUEUED, code=code, error=message)
+                await self.queue.push(org_id, job_id, job.concurrency_key, delay=delay)
+                return
+            code, message, timed_out = SCHEDULE_TO_CLOSE, f"Ran out of time ({message})", True
         final = Status.TIMED_OUT if timed_out else Status.FAILED
         await self._update(org_id, job_id, status=final, code=code, error=message, final=True)
 

@@ -21,6 +21,7 @@ from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
 from subgraphs.workers.contract import START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
+from subgraphs.workers.models import Job
 from subgraphs.workers.service import JobService
 from subgraphs.workers.settings import Settings
 
@@ -74,21 +75,13 @@ async def run_job(ctx: Ctx, org: str, job: str, key: str | None) -> None:
         # A later ARQ try is the run of a worker that died: it goes on where that one was.
         started = await service.begin(org_id, job_id, again=ctx["job_try"] > 1)
         if started is not None:
-            kind = KINDS[started.kind]
-            await attempt(ctx, service, kind, started.payload, started.attempt, org_id, job_id)
+            await attempt(ctx, service, started)
     finally:
         await asyncio.shield(service.queue.release(org_id, job_id, key))
 
 
-async def attempt(
-    context: Ctx,
-    service: JobService,
-    kind: Kind,
-    payload: dict[str, Any],
-    number: int,
-    org_id: UUID,
-    job_id: UUID,
-) -> None:
+async def attempt(context: Ctx, service: JobService, job: Job) -> None:
+    kind, org_id, job_id = KINDS[job.kind], job.org_id, job.id
     beats = [time.monotonic()]
 
     async def report(progress: float, message: str | None) -> None:
@@ -101,10 +94,9 @@ async def attempt(
     async def wait(interrupt: dict[str, Any]) -> None:
         await service.wait(org_id, job_id, interrupt)
 
-    run = Run(job_id, org_id, payload, number, report, write_log, wait, context)
+    run = Run(job_id, org_id, job.payload, job.attempt, report, write_log, wait, context)
     try:
-        longest = service.settings.core.job_timeout_seconds
-        result = await supervised(kind, run, beats, longest)
+        result = await supervised(kind, run, beats, _longest(service, kind, job))
     except JobFailed as exc:
         await service.fail(org_id, job_id, exc.code, exc.message)
     except HeartbeatTimeout:
@@ -118,6 +110,15 @@ async def attempt(
         await service.fail(org_id, job_id, "UNEXPECTED", type(exc).__name__)
     else:
         await service.succeed(org_id, job_id, result)
+
+
+def _longest(service: JobService, kind: Kind, job: Job) -> float:
+    """At most the worker's job timeout, and no later than the job's schedule-to-close end."""
+    longest = float(service.settings.core.job_timeout_seconds)
+    deadline = kind.deadline(job.created_at)
+    if deadline is None:
+        return longest
+    return max(min(longest, (deadline - utcnow()).total_seconds()), 0.0)
 
 
 async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> None:

@@ -160,9 +160,9 @@ async def test_sweeps_running_together_start_a_slot_once(jobs: JobService, worke
         owner, org, "notification_digest", "0 0 1 1 *", "UTC", None
     )
     slot = schedule.next_run_at
-    fired = await asyncio.gather(*(jobs.schedules.fire_due(slot) for _ in range(4)))
-    assert sum(fired) == 1
-    assert await jobs.schedules.fire_due(slot) == 0
+    # Sweeps see every organization's due schedules: count this one's runs, not theirs.
+    await asyncio.gather(*(jobs.schedules.fire_due(slot) for _ in range(4)))
+    await jobs.schedules.fire_due(slot)
     job = await _scheduled_job(jobs, org)
     assert job.status == "succeeded"
     page = await jobs.jobs(Caller(org_id=org), org, status=None, kind=None, first=10, after=None)
