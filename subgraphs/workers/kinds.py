@@ -50,6 +50,8 @@ class Run:
     wait: Callable[[dict[str, Any]], Awaitable[None]]
     # The worker's ARQ job context: each domain's services, as its startup put them there.
     context: dict[str, Any]
+    # A workflow step finished (a heartbeat too).
+    step: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,9 @@ async def _run(run: Run) -> Any:
             elif mode == "updates" and "__interrupt__" in chunk and asked is None:
                 [first, *_] = chunk["__interrupt__"]
                 asked = {"id": first.id, "payload": first.value}
+            elif mode == "updates" and run.step is not None:
+                for node in chunk:
+                    await run.step(str(node))
         # Only once the stream has ended is the interrupt's checkpoint written.
         if asked is not None:
             await run.wait(asked)

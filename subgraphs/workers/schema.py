@@ -508,6 +508,10 @@ class JobStatusEvent:
     attempt: int
     interrupt: JobInterrupt | None
     updated_at: datetime
+    step: str | None = strawberry.field(
+        description="The workflow step (LangGraph node) that just finished, on the event of"
+        " its update; none on other events."
+    )
 
     @classmethod
     def of(cls, event: live.StatusChanged) -> JobStatusEvent:
@@ -519,6 +523,7 @@ class JobStatusEvent:
             attempt=event.attempt,
             interrupt=_interrupt(event.interrupt),
             updated_at=event.updated_at,
+            step=event.step,
         )
 
 

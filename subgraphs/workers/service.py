@@ -479,6 +479,17 @@ class JobService:
             await approvals.open_approval(session, self.settings.core.public_url, job, interrupt)
         await live.publish(self.redis, job)
 
+    async def step(self, org_id: UUID, job_id: UUID, node: str) -> None:
+        """A running workflow's step finished: logged, and published with the step's name."""
+        async with self.db.transaction(_in(org_id)) as session:
+            job = await self._locked(session, org_id, job_id)
+            if job is None or job.status != Status.RUNNING.value:
+                return
+            job.logs = [*job.logs, _line("info", f"step {node} finished")][-MAX_LOG_LINES:]
+            job.updated_at = utcnow()
+            session.add(job)
+        await live.publish(self.redis, job, step=node)
+
     async def log(self, org_id: UUID, job_id: UUID, level: str, message: str) -> None:
         line = _line(level, message)
         async with self.db.transaction(_in(org_id)) as session:

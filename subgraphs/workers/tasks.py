@@ -94,7 +94,11 @@ async def attempt(context: Ctx, service: JobService, job: Job) -> None:
     async def wait(interrupt: dict[str, Any]) -> None:
         await service.wait(org_id, job_id, interrupt)
 
-    run = Run(job_id, org_id, job.payload, job.attempt, report, write_log, wait, context)
+    async def step(node: str) -> None:
+        beats.append(time.monotonic())
+        await service.step(org_id, job_id, node)
+
+    run = Run(job_id, org_id, job.payload, job.attempt, report, write_log, wait, context, step)
     try:
         result = await supervised(kind, run, beats, _longest(service, kind, job))
     except JobFailed as exc:

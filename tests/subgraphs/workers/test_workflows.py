@@ -4,6 +4,7 @@ waiting at an ``interrupt()`` until resumed, and notifications' digest."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any, TypedDict
 from uuid import UUID, uuid4
@@ -21,6 +22,7 @@ from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
+from subgraphs.workers import live
 from subgraphs.workers.contract import Multitask, Workflow, register_workflow
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import connect
@@ -236,3 +238,34 @@ async def test_the_digest_emails_each_member_their_unread_notifications(
             {"org": org},
         )
         assert [tuple(r) for r in emailed] == [(reader, "Quarterly report")]
+
+
+async def test_each_finished_step_is_logged_and_published_with_its_name(
+    workers_subgraph: Subgraph, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    pubsub = jobs.redis.pubsub()
+    await pubsub.psubscribe("vetrai:jobs:*")
+    try:
+        started = await _start(workers_subgraph, member_of(org), _input(org))
+        job_id = UUID(started["job"]["id"])
+        waiting = await until(jobs, org, job_id, Status.WAITING)
+        steps: list[str | None] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            assert asyncio.get_running_loop().time() < deadline, steps
+            # None as well for the subscription's own confirmation, which it skips.
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is None:
+                continue
+            changed = live.StatusChanged.model_validate_json(message["data"])
+            if changed.id == job_id:
+                steps.append(changed.step)
+                if changed.status == "waiting":
+                    break
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert "draft" in steps
+    assert steps[-1] is None  # the waiting event names no step
+    assert "step draft finished" in [line["message"] for line in waiting.logs]
+    await jobs.cancel(member_of(org), job_id)
