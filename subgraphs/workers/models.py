@@ -61,6 +61,8 @@ class Job(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # When a finished run's checkpoints were pruned to its latest.
+    pruned_at: datetime | None = None
 
     @property
     def finished(self) -> bool:

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.db import Database, utcnow
+from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.workers import approvals, live
@@ -42,7 +42,15 @@ from subgraphs.workers.models import (
     Job,
     Status,
 )
-from subgraphs.workers.runs import check_input, require_writer, workflow_request
+from subgraphs.workers.retention import keep_latest
+from subgraphs.workers.runs import (
+    WORKFLOW,
+    check_input,
+    connect,
+    require_writer,
+    thread_id,
+    workflow_request,
+)
 from subgraphs.workers.schedules import ScheduleService
 from subgraphs.workers.settings import Settings
 
@@ -321,6 +329,34 @@ class JobService:
             approval.status = ApprovalStatus.EXPIRED.value
             session.add_all([job, approval])
         await self._requeued(job)
+
+    async def prune_finished(self, now: datetime, limit: int = 100) -> int:
+        """Keep only the latest checkpoint of runs finished longer than the retention ago, in
+        every organization; how many runs were pruned."""
+        days = self.settings.workers.workflow_checkpoint_retention_days
+        async with self.db.transaction(ANONYMOUS) as session:
+            await set_local(session, "app.sweep", "jobs")
+            rows = await session.exec(
+                select(Job.org_id, Job.id)
+                .where(
+                    Job.kind == WORKFLOW.name,
+                    col(Job.pruned_at).is_(None),
+                    col(Job.finished_at) <= now - timedelta(days=days),
+                )
+                .order_by(col(Job.finished_at))
+                .limit(limit)
+            )
+            due = list(rows)
+        url, role = self.settings.core.app_database()
+        for org_id, job_id in due:
+            async with await connect(url, role, org_id) as connection:
+                await keep_latest(connection, thread_id(org_id, job_id))
+            async with self.db.transaction(_in(org_id)) as session:
+                job = await self._locked(session, org_id, job_id)
+                if job is not None:
+                    job.pruned_at = now
+                    session.add(job)
+        return len(due)
 
     async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
         """The open approvals of the caller's organization that the caller may decide."""

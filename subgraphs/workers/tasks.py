@@ -1,6 +1,6 @@
 """ARQ jobs of workers: other domains' job requests, the dispatcher that hands each
 organization's jobs to ARQ in turn, the run of one attempt under its timeouts, and the sweeps
-that start due schedules and expire undecided approvals."""
+that start due schedules, expire undecided approvals and prune finished runs' checkpoints."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ Ctx = dict[str, Any]
 RUN_JOB = "workers_run"
 FIRE_SCHEDULES_JOB = "workers_fire_schedules"
 EXPIRE_APPROVALS_JOB = "workers_expire_approvals"
+PRUNE_CHECKPOINTS_JOB = "workers_prune_checkpoints"
 # The sweeps' seconds of every minute: a schedule starts within 5 s of its slot.
 SCHEDULE_SECONDS = set(range(0, 60, 5))
 EXPIRY_SECONDS = {0, 30}
@@ -155,10 +156,16 @@ async def expire_approvals(ctx: Ctx) -> int:
     return await service.expire_due(utcnow())
 
 
+async def prune_checkpoints(ctx: Ctx) -> int:
+    service: JobService = ctx["jobs"]
+    return await service.prune_finished(utcnow())
+
+
 def cron_jobs(_: Settings) -> list[CronJob]:
     return [
         cron(fire_schedules, name=FIRE_SCHEDULES_JOB, second=SCHEDULE_SECONDS, keep_result=0),
         cron(expire_approvals, name=EXPIRE_APPROVALS_JOB, second=EXPIRY_SECONDS, keep_result=0),
+        cron(prune_checkpoints, name=PRUNE_CHECKPOINTS_JOB, minute=17, second=0, keep_result=0),
     ]
 
 

@@ -1,7 +1,8 @@
 """Approvals of waiting runs with their single-use links, and schedules; each isolated by its
 organization. A link is also visible to the transaction presenting the hash of its token
-(``app.token_hash``), and the worker's sweeps read due approvals and schedules of every
-organization (``app.sweep``, reading only) to act on each under its own organization.
+(``app.token_hash``), and the worker's sweeps read due approvals, schedules and runs to prune
+of every organization (``app.sweep``, reading only) to act on each under its own organization.
+Runs remember when their checkpoints were pruned.
 
 Revision ID: workers_0003
 Revises: workers_0002
@@ -31,6 +32,14 @@ def _sweepable(table: str) -> str:
 
 
 def upgrade() -> None:
+    op.add_column("jobs", sa.Column("pruned_at", TS), schema=S)
+    op.create_index(
+        "jobs_to_prune",
+        "jobs",
+        ["finished_at"],
+        postgresql_where=sa.text("kind = 'workflow' and pruned_at is null"),
+        schema=S,
+    )
     op.create_table(
         "approvals",
         sa.Column("id", ID, primary_key=True),
@@ -98,6 +107,7 @@ def upgrade() -> None:
         *isolate(f"{S}.approval_links", f"org_id = {CURRENT_ORG} or token_hash = {TOKEN}"),
         *isolate_by_org(f"{S}.schedules"),
         _sweepable("schedules"),
+        _sweepable("jobs"),
     ]
     for statement in statements:
         op.execute(statement)
@@ -106,3 +116,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("schedules", "approval_links", "approvals"):
         op.drop_table(table, schema=S)
+    op.execute(f"drop policy sweep on {S}.jobs")
+    op.drop_index("jobs_to_prune", table_name="jobs", schema=S)
+    op.drop_column("jobs", "pruned_at", schema=S)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import timedelta
 from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
 import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
@@ -269,3 +271,48 @@ async def test_each_finished_step_is_logged_and_published_with_its_name(
     assert steps[-1] is None  # the waiting event names no step
     assert "step draft finished" in [line["message"] for line in waiting.logs]
     await jobs.cancel(member_of(org), job_id)
+
+
+async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retention(
+    workers_subgraph: Subgraph, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    started = await _start(workers_subgraph, owner, _input(org))
+    job_id = UUID(started["job"]["id"])
+    asked = await until(jobs, org, job_id, Status.WAITING)
+    assert asked.interrupt is not None
+    await jobs.resume(owner, job_id, asked.interrupt["id"], "approve", None)
+    done = await until(jobs, org, job_id, Status.SUCCEEDED)
+    assert done.finished_at is not None
+    thread = f"{org}:{job_id}"
+    url, role = jobs.settings.core.app_database()
+
+    async def rows() -> dict[str, int]:
+        counted = {}
+        async with await connect(url, role, org) as connection:
+            for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+                found = await connection.execute(
+                    f"select count(*) as n from {table} where thread_id = %s",  # noqa: S608
+                    (thread,),
+                )
+                counted[table] = (await found.fetchone() or {"n": -1})["n"]
+        return counted
+
+    before = await rows()
+    assert before["checkpoints"] > 1
+    await jobs.prune_finished(done.finished_at + timedelta(days=6))
+    assert await rows() == before  # within the retention
+    later = done.finished_at + timedelta(days=8)
+    await jobs.prune_finished(later)
+    after = await rows()
+    assert after["checkpoints"] == 1
+    assert after["checkpoint_blobs"] < before["checkpoint_blobs"]
+    assert after["checkpoint_writes"] <= before["checkpoint_writes"]
+    pruned = await jobs.job(Caller(org_id=org), job_id)
+    assert pruned is not None
+    assert pruned.pruned_at == later
+    async with await connect(url, role, org) as connection:
+        graph = _approval({}).compile(checkpointer=AsyncPostgresSaver(connection))
+        state = await graph.aget_state({"configurable": {"thread_id": thread}})
+    assert state.values == done.result
