@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from core.caller import Caller
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected
+from subgraphs.workers import forks
 from subgraphs.workers.contract import (
     WORKFLOW_KIND,
     WORKFLOWS,
@@ -98,8 +99,16 @@ async def _run(run: Run) -> Any:
     thread = thread_id(run.org_id, run.job_id)
     config: Any = {"configurable": {"thread_id": thread, "org_id": str(run.org_id)}}
     async with await connect(url, role, run.org_id) as connection:
-        graph = workflow.graph(run.context).compile(checkpointer=AsyncPostgresSaver(connection))
+        saver = AsyncPostgresSaver(connection)
+        graph = workflow.graph(run.context).compile(checkpointer=saver)
         state = await graph.aget_state(config)
+        fork = run.payload.get("fork")
+        if fork is not None and state.created_at is None:  # the fork's first attempt
+            source = thread_id(run.org_id, UUID(fork["job"]))
+            await forks.start_from(
+                graph, saver, source, fork["checkpoint"], config, fork.get("update")
+            )
+            state = await graph.aget_state(config)
         pending = [i for task in state.tasks for i in task.interrupts]
         resume = run.payload.get("resume")
         given: Any = run.payload["input"]
@@ -127,4 +136,7 @@ async def _run(run: Run) -> Any:
         return (await graph.aget_state(config)).values
 
 
-WORKFLOW = register(Kind(WORKFLOW_KIND, _run, retry=RetryPolicy(maximum_attempts=3)))
+FINAL = frozenset({"WORKFLOW_NOT_FOUND", forks.CHECKPOINT_NOT_FOUND, forks.INVALID_STATE_UPDATE})
+WORKFLOW = register(
+    Kind(WORKFLOW_KIND, _run, retry=RetryPolicy(maximum_attempts=3, non_retryable_codes=FINAL))
+)

@@ -54,6 +54,24 @@ class JobLog:
     message: str
 
 
+@strawberry.type(description="A saved state of a workflow run, after one of its steps.")
+class JobCheckpoint:
+    id: strawberry.ID = strawberry.field(description="Its id, as forkJob takes it.")
+    step: int | None = strawberry.field(description="The superstep it follows (-1: the input).")
+    source: str | None = strawberry.field(description="What wrote it: input, loop, update or fork.")
+    created_at: datetime | None = strawberry.field(description="When it was written.")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> JobCheckpoint:
+        at = row.get("at")
+        return cls(
+            id=strawberry.ID(row["id"]),
+            step=row.get("step"),
+            source=row.get("source"),
+            created_at=datetime.fromisoformat(at) if at else None,
+        )
+
+
 @strawberry.type(description="What a waiting job asks before it goes on.")
 class JobInterrupt:
     id: strawberry.ID
@@ -130,6 +148,16 @@ class Job:
     @strawberry.field(description="Who started it (an entity of auth), if a user did.")
     def created_by_user(self) -> User | None:
         return User(id=strawberry.ID(str(self.created_by))) if self.created_by else None
+
+    @strawberry.field(
+        description="A workflow run's checkpoints, oldest first (forkJob starts from one)."
+    )
+    async def checkpoints(self, info: Info) -> list[JobCheckpoint]:
+        ctx = info.context
+        found = await loader(
+            ctx, "checkpoints", lambda ids: ctx.services.checkpoints_of(ctx.caller, ids)
+        ).load(UUID(self.id))
+        return [JobCheckpoint.of(c) for c in found]
 
     @strawberry.field(description="What it asked its approvers, and how each was decided.")
     async def approvals(self, info: Info) -> list[Approval]:
@@ -392,6 +420,16 @@ class CreateScheduleInput:
     )
 
 
+@strawberry.input(description="A run to start again from one of its checkpoints.")
+class ForkJobInput:
+    job_id: strawberry.ID = strawberry.field(description="The workflow run to fork.")
+    checkpoint_id: strawberry.ID = strawberry.field(description="One of its checkpoints.")
+    state_update: JSON | None = strawberry.field(
+        default=None, description="State keys to change before the new run goes on."
+    )
+    idempotency_key: str = strawberry.field(description="The same key gives the same new run.")
+
+
 @strawberry.input
 class ResumeJobInput:
     job_id: strawberry.ID
@@ -450,6 +488,23 @@ class Mutation:
             str(input.interrupt_id),
             input.decision.value,
             input.comment,
+        )
+        return JobPayload(job=Job.of(job))
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Start a new run from a checkpoint of a run, with its state edited; both"
+        " runs log it.",
+    )
+    @rejections_as(JobPayload)
+    async def fork_job(self, info: Info, input: ForkJobInput) -> JobPayload:
+        ctx = info.context
+        job = await ctx.services.fork(
+            ctx.caller,
+            identifier(input.job_id, "jobId"),
+            str(input.checkpoint_id),
+            input.state_update,
+            input.idempotency_key,
         )
         return JobPayload(job=Job.of(job))
 

@@ -232,6 +232,63 @@ class JobService:
         )
         return await self.start(request)
 
+    async def fork(
+        self,
+        caller: Caller,
+        job_id: UUID,
+        checkpoint_id: str,
+        update: Any,
+        idempotency_key: str,
+    ) -> Job:
+        """A new run from a checkpoint of one of the organization's runs, its state updated
+        by ``update``; both runs log who forked what."""
+        require_writer(caller)
+        require(
+            update is None or isinstance(update, dict),
+            ErrorCode.INVALID_INPUT,
+            "An object of state keys.",
+            "stateUpdate",
+        )
+        source = await self.job(caller, job_id)
+        if source is None or source.kind != WORKFLOW.name or caller.org_id is None:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown run.", "jobId")
+        [known] = await self.checkpoints_of(caller, [job_id])
+        if checkpoint_id not in {c["id"] for c in known}:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown checkpoint.", "checkpointId")
+        fork = {"job": str(job_id), "checkpoint": checkpoint_id, "update": update}
+        request = JobRequest(
+            kind=WORKFLOW.name,
+            org_id=caller.org_id,
+            idempotency_key=validation.text(idempotency_key, "idempotencyKey", max_length=200),
+            payload={**source.payload, "fork": fork, "resume": None},
+            created_by=caller.user_id,
+        )
+        job = await self.start(request)
+        note = f"forked from {job_id} at {checkpoint_id} by {caller.user_id}"
+        await self.log(caller.org_id, job.id, "info", note)
+        await self.log(caller.org_id, job_id, "info", f"{note} as {job.id}")
+        return job
+
+    async def checkpoints_of(
+        self, caller: Caller, job_ids: Sequence[UUID]
+    ) -> list[list[dict[str, Any]]]:
+        """Each run's checkpoints, oldest first: id, step and when."""
+        if caller.org_id is None:
+            return [[] for _ in job_ids]
+        threads = {thread_id(caller.org_id, j): j for j in job_ids}
+        url, role = self.settings.core.app_database()
+        found: dict[UUID, list[dict[str, Any]]] = {}
+        async with await connect(url, role, caller.org_id) as connection:
+            rows = await connection.execute(
+                "select thread_id, checkpoint_id as id, (metadata->>'step')::int as step,"
+                " metadata->>'source' as source, checkpoint->>'ts' as at from checkpoints"
+                " where thread_id = any(%s) and checkpoint_ns = '' order by checkpoint_id",
+                (list(threads),),
+            )
+            for row in await rows.fetchall():
+                found.setdefault(threads[row.pop("thread_id")], []).append(row)
+        return [found.get(j, []) for j in job_ids]
+
     async def resume(
         self, caller: Caller, job_id: UUID, interrupt_id: str, decision: str, comment: str | None
     ) -> Job:

@@ -316,3 +316,57 @@ async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retenti
         graph = _approval({}).compile(checkpointer=AsyncPostgresSaver(connection))
         state = await graph.aget_state({"configurable": {"thread_id": thread}})
     assert state.values == done.result
+
+
+FORK = """mutation($input: ForkJobInput!) { forkJob(input: $input) {
+  job { id status } errors { code field message } } }"""
+CHECKPOINTS = "query($id: ID!) { job(id: $id) { checkpoints { id step source createdAt } } }"
+
+
+async def test_a_fork_goes_on_from_a_checkpoint_with_its_state_edited(
+    workers_subgraph: Subgraph, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    title = f"sale {secrets.token_hex(3)}"
+    started = await _start(workers_subgraph, owner, _input(org, input={"title": title}))
+    source = UUID(started["job"]["id"])
+    asked = await until(jobs, org, source, Status.WAITING)
+    assert asked.interrupt is not None
+    await jobs.resume(owner, source, asked.interrupt["id"], "approve", None)
+    done = await until(jobs, org, source, Status.SUCCEEDED)
+    listed = (await workers_subgraph.run(CHECKPOINTS, {"id": str(source)}, owner))["job"]
+    # The checkpoint after the draft step, before the question.
+    drafted = next(c for c in listed["checkpoints"] if c["step"] == 1)
+    assert drafted["source"] == "loop"
+    edited = f"edited {secrets.token_hex(3)}"
+    given = {
+        "jobId": str(source),
+        "checkpointId": drafted["id"],
+        "stateUpdate": {"title": edited},
+        "idempotencyKey": secrets.token_hex(6),
+    }
+    forked = (await workers_subgraph.run(FORK, {"input": given}, owner))["forkJob"]
+    assert forked["errors"] == []
+    fork_id = UUID(forked["job"]["id"])
+    waiting = await until(jobs, org, fork_id, Status.WAITING, Status.FAILED)
+    assert waiting.interrupt is not None, waiting.error_message
+    assert waiting.interrupt["payload"] == {"question": f"Publish {edited}?"}
+    await jobs.resume(owner, fork_id, waiting.interrupt["id"], "reject", None)
+    again = await until(jobs, org, fork_id, Status.SUCCEEDED, Status.FAILED)
+    assert again.result == {"title": edited, "decision": "reject"}
+    assert DRAFTS.count(title) == 1  # the fork did not draft again
+    kept = await jobs.job(Caller(org_id=org), source)
+    assert kept is not None
+    assert kept.result == done.result
+    assert any(f"as {fork_id}" in line["message"] for line in kept.logs)
+    for bad, code, field in (
+        ({**given, "checkpointId": "nope"}, "NOT_FOUND", "checkpointId"),
+        ({**given, "stateUpdate": [1]}, "INVALID_INPUT", "stateUpdate"),
+    ):
+        refused = (await workers_subgraph.run(FORK, {"input": bad}, owner))["forkJob"]
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [(code, field)]
+    stranger = await workers_subgraph.run(FORK, {"input": given}, member_of(uuid4()))
+    assert [e["code"] for e in stranger["forkJob"]["errors"]] == ["NOT_FOUND"]
+    reader = await workers_subgraph.run(FORK, {"input": given}, member_of(org, "member"))
+    assert [e["code"] for e in reader["forkJob"]["errors"]] == ["FORBIDDEN"]
