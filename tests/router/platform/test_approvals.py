@@ -6,9 +6,11 @@ and another organization; createSchedule works as the issue writes it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import emailed, unique_email
@@ -91,7 +93,7 @@ async def _until_status(owner: Owner, job_id: str, status: str) -> dict[str, Any
 
 
 async def test_an_approver_decides_by_the_emailed_link_through_the_router(
-    router: RouterClient, owner_engine: AsyncEngine, worker: None
+    router: RouterClient, owner_engine: AsyncEngine, worker: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     owner = await _owner(router)
     job_id, interrupt = await _waiting(owner, [owner.user_id])
@@ -99,7 +101,11 @@ async def test_an_approver_decides_by_the_emailed_link_through_the_router(
     assert pending == [{"interruptId": interrupt, "workflow": "test_review"}]
     paths = links(await emailed(owner_engine, owner.email, "approval_requested"))
     approve = f"/assets/workers{paths['approve']}"
-    page = await router.client.get(approve)
+    with caplog.at_level(logging.INFO, logger="vetrai.http"):
+        page = await router.client.get(approve)
+    logged = [str(getattr(r, "fields", "")) for r in caplog.records if r.name == "vetrai.http"]
+    assert len(logged) >= 2  # the router's line and the workers subgraph's
+    assert not [line for line in logged if approve.rsplit("/", 1)[1] in line]
     assert page.status_code == 200
     assert "Publish the spring sale?" in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'none'")

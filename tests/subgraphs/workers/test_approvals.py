@@ -4,6 +4,7 @@ approvers only, once; undecided approvals reject or escalate; rows stay in their
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -142,6 +143,26 @@ async def test_the_emailed_link_shows_the_run_and_only_its_button_decides(
     assert again.status_code == 409
     assert (await client.get(paths["approve"])).status_code == 409
     assert (await client.get("/approvals/not-a-token")).status_code == 404
+
+
+async def test_the_token_of_a_link_stays_out_of_the_request_log(
+    workers_subgraph: Subgraph,
+    jobs: JobService,
+    notification_service: NotificationService,
+    owner_engine: AsyncEngine,
+    worker: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    org = uuid4()
+    approver, email = await _known(notification_service, org)
+    await _waiting_review(workers_subgraph, jobs, org, [approver])
+    path = links(await emailed(owner_engine, email, "approval_requested"))["approve"]
+    token = path.rsplit("/", 1)[1]
+    with caplog.at_level(logging.INFO, logger="vetrai.http"):
+        assert (await workers_subgraph.client.get(path)).status_code == 200
+    logged = [r.fields for r in caplog.records if r.name == "vetrai.http"]  # type: ignore[attr-defined]
+    assert {"path": "/approvals/{token}", "status": 200}.items() <= logged[-1].items()
+    assert not [r for r in caplog.records if token in str(r.__dict__)]
 
 
 async def test_a_post_from_another_site_or_not_a_form_decides_nothing(
