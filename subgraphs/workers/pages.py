@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from subgraphs.kernel.db import utcnow
 from subgraphs.kernel.errors import Rejected
 from subgraphs.workers.approvals import question_of
 from subgraphs.workers.contract import APPROVAL_PATH
@@ -69,6 +70,8 @@ async def show(request: Request) -> HTMLResponse:
         return _refused(problem)
     if not approval.pending:
         return _page("Already decided", f"<p>It was {escape(approval.status)}.</p>", 409)
+    if approval.expires_at <= utcnow():
+        return _page("Nothing was decided", "<p>The time to decide is over.</p>", 410)
     label = "Approve" if link.decision == "approve" else "Reject"
     form = (
         f'<form method="post"><p><label>Comment<br><textarea name="comment" maxlength="2000">'
@@ -82,8 +85,8 @@ def _cross_site(request: Request, public_url: str) -> bool:
     if request.headers.get("sec-fetch-site") == "cross-site":
         return True
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin == "null"
+    if origin is None:  # a same-origin form POST may send none
+        return False
     ours = urlsplit(public_url)
     return origin != f"{ours.scheme}://{ours.netloc}"
 

@@ -80,10 +80,13 @@ class ScheduleService:
         workflow: str,
         cron: str,
         timezone: str,
-        given: dict[str, Any] | None,
+        given: Any,
     ) -> Schedule:
         require_writer(caller)
         require(caller.org_id == org_id, ErrorCode.FORBIDDEN, "Not your organization.")
+        require(
+            given is None or isinstance(given, dict), ErrorCode.INVALID_INPUT, "An object.", "input"
+        )
         values = checked(
             workflow=lambda: _workflow(workflow),
             cron=lambda: valid_cron(cron),

@@ -16,7 +16,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from subgraphs.kernel.app import Context
-from subgraphs.kernel.errors import ErrorCode, Rejected, require
+from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
 from subgraphs.kernel.schema import (
     USER_ERROR,
@@ -515,20 +515,13 @@ class Mutation:
     @rejections_as(SchedulePayload)
     async def create_schedule(self, info: Info, input: CreateScheduleInput) -> SchedulePayload:
         ctx = info.context
-        given = input.input
-        require(
-            given is None or isinstance(given, dict),
-            ErrorCode.INVALID_INPUT,
-            "An object.",
-            "input",
-        )
         schedule = await ctx.services.schedules.create(
             ctx.caller,
             identifier(input.organization_id, "organizationId"),
             input.workflow,
             input.cron,
             input.timezone,
-            cast(dict[str, Any] | None, given),
+            input.input,
         )
         return SchedulePayload(schedule=Schedule.of(schedule))
 

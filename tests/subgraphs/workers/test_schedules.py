@@ -77,6 +77,7 @@ async def test_create_schedule_checks_its_cron_timezone_workflow_and_caller(
             ],
         ),
         (_input(org, input={"since": 3}), [("INVALID_WORKFLOW_INPUT", "input.since")]),
+        (_input(org, input=[1]), [("INVALID_INPUT", "input")]),
     ]
     for given, expected in cases:
         refused = await _create(workers_subgraph, owner, given)
@@ -145,12 +146,12 @@ async def _scheduled_job(jobs: JobService, org: UUID) -> Any:
     return await until(jobs, org, job.id, Status.SUCCEEDED, Status.FAILED)
 
 
-async def _until_async(check: Any) -> None:
-    for _ in range(500):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
+async def _until_async(check: Any, within: float = 30) -> None:
+    """Polls ``check``; the worker sweeps schedules every 5 s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.05)
 
 
 async def test_sweeps_running_together_start_a_slot_once(jobs: JobService, worker: None) -> None:
