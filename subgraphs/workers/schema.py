@@ -227,7 +227,7 @@ class ApprovalStatus(enum.Enum):
     description="What a waiting run asks its approvers, and the audit of how it was decided."
 )
 class Approval:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Its id.")
     interrupt_id: strawberry.ID = strawberry.field(description="The interrupt it decides.")
     workflow: str = strawberry.field(description="The workflow of the run.")
     payload: JSON | None = strawberry.field(description="What the run asks, as it asked it.")
@@ -281,7 +281,7 @@ class Approval:
 
 @strawberry.type(description="A workflow an organization runs at the slots of a cron expression.")
 class Schedule:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Its id.")
     workflow: str = strawberry.field(description="The workflow it starts.")
     cron: str = strawberry.field(description="Five fields: minute hour day month weekday.")
     timezone: str = strawberry.field(description="The IANA timezone its slots are read in.")
@@ -497,7 +497,11 @@ class Mutation:
         " runs log it.",
     )
     @rejections_as(JobPayload)
-    async def fork_job(self, info: Info, input: ForkJobInput) -> JobPayload:
+    async def fork_job(
+        self,
+        info: Info,
+        input: Annotated[ForkJobInput, strawberry.argument(description="What to fork, and how.")],
+    ) -> JobPayload:
         ctx = info.context
         job = await ctx.services.fork(
             ctx.caller,
@@ -513,7 +517,13 @@ class Mutation:
         description="Run a workflow at every slot of a cron expression in a timezone.",
     )
     @rejections_as(SchedulePayload)
-    async def create_schedule(self, info: Info, input: CreateScheduleInput) -> SchedulePayload:
+    async def create_schedule(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateScheduleInput, strawberry.argument(description="The workflow and its slots.")
+        ],
+    ) -> SchedulePayload:
         ctx = info.context
         schedule = await ctx.services.schedules.create(
             ctx.caller,
