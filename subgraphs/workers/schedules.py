@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter  # type: ignore[import-untyped]
+from croniter import CroniterBadDateError, croniter  # type: ignore[import-untyped]
 from sqlmodel import col, select
 
 from core.caller import ANONYMOUS, Caller
@@ -22,6 +22,7 @@ from subgraphs.workers.runs import check_input, require_writer, workflow_request
 
 MAX_SCHEDULES = 100
 FIELDS = 5
+MAX_CRON = 200
 # What a scheduled run's input gets besides the schedule's own, when its schema names it.
 SINCE, SCHEDULED_FOR = "since", "scheduledFor"
 
@@ -38,11 +39,17 @@ def timezone_of(name: str) -> ZoneInfo:
 def valid_cron(expression: str) -> str:
     text = " ".join(expression.split())
     require(
-        len(text.split(" ")) == FIELDS and croniter.is_valid(text),
+        len(text) <= MAX_CRON and len(text.split(" ")) == FIELDS and croniter.is_valid(text),
         WorkersErrorCode.INVALID_CRON,
         "Not a cron expression of five fields (minute hour day month weekday).",
         "cron",
     )
+    try:
+        croniter(text, utcnow()).get_next(datetime)
+    except CroniterBadDateError:
+        raise Rejected.one(
+            WorkersErrorCode.INVALID_CRON, "It names no date that exists (such as 31 April).", "cron"
+        ) from None
     return text
 
 

@@ -67,6 +67,8 @@ async def test_create_schedule_checks_its_cron_timezone_workflow_and_caller(
     cases = [
         (_input(org, cron="61 * * * *"), [("INVALID_CRON", "cron")]),
         (_input(org, cron="* * * * * *"), [("INVALID_CRON", "cron")]),
+        (_input(org, cron="0 0 31 4 *"), [("INVALID_CRON", "cron")]),
+        (_input(org, cron=",".join(["1"] * 120) + " * * * *"), [("INVALID_CRON", "cron")]),
         (_input(org, timezone="Mars/Olympus"), [("INVALID_TIMEZONE", "timezone")]),
         (
             _input(org, cron="nope", timezone="", workflow="no_such"),
