@@ -48,7 +48,9 @@ def valid_cron(expression: str) -> str:
         croniter(text, utcnow()).get_next(datetime)
     except CroniterBadDateError:
         raise Rejected.one(
-            WorkersErrorCode.INVALID_CRON, "It names no date that exists (such as 31 April).", "cron"
+            WorkersErrorCode.INVALID_CRON,
+            "It names no date that exists (such as 31 April).",
+            "cron",
         ) from None
     return text
 
