@@ -313,3 +313,26 @@ async def test_row_security_hides_and_refuses_another_organizations_approvals(
             )
         await connection.rollback()
     await jobs.cancel(member_of(org), job_id)
+
+
+async def test_the_sweep_reads_every_organizations_approvals_and_changes_none(
+    workers_subgraph: Subgraph, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    job_id, _ = await _waiting_review(workers_subgraph, jobs, org, [uuid4()])
+    [approval] = await _approvals(jobs, org, job_id)
+    async with jobs.db.engine.connect() as connection:
+        for name, value in (("app.org_id", str(uuid4())), ("app.sweep", "approvals")):
+            await connection.execute(
+                text("select set_config(:n, :v, false)"), {"n": name, "v": value}
+            )
+        seen = text("select count(*) from workers.approvals where id = :id")
+        assert await connection.scalar(seen, {"id": approval.id}) == 1
+        changed = await connection.execute(
+            text("update workers.approvals set comment = 'x' where id = :id"), {"id": approval.id}
+        )
+        assert changed.rowcount == 0
+        their_links = text("select count(*) from workers.approval_links where approval_id = :id")
+        assert await connection.scalar(their_links, {"id": approval.id}) == 0
+        await connection.rollback()
+    await jobs.cancel(member_of(org), job_id)
