@@ -27,6 +27,16 @@ log = logging.getLogger("vetrai.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path with each path parameter shown by its name, as the route declares
+    it: a credential in a path (an approval link's token) stays out of logs and traces."""
+    path: str = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        if isinstance(value, str) and value:
+            path = path.replace(value, f"{{{name}}}")
+    return path
+
+
 class HttpMetrics:
     """The request counter and latency histogram of one service; paths outside ``paths`` are
     counted as "other", so probes of random URLs cannot grow the label set."""
@@ -82,11 +92,14 @@ class Observe:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
-        name = f"{self.metrics.service} {scope['method']} {scope['path']}"
-        with tracer.start_as_current_span(name, context=incoming(headers), kind=SpanKind.SERVER):
+        name = f"{self.metrics.service} {scope['method']}"
+        with tracer.start_as_current_span(
+            name, context=incoming(headers), kind=SpanKind.SERVER
+        ) as span:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                span.update_name(f"{name} {route_path(scope)}")
                 self._done(scope, status, time.perf_counter() - started)
                 request_id.reset(token)
 
@@ -95,7 +108,7 @@ class Observe:
         fields = {
             "service": self.metrics.service,
             "method": scope["method"],
-            "path": scope["path"],
+            "path": route_path(scope),
             "status": status,
             "ms": round(elapsed * 1000, 2),
         }

@@ -142,7 +142,10 @@ def create_router(
     )
 
     assets = PublicAssets(
-        config.public_assets, lambda: runtime.served.urls, config.subgraph_timeout_seconds
+        config.public_assets,
+        lambda: runtime.served.urls,
+        config.subgraph_timeout_seconds,
+        forms=config.public_forms,
     )
 
     @asynccontextmanager
@@ -173,7 +176,9 @@ def create_router(
             WebSocketRoute("/graphql", subscriptions.websocket),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
-            Route("/assets/{subgraph}/{path:path}", assets.endpoint, methods=["GET", "HEAD"]),
+            Route(
+                "/assets/{subgraph}/{path:path}", assets.endpoint, methods=["GET", "HEAD", "POST"]
+            ),
         ],
         lifespan=lifespan,
     )

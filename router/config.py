@@ -90,8 +90,13 @@ class RouterConfig(_Section):
     subgraph_timeout_seconds: float = Field(default=30.0, gt=0)
     # GET /assets/<subgraph>/<path> is forwarded to the subgraph for paths under these prefixes
     public_assets: dict[str, list[str]] = Field(
-        default_factory=lambda: {"themes": ["css/", "files/", "preview/"]}
+        default_factory=lambda: {
+            "themes": ["css/", "files/", "preview/"],
+            "workers": ["approvals/"],
+        }
     )
+    # and POST of a form too for these (pages whose address holds their credential)
+    public_forms: dict[str, list[str]] = Field(default_factory=lambda: {"workers": ["approvals/"]})
 
 
 def _expand(value: Any) -> Any:

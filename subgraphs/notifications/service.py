@@ -46,7 +46,7 @@ from subgraphs.notifications.templates import (
 
 DELIVER_JOB = "deliver"
 MAX_RECIPIENTS = 1000
-CATEGORIES = ("security", "account", "announcement", "invitation", "ticket", "job")
+CATEGORIES = ("security", "account", "announcement", "invitation", "ticket", "job", "approvals")
 MANDATORY = frozenset({"security"})
 _SEND_SCOPE = "notifications:write"
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")

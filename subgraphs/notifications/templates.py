@@ -65,6 +65,13 @@ DEFAULTS: dict[str, Source] = {
     ),
     "job_succeeded": _default("{{ job }} finished", "Your job {{ job }} finished.", "link"),
     "job_failed": _default("{{ job }} failed", "Your job {{ job }} failed: {{ reason }}", "link"),
+    "approval_requested": Source(
+        "{{ workflow }} asks for your approval",
+        "{{ question }}\n\nApprove: {{ approve }}\n\nReject: {{ reject }}",
+        "<!doctype html><html><body><p>{{ question }}</p>"
+        '<p><a href="{{ approve }}">Approve</a> <a href="{{ reject }}">Reject</a></p>'
+        "</body></html>",
+    ),
 }
 
 SAMPLE_DATA: dict[str, Any] = {
@@ -77,6 +84,10 @@ SAMPLE_DATA: dict[str, Any] = {
     "subject": "Cannot sign in",
     "job": "Nightly report",
     "reason": "the source was unreachable",
+    "workflow": "Refund approval",
+    "question": "Refund 120 EUR to order 1042?",
+    "approve": "https://example.com/approvals/sample-approve",
+    "reject": "https://example.com/approvals/sample-reject",
 }
 
 

@@ -1,4 +1,5 @@
-"""The workers subgraph (port 8008): its schema, services, migrations and the worker's jobs."""
+"""The workers subgraph (port 8008): its schema, services, approval pages, migrations and the
+worker's jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from subgraphs.kernel.app import Runtime
 from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import MigrationSet
+from subgraphs.workers.pages import ROUTES
 from subgraphs.workers.schema import schema
 from subgraphs.workers.service import JobService
 from subgraphs.workers.settings import Settings
@@ -22,6 +24,7 @@ DOMAIN = Domain(
     port=8008,
     schema=schema,
     services=services,
+    routes=ROUTES,
     migrations=MigrationSet("workers", Path(__file__).parent / "migrations"),
     jobs=JOBS,
 )

@@ -1,5 +1,6 @@
 """What other parties may know of workers: how a domain starts a job (an ARQ job through the
-outbox, once per idempotency key), the channel of a job's live status, and the codes."""
+outbox, once per idempotency key), how a workflow declares who approves its interrupts, the
+channel of a job's live status, and the codes."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ class WorkersErrorCode(Code):
         "CONCURRENCY_LIMIT_REACHED",
         "`multitask: REJECT` and a job of the same concurrency key is unfinished.",
     )
+    NOT_APPROVER = "NOT_APPROVER", "You are not one of the approvers of this decision."
+    APPROVAL_EXPIRED = "APPROVAL_EXPIRED", "The approval's time ran out before a decision."
+    INVALID_CRON = (
+        "INVALID_CRON",
+        "Not a five-field cron expression, or one that names no existing date.",
+    )
+    INVALID_TIMEZONE = "INVALID_TIMEZONE", "Not an IANA timezone name (e.g. Europe/Berlin)."
 
 
 class Multitask(enum.StrEnum):
@@ -82,6 +90,33 @@ async def start_job(session: AsyncSession, request: JobRequest) -> None:
     await stage_job(session, START_JOB, request.as_job(), job_id=job_id)
 
 
+class OnExpiry(enum.StrEnum):
+    """What becomes of an approval nobody decided in time."""
+
+    REJECT = "reject"
+    ESCALATE = "escalate"  # once: to the escalation approvers, for another period
+
+
+@dataclass(frozen=True)
+class Approvers:
+    """Who may decide a run's interrupt: anyone holding one of ``roles`` in the run's
+    organization, or one of ``users``. Those notified are ``users``, or the run's starter."""
+
+    roles: frozenset[str] = frozenset({"owner", "admin"})
+    users: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """What a workflow declares of the approvals its ``interrupt()`` calls open. An interrupt's
+    payload may name more approving users under ``"approvers"`` (a list of user ids)."""
+
+    approvers: Approvers = field(default_factory=Approvers)
+    expires_after_seconds: int = 86400
+    on_expiry: OnExpiry = OnExpiry.REJECT
+    escalate_to: Approvers = field(default_factory=lambda: Approvers(roles=frozenset({"owner"})))
+
+
 @dataclass(frozen=True)
 class Workflow:
     """A LangGraph graph a domain registers by name and version. ``graph(context)`` builds the
@@ -94,6 +129,7 @@ class Workflow:
     description: str
     input_schema: dict[str, Any]
     graph: Callable[[dict[str, Any]], Any]
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
 
 WORKFLOWS: dict[str, Workflow] = {}
@@ -108,3 +144,10 @@ def register_workflow(workflow: Workflow) -> Workflow:
 def status_channel(job_id: UUID) -> str:
     """Where every change of a job's status and progress is published."""
     return f"vetrai:jobs:{job_id}"
+
+
+APPROVALS_CATEGORY = "approvals"
+APPROVAL_TEMPLATE = "approval_requested"
+# The approval page of a link's token (GET shows it, POST decides), under the router's
+# /assets/workers/ prefix.
+APPROVAL_PATH = "/approvals"

@@ -1,10 +1,11 @@
 """Job kinds, registered in code by name: what a job of the kind runs, its retry policy
-(Temporal's fields) and its start-to-close and heartbeat timeouts."""
+(Temporal's fields) and its schedule-to-close, start-to-close and heartbeat timeouts."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,8 @@ class Run:
     wait: Callable[[dict[str, Any]], Awaitable[None]]
     # The worker's ARQ job context: each domain's services, as its startup put them there.
     context: dict[str, Any]
+    # A workflow step finished (a heartbeat too).
+    step: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,14 @@ class Kind:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     start_to_close_seconds: float = 300.0
     heartbeat_seconds: float | None = None
+    # From the job's creation to its end, every attempt and wait included.
+    schedule_to_close_seconds: float | None = None
+
+    def deadline(self, created_at: datetime) -> datetime | None:
+        """When a job created at ``created_at`` times out, whatever attempt it is in."""
+        if self.schedule_to_close_seconds is None:
+            return None
+        return created_at + timedelta(seconds=self.schedule_to_close_seconds)
 
 
 KINDS: dict[str, Kind] = {}

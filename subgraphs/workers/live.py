@@ -25,14 +25,17 @@ class StatusChanged(BaseModel):
     attempt: int
     interrupt: dict[str, Any] | None = None
     updated_at: datetime
+    # The workflow step (LangGraph node) whose update this event reports, if any.
+    step: str | None = None
 
 
 def event(job: Job) -> StatusChanged:
     return StatusChanged.model_validate(job, from_attributes=True)
 
 
-async def publish(redis: Redis, job: Job) -> None:
-    await redis.publish(status_channel(job.id), event(job).model_dump_json())
+async def publish(redis: Redis, job: Job, step: str | None = None) -> None:
+    changed = event(job).model_copy(update={"step": step})
+    await redis.publish(status_channel(job.id), changed.model_dump_json())
 
 
 async def changes(

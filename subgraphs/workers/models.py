@@ -1,4 +1,5 @@
-"""Tables of the workers schema: jobs, with their progress, result, error and last log lines."""
+"""Tables of the workers schema: jobs, with their progress, result, error and last log lines;
+the approvals of waiting runs with their links; and schedules."""
 
 from __future__ import annotations
 
@@ -60,7 +61,83 @@ class Job(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # When a finished run's checkpoints were pruned to its latest.
+    pruned_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
         return Status(self.status) in FINISHED
+
+
+class ApprovalStatus(enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class Approval(SQLModel, table=True):
+    """What a waiting run asks of its approvers, and the audit of how it was decided: who,
+    when, how (``link``, ``graphql`` or ``expiry``) and with what comment."""
+
+    __tablename__ = "approvals"
+    __table_args__ = {"schema": "workers"}
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    job_id: UUID
+    interrupt_id: str = Field(max_length=200)
+    workflow: str = Field(max_length=100)
+    payload: Any = Field(default=None, sa_column=Column(JSONB))
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    users: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    status: str = Field(default=ApprovalStatus.PENDING.value, max_length=16)
+    expires_at: datetime
+    escalated: bool = False
+    decided_by: UUID | None = None
+    decided_at: datetime | None = None
+    decided_via: str | None = Field(default=None, max_length=16)
+    comment: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def pending(self) -> bool:
+        return self.status == ApprovalStatus.PENDING.value
+
+    def allows(self, user_id: UUID | None, roles: frozenset[str]) -> bool:
+        """Whether a user of the organization with ``roles`` may decide it."""
+        return bool(roles & set(self.roles)) or (user_id is not None and str(user_id) in self.users)
+
+
+class ApprovalLink(SQLModel, table=True):
+    """A single-use link of one approver that decides an approval one way; only the sha256 of
+    its token is kept."""
+
+    __tablename__ = "approval_links"
+    __table_args__ = {"schema": "workers"}
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    approval_id: UUID
+    user_id: UUID
+    decision: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Schedule(SQLModel, table=True):
+    """A workflow an organization runs at the slots of a cron expression in its timezone."""
+
+    __tablename__ = "schedules"
+    __table_args__ = {"schema": "workers"}
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    workflow: str = Field(max_length=100)
+    cron: str = Field(max_length=200)
+    timezone: str = Field(max_length=64)
+    input: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_by: UUID | None = None
+    next_run_at: datetime
+    last_run_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)

@@ -7,16 +7,72 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.types import Command
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from sqlalchemy.engine import make_url
 
-from subgraphs.workers.contract import WORKFLOW_KIND, WORKFLOWS
+from core.caller import Caller
+from subgraphs.kernel.errors import ErrorCode, Problem, Rejected
+from subgraphs.workers import forks
+from subgraphs.workers.contract import (
+    WORKFLOW_KIND,
+    WORKFLOWS,
+    JobRequest,
+    WorkersErrorCode,
+    Workflow,
+)
 from subgraphs.workers.kinds import JobFailed, Kind, RetryPolicy, Run, register
 
 SCHEMA = "workers"
+WRITE_SCOPE = "workflows:write"
+
+
+def require_writer(caller: Caller) -> None:
+    if WRITE_SCOPE not in caller.scopes:
+        raise Rejected.one(
+            ErrorCode.FORBIDDEN, f"Starting, cancelling and scheduling runs needs {WRITE_SCOPE}."
+        )
+
+
+def check_input(workflow: Workflow, given: Any) -> None:
+    """Every JSON Schema error of ``given``, each with its field path under ``input``."""
+    errors = sorted(
+        Draft202012Validator(workflow.input_schema).iter_errors(given), key=lambda e: e.path
+    )
+    if errors:
+        raise Rejected(
+            *(
+                Problem(
+                    WorkersErrorCode.INVALID_WORKFLOW_INPUT,
+                    error.message,
+                    ".".join(["input", *(str(p) for p in error.absolute_path)]),
+                )
+                for error in errors
+            )
+        )
+
+
+def workflow_request(
+    org_id: UUID,
+    workflow: Workflow,
+    given: Any,
+    *,
+    key: str,
+    created_by: UUID | None,
+    **extra: Any,
+) -> JobRequest:
+    """The job of a run of ``workflow`` with input ``given``, once per ``key``."""
+    return JobRequest(
+        kind=WORKFLOW_KIND,
+        org_id=org_id,
+        idempotency_key=key,
+        payload={"workflow": workflow.name, "version": workflow.version, "input": given},
+        created_by=created_by,
+        **extra,
+    )
 
 
 def thread_id(org_id: UUID, job_id: UUID) -> str:
@@ -43,8 +99,16 @@ async def _run(run: Run) -> Any:
     thread = thread_id(run.org_id, run.job_id)
     config: Any = {"configurable": {"thread_id": thread, "org_id": str(run.org_id)}}
     async with await connect(url, role, run.org_id) as connection:
-        graph = workflow.graph(run.context).compile(checkpointer=AsyncPostgresSaver(connection))
+        saver = AsyncPostgresSaver(connection)
+        graph = workflow.graph(run.context).compile(checkpointer=saver)
         state = await graph.aget_state(config)
+        fork = run.payload.get("fork")
+        if fork is not None and state.created_at is None:  # the fork's first attempt
+            source = thread_id(run.org_id, UUID(fork["job"]))
+            await forks.start_from(
+                graph, saver, source, fork["checkpoint"], config, fork.get("update")
+            )
+            state = await graph.aget_state(config)
         pending = [i for task in state.tasks for i in task.interrupts]
         resume = run.payload.get("resume")
         given: Any = run.payload["input"]
@@ -53,12 +117,18 @@ async def _run(run: Run) -> Any:
         elif state.next:
             given = None  # go on from the last checkpoint
         asked: dict[str, Any] | None = None
-        async for mode, chunk in graph.astream(given, config, stream_mode=["updates", "custom"]):
+        # "sync": a step's checkpoint is written before the next step starts (LangGraph's
+        # default writes it while the next one runs, which a killed worker may never finish).
+        stream = graph.astream(given, config, stream_mode=["updates", "custom"], durability="sync")
+        async for mode, chunk in stream:
             if mode == "custom" and isinstance(chunk, dict) and "progress" in chunk:
                 await run.report(float(chunk["progress"]), chunk.get("message"))
             elif mode == "updates" and "__interrupt__" in chunk and asked is None:
                 [first, *_] = chunk["__interrupt__"]
                 asked = {"id": first.id, "payload": first.value}
+            elif mode == "updates" and run.step is not None:
+                for node in chunk:
+                    await run.step(str(node))
         # Only once the stream has ended is the interrupt's checkpoint written.
         if asked is not None:
             await run.wait(asked)
@@ -66,4 +136,7 @@ async def _run(run: Run) -> Any:
         return (await graph.aget_state(config)).values
 
 
-WORKFLOW = register(Kind(WORKFLOW_KIND, _run, retry=RetryPolicy(maximum_attempts=3)))
+FINAL = frozenset({"WORKFLOW_NOT_FOUND", forks.CHECKPOINT_NOT_FOUND, forks.INVALID_STATE_UPDATE})
+WORKFLOW = register(
+    Kind(WORKFLOW_KIND, _run, retry=RetryPolicy(maximum_attempts=3, non_retryable_codes=FINAL))
+)

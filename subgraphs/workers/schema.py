@@ -1,5 +1,7 @@
-"""The workers subgraph's GraphQL schema: the Job entity, the jobs of an Organization (an
-entity owned by tenancy), ``job``, ``cancelJob`` and the ``jobStatus`` subscription."""
+"""The workers subgraph's GraphQL schema: the Job entity, the jobs and schedules of an
+Organization (an entity owned by tenancy), a User's pending approvals, ``job``, ``startWorkflow``,
+``resumeJob``, ``cancelJob``, ``createSchedule``, ``deleteSchedule`` and the ``jobStatus``
+subscription."""
 
 from __future__ import annotations
 
@@ -71,6 +73,24 @@ class JobLog:
     at: datetime = strawberry.field(description="When it was logged.")
     level: str = strawberry.field(description="Its level, as the job gave it (`info`, ...).")
     message: str = strawberry.field(description="The line.")
+
+
+@strawberry.type(description="A saved state of a workflow run, after one of its steps.")
+class JobCheckpoint:
+    id: strawberry.ID = strawberry.field(description="Its id, as forkJob takes it.")
+    step: int | None = strawberry.field(description="The superstep it follows (-1: the input).")
+    source: str | None = strawberry.field(description="What wrote it: input, loop, update or fork.")
+    created_at: datetime | None = strawberry.field(description="When it was written.")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> JobCheckpoint:
+        at = row.get("at")
+        return cls(
+            id=strawberry.ID(row["id"]),
+            step=row.get("step"),
+            source=row.get("source"),
+            created_at=datetime.fromisoformat(at) if at else None,
+        )
 
 
 @strawberry.type(description="What a waiting job asks before it goes on.")
@@ -162,6 +182,24 @@ class Job:
     def created_by_user(self) -> User | None:
         return User(id=strawberry.ID(str(self.created_by))) if self.created_by else None
 
+    @strawberry.field(
+        description="A workflow run's checkpoints, oldest first (forkJob starts from one)."
+    )
+    async def checkpoints(self, info: Info) -> list[JobCheckpoint]:
+        ctx = info.context
+        found = await loader(
+            ctx, "checkpoints", lambda ids: ctx.services.checkpoints_of(ctx.caller, ids)
+        ).load(UUID(self.id))
+        return [JobCheckpoint.of(c) for c in found]
+
+    @strawberry.field(description="What it asked its approvers, and how each was decided.")
+    async def approvals(self, info: Info) -> list[Approval]:
+        ctx = info.context
+        found = await loader(
+            ctx, "approvals", lambda ids: ctx.services.approvals_of(ctx.caller, ids)
+        ).load(UUID(self.id))
+        return [Approval.of(a) for a in found]
+
     @strawberry.field(description=f"Its last log lines, oldest first (at most {MAX_LOG_LINES}).")
     def logs(
         self,
@@ -202,6 +240,106 @@ class User:
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
         return cls(id=id)
+
+    @strawberry.field(
+        description="Open approvals of the acting organization this user may decide, oldest"
+        " first (the user alone sees them)."
+    )
+    async def pending_approvals(self, info: Info) -> list[Approval]:
+        ctx = info.context
+        user_id = uuid_or_none(self.id) or UUID(int=0)
+        return [Approval.of(a) for a in await ctx.services.pending_approvals(ctx.caller, user_id)]
+
+
+@strawberry.enum(name="ApprovalStatus", description="Where an approval stands.")
+class ApprovalStatus(enum.Enum):
+    PENDING = strawberry.enum_value("pending", description="Waiting for a decision.")
+    APPROVED = strawberry.enum_value("approved", description="An approver approved.")
+    REJECTED = strawberry.enum_value("rejected", description="An approver rejected.")
+    EXPIRED = strawberry.enum_value(
+        "expired", description="Nobody decided in time; the run went on as rejected."
+    )
+
+
+@strawberry.type(
+    description="What a waiting run asks its approvers, and the audit of how it was decided."
+)
+class Approval:
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    interrupt_id: strawberry.ID = strawberry.field(description="The interrupt it decides.")
+    workflow: str = strawberry.field(description="The workflow of the run.")
+    payload: JSON | None = strawberry.field(description="What the run asks, as it asked it.")
+    approver_roles: list[str] = strawberry.field(
+        description="Members with one of these roles may decide."
+    )
+    approver_user_ids: list[strawberry.ID] = strawberry.field(
+        description="These users may decide too."
+    )
+    status: ApprovalStatus = strawberry.field(description="Where it stands.")
+    expires_at: datetime = strawberry.field(description="When it rejects or escalates.")
+    escalated: bool = strawberry.field(description="Whether it was escalated once.")
+    decided_at: datetime | None = strawberry.field(description="When it was decided.")
+    decided_via: str | None = strawberry.field(
+        description="How: link (the emailed page), graphql (resumeJob) or expiry."
+    )
+    comment: str | None = strawberry.field(description="What the approver wrote.")
+    created_at: datetime = strawberry.field(description="When the run asked.")
+    job_id: strawberry.Private[UUID]
+    decider: strawberry.Private[UUID | None]
+
+    @classmethod
+    def of(cls, approval: models.Approval) -> Approval:
+        return cls(
+            id=strawberry.ID(str(approval.id)),
+            interrupt_id=strawberry.ID(approval.interrupt_id),
+            workflow=approval.workflow,
+            payload=cast(JSON, approval.payload),
+            approver_roles=list(approval.roles),
+            approver_user_ids=[strawberry.ID(u) for u in approval.users],
+            status=ApprovalStatus(approval.status),
+            expires_at=approval.expires_at,
+            escalated=approval.escalated,
+            decided_at=approval.decided_at,
+            decided_via=approval.decided_via,
+            comment=approval.comment,
+            created_at=approval.created_at,
+            job_id=approval.job_id,
+            decider=approval.decided_by,
+        )
+
+    @strawberry.field(description="The waiting (or resumed) run.")
+    async def job(self, info: Info) -> Job | None:
+        found = await _job_loader(info).load(self.job_id)
+        return Job.of(found) if found else None
+
+    @strawberry.field(description="Who decided (an entity of auth); none for an expiry.")
+    def decided_by(self) -> User | None:
+        return User(id=strawberry.ID(str(self.decider))) if self.decider else None
+
+
+@strawberry.type(description="A workflow an organization runs at the slots of a cron expression.")
+class Schedule:
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    workflow: str = strawberry.field(description="The workflow it starts.")
+    cron: str = strawberry.field(description="Five fields: minute hour day month weekday.")
+    timezone: str = strawberry.field(description="The IANA timezone its slots are read in.")
+    input: JSON = strawberry.field(description="The input of each run, as given.")
+    next_run_at: datetime = strawberry.field(description="The next slot (UTC).")
+    last_run_at: datetime | None = strawberry.field(description="The last slot started.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @classmethod
+    def of(cls, schedule: models.Schedule) -> Schedule:
+        return cls(
+            id=strawberry.ID(str(schedule.id)),
+            workflow=schedule.workflow,
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            input=cast(JSON, schedule.input),
+            next_run_at=schedule.next_run_at,
+            last_run_at=schedule.last_run_at,
+            created_at=schedule.created_at,
+        )
 
 
 @strawberry.federation.type(keys=["id"])
@@ -249,6 +387,12 @@ class Organization:
             ),
         )
 
+    @strawberry.field(description="The organization's schedules, oldest first (its members only).")
+    async def schedules(self, info: Info) -> list[Schedule]:
+        org_id = uuid_or_none(self.id) or UUID(int=0)
+        ctx = info.context
+        return [Schedule.of(s) for s in await ctx.services.schedules.list(ctx.caller, org_id)]
+
 
 @strawberry.type(description="The result of a mutation that starts or changes a job.")
 class JobPayload:
@@ -256,6 +400,16 @@ class JobPayload:
         default=None, description="The job; null when `errors` is not empty."
     )
     errors: list[WorkersUserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+
+@strawberry.type(description="What createSchedule and deleteSchedule return.")
+class SchedulePayload:
+    schedule: Schedule | None = strawberry.field(
+        default=None, description="The schedule, unless there are errors."
+    )
+    errors: list[WorkersUserError] = strawberry.field(
+        default_factory=list, description="Why nothing changed."
+    )
 
 
 @strawberry.type(description="A LangGraph workflow a domain registered.")
@@ -326,6 +480,31 @@ class StartWorkflowInput:
     )
 
 
+@strawberry.input(description="A workflow to run at the slots of a cron expression.")
+class CreateScheduleInput:
+    organization_id: strawberry.ID = strawberry.field(description="Your organization.")
+    workflow: str = strawberry.field(description="A registered workflow's name.")
+    cron: str = strawberry.field(description="Five fields: minute hour day month weekday.")
+    timezone: str = strawberry.field(
+        description="An IANA timezone (Europe/Berlin); slots follow its daylight saving time."
+    )
+    input: JSON | None = strawberry.field(
+        default=None,
+        description="Each run's input; a workflow whose input schema names since or"
+        " scheduledFor gets the previous slot and the run's own there.",
+    )
+
+
+@strawberry.input(description="A run to start again from one of its checkpoints.")
+class ForkJobInput:
+    job_id: strawberry.ID = strawberry.field(description="The workflow run to fork.")
+    checkpoint_id: strawberry.ID = strawberry.field(description="One of its checkpoints.")
+    state_update: JSON | None = strawberry.field(
+        default=None, description="State keys to change before the new run goes on."
+    )
+    idempotency_key: str = strawberry.field(description="The same key gives the same new run.")
+
+
 @strawberry.input(description="A decision on what a waiting job asked.")
 class ResumeJobInput:
     job_id: strawberry.ID = strawberry.field(description="The job's id.")
@@ -382,9 +561,10 @@ class Mutation:
         return JobPayload(job=Job.of(job))
 
     @strawberry.federation.mutation(
-        requires_scopes=[["workflows:write"]],
-        description="Decide what a waiting run asked; it goes on. Errors: `NOT_FOUND`,"
-        " `FORBIDDEN`, `ALREADY_DECIDED`, `JOB_FINISHED`, `JOB_NOT_WAITING`.",
+        requires_scopes=[["workflows:read"]],
+        description="Decide what a waiting run asked, as one of its approvers; it goes on."
+        " Errors: `NOT_FOUND`, `NOT_APPROVER`, `ALREADY_DECIDED`, `APPROVAL_EXPIRED`,"
+        " `JOB_FINISHED`, `JOB_NOT_WAITING`.",
     )
     @rejections_as(JobPayload)
     async def resume_job(
@@ -401,6 +581,64 @@ class Mutation:
             input.comment,
         )
         return JobPayload(job=Job.of(job))
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Start a new run from a checkpoint of a run, with its state edited; both"
+        " runs log it. Errors: `NOT_FOUND`, `FORBIDDEN`, `INVALID_INPUT`.",
+    )
+    @rejections_as(JobPayload)
+    async def fork_job(
+        self,
+        info: Info,
+        input: Annotated[ForkJobInput, strawberry.argument(description="What to fork, and how.")],
+    ) -> JobPayload:
+        ctx = info.context
+        job = await ctx.services.fork(
+            ctx.caller,
+            identifier(input.job_id, "jobId"),
+            str(input.checkpoint_id),
+            input.state_update,
+            input.idempotency_key,
+        )
+        return JobPayload(job=Job.of(job))
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Run a workflow at every slot of a cron expression in a timezone."
+        " Errors: `FORBIDDEN`, `WORKFLOW_NOT_FOUND`, `INVALID_WORKFLOW_INPUT`, `INVALID_CRON`,"
+        " `INVALID_TIMEZONE`.",
+    )
+    @rejections_as(SchedulePayload)
+    async def create_schedule(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateScheduleInput, strawberry.argument(description="The workflow and its slots.")
+        ],
+    ) -> SchedulePayload:
+        ctx = info.context
+        schedule = await ctx.services.schedules.create(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.workflow,
+            input.cron,
+            input.timezone,
+            input.input,
+        )
+        return SchedulePayload(schedule=Schedule.of(schedule))
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["workflows:write"]],
+        description="Stop a schedule; runs it started go on. Errors: `NOT_FOUND`, `FORBIDDEN`.",
+    )
+    @rejections_as(SchedulePayload)
+    async def delete_schedule(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="Its id.")]
+    ) -> SchedulePayload:
+        ctx = info.context
+        schedule = await ctx.services.schedules.delete(ctx.caller, identifier(id, "id"))
+        return SchedulePayload(schedule=Schedule.of(schedule))
 
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:write"]],
@@ -428,6 +666,10 @@ class JobStatusEvent:
         description="What it waits on; null unless `WAITING`."
     )
     updated_at: datetime = strawberry.field(description="When it changed.")
+    step: str | None = strawberry.field(
+        description="The workflow step (LangGraph node) that just finished, on the event of"
+        " its update; none on other events."
+    )
 
     @classmethod
     def of(cls, event: live.StatusChanged) -> JobStatusEvent:
@@ -439,6 +681,7 @@ class JobStatusEvent:
             attempt=event.attempt,
             interrupt=_interrupt(event.interrupt),
             updated_at=event.updated_at,
+            step=event.step,
         )
 
 
@@ -465,5 +708,5 @@ class Subscription:
 
 
 schema = federated_schema(
-    Query, Mutation, types=[Job, Organization, User], subscription=Subscription
+    Query, Mutation, types=[Job, Organization, User, Approval, Schedule], subscription=Subscription
 )

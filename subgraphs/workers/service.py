@@ -5,34 +5,58 @@ is stored in the job's organization and published on the job's channel."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
 from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from redis.asyncio import Redis
 from sqlalchemy import delete, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.caller import Caller
+from core.caller import ANONYMOUS, Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.db import Database, utcnow
-from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require
+from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
-from subgraphs.workers import live
-from subgraphs.workers.contract import WORKFLOWS, JobRequest, Multitask, WorkersErrorCode, Workflow
+from subgraphs.workers import approvals, live
+from subgraphs.workers.contract import (
+    WORKFLOWS,
+    JobRequest,
+    Multitask,
+    OnExpiry,
+    WorkersErrorCode,
+)
 from subgraphs.workers.fair import FairQueue
 from subgraphs.workers.kinds import KINDS
-from subgraphs.workers.models import MAX_LOG_LINES, UNFINISHED, Job, Status
-from subgraphs.workers.runs import WORKFLOW
+from subgraphs.workers.models import (
+    MAX_LOG_LINES,
+    UNFINISHED,
+    Approval,
+    ApprovalLink,
+    ApprovalStatus,
+    Job,
+    Status,
+)
+from subgraphs.workers.retention import keep_latest
+from subgraphs.workers.runs import (
+    WORKFLOW,
+    check_input,
+    connect,
+    require_writer,
+    thread_id,
+    workflow_request,
+)
+from subgraphs.workers.schedules import ScheduleService
 from subgraphs.workers.settings import Settings
 
-WRITE_SCOPE = "workflows:write"
+MAX_COMMENT = 2000
+SCHEDULE_TO_CLOSE = "SCHEDULE_TO_CLOSE_TIMEOUT"
+MAX_PENDING = 200
 
 
 def job_cursor(job: Job) -> str:
@@ -47,33 +71,49 @@ def _position(cursor: str) -> tuple[datetime, UUID]:
         raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
 
 
-def _writer(caller: Caller) -> None:
-    if WRITE_SCOPE not in caller.scopes:
-        raise Rejected.one(
-            ErrorCode.FORBIDDEN, f"Starting and cancelling jobs needs {WRITE_SCOPE}."
-        )
-
-
-def _check_input(workflow: Workflow, given: Any) -> None:
-    """Every JSON Schema error of ``given``, each with its field path under ``input``."""
-    errors = sorted(
-        Draft202012Validator(workflow.input_schema).iter_errors(given), key=lambda e: e.path
-    )
-    if errors:
-        raise Rejected(
-            *(
-                Problem(
-                    WorkersErrorCode.INVALID_WORKFLOW_INPUT,
-                    error.message,
-                    ".".join(["input", *(str(p) for p in error.absolute_path)]),
-                )
-                for error in errors
-            )
-        )
-
-
 def _in(org_id: UUID) -> Caller:
     return Caller(org_id=org_id)
+
+
+def _line(level: str, message: str) -> dict[str, Any]:
+    return {"at": utcnow().isoformat(), "level": level, "message": message[:2000]}
+
+
+def _comment(comment: str | None) -> str | None:
+    require(
+        comment is None or len(comment) <= MAX_COMMENT,
+        ErrorCode.INVALID_INPUT,
+        f"At most {MAX_COMMENT} characters.",
+        "comment",
+    )
+    return comment.strip() or None if comment else None
+
+
+def _decidable(job: Job, approval: Approval | None, interrupt_id: str) -> Approval:
+    """A decision of ``interrupt_id`` is possible now, or why not."""
+    if approval is not None:
+        require(
+            approval.status != ApprovalStatus.EXPIRED.value and approval.expires_at > utcnow(),
+            WorkersErrorCode.APPROVAL_EXPIRED,
+            "The time to decide is over.",
+        )
+        require(
+            approval.pending,
+            WorkersErrorCode.ALREADY_DECIDED,
+            "This interrupt was decided already.",
+            "interruptId",
+        )
+    require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
+    require(
+        job.status == Status.WAITING.value and job.interrupt is not None,
+        WorkersErrorCode.JOB_NOT_WAITING,
+        "The job is not waiting for a decision.",
+    )
+    if approval is None or (job.interrupt or {}).get("id") != interrupt_id:
+        raise Rejected.one(
+            ErrorCode.NOT_FOUND, "The job is not waiting on this interrupt.", "interruptId"
+        )
+    return approval
 
 
 class JobService:
@@ -82,6 +122,7 @@ class JobService:
         self.redis = redis
         self.settings = settings
         self.queue = FairQueue(redis, settings.core.queue_name)
+        self.schedules = ScheduleService(db)
 
     # starting ----------------------------------------------------------------------------------
 
@@ -174,58 +215,235 @@ class JobService:
         multitask: Multitask,
     ) -> Job:
         """A run of the workflow ``name`` with input ``given``, checked by its JSON Schema."""
-        _writer(caller)
+        require_writer(caller)
         require(caller.org_id == org_id, ErrorCode.FORBIDDEN, "Not your organization.")
         workflow = WORKFLOWS.get(name)
         if workflow is None:
             raise Rejected.one(WorkersErrorCode.WORKFLOW_NOT_FOUND, "Unknown workflow.", "workflow")
-        _check_input(workflow, given)
-        request = JobRequest(
-            kind=WORKFLOW.name,
-            org_id=org_id,
-            idempotency_key=idempotency_key,
-            payload={"workflow": name, "version": workflow.version, "input": given},
+        check_input(workflow, given)
+        request = workflow_request(
+            org_id,
+            workflow,
+            given,
+            key=idempotency_key,
             created_by=caller.user_id,
             concurrency_key=concurrency_key,
             multitask=multitask,
         )
         return await self.start(request)
 
+    async def fork(
+        self,
+        caller: Caller,
+        job_id: UUID,
+        checkpoint_id: str,
+        update: Any,
+        idempotency_key: str,
+    ) -> Job:
+        """A new run from a checkpoint of one of the organization's runs, its state updated
+        by ``update``; both runs log who forked what."""
+        require_writer(caller)
+        require(
+            update is None or isinstance(update, dict),
+            ErrorCode.INVALID_INPUT,
+            "An object of state keys.",
+            "stateUpdate",
+        )
+        source = await self.job(caller, job_id)
+        if source is None or source.kind != WORKFLOW.name or caller.org_id is None:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown run.", "jobId")
+        [known] = await self.checkpoints_of(caller, [job_id])
+        if checkpoint_id not in {c["id"] for c in known}:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown checkpoint.", "checkpointId")
+        fork = {"job": str(job_id), "checkpoint": checkpoint_id, "update": update}
+        request = JobRequest(
+            kind=WORKFLOW.name,
+            org_id=caller.org_id,
+            idempotency_key=validation.text(idempotency_key, "idempotencyKey", max_length=200),
+            payload={**source.payload, "fork": fork, "resume": None},
+            created_by=caller.user_id,
+        )
+        job = await self.start(request)
+        note = f"forked from {job_id} at {checkpoint_id} by {caller.user_id}"
+        await self.log(caller.org_id, job.id, "info", note)
+        await self.log(caller.org_id, job_id, "info", f"{note} as {job.id}")
+        return job
+
+    async def checkpoints_of(
+        self, caller: Caller, job_ids: Sequence[UUID]
+    ) -> list[list[dict[str, Any]]]:
+        """Each run's checkpoints, oldest first: id, step and when."""
+        if caller.org_id is None:
+            return [[] for _ in job_ids]
+        threads = {thread_id(caller.org_id, j): j for j in job_ids}
+        url, role = self.settings.core.app_database()
+        found: dict[UUID, list[dict[str, Any]]] = {}
+        async with await connect(url, role, caller.org_id) as connection:
+            rows = await connection.execute(
+                "select thread_id, checkpoint_id as id, (metadata->>'step')::int as step,"
+                " metadata->>'source' as source, checkpoint->>'ts' as at from checkpoints"
+                " where thread_id = any(%s) and checkpoint_ns = '' order by checkpoint_id",
+                (list(threads),),
+            )
+            for row in await rows.fetchall():
+                found.setdefault(threads[row.pop("thread_id")], []).append(row)
+        return [found.get(j, []) for j in job_ids]
+
     async def resume(
         self, caller: Caller, job_id: UUID, interrupt_id: str, decision: str, comment: str | None
     ) -> Job:
-        """Decide a waiting run's interrupt; the run goes on from its checkpoint."""
-        _writer(caller)
+        """Decide a waiting run's interrupt as one of its approvers (a signed-in user, never an
+        API key); it goes on."""
+        signed_in(caller)
+        comment = _comment(comment)
         async with self.db.transaction(caller) as session:
             job = await self._locked(session, caller.org_id or UUID(int=0), job_id)
             if job is None:
                 raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown job.", "jobId")
-            require(
-                interrupt_id not in job.payload.get("decided", []),
-                WorkersErrorCode.ALREADY_DECIDED,
-                "This interrupt was decided already.",
-                "interruptId",
-            )
-            require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
-            require(
-                job.status == Status.WAITING.value and job.interrupt is not None,
-                WorkersErrorCode.JOB_NOT_WAITING,
-                "The job is not waiting for a decision.",
+            approval = _decidable(
+                job, await approvals.locked(session, job.id, interrupt_id), interrupt_id
             )
             require(
-                job.interrupt is not None and job.interrupt["id"] == interrupt_id,
-                ErrorCode.NOT_FOUND,
-                "The job is not waiting on this interrupt.",
-                "interruptId",
+                approval.allows(caller.user_id, caller.roles),
+                WorkersErrorCode.NOT_APPROVER,
+                "You are not one of its approvers.",
             )
-            answer = {"decision": decision, "comment": comment, "by": str(caller.user_id)}
-            decided = [*job.payload.get("decided", []), interrupt_id]
-            job.payload = {**job.payload, "resume": answer, "decided": decided}
-            job.status, job.interrupt, job.updated_at = Status.QUEUED.value, None, utcnow()
-            session.add(job)
+            self._decide(job, approval, caller.user_id, decision, "graphql", comment)
+            session.add_all([job, approval])
+        await self._requeued(job)
+        return job
+
+    async def link(self, token: str) -> tuple[Approval, ApprovalLink]:
+        """The approval a link's token decides, and the link; read only (a GET decides nothing)."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            link = await approvals.link_of(session, token)
+            approval = await session.get(Approval, link.approval_id) if link else None
+            if link is None or approval is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            return approval, link
+
+    async def decide_by_link(self, token: str, comment: str | None) -> Approval:
+        """Decide as the link's approver, the way the link says; once."""
+        comment = _comment(comment)
+        async with self.db.transaction(ANONYMOUS) as session:
+            link = await approvals.link_of(session, token)
+            if link is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            approval = await session.get(Approval, link.approval_id, with_for_update=True)
+            job = await self._locked(session, link.org_id, approval.job_id) if approval else None
+            if approval is None or job is None:
+                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            _decidable(job, approval, approval.interrupt_id)
+            self._decide(job, approval, link.user_id, link.decision, "link", comment)
+            session.add_all([job, approval])
+        await self._requeued(job)
+        return approval
+
+    def _decide(
+        self,
+        job: Job,
+        approval: Approval,
+        by: UUID | None,
+        decision: str,
+        via: str,
+        comment: str | None,
+    ) -> None:
+        status = ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
+        approvals.record(approval, status, by, via, comment)
+        answer = {"decision": decision, "comment": comment, "by": by and str(by)}
+        job.payload = {**job.payload, "resume": answer}
+        job.status, job.interrupt, job.updated_at = Status.QUEUED.value, None, utcnow()
+        line = f"{status.value} by {by or 'nobody'} via {via}"
+        job.logs = [*job.logs, _line("info", line)][-MAX_LOG_LINES:]
+
+    async def _requeued(self, job: Job) -> None:
         await self.queue.push(job.org_id, job.id, job.concurrency_key)
         await live.publish(self.redis, job)
-        return job
+
+    async def expire_due(self, now: datetime, limit: int = 100) -> int:
+        """Reject, or escalate once, every pending approval past its expiry; how many."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            found = await approvals.due(session, now, limit)
+        for org_id, approval_id in found:
+            await self._expire(org_id, approval_id, now)
+        return len(found)
+
+    async def _expire(self, org_id: UUID, approval_id: UUID, now: datetime) -> None:
+        async with self.db.transaction(_in(org_id)) as session:
+            approval = await session.get(Approval, approval_id, with_for_update=True)
+            if approval is None or not approval.pending or approval.expires_at > now:
+                return
+            job = await self._locked(session, org_id, approval.job_id)
+            if job is None or job.status != Status.WAITING.value:
+                approvals.record(approval, ApprovalStatus.EXPIRED, None, "expiry", None)
+                session.add(approval)
+                return
+            policy = approvals.policy_of(job)
+            if policy.on_expiry is OnExpiry.ESCALATE and not approval.escalated:
+                await approvals.escalate(session, self.settings.core.public_url, job, approval, now)
+                return
+            self._decide(job, approval, None, "reject", "expiry", "expired")
+            approval.status = ApprovalStatus.EXPIRED.value
+            session.add_all([job, approval])
+        await self._requeued(job)
+
+    async def prune_finished(self, now: datetime, limit: int = 100) -> int:
+        """Keep only the latest checkpoint of runs finished longer than the retention ago, in
+        every organization; how many runs were pruned."""
+        days = self.settings.workers.workflow_checkpoint_retention_days
+        async with self.db.transaction(ANONYMOUS) as session:
+            await set_local(session, "app.sweep", "jobs")
+            rows = await session.exec(
+                select(Job.org_id, Job.id)
+                .where(
+                    Job.kind == WORKFLOW.name,
+                    col(Job.pruned_at).is_(None),
+                    col(Job.finished_at) <= now - timedelta(days=days),
+                )
+                .order_by(col(Job.finished_at))
+                .limit(limit)
+            )
+            due = list(rows)
+        url, role = self.settings.core.app_database()
+        for org_id, job_id in due:
+            async with await connect(url, role, org_id) as connection:
+                await keep_latest(connection, thread_id(org_id, job_id))
+            async with self.db.transaction(_in(org_id)) as session:
+                job = await self._locked(session, org_id, job_id)
+                if job is not None:
+                    job.pruned_at = now
+                    session.add(job)
+        return len(due)
+
+    async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
+        """The open approvals of the caller's organization that the caller may decide."""
+        if caller.org_id is None or caller.user_id != user_id:
+            return []
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Approval)
+                .where(
+                    Approval.org_id == caller.org_id,
+                    Approval.status == ApprovalStatus.PENDING.value,
+                    col(Approval.expires_at) > utcnow(),
+                )
+                .order_by(col(Approval.created_at))
+                .limit(MAX_PENDING)
+            )
+            return [a for a in rows if a.allows(caller.user_id, caller.roles)]
+
+    async def approvals_of(self, caller: Caller, job_ids: Sequence[UUID]) -> list[list[Approval]]:
+        """Each job's approvals, oldest first (the audit of its decisions)."""
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Approval)
+                .where(col(Approval.job_id).in_(list(job_ids)), Approval.org_id == caller.org_id)
+                .order_by(col(Approval.created_at))
+            )
+            found: dict[UUID, list[Approval]] = {}
+            for approval in rows:
+                found.setdefault(approval.job_id, []).append(approval)
+        return [found.get(i, []) for i in job_ids]
 
     # reading -----------------------------------------------------------------------------------
 
@@ -275,7 +493,7 @@ class JobService:
 
     async def cancel(self, caller: Caller, job_id: UUID) -> Job:
         """Queued: taken out of its queue; running or waiting: its run is aborted. Never again."""
-        _writer(caller)
+        require_writer(caller)
         async with self.db.transaction(caller) as session:
             job = (
                 await session.exec(
@@ -318,13 +536,19 @@ class JobService:
             job = await self._locked(session, org_id, job_id)
             if job is None or job.status not in runnable:
                 return None
-            job.status = Status.RUNNING.value
-            job.attempt += 1
-            job.progress, job.message = 0.0, None
-            job.started_at = job.updated_at = utcnow()
-            session.add(job)
+            deadline = KINDS[job.kind].deadline(job.created_at)
+            if deadline is not None and utcnow() >= deadline:
+                self._finish(job, Status.TIMED_OUT)
+                job.error_code, job.error_message = SCHEDULE_TO_CLOSE, "Ran out of time."
+                session.add(job)
+            else:
+                job.status = Status.RUNNING.value
+                job.attempt += 1
+                job.progress, job.message = 0.0, None
+                job.started_at = job.updated_at = utcnow()
+                session.add(job)
         await live.publish(self.redis, job)
-        return job
+        return job if job.status == Status.RUNNING.value else None
 
     async def _locked(self, session: AsyncSession, org_id: UUID, job_id: UUID) -> Job | None:
         query = select(Job).where(Job.id == job_id, Job.org_id == org_id).with_for_update()
@@ -337,11 +561,30 @@ class JobService:
         await self._update(org_id, job_id, progress=min(max(progress, 0.0), 1.0), message=message)
 
     async def wait(self, org_id: UUID, job_id: UUID, interrupt: dict[str, Any]) -> None:
-        """A running workflow asks ``interrupt``; it waits, holding no slot, until resumed."""
-        await self._update(org_id, job_id, status=Status.WAITING, interrupt=interrupt)
+        """A running workflow asks ``interrupt``; it waits, holding no slot, for the decision
+        of the approval opened (and its approvers notified) in the same transaction."""
+        async with self.db.transaction(_in(org_id)) as session:
+            job = await self._locked(session, org_id, job_id)
+            if job is None or job.status != Status.RUNNING.value:
+                return
+            job.status, job.interrupt, job.updated_at = Status.WAITING.value, interrupt, utcnow()
+            session.add(job)
+            await approvals.open_approval(session, self.settings.core.public_url, job, interrupt)
+        await live.publish(self.redis, job)
+
+    async def step(self, org_id: UUID, job_id: UUID, node: str) -> None:
+        """A running workflow's step finished: logged, and published with the step's name."""
+        async with self.db.transaction(_in(org_id)) as session:
+            job = await self._locked(session, org_id, job_id)
+            if job is None or job.status != Status.RUNNING.value:
+                return
+            job.logs = [*job.logs, _line("info", f"step {node} finished")][-MAX_LOG_LINES:]
+            job.updated_at = utcnow()
+            session.add(job)
+        await live.publish(self.redis, job, step=node)
 
     async def log(self, org_id: UUID, job_id: UUID, level: str, message: str) -> None:
-        line = {"at": utcnow().isoformat(), "level": level, "message": message[:2000]}
+        line = _line(level, message)
         async with self.db.transaction(_in(org_id)) as session:
             job = await self._locked(session, org_id, job_id)
             if job is not None:
@@ -361,16 +604,21 @@ class JobService:
     async def fail(
         self, org_id: UUID, job_id: UUID, code: str, message: str, *, timed_out: bool = False
     ) -> None:
-        """Queue the job again after its backoff while its policy allows, else it failed."""
+        """Queue the job again after its backoff while its policy allows and its
+        schedule-to-close end is not reached by then; else it failed or timed out."""
         job = await self.job(_in(org_id), job_id)
         if job is None or job.status != Status.RUNNING.value:
             return
-        policy = KINDS[job.kind].retry
-        if policy.retries(code, job.attempt):
-            await self._update(org_id, job_id, status=Status.QUEUED, code=code, error=message)
-            delay = policy.delay(job.attempt)
-            await self.queue.push(org_id, job_id, job.concurrency_key, delay=delay)
-            return
+        kind = KINDS[job.kind]
+        delay = kind.retry.delay(job.attempt)
+        deadline = kind.deadline(job.created_at)
+        late = deadline is not None and utcnow() + timedelta(seconds=delay) >= deadline
+        if kind.retry.retries(code, job.attempt):
+            if not late:
+                await self._update(org_id, job_id, status=Status.QUEUED, code=code, error=message)
+                await self.queue.push(org_id, job_id, job.concurrency_key, delay=delay)
+                return
+            code, message, timed_out = SCHEDULE_TO_CLOSE, f"Ran out of time ({message})", True
         final = Status.TIMED_OUT if timed_out else Status.FAILED
         await self._update(org_id, job_id, status=final, code=code, error=message, final=True)
 

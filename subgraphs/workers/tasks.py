@@ -1,5 +1,6 @@
 """ARQ jobs of workers: other domains' job requests, the dispatcher that hands each
-organization's jobs to ARQ in turn, and the run of one attempt under its timeouts."""
+organization's jobs to ARQ in turn, the run of one attempt under its timeouts, and the sweeps
+that start due schedules, expire undecided approvals and prune finished runs' checkpoints."""
 
 from __future__ import annotations
 
@@ -11,20 +12,28 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from subgraphs.kernel.db import Database
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
 from subgraphs.workers.contract import START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
+from subgraphs.workers.models import Job
 from subgraphs.workers.service import JobService
 from subgraphs.workers.settings import Settings
 
 log = logging.getLogger("vetrai.workers")
 Ctx = dict[str, Any]
 RUN_JOB = "workers_run"
+FIRE_SCHEDULES_JOB = "workers_fire_schedules"
+EXPIRE_APPROVALS_JOB = "workers_expire_approvals"
+PRUNE_CHECKPOINTS_JOB = "workers_prune_checkpoints"
+# The sweeps' seconds of every minute: a schedule starts within 5 s of its slot.
+SCHEDULE_SECONDS = set(range(0, 60, 5))
+EXPIRY_SECONDS = {0, 30}
 IDLE_WAIT_SECONDS = 0.2
 # ARQ's own timeout (JOB_TIMEOUT_SECONDS, which also bounds a kind's start-to-close timeout)
 # only backs ours up.
@@ -67,21 +76,13 @@ async def run_job(ctx: Ctx, org: str, job: str, key: str | None) -> None:
         # A later ARQ try is the run of a worker that died: it goes on where that one was.
         started = await service.begin(org_id, job_id, again=ctx["job_try"] > 1)
         if started is not None:
-            kind = KINDS[started.kind]
-            await attempt(ctx, service, kind, started.payload, started.attempt, org_id, job_id)
+            await attempt(ctx, service, started)
     finally:
         await asyncio.shield(service.queue.release(org_id, job_id, key))
 
 
-async def attempt(
-    context: Ctx,
-    service: JobService,
-    kind: Kind,
-    payload: dict[str, Any],
-    number: int,
-    org_id: UUID,
-    job_id: UUID,
-) -> None:
+async def attempt(context: Ctx, service: JobService, job: Job) -> None:
+    kind, org_id, job_id = KINDS[job.kind], job.org_id, job.id
     beats = [time.monotonic()]
 
     async def report(progress: float, message: str | None) -> None:
@@ -94,10 +95,13 @@ async def attempt(
     async def wait(interrupt: dict[str, Any]) -> None:
         await service.wait(org_id, job_id, interrupt)
 
-    run = Run(job_id, org_id, payload, number, report, write_log, wait, context)
+    async def step(node: str) -> None:
+        beats.append(time.monotonic())
+        await service.step(org_id, job_id, node)
+
+    run = Run(job_id, org_id, job.payload, job.attempt, report, write_log, wait, context, step)
     try:
-        longest = service.settings.core.job_timeout_seconds
-        result = await supervised(kind, run, beats, longest)
+        result = await supervised(kind, run, beats, _longest(service, kind, job))
     except JobFailed as exc:
         await service.fail(org_id, job_id, exc.code, exc.message)
     except HeartbeatTimeout:
@@ -111,6 +115,15 @@ async def attempt(
         await service.fail(org_id, job_id, "UNEXPECTED", type(exc).__name__)
     else:
         await service.succeed(org_id, job_id, result)
+
+
+def _longest(service: JobService, kind: Kind, job: Job) -> float:
+    """At most the worker's job timeout, and no later than the job's schedule-to-close end."""
+    longest = float(service.settings.core.job_timeout_seconds)
+    deadline = kind.deadline(job.created_at)
+    if deadline is None:
+        return longest
+    return max(min(longest, (deadline - utcnow()).total_seconds()), 0.0)
 
 
 async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> None:
@@ -131,6 +144,29 @@ async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> N
             log.warning("dispatch failed", extra={"fields": {"error": repr(exc)}})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), IDLE_WAIT_SECONDS)
+
+
+async def fire_schedules(ctx: Ctx) -> int:
+    service: JobService = ctx["jobs"]
+    return await service.schedules.fire_due(utcnow())
+
+
+async def expire_approvals(ctx: Ctx) -> int:
+    service: JobService = ctx["jobs"]
+    return await service.expire_due(utcnow())
+
+
+async def prune_checkpoints(ctx: Ctx) -> int:
+    service: JobService = ctx["jobs"]
+    return await service.prune_finished(utcnow())
+
+
+def cron_jobs(_: Settings) -> list[CronJob]:
+    return [
+        cron(fire_schedules, name=FIRE_SCHEDULES_JOB, second=SCHEDULE_SECONDS, keep_result=0),
+        cron(expire_approvals, name=EXPIRE_APPROVALS_JOB, second=EXPIRY_SECONDS, keep_result=0),
+        cron(prune_checkpoints, name=PRUNE_CHECKPOINTS_JOB, minute=17, second=0, keep_result=0),
+    ]
 
 
 def functions(settings: Settings) -> list[Function]:
@@ -155,4 +191,4 @@ async def shutdown(ctx: Ctx) -> None:
         await running[1]
 
 
-JOBS = Jobs(functions=functions, startup=startup, shutdown=shutdown)
+JOBS = Jobs(functions=functions, cron=cron_jobs, startup=startup, shutdown=shutdown)

@@ -74,6 +74,18 @@ SILENT = register(
 SLOW = register(
     Kind("test.slow", _block, retry=RetryPolicy(maximum_attempts=1), start_to_close_seconds=0.2)
 )
+# Retried without end within 1 s of its creation, or held past it.
+DOOMED = register(
+    Kind(
+        "test.doomed",
+        _flaky,
+        retry=RetryPolicy(initial_interval_seconds=0.05, maximum_attempts=100),
+        schedule_to_close_seconds=1.0,
+    )
+)
+HELD = register(
+    Kind("test.held", _block, retry=RetryPolicy(maximum_attempts=5), schedule_to_close_seconds=1.0)
+)
 
 
 def member_of(org_id: UUID, role: str = "owner") -> Caller:

@@ -77,6 +77,25 @@ async def test_start_to_close_and_heartbeat_timeouts_time_the_job_out(
     assert {slow.id, silent.id} <= CANCELLED
 
 
+async def test_the_schedule_to_close_timeout_ends_retries_and_attempts_alike(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    retried = await jobs.start(request(org, "test.doomed"))
+    held = await jobs.start(request(org, "test.held"))
+    retried_done = await until(jobs, org, retried.id, *FINISHED)
+    held_done = await until(jobs, org, held.id, *FINISHED)
+    assert (retried_done.status, retried_done.error_code) == (
+        "timed_out",
+        "SCHEDULE_TO_CLOSE_TIMEOUT",
+    )
+    assert retried_done.attempt < 100
+    assert (held_done.status, held_done.error_code) == ("timed_out", "SCHEDULE_TO_CLOSE_TIMEOUT")
+    # Whether an attempt began before the end depends on the machine; it never ran on.
+    assert held_done.attempt <= 1
+    assert (held.id in CANCELLED) == (held_done.attempt == 1)
+
+
 async def test_cancelling_a_running_job_stops_its_work_and_it_never_runs_again(
     jobs: JobService, worker: None
 ) -> None:

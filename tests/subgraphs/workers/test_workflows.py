@@ -4,11 +4,14 @@ waiting at an ``interrupt()`` until resumed, and notifications' digest."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from datetime import timedelta
 from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
 import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
@@ -21,6 +24,7 @@ from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
+from subgraphs.workers import live
 from subgraphs.workers.contract import Multitask, Workflow, register_workflow
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import connect
@@ -236,3 +240,133 @@ async def test_the_digest_emails_each_member_their_unread_notifications(
             {"org": org},
         )
         assert [tuple(r) for r in emailed] == [(reader, "Quarterly report")]
+
+
+async def test_each_finished_step_is_logged_and_published_with_its_name(
+    workers_subgraph: SignedClient, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    pubsub = jobs.redis.pubsub()
+    await pubsub.psubscribe("vetrai:jobs:*")
+    try:
+        started = await _start(workers_subgraph, member_of(org), _input(org))
+        job_id = UUID(started["job"]["id"])
+        waiting = await until(jobs, org, job_id, Status.WAITING)
+        steps: list[str | None] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            assert asyncio.get_running_loop().time() < deadline, steps
+            # None as well for the subscription's own confirmation, which it skips.
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is None:
+                continue
+            changed = live.StatusChanged.model_validate_json(message["data"])
+            if changed.id == job_id:
+                steps.append(changed.step)
+                if changed.status == "waiting":
+                    break
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert "draft" in steps
+    assert steps[-1] is None  # the waiting event names no step
+    assert "step draft finished" in [line["message"] for line in waiting.logs]
+    await jobs.cancel(member_of(org), job_id)
+
+
+async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retention(
+    workers_subgraph: SignedClient, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    started = await _start(workers_subgraph, owner, _input(org))
+    job_id = UUID(started["job"]["id"])
+    asked = await until(jobs, org, job_id, Status.WAITING)
+    assert asked.interrupt is not None
+    await jobs.resume(owner, job_id, asked.interrupt["id"], "approve", None)
+    done = await until(jobs, org, job_id, Status.SUCCEEDED)
+    assert done.finished_at is not None
+    thread = f"{org}:{job_id}"
+    url, role = jobs.settings.core.app_database()
+
+    async def rows() -> dict[str, int]:
+        counted = {}
+        async with await connect(url, role, org) as connection:
+            for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+                found = await connection.execute(
+                    f"select count(*) as n from {table} where thread_id = %s",  # noqa: S608
+                    (thread,),
+                )
+                counted[table] = (await found.fetchone() or {"n": -1})["n"]
+        return counted
+
+    before = await rows()
+    assert before["checkpoints"] > 1
+    await jobs.prune_finished(done.finished_at + timedelta(days=6))
+    assert await rows() == before  # within the retention
+    later = done.finished_at + timedelta(days=8)
+    await jobs.prune_finished(later)
+    after = await rows()
+    assert after["checkpoints"] == 1
+    assert after["checkpoint_blobs"] < before["checkpoint_blobs"]
+    assert after["checkpoint_writes"] <= before["checkpoint_writes"]
+    pruned = await jobs.job(Caller(org_id=org), job_id)
+    assert pruned is not None
+    assert pruned.pruned_at == later
+    async with await connect(url, role, org) as connection:
+        graph = _approval({}).compile(checkpointer=AsyncPostgresSaver(connection))
+        state = await graph.aget_state({"configurable": {"thread_id": thread}})
+    assert state.values == done.result
+
+
+FORK = """mutation($input: ForkJobInput!) { forkJob(input: $input) {
+  job { id status } errors { code field message } } }"""
+CHECKPOINTS = "query($id: ID!) { job(id: $id) { checkpoints { id step source createdAt } } }"
+
+
+async def test_a_fork_goes_on_from_a_checkpoint_with_its_state_edited(
+    workers_subgraph: SignedClient, jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    title = f"sale {secrets.token_hex(3)}"
+    started = await _start(workers_subgraph, owner, _input(org, input={"title": title}))
+    source = UUID(started["job"]["id"])
+    asked = await until(jobs, org, source, Status.WAITING)
+    assert asked.interrupt is not None
+    await jobs.resume(owner, source, asked.interrupt["id"], "approve", None)
+    done = await until(jobs, org, source, Status.SUCCEEDED)
+    listed = (await workers_subgraph.run(CHECKPOINTS, {"id": str(source)}, owner))["job"]
+    # The checkpoint after the draft step, before the question.
+    drafted = next(c for c in listed["checkpoints"] if c["step"] == 1)
+    assert drafted["source"] == "loop"
+    edited = f"edited {secrets.token_hex(3)}"
+    given = {
+        "jobId": str(source),
+        "checkpointId": drafted["id"],
+        "stateUpdate": {"title": edited},
+        "idempotencyKey": secrets.token_hex(6),
+    }
+    forked = (await workers_subgraph.run(FORK, {"input": given}, owner))["forkJob"]
+    assert forked["errors"] == []
+    fork_id = UUID(forked["job"]["id"])
+    waiting = await until(jobs, org, fork_id, Status.WAITING, Status.FAILED)
+    assert waiting.interrupt is not None, waiting.error_message
+    assert waiting.interrupt["payload"] == {"question": f"Publish {edited}?"}
+    await jobs.resume(owner, fork_id, waiting.interrupt["id"], "reject", None)
+    again = await until(jobs, org, fork_id, Status.SUCCEEDED, Status.FAILED)
+    assert again.result == {"title": edited, "decision": "reject"}
+    assert DRAFTS.count(title) == 1  # the fork did not draft again
+    kept = await jobs.job(Caller(org_id=org), source)
+    assert kept is not None
+    assert kept.result == done.result
+    assert any(f"as {fork_id}" in line["message"] for line in kept.logs)
+    for bad, code, field in (
+        ({**given, "checkpointId": "nope"}, "NOT_FOUND", "checkpointId"),
+        ({**given, "stateUpdate": [1]}, "INVALID_INPUT", "stateUpdate"),
+    ):
+        refused = (await workers_subgraph.run(FORK, {"input": bad}, owner))["forkJob"]
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [(code, field)]
+    stranger = await workers_subgraph.run(FORK, {"input": given}, member_of(uuid4()))
+    assert [e["code"] for e in stranger["forkJob"]["errors"]] == ["NOT_FOUND"]
+    reader = await workers_subgraph.run(FORK, {"input": given}, member_of(org, "member"))
+    assert [e["code"] for e in reader["forkJob"]["errors"]] == ["FORBIDDEN"]
