@@ -13,6 +13,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLArgument,
     GraphQLCompositeType,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -543,13 +544,11 @@ class _Walk:
                 continue
             name = node.name.value
             definition = getattr(entity, "fields", {}).get(name)
-            if definition is None or not definition.args:
+            if definition is None:
                 continue
-            given = {a.name.value: print_ast(a.value) for a in node.arguments or ()}
-            arguments = " ".join(
-                f"{arg}:{given.get(arg) or _printed_default(spec)}"
-                for arg, spec in sorted(definition.args.items())
-            )
+            arguments = _arguments_within(definition, node)
+            if not arguments:
+                continue
             known = self._aliases.setdefault(name, {})
             aliases[name] = known.setdefault(arguments, f"{name}__alias_{len(known)}")
         return aliases
@@ -762,6 +761,34 @@ def _clashes(group: FetchGroup, route: _Route, aliases: dict[str, str]) -> bool:
         isinstance(given := inputs.get(name), FieldSelection) and given.alias != alias
         for name, alias in aliases.items()
     )
+
+
+def _arguments_within(definition: GraphQLField, node: FieldNode) -> str:
+    """The arguments of a required field and of every field under it, defaults filled in:
+    two requirements of the same field share an alias only when these are equal, since one
+    response field cannot carry two argument lists (`reviews(first: 2) { score(scale: 10) }`
+    and `reviews(first: 2) { score }`)."""
+    given = {a.name.value: print_ast(a.value) for a in node.arguments or ()}
+    own = " ".join(
+        f"{arg}:{given.get(arg) or _printed_default(spec)}"
+        for arg, spec in sorted(definition.args.items())
+    )
+    fields = getattr(get_named_type(definition.type), "fields", {})
+    inner = [
+        f"{child.name.value}({nested})"
+        for child in _fields_in(node.selection_set)
+        if child.name.value in fields
+        and (nested := _arguments_within(fields[child.name.value], child))
+    ]
+    return " ".join([own, *sorted(inner)]).strip()
+
+
+def _fields_in(selection_set: SelectionSetNode | None) -> Iterator[FieldNode]:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields_in(selection.selection_set)
 
 
 def _printed_default(argument: GraphQLArgument) -> str:
