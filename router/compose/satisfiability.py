@@ -81,7 +81,8 @@ class Satisfiability:
         for name, merged in type_.fields.items():
             resolvers = frozenset(i for i in here if self._resolves(i, type_, merged))
             if not resolvers:
-                self._report(node, here, name)
+                if not self._checked_per_runtime_type(node, type_):
+                    self._report(node, here, name)
                 continue
             following += self._next_nodes(node, name, merged, resolvers)
         return following
@@ -100,6 +101,16 @@ class Satisfiability:
                 knowing = frozenset(i for i in resolvers if self._view(i, runtime) is not None)
                 nodes.append(Node(runtime, knowing, (*node.path, Step(name, runtime))))
         return nodes
+
+    def _checked_per_runtime_type(self, node: Node, type_: NamedType) -> bool:
+        """An interface field that no subgraph here has on the interface is asked through
+        each implementation these subgraphs can return (`... on T { f }`): those paths are
+        walked as their own nodes, which report what they cannot reach."""
+        return type_.kind == "interface" and any(
+            self._view(i, runtime) is not None
+            for runtime in self._runtime_types(type_)
+            for i in node.subgraphs
+        )
 
     def _runtime_types(self, abstract: NamedType) -> list[str]:
         if abstract.kind == "union":
@@ -132,7 +143,7 @@ class Satisfiability:
             for target in range(len(self.metas)):
                 if target in reached:
                     continue
-                if any(self._can_jump(source, target, type_name) for source in reached):
+                if self._can_jump(reached, target, type_name):
                     reached.add(target)
                     changed = True
         return reached
@@ -148,9 +159,14 @@ class Satisfiability:
             if key.resolvable
         ]
 
-    def _can_jump(self, source: int, target: int, type_name: str) -> bool:
+    def _can_jump(self, sources: set[int], target: int, type_name: str) -> bool:
+        """A key of `target` whose fields the subgraphs reached so far produce between them
+        (a compound key's parts may come from different subgraphs)."""
         return any(
-            self._collects(source, type_name, field_set.selections)
+            all(
+                any(self._collects(source, type_name, [selected]) for source in sources)
+                for selected in field_set.selections
+            )
             for _, field_set in self._keys(target, type_name)
         )
 

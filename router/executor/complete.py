@@ -172,5 +172,6 @@ class Completion:
                 "message": "Cannot return null for non-nullable field "
                 f"{field.parent_type}.{field.name}.",
                 "path": path,
+                "extensions": {"code": "INVALID_GRAPHQL"},
             }
         )

@@ -13,8 +13,10 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLArgument,
     GraphQLCompositeType,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
+    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -543,13 +545,11 @@ class _Walk:
                 continue
             name = node.name.value
             definition = getattr(entity, "fields", {}).get(name)
-            if definition is None or not definition.args:
+            if definition is None:
                 continue
-            given = {a.name.value: print_ast(a.value) for a in node.arguments or ()}
-            arguments = " ".join(
-                f"{arg}:{given.get(arg) or _printed_default(spec)}"
-                for arg, spec in sorted(definition.args.items())
-            )
+            arguments = _arguments_within(definition, node)
+            if not arguments:
+                continue
             known = self._aliases.setdefault(name, {})
             aliases[name] = known.setdefault(arguments, f"{name}__alias_{len(known)}")
         return aliases
@@ -676,11 +676,39 @@ class _Walk:
                 for c in siblings
             )
 
-        def rank(subgraph: str) -> tuple[int, int, str]:
+        def rank(subgraph: str) -> tuple[int, int, int, str]:
             together = local_children(subgraph) + local_siblings(subgraph)
-            return (-together, 0 if in_use(subgraph) else 1, subgraph)
+            misses = self._misses(subgraph, named, children)
+            return (misses, -together, 0 if in_use(subgraph) else 1, subgraph)
 
         return min(candidates, key=rank)
+
+    def _misses(
+        self, subgraph: str, parent: GraphQLNamedType, selections: Sequence[SelectionNode]
+    ) -> int:
+        """How many fields under a field the subgraph cannot resolve itself, at any depth:
+        each one costs a jump (a fetch) if the field is taken from this subgraph."""
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return 0
+        count = 0
+        for selection in selections:
+            if isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
+                condition = _type_condition(selection, self.fragments)
+                inner = self.schema.get_type(condition) if condition else parent
+                count += self._misses(
+                    subgraph, inner or parent, self._fragment_selections(selection)
+                )
+                continue
+            assert isinstance(selection, FieldNode)  # noqa: S101 - the three selection kinds
+            name = selection.name.value
+            if name.startswith("__") or name not in parent.fields:
+                continue
+            if subgraph not in self.supergraph.placements(parent.name, name, self.labels):
+                count += 1
+            elif selection.selection_set:
+                named = get_named_type(parent.fields[name].type)
+                count += self._misses(subgraph, named, selection.selection_set.selections)
+        return count
 
     # bookkeeping of where required fields land
 
@@ -762,6 +790,34 @@ def _clashes(group: FetchGroup, route: _Route, aliases: dict[str, str]) -> bool:
         isinstance(given := inputs.get(name), FieldSelection) and given.alias != alias
         for name, alias in aliases.items()
     )
+
+
+def _arguments_within(definition: GraphQLField, node: FieldNode) -> str:
+    """The arguments of a required field and of every field under it, defaults filled in:
+    two requirements of the same field share an alias only when these are equal, since one
+    response field cannot carry two argument lists (`reviews(first: 2) { score(scale: 10) }`
+    and `reviews(first: 2) { score }`)."""
+    given = {a.name.value: print_ast(a.value) for a in node.arguments or ()}
+    own = " ".join(
+        f"{arg}:{given.get(arg) or _printed_default(spec)}"
+        for arg, spec in sorted(definition.args.items())
+    )
+    fields = getattr(get_named_type(definition.type), "fields", {})
+    inner = [
+        f"{child.name.value}({nested})"
+        for child in _fields_in(node.selection_set)
+        if child.name.value in fields
+        and (nested := _arguments_within(fields[child.name.value], child))
+    ]
+    return " ".join([own, *sorted(inner)]).strip()
+
+
+def _fields_in(selection_set: SelectionSetNode | None) -> Iterator[FieldNode]:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields_in(selection.selection_set)
 
 
 def _printed_default(argument: GraphQLArgument) -> str:

@@ -136,6 +136,7 @@ async def test_failed_subgraph_leaves_partial_data_and_a_coded_error(
             {
                 "message": "Cannot return null for non-nullable field Product.reviews.",
                 "path": ["couch", "reviews"],
+                "extensions": {"code": "INVALID_GRAPHQL"},
             },
         ],
     }

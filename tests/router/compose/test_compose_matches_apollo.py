@@ -1,12 +1,14 @@
-"""Our composition of each fixture group equals Apollo's: same supergraph, or same error codes."""
+"""Our composition of each fixture group, and of each planner corpus case, equals Apollo's:
+same supergraph, or same error codes."""
 
 from __future__ import annotations
 
 import pytest
 
-from router.compose import compose
+from router.compose import Subgraph, compose
 from tests.router.compose.compose_groups import Group, groups
 from tests.router.compose.sdl_normal_form import normal_form
+from tests.router.fedfixtures.corpus import Case, cases
 
 
 @pytest.mark.parametrize("group", groups("valid"), ids=lambda g: g.name)
@@ -29,3 +31,15 @@ def test_invalid_group_fails_with_apollos_error_codes(group: Group) -> None:
 @pytest.mark.parametrize("group", groups("invalid"), ids=lambda g: g.name)
 def test_invalid_group_is_named_for_the_code_it_proves(group: Group) -> None:
     assert group.path.name.split("--")[0] in group.apollo_error_codes
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
+def test_every_planner_corpus_supergraph_composes_as_apollos(case: Case) -> None:
+    subgraphs = [
+        Subgraph(name, f"http://{name}/graphql", sdl) for name, sdl in case.subgraph_sdls().items()
+    ]
+    result = compose(subgraphs)
+
+    assert [error.message for error in result.errors] == []
+    assert result.supergraph_sdl is not None
+    assert normal_form(result.supergraph_sdl) == normal_form(case.supergraph_sdl())
