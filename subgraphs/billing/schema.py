@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -100,7 +100,9 @@ class Entitlement:
     feature: str
     enabled: bool
     limit: int | None
-    used: int | None = strawberry.field(description="Null until usage is counted.")
+    used: int | None = strawberry.field(
+        description="This month's use (UTC) for a feature counted by a meter, else null."
+    )
 
 
 @strawberry.type
@@ -202,6 +204,26 @@ class PreviewLine:
     proration: bool
 
 
+@strawberry.type(description="What an organization used of one meter in a range of days.")
+class Usage:
+    total: int | None = strawberry.field(
+        default=None, description="Units used, this hour's not yet flushed ones included."
+    )
+    included: int | None = strawberry.field(
+        default=None, description="Units the current plan includes each period."
+    )
+    overage: int | None = strawberry.field(
+        default=None, description="Units used beyond the included ones (never below 0)."
+    )
+    errors: list[BillingUserError] = strawberry.field(
+        default_factory=list, description="Why the range or meter was refused (`INVALID_INPUT`)."
+    )
+
+
+def _problems(exc: Rejected) -> list[BillingUserError]:
+    return [BillingUserError(code=p.code, message=p.message, field=p.field) for p in exc.problems]
+
+
 @strawberry.type(description="What a plan change now would invoice, prorations included.")
 class PlanChangePreview:
     amount_due_now_cents: int | None = None
@@ -225,6 +247,7 @@ class BillingAccount:
     current_period_end: datetime | None
     cancel_at_period_end: bool
     payment_method: PaymentMethod | None
+    view: strawberry.Private[AccountView]
 
     @classmethod
     def of(cls, info: Info, view: AccountView) -> BillingAccount:
@@ -242,6 +265,7 @@ class BillingAccount:
             current_period_end=subscription.current_period_end if subscription else None,
             cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
             payment_method=card,
+            view=view,
         )
 
     @classmethod
@@ -262,11 +286,7 @@ class BillingAccount:
                 ctx.caller, UUID(self.organization_id), plan_key
             )
         except Rejected as exc:
-            errors = [
-                BillingUserError(code=p.code, message=p.message, field=p.field)
-                for p in exc.problems
-            ]
-            return PlanChangePreview(errors=errors)
+            return PlanChangePreview(errors=_problems(exc))
         return PlanChangePreview(
             amount_due_now_cents=preview.amount_due_cents,
             lines=[
@@ -278,6 +298,25 @@ class BillingAccount:
                 for line in preview.lines
             ],
         )
+
+    @strawberry.field(
+        description="Use of `meter` on the days `from` to `to` (both included, UTC, at most 366)."
+    )
+    async def usage(
+        self,
+        info: Info,
+        meter: Annotated[str, strawberry.argument(description="A plan meter: `api_requests`.")],
+        from_: Annotated[
+            str, strawberry.argument(name="from", description="The first day, YYYY-MM-DD.")
+        ],
+        to: Annotated[str, strawberry.argument(description="The last day, YYYY-MM-DD.")],
+    ) -> Usage:
+        ctx = info.context
+        try:
+            used = await ctx.services.usage(ctx.caller, self.view, meter, from_, to)
+        except Rejected as exc:
+            return Usage(errors=_problems(exc))
+        return Usage(total=used.total, included=used.included, overage=used.overage)
 
     @strawberry.field(description="Newest first.")
     async def invoices(
@@ -333,8 +372,9 @@ class Organization:
         view = await self._view(info)
         if view is None:
             return []
+        used = await info.context.services.used(info.context.caller, view)
         return [
-            Entitlement(feature=f.key, enabled=f.enabled, limit=f.limit, used=None)
+            Entitlement(feature=f.key, enabled=f.enabled, limit=f.limit, used=used.get(f.key))
             for f in view.plan.features
         ]
 

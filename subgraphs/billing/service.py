@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -31,17 +31,21 @@ from subgraphs.billing.gateway import (
     stripe_plan_id,
     subscription_state,
 )
+from subgraphs.billing.ledger import Ledger
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
 from subgraphs.billing.plans import FREE, Plan, catalogue
 from subgraphs.billing.settings import Settings
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
+from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
+PAYMENT_FAILED_TEMPLATE = "billing.payment_failed"
+MAX_USAGE_DAYS = 366
 T = TypeVar("T")
 
 
@@ -58,6 +62,18 @@ class AccountView:
     @property
     def status(self) -> str:
         return self.subscription.status if self.subscription else "none"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Units of a meter used in a range of days, against the units the plan includes."""
+
+    total: int
+    included: int
+
+    @property
+    def overage(self) -> int:
+        return max(0, self.total - self.included)
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,37 @@ def _require(caller: Caller, org_id: UUID, scope: str) -> None:
 
 def _epoch(moment: int | None) -> datetime | None:
     return datetime.fromtimestamp(moment, UTC) if moment else None
+
+
+def _day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise Rejected.one(ErrorCode.INVALID_INPUT, "Give a day as YYYY-MM-DD.", field) from None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def usage_range(first: str, last: str) -> tuple[datetime, datetime]:
+    """The hours of the days ``first`` to ``last`` (both included): start and end (excluded)."""
+    days = checked(first=lambda: _day(first, "from"), last=lambda: _day(last, "to"))
+    start, end = days["first"], days["last"] + timedelta(days=1)
+    require(start < end, ErrorCode.INVALID_INPUT, "`from` must not be after `to`.", "from")
+    require(
+        (end - start).days <= MAX_USAGE_DAYS,
+        ErrorCode.INVALID_INPUT,
+        f"Ask for at most {MAX_USAGE_DAYS} days at once.",
+        "to",
+    )
+    return _midnight(start), _midnight(end)
+
+
+def this_month(now: datetime) -> tuple[datetime, datetime]:
+    """The current calendar month (UTC): its first hour and the next month's."""
+    start = _midnight(now.astimezone(UTC).date().replace(day=1))
+    return start, _midnight((start + timedelta(days=32)).date().replace(day=1))
 
 
 def _command() -> str:
@@ -120,6 +167,7 @@ class BillingService:
         self.settings = settings
         self.plans = catalogue()
         self._gateway = gateway
+        self.ledger = Ledger(db, redis, self.plans.meters)
 
     @property
     def gateway(self) -> StripeGateway:
@@ -229,6 +277,38 @@ class BillingService:
     def cursor(invoice: Invoice) -> str:
         return encode_cursor(invoice.created.isoformat(), invoice.id)
 
+    # usage -------------------------------------------------------------------------------------
+
+    def _meter(self, meter: str) -> str:
+        require(
+            meter in self.plans.meters,
+            ErrorCode.INVALID_INPUT,
+            f"No meter '{meter[:64]}'; meters: {', '.join(sorted(self.plans.meters))}.",
+            "meter",
+        )
+        return meter
+
+    async def usage(
+        self, caller: Caller, view: AccountView, meter: str, first: str, last: str
+    ) -> Usage:
+        """What the organization used of ``meter`` on the days ``first`` to ``last``."""
+        found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
+        _require(caller, view.org_id, READ)
+        start, end = found["hours"]
+        total = await self.ledger.total(caller, view.org_id, meter, start, end)
+        return Usage(total=total, included=view.plan.included(meter))
+
+    async def used(self, caller: Caller, view: AccountView) -> dict[str, int]:
+        """This month's use of each metered feature of the plan, by feature."""
+        if not holds(caller, view.org_id, READ):
+            return {}
+        start, end = this_month(utcnow())
+        meters = {f.meter for f in view.plan.features if f.meter is not None}
+        totals = {
+            m: await self.ledger.total(caller, view.org_id, m, start, end) for m in sorted(meters)
+        }
+        return {f.key: totals[f.meter] for f in view.plan.features if f.meter is not None}
+
     async def preview_plan_change(self, caller: Caller, org_id: UUID, plan_key: str) -> Preview:
         """What changing to ``plan_key`` now would be invoiced, prorations included."""
         _require(caller, org_id, READ)
@@ -293,6 +373,7 @@ class BillingService:
                 "This organization already has a subscription; change its plan instead.",
             )
             account = await self._account(session, org_id)
+            _remember_owner(account, caller)
             card = await self._attach(account.stripe_customer_id, method, command)
             account.payment_method_brand, account.payment_method_last4 = card
             session.add(account)
@@ -368,6 +449,10 @@ class BillingService:
                 "Cancel the subscription to go back to the free plan.",
                 "planKey",
             )
+            account = await session.get(BillingAccount, org_id)
+            if account is not None:
+                _remember_owner(account, caller)
+                session.add(account)
             changed = await _provider(
                 self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
             )
@@ -554,6 +639,8 @@ class BillingService:
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
     ) -> None:
         await self._store_invoice(session, org_id, event, obj)
+        if event.type == "invoice.payment_failed":
+            await self._tell_owners(session, org_id, obj)
         subscription_id = obj.get("subscription") or (
             (obj.get("parent") or {}).get("subscription_details") or {}
         ).get("subscription")
@@ -570,6 +657,31 @@ class BillingService:
             return
         stored.state_at, stored.updated_at = event.created, utcnow()
         session.add(stored)
+
+    @staticmethod
+    async def _tell_owners(session: AsyncSession, org_id: UUID, obj: dict[str, Any]) -> None:
+        """Email the owners about a failed payment, once per invoice and attempt (Stripe's
+        retries are new attempts); not once the invoice is paid (a late event)."""
+        invoice = await session.get(Invoice, str(obj["id"]))
+        account = await session.get(BillingAccount, org_id)
+        if invoice is None or invoice.org_id != org_id or invoice.status == "paid" or not account:
+            return
+        attempt = int(obj.get("attempt_count") or 1)
+        request = NotificationRequest(
+            template_key=PAYMENT_FAILED_TEMPLATE,
+            category="billing",
+            recipients=[Recipient(user_id=u) for u in account.contact_ids],
+            idempotency_key=f"{PAYMENT_FAILED_TEMPLATE}:{invoice.id}:{attempt}",
+            data={
+                "invoice": invoice.number or invoice.id,
+                "amount": f"{invoice.total_cents / 100:.2f} {invoice.currency.upper()}",
+                "attempt": attempt,
+                "link": invoice.hosted_url or "",
+            },
+            org_id=org_id,
+        )
+        if request.recipients:
+            await stage_notification(session, request)
 
     async def _store_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
@@ -603,6 +715,12 @@ class BillingService:
             await _insert_new(session, invoice)
         else:
             session.add(invoice)
+
+
+def _remember_owner(account: BillingAccount, caller: Caller) -> None:
+    """The owner buying or changing the plan is told about its failed payments from now on."""
+    if caller.user_id is not None and caller.user_id not in account.contact_ids:
+        account.contact_ids = [*account.contact_ids, caller.user_id]
 
 
 async def _insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:

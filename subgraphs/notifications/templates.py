@@ -65,6 +65,12 @@ DEFAULTS: dict[str, Source] = {
     ),
     "job_succeeded": _default("{{ job }} finished", "Your job {{ job }} finished.", "link"),
     "job_failed": _default("{{ job }} failed", "Your job {{ job }} failed: {{ reason }}", "link"),
+    "billing.payment_failed": _default(
+        "Payment failed for invoice {{ invoice }}",
+        "We could not collect {{ amount }} for invoice {{ invoice }} (attempt {{ attempt }})."
+        " Your plan stays while the payment is retried; check your card:",
+        "link",
+    ),
 }
 
 SAMPLE_DATA: dict[str, Any] = {
@@ -77,6 +83,9 @@ SAMPLE_DATA: dict[str, Any] = {
     "subject": "Cannot sign in",
     "job": "Nightly report",
     "reason": "the source was unreachable",
+    "invoice": "A1B2C3-0001",
+    "amount": "29.00 USD",
+    "attempt": 1,
 }
 
 
