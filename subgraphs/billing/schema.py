@@ -4,7 +4,7 @@ tenancy), billing account, entitlements, subscription and invoices, and the bill
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -306,10 +306,8 @@ class BillingAccount:
         self,
         info: Info,
         meter: Annotated[str, strawberry.argument(description="A plan meter: `api_requests`.")],
-        from_: Annotated[
-            str, strawberry.argument(name="from", description="The first day, YYYY-MM-DD.")
-        ],
-        to: Annotated[str, strawberry.argument(description="The last day, YYYY-MM-DD.")],
+        from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
+        to: Annotated[date, strawberry.argument(description="The last day.")],
     ) -> Usage:
         ctx = info.context
         try:

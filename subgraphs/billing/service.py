@@ -98,29 +98,20 @@ def _epoch(moment: int | None) -> datetime | None:
     return datetime.fromtimestamp(moment, UTC) if moment else None
 
 
-def _day(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise Rejected.one(ErrorCode.INVALID_INPUT, "Give a day as YYYY-MM-DD.", field) from None
-
-
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def usage_range(first: str, last: str) -> tuple[datetime, datetime]:
+def usage_range(first: date, last: date) -> tuple[datetime, datetime]:
     """The hours of the days ``first`` to ``last`` (both included): start and end (excluded)."""
-    days = checked(first=lambda: _day(first, "from"), last=lambda: _day(last, "to"))
-    start, end = days["first"], days["last"] + timedelta(days=1)
-    require(start < end, ErrorCode.INVALID_INPUT, "`from` must not be after `to`.", "from")
+    require(first <= last, ErrorCode.INVALID_INPUT, "`from` must not be after `to`.", "from")
     require(
-        (end - start).days <= MAX_USAGE_DAYS,
+        (last - first).days < MAX_USAGE_DAYS and last < date.max,
         ErrorCode.INVALID_INPUT,
-        f"Ask for at most {MAX_USAGE_DAYS} days at once.",
+        f"Ask for at most {MAX_USAGE_DAYS} days at once, before {date.max}.",
         "to",
     )
-    return _midnight(start), _midnight(end)
+    return _midnight(first), _midnight(last + timedelta(days=1))
 
 
 def this_month(now: datetime) -> tuple[datetime, datetime]:
@@ -289,7 +280,7 @@ class BillingService:
         return meter
 
     async def usage(
-        self, caller: Caller, view: AccountView, meter: str, first: str, last: str
+        self, caller: Caller, view: AccountView, meter: str, first: date, last: date
     ) -> Usage:
         """What the organization used of ``meter`` on the days ``first`` to ``last``."""
         found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
