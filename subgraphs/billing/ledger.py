@@ -192,7 +192,9 @@ class Ledger:
         self, caller: Caller, org_id: UUID, meter: str, start: datetime, end: datetime
     ) -> int:
         """Units of ``meter`` used by ``org_id`` in the hours from ``start`` up to ``end``
-        (excluded), the router's counters still in Redis included."""
+        (excluded), the router's counters still in Redis included; 0 for another organization."""
+        if caller.org_id != org_id:
+            return 0
         async with self.db.transaction(caller) as session:
             rows = await session.exec(
                 select(func.coalesce(func.sum(UsageHour.quantity), 0)).where(
