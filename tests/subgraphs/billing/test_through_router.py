@@ -88,7 +88,7 @@ async def test_the_issues_usage_query_works_as_written(
     this_hour = hourly_requests_key(org, hour_of(now))
     await ledger.redis.incrby(this_hour, 5)
     try:
-        data = await router.data(ISSUE_QUERY.replace("...", org), **headers)
+        data = await router.data(ISSUE_QUERY.replace("...", org), None, **headers)
     finally:
         await ledger.redis.delete(this_hour)
     organization: dict[str, Any] = data["organization"]
@@ -106,7 +106,7 @@ async def test_the_issues_usage_query_works_as_written(
     }
 
     other_headers, other = await _owner(router)
-    theirs = await router.data(ISSUE_QUERY.replace("...", other), **other_headers)
+    theirs = await router.data(ISSUE_QUERY.replace("...", other), None, **other_headers)
     assert theirs["organization"]["billing"]["usage"]["total"] == 0
     assert UUID(other) != UUID(org)
 
