@@ -4,7 +4,7 @@ applied in order per object. No GraphQL here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -118,6 +118,17 @@ def this_month(now: datetime) -> tuple[datetime, datetime]:
     """The current calendar month (UTC): its first hour and the next month's."""
     start = _midnight(now.astimezone(UTC).date().replace(day=1))
     return start, _midnight((start + timedelta(days=32)).date().replace(day=1))
+
+
+def is_event(event: object) -> bool:
+    """Whether ``event`` has what applying a Stripe event reads."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance((event.get("data") or {}).get("object"), dict)
+    )
 
 
 def _command() -> str:
@@ -530,6 +541,24 @@ class BillingService:
             job_id = f"{APPLY_EVENT_JOB}:{event['id']}"
             await stage_job(session, APPLY_EVENT_JOB, str(event["id"]), job_id=job_id)
             return True
+
+    async def replay_events(self, events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        """Store and apply, oldest first, the events billing missed (never received, or never
+        applied); their ids and types. An event already applied changes nothing."""
+        wanted = [e for e in events if is_event(e)]
+        async with self._events() as session:
+            rows = await session.exec(
+                select(WebhookEvent.id).where(
+                    col(WebhookEvent.id).in_([str(e["id"]) for e in wanted]),
+                    col(WebhookEvent.applied_at).is_not(None),
+                )
+            )
+            done = set(rows)
+        missed = [e for e in wanted if e["id"] not in done]
+        for event in missed:
+            await self.receive_event(event)
+            await self.apply_event(str(event["id"]))
+        return [(str(e["id"]), str(e["type"])) for e in missed]
 
     async def pending_events(self, older_than: timedelta) -> list[str]:
         """Events received before ``older_than`` ago and not applied yet (their job was lost)."""
