@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
+from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -265,15 +267,26 @@ class BillingService:
                 (col(Invoice.created) < before)
                 | ((col(Invoice.created) == before) & (col(Invoice.id) < invoice_id))
             )
+        newest = (col(Invoice.created).desc(), col(Invoice.id).desc())
+        page = aliased(Invoice, query.order_by(*newest).limit(size + 1).subquery("page"))
+        counted = (
+            select(func.count().label("total"))
+            .select_from(Invoice)
+            .where(Invoice.org_id == org_id)
+            .subquery("counted")
+        )
+        # One statement, so the count and the page come from one snapshot (an invoice stored
+        # between two statements would be counted but not listed); no page still has a count.
+        both = (
+            select(counted.c.total, page)
+            .select_from(counted)
+            .outerjoin(page, true())
+            .order_by(col(page.created).desc(), col(page.id).desc())
+        )
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                query.order_by(col(Invoice.created).desc(), col(Invoice.id).desc()).limit(size + 1)
-            )
-            page = trimmed(list(rows), size)
-            total = await session.exec(
-                select(func.count()).select_from(Invoice).where(Invoice.org_id == org_id)
-            )
-            return InvoicePage(page, int(total.one()))
+            rows = list(await session.exec(both))
+        invoices = [invoice for _, invoice in rows if invoice is not None]
+        return InvoicePage(trimmed(invoices, size), int(rows[0][0]))
 
     @staticmethod
     def cursor(invoice: Invoice) -> str:
