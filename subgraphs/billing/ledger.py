@@ -5,7 +5,7 @@ hours, counters not yet moved included."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -82,11 +82,22 @@ async def _add_to_hour(
     )
 
 
+# Told, in the ledger's transaction, what an organization's use of a meter grew by.
+Added = Callable[[AsyncSession, UUID, str, int], Awaitable[None]]
+
+
+async def _nothing(*_: object) -> None:
+    return None
+
+
 class Ledger:
-    def __init__(self, db: Database, redis: Redis, meters: frozenset[str]) -> None:
+    def __init__(
+        self, db: Database, redis: Redis, meters: frozenset[str], on_added: Added = _nothing
+    ) -> None:
         self.db = db
         self.redis = redis
         self.meters = meters
+        self.on_added = on_added
 
     # writing -----------------------------------------------------------------------------------
 
@@ -115,6 +126,7 @@ class Ledger:
                 return False
             hour = hour_of(record.occurred_at)
             await _add_to_hour(session, record.org_id, record.meter, hour, record.quantity)
+            await self.on_added(session, record.org_id, record.meter, record.quantity)
         return True
 
     async def flush_requests(self, now: datetime | None = None) -> int:
@@ -185,6 +197,7 @@ class Ledger:
             return
         await session.flush()
         await _add_to_hour(session, counter.org_id, API_REQUESTS_METER, counter.hour, added)
+        await self.on_added(session, counter.org_id, API_REQUESTS_METER, added)
 
     # reading -----------------------------------------------------------------------------------
 
@@ -196,18 +209,25 @@ class Ledger:
         if caller.org_id != org_id:
             return 0
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(func.coalesce(func.sum(UsageHour.quantity), 0)).where(
-                    UsageHour.org_id == org_id,
-                    UsageHour.meter == meter,
-                    col(UsageHour.hour) >= start,
-                    col(UsageHour.hour) < end,
-                )
-            )
-            stored = int(rows.one())
+            stored = await self.stored(session, org_id, meter, start, end)
             if meter != API_REQUESTS_METER:
                 return stored
             return stored + await self._unflushed(session, org_id, start, end)
+
+    @staticmethod
+    async def stored(
+        session: AsyncSession, org_id: UUID, meter: str, start: datetime, end: datetime
+    ) -> int:
+        """What the ledger holds of ``meter`` for ``org_id`` in the hours ``start`` to ``end``."""
+        rows = await session.exec(
+            select(func.coalesce(func.sum(UsageHour.quantity), 0)).where(
+                UsageHour.org_id == org_id,
+                UsageHour.meter == meter,
+                col(UsageHour.hour) >= start,
+                col(UsageHour.hour) < end,
+            )
+        )
+        return int(rows.one())
 
     async def _unflushed(
         self, session: AsyncSession, org_id: UUID, start: datetime, end: datetime

@@ -47,6 +47,8 @@ LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
 PAYMENT_FAILED_TEMPLATE = "billing.payment_failed"
+SPEND_ALERT_TEMPLATE = "billing.usage_alert"
+SPEND_ALERTS = (50, 80, 100)  # percent of a meter's included units, each told once a month
 MAX_USAGE_DAYS = 366
 T = TypeVar("T")
 
@@ -171,7 +173,7 @@ class BillingService:
         self.settings = settings
         self.plans = catalogue()
         self._gateway = gateway
-        self.ledger = Ledger(db, redis, self.plans.meters)
+        self.ledger = Ledger(db, redis, self.plans.meters, on_added=self._alert_spend)
 
     @property
     def gateway(self) -> StripeGateway:
@@ -267,24 +269,8 @@ class BillingService:
                 (col(Invoice.created) < before)
                 | ((col(Invoice.created) == before) & (col(Invoice.id) < invoice_id))
             )
-        newest = (col(Invoice.created).desc(), col(Invoice.id).desc())
-        page = aliased(Invoice, query.order_by(*newest).limit(size + 1).subquery("page"))
-        counted = (
-            select(func.count().label("total"))
-            .select_from(Invoice)
-            .where(Invoice.org_id == org_id)
-            .subquery("counted")
-        )
-        # One statement, so the count and the page come from one snapshot (an invoice stored
-        # between two statements would be counted but not listed); no page still has a count.
-        both = (
-            select(counted.c.total, page)
-            .select_from(counted)
-            .outerjoin(page, true())
-            .order_by(col(page.created).desc(), col(page.id).desc())
-        )
         async with self.db.transaction(caller) as session:
-            rows = list(await session.exec(both))
+            rows = list(await session.exec(_counted_page(query, org_id, size)))
         invoices = [invoice for _, invoice in rows if invoice is not None]
         return InvoicePage(trimmed(invoices, size), int(rows[0][0]))
 
@@ -526,6 +512,24 @@ class BillingService:
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
 
+    async def _alert_spend(
+        self, session: AsyncSession, org_id: UUID, meter: str, added: int
+    ) -> None:
+        """Tell the owners once per month when the use of a meter crosses 50, 80 or 100 % of
+        the units the plan includes (in the transaction that recorded the use)."""
+        now = utcnow()
+        included = self.effective_plan(await self._current(session, org_id), now).included(meter)
+        account = await session.get(BillingAccount, org_id)
+        if not included or account is None or not account.contact_ids:
+            return
+        start, end = this_month(now)
+        after = await self.ledger.stored(session, org_id, meter, start, end)
+        for percent in SPEND_ALERTS:
+            if after - added < included * percent / 100 <= after:
+                await stage_notification(
+                    session, _spend_alert(account, meter, percent, included, f"{start:%Y%m}")
+                )
+
     # webhook events ----------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -748,6 +752,40 @@ class BillingService:
             await _insert_new(session, invoice)
         else:
             session.add(invoice)
+
+
+def _spend_alert(
+    account: BillingAccount, meter: str, percent: int, included: int, month: str
+) -> NotificationRequest:
+    return NotificationRequest(
+        template_key=SPEND_ALERT_TEMPLATE,
+        category="billing",
+        recipients=[Recipient(user_id=u) for u in account.contact_ids],
+        idempotency_key=f"{SPEND_ALERT_TEMPLATE}:{account.org_id}:{meter}:{month}:{percent}",
+        data={"meter": meter, "percent": percent, "included": included},
+        org_id=account.org_id,
+    )
+
+
+def _counted_page(query: Any, org_id: UUID, size: int) -> Any:
+    """``query``'s first ``size + 1`` invoices, newest first, each beside the organization's
+    invoice count (one row with no invoice when the page is empty). One statement, so the count
+    and the page come from one snapshot: an invoice stored between two statements would be
+    counted but not listed."""
+    newest = (col(Invoice.created).desc(), col(Invoice.id).desc())
+    page = aliased(Invoice, query.order_by(*newest).limit(size + 1).subquery("page"))
+    counted = (
+        select(func.count().label("total"))
+        .select_from(Invoice)
+        .where(Invoice.org_id == org_id)
+        .subquery("counted")
+    )
+    return (
+        select(counted.c.total, page)
+        .select_from(counted)
+        .outerjoin(page, true())
+        .order_by(col(page.created).desc(), col(page.id).desc())
+    )
 
 
 def _remember_owner(account: BillingAccount, caller: Caller) -> None:

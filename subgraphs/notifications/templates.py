@@ -71,6 +71,11 @@ DEFAULTS: dict[str, Source] = {
         " Your plan stays while the payment is retried; check your card:",
         "link",
     ),
+    "billing.usage_alert": _default(
+        "{{ percent }} % of your {{ meter }} used",
+        "This month your organization has used {{ percent }} % of the {{ included }}"
+        " {{ meter }} its plan includes.",
+    ),
 }
 
 SAMPLE_DATA: dict[str, Any] = {
@@ -86,6 +91,9 @@ SAMPLE_DATA: dict[str, Any] = {
     "invoice": "A1B2C3-0001",
     "amount": "29.00 USD",
     "attempt": 1,
+    "meter": "api_requests",
+    "percent": 80,
+    "included": 10000,
 }
 
 
