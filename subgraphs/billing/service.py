@@ -517,10 +517,12 @@ class BillingService:
     ) -> None:
         """Tell the owners once per month when the use of a meter crosses 50, 80 or 100 % of
         the units the plan includes (in the transaction that recorded the use)."""
+        account = await session.get(BillingAccount, org_id)
+        if account is None or not account.contact_ids:  # never subscribed: nobody to tell
+            return
         now = utcnow()
         included = self.effective_plan(await self._current(session, org_id), now).included(meter)
-        account = await session.get(BillingAccount, org_id)
-        if not included or account is None or not account.contact_ids:
+        if not included:
             return
         start, end = this_month(now)
         after = await self.ledger.stored(session, org_id, meter, start, end)

@@ -22,6 +22,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import select
 
 from core.caller import Caller
 from core.caller_context import HEADER, context_key, sign_caller
@@ -76,6 +77,15 @@ async def ingest_through_the_worker(settings: PlatformSettings, db: Database) ->
         f"ingest via outbox + worker: {EVENTS} events in {total:.1f} s ="
         f" {EVENTS / total:.0f} events/s (staging alone {EVENTS / staged:.0f}/s)"
     )
+
+
+async def empty_transactions(db: Database) -> None:
+    """For scale: what one transaction that does nothing costs here now."""
+    started = time.perf_counter()
+    for _ in range(200):
+        async with db.transaction(Caller(org_id=uuid4())) as session:
+            await session.exec(select(1))
+    print(f"an empty transaction: {(time.perf_counter() - started) / 200 * 1000:.2f} ms")
 
 
 async def ingest_direct(ledger: Ledger) -> None:
@@ -158,6 +168,7 @@ async def bench(stack_settings: PlatformSettings) -> None:
     db.after_commit = Relay(db, redis, settings.core.queue_name).after_commit  # as subgraphs do
     ledger = Ledger(db, redis, catalogue().meters)
     try:
+        await empty_transactions(db)
         await ingest_direct(ledger)
         await ingest_through_the_worker(settings, db)
         await flush(ledger, redis)
