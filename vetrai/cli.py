@@ -199,7 +199,11 @@ def cmd_compose(args: argparse.Namespace, _: PlatformSettings) -> None:
 
 
 def cmd_billing(args: argparse.Namespace, settings: PlatformSettings) -> None:
-    sys.exit(billing_command.run(args, settings))
+    if args.action != "replay-events":
+        sys.exit(billing_command.run(args, settings))
+    with _prepare(settings, migrations=False) as stack:  # replaying needs the database
+        code = billing_command.run(args, stack.settings)
+    sys.exit(code)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -244,7 +248,9 @@ def parser() -> argparse.ArgumentParser:
     guide = commands.add_parser("docs", help=f"write the API guide's reference into {docs.GUIDE}")
     guide.add_argument("--check", action="store_true", help="only fail if it is stale")
     guide.set_defaults(run=cmd_docs)
-    billing = commands.add_parser("billing", help="billing: sync-plans (to Stripe)")
+    billing = commands.add_parser(
+        "billing", help="billing: sync-plans (to Stripe), replay-events (missed ones)"
+    )
     billing_command.add_arguments(billing)
     billing.set_defaults(run=cmd_billing)
     return root

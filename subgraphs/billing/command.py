@@ -1,24 +1,63 @@
-"""``vetrai billing``: operator commands of billing (``sync-plans``: create or update each paid
-plan's Stripe Product and Plan from ``plans.yaml``; running it again changes nothing)."""
+"""``vetrai billing``: operator commands of billing. ``sync-plans`` creates or updates each paid
+plan's Stripe Product and Plan from ``plans.yaml`` (running it again changes nothing);
+``replay-events --since`` applies the Stripe events billing missed since then (an outage, a
+lost delivery), listing them; events already applied change nothing."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
 
 from subgraphs.billing.gateway import ProviderUnavailable, StripeGateway, gateway_for
 from subgraphs.billing.plans import Catalogue, catalogue
+from subgraphs.billing.service import BillingService
 from subgraphs.billing.settings import Settings
+from subgraphs.kernel.db import Database
+
+
+def _moment(value: str) -> datetime:
+    """An ISO day or time; UTC unless it names its offset."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO day or time: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("sync-plans", help="create or update the plans' Stripe Products and Plans")
+    replay = actions.add_parser("replay-events", help="apply the Stripe events billing missed")
+    replay.add_argument(
+        "--since",
+        required=True,
+        type=_moment,
+        help="from this ISO day or time (UTC unless given), e.g. 2026-12-01T09:30",
+    )
 
 
 async def sync_plans(gateway: StripeGateway, plans: Catalogue) -> list[tuple[str, str]]:
     """Each paid plan's key and Stripe Plan id, once they exist in Stripe."""
     return [(p.key, await gateway.sync_plan(p)) for p in plans.plans if not p.is_free]
+
+
+async def replay_events(
+    settings: Settings, gateway: StripeGateway, since: datetime
+) -> list[tuple[str, str]]:
+    """The ids and types of the events missed since ``since``, once applied."""
+    url, role = settings.core.app_database()
+    assert settings.core.redis_url  # noqa: S101 - the stack resolves it before commands run
+    db, redis = Database(url, role=role), Redis.from_url(settings.core.redis_url)
+    try:
+        service = BillingService(db, redis, settings, gateway)
+        events = await gateway.events_since(int(since.timestamp()))
+        return await service.replay_events(events)
+    finally:
+        await redis.aclose()
+        await db.close()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -27,6 +66,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("vetrai billing: STRIPE_SECRET_KEY: not set")
         return 2
     try:
+        if args.action == "replay-events":
+            missed = asyncio.run(replay_events(settings, gateway, args.since))
+            for event_id, kind in missed:
+                print(f"{event_id} {kind}")
+            print(f"{len(missed)} missed events applied")
+            return 0
         synced = asyncio.run(sync_plans(gateway, catalogue()))
     except ProviderUnavailable as exc:
         print(f"vetrai billing: Stripe cannot be reached ({exc})")

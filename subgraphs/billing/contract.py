@@ -7,13 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from subgraphs.kernel.errors import Code
+from subgraphs.kernel.usage import RECORD_USAGE_JOB as USAGE_JOB
 
 WEBHOOK_PATH = "/stripe/webhook"  # where Stripe delivers its events to the billing subgraph
 # Published with {"org_id": ..., "plan": ...} once an organization's effective plan changed.
 PLAN_CHANGED_CHANNEL = "vetrai:billing:plan-changed"
 APPLY_EVENT_JOB = "billing.apply_event"
 APPLY_PENDING_JOB = "billing.apply_pending"
-RECORD_USAGE_JOB = "billing.record_usage"  # payload: org_id, meter, quantity, occurred_at, key
+# Staged by any subgraph through the kernel's ``record_usage`` (payload: ``UsageRecord``).
+RECORD_USAGE_JOB = USAGE_JOB
+FLUSH_REQUESTS_JOB = "billing.flush_requests"
 
 API_REQUESTS_METER = "api_requests"
 
@@ -23,6 +26,9 @@ API_REQUESTS_METER = "api_requests"
 # checks against the plan's monthly quota.
 def hourly_requests_key(org_id: str, hour: datetime) -> str:
     return f"vetrai:billing:requests:{org_id}:{hour:%Y%m%d%H}"
+
+
+HOURLY_REQUESTS_PATTERN = "vetrai:billing:requests:*"
 
 
 def monthly_requests_key(org_id: str, month: datetime) -> str:

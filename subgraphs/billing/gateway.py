@@ -239,6 +239,19 @@ class StripeGateway:
         )
         return str(session.url)
 
+    async def events_since(self, since: int) -> list[dict[str, Any]]:
+        """Every event Stripe still holds (30 days) created at ``since`` (epoch seconds) or
+        later, oldest first."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"created": {"gte": since}, "limit": 100}
+        while True:
+            page = await self._call(self.client.v1.events.list_async, params=params)
+            found.extend(_plain(e) for e in page.data)
+            if not page.has_more or not page.data:
+                break
+            params = {**params, "starting_after": page.data[-1].id}
+        return sorted(found, key=lambda e: (int(e.get("created") or 0), str(e.get("id"))))
+
     # the catalogue -----------------------------------------------------------------------------
 
     async def sync_plan(self, plan: Plan) -> str:

@@ -1,14 +1,15 @@
 """Tables of the billing schema: each organization's account, its Stripe subscriptions and
-invoices, and the webhook events received from Stripe."""
+invoices, the webhook events received from Stripe, and the usage ledger with its hourly sums."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from sqlalchemy import Column
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
@@ -26,6 +27,10 @@ class BillingAccount(SQLModel, table=True):
     stripe_customer_id: str = Field(max_length=255, unique=True)
     payment_method_brand: str | None = Field(default=None, max_length=32)
     payment_method_last4: str | None = Field(default=None, max_length=4)
+    # The owners who bought or changed the plan: who is told when a payment fails.
+    contact_ids: list[UUID] = Field(
+        default_factory=list, sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False)
+    )
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -80,3 +85,33 @@ class WebhookEvent(SQLModel, table=True):
     org_id: UUID | None = None
     received_at: datetime = Field(default_factory=utcnow)
     applied_at: datetime | None = None
+
+
+class UsageEvent(SQLModel, table=True):
+    """One use of a meter, kept once per ``idempotency_key`` (``router:<org>:<hour>`` for the
+    router's hourly request count, ``ticket:<id>`` and the like for other subgraphs')."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    meter: str = Field(max_length=64)
+    quantity: int = Field(sa_column=Column(BigInteger, nullable=False))
+    occurred_at: datetime
+    idempotency_key: str = Field(max_length=200, unique=True)
+    source: str = Field(max_length=32)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageHour(SQLModel, table=True):
+    """The ledger summed per organization, meter and UTC hour, kept in the transaction that
+    writes the ledger, so a range of a year is at most 8 784 rows per meter."""
+
+    __tablename__ = "usage_hours"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    meter: str = Field(primary_key=True, max_length=64)
+    hour: datetime = Field(primary_key=True)
+    quantity: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -18,16 +18,21 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Feature(_Frozen):
-    """``enabled`` for an on/off feature, ``limit`` for a counted one (None: unlimited)."""
+KEY = r"^[a-z][a-z0-9_]{0,63}$"
 
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+class Feature(_Frozen):
+    """``enabled`` for an on/off feature, ``limit`` for a counted one (None: unlimited);
+    ``meter``: the ledger's meter whose use this month counts against the limit."""
+
+    key: str = Field(pattern=KEY)
     enabled: bool = True
     limit: int | None = Field(default=None, ge=0)
+    meter: str | None = Field(default=None, pattern=KEY)
 
 
 class Meter(_Frozen):
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    key: str = Field(pattern=KEY)
     included: int = Field(ge=0)
 
 
@@ -42,9 +47,20 @@ class Plan(_Frozen):
     features: tuple[Feature, ...] = ()
     meters: tuple[Meter, ...] = ()
 
+    @model_validator(mode="after")
+    def _features_count_own_meters(self) -> Plan:
+        own = {m.key for m in self.meters}
+        if any(f.meter is not None and f.meter not in own for f in self.features):
+            raise ValueError(f"plan '{self.key}': a feature names a meter the plan lacks")
+        return self
+
     @property
     def is_free(self) -> bool:
         return self.price_cents == 0
+
+    def included(self, meter: str) -> int:
+        """Units of ``meter`` each period includes (none when the plan lacks the meter)."""
+        return next((m.included for m in self.meters if m.key == meter), 0)
 
 
 class Catalogue(_Frozen):
@@ -61,6 +77,11 @@ class Catalogue(_Frozen):
 
     def get(self, key: str) -> Plan | None:
         return next((p for p in self.plans if p.key == key), None)
+
+    @property
+    def meters(self) -> frozenset[str]:
+        """Every meter some plan counts: what the ledger accepts."""
+        return frozenset(m.key for p in self.plans for m in p.meters)
 
     @property
     def free(self) -> Plan:

@@ -4,7 +4,7 @@ tenancy), billing account, entitlements, subscription and invoices, and the bill
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -119,7 +119,9 @@ class Entitlement:
     feature: str = strawberry.field(description="The feature's key (see `PlanFeature.key`).")
     enabled: bool = strawberry.field(description="Whether the plan grants it.")
     limit: int | None = strawberry.field(description="Null: unlimited (or not counted).")
-    used: int | None = strawberry.field(description="Null until usage is counted.")
+    used: int | None = strawberry.field(
+        description="This month's use (UTC) for a feature counted by a meter, else null."
+    )
 
 
 @strawberry.type(description="The card the subscription is paid with.")
@@ -245,6 +247,26 @@ class PreviewLine:
     )
 
 
+@strawberry.type(description="What an organization used of one meter in a range of days.")
+class Usage:
+    total: int | None = strawberry.field(
+        default=None, description="Units used, this hour's not yet flushed ones included."
+    )
+    included: int | None = strawberry.field(
+        default=None, description="Units the current plan includes each period."
+    )
+    overage: int | None = strawberry.field(
+        default=None, description="Units used beyond the included ones (never below 0)."
+    )
+    errors: list[BillingUserError] = strawberry.field(
+        default_factory=list, description="Why the range or meter was refused (`INVALID_INPUT`)."
+    )
+
+
+def _problems(exc: Rejected) -> list[BillingUserError]:
+    return [BillingUserError(code=p.code, message=p.message, field=p.field) for p in exc.problems]
+
+
 @strawberry.type(description="What a plan change now would invoice, prorations included.")
 class PlanChangePreview:
     amount_due_now_cents: int | None = strawberry.field(
@@ -288,6 +310,7 @@ class BillingAccount:
     payment_method: PaymentMethod | None = strawberry.field(
         description="The card on file; null when none."
     )
+    view: strawberry.Private[AccountView]
 
     @classmethod
     def of(cls, info: Info, view: AccountView) -> BillingAccount:
@@ -305,6 +328,7 @@ class BillingAccount:
             current_period_end=subscription.current_period_end if subscription else None,
             cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
             payment_method=card,
+            view=view,
         )
 
     @classmethod
@@ -329,11 +353,7 @@ class BillingAccount:
                 ctx.caller, UUID(self.organization_id), plan_key
             )
         except Rejected as exc:
-            errors = [
-                BillingUserError(code=p.code, message=p.message, field=p.field)
-                for p in exc.problems
-            ]
-            return PlanChangePreview(errors=errors)
+            return PlanChangePreview(errors=_problems(exc))
         return PlanChangePreview(
             amount_due_now_cents=preview.amount_due_cents,
             lines=[
@@ -345,6 +365,23 @@ class BillingAccount:
                 for line in preview.lines
             ],
         )
+
+    @strawberry.field(
+        description="Use of `meter` on the days `from` to `to` (both included, UTC, at most 366)."
+    )
+    async def usage(
+        self,
+        info: Info,
+        meter: Annotated[str, strawberry.argument(description="A plan meter: `api_requests`.")],
+        from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
+        to: Annotated[date, strawberry.argument(description="The last day.")],
+    ) -> Usage:
+        ctx = info.context
+        try:
+            used = await ctx.services.usage(ctx.caller, self.view, meter, from_, to)
+        except Rejected as exc:
+            return Usage(errors=_problems(exc))
+        return Usage(total=used.total, included=used.included, overage=used.overage)
 
     @strawberry.field(
         description="Newest first; empty without `billing:read`. A bad `first` or `after` is a"
@@ -411,8 +448,9 @@ class Organization:
         view = await self._view(info)
         if view is None:
             return []
+        used = await info.context.services.used(info.context.caller, view)
         return [
-            Entitlement(feature=f.key, enabled=f.enabled, limit=f.limit, used=None)
+            Entitlement(feature=f.key, enabled=f.enabled, limit=f.limit, used=used.get(f.key))
             for f in view.plan.features
         ]
 

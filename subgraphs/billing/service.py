@@ -4,16 +4,18 @@ applied in order per object. No GraphQL here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
+from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,17 +33,23 @@ from subgraphs.billing.gateway import (
     stripe_plan_id,
     subscription_state,
 )
+from subgraphs.billing.ledger import Ledger
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
 from subgraphs.billing.plans import FREE, Plan, catalogue
 from subgraphs.billing.settings import Settings
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
+from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
+PAYMENT_FAILED_TEMPLATE = "billing.payment_failed"
+SPEND_ALERT_TEMPLATE = "billing.usage_alert"
+SPEND_ALERTS = (50, 80, 100)  # percent of a meter's included units, each told once a month
+MAX_USAGE_DAYS = 366
 T = TypeVar("T")
 
 
@@ -58,6 +66,18 @@ class AccountView:
     @property
     def status(self) -> str:
         return self.subscription.status if self.subscription else "none"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Units of a meter used in a range of days, against the units the plan includes."""
+
+    total: int
+    included: int
+
+    @property
+    def overage(self) -> int:
+        return max(0, self.total - self.included)
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,39 @@ def _require(caller: Caller, org_id: UUID, scope: str) -> None:
 
 def _epoch(moment: int | None) -> datetime | None:
     return datetime.fromtimestamp(moment, UTC) if moment else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def usage_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """The hours of the days ``first`` to ``last`` (both included): start and end (excluded)."""
+    require(first <= last, ErrorCode.INVALID_INPUT, "`from` must not be after `to`.", "from")
+    require(
+        (last - first).days < MAX_USAGE_DAYS and last < date.max,
+        ErrorCode.INVALID_INPUT,
+        f"Ask for at most {MAX_USAGE_DAYS} days at once, before {date.max}.",
+        "to",
+    )
+    return _midnight(first), _midnight(last + timedelta(days=1))
+
+
+def this_month(now: datetime) -> tuple[datetime, datetime]:
+    """The current calendar month (UTC): its first hour and the next month's."""
+    start = _midnight(now.astimezone(UTC).date().replace(day=1))
+    return start, _midnight((start + timedelta(days=32)).date().replace(day=1))
+
+
+def is_event(event: object) -> bool:
+    """Whether ``event`` has what applying a Stripe event reads."""
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance((event.get("data") or {}).get("object"), dict)
+    )
 
 
 def _command() -> str:
@@ -120,6 +173,7 @@ class BillingService:
         self.settings = settings
         self.plans = catalogue()
         self._gateway = gateway
+        self.ledger = Ledger(db, redis, self.plans.meters, on_added=self._alert_spend)
 
     @property
     def gateway(self) -> StripeGateway:
@@ -216,18 +270,45 @@ class BillingService:
                 | ((col(Invoice.created) == before) & (col(Invoice.id) < invoice_id))
             )
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                query.order_by(col(Invoice.created).desc(), col(Invoice.id).desc()).limit(size + 1)
-            )
-            page = trimmed(list(rows), size)
-            total = await session.exec(
-                select(func.count()).select_from(Invoice).where(Invoice.org_id == org_id)
-            )
-            return InvoicePage(page, int(total.one()))
+            rows = list(await session.exec(_counted_page(query, org_id, size)))
+        invoices = [invoice for _, invoice in rows if invoice is not None]
+        return InvoicePage(trimmed(invoices, size), int(rows[0][0]))
 
     @staticmethod
     def cursor(invoice: Invoice) -> str:
         return encode_cursor(invoice.created.isoformat(), invoice.id)
+
+    # usage -------------------------------------------------------------------------------------
+
+    def _meter(self, meter: str) -> str:
+        require(
+            meter in self.plans.meters,
+            ErrorCode.INVALID_INPUT,
+            f"No meter '{meter[:64]}'; meters: {', '.join(sorted(self.plans.meters))}.",
+            "meter",
+        )
+        return meter
+
+    async def usage(
+        self, caller: Caller, view: AccountView, meter: str, first: date, last: date
+    ) -> Usage:
+        """What the organization used of ``meter`` on the days ``first`` to ``last``."""
+        found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
+        _require(caller, view.org_id, READ)
+        start, end = found["hours"]
+        total = await self.ledger.total(caller, view.org_id, meter, start, end)
+        return Usage(total=total, included=view.plan.included(meter))
+
+    async def used(self, caller: Caller, view: AccountView) -> dict[str, int]:
+        """This month's use of each metered feature of the plan, by feature."""
+        if not holds(caller, view.org_id, READ):
+            return {}
+        start, end = this_month(utcnow())
+        meters = {f.meter for f in view.plan.features if f.meter is not None}
+        totals = {
+            m: await self.ledger.total(caller, view.org_id, m, start, end) for m in sorted(meters)
+        }
+        return {f.key: totals[f.meter] for f in view.plan.features if f.meter is not None}
 
     async def preview_plan_change(self, caller: Caller, org_id: UUID, plan_key: str) -> Preview:
         """What changing to ``plan_key`` now would be invoiced, prorations included."""
@@ -293,6 +374,7 @@ class BillingService:
                 "This organization already has a subscription; change its plan instead.",
             )
             account = await self._account(session, org_id)
+            _remember_owner(account, caller)
             card = await self._attach(account.stripe_customer_id, method, command)
             account.payment_method_brand, account.payment_method_last4 = card
             session.add(account)
@@ -368,6 +450,10 @@ class BillingService:
                 "Cancel the subscription to go back to the free plan.",
                 "planKey",
             )
+            account = await session.get(BillingAccount, org_id)
+            if account is not None:
+                _remember_owner(account, caller)
+                session.add(account)
             changed = await _provider(
                 self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
             )
@@ -426,6 +512,26 @@ class BillingService:
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
 
+    async def _alert_spend(
+        self, session: AsyncSession, org_id: UUID, meter: str, added: int
+    ) -> None:
+        """Tell the owners once per month when the use of a meter crosses 50, 80 or 100 % of
+        the units the plan includes (in the transaction that recorded the use)."""
+        account = await session.get(BillingAccount, org_id)
+        if account is None or not account.contact_ids:  # never subscribed: nobody to tell
+            return
+        now = utcnow()
+        included = self.effective_plan(await self._current(session, org_id), now).included(meter)
+        if not included:
+            return
+        start, end = this_month(now)
+        after = await self.ledger.stored(session, org_id, meter, start, end)
+        for percent in SPEND_ALERTS:
+            if after - added < included * percent / 100 <= after:
+                await stage_notification(
+                    session, _spend_alert(account, meter, percent, included, f"{start:%Y%m}")
+                )
+
     # webhook events ----------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -454,6 +560,24 @@ class BillingService:
             job_id = f"{APPLY_EVENT_JOB}:{event['id']}"
             await stage_job(session, APPLY_EVENT_JOB, str(event["id"]), job_id=job_id)
             return True
+
+    async def replay_events(self, events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        """Store and apply, oldest first, the events billing missed (never received, or never
+        applied); their ids and types. An event already applied changes nothing."""
+        wanted = [e for e in events if is_event(e)]
+        async with self._events() as session:
+            rows = await session.exec(
+                select(WebhookEvent.id).where(
+                    col(WebhookEvent.id).in_([str(e["id"]) for e in wanted]),
+                    col(WebhookEvent.applied_at).is_not(None),
+                )
+            )
+            done = set(rows)
+        missed = [e for e in wanted if e["id"] not in done]
+        for event in missed:
+            await self.receive_event(event)
+            await self.apply_event(str(event["id"]))
+        return [(str(e["id"]), str(e["type"])) for e in missed]
 
     async def pending_events(self, older_than: timedelta) -> list[str]:
         """Events received before ``older_than`` ago and not applied yet (their job was lost)."""
@@ -554,6 +678,8 @@ class BillingService:
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
     ) -> None:
         await self._store_invoice(session, org_id, event, obj)
+        if event.type == "invoice.payment_failed":
+            await self._tell_owners(session, org_id, obj)
         subscription_id = obj.get("subscription") or (
             (obj.get("parent") or {}).get("subscription_details") or {}
         ).get("subscription")
@@ -570,6 +696,31 @@ class BillingService:
             return
         stored.state_at, stored.updated_at = event.created, utcnow()
         session.add(stored)
+
+    @staticmethod
+    async def _tell_owners(session: AsyncSession, org_id: UUID, obj: dict[str, Any]) -> None:
+        """Email the owners about a failed payment, once per invoice and attempt (Stripe's
+        retries are new attempts); not once the invoice is paid (a late event)."""
+        invoice = await session.get(Invoice, str(obj["id"]))
+        account = await session.get(BillingAccount, org_id)
+        if invoice is None or invoice.org_id != org_id or invoice.status == "paid" or not account:
+            return
+        attempt = int(obj.get("attempt_count") or 1)
+        request = NotificationRequest(
+            template_key=PAYMENT_FAILED_TEMPLATE,
+            category="billing",
+            recipients=[Recipient(user_id=u) for u in account.contact_ids],
+            idempotency_key=f"{PAYMENT_FAILED_TEMPLATE}:{invoice.id}:{attempt}",
+            data={
+                "invoice": invoice.number or invoice.id,
+                "amount": f"{invoice.total_cents / 100:.2f} {invoice.currency.upper()}",
+                "attempt": attempt,
+                "link": invoice.hosted_url or "",
+            },
+            org_id=org_id,
+        )
+        if request.recipients:
+            await stage_notification(session, request)
 
     async def _store_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
@@ -603,6 +754,46 @@ class BillingService:
             await _insert_new(session, invoice)
         else:
             session.add(invoice)
+
+
+def _spend_alert(
+    account: BillingAccount, meter: str, percent: int, included: int, month: str
+) -> NotificationRequest:
+    return NotificationRequest(
+        template_key=SPEND_ALERT_TEMPLATE,
+        category="billing",
+        recipients=[Recipient(user_id=u) for u in account.contact_ids],
+        idempotency_key=f"{SPEND_ALERT_TEMPLATE}:{account.org_id}:{meter}:{month}:{percent}",
+        data={"meter": meter, "percent": percent, "included": included},
+        org_id=account.org_id,
+    )
+
+
+def _counted_page(query: Any, org_id: UUID, size: int) -> Any:
+    """``query``'s first ``size + 1`` invoices, newest first, each beside the organization's
+    invoice count (one row with no invoice when the page is empty). One statement, so the count
+    and the page come from one snapshot: an invoice stored between two statements would be
+    counted but not listed."""
+    newest = (col(Invoice.created).desc(), col(Invoice.id).desc())
+    page = aliased(Invoice, query.order_by(*newest).limit(size + 1).subquery("page"))
+    counted = (
+        select(func.count().label("total"))
+        .select_from(Invoice)
+        .where(Invoice.org_id == org_id)
+        .subquery("counted")
+    )
+    return (
+        select(counted.c.total, page)
+        .select_from(counted)
+        .outerjoin(page, true())
+        .order_by(col(page.created).desc(), col(page.id).desc())
+    )
+
+
+def _remember_owner(account: BillingAccount, caller: Caller) -> None:
+    """The owner buying or changing the plan is told about its failed payments from now on."""
+    if caller.user_id is not None and caller.user_id not in account.contact_ids:
+        account.contact_ids = [*account.contact_ids, caller.user_id]
 
 
 async def _insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:

@@ -1,5 +1,6 @@
-"""ARQ jobs of billing: applying received Stripe events, and a sweep for events whose job was
-lost (received, never applied)."""
+"""ARQ jobs of billing: applying received Stripe events, a sweep for events whose job was lost
+(received, never applied), usage reported by other subgraphs, and the flush of the router's
+hourly request counters into the usage ledger."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from typing import Any
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
-from subgraphs.billing.contract import APPLY_EVENT_JOB, APPLY_PENDING_JOB
+from subgraphs.billing.contract import (
+    APPLY_EVENT_JOB,
+    APPLY_PENDING_JOB,
+    FLUSH_REQUESTS_JOB,
+    RECORD_USAGE_JOB,
+)
 from subgraphs.billing.gateway import gateway_for
 from subgraphs.billing.service import BillingService
 from subgraphs.billing.settings import Settings
 from subgraphs.kernel.db import Database
-from subgraphs.kernel.domain import Jobs
+from subgraphs.kernel.domain import Jobs, retried_if_unavailable
+from subgraphs.kernel.usage import UsageRecord
 
 Ctx = dict[str, Any]
 # An event still unapplied this long after it arrived lost its job (Redis restarted, say).
@@ -33,12 +40,37 @@ async def apply_pending(ctx: Ctx) -> int:
     return sum(applied)
 
 
-def functions(_: Settings) -> list[Function]:
-    return [func(apply_event, name=APPLY_EVENT_JOB)]
+async def record_usage(ctx: Ctx, payload: dict[str, Any]) -> bool:
+    """Keep a use another subgraph reported; False when it was kept before."""
+    service: BillingService = ctx["billing"]
+    async with retried_if_unavailable(ctx):
+        return await service.ledger.record(UsageRecord.from_job(payload))
+
+
+async def flush_requests(ctx: Ctx) -> int:
+    """Move the router's counters of finished hours into the ledger; how many were moved."""
+    service: BillingService = ctx["billing"]
+    return await service.ledger.flush_requests()
+
+
+def functions(settings: Settings) -> list[Function]:
+    return [
+        func(apply_event, name=APPLY_EVENT_JOB),
+        func(
+            record_usage,
+            name=RECORD_USAGE_JOB,
+            timeout=settings.core.job_timeout_seconds,
+            keep_result=0,
+        ),
+    ]
 
 
 def cron_jobs(_: Settings) -> list[CronJob]:
-    return [cron(apply_pending, name=APPLY_PENDING_JOB, second=30, keep_result=0)]
+    return [
+        cron(apply_pending, name=APPLY_PENDING_JOB, second=30, keep_result=0),
+        # Every minute: the usage query reads unflushed counters too, so this bounds Redis's share.
+        cron(flush_requests, name=FLUSH_REQUESTS_JOB, second=15, keep_result=0),
+    ]
 
 
 async def startup(ctx: Ctx, settings: Settings, db: Database) -> None:

@@ -11,7 +11,7 @@ import stripe
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from subgraphs.billing.service import BillingService
+from subgraphs.billing.service import BillingService, is_event
 from subgraphs.billing.settings import BillingSettings
 
 SIGNATURE_HEADER = "stripe-signature"
@@ -42,15 +42,7 @@ def _event(body: bytes) -> dict[str, Any] | None:
         event = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(event, dict):
-        return None
-    well_formed = (
-        isinstance(event.get("id"), str)
-        and isinstance(event.get("type"), str)
-        and isinstance(event.get("created"), int)
-        and isinstance((event.get("data") or {}).get("object"), dict)
-    )
-    return event if well_formed else None
+    return event if is_event(event) else None
 
 
 async def receive(request: Request) -> Response:

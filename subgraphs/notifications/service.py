@@ -21,6 +21,7 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
+from subgraphs.kernel.usage import record_usage
 from subgraphs.notifications import live, repository
 from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
 from subgraphs.notifications.models import (
@@ -253,6 +254,9 @@ class NotificationService:
         )
         session.add(notification)
         await session.flush()
+        if notification.org_id is not None:
+            key = f"notification:{notification.id}"
+            await record_usage(session, notification.org_id, "notifications", 1, key)
         sent.notifications.append(notification)
         if in_app:
             sent.fresh.append(notification)

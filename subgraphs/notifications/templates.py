@@ -72,6 +72,17 @@ DEFAULTS: dict[str, Source] = {
         '<p><a href="{{ approve }}">Approve</a> <a href="{{ reject }}">Reject</a></p>'
         "</body></html>",
     ),
+    "billing.payment_failed": _default(
+        "Payment failed for invoice {{ invoice }}",
+        "We could not collect {{ amount }} for invoice {{ invoice }} (attempt {{ attempt }})."
+        " Your plan stays while the payment is retried; check your card:",
+        "link",
+    ),
+    "billing.usage_alert": _default(
+        "{{ percent }} % of your {{ meter }} used",
+        "This month your organization has used {{ percent }} % of the {{ included }}"
+        " {{ meter }} its plan includes.",
+    ),
 }
 
 SAMPLE_DATA: dict[str, Any] = {
@@ -88,6 +99,12 @@ SAMPLE_DATA: dict[str, Any] = {
     "question": "Refund 120 EUR to order 1042?",
     "approve": "https://example.com/approvals/sample-approve",
     "reject": "https://example.com/approvals/sample-reject",
+    "invoice": "A1B2C3-0001",
+    "amount": "29.00 USD",
+    "attempt": 1,
+    "meter": "api_requests",
+    "percent": 80,
+    "included": 10000,
 }
 
 

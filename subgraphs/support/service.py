@@ -23,6 +23,7 @@ from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, requ
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
+from subgraphs.kernel.usage import record_usage
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
 from subgraphs.support import assignment, attachments, similar, sla
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
@@ -543,6 +544,7 @@ class SupportService:
                 session, ticket, "created", {"priority": ticket.priority, "policy": policy}
             )
             await self._attach(session, ticket, None, new.attachment_ids or [])
+            await record_usage(session, org_id, "tickets", 1, f"ticket:{ticket.id}")
         return ticket
 
     async def _attach(

@@ -23,6 +23,7 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
+from subgraphs.kernel.usage import record_usage
 from subgraphs.workers import approvals, live
 from subgraphs.workers.contract import (
     WORKFLOWS,
@@ -547,6 +548,7 @@ class JobService:
                 job.progress, job.message = 0.0, None
                 job.started_at = job.updated_at = utcnow()
                 session.add(job)
+                await record_usage(session, org_id, "jobs", 1, f"job:{job.id}")
         await live.publish(self.redis, job)
         return job if job.status == Status.RUNNING.value else None
 

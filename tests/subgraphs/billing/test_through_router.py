@@ -1,0 +1,126 @@
+"""The issue's usage query exactly as written, through the router over every subgraph on real
+HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
+``INVALID_INPUT``, and nothing of another organization."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import pytest
+from redis.asyncio import Redis
+
+from router.compose.compose import compose
+from subgraphs.billing.contract import hourly_requests_key
+from subgraphs.billing.ledger import Ledger, hour_of
+from subgraphs.billing.plans import catalogue
+from subgraphs.kernel.db import Database, utcnow
+from tests.router.platform.conftest import RouterClient, router_client, router_config, served
+from tests.subgraphs.billing.builders import until
+from vetrai.platform import DOMAINS, composition_sources
+from vetrai.settings import PlatformSettings
+
+# The issue's operation, with the organization's id put in for "...".
+ISSUE_QUERY = """query { organization(id: "...") { entitlements { feature enabled limit used }
+  billing { invoices(first: 10) { totalCount edges { node { number status totalCents hostedUrl } } }
+  usage(meter: "api_requests", from: "2026-11-01", to: "2026-11-30") { total included overage } } } }"""  # noqa: E501 - as the issue writes it
+BAD = """query($id: ID!) { organization(id: $id) { billing {
+  usage(meter: "gigabytes", from: "2026-11-30", to: "2026-11-01") {
+  total errors { code field } } } } }"""
+
+
+@pytest.fixture(scope="module")
+async def router(billing_settings: PlatformSettings, worker: None) -> AsyncIterator[RouterClient]:
+    sdl = compose(composition_sources()).supergraph_sdl
+    assert sdl is not None
+    servers = [served(spec.create_app(billing_settings)) for spec in DOMAINS]
+    urls = {
+        spec.name: f"{await server.__aenter__()}/graphql"
+        for spec, server in zip(DOMAINS, servers, strict=True)
+    }
+    async with router_client(billing_settings, sdl, urls, router_config()) as client:
+        yield client
+    for server in reversed(servers):
+        await server.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def ledger(settings: PlatformSettings) -> AsyncIterator[Ledger]:
+    url, role = settings.core.app_database()
+    assert settings.core.redis_url
+    db, redis = Database(url, role=role), Redis.from_url(settings.core.redis_url)
+    yield Ledger(db, redis, catalogue().meters)
+    await redis.aclose()
+    await db.close()
+
+
+async def _owner(router: RouterClient) -> tuple[dict[str, str], str]:
+    token, org = await router.owner_of_new_organization()
+    return {"authorization": f"Bearer {token}", "x_organization_id": org}, org
+
+
+async def _counted(ledger: Ledger, org: str, at: datetime, requests: int) -> None:
+    """``requests`` counted by the router in the hour of ``at``, flushed into the ledger."""
+    counter = hourly_requests_key(org, at)
+    await ledger.redis.set(counter, requests)
+
+    async def gone() -> bool:
+        await ledger.flush_requests()
+        return not await ledger.redis.exists(counter)
+
+    await until(gone, "the counter flushed")
+
+
+async def test_the_issues_usage_query_works_as_written(
+    router: RouterClient, ledger: Ledger
+) -> None:
+    headers, org = await _owner(router)
+    counted = {
+        datetime(2026, 10, 31, 23, tzinfo=UTC): 1000,  # not November
+        datetime(2026, 11, 1, 0, tzinfo=UTC): 1234,
+        datetime(2026, 11, 30, 23, tzinfo=UTC): 6,
+    }
+    for hour, requests in counted.items():
+        await _counted(ledger, org, hour, requests)
+    now = utcnow()
+    this_hour = hourly_requests_key(org, hour_of(now))
+    await ledger.redis.incrby(this_hour, 5)
+    try:
+        data = await router.data(ISSUE_QUERY.replace("...", org), None, **headers)
+    finally:
+        await ledger.redis.delete(this_hour)
+    organization: dict[str, Any] = data["organization"]
+    assert organization["billing"]["usage"] == {"total": 1240, "included": 10000, "overage": 0}
+    assert organization["billing"]["invoices"] == {"totalCount": 0, "edges": []}
+    monthly = next(
+        e for e in organization["entitlements"] if e["feature"] == "api_requests_per_month"
+    )
+    same_month = sum(n for h, n in counted.items() if (h.year, h.month) == (now.year, now.month))
+    assert monthly == {
+        "feature": "api_requests_per_month",
+        "enabled": True,
+        "limit": 10000,
+        "used": 5 + same_month,
+    }
+
+    other_headers, other = await _owner(router)
+    theirs = await router.data(ISSUE_QUERY.replace("...", other), None, **other_headers)
+    assert theirs["organization"]["billing"]["usage"]["total"] == 0
+    assert UUID(other) != UUID(org)
+
+
+async def test_a_bad_range_and_meter_through_the_router_name_their_fields(
+    router: RouterClient,
+) -> None:
+    headers, org = await _owner(router)
+    data = await router.data(BAD, {"id": org}, **headers)
+    usage = data["organization"]["billing"]["usage"]
+    assert usage == {
+        "total": None,
+        "errors": [
+            {"code": "INVALID_INPUT", "field": "meter"},
+            {"code": "INVALID_INPUT", "field": "from"},
+        ],
+    }
