@@ -1,8 +1,12 @@
-"""What other parties may know of support: the codes its mutations return besides the kernel's."""
+"""What other parties may know of support: the codes its mutations return besides the kernel's,
+and the names of its worker jobs."""
 
 from __future__ import annotations
 
 import enum
+
+SLA_WATCH_JOB = "support_sla_watch"
+SCAN_JOB = "support_scan_attachment"
 
 
 class SupportErrorCode(enum.StrEnum):
@@ -10,6 +14,7 @@ class SupportErrorCode(enum.StrEnum):
     ATTACHMENT_TOO_LARGE = "ATTACHMENT_TOO_LARGE"
     ATTACHMENT_TYPE_NOT_ALLOWED = "ATTACHMENT_TYPE_NOT_ALLOWED"
     ATTACHMENT_NOT_UPLOADED = "ATTACHMENT_NOT_UPLOADED"
+    ATTACHMENT_INFECTED = "ATTACHMENT_INFECTED"
     ASSIGNEE_NOT_AGENT = "ASSIGNEE_NOT_AGENT"
     AGENT_AT_CAPACITY = "AGENT_AT_CAPACITY"
     CANNOT_MERGE_INTO_ITSELF = "CANNOT_MERGE_INTO_ITSELF"

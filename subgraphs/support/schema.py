@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import strawberry
@@ -44,6 +44,18 @@ class ClockStatus(enum.Enum):
     MET = "met"
     STOPPED = "stopped"
     BREACHED = "breached"
+
+
+@strawberry.enum(description="The virus scan of an attachment.")
+class AttachmentScanStatus(enum.Enum):
+    PENDING_SCAN = strawberry.enum_value("pending_scan", description="Not scanned yet.")
+    CLEAN = strawberry.enum_value("clean", description="Scanned: no virus found.")
+    INFECTED = strawberry.enum_value(
+        "infected", description="A virus was found: the file was deleted."
+    )
+    UNSCANNED = strawberry.enum_value(
+        "unscanned", description="Attached while virus scanning was off."
+    )
 
 
 def _bad_argument(rejected: Rejected) -> GraphQLError:
@@ -204,8 +216,20 @@ class Attachment:
         ).load(key)
         return cls.of(found) if found else None
 
-    @strawberry.field(description="A link valid five minutes that saves the file.")
-    def download_url(self, info: Info) -> str:
+    @strawberry.field(description="Where the virus scan of the file stands.")
+    def scan_status(self) -> AttachmentScanStatus:
+        return AttachmentScanStatus(self.row.scan_status)
+
+    @strawberry.field(
+        description="A link valid five minutes that saves the file; null until the file is "
+        "scanned clean, and an ATTACHMENT_INFECTED error for a file found infected."
+    )
+    def download_url(self, info: Info) -> str | None:
+        if self.row.scan_status == models.ScanStatus.INFECTED.value:
+            raise GraphQLError(
+                f"{self.row.file_name} was found infected and removed.",
+                extensions={"code": SupportErrorCode.ATTACHMENT_INFECTED.value},
+            )
         return info.context.services.download_url(self.row)
 
 
@@ -483,6 +507,58 @@ class SlaPolicy:
         return cls.of(found) if found else None
 
 
+@strawberry.enum(description="One of a ticket's SLA clocks.")
+class SlaClockName(enum.Enum):
+    FIRST_RESPONSE = strawberry.enum_value(
+        sla.FIRST_RESPONSE, description="Until an agent's first public reply."
+    )
+    NEXT_RESPONSE = strawberry.enum_value(
+        sla.NEXT_RESPONSE, description="While a requester's message is unanswered."
+    )
+    RESOLUTION = strawberry.enum_value(sla.RESOLUTION, description="Until the ticket is resolved.")
+
+
+@strawberry.enum(description="When an escalation rule runs.")
+class SlaEscalationLevel(enum.Enum):
+    WARNING = strawberry.enum_value("warning", description="A clock used 80 % of its target.")
+    BREACH = strawberry.enum_value("breach", description="A clock passed its target.")
+
+
+@strawberry.enum(description="What an escalation rule does.")
+class SlaEscalationAction(enum.Enum):
+    REASSIGN = strawberry.enum_value(
+        "reassign", description="Round-robin to another available agent of the rule's team."
+    )
+    RAISE_PRIORITY = strawberry.enum_value(
+        "raise_priority", description="One step up: low, normal, high, urgent."
+    )
+    NOTIFY_TEAM_ADMINS = strawberry.enum_value(
+        "notify_team_admins",
+        description="Notify the admins of the rule's team (else of the ticket's team).",
+    )
+
+
+@strawberry.type(description="What the SLA watch does when a clock warns or breaches.")
+class SlaEscalationRule:
+    id: strawberry.ID
+    name: str = strawberry.field(description="Named in the ticket's SLA timeline.")
+    level: SlaEscalationLevel = strawberry.field(description="When it runs.")
+    clock: SlaClockName | None = strawberry.field(description="Null: any clock.")
+    action: SlaEscalationAction = strawberry.field(description="What it does.")
+    team_id: strawberry.ID | None = strawberry.field(description="The team it acts on.")
+
+    @classmethod
+    def of(cls, row: models.EscalationRule) -> SlaEscalationRule:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            level=SlaEscalationLevel(row.level),
+            clock=SlaClockName(row.clock) if row.clock else None,
+            action=SlaEscalationAction(row.action),
+            team_id=strawberry.ID(str(row.team_id)) if row.team_id else None,
+        )
+
+
 @strawberry.federation.type(keys=["id"], description="A tenant, as support knows it.")
 class Organization:
     id: strawberry.ID
@@ -527,6 +603,16 @@ class Organization:
                 has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
             ),
         )
+
+    @strawberry.field(description="Escalation rules, in the order the SLA watch runs them.")
+    async def sla_escalation_rules(self, info: Info) -> list[SlaEscalationRule]:
+        org_id = uuid_or_none(self.id)
+        if org_id is None:
+            return []
+        ctx = info.context
+        return [
+            SlaEscalationRule.of(r) for r in await ctx.services.escalations.of(ctx.caller, org_id)
+        ]
 
     @strawberry.field
     async def sla_policies(self, info: Info) -> list[SlaPolicy]:
@@ -640,6 +726,26 @@ class SetAgentInput:
     user_id: strawberry.ID
     agent: bool
     capacity: int | None = strawberry.field(default=None, description="Open tickets at most.")
+
+
+@strawberry.input(description="A rule run after a warning or breach is notified.")
+class CreateSlaEscalationRuleInput:
+    organization_id: strawberry.ID = strawberry.field(description="Your organization.")
+    name: str = strawberry.field(description="Shown in timelines; at most 100 characters.")
+    level: SlaEscalationLevel = strawberry.field(description="Warning (80 %) or breach.")
+    action: SlaEscalationAction = strawberry.field(description="What to do.")
+    clock: SlaClockName | None = strawberry.field(default=None, description="Null: any clock.")
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Needed to reassign; else the ticket's team is used."
+    )
+
+
+@strawberry.type(description="The created escalation rule, or why not.")
+class SlaEscalationRulePayload:
+    rule: SlaEscalationRule | None = strawberry.field(default=None, description="The rule.")
+    errors: list[SupportUserError] = strawberry.field(
+        default_factory=list, description="Why nothing was created."
+    )
 
 
 @strawberry.input
@@ -919,13 +1025,43 @@ class Mutation:
     @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
     @rejections_as(SupportActionPayload)
     async def add_team_member(
-        self, info: Info, team_id: strawberry.ID, user_id: strawberry.ID
+        self,
+        info: Info,
+        team_id: strawberry.ID,
+        user_id: strawberry.ID,
+        admin: Annotated[
+            bool,
+            strawberry.argument(
+                description="Team admins hear of failed assignments and escalations."
+            ),
+        ] = False,
     ) -> SupportActionPayload:
         ctx = info.context
         await ctx.services.add_team_member(
-            ctx.caller, identifier(team_id, "teamId"), identifier(user_id, "userId")
+            ctx.caller, identifier(team_id, "teamId"), identifier(user_id, "userId"), admin=admin
         )
         return SupportActionPayload(ok=True)
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins: what to do when an SLA clock warns or breaches.",
+    )
+    @rejections_as(SlaEscalationRulePayload)
+    async def create_sla_escalation_rule(
+        self, info: Info, input: CreateSlaEscalationRuleInput
+    ) -> SlaEscalationRulePayload:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:write")
+        rule = await ctx.services.escalations.create(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.name,
+            models.EscalationLevel(str(input.level.value)),
+            models.EscalationAction(str(input.action.value)),
+            str(input.clock.value) if input.clock else None,
+            identifier(input.team_id, "teamId") if input.team_id else None,
+        )
+        return SlaEscalationRulePayload(rule=SlaEscalationRule.of(rule))
 
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],

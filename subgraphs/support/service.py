@@ -3,7 +3,6 @@ on business calendars (clocks computed by ``sla`` from each ticket's event log).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -24,9 +23,10 @@ from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
-from subgraphs.support import assignment, attachments, similar, sla
+from subgraphs.support import assignment, attachments, eventlog, scanning, similar, sla
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
+from subgraphs.support.escalations import Escalations
 from subgraphs.support.models import (
     Agent,
     Attachment,
@@ -36,6 +36,7 @@ from subgraphs.support.models import (
     FieldType,
     Priority,
     Rating,
+    ScanStatus,
     SlaPolicy,
     Status,
     Team,
@@ -173,10 +174,6 @@ def policy_data(policy: SlaPolicy, calendar: BusinessCalendar) -> dict[str, Any]
     return sla.Policy(policy.name, calendar_of(calendar), policy.targets).as_data()
 
 
-def events_of(rows: Iterable[TicketEvent]) -> list[sla.Event]:
-    return [sla.Event(r.at, r.kind, r.data) for r in rows]
-
-
 class SupportService:
     def __init__(
         self, db: Database, redis: Redis, settings: Settings, storage: Storage | None
@@ -185,6 +182,11 @@ class SupportService:
         self.redis = redis
         self.settings = settings
         self._storage = storage
+        found = settings.support
+        self.escalations = Escalations(db)
+        self.scanner = scanning.scanner_for(
+            found.clamd_host, found.clamd_port, found.clamd_timeout_seconds
+        )
 
     @property
     def storage(self) -> Storage:
@@ -272,8 +274,14 @@ class SupportService:
             session.add(team)
         return team
 
-    async def add_team_member(self, caller: Caller, team_id: UUID, user_id: UUID) -> None:
-        """Agents only: a team is who automatic assignment picks from."""
+    def ticket_link(self, ticket: Ticket) -> str:
+        return f"{self.settings.core.public_url}/tickets/{ticket.id}"
+
+    async def add_team_member(
+        self, caller: Caller, team_id: UUID, user_id: UUID, *, admin: bool = False
+    ) -> None:
+        """Agents only: a team is who automatic assignment picks from; its admins hear when
+        nobody could be picked and when an escalation rule says so."""
         async with self.db.transaction(caller) as session:
             team = existing(await session.get(Team, team_id), "team")
             self._manager(caller, team.org_id)
@@ -283,8 +291,10 @@ class SupportService:
                 "Mark the member as an agent first.",
                 "userId",
             )
-            if await session.get(TeamMember, (team_id, user_id)) is None:
-                session.add(TeamMember(team_id=team_id, user_id=user_id, org_id=team.org_id))
+            member = await session.get(TeamMember, (team_id, user_id))
+            member = member or TeamMember(team_id=team_id, user_id=user_id, org_id=team.org_id)
+            member.admin = admin
+            session.add(member)
 
     async def assign_to_team(self, caller: Caller, ticket_id: UUID, team_id: UUID) -> Ticket:
         """Round-robin among the team's available agents under capacity; with nobody eligible
@@ -294,19 +304,7 @@ class SupportService:
             require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents assign tickets.")
             team = await session.get(Team, team_id)
             team = existing(team if team and team.org_id == ticket.org_id else None, "team")
-            members = await assignment.team_members(session, team.id)
-            load = await assignment.open_load(
-                session, ticket.org_id, [m.user_id for m, _ in members]
-            )
-            chosen = assignment.next_agent(members, load)
-            ticket.team_id, ticket.assignee_id = team.id, chosen.user_id if chosen else None
-            if chosen is None:
-                reason = f"nobody in {team.name} is available under their capacity"
-                await self._record(session, ticket, "assignment_failed", {"reason": reason})
-            else:
-                chosen.last_assigned_at = utcnow()
-                session.add(chosen)
-            session.add(ticket)
+            await assignment.assign(session, ticket, team, link=self.ticket_link(ticket))
         return ticket
 
     async def _is_agent(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> bool:
@@ -472,17 +470,7 @@ class SupportService:
     async def _record(
         self, session: AsyncSession, ticket: Ticket, kind: str, data: dict[str, Any]
     ) -> None:
-        """Append an event and bring the ticket's derived SLA columns up to date."""
-        now = utcnow()
-        session.add(
-            TicketEvent(org_id=ticket.org_id, ticket_id=ticket.id, at=now, kind=kind, data=data)
-        )
-        await session.flush()
-        rows = await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))
-        clocks = sla.compute(events_of(rows), now)
-        ticket.sla_due_at, ticket.sla_breached_at = clocks.next_due_at, clocks.first_breach_at
-        ticket.updated_at = now
-        session.add(ticket)
+        await eventlog.record(session, ticket, kind, data)
 
     async def slas(self, caller: Caller, ticket_ids: list[UUID]) -> list[sla.Sla | None]:
         """Each ticket's clocks as of now (None for a ticket the caller cannot see)."""
@@ -498,7 +486,7 @@ class SupportService:
                 by_ticket.setdefault(row.ticket_id, []).append(row)
         now = utcnow()
         return [
-            sla.compute(events_of(by_ticket.get(i, [])), now) if i in visible else None
+            sla.compute(eventlog.events_of(by_ticket.get(i, [])), now) if i in visible else None
             for i in ticket_ids
         ]
 
@@ -559,6 +547,7 @@ class SupportService:
             ticket_id=ticket.id,
             comment_id=comment.id if comment else None,
             internal=comment.internal if comment else False,
+            scanning=self.scanner is not None,
         )
 
     # attachments -----------------------------------------------------------------------------
@@ -622,11 +611,38 @@ class SupportService:
         }
         return [found.get(i) for i in ids]
 
-    def download_url(self, attachment: Attachment) -> str:
-        """A presigned GET (five minutes, saved as a file), for an attachment read under RLS."""
+    def download_url(self, attachment: Attachment) -> str | None:
+        """A presigned GET (five minutes, saved as a file), for an attachment read under RLS;
+        None until it was scanned clean (or attached while scanning was off)."""
+        if not attachments.downloadable(attachment):
+            return None
         return self.storage.download_url(
             attachments.object_key(attachment), file_name=attachment.file_name
         )
+
+    async def scan_attachment(self, org_id: UUID, attachment_id: UUID) -> str:
+        """Scan a file waiting for its scan: clean, or infected and its object deleted. The
+        scan status it ends with."""
+        caller = Caller(org_id=org_id)
+        async with self.db.transaction(caller) as session:
+            found = await session.get(Attachment, attachment_id)
+        if found is None or found.scan_status != ScanStatus.PENDING_SCAN.value:
+            return found.scan_status if found else "unknown"
+        if self.scanner is None:
+            raise scanning.ScanFailed("CLAMD_HOST: not set")
+        key = attachments.object_key(found)
+        result = await self.scanner.scan(await self.storage.read(key, found.size_bytes))
+        if result.infected:
+            await self.storage.delete(key)
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Attachment).where(Attachment.id == attachment_id).with_for_update()
+            )
+            attachment = existing(rows.first(), "attachment")
+            status = ScanStatus.INFECTED if result.infected else ScanStatus.CLEAN
+            attachment.scan_status, attachment.scanned_at = status.value, utcnow()
+            session.add(attachment)
+        return attachment.scan_status
 
     async def _readable(
         self, session: AsyncSession, caller: Caller, ticket_ids: list[UUID]
@@ -975,7 +991,7 @@ class SupportService:
     ) -> None:
         if not comment.mentions:
             return
-        link = f"{self.settings.core.public_url}/tickets/{ticket.id}"
+        link = self.ticket_link(ticket)
         await stage_notification(
             session,
             NotificationRequest(
