@@ -75,3 +75,70 @@ async def set_status(support: Subgraph, caller: Caller, ticket_id: str, status: 
 
 def codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(e["code"], e.get("field")) for e in payload["errors"]]
+
+
+CALENDAR = """mutation($input: CreateBusinessCalendarInput!) {
+  createBusinessCalendar(input: $input) { calendar { id } errors { code field message } } }"""
+POLICY = """mutation($input: CreateSlaPolicyInput!) { createSlaPolicy(input: $input) {
+  policy { id } errors { code field message } } }"""
+OFFICE_HOURS = [{"weekday": d, "startMinute": 9 * 60, "endMinute": 17 * 60} for d in range(5)]
+
+
+async def office_policy(
+    support: Subgraph, org: Org, targets: list[dict[str, Any]], name: str = "Office hours"
+) -> str:
+    """A policy on Monday to Friday, 09:00-17:00 in Berlin; its calendar's id."""
+    calendar = await support.run(
+        CALENDAR,
+        {
+            "input": {
+                "organizationId": str(org.id),
+                "name": name,
+                "timezone": "Europe/Berlin",
+                "weeklyHours": OFFICE_HOURS,
+            }
+        },
+        org.owner(),
+    )
+    assert calendar["createBusinessCalendar"]["errors"] == []
+    calendar_id: str = calendar["createBusinessCalendar"]["calendar"]["id"]
+    input = {
+        "organizationId": str(org.id),
+        "name": name,
+        "calendarId": calendar_id,
+        "targets": targets,
+    }
+    policy = await support.run(POLICY, {"input": input}, org.owner())
+    assert policy["createSlaPolicy"]["errors"] == []
+    return calendar_id
+
+
+async def agent(support: Subgraph, org: Org, capacity: int = 20) -> Caller:
+    user = org.caller()
+    input = {
+        "organizationId": str(org.id),
+        "userId": str(user.user_id),
+        "agent": True,
+        "capacity": capacity,
+    }
+    data = await support.run(SET_AGENT, {"input": input}, org.owner())
+    assert data["setAgent"]["ok"], data
+    return user
+
+
+TEAM = """mutation($org: ID!, $name: String!) { createTeam(organizationId: $org, name: $name) {
+  team { id } errors { code } } }"""
+MEMBER = """mutation($team: ID!, $user: ID!, $admin: Boolean!) {
+  addTeamMember(teamId: $team, userId: $user, admin: $admin) { ok errors { code field } } }"""
+
+
+async def team(
+    support: Subgraph, org: Org, name: str, members: list[Caller], admins: tuple[Caller, ...] = ()
+) -> str:
+    created = await support.run(TEAM, {"org": str(org.id), "name": name}, org.owner())
+    team_id: str = created["createTeam"]["team"]["id"]
+    for member in [*members, *admins]:
+        variables = {"team": team_id, "user": str(member.user_id), "admin": member in admins}
+        added = await support.run(MEMBER, variables, org.owner())
+        assert added["addTeamMember"]["ok"], added
+    return team_id
