@@ -25,7 +25,7 @@ from subgraphs.kernel.schema import (
     require_scope,
 )
 from subgraphs.kernel.validation import identifier, uuid_or_none
-from subgraphs.support import models, sla
+from subgraphs.support import models, sla, stats
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.models import FieldType, Priority, Status
 from subgraphs.support.service import NewTicket, SupportService, TicketChanges, TicketFilter
@@ -559,6 +559,98 @@ class SlaEscalationRule:
         )
 
 
+@strawberry.type(description="SLA clocks that ended met or breached (running ones not counted).")
+class SlaScore:
+    met: int = strawberry.field(description="Clocks met within their target.")
+    breached: int = strawberry.field(description="Clocks that passed their target.")
+    met_percent: float | None = strawberry.field(
+        description="Met out of met and breached, 0 to 100; null with neither."
+    )
+
+    @classmethod
+    def of(cls, score: stats.Score) -> SlaScore:
+        return cls(met=score.met, breached=score.breached, met_percent=score.met_percent)
+
+
+@strawberry.type(description="Satisfaction ratings given.")
+class Csat:
+    average: float | None = strawberry.field(description="From 1 to 5; null without ratings.")
+    count: int = strawberry.field(description="How many ratings.")
+
+    @classmethod
+    def of(cls, score: stats.Score) -> Csat:
+        return cls(average=score.csat_average, count=len(score.ratings))
+
+
+@strawberry.type(description="One agent's share of the support stats.")
+class AgentSupportStats:
+    agent: User = strawberry.field(description="The assignee of the tickets counted.")
+    sla: SlaScore = strawberry.field(description="Clocks of the tickets assigned to them.")
+    csat: Csat = strawberry.field(description="Ratings of the tickets assigned to them.")
+
+
+@strawberry.type(description="One team's share of the support stats.")
+class TeamSupportStats:
+    team: Team = strawberry.field(description="The team of the tickets counted.")
+    sla: SlaScore = strawberry.field(description="Clocks of the team's tickets.")
+    csat: Csat = strawberry.field(description="Ratings of the team's tickets.")
+
+
+@strawberry.type(description="SLA and satisfaction of an organization over a span of time.")
+class SupportStats:
+    sla: SlaScore = strawberry.field(description="Clocks of the tickets created in the span.")
+    csat: Csat = strawberry.field(description="Ratings given in the span.")
+    agents: list[AgentSupportStats] = strawberry.field(description="By assignee.")
+    teams: list[TeamSupportStats] = strawberry.field(description="By team, by name.")
+
+    @classmethod
+    def of(cls, found: stats.Stats) -> SupportStats:
+        return cls(
+            sla=SlaScore.of(found.total),
+            csat=Csat.of(found.total),
+            agents=[
+                AgentSupportStats(
+                    agent=User(id=strawberry.ID(str(a))), sla=SlaScore.of(s), csat=Csat.of(s)
+                )
+                for a, s in sorted(found.by_agent.items(), key=lambda p: str(p[0]))
+            ],
+            teams=[
+                TeamSupportStats(
+                    team=Team(id=strawberry.ID(str(t.id)), name=t.name),
+                    sla=SlaScore.of(s),
+                    csat=Csat.of(s),
+                )
+                for t, s in found.by_team
+            ],
+        )
+
+
+@strawberry.type(description="Tickets of one team a draft policy would have breached.")
+class TeamBreaches:
+    team: Team | None = strawberry.field(description="Null: tickets of no team.")
+    breaches: int = strawberry.field(description="Tickets with a breached clock.")
+
+
+@strawberry.type(description="How a draft SLA policy would have scored the last 30 days.")
+class SlaPolicyPreview:
+    tickets: int = strawberry.field(description="Tickets of the last 30 days the draft covers.")
+    sla: SlaScore = strawberry.field(description="Their clocks under the draft.")
+    breaches_by_team: list[TeamBreaches] = strawberry.field(description="Most breaches first.")
+
+    @classmethod
+    def of(cls, found: stats.Preview) -> SlaPolicyPreview:
+        return cls(
+            tickets=found.tickets,
+            sla=SlaScore.of(found.score),
+            breaches_by_team=[
+                TeamBreaches(
+                    team=Team(id=strawberry.ID(str(t.id)), name=t.name) if t else None, breaches=n
+                )
+                for t, n in found.breaches_by_team
+            ],
+        )
+
+
 @strawberry.federation.type(keys=["id"], description="A tenant, as support knows it.")
 class Organization:
     id: strawberry.ID
@@ -603,6 +695,29 @@ class Organization:
                 has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
             ),
         )
+
+    @strawberry.field(
+        description="Owners and admins: SLA met % and CSAT per agent and team, of tickets "
+        "created (and ratings given) from `from` to `to`; null for anyone else."
+    )
+    async def support_stats(
+        self,
+        info: Info,
+        from_: Annotated[
+            datetime, strawberry.argument(name="from", description="Start of the span.")
+        ],
+        to: Annotated[datetime, strawberry.argument(description="End of the span (excluded).")],
+    ) -> SupportStats | None:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:read")
+        org_id = uuid_or_none(self.id)
+        if org_id is None or not ctx.caller.manages(org_id):
+            return None
+        try:
+            found = await ctx.services.reports.stats(ctx.caller, org_id, from_, to)
+        except Rejected as exc:
+            raise _bad_argument(exc) from None
+        return SupportStats.of(found)
 
     @strawberry.field(description="Escalation rules, in the order the SLA watch runs them.")
     async def sla_escalation_rules(self, info: Info) -> list[SlaEscalationRule]:
@@ -791,6 +906,19 @@ class CreateBusinessCalendarInput:
     holidays: list[date] | None = None
 
 
+@strawberry.input(description="An SLA policy not saved, to preview.")
+class SlaPolicyDraftInput:
+    organization_id: strawberry.ID = strawberry.field(description="Your organization.")
+    calendar_id: strawberry.ID = strawberry.field(description="One of its business calendars.")
+    targets: list[SlaTargetInput] = strawberry.field(description="Targets by priority.")
+    priorities: list[Priority] | None = strawberry.field(
+        default=None, description="Tickets of these priorities; none: any."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Tickets with one of these tags; none: any."
+    )
+
+
 @strawberry.input
 class SlaTargetInput:
     priority: Priority
@@ -868,6 +996,38 @@ class Query:
                 return []
             raise _bad_argument(exc) from None
         return [SimilarTicket(score=s, ticket=Ticket.of(t)) for t, s in found]
+
+    @strawberry.federation.field(
+        requires_scopes=[["tickets:read"]],
+        description="Owners and admins: how a draft policy would have scored the last 30 days "
+        "of tickets (met %, breaches per team); null for anyone else.",
+    )
+    async def preview_sla_policy(
+        self,
+        info: Info,
+        draft: Annotated[SlaPolicyDraftInput, strawberry.argument(description="The policy.")],
+    ) -> SlaPolicyPreview | None:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:read")
+        try:
+            org_id = identifier(draft.organization_id, "organizationId")
+            if not ctx.caller.manages(org_id):
+                return None
+            found = await ctx.services.reports.preview(
+                ctx.caller,
+                org_id,
+                stats.Draft(
+                    calendar_id=identifier(draft.calendar_id, "calendarId"),
+                    targets={p.value: t for p, t in _targets(draft.targets).items()},
+                    priorities=[p.value for p in draft.priorities or []],
+                    tags=[t.lower() for t in draft.tags or []],
+                ),
+            )
+        except Rejected as exc:
+            if exc.problems[0].code == ErrorCode.NOT_FOUND:
+                return None
+            raise _bad_argument(exc) from None
+        return SlaPolicyPreview.of(found)
 
 
 @strawberry.type

@@ -23,7 +23,15 @@ from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
-from subgraphs.support import assignment, attachments, eventlog, scanning, similar, sla
+from subgraphs.support import (
+    assignment,
+    attachments,
+    eventlog,
+    policies,
+    scanning,
+    similar,
+    sla,
+)
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.escalations import Escalations
@@ -45,6 +53,7 @@ from subgraphs.support.models import (
     TicketEvent,
 )
 from subgraphs.support.settings import Settings
+from subgraphs.support.stats import Reports
 
 MANAGERS = frozenset({"owner", "admin"})
 ALLOWED_TAGS = {
@@ -165,15 +174,6 @@ def custom_values(definitions: list[FieldDefinition], values: dict[str, Any]) ->
     return {k: v for k, v in found.items() if k in known}
 
 
-def calendar_of(row: BusinessCalendar) -> Calendar:
-    hours = tuple(tuple((s[0], s[1]) for s in row.weekly_hours.get(str(d), [])) for d in range(7))
-    return Calendar(ZoneInfo(row.timezone), hours, frozenset(row.holidays))
-
-
-def policy_data(policy: SlaPolicy, calendar: BusinessCalendar) -> dict[str, Any]:
-    return sla.Policy(policy.name, calendar_of(calendar), policy.targets).as_data()
-
-
 class SupportService:
     def __init__(
         self, db: Database, redis: Redis, settings: Settings, storage: Storage | None
@@ -184,6 +184,7 @@ class SupportService:
         self._storage = storage
         found = settings.support
         self.escalations = Escalations(db)
+        self.reports = Reports(db)
         self.scanner = scanning.scanner_for(
             found.clamd_host, found.clamd_port, found.clamd_timeout_seconds
         )
@@ -404,14 +405,7 @@ class SupportService:
     ) -> SlaPolicy:
         self._manager(caller, org_id)
         name = validation.text(name, "name", max_length=100)
-        for clocks in targets.values():
-            for seconds in clocks.values():
-                require(
-                    60 <= seconds <= 366 * 86400,
-                    ErrorCode.INVALID_INPUT,
-                    "Targets are from one minute to a year.",
-                    "targets",
-                )
+        policies.check_targets(targets)
         async with self.db.transaction(caller) as session:
             calendar = await session.get(BusinessCalendar, calendar_id)
             existing(calendar if calendar and calendar.org_id == org_id else None, "calendar")
@@ -458,11 +452,8 @@ class SupportService:
             .order_by(col(SlaPolicy.position))
         )
         for policy, calendar in rows:
-            if policy.priorities and priority not in policy.priorities:
-                continue
-            if policy.tags and not set(policy.tags) & set(tags):
-                continue
-            return policy_data(policy, calendar)
+            if policies.covers(policy.priorities, policy.tags, priority, tags):
+                return policies.policy_data(policy, calendar)
         return None
 
     # the event log ---------------------------------------------------------------------------

@@ -3,12 +3,16 @@ through the subgraph."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from core.caller import Caller
-from tests.conftest import Subgraph
+from tests.conftest import Subgraph, link_token
 
 TICKET = "id number title body status priority tags customFields requester { id } assignee { id }"
 CREATE = f"""mutation($input: CreateTicketInput!) {{ createTicket(input: $input) {{
@@ -142,3 +146,18 @@ async def team(
         added = await support.run(MEMBER, variables, org.owner())
         assert added["addTeamMember"]["ok"], added
     return team_id
+
+
+async def rating_links(owner_engine: AsyncEngine, user_id: object, count: int) -> list[str]:
+    """The tokens of the first ``count`` rating links sent to ``user_id``, once sent."""
+    query = text(
+        "select body from notifications.notifications where user_id = :u"
+        " and template_key = 'ticket_updated' order by created_at"
+    )
+    for _ in range(500):
+        async with owner_engine.connect() as connection:
+            bodies = list((await connection.execute(query, {"u": user_id})).scalars())
+        if len(bodies) >= count:
+            return [link_token(b) for b in bodies]
+        await asyncio.sleep(0.02)
+    raise AssertionError("no rating link was sent")

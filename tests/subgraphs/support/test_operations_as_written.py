@@ -8,9 +8,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Subgraph
-from tests.subgraphs.support.helpers import Org
+from tests.subgraphs.support.helpers import Org, rating_links
 from tests.subgraphs.support.test_attachments import PNG
-from tests.subgraphs.support.test_satisfaction import rating_links
 from tests.subgraphs.support.test_sla_policies import define_policy
 
 
