@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -161,3 +162,39 @@ async def rating_links(owner_engine: AsyncEngine, user_id: object, count: int) -
             return [link_token(b) for b in bodies]
         await asyncio.sleep(0.02)
     raise AssertionError("no rating link was sent")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+REQUEST = """mutation($input: RequestAttachmentUploadInput!) {
+  requestAttachmentUpload(input: $input) {
+    upload { attachmentId url fields expiresAt } errors { code field message } } }"""
+
+
+async def request_upload(
+    support: Subgraph, caller: Caller, size: int, **input: Any
+) -> dict[str, Any]:
+    values = {
+        "organizationId": str(caller.org_id),
+        "fileName": "screen.png",
+        "contentType": "image/png",
+        "sizeBytes": size,
+    }
+    data = await support.run(REQUEST, {"input": {**values, **input}}, caller)
+    payload: dict[str, Any] = data["requestAttachmentUpload"]
+    return payload
+
+
+async def uploaded(
+    support: Subgraph, caller: Caller, data: bytes = PNG, content_type: str = "image/png"
+) -> str:
+    """An attachment id whose file is in storage, uploaded as a browser would."""
+    payload = await request_upload(support, caller, len(data), contentType=content_type)
+    assert payload["errors"] == [], payload["errors"]
+    upload = payload["upload"]
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            upload["url"], data=upload["fields"], files={"file": ("screen.png", data)}
+        )
+    assert response.status_code in (200, 201, 204), response.text
+    attachment_id: str = upload["attachmentId"]
+    return attachment_id

@@ -8,8 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Subgraph
-from tests.subgraphs.support.helpers import Org, rating_links
-from tests.subgraphs.support.test_attachments import PNG
+from tests.subgraphs.support.helpers import PNG, Org, rating_links
 from tests.subgraphs.support.test_sla_policies import define_policy
 
 
