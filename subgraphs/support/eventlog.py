@@ -3,27 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel.db import utcnow
-from subgraphs.support import sla
+from subgraphs.support import repository, sla
 from subgraphs.support.models import Ticket, TicketEvent
 
 
-def events_of(rows: Iterable[TicketEvent]) -> list[sla.Event]:
-    return [sla.Event(r.at, r.kind, r.data) for r in rows]
-
-
 async def clocks(session: AsyncSession, ticket: Ticket, now: datetime) -> sla.Sla:
-    rows = await session.exec(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.at))
-    )
-    return sla.compute(events_of(rows), now)
+    logs = await repository.events_by_ticket(session, [ticket.id])
+    return sla.compute(logs.get(ticket.id, []), now)
 
 
 def derive(ticket: Ticket, found: sla.Sla) -> None:

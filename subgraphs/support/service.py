@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlmodel import col, func, select, update
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
@@ -28,6 +27,7 @@ from subgraphs.support import (
     attachments,
     eventlog,
     policies,
+    repository,
     scanning,
     similar,
     sla,
@@ -50,7 +50,6 @@ from subgraphs.support.models import (
     Team,
     TeamMember,
     Ticket,
-    TicketEvent,
 )
 from subgraphs.support.settings import Settings
 from subgraphs.support.stats import Reports
@@ -230,8 +229,8 @@ class SupportService:
         if caller.org_id is None:
             raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown ticket.", "ticketId")
         viewer = await self._viewer(session, caller, caller.org_id)
-        rows = await session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-        return viewer, existing(self._visible(viewer, rows.first()), "ticket")
+        found = await repository.locked_ticket(session, ticket_id)
+        return viewer, existing(self._visible(viewer, found), "ticket")
 
     async def set_agent(
         self, caller: Caller, org_id: UUID, user_id: UUID, agent: bool, capacity: int | None
@@ -346,8 +345,7 @@ class SupportService:
         return definition
 
     async def _definitions(self, session: AsyncSession, org_id: UUID) -> list[FieldDefinition]:
-        rows = await session.exec(select(FieldDefinition).where(FieldDefinition.org_id == org_id))
-        return list(rows)
+        return await repository.definitions(session, org_id)
 
     # SLA policies ----------------------------------------------------------------------------
 
@@ -427,12 +425,7 @@ class SupportService:
     async def policies(self, caller: Caller, org_id: UUID) -> list[SlaPolicy]:
         async with self.db.transaction(caller) as session:
             await self._viewer(session, caller, org_id)
-            rows = await session.exec(
-                select(SlaPolicy)
-                .where(SlaPolicy.org_id == org_id)
-                .order_by(col(SlaPolicy.position))
-            )
-            return list(rows)
+            return await repository.policies(session, org_id)
 
     async def policies_by_id(self, caller: Caller, ids: list[UUID]) -> list[SlaPolicy | None]:
         """Policies of the caller's organization (row security hides the others)."""
@@ -445,13 +438,7 @@ class SupportService:
         self, session: AsyncSession, org_id: UUID, priority: str, tags: list[str]
     ) -> dict[str, Any] | None:
         """The first policy whose conditions the ticket meets, as the event log keeps it."""
-        rows = await session.exec(
-            select(SlaPolicy, BusinessCalendar)
-            .join(BusinessCalendar, col(BusinessCalendar.id) == SlaPolicy.calendar_id)
-            .where(SlaPolicy.org_id == org_id)
-            .order_by(col(SlaPolicy.position))
-        )
-        for policy, calendar in rows:
+        for policy, calendar in await repository.policies_with_calendars(session, org_id):
             if policies.covers(policy.priorities, policy.tags, priority, tags):
                 return policies.policy_data(policy, calendar)
         return None
@@ -467,31 +454,14 @@ class SupportService:
         """Each ticket's clocks as of now (None for a ticket the caller cannot see)."""
         async with self.db.transaction(caller) as session:
             visible = await self._readable(session, caller, ticket_ids)
-            rows = await session.exec(
-                select(TicketEvent)
-                .where(col(TicketEvent.ticket_id).in_([t.id for t in visible.values()]))
-                .order_by(col(TicketEvent.at))
-            )
-            by_ticket: dict[UUID, list[TicketEvent]] = {}
-            for row in rows:
-                by_ticket.setdefault(row.ticket_id, []).append(row)
+            logs = await repository.events_by_ticket(session, list(visible))
         now = utcnow()
-        return [
-            sla.compute(eventlog.events_of(by_ticket.get(i, [])), now) if i in visible else None
-            for i in ticket_ids
-        ]
+        return [sla.compute(logs.get(i, []), now) if i in visible else None for i in ticket_ids]
 
     # tickets ---------------------------------------------------------------------------------
 
     async def _next_number(self, session: AsyncSession, org_id: UUID) -> int:
-        number = await session.exec(  # type: ignore[call-overload]
-            text(
-                "insert into support.ticket_counters (org_id, last) values (:org, 1)"
-                " on conflict (org_id) do update set last = support.ticket_counters.last + 1"
-                " returning last"
-            ).bindparams(org=org_id)
-        )
-        return int(number.scalar_one())
+        return await repository.next_number(session, org_id)
 
     async def create_ticket(self, caller: Caller, org_id: UUID, new: NewTicket) -> Ticket:
         requester = signed_in(caller)
@@ -570,13 +540,7 @@ class SupportService:
         """Attached files matching ``where`` on tickets the caller may read; internal notes'
         files for agents only."""
         async with self.db.transaction(caller) as session:
-            rows = list(
-                await session.exec(
-                    select(Attachment)
-                    .where(where, Attachment.status == "uploaded")
-                    .order_by(col(Attachment.created_at))
-                )
-            )
+            rows = await repository.attached_files(session, where)
             tickets = [a.ticket_id for a in rows if a.ticket_id]
             visible = await self._readable(session, caller, tickets)
             agent = await self._sees_internal(session, caller)
@@ -644,8 +608,8 @@ class SupportService:
             viewer = await self._viewer(session, caller, caller.org_id)
         except Rejected:
             return {}
-        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))
-        return {t.id: t for t in rows if self._visible(viewer, t)}
+        found = await repository.tickets_by_ids(session, ticket_ids)
+        return {i: t for i, t in found.items() if self._visible(viewer, t)}
 
     async def similar(
         self, caller: Caller, ticket_ids: list[UUID], first: int
@@ -686,10 +650,7 @@ class SupportService:
         return [(found[m], s) for m, s in matches if m in found]
 
     async def _by_ids(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, Ticket]:
-        if not ids:
-            return {}
-        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ids)))
-        return {t.id: t for t in rows}
+        return await repository.tickets_by_ids(session, ids)
 
     async def tickets_by_id(self, caller: Caller, ticket_ids: list[UUID]) -> list[Ticket | None]:
         async with self.db.transaction(caller) as session:
@@ -712,24 +673,16 @@ class SupportService:
                 viewer = await self._viewer(session, caller, org_id)
             except Rejected:
                 return Page([], False)
-            query = select(Ticket).where(Ticket.org_id == org_id)
-            if not viewer.agent:
-                query = query.where(Ticket.requester_id == viewer.user_id)
-            if where.status is not None:
-                query = query.where(Ticket.status == where.status.value)
-            if where.assignee_id is not None:
-                query = query.where(Ticket.assignee_id == where.assignee_id)
-            if where.tag is not None:
-                query = query.where(col(Ticket.tags).contains([where.tag.lower()]))
-            if where.breached is not None:
-                breached = col(Ticket.sla_breached_at).is_not(None) | (
-                    col(Ticket.sla_due_at) <= utcnow()
-                )
-                query = query.where(breached if where.breached else ~breached)
-            if before is not None:
-                query = query.where(Ticket.number < before)
-            rows = await session.exec(query.order_by(col(Ticket.number).desc()).limit(size + 1))
-            return trimmed(list(rows), size)
+            rows = await repository.ticket_page(
+                session,
+                org_id,
+                requester=None if viewer.agent else viewer.user_id,
+                where=where,
+                now=utcnow(),
+                before=before,
+                size=size,
+            )
+            return trimmed(rows, size)
 
     async def tickets_of_users(
         self, caller: Caller, user_ids: list[UUID], *, assigned: bool
@@ -742,12 +695,8 @@ class SupportService:
                 viewer = await self._viewer(session, caller, caller.org_id)
             except Rejected:
                 return [[] for _ in user_ids]
-            column = col(Ticket.assignee_id if assigned else Ticket.requester_id)
-            rows = await session.exec(
-                select(Ticket)
-                .where(Ticket.org_id == viewer.org_id, column.in_(user_ids))
-                .order_by(col(Ticket.number).desc())
-                .limit(100 * len(user_ids))
+            rows = await repository.tickets_of_users(
+                session, viewer.org_id, user_ids, assigned=assigned
             )
             by_user: dict[UUID, list[Ticket]] = {}
             for ticket in rows:
@@ -795,12 +744,7 @@ class SupportService:
                 "A merged ticket cannot be merged again.",
                 "sourceId",
             )
-            for table in (Comment, Attachment):
-                await session.exec(
-                    update(table)
-                    .where(col(table.ticket_id) == source.id)
-                    .values(ticket_id=target.id)
-                )
+            await repository.move_thread(session, source.id, target.id)
             source.status, source.merged_into_id = Status.MERGED.value, target.id
             await self._record(session, source, "status", {"to": source.status})
             target.updated_at = utcnow()
@@ -849,10 +793,7 @@ class SupportService:
         hashed = token_hash(token)
         async with self.db.transaction(caller) as session:
             await set_local(session, "app.token_hash", hashed)
-            rows = await session.exec(
-                select(Rating).where(Rating.token_hash == hashed).with_for_update()
-            )
-            rating = rows.first()
+            rating = await repository.locked_rating(session, hashed)
             if rating is None or rating.expires_at < utcnow():
                 raise Rejected.one(
                     ErrorCode.INVALID_TOKEN, "This rating link is invalid or has expired.", "token"
@@ -1001,10 +942,7 @@ class SupportService:
         async with self.db.transaction(caller) as session:
             visible = await self._readable(session, caller, ticket_ids)
             agent = await self._sees_internal(session, caller)
-            query = select(Comment).where(col(Comment.ticket_id).in_(list(visible)))
-            if not agent:
-                query = query.where(col(Comment.internal).is_(False))
-            rows = await session.exec(query.order_by(col(Comment.created_at), col(Comment.id)))
+            rows = await repository.comments_of_tickets(session, list(visible), internal=agent)
             by_ticket: dict[UUID, list[Comment]] = {}
             for comment in rows:
                 by_ticket.setdefault(comment.ticket_id, []).append(comment)
@@ -1024,20 +962,12 @@ class SupportService:
             if caller.org_id is None or not ticket_ids:
                 return [0 for _ in ticket_ids]
             agent = await self._sees_internal(session, caller)
-            counted = (
-                func.count() if agent else func.count().filter(col(Comment.internal).is_(False))
-            )
-            rows = await session.exec(
-                select(Comment.ticket_id, counted)
-                .where(col(Comment.ticket_id).in_(ticket_ids))
-                .group_by(col(Comment.ticket_id))
-            )
-            counts = dict(rows.all())
-        return [int(counts.get(i, 0)) for i in ticket_ids]
+            counts = await repository.comment_counts(session, ticket_ids, internal=agent)
+        return [counts.get(i, 0) for i in ticket_ids]
 
     async def comments_by_id(self, caller: Caller, comment_ids: list[UUID]) -> list[Comment | None]:
         async with self.db.transaction(caller) as session:
-            rows = list(await session.exec(select(Comment).where(col(Comment.id).in_(comment_ids))))
+            rows = await repository.comments_by_ids(session, comment_ids)
             visible = await self._readable(session, caller, [c.ticket_id for c in rows])
             agent = await self._sees_internal(session, caller)
         found = {c.id: c for c in rows if c.ticket_id in visible and (agent or not c.internal)}

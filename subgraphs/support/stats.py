@@ -4,7 +4,6 @@ organization's SLA met % and CSAT per agent and team. Owners and admins only."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,9 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.caller import Caller
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, existing, require
-from subgraphs.support import eventlog, policies, sla
+from subgraphs.support import policies, repository, sla
 from subgraphs.support.escalations import managed
-from subgraphs.support.models import BusinessCalendar, Rating, Team, Ticket, TicketEvent
+from subgraphs.support.models import BusinessCalendar, Rating, Team, Ticket
 
 PREVIEW_DAYS = 30
 MAX_SPAN = timedelta(days=366)
@@ -103,19 +102,6 @@ class Reports:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _logs(
-        self, session: AsyncSession, tickets: list[Ticket]
-    ) -> dict[UUID, list[sla.Event]]:
-        rows = await session.exec(
-            select(TicketEvent)
-            .where(col(TicketEvent.ticket_id).in_([t.id for t in tickets]))
-            .order_by(col(TicketEvent.at))
-        )
-        logs: dict[UUID, list[TicketEvent]] = defaultdict(list)
-        for row in rows:
-            logs[row.ticket_id].append(row)
-        return {t.id: eventlog.events_of(logs[t.id]) for t in tickets}
-
     async def _teams(self, session: AsyncSession, org_id: UUID) -> dict[UUID, Team]:
         rows = await session.exec(select(Team).where(Team.org_id == org_id))
         return {t.id: t for t in rows}
@@ -138,12 +124,12 @@ class Reports:
                 )
             )
             tickets = list(rows)
-            logs = await self._logs(session, tickets)
+            logs = await repository.events_by_ticket(session, [t.id for t in tickets])
             teams = await self._teams(session, org_id)
         total, breaches = Score(), dict[UUID | None, int]()
         covered = 0
         for ticket in tickets:
-            events = logs[ticket.id]
+            events = logs.get(ticket.id, [])
             created = next((e for e in events if e.kind == "created"), None)
             if created is None or not policies.covers(
                 draft.priorities, draft.tags, created.data["priority"], ticket.tags
@@ -180,7 +166,7 @@ class Reports:
                 )
             )
             tickets = list(rows)
-            logs = await self._logs(session, tickets)
+            logs = await repository.events_by_ticket(session, [t.id for t in tickets])
             rated = await session.exec(
                 select(Rating, Ticket)
                 .join(Ticket, col(Ticket.id) == Rating.ticket_id)
@@ -194,7 +180,7 @@ class Reports:
             teams = await self._teams(session, org_id)
         total, agents, by_team = Score(), dict[Any, Score](), dict[Any, Score]()
         for ticket in tickets:
-            found = sla.compute(logs[ticket.id], now)
+            found = sla.compute(logs.get(ticket.id, []), now)
             total.count(found)
             tally(agents, [ticket.assignee_id], found, None)
             tally(by_team, [ticket.team_id], found, None)
