@@ -6,6 +6,7 @@ is notified once however many workers watch (row locks, and a unique alert per r
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from subgraphs.support import assignment, eventlog, notices, sla
 from subgraphs.support.calendar import ZERO, Calendar, add_business_time, business_time
 from subgraphs.support.models import EscalationAction, EscalationRule, Priority, Team, Ticket
 
+log = logging.getLogger("vetrai.support.watch")
 BATCH = 500
 MAX_BATCHES = 100
 LADDER = [p.value for p in Priority]
@@ -53,7 +55,7 @@ class SlaWatch:
         for _ in range(MAX_BATCHES):
             due = [d for d in await self._due() if d not in seen]
             for org_id, ticket_id in due:
-                sent += await self._check(org_id, ticket_id)
+                sent += await self._checked(org_id, ticket_id)
             seen.update(due)
             if len(due) < BATCH:
                 break
@@ -70,6 +72,18 @@ class SlaWatch:
                 .limit(BATCH)
             )
             return [(org, ticket) for org, ticket in rows.all()]
+
+    async def _checked(self, org_id: UUID, ticket_id: UUID) -> int:
+        """One ticket whose data the engine cannot read (say, a calendar with no hours left)
+        must not hold back every other organization's alerts: it is logged and tried again
+        next minute."""
+        try:
+            return await self._check(org_id, ticket_id)
+        except (ValueError, LookupError):
+            log.exception(
+                "SLA watch skipped a ticket", extra={"fields": {"ticket": str(ticket_id)}}
+            )
+            return 0
 
     async def _check(self, org_id: UUID, ticket_id: UUID) -> int:
         async with self.db.transaction(Caller(org_id=org_id)) as session:

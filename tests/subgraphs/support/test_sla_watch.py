@@ -6,8 +6,9 @@ admins, each named in the timeline; two watches at once notify once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -331,3 +332,31 @@ async def test_the_watch_setting_shows_ids_and_changes_nothing_of_another_organi
             )
         )
         assert changed.rowcount == 0
+
+
+async def test_a_ticket_the_engine_cannot_read_does_not_hold_back_the_others(
+    support: Subgraph,
+    watch: SlaWatch,
+    owner_engine: AsyncEngine,
+    clock: time_machine.Traveller,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    org = Org()
+    await office_policy(support, org, HIGH)
+    broken = await ticket(support, org.caller(), priority="HIGH")
+    fine = await ticket(support, org.caller(), priority="HIGH")
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "insert into support.ticket_events (id, org_id, ticket_id, at, kind, data)"
+                " values (gen_random_uuid(), :org, :t, :at, 'priority', '{}')"
+            ),
+            {"org": org.id, "t": broken["id"], "at": datetime.now(UTC)},
+        )
+    clock.shift(timedelta(minutes=50))
+    with caplog.at_level(logging.ERROR, logger="vetrai.support.watch"):
+        await watch.run()
+    assert "SLA watch skipped a ticket" in [r.getMessage() for r in caplog.records]
+    assert events(await timeline(support, org, fine["id"]), "WARNING") == [
+        ("first_response", "WARNING")
+    ]
