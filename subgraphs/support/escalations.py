@@ -13,17 +13,10 @@ from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.errors import ErrorCode, existing, require
 from subgraphs.support import sla
+from subgraphs.support.access import managed
 from subgraphs.support.models import EscalationAction, EscalationLevel, EscalationRule, Team
 
 MAX_RULES = 50
-
-
-def managed(caller: Caller, org_id: UUID) -> None:
-    require(
-        caller.org_id == org_id and bool(caller.roles & {"owner", "admin"}),
-        ErrorCode.FORBIDDEN,
-        "Only owners and admins can do this.",
-    )
 
 
 class Escalations:

@@ -32,6 +32,7 @@ from subgraphs.support import (
     similar,
     sla,
 )
+from subgraphs.support.access import MANAGERS, managed
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.escalations import Escalations
@@ -54,7 +55,6 @@ from subgraphs.support.models import (
 from subgraphs.support.settings import Settings
 from subgraphs.support.stats import Reports
 
-MANAGERS = frozenset({"owner", "admin"})
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "b", "i", "u", "s", "a", "ul", "ol", "li",
     "blockquote", "code", "pre", "h1", "h2", "h3", "h4", "hr", "span",
@@ -211,11 +211,7 @@ class SupportService:
         return viewer
 
     def _manager(self, caller: Caller, org_id: UUID) -> None:
-        require(
-            caller.org_id == org_id and bool(caller.roles & MANAGERS),
-            ErrorCode.FORBIDDEN,
-            "Only owners and admins can do this.",
-        )
+        managed(caller, org_id)
 
     def _visible(self, viewer: Viewer, ticket: Ticket | None) -> Ticket | None:
         if ticket is None or ticket.org_id != viewer.org_id:

@@ -17,7 +17,7 @@ from core.caller import Caller
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, existing, require
 from subgraphs.support import policies, repository, sla
-from subgraphs.support.escalations import managed
+from subgraphs.support.access import managed
 from subgraphs.support.models import BusinessCalendar, Rating, Team, Ticket
 
 PREVIEW_DAYS = 30
