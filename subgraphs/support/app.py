@@ -1,4 +1,4 @@
-"""The support subgraph (port 8005): its schema, services and migrations."""
+"""The support subgraph (port 8005): its schema, services, migrations and jobs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from subgraphs.kernel.storage import Storage
 from subgraphs.support.schema import schema
 from subgraphs.support.service import SupportService
 from subgraphs.support.settings import Settings
+from subgraphs.support.tasks import JOBS
 
 
 def services(runtime: Runtime, settings: Settings) -> SupportService:
@@ -24,4 +25,5 @@ DOMAIN = Domain(
     schema=schema,
     services=services,
     migrations=MigrationSet("support", Path(__file__).parent / "migrations"),
+    jobs=JOBS,
 )

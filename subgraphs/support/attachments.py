@@ -11,9 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.kernel import validation
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, require
+from subgraphs.kernel.outbox import stage_job
 from subgraphs.kernel.storage import ObjectKey, Storage, Upload
-from subgraphs.support.contract import SupportErrorCode
-from subgraphs.support.models import Attachment
+from subgraphs.support.contract import SCAN_JOB, SupportErrorCode
+from subgraphs.support.models import Attachment, ScanStatus
 
 # The types a ticket accepts, with how their first bytes must start (None: text).
 SIGNATURES: dict[str, tuple[bytes, ...] | None] = {
@@ -107,9 +108,10 @@ async def take(
     ticket_id: UUID,
     comment_id: UUID | None,
     internal: bool,
+    scanning: bool,
 ) -> list[Attachment]:
     """Attach the caller's uploaded attachments ``ids``: each must exist in the organization,
-    be unattached, and be stored as declared."""
+    be unattached, and be stored as declared; with ``scanning`` each waits for its scan."""
     ids = list(dict.fromkeys(ids))
     require(len(ids) <= 20, ErrorCode.INVALID_INPUT, "At most 20 attachments.", "attachmentIds")
     if not ids:
@@ -128,8 +130,23 @@ async def take(
         attachment.status = "uploaded"
         attachment.ticket_id, attachment.comment_id = ticket_id, comment_id
         attachment.internal = internal
+        attachment.scan_status = (
+            ScanStatus.PENDING_SCAN if scanning else ScanStatus.UNSCANNED
+        ).value
         session.add(attachment)
+        if scanning:
+            await stage_job(
+                session,
+                SCAN_JOB,
+                str(org_id),
+                str(attachment.id),
+                job_id=f"{SCAN_JOB}:{attachment.id}",
+            )
     return list(found.values())
+
+
+def downloadable(attachment: Attachment) -> bool:
+    return attachment.scan_status in (ScanStatus.CLEAN.value, ScanStatus.UNSCANNED.value)
 
 
 async def _check_stored(storage: Storage, attachment: Attachment) -> None:

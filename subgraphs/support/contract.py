@@ -1,8 +1,12 @@
-"""What other parties may know of support: the codes its mutations return besides the kernel's."""
+"""What other parties may know of support: the codes its mutations return besides the kernel's,
+and the names of its worker jobs."""
 
 from __future__ import annotations
 
 from subgraphs.kernel.errors import Code
+
+SLA_WATCH_JOB = "support_sla_watch"
+SCAN_JOB = "support_scan_attachment"
 
 
 class SupportErrorCode(Code):
@@ -21,6 +25,10 @@ class SupportErrorCode(Code):
     ATTACHMENT_NOT_UPLOADED = (
         "ATTACHMENT_NOT_UPLOADED",
         "The upload was asked for but no file arrived.",
+    )
+    ATTACHMENT_INFECTED = (
+        "ATTACHMENT_INFECTED",
+        "The virus scanner found malware in the file; it was deleted.",
     )
     ASSIGNEE_NOT_AGENT = "ASSIGNEE_NOT_AGENT", "The assignee is no agent of the organization."
     AGENT_AT_CAPACITY = "AGENT_AT_CAPACITY", "The agent holds their capacity of open tickets."

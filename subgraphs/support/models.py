@@ -67,6 +67,8 @@ class Ticket(SQLModel, table=True):
     # Derived from the event log on every change (see sla.py), so lists can filter on them.
     sla_due_at: datetime | None = None
     sla_breached_at: datetime | None = None
+    # when the SLA watch next has a warning or breach to notify (see watch.py)
+    sla_alert_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -146,6 +148,8 @@ class TeamMember(SQLModel, table=True):
     org_id: UUID
     # round-robin: the member assigned longest ago (or never) is next
     last_assigned_at: datetime | None = None
+    # team admins hear of failed assignments and escalations
+    admin: bool = False
 
 
 class BusinessCalendar(SQLModel, table=True):
@@ -185,6 +189,34 @@ class SlaPolicy(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class EscalationLevel(enum.Enum):
+    WARNING = "warning"
+    BREACH = "breach"
+
+
+class EscalationAction(enum.Enum):
+    REASSIGN = "reassign"
+    RAISE_PRIORITY = "raise_priority"
+    NOTIFY_TEAM_ADMINS = "notify_team_admins"
+
+
+class EscalationRule(SQLModel, table=True):
+    """What the SLA watch does when a clock of the organization warns or breaches."""
+
+    __tablename__ = "escalation_rules"
+    __table_args__ = SCHEMA
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    org_id: UUID
+    name: str = Field(max_length=100)
+    level: str = Field(max_length=16)
+    clock: str | None = Field(default=None, max_length=32)  # None: any clock
+    action: str = Field(max_length=32)
+    team_id: UUID | None = Field(default=None, foreign_key="support.teams.id")
+    position: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class TicketEvent(SQLModel, table=True):
     """One fact of a ticket's life the SLA clocks depend on; never updated."""
 
@@ -199,9 +231,16 @@ class TicketEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
 
 
+class ScanStatus(enum.Enum):
+    PENDING_SCAN = "pending_scan"
+    CLEAN = "clean"
+    INFECTED = "infected"
+    UNSCANNED = "unscanned"  # attached while virus scanning was off
+
+
 class Attachment(SQLModel, table=True):
     """A file on a ticket or comment, stored at ``orgs/<org>/tickets/<id>``; ``uploaded`` once
-    its upload was checked and it was attached."""
+    its upload was checked and it was attached; downloadable once scanned clean."""
 
     __tablename__ = "attachments"
     __table_args__ = SCHEMA
@@ -216,6 +255,8 @@ class Attachment(SQLModel, table=True):
     ticket_id: UUID | None = Field(default=None, foreign_key="support.tickets.id")
     comment_id: UUID | None = Field(default=None, foreign_key="support.comments.id")
     internal: bool = False
+    scan_status: str = Field(default=ScanStatus.PENDING_SCAN.value, max_length=16)
+    scanned_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -30,7 +30,7 @@ from subgraphs.kernel.schema import (
     require_scope,
 )
 from subgraphs.kernel.validation import identifier, uuid_or_none
-from subgraphs.support import models, sla
+from subgraphs.support import models, sla, stats
 from subgraphs.support.contract import SupportErrorCode
 from subgraphs.support.models import FieldType, Priority, Status
 from subgraphs.support.service import NewTicket, SupportService, TicketChanges, TicketFilter
@@ -84,6 +84,18 @@ class ClockStatus(enum.Enum):
         "stopped", description="Ended without being met (the ticket closed first)."
     )
     BREACHED = strawberry.enum_value("breached", description="Its target passed.")
+
+
+@strawberry.enum(description="The virus scan of an attachment.")
+class AttachmentScanStatus(enum.Enum):
+    PENDING_SCAN = strawberry.enum_value("pending_scan", description="Not scanned yet.")
+    CLEAN = strawberry.enum_value("clean", description="Scanned: no virus found.")
+    INFECTED = strawberry.enum_value(
+        "infected", description="A virus was found: the file was deleted."
+    )
+    UNSCANNED = strawberry.enum_value(
+        "unscanned", description="Attached while virus scanning was off."
+    )
 
 
 def _bad_argument(rejected: Rejected) -> GraphQLError:
@@ -266,8 +278,20 @@ class Attachment:
         ).load(key)
         return cls.of(found) if found else None
 
-    @strawberry.field(description="A link valid five minutes that saves the file.")
-    def download_url(self, info: Info) -> str:
+    @strawberry.field(description="Where the virus scan of the file stands.")
+    def scan_status(self) -> AttachmentScanStatus:
+        return AttachmentScanStatus(self.row.scan_status)
+
+    @strawberry.field(
+        description="A link valid five minutes that saves the file; null until the file is "
+        "scanned clean, and an ATTACHMENT_INFECTED error for a file found infected."
+    )
+    def download_url(self, info: Info) -> str | None:
+        if self.row.scan_status == models.ScanStatus.INFECTED.value:
+            raise GraphQLError(
+                f"{self.row.file_name} was found infected and removed.",
+                extensions={"code": SupportErrorCode.ATTACHMENT_INFECTED.value},
+            )
         return info.context.services.download_url(self.row)
 
 
@@ -588,6 +612,150 @@ class SlaPolicy:
         return cls.of(found) if found else None
 
 
+@strawberry.enum(description="One of a ticket's SLA clocks.")
+class SlaClockName(enum.Enum):
+    FIRST_RESPONSE = strawberry.enum_value(
+        sla.FIRST_RESPONSE, description="Until an agent's first public reply."
+    )
+    NEXT_RESPONSE = strawberry.enum_value(
+        sla.NEXT_RESPONSE, description="While a requester's message is unanswered."
+    )
+    RESOLUTION = strawberry.enum_value(sla.RESOLUTION, description="Until the ticket is resolved.")
+
+
+@strawberry.enum(description="When an escalation rule runs.")
+class SlaEscalationLevel(enum.Enum):
+    WARNING = strawberry.enum_value("warning", description="A clock used 80 % of its target.")
+    BREACH = strawberry.enum_value("breach", description="A clock passed its target.")
+
+
+@strawberry.enum(description="What an escalation rule does.")
+class SlaEscalationAction(enum.Enum):
+    REASSIGN = strawberry.enum_value(
+        "reassign", description="Round-robin to another available agent of the rule's team."
+    )
+    RAISE_PRIORITY = strawberry.enum_value(
+        "raise_priority", description="One step up: low, normal, high, urgent."
+    )
+    NOTIFY_TEAM_ADMINS = strawberry.enum_value(
+        "notify_team_admins",
+        description="Notify the admins of the rule's team (else of the ticket's team).",
+    )
+
+
+@strawberry.type(description="What the SLA watch does when a clock warns or breaches.")
+class SlaEscalationRule:
+    id: strawberry.ID = strawberry.field(description="Its id.")
+    name: str = strawberry.field(description="Named in the ticket's SLA timeline.")
+    level: SlaEscalationLevel = strawberry.field(description="When it runs.")
+    clock: SlaClockName | None = strawberry.field(description="Null: any clock.")
+    action: SlaEscalationAction = strawberry.field(description="What it does.")
+    team_id: strawberry.ID | None = strawberry.field(description="The team it acts on.")
+
+    @classmethod
+    def of(cls, row: models.EscalationRule) -> SlaEscalationRule:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            level=SlaEscalationLevel(row.level),
+            clock=SlaClockName(row.clock) if row.clock else None,
+            action=SlaEscalationAction(row.action),
+            team_id=strawberry.ID(str(row.team_id)) if row.team_id else None,
+        )
+
+
+@strawberry.type(description="SLA clocks that ended met or breached (running ones not counted).")
+class SlaScore:
+    met: int = strawberry.field(description="Clocks met within their target.")
+    breached: int = strawberry.field(description="Clocks that passed their target.")
+    met_percent: float | None = strawberry.field(
+        description="Met out of met and breached, 0 to 100; null with neither."
+    )
+
+    @classmethod
+    def of(cls, score: stats.Score) -> SlaScore:
+        return cls(met=score.met, breached=score.breached, met_percent=score.met_percent)
+
+
+@strawberry.type(description="Satisfaction ratings given.")
+class Csat:
+    average: float | None = strawberry.field(description="From 1 to 5; null without ratings.")
+    count: int = strawberry.field(description="How many ratings.")
+
+    @classmethod
+    def of(cls, score: stats.Score) -> Csat:
+        return cls(average=score.csat_average, count=len(score.ratings))
+
+
+@strawberry.type(description="One agent's share of the support stats.")
+class AgentSupportStats:
+    agent: User = strawberry.field(description="The assignee of the tickets counted.")
+    sla: SlaScore = strawberry.field(description="Clocks of the tickets assigned to them.")
+    csat: Csat = strawberry.field(description="Ratings of the tickets assigned to them.")
+
+
+@strawberry.type(description="One team's share of the support stats.")
+class TeamSupportStats:
+    team: Team = strawberry.field(description="The team of the tickets counted.")
+    sla: SlaScore = strawberry.field(description="Clocks of the team's tickets.")
+    csat: Csat = strawberry.field(description="Ratings of the team's tickets.")
+
+
+@strawberry.type(description="SLA and satisfaction of an organization over a span of time.")
+class SupportStats:
+    sla: SlaScore = strawberry.field(description="Clocks of the tickets created in the span.")
+    csat: Csat = strawberry.field(description="Ratings given in the span.")
+    agents: list[AgentSupportStats] = strawberry.field(description="By assignee.")
+    teams: list[TeamSupportStats] = strawberry.field(description="By team, by name.")
+
+    @classmethod
+    def of(cls, found: stats.Stats) -> SupportStats:
+        return cls(
+            sla=SlaScore.of(found.total),
+            csat=Csat.of(found.total),
+            agents=[
+                AgentSupportStats(
+                    agent=User(id=strawberry.ID(str(a))), sla=SlaScore.of(s), csat=Csat.of(s)
+                )
+                for a, s in sorted(found.by_agent.items(), key=lambda p: str(p[0]))
+            ],
+            teams=[
+                TeamSupportStats(
+                    team=Team(id=strawberry.ID(str(t.id)), name=t.name),
+                    sla=SlaScore.of(s),
+                    csat=Csat.of(s),
+                )
+                for t, s in found.by_team
+            ],
+        )
+
+
+@strawberry.type(description="Tickets of one team a draft policy would have breached.")
+class TeamBreaches:
+    team: Team | None = strawberry.field(description="Null: tickets of no team.")
+    breaches: int = strawberry.field(description="Tickets with a breached clock.")
+
+
+@strawberry.type(description="How a draft SLA policy would have scored the last 30 days.")
+class SlaPolicyPreview:
+    tickets: int = strawberry.field(description="Tickets of the last 30 days the draft covers.")
+    sla: SlaScore = strawberry.field(description="Their clocks under the draft.")
+    breaches_by_team: list[TeamBreaches] = strawberry.field(description="Most breaches first.")
+
+    @classmethod
+    def of(cls, found: stats.Preview) -> SlaPolicyPreview:
+        return cls(
+            tickets=found.tickets,
+            sla=SlaScore.of(found.score),
+            breaches_by_team=[
+                TeamBreaches(
+                    team=Team(id=strawberry.ID(str(t.id)), name=t.name) if t else None, breaches=n
+                )
+                for t, n in found.breaches_by_team
+            ],
+        )
+
+
 @strawberry.federation.type(keys=["id"])
 class Organization:
     id: strawberry.ID
@@ -639,6 +807,39 @@ class Organization:
                 has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
             ),
         )
+
+    @strawberry.field(
+        description="Owners and admins: SLA met % and CSAT per agent and team, of tickets "
+        "created (and ratings given) from `from` to `to`; null for anyone else."
+    )
+    async def support_stats(
+        self,
+        info: Info,
+        from_: Annotated[
+            datetime, strawberry.argument(name="from", description="Start of the span.")
+        ],
+        to: Annotated[datetime, strawberry.argument(description="End of the span (excluded).")],
+    ) -> SupportStats | None:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:read")
+        org_id = uuid_or_none(self.id)
+        if org_id is None or not ctx.caller.manages(org_id):
+            return None
+        try:
+            found = await ctx.services.reports.stats(ctx.caller, org_id, from_, to)
+        except Rejected as exc:
+            raise _bad_argument(exc) from None
+        return SupportStats.of(found)
+
+    @strawberry.field(description="Escalation rules, in the order the SLA watch runs them.")
+    async def sla_escalation_rules(self, info: Info) -> list[SlaEscalationRule]:
+        org_id = uuid_or_none(self.id)
+        if org_id is None:
+            return []
+        ctx = info.context
+        return [
+            SlaEscalationRule.of(r) for r in await ctx.services.escalations.of(ctx.caller, org_id)
+        ]
 
     @strawberry.field(description="Its SLA policies; empty unless you act in it.")
     async def sla_policies(self, info: Info) -> list[SlaPolicy]:
@@ -807,6 +1008,26 @@ class SetAgentInput:
     )
 
 
+@strawberry.input(description="A rule run after a warning or breach is notified.")
+class CreateSlaEscalationRuleInput:
+    organization_id: strawberry.ID = strawberry.field(description="Your organization.")
+    name: str = strawberry.field(description="Shown in timelines; at most 100 characters.")
+    level: SlaEscalationLevel = strawberry.field(description="Warning (80 %) or breach.")
+    action: SlaEscalationAction = strawberry.field(description="What to do.")
+    clock: SlaClockName | None = strawberry.field(default=None, description="Null: any clock.")
+    team_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Needed to reassign; else the ticket's team is used."
+    )
+
+
+@strawberry.type(description="The created escalation rule, or why not.")
+class SlaEscalationRulePayload:
+    rule: SlaEscalationRule | None = strawberry.field(default=None, description="The rule.")
+    errors: list[SupportUserError] = strawberry.field(
+        default_factory=list, description="Why nothing was created."
+    )
+
+
 @strawberry.input(description="A ticket to hand to a team.")
 class AssignTicketToTeamInput:
     ticket_id: strawberry.ID = strawberry.field(description="The ticket's id.")
@@ -866,6 +1087,19 @@ class CreateBusinessCalendarInput:
     )
     holidays: list[date] | None = strawberry.field(
         default=None, description="Up to 1000 days without business hours."
+    )
+
+
+@strawberry.input(description="An SLA policy not saved, to preview.")
+class SlaPolicyDraftInput:
+    organization_id: strawberry.ID = strawberry.field(description="Your organization.")
+    calendar_id: strawberry.ID = strawberry.field(description="One of its business calendars.")
+    targets: list[SlaTargetInput] = strawberry.field(description="Targets by priority.")
+    priorities: list[Priority] | None = strawberry.field(
+        default=None, description="Tickets of these priorities; none: any."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Tickets with one of these tags; none: any."
     )
 
 
@@ -963,6 +1197,38 @@ class Query:
                 return []
             raise _bad_argument(exc) from None
         return [SimilarTicket(score=s, ticket=Ticket.of(t)) for t, s in found]
+
+    @strawberry.federation.field(
+        requires_scopes=[["tickets:read"]],
+        description="Owners and admins: how a draft policy would have scored the last 30 days "
+        "of tickets (met %, breaches per team); null for anyone else.",
+    )
+    async def preview_sla_policy(
+        self,
+        info: Info,
+        draft: Annotated[SlaPolicyDraftInput, strawberry.argument(description="The policy.")],
+    ) -> SlaPolicyPreview | None:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:read")
+        try:
+            org_id = identifier(draft.organization_id, "organizationId")
+            if not ctx.caller.manages(org_id):
+                return None
+            found = await ctx.services.reports.preview(
+                ctx.caller,
+                org_id,
+                stats.Draft(
+                    calendar_id=identifier(draft.calendar_id, "calendarId"),
+                    targets={p.value: t for p, t in _targets(draft.targets).items()},
+                    priorities=[p.value for p in draft.priorities or []],
+                    tags=[t.lower() for t in draft.tags or []],
+                ),
+            )
+        except Rejected as exc:
+            if exc.problems[0].code == ErrorCode.NOT_FOUND:
+                return None
+            raise _bad_argument(exc) from None
+        return SlaPolicyPreview.of(found)
 
 
 @strawberry.type(description=MUTATION)
@@ -1208,12 +1474,44 @@ class Mutation:
         info: Info,
         team_id: Annotated[strawberry.ID, strawberry.argument(description="The team's id.")],
         user_id: Annotated[strawberry.ID, strawberry.argument(description="An agent's user id.")],
+        admin: Annotated[
+            bool,
+            strawberry.argument(
+                description="Team admins hear of failed assignments and escalations."
+            ),
+        ] = False,
     ) -> SupportActionPayload:
         ctx = info.context
         await ctx.services.add_team_member(
-            ctx.caller, identifier(team_id, "teamId"), identifier(user_id, "userId")
+            ctx.caller, identifier(team_id, "teamId"), identifier(user_id, "userId"), admin=admin
         )
         return SupportActionPayload(ok=True)
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]],
+        description="Owners and admins: what to do when an SLA clock warns or breaches."
+        " Errors: `INVALID_INPUT`, `FORBIDDEN`, `NOT_FOUND`.",
+    )
+    @rejections_as(SlaEscalationRulePayload)
+    async def create_sla_escalation_rule(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateSlaEscalationRuleInput, strawberry.argument(description="The rule.")
+        ],
+    ) -> SlaEscalationRulePayload:
+        ctx = info.context
+        require_scope(ctx.caller, "tickets:write")
+        rule = await ctx.services.escalations.create(
+            ctx.caller,
+            identifier(input.organization_id, "organizationId"),
+            input.name,
+            models.EscalationLevel(str(input.level.value)),
+            models.EscalationAction(str(input.action.value)),
+            str(input.clock.value) if input.clock else None,
+            identifier(input.team_id, "teamId") if input.team_id else None,
+        )
+        return SlaEscalationRulePayload(rule=SlaEscalationRule.of(rule))
 
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],

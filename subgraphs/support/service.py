@@ -3,7 +3,6 @@ on business calendars (clocks computed by ``sla`` from each ticket's event log).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -12,8 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlmodel import col, func, select, update
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
@@ -25,9 +23,20 @@ from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.kernel.usage import record_usage
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
-from subgraphs.support import assignment, attachments, similar, sla
+from subgraphs.support import (
+    assignment,
+    attachments,
+    eventlog,
+    policies,
+    repository,
+    scanning,
+    similar,
+    sla,
+)
+from subgraphs.support.access import MANAGERS, managed
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import SupportErrorCode
+from subgraphs.support.escalations import Escalations
 from subgraphs.support.models import (
     Agent,
     Attachment,
@@ -37,16 +46,16 @@ from subgraphs.support.models import (
     FieldType,
     Priority,
     Rating,
+    ScanStatus,
     SlaPolicy,
     Status,
     Team,
     TeamMember,
     Ticket,
-    TicketEvent,
 )
 from subgraphs.support.settings import Settings
+from subgraphs.support.stats import Reports
 
-MANAGERS = frozenset({"owner", "admin"})
 ALLOWED_TAGS = {
     "p", "br", "strong", "em", "b", "i", "u", "s", "a", "ul", "ol", "li",
     "blockquote", "code", "pre", "h1", "h2", "h3", "h4", "hr", "span",
@@ -165,19 +174,6 @@ def custom_values(definitions: list[FieldDefinition], values: dict[str, Any]) ->
     return {k: v for k, v in found.items() if k in known}
 
 
-def calendar_of(row: BusinessCalendar) -> Calendar:
-    hours = tuple(tuple((s[0], s[1]) for s in row.weekly_hours.get(str(d), [])) for d in range(7))
-    return Calendar(ZoneInfo(row.timezone), hours, frozenset(row.holidays))
-
-
-def policy_data(policy: SlaPolicy, calendar: BusinessCalendar) -> dict[str, Any]:
-    return sla.Policy(policy.name, calendar_of(calendar), policy.targets).as_data()
-
-
-def events_of(rows: Iterable[TicketEvent]) -> list[sla.Event]:
-    return [sla.Event(r.at, r.kind, r.data) for r in rows]
-
-
 class SupportService:
     def __init__(
         self, db: Database, redis: Redis, settings: Settings, storage: Storage | None
@@ -186,6 +182,12 @@ class SupportService:
         self.redis = redis
         self.settings = settings
         self._storage = storage
+        found = settings.support
+        self.escalations = Escalations(db)
+        self.reports = Reports(db)
+        self.scanner = scanning.scanner_for(
+            found.clamd_host, found.clamd_port, found.clamd_timeout_seconds
+        )
 
     @property
     def storage(self) -> Storage:
@@ -210,11 +212,7 @@ class SupportService:
         return viewer
 
     def _manager(self, caller: Caller, org_id: UUID) -> None:
-        require(
-            caller.org_id == org_id and bool(caller.roles & MANAGERS),
-            ErrorCode.FORBIDDEN,
-            "Only owners and admins can do this.",
-        )
+        managed(caller, org_id)
 
     def _visible(self, viewer: Viewer, ticket: Ticket | None) -> Ticket | None:
         if ticket is None or ticket.org_id != viewer.org_id:
@@ -228,8 +226,8 @@ class SupportService:
         if caller.org_id is None:
             raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown ticket.", "ticketId")
         viewer = await self._viewer(session, caller, caller.org_id)
-        rows = await session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-        return viewer, existing(self._visible(viewer, rows.first()), "ticket")
+        found = await repository.locked_ticket(session, ticket_id)
+        return viewer, existing(self._visible(viewer, found), "ticket")
 
     async def set_agent(
         self, caller: Caller, org_id: UUID, user_id: UUID, agent: bool, capacity: int | None
@@ -273,8 +271,14 @@ class SupportService:
             session.add(team)
         return team
 
-    async def add_team_member(self, caller: Caller, team_id: UUID, user_id: UUID) -> None:
-        """Agents only: a team is who automatic assignment picks from."""
+    def ticket_link(self, ticket: Ticket) -> str:
+        return f"{self.settings.core.public_url}/tickets/{ticket.id}"
+
+    async def add_team_member(
+        self, caller: Caller, team_id: UUID, user_id: UUID, *, admin: bool = False
+    ) -> None:
+        """Agents only: a team is who automatic assignment picks from; its admins hear when
+        nobody could be picked and when an escalation rule says so."""
         async with self.db.transaction(caller) as session:
             team = existing(await session.get(Team, team_id), "team")
             self._manager(caller, team.org_id)
@@ -284,8 +288,10 @@ class SupportService:
                 "Mark the member as an agent first.",
                 "userId",
             )
-            if await session.get(TeamMember, (team_id, user_id)) is None:
-                session.add(TeamMember(team_id=team_id, user_id=user_id, org_id=team.org_id))
+            member = await session.get(TeamMember, (team_id, user_id))
+            member = member or TeamMember(team_id=team_id, user_id=user_id, org_id=team.org_id)
+            member.admin = admin
+            session.add(member)
 
     async def assign_to_team(self, caller: Caller, ticket_id: UUID, team_id: UUID) -> Ticket:
         """Round-robin among the team's available agents under capacity; with nobody eligible
@@ -295,19 +301,7 @@ class SupportService:
             require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents assign tickets.")
             team = await session.get(Team, team_id)
             team = existing(team if team and team.org_id == ticket.org_id else None, "team")
-            members = await assignment.team_members(session, team.id)
-            load = await assignment.open_load(
-                session, ticket.org_id, [m.user_id for m, _ in members]
-            )
-            chosen = assignment.next_agent(members, load)
-            ticket.team_id, ticket.assignee_id = team.id, chosen.user_id if chosen else None
-            if chosen is None:
-                reason = f"nobody in {team.name} is available under their capacity"
-                await self._record(session, ticket, "assignment_failed", {"reason": reason})
-            else:
-                chosen.last_assigned_at = utcnow()
-                session.add(chosen)
-            session.add(ticket)
+            await assignment.assign(session, ticket, team, link=self.ticket_link(ticket))
         return ticket
 
     async def _is_agent(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> bool:
@@ -348,8 +342,7 @@ class SupportService:
         return definition
 
     async def _definitions(self, session: AsyncSession, org_id: UUID) -> list[FieldDefinition]:
-        rows = await session.exec(select(FieldDefinition).where(FieldDefinition.org_id == org_id))
-        return list(rows)
+        return await repository.definitions(session, org_id)
 
     # SLA policies ----------------------------------------------------------------------------
 
@@ -407,14 +400,7 @@ class SupportService:
     ) -> SlaPolicy:
         self._manager(caller, org_id)
         name = validation.text(name, "name", max_length=100)
-        for clocks in targets.values():
-            for seconds in clocks.values():
-                require(
-                    60 <= seconds <= 366 * 86400,
-                    ErrorCode.INVALID_INPUT,
-                    "Targets are from one minute to a year.",
-                    "targets",
-                )
+        policies.check_targets(targets)
         async with self.db.transaction(caller) as session:
             calendar = await session.get(BusinessCalendar, calendar_id)
             existing(calendar if calendar and calendar.org_id == org_id else None, "calendar")
@@ -436,12 +422,7 @@ class SupportService:
     async def policies(self, caller: Caller, org_id: UUID) -> list[SlaPolicy]:
         async with self.db.transaction(caller) as session:
             await self._viewer(session, caller, org_id)
-            rows = await session.exec(
-                select(SlaPolicy)
-                .where(SlaPolicy.org_id == org_id)
-                .order_by(col(SlaPolicy.position))
-            )
-            return list(rows)
+            return await repository.policies(session, org_id)
 
     async def policies_by_id(self, caller: Caller, ids: list[UUID]) -> list[SlaPolicy | None]:
         """Policies of the caller's organization (row security hides the others)."""
@@ -454,18 +435,9 @@ class SupportService:
         self, session: AsyncSession, org_id: UUID, priority: str, tags: list[str]
     ) -> dict[str, Any] | None:
         """The first policy whose conditions the ticket meets, as the event log keeps it."""
-        rows = await session.exec(
-            select(SlaPolicy, BusinessCalendar)
-            .join(BusinessCalendar, col(BusinessCalendar.id) == SlaPolicy.calendar_id)
-            .where(SlaPolicy.org_id == org_id)
-            .order_by(col(SlaPolicy.position))
-        )
-        for policy, calendar in rows:
-            if policy.priorities and priority not in policy.priorities:
-                continue
-            if policy.tags and not set(policy.tags) & set(tags):
-                continue
-            return policy_data(policy, calendar)
+        for policy, calendar in await repository.policies_with_calendars(session, org_id):
+            if policies.covers(policy.priorities, policy.tags, priority, tags):
+                return policies.policy_data(policy, calendar)
         return None
 
     # the event log ---------------------------------------------------------------------------
@@ -473,47 +445,20 @@ class SupportService:
     async def _record(
         self, session: AsyncSession, ticket: Ticket, kind: str, data: dict[str, Any]
     ) -> None:
-        """Append an event and bring the ticket's derived SLA columns up to date."""
-        now = utcnow()
-        session.add(
-            TicketEvent(org_id=ticket.org_id, ticket_id=ticket.id, at=now, kind=kind, data=data)
-        )
-        await session.flush()
-        rows = await session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))
-        clocks = sla.compute(events_of(rows), now)
-        ticket.sla_due_at, ticket.sla_breached_at = clocks.next_due_at, clocks.first_breach_at
-        ticket.updated_at = now
-        session.add(ticket)
+        await eventlog.record(session, ticket, kind, data)
 
     async def slas(self, caller: Caller, ticket_ids: list[UUID]) -> list[sla.Sla | None]:
         """Each ticket's clocks as of now (None for a ticket the caller cannot see)."""
         async with self.db.transaction(caller) as session:
             visible = await self._readable(session, caller, ticket_ids)
-            rows = await session.exec(
-                select(TicketEvent)
-                .where(col(TicketEvent.ticket_id).in_([t.id for t in visible.values()]))
-                .order_by(col(TicketEvent.at))
-            )
-            by_ticket: dict[UUID, list[TicketEvent]] = {}
-            for row in rows:
-                by_ticket.setdefault(row.ticket_id, []).append(row)
+            logs = await repository.events_by_ticket(session, list(visible))
         now = utcnow()
-        return [
-            sla.compute(events_of(by_ticket.get(i, [])), now) if i in visible else None
-            for i in ticket_ids
-        ]
+        return [sla.compute(logs.get(i, []), now) if i in visible else None for i in ticket_ids]
 
     # tickets ---------------------------------------------------------------------------------
 
     async def _next_number(self, session: AsyncSession, org_id: UUID) -> int:
-        number = await session.exec(  # type: ignore[call-overload]
-            text(
-                "insert into support.ticket_counters (org_id, last) values (:org, 1)"
-                " on conflict (org_id) do update set last = support.ticket_counters.last + 1"
-                " returning last"
-            ).bindparams(org=org_id)
-        )
-        return int(number.scalar_one())
+        return await repository.next_number(session, org_id)
 
     async def create_ticket(self, caller: Caller, org_id: UUID, new: NewTicket) -> Ticket:
         requester = signed_in(caller)
@@ -561,6 +506,7 @@ class SupportService:
             ticket_id=ticket.id,
             comment_id=comment.id if comment else None,
             internal=comment.internal if comment else False,
+            scanning=self.scanner is not None,
         )
 
     # attachments -----------------------------------------------------------------------------
@@ -592,13 +538,7 @@ class SupportService:
         """Attached files matching ``where`` on tickets the caller may read; internal notes'
         files for agents only."""
         async with self.db.transaction(caller) as session:
-            rows = list(
-                await session.exec(
-                    select(Attachment)
-                    .where(where, Attachment.status == "uploaded")
-                    .order_by(col(Attachment.created_at))
-                )
-            )
+            rows = await repository.attached_files(session, where)
             tickets = [a.ticket_id for a in rows if a.ticket_id]
             visible = await self._readable(session, caller, tickets)
             agent = await self._sees_internal(session, caller)
@@ -624,11 +564,38 @@ class SupportService:
         }
         return [found.get(i) for i in ids]
 
-    def download_url(self, attachment: Attachment) -> str:
-        """A presigned GET (five minutes, saved as a file), for an attachment read under RLS."""
+    def download_url(self, attachment: Attachment) -> str | None:
+        """A presigned GET (five minutes, saved as a file), for an attachment read under RLS;
+        None until it was scanned clean (or attached while scanning was off)."""
+        if not attachments.downloadable(attachment):
+            return None
         return self.storage.download_url(
             attachments.object_key(attachment), file_name=attachment.file_name
         )
+
+    async def scan_attachment(self, org_id: UUID, attachment_id: UUID) -> str:
+        """Scan a file waiting for its scan: clean, or infected and its object deleted. The
+        scan status it ends with."""
+        caller = Caller(org_id=org_id)
+        async with self.db.transaction(caller) as session:
+            found = await session.get(Attachment, attachment_id)
+        if found is None or found.scan_status != ScanStatus.PENDING_SCAN.value:
+            return found.scan_status if found else "unknown"
+        if self.scanner is None:
+            raise scanning.ScanFailed("CLAMD_HOST: not set")
+        key = attachments.object_key(found)
+        result = await self.scanner.scan(await self.storage.read(key, found.size_bytes))
+        if result.infected:
+            await self.storage.delete(key)
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(Attachment).where(Attachment.id == attachment_id).with_for_update()
+            )
+            attachment = existing(rows.first(), "attachment")
+            status = ScanStatus.INFECTED if result.infected else ScanStatus.CLEAN
+            attachment.scan_status, attachment.scanned_at = status.value, utcnow()
+            session.add(attachment)
+        return attachment.scan_status
 
     async def _readable(
         self, session: AsyncSession, caller: Caller, ticket_ids: list[UUID]
@@ -639,8 +606,8 @@ class SupportService:
             viewer = await self._viewer(session, caller, caller.org_id)
         except Rejected:
             return {}
-        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))
-        return {t.id: t for t in rows if self._visible(viewer, t)}
+        found = await repository.tickets_by_ids(session, ticket_ids)
+        return {i: t for i, t in found.items() if self._visible(viewer, t)}
 
     async def similar(
         self, caller: Caller, ticket_ids: list[UUID], first: int
@@ -681,10 +648,7 @@ class SupportService:
         return [(found[m], s) for m, s in matches if m in found]
 
     async def _by_ids(self, session: AsyncSession, ids: list[UUID]) -> dict[UUID, Ticket]:
-        if not ids:
-            return {}
-        rows = await session.exec(select(Ticket).where(col(Ticket.id).in_(ids)))
-        return {t.id: t for t in rows}
+        return await repository.tickets_by_ids(session, ids)
 
     async def tickets_by_id(self, caller: Caller, ticket_ids: list[UUID]) -> list[Ticket | None]:
         async with self.db.transaction(caller) as session:
@@ -707,24 +671,16 @@ class SupportService:
                 viewer = await self._viewer(session, caller, org_id)
             except Rejected:
                 return Page([], False)
-            query = select(Ticket).where(Ticket.org_id == org_id)
-            if not viewer.agent:
-                query = query.where(Ticket.requester_id == viewer.user_id)
-            if where.status is not None:
-                query = query.where(Ticket.status == where.status.value)
-            if where.assignee_id is not None:
-                query = query.where(Ticket.assignee_id == where.assignee_id)
-            if where.tag is not None:
-                query = query.where(col(Ticket.tags).contains([where.tag.lower()]))
-            if where.breached is not None:
-                breached = col(Ticket.sla_breached_at).is_not(None) | (
-                    col(Ticket.sla_due_at) <= utcnow()
-                )
-                query = query.where(breached if where.breached else ~breached)
-            if before is not None:
-                query = query.where(Ticket.number < before)
-            rows = await session.exec(query.order_by(col(Ticket.number).desc()).limit(size + 1))
-            return trimmed(list(rows), size)
+            rows = await repository.ticket_page(
+                session,
+                org_id,
+                requester=None if viewer.agent else viewer.user_id,
+                where=where,
+                now=utcnow(),
+                before=before,
+                size=size,
+            )
+            return trimmed(rows, size)
 
     async def tickets_of_users(
         self, caller: Caller, user_ids: list[UUID], *, assigned: bool
@@ -737,12 +693,8 @@ class SupportService:
                 viewer = await self._viewer(session, caller, caller.org_id)
             except Rejected:
                 return [[] for _ in user_ids]
-            column = col(Ticket.assignee_id if assigned else Ticket.requester_id)
-            rows = await session.exec(
-                select(Ticket)
-                .where(Ticket.org_id == viewer.org_id, column.in_(user_ids))
-                .order_by(col(Ticket.number).desc())
-                .limit(100 * len(user_ids))
+            rows = await repository.tickets_of_users(
+                session, viewer.org_id, user_ids, assigned=assigned
             )
             by_user: dict[UUID, list[Ticket]] = {}
             for ticket in rows:
@@ -790,12 +742,7 @@ class SupportService:
                 "A merged ticket cannot be merged again.",
                 "sourceId",
             )
-            for table in (Comment, Attachment):
-                await session.exec(
-                    update(table)
-                    .where(col(table.ticket_id) == source.id)
-                    .values(ticket_id=target.id)
-                )
+            await repository.move_thread(session, source.id, target.id)
             source.status, source.merged_into_id = Status.MERGED.value, target.id
             await self._record(session, source, "status", {"to": source.status})
             target.updated_at = utcnow()
@@ -844,10 +791,7 @@ class SupportService:
         hashed = token_hash(token)
         async with self.db.transaction(caller) as session:
             await set_local(session, "app.token_hash", hashed)
-            rows = await session.exec(
-                select(Rating).where(Rating.token_hash == hashed).with_for_update()
-            )
-            rating = rows.first()
+            rating = await repository.locked_rating(session, hashed)
             if rating is None or rating.expires_at < utcnow():
                 raise Rejected.one(
                     ErrorCode.INVALID_TOKEN, "This rating link is invalid or has expired.", "token"
@@ -977,7 +921,7 @@ class SupportService:
     ) -> None:
         if not comment.mentions:
             return
-        link = f"{self.settings.core.public_url}/tickets/{ticket.id}"
+        link = self.ticket_link(ticket)
         await stage_notification(
             session,
             NotificationRequest(
@@ -996,10 +940,7 @@ class SupportService:
         async with self.db.transaction(caller) as session:
             visible = await self._readable(session, caller, ticket_ids)
             agent = await self._sees_internal(session, caller)
-            query = select(Comment).where(col(Comment.ticket_id).in_(list(visible)))
-            if not agent:
-                query = query.where(col(Comment.internal).is_(False))
-            rows = await session.exec(query.order_by(col(Comment.created_at), col(Comment.id)))
+            rows = await repository.comments_of_tickets(session, list(visible), internal=agent)
             by_ticket: dict[UUID, list[Comment]] = {}
             for comment in rows:
                 by_ticket.setdefault(comment.ticket_id, []).append(comment)
@@ -1019,20 +960,12 @@ class SupportService:
             if caller.org_id is None or not ticket_ids:
                 return [0 for _ in ticket_ids]
             agent = await self._sees_internal(session, caller)
-            counted = (
-                func.count() if agent else func.count().filter(col(Comment.internal).is_(False))
-            )
-            rows = await session.exec(
-                select(Comment.ticket_id, counted)
-                .where(col(Comment.ticket_id).in_(ticket_ids))
-                .group_by(col(Comment.ticket_id))
-            )
-            counts = dict(rows.all())
-        return [int(counts.get(i, 0)) for i in ticket_ids]
+            counts = await repository.comment_counts(session, ticket_ids, internal=agent)
+        return [counts.get(i, 0) for i in ticket_ids]
 
     async def comments_by_id(self, caller: Caller, comment_ids: list[UUID]) -> list[Comment | None]:
         async with self.db.transaction(caller) as session:
-            rows = list(await session.exec(select(Comment).where(col(Comment.id).in_(comment_ids))))
+            rows = await repository.comments_by_ids(session, comment_ids)
             visible = await self._readable(session, caller, [c.ticket_id for c in rows])
             agent = await self._sees_internal(session, caller)
         found = {c.id: c for c in rows if c.ticket_id in visible and (agent or not c.internal)}

@@ -1,4 +1,5 @@
-"""Support's settings: the largest attachment a ticket accepts, how long a rating link lasts."""
+"""Support's settings: the largest attachment a ticket accepts, how long a rating link lasts,
+the clamd that scans attachments (none: scanning off)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from subgraphs.kernel.storage import StorageSettings
 class SupportSettings(Section):
     support_attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     support_rating_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    clamd_host: str | None = Field(default=None, min_length=1)
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    clamd_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(Protocol):

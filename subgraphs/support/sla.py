@@ -5,7 +5,10 @@ Pure functions: the same log and ``now`` always give the same clocks, so nothing
 Rules: pending and on-hold pause resolution, never the response clocks; a reopened ticket
 resumes resolution with its time used kept; next response runs only while a requester's
 message is unanswered after the first reply; a priority, policy or calendar change keeps the
-time used and counts what is left on the new target and hours.
+time used and counts what is left on the new target and hours. A clock warns at 80 % of its
+target and breaches at 100 %; the log also keeps when each was notified (``alert``) and what
+an escalation rule did (``escalated``), so a clock is notified once per run and the timeline
+shows it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ NEXT_RESPONSE = "next_response"
 RESOLUTION = "resolution"
 CLOCKS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)
 PAUSING = frozenset({"pending", "on_hold"})
+WARNING_SHARE = 0.8
+WARNING = "warning"
+BREACH = "breach"
 DONE = frozenset({"resolved", "closed", "merged"})
 
 
@@ -60,7 +66,9 @@ class Policy:
 @dataclass(frozen=True)
 class Event:
     """``created {priority, policy}``, ``status {to}``, ``priority {to}``, ``reply {agent}``
-    (public comments only), ``policy {policy}``; ``policy`` is ``Policy.as_data()`` or None."""
+    (public comments only), ``policy {policy}``, ``assignment_failed {reason}``,
+    ``alert {clock, level, cycle, rule}``, ``escalated {clock, rule}``; ``policy`` is
+    ``Policy.as_data()`` or None."""
 
     at: datetime
     kind: str
@@ -71,7 +79,9 @@ class Event:
 class Entry:
     at: datetime
     clock: str
-    event: str  # START, PAUSE, RESUME, RECALCULATE, MET, BREACH, STOP, ASSIGNMENT_FAILED
+    # START, PAUSE, RESUME, RECALCULATE, MET, BREACH, STOP, ASSIGNMENT_FAILED, WARNING,
+    # BREACH_NOTIFIED, ESCALATE
+    event: str
     rule: str
     used: timedelta
     left: timedelta | None
@@ -87,6 +97,11 @@ class Clock:
     due_at: datetime | None = None
     met_at: datetime | None = None
     breached_at: datetime | None = None
+    # this run of the clock (a next response runs once per unanswered message)
+    started_at: datetime | None = None
+    warned_at: datetime | None = None  # when 80 % of the target was used
+    warn_due_at: datetime | None = None  # when it will be, while running
+    alerted: set[str] = field(default_factory=set)  # levels notified in this run
 
     @property
     def status(self) -> str:
@@ -97,11 +112,48 @@ class Clock:
         return max(self.target - self.used, ZERO) if self.target else None
 
 
+@dataclass(frozen=True)
+class Alert:
+    """A warning or breach of a clock's run not notified yet."""
+
+    clock: str
+    level: str
+    at: datetime
+    cycle: str
+
+
 @dataclass
 class Sla:
     policy: str | None
     clocks: dict[str, Clock]
     timeline: list[Entry] = field(default_factory=list)
+    calendar: Calendar | None = None
+
+    def alerts(self) -> list[Alert]:
+        """What is due to be notified: a breach, else a warning, of each live clock."""
+        due = []
+        for clock in self.clocks.values():
+            if clock.state not in ("running", "paused") or clock.started_at is None:
+                continue
+            cycle = clock.started_at.isoformat()
+            if clock.breached_at and BREACH not in clock.alerted:
+                due.append(Alert(clock.name, BREACH, clock.breached_at, cycle))
+            elif clock.warned_at and not clock.alerted:
+                due.append(Alert(clock.name, WARNING, clock.warned_at, cycle))
+        return due
+
+    @property
+    def next_alert_at(self) -> datetime | None:
+        """When the next warning or breach falls due (in the past while one is waiting)."""
+        times = [a.at for a in self.alerts()]
+        for clock in self.clocks.values():
+            if clock.state != "running":
+                continue
+            if clock.warn_due_at and not clock.alerted:
+                times.append(clock.warn_due_at)
+            if clock.due_at and BREACH not in clock.alerted:
+                times.append(clock.due_at)
+        return min(times, default=None)
 
     @property
     def breached(self) -> bool:
@@ -144,6 +196,9 @@ class _Run:
             if clock.state != "running" or clock.since is None or to <= clock.since:
                 continue
             used = clock.used + business_time(cal, clock.since, to)
+            warn = clock.target * WARNING_SHARE if clock.target else None
+            if warn and clock.warned_at is None and clock.used < warn <= used:
+                clock.warned_at = add_business_time(cal, clock.since, warn - clock.used)
             if clock.target and clock.breached_at is None and clock.used < clock.target <= used:
                 breach = add_business_time(cal, clock.since, clock.target - clock.used)
                 clock.used, clock.breached_at = clock.target, breach
@@ -162,14 +217,19 @@ class _Run:
                 )
             elif clock.state != "met":
                 clock.due_at = None
+            clock.warn_due_at = None
+            if clock.state == "running" and clock.target and self.policy and not clock.warned_at:
+                left = clock.target * WARNING_SHARE - clock.used
+                clock.warn_due_at = add_business_time(self.policy.calendar, at, left)
 
     def start(self, at: datetime, name: str, rule: str) -> None:
         clock = self.sla.clocks[name]
         clock.target = self.policy.target(self.priority, name) if self.policy else None
         if clock.target is None:
             return
-        clock.state, clock.since, clock.used = "running", at, ZERO
-        clock.met_at = clock.breached_at = None
+        clock.state, clock.since, clock.used, clock.started_at = "running", at, ZERO, at
+        clock.met_at = clock.breached_at = clock.warned_at = None
+        clock.alerted = set()
         self.note(at, clock, "START", f"{rule}; {self._target_rule(clock)}")
 
     def _target_rule(self, clock: Clock) -> str:
@@ -239,6 +299,15 @@ class _Run:
             Entry(at, "assignment", "ASSIGNMENT_FAILED", data["reason"], ZERO, None)
         )
 
+    def _on_alert(self, at: datetime, data: dict[str, Any]) -> None:
+        clock = self.sla.clocks[data["clock"]]
+        clock.alerted.add(data["level"])
+        event = "WARNING" if data["level"] == WARNING else "BREACH_NOTIFIED"
+        self.note(at, clock, event, data["rule"])
+
+    def _on_escalated(self, at: datetime, data: dict[str, Any]) -> None:
+        self.note(at, self.sla.clocks[data["clock"]], "ESCALATE", data["rule"])
+
     def _on_priority(self, at: datetime, data: dict[str, Any]) -> None:
         self.priority = data["to"]
         self._retarget(at, f"priority changed to {self.priority}")
@@ -262,6 +331,8 @@ class _Run:
                 clock.state = "stopped"
                 self.note(at, clock, "STOP", f"{why}: no target for {self.priority}")
                 continue
+            if clock.warned_at is None and clock.used >= clock.target * WARNING_SHARE:
+                clock.warned_at = at
             if clock.breached_at is None and clock.used >= clock.target:
                 clock.breached_at = at
             rule = f"{why}: time used kept; {self._target_rule(clock)}"
@@ -280,4 +351,5 @@ def compute(events: list[Event], now: datetime) -> Sla:
         run.apply(event)
     run.advance(now)
     run.reckon(now)
+    run.sla.calendar = run.policy.calendar if run.policy else None
     return run.sla

@@ -81,3 +81,54 @@ def test_ticket_operations_through_the_router(platform: Platform) -> None:
       { errors { code message } } }""",
     )["rateTicket"]
     assert [e["code"] for e in rated["errors"]] == ["INVALID_TOKEN"]
+
+
+def test_sla_reports_and_escalation_rules_through_the_router(platform: Platform) -> None:
+    email, slug = unique_email("ola"), unique_slug()
+    token = run_query(
+        ROUTER,
+        f"""mutation {{ signUp(input: {{email: "{email}",
+      password: "correct horse battery", name: "Ola"}}) {{ tokens {{ accessToken }} }} }}""",
+    )["signUp"]["tokens"]["accessToken"]
+    org = _as(
+        token,
+        f"""mutation {{ createOrganization(input: {{name: "Ola's", slug: "{slug}"}})
+      {{ organization {{ id }} }} }}""",
+    )["createOrganization"]["organization"]["id"]
+    rule = _as(
+        token,
+        f"""mutation {{ createSlaEscalationRule(input: {{organizationId: "{org}",
+      name: "Raise breaches", level: BREACH, action: RAISE_PRIORITY}}) {{
+      rule {{ name level clock action }} errors {{ code message }} }} }}""",
+    )["createSlaEscalationRule"]
+    assert rule == {
+        "rule": {
+            "name": "Raise breaches",
+            "level": "BREACH",
+            "clock": None,
+            "action": "RAISE_PRIORITY",
+        },
+        "errors": [],
+    }
+    stats = _as(
+        token,
+        f"""query {{ organization(id: "{org}") {{ slaEscalationRules {{ name }}
+      supportStats(from: "2026-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z") {{
+        sla {{ met breached metPercent }} csat {{ average count }}
+        agents {{ agent {{ id }} }} }} }} }}""",
+    )["organization"]
+    assert stats == {
+        "slaEscalationRules": [{"name": "Raise breaches"}],
+        "supportStats": {
+            "sla": {"met": 0, "breached": 0, "metPercent": None},
+            "csat": {"average": None, "count": 0},
+            "agents": [],
+        },
+    }
+    preview = _as(
+        token,
+        f"""query {{ previewSlaPolicy(draft: {{organizationId: "{org}",
+      calendarId: "00000000-0000-0000-0000-000000000000",
+      targets: [{{priority: HIGH, firstResponseSeconds: 3600}}]}}) {{ tickets }} }}""",
+    )
+    assert preview == {"previewSlaPolicy": None}

@@ -3,18 +3,20 @@ when a ticket takes the file, presigned downloads only for those who may read it
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from core.caller import Caller
 from tests.conftest import SignedClient
-from tests.subgraphs.support.helpers import Org, codes, comment, create_ticket, ticket
+from tests.subgraphs.support.helpers import (
+    PNG,
+    Org,
+    codes,
+    comment,
+    create_ticket,
+    request_upload,
+    ticket,
+    uploaded,
+)
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
-REQUEST = """mutation($input: RequestAttachmentUploadInput!) {
-  requestAttachmentUpload(input: $input) {
-    upload { attachmentId url fields expiresAt } errors { code field message } } }"""
 CREATE = """mutation($input: CreateTicketInput!) { createTicket(input: $input) {
   ticket { id number status sla { firstResponse { dueAt } resolution { dueAt } } }
   errors { code field message } } }"""
@@ -24,36 +26,6 @@ READ = """query($id: ID!) { ticket(id: $id) { number title requester { id } assi
     attachments { fileName downloadUrl } } } } } }"""
 ENTITY = """query($r: [_Any!]!) { _entities(representations: $r) {
   ... on Attachment { id fileName } } }"""
-
-
-async def request_upload(
-    support: SignedClient, caller: Caller, size: int, **input: Any
-) -> dict[str, Any]:
-    values = {
-        "organizationId": str(caller.org_id),
-        "fileName": "screen.png",
-        "contentType": "image/png",
-        "sizeBytes": size,
-    }
-    data = await support.run(REQUEST, {"input": {**values, **input}}, caller)
-    payload: dict[str, Any] = data["requestAttachmentUpload"]
-    return payload
-
-
-async def uploaded(
-    support: SignedClient, caller: Caller, data: bytes = PNG, content_type: str = "image/png"
-) -> str:
-    """An attachment id whose file is in storage, uploaded as a browser would."""
-    payload = await request_upload(support, caller, len(data), contentType=content_type)
-    assert payload["errors"] == [], payload["errors"]
-    upload = payload["upload"]
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            upload["url"], data=upload["fields"], files={"file": ("screen.png", data)}
-        )
-    assert response.status_code in (200, 201, 204), response.text
-    attachment_id: str = upload["attachmentId"]
-    return attachment_id
 
 
 async def test_an_uploaded_file_is_attached_and_downloads_through_a_presigned_link(

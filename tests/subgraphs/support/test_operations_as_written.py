@@ -8,9 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import SignedClient
-from tests.subgraphs.support.helpers import Org
-from tests.subgraphs.support.test_attachments import PNG
-from tests.subgraphs.support.test_satisfaction import rating_links
+from tests.subgraphs.support.helpers import PNG, Org, rating_links
 from tests.subgraphs.support.test_sla_policies import define_policy
 
 

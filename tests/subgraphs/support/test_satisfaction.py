@@ -3,33 +3,16 @@ is stored); a link rates once, a bogus or used one is refused."""
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import SignedClient, link_token
-from tests.subgraphs.support.helpers import Org, codes, set_status, ticket
+from tests.conftest import SignedClient
+from tests.subgraphs.support.helpers import Org, codes, rating_links, set_status, ticket
 
 RATE = """mutation($token: String!, $score: Int!) { rateTicket(token: $token, score: $score,
   comment: "Fast") { errors { code message } } }"""
 RATE_FIELDS = """mutation($token: String!, $score: Int!) { rateTicket(token: $token,
   score: $score) { errors { code field message } } }"""
-
-
-async def rating_links(owner_engine: AsyncEngine, user_id: object, count: int) -> list[str]:
-    """The tokens of the first ``count`` rating links sent to ``user_id``, once sent."""
-    query = text(
-        "select body from notifications.notifications where user_id = :u"
-        " and template_key = 'ticket_updated' order by created_at"
-    )
-    for _ in range(500):
-        async with owner_engine.connect() as connection:
-            bodies = list((await connection.execute(query, {"u": user_id})).scalars())
-        if len(bodies) >= count:
-            return [link_token(b) for b in bodies]
-        await asyncio.sleep(0.02)
-    raise AssertionError("no rating link was sent")
 
 
 async def test_each_resolution_sends_a_single_use_rating_link(
