@@ -182,13 +182,13 @@ async def test_checkpoints_are_visible_and_writable_only_under_their_organizatio
     started = await _start(workers_subgraph, member_of(org), _input(org))
     job_id = UUID(started["job"]["id"])
     await until(jobs, org, job_id, Status.WAITING)
-    url, role = jobs.settings.core.app_database()
+    url = jobs.settings.core.login_url("workers")
     count = "select count(*) as n from checkpoints where thread_id = %s"
-    async with await connect(url, role, org) as mine:
+    async with await connect(url, org) as mine:
         rows = await (await mine.execute(count, (f"{org}:{job_id}",))).fetchone()
         assert rows is not None
         assert rows["n"] > 0
-    async with await connect(url, role, uuid4()) as other:
+    async with await connect(url, uuid4()) as other:
         rows = await (await other.execute(count, (f"{org}:{job_id}",))).fetchone()
         assert rows is not None
         assert rows["n"] == 0
