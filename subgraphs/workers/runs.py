@@ -52,7 +52,10 @@ async def _run(run: Run) -> Any:
         elif state.next:
             given = None  # go on from the last checkpoint
         asked: dict[str, Any] | None = None
-        async for mode, chunk in graph.astream(given, config, stream_mode=["updates", "custom"]):
+        # "sync": a step's checkpoint is written before the next step starts, so a worker
+        # killed in a step loses none that finished ("async", the default, may)
+        stream = graph.astream(given, config, stream_mode=["updates", "custom"], durability="sync")
+        async for mode, chunk in stream:
             if mode == "custom" and isinstance(chunk, dict) and "progress" in chunk:
                 await run.report(float(chunk["progress"]), chunk.get("message"))
             elif mode == "updates" and "__interrupt__" in chunk and asked is None:
