@@ -93,7 +93,7 @@ class CoreSettings(Section):
 
     database_url: str | None = None
     # read from the ``<NAME>_DATABASE_URL`` variables, one per domain and the outbox relay
-    database_logins: dict[str, str] = Field(default_factory=dict, exclude=True)
+    database_logins: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
     redis_url: str | None = None
 
     context_key: SecretStr | None = Field(default=None, alias="VETRAI_CONTEXT_KEY", min_length=32)
