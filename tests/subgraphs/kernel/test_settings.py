@@ -78,5 +78,5 @@ def test_each_login_is_read_from_its_variable_and_never_shown(
     assert "outbox" not in settings.core.database_logins
     assert "hidden-password" not in repr(settings)
     assert "hidden-password" not in str(settings.core.model_dump())
-    with pytest.raises(SettingsError, match="^TENANCY_DATABASE_URL: not set$"):
+    with pytest.raises(SettingsError, match=r"^TENANCY_DATABASE_URL: not set$"):
         settings.core.login_url("tenancy")
