@@ -36,12 +36,7 @@ def context_key(settings: CoreSettings) -> bytes:
         return settings.context_key.get_secret_value().encode()
     if settings.environment == "production":
         raise SettingsError("VETRAI_CONTEXT_KEY: required in production")
-    path = settings.secret_path("context.key")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip().encode()
+    return settings.generated_secret("context.key").encode()
 
 
 def _b64(data: bytes) -> str:

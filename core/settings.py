@@ -4,11 +4,20 @@ environment variable."""
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 S = TypeVar("S", bound="Section")
 
@@ -44,6 +53,32 @@ def load(section: type[S], **overrides: Any) -> S:
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
+# ``AUTH_DATABASE_URL``: where the auth subgraph logs in, as its own role.
+LOGIN_VARIABLE = re.compile(r"([A-Z][A-Z0-9]*)_DATABASE_URL")
+
+
+def login_variable(name: str) -> str:
+    """The variable holding the database URL of login ``name`` (a domain, or the outbox)."""
+    return f"{name.upper()}_DATABASE_URL"
+
+
+class _Logins(PydanticBaseSettingsSource):
+    """Every ``<NAME>_DATABASE_URL`` (environment over .env) into ``database_logins``: the
+    names are the registry's domains, so they are listed nowhere here."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {**dotenv_values(".env"), **os.environ}
+        logins = {
+            match[1].lower(): value
+            for variable, value in found.items()
+            if value and (match := LOGIN_VARIABLE.fullmatch(variable.upper()))
+        }
+        return {"database_logins": logins} if logins else {}
+
+
 class CoreSettings(Section):
     """What every process reads: where it runs, logs and traces, PostgreSQL, Redis, the signed
     caller context, the job queue, and the tokens auth issues and the router checks."""
@@ -57,8 +92,8 @@ class CoreSettings(Section):
     public_url: str = Field(default="http://localhost:4000", alias="VETRAI_PUBLIC_URL")
 
     database_url: str | None = None
-    database_app_role: str = Field(default="vetrai_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    app_database_url: str | None = None
+    # read from the ``<NAME>_DATABASE_URL`` variables, one per domain and the outbox relay
+    database_logins: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
     redis_url: str | None = None
 
     context_key: SecretStr | None = Field(default=None, alias="VETRAI_CONTEXT_KEY", min_length=32)
@@ -71,19 +106,33 @@ class CoreSettings(Section):
     # a job whose worker died runs again once this has passed
     job_timeout_seconds: int = Field(default=60, ge=1, le=3600)
 
-    def app_database(self) -> tuple[str, str | None]:
-        """Where the application connects, and the role it switches to (None: the login is it).
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Logins(settings_cls), env_settings, dotenv_settings
 
-        Without ``APP_DATABASE_URL`` the owner's login switches to the application role on
-        connect: row security then applies, but a session could switch back, so production
-        should log in as the application role itself.
-        """
-        if self.app_database_url:
-            return self.app_database_url, None
-        if not self.database_url:
-            raise SettingsError("DATABASE_URL: not set")
-        return self.database_url, self.database_app_role
+    def login_url(self, name: str) -> str:
+        """The URL login ``name`` connects with: its own role, never the tables' owner."""
+        url = self.database_logins.get(name)
+        if not url:
+            raise SettingsError(f"{login_variable(name)}: not set")
+        return url
 
     def secret_path(self, name: str) -> Path:
         """Where development secrets generated on first start are kept."""
         return self.data_dir / "secrets" / name
+
+    def generated_secret(self, name: str) -> str:
+        """A development secret: made on first use, then read from its file (mode 0600)."""
+        path = self.secret_path(name)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()

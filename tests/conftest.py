@@ -27,8 +27,8 @@ from subgraphs.kernel.db import Database, async_url
 from subgraphs.kernel.migrations import migrate
 from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
-from vetrai.devstack import create_database, start_stack
-from vetrai.platform import all_migrations
+from vetrai.devstack import create_database, on_database, start_stack
+from vetrai.platform import all_migrations, logins
 from vetrai.settings import PlatformSettings, load_settings
 
 # Not under pytest's temporary folder: pytest resets its permissions at every start, which
@@ -57,10 +57,11 @@ async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformS
     assert server_settings.core.database_url
     name = f"vetrai_test_{secrets.token_hex(4)}"
     url = await create_database(server_settings.core.database_url, name)
-    await asyncio.to_thread(migrate, url, server_settings.core.database_app_role, all_migrations())
+    mine = on_database(server_settings, name)
+    await asyncio.to_thread(migrate, url, all_migrations(), logins(mine))
     # A queue of our own: workers of other test runs on the same Redis must not take our jobs.
     queue = f"vetrai:test:{name}"
-    yield server_settings.replace(database_url=url, queue_name=queue)
+    yield mine.replace(queue_name=queue)
     engine = create_async_engine(
         async_url(server_settings.core.database_url),
         poolclass=NullPool,
@@ -174,8 +175,7 @@ async def keys(settings: PlatformSettings) -> AsyncIterator[SignedClient]:
 @pytest.fixture(scope="session")
 async def notification_service(settings: PlatformSettings) -> AsyncIterator[NotificationService]:
     """The notifications service itself, to build test data as tenancy and the worker would."""
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    db = Database(settings.core.login_url("notifications"))
     assert settings.core.redis_url
     redis = Redis.from_url(settings.core.redis_url)
     yield NotificationService(db, redis, settings)

@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.settings import login_variable
+from subgraphs.kernel.migrations import role_of
 from vetrai.settings import PlatformSettings
 
 TIMEOUT_SECONDS = 3.0
@@ -91,22 +93,46 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def problems(settings: PlatformSettings, *, database: bool, ports: list[int]) -> list[str]:
-    """Every problem of the configured servers (PostgreSQL only if ``database``) and ports."""
-    checks = [
-        check_redis("REDIS_URL", settings.core.redis_url) if settings.core.redis_url else None,
-        check_postgres("DATABASE_URL", settings.core.database_url)
-        if database and settings.core.database_url
-        else None,
-        check_postgres("APP_DATABASE_URL", settings.core.app_database_url)
-        if database and settings.core.app_database_url
-        else None,
+def _login_problem(name: str, url: str | None) -> str | None:
+    variable, role = login_variable(name), role_of(name)
+    if not url:
+        return f"{variable}: not set ({name} logs in as the role {role})"
+    parsed = _postgres_url(variable, url)
+    if not isinstance(parsed, str) and parsed.username != role:
+        return f"{variable}: logs in as {parsed.username!r}; {name}'s role is {role}"
+    return None
+
+
+def missing(settings: PlatformSettings, *, owner: bool, logins: list[str]) -> list[str]:
+    """In production, the database URLs a process needs and was not given: the owner's (to
+    migrate) and those of ``logins``, each naming its role."""
+    core = settings.core
+    if core.environment != "production":
+        return []  # the dev stack makes what is not configured
+    found = ["DATABASE_URL: not set (the tables' owner migrates)"] if owner else []
+    found = found if not core.database_url else []
+    problems = (_login_problem(name, core.database_logins.get(name)) for name in logins)
+    return found + [problem for problem in problems if problem]
+
+
+def problems(
+    settings: PlatformSettings, *, database: bool, owner: bool, logins: list[str], ports: list[int]
+) -> list[str]:
+    """Every problem of the configured servers (PostgreSQL only if ``database``), of the
+    database URLs the process needs (``owner``, ``logins``) and of the ports."""
+    core = settings.core
+    urls = {login_variable(name): core.database_logins.get(name) for name in logins}
+    if owner or core.environment != "production":
+        urls["DATABASE_URL"] = core.database_url
+    checks = [check_redis("REDIS_URL", core.redis_url) if core.redis_url else None] + [
+        check_postgres(variable, url) for variable, url in urls.items() if database and url
     ]
 
     async def reach() -> list[str | None]:
         return list(await asyncio.gather(*(check for check in checks if check)))
 
-    found = [problem for problem in asyncio.run(reach()) if problem]
+    found = missing(settings, owner=owner, logins=logins)
+    found += [problem for problem in asyncio.run(reach()) if problem]
     return found + [
         problem for port in ports if (problem := port_problem(settings.core.host, port))
     ]

@@ -25,21 +25,33 @@ from vetrai.platform import (
     all_migrations,
     composition_sources,
     domain,
+    login_names,
+    logins,
     services,
 )
 from vetrai.serve import serve
 from vetrai.settings import PlatformSettings, load_settings
-from vetrai.worker import create_worker, monitoring_app
+from vetrai.worker import create_worker, monitoring_app, used_logins
 
 
 def _say(message: str) -> None:
     print(f"vetrai: {message}", flush=True)
 
 
-def _check(settings: PlatformSettings, *, database: bool = True, ports: list[int]) -> None:
-    """Exit with code 2, one line per problem, unless the configured servers answer and every
-    one of ``ports`` is free."""
-    found = checks.problems(settings, database=database, ports=ports)
+def _check(
+    settings: PlatformSettings,
+    *,
+    database: bool = True,
+    owner: bool = False,
+    logins: list[str] | None = None,
+    ports: list[int],
+) -> None:
+    """Exit with code 2, one line per problem, unless the configured servers answer, the
+    owner's URL (``owner``) and those of ``logins`` are given in production, and every one of
+    ``ports`` is free."""
+    found = checks.problems(
+        settings, database=database, owner=owner, logins=logins or [], ports=ports
+    )
     for problem in found:
         print(f"vetrai: {problem}", file=sys.stderr)
     if found:
@@ -47,12 +59,14 @@ def _check(settings: PlatformSettings, *, database: bool = True, ports: list[int
 
 
 def _prepare(settings: PlatformSettings, *, migrations: bool, extras: bool = False) -> Stack:
-    stack = start_stack(settings, say=_say, extras=extras)
+    # in production a subgraph or the worker logs in with its own URLs, never the owner's
+    embedded = migrations or settings.core.environment != "production"
+    stack = start_stack(settings, say=_say, database=embedded, extras=extras)
     if migrations:
         _say("applying migrations")
         s = stack.settings
         assert s.core.database_url is not None  # noqa: S101 - start_stack always resolves it
-        migrate(s.core.database_url, s.core.database_app_role, all_migrations())
+        migrate(s.core.database_url, all_migrations(), logins(s))
     return stack
 
 
@@ -120,7 +134,8 @@ def cmd_up(args: argparse.Namespace, settings: PlatformSettings) -> None:
 
     ports = [settings.router.router_port, settings.core.worker_port, *(d.port for d in DOMAINS)]
     config = _router_config(settings.router.router_config)
-    _check(settings, ports=[port + settings.core.port_offset for port in ports])
+    every = [port + settings.core.port_offset for port in ports]
+    _check(settings, owner=not args.no_migrate, logins=login_names(), ports=every)
     composed = compose(composition_sources())
     if composed.supergraph_sdl is None:
         sys.exit("vetrai: the subgraphs do not compose; run `vetrai compose` to see why")
@@ -169,19 +184,20 @@ def cmd_router(args: argparse.Namespace, settings: PlatformSettings) -> None:
 
 def cmd_subgraph(args: argparse.Namespace, settings: PlatformSettings) -> None:
     spec = domain(args.name)
-    _check(settings, ports=[args.port or spec.port + settings.core.port_offset])
+    _check(settings, logins=[spec.name], ports=[args.port or spec.port + settings.core.port_offset])
     with _prepare(settings, migrations=False) as stack:
         _run(stack.settings, services(stack.settings, [spec], args.port))
 
 
 def cmd_worker(_: argparse.Namespace, settings: PlatformSettings) -> None:
-    _check(settings, ports=[settings.core.worker_port + settings.core.port_offset])
+    port = settings.core.worker_port + settings.core.port_offset
+    _check(settings, logins=used_logins(), ports=[port])
     with _prepare(settings, migrations=False) as stack:
         _run(stack.settings, [], worker=True)
 
 
 def cmd_migrate(_: argparse.Namespace, settings: PlatformSettings) -> None:
-    _check(settings, ports=[])
+    _check(settings, owner=True, logins=login_names(), ports=[])
     with _prepare(settings, migrations=True):
         _say("database is up to date")
 

@@ -26,13 +26,20 @@ from subgraphs.billing.contract import WEBHOOK_PATH
 from subgraphs.billing.gateway import StripeGateway
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import async_url
+from subgraphs.kernel.migrations import role_of
 from vetrai.embedded import Lease, Running, Server, acquire, spawn
 from vetrai.embedded_s3 import S3, lease_settings
 from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook, webhook_secret
-from vetrai.platform import domain
+from vetrai.platform import domain, login_names
 from vetrai.settings import PlatformSettings
 
 DATABASE = "vetrai"
+# pgserver trusts every local login; the login roles must give their passwords.
+HBA = """# Written by vetrai: over the socket the server's superuser, who owns the tables, logs in
+# as before; every other role with its password.
+local all {owner} trust
+local all all scram-sha-256
+"""
 # AF_UNIX socket paths are limited to 108 bytes
 SOCKET_PATH_MAX = 100
 
@@ -71,7 +78,11 @@ async def create_database(url: str, name: str) -> str:
         if not exists:
             await connection.execute(text(f'create database "{name}"'))
     await engine.dispose()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    return _moved(url, name)
+
+
+def _moved(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
 def _start_postgres(folder: Path) -> Running:
@@ -83,6 +94,10 @@ def _start_postgres(folder: Path) -> Running:
     folder.parent.mkdir(parents=True, exist_ok=True)
     # We stop it ourselves (embedded.py): pgserver's own cleanup would not survive a kill.
     server = pgserver.get_server(folder, cleanup_mode=None)
+    hba, wanted = folder / "pg_hba.conf", HBA.format(owner=server.postgres_user)
+    if hba.read_text() != wanted:
+        hba.write_text(wanted)
+        server.psql("select pg_reload_conf();")
     return Running(server.get_pid(), server.get_uri())
 
 
@@ -124,6 +139,30 @@ def _start_redis(folder: Path) -> Running:
 
 POSTGRES = Server("postgres", _start_postgres, signal.SIGINT)  # SIGINT: fast shutdown
 REDIS = Server("redis", _start_redis)
+
+
+def on_database(settings: PlatformSettings, name: str) -> PlatformSettings:
+    """``settings`` with the owner's and every login's URL moved to database ``name``."""
+    core = settings.core
+    assert core.database_url is not None  # noqa: S101 - callers resolved it
+    logins = {login: _moved(url, name) for login, url in core.database_logins.items()}
+    return settings.replace(database_url=_moved(core.database_url, name), database_logins=logins)
+
+
+def with_logins(settings: PlatformSettings) -> PlatformSettings:
+    """Outside production, a URL for every login not configured: its own role on the owner's
+    server, with a password generated once and kept under the data folder."""
+    core = settings.core
+    if core.environment == "production" or core.database_url is None:
+        return settings
+    owner = make_url(core.database_url)
+    logins = dict(core.database_logins)
+    for name in login_names():
+        role = role_of(name)
+        password = core.generated_secret(f"postgres-{role}")
+        url = owner.set(username=role, password=password)
+        logins.setdefault(name, url.render_as_string(hide_password=False))
+    return settings.replace(database_logins=logins)
 
 
 def _start_mail(stack: Stack, data: Path) -> None:
@@ -178,6 +217,8 @@ def start_stack(
             stack.leases.append(acquire(data, POSTGRES))
             url = asyncio.run(create_database(stack.leases[-1].url, DATABASE))
             stack.settings = stack.settings.replace(database_url=url)
+        if database:
+            stack.settings = with_logins(stack.settings)
         if not settings.core.redis_url:
             stack.leases.append(acquire(data, REDIS))
             stack.settings = stack.settings.replace(redis_url=stack.leases[-1].url)

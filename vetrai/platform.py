@@ -16,7 +16,8 @@ from subgraphs import kernel
 from subgraphs.auth.app import DOMAIN as AUTH
 from subgraphs.billing.app import DOMAIN as BILLING
 from subgraphs.kernel.domain import Domain
-from subgraphs.kernel.migrations import MigrationSet
+from subgraphs.kernel.migrations import Login, MigrationSet, role_of, schema_rights
+from subgraphs.kernel.outbox import relay_rights, writer_rights
 from subgraphs.keys.app import DOMAIN as KEYS
 from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
 from subgraphs.support.app import DOMAIN as SUPPORT
@@ -77,3 +78,25 @@ OUTBOX_MIGRATIONS = MigrationSet("outbox", Path(kernel.__file__).parent / "outbo
 
 def all_migrations(domains: Sequence[Domain] = DOMAINS) -> list[MigrationSet]:
     return [OUTBOX_MIGRATIONS, *(d.migrations for d in domains)]
+
+
+# The login of the worker's outbox relay, beside one per domain.
+RELAY = "outbox"
+
+
+def login_names(domains: Sequence[Domain] = DOMAINS) -> list[str]:
+    """Every login the platform connects with: ``vetrai_<name>`` logs in with
+    ``<NAME>_DATABASE_URL``."""
+    return [*(d.name for d in domains), RELAY]
+
+
+def logins(settings: PlatformSettings, domains: Sequence[Domain] = DOMAINS) -> list[Login]:
+    """Every login with its rights: a domain's role its own schema and the outbox's staging;
+    the relay's the outbox alone."""
+    urls = settings.core.database_logins
+    found = []
+    for d in domains:
+        role = role_of(d.name)
+        rights = schema_rights(d.migrations.schema, role) + writer_rights(role)
+        found.append(Login(d.name, rights, urls.get(d.name)))
+    return [*found, Login(RELAY, relay_rights(role_of(RELAY)), urls.get(RELAY))]

@@ -28,7 +28,7 @@ from core.settings import SettingsError
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.domain import Domain, Jobs
 from subgraphs.kernel.outbox import Relay, start_relay, stop_relay
-from vetrai.platform import DOMAINS
+from vetrai.platform import DOMAINS, RELAY
 from vetrai.settings import PlatformSettings
 
 SHUTDOWN_GRACE_SECONDS = 10
@@ -40,22 +40,24 @@ def create_worker(
     """A worker for ``settings``; ``options`` go to ARQ (``burst``, ``poll_delay``, ...)."""
     if not settings.core.redis_url:
         raise SettingsError("REDIS_URL: not set")
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
     redis_pool = ArqRedis.from_url(settings.core.redis_url)
-    db.after_commit = Relay(db, redis_pool, settings.core.queue_name).after_commit
-    jobs = [Jobs(startup=start_relay, shutdown=stop_relay), *(d.jobs for d in domains)]
+    parts = _parts(domains)
+    jobs = [job for _, job in parts]
+    dbs = {name: Database(settings.core.login_url(name)) for name in used_logins(domains)}
+    for db in dbs.values():
+        db.after_commit = Relay(db, redis_pool, settings.core.queue_name).after_commit
 
     async def startup(ctx: dict[str, Any]) -> None:
-        for job in jobs:
+        for name, job in parts:
             if job.startup is not None:
-                await job.startup(ctx, settings, db)
+                await job.startup(ctx, settings, dbs[name])
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         for job in reversed(jobs):
             if job.shutdown is not None:
                 await job.shutdown(ctx)
-        await db.close()
+        for db in dbs.values():
+            await db.close()
 
     # Every job's timeout, cron ones included: ARQ runs a dead worker's job again only once the
     # longest timeout has passed.
@@ -75,6 +77,19 @@ def create_worker(
         handle_signals=False,
         **(defaults | options),
     )
+
+
+def _parts(domains: Sequence[Domain]) -> list[tuple[str, Jobs]]:
+    """The worker's parts by login: the outbox relay, then each domain, whose jobs connect as
+    that domain's own role, so a job of one domain cannot read another's tables."""
+    return [(RELAY, Jobs(startup=start_relay, shutdown=stop_relay))] + [
+        (d.name, d.jobs) for d in domains
+    ]
+
+
+def used_logins(domains: Sequence[Domain] = DOMAINS) -> list[str]:
+    """The logins the worker connects with: the relay's and those of the domains with jobs."""
+    return [name for name, job in _parts(domains) if job.startup is not None]
 
 
 def stop(worker: Worker) -> None:

@@ -48,9 +48,9 @@ async def replay_events(
     settings: Settings, gateway: StripeGateway, since: datetime
 ) -> list[tuple[str, str]]:
     """The ids and types of the events missed since ``since``, once applied."""
-    url, role = settings.core.app_database()
+    url = settings.core.login_url("billing")
     assert settings.core.redis_url  # noqa: S101 - the stack resolves it before commands run
-    db, redis = Database(url, role=role), Redis.from_url(settings.core.redis_url)
+    db, redis = Database(url), Redis.from_url(settings.core.redis_url)
     try:
         service = BillingService(db, redis, settings, gateway)
         events = await gateway.events_since(int(since.timestamp()))

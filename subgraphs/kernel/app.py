@@ -133,11 +133,10 @@ def create_subgraph_app(
     """The ASGI app of subgraph ``name``; ``settings`` must carry resolved database/Redis URLs."""
     if not settings.redis_url:
         raise SettingsError("REDIS_URL: not set")
-    url, role = settings.app_database()
     runtime = Runtime(
         name=name,
         settings=settings,
-        db=Database(url, role=role),
+        db=Database(settings.login_url(name)),
         redis=Redis.from_url(settings.redis_url),
         context_key=context_key(settings),
     )

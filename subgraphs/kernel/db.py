@@ -1,4 +1,4 @@
-"""Async PostgreSQL access as the application role, with the tenant set per transaction."""
+"""Async PostgreSQL access as a domain's own login role, with the tenant set per transaction."""
 
 from __future__ import annotations
 
@@ -27,12 +27,9 @@ def async_url(url: str) -> URL:
     return make_url(url).set(drivername="postgresql+asyncpg")
 
 
-def engine_for(url: str, *, role: str | None = None, pool_size: int = 5) -> AsyncEngine:
-    """An engine; with ``role`` every connection acts as that role, so RLS applies to it."""
-    args = {"server_settings": {"role": role}} if role else {}
-    return create_async_engine(
-        async_url(url), connect_args=args, pool_size=pool_size, pool_pre_ping=False
-    )
+def engine_for(url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """An engine logging in as the role of ``url``, which row-level security applies to."""
+    return create_async_engine(async_url(url), pool_size=pool_size, pool_pre_ping=False)
 
 
 def _set_config(name: str, value: str | UUID | None) -> ColumnElement[str]:
@@ -69,8 +66,8 @@ class Database:
     messages a transaction wrote, once it has committed.
     """
 
-    def __init__(self, url: str, *, role: str | None) -> None:
-        self.engine = engine_for(url, role=role)
+    def __init__(self, url: str) -> None:
+        self.engine = engine_for(url)
         self.after_commit: Callable[[list[UUID]], Awaitable[None]] | None = None
 
     @asynccontextmanager

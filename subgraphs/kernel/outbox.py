@@ -43,6 +43,23 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+def writer_rights(role: str) -> tuple[str, ...]:
+    """What a domain's role needs to stage messages and flush its own (row security hides the
+    others'): see the outbox's migration outbox_0004."""
+    return (
+        f"grant usage on schema outbox to {role}",
+        f"grant select, insert, delete, update (created_at) on outbox.messages to {role}",
+    )
+
+
+def relay_rights(role: str) -> tuple[str, ...]:
+    """What the worker's relay needs to send and delete every domain's messages."""
+    return (
+        f"grant usage on schema outbox to {role}",
+        f"grant select, delete, update (created_at) on outbox.messages to {role}",
+    )
+
+
 async def _stage(
     session: AsyncSession, kind: str, target: str, payload: Any, job_id: str | None = None
 ) -> None:

@@ -26,6 +26,7 @@ from subgraphs.workers.contract import (
 )
 from subgraphs.workers.kinds import JobFailed, Kind, RetryPolicy, Run, register
 
+# the schema of the checkpoint tables, and the login of the domain that owns them
 SCHEMA = "workers"
 WRITE_SCOPE = "workflows:write"
 
@@ -80,11 +81,9 @@ def thread_id(org_id: UUID, job_id: UUID) -> str:
     return f"{org_id}:{job_id}"
 
 
-async def connect(url: str, role: str | None, org_id: UUID) -> AsyncConnection[DictRow]:
-    """A psycopg connection as the application role with the run's organization set for RLS."""
+async def connect(url: str, org_id: UUID) -> AsyncConnection[DictRow]:
+    """A psycopg connection as workers' role with the run's organization set for RLS."""
     options = f"-c app.org_id={org_id} -c search_path={SCHEMA}"
-    if role:
-        options += f" -c role={role}"
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     return await AsyncConnection.connect(
         conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row, options=options
@@ -95,10 +94,10 @@ async def _run(run: Run) -> Any:
     workflow = WORKFLOWS.get(run.payload["workflow"])
     if workflow is None:
         raise JobFailed("WORKFLOW_NOT_FOUND", "The workflow is no longer registered.")
-    url, role = run.context["jobs"].settings.core.app_database()
+    url = run.context["jobs"].settings.core.login_url(SCHEMA)
     thread = thread_id(run.org_id, run.job_id)
     config: Any = {"configurable": {"thread_id": thread, "org_id": str(run.org_id)}}
-    async with await connect(url, role, run.org_id) as connection:
+    async with await connect(url, run.org_id) as connection:
         saver = AsyncPostgresSaver(connection)
         graph = workflow.graph(run.context).compile(checkpointer=saver)
         state = await graph.aget_state(config)

@@ -277,9 +277,9 @@ class JobService:
         if caller.org_id is None:
             return [[] for _ in job_ids]
         threads = {thread_id(caller.org_id, j): j for j in job_ids}
-        url, role = self.settings.core.app_database()
+        url = self.settings.core.login_url("workers")
         found: dict[UUID, list[dict[str, Any]]] = {}
-        async with await connect(url, role, caller.org_id) as connection:
+        async with await connect(url, caller.org_id) as connection:
             rows = await connection.execute(
                 "select thread_id, checkpoint_id as id, (metadata->>'step')::int as step,"
                 " metadata->>'source' as source, checkpoint->>'ts' as at from checkpoints"
@@ -405,9 +405,9 @@ class JobService:
                 .limit(limit)
             )
             due = list(rows)
-        url, role = self.settings.core.app_database()
+        url = self.settings.core.login_url("workers")
         for org_id, job_id in due:
-            async with await connect(url, role, org_id) as connection:
+            async with await connect(url, org_id) as connection:
                 await keep_latest(connection, thread_id(org_id, job_id))
             async with self.db.transaction(_in(org_id)) as session:
                 job = await self._locked(session, org_id, job_id)

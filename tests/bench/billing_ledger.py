@@ -35,8 +35,8 @@ from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.outbox import Relay
 from subgraphs.kernel.usage import UsageRecord, record_usage
 from vetrai import worker as workers
-from vetrai.devstack import create_database, start_stack
-from vetrai.platform import all_migrations, domain
+from vetrai.devstack import create_database, on_database, start_stack
+from vetrai.platform import all_migrations, domain, logins
 from vetrai.settings import PlatformSettings, load_settings
 
 EVENTS = 2_000
@@ -176,14 +176,15 @@ async def usage_latency(settings: PlatformSettings, db_url: str) -> None:
 
 async def bench(stack_settings: PlatformSettings) -> None:
     assert stack_settings.core.database_url
-    url = await create_database(stack_settings.core.database_url, f"bench_{secrets.token_hex(3)}")
-    await asyncio.to_thread(migrate, url, stack_settings.core.database_app_role, all_migrations())
-    settings = stack_settings.replace(
-        database_url=url, queue_name=f"vetrai:bench:{secrets.token_hex(3)}"
+    name = f"bench_{secrets.token_hex(3)}"
+    url = await create_database(stack_settings.core.database_url, name)
+    settings = on_database(stack_settings, name).replace(
+        queue_name=f"vetrai:bench:{secrets.token_hex(3)}"
     )
-    app_url, role = settings.core.app_database()
+    await asyncio.to_thread(migrate, url, all_migrations(), logins(settings))
+    app_url = settings.core.login_url("billing")
     assert settings.core.redis_url
-    db, redis = Database(app_url, role=role), Redis.from_url(settings.core.redis_url)
+    db, redis = Database(app_url), Redis.from_url(settings.core.redis_url)
     db.after_commit = Relay(db, redis, settings.core.queue_name).after_commit  # as subgraphs do
     ledger = Ledger(db, redis, catalogue().meters)
     try:

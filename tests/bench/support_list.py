@@ -24,8 +24,8 @@ from core.caller import Caller
 from core.caller_context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.migrations import migrate
-from vetrai.devstack import create_database, start_stack
-from vetrai.platform import all_migrations, domain
+from vetrai.devstack import create_database, on_database, start_stack
+from vetrai.platform import all_migrations, domain, logins
 from vetrai.settings import PlatformSettings, load_settings
 
 TICKETS = 10_000
@@ -50,9 +50,10 @@ analyze support.tickets; analyze support.comments;
 
 async def bench(stack_settings: PlatformSettings) -> None:
     assert stack_settings.core.database_url
-    url = await create_database(stack_settings.core.database_url, f"bench_{secrets.token_hex(3)}")
-    await asyncio.to_thread(migrate, url, stack_settings.core.database_app_role, all_migrations())
-    settings = stack_settings.replace(database_url=url)
+    name = f"bench_{secrets.token_hex(3)}"
+    url = await create_database(stack_settings.core.database_url, name)
+    settings = on_database(stack_settings, name)
+    await asyncio.to_thread(migrate, url, all_migrations(), logins(settings))
     org, agent = uuid4(), uuid4()
     engine = create_async_engine(async_url(url))
     async with engine.begin() as connection:

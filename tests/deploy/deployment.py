@@ -14,7 +14,9 @@ from typing import Any
 import helm_python as helm
 import yaml
 
+from core.settings import login_variable
 from vetrai.cli import parser
+from vetrai.platform import login_names
 from vetrai.settings import PlatformSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +80,8 @@ def vetrai_services(compose: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def setting_names() -> set[str]:
-    """The environment variables ``PlatformSettings`` reads."""
-    return PlatformSettings.variables()
+    """The environment variables ``PlatformSettings`` reads, with each login's URL."""
+    return PlatformSettings.variables() | {login_variable(name) for name in login_names()}
 
 
 def parse_command(arguments: list[str]) -> argparse.Namespace:

@@ -13,19 +13,23 @@ import helm_python as helm
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
+from core.settings import login_variable
 from router.config import load_config
+from subgraphs.kernel.migrations import role_of
 from tests.deploy.deployment import CHART, containers, parse_command, render_chart, setting_names
-from vetrai.platform import DOMAINS
+from vetrai.platform import DOMAINS, login_names
 
 DATABASE_URL = "postgresql://vetrai:placeholder@postgres:5432/vetrai"
+LOGINS = {
+    name: f"postgresql://{role_of(name)}:placeholder@postgres/vetrai" for name in login_names()
+}
 REQUIRED: dict[str, Any] = {
-    "database": {"url": DATABASE_URL},
+    "database": {"url": DATABASE_URL, "logins": LOGINS},
     "redis": {"url": "redis://redis:6379/0"},
     "secrets": {"jwtKeys": {"json": '{"keys": []}'}},
 }
 EVERYTHING = {
     **REQUIRED,
-    "database": {"url": DATABASE_URL, "appUrl": "postgresql://app:placeholder@postgres/vetrai"},
     "smtp": {"host": "smtp.example.com", "username": "vetrai", "password": "placeholder"},
 }
 # the oldest Kubernetes the chart supports (Chart.yaml's kubeVersion) and the newest known
@@ -220,7 +224,9 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade(
 def test_secrets_hold_keys_and_passwords(objects: list[dict[str, Any]]) -> None:
     secrets = by_kind(objects, "Secret")
     env = secrets["demo-vetrai-env"]["stringData"]
-    assert env["DATABASE_URL"] == DATABASE_URL
+    assert secrets["demo-vetrai-migrate"]["stringData"]["DATABASE_URL"] == DATABASE_URL
+    logins = secrets["demo-vetrai-database"]["stringData"]
+    assert logins == {login_variable(name): url for name, url in LOGINS.items()}
     assert len(env["VETRAI_CONTEXT_KEY"]) >= 32
     assert secrets["demo-vetrai-jwt-keys"]["stringData"]["jwt-keys.json"] == '{"keys": []}'
     auth = by_kind(objects, "Deployment")["demo-vetrai-auth"]
@@ -243,4 +249,40 @@ def test_an_existing_secret_replaces_the_generated_ones() -> None:
 
 def test_missing_database_url_is_refused_with_its_value_name() -> None:
     with pytest.raises(helm.HelmError, match=r"database\.url is required"):
-        render_chart({**REQUIRED, "database": {}})
+        render_chart({**REQUIRED, "database": {"logins": LOGINS}})
+
+
+def _logins(container: dict[str, Any]) -> dict[str, str]:
+    return {
+        v["name"]: v["valueFrom"]["secretKeyRef"]["name"]
+        for v in container.get("env", [])
+        if v["name"].endswith("_DATABASE_URL")
+    }
+
+
+def test_each_pod_logs_in_as_its_own_roles_and_only_the_migrations_as_the_owner(
+    objects: list[dict[str, Any]],
+) -> None:
+    deployments = by_kind(objects, "Deployment")
+    every = {login_variable(name) for name in login_names()}
+    for spec in DOMAINS:
+        (container,) = containers(deployments[f"demo-vetrai-{spec.name}"])
+        assert _logins(container) == {login_variable(spec.name): "demo-vetrai-database"}
+    (worker,) = containers(deployments["demo-vetrai-worker"])
+    assert set(_logins(worker)) == every
+    (migrate,) = containers(by_kind(objects, "Job")["demo-vetrai-migrate"])
+    assert set(_logins(migrate)) == every
+    owners = {
+        workload["metadata"]["name"]
+        for workload in workloads(objects)
+        for container in containers(workload)
+        if "DATABASE_URL" in {v["name"] for v in container.get("env", [])}
+    }
+    assert owners == {"demo-vetrai-migrate"}
+    assert "DATABASE_URL" not in by_kind(objects, "Secret")["demo-vetrai-env"]["stringData"]
+
+
+def test_a_missing_login_is_refused_with_its_value_name() -> None:
+    logins = {name: url for name, url in LOGINS.items() if name != "billing"}
+    with pytest.raises(helm.HelmError, match=r"database\.logins\.billing is required"):
+        render_chart({**REQUIRED, "database": {"url": DATABASE_URL, "logins": logins}})

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
 
+from core.settings import login_variable
 from router.config import RouterConfig, load_config
+from subgraphs.kernel.migrations import role_of
 from tests.deploy.deployment import (
     ROOT,
     compose_file,
@@ -21,7 +24,7 @@ from tests.deploy.deployment import (
     setting_names,
     vetrai_services,
 )
-from vetrai.platform import DOMAINS
+from vetrai.platform import DOMAINS, login_names
 
 SCHEMA = Path(__file__).parent / "compose-spec.json"
 VARIABLES = {"VETRAI_CONTEXT_KEY": "k" * 40}
@@ -176,3 +179,20 @@ def test_grafana_is_provisioned_with_the_router_dashboard(compose: dict[str, Any
         "Subgraph fetches",
         "Rate-limit rejections",
     } <= titles
+
+
+def test_each_process_logs_in_as_its_own_roles_and_only_migrate_as_the_owner(
+    vetrai: dict[str, dict[str, Any]],
+) -> None:
+    def logins(service: str) -> set[str]:
+        return {v for v in vetrai[service]["environment"] if v.endswith("_DATABASE_URL")}
+
+    every = {login_variable(name) for name in login_names()}
+    for spec in DOMAINS:
+        assert logins(spec.name) == {login_variable(spec.name)}
+        url = make_url(vetrai[spec.name]["environment"][login_variable(spec.name)])
+        assert url.username == role_of(spec.name)
+    assert logins("worker") == every
+    assert logins("migrate") == every
+    owners = {name for name, service in vetrai.items() if "DATABASE_URL" in service["environment"]}
+    assert owners == {"migrate"}

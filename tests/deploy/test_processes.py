@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.settings import login_variable
 from tests.conftest import free_port_offset
 from tests.deploy.deployment import (
     ROOT,
@@ -122,7 +123,6 @@ def environment(
 ) -> dict[str, str]:
     """The compose service's environment, pointed at the test's servers and this host, with
     paths of files compose mounts from the repository pointing at those files."""
-    assert settings.core.database_url
     assert settings.core.redis_url
     inherited = {k: v for k, v in os.environ.items() if k not in setting_names()}
     mounts = {target: str(source) for target, source in mounted_sources(service).items()}
@@ -133,9 +133,11 @@ def environment(
             for k, v in service["environment"].items()
         },
     }
+    # each process logs in as compose says, with the test database's roles; none as the owner
+    logins = {login_variable(name): url for name, url in settings.core.database_logins.items()}
+    env.update({variable: logins[variable] for variable in env if variable in logins})
     env.update(
         PYTHONPATH=str(ROOT),
-        DATABASE_URL=settings.core.database_url,
         REDIS_URL=settings.core.redis_url,
         VETRAI_HOST="127.0.0.1",
         VETRAI_PORT_OFFSET=str(offset),

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from core.caller import Caller
 from core.caller_context import HEADER, sign_caller
 from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.migrations import role_of
 from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys.contract import record_use
 from subgraphs.keys.service import KeysService
@@ -54,8 +55,8 @@ async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
     ada_key, ada_secret = await issued(keys, ada)
     eve_key, _ = await issued(keys, eve)
     assert settings.core.redis_url
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("keys")
+    db = Database(url)
     redis = Redis.from_url(settings.core.redis_url)
     try:
         for owner, key in ((ada, ada_key), (eve, eve_key)):
@@ -63,9 +64,7 @@ async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
             await record_use(redis, key_id=UUID(key), org_id=owner.org_id, rejected=False)
         await KeysService(db, redis, settings).flush_usage()
         async with db.transaction(Caller(org_id=eve.org_id)) as session:
-            assert (
-                await session.scalar(text("select current_user")) == settings.core.database_app_role
-            )
+            assert await session.scalar(text("select current_user")) == role_of("keys")
             for table in TABLES:
                 rows = await session.execute(text(f"select org_id from keys.{table}"))  # noqa: S608
                 assert {r[0] for r in rows} == {eve.org_id}, table
@@ -87,8 +86,8 @@ async def test_a_secret_hash_does_not_open_the_key_for_writing(
 ) -> None:
     ada = manager()
     ada_key, ada_secret = await issued(keys, ada)
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("keys")
+    db = Database(url)
     try:
         async with db.transaction(Caller()) as session:
             await set_local(session, "app.key_hash", token_hash(ada_secret))
@@ -102,8 +101,8 @@ async def test_a_secret_hash_does_not_open_the_key_for_writing(
 
 
 async def test_keys_tables_force_row_security(settings: PlatformSettings) -> None:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("keys")
+    db = Database(url)
     try:
         async with db.transaction(Caller()) as session:
             tables = await session.execute(
@@ -119,4 +118,4 @@ async def test_keys_tables_force_row_security(settings: PlatformSettings) -> Non
         await db.close()
     assert [name for name, _, _ in rows] == sorted(TABLES)
     assert all(forced for _, forced, _ in rows)
-    assert all(owner != settings.core.database_app_role for _, _, owner in rows)
+    assert all(owner != role_of("keys") for _, _, owner in rows)

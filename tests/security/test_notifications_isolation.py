@@ -34,8 +34,8 @@ async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
     await send(notifications, admin, send_input(admin, [ada], channels=["IN_APP"]))
     await save(notifications, admin, key="message", channel="SMS", subject="s", body="{{ body }}")
     await notifications.run(SET, {"c": "job", "ch": "SMS", "on": False}, ada)
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("notifications")
+    db = Database(url)
     try:
         async with db.transaction(Caller(user_id=eve.user_id, org_id=uuid4())) as session:
             for table in TABLES:
@@ -61,8 +61,8 @@ async def test_rls_shows_each_row_to_its_recipient_or_organization_only(
 
 
 async def test_application_role_cannot_turn_security_off(settings: PlatformSettings) -> None:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("notifications")
+    db = Database(url)
     try:
         async with db.transaction(Caller()) as session:
             forced = await session.scalar(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database
+from subgraphs.kernel.migrations import role_of
 from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.tenancy.builders import READ, create_org, join, new_user
 from vetrai.settings import PlatformSettings
@@ -58,14 +59,12 @@ async def test_rls_hides_other_tenants_rows_from_the_application_role(
         {"o": ada_org, "e": unique_email()},
         ada,
     )
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("tenancy")
+    db = Database(url)
     try:
         async with db.transaction(Caller(org_id=eve.user_id, user_id=eve.user_id)) as session:
             await session.execute(text(f"select set_config('app.org_id', '{eve_org}', true)"))
-            assert (
-                await session.scalar(text("select current_user")) == settings.core.database_app_role
-            )
+            assert await session.scalar(text("select current_user")) == role_of("tenancy")
             for table in TENANT_TABLES:
                 column = "id" if table == "organizations" else "org_id"
                 rows = await session.scalar(
@@ -91,8 +90,8 @@ async def test_rls_hides_other_tenants_rows_from_the_application_role(
 
 
 async def test_application_role_cannot_turn_security_off(settings: PlatformSettings) -> None:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("tenancy")
+    db = Database(url)
     try:
         async with db.transaction(Caller()) as session:
             owner = await session.scalar(
@@ -101,7 +100,7 @@ async def test_application_role_cannot_turn_security_off(settings: PlatformSetti
                     " and tablename = 'organizations'"
                 )
             )
-            assert owner != settings.core.database_app_role
+            assert owner != role_of("tenancy")
             forced = await session.scalar(
                 text(
                     "select bool_and(relforcerowsecurity and relrowsecurity) from pg_class"

@@ -13,8 +13,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from core.settings import login_variable
+from subgraphs.kernel.migrations import role_of
+from tests.conftest import free_port_offset
 from vetrai.cli import _notes, parser
 from vetrai.devstack import Stack
+from vetrai.platform import login_names
 from vetrai.settings import PlatformSettings, load_settings
 
 COMMANDS = sorted(
@@ -152,3 +156,41 @@ def test_the_url_table_names_the_configured_stripe_and_s3_when_nothing_is_embedd
     }
     unset = load_settings(stripe_secret_key=None, minio_endpoint=None)
     assert _notes(Stack(unset), inbox=None) == {}
+
+
+def _production(server_settings: PlatformSettings, tmp_path: Path) -> dict[str, str]:
+    return {
+        "ENVIRONMENT": "production",
+        "VETRAI_DATA_DIR": str(tmp_path / ".data"),
+        "VETRAI_CONTEXT_KEY": "k" * 40,
+        "REDIS_URL": server_settings.core.redis_url or "",
+        "VETRAI_PORT_OFFSET": str(free_port_offset([8001, 8009])),
+    }
+
+
+def test_a_subgraph_in_production_needs_its_own_login_and_no_other(
+    server_settings: PlatformSettings, tmp_path: Path
+) -> None:
+    result = _vetrai("subgraph", "auth", **_production(server_settings, tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "vetrai: AUTH_DATABASE_URL: not set (auth logs in as the role vetrai_auth)\n"
+    )
+    assert not (tmp_path / ".data").exists()  # no embedded server was created
+
+
+def test_migrate_in_production_names_every_missing_login_on_a_line_of_its_own(
+    server_settings: PlatformSettings, tmp_path: Path
+) -> None:
+    assert server_settings.core.database_url
+    tenancy = server_settings.core.login_url("tenancy")
+    env = {**_production(server_settings, tmp_path), "AUTH_DATABASE_URL": tenancy}
+    result = _vetrai("migrate", DATABASE_URL=server_settings.core.database_url, **env)
+    assert result.returncode == 2
+    wrong = "AUTH_DATABASE_URL: logs in as 'vetrai_tenancy'; auth's role is vetrai_auth"
+    missing = [
+        f"{login_variable(name)}: not set ({name} logs in as the role {role_of(name)})"
+        for name in login_names()
+        if name != "auth"
+    ]
+    assert result.stderr.splitlines() == [f"vetrai: {line}" for line in [wrong, *missing]]

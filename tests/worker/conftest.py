@@ -135,8 +135,8 @@ def delivery_settings(
 
 @pytest.fixture
 async def service(delivery_settings: PlatformSettings) -> AsyncIterator[NotificationService]:
-    url, role = delivery_settings.core.app_database()
-    db = Database(url, role=role)
+    url = delivery_settings.core.login_url("notifications")
+    db = Database(url)
     assert delivery_settings.core.redis_url
     redis = Redis.from_url(delivery_settings.core.redis_url)
     yield NotificationService(db, redis, delivery_settings)

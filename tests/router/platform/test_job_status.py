@@ -31,8 +31,8 @@ CANCEL = 'mutation { cancelJob(id: "%s") { job { id status } errors { code messa
 
 @pytest.fixture
 async def jobs(settings: PlatformSettings) -> AsyncIterator[JobService]:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("workers")
+    db = Database(url)
     assert settings.core.redis_url
     redis = Redis.from_url(settings.core.redis_url)
     yield JobService(db, redis, settings)

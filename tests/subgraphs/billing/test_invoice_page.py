@@ -33,9 +33,9 @@ async def _store_invoice(owner_engine: AsyncEngine, org_id: UUID, age: timedelta
 
 @pytest.fixture
 async def service(billing_settings: PlatformSettings) -> AsyncIterator[BillingService]:
-    url, role = billing_settings.core.app_database()
+    url = billing_settings.core.login_url("billing")
     assert billing_settings.core.redis_url
-    db, redis = Database(url, role=role), Redis.from_url(billing_settings.core.redis_url)
+    db, redis = Database(url), Redis.from_url(billing_settings.core.redis_url)
     yield BillingService(db, redis, billing_settings, None)
     await redis.aclose()
     await db.close()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.caller import Caller
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.migrations import role_of
 from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import applied, event, owner, post_event, until
 from tests.subgraphs.billing.test_subscriptions import start
@@ -75,9 +76,9 @@ async def test_the_service_reads_only_the_callers_organization(
 ) -> None:
     ada, subscription, invoice = await _with_invoice(billing, owner_engine)
     eve = owner()
-    url, role = billing_settings.core.app_database()
+    url = billing_settings.core.login_url("billing")
     assert billing_settings.core.redis_url
-    db, redis = Database(url, role=role), Redis.from_url(billing_settings.core.redis_url)
+    db, redis = Database(url), Redis.from_url(billing_settings.core.redis_url)
     service = BillingService(db, redis, billing_settings, None)
     try:
         assert ada.org_id is not None
@@ -98,12 +99,12 @@ async def test_rls_shows_billing_rows_only_to_their_organization_and_events_to_n
 ) -> None:
     ada, _, _ = await _with_invoice(billing, owner_engine)
     eve, _, _ = await _with_invoice(billing, owner_engine)
-    url, role = billing_settings.core.app_database()
-    db = Database(url, role=role)
+    url = billing_settings.core.login_url("billing")
+    db = Database(url)
     try:
         async with db.transaction(Caller(org_id=eve.org_id)) as session:
             current = await session.scalar(text("select current_user"))
-            assert current == billing_settings.core.database_app_role
+            assert current == role_of("billing")
             for table in TABLES:
                 rows = await session.execute(text(f"select org_id from billing.{table}"))  # noqa: S608
                 assert {r[0] for r in rows} == {eve.org_id}, table

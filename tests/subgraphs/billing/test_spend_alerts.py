@@ -23,9 +23,9 @@ from vetrai.settings import PlatformSettings
 
 @pytest.fixture
 async def ledger(billing_settings: PlatformSettings) -> AsyncIterator[Ledger]:
-    url, role = billing_settings.core.app_database()
+    url = billing_settings.core.login_url("billing")
     assert billing_settings.core.redis_url
-    db, redis = Database(url, role=role), Redis.from_url(billing_settings.core.redis_url)
+    db, redis = Database(url), Redis.from_url(billing_settings.core.redis_url)
     yield BillingService(db, redis, billing_settings, None).ledger
     await redis.aclose()
     await db.close()

@@ -19,6 +19,7 @@ from subgraphs.billing.contract import hourly_requests_key
 from subgraphs.billing.ledger import Ledger, hour_of, parse_counter, router_key
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import Database, utcnow
+from subgraphs.kernel.migrations import role_of
 from subgraphs.kernel.usage import UsageRecord, record_usage
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
@@ -32,8 +33,8 @@ from vetrai.settings import PlatformSettings
 
 @pytest.fixture
 async def app_db(settings: PlatformSettings) -> AsyncIterator[Database]:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("billing")
+    db = Database(url)
     yield db
     await db.close()
 
@@ -225,7 +226,7 @@ async def test_rls_shows_usage_only_to_its_organization(
     await ledger.record(UsageRecord(ada, "tickets", 1, at, f"test:{uuid4()}"))
     await ledger.record(UsageRecord(eve, "tickets", 1, at, f"test:{uuid4()}"))
     async with app_db.transaction(Caller(org_id=eve)) as session:
-        assert await session.scalar(text("select current_user")) == settings.core.database_app_role
+        assert await session.scalar(text("select current_user")) == role_of("billing")
         for table in ("usage_events", "usage_hours"):
             rows = await session.execute(text(f"select distinct org_id from billing.{table}"))  # noqa: S608
             assert [r[0] for r in rows] == [eve], table

@@ -31,9 +31,9 @@ USAGE = """query($r: [_Any!]!, $meter: String!, $from: Date!, $to: Date!) {
 
 @pytest.fixture
 async def ledger(settings: PlatformSettings) -> AsyncIterator[Ledger]:
-    url, role = settings.core.app_database()
+    url = settings.core.login_url("billing")
     assert settings.core.redis_url
-    db, redis = Database(url, role=role), Redis.from_url(settings.core.redis_url)
+    db, redis = Database(url), Redis.from_url(settings.core.redis_url)
     yield Ledger(db, redis, catalogue().meters)
     await redis.aclose()
     await db.close()

@@ -222,9 +222,9 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
     customer = await _customer(owner_engine, caller.org_id)
     ids = {"id": subscription_id, "customer": customer}
     lost = event("customer.subscription.deleted", ids, int(time.time()) + 1)
-    url, role = billing_settings.core.app_database()
+    url = billing_settings.core.login_url("billing")
     assert billing_settings.core.redis_url
-    db, redis = Database(url, role=role), Redis.from_url(billing_settings.core.redis_url)
+    db, redis = Database(url), Redis.from_url(billing_settings.core.redis_url)
     service = BillingService(db, redis, billing_settings, None)
     assert await service.receive_event(lost)  # stored, but no job was queued
     assert await tasks.apply_pending({"billing": service}) == 0  # too recent to be lost

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from subgraphs.kernel.db import Database, engine_for, set_local
+from subgraphs.kernel.db import Database, set_local
 from vetrai.settings import PlatformSettings
 
 SETTINGS = text(
@@ -23,8 +23,8 @@ SETTINGS = text(
 
 @pytest.fixture
 async def database(settings: PlatformSettings) -> AsyncIterator[Database]:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("tenancy")
+    db = Database(url)
     yield db
     await db.close()
 
@@ -51,24 +51,11 @@ async def test_a_caller_without_organization_gets_empty_settings(database: Datab
     assert (org, user) == ("", "")
 
 
-async def test_the_application_role_applies_only_when_given(
-    settings: PlatformSettings, owner_engine: AsyncEngine
-) -> None:
-    url, role = settings.core.app_database()
-    async with owner_engine.connect() as connection:
-        owner = await connection.scalar(text("select current_user"))
-    for given, expected in ((role, role), (None, owner)):
-        engine = engine_for(url, role=given)
-        async with engine.connect() as connection:
-            assert await connection.scalar(text("select current_user")) == expected
-        await engine.dispose()
-
-
 async def test_close_releases_the_server_connections(
     settings: PlatformSettings, owner_engine: AsyncEngine
 ) -> None:
-    url, role = settings.core.app_database()
-    database = Database(url, role=role)
+    url = settings.core.login_url("tenancy")
+    database = Database(url)
     await database.ping()
     async with database.engine.connect() as connection:
         pid = await connection.scalar(text("select pg_backend_pid()"))

@@ -26,8 +26,8 @@ DEAD_REDIS = "redis://127.0.0.1:9"
 
 @pytest.fixture
 async def database(settings: PlatformSettings) -> AsyncIterator[Database]:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("tenancy")
+    db = Database(url)
     yield db
     await db.close()
 

@@ -65,3 +65,18 @@ def test_a_copy_refuses_a_field_given_as_a_section_and_replace_changes_it() -> N
     assert settings.router.jwks_url is None
     same = settings.model_copy(update={"router": changed.router})
     assert same.router.jwks_url == changed.router.jwks_url
+
+
+def test_each_login_is_read_from_its_variable_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "postgresql://vetrai_auth:hidden-password@db/vetrai"
+    monkeypatch.setenv("AUTH_DATABASE_URL", url)
+    monkeypatch.setenv("OUTBOX_DATABASE_URL", "")
+    settings = load_settings()
+    assert settings.core.login_url("auth") == url
+    assert "outbox" not in settings.core.database_logins
+    assert "hidden-password" not in repr(settings)
+    assert "hidden-password" not in str(settings.core.model_dump())
+    with pytest.raises(SettingsError, match=r"^TENANCY_DATABASE_URL: not set$"):
+        settings.core.login_url("tenancy")

@@ -30,8 +30,8 @@ async def worker_ctx(settings: PlatformSettings) -> AsyncIterator[dict[str, Any]
     """What the ARQ worker hands its tasks once ``startup`` ran."""
     assert settings.core.redis_url
     ctx: dict[str, Any] = {"redis": Redis.from_url(settings.core.redis_url)}
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("keys")
+    db = Database(url)
     await startup(ctx, settings, db)
     yield ctx
     await db.close()

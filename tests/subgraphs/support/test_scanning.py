@@ -61,8 +61,8 @@ async def job_context(
     storage: Storage,
 ) -> AsyncIterator[dict[str, Any]]:
     """What the worker's startup gives the scan job, with scanning on."""
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("support")
+    db = Database(url)
     with_clamd = scanning_settings(settings, storage_settings, clamd_port)
     service = SupportService(db, None, with_clamd, storage)  # type: ignore[arg-type]
     yield {"support": service, "job_try": 1}

@@ -52,8 +52,8 @@ def clock() -> Iterator[time_machine.Traveller]:
 
 @pytest.fixture(scope="module")
 async def watch(settings: PlatformSettings) -> AsyncIterator[SlaWatch]:
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("support")
+    db = Database(url)
     yield SlaWatch(db, settings.core.public_url)
     await db.close()
 
@@ -194,8 +194,8 @@ async def test_two_watches_at_once_notify_a_clock_once(
     await office_policy(support, org, HIGH)
     created = [await ticket(support, org.caller(), priority="HIGH") for _ in range(5)]
     clock.shift(timedelta(minutes=50))
-    url, role = settings.core.app_database()
-    dbs = [Database(url, role=role) for _ in range(2)]
+    url = settings.core.login_url("support")
+    dbs = [Database(url) for _ in range(2)]
     try:
         await asyncio.gather(*(SlaWatch(db, settings.core.public_url).run() for db in dbs))
     finally:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
+from subgraphs.kernel.migrations import role_of
 from tests.conftest import SignedClient
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import light, org_themes, owner, publish, update
@@ -190,7 +191,7 @@ async def test_theme_rows_are_invisible_to_another_organizations_transaction(
     caller = owner()
     await update(themes, caller, light=light())
     await publish(themes, caller, 0)
-    role = "vetrai_app"
+    role = role_of("themes")
     async with owner_engine.connect() as connection:
         await connection.execute(text(f"set role {role}"))
         await connection.execute(

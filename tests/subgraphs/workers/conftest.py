@@ -17,8 +17,8 @@ from vetrai.settings import PlatformSettings
 @pytest.fixture
 async def jobs(settings: PlatformSettings) -> AsyncIterator[JobService]:
     """The workers service on the session's queue (the session's worker runs its jobs)."""
-    url, role = settings.core.app_database()
-    db = Database(url, role=role)
+    url = settings.core.login_url("workers")
+    db = Database(url)
     assert settings.core.redis_url
     redis = Redis.from_url(settings.core.redis_url)
     yield JobService(db, redis, settings)

@@ -186,13 +186,13 @@ async def test_checkpoints_are_visible_and_writable_only_under_their_organizatio
     started = await _start(workers_subgraph, member_of(org), _input(org))
     job_id = UUID(started["job"]["id"])
     await until(jobs, org, job_id, Status.WAITING)
-    url, role = jobs.settings.core.app_database()
+    url = jobs.settings.core.login_url("workers")
     count = "select count(*) as n from checkpoints where thread_id = %s"
-    async with await connect(url, role, org) as mine:
+    async with await connect(url, org) as mine:
         rows = await (await mine.execute(count, (f"{org}:{job_id}",))).fetchone()
         assert rows is not None
         assert rows["n"] > 0
-    async with await connect(url, role, uuid4()) as other:
+    async with await connect(url, uuid4()) as other:
         rows = await (await other.execute(count, (f"{org}:{job_id}",))).fetchone()
         assert rows is not None
         assert rows["n"] == 0
@@ -286,11 +286,11 @@ async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retenti
     done = await until(jobs, org, job_id, Status.SUCCEEDED)
     assert done.finished_at is not None
     thread = f"{org}:{job_id}"
-    url, role = jobs.settings.core.app_database()
+    url = jobs.settings.core.login_url("workers")
 
     async def rows() -> dict[str, int]:
         counted = {}
-        async with await connect(url, role, org) as connection:
+        async with await connect(url, org) as connection:
             for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
                 found = await connection.execute(
                     f"select count(*) as n from {table} where thread_id = %s",  # noqa: S608
@@ -312,7 +312,7 @@ async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retenti
     pruned = await jobs.job(Caller(org_id=org), job_id)
     assert pruned is not None
     assert pruned.pruned_at == later
-    async with await connect(url, role, org) as connection:
+    async with await connect(url, org) as connection:
         graph = _approval({}).compile(checkpointer=AsyncPostgresSaver(connection))
         state = await graph.aget_state({"configurable": {"thread_id": thread}})
     assert state.values == done.result

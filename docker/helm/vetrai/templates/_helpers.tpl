@@ -31,6 +31,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.secrets.existingSecret | default (printf "%s-env" (include "vetrai.fullname" .)) -}}
 {{- end -}}
 
+{{- define "vetrai.databaseSecretName" -}}
+{{- .Values.secrets.existingDatabaseSecret | default .Values.secrets.existingSecret | default (printf "%s-database" (include "vetrai.fullname" .)) -}}
+{{- end -}}
+
 {{- define "vetrai.jwtKeysSecretName" -}}
 {{- .Values.secrets.jwtKeys.existingSecret | default (printf "%s-jwt-keys" (include "vetrai.fullname" .)) -}}
 {{- end -}}
@@ -81,4 +85,34 @@ livenessProbe:
   periodSeconds: 15
   timeoutSeconds: 5
   failureThreshold: 6
+{{- end -}}
+
+{{/* The logins: one per subgraph and the worker's outbox relay. */}}
+{{- define "vetrai.logins" -}}
+{{- range .Values.subgraphs }}{{ .name }} {{ end }}outbox
+{{- end -}}
+
+{{/* The variable of a login's URL: pass its name. */}}
+{{- define "vetrai.loginVariable" -}}
+{{- printf "%s_DATABASE_URL" (upper .) -}}
+{{- end -}}
+
+{{/* The login URLs a Secret holds: pass the root; each is required. */}}
+{{- define "vetrai.loginData" -}}
+{{- $logins := .Values.database.logins | default dict }}
+{{- range splitList " " (include "vetrai.logins" .) }}
+{{ include "vetrai.loginVariable" . }}: {{ required (printf "database.logins.%s is required (or secrets.existingSecret)" .) (get $logins .) | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment entries of the login URLs ``names`` from Secret ``secret``. */}}
+{{- define "vetrai.loginEnv" -}}
+{{- $secret := .secret }}
+{{- range .names }}
+- name: {{ include "vetrai.loginVariable" . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ include "vetrai.loginVariable" . }}
+{{- end }}
 {{- end -}}
