@@ -63,8 +63,8 @@ class PublicAssets:
             return Response(b"not found", status_code=404, media_type="text/plain")
         names = (*_REQUEST_HEADERS, *(_FORM_HEADERS if form else ()))
         headers = {k: v for k in names if (v := request.headers.get(k)) is not None}
-        body = await request.body() if form else None
-        if body is not None and len(body) > MAX_FORM_BYTES:
+        body = await _bounded_body(request) if form else None
+        if body is None and form:
             return Response(b"too large", status_code=413, media_type="text/plain")
         try:
             answer = await self.client.request(
@@ -77,3 +77,13 @@ class PublicAssets:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The form's body, or None once it passes MAX_FORM_BYTES (read no further)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    return bytes(body)
