@@ -43,6 +43,9 @@ TESTS: dict[str, list[str]] = {
         "tests/router/platform/test_identity_claims.py",
         "tests/router/platform/test_identity_outages.py",
         "tests/router/platform/test_identity_key_cache.py",
+        "tests/router/platform/test_identity_changes.py",
+        "tests/router/platform/test_ended_sessions.py",
+        "tests/router/platform/test_announcements_lost.py",
         "tests/router/platform/test_protection.py::test_jwt_caller_works_in_their_active_organization",
         # Not the test of two `vetrai router` processes: they run the real module.
         *(
@@ -56,6 +59,11 @@ TESTS: dict[str, list[str]] = {
             )
         ),
     ],
+    "router/ratelimit.py": ["tests/router/test_ratelimit.py"],
+    "router/policy.py": ["tests/router/test_policy.py"],
+    "core/caller.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
+    "core/scopes.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
+    "router/assets.py": ["tests/router/platform/test_public_assets.py"],
 }
 
 # The pytest process of a mutant finds its module and mutated source here.

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from router.config import RouterConfig
+from router.config import RateLimits, RouterConfig
 from subgraphs.auth.signing import TokenSigner, keys_path
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
 from tests.router.platform.test_api_keys import CREATE, CURRENT, _new_key
@@ -209,3 +209,18 @@ async def test_without_tenancy_a_user_still_acts_as_themselves(
             me = await client.data(ME, authorization=f"Bearer {_token(signer, user)}")
     assert me == {"me": {"id": user}}
     assert tenancy.requests == 1
+
+
+async def test_without_redis_a_session_cannot_be_checked_and_is_unavailable(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    # Nothing listens there; rate limits off, so only the session check needs Redis.
+    no_redis = settings.replace(redis_url="redis://127.0.0.1:9/0")
+    config = RouterConfig(rate_limits=RateLimits(enabled=False))
+    async with routed(no_redis, supergraph_sdl, subgraph_urls, config) as client:
+        _assert_unavailable(await client.post(ME, authorization=f"Bearer {_token(signer, user)}"))
