@@ -1,0 +1,122 @@
+"""An answer the router was still waiting for when an announcement arrived may be stale: it is
+used for that request but never cached, so a key revoked meanwhile stops working at once."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from subgraphs.keys.contract import CHANGED_CHANNEL
+from tests.router.platform.conftest import RouterClient, router_client, router_config, served
+from tests.router.platform.test_api_keys import CURRENT, _new_key
+from tests.router.platform.test_identity_key_cache import (
+    MANY,
+    _allow_subscribing,
+    _as_user,
+    _revoke_unannounced,
+    _subscribers,
+    _until,
+)
+from vetrai.settings import PlatformSettings
+
+Hook = Callable[[bytes], Awaitable[None]]
+
+
+@pytest.fixture
+async def redis(settings: PlatformSettings) -> AsyncIterator[Redis]:
+    assert settings.core.redis_url
+    client = Redis.from_url(settings.core.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_user(redis: Redis) -> AsyncIterator[str]:
+    """A Redis user of the router's own, to tell when its subscription is in place."""
+    name = f"router-{secrets.token_hex(4)}"
+    await _allow_subscribing(redis, name, True)
+    yield name
+    await redis.acl_deluser(name)
+
+
+class KeysInFront:
+    """Forwards to the real keys subgraph; ``before_answering`` runs once the real answer is
+    in and before the router gets it."""
+
+    def __init__(self, keys_url: str) -> None:
+        parts = urlsplit(keys_url)
+        self.base = f"{parts.scheme}://{parts.netloc}"
+        self.client = httpx.AsyncClient(timeout=30)
+        self.before_answering: Hook | None = None
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
+        answer = await self.client.post(
+            f"{self.base}{request.url.path}", content=body, headers=headers
+        )
+        hook, self.before_answering = self.before_answering, None
+        if hook is not None:
+            await hook(body)
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+
+async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
+    router: RouterClient,
+    settings: PlatformSettings,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    owner_engine: AsyncEngine,
+    redis: Redis,
+    redis_user: str,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    raced, marker = [await _new_key(router, token, org, MANY) for _ in range(2)]
+    front = KeysInFront(subgraph_urls["keys"])
+    app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
+    assert settings.core.redis_url
+    own_redis = settings.replace(redis_url=_as_user(settings.core.redis_url, redis_user))
+    async with served(app) as base:
+        urls = {**subgraph_urls, "keys": f"{base}/graphql"}
+        async with router_client(own_redis, supergraph_sdl, urls, router_config()) as own:
+
+            async def status(secret: str) -> int:
+                return (await own.post(CURRENT, x_api_key=secret)).status_code
+
+            async def subscribed() -> bool:
+                return bool(await _subscribers(redis, redis_user))
+
+            assert await status(marker["secret"]) == 200
+            await _until(subscribed, "the router never subscribed to the key announcements")
+            # Cached while listening, then revoked unannounced: refused only once announced.
+            assert await status(marker["secret"]) == 200
+            await _revoke_unannounced(owner_engine, marker["secret"])
+            assert await status(marker["secret"]) == 200
+
+            async def revoke_meanwhile(_: bytes) -> None:
+                await _revoke_unannounced(owner_engine, raced["secret"])
+                for key in (raced, marker):
+                    message = {"event": "revoked", "key_id": key["apiKey"]["id"], "org_id": org}
+                    await redis.publish(CHANGED_CHANNEL, orjson.dumps(message))
+
+                # Announcements are handled in order: the marker's refusal shows both were.
+                async def marker_refused() -> bool:
+                    return await status(marker["secret"]) == 401
+
+                await _until(marker_refused, "the announcements never arrived")
+
+            front.before_answering = revoke_meanwhile
+            assert await status(raced["secret"]) == 200  # the answer it was waiting for
+            assert await status(raced["secret"]) == 401
+    await front.client.aclose()
