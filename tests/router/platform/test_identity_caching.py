@@ -1,10 +1,13 @@
-"""An answer the router was still waiting for when an announcement arrived may be stale: it is
-used for that request but never cached, so a key revoked meanwhile stops working at once."""
+"""What the router caches of API keys, and for how long: a key until it changes or expires, never
+an answer that may be stale (one it was waiting for when an announcement arrived), and never
+more than a bounded number of entries."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from router.identity import _Expiring
 from subgraphs.keys.contract import CHANGED_CHANNEL
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
 from tests.router.platform.test_api_keys import CURRENT, _new_key
@@ -31,6 +35,7 @@ from tests.router.platform.test_identity_key_cache import (
 from vetrai.settings import PlatformSettings
 
 Hook = Callable[[bytes], Awaitable[None]]
+BOUND = 10_000  # cached callers, at most
 
 
 @pytest.fixture
@@ -120,3 +125,67 @@ async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
             assert await status(raced["secret"]) == 200  # the answer it was waiting for
             assert await status(raced["secret"]) == 401
     await front.client.aclose()
+
+
+@asynccontextmanager
+async def listening_router(
+    settings: PlatformSettings,
+    supergraph_sdl: str,
+    urls: dict[str, str],
+    redis: Redis,
+    redis_user: str,
+) -> AsyncIterator[RouterClient]:
+    """A router of our own, once it listens to the announcements (subscribing forgets what
+    was cached, so only what is cached afterwards stays)."""
+    assert settings.core.redis_url
+    own_redis = settings.replace(redis_url=_as_user(settings.core.redis_url, redis_user))
+    async with router_client(own_redis, supergraph_sdl, urls, router_config()) as own:
+        await own.post(CURRENT)
+
+        async def subscribed() -> bool:
+            return bool(await _subscribers(redis, redis_user))
+
+        await _until(subscribed, "the router never subscribed to the key announcements")
+        yield own
+
+
+def _expiring(seconds: float) -> str:
+    expires = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+    return MANY.replace('name: "ci",', f'name: "brief", expiresAt: "{expires}",')
+
+
+async def test_a_key_that_expires_is_cached_until_it_expires_and_no_longer(
+    router: RouterClient,
+    settings: PlatformSettings,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    owner_engine: AsyncEngine,
+    redis: Redis,
+    redis_user: str,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    lasting = (await _new_key(router, token, org, _expiring(86_400)))["secret"]
+    async with listening_router(settings, supergraph_sdl, subgraph_urls, redis, redis_user) as own:
+        brief = (await _new_key(router, token, org, _expiring(3)))["secret"]
+        for secret in (lasting, brief):
+            assert (await own.post(CURRENT, x_api_key=secret)).status_code == 200
+        # Cached: revoked unannounced, the key lasting a day is still accepted...
+        await _revoke_unannounced(owner_engine, lasting)
+        assert (await own.post(CURRENT, x_api_key=lasting)).status_code == 200
+
+        # ...and the brief one, accepted before it expired, is refused once it has.
+        async def brief_refused() -> bool:
+            return (await own.post(CURRENT, x_api_key=brief)).status_code == 401
+
+        await _until(brief_refused, "an expired key is still accepted from the cache")
+
+
+def test_the_cache_holds_at_most_its_bound_then_starts_afresh() -> None:
+    cache = _Expiring()
+    for n in range(BOUND):
+        cache.put(n, n, 60, cache.generation)
+    assert cache.get(0) == 0
+    assert cache.get(BOUND - 1) == BOUND - 1
+    cache.put("one more", 1, 60, cache.generation)
+    assert cache.get(0) is None
+    assert cache.get("one more") == 1
