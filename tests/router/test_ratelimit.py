@@ -83,3 +83,15 @@ async def test_of_several_refusals_the_longest_wait_is_the_verdict(limiter: Rate
     assert refused is not None
     assert (refused.allowed, refused.limit) == (False, 1)
     assert refused.reset_seconds > 60
+
+
+async def test_a_refusal_wins_over_a_bucket_at_its_limit_that_resets_later(
+    limiter: RateLimiter,
+) -> None:
+    day, minute = bucket("day", 2, DAY), bucket("minute", 1, 60)
+    await limiter.spend([day, minute])
+
+    refused = await limiter.spend([day, minute])  # the day at its limit, the minute past it
+    assert refused is not None
+    assert (refused.allowed, refused.limit, refused.remaining) == (False, 1, 0)
+    assert refused.reset_seconds <= 60
