@@ -47,6 +47,7 @@ TESTS: dict[str, list[str]] = {
         "tests/router/platform/test_ended_sessions.py",
         "tests/router/platform/test_announcements_lost.py",
         "tests/router/platform/test_identity_caching.py",
+        "tests/router/platform/test_rate_limit_by_address.py",
         "tests/router/platform/test_protection.py::test_jwt_caller_works_in_their_active_organization",
         # Not the test of two `vetrai router` processes: they run the real module.
         *(
