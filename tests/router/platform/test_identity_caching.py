@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +23,8 @@ from starlette.routing import Route
 
 from router.identity import _Expiring
 from subgraphs.keys.contract import CHANGED_CHANNEL
+from subgraphs.tenancy.contract import MEMBERSHIP_CHANNEL, MembershipEvent
+from tests.conftest import unique_slug
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
 from tests.router.platform.test_api_keys import CURRENT, _new_key
 from tests.router.platform.test_identity_key_cache import (
@@ -189,3 +192,58 @@ def test_the_cache_holds_at_most_its_bound_then_starts_afresh() -> None:
     cache.put("one more", 1, 60, cache.generation)
     assert cache.get(0) is None
     assert cache.get("one more") == 1
+
+
+async def test_a_member_leaving_one_organization_is_forgotten_there_only(
+    router: RouterClient,
+    settings: PlatformSettings,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    owner_engine: AsyncEngine,
+    redis: Redis,
+    redis_user: str,
+) -> None:
+    token, left = await router.owner_of_new_organization()
+    bearer = f"Bearer {token}"
+    user = (await router.data("{ me { id } }", authorization=bearer))["me"]["id"]
+    created = await router.data(
+        """mutation($s: String!) { createOrganization(input: {name: "Kept", slug: $s})
+        { organization { id } } }""",
+        {"s": unique_slug()},
+        authorization=bearer,
+    )
+    kept = created["createOrganization"]["organization"]["id"]
+    keys = {}
+    for org in (left, kept):
+        made = await router.data(MANY % org, authorization=bearer, x_organization_id=org)
+        assert made["createApiKey"]["errors"] == []
+        keys[org] = made["createApiKey"]["secret"]
+    async with listening_router(settings, supergraph_sdl, subgraph_urls, redis, redis_user) as own:
+
+        async def key_status(org: str) -> int:
+            return (await own.post(CURRENT, x_api_key=keys[org])).status_code
+
+        async def member_status() -> int:
+            return (
+                await own.post(CURRENT, authorization=bearer, x_organization_id=kept)
+            ).status_code
+
+        assert [await key_status(left), await key_status(kept), await member_status()] == [200] * 3
+        # Changed behind the router's back: what it still accepts comes from its cache.
+        for secret in keys.values():
+            await _revoke_unannounced(owner_engine, secret)
+        async with owner_engine.begin() as connection:
+            await connection.execute(
+                text("delete from tenancy.memberships where org_id = :org and user_id = :user"),
+                {"org": kept, "user": user},
+            )
+        removed = {"event": MembershipEvent.MEMBER_REMOVED, "org_id": left, "user_id": user}
+        await redis.publish(MEMBERSHIP_CHANNEL, orjson.dumps(removed))
+
+        async def left_key_refused() -> bool:
+            return await key_status(left) == 401
+
+        await _until(left_key_refused, "the member's key was kept after they left")
+        # The same member's key and membership in the other organization stay cached.
+        assert await key_status(kept) == 200
+        assert await member_status() == 200
