@@ -62,6 +62,29 @@ TESTS: dict[str, list[str]] = {
         ),
     ],
     "router/ratelimit.py": ["tests/router/test_ratelimit.py"],
+    "router/pipeline/stages.py": [
+        f"tests/router/platform/test_{name}.py"
+        for name in (
+            "transports",
+            "protection",
+            "limits",
+            "rate_limit_by_address",
+            "authorization_directives",
+            "api_keys",
+        )
+    ],
+    "router/pipeline/errors.py": [
+        "tests/router/platform/test_limits.py",
+        "tests/router/platform/test_transports.py",
+    ],
+    "router/pipeline/operation.py": [
+        "tests/router/test_edge_http.py",
+        "tests/router/platform/test_transports.py",
+    ],
+    "router/pipeline/runtime.py": [
+        "tests/router/test_hot_reload.py",
+        "tests/router/platform/test_authorization_directives.py",
+    ],
     "router/policy.py": ["tests/router/test_policy.py"],
     "core/caller.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
     "core/scopes.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
