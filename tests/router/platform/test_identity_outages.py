@@ -163,6 +163,29 @@ async def test_published_keys_answering_an_error_is_unavailable(
             )
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, {"error": "down"}), (200, {"error": "down"}), (200, [1]), (200, {"keys": [{}]})],
+    ids=["error-status", "no-keys", "no-object", "no-key-type"],
+)
+async def test_published_keys_answering_json_that_is_no_key_set_is_unavailable(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    status: int,
+    body: object,
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(body, status_code=status)) as (_, url):
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            _assert_unavailable(
+                await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
+            )
+
+
 async def test_keys_answering_an_error_is_unavailable(
     settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
