@@ -4,10 +4,9 @@ more than a bounded number of entries."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,10 +28,7 @@ from tests.router.platform.conftest import RouterClient, router_client, router_c
 from tests.router.platform.test_api_keys import CURRENT, _new_key
 from tests.router.platform.test_identity_key_cache import (
     MANY,
-    _allow_subscribing,
-    _as_user,
     _revoke_unannounced,
-    _subscribers,
     _until,
 )
 from vetrai.settings import PlatformSettings
@@ -47,15 +43,6 @@ async def redis(settings: PlatformSettings) -> AsyncIterator[Redis]:
     client = Redis.from_url(settings.core.redis_url)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-async def redis_user(redis: Redis) -> AsyncIterator[str]:
-    """A Redis user of the router's own, to tell when its subscription is in place."""
-    name = f"router-{secrets.token_hex(4)}"
-    await _allow_subscribing(redis, name, True)
-    yield name
-    await redis.acl_deluser(name)
 
 
 class KeysInFront:
@@ -87,26 +74,19 @@ async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
     subgraph_urls: dict[str, str],
     owner_engine: AsyncEngine,
     redis: Redis,
-    redis_user: str,
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    raced, marker = [await _new_key(router, token, org, MANY) for _ in range(2)]
+    raced, marker, sentinel = [await _new_key(router, token, org, MANY) for _ in range(3)]
     front = KeysInFront(subgraph_urls["keys"])
     app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
-    assert settings.core.redis_url
-    own_redis = settings.replace(redis_url=_as_user(settings.core.redis_url, redis_user))
     async with served(app) as base:
         urls = {**subgraph_urls, "keys": f"{base}/graphql"}
-        async with router_client(own_redis, supergraph_sdl, urls, router_config()) as own:
+        async with router_client(settings, supergraph_sdl, urls, router_config()) as own:
 
             async def status(secret: str) -> int:
                 return (await own.post(CURRENT, x_api_key=secret)).status_code
 
-            async def subscribed() -> bool:
-                return bool(await _subscribers(redis, redis_user))
-
-            assert await status(marker["secret"]) == 200
-            await _until(subscribed, "the router never subscribed to the key announcements")
+            await until_listening(own, redis, owner_engine, sentinel, org)
             # Cached while listening, then revoked unannounced: refused only once announced.
             assert await status(marker["secret"]) == 200
             await _revoke_unannounced(owner_engine, marker["secret"])
@@ -130,26 +110,22 @@ async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
     await front.client.aclose()
 
 
-@asynccontextmanager
-async def listening_router(
-    settings: PlatformSettings,
-    supergraph_sdl: str,
-    urls: dict[str, str],
-    redis: Redis,
-    redis_user: str,
-) -> AsyncIterator[RouterClient]:
-    """A router of our own, once it listens to the announcements (subscribing forgets what
-    was cached, so only what is cached afterwards stays)."""
-    assert settings.core.redis_url
-    own_redis = settings.replace(redis_url=_as_user(settings.core.redis_url, redis_user))
-    async with router_client(own_redis, supergraph_sdl, urls, router_config()) as own:
-        await own.post(CURRENT)
+async def until_listening(
+    own: RouterClient, redis: Redis, owner_engine: AsyncEngine, sentinel: dict[str, Any], org: str
+) -> None:
+    """Wait until ``own`` handles announcements. Subscribing forgets what was cached before,
+    and announcements are handled only after that: once the revoked ``sentinel`` key is refused
+    (forgotten on subscribing, or on its announcement), what is cached from now on stays."""
+    secret = sentinel["secret"]
+    await own.post(CURRENT, x_api_key=secret)
+    await _revoke_unannounced(owner_engine, secret)
+    revoked = {"event": "revoked", "key_id": sentinel["apiKey"]["id"], "org_id": org}
 
-        async def subscribed() -> bool:
-            return bool(await _subscribers(redis, redis_user))
+    async def refused() -> bool:
+        await redis.publish(CHANGED_CHANNEL, orjson.dumps(revoked))
+        return (await own.post(CURRENT, x_api_key=secret)).status_code == 401
 
-        await _until(subscribed, "the router never subscribed to the key announcements")
-        yield own
+    await _until(refused, "the router never handled the key announcements")
 
 
 def _expiring(seconds: float) -> str:
@@ -164,11 +140,12 @@ async def test_a_key_that_expires_is_cached_until_it_expires_and_no_longer(
     subgraph_urls: dict[str, str],
     owner_engine: AsyncEngine,
     redis: Redis,
-    redis_user: str,
 ) -> None:
     token, org = await router.owner_of_new_organization()
     lasting = (await _new_key(router, token, org, _expiring(86_400)))["secret"]
-    async with listening_router(settings, supergraph_sdl, subgraph_urls, redis, redis_user) as own:
+    sentinel = await _new_key(router, token, org, MANY)
+    async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
+        await until_listening(own, redis, owner_engine, sentinel, org)
         brief = (await _new_key(router, token, org, _expiring(3)))["secret"]
         for secret in (lasting, brief):
             assert (await own.post(CURRENT, x_api_key=secret)).status_code == 200
@@ -201,7 +178,6 @@ async def test_a_member_leaving_one_organization_is_forgotten_there_only(
     subgraph_urls: dict[str, str],
     owner_engine: AsyncEngine,
     redis: Redis,
-    redis_user: str,
 ) -> None:
     token, left = await router.owner_of_new_organization()
     bearer = f"Bearer {token}"
@@ -218,7 +194,9 @@ async def test_a_member_leaving_one_organization_is_forgotten_there_only(
         made = await router.data(MANY % org, authorization=bearer, x_organization_id=org)
         assert made["createApiKey"]["errors"] == []
         keys[org] = made["createApiKey"]["secret"]
-    async with listening_router(settings, supergraph_sdl, subgraph_urls, redis, redis_user) as own:
+    sentinel = await _new_key(router, token, left, MANY)
+    async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
+        await until_listening(own, redis, owner_engine, sentinel, left)
 
         async def key_status(org: str) -> int:
             return (await own.post(CURRENT, x_api_key=keys[org])).status_code
