@@ -307,7 +307,7 @@ def main() -> int:
     parser.add_argument("module", help="the module's path, e.g. subgraphs/keys/service.py")
     parser.add_argument("--tests", nargs="+", help="test paths (default: the module's map)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
-    parser.add_argument("--lines", help="only mutate lines FIRST-LAST")
+    parser.add_argument("--lines", help="only mutate these lines: FIRST-LAST[,LINE,...]")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args()
     path = Path(args.module)
@@ -315,8 +315,7 @@ def main() -> int:
     original = (ROOT / path).read_text()
     found = sites(original)
     if args.lines:
-        first, _, last = args.lines.partition("-")
-        found = [s for s in found if int(first) <= s.line <= int(last or first)]
+        found = [s for s in found if _within(s.line, args.lines)]
     if args.list:
         for site in found:
             print(f"{path}:{site.line}: {site.what}")
@@ -344,6 +343,15 @@ def main() -> int:
     outcomes.sort(key=lambda o: (o.site.line, o.site.index))
     del stack
     return _report(path, outcomes)
+
+
+def _within(line: int, ranges: str) -> bool:
+    """Whether ``line`` is in ``ranges``, e.g. ``"53,160-170"``."""
+    for part in ranges.split(","):
+        first, _, last = part.partition("-")
+        if int(first) <= line <= int(last or first):
+            return True
+    return False
 
 
 def _shared_servers() -> object:
