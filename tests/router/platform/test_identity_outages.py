@@ -186,6 +186,22 @@ async def test_published_keys_answering_json_that_is_no_key_set_is_unavailable(
             )
 
 
+async def test_published_keys_answered_with_an_error_status_are_not_used(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(signer.jwks(), status_code=500)) as (_, url):
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            _assert_unavailable(
+                await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
+            )
+
+
 async def test_keys_answering_an_error_is_unavailable(
     settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
