@@ -199,7 +199,7 @@ class Authenticator:
             response = await self._http.get(self.endpoints.jwks)
             response.raise_for_status()
             self._jwks = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError) as exc:
             raise Unavailable("Access tokens cannot be checked right now.") from exc
         self._jwks_fetched = time.monotonic()
 

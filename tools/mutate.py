@@ -47,6 +47,11 @@ TESTS: dict[str, list[str]] = {
         "tests/router/platform/test_identity_claims.py",
         "tests/router/platform/test_identity_outages.py",
         "tests/router/platform/test_identity_key_cache.py",
+        "tests/router/platform/test_identity_changes.py",
+        "tests/router/platform/test_ended_sessions.py",
+        "tests/router/platform/test_announcements_lost.py",
+        "tests/router/platform/test_identity_caching.py",
+        "tests/router/platform/test_rate_limit_by_address.py",
         "tests/router/platform/test_protection.py::test_jwt_caller_works_in_their_active_organization",
         # Not the test of two `vetrai router` processes: they run the real module.
         *(
@@ -60,6 +65,34 @@ TESTS: dict[str, list[str]] = {
             )
         ),
     ],
+    "router/ratelimit.py": ["tests/router/test_ratelimit.py"],
+    "router/pipeline/stages.py": [
+        f"tests/router/platform/test_{name}.py"
+        for name in (
+            "transports",
+            "protection",
+            "limits",
+            "rate_limit_by_address",
+            "authorization_directives",
+            "api_keys",
+        )
+    ],
+    "router/pipeline/errors.py": [
+        "tests/router/platform/test_limits.py",
+        "tests/router/platform/test_transports.py",
+    ],
+    "router/pipeline/operation.py": [
+        "tests/router/test_edge_http.py",
+        "tests/router/platform/test_transports.py",
+    ],
+    "router/pipeline/runtime.py": [
+        "tests/router/test_hot_reload.py",
+        "tests/router/platform/test_authorization_directives.py",
+    ],
+    "router/policy.py": ["tests/router/test_policy.py"],
+    "core/caller.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
+    "core/scopes.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
+    "router/assets.py": ["tests/router/platform/test_public_assets.py"],
 }
 
 # The pytest process of a mutant finds its module and mutated source here.
@@ -278,7 +311,7 @@ def main() -> int:
     parser.add_argument("module", help="the module's path, e.g. subgraphs/keys/service.py")
     parser.add_argument("--tests", nargs="+", help="test paths (default: the module's map)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
-    parser.add_argument("--lines", help="only mutate lines FIRST-LAST")
+    parser.add_argument("--lines", help="only mutate these lines: FIRST-LAST[,LINE,...]")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args()
     path = Path(args.module)
@@ -286,8 +319,7 @@ def main() -> int:
     original = (ROOT / path).read_text()
     found = sites(original)
     if args.lines:
-        first, _, last = args.lines.partition("-")
-        found = [s for s in found if int(first) <= s.line <= int(last or first)]
+        found = [s for s in found if _within(s.line, args.lines)]
     if args.list:
         for site in found:
             print(f"{path}:{site.line}: {site.what}")
@@ -315,6 +347,15 @@ def main() -> int:
     outcomes.sort(key=lambda o: (o.site.line, o.site.index))
     del stack
     return _report(path, outcomes)
+
+
+def _within(line: int, ranges: str) -> bool:
+    """Whether ``line`` is in ``ranges``, e.g. ``"53,160-170"``."""
+    for part in ranges.split(","):
+        first, _, last = part.partition("-")
+        if int(first) <= line <= int(last or first):
+            return True
+    return False
 
 
 def _shared_servers() -> object:

@@ -1,5 +1,5 @@
 """Access tokens signed by a published key still need every claim right: issuer, audience,
-expiry and subject, or the router answers 401."""
+expiry, subject and session, or the router answers 401."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ async def test_token_with_every_claim_right_identifies_the_user(
         {"iss": None},
         {"aud": "another-audience"},
         {"aud": None},
+        {"sid": None},
     ],
     ids=[
         "expired",
@@ -69,6 +70,7 @@ async def test_token_with_every_claim_right_identifies_the_user(
         "without-issuer",
         "wrong-audience",
         "without-audience",
+        "without-session",
     ],
 )
 async def test_token_with_a_wrong_or_missing_claim_is_refused(

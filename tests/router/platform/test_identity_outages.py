@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from router.config import RouterConfig
+from router.config import RateLimits, RouterConfig
 from subgraphs.auth.signing import TokenSigner, keys_path
 from tests.router.platform.builders import CREATE, CURRENT, new_key
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
@@ -163,6 +163,45 @@ async def test_published_keys_answering_an_error_is_unavailable(
             )
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, {"error": "down"}), (200, {"error": "down"}), (200, [1]), (200, {"keys": [{}]})],
+    ids=["error-status", "no-keys", "no-object", "no-key-type"],
+)
+async def test_published_keys_answering_json_that_is_no_key_set_is_unavailable(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    status: int,
+    body: object,
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(body, status_code=status)) as (_, url):
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            _assert_unavailable(
+                await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
+            )
+
+
+async def test_published_keys_answered_with_an_error_status_are_not_used(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(signer.jwks(), status_code=500)) as (_, url):
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            _assert_unavailable(
+                await client.post(ME, authorization=f"Bearer {_token(signer, user)}")
+            )
+
+
 async def test_keys_answering_an_error_is_unavailable(
     settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
 ) -> None:
@@ -209,3 +248,18 @@ async def test_without_tenancy_a_user_still_acts_as_themselves(
             me = await client.data(ME, authorization=f"Bearer {_token(signer, user)}")
     assert me == {"me": {"id": user}}
     assert tenancy.requests == 1
+
+
+async def test_without_redis_a_session_cannot_be_checked_and_is_unavailable(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+) -> None:
+    user, _ = await router.sign_up()
+    # Nothing listens there; rate limits off, so only the session check needs Redis.
+    no_redis = settings.replace(redis_url="redis://127.0.0.1:9/0")
+    config = RouterConfig(rate_limits=RateLimits(enabled=False))
+    async with routed(no_redis, supergraph_sdl, subgraph_urls, config) as client:
+        _assert_unavailable(await client.post(ME, authorization=f"Bearer {_token(signer, user)}"))

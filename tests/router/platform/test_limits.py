@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
 
 from tests.router.platform.conftest import RouterClient, router_client, router_config
 from vetrai.settings import PlatformSettings
@@ -71,6 +72,8 @@ async def test_automatic_persisted_queries(router: RouterClient) -> None:
     digest = hashlib.sha256(query.encode()).hexdigest()
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
     miss = await router.client.post("/graphql", json={"extensions": extensions})
+    # As Apollo's protocol has it: a miss is no failure, the client sends the query next.
+    assert miss.status_code == 200
     assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
     registered = await router.client.post(
         "/graphql", json={"query": query, "extensions": extensions}
@@ -110,3 +113,42 @@ async def test_development_answers_report_estimated_and_actual_cost(
 
 async def test_other_environments_answer_without_cost(router: RouterClient) -> None:
     assert (await router.post("{ me { id } }")).json() == {"data": {"me": None}}
+
+
+def _body_of(size: int) -> bytes:
+    """A JSON body of exactly ``size`` bytes holding one small query."""
+    start, end = b'{"query": "{ __typename }", "pad": "', b'"}'
+    return start + b"x" * (size - len(start) - len(end)) + end
+
+
+async def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_refused(
+    router: RouterClient,
+) -> None:
+    limit = router_config().limits.max_body_bytes
+    json = {"content-type": "application/json"}
+    at_limit = await router.client.post("/graphql", content=_body_of(limit), headers=json)
+    assert at_limit.json() == {"data": {"__typename": "Query"}}
+    beyond = await router.client.post("/graphql", content=_body_of(limit + 1), headers=json)
+    assert beyond.status_code == 413
+
+    async def streamed() -> AsyncIterator[bytes]:
+        # Sent in chunks without a content-length: counted as it arrives.
+        body = _body_of(limit + 1)
+        for start in range(0, len(body), 65_536):
+            yield body[start : start + 65_536]
+
+    chunked = await router.client.post("/graphql", content=streamed(), headers=json)
+    assert "content-length" not in chunked.request.headers
+    assert chunked.status_code == 413
+    assert chunked.json()["errors"][0]["extensions"]["code"] == "BODY_TOO_LARGE"
+
+
+async def test_a_batch_of_exactly_the_limit_is_answered_and_an_empty_one_is_refused(
+    router: RouterClient,
+) -> None:
+    limit = router_config().limits.max_batch
+    full = await router.client.post("/graphql", json=[{"query": "{ __typename }"}] * limit)
+    assert full.json() == [{"data": {"__typename": "Query"}}] * limit
+    empty = await router.client.post("/graphql", json=[])
+    assert empty.status_code == 400
+    assert empty.json()["errors"][0]["extensions"]["code"] == "BATCH_LIMIT_EXCEEDED"

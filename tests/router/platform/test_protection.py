@@ -104,6 +104,7 @@ async def test_persisted_only_mode_runs_only_the_manifest(
         by_text = await router.post(listed)
         assert by_text.json() == {"data": {"__typename": "Query"}}
         other = await router.post("{ me { id } }")
+        assert other.status_code == 400
         assert other.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
 
 

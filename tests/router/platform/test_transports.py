@@ -196,6 +196,10 @@ async def test_body_over_the_limit_is_refused_over_http_and_websocket(
 async def test_mutations_over_get_are_refused(router: RouterClient) -> None:
     body = {"query": 'mutation { logOut(refreshToken: "x") { __typename } }'}
     assert await _http_code(router, "get", body) == "METHOD_NOT_ALLOWED"
+    answer = await router.client.get(
+        "/graphql", params=body, headers={"apollo-require-preflight": "1"}
+    )
+    assert answer.status_code == 405
 
 
 def _unplannable_supergraph() -> str:
