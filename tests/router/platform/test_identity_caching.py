@@ -24,8 +24,8 @@ from router.identity import _Expiring
 from subgraphs.keys.contract import CHANGED_CHANNEL
 from subgraphs.tenancy.contract import MEMBERSHIP_CHANNEL, MembershipEvent
 from tests.conftest import unique_slug
+from tests.router.platform.builders import CURRENT, new_key
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
-from tests.router.platform.test_api_keys import CURRENT, _new_key
 from tests.router.platform.test_identity_key_cache import (
     MANY,
     _revoke_unannounced,
@@ -76,7 +76,7 @@ async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
     redis: Redis,
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    raced, marker, sentinel = [await _new_key(router, token, org, MANY) for _ in range(3)]
+    raced, marker, sentinel = [await new_key(router, token, org, MANY) for _ in range(3)]
     front = KeysInFront(subgraph_urls["keys"])
     app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
     async with served(app) as base:
@@ -142,11 +142,11 @@ async def test_a_key_that_expires_is_cached_until_it_expires_and_no_longer(
     redis: Redis,
 ) -> None:
     token, org = await router.owner_of_new_organization()
-    lasting = (await _new_key(router, token, org, _expiring(86_400)))["secret"]
-    sentinel = await _new_key(router, token, org, MANY)
+    lasting = (await new_key(router, token, org, _expiring(86_400)))["secret"]
+    sentinel = await new_key(router, token, org, MANY)
     async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
         await until_listening(own, redis, owner_engine, sentinel, org)
-        brief = (await _new_key(router, token, org, _expiring(3)))["secret"]
+        brief = (await new_key(router, token, org, _expiring(3)))["secret"]
         for secret in (lasting, brief):
             assert (await own.post(CURRENT, x_api_key=secret)).status_code == 200
         # Cached: revoked unannounced, the key lasting a day is still accepted...
@@ -194,7 +194,7 @@ async def test_a_member_leaving_one_organization_is_forgotten_there_only(
         made = await router.data(MANY % org, authorization=bearer, x_organization_id=org)
         assert made["createApiKey"]["errors"] == []
         keys[org] = made["createApiKey"]["secret"]
-    sentinel = await _new_key(router, token, left, MANY)
+    sentinel = await new_key(router, token, left, MANY)
     async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
         await until_listening(own, redis, owner_engine, sentinel, left)
 
