@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from router.assets import MAX_FORM_BYTES
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
 from vetrai.settings import PlatformSettings
 
@@ -108,3 +109,24 @@ async def test_an_unreachable_subgraph_is_unavailable(
     async with routed_to(None, settings, supergraph_sdl, subgraph_urls) as router:
         answer = await router.client.get("/assets/themes/css/org/abc.css")
     assert answer.status_code == 503
+
+
+async def test_a_form_post_reaches_only_form_prefixes_and_no_further_than_its_limit(
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    files = Files()
+    app = Starlette(routes=[Route("/{path:path}", files.handle, methods=["GET", "POST"])])
+    async with served(app) as base:
+        urls = {**subgraph_urls, "themes": f"{base}/graphql", "workers": f"{base}/graphql"}
+        async with router_client(settings, supergraph_sdl, urls, router_config()) as router:
+            not_a_form = await router.client.post("/assets/themes/css/x.css", data={"a": "b"})
+            at_limit = await router.client.post(
+                "/assets/workers/approvals/t", content=b"c=" + b"x" * (MAX_FORM_BYTES - 2)
+            )
+            over = await router.client.post(
+                "/assets/workers/approvals/t", content=b"c=" + b"x" * (MAX_FORM_BYTES - 1)
+            )
+    assert not_a_form.status_code == 404
+    assert at_limit.status_code == 200
+    assert over.status_code == 413
+    assert [(r.method, r.url.path) for r in files.seen] == [("POST", "/approvals/t")]
