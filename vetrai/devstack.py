@@ -94,11 +94,20 @@ def _start_postgres(folder: Path) -> Running:
     folder.parent.mkdir(parents=True, exist_ok=True)
     # We stop it ourselves (embedded.py): pgserver's own cleanup would not survive a kill.
     server = pgserver.get_server(folder, cleanup_mode=None)
-    hba, wanted = folder / "pg_hba.conf", HBA.format(owner=server.postgres_user)
-    if hba.read_text() != wanted:
-        hba.write_text(wanted)
-        server.psql("select pg_reload_conf();")
     return Running(server.get_pid(), server.get_uri())
+
+
+async def _require_passwords(folder: Path, url: str) -> None:
+    """Every login but the owner's gives its password, also on a server a killed run left
+    running (reused, not restarted) or one an older version created."""
+    hba, wanted = folder / "pg_hba.conf", HBA.format(owner=make_url(url).username)
+    if hba.read_text() == wanted:
+        return
+    hba.write_text(wanted)
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.execute(text("select pg_reload_conf()"))
+    await engine.dispose()
 
 
 def _redis_socket(folder: Path) -> Path:
@@ -215,6 +224,7 @@ def start_stack(
             fresh = not (data / POSTGRES.name).exists()
             say("creating the embedded PostgreSQL" if fresh else "starting PostgreSQL")
             stack.leases.append(acquire(data, POSTGRES))
+            asyncio.run(_require_passwords(data / POSTGRES.name, stack.leases[-1].url))
             url = asyncio.run(create_database(stack.leases[-1].url, DATABASE))
             stack.settings = stack.settings.replace(database_url=url)
         if database:

@@ -123,7 +123,6 @@ async def test_usage_is_reported_with_its_change_and_not_with_a_rollback(
 
 async def test_tickets_jobs_and_notifications_report_their_usage(
     settings: PlatformSettings,
-    app_db: Database,
     redis: Redis,
     owner_engine: AsyncEngine,
     notification_service: NotificationService,
@@ -131,11 +130,18 @@ async def test_tickets_jobs_and_notifications_report_their_usage(
 ) -> None:
     org = uuid4()
     member = Caller(user_id=uuid4(), org_id=org, roles=frozenset({"member"}))
-    support = SupportService(app_db, redis, settings, None)
-    ticket = await support.create_ticket(member, org, NewTicket(title="Help", body="<p>Hi</p>"))
-    jobs = JobService(app_db, redis, settings)
-    job = await jobs.start(request(org, NOOP.name))
-    await jobs.begin(org, job.id)
+    support_db = Database(settings.core.login_url("support"))
+    workers_db = Database(settings.core.login_url("workers"))
+    try:
+        support = SupportService(support_db, redis, settings, None)
+        new = NewTicket(title="Help", body="<p>Hi</p>")
+        ticket = await support.create_ticket(member, org, new)
+        jobs = JobService(workers_db, redis, settings)
+        job = await jobs.start(request(org, NOOP.name))
+        await jobs.begin(org, job.id)
+    finally:
+        await support_db.close()
+        await workers_db.close()
     [sent] = await notification_service.notify(
         NotificationRequest(
             template_key="message",
