@@ -36,3 +36,12 @@ class BillingErrorCode(enum.StrEnum):
     NO_PAYMENT_METHOD = "NO_PAYMENT_METHOD"
     PAYMENT_FAILED = "PAYMENT_FAILED"
     BILLING_PROVIDER_UNAVAILABLE = "BILLING_PROVIDER_UNAVAILABLE"
+
+
+# Plan features (keys of plans.yaml) that the router and other domains enforce from the plan
+# signed into the caller.
+REQUESTS_PER_MINUTE = "api_requests_per_minute"
+REQUESTS_PER_MONTH = "api_requests_per_month"
+API_KEYS = "api_keys"
+SLA_POLICIES = "sla_policies"
+WHITE_LABEL = "white_label"

@@ -974,7 +974,9 @@ class Mutation:
         )
         return BusinessCalendarPayload(calendar=BusinessCalendar.of(calendar))
 
-    @strawberry.federation.mutation(requires_scopes=[["tickets:write"]])
+    @strawberry.federation.mutation(
+        requires_scopes=[["tickets:write"]], policy=[["feature:sla_policies"]]
+    )
     @rejections_as(SlaPolicyPayload)
     async def create_sla_policy(self, info: Info, input: CreateSlaPolicyInput) -> SlaPolicyPayload:
         ctx = info.context

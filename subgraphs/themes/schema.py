@@ -189,7 +189,7 @@ class Theme(ThemeLook):
     def is_draft(self) -> bool:
         return self.view.is_draft
 
-    @strawberry.field
+    @strawberry.federation.field(policy=[["feature:white_label"]])
     def custom_css(self) -> str:
         return self.view.custom_css
 
