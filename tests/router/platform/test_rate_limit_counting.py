@@ -44,15 +44,19 @@ async def counters(redis: Redis, org: str) -> tuple[int, int]:
     return int(hour or 0), int(month or 0)
 
 
-async def test_no_buckets_and_no_usage_costs_no_round_trip(limiter: RateLimiter) -> None:
-    assert await limiter.spend([]) == Spent(None)
+async def test_no_buckets_and_no_usage_costs_no_round_trip() -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:9")  # any call to it would raise
+    assert await RateLimiter(unreachable, "none").spend([]) == Spent(None)
+    await unreachable.aclose()
 
 
 async def test_the_tightest_bucket_decides_and_a_refusal_names_its_wait(
     limiter: RateLimiter,
 ) -> None:
     loose, tight = bucket(10), bucket(2, seconds=30)
-    first = (await limiter.spend([loose, tight])).verdict
+    spent = await limiter.spend([loose, tight])
+    assert (spent.used, spent.counted) == (None, False)  # no organization's usage asked for
+    first = spent.verdict
     assert first is not None
     assert (first.allowed, first.limit, first.remaining) == (True, 2, 1)
     assert 29 <= first.reset_seconds <= 30
@@ -123,6 +127,8 @@ def test_an_organizations_window_is_the_configs_then_its_plans_then_the_plans_ta
     assert organization_window(planned, rules, "pro") == Window(limit=5, window_seconds=10)
     other = Caller(org_id=uuid4(), plan="pro", limits={"api_requests_per_minute": 600})
     assert organization_window(other, rules, "pro") == Window(limit=600, window_seconds=60)
+    closed = Caller(org_id=uuid4(), plan="x", limits={"api_requests_per_minute": 0})
+    assert organization_window(closed, rules, "pro") == Window(limit=1, window_seconds=60)
     unlimited = Caller(org_id=uuid4(), plan="x", limits={"api_requests_per_minute": True})
     assert organization_window(unlimited, rules, "pro") is None
     unknown = Caller(org_id=uuid4())
