@@ -3,10 +3,14 @@ into every service."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
 MANAGER_ROLES = frozenset({"owner", "admin"})
+
+Limit = int | bool
+"""What a plan grants of one feature: True on (or unlimited), False off, a number its limit."""
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,8 @@ class Caller:
     key_id: UUID | None = None
     session_id: UUID | None = None
     client_ip: str | None = None
+    plan: str | None = None
+    limits: Mapping[str, Limit] = field(default_factory=dict, hash=False)
 
     @property
     def is_authenticated(self) -> bool:
@@ -33,6 +39,20 @@ class Caller:
             and self.key_id is None
             and bool(self.roles & MANAGER_ROLES)
         )
+
+    def limit(self, feature: str, default: int | None = None) -> int | None:
+        """The plan's limit of ``feature``: ``default`` when the plan does not name it, None
+        when it is unlimited, 0 when it is off."""
+        value = self.limits.get(feature)
+        if value is None:
+            return default
+        if value is True:
+            return None
+        return int(value)
+
+    def entitled(self, feature: str) -> bool:
+        """Whether the plan grants ``feature`` at all (on, or a limit above zero)."""
+        return self.limit(feature, 0) != 0
 
 
 ANONYMOUS = Caller()

@@ -18,7 +18,7 @@ from uuid import UUID
 import orjson
 from redis.asyncio import Redis
 
-from core.caller import Caller
+from core.caller import Caller, Limit
 from core.settings import CoreSettings, SettingsError
 
 HEADER = "x-vetrai-caller"
@@ -54,7 +54,7 @@ def _mac(key: bytes, body: str) -> str:
 def sign_caller(caller: Caller, *, audience: str, key: bytes, ttl: int = 60) -> str:
     """The header value the router sends to subgraph ``audience`` for ``caller``."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": str(caller.user_id) if caller.user_id else None,
         "org": str(caller.org_id) if caller.org_id else None,
         "roles": sorted(caller.roles),
@@ -67,6 +67,9 @@ def sign_caller(caller: Caller, *, audience: str, key: bytes, ttl: int = 60) -> 
         "exp": now + ttl,
         "jti": secrets.token_urlsafe(16),
     }
+    if caller.plan is not None:
+        claims["plan"] = caller.plan
+        claims["lim"] = dict(caller.limits)
     body = _b64(orjson.dumps(claims))
     return f"{_VERSION}.{body}.{_mac(key, body)}"
 
@@ -103,8 +106,17 @@ def _claims(claims: dict[str, Any], audience: str) -> tuple[Caller, str, int]:
         key_id=_uuid(claims["key"]),
         session_id=_uuid(claims["sid"]),
         client_ip=claims["ip"],
+        plan=claims.get("plan"),
+        limits=_limits(claims.get("lim") or {}),
     )
     return caller, str(claims["jti"]), int(claims["exp"])
+
+
+def _limits(claimed: object) -> dict[str, Limit]:
+    """A context without ``lim`` (from a router before plans were signed) grants no limits."""
+    if not isinstance(claimed, dict) or not all(isinstance(v, int) for v in claimed.values()):
+        raise ValueError("a plan limit is a number or a boolean")
+    return {str(feature): value for feature, value in claimed.items()}
 
 
 async def verify_caller(header: str, *, audience: str, key: bytes, redis: Redis) -> Caller:

@@ -76,6 +76,7 @@ def _endpoints(settings: Settings, urls: Mapping[str, str]) -> Endpoints:
         jwks=jwks_url(settings, urls),
         keys=beside("keys", VERIFY_PATH),
         tenancy=urls.get("tenancy", ""),
+        billing=urls.get("billing", ""),
     )
 
 

@@ -1,5 +1,9 @@
 """The supergraph's @authenticated, @requiresScopes and @policy, enforced on an operation before
-it is planned: what the caller may not see is removed, with an error at its path."""
+it is planned: what the caller may not see is removed, with an error at its path.
+
+A policy named ``feature:<key>`` is a feature of the caller's plan: what lacks only such
+features answers ``NOT_ENTITLED`` (with ``extensions.feature``) instead, and a root field
+lacking one refuses the whole operation."""
 
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ from router.compose.links import links_of
 
 CODE = "UNAUTHORIZED_FIELD_OR_TYPE"
 MESSAGE = "Unauthorized field or type"
+FEATURE = "feature:"
+NOT_ENTITLED = "NOT_ENTITLED"
+NOT_ENTITLED_MESSAGE = "The organization's plan does not include this feature."
 SPECS = {
     "https://specs.apollo.dev/authenticated": "authenticated",
     "https://specs.apollo.dev/requiresScopes": "requiresScopes",
@@ -80,6 +87,20 @@ class Requirement:
             _satisfied(a, grants.policies) for a in self.policies
         )
 
+    def lacking_feature(self, grants: Grants) -> str | None:
+        """The plan feature ``grants`` lack, when only plan features keep them from meeting
+        this requirement (the first by name); else None."""
+        features = {
+            policy
+            for alternatives in self.policies
+            for required in alternatives
+            for policy in required
+            if policy.startswith(FEATURE)
+        }
+        if not self.met_by(replace(grants, policies=grants.policies | features)):
+            return None
+        return min(features - grants.policies)[len(FEATURE) :]
+
 
 NOTHING = Requirement()
 
@@ -114,9 +135,16 @@ class Denied:
 
     path: Path
     conditions: tuple[Condition, ...] = ()
+    feature: str | None = None  # the plan feature it lacks, when that alone removed it
 
     def applies(self, variables: Mapping[str, Any]) -> bool:
         return all(condition.holds(variables) for condition in self.conditions)
+
+    def error(self) -> dict[str, Any]:
+        if self.feature is None:
+            return {"message": MESSAGE, "path": list(self.path), "extensions": {"code": CODE}}
+        extensions = {"code": NOT_ENTITLED, "feature": self.feature}
+        return {"message": NOT_ENTITLED_MESSAGE, "path": list(self.path), "extensions": extensions}
 
 
 @dataclass(frozen=True)
@@ -134,11 +162,7 @@ class Authorized:
 
     def errors(self, variables: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The GraphQL errors for what was removed and would have been executed."""
-        return [
-            {"message": MESSAGE, "path": list(d.path), "extensions": {"code": CODE}}
-            for d in self.denied
-            if d.applies(variables)
-        ]
+        return [d.error() for d in self.denied if d.applies(variables)]
 
 
 @dataclass(eq=False)
@@ -309,7 +333,7 @@ class _Pruner:
         selections = self._selection_set(operation.selection_set, root, (), ())
         if not self.denied:
             return Authorized(self.document, ())
-        if selections is None:
+        if selections is None or any(d.feature and len(d.path) == 1 for d in self.denied):
             return Authorized(None, tuple(self.denied))
         kept = replace(operation, selection_set=selections)
         document = DocumentNode(definitions=(kept, *self.kept_fragments.values()))
@@ -366,8 +390,10 @@ class _Pruner:
             # __typename, and introspection, which these directives do not cover.
             return node
         path = (*path, _key(node))
-        if not self.rules.field_requirement(parent.name, name).met_by(self.grants):
-            self.denied.append(Denied(path, conditions))
+        requirement = self.rules.field_requirement(parent.name, name)
+        if not requirement.met_by(self.grants):
+            feature = requirement.lacking_feature(self.grants)
+            self.denied.append(Denied(path, conditions, feature))
             return None
         if node.selection_set is None:
             return node

@@ -10,9 +10,13 @@
   and rotations on Redis) or expires.
 - Nothing: anonymous.
 
+The organization's plan (its key and what it grants) comes from billing, cached per
+organization, and is signed into the caller; without billing's answer the caller has no plan and
+the router's configured limits apply.
+
 Answers from the subgraphs are cached briefly, so a request costs no lookups once warm; tenancy
-announces removals, role changes and deleted organizations, which drop what is cached of them at
-once (if the announcements are lost, everything cached is dropped).
+announces removals, role changes and deleted organizations, billing plan changes, which drop what
+is cached of them at once (if the announcements are lost, everything cached is dropped).
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ from joserfc.jws import extract_compact
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.caller import ANONYMOUS, Caller
+from core.caller import ANONYMOUS, Caller, Limit
 from core.caller_context import HEADER, sign_caller
 from core.logs import request_id
 from core.scopes import INTERNAL_VERIFY, scopes_of
 from core.tracing import outgoing
 from router.config import Window
 from subgraphs.auth.contract import ended_session_key
+from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
 from subgraphs.keys.contract import CHANGED_CHANNEL, SECRET_PREFIX
 from subgraphs.tenancy.contract import MEMBERSHIP_CHANNEL
 
@@ -53,6 +58,11 @@ _KEY_TTL = 300.0
 _MAX_CACHED = 10_000
 _MEMBERSHIP_QUERY = """query($id: ID!) { organization(id: $id) { id plan viewerRole } }"""
 _CURRENT_QUERY = """{ currentOrganization { id plan viewerRole } }"""
+_PLAN_QUERY = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on Organization { plan entitlements { feature enabled limit } billing { plan { quota } } }
+} }"""
+_UNKNOWN_PLAN_TTL = 5.0
+_PLAN_CHANNELS = (PLAN_CHANGED_CHANNEL, PLAN_CHANGED_CHANNEL.encode())
 
 
 class Unauthenticated(Exception):
@@ -69,10 +79,38 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True)
 class Identity:
+    """``plan``: the plan key the router's configured limits know it by (tenancy's, when
+    billing does not know the organization); ``member``: the user on whose membership the caller
+    acts in its organization (a key's creator), who reads its plan."""
+
     caller: Caller
     plan: str | None = None
     key_limit: Window | None = None
     key_creator: UUID | None = None
+    member: Caller | None = None
+    soft_quota: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    key: str
+    limits: Mapping[str, Limit]
+    soft_quota: bool = False
+
+
+def plan_of(found: Mapping[str, Any]) -> Plan | None:
+    """Billing's answer for an organization: its plan and what each feature grants (None: billing
+    does not know the organization)."""
+    entitlements = found.get("entitlements") or []
+    if not entitlements or not isinstance(found.get("plan"), str):
+        return None
+    limits: dict[str, Limit] = {}
+    for entitlement in entitlements:
+        limit = entitlement.get("limit")
+        on = bool(entitlement.get("enabled"))
+        limits[str(entitlement["feature"])] = int(limit) if on and limit is not None else on
+    terms = (found.get("billing") or {}).get("plan") or {}
+    return Plan(found["plan"], limits, terms.get("quota") == "soft")
 
 
 def verify_token(
@@ -140,6 +178,7 @@ class Endpoints:
     jwks: str
     keys: str
     tenancy: str
+    billing: str = ""
 
 
 class Authenticator:
@@ -155,11 +194,22 @@ class Authenticator:
         self._jwks_fetched = 0.0
         self._keys = _Expiring()
         self._memberships = _Expiring()
+        self._plans = _Expiring()
         self._listener: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=5.0)
 
     async def identify(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
         self._listen()
+        identity = await self._identity(headers, client_ip)
+        if identity.member is None or identity.caller.org_id is None:
+            return identity
+        plan = await self._plan(identity.caller.org_id, identity.member)
+        if plan is None:
+            return identity
+        caller = replace(identity.caller, plan=plan.key, limits=plan.limits)
+        return replace(identity, caller=caller, plan=plan.key, soft_quota=plan.soft_quota)
+
+    async def _identity(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
         secret = headers.get("x-api-key")
         if secret:
             return await self._api_key(secret, client_ip)
@@ -234,7 +284,7 @@ class Authenticator:
             scopes=scopes_of([role]),
             client_ip=client_ip,
         )
-        return Identity(caller, plan=membership.get("plan"))
+        return Identity(caller, plan=membership.get("plan"), member=caller)
 
     async def _refuse_ended(self, session_id: UUID) -> None:
         """Tokens of a session that ended (log out, password change) are refused at once."""
@@ -257,6 +307,37 @@ class Authenticator:
             cached = found
             self._memberships.put(cache_key, cached, _MEMBERSHIP_TTL, seen)
         return cached  # type: ignore[no-any-return]
+
+    # plans ------------------------------------------------------------------------------------
+
+    async def _plan(self, org_id: UUID, member: Caller) -> Plan | None:
+        """The organization's plan, read by one of its members; None while billing does not
+        know it or does not answer (then remembered briefly: every request must not wait)."""
+        cached = self._plans.get(org_id)
+        if cached is None:
+            seen = self._plans.generation
+            plan = await self._read_plan(org_id, member)
+            self._plans.put(
+                org_id, plan or False, _MEMBERSHIP_TTL if plan else _UNKNOWN_PLAN_TTL, seen
+            )
+            return plan
+        return cached or None
+
+    async def _read_plan(self, org_id: UUID, member: Caller) -> Plan | None:
+        if not self.endpoints.billing:
+            return None
+        body = {
+            "query": _PLAN_QUERY,
+            "variables": {"r": [{"__typename": "Organization", "id": str(org_id)}]},
+        }
+        try:
+            response = await self._post(self.endpoints.billing, "billing", member, body)
+            response.raise_for_status()
+            found = (response.json().get("data") or {}).get("_entities") or [None]
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("plan lookup failed: %r", exc)
+            return None
+        return plan_of(found[0]) if isinstance(found[0], dict) else None
 
     # API keys ---------------------------------------------------------------------------------
 
@@ -295,11 +376,13 @@ class Authenticator:
             client_ip=client_ip,
         )
         limit = key.get("rate_limit")
+        role = str(found["viewerRole"]).lower()
         identity = Identity(
             caller,
             plan=found.get("plan"),
             key_limit=Window(**limit) if limit else None,
             key_creator=creator,
+            member=Caller(user_id=creator, org_id=caller.org_id, roles=frozenset({role})),
         )
         ttl = _KEY_TTL
         if key.get("expires_at"):
@@ -318,12 +401,19 @@ class Authenticator:
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANGED_CHANNEL, MEMBERSHIP_CHANNEL)
+                    await pubsub.subscribe(
+                        CHANGED_CHANNEL, MEMBERSHIP_CHANNEL, PLAN_CHANGED_CHANNEL
+                    )
                     # What was announced while we were not listening is unknown: forget all.
                     self._forget_all()
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._forget(orjson.loads(message["data"]))
+                        if message.get("type") != "message":
+                            continue
+                        announced = orjson.loads(message["data"])
+                        if message["channel"] in _PLAN_CHANNELS:
+                            self._forget_plan(UUID(announced["org_id"]))
+                        else:
+                            self._forget(announced)
             except RedisError as exc:
                 logger.warning("lost the announcements, listening again: %r", exc)
                 self._forget_all()
@@ -332,6 +422,10 @@ class Authenticator:
     def _forget_all(self) -> None:
         self._keys.clear()
         self._memberships.clear()
+        self._plans.clear()
+
+    def _forget_plan(self, org_id: UUID) -> None:
+        self._plans.drop(lambda key, _: key == org_id)
 
     def _forget(self, message: dict[str, Any]) -> None:
         """A key was revoked or rotated; a member left or changed role; an organization (with
@@ -344,6 +438,7 @@ class Authenticator:
         if message.get("user_id") is None:
             self._keys.drop(lambda _, identity: identity.caller.org_id == org_id)
             self._memberships.drop(lambda _, found: found["id"] == str(org_id))
+            self._forget_plan(org_id)
             return
         user_id = UUID(message["user_id"])
         self._keys.drop(lambda _, i: i.caller.org_id == org_id and i.key_creator == user_id)

@@ -176,8 +176,10 @@ def reference(supergraph: DocumentNode, schema: GraphQLSchema) -> str:
         "Declared in the schema, enforced by the router before any subgraph is called: a "
         "signed-in user holds every scope (their role decides through policies and the "
         "services), an API key only its own; `org:manage` holds for the owners and admins of "
-        "the organization the caller acts in. A field the caller may not read answers null "
-        "with an `UNAUTHORIZED_FIELD_OR_TYPE` error at its path.",
+        "the organization the caller acts in; `feature:<key>` holds when the organization's "
+        "plan grants that feature. A field the caller may not read answers null with an "
+        "`UNAUTHORIZED_FIELD_OR_TYPE` error at its path (`NOT_ENTITLED` when only its plan "
+        "lacks a feature).",
         "",
         access_table(supergraph, schema),
         "### Scopes",

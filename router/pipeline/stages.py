@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import FragmentDefinitionNode, OperationType
@@ -28,9 +29,12 @@ from router.pipeline.runtime import Served
 from router.planner.errors import PlanningError
 from router.planner.planner import PlannedOperation, select_operation
 from router.policy import grants_of
-from router.ratelimit import Bucket, RateLimiter
+from router.ratelimit import Bucket, RateLimiter, Spent, Usage, organization_window, usage_of
 from router.telemetry import Metrics, Outcome
+from subgraphs.billing.contract import API_REQUESTS_METER
 from subgraphs.keys.contract import record_use
+
+QUOTA_WARNING = "x-quota-exceeded"
 
 Authorize = Callable[[Caller], Grants]
 """The authorization stage's grants for a caller, checked against the supergraph's
@@ -167,9 +171,13 @@ class Pipeline:
     async def _rate_limit(
         self, identity: Identity, operation: str | None, denied: bool = False
     ) -> Mapping[str, str]:
-        if not self.config.rate_limits.enabled:
-            return {}
-        verdict = await self.limiter.spend(self._buckets(identity, operation))
+        """Spend the caller's rate limits and, for an organization's operation that runs, count
+        it against its monthly quota; one Redis round trip."""
+        rules = self.config.rate_limits
+        buckets = self._buckets(identity, operation) if rules.enabled else []
+        usage = None if denied else usage_of(identity.caller, identity.soft_quota)
+        spent = await self.limiter.spend(buckets, usage, datetime.now(UTC))
+        verdict = spent.verdict
         caller = identity.caller
         refused = verdict is not None and not verdict.allowed
         if caller.key_id is not None and caller.org_id is not None:
@@ -177,16 +185,31 @@ class Pipeline:
                 self.authenticator.redis,
                 key_id=caller.key_id,
                 org_id=caller.org_id,
-                rejected=refused or denied,
+                rejected=refused or denied or _over_hard_quota(spent, usage),
             )
-        if verdict is None:
-            return {}
+        headers = verdict.headers() if verdict is not None else {}
         if refused:
             self.metrics.rate_limited.inc()
+            raise RouterError(429, "RATE_LIMITED", "Too many requests; slow down.", headers)
+        return headers | self._quota(spent, usage)
+
+    def _quota(self, spent: Spent, usage: Usage | None) -> dict[str, str]:
+        """Past a hard quota the operation is refused; past a soft one it runs, with a
+        warning header naming the meter."""
+        if usage is None or usage.quota is None or spent.used is None:
+            return {}
+        if _over_hard_quota(spent, usage):
+            self.metrics.rate_limited.inc()
             raise RouterError(
-                429, "RATE_LIMITED", "Too many requests; slow down.", verdict.headers()
+                429,
+                "QUOTA_EXCEEDED",
+                f"The organization has used its {usage.quota} requests of this month; "
+                "upgrade its plan or wait for the next month.",
+                extensions={"meter": API_REQUESTS_METER},
             )
-        return verdict.headers()
+        if spent.used > usage.quota:
+            return {QUOTA_WARNING: f"{API_REQUESTS_METER}; used={spent.used}; limit={usage.quota}"}
+        return {}
 
     def _buckets(self, identity: Identity, operation: str | None) -> list[Bucket]:
         rules = self.config.rate_limits
@@ -195,9 +218,7 @@ class Pipeline:
         if caller.key_id is not None and identity.key_limit is not None:
             buckets.append(Bucket(f"key:{caller.key_id}", identity.key_limit))
         if caller.org_id is not None:
-            window = rules.organizations.get(str(caller.org_id)) or rules.plans.get(
-                identity.plan or "free"
-            )
+            window = organization_window(caller, rules, identity.plan)
             if window is not None:
                 buckets.append(Bucket(f"org:{caller.org_id}", window))
         elif caller.user_id is not None:
@@ -248,6 +269,18 @@ class Pipeline:
             )
         finally:
             self.metrics.stage("execute", time.perf_counter() - started)
+
+
+def _over_hard_quota(spent: Spent, usage: Usage | None) -> bool:
+    """A request the hard quota kept out of the month's count (a refused bucket counts none)."""
+    allowed = spent.verdict is None or spent.verdict.allowed
+    return (
+        usage is not None
+        and usage.hard
+        and usage.quota is not None
+        and allowed
+        and not spent.counted
+    )
 
 
 def _allowed_over(kind: OperationType, transport: Transport) -> None:

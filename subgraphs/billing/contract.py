@@ -55,3 +55,12 @@ class BillingErrorCode(Code):
         "BILLING_PROVIDER_UNAVAILABLE",
         "The payment provider cannot be reached or refused; try again.",
     )
+
+
+# Plan features (keys of plans.yaml) that the router and other domains enforce from the plan
+# signed into the caller.
+REQUESTS_PER_MINUTE = "api_requests_per_minute"
+REQUESTS_PER_MONTH = "api_requests_per_month"
+API_KEYS = "api_keys"
+SLA_POLICIES = "sla_policies"
+WHITE_LABEL = "white_label"

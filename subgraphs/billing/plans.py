@@ -46,6 +46,8 @@ class Plan(_Frozen):
     grace_days: int = Field(ge=0, le=90)
     features: tuple[Feature, ...] = ()
     meters: tuple[Meter, ...] = ()
+    # Past its monthly request quota an organization is refused (hard) or only warned (soft).
+    quota: Literal["hard", "soft"] = "hard"
 
     @model_validator(mode="after")
     def _features_count_own_meters(self) -> Plan:

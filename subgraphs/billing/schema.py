@@ -91,6 +91,10 @@ class Plan:
     )
     features: list[PlanFeature] = strawberry.field(description="What it grants.")
     meters: list[PlanMeter] = strawberry.field(description="The usage it includes.")
+    quota: str = strawberry.field(
+        description="Past the monthly request quota: `hard` refuses requests, `soft` answers "
+        "them with an `X-Quota-Exceeded` header."
+    )
 
     @classmethod
     def of(cls, plan: PlanTerms) -> Plan:
@@ -106,6 +110,7 @@ class Plan:
                 PlanFeature(key=f.key, enabled=f.enabled, limit=f.limit) for f in plan.features
             ],
             meters=[PlanMeter(key=m.key, included_units=m.included) for m in plan.meters],
+            quota=plan.quota,
         )
 
     @classmethod

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
 from core.scopes import SCOPES, scopes_of
+from subgraphs.billing.contract import API_KEYS
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, checked, existing, require
@@ -248,9 +249,9 @@ class KeysService:
         terms = self._checked(caller, new)
         secret, hashed, prefix = _new_secret()
         async with self.db.transaction(caller) as session:
-            maximum = self.settings.keys.api_keys_max_per_organization
+            maximum = caller.limit(API_KEYS, self.settings.keys.api_keys_max_per_organization)
             require(
-                await repository.active_keys(session, new.org_id) < maximum,
+                maximum is None or await repository.active_keys(session, new.org_id) < maximum,
                 KeysErrorCode.API_KEY_LIMIT_REACHED,
                 f"An organization can have at most {maximum} active API keys; revoke one first.",
             )

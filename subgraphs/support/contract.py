@@ -35,3 +35,7 @@ class SupportErrorCode(Code):
     CANNOT_MERGE_INTO_ITSELF = "CANNOT_MERGE_INTO_ITSELF", "A ticket cannot be merged into itself."
     ALREADY_MERGED = "ALREADY_MERGED", "The ticket has been merged already."
     RATING_ALREADY_GIVEN = "RATING_ALREADY_GIVEN", "The ticket has its satisfaction rating already."
+    SLA_POLICY_LIMIT_REACHED = (
+        "SLA_POLICY_LIMIT_REACHED",
+        "The organization holds as many SLA policies as its plan allows.",
+    )

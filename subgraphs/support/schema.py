@@ -1581,8 +1581,9 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["tickets:write"]],
+        policy=[["feature:sla_policies"]],
         description="Owners and admins; it applies to matching tickets created afterwards."
-        " Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`.",
+        " Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `SLA_POLICY_LIMIT_REACHED`.",
     )
     @rejections_as(SlaPolicyPayload)
     async def create_sla_policy(

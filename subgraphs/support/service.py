@@ -15,6 +15,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
+from subgraphs.billing.contract import SLA_POLICIES
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
@@ -407,6 +408,12 @@ class SupportService:
             count = await session.exec(
                 select(func.count()).select_from(SlaPolicy).where(SlaPolicy.org_id == org_id)
             )
+            position, maximum = int(count.one()), caller.limit(SLA_POLICIES)
+            require(
+                maximum is None or position < maximum,
+                SupportErrorCode.SLA_POLICY_LIMIT_REACHED,
+                f"The organization's plan allows {maximum} SLA policies.",
+            )
             policy = SlaPolicy(
                 org_id=org_id,
                 name=name,
@@ -414,7 +421,7 @@ class SupportService:
                 targets={p.value: t for p, t in targets.items()},
                 priorities=[p.value for p in priorities],
                 tags=_tags(tags),
-                position=int(count.one()),
+                position=position,
             )
             session.add(policy)
         return policy

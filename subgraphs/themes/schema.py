@@ -218,7 +218,11 @@ class Theme(ThemeLook):
     def is_draft(self) -> bool:
         return self.view.is_draft
 
-    @strawberry.field(description="The custom CSS as written (it is served sanitized, scoped).")
+    @strawberry.federation.field(
+        policy=[["feature:white_label"]],
+        description="The custom CSS as written (it is served sanitized, scoped); plans with"
+        " `white_label` only.",
+    )
     def custom_css(self) -> str:
         return self.view.custom_css
 

@@ -1,4 +1,5 @@
-"""The platform's subgraphs and the router, each served over real HTTP on its own port."""
+"""The platform's subgraphs and the router, each served over real HTTP on its own port; billing
+talks to the Stripe-compatible test server, so an organization can buy a plan."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from router.app import create_router
 from router.compose.compose import compose
 from router.config import RateLimits, RouterConfig
 from tests.conftest import unique_email
+from tests.subgraphs.billing.conftest import billing_settings, stripe_server  # noqa: F401
 from vetrai.platform import DOMAINS, composition_sources
 from vetrai.settings import PlatformSettings
 
 PASSWORD = "correct horse battery"
+PER_MINUTE = {"free": "60", "pro": "600", "team": "3000"}  # the plans' api_requests_per_minute
+START = """mutation($org: ID!, $plan: String!) { startSubscription(input: {organizationId: $org,
+  planKey: $plan, paymentMethodId: "pm_card_visa"}) { subscription { status } errors { code } } }"""
 
 
 @asynccontextmanager
@@ -41,9 +46,11 @@ async def served(app: ASGIApp) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def subgraph_urls(settings: PlatformSettings) -> AsyncIterator[dict[str, str]]:
+async def subgraph_urls(
+    billing_settings: PlatformSettings,  # noqa: F811 - the billing tests' fixture
+) -> AsyncIterator[dict[str, str]]:
     urls: dict[str, str] = {}
-    servers = [served(spec.create_app(settings)) for spec in DOMAINS]
+    servers = [served(spec.create_app(billing_settings)) for spec in DOMAINS]
     for spec, server in zip(DOMAINS, servers, strict=True):
         urls[spec.name] = f"{await server.__aenter__()}/graphql"
     yield urls
@@ -108,6 +115,31 @@ class RouterClient:
             authorization=f"Bearer {token}",
         )
         return token, created["createOrganization"]["organization"]["id"]
+
+    async def subscribe(self, token: str, org: str, plan: str) -> None:
+        """Put ``org`` on ``plan`` (paid by a test card) and wait until the router applies it."""
+        started = await self.data(
+            START, {"org": org, "plan": plan}, authorization=f"Bearer {token}"
+        )
+        assert started["startSubscription"]["errors"] == [], started
+        await until_limited(self, org, token, plan)
+
+
+async def until_limited(router: RouterClient, org: str, token: str, plan: str) -> None:
+    """Wait until ``org``'s requests are limited as ``plan`` says."""
+    deadline = asyncio.get_running_loop().time() + 15
+    while not await limited_as(router, org, token, plan):
+        assert asyncio.get_running_loop().time() < deadline, f"never limited as {plan}"
+        await asyncio.sleep(0.005)
+
+
+async def limited_as(router: RouterClient, org: str, token: str, plan: str) -> bool:
+    response = await router.post(
+        "query($id: ID!) { organization(id: $id) { id } }",
+        {"id": org},
+        authorization=f"Bearer {token}",
+    )
+    return bool(response.headers.get("ratelimit-limit") == PER_MINUTE[plan])
 
 
 def _headers(given: dict[str, str]) -> dict[str, str]:

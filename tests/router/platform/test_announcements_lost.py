@@ -1,5 +1,5 @@
-"""When the router loses the announcement channel, it forgets every cached membership and key:
-what was announced meanwhile is unknown."""
+"""When the router loses the announcement channel, it forgets every cached membership, key and
+plan: what was announced meanwhile is unknown."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from core.caller import Caller
-from router.identity import Authenticator, Endpoints, Identity
+from router.identity import Authenticator, Endpoints, Identity, Plan
 from vetrai.settings import PlatformSettings
 
 
@@ -33,7 +33,7 @@ async def subscribed_client(redis: Redis, name: str) -> int:
     deadline = asyncio.get_running_loop().time() + 10
     while True:
         for client in await redis.client_list(_type="pubsub"):
-            if client["name"] == name and int(client["sub"]) == 2:
+            if client["name"] == name and int(client["sub"]) == 3:
                 return int(client["id"])
         assert asyncio.get_running_loop().time() < deadline, "never subscribed"
         await asyncio.sleep(0.02)
@@ -46,24 +46,30 @@ async def eventually(condition: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_lost_channel_clears_cached_memberships_and_keys(
+async def test_lost_channel_clears_cached_memberships_keys_and_plans(
     authenticator: Authenticator,
 ) -> None:
     redis = authenticator.redis
     name = str((await redis.client_info())["name"])
     authenticator._listen()
     client_id = await subscribed_client(redis, name)
-    memberships, keys = authenticator._memberships, authenticator._keys
+    memberships, keys, plans = authenticator._memberships, authenticator._keys, authenticator._plans
     await eventually(lambda: memberships.generation > 0, "the listener's first clear")
     user, org = uuid4(), uuid4()
     memberships.put(
         (user, None), {"id": str(org), "viewerRole": "ADMIN"}, 60, memberships.generation
     )
     keys.put("digest", Identity(Caller(key_id=uuid4(), org_id=org)), 60, keys.generation)
+    plans.put(org, Plan("pro", {"api_keys": 25}), 60, plans.generation)
+    assert plans.get(org) is not None
 
     await redis.client_kill_filter(_id=str(client_id))
 
     await eventually(
-        lambda: memberships.get((user, None)) is None and keys.get("digest") is None,
+        lambda: (
+            memberships.get((user, None)) is None
+            and keys.get("digest") is None
+            and plans.get(org) is None
+        ),
         "the caches cleared",
     )

@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import connect
 
 from core.scopes import SCOPES
-from router.authorization import AccessRules, Requirement
+from router.authorization import FEATURE, AccessRules, Requirement
 from router.policy import POLICIES
 from router.supergraph import Supergraph
+from subgraphs.billing.plans import catalogue
 from tests.conftest import emailed, link_token, unique_email
 from tests.router.platform.conftest import PASSWORD, RouterClient
 
@@ -144,7 +145,10 @@ async def new_key(router: RouterClient, token: str, org: str, scopes: list[str])
 
 @pytest.fixture(scope="module")
 async def owner(router: RouterClient) -> tuple[str, str]:
-    return await router.owner_of_new_organization()
+    """An organization on the team plan: the module's many requests and keys fit in it."""
+    token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "team")
+    return token, org
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +172,9 @@ def test_every_scope_and_policy_the_supergraph_names_is_known_to_the_router() ->
 
     assert named_scopes
     assert named_scopes <= SCOPES
+    features = {FEATURE + f.key for plan in catalogue().plans for f in plan.features}
     assert RULES.policy_names
-    assert RULES.policy_names <= set(POLICIES)
+    assert RULES.policy_names <= set(POLICIES) | features
     assert not any(UNRELATED_SCOPE in group for r in requirements for a in r.scopes for group in a)
 
 

@@ -83,6 +83,7 @@ async def test_keys_are_forgotten_on_losing_redis_and_on_subscribing_again(
     redis_user: str,
 ) -> None:
     token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "pro")  # three keys: more than the free plan's
     first, second, third = [(await new_key(router, token, org, MANY))["secret"] for _ in range(3)]
     assert settings.core.redis_url
     own_redis = settings.replace(redis_url=_as_user(settings.core.redis_url, redis_user))

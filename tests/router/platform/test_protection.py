@@ -114,7 +114,9 @@ async def test_rate_limits_by_plan_by_address_and_by_operation(
     free = RouterConfig(
         rate_limits=fresh_rate_limits(plans={"free": Window(limit=3, window_seconds=60)})
     )
-    async with router_client(settings, supergraph_sdl, subgraph_urls, free) as router:
+    # Billing does not answer: the config's window for tenancy's plan applies.
+    unbilled = subgraph_urls | {"billing": "http://127.0.0.1:9/graphql"}
+    async with router_client(settings, supergraph_sdl, unbilled, free) as router:
         token, _ = await router.owner_of_new_organization()
         bearer = f"Bearer {token}"
         statuses = [

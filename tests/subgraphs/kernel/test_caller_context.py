@@ -116,3 +116,32 @@ async def test_unexpected_errors_are_masked_and_logged(caplog: pytest.LogCapture
 async def test_validation_errors_are_not_masked(auth: SignedClient) -> None:
     bad = await auth.client.post("/graphql", json={"query": "{ nope }"})
     assert bad.json()["errors"][0]["message"].startswith("Cannot query field 'nope'")
+
+
+KEY = b"k" * 32
+
+
+def test_the_plan_and_its_limits_travel_in_the_context() -> None:
+    caller = Caller(
+        org_id=uuid4(), plan="pro", limits={"api_keys": 25, "white_label": False, "seats": True}
+    )
+    read, _, _ = read_caller(
+        sign_caller(caller, audience="keys", key=KEY), audience="keys", key=KEY
+    )
+    assert (read.plan, dict(read.limits)) == ("pro", dict(caller.limits))
+    assert (read.limit("api_keys", 3), read.limit("white_label"), read.limit("seats")) == (
+        25,
+        0,
+        None,
+    )
+    assert read.limit("concurrent_jobs", 3) == 3  # not in the plan: the caller's default
+    assert (read.entitled("api_keys"), read.entitled("white_label")) == (True, False)
+
+
+def test_a_context_without_a_plan_reads_as_one_with_no_limits() -> None:
+    header = sign_caller(Caller(org_id=uuid4()), audience="keys", key=KEY)
+    claims = orjson.loads(base64.urlsafe_b64decode(header.split(".")[1] + "=="))
+    assert "plan" not in claims  # what a router before plans signed
+    assert "lim" not in claims
+    read, _, _ = read_caller(header, audience="keys", key=KEY)
+    assert (read.plan, dict(read.limits), read.limit("api_keys", 25)) == (None, {}, 25)
