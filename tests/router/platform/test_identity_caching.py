@@ -76,6 +76,7 @@ async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
     redis: Redis,
 ) -> None:
     token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "pro")  # three keys: more than the free plan's
     raced, marker, sentinel = [await new_key(router, token, org, MANY) for _ in range(3)]
     front = KeysInFront(subgraph_urls["keys"])
     app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
@@ -142,6 +143,7 @@ async def test_a_key_that_expires_is_cached_until_it_expires_and_no_longer(
     redis: Redis,
 ) -> None:
     token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "pro")  # three keys: more than the free plan's
     lasting = (await new_key(router, token, org, _expiring(86_400)))["secret"]
     sentinel = await new_key(router, token, org, MANY)
     async with router_client(settings, supergraph_sdl, subgraph_urls, router_config()) as own:
