@@ -13,14 +13,11 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from redis.asyncio import Redis
-from sqlalchemy import true
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import aliased
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
 from core.scopes import scopes_of
+from subgraphs.billing import repository
 from subgraphs.billing.contract import APPLY_EVENT_JOB, PLAN_CHANGED_CHANNEL, BillingErrorCode
 from subgraphs.billing.gateway import (
     PLAN_METADATA,
@@ -203,15 +200,6 @@ class BillingService:
 
     # reading -----------------------------------------------------------------------------------
 
-    async def _current(self, session: AsyncSession, org_id: UUID) -> Subscription | None:
-        rows = await session.exec(
-            select(Subscription)
-            .where(Subscription.org_id == org_id)
-            .order_by(col(Subscription.created_at).desc())
-            .limit(1)
-        )
-        return rows.first()
-
     async def accounts(self, caller: Caller, org_ids: list[UUID]) -> list[AccountView | None]:
         """Each organization's billing, in order (two queries for all); None unless the caller
         may read it."""
@@ -219,18 +207,8 @@ class BillingService:
         if not visible:
             return [None for _ in org_ids]
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Subscription)
-                .where(col(Subscription.org_id).in_(visible))
-                .order_by(col(Subscription.created_at).desc())
-            )
-            current: dict[UUID, Subscription] = {}
-            for subscription in rows:
-                current.setdefault(subscription.org_id, subscription)
-            found = await session.exec(
-                select(BillingAccount).where(col(BillingAccount.org_id).in_(visible))
-            )
-            accounts = {a.org_id: a for a in found}
+            current = await repository.current_of(session, visible)
+            accounts = await repository.accounts_of(session, visible)
         now = utcnow()
         views = {
             o: AccountView(
@@ -243,14 +221,14 @@ class BillingService:
     async def subscriptions(self, caller: Caller, ids: list[str]) -> list[Subscription | None]:
         """Subscriptions by id, in order; None where the caller may not read their billing."""
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(select(Subscription).where(col(Subscription.id).in_(ids)))
+            rows = await repository.subscriptions_by_id(session, ids)
             found = {s.id: s for s in rows if holds(caller, s.org_id, READ)}
         return [found.get(i) for i in ids]
 
     async def invoices_by_id(self, caller: Caller, ids: list[str]) -> list[Invoice | None]:
         """Invoices by id, in order; None where the caller may not read their billing."""
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(select(Invoice).where(col(Invoice.id).in_(ids)))
+            rows = await repository.invoices_by_id(session, ids)
             found = {i.id: i for i in rows if holds(caller, i.org_id, READ)}
         return [found.get(i) for i in ids]
 
@@ -261,18 +239,13 @@ class BillingService:
         size = page_size(first)
         if not holds(caller, org_id, READ):
             return InvoicePage(Page(items=[], has_next=False), 0)
-        query = select(Invoice).where(Invoice.org_id == org_id)
+        before: tuple[datetime, str] | None = None
         if after is not None:
             created, invoice_id = decode_cursor(after, 2)
-            before = datetime.fromisoformat(created)
-            query = query.where(
-                (col(Invoice.created) < before)
-                | ((col(Invoice.created) == before) & (col(Invoice.id) < invoice_id))
-            )
+            before = datetime.fromisoformat(created), invoice_id
         async with self.db.transaction(caller) as session:
-            rows = list(await session.exec(_counted_page(query, org_id, size)))
-        invoices = [invoice for _, invoice in rows if invoice is not None]
-        return InvoicePage(trimmed(invoices, size), int(rows[0][0]))
+            invoices, total = await repository.invoice_page(session, org_id, size, before)
+        return InvoicePage(trimmed(invoices, size), total)
 
     @staticmethod
     def cursor(invoice: Invoice) -> str:
@@ -330,7 +303,7 @@ class BillingService:
         )
 
     async def _live(self, session: AsyncSession, org_id: UUID) -> Subscription:
-        subscription = await self._current(session, org_id)
+        subscription = await repository.current(session, org_id)
         if subscription is None or subscription.status not in LIVE:
             raise Rejected.one(BillingErrorCode.NO_SUBSCRIPTION, "There is no subscription.")
         return subscription
@@ -343,9 +316,7 @@ class BillingService:
         so two concurrent purchases cannot both subscribe)."""
         _require(caller, org_id, WRITE)
         async with self.db.transaction(caller) as session:
-            await session.exec(
-                select(func.pg_advisory_xact_lock(func.hashtext(f"billing:{org_id}")))
-            )
+            await repository.lock_organization(session, org_id)
             yield session
 
     async def start_subscription(
@@ -367,7 +338,7 @@ class BillingService:
         )
         command = _command()
         async with self._owner_transaction(caller, org_id) as session:
-            current = await self._current(session, org_id)
+            current = await repository.current(session, org_id)
             require(
                 current is None or current.status not in LIVE,
                 BillingErrorCode.ALREADY_SUBSCRIBED,
@@ -521,7 +492,8 @@ class BillingService:
         if account is None or not account.contact_ids:  # never subscribed: nobody to tell
             return
         now = utcnow()
-        included = self.effective_plan(await self._current(session, org_id), now).included(meter)
+        subscription = await repository.current(session, org_id)
+        included = self.effective_plan(subscription, now).included(meter)
         if not included:
             return
         start, end = this_month(now)
@@ -543,19 +515,7 @@ class BillingService:
     async def receive_event(self, event: Mapping[str, Any]) -> bool:
         """Store an event once per id with the job that applies it; True when it is new."""
         async with self._events() as session:
-            inserted = await session.exec(
-                pg_insert(WebhookEvent)
-                .values(
-                    id=str(event["id"]),
-                    type=str(event["type"]),
-                    created=int(event["created"]),
-                    payload=dict(event),
-                    received_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=[col(WebhookEvent.id)])
-                .returning(col(WebhookEvent.id))
-            )
-            if inserted.first() is None:
+            if not await repository.store_event(session, event):
                 return False
             job_id = f"{APPLY_EVENT_JOB}:{event['id']}"
             await stage_job(session, APPLY_EVENT_JOB, str(event["id"]), job_id=job_id)
@@ -566,13 +526,7 @@ class BillingService:
         applied); their ids and types. An event already applied changes nothing."""
         wanted = [e for e in events if is_event(e)]
         async with self._events() as session:
-            rows = await session.exec(
-                select(WebhookEvent.id).where(
-                    col(WebhookEvent.id).in_([str(e["id"]) for e in wanted]),
-                    col(WebhookEvent.applied_at).is_not(None),
-                )
-            )
-            done = set(rows)
+            done = await repository.applied_events(session, [str(e["id"]) for e in wanted])
         missed = [e for e in wanted if e["id"] not in done]
         for event in missed:
             await self.receive_event(event)
@@ -582,25 +536,13 @@ class BillingService:
     async def pending_events(self, older_than: timedelta) -> list[str]:
         """Events received before ``older_than`` ago and not applied yet (their job was lost)."""
         async with self._events() as session:
-            rows = await session.exec(
-                select(WebhookEvent.id)
-                .where(
-                    col(WebhookEvent.applied_at).is_(None),
-                    col(WebhookEvent.received_at) < utcnow() - older_than,
-                )
-                .order_by(col(WebhookEvent.created))
-                .limit(500)
-            )
-            return list(rows)
+            return await repository.unapplied_events(session, utcnow() - older_than)
 
     async def apply_event(self, event_id: str) -> bool:
         """Apply a stored event to the organization its customer belongs to; False when it was
         already applied or is unknown. An event for no known customer is kept and ignored."""
         async with self._events() as session:
-            rows = await session.exec(
-                select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
-            )
-            event = rows.first()
+            event = await repository.locked_event(session, event_id)
             if event is None or event.applied_at is not None:
                 return False
             obj: dict[str, Any] = event.payload.get("data", {}).get("object", {})
@@ -617,23 +559,19 @@ class BillingService:
     async def _organization_of(self, session: AsyncSession, customer: object) -> UUID | None:
         if not isinstance(customer, str) or not customer:
             return None
-        await set_local(session, "app.stripe_customer", customer)
-        rows = await session.exec(
-            select(BillingAccount.org_id).where(BillingAccount.stripe_customer_id == customer)
-        )
-        return rows.first()
+        return await repository.organization_of_customer(session, customer)
 
     async def _apply(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
     ) -> Plan | None:
         """Apply one event under a lock on its object; the organization's new plan if it moved."""
-        await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(str(obj.get("id"))))))
-        before = self.effective_plan(await self._current(session, org_id), utcnow())
+        await repository.lock_object(session, str(obj.get("id")))
+        before = self.effective_plan(await repository.current(session, org_id), utcnow())
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             await handler(self, session, org_id, event, obj)
         await session.flush()
-        after = self.effective_plan(await self._current(session, org_id), utcnow())
+        after = self.effective_plan(await repository.current(session, org_id), utcnow())
         return after if after.key != before.key else None
 
     def _plan_key(self, state: SubscriptionState, stored: Subscription | None) -> str:
@@ -651,11 +589,11 @@ class BillingService:
         """Events carry the object as it was then: an older one never undoes a newer state, a
         creation never overwrites, and a cancelled subscription stays cancelled."""
         state = subscription_state(obj)
-        stored = await session.get(Subscription, state.id, with_for_update=True)
+        stored = await repository.locked_subscription(session, state.id)
         if stored is None:
             created_row = self._stored(org_id, self._plan_key(state, None), state)
             created_row.state_at = event.created
-            await _insert_new(session, created_row)
+            await repository.insert_new(session, created_row)
             return
         deleted = event.type == "customer.subscription.deleted"
         created = event.type == "customer.subscription.created"
@@ -685,7 +623,7 @@ class BillingService:
         ).get("subscription")
         if not isinstance(subscription_id, str):
             return
-        stored = await session.get(Subscription, subscription_id, with_for_update=True)
+        stored = await repository.locked_subscription(session, subscription_id)
         if stored is None or stored.status == "canceled" or event.created < stored.state_at:
             return
         if event.type == "invoice.payment_failed" and stored.status != "past_due":
@@ -728,7 +666,7 @@ class BillingService:
         """Keep the invoice as the newest event shows it; events of one second (Stripe's
         granularity) never move it back (a draft after its payment stays paid)."""
         status = str(obj.get("status") or "draft")[:16]
-        stored = await session.get(Invoice, str(obj["id"]), with_for_update=True)
+        stored = await repository.locked_invoice(session, str(obj["id"]))
         if stored is not None and (
             stored.org_id != org_id
             or event.created < stored.state_at
@@ -751,7 +689,7 @@ class BillingService:
         invoice.period_end = _epoch(obj.get("period_end"))
         invoice.state_at = event.created
         if stored is None:
-            await _insert_new(session, invoice)
+            await repository.insert_new(session, invoice)
         else:
             session.add(invoice)
 
@@ -769,40 +707,10 @@ def _spend_alert(
     )
 
 
-def _counted_page(query: Any, org_id: UUID, size: int) -> Any:
-    """``query``'s first ``size + 1`` invoices, newest first, each beside the organization's
-    invoice count (one row with no invoice when the page is empty). One statement, so the count
-    and the page come from one snapshot: an invoice stored between two statements would be
-    counted but not listed."""
-    newest = (col(Invoice.created).desc(), col(Invoice.id).desc())
-    page = aliased(Invoice, query.order_by(*newest).limit(size + 1).subquery("page"))
-    counted = (
-        select(func.count().label("total"))
-        .select_from(Invoice)
-        .where(Invoice.org_id == org_id)
-        .subquery("counted")
-    )
-    return (
-        select(counted.c.total, page)
-        .select_from(counted)
-        .outerjoin(page, true())
-        .order_by(col(page.created).desc(), col(page.id).desc())
-    )
-
-
 def _remember_owner(account: BillingAccount, caller: Caller) -> None:
     """The owner buying or changing the plan is told about its failed payments from now on."""
     if caller.user_id is not None and caller.user_id not in account.contact_ids:
         account.contact_ids = [*account.contact_ids, caller.user_id]
-
-
-async def _insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:
-    """Insert a row first seen in an event, unless its id is taken: then it belongs to another
-    organization (invisible here), and an event for one organization never touches another's."""
-    values = {k: v for k, v in row.model_dump().items() if v is not None}
-    await session.exec(
-        pg_insert(type(row)).values(**values).on_conflict_do_nothing(index_elements=["id"])
-    )
 
 
 Handler = Callable[

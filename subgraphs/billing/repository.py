@@ -1,0 +1,173 @@
+"""The billing tables: the queries, upserts, locks and locking reads the service runs inside its
+transactions. No rules here; the service decides what to read and write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
+from subgraphs.kernel.db import set_local, utcnow
+
+
+async def current(session: AsyncSession, org_id: UUID) -> Subscription | None:
+    """The organization's newest subscription."""
+    rows = await session.exec(
+        select(Subscription)
+        .where(Subscription.org_id == org_id)
+        .order_by(col(Subscription.created_at).desc())
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def current_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, Subscription]:
+    """Each organization's newest subscription, for those that have one."""
+    rows = await session.exec(
+        select(Subscription)
+        .where(col(Subscription.org_id).in_(org_ids))
+        .order_by(col(Subscription.created_at).desc())
+    )
+    found: dict[UUID, Subscription] = {}
+    for subscription in rows:
+        found.setdefault(subscription.org_id, subscription)
+    return found
+
+
+async def accounts_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, BillingAccount]:
+    rows = await session.exec(select(BillingAccount).where(col(BillingAccount.org_id).in_(org_ids)))
+    return {a.org_id: a for a in rows}
+
+
+async def subscriptions_by_id(session: AsyncSession, ids: list[str]) -> list[Subscription]:
+    return list(await session.exec(select(Subscription).where(col(Subscription.id).in_(ids))))
+
+
+async def invoices_by_id(session: AsyncSession, ids: list[str]) -> list[Invoice]:
+    return list(await session.exec(select(Invoice).where(col(Invoice.id).in_(ids))))
+
+
+async def invoice_page(
+    session: AsyncSession, org_id: UUID, size: int, after: tuple[datetime, str] | None
+) -> tuple[list[Invoice], int]:
+    """The organization's first ``size + 1`` invoices after ``after`` (created, id), newest
+    first, and its invoice count. One statement, so the count and the page come from one
+    snapshot: an invoice stored between two statements would be counted but not listed."""
+    query = select(Invoice).where(Invoice.org_id == org_id)
+    if after is not None:
+        before, invoice_id = after
+        query = query.where(
+            (col(Invoice.created) < before)
+            | ((col(Invoice.created) == before) & (col(Invoice.id) < invoice_id))
+        )
+    newest = (col(Invoice.created).desc(), col(Invoice.id).desc())
+    page = aliased(Invoice, query.order_by(*newest).limit(size + 1).subquery("page"))
+    counted = (
+        select(func.count().label("total"))
+        .select_from(Invoice)
+        .where(Invoice.org_id == org_id)
+        .subquery("counted")
+    )
+    # One row with no invoice when the page is empty.
+    rows = list(
+        await session.exec(
+            select(counted.c.total, page)
+            .select_from(counted)
+            .outerjoin(page, true())
+            .order_by(col(page.created).desc(), col(page.id).desc())
+        )
+    )
+    return [invoice for _, invoice in rows if invoice is not None], int(rows[0][0])
+
+
+async def lock_organization(session: AsyncSession, org_id: UUID) -> None:
+    """Serialises the owners' billing changes per organization until the transaction ends."""
+    await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(f"billing:{org_id}"))))
+
+
+async def lock_object(session: AsyncSession, object_id: str) -> None:
+    """Serialises the events of one Stripe object until the transaction ends."""
+    await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(object_id))))
+
+
+async def locked_subscription(session: AsyncSession, subscription_id: str) -> Subscription | None:
+    return await session.get(Subscription, subscription_id, with_for_update=True)
+
+
+async def locked_invoice(session: AsyncSession, invoice_id: str) -> Invoice | None:
+    return await session.get(Invoice, invoice_id, with_for_update=True)
+
+
+async def insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:
+    """Insert a row first seen in an event, unless its id is taken: then it belongs to another
+    organization (invisible here), and an event for one organization never touches another's."""
+    values = {k: v for k, v in row.model_dump().items() if v is not None}
+    await session.exec(
+        pg_insert(type(row)).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+async def organization_of_customer(session: AsyncSession, customer: str) -> UUID | None:
+    """The organization whose Stripe customer this is; row security shows an account to the
+    event handler only by its customer id."""
+    await set_local(session, "app.stripe_customer", customer)
+    rows = await session.exec(
+        select(BillingAccount.org_id).where(BillingAccount.stripe_customer_id == customer)
+    )
+    return rows.first()
+
+
+async def store_event(session: AsyncSession, event: Mapping[str, Any]) -> bool:
+    """Store a Stripe event unless its id is stored; True when it is new."""
+    inserted = await session.exec(
+        pg_insert(WebhookEvent)
+        .values(
+            id=str(event["id"]),
+            type=str(event["type"]),
+            created=int(event["created"]),
+            payload=dict(event),
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[col(WebhookEvent.id)])
+        .returning(col(WebhookEvent.id))
+    )
+    return inserted.first() is not None
+
+
+async def applied_events(session: AsyncSession, ids: list[str]) -> set[str]:
+    """Those of ``ids`` that are stored and applied."""
+    rows = await session.exec(
+        select(WebhookEvent.id).where(
+            col(WebhookEvent.id).in_(ids), col(WebhookEvent.applied_at).is_not(None)
+        )
+    )
+    return set(rows)
+
+
+async def unapplied_events(session: AsyncSession, received_before: datetime) -> list[str]:
+    """Up to 500 events received before ``received_before`` and not applied, oldest first."""
+    rows = await session.exec(
+        select(WebhookEvent.id)
+        .where(
+            col(WebhookEvent.applied_at).is_(None),
+            col(WebhookEvent.received_at) < received_before,
+        )
+        .order_by(col(WebhookEvent.created))
+        .limit(500)
+    )
+    return list(rows)
+
+
+async def locked_event(session: AsyncSession, event_id: str) -> WebhookEvent | None:
+    rows = await session.exec(
+        select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+    )
+    return rows.first()
