@@ -13,18 +13,15 @@ import orjson
 from arq.constants import abort_jobs_ss
 from arq.utils import timestamp_ms
 from redis.asyncio import Redis
-from sqlalchemy import delete, tuple_
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
 from subgraphs.kernel import validation
-from subgraphs.kernel.db import Database, set_local, utcnow
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.kernel.usage import record_usage
-from subgraphs.workers import approvals, live
+from subgraphs.workers import approvals, live, repository
 from subgraphs.workers.contract import (
     WORKFLOWS,
     JobRequest,
@@ -36,7 +33,6 @@ from subgraphs.workers.fair import FairQueue
 from subgraphs.workers.kinds import KINDS
 from subgraphs.workers.models import (
     MAX_LOG_LINES,
-    UNFINISHED,
     Approval,
     ApprovalLink,
     ApprovalStatus,
@@ -136,9 +132,9 @@ class JobService:
         )
         caller = Caller(org_id=request.org_id, user_id=request.created_by)
         async with self.db.transaction(caller) as session:
-            existing = await self._by_key(session, request.org_id, key)
-            if existing is not None:
-                return existing
+            found = await repository.job_by_key(session, request.org_id, key)
+            if found is not None:
+                return found
             stopped = await self._make_room(session, request, ckey)
             job = Job(
                 org_id=request.org_id,
@@ -149,28 +145,13 @@ class JobService:
                 max_attempts=KINDS[request.kind].retry.maximum_attempts,
                 payload=request.payload,
             )
-            inserted = await session.exec(
-                insert(Job)
-                .values(**job.model_dump())
-                .on_conflict_do_nothing(index_elements=["org_id", "idempotency_key"])
-                .returning(col(Job.id))
-            )
-            if inserted.first() is None:  # a concurrent start with the same key won
-                return await self._existing(session, request.org_id, key)
+            if not await repository.insert_job(session, job):  # a concurrent start, same key, won
+                return existing(await repository.job_by_key(session, request.org_id, key), "job")
         for previous, was in stopped:
             await self._stopped(previous, was)
         await self.queue.push(job.org_id, job.id, job.concurrency_key)
         await live.publish(self.redis, job)
         return job
-
-    async def _by_key(self, session: AsyncSession, org_id: UUID, key: str) -> Job | None:
-        found = await session.exec(
-            select(Job).where(Job.org_id == org_id, Job.idempotency_key == key)
-        )
-        return found.first()
-
-    async def _existing(self, session: AsyncSession, org_id: UUID, key: str) -> Job:
-        return existing(await self._by_key(session, org_id, key), "job")
 
     async def _make_room(
         self, session: AsyncSession, request: JobRequest, key: str | None
@@ -178,17 +159,7 @@ class JobService:
         """Apply the multitask strategy to the key's unfinished jobs; those it cancelled."""
         if key is None or request.multitask is Multitask.ENQUEUE:
             return []
-        unfinished = list(
-            await session.exec(
-                select(Job)
-                .where(
-                    Job.org_id == request.org_id,
-                    Job.concurrency_key == key,
-                    col(Job.status).in_(UNFINISHED),
-                )
-                .with_for_update()
-            )
-        )
+        unfinished = await repository.locked_unfinished(session, request.org_id, key)
         if request.multitask is Multitask.REJECT:
             require(
                 not unfinished,
@@ -201,7 +172,7 @@ class JobService:
         for job, _ in previous:
             self._finish(job, Status.CANCELLED)
         if request.multitask is Multitask.ROLLBACK:
-            await session.exec(delete(Job).where(col(Job.id).in_([j.id for j in unfinished])))
+            await repository.delete_jobs(session, [j.id for j in unfinished])
         return previous
 
     async def start_workflow(
@@ -280,13 +251,7 @@ class JobService:
         url = self.settings.core.login_url("workers")
         found: dict[UUID, list[dict[str, Any]]] = {}
         async with await connect(url, caller.org_id) as connection:
-            rows = await connection.execute(
-                "select thread_id, checkpoint_id as id, (metadata->>'step')::int as step,"
-                " metadata->>'source' as source, checkpoint->>'ts' as at from checkpoints"
-                " where thread_id = any(%s) and checkpoint_ns = '' order by checkpoint_id",
-                (list(threads),),
-            )
-            for row in await rows.fetchall():
+            for row in await repository.checkpoints(connection, list(threads)):
                 found.setdefault(threads[row.pop("thread_id")], []).append(row)
         return [found.get(j, []) for j in job_ids]
 
@@ -298,7 +263,7 @@ class JobService:
         signed_in(caller)
         comment = _comment(comment)
         async with self.db.transaction(caller) as session:
-            job = await self._locked(session, caller.org_id or UUID(int=0), job_id)
+            job = await repository.locked_job(session, caller.org_id or UUID(int=0), job_id)
             if job is None:
                 raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown job.", "jobId")
             approval = _decidable(
@@ -330,8 +295,12 @@ class JobService:
             link = await approvals.link_of(session, token)
             if link is None:
                 raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
-            approval = await session.get(Approval, link.approval_id, with_for_update=True)
-            job = await self._locked(session, link.org_id, approval.job_id) if approval else None
+            approval = await repository.locked_approval(session, link.approval_id)
+            job = (
+                await repository.locked_job(session, link.org_id, approval.job_id)
+                if approval
+                else None
+            )
             if approval is None or job is None:
                 raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
             _decidable(job, approval, approval.interrupt_id)
@@ -371,10 +340,10 @@ class JobService:
 
     async def _expire(self, org_id: UUID, approval_id: UUID, now: datetime) -> None:
         async with self.db.transaction(_in(org_id)) as session:
-            approval = await session.get(Approval, approval_id, with_for_update=True)
+            approval = await repository.locked_approval(session, approval_id)
             if approval is None or not approval.pending or approval.expires_at > now:
                 return
-            job = await self._locked(session, org_id, approval.job_id)
+            job = await repository.locked_job(session, org_id, approval.job_id)
             if job is None or job.status != Status.WAITING.value:
                 approvals.record(approval, ApprovalStatus.EXPIRED, None, "expiry", None)
                 session.add(approval)
@@ -393,24 +362,14 @@ class JobService:
         every organization; how many runs were pruned."""
         days = self.settings.workers.workflow_checkpoint_retention_days
         async with self.db.transaction(ANONYMOUS) as session:
-            await set_local(session, "app.sweep", "jobs")
-            rows = await session.exec(
-                select(Job.org_id, Job.id)
-                .where(
-                    Job.kind == WORKFLOW.name,
-                    col(Job.pruned_at).is_(None),
-                    col(Job.finished_at) <= now - timedelta(days=days),
-                )
-                .order_by(col(Job.finished_at))
-                .limit(limit)
-            )
-            due = list(rows)
+            before = now - timedelta(days=days)
+            due = await repository.runs_to_prune(session, WORKFLOW.name, before, limit)
         url = self.settings.core.login_url("workers")
         for org_id, job_id in due:
             async with await connect(url, org_id) as connection:
                 await keep_latest(connection, thread_id(org_id, job_id))
             async with self.db.transaction(_in(org_id)) as session:
-                job = await self._locked(session, org_id, job_id)
+                job = await repository.locked_job(session, org_id, job_id)
                 if job is not None:
                     job.pruned_at = now
                     session.add(job)
@@ -421,29 +380,13 @@ class JobService:
         if caller.org_id is None or caller.user_id != user_id:
             return []
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Approval)
-                .where(
-                    Approval.org_id == caller.org_id,
-                    Approval.status == ApprovalStatus.PENDING.value,
-                    col(Approval.expires_at) > utcnow(),
-                )
-                .order_by(col(Approval.created_at))
-                .limit(MAX_PENDING)
-            )
+            rows = await repository.pending_approvals(session, caller.org_id, MAX_PENDING)
             return [a for a in rows if a.allows(caller.user_id, caller.roles)]
 
     async def approvals_of(self, caller: Caller, job_ids: Sequence[UUID]) -> list[list[Approval]]:
         """Each job's approvals, oldest first (the audit of its decisions)."""
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Approval)
-                .where(col(Approval.job_id).in_(list(job_ids)), Approval.org_id == caller.org_id)
-                .order_by(col(Approval.created_at))
-            )
-            found: dict[UUID, list[Approval]] = {}
-            for approval in rows:
-                found.setdefault(approval.job_id, []).append(approval)
+            found = await repository.approvals_of(session, caller.org_id, job_ids)
         return [found.get(i, []) for i in job_ids]
 
     # reading -----------------------------------------------------------------------------------
@@ -453,10 +396,7 @@ class JobService:
         if caller.org_id is None:
             return [None] * len(ids)
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(Job).where(col(Job.id).in_(list(ids)), Job.org_id == caller.org_id)
-            )
-            found = {job.id: job for job in rows}
+            found = await repository.jobs_by_id(session, caller.org_id, ids)
         return [found.get(i) for i in ids]
 
     async def job(self, caller: Caller, job_id: UUID) -> Job | None:
@@ -478,16 +418,10 @@ class JobService:
         position = _position(after) if after else None
         if caller.org_id != org_id:
             return Page([], has_next=False)
-        query = select(Job).where(Job.org_id == org_id)
-        if status is not None:
-            query = query.where(Job.status == status.value)
-        if kind is not None:
-            query = query.where(Job.kind == kind)
-        if position is not None:
-            query = query.where(tuple_(col(Job.created_at), col(Job.id)) < tuple_(*position))
-        query = query.order_by(col(Job.created_at).desc(), col(Job.id).desc()).limit(size + 1)
         async with self.db.transaction(caller) as session:
-            rows = list(await session.exec(query))
+            rows = await repository.jobs_page(
+                session, org_id, status=status, kind=kind, before=position, limit=size + 1
+            )
         return trimmed(rows, size)
 
     # cancelling --------------------------------------------------------------------------------
@@ -496,13 +430,7 @@ class JobService:
         """Queued: taken out of its queue; running or waiting: its run is aborted. Never again."""
         require_writer(caller)
         async with self.db.transaction(caller) as session:
-            job = (
-                await session.exec(
-                    select(Job)
-                    .where(Job.id == job_id, Job.org_id == caller.org_id)
-                    .with_for_update()
-                )
-            ).first()
+            job = await repository.locked_job(session, caller.org_id or UUID(int=0), job_id)
             if job is None:
                 raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown job.", "id")
             require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished already.")
@@ -534,7 +462,7 @@ class JobService:
         ``again``: the run of a dead worker, still marked running, goes on."""
         runnable = {Status.QUEUED.value, *([Status.RUNNING.value] if again else [])}
         async with self.db.transaction(_in(org_id)) as session:
-            job = await self._locked(session, org_id, job_id)
+            job = await repository.locked_job(session, org_id, job_id)
             if job is None or job.status not in runnable:
                 return None
             deadline = KINDS[job.kind].deadline(job.created_at)
@@ -552,10 +480,6 @@ class JobService:
         await live.publish(self.redis, job)
         return job if job.status == Status.RUNNING.value else None
 
-    async def _locked(self, session: AsyncSession, org_id: UUID, job_id: UUID) -> Job | None:
-        query = select(Job).where(Job.id == job_id, Job.org_id == org_id).with_for_update()
-        return (await session.exec(query)).first()
-
     async def report(
         self, org_id: UUID, job_id: UUID, progress: float, message: str | None
     ) -> None:
@@ -566,7 +490,7 @@ class JobService:
         """A running workflow asks ``interrupt``; it waits, holding no slot, for the decision
         of the approval opened (and its approvers notified) in the same transaction."""
         async with self.db.transaction(_in(org_id)) as session:
-            job = await self._locked(session, org_id, job_id)
+            job = await repository.locked_job(session, org_id, job_id)
             if job is None or job.status != Status.RUNNING.value:
                 return
             job.status, job.interrupt, job.updated_at = Status.WAITING.value, interrupt, utcnow()
@@ -577,7 +501,7 @@ class JobService:
     async def step(self, org_id: UUID, job_id: UUID, node: str) -> None:
         """A running workflow's step finished: logged, and published with the step's name."""
         async with self.db.transaction(_in(org_id)) as session:
-            job = await self._locked(session, org_id, job_id)
+            job = await repository.locked_job(session, org_id, job_id)
             if job is None or job.status != Status.RUNNING.value:
                 return
             job.logs = [*job.logs, _line("info", f"step {node} finished")][-MAX_LOG_LINES:]
@@ -588,7 +512,7 @@ class JobService:
     async def log(self, org_id: UUID, job_id: UUID, level: str, message: str) -> None:
         line = _line(level, message)
         async with self.db.transaction(_in(org_id)) as session:
-            job = await self._locked(session, org_id, job_id)
+            job = await repository.locked_job(session, org_id, job_id)
             if job is not None:
                 job.logs = [*job.logs, line][-MAX_LOG_LINES:]
                 session.add(job)
@@ -640,7 +564,7 @@ class JobService:
     ) -> None:
         """Change a running job (nothing once it is cancelled) and publish the change."""
         async with self.db.transaction(_in(org_id)) as session:
-            job = await self._locked(session, org_id, job_id)
+            job = await repository.locked_job(session, org_id, job_id)
             if job is None or job.status != Status.RUNNING.value:
                 return
             if status is not None:
