@@ -99,14 +99,15 @@ TESTS: dict[str, list[str]] = {
 # limits in the caller.
 TESTS |= {
     "router/ratelimit.py": [
+        *TESTS["router/ratelimit.py"],
         "tests/router/platform/test_rate_limit_counting.py",
         "tests/router/platform/test_plans.py::test_requests_are_counted_per_hour_and_month_and_refused_past_a_hard_quota",
         "tests/router/platform/test_protection.py::test_rate_limits_by_plan_by_address_and_by_operation",
     ],
     "core/caller.py": [
+        *TESTS["core/caller.py"],
         "tests/router/platform/test_rate_limit_counting.py",
         "tests/subgraphs/kernel/test_caller_context.py",
-        "tests/router/test_policy.py",
     ],
 }
 
