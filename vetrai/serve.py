@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Callable, Generator, Sequence
 
@@ -22,6 +23,15 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _freeze_startup_heap() -> None:
+    """Move what the process holds for its whole life (modules, schemas, apps) out of the cycle
+    collector's scans. Otherwise interpreter exit scans and frees it all once more: about a
+    second of CPU per process after its servers have stopped, which on a loaded host (every
+    container stopped at once) outlasts the stop grace."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(
     services: Sequence[Service],
     host: str,
@@ -29,7 +39,17 @@ async def serve(
     background: Sequence[Worker] = (),
 ) -> None:
     servers = [
-        _Server(uvicorn.Config(s.app, host=host, port=s.port, log_config=None, access_log=False))
+        _Server(
+            uvicorn.Config(
+                s.app,
+                host=host,
+                port=s.port,
+                log_config=None,
+                access_log=False,
+                # requests still running then (a streamed subscription) are cancelled
+                timeout_graceful_shutdown=workers.SHUTDOWN_GRACE_SECONDS,
+            )
+        )
         for s in services
     ]
 
@@ -50,6 +70,7 @@ async def serve(
             break
         await asyncio.sleep(0.05)
     else:
+        _freeze_startup_heap()
         on_started()
     await running
     if not all(server.started for server in servers):
