@@ -29,6 +29,7 @@ from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, start_stack
 from vetrai.platform import all_migrations
+from vetrai.serve import server_config
 from vetrai.settings import PlatformSettings, load_settings
 
 # Not under pytest's temporary folder: pytest resets its permissions at every start, which
@@ -192,7 +193,7 @@ async def notifications(settings: PlatformSettings) -> AsyncIterator[SignedClien
 @asynccontextmanager
 async def served(app: ASGIApp) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn on a free local port (yielded) for the block's duration."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", 0))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:

@@ -8,12 +8,31 @@ import contextlib
 import gc
 import signal
 from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 import uvicorn
 from arq.worker import Worker
+from starlette.types import ASGIApp
 
 from vetrai import worker as workers
 from vetrai.platform import Service
+
+KEEP_ALIVE_SECONDS = 75
+"""How long a server keeps an idle connection open: longer than its clients keep one for reuse
+(httpx 5 s, a load balancer's usual 60 s). Were it shorter, a client could send its next request
+on a connection the server is closing at that moment, and get no answer at all."""
+
+
+def server_config(app: ASGIApp, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """How every VetrAI HTTP server runs (the tests serve apps the same way)."""
+    settings: dict[str, Any] = {
+        "log_config": None,
+        "access_log": False,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        # requests still running then (a streamed subscription) are cancelled
+        "timeout_graceful_shutdown": workers.SHUTDOWN_GRACE_SECONDS,
+    }
+    return uvicorn.Config(app, host=host, port=port, **(settings | options))
 
 
 class _Server(uvicorn.Server):
@@ -38,20 +57,7 @@ async def serve(
     on_started: Callable[[], None] = lambda: None,
     background: Sequence[Worker] = (),
 ) -> None:
-    servers = [
-        _Server(
-            uvicorn.Config(
-                s.app,
-                host=host,
-                port=s.port,
-                log_config=None,
-                access_log=False,
-                # requests still running then (a streamed subscription) are cancelled
-                timeout_graceful_shutdown=workers.SHUTDOWN_GRACE_SECONDS,
-            )
-        )
-        for s in services
-    ]
+    servers = [_Server(server_config(s.app, host, s.port)) for s in services]
 
     def stop() -> None:
         for server in servers:
