@@ -9,12 +9,15 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 import strawberry
+from starlette.types import Message
 
 from core.caller import Caller
 from core.caller_context import HEADER, InvalidContext, read_caller, sign_caller
 from subgraphs.kernel.schema import federated_schema
 from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import sign_up
+from vetrai.platform import domain
+from vetrai.settings import PlatformSettings
 
 ME = {"query": "{ me { id } }"}
 ENTITIES = {
@@ -116,3 +119,30 @@ async def test_unexpected_errors_are_masked_and_logged(caplog: pytest.LogCapture
 async def test_validation_errors_are_not_masked(auth: SignedClient) -> None:
     bad = await auth.client.post("/graphql", json={"query": "{ nope }"})
     assert bad.json()["errors"][0]["message"].startswith("Cannot query field 'nope'")
+
+
+async def test_a_caller_gone_before_its_request_was_read_is_no_error(
+    settings: PlatformSettings,
+) -> None:
+    app = domain("auth").create_app(settings)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"20")],
+        "query_string": b"",
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        await app.state.runtime.db.close()
+        await app.state.runtime.redis.aclose()
+    assert sent == []  # nobody to answer, and nothing raised to the server
