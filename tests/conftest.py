@@ -29,11 +29,14 @@ from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, on_database, start_stack
 from vetrai.platform import all_migrations, logins
+from vetrai.serve import server_config
 from vetrai.settings import PlatformSettings, load_settings
 
 # Not under pytest's temporary folder: pytest resets its permissions at every start, which
 # would lock out the embedded PostgreSQL (it runs as its own user when we are root).
 TEST_DATA = Path(__file__).parent.parent / ".data" / "test"
+# How long a test waits for a process of the platform to start: generous for a loaded host.
+PROCESS_START_SECONDS = 180
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +195,7 @@ async def notifications(settings: PlatformSettings) -> AsyncIterator[SignedClien
 @asynccontextmanager
 async def served(app: ASGIApp) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn on a free local port (yielded) for the block's duration."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", 0))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
@@ -225,3 +228,17 @@ def free_port_offset(ports: list[int]) -> int:
             continue
         return offset
     raise RuntimeError("no free ports")
+
+
+async def until_worker_healthy(process: asyncio.subprocess.Process, port: int) -> None:
+    """Until the worker process answers ``/health`` on ``port``: its imports, connections and
+    start take seconds, and far longer on a loaded host."""
+    async with httpx.AsyncClient(timeout=5) as client, asyncio.timeout(PROCESS_START_SECONDS):
+        while True:
+            assert process.returncode is None, f"the worker exited with {process.returncode}"
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -120,7 +120,12 @@ class _Authenticate:
                 await JSONResponse(body, status_code=401)(scope, receive, send)
                 return
             scope.setdefault("state", {})["caller"] = caller
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            # The caller left before its request was read (the router cancelled the fetch of
+            # an ended subscription or request): nobody is left to answer.
+            log.info("caller disconnected", extra={"fields": {"path": scope.get("path")}})
 
 
 def create_subgraph_app(

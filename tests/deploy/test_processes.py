@@ -100,14 +100,18 @@ class Platform:
                 pytest.fail(f"not healthy after {timeout}s: {sorted(waiting)}")
             time.sleep(0.2)
 
-    def stop(self) -> dict[str, int | None]:
+    def stop(self, within: float = 120) -> dict[str, int | None]:
+        """SIGTERM to every process, then each one's exit code, or None (killed) for one still
+        running ``within`` seconds after the signal: the worker and uvicorn bound their own
+        grace at 10 s each, the rest is a loaded host's scheduling."""
         for process in self.processes.values():
             if process.popen.poll() is None:
                 process.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + within
         codes: dict[str, int | None] = {}
         for name, process in self.processes.items():
             try:
-                codes[name] = process.popen.wait(timeout=20)
+                codes[name] = process.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 codes[name] = None

@@ -21,6 +21,7 @@ from router.config import RateLimits, RouterConfig
 from tests.conftest import unique_email
 from tests.subgraphs.billing.conftest import billing_settings, stripe_server  # noqa: F401
 from vetrai.platform import DOMAINS, composition_sources
+from vetrai.serve import server_config
 from vetrai.settings import PlatformSettings
 
 PASSWORD = "correct horse battery"
@@ -34,7 +35,7 @@ async def served(app: ASGIApp) -> AsyncIterator[str]:
     """``app`` on an ephemeral port of 127.0.0.1; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", 0, log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.01)

@@ -4,6 +4,7 @@ WebSocket with the signed caller context to the owning subgraph."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from subgraphs.notifications.models import Notification
 from tests.router.platform.conftest import RouterClient, router_client, router_config
 from vetrai.settings import PlatformSettings
 
+# Waits for a condition, generous for a loaded host.
+DEADLINE = 60
 AS_WRITTEN = "subscription { notificationAdded { id title body category createdAt } }"
 
 
@@ -57,24 +60,31 @@ async def _client(router: RouterClient, payload: dict[str, Any]) -> AsyncIterato
         yield ws
 
 
-async def _next(ws: ClientConnection) -> dict[str, Any]:
+async def _next(ws: ClientConnection, within: float = 10) -> dict[str, Any]:
     while True:
-        message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+        message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), within))
         if message["type"] != "ping":
             return message
 
 
-async def _until_delivered(redis: Redis, user: str, ws: ClientConnection) -> dict[str, Any]:
-    """Publish until the subscription (set up asynchronously at the subgraph) receives one."""
-    for attempt in range(50):
-        sent = await _notify(redis, user, f"Live {attempt}")
-        try:
-            message: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 0.2))
-        except TimeoutError:
-            continue
-        assert message["payload"]["data"]["notificationAdded"]["title"] == sent.title
-        return message
-    raise AssertionError("no event reached the client")
+async def _until_subscribers(redis: Redis, user: str, count: int) -> None:
+    """Until the subgraph listens for the user's events (``count`` 1) or no longer does (0): it
+    subscribes and leaves asynchronously, after the router has passed the operation on."""
+    async with asyncio.timeout(DEADLINE):
+        while True:
+            [(_, subscribers)] = await redis.pubsub_numsub(live.topic(UUID(user)))
+            if subscribers == count:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _delivered(redis: Redis, user: str, ws: ClientConnection) -> dict[str, Any]:
+    """An event published once the subgraph listens, as the client receives it."""
+    await _until_subscribers(redis, user, 1)
+    sent = await _notify(redis, user, "Live")
+    message = await _next(ws, DEADLINE)
+    assert message["payload"]["data"]["notificationAdded"]["title"] == sent.title
+    return message
 
 
 async def test_subscription_as_written_over_websocket(router: RouterClient, redis: Redis) -> None:
@@ -86,7 +96,7 @@ async def test_subscription_as_written_over_websocket(router: RouterClient, redi
                 {"id": "1", "type": "subscribe", "payload": {"query": AS_WRITTEN}}
             ).decode()
         )
-        message = await _until_delivered(redis, user, ws)
+        message = await _delivered(redis, user, ws)
         assert message["type"] == "next"
         assert message["id"] == "1"
         event = message["payload"]["data"]["notificationAdded"]
@@ -95,6 +105,7 @@ async def test_subscription_as_written_over_websocket(router: RouterClient, redi
         await ws.send(orjson.dumps({"type": "ping"}).decode())
         assert await _next(ws) == {"type": "pong"}
         await ws.send(orjson.dumps({"id": "1", "type": "complete"}).decode())
+        await _until_subscribers(redis, user, 0)
         await _notify(redis, user, "after complete")
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(ws.recv(), 0.5)
@@ -108,7 +119,7 @@ async def test_each_event_runs_the_rest_of_the_plan(router: RouterClient, redis:
         await ws.send(
             orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}).decode()
         )
-        message = await _until_delivered(redis, user, ws)
+        message = await _delivered(redis, user, ws)
     recipient = message["payload"]["data"]["notificationAdded"]["recipient"]
     assert recipient["id"] == user
     assert recipient["email"].endswith("@example.com")  # from auth, fetched for this event
@@ -162,21 +173,24 @@ async def test_subscription_over_multipart_http(router: RouterClient, redis: Red
     async with router.client.stream("POST", "/graphql", json=body, headers=headers) as response:
         assert response.headers["content-type"].startswith("multipart/mixed")
         assert "ratelimit-remaining" in response.headers
-        received = bytearray()
 
-        async def read() -> None:
+        async def first_event() -> dict[str, Any]:
+            """The payload of the first part that carries one (heartbeats are empty parts)."""
+            received = b""
             async for chunk in response.aiter_bytes():
-                received.extend(chunk)
+                received += chunk
+                for part in received.split(b"\r\n--graphql")[1:]:
+                    with contextlib.suppress(orjson.JSONDecodeError):
+                        parsed = orjson.loads(part.partition(b"\r\n\r\n")[2])
+                        if parsed.get("payload"):
+                            payload: dict[str, Any] = parsed["payload"]
+                            return payload
+            raise AssertionError("the stream ended without an event")
 
-        reader = asyncio.create_task(read())
-        for attempt in range(50):
-            await _notify(redis, user, f"Multipart {attempt}")
-            await asyncio.sleep(0.2)
-            if b"notificationAdded" in received:
-                break
-        reader.cancel()
-    part = bytes(received).split(b"\r\n\r\n", 1)[1].split(b"\r\n--graphql", 1)[0]
-    payload = orjson.loads(part)["payload"]
+        reader = asyncio.create_task(first_event())
+        await _until_subscribers(redis, user, 1)
+        await _notify(redis, user, "Multipart")
+        payload = await asyncio.wait_for(reader, DEADLINE)
     assert payload["data"]["notificationAdded"]["body"] == "Hello"
 
 

@@ -9,12 +9,15 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 import strawberry
+from starlette.types import Message
 
 from core.caller import Caller
 from core.caller_context import HEADER, InvalidContext, read_caller, sign_caller
 from subgraphs.kernel.schema import federated_schema
 from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import sign_up
+from vetrai.platform import domain
+from vetrai.settings import PlatformSettings
 
 ME = {"query": "{ me { id } }"}
 ENTITIES = {
@@ -145,3 +148,30 @@ def test_a_context_without_a_plan_reads_as_one_with_no_limits() -> None:
     assert "lim" not in claims
     read, _, _ = read_caller(header, audience="keys", key=KEY)
     assert (read.plan, dict(read.limits), read.limit("api_keys", 25)) == (None, {}, 25)
+
+
+async def test_a_caller_gone_before_its_request_was_read_is_no_error(
+    settings: PlatformSettings,
+) -> None:
+    app = domain("auth").create_app(settings)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"20")],
+        "query_string": b"",
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        await app.state.runtime.db.close()
+        await app.state.runtime.redis.aclose()
+    assert sent == []  # nobody to answer, and nothing raised to the server
