@@ -216,10 +216,15 @@ def unique_slug() -> str:
     return f"org-{secrets.token_hex(4)}"
 
 
+EPHEMERAL_PORTS_START = 32_768
+
+
 def free_port_offset(ports: list[int]) -> int:
-    """An offset that puts every one of ``ports`` on a free port below the ephemeral range."""
+    """An offset that puts every one of ``ports`` on a free port below Linux's ephemeral range
+    (32768+): there a client socket could take the port between this probe and the bind."""
+    span = EPHEMERAL_PORTS_START - 10_000 - max(ports)
     for _ in range(200):
-        offset = 10_000 + secrets.randbelow(18_000)
+        offset = 10_000 + secrets.randbelow(span)
         try:
             for port in ports:
                 with socket.socket() as probe:

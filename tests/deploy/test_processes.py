@@ -36,9 +36,9 @@ from tests.deploy.deployment import (
 from vetrai.platform import DOMAINS
 from vetrai.settings import PlatformSettings
 
-# ports 14000-32007: below Linux's ephemeral range (32768+), where client sockets could hold one
-OFFSET = 10000 + secrets.randbelow(14000)
 PROCESSES = ["router", "worker", *(spec.name for spec in DOMAINS)]
+PORTS = [spec.port for spec in DOMAINS] + [4000]
+OFFSET = free_port_offset(PORTS)
 _COMPOSE_URL = re.compile(r"http://([a-z0-9-]+):(\d+)")
 ME = "query { me { id email organizations { id slug } } }"
 
@@ -321,6 +321,5 @@ def test_every_process_stops_cleanly_when_its_container_is_stopped(
     settings: PlatformSettings,
 ) -> None:
     # A platform of its own: the other tests' one must keep running whatever the order.
-    ports = [d.port for d in DOMAINS] + [4000]
-    with running_platform(settings, free_port_offset(ports)) as platform:
+    with running_platform(settings, free_port_offset(PORTS)) as platform:
         assert platform.stop() == dict.fromkeys(PROCESSES, 0)
