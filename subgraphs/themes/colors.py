@@ -3,6 +3,7 @@ OKLCH, and the WCAG 2.x contrast of every pair that text, focus rings and border
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 
@@ -114,6 +115,8 @@ def _mix(a: str, b: str, share_of_b: float) -> str:
     return str(mixed.convert("srgb").fit().to_string(hex=True)).lower()
 
 
+# Deriving searches along lightness (tens of ms a theme); every reader of a theme asks again.
+@functools.lru_cache(maxsize=4096)
 def palette(chosen: Chosen) -> Palette:
     """Derive the rest: text on primary is black or white (whichever contrasts more), hover and
     active move primary away from that text, focus ring, border and muted text are nudged until
@@ -134,6 +137,7 @@ def palette(chosen: Chosen) -> Palette:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def dark_default(light: Chosen) -> Chosen:
     """A dark mode for a theme that sets only light: the light brand colors, made readable on
     the platform's dark background."""
@@ -147,6 +151,11 @@ def dark_default(light: Chosen) -> Chosen:
 
 def contrast(mode: str, colors: Palette) -> list[Contrast]:
     """The checked pairs of one mode, each with its suggestion when it fails."""
+    return list(_contrast(mode, colors))
+
+
+@functools.lru_cache(maxsize=4096)
+def _contrast(mode: str, colors: Palette) -> tuple[Contrast, ...]:
     checks = [
         ("foreground/background", colors.foreground, colors.background, TEXT),
         ("primaryForeground/primary", colors.primary, colors.primary_foreground, TEXT),
@@ -162,4 +171,4 @@ def contrast(mode: str, colors: Palette) -> list[Contrast]:
         value = ratio(subject, against)
         suggestion = None if value >= required else nearest_passing(subject, against, required)
         found.append(Contrast(f"{mode}.{pair}", round(value, 2), required, suggestion))
-    return found
+    return tuple(found)

@@ -21,7 +21,7 @@ from core.caller import Caller
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
-from subgraphs.themes import css, images, repository, tokens
+from subgraphs.themes import cache, css, images, repository, tokens
 from subgraphs.themes.contract import ThemesErrorCode
 from subgraphs.themes.images import AssetKind
 from subgraphs.themes.models import Asset, Draft, Version
@@ -29,6 +29,7 @@ from subgraphs.themes.settings import Settings
 
 MANAGERS = frozenset({"owner", "admin"})
 MAX_VERSIONS_PAGE = 100
+MAX_SLUG = 63
 _CSS_CACHE_SECONDS = 86400
 MAX_FILE = 4 * 1024 * 1024  # larger than any rendition
 
@@ -165,12 +166,24 @@ class ThemesService:
         """Each organization's live theme; None for non-members or before the first publish."""
         found: list[tokens.ThemeView | None] = []
         for org_id in org_ids:
-            live = None
-            if is_member(caller, org_id):
-                async with self.db.transaction(caller) as session:
-                    live = await repository.live_version(session, org_id)
+            live = await self._live(org_id) if is_member(caller, org_id) else None
             found.append(tokens.version_view(live) if live else None)
         return found
+
+    async def _live(self, org_id: UUID) -> Version | None:
+        """The organization's live version, from the cache while no publication changed it."""
+
+        async def load() -> dict[str, Any] | None:
+            async with self.db.transaction(Caller(org_id=org_id)) as session:
+                live = await repository.live_version(session, org_id)
+            return live.model_dump(mode="json") if live else None
+
+        key, generation = cache.live_key(org_id), cache.live_generation(org_id)
+        found = await cache.read(self.redis, key, generation, load)
+        return Version.model_validate(found) if found else None
+
+    async def _published_changed(self, org_id: UUID) -> None:
+        await cache.bump(self.redis, cache.live_generation(org_id), cache.live_key(org_id))
 
     async def versions(self, caller: Caller, org_id: UUID, first: int) -> list[tokens.ThemeView]:
         """The newest ``first`` versions; empty unless the caller manages the organization."""
@@ -219,6 +232,7 @@ class ThemesService:
             session.add(row)
             draft.base_version = row.version
             session.add(draft)
+        await self._published_changed(org_id)
         return tokens.version_view(row)
 
     async def rollback(self, caller: Caller, org_id: UUID, version: int) -> tokens.ThemeView:
@@ -235,6 +249,7 @@ class ThemesService:
             row.rolled_back_from = version
             session.add(row)
             await repository.delete_draft(session, org_id)
+        await self._published_changed(org_id)
         return tokens.version_view(row)
 
     @asynccontextmanager
@@ -297,13 +312,21 @@ class ThemesService:
 
     async def by_slug(self, slug: str) -> tokens.ThemeView | None:
         """The live theme of the organization with ``slug``; never a draft."""
-        async with self.db.transaction(Caller()) as session:
-            known = await repository.slug_owner(session, slug)
-        if known is None:
-            return None
-        async with self.db.transaction(Caller(org_id=known.org_id)) as session:
-            live = await repository.live_version(session, known.org_id)
+        org_id = await self._slug_owner(slug)
+        live = await self._live(org_id) if org_id else None
         return tokens.version_view(live) if live else None
+
+    async def _slug_owner(self, slug: str) -> UUID | None:
+        if len(slug) > MAX_SLUG:  # none is recorded, and such a key is not worth caching
+            return None
+
+        async def load() -> str | None:
+            async with self.db.transaction(Caller()) as session:
+                known = await repository.slug_owner(session, slug)
+            return str(known.org_id) if known else None
+
+        found = await cache.read(self.redis, cache.slug_key(slug), cache.SLUG_GENERATION, load)
+        return UUID(found) if found else None
 
     async def set_slug(self, org_id: UUID, slug: str | None, as_of: datetime) -> None:
         """Record tenancy's announcement; an older one than what is known changes nothing."""
@@ -313,8 +336,10 @@ class ThemesService:
                 return
             if slug is None:
                 await repository.forget_slug(session, org_id)
-                return
-            await repository.record_slug(session, org_id, slug, as_of)
+            else:
+                await repository.record_slug(session, org_id, slug, as_of)
+        # Slugs change rarely: one generation for all of them is enough.
+        await cache.bump(self.redis, cache.SLUG_GENERATION)
 
     def css_url(self, theme: tokens.ThemeView) -> str:
         return f"{self.public_url}/css/{theme.org_id}/{theme.css_hash}.css"

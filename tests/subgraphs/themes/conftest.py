@@ -9,9 +9,13 @@ from uuid import UUID, uuid4
 
 import pytest
 from PIL import Image
+from redis.asyncio import Redis
 
 from core.caller import Caller
+from core.caller_context import context_key
+from subgraphs.kernel.db import Database
 from subgraphs.kernel.storage import Storage
+from subgraphs.themes.service import ThemesService
 from tests.conftest import SignedClient, subgraph_client
 from tests.storage_fixtures import storage, storage_settings
 from vetrai.settings import PlatformSettings
@@ -43,6 +47,17 @@ def themes_settings(
 async def themes(themes_settings: PlatformSettings) -> AsyncIterator[SignedClient]:
     async for client in subgraph_client("themes", themes_settings):
         yield client
+
+
+@pytest.fixture
+async def other_process(themes_settings: PlatformSettings) -> AsyncIterator[ThemesService]:
+    """The themes service as another replica runs it: its own pool and Redis connections."""
+    db = Database(themes_settings.core.login_url("themes"))
+    assert themes_settings.core.redis_url
+    redis = Redis.from_url(themes_settings.core.redis_url)
+    yield ThemesService(db, redis, themes_settings, None, context_key(themes_settings.core))
+    await redis.aclose()
+    await db.close()
 
 
 def owner(org_id: UUID | None = None, role: str = "owner") -> Caller:

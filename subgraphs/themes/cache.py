@@ -1,0 +1,52 @@
+"""Themes' Redis cache of what readers ask for most (an organization's live version, the
+organization of a slug), so they do not go to PostgreSQL. Every entry carries the generation
+it was read at; a change bumps the generation, so an entry a reader stored from a read made
+before the change is never served after it, in any process."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import orjson
+from redis.asyncio import Redis
+
+# A bump is sent after the commit; should it be lost (Redis down), entries still expire.
+ENTRY_SECONDS = 3600
+SLUG_GENERATION = "vetrai:themes:slugs:generation"
+
+
+def live_key(org_id: UUID) -> str:
+    return f"vetrai:themes:live:{org_id}"
+
+
+def live_generation(org_id: UUID) -> str:
+    return f"vetrai:themes:live:{org_id}:generation"
+
+
+def slug_key(slug: str) -> str:
+    return f"vetrai:themes:slug:{slug}"
+
+
+async def read(redis: Redis, key: str, generation: str, load: Callable[[], Awaitable[Any]]) -> Any:
+    """The JSON value cached at ``key`` if it is of the current ``generation``, else ``load()``
+    stored there with the generation read before loading."""
+    current, entry = await redis.mget(generation, key)
+    number = int(current or 0)
+    if entry is not None:
+        stored = orjson.loads(entry)
+        if stored["generation"] == number:
+            return stored["value"]
+    value = await load()
+    await redis.set(key, orjson.dumps({"generation": number, "value": value}), ex=ENTRY_SECONDS)
+    return value
+
+
+async def bump(redis: Redis, generation: str, *stale: str) -> None:
+    """Make every entry of ``generation`` stale, and drop the ``stale`` keys at once."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(generation)
+        if stale:
+            pipe.delete(*stale)
+        await pipe.execute()
