@@ -39,6 +39,10 @@ class ThemesErrorCode(Code):
     IMAGE_UNREADABLE = "IMAGE_UNREADABLE", "The image does not decode."
     VERSION_CONFLICT = "VERSION_CONFLICT", "The draft changed since `expectedVersion`; reload it."
     NOTHING_TO_PUBLISH = "NOTHING_TO_PUBLISH", "The draft holds no change from the published theme."
+    NOT_ENTITLED = (
+        "NOT_ENTITLED",
+        "Custom CSS needs a plan with `white_label`; without it, remove the custom CSS.",
+    )
 
 
 async def stage_slug(

@@ -405,7 +405,8 @@ class Mutation:
         requires_scopes=[["themes:write"]],
         description="Owners and admins: edit the draft only; contrast is reported, not"
         " enforced. Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `INVALID_COLOR`,"
-        " `FONT_NOT_ALLOWED`, `CSS_INVALID`, `CSS_NOT_ALLOWED`, `CSS_TOO_LARGE`.",
+        " `FONT_NOT_ALLOWED`, `CSS_INVALID`, `CSS_NOT_ALLOWED`, `CSS_TOO_LARGE`, `NOT_ENTITLED`"
+        " (custom CSS on a plan without `white_label`).",
     )
     @rejections_as(ThemePayload)
     async def update_theme_draft(
@@ -429,7 +430,8 @@ class Mutation:
         requires_scopes=[["themes:write"]],
         description="Owners and admins: publish the draft as the next version if"
         " expectedVersion is still the live one. Errors: `NOT_FOUND`, `FORBIDDEN`,"
-        " `VERSION_CONFLICT`, `NOTHING_TO_PUBLISH`, `CONTRAST_TOO_LOW`.",
+        " `VERSION_CONFLICT`, `NOTHING_TO_PUBLISH`, `CONTRAST_TOO_LOW`, `NOT_ENTITLED` (the"
+        " draft has custom CSS and the plan no longer has `white_label`).",
     )
     @rejections_as(ThemePayload)
     async def publish_theme(
@@ -458,7 +460,8 @@ class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["themes:write"]],
         description="Owners and admins: publish an old version again, as the next version; the"
-        " draft is discarded. Errors: `NOT_FOUND`, `FORBIDDEN`, `VERSION_CONFLICT`.",
+        " draft is discarded. Errors: `NOT_FOUND`, `FORBIDDEN`, `VERSION_CONFLICT`,"
+        " `NOT_ENTITLED` (the version has custom CSS the plan no longer allows).",
     )
     @rejections_as(ThemePayload)
     async def rollback_theme(

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
+from subgraphs.billing.contract import WHITE_LABEL
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
@@ -57,6 +58,16 @@ def manages(caller: Caller, org_id: UUID) -> bool:
     if caller.key_id is not None:
         return "themes:write" in caller.scopes
     return caller.user_id is not None and bool(caller.roles & MANAGERS)
+
+
+def _custom_css_entitled(caller: Caller, custom_css: str, field: str | None = None) -> None:
+    """Custom CSS (any but none) needs the plan's ``white_label``, as the caller's plan says."""
+    require(
+        not custom_css or caller.entitled(WHITE_LABEL),
+        ThemesErrorCode.NOT_ENTITLED,
+        'Custom CSS needs a plan with white_label; remove it (customCss: "") to go on.',
+        field,
+    )
 
 
 def _must_manage(caller: Caller, org_id: UUID) -> None:
@@ -135,6 +146,7 @@ class ThemesService:
         self, caller: Caller, org_id: UUID, changes: DraftChanges
     ) -> tokens.ThemeView:
         _must_manage(caller, org_id)
+        _custom_css_entitled(caller, changes.custom_css or "", "customCss")
         async with self.db.transaction(caller) as session:
             draft = await self._current_draft(session, org_id)
             edited = self._edited(org_id, {**draft.tokens, "scoped_css": draft.scoped_css}, changes)
@@ -226,6 +238,8 @@ class ThemesService:
                 and (draft.tokens, draft.scoped_css) == (live.tokens, live.scoped_css)
             ):
                 raise Rejected.one(ThemesErrorCode.NOTHING_TO_PUBLISH, "The draft has no changes.")
+            # Written while the plan had white_label, it is not published after a downgrade.
+            _custom_css_entitled(caller, draft.scoped_css)
             candidate = tokens.draft_view(draft)
             accepted = self._contrast_accepted(caller, candidate, accept_low_contrast)
             row = self._version(candidate, draft.scoped_css, expected_version + 1, caller, accepted)
@@ -240,6 +254,7 @@ class ThemesService:
         _must_manage(caller, org_id)
         async with self._publication(caller) as session:
             old = existing(await session.get(Version, (org_id, version)), "version")
+            _custom_css_entitled(caller, old.scoped_css)
             live = await repository.live_version(session, org_id)
             number = (live.version if live else 0) + 1
             await self._locked_live(session, org_id, number - 1)

@@ -60,8 +60,16 @@ async def other_process(themes_settings: PlatformSettings) -> AsyncIterator[Them
     await db.close()
 
 
-def owner(org_id: UUID | None = None, role: str = "owner") -> Caller:
-    return Caller(user_id=uuid4(), org_id=org_id or uuid4(), roles=frozenset({role}))
+def owner(org_id: UUID | None = None, role: str = "owner", *, white_label: bool = True) -> Caller:
+    """A member as the router signs them: on the team plan (custom CSS allowed) unless not
+    ``white_label`` (the free plan)."""
+    return Caller(
+        user_id=uuid4(),
+        org_id=org_id or uuid4(),
+        roles=frozenset({role}),
+        plan="team" if white_label else "free",
+        limits={"white_label": white_label},
+    )
 
 
 def light(primary: str = "#0A66C2", **others: str) -> dict[str, str]:

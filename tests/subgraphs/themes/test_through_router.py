@@ -11,7 +11,14 @@ import pytest
 
 from router.compose.compose import compose
 from tests.conftest import unique_slug
-from tests.router.platform.conftest import RouterClient, router_client, router_config, served
+from tests.router.platform.conftest import (
+    RouterClient,
+    router_client,
+    router_config,
+    served,
+    until_limited,
+)
+from tests.subgraphs.billing.conftest import billing_settings, stripe_server  # noqa: F401
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import image_bytes
 from tests.subgraphs.themes.operations import filled
@@ -20,15 +27,21 @@ from vetrai.settings import PlatformSettings
 
 
 @pytest.fixture(scope="module")
-async def router(themes_settings: PlatformSettings, worker: None) -> AsyncIterator[RouterClient]:
+async def router(
+    themes_settings: PlatformSettings,
+    billing_settings: PlatformSettings,  # noqa: F811 - the billing tests' fixture
+    worker: None,
+) -> AsyncIterator[RouterClient]:
+    """Every subgraph with storage (themes) and the Stripe test server (plans can be bought)."""
+    settings = billing_settings.model_copy(update={"storage": themes_settings.storage})
     sdl = compose(composition_sources()).supergraph_sdl
     assert sdl is not None
-    servers = [served(spec.create_app(themes_settings)) for spec in DOMAINS]
+    servers = [served(spec.create_app(settings)) for spec in DOMAINS]
     urls = {
         spec.name: f"{await server.__aenter__()}/graphql"
         for spec, server in zip(DOMAINS, servers, strict=True)
     }
-    async with router_client(themes_settings, sdl, urls, router_config()) as client:
+    async with router_client(settings, sdl, urls, router_config()) as client:
         yield client
     for server in reversed(servers):
         await server.__aexit__(None, None, None)
@@ -51,6 +64,7 @@ async def test_the_issue_operations_work_as_written_through_the_router(
     )
     org = created["createOrganization"]["organization"]["id"]
     headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    await router.subscribe(token, org, "team")  # the operation sets custom CSS: white_label
 
     drafted = await _run(router, filled(operations.UPDATE_DRAFT, org=org), headers)
     assert drafted["updateThemeDraft"]["errors"] == []
@@ -90,3 +104,69 @@ async def test_the_issue_operations_work_as_written_through_the_router(
     assert public["logo"]["width"] == 320
     assert public["favicon"] is None
     assert public["css"]["url"] == draft["organization"]["themeDraft"]["css"]["url"]
+
+
+DRAFT_CSS = """mutation($org: ID!, $css: String!) { updateThemeDraft(input: {organizationId: $org,
+  customCss: $css}) { theme { css { hash } } errors { code field message } } }"""
+DRAFT_HASH = "query($id: ID!) { organization(id: $id) { themeDraft { css { hash } } } }"
+PUBLISH = """mutation($org: ID!, $expected: Int!) { publishTheme(organizationId: $org,
+  expectedVersion: $expected) { theme { version } errors { code message } } }"""
+RADIUS = """mutation($org: ID!, $radius: Int!) { updateThemeDraft(input: {organizationId: $org,
+  radius: $radius}) { errors { code } } }"""
+ROLLBACK = """mutation($org: ID!, $version: Int!) { rollbackTheme(organizationId: $org,
+  version: $version) { theme { version } errors { code } } }"""
+CHANGE_PLAN = """mutation($org: ID!, $plan: String!) {
+  changePlan(input: {organizationId: $org, planKey: $plan}) { errors { code } } }"""
+
+
+async def _draft_hash(router: RouterClient, org: str, token: str) -> str:
+    found = await router.data(DRAFT_HASH, {"id": org}, authorization=f"Bearer {token}")
+    return str(found["organization"]["themeDraft"]["css"]["hash"])
+
+
+async def test_custom_css_is_refused_without_white_label_and_changes_nothing(
+    router: RouterClient,
+) -> None:
+    token, org = await router.owner_of_new_organization()  # on the free plan
+    before = await _draft_hash(router, org, token)
+    variables = {"org": org, "css": ".btn { border-radius: 6px }"}
+    drafted = await router.data(DRAFT_CSS, variables, authorization=f"Bearer {token}")
+    [error] = drafted["updateThemeDraft"]["errors"]
+    assert (error["code"], error["field"]) == ("NOT_ENTITLED", "customCss")
+    assert drafted["updateThemeDraft"]["theme"] is None
+    assert await _draft_hash(router, org, token) == before
+    cleared = await router.data(DRAFT_CSS, {"org": org, "css": ""}, authorization=f"Bearer {token}")
+    assert cleared["updateThemeDraft"]["errors"] == []  # removing custom CSS is always allowed
+
+
+async def test_custom_css_written_on_team_is_not_published_after_a_downgrade(
+    router: RouterClient,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    auth = {"authorization": f"Bearer {token}"}
+    await router.subscribe(token, org, "team")
+    variables = {"org": org, "css": ".btn { border-radius: 6px }"}
+    drafted = await router.data(DRAFT_CSS, variables, **auth)
+    assert drafted["updateThemeDraft"]["errors"] == []
+    published = await router.data(PUBLISH, {"org": org, "expected": 0}, **auth)
+    assert published["publishTheme"]["theme"]["version"] == 1
+
+    radius = {"org": org, "radius": 12}
+    assert (await router.data(RADIUS, radius, **auth))["updateThemeDraft"]["errors"] == []
+
+    changed = await router.data(CHANGE_PLAN, {"org": org, "plan": "pro"}, **auth)
+    assert changed["changePlan"] == {"errors": []}
+    await until_limited(router, org, token, "pro")  # pro has no white_label
+    changed_css = {"org": org, "css": ".btn { border-radius: 2px }"}
+    refused_edit = await router.data(DRAFT_CSS, changed_css, **auth)
+    assert [e["code"] for e in refused_edit["updateThemeDraft"]["errors"]] == ["NOT_ENTITLED"]
+    refused = await router.data(PUBLISH, {"org": org, "expected": 1}, **auth)
+    assert [e["code"] for e in refused["publishTheme"]["errors"]] == ["NOT_ENTITLED"]
+    assert refused["publishTheme"]["theme"] is None
+    back = await router.data(ROLLBACK, {"org": org, "version": 1}, **auth)
+    assert [e["code"] for e in back["rollbackTheme"]["errors"]] == ["NOT_ENTITLED"]
+
+    await router.data(DRAFT_CSS, {"org": org, "css": ""}, **auth)
+    plain = await router.data(PUBLISH, {"org": org, "expected": 1}, **auth)
+    assert plain["publishTheme"]["errors"] == []
+    assert plain["publishTheme"]["theme"]["version"] == 2
