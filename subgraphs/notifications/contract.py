@@ -99,3 +99,25 @@ async def stage_members(
     members = [str(u) for u in user_ids]
     job_id = f"{MEMBERS_JOB}:{org_id}:{as_of.isoformat()}"
     await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)
+
+
+BRANDING_JOB = "organization_branding"
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What an organization's emails show of its published theme: its colors (``primary``,
+    ``primary_foreground``, ...), logo, footer name, and whether to leave out "powered by"."""
+
+    version: int
+    colors: dict[str, str]
+    logo_url: str | None = None
+    name: str | None = None
+    white_label: bool = False
+
+
+async def stage_branding(session: AsyncSession, org_id: UUID, branding: Branding) -> None:
+    """Tell notifications an organization's theme as of a publication; a version older than the
+    one it holds changes nothing, so a late or repeated job is harmless."""
+    job_id = f"{BRANDING_JOB}:{org_id}:{branding.version}"
+    await stage_job(session, BRANDING_JOB, str(org_id), asdict(branding), job_id=job_id)

@@ -130,3 +130,17 @@ class OrganizationMembers(SQLModel, table=True):
     org_id: UUID = Field(primary_key=True)
     user_ids: list[UUID] = Field(sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False))
     as_of: datetime
+
+
+class OrganizationBranding(SQLModel, table=True):
+    """An organization's email branding, as themes last announced it (the highest version)."""
+
+    __tablename__ = "organization_branding"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    version: int
+    colors: dict[str, str] = Field(sa_column=Column(JSONB, nullable=False))
+    logo_url: str | None = Field(default=None, max_length=2000)
+    name: str | None = Field(default=None, max_length=100)
+    white_label: bool = False

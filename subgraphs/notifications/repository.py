@@ -17,6 +17,7 @@ from subgraphs.notifications.models import (
     Channel,
     Delivery,
     Notification,
+    OrganizationBranding,
     OrganizationMembers,
     Preference,
     Status,
@@ -97,6 +98,12 @@ async def record_members(
     row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
     table = OrganizationMembers.__table__  # type: ignore[attr-defined]
     await upsert_if_newer(session, table, row, key="org_id")
+
+
+async def record_branding(session: AsyncSession, branding: OrganizationBranding) -> None:
+    """Store the branding unless a newer version is already stored."""
+    table = OrganizationBranding.__table__  # type: ignore[attr-defined]
+    await upsert_if_newer(session, table, branding.model_dump(), key="org_id", stamp="version")
 
 
 async def locked_delivery(session: AsyncSession, delivery_id: UUID) -> Delivery | None:

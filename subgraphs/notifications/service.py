@@ -23,12 +23,18 @@ from subgraphs.kernel.errors import ErrorCode, Problem, Rejected, existing, requ
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.usage import record_usage
 from subgraphs.notifications import live, repository
-from subgraphs.notifications.contract import NotificationRequest, NotificationsErrorCode, job_queue
+from subgraphs.notifications.contract import (
+    Branding,
+    NotificationRequest,
+    NotificationsErrorCode,
+    job_queue,
+)
 from subgraphs.notifications.models import (
     Channel,
     Contact,
     Delivery,
     Notification,
+    OrganizationBranding,
     OrganizationMembers,
     Preference,
     Status,
@@ -38,7 +44,9 @@ from subgraphs.notifications.settings import Settings
 from subgraphs.notifications.templates import (
     DEFAULTS,
     MAX_SOURCE,
+    PLATFORM_BRAND,
     SAMPLE_DATA,
+    Brand,
     Rendered,
     Source,
     locales,
@@ -53,6 +61,8 @@ _SEND_SCOPE = "notifications:write"
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+_COLOR = re.compile(r"^#[0-9a-f]{6}$")
+_LOGO_URL = re.compile(r"^https?://[^\s\"'<>]{1,1990}$")
 _PROVIDER_FINAL = {
     "delivered": Status.DELIVERED,
     "undelivered": Status.FAILED,
@@ -89,6 +99,7 @@ class Sent:
     queued: list[tuple[Delivery, datetime | None]] = field(default_factory=list)
     # Templates looked up once per channel and locale, however many recipients share them.
     sources: dict[tuple[Channel, str], Source] = field(default_factory=dict)
+    brand: Brand = PLATFORM_BRAND
 
 
 def category(value: str, field: str = "category") -> str:
@@ -216,6 +227,7 @@ class NotificationService:
     async def _store(self, outgoing: Outgoing) -> Sent:
         sent = Sent()
         async with self.db.transaction(Caller(org_id=outgoing.org_id)) as session:
+            sent.brand = await self._brand(session, outgoing.org_id)
             for user_id, email in outgoing.recipients:
                 # Each recipient's rows are written as that recipient, so row security holds.
                 await set_local(session, "app.user_id", user_id)
@@ -347,7 +359,22 @@ class NotificationService:
             sent.sources[channel, locale] = await self._source(
                 session, outgoing.org_id, outgoing.template_key, channel, locale
             )
-        return render(sent.sources[channel, locale], channel, outgoing.data)
+        return render(sent.sources[channel, locale], channel, outgoing.data, sent.brand)
+
+    @staticmethod
+    async def _brand(session: AsyncSession, org_id: UUID | None) -> Brand:
+        found = await session.get(OrganizationBranding, org_id) if org_id else None
+        if found is None:
+            return PLATFORM_BRAND
+        return Brand(
+            primary=found.colors.get("primary", PLATFORM_BRAND.primary),
+            primary_foreground=found.colors.get(
+                "primary_foreground", PLATFORM_BRAND.primary_foreground
+            ),
+            logo_url=found.logo_url,
+            name=found.name,
+            white_label=found.white_label,
+        )
 
     async def _enqueue(self, delivery: Delivery, not_before: datetime | None) -> None:
         await job_queue(self.redis).enqueue_job(
@@ -371,6 +398,23 @@ class NotificationService:
         """Record tenancy's list unless a newer one is already recorded."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             await repository.record_members(session, org_id, user_ids, as_of)
+
+    async def set_branding(self, org_id: UUID, branding: Branding) -> None:
+        """Record themes' announcement unless a newer version is recorded; colors and a logo
+        URL that are not what themes sends are left out (they go into emails' HTML)."""
+        logo = (
+            branding.logo_url if branding.logo_url and _LOGO_URL.match(branding.logo_url) else None
+        )
+        row = OrganizationBranding(
+            org_id=org_id,
+            version=branding.version,
+            colors={k: v for k, v in branding.colors.items() if _COLOR.match(v)},
+            logo_url=logo,
+            name=(branding.name or "")[:100] or None,
+            white_label=branding.white_label,
+        )
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            await repository.record_branding(session, row)
 
     # the SMS provider's reports ---------------------------------------------------------------
 
@@ -572,12 +616,12 @@ class NotificationService:
         source: Source | None,
         data: dict[str, Any] | None,
     ) -> Rendered:
-        """Render a draft (or the template in force) with ``data`` or sample data; for the
-        owners and admins who edit templates, as listing them is."""
+        """Render a draft (or the template in force) with ``data`` or sample data, in the
+        organization's branding; for the owners and admins who edit templates, as listing them
+        is."""
         self._manager(caller)
         values = {**SAMPLE_DATA, **(data or {})}
-        if source is not None:
-            return render(source, channel, values)
         async with self.db.transaction(caller) as session:
-            found = await self._source(session, caller.org_id, key, channel, locale)
-        return render(found, channel, values)
+            brand = await self._brand(session, caller.org_id)
+            found = source or await self._source(session, caller.org_id, key, channel, locale)
+        return render(found, channel, values, brand)

@@ -1,6 +1,6 @@
 """ARQ jobs of notifications: other subgraphs' requests become notifications, each email or SMS
 delivery is sent, retried with exponential backoff, or recorded as failed, and tenancy's lists
-of members are recorded."""
+of members and themes' email branding are recorded."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from core.caller import Caller
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.domain import Jobs, retried_if_unavailable
 from subgraphs.notifications.channels import senders
-from subgraphs.notifications.contract import MEMBERS_JOB, NOTIFY_JOB, NotificationRequest
+from subgraphs.notifications.contract import (
+    BRANDING_JOB,
+    MEMBERS_JOB,
+    NOTIFY_JOB,
+    Branding,
+    NotificationRequest,
+)
 from subgraphs.notifications.delivery import DeliveryService
 from subgraphs.notifications.service import DELIVER_JOB, NotificationService
 from subgraphs.notifications.settings import Settings
@@ -47,6 +53,12 @@ async def organization_members(ctx: Ctx, org_id: str, user_ids: list[str], as_of
         await service.set_members(UUID(org_id), members, datetime.fromisoformat(as_of))
 
 
+async def organization_branding(ctx: Ctx, org_id: str, branding: dict[str, Any]) -> None:
+    service: NotificationService = ctx["notifications"]
+    async with retried_if_unavailable(ctx):
+        await service.set_branding(UUID(org_id), Branding(**branding))
+
+
 def functions(settings: Settings) -> list[Function]:
     # A worker killed mid-send uses up an ARQ try without a recorded attempt: leave room for it.
     tries = 2 * settings.notifications.delivery_max_attempts + 1
@@ -57,6 +69,7 @@ def functions(settings: Settings) -> list[Function]:
         func(notify, name=NOTIFY_JOB, **short),
         func(deliver, name=DELIVER_JOB, max_tries=tries, **short),
         func(organization_members, name=MEMBERS_JOB, **short),
+        func(organization_branding, name=BRANDING_JOB, **short),
     ]
 
 

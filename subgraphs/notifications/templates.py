@@ -4,7 +4,7 @@ organization admins, so a template may read the data it is given and nothing els
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
@@ -33,10 +33,42 @@ class Rendered:
     html: str | None
 
 
+@dataclass(frozen=True)
+class Brand:
+    """What an email shows of its organization's published theme (``brand`` in templates);
+    the platform's own look until the organization publishes one."""
+
+    primary: str = "#2563eb"
+    primary_foreground: str = "#ffffff"
+    logo_url: str | None = None
+    name: str | None = None
+    white_label: bool = False
+
+
+PLATFORM_BRAND = Brand()
+# Jinja, not f-strings: the layout is rendered with each email's ``brand``.
+_HEADER = (
+    '{% if brand.logo_url %}<p><img src="{{ brand.logo_url }}" alt="{{ brand.name or \'\' }}"'
+    ' height="40"></p>{% endif %}'
+)
+_FOOTER = (
+    '<p style="color:#6b7280;font-size:12px">{{ brand.name or "" }}'
+    "{% if not brand.white_label %} Powered by VetrAI{% endif %}</p>"
+)
+_BUTTON = (
+    '<p style="background:{{ brand.primary }};border-radius:6px;padding:10px 16px;'
+    'display:inline-block"><a href="{{ LINK }}">'
+    '<span style="color:{{ brand.primary_foreground }}">{{ LINK }}</span></a></p>'
+)
+
+
+def _layout(content: str) -> str:
+    return f"<!doctype html><html><body>{_HEADER}{content}{_FOOTER}</body></html>"
+
+
 def _email_html(text: str, link: str | None = None) -> str:
     paragraphs = "".join(f"<p>{line}</p>" for line in text.split("\n\n"))
-    button = f'<p><a href="{{{{ {link} }}}}">{{{{ {link} }}}}</a></p>' if link else ""
-    return f"<!doctype html><html><body>{paragraphs}{button}</body></html>"
+    return _layout(paragraphs + (_BUTTON.replace("LINK", link) if link else ""))
 
 
 def _default(subject: str, text: str, link: str | None = None) -> Source:
@@ -68,9 +100,10 @@ DEFAULTS: dict[str, Source] = {
     "approval_requested": Source(
         "{{ workflow }} asks for your approval",
         "{{ question }}\n\nApprove: {{ approve }}\n\nReject: {{ reject }}",
-        "<!doctype html><html><body><p>{{ question }}</p>"
-        '<p><a href="{{ approve }}">Approve</a> <a href="{{ reject }}">Reject</a></p>'
-        "</body></html>",
+        _layout(
+            "<p>{{ question }}</p>"
+            '<p><a href="{{ approve }}">Approve</a> <a href="{{ reject }}">Reject</a></p>'
+        ),
     ),
     "billing.payment_failed": _default(
         "Payment failed for invoice {{ invoice }}",
@@ -108,8 +141,12 @@ SAMPLE_DATA: dict[str, Any] = {
 }
 
 
-def render(source: Source, channel: Channel, data: Mapping[str, Any]) -> Rendered:
-    """Render for ``channel`` (HTML only for email); a template error is invalid input."""
+def render(
+    source: Source, channel: Channel, data: Mapping[str, Any], brand: Brand = PLATFORM_BRAND
+) -> Rendered:
+    """Render for ``channel`` (HTML only for email) with the organization's ``brand``; a
+    template error is invalid input."""
+    data = {**data, "brand": asdict(brand)}
     try:
         return Rendered(
             subject=_TEXT.from_string(source.subject).render(data).strip()[:200],

@@ -22,10 +22,11 @@ from subgraphs.billing.contract import WHITE_LABEL
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
+from subgraphs.notifications.contract import Branding, stage_branding
 from subgraphs.themes import cache, css, images, repository, tokens
 from subgraphs.themes.contract import ThemesErrorCode
 from subgraphs.themes.images import AssetKind
-from subgraphs.themes.models import Asset, Draft, Version
+from subgraphs.themes.models import Asset, Draft, OrganizationSlug, Version
 from subgraphs.themes.settings import Settings
 
 MANAGERS = frozenset({"owner", "admin"})
@@ -246,6 +247,7 @@ class ThemesService:
             session.add(row)
             draft.base_version = row.version
             session.add(draft)
+            await self._announce(session, caller, row)
         await self._published_changed(org_id)
         return tokens.version_view(row)
 
@@ -264,8 +266,33 @@ class ThemesService:
             row.rolled_back_from = version
             session.add(row)
             await repository.delete_draft(session, org_id)
+            await self._announce(session, caller, row)
         await self._published_changed(org_id)
         return tokens.version_view(row)
+
+    async def _announce(self, session: AsyncSession, caller: Caller, row: Version) -> None:
+        """Tell notifications what its emails show of this version, once it is committed: the
+        light colors, the logo, the slug as footer name (themes knows no other name of the
+        organization) and, from the publisher's plan, whether to leave out "powered by"."""
+        view = tokens.version_view(row)
+        logo = view.assets.get("LOGO")
+        known = await session.get(OrganizationSlug, row.org_id)
+        branding = Branding(
+            version=row.version,
+            colors=view.light.as_dict(),
+            logo_url=self.absolute(self.asset_url(row.org_id, logo["id"], "logo.png"))
+            if logo
+            else None,
+            name=known.slug if known else None,
+            white_label=caller.entitled(WHITE_LABEL),
+        )
+        await stage_branding(session, row.org_id, branding)
+
+    def absolute(self, url: str) -> str:
+        """``url`` as an email (read away from the platform) must name it."""
+        if url.startswith(("http://", "https://")):
+            return url
+        return self.settings.core.public_url.rstrip("/") + url
 
     @asynccontextmanager
     async def _publication(self, caller: Caller) -> AsyncIterator[AsyncSession]:

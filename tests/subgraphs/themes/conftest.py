@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 from PIL import Image
 from redis.asyncio import Redis
@@ -18,6 +19,7 @@ from subgraphs.kernel.storage import Storage
 from subgraphs.themes.service import ThemesService
 from tests.conftest import SignedClient, subgraph_client
 from tests.storage_fixtures import storage, storage_settings
+from tests.subgraphs.themes.operations import filled
 from vetrai.settings import PlatformSettings
 
 __all__ = ["storage", "storage_settings"]
@@ -111,3 +113,47 @@ def image_bytes(fmt: str, size: tuple[int, int], **save: Any) -> bytes:
     out = io.BytesIO()
     image.save(out, format=fmt, **save)
     return out.getvalue()
+
+
+REQUEST = """mutation($input: RequestThemeAssetUploadInput!) {
+  requestThemeAssetUpload(input: $input) { upload { assetId url fields expiresAt }
+  errors { code field message } } }"""
+COMPLETE = """mutation { completeThemeAssetUpload(assetId: "{asset}") {
+  asset { kind width height url files { name url } } errors { code message } } }"""
+
+
+async def requested_asset(
+    themes: SignedClient, caller: Caller, kind: str, content_type: str, size: int
+) -> dict[str, Any]:
+    values = {"organizationId": str(caller.org_id), "kind": kind, "contentType": content_type}
+    data = await themes.run(REQUEST, {"input": values | {"sizeBytes": size}}, caller)
+    payload: dict[str, Any] = data["requestThemeAssetUpload"]
+    return payload
+
+
+async def uploaded(upload: dict[str, Any], data: bytes, content_type: str) -> int:
+    async with httpx.AsyncClient() as client:
+        sent = await client.post(
+            upload["url"],
+            data=upload["fields"],
+            files={"file": ("upload", data, content_type)},
+        )
+    return sent.status_code
+
+
+async def completed_asset(
+    themes: SignedClient, caller: Caller, asset_id: str, operation: str = COMPLETE
+) -> dict[str, Any]:
+    data = await themes.run(filled(operation, asset=asset_id), caller=caller)
+    payload: dict[str, Any] = data["completeThemeAssetUpload"]
+    return payload
+
+
+async def asset_through(
+    themes: SignedClient, caller: Caller, kind: str, data: bytes, declared: str, sent_as: str = ""
+) -> dict[str, Any]:
+    requested = await requested_asset(themes, caller, kind, declared, len(data))
+    assert requested["errors"] == [], requested["errors"]
+    upload = requested["upload"]
+    assert await uploaded(upload, data, sent_as or declared) in (200, 201, 204)
+    return await completed_asset(themes, caller, upload["assetId"])

@@ -5,61 +5,24 @@ from __future__ import annotations
 
 import io
 import secrets
-from typing import Any
 
-import httpx
 from PIL import Image
 
 from core.caller import Caller
 from subgraphs.kernel.storage import ObjectKey, Storage
 from tests.conftest import SignedClient, subgraph_client
 from tests.subgraphs.themes import operations
-from tests.subgraphs.themes.conftest import image_bytes, org_themes, owner
+from tests.subgraphs.themes.conftest import (
+    asset_through,
+    completed_asset,
+    image_bytes,
+    org_themes,
+    owner,
+    requested_asset,
+    uploaded,
+)
 from tests.subgraphs.themes.operations import filled
 from vetrai.settings import PlatformSettings
-
-REQUEST = """mutation($input: RequestThemeAssetUploadInput!) {
-  requestThemeAssetUpload(input: $input) { upload { assetId url fields expiresAt }
-  errors { code field message } } }"""
-COMPLETE = """mutation { completeThemeAssetUpload(assetId: "{asset}") {
-  asset { kind width height url files { name url } } errors { code message } } }"""
-
-
-async def _requested(
-    themes: SignedClient, caller: Caller, kind: str, content_type: str, size: int
-) -> dict[str, Any]:
-    values = {"organizationId": str(caller.org_id), "kind": kind, "contentType": content_type}
-    data = await themes.run(REQUEST, {"input": values | {"sizeBytes": size}}, caller)
-    payload: dict[str, Any] = data["requestThemeAssetUpload"]
-    return payload
-
-
-async def _uploaded(upload: dict[str, Any], data: bytes, content_type: str) -> int:
-    async with httpx.AsyncClient() as client:
-        sent = await client.post(
-            upload["url"],
-            data=upload["fields"],
-            files={"file": ("upload", data, content_type)},
-        )
-    return sent.status_code
-
-
-async def _complete(
-    themes: SignedClient, caller: Caller, asset_id: str, operation: str = COMPLETE
-) -> dict[str, Any]:
-    data = await themes.run(filled(operation, asset=asset_id), caller=caller)
-    payload: dict[str, Any] = data["completeThemeAssetUpload"]
-    return payload
-
-
-async def _through(
-    themes: SignedClient, caller: Caller, kind: str, data: bytes, declared: str, sent_as: str = ""
-) -> dict[str, Any]:
-    requested = await _requested(themes, caller, kind, declared, len(data))
-    assert requested["errors"] == [], requested["errors"]
-    upload = requested["upload"]
-    assert await _uploaded(upload, data, sent_as or declared) in (200, 201, 204)
-    return await _complete(themes, caller, upload["assetId"])
 
 
 async def test_the_issue_logo_upload_works_as_written_and_the_logo_is_served(
@@ -72,12 +35,12 @@ async def test_the_issue_logo_upload_works_as_written_and_the_logo_is_served(
     )
     upload = requested["requestThemeAssetUpload"]["upload"]
     assert upload["fields"]["key"].startswith(f"orgs/{caller.org_id}/themes/")
-    assert await _uploaded(upload, png, "image/png") in (200, 201, 204)
-    done = await _complete(themes, caller, upload["assetId"], operations.COMPLETE_UPLOAD)
+    assert await uploaded(upload, png, "image/png") in (200, 201, 204)
+    done = await completed_asset(themes, caller, upload["assetId"], operations.COMPLETE_UPLOAD)
     assert done["errors"] == []
     assert done["asset"]["kind"] == "LOGO"
     assert (done["asset"]["width"], done["asset"]["height"]) == (512, 128)
-    again = await _complete(themes, caller, upload["assetId"])  # completing twice is harmless
+    again = await completed_asset(themes, caller, upload["assetId"])  # completing twice is harmless
     files = {f["name"]: f["url"] for f in again["asset"]["files"]}
     assert files["logo.png"] == done["asset"]["url"]
     double = await themes.client.get(files["logo-2x.png"].removeprefix("/assets/themes"))
@@ -99,7 +62,7 @@ async def test_jpeg_and_webp_become_png_without_metadata_and_fit_their_box(
     exif = Image.Exif()
     exif[0x010F] = "a camera maker"  # Make
     jpeg = image_bytes("JPEG", (1200, 1200), exif=exif.tobytes(), quality=80)
-    icon = await _through(themes, caller, "ICON", jpeg, "image/jpeg")
+    icon = await asset_through(themes, caller, "ICON", jpeg, "image/jpeg")
     assert (icon["asset"]["width"], icon["asset"]["height"]) == (512, 512)
     served = await themes.client.get(icon["asset"]["url"].removeprefix("/assets/themes"))
     decoded = Image.open(io.BytesIO(served.content))
@@ -113,7 +76,7 @@ async def test_jpeg_and_webp_become_png_without_metadata_and_fit_their_box(
     assert ico.headers["content-type"] == "image/x-icon"
     assert Image.open(io.BytesIO(ico.content)).info["sizes"] == {(16, 16), (32, 32), (48, 48)}
     webp = image_bytes("WEBP", (300, 300))
-    favicon = await _through(themes, caller, "FAVICON", webp, "image/webp")
+    favicon = await asset_through(themes, caller, "FAVICON", webp, "image/webp")
     assert (favicon["asset"]["width"], favicon["asset"]["height"]) == (48, 48)
 
 
@@ -121,25 +84,25 @@ async def test_requests_for_too_large_or_unsupported_files_are_refused(
     themes: SignedClient,
 ) -> None:
     caller = owner()
-    big = await _requested(themes, caller, "FAVICON", "image/png", 256 * 1024 + 1)
+    big = await requested_asset(themes, caller, "FAVICON", "image/png", 256 * 1024 + 1)
     assert [(e["code"], e["field"]) for e in big["errors"]] == [("ASSET_TOO_LARGE", "sizeBytes")]
-    svg = await _requested(themes, caller, "LOGO", "image/svg+xml", 1000)
+    svg = await requested_asset(themes, caller, "LOGO", "image/svg+xml", 1000)
     assert [e["code"] for e in svg["errors"]] == ["ASSET_TYPE_NOT_ALLOWED"]
     member = Caller(user_id=caller.user_id, org_id=caller.org_id, roles=frozenset({"member"}))
-    refused = await _requested(themes, member, "LOGO", "image/png", 1000)
+    refused = await requested_asset(themes, member, "LOGO", "image/png", 1000)
     assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
 
 
 async def test_a_file_that_is_not_what_it_claims_is_refused(themes: SignedClient) -> None:
     caller = owner()
     html = b"<html><script>alert(1)</script></html>" * 10
-    requested = await _requested(themes, caller, "LOGO", "image/png", len(html))
+    requested = await requested_asset(themes, caller, "LOGO", "image/png", len(html))
     upload = requested["upload"]
-    assert await _uploaded(upload, html, "image/png") in (200, 201, 204)
-    done = await _complete(themes, caller, upload["assetId"])
+    assert await uploaded(upload, html, "image/png") in (200, 201, 204)
+    done = await completed_asset(themes, caller, upload["assetId"])
     assert [e["code"] for e in done["errors"]] == ["ASSET_TYPE_NOT_ALLOWED"]
     jpeg = image_bytes("JPEG", (10, 10))
-    mislabelled = await _through(themes, caller, "LOGO", jpeg, "image/png")
+    mislabelled = await asset_through(themes, caller, "LOGO", jpeg, "image/png")
     assert [e["code"] for e in mislabelled["errors"]] == ["ASSET_TYPE_NOT_ALLOWED"]
 
 
@@ -149,28 +112,28 @@ async def test_a_decompression_bomb_and_an_oversized_image_are_too_large(
     caller = owner()
     out = io.BytesIO()
     Image.new("1", (5000, 5000)).save(out, format="PNG")
-    bomb = await _through(themes, caller, "LOGO", out.getvalue(), "image/png")
+    bomb = await asset_through(themes, caller, "LOGO", out.getvalue(), "image/png")
     assert [e["code"] for e in bomb["errors"]] == ["IMAGE_TOO_LARGE"]
     wide = io.BytesIO()
     Image.new("1", (4100, 10)).save(wide, format="PNG")
-    too_wide = await _through(themes, caller, "LOGO", wide.getvalue(), "image/png")
+    too_wide = await asset_through(themes, caller, "LOGO", wide.getvalue(), "image/png")
     assert [e["code"] for e in too_wide["errors"]] == ["IMAGE_TOO_LARGE"]
 
 
 async def test_a_truncated_image_is_unreadable(themes: SignedClient) -> None:
     caller = owner()
     png = image_bytes("PNG", (200, 200))
-    done = await _through(themes, caller, "LOGO", png[: len(png) // 2], "image/png")
+    done = await asset_through(themes, caller, "LOGO", png[: len(png) // 2], "image/png")
     assert [e["code"] for e in done["errors"]] == ["IMAGE_UNREADABLE"]
 
 
 async def test_another_organizations_asset_cannot_be_completed(themes: SignedClient) -> None:
     caller = owner()
     png = image_bytes("PNG", (20, 20))
-    requested = await _requested(themes, caller, "ICON", "image/png", len(png))
-    await _uploaded(requested["upload"], png, "image/png")
+    requested = await requested_asset(themes, caller, "ICON", "image/png", len(png))
+    await uploaded(requested["upload"], png, "image/png")
     stranger = owner()
-    done = await _complete(themes, stranger, requested["upload"]["assetId"])
+    done = await completed_asset(themes, stranger, requested["upload"]["assetId"])
     assert [e["code"] for e in done["errors"]] == ["NOT_FOUND"]
 
 
@@ -182,7 +145,7 @@ async def test_the_first_upload_request_creates_a_missing_bucket(
     async for client in subgraph_client("themes", fresh):
         caller = owner()
         png = image_bytes("PNG", (20, 20))
-        done = await _through(client, caller, "ICON", png, "image/png")
+        done = await asset_through(client, caller, "ICON", png, "image/png")
         assert done["errors"] == []
     assert caller.org_id is not None
     asset_id = done["asset"]["url"].split("/")[-2]

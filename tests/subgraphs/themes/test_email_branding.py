@@ -1,0 +1,124 @@
+"""On publication themes tells notifications, by a job through the outbox, what the
+organization's emails show: the next email over SMTP carries its logo and primary color, and
+"powered by" unless the plan has white_label."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.caller import Caller
+from subgraphs.kernel.db import utcnow
+from subgraphs.notifications.contract import enqueue_notification
+from subgraphs.themes.service import ThemesService
+from tests.conftest import SignedClient, subgraph_client, unique_email, unique_slug
+from tests.subgraphs.themes.conftest import (
+    asset_through,
+    image_bytes,
+    light,
+    owner,
+    publish,
+    update,
+)
+from tests.worker.conftest import (  # noqa: F401 - the worker tests' SMTP server and settings
+    Mailbox,
+    delivery_settings,
+    mailbox,
+    request,
+    run_worker,
+    sms,
+)
+from vetrai.settings import PlatformSettings
+
+BRANDING = "select version from notifications.organization_branding where org_id = :org"
+
+
+@pytest.fixture
+def branding_settings(
+    delivery_settings: PlatformSettings,  # noqa: F811 - the worker tests' fixture
+    themes_settings: PlatformSettings,
+) -> PlatformSettings:
+    """The SMTP server and queue of this test, and the themes tests' storage."""
+    return delivery_settings.model_copy(update={"storage": themes_settings.storage})
+
+
+@pytest.fixture
+async def themes_app(branding_settings: PlatformSettings) -> AsyncIterator[SignedClient]:
+    """Themes relaying its outbox to this test's queue."""
+    async for client in subgraph_client("themes", branding_settings):
+        yield client
+
+
+async def _branded(
+    settings: PlatformSettings, owner_engine: AsyncEngine, org_id: UUID, version: int
+) -> None:
+    """Run the worker until notifications recorded ``version`` of the organization (10 s)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        await run_worker(settings)
+        async with owner_engine.connect() as connection:
+            found = await connection.scalar(text(BRANDING), {"org": org_id})
+        if found == version:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"branding {version} never arrived"
+        await asyncio.sleep(0.02)
+
+
+async def _next_email_html(
+    settings: PlatformSettings, inbox: Mailbox, org_id: UUID, service: ThemesService
+) -> str:
+    email = unique_email()
+    asked = request(uuid4(), email, org_id=org_id, key=secrets.token_hex(8))
+    await enqueue_notification(service.redis, settings.core.queue_name, asked)
+    await run_worker(settings)
+    [message] = inbox.to(email)
+    html = message.get_body(("html",))
+    assert html is not None
+    return str(html.get_content())
+
+
+async def _published_with_logo(themes: SignedClient, caller: Caller) -> str:
+    logo = await asset_through(themes, caller, "LOGO", image_bytes("PNG", (400, 100)), "image/png")
+    assert logo["errors"] == []
+    await update(themes, caller, light=light("#0A66C2"))
+    assert (await publish(themes, caller, 0))["errors"] == []
+    return str(logo["asset"]["url"])
+
+
+@pytest.mark.parametrize("white_label", [False, True], ids=["free", "team"])
+async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_color(
+    white_label: bool,
+    themes_app: SignedClient,
+    branding_settings: PlatformSettings,
+    mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
+    owner_engine: AsyncEngine,
+    other_process: ThemesService,
+) -> None:
+    caller, service, slug = owner(white_label=white_label), other_process, unique_slug()
+    assert caller.org_id is not None
+    await service.set_slug(caller.org_id, slug, utcnow())
+    logo_path = await _published_with_logo(themes_app, caller)
+    await _branded(branding_settings, owner_engine, caller.org_id, 1)
+
+    html = await _next_email_html(branding_settings, mailbox, caller.org_id, service)
+    assert f'<img src="{branding_settings.core.public_url}{logo_path}"' in html
+    assert "background:#0a66c2" in html
+    assert slug in html  # the footer's name
+    assert ("Powered by VetrAI" in html) is not white_label
+
+
+async def test_an_organization_without_a_published_theme_gets_the_platform_look(
+    branding_settings: PlatformSettings,
+    mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
+    other_process: ThemesService,
+) -> None:
+    html = await _next_email_html(branding_settings, mailbox, uuid4(), other_process)
+    assert "<img" not in html
+    assert "background:#2563eb" in html
+    assert "Powered by VetrAI" in html
