@@ -172,3 +172,30 @@ def _contrast(mode: str, colors: Palette) -> tuple[Contrast, ...]:
         suggestion = None if value >= required else nearest_passing(subject, against, required)
         found.append(Contrast(f"{mode}.{pair}", round(value, 2), required, suggestion))
     return tuple(found)
+
+
+_NEUTRAL_CHROMA = 0.07  # of OKLCH: greys, off-whites, navy; a page background should be one
+
+
+def _chroma(value: str) -> float:
+    return float(Color(value).convert("oklch")["chroma"])
+
+
+def suggested(prominent: list[tuple[int, str]], transparent: float) -> Chosen:
+    """Light colors proposed from a logo's prominent colors (most used first): the page is its
+    most used neutral color when the logo is mostly opaque (else white), the brand color is
+    its most used colorful one, text is near-black or near-white, whichever reads on the page,
+    and the brand color and links are moved along lightness until they pass on the page."""
+    neutral = [c for _, c in prominent if _chroma(c) < _NEUTRAL_CHROMA]
+    background = neutral[0] if transparent < 0.5 and neutral else _WHITE
+    colorful = [(n * _chroma(c), c) for n, c in prominent if _chroma(c) >= _NEUTRAL_CHROMA]
+    primary = max(colorful)[1] if colorful else DEFAULT_LIGHT.primary
+    foreground = max(
+        (DEFAULT_LIGHT.foreground, _DARK_BASE.foreground), key=lambda c: ratio(c, background)
+    )
+    return Chosen(
+        primary=_passing(primary, background, NON_TEXT),
+        background=background,
+        foreground=foreground,
+        link=_passing(primary, background, TEXT),
+    )

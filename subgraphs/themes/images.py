@@ -11,6 +11,7 @@ import enum
 import io
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -127,3 +128,23 @@ def processed(data: bytes, declared: str, kind: AssetKind) -> list[Rendition]:
     """The upload's files for its kind, made from bare pixels so no metadata survives."""
     image = _decoded(data, sniffed(data, declared)).convert("RGBA")
     return [_rendition(image, name, box) for name, box in RENDITIONS[kind]]
+
+
+def prominent_colors(data: bytes, count: int = 8) -> tuple[list[tuple[int, str]], float]:
+    """The main opaque colors of an image this module made (Pillow's median-cut quantizer),
+    most used first with their pixel counts, and the share of the image that is transparent."""
+    with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+        # Nearest neighbour keeps the drawn colors; smoothing would invent edge blends.
+        small = image.convert("RGBA").resize((128, 32 if image.width > image.height else 128))
+    pixels = cast(tuple[tuple[int, int, int, int], ...], small.get_flattened_data())
+    opaque = [pixel[:3] for pixel in pixels if pixel[3] >= 128]
+    if not opaque:
+        return [], 1.0
+    strip = Image.new("RGB", (len(opaque), 1))
+    strip.putdata(opaque)
+    quantized = strip.quantize(colors=count, method=Image.Quantize.MEDIANCUT)
+    palette = quantized.getpalette() or []
+    # A palette image counts (pixels, palette index).
+    used = sorted(cast(list[tuple[int, int]], quantized.getcolors() or []), reverse=True)
+    found = [(n, "#{:02x}{:02x}{:02x}".format(*palette[3 * i : 3 * i + 3])) for n, i in used]
+    return found, 1 - len(opaque) / len(pixels)

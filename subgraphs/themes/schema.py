@@ -73,6 +73,19 @@ class ThemeColors:
         return cls(**palette.as_dict())
 
 
+@strawberry.type(
+    description="Light colors proposed from the logo, already moved until their contrast passes:"
+    " pass them as `light` to `updateThemeDraft`."
+)
+class SuggestedPalette:
+    primary: str = strawberry.field(description="The logo's most used colorful color.")
+    background: str = strawberry.field(
+        description="The logo's most used neutral color, or white behind a transparent logo."
+    )
+    foreground: str = strawberry.field(description="Near-black or near-white, as reads best.")
+    link: str = strawberry.field(description="The primary color, made readable as text.")
+
+
 @strawberry.type(description="The WCAG 2.x contrast of one pair of colors.")
 class ContrastCheck:
     pair: str = strawberry.field(
@@ -225,6 +238,13 @@ class Theme(ThemeLook):
     )
     def custom_css(self) -> str:
         return self.view.custom_css
+
+    @strawberry.field(
+        description="Colors proposed from the logo (Pillow's quantizer); null without a logo."
+    )
+    def suggested_palette(self) -> SuggestedPalette | None:
+        found = self.view.assets.get(AssetKind.LOGO.value, {}).get("palette")
+        return SuggestedPalette(**found) if found else None
 
     @strawberry.field(description="Every color pair checked, in both modes.")
     def contrast(self) -> list[ContrastCheck]:

@@ -8,7 +8,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,7 +23,7 @@ from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.storage import ObjectKey, ObjectMissing, ObjectTooLarge, Storage, Upload
 from subgraphs.notifications.contract import Branding, stage_branding
-from subgraphs.themes import cache, css, images, repository, tokens
+from subgraphs.themes import cache, colors, css, images, repository, tokens
 from subgraphs.themes.contract import ThemesErrorCode
 from subgraphs.themes.images import AssetKind
 from subgraphs.themes.models import Asset, Draft, OrganizationSlug, Version
@@ -478,7 +478,15 @@ class ThemesService:
             asset.status, asset.width, asset.height = "ready", files[0].width, files[0].height
             session.add(asset)
             draft = await self._current_draft(session, asset.org_id)
-            placed = {"id": str(asset.id), "width": asset.width, "height": asset.height}
+            placed: dict[str, Any] = {
+                "id": str(asset.id),
+                "width": asset.width,
+                "height": asset.height,
+            }
+            if kind is AssetKind.LOGO:
+                placed["palette"] = asdict(
+                    colors.suggested(*images.prominent_colors(files[0].data))
+                )
             assets = {**draft.tokens.get("assets", {}), kind.value: placed}
             draft.tokens = {**draft.tokens, "assets": assets}
             session.add(draft)
