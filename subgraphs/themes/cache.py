@@ -5,15 +5,19 @@ before the change is never served after it, in any process."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+log = logging.getLogger("vetrai.themes.cache")
 # A bump is sent after the commit; should it be lost (Redis down), entries still expire.
-ENTRY_SECONDS = 3600
+ENTRY_SECONDS = 300
 SLUG_GENERATION = "vetrai:themes:slugs:generation"
 
 
@@ -31,22 +35,30 @@ def slug_key(slug: str) -> str:
 
 async def read(redis: Redis, key: str, generation: str, load: Callable[[], Awaitable[Any]]) -> Any:
     """The JSON value cached at ``key`` if it is of the current ``generation``, else ``load()``
-    stored there with the generation read before loading."""
-    current, entry = await redis.mget(generation, key)
+    stored there with the generation read before loading; without Redis, ``load()``."""
+    try:
+        current, entry = await redis.mget(generation, key)
+    except RedisError:
+        return await load()
     number = int(current or 0)
     if entry is not None:
         stored = orjson.loads(entry)
         if stored["generation"] == number:
             return stored["value"]
     value = await load()
-    await redis.set(key, orjson.dumps({"generation": number, "value": value}), ex=ENTRY_SECONDS)
+    with contextlib.suppress(RedisError):  # not stored: read again next time
+        await redis.set(key, orjson.dumps({"generation": number, "value": value}), ex=ENTRY_SECONDS)
     return value
 
 
 async def bump(redis: Redis, generation: str, *stale: str) -> None:
-    """Make every entry of ``generation`` stale, and drop the ``stale`` keys at once."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(generation)
-        if stale:
-            pipe.delete(*stale)
-        await pipe.execute()
+    """Make every entry of ``generation`` stale, and drop the ``stale`` keys at once. The
+    change is committed already, so a Redis failure is logged, not raised: the entries expire."""
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(generation)
+            if stale:
+                pipe.delete(*stale)
+            await pipe.execute()
+    except RedisError:
+        log.warning("themes cache not invalidated: %s stays up to %d s", generation, ENTRY_SECONDS)

@@ -4,6 +4,7 @@ another."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,13 +12,14 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import event
 
-from subgraphs.kernel.db import utcnow
+from subgraphs.kernel.db import Database, utcnow
 from subgraphs.themes import cache
 from subgraphs.themes.service import DraftChanges, ThemesService
 from tests.conftest import SignedClient, unique_slug
 from tests.subgraphs.themes import operations
 from tests.subgraphs.themes.conftest import light, org_themes, owner, publish, update
 from tests.subgraphs.themes.operations import filled
+from vetrai.settings import PlatformSettings
 
 
 @contextmanager
@@ -166,3 +168,26 @@ async def test_an_entry_read_before_a_change_is_never_served_after_it(
     assert await cache.read(redis, key, generation, load_after) == "new"
     assert loads == ["old", "new"]
     await redis.delete(key, generation)
+
+
+async def test_without_redis_readers_and_publishers_go_to_postgresql(
+    themes_settings: PlatformSettings,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    db = Database(themes_settings.core.login_url("themes"))
+    service = ThemesService(db, down, themes_settings, None, b"")
+    caller, slug = owner(), unique_slug()
+    assert caller.org_id is not None
+    try:
+        await service.set_slug(caller.org_id, slug, utcnow())
+        await service.update_draft(caller, caller.org_id, DraftChanges(light=light("#0A66C2")))
+        await service.publish(caller, caller.org_id, 0, accept_low_contrast=False)
+        found = await service.by_slug(slug)
+        assert found is not None
+        assert found.light.primary == "#0a66c2"
+    finally:
+        await down.aclose()
+        await db.close()
