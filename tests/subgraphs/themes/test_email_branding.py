@@ -122,3 +122,35 @@ async def test_an_organization_without_a_published_theme_gets_the_platform_look(
     assert "<img" not in html
     assert "background:#2563eb" in html
     assert "Powered by VetrAI" in html
+
+
+async def test_time_from_a_publication_to_the_slug_and_the_next_email(
+    themes_app: SignedClient,
+    branding_settings: PlatformSettings,
+    mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
+    owner_engine: AsyncEngine,
+    other_process: ThemesService,
+) -> None:
+    """Measured, not asserted (the machine is shared): printed with ``-s``. The email's share
+    includes starting a burst worker per round, which a running worker does not pay."""
+    caller, slug = owner(), unique_slug()
+    assert caller.org_id is not None
+    await other_process.set_slug(caller.org_id, slug, utcnow())
+    assert await other_process.by_slug(slug) is None  # cached: nothing published
+    clock = asyncio.get_running_loop().time
+    started = clock()
+    await update(themes_app, caller, light=light("#B91C1C"))
+    assert (await publish(themes_app, caller, 0))["errors"] == []
+    published = clock()
+    found = await other_process.by_slug(slug)
+    assert found is not None
+    assert found.light.primary == "#b91c1c"
+    by_slug = clock()
+    await _branded(branding_settings, owner_engine, caller.org_id, 1)
+    html = await _next_email_html(branding_settings, mailbox, caller.org_id, other_process)
+    assert "background:#b91c1c" in html
+    print(
+        f"\npublish {1000 * (published - started):.1f} ms; then themeBySlug in another replica"
+        f" {1000 * (by_slug - published):.1f} ms; then the next email sent"
+        f" {1000 * (clock() - by_slug):.0f} ms"
+    )
