@@ -459,7 +459,10 @@ class TemplateInput:
     )
     body: str = strawberry.field(description="Plain text; Jinja syntax, up to 20,000 characters.")
     html: str | None = strawberry.field(
-        default=None, description="The email's HTML; null: none. Up to 20,000 characters."
+        default=None,
+        description="The email's HTML; null: none. Up to 20,000 characters. Besides the data,"
+        " `brand` holds the organization's published theme: `brand.primary`,"
+        " `brand.primary_foreground`, `brand.logo_url`, `brand.name` and `brand.white_label`.",
     )
 
 

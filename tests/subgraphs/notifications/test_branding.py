@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.notifications.contract import Branding, NotificationRequest, Recipient
+from subgraphs.notifications.models import Channel
 from subgraphs.notifications.service import NotificationService
+from subgraphs.notifications.templates import Source
 from tests.conftest import unique_email
 
 
@@ -92,3 +94,16 @@ async def test_row_security_shows_a_branding_to_its_organization_only(
         assert await session.scalar(count) == 0
     async with notification_service.db.transaction(Caller(org_id=org_id)) as session:
         assert await session.scalar(count) == 1
+
+
+async def test_an_organizations_own_template_may_use_its_brand(
+    notification_service: NotificationService,
+) -> None:
+    org_id = uuid4()
+    await notification_service.set_branding(org_id, _branding(1, "#b91c1c", name="Acme"))
+    admin = Caller(user_id=uuid4(), org_id=org_id, roles=frozenset({"admin"}))
+    own = Source(
+        "{{ title }}", "{{ body }}", '<p style="color:{{ brand.primary }}">{{ brand.name }}</p>'
+    )
+    shown = await notification_service.preview(admin, "message", Channel.EMAIL, "en", own, None)
+    assert shown.html == '<p style="color:#b91c1c">Acme</p>'
