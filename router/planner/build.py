@@ -34,6 +34,7 @@ from graphql import (
 
 from router.planner.errors import PlanningError
 from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.search import Choices, cheapest
 from router.planner.selection import (
     Conditions,
     FieldSelection,
@@ -82,9 +83,14 @@ def build_fetch_graph(
     fragments: dict[str, FragmentDefinitionNode],
     labels: frozenset[str],
 ) -> FetchGraph:
-    walk = _Walk(supergraph, fragments, labels, operation.operation.value)
-    walk.plan_root(operation.selection_set)
-    return walk.graph
+    routes: dict[tuple[str, ...], list[_Route]] = {}
+
+    def plan(choices: Choices) -> FetchGraph:
+        walk = _Walk(supergraph, fragments, labels, operation.operation.value, choices, routes)
+        walk.plan_root(operation.selection_set)
+        return walk.graph
+
+    return cheapest(plan, FetchGraph.cost)
 
 
 class _Walk:
@@ -94,8 +100,14 @@ class _Walk:
         fragments: dict[str, FragmentDefinitionNode],
         labels: frozenset[str],
         kind: str,
+        choices: Choices,
+        routes: dict[tuple[str, ...], list[_Route]],
     ) -> None:
         self.supergraph = supergraph
+        self.choices = choices
+        self._two_hop_routes = routes
+        """Routes through a middle subgraph, by source, parent type and field: the same in
+        every walk, where no @provides is in play."""
         self.schema = supergraph.schema
         self.fragments = fragments
         self.labels = labels
@@ -113,16 +125,21 @@ class _Walk:
     # roots
 
     def plan_root(self, selection_set: SelectionSetNode) -> None:
-        for node, conditions in self._root_fields(selection_set.selections, frozenset()):
+        fields = list(self._root_fields(selection_set.selections, frozenset()))
+        siblings = [node for node, _ in fields]
+        for node, conditions in fields:
             name = node.name.value
             if name in ("__typename", "__schema", "__type"):
                 continue
-            subgraph = self._choose(
+            ranked, settled = self._ranked(
                 list(self.supergraph.placements(self.root.name, name, self.labels)),
                 self.root,
                 node,
                 lambda s: any(g.subgraph == s for g in self.graph.roots),
+                siblings,
             )
+            choice = ("root", node.alias.value if node.alias else name)
+            subgraph = self.choices.take(choice, ranked, str, settled)
             group = self.graph.root_group(subgraph, conditions)
             position = _Position(group, group.selection, self.root, (), None, conditions)
             self._add_field(position, node, None)
@@ -565,8 +582,10 @@ class _Walk:
         direct = {
             s: key for s in candidates if (key := self._reachable_key(source, at, entity_type, s))
         }
+        routes: list[_Route] = []
+        settled = False
         if direct:
-            chosen = self._choose(
+            ranked, settled = self._ranked(
                 list(direct),
                 self.schema.get_type(entity_type),  # type: ignore[arg-type]
                 node,
@@ -576,19 +595,47 @@ class _Walk:
                 ),
                 self._siblings,
             )
-            return _Route(entity_type, (_Hop(chosen, direct[chosen]),), rewrite)
+            routes = [_Route(entity_type, (_Hop(s, direct[s]),), rewrite) for s in ranked]
+        if not settled or len(direct) == 1:
+            others = self._routes_through_another(at, node, entity_type, candidates, rewrite)
+            # One direct subgraph missing nothing under the field beats two jumps.
+            settled = settled and not (others and self._misses_under(ranked[0], at, node))
+            routes += others
+        for target in sorted(candidates) if not routes else ():
+            in_target = self.supergraph.type_in(entity_type, target)
+            keys = in_target.resolvable_keys() if in_target else ()
+            if keys and target != source:
+                routes.append(_Route(entity_type, (_Hop(target, keys[0], True),), rewrite))
+        if not routes:
+            raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
+        choice = ("route", source, at.path, at.parent_type.name, (node.alias or node.name).value)
+        return self.choices.take(choice, routes, _route_identity, settled)
+
+    def _routes_through_another(
+        self,
+        at: _Position,
+        node: FieldNode,
+        entity_type: str,
+        candidates: list[str],
+        rewrite: str | None,
+    ) -> list[_Route]:
+        """Routes by a key jump to a middle subgraph that has the target's key, then on."""
+        source = at.group.subgraph
+        memo = (source, at.parent_type.name, node.name.value)
+        known = self._two_hop_routes.get(memo) if at.provided is None else None
+        if known is not None:
+            return known
+        routes: list[_Route] = []
         for target in sorted(candidates):
             for middle in sorted(self.supergraph.subgraphs):
                 first = self._reachable_key(source, at, entity_type, middle)
                 second = self._key_local_in(middle, entity_type, target)
-                if first and second and middle != source:
-                    return _Route(entity_type, (_Hop(middle, first), _Hop(target, second)), rewrite)
-        for target in sorted(candidates):
-            in_target = self.supergraph.type_in(entity_type, target)
-            keys = in_target.resolvable_keys() if in_target else ()
-            if keys and target != source:
-                return _Route(entity_type, (_Hop(target, keys[0], planned_key=True),), rewrite)
-        raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
+                if first and second and middle not in (source, target):
+                    hops = (_Hop(middle, first), _Hop(target, second))
+                    routes.append(_Route(entity_type, hops, rewrite))
+        if at.provided is None:
+            self._two_hop_routes[memo] = routes
+        return routes
 
     def _candidates(
         self, parent: GraphQLCompositeType, name: str
@@ -644,20 +691,22 @@ class _Walk:
                     return False
         return True
 
-    def _choose(
+    def _ranked(
         self,
         candidates: list[str],
         parent: GraphQLCompositeType,
         node: FieldNode,
         in_use: Callable[[str], bool],
-        siblings: Sequence[SelectionNode] = (),
-    ) -> str:
-        """The subgraph that resolves the most of the field's children and siblings (fewer
-        fetches), then one already fetched from, then by name."""
+        siblings: Sequence[SelectionNode],
+    ) -> tuple[list[str], bool]:
+        """The subgraphs by how few fields under the field they miss, how many of its children
+        and siblings they resolve, whether already fetched from, then name; and whether the
+        first is settled: the only one, or it misses nothing, needs no @requires, and costs
+        no fetch of its own or resolves the siblings too, so no other option can do better."""
         if not candidates:
             raise PlanningError(f"no subgraph resolves {parent.name}.{node.name.value}")
         if len(candidates) == 1:
-            return candidates[0]
+            return candidates, True
         named = get_named_type(_field_type(parent, node.name.value))
         children = node.selection_set.selections if node.selection_set else ()
 
@@ -681,7 +730,20 @@ class _Walk:
             misses = self._misses(subgraph, named, children)
             return (misses, -together, 0 if in_use(subgraph) else 1, subgraph)
 
-        return min(candidates, key=rank)
+        ranks = sorted(map(rank, candidates))
+        misses, _, fetched, first = ranks[0]
+        placement = self.supergraph.placements(parent.name, node.name.value, self.labels)
+        settled = (
+            misses == 0
+            and getattr(placement.get(first), "requires", None) is None
+            and (fetched == 0 or self._misses(first, parent, siblings) == 0)
+        )
+        return [r[3] for r in ranks], settled
+
+    def _misses_under(self, subgraph: str, at: _Position, node: FieldNode) -> int:
+        named = get_named_type(_field_type(at.parent_type, node.name.value))
+        children = node.selection_set.selections if node.selection_set else ()
+        return self._misses(subgraph, named, children)
 
     def _misses(
         self, subgraph: str, parent: GraphQLNamedType, selections: Sequence[SelectionNode]
@@ -725,6 +787,10 @@ class _Walk:
         self._groups_by_id[id(group)] = group
         for recorder in self._recorders:
             recorder.add(id(group))
+
+
+def _route_identity(route: _Route) -> tuple[tuple[str, bool], ...]:
+    return tuple((hop.subgraph, hop.planned_key) for hop in route.hops)
 
 
 def _with(at: _Position, conditions: Conditions) -> _Position:
