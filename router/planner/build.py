@@ -327,7 +327,33 @@ class _Walk:
             return self._plan_per_type(at, node)
         if not self._is_entity(at.parent_type.name):
             return self._rehome(at, node)
+        anchor, steps = self._steps_up(at, through_entities=True)
+        targets = self._root_paths(at, anchor, steps, node)
+        if targets:
+            key = node.alias.value if node.alias else name
+            choice = ("root path", at.group.subgraph, at.path, at.parent_type.name, key)
+            target = self.choices.take(choice, ["", *targets], str)
+            if target:
+                start = self._start_in(anchor, target)
+                assert start is not None  # noqa: S101 - a root starts in any subgraph
+                return self._add_field(self._walk(start, steps), node, None)
         return self._jump(at, node)
+
+    def _root_paths(
+        self, at: _Position, anchor: _Position, steps: list[FieldNode | str], node: FieldNode
+    ) -> list[str]:
+        """Other subgraphs resolving the query's whole path from its root down to the field:
+        a root fetch from one of them runs alongside instead of after (as Apollo plans)."""
+        if self.graph.operation_kind != "query" or anchor.parent_type is not self.root:
+            return []
+        placements = self.supergraph.placements(at.parent_type.name, node.name.value, self.labels)
+        return [
+            target
+            for target in sorted(placements)
+            if target != anchor.group.subgraph
+            and placements[target].requires is None
+            and self._walkable(anchor, steps, target)
+        ]
 
     def _plan_per_type(self, at: _Position, node: FieldNode) -> _Position:
         """An abstract type's field planned under a type condition for each object type."""
@@ -356,18 +382,28 @@ class _Walk:
     def _rehome(self, at: _Position, node: FieldNode) -> _Position:
         """A field of a value type the current subgraph lacks: from the nearest root or entity
         above, the path down to it is fetched again from a subgraph that resolves it all."""
-        steps: list[FieldNode | str] = []
-        anchor = at
-        while anchor.step is not None and not self._is_entity(anchor.parent_type.name):
-            steps.insert(0, anchor.step)
-            assert anchor.parent is not None  # noqa: S101 - a step has the position it left
-            anchor = anchor.parent
+        anchor, steps = self._steps_up(at, through_entities=False)
         name = node.name.value
         for target in sorted(self.supergraph.placements(at.parent_type.name, name, self.labels)):
             start = self._start_in(anchor, target)
             if start is not None and self._walkable(anchor, steps, target):
                 return self._add_field(self._walk(start, steps), node, None)
         raise PlanningError(f"no path from {at.group.subgraph} to {at.parent_type.name}.{name}")
+
+    def _steps_up(
+        self, at: _Position, through_entities: bool
+    ) -> tuple[_Position, list[FieldNode | str]]:
+        """The position where the fetch holding `at` starts (or the nearest entity above, unless
+        `through_entities`), and the steps from there down to `at`."""
+        steps: list[FieldNode | str] = []
+        anchor = at
+        while anchor.step is not None and (
+            through_entities or not self._is_entity(anchor.parent_type.name)
+        ):
+            steps.insert(0, anchor.step)
+            assert anchor.parent is not None  # noqa: S101 - a step has the position it left
+            anchor = anchor.parent
+        return anchor, steps
 
     def _start_in(self, anchor: _Position, target: str) -> _Position | None:
         if anchor.step is None and anchor.parent_type is self.root:
