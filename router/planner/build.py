@@ -320,6 +320,8 @@ class _Walk:
         if placement is not None and placement.requires is None:
             if is_abstract_type(at.parent_type) and not self._every_type_resolves(at, name):
                 return self._plan_per_type(at, node)
+            if self._from_elsewhere(at, node):
+                return self._other_fetch(at, node, elsewhere=True)
             return self._add_field(at, node, placement.provides)
         if at.provided is not None and at.provided.has(name):
             return self._add_field(at, node, None)
@@ -327,24 +329,29 @@ class _Walk:
             return self._plan_per_type(at, node)
         if not self._is_entity(at.parent_type.name):
             return self._rehome(at, node)
+        return self._other_fetch(at, node)
+
+    def _other_fetch(self, at: _Position, node: FieldNode, elsewhere: bool = False) -> _Position:
+        """An entity's field from another fetch: a root fetch of a subgraph resolving the
+        whole path down to it, or an entity jump."""
+        if self.graph.operation_kind != "query" or at.group.entity_type is not None:
+            return self._jump(at, node, elsewhere)
         anchor, steps = self._steps_up(at, through_entities=True)
         targets = self._root_paths(at, anchor, steps, node)
-        if targets:
-            key = node.alias.value if node.alias else name
-            choice = ("root path", at.group.subgraph, at.path, at.parent_type.name, key)
-            target = self.choices.take(choice, ["", *targets], str)
-            if target:
-                start = self._start_in(anchor, target)
-                assert start is not None  # noqa: S101 - a root starts in any subgraph
-                return self._add_field(self._walk(start, steps), node, None)
-        return self._jump(at, node)
+        key = node.alias.value if node.alias else node.name.value
+        choice = ("root path", at.group.subgraph, at.path, at.parent_type.name, key)
+        target = self.choices.take(choice, ["", *targets], str) if targets else ""
+        start = self._start_in(anchor, target) if target else None
+        if start is None:
+            return self._jump(at, node, elsewhere)
+        return self._add_field(self._walk(start, steps), node, None)
 
     def _root_paths(
         self, at: _Position, anchor: _Position, steps: list[FieldNode | str], node: FieldNode
     ) -> list[str]:
         """Other subgraphs resolving the query's whole path from its root down to the field:
         a root fetch from one of them runs alongside instead of after (as Apollo plans)."""
-        if self.graph.operation_kind != "query" or anchor.parent_type is not self.root:
+        if anchor.parent_type is not self.root:
             return []
         placements = self.supergraph.placements(at.parent_type.name, node.name.value, self.labels)
         return [
@@ -354,6 +361,23 @@ class _Walk:
             and placements[target].requires is None
             and self._walkable(anchor, steps, target)
         ]
+
+    def _from_elsewhere(self, at: _Position, node: FieldNode) -> bool:
+        """Whether to take an entity's field the fetch's subgraph resolves from another one
+        instead: an option where another subgraph misses fewer of the fields under it."""
+        if node.selection_set is None or at.provided is not None:
+            return False
+        if not self._is_entity(at.parent_type.name):
+            return False
+        here = at.group.subgraph
+        others = self.supergraph.placements(at.parent_type.name, node.name.value, self.labels)
+        if len(others) < 2 or not (misses := self._misses_under(here, at, node)):
+            return False
+        if all(self._misses_under(s, at, node) >= misses for s in others if s != here):
+            return False
+        key = node.alias.value if node.alias else node.name.value
+        choice = ("elsewhere", at.group.subgraph, at.path, at.parent_type.name, key)
+        return self.choices.take(choice, [False, True], bool)
 
     def _plan_per_type(self, at: _Position, node: FieldNode) -> _Position:
         """An abstract type's field planned under a type condition for each object type."""
@@ -505,9 +529,9 @@ class _Walk:
             self._plan_selections(inner, node.selection_set.selections)
         return at
 
-    def _jump(self, at: _Position, node: FieldNode) -> _Position:
+    def _jump(self, at: _Position, node: FieldNode, elsewhere: bool = False) -> _Position:
         name = node.name.value
-        route = self._route(at, node)
+        route = self._route(at, node, elsewhere)
         current = at
         at.tree.add_field("__typename")
         if not route.hops[0].planned_key:
@@ -609,12 +633,15 @@ class _Walk:
 
     # routes between subgraphs
 
-    def _route(self, at: _Position, node: FieldNode) -> _Route:
+    def _route(self, at: _Position, node: FieldNode, elsewhere: bool) -> _Route:
+        """A route to a subgraph resolving the field (one other than the fetch's own if
+        `elsewhere`)."""
         name = node.name.value
+        source = at.group.subgraph
         entity_type, candidates, rewrite = self._candidates(at.parent_type, name)
+        candidates = [c for c in candidates if not elsewhere or c != source]
         if not candidates:
             raise PlanningError(f"no subgraph resolves {at.parent_type.name}.{name}")
-        source = at.group.subgraph
         direct = {
             s: key for s in candidates if (key := self._reachable_key(source, at, entity_type, s))
         }

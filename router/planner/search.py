@@ -48,8 +48,10 @@ class Choices:
 
 
 def cheapest(plan: Callable[[Choices], Plan], cost: Callable[[Plan], Cost]) -> Plan:
-    """The cheapest plan found from the ranked one by changing one open choice at a time
-    (keeping each change that lowers the cost), within WALKS walks."""
+    """The cheapest plan found from the ranked one by changing one open choice at a time,
+    keeping each change that lowers the cost; a change that does not is tried further with
+    the choices it opened (one option may pay off only with another behind it). At most
+    WALKS walks."""
 
     def walk(choices: Choices) -> tuple[Plan | None, Cost, PlanningError | None]:
         try:
@@ -60,33 +62,34 @@ def cheapest(plan: Callable[[Choices], Plan], cost: Callable[[Plan], Cost]) -> P
 
     best = Choices()
     best_plan, best_cost, error = walk(best)
+    pending = _changes(best, set())
     tried: set[frozenset[tuple[Hashable, Hashable]]] = {frozenset()}
     walks = 1
-    improved = True
-    while improved and walks < WALKS:
-        improved = False
-        for choice, option in _alternatives(best):
-            forced = {**best.forced, choice: option}
-            if frozenset(forced.items()) in tried:
-                continue
-            tried.add(frozenset(forced.items()))
-            attempt = Choices(forced)
-            found, found_cost, _ = walk(attempt)
-            walks += 1
-            if found_cost < best_cost:
-                best, best_plan, best_cost, improved = attempt, found, found_cost, True
-            if improved or walks >= WALKS:
-                break
+    while pending and walks < WALKS:
+        forced = pending.pop(0)
+        if frozenset(forced.items()) in tried:
+            continue
+        tried.add(frozenset(forced.items()))
+        attempt = Choices(forced)
+        found, found_cost, _ = walk(attempt)
+        walks += 1
+        if found_cost < best_cost:
+            best, best_plan, best_cost = attempt, found, found_cost
+            pending = _changes(best, set())
+        else:
+            pending[:0] = _changes(attempt, set(best.offered))
     if best_plan is None:
         assert error is not None  # noqa: S101 - a walk without a plan raised
         raise error
     return best_plan
 
 
-def _alternatives(choices: Choices) -> list[tuple[Hashable, Hashable]]:
+def _changes(choices: Choices, known: set[Hashable]) -> list[dict[Hashable, Hashable]]:
+    """The walk's choices with one open choice (not among `known`) changed."""
     return [
-        (choice, option)
+        {**choices.forced, choice: option}
         for choice, options in choices.offered.items()
+        if choice not in known
         for option in options
         if option != choices.taken[choice]
     ]
