@@ -1,4 +1,6 @@
-"""The planning walk: an operation's selections distributed over fetch groups, per subgraph."""
+"""The planning walk: an operation's selections distributed over fetch groups, per subgraph; at
+each open choice it asks `Choices`, so the search (`search.cheapest`) can walk it again with
+other options and keep the cheapest plan."""
 
 from __future__ import annotations
 
@@ -662,7 +664,8 @@ class _Walk:
         if not settled or len(direct) == 1:
             others = self._routes_through_another(at, node, entity_type, candidates, rewrite)
             # One direct subgraph missing nothing under the field beats two jumps.
-            settled = settled and not (others and self._misses_under(ranked[0], at, node))
+            if settled and others and self._misses_under(routes[0].hops[0].subgraph, at, node):
+                settled = False
             routes += others
         for target in sorted(candidates) if not routes else ():
             in_target = self.supergraph.type_in(entity_type, target)
@@ -795,10 +798,10 @@ class _Walk:
 
         ranks = sorted(map(rank, candidates))
         misses, _, fetched, first = ranks[0]
-        placement = self.supergraph.placements(parent.name, node.name.value, self.labels)
+        placement = self.supergraph.placements(parent.name, node.name.value, self.labels).get(first)
         settled = (
             misses == 0
-            and getattr(placement.get(first), "requires", None) is None
+            and (placement is None or placement.requires is None)
             and (fetched == 0 or self._misses(first, parent, siblings) == 0)
         )
         return [r[3] for r in ranks], settled
