@@ -661,12 +661,11 @@ class _Walk:
                 self._siblings,
             )
             routes = [_Route(entity_type, (_Hop(s, direct[s]),), rewrite) for s in ranked]
-        if not settled or len(direct) == 1:
-            others = self._routes_through_another(at, node, entity_type, candidates, rewrite)
-            # One direct subgraph missing nothing under the field beats two jumps.
-            if settled and others and self._misses_under(routes[0].hops[0].subgraph, at, node):
-                settled = False
-            routes += others
+        # One direct subgraph missing nothing under the field beats two jumps.
+        if settled and len(direct) == 1:
+            settled = not self._misses_under(routes[0].hops[0].subgraph, at, node)
+        if not settled:
+            routes += self._routes_through_another(at, node, entity_type, candidates, rewrite)
         for target in sorted(candidates) if not routes else ():
             in_target = self.supergraph.type_in(entity_type, target)
             keys = in_target.resolvable_keys() if in_target else ()

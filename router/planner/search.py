@@ -38,6 +38,8 @@ class Choices:
     ) -> T:
         """One of the options (ranked best first); `settled` when the first cannot be beaten,
         so the search does not try the others."""
+        if (settled or len(options) == 1) and choice not in self.forced:
+            return options[0]
         names = tuple(identity(o) for o in options)
         wanted = self.forced.get(choice, names[0])
         index = names.index(wanted) if wanted in names else 0
