@@ -133,8 +133,9 @@ class _Walk:
             name = node.name.value
             if name in ("__typename", "__schema", "__type"):
                 continue
+            placements = self.supergraph.placements(self.root.name, name, self.labels)
             ranked, settled = self._ranked(
-                list(self.supergraph.placements(self.root.name, name, self.labels)),
+                list(placements),
                 self.root,
                 node,
                 lambda s: any(g.subgraph == s for g in self.graph.roots),
@@ -144,7 +145,7 @@ class _Walk:
             subgraph = self.choices.take(choice, ranked, str, settled)
             group = self.graph.root_group(subgraph, conditions)
             position = _Position(group, group.selection, self.root, (), None, conditions)
-            self._add_field(position, node, None)
+            self._add_field(position, node, placements[subgraph].provides)
 
     def _root_fields(
         self, selections: Sequence[SelectionNode], conditions: Conditions
@@ -790,14 +791,18 @@ class _Walk:
                 for c in siblings
             )
 
+        placements = self.supergraph.placements(parent.name, node.name.value, self.labels)
+
         def rank(subgraph: str) -> tuple[int, int, int, str]:
             together = local_children(subgraph) + local_siblings(subgraph)
-            misses = self._misses(subgraph, named, children)
+            placement = placements.get(subgraph)
+            provides = placement.provides if placement else None
+            misses = self._misses(subgraph, named, children, provides)
             return (misses, -together, 0 if in_use(subgraph) else 1, subgraph)
 
         ranks = sorted(map(rank, candidates))
         misses, _, fetched, first = ranks[0]
-        placement = self.supergraph.placements(parent.name, node.name.value, self.labels).get(first)
+        placement = placements.get(first)
         settled = (
             misses == 0
             and (placement is None or placement.requires is None)
@@ -811,10 +816,15 @@ class _Walk:
         return self._misses(subgraph, named, children)
 
     def _misses(
-        self, subgraph: str, parent: GraphQLNamedType, selections: Sequence[SelectionNode]
+        self,
+        subgraph: str,
+        parent: GraphQLNamedType,
+        selections: Sequence[SelectionNode],
+        provided: FieldSet | None = None,
     ) -> int:
-        """How many fields under a field the subgraph cannot resolve itself, at any depth:
-        each one costs a jump (a fetch) if the field is taken from this subgraph."""
+        """How many fields under a field the subgraph cannot resolve itself (or by the
+        @provides given), at any depth: each one costs a jump (a fetch) if the field is taken
+        from this subgraph."""
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             return 0
         count = 0
@@ -823,18 +833,25 @@ class _Walk:
                 condition = _type_condition(selection, self.fragments)
                 inner = self.schema.get_type(condition) if condition else parent
                 count += self._misses(
-                    subgraph, inner or parent, self._fragment_selections(selection)
+                    subgraph, inner or parent, self._fragment_selections(selection), provided
                 )
                 continue
             assert isinstance(selection, FieldNode)  # noqa: S101 - the three selection kinds
             name = selection.name.value
             if name.startswith("__") or name not in parent.fields:
                 continue
-            if subgraph not in self.supergraph.placements(parent.name, name, self.labels):
+            placement = self.supergraph.placements(parent.name, name, self.labels).get(subgraph)
+            if placement is None and not (provided is not None and provided.has(name)):
                 count += 1
             elif selection.selection_set:
                 named = get_named_type(parent.fields[name].type)
-                count += self._misses(subgraph, named, selection.selection_set.selections)
+                inner_provided = provided.get(name) if provided is not None else None
+                count += self._misses(
+                    subgraph,
+                    named,
+                    selection.selection_set.selections,
+                    inner_provided or (placement.provides if placement else None),
+                )
         return count
 
     # bookkeeping of where required fields land
