@@ -1,4 +1,6 @@
-"""The planning walk: an operation's selections distributed over fetch groups, per subgraph."""
+"""The planning walk: an operation's selections distributed over fetch groups, per subgraph; at
+each open choice it asks `Choices`, so the search (`search.cheapest`) can walk it again with
+other options and keep the cheapest plan."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from graphql import (
 
 from router.planner.errors import PlanningError
 from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.search import Choices, cheapest
 from router.planner.selection import (
     Conditions,
     FieldSelection,
@@ -82,9 +85,14 @@ def build_fetch_graph(
     fragments: dict[str, FragmentDefinitionNode],
     labels: frozenset[str],
 ) -> FetchGraph:
-    walk = _Walk(supergraph, fragments, labels, operation.operation.value)
-    walk.plan_root(operation.selection_set)
-    return walk.graph
+    routes: dict[tuple[str, ...], list[_Route]] = {}
+
+    def plan(choices: Choices) -> FetchGraph:
+        walk = _Walk(supergraph, fragments, labels, operation.operation.value, choices, routes)
+        walk.plan_root(operation.selection_set)
+        return walk.graph
+
+    return cheapest(plan, FetchGraph.cost)
 
 
 class _Walk:
@@ -94,8 +102,14 @@ class _Walk:
         fragments: dict[str, FragmentDefinitionNode],
         labels: frozenset[str],
         kind: str,
+        choices: Choices,
+        routes: dict[tuple[str, ...], list[_Route]],
     ) -> None:
         self.supergraph = supergraph
+        self.choices = choices
+        self._two_hop_routes = routes
+        """Routes through a middle subgraph, by source, parent type and field: the same in
+        every walk, where no @provides is in play."""
         self.schema = supergraph.schema
         self.fragments = fragments
         self.labels = labels
@@ -113,19 +127,25 @@ class _Walk:
     # roots
 
     def plan_root(self, selection_set: SelectionSetNode) -> None:
-        for node, conditions in self._root_fields(selection_set.selections, frozenset()):
+        fields = list(self._root_fields(selection_set.selections, frozenset()))
+        siblings = [node for node, _ in fields]
+        for node, conditions in fields:
             name = node.name.value
             if name in ("__typename", "__schema", "__type"):
                 continue
-            subgraph = self._choose(
-                list(self.supergraph.placements(self.root.name, name, self.labels)),
+            placements = self.supergraph.placements(self.root.name, name, self.labels)
+            ranked, settled = self._ranked(
+                list(placements),
                 self.root,
                 node,
                 lambda s: any(g.subgraph == s for g in self.graph.roots),
+                siblings,
             )
+            choice = ("root", node.alias.value if node.alias else name)
+            subgraph = self.choices.take(choice, ranked, str, settled)
             group = self.graph.root_group(subgraph, conditions)
             position = _Position(group, group.selection, self.root, (), None, conditions)
-            self._add_field(position, node, None)
+            self._add_field(position, node, placements[subgraph].provides)
 
     def _root_fields(
         self, selections: Sequence[SelectionNode], conditions: Conditions
@@ -303,6 +323,8 @@ class _Walk:
         if placement is not None and placement.requires is None:
             if is_abstract_type(at.parent_type) and not self._every_type_resolves(at, name):
                 return self._plan_per_type(at, node)
+            if self._from_elsewhere(at, node):
+                return self._other_fetch(at, node, elsewhere=True)
             return self._add_field(at, node, placement.provides)
         if at.provided is not None and at.provided.has(name):
             return self._add_field(at, node, None)
@@ -310,7 +332,55 @@ class _Walk:
             return self._plan_per_type(at, node)
         if not self._is_entity(at.parent_type.name):
             return self._rehome(at, node)
-        return self._jump(at, node)
+        return self._other_fetch(at, node)
+
+    def _other_fetch(self, at: _Position, node: FieldNode, elsewhere: bool = False) -> _Position:
+        """An entity's field from another fetch: a root fetch of a subgraph resolving the
+        whole path down to it, or an entity jump."""
+        if self.graph.operation_kind != "query" or at.group.entity_type is not None:
+            return self._jump(at, node, elsewhere)
+        anchor, steps = self._steps_up(at, through_entities=True)
+        targets = self._root_paths(at, anchor, steps, node)
+        key = node.alias.value if node.alias else node.name.value
+        choice = ("root path", at.group.subgraph, at.path, at.parent_type.name, key)
+        target = self.choices.take(choice, ["", *targets], str) if targets else ""
+        start = self._start_in(anchor, target) if target else None
+        if start is None:
+            return self._jump(at, node, elsewhere)
+        return self._add_field(self._walk(start, steps), node, None)
+
+    def _root_paths(
+        self, at: _Position, anchor: _Position, steps: list[FieldNode | str], node: FieldNode
+    ) -> list[str]:
+        """Other subgraphs resolving the query's whole path from its root down to the field:
+        a root fetch from one of them runs alongside instead of after (as Apollo plans)."""
+        if anchor.parent_type is not self.root:
+            return []
+        placements = self.supergraph.placements(at.parent_type.name, node.name.value, self.labels)
+        return [
+            target
+            for target in sorted(placements)
+            if target != anchor.group.subgraph
+            and placements[target].requires is None
+            and self._walkable(anchor, steps, target)
+        ]
+
+    def _from_elsewhere(self, at: _Position, node: FieldNode) -> bool:
+        """Whether to take an entity's field the fetch's subgraph resolves from another one
+        instead: an option where another subgraph misses fewer of the fields under it."""
+        if node.selection_set is None or at.provided is not None:
+            return False
+        if not self._is_entity(at.parent_type.name):
+            return False
+        here = at.group.subgraph
+        others = self.supergraph.placements(at.parent_type.name, node.name.value, self.labels)
+        if len(others) < 2 or not (misses := self._misses_under(here, at, node)):
+            return False
+        if all(self._misses_under(s, at, node) >= misses for s in others if s != here):
+            return False
+        key = node.alias.value if node.alias else node.name.value
+        choice = ("elsewhere", at.group.subgraph, at.path, at.parent_type.name, key)
+        return self.choices.take(choice, [False, True], bool)
 
     def _plan_per_type(self, at: _Position, node: FieldNode) -> _Position:
         """An abstract type's field planned under a type condition for each object type."""
@@ -339,18 +409,28 @@ class _Walk:
     def _rehome(self, at: _Position, node: FieldNode) -> _Position:
         """A field of a value type the current subgraph lacks: from the nearest root or entity
         above, the path down to it is fetched again from a subgraph that resolves it all."""
-        steps: list[FieldNode | str] = []
-        anchor = at
-        while anchor.step is not None and not self._is_entity(anchor.parent_type.name):
-            steps.insert(0, anchor.step)
-            assert anchor.parent is not None  # noqa: S101 - a step has the position it left
-            anchor = anchor.parent
+        anchor, steps = self._steps_up(at, through_entities=False)
         name = node.name.value
         for target in sorted(self.supergraph.placements(at.parent_type.name, name, self.labels)):
             start = self._start_in(anchor, target)
             if start is not None and self._walkable(anchor, steps, target):
                 return self._add_field(self._walk(start, steps), node, None)
         raise PlanningError(f"no path from {at.group.subgraph} to {at.parent_type.name}.{name}")
+
+    def _steps_up(
+        self, at: _Position, through_entities: bool
+    ) -> tuple[_Position, list[FieldNode | str]]:
+        """The position where the fetch holding `at` starts (or the nearest entity above, unless
+        `through_entities`), and the steps from there down to `at`."""
+        steps: list[FieldNode | str] = []
+        anchor = at
+        while anchor.step is not None and (
+            through_entities or not self._is_entity(anchor.parent_type.name)
+        ):
+            steps.insert(0, anchor.step)
+            assert anchor.parent is not None  # noqa: S101 - a step has the position it left
+            anchor = anchor.parent
+        return anchor, steps
 
     def _start_in(self, anchor: _Position, target: str) -> _Position | None:
         if anchor.step is None and anchor.parent_type is self.root:
@@ -452,9 +532,9 @@ class _Walk:
             self._plan_selections(inner, node.selection_set.selections)
         return at
 
-    def _jump(self, at: _Position, node: FieldNode) -> _Position:
+    def _jump(self, at: _Position, node: FieldNode, elsewhere: bool = False) -> _Position:
         name = node.name.value
-        route = self._route(at, node)
+        route = self._route(at, node, elsewhere)
         current = at
         at.tree.add_field("__typename")
         if not route.hops[0].planned_key:
@@ -556,17 +636,22 @@ class _Walk:
 
     # routes between subgraphs
 
-    def _route(self, at: _Position, node: FieldNode) -> _Route:
+    def _route(self, at: _Position, node: FieldNode, elsewhere: bool) -> _Route:
+        """A route to a subgraph resolving the field (one other than the fetch's own if
+        `elsewhere`)."""
         name = node.name.value
+        source = at.group.subgraph
         entity_type, candidates, rewrite = self._candidates(at.parent_type, name)
+        candidates = [c for c in candidates if not elsewhere or c != source]
         if not candidates:
             raise PlanningError(f"no subgraph resolves {at.parent_type.name}.{name}")
-        source = at.group.subgraph
         direct = {
             s: key for s in candidates if (key := self._reachable_key(source, at, entity_type, s))
         }
+        routes: list[_Route] = []
+        settled = False
         if direct:
-            chosen = self._choose(
+            ranked, settled = self._ranked(
                 list(direct),
                 self.schema.get_type(entity_type),  # type: ignore[arg-type]
                 node,
@@ -576,19 +661,47 @@ class _Walk:
                 ),
                 self._siblings,
             )
-            return _Route(entity_type, (_Hop(chosen, direct[chosen]),), rewrite)
+            routes = [_Route(entity_type, (_Hop(s, direct[s]),), rewrite) for s in ranked]
+        # One direct subgraph missing nothing under the field beats two jumps.
+        if settled and len(direct) == 1:
+            settled = not self._misses_under(routes[0].hops[0].subgraph, at, node)
+        if not settled:
+            routes += self._routes_through_another(at, node, entity_type, candidates, rewrite)
+        for target in sorted(candidates) if not routes else ():
+            in_target = self.supergraph.type_in(entity_type, target)
+            keys = in_target.resolvable_keys() if in_target else ()
+            if keys and target != source:
+                routes.append(_Route(entity_type, (_Hop(target, keys[0], True),), rewrite))
+        if not routes:
+            raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
+        choice = ("route", source, at.path, at.parent_type.name, (node.alias or node.name).value)
+        return self.choices.take(choice, routes, _route_identity, settled)
+
+    def _routes_through_another(
+        self,
+        at: _Position,
+        node: FieldNode,
+        entity_type: str,
+        candidates: list[str],
+        rewrite: str | None,
+    ) -> list[_Route]:
+        """Routes by a key jump to a middle subgraph that has the target's key, then on."""
+        source = at.group.subgraph
+        memo = (source, at.parent_type.name, node.name.value)
+        known = self._two_hop_routes.get(memo) if at.provided is None else None
+        if known is not None:
+            return known
+        routes: list[_Route] = []
         for target in sorted(candidates):
             for middle in sorted(self.supergraph.subgraphs):
                 first = self._reachable_key(source, at, entity_type, middle)
                 second = self._key_local_in(middle, entity_type, target)
-                if first and second and middle != source:
-                    return _Route(entity_type, (_Hop(middle, first), _Hop(target, second)), rewrite)
-        for target in sorted(candidates):
-            in_target = self.supergraph.type_in(entity_type, target)
-            keys = in_target.resolvable_keys() if in_target else ()
-            if keys and target != source:
-                return _Route(entity_type, (_Hop(target, keys[0], planned_key=True),), rewrite)
-        raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
+                if first and second and middle not in (source, target):
+                    hops = (_Hop(middle, first), _Hop(target, second))
+                    routes.append(_Route(entity_type, hops, rewrite))
+        if at.provided is None:
+            self._two_hop_routes[memo] = routes
+        return routes
 
     def _candidates(
         self, parent: GraphQLCompositeType, name: str
@@ -644,20 +757,22 @@ class _Walk:
                     return False
         return True
 
-    def _choose(
+    def _ranked(
         self,
         candidates: list[str],
         parent: GraphQLCompositeType,
         node: FieldNode,
         in_use: Callable[[str], bool],
-        siblings: Sequence[SelectionNode] = (),
-    ) -> str:
-        """The subgraph that resolves the most of the field's children and siblings (fewer
-        fetches), then one already fetched from, then by name."""
+        siblings: Sequence[SelectionNode],
+    ) -> tuple[list[str], bool]:
+        """The subgraphs by how few fields under the field they miss, how many of its children
+        and siblings they resolve, whether already fetched from, then name; and whether the
+        first is settled: the only one, or it misses nothing, needs no @requires, and costs
+        no fetch of its own or resolves the siblings too, so no other option can do better."""
         if not candidates:
             raise PlanningError(f"no subgraph resolves {parent.name}.{node.name.value}")
         if len(candidates) == 1:
-            return candidates[0]
+            return candidates, True
         named = get_named_type(_field_type(parent, node.name.value))
         children = node.selection_set.selections if node.selection_set else ()
 
@@ -676,18 +791,40 @@ class _Walk:
                 for c in siblings
             )
 
+        placements = self.supergraph.placements(parent.name, node.name.value, self.labels)
+
         def rank(subgraph: str) -> tuple[int, int, int, str]:
             together = local_children(subgraph) + local_siblings(subgraph)
-            misses = self._misses(subgraph, named, children)
+            placement = placements.get(subgraph)
+            provides = placement.provides if placement else None
+            misses = self._misses(subgraph, named, children, provides)
             return (misses, -together, 0 if in_use(subgraph) else 1, subgraph)
 
-        return min(candidates, key=rank)
+        ranks = sorted(map(rank, candidates))
+        misses, _, fetched, first = ranks[0]
+        placement = placements.get(first)
+        settled = (
+            misses == 0
+            and (placement is None or placement.requires is None)
+            and (fetched == 0 or self._misses(first, parent, siblings) == 0)
+        )
+        return [r[3] for r in ranks], settled
+
+    def _misses_under(self, subgraph: str, at: _Position, node: FieldNode) -> int:
+        named = get_named_type(_field_type(at.parent_type, node.name.value))
+        children = node.selection_set.selections if node.selection_set else ()
+        return self._misses(subgraph, named, children)
 
     def _misses(
-        self, subgraph: str, parent: GraphQLNamedType, selections: Sequence[SelectionNode]
+        self,
+        subgraph: str,
+        parent: GraphQLNamedType,
+        selections: Sequence[SelectionNode],
+        provided: FieldSet | None = None,
     ) -> int:
-        """How many fields under a field the subgraph cannot resolve itself, at any depth:
-        each one costs a jump (a fetch) if the field is taken from this subgraph."""
+        """How many fields under a field the subgraph cannot resolve itself (or by the
+        @provides given), at any depth: each one costs a jump (a fetch) if the field is taken
+        from this subgraph."""
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             return 0
         count = 0
@@ -696,18 +833,25 @@ class _Walk:
                 condition = _type_condition(selection, self.fragments)
                 inner = self.schema.get_type(condition) if condition else parent
                 count += self._misses(
-                    subgraph, inner or parent, self._fragment_selections(selection)
+                    subgraph, inner or parent, self._fragment_selections(selection), provided
                 )
                 continue
             assert isinstance(selection, FieldNode)  # noqa: S101 - the three selection kinds
             name = selection.name.value
             if name.startswith("__") or name not in parent.fields:
                 continue
-            if subgraph not in self.supergraph.placements(parent.name, name, self.labels):
+            placement = self.supergraph.placements(parent.name, name, self.labels).get(subgraph)
+            if placement is None and not (provided is not None and provided.has(name)):
                 count += 1
             elif selection.selection_set:
                 named = get_named_type(parent.fields[name].type)
-                count += self._misses(subgraph, named, selection.selection_set.selections)
+                inner_provided = provided.get(name) if provided is not None else None
+                count += self._misses(
+                    subgraph,
+                    named,
+                    selection.selection_set.selections,
+                    inner_provided or (placement.provides if placement else None),
+                )
         return count
 
     # bookkeeping of where required fields land
@@ -725,6 +869,10 @@ class _Walk:
         self._groups_by_id[id(group)] = group
         for recorder in self._recorders:
             recorder.add(id(group))
+
+
+def _route_identity(route: _Route) -> tuple[tuple[str, bool], ...]:
+    return tuple((hop.subgraph, hop.planned_key) for hop in route.hops)
 
 
 def _with(at: _Position, conditions: Conditions) -> _Position:

@@ -152,6 +152,20 @@ class FetchGraph:
         sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
         return _sequence(sequence)
 
+    def cost(self) -> tuple[int, int, int]:
+        """How Apollo's planner weighs a plan: a fetch weighs more the more fetches run before
+        it (1, 100, 200, ...), then the number of fetches, then the longest chain of them."""
+        levels: dict[int, int] = {}
+
+        def level(group: FetchGroup) -> int:
+            if id(group) not in levels:
+                levels[id(group)] = 1 + max(map(level, group.parents), default=-1)
+            return levels[id(group)]
+
+        groups = [g for g in self._all_groups() if not g.selection.is_empty() or g.children]
+        found = [level(g) for g in groups]
+        return sum(max(1, 100 * n) for n in found), len(found), max(found, default=-1) + 1
+
     def _remove_empty_groups(self) -> None:
         for group in self._all_groups():
             if group.selection.is_empty() and not group.children:

@@ -112,7 +112,8 @@ class SelectionTree:
         return not self.items
 
     def print(self, handled: Conditions = frozenset()) -> str:
-        return "{" + " ".join(_print_item(item, handled) for item in self.items.values()) + "}"
+        items = (i for i in self.items.values() if not _hollow(i))
+        return "{" + " ".join(_print_item(item, handled) for item in items) + "}"
 
     def variables(self, handled: Conditions = frozenset()) -> list[str]:
         names: list[str] = []
@@ -152,6 +153,12 @@ def condition_of(directive: DirectiveNode) -> tuple[str, bool] | None:
     if argument is None or not isinstance(argument.value, VariableNode):
         return None
     return (argument.value.name.value, directive.name.value == "include")
+
+
+def _hollow(item: FieldSelection | FragmentSelection) -> bool:
+    """A composite field or fragment left selecting nothing, its fields all planned in other
+    fetches: a subgraph would reject `manager{}`, so it is not printed."""
+    return item.sub is not None and all(_hollow(i) for i in item.sub.items.values())
 
 
 def _print_item(item: FieldSelection | FragmentSelection, handled: Conditions) -> str:

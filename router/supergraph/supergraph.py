@@ -46,6 +46,7 @@ class Supergraph:
             for f in fields
             if f.override_label
         )
+        self._placements: dict[tuple[str, str, frozenset[str]], dict[str, FieldPlacement]] = {}
 
     @cached_property
     def subgraph_types(self) -> dict[tuple[str, str, str], str]:
@@ -65,7 +66,17 @@ class Supergraph:
     def placements(
         self, type_name: str, field_name: str, labels: frozenset[str]
     ) -> dict[str, FieldPlacement]:
-        """The subgraphs that resolve the field themselves, by name."""
+        """The subgraphs that resolve the field themselves, by name; computed once per field
+        and label set (planning asks often), so the caller must not change it."""
+        key = (type_name, field_name, labels & self.override_labels)
+        found = self._placements.get(key)
+        if found is None:
+            found = self._placements[key] = self._placed(type_name, field_name, key[2])
+        return found
+
+    def _placed(
+        self, type_name: str, field_name: str, labels: frozenset[str]
+    ) -> dict[str, FieldPlacement]:
         join = self.types.get(type_name)
         if join is None:
             return {}

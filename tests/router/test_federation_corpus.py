@@ -1,5 +1,5 @@
 """Every corpus operation through our planner and executor answers as Apollo Gateway does,
-with no more subgraph fetches than Apollo's plan."""
+with no more subgraph fetches than Apollo's plan and no longer a chain of fetches."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +10,7 @@ import pytest_asyncio
 from router.documents import DocumentCache
 from router.executor.client import SubgraphClient
 from router.executor.execute import Executor
+from router.planner.plan import plan_to_json
 from router.planner.planner import QueryPlanner
 from router.supergraph import Supergraph
 from tests.router.fedfixtures.corpus import Case, CorpusServer, case_operations, serve_corpus
@@ -35,11 +36,13 @@ async def test_answer_and_fetch_count_match_apollo_gateway(
     source = case.operation(name)
     before = sum(n for (c, _), n in corpus.requests.items() if c == case_name)
     checked = DocumentCache(supergraph.api_schema).get(source)
+    chain = 0
     try:
         if checked.document is None:
             response: dict[str, Any] = {"errors": list(checked.errors)}
         else:
             planned = QueryPlanner(supergraph).plan_for(source, checked.document, None)
+            chain = _chain(plan_to_json(planned.plan).get("node"))
             response = await Executor(supergraph, client).execute(
                 planned, case.variables(name), lambda _: {}
             )
@@ -49,6 +52,7 @@ async def test_answer_and_fetch_count_match_apollo_gateway(
     assert response.get("data") == answer.get("data")
     assert _error_codes(response) == _error_codes(answer)
     assert fetched <= most_fetches
+    assert chain <= _chain(expected["plan"].get("node"))
 
 
 def _fetches(node: Any) -> int:
@@ -58,6 +62,22 @@ def _fetches(node: Any) -> int:
     if isinstance(node, list):
         return sum(_fetches(v) for v in node)
     return 0
+
+
+def _chain(node: dict[str, Any] | None) -> int:
+    """The most fetches that run one after another (the plan's critical path)."""
+    if node is None:
+        return 0
+    kind = node["kind"]
+    if kind == "Fetch":
+        return 1
+    if kind == "Flatten":
+        return _chain(node["node"])
+    if kind == "Sequence":
+        return sum(_chain(n) for n in node["nodes"])
+    if kind == "Parallel":
+        return max(_chain(n) for n in node["nodes"])
+    return max(_chain(node.get("ifClause")), _chain(node.get("elseClause")))
 
 
 def _error_codes(response: dict[str, Any]) -> list[str | None]:
