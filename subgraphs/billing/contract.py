@@ -17,6 +17,7 @@ APPLY_PENDING_JOB = "billing.apply_pending"
 # Staged by any subgraph through the kernel's ``record_usage`` (payload: ``UsageRecord``).
 RECORD_USAGE_JOB = USAGE_JOB
 FLUSH_REQUESTS_JOB = "billing.flush_requests"
+REPORT_USAGE_JOB = "billing.report_usage"  # the ledger to Stripe as meter events
 
 API_REQUESTS_METER = "api_requests"
 

@@ -239,6 +239,21 @@ class StripeGateway:
         )
         return str(session.url)
 
+    async def report_usage(
+        self, meter: str, customer: str, value: int, identifier: str, timestamp: int
+    ) -> None:
+        """One meter event (``stripe.billing.MeterEvent``); Stripe keeps one per ``identifier``
+        for 24 hours, so sending it again after a lost answer counts it once."""
+        await self._call(
+            self.client.v1.billing.meter_events.create_async,
+            params={
+                "event_name": meter,
+                "payload": {"stripe_customer_id": customer, "value": str(value)},
+                "identifier": identifier,
+                "timestamp": timestamp,
+            },
+        )
+
     async def events_since(self, since: int) -> list[dict[str, Any]]:
         """Every event Stripe still holds (30 days) created at ``since`` (epoch seconds) or
         later, oldest first."""

@@ -102,6 +102,8 @@ class UsageEvent(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     source: str = Field(max_length=32)
     recorded_at: datetime = Field(default_factory=utcnow)
+    # What of ``quantity`` Stripe was sent as meter events (a router row grows after a late flush).
+    reported_quantity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class UsageHour(SQLModel, table=True):

@@ -14,7 +14,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
+from subgraphs.billing.models import (
+    BillingAccount,
+    Invoice,
+    Subscription,
+    UsageEvent,
+    WebhookEvent,
+)
 from subgraphs.kernel.db import set_local, utcnow
 
 
@@ -171,3 +177,29 @@ async def locked_event(session: AsyncSession, event_id: str) -> WebhookEvent | N
         select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
     )
     return rows.first()
+
+
+async def customers(session: AsyncSession) -> list[tuple[UUID, str]]:
+    """Every organization with a Stripe customer (seen with ``app.billing_customers`` on)."""
+    rows = await session.exec(
+        select(BillingAccount.org_id, BillingAccount.stripe_customer_id).order_by(
+            col(BillingAccount.org_id)
+        )
+    )
+    return list(rows.all())
+
+
+async def unreported_usage(session: AsyncSession, org_id: UUID, limit: int) -> list[UsageEvent]:
+    """The organization's uses not (or not wholly) reported to Stripe, oldest first, locked so
+    two reporters never send one twice."""
+    rows = await session.exec(
+        select(UsageEvent)
+        .where(
+            UsageEvent.org_id == org_id,
+            col(UsageEvent.reported_quantity) < col(UsageEvent.quantity),
+        )
+        .order_by(col(UsageEvent.occurred_at), col(UsageEvent.id))
+        .limit(limit)
+        .with_for_update()
+    )
+    return list(rows)

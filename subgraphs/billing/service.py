@@ -33,6 +33,7 @@ from subgraphs.billing.gateway import (
 from subgraphs.billing.ledger import Ledger
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
 from subgraphs.billing.plans import FREE, Plan, catalogue
+from subgraphs.billing.reporting import MeterReporter
 from subgraphs.billing.settings import Settings
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
@@ -171,6 +172,7 @@ class BillingService:
         self.plans = catalogue()
         self._gateway = gateway
         self.ledger = Ledger(db, redis, self.plans.meters, on_added=self._alert_spend)
+        self.meter_reports = MeterReporter(db, gateway)
 
     @property
     def gateway(self) -> StripeGateway:
