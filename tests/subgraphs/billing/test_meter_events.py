@@ -42,18 +42,22 @@ class Sent:
 
 
 class RecordingGateway(StripeGateway):
-    """The real gateway, except that meter events are recorded (or refused while ``down``)."""
+    """The real gateway, except that meter events are recorded (none while ``down``, and those
+    whose identifier is in ``refused`` are refused)."""
 
     def __init__(self, api_base: str | None) -> None:
         super().__init__(SECRET_KEY, api_base)
         self.sent: list[Sent] = []
         self.down = False
+        self.refused: set[str] = set()
 
     async def report_usage(
         self, meter: str, customer: str, value: int, identifier: str, timestamp: int
     ) -> None:
         if self.down:
             raise ProviderUnavailable("down")
+        if identifier in self.refused:
+            raise ProviderRefused("no such meter")
         self.sent.append(Sent(meter, customer, value, identifier, timestamp))
 
     def to(self, customer: str) -> list[Sent]:
@@ -156,20 +160,16 @@ async def test_a_refused_use_is_tried_again_and_does_not_stop_the_others(
     org, customer = await _subscribed(billing, owner_engine)
     gateway = recorded(service)
     refused = f"ticket:{uuid4()}"
-    await service.ledger.record(UsageRecord(org, "tickets", 1, utcnow(), refused))
-    original = RecordingGateway.report_usage
-
-    async def refusing(meter: str, customer: str, value: int, key: str, at: int) -> None:
-        if key == refused:
-            raise ProviderRefused("no such meter")
-        await original(gateway, meter, customer, value, key, at)
-
-    gateway.report_usage = refusing  # type: ignore[method-assign]
+    other = f"ticket:{uuid4()}"
+    at = utcnow()
+    await service.ledger.record(UsageRecord(org, "tickets", 1, at, refused))
+    await service.ledger.record(UsageRecord(org, "tickets", 1, at + timedelta(seconds=1), other))
+    gateway.refused.add(refused)
     await service.meter_reports.report()
-    assert gateway.to(customer) == []
-    del gateway.report_usage
+    assert [s.identifier for s in gateway.to(customer)] == [other]
+    gateway.refused.clear()
     await service.meter_reports.report()
-    assert [s.identifier for s in gateway.to(customer)] == [refused]
+    assert [s.identifier for s in gateway.to(customer)] == [other, refused]
 
 
 async def test_use_older_than_stripe_accepts_and_unbilled_organizations_are_not_sent(
