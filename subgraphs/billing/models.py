@@ -8,8 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import BigInteger, Column
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
@@ -27,10 +26,6 @@ class BillingAccount(SQLModel, table=True):
     stripe_customer_id: str = Field(max_length=255, unique=True)
     payment_method_brand: str | None = Field(default=None, max_length=32)
     payment_method_last4: str | None = Field(default=None, max_length=4)
-    # The owners who bought or changed the plan: who is told when a payment fails.
-    contact_ids: list[UUID] = Field(
-        default_factory=list, sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False)
-    )
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -39,11 +39,12 @@ from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
-from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
+from subgraphs.notifications.contract import NotificationRequest, stage_notification
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
+OWNER = "owner"  # the role told about payments and spending (every owner, through notifications)
 PAYMENT_FAILED_TEMPLATE = "billing.payment_failed"
 SPEND_ALERT_TEMPLATE = "billing.usage_alert"
 SPEND_ALERTS = (50, 80, 100)  # percent of a meter's included units, each told once a month
@@ -347,7 +348,6 @@ class BillingService:
                 "This organization already has a subscription; change its plan instead.",
             )
             account = await self._account(session, org_id)
-            _remember_owner(account, caller)
             card = await self._attach(account.stripe_customer_id, method, command)
             account.payment_method_brand, account.payment_method_last4 = card
             session.add(account)
@@ -423,10 +423,6 @@ class BillingService:
                 "Cancel the subscription to go back to the free plan.",
                 "planKey",
             )
-            account = await session.get(BillingAccount, org_id)
-            if account is not None:
-                _remember_owner(account, caller)
-                session.add(account)
             changed = await _provider(
                 self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
             )
@@ -490,8 +486,7 @@ class BillingService:
     ) -> None:
         """Tell the owners once per month when the use of a meter crosses 50, 80 or 100 % of
         the units the plan includes (in the transaction that recorded the use)."""
-        account = await session.get(BillingAccount, org_id)
-        if account is None or not account.contact_ids:  # never subscribed: nobody to tell
+        if await session.get(BillingAccount, org_id) is None:  # never subscribed: nothing to pay
             return
         now = utcnow()
         subscription = await repository.current(session, org_id)
@@ -503,7 +498,7 @@ class BillingService:
         for percent in SPEND_ALERTS:
             if after - added < included * percent / 100 <= after:
                 await stage_notification(
-                    session, _spend_alert(account, meter, percent, included, f"{start:%Y%m}")
+                    session, _spend_alert(org_id, meter, percent, included, f"{start:%Y%m}")
                 )
 
     # webhook events ----------------------------------------------------------------------------
@@ -639,17 +634,18 @@ class BillingService:
 
     @staticmethod
     async def _tell_owners(session: AsyncSession, org_id: UUID, obj: dict[str, Any]) -> None:
-        """Email the owners about a failed payment, once per invoice and attempt (Stripe's
-        retries are new attempts); not once the invoice is paid (a late event)."""
+        """Email every owner of the organization (notifications knows who they are) about a
+        failed payment, once per invoice and attempt (Stripe's retries are new attempts); not
+        once the invoice is paid (a late event)."""
         invoice = await session.get(Invoice, str(obj["id"]))
-        account = await session.get(BillingAccount, org_id)
-        if invoice is None or invoice.org_id != org_id or invoice.status == "paid" or not account:
+        if invoice is None or invoice.org_id != org_id or invoice.status == "paid":
             return
         attempt = int(obj.get("attempt_count") or 1)
         request = NotificationRequest(
             template_key=PAYMENT_FAILED_TEMPLATE,
             category="billing",
-            recipients=[Recipient(user_id=u) for u in account.contact_ids],
+            recipients=[],
+            roles=[OWNER],
             idempotency_key=f"{PAYMENT_FAILED_TEMPLATE}:{invoice.id}:{attempt}",
             data={
                 "invoice": invoice.number or invoice.id,
@@ -659,8 +655,7 @@ class BillingService:
             },
             org_id=org_id,
         )
-        if request.recipients:
-            await stage_notification(session, request)
+        await stage_notification(session, request)
 
     async def _store_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
@@ -697,22 +692,17 @@ class BillingService:
 
 
 def _spend_alert(
-    account: BillingAccount, meter: str, percent: int, included: int, month: str
+    org_id: UUID, meter: str, percent: int, included: int, month: str
 ) -> NotificationRequest:
     return NotificationRequest(
         template_key=SPEND_ALERT_TEMPLATE,
         category="billing",
-        recipients=[Recipient(user_id=u) for u in account.contact_ids],
-        idempotency_key=f"{SPEND_ALERT_TEMPLATE}:{account.org_id}:{meter}:{month}:{percent}",
+        recipients=[],
+        roles=[OWNER],
+        idempotency_key=f"{SPEND_ALERT_TEMPLATE}:{org_id}:{meter}:{month}:{percent}",
         data={"meter": meter, "percent": percent, "included": included},
-        org_id=account.org_id,
+        org_id=org_id,
     )
-
-
-def _remember_owner(account: BillingAccount, caller: Caller) -> None:
-    """The owner buying or changing the plan is told about its failed payments from now on."""
-    if caller.user_id is not None and caller.user_id not in account.contact_ids:
-        account.contact_ids = [*account.contact_ids, caller.user_id]
 
 
 Handler = Callable[
