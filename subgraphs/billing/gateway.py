@@ -168,13 +168,17 @@ class StripeGateway:
     async def create_subscription(
         self, customer: str, plan: Plan, metadata: dict[str, str], key: str
     ) -> SubscriptionState:
+        """Subscribe ``customer`` to ``plan``, its trial days first (Stripe: ``trialing``)."""
+        params: dict[str, Any] = {
+            "customer": customer,
+            "items": [{"plan": stripe_plan_id(plan)}],
+            "metadata": metadata,
+        }
+        if plan.trial_days:
+            params["trial_period_days"] = plan.trial_days
         created = await self._call(
             self.client.v1.subscriptions.create_async,
-            params={
-                "customer": customer,
-                "items": [{"plan": stripe_plan_id(plan)}],
-                "metadata": metadata,
-            },
+            params=params,
             options={"idempotency_key": key},
         )
         return subscription_state(_plain(created))

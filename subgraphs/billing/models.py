@@ -44,6 +44,8 @@ class Subscription(SQLModel, table=True):
     current_period_end: datetime | None = None
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = None
+    # A trial started without a card: nothing for Stripe to retry once it ends unpaid.
+    without_card: bool = False
     state_at: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

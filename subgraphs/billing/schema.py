@@ -485,7 +485,9 @@ class StartSubscriptionInput:
     )
     plan_key: str = strawberry.field(description="A paid plan's key (see `plans`).")
     payment_method_id: str | None = strawberry.field(
-        default=None, description="A Stripe payment method (Stripe.js, or `pm_card_visa` in tests)."
+        default=None,
+        description="A Stripe payment method (Stripe.js, or `pm_card_visa` in tests); optional"
+        " for a plan with trial days (without one, the trial's end returns the free plan).",
     )
 
 

@@ -190,11 +190,14 @@ class BillingService:
         return found
 
     def effective_plan(self, subscription: Subscription | None, now: datetime) -> Plan:
-        """The plan an organization's subscription grants now: its own while live, still during
-        the grace days after a failed payment, else the free plan."""
+        """The plan an organization's subscription grants now: its own while live (trial days
+        included), still during the grace days after a failed payment, else the free plan; a
+        trial that ended unpaid without a card gets no grace days."""
         if subscription is None or subscription.status not in LIVE:
             return self.plans.free
         plan = self.plans.get(subscription.plan_key) or self.plans.free
+        if subscription.status == "past_due" and subscription.without_card:
+            return self.plans.free
         if subscription.status == "past_due":
             since = subscription.past_due_since or now
             if now >= since + timedelta(days=plan.grace_days):
@@ -334,7 +337,7 @@ class BillingService:
         )
         method = (payment_method or "").strip()
         require(
-            0 < len(method) <= 255,
+            len(method) <= 255 and (bool(method) or plan.trial_days > 0),
             BillingErrorCode.NO_PAYMENT_METHOD,
             "Add a card first.",
             "paymentMethodId",
@@ -348,9 +351,10 @@ class BillingService:
                 "This organization already has a subscription; change its plan instead.",
             )
             account = await self._account(session, org_id)
-            card = await self._attach(account.stripe_customer_id, method, command)
-            account.payment_method_brand, account.payment_method_last4 = card
-            session.add(account)
+            if method:
+                card = await self._attach(account.stripe_customer_id, method, command)
+                account.payment_method_brand, account.payment_method_last4 = card
+                session.add(account)
             state = await _provider(
                 self.gateway.create_subscription(
                     account.stripe_customer_id,
@@ -359,7 +363,9 @@ class BillingService:
                     f"{command}:subscription",
                 )
             )
-            if state.status == "none":
+            # A trial waits for no payment (a test server without trials says `incomplete`:
+            # Stripe's events then tell its status).
+            if state.status == "none" and not plan.trial_days:
                 await _provider(
                     self.gateway.cancel(state.id, at_period_end=False, key=f"{command}:void")
                 )
@@ -369,6 +375,7 @@ class BillingService:
                     "paymentMethodId",
                 )
             subscription = self._stored(org_id, plan.key, state)
+            subscription.without_card = not method
             session.add(subscription)
             await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
         return subscription
@@ -454,6 +461,8 @@ class BillingService:
         subscription.cancel_at_period_end = state.cancel_at_period_end
         if state.status != "past_due":
             subscription.past_due_since = None
+        if state.status == "active":  # paid: a card is on file now
+            subscription.without_card = False
         subscription.updated_at = utcnow()
 
     async def portal_url(self, caller: Caller, org_id: UUID, return_url: str) -> str:
@@ -626,7 +635,7 @@ class BillingService:
         if event.type == "invoice.payment_failed" and stored.status != "past_due":
             stored.status, stored.past_due_since = "past_due", _epoch(event.created)
         elif event.type in ("invoice.paid", "invoice.payment_succeeded"):
-            stored.status, stored.past_due_since = "active", None
+            stored.status, stored.past_due_since, stored.without_card = "active", None, False
         else:
             return
         stored.state_at, stored.updated_at = event.created, utcnow()

@@ -1,9 +1,10 @@
 """The issue's usage query exactly as written, through the router over every subgraph on real
 HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
-``INVALID_INPUT``, and nothing of another organization."""
+``INVALID_INPUT``, and nothing of another organization; a trial started without a card."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,14 +12,18 @@ from uuid import UUID
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.compose.compose import compose
 from subgraphs.billing.contract import hourly_requests_key
 from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import Database, utcnow
+from tests.conftest import SignedClient
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
-from tests.subgraphs.billing.builders import until
+from tests.subgraphs.billing.builders import event, until
+from tests.subgraphs.billing.test_trials import TRIAL, trial_state
+from tests.subgraphs.billing.test_webhooks import _customer, _send
 from vetrai.platform import DOMAINS, composition_sources
 from vetrai.settings import PlatformSettings
 
@@ -26,6 +31,11 @@ from vetrai.settings import PlatformSettings
 ISSUE_QUERY = """query { organization(id: "...") { entitlements { feature enabled limit used }
   billing { invoices(first: 10) { totalCount edges { node { number status totalCents hostedUrl } } }
   usage(meter: "api_requests", from: "2026-11-01", to: "2026-11-30") { total included overage } } } }"""  # noqa: E501 - as the issue writes it
+# The issue's operation, on the trial plan and without a card.
+START_TRIAL = """mutation($org: ID!) { startSubscription(input: {organizationId: $org,
+  planKey: "business"}) { subscription { id status plan { key } currentPeriodEnd }
+  errors { code field message } } }"""
+READ = "query($id: ID!) { organization(id: $id) { plan billing { status } } }"
 BAD = """query($id: ID!) { organization(id: $id) { billing {
   usage(meter: "gigabytes", from: "2026-11-30", to: "2026-11-01") {
   total errors { code field } } } } }"""
@@ -124,3 +134,19 @@ async def test_a_bad_range_and_meter_through_the_router_name_their_fields(
             {"code": "INVALID_INPUT", "field": "from"},
         ],
     }
+
+
+async def test_a_trial_started_through_the_router_without_a_card(
+    router: RouterClient, billing: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    started = (await router.data(START_TRIAL, {"org": org}, **headers))["startSubscription"]
+    assert started["errors"] == []
+    assert started["subscription"]["plan"] == {"key": TRIAL}
+    customer = await _customer(owner_engine, UUID(org))
+    trial_end = int(time.time()) + 14 * 86400
+    state = trial_state(started["subscription"]["id"], customer, "trialing", trial_end)
+    await _send(billing, owner_engine, event("customer.subscription.updated", state))
+    found = (await router.data(READ, {"id": org}, **headers))["organization"]
+    assert found == {"plan": TRIAL, "billing": {"status": "TRIALING"}}
