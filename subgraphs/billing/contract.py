@@ -56,6 +56,14 @@ class BillingErrorCode(Code):
         "BILLING_PROVIDER_UNAVAILABLE",
         "The payment provider cannot be reached or refused; try again.",
     )
+    PORTAL_UNAVAILABLE = (
+        "PORTAL_UNAVAILABLE",
+        "The payment provider offers no billing portal (Stripe's test server has none).",
+    )
+    INVALID_RETURN_URL = (
+        "INVALID_RETURN_URL",
+        "The address to come back to is neither https nor the platform's own origin.",
+    )
 
 
 # Plan features (keys of plans.yaml) that the router and other domains enforce from the plan

@@ -586,8 +586,8 @@ class Mutation:
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
         description="Owners only: a Stripe billing portal page for the organization's customer."
-        " Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `NO_SUBSCRIPTION`,"
-        " `BILLING_PROVIDER_UNAVAILABLE`.",
+        " Errors: `INVALID_INPUT`, `INVALID_RETURN_URL`, `NOT_FOUND`, `FORBIDDEN`,"
+        " `NO_SUBSCRIPTION`, `PORTAL_UNAVAILABLE`, `BILLING_PROVIDER_UNAVAILABLE`.",
     )
     @rejections_as(BillingPortalSessionPayload)
     async def create_billing_portal_session(
@@ -599,7 +599,8 @@ class Mutation:
         return_url: Annotated[
             str,
             strawberry.argument(
-                description="An http(s) address, up to 2000 characters, the portal links back to."
+                description="An https address (or one on the platform's own origin), up to 2000"
+                " characters, the portal links back to."
             ),
         ],
     ) -> BillingPortalSessionPayload:

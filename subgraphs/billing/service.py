@@ -139,12 +139,22 @@ def _command() -> str:
     return f"billing:{uuid4()}"
 
 
-def _return_url(url: str) -> str:
+def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def return_url(url: str, app_url: str) -> str:
+    """An address the portal may send the owner back to: https, or the platform's own origin
+    (http on a laptop)."""
+    scheme, host = _origin(url)
     require(
-        parts.scheme in ("https", "http") and bool(parts.netloc) and len(url) <= 2000,
-        ErrorCode.INVALID_INPUT,
-        "Give an http(s) address to come back to.",
+        bool(host)
+        and len(url) <= 2000
+        and "@" not in host
+        and (scheme == "https" or (scheme, host) == _origin(app_url)),
+        BillingErrorCode.INVALID_RETURN_URL,
+        "Give an https address (or one on the platform's own origin) to come back to.",
         "returnUrl",
     )
     return url
@@ -465,8 +475,9 @@ class BillingService:
             subscription.without_card = False
         subscription.updated_at = utcnow()
 
-    async def portal_url(self, caller: Caller, org_id: UUID, return_url: str) -> str:
-        url = _return_url(return_url)
+    async def portal_url(self, caller: Caller, org_id: UUID, return_to: str) -> str:
+        """A short-lived Stripe billing portal page for the organization's customer."""
+        url = return_url(return_to, self.settings.core.public_url)
         _require(caller, org_id, WRITE)
         async with self.db.transaction(caller) as session:
             account = await session.get(BillingAccount, org_id)
@@ -480,7 +491,7 @@ class BillingService:
             return await _provider(self.gateway.portal_url(account.stripe_customer_id, url))
         except ProviderRefused:
             raise Rejected.one(
-                BillingErrorCode.BILLING_PROVIDER_UNAVAILABLE,
+                BillingErrorCode.PORTAL_UNAVAILABLE,
                 "The payment provider offers no billing portal here (the test server has none).",
             ) from None
 

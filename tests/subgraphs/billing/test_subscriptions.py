@@ -202,7 +202,7 @@ async def test_the_test_server_has_no_billing_portal_and_says_so(billing: Signed
     assert (await start(billing, caller))["errors"] == []
     portal = await billing.run(PORTAL, {"org": str(caller.org_id)}, caller)
     assert portal["createBillingPortalSession"]["url"] is None
-    assert codes(portal["createBillingPortalSession"]) == ["BILLING_PROVIDER_UNAVAILABLE"]
+    assert codes(portal["createBillingPortalSession"]) == ["PORTAL_UNAVAILABLE"]
     assert "no billing portal" in portal["createBillingPortalSession"]["errors"][0]["message"]
 
 

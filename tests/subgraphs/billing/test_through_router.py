@@ -1,6 +1,7 @@
 """The issue's usage query exactly as written, through the router over every subgraph on real
 HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
-``INVALID_INPUT``, and nothing of another organization; a trial started without a card."""
+``INVALID_INPUT``, and nothing of another organization; a trial started without a card, and
+the portal where the provider has none."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ ISSUE_QUERY = """query { organization(id: "...") { entitlements { feature enable
 START_TRIAL = """mutation($org: ID!) { startSubscription(input: {organizationId: $org,
   planKey: "business"}) { subscription { id status plan { key } currentPeriodEnd }
   errors { code field message } } }"""
+PORTAL = """mutation { createBillingPortalSession(organizationId: "...", returnUrl: "https://app.example/settings") { url errors { code message } } }"""  # noqa: E501 - as the issue writes it
 READ = "query($id: ID!) { organization(id: $id) { plan billing { status } } }"
 BAD = """query($id: ID!) { organization(id: $id) { billing {
   usage(meter: "gigabytes", from: "2026-11-30", to: "2026-11-01") {
@@ -150,3 +152,16 @@ async def test_a_trial_started_through_the_router_without_a_card(
     await _send(billing, owner_engine, event("customer.subscription.updated", state))
     found = (await router.data(READ, {"id": org}, **headers))["organization"]
     assert found == {"plan": TRIAL, "billing": {"status": "TRIALING"}}
+
+
+async def test_the_issues_portal_operation_answers_a_code_where_there_is_no_portal(
+    router: RouterClient,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "pro")
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    found = (await router.data(PORTAL.replace("...", org), None, **headers))[
+        "createBillingPortalSession"
+    ]
+    assert found["url"] is None
+    assert [e["code"] for e in found["errors"]] == ["PORTAL_UNAVAILABLE"]
