@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -35,6 +36,15 @@ from subgraphs.billing.models import BillingAccount, Invoice, Subscription, Webh
 from subgraphs.billing.plans import FREE, Plan, catalogue
 from subgraphs.billing.reporting import MeterReporter
 from subgraphs.billing.settings import Settings
+from subgraphs.billing.simulation import (
+    LineDiff,
+    MeterTerms,
+    SimulatedInvoice,
+    Terms,
+    diff,
+    invoice,
+    months_of,
+)
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
@@ -49,6 +59,8 @@ PAYMENT_FAILED_TEMPLATE = "billing.payment_failed"
 SPEND_ALERT_TEMPLATE = "billing.usage_alert"
 SPEND_ALERTS = (50, 80, 100)  # percent of a meter's included units, each told once a month
 MAX_USAGE_DAYS = 366
+MAX_DRAFT_CENTS = 100_000_000  # a draft's monthly price, and an overage unit's, at most
+MAX_DRAFT_METERS = 20
 T = TypeVar("T")
 
 
@@ -77,6 +89,30 @@ class Usage:
     @property
     def overage(self) -> int:
         return max(0, self.total - self.included)
+
+
+@dataclass(frozen=True)
+class DraftMeter:
+    meter: str
+    included: int
+    overage_cents_per_unit: Decimal
+
+
+@dataclass(frozen=True)
+class DraftPlan:
+    """Terms to try on an organization's use: a monthly price and its meters."""
+
+    price_cents: int
+    meters: list[DraftMeter]
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The invoices of the current plan and of a draft for the same use, and what differs."""
+
+    current: SimulatedInvoice
+    draft: SimulatedInvoice
+    diff: list[LineDiff]
 
 
 @dataclass(frozen=True)
@@ -317,6 +353,56 @@ class BillingService:
                 account.stripe_customer_id, subscription.id, subscription.item_id, plan
             )
         )
+
+    async def simulate_plan(
+        self, caller: Caller, org_id: UUID, draft: DraftPlan, first: date, last: date
+    ) -> Simulation:
+        """The organization's ledger of the days ``first`` to ``last`` invoiced on its current
+        plan and on ``draft``; every month the range touches counts whole (its price and its
+        included units), its use only within the range. Owners only; nothing changes."""
+        found = checked(hours=lambda: usage_range(first, last), draft=lambda: self._terms(draft))
+        _require(caller, org_id, WRITE)
+        start, end = found["hours"]
+        [view] = await self.accounts(caller, [org_id])
+        assert view is not None  # noqa: S101 - the caller may read it (required above)
+        used = await self.ledger.by_month(caller, org_id, start, end)
+        months = months_of(first, last)
+        current = invoice(Terms.of(view.plan), months, used)
+        proposed = invoice(found["draft"], months, used)
+        return Simulation(current, proposed, diff(current, proposed))
+
+    def _terms(self, draft: DraftPlan) -> Terms:
+        field = "draftPlan"
+        require(
+            0 <= draft.price_cents <= MAX_DRAFT_CENTS,
+            ErrorCode.INVALID_INPUT,
+            f"A monthly price of 0 to {MAX_DRAFT_CENTS} cents.",
+            f"{field}.priceCents",
+        )
+        keys = [m.meter for m in draft.meters]
+        require(
+            len(keys) <= MAX_DRAFT_METERS and len(set(keys)) == len(keys),
+            ErrorCode.INVALID_INPUT,
+            f"At most {MAX_DRAFT_METERS} meters, each once.",
+            f"{field}.meters",
+        )
+        for meter in draft.meters:
+            price = meter.overage_cents_per_unit
+            require(
+                meter.meter in self.plans.meters
+                and 0 <= meter.included <= 2**53
+                and price.is_finite()
+                and 0 <= price <= MAX_DRAFT_CENTS
+                and price == price.quantize(Decimal("0.000001")),
+                ErrorCode.INVALID_INPUT,
+                f"Meters: {', '.join(sorted(self.plans.meters))}; included units of 0 or more;"
+                " an overage price of 0 or more cents per unit, to 6 decimals.",
+                f"{field}.meters",
+            )
+        meters = tuple(
+            MeterTerms(m.meter, m.included, m.overage_cents_per_unit) for m in draft.meters
+        )
+        return Terms(name="Draft", monthly_cents=Decimal(draft.price_cents), meters=meters)
 
     async def _live(self, session: AsyncSession, org_id: UUID) -> Subscription:
         subscription = await repository.current(session, org_id)

@@ -1,7 +1,7 @@
 """The issue's usage query exactly as written, through the router over every subgraph on real
 HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
-``INVALID_INPUT``, and nothing of another organization; a trial started without a card, and
-the portal where the provider has none."""
+``INVALID_INPUT``, and nothing of another organization; a trial started without a card, the
+portal where the provider has none, and the pricing simulator."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from subgraphs.kernel.db import Database, utcnow
 from tests.conftest import SignedClient
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
 from tests.subgraphs.billing.builders import event, until
+from tests.subgraphs.billing.test_simulator import DRAFT, SIMULATE
 from tests.subgraphs.billing.test_trials import TRIAL, trial_state
 from tests.subgraphs.billing.test_webhooks import _customer, _send
 from vetrai.platform import DOMAINS, composition_sources
@@ -165,3 +166,19 @@ async def test_the_issues_portal_operation_answers_a_code_where_there_is_no_port
     ]
     assert found["url"] is None
     assert [e["code"] for e in found["errors"]] == ["PORTAL_UNAVAILABLE"]
+
+
+async def test_an_owner_simulates_a_draft_plan_through_the_router(router: RouterClient) -> None:
+    token, org = await router.owner_of_new_organization()
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    variables = {"org": org, "draft": DRAFT, "from": "2026-11-01", "to": "2026-11-30"}
+    found = (await router.data(SIMULATE, variables, **headers))["simulatePlan"]
+    assert found["errors"] == []
+    assert found["current"]["totalCents"] == 0
+    assert found["draft"]["totalCents"] == 1000  # one month's price, no use yet
+    assert found["diff"][0] == {
+        "key": "plan",
+        "currentCents": 0,
+        "draftCents": 1000,
+        "deltaCents": 1000,
+    }
