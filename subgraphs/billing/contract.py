@@ -73,3 +73,6 @@ REQUESTS_PER_MONTH = "api_requests_per_month"
 API_KEYS = "api_keys"
 SLA_POLICIES = "sla_policies"
 WHITE_LABEL = "white_label"
+# Not a plan feature: sent with the entitlements when an organization caps its overage spending,
+# its limit the month's requests at which the cap is reached (the router refuses past it).
+REQUESTS_SPEND_CAP = "api_requests_spend_cap"

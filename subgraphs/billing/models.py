@@ -103,6 +103,17 @@ class UsageEvent(SQLModel, table=True):
     reported_quantity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
+class SpendCap(SQLModel, table=True):
+    """The most an organization lets a month's overage cost; none: no cap."""
+
+    __tablename__ = "spend_caps"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class UsageHour(SQLModel, table=True):
     """The ledger summed per organization, meter and UTC hour, kept in the transaction that
     writes the ledger, so a range of a year is at most 8 784 rows per meter."""

@@ -11,12 +11,13 @@ from uuid import UUID
 from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.billing.models import (
     BillingAccount,
     Invoice,
+    SpendCap,
     Subscription,
     UsageEvent,
     WebhookEvent,
@@ -51,6 +52,32 @@ async def current_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, S
 async def accounts_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, BillingAccount]:
     rows = await session.exec(select(BillingAccount).where(col(BillingAccount.org_id).in_(org_ids)))
     return {a.org_id: a for a in rows}
+
+
+async def spend_caps_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, int]:
+    rows = await session.exec(
+        select(SpendCap.org_id, SpendCap.amount_cents).where(col(SpendCap.org_id).in_(org_ids))
+    )
+    return dict(rows.all())
+
+
+async def save_spend_cap(session: AsyncSession, org_id: UUID, amount_cents: int | None) -> None:
+    """Store the organization's cap, or remove it (None)."""
+    if amount_cents is None:
+        await session.exec(delete(SpendCap).where(col(SpendCap.org_id) == org_id))
+        return
+    insert = pg_insert(SpendCap).values(
+        org_id=org_id, amount_cents=amount_cents, updated_at=utcnow()
+    )
+    await session.exec(
+        insert.on_conflict_do_update(
+            index_elements=[col(SpendCap.org_id)],
+            set_={
+                "amount_cents": insert.excluded.amount_cents,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+    )
 
 
 async def subscriptions_by_id(session: AsyncSession, ids: list[str]) -> list[Subscription]:

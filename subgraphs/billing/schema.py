@@ -13,7 +13,7 @@ import strawberry
 from graphql import GraphQLError
 
 from subgraphs.billing import models, simulation
-from subgraphs.billing.contract import BillingErrorCode
+from subgraphs.billing.contract import REQUESTS_PER_MONTH, REQUESTS_SPEND_CAP, BillingErrorCode
 from subgraphs.billing.plans import Plan as PlanTerms
 from subgraphs.billing.service import AccountView, BillingService, DraftMeter, DraftPlan
 from subgraphs.kernel.app import RequestContext
@@ -316,6 +316,10 @@ class BillingAccount:
     payment_method: PaymentMethod | None = strawberry.field(
         description="The card on file; null when none."
     )
+    spend_cap_cents: int | None = strawberry.field(
+        description="The most a month's overage may cost, in cents (see `setSpendCap`); null:"
+        " no cap."
+    )
     view: strawberry.Private[AccountView]
 
     @classmethod
@@ -334,6 +338,7 @@ class BillingAccount:
             current_period_end=subscription.current_period_end if subscription else None,
             cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
             payment_method=card,
+            spend_cap_cents=view.spend_cap_cents,
             view=view,
         )
 
@@ -455,16 +460,32 @@ class Organization:
         if view is None:
             return []
         used = await info.context.services.used(info.context.caller, view)
-        return [
+        granted = [
             Entitlement(feature=f.key, enabled=f.enabled, limit=f.limit, used=used.get(f.key))
             for f in view.plan.features
         ]
+        capped = view.capped_requests
+        if capped is not None:
+            used_requests = used.get(REQUESTS_PER_MONTH)
+            cap = Entitlement(
+                feature=REQUESTS_SPEND_CAP, enabled=True, limit=capped, used=used_requests
+            )
+            granted.append(cap)
+        return granted
 
 
 @strawberry.type(description="The result of a mutation that changes a subscription.")
 class SubscriptionPayload:
     subscription: Subscription | None = strawberry.field(
         default=None, description="The subscription as changed; null when `errors` is not empty."
+    )
+    errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+
+@strawberry.type(description="The result of `setSpendCap`.")
+class SpendCapPayload:
+    spend_cap_cents: int | None = strawberry.field(
+        default=None, description="The cap now in force, in cents; null: none (or `errors`)."
     )
     errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
@@ -700,6 +721,31 @@ class Mutation:
             ctx.caller, identifier(input.organization_id, "organizationId"), input.at_period_end
         )
         return _subscribed(info, cancelled)
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["billing:write"]],
+        description="Owners only: cap what a month's overage may cost (null: no cap). Once"
+        " this month's requests would cost more, the router refuses the organization's"
+        " requests with `SPEND_CAP_REACHED` (HTTP 429) until the month ends or the cap rises;"
+        " the entitlement `api_requests_spend_cap` says at how many requests. Errors:"
+        " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`.",
+    )
+    @rejections_as(SpendCapPayload)
+    async def set_spend_cap(
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        amount_cents: Annotated[
+            int | None,
+            strawberry.argument(description="The cap in cents, 0 or more; null removes it."),
+        ],
+    ) -> SpendCapPayload:
+        ctx = info.context
+        org_id = identifier(organization_id, "organizationId")
+        await ctx.services.set_spend_cap(ctx.caller, org_id, amount_cents)
+        return SpendCapPayload(spend_cap_cents=amount_cents)
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],

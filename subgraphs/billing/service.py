@@ -19,7 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.caller import ANONYMOUS, Caller
 from core.scopes import scopes_of
 from subgraphs.billing import repository
-from subgraphs.billing.contract import APPLY_EVENT_JOB, PLAN_CHANGED_CHANNEL, BillingErrorCode
+from subgraphs.billing.contract import (
+    API_REQUESTS_METER,
+    APPLY_EVENT_JOB,
+    PLAN_CHANGED_CHANNEL,
+    BillingErrorCode,
+)
 from subgraphs.billing.gateway import (
     PLAN_METADATA,
     CardDeclined,
@@ -61,6 +66,7 @@ SPEND_ALERTS = (50, 80, 100)  # percent of a meter's included units, each told o
 MAX_USAGE_DAYS = 366
 MAX_DRAFT_CENTS = 100_000_000  # a draft's monthly price, and an overage unit's, at most
 MAX_DRAFT_METERS = 20
+MAX_SPEND_CAP_CENTS = 100_000_000  # a million dollars a month
 T = TypeVar("T")
 
 
@@ -73,6 +79,16 @@ class AccountView:
     account: BillingAccount | None
     subscription: Subscription | None
     plan: Plan
+    spend_cap_cents: int | None = None
+
+    @property
+    def capped_requests(self) -> int | None:
+        """The month's requests at which the spend cap is reached: the included ones and as
+        many beyond as the cap pays for (None: no cap, or requests beyond cost nothing)."""
+        meter = next((m for m in self.plan.meters if m.key == API_REQUESTS_METER), None)
+        if self.spend_cap_cents is None or meter is None or not meter.overage_cents_per_unit:
+            return None
+        return meter.included + int(Decimal(self.spend_cap_cents) / meter.overage_cents_per_unit)
 
     @property
     def status(self) -> str:
@@ -261,10 +277,15 @@ class BillingService:
         async with self.db.transaction(caller) as session:
             current = await repository.current_of(session, visible)
             accounts = await repository.accounts_of(session, visible)
+            caps = await repository.spend_caps_of(session, visible)
         now = utcnow()
         views = {
             o: AccountView(
-                o, accounts.get(o), current.get(o), self.effective_plan(current.get(o), now)
+                o,
+                accounts.get(o),
+                current.get(o),
+                self.effective_plan(current.get(o), now),
+                caps.get(o),
             )
             for o in visible
         }
@@ -533,6 +554,20 @@ class BillingService:
             session.add(subscription)
             await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
         return subscription
+
+    async def set_spend_cap(self, caller: Caller, org_id: UUID, amount_cents: int | None) -> None:
+        """Cap (or, with None, stop capping) what a month's overage may cost; the router refuses
+        the organization's requests past it from its next identity lookup (announced)."""
+        require(
+            amount_cents is None or 0 <= amount_cents <= MAX_SPEND_CAP_CENTS,
+            ErrorCode.INVALID_INPUT,
+            f"A cap of 0 to {MAX_SPEND_CAP_CENTS} cents, or null for none.",
+            "amountCents",
+        )
+        async with self._owner_transaction(caller, org_id) as session:
+            await repository.save_spend_cap(session, org_id, amount_cents)
+            current = await repository.current(session, org_id)
+            await self._announce(session, org_id, self.effective_plan(current, utcnow()))
 
     async def cancel_subscription(
         self, caller: Caller, org_id: UUID, at_period_end: bool

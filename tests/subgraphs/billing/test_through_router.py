@@ -1,7 +1,7 @@
 """The issue's usage query exactly as written, through the router over every subgraph on real
 HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
 ``INVALID_INPUT``, and nothing of another organization; a trial started without a card, the
-portal where the provider has none, and the pricing simulator."""
+portal where the provider has none, and the pricing simulator and the spend cap."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.caller import Caller
 from router.compose.compose import compose
-from subgraphs.billing.contract import hourly_requests_key
+from subgraphs.billing.contract import hourly_requests_key, monthly_requests_key
 from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import Database, utcnow
@@ -24,6 +25,7 @@ from tests.conftest import SignedClient
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
 from tests.subgraphs.billing.builders import event, until
 from tests.subgraphs.billing.test_simulator import DRAFT, SIMULATE
+from tests.subgraphs.billing.test_spend_cap import SET_CAP, TEAM_INCLUDED
 from tests.subgraphs.billing.test_trials import TRIAL, trial_state
 from tests.subgraphs.billing.test_webhooks import _customer, _send
 from vetrai.platform import DOMAINS, composition_sources
@@ -182,3 +184,41 @@ async def test_an_owner_simulates_a_draft_plan_through_the_router(router: Router
         "draftCents": 1000,
         "deltaCents": 1000,
     }
+
+
+async def test_past_the_spend_cap_the_router_refuses_until_the_cap_rises(
+    router: RouterClient, billing: SignedClient, ledger: Ledger
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "team")  # soft quota: past it, requests cost overage
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    variables = {"org": org, "cents": 500}  # $5: 500 000 requests beyond the included ones
+    assert (await router.data(SET_CAP, variables, **headers))["setSpendCap"]["errors"] == []
+    month = monthly_requests_key(org, utcnow())
+    await ledger.redis.set(month, TEAM_INCLUDED + 500_000 - 1, keepttl=True)
+    read = {"id": org}
+
+    async def refused() -> dict[str, Any] | None:
+        response = await router.post(READ, read, **headers)
+        if response.status_code != 429:
+            await ledger.redis.set(month, TEAM_INCLUDED + 500_000, keepttl=True)
+            return None
+        error: dict[str, Any] = response.json()["errors"][0]
+        return error
+
+    # The router drops its cached identity on the announcement; until then, it is the plan's.
+    error = await until(refused, "the cap enforced")
+    assert error["extensions"] == {"code": "SPEND_CAP_REACHED", "meter": "api_requests"}
+    caller = Caller(user_id=None, org_id=UUID(org), roles=frozenset({"owner"}))
+    # Every operation of the organization is refused, raising the cap too (as past a hard
+    # quota): an operator raises it at billing (one more dollar, 100 000 more requests).
+    blocked = await router.post(SET_CAP, {"org": org, "cents": 600}, **headers)
+    assert blocked.status_code == 429
+    raised = await billing.run(SET_CAP, {"org": org, "cents": 600}, caller)
+    assert raised["setSpendCap"]["errors"] == []
+
+    async def served_again() -> bool:
+        response = await router.post(READ, read, **headers)
+        return response.status_code == 200
+
+    assert await until(served_again, "the raised cap applied")
