@@ -15,6 +15,7 @@ from router.config import RateLimits, Window
 from subgraphs.billing.contract import (
     REQUESTS_PER_MINUTE,
     REQUESTS_PER_MONTH,
+    REQUESTS_SPEND_CAP,
     hourly_requests_key,
     monthly_requests_key,
 )
@@ -69,6 +70,7 @@ class Usage:
     org_id: str
     quota: int | None
     hard: bool
+    capped: bool = False  # the quota is the organization's spend cap (always hard)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,10 @@ def usage_of(caller: Caller, soft_quota: bool) -> Usage | None:
     """What an organization's requests count against (None: a caller of no organization)."""
     if caller.org_id is None:
         return None
-    return Usage(str(caller.org_id), caller.limit(REQUESTS_PER_MONTH), not soft_quota)
+    quota, cap = caller.limit(REQUESTS_PER_MONTH), caller.limit(REQUESTS_SPEND_CAP)
+    if cap is not None and (quota is None or soft_quota or cap < quota):
+        return Usage(str(caller.org_id), cap, hard=True, capped=True)
+    return Usage(str(caller.org_id), quota, not soft_quota)
 
 
 class RateLimiter:

@@ -200,13 +200,20 @@ class Pipeline:
             return {}
         if _over_hard_quota(spent, usage):
             self.metrics.rate_limited.inc()
-            raise RouterError(
-                429,
-                "QUOTA_EXCEEDED",
-                f"The organization has used its {usage.quota} requests of this month; "
-                "upgrade its plan or wait for the next month.",
-                extensions={"meter": API_REQUESTS_METER},
+            code, message = (
+                (
+                    "SPEND_CAP_REACHED",
+                    "The organization's overage spending cap of this month is "
+                    "reached; an owner may raise it.",
+                )
+                if usage.capped
+                else (
+                    "QUOTA_EXCEEDED",
+                    f"The organization has used its {usage.quota} requests "
+                    "of this month; upgrade its plan or wait for the next month.",
+                )
             )
+            raise RouterError(429, code, message, extensions={"meter": API_REQUESTS_METER})
         if spent.used > usage.quota:
             return {QUOTA_WARNING: f"{API_REQUESTS_METER}; used={spent.used}; limit={usage.quota}"}
         return {}

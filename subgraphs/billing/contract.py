@@ -17,6 +17,7 @@ APPLY_PENDING_JOB = "billing.apply_pending"
 # Staged by any subgraph through the kernel's ``record_usage`` (payload: ``UsageRecord``).
 RECORD_USAGE_JOB = USAGE_JOB
 FLUSH_REQUESTS_JOB = "billing.flush_requests"
+REPORT_USAGE_JOB = "billing.report_usage"  # the ledger to Stripe as meter events
 
 API_REQUESTS_METER = "api_requests"
 
@@ -55,6 +56,14 @@ class BillingErrorCode(Code):
         "BILLING_PROVIDER_UNAVAILABLE",
         "The payment provider cannot be reached or refused; try again.",
     )
+    PORTAL_UNAVAILABLE = (
+        "PORTAL_UNAVAILABLE",
+        "The payment provider offers no billing portal (Stripe's test server has none).",
+    )
+    INVALID_RETURN_URL = (
+        "INVALID_RETURN_URL",
+        "The address to come back to is neither https nor the platform's own origin.",
+    )
 
 
 # Plan features (keys of plans.yaml) that the router and other domains enforce from the plan
@@ -64,3 +73,6 @@ REQUESTS_PER_MONTH = "api_requests_per_month"
 API_KEYS = "api_keys"
 SLA_POLICIES = "sla_policies"
 WHITE_LABEL = "white_label"
+# Not a plan feature: sent with the entitlements when an organization caps its overage spending,
+# its limit the month's requests at which the cap is reached (the router refuses past it).
+REQUESTS_SPEND_CAP = "api_requests_spend_cap"

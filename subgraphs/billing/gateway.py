@@ -168,13 +168,17 @@ class StripeGateway:
     async def create_subscription(
         self, customer: str, plan: Plan, metadata: dict[str, str], key: str
     ) -> SubscriptionState:
+        """Subscribe ``customer`` to ``plan``, its trial days first (Stripe: ``trialing``)."""
+        params: dict[str, Any] = {
+            "customer": customer,
+            "items": [{"plan": stripe_plan_id(plan)}],
+            "metadata": metadata,
+        }
+        if plan.trial_days:
+            params["trial_period_days"] = plan.trial_days
         created = await self._call(
             self.client.v1.subscriptions.create_async,
-            params={
-                "customer": customer,
-                "items": [{"plan": stripe_plan_id(plan)}],
-                "metadata": metadata,
-            },
+            params=params,
             options={"idempotency_key": key},
         )
         return subscription_state(_plain(created))
@@ -238,6 +242,21 @@ class StripeGateway:
             params={"customer": customer, "return_url": return_url},
         )
         return str(session.url)
+
+    async def report_usage(
+        self, meter: str, customer: str, value: int, identifier: str, timestamp: int
+    ) -> None:
+        """One meter event (``stripe.billing.MeterEvent``); Stripe keeps one per ``identifier``
+        for 24 hours, so sending it again after a lost answer counts it once."""
+        await self._call(
+            self.client.v1.billing.meter_events.create_async,
+            params={
+                "event_name": meter,
+                "payload": {"stripe_customer_id": customer, "value": str(value)},
+                "identifier": identifier,
+                "timestamp": timestamp,
+            },
+        )
 
     async def events_since(self, since: int) -> list[dict[str, Any]]:
         """Every event Stripe still holds (30 days) created at ``since`` (epoch seconds) or

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import cast
 from uuid import UUID, uuid4
 
@@ -213,6 +213,26 @@ class Ledger:
             if meter != API_REQUESTS_METER:
                 return stored
             return stored + await self._unflushed(session, org_id, start, end)
+
+    async def by_month(
+        self, caller: Caller, org_id: UUID, start: datetime, end: datetime
+    ) -> dict[tuple[date, str], int]:
+        """What the ledger holds for ``org_id`` in the hours ``start`` to ``end``, per UTC
+        calendar month (its first day) and meter; empty for another organization."""
+        if caller.org_id != org_id:
+            return {}
+        month = func.date_trunc("month", func.timezone("UTC", UsageHour.hour))
+        async with self.db.transaction(caller) as session:
+            rows = await session.exec(
+                select(month, UsageHour.meter, func.sum(UsageHour.quantity))
+                .where(
+                    UsageHour.org_id == org_id,
+                    col(UsageHour.hour) >= start,
+                    col(UsageHour.hour) < end,
+                )
+                .group_by(month, UsageHour.meter)
+            )
+            return {(m.date(), meter): int(total) for m, meter, total in rows.all()}
 
     @staticmethod
     async def stored(

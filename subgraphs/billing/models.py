@@ -8,8 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import BigInteger, Column
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
@@ -27,10 +26,6 @@ class BillingAccount(SQLModel, table=True):
     stripe_customer_id: str = Field(max_length=255, unique=True)
     payment_method_brand: str | None = Field(default=None, max_length=32)
     payment_method_last4: str | None = Field(default=None, max_length=4)
-    # The owners who bought or changed the plan: who is told when a payment fails.
-    contact_ids: list[UUID] = Field(
-        default_factory=list, sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False)
-    )
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -49,6 +44,8 @@ class Subscription(SQLModel, table=True):
     current_period_end: datetime | None = None
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = None
+    # A trial started without a card: nothing for Stripe to retry once it ends unpaid.
+    without_card: bool = False
     state_at: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -102,6 +99,19 @@ class UsageEvent(SQLModel, table=True):
     idempotency_key: str = Field(max_length=200, unique=True)
     source: str = Field(max_length=32)
     recorded_at: datetime = Field(default_factory=utcnow)
+    # What of ``quantity`` Stripe was sent as meter events (a router row grows after a late flush).
+    reported_quantity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class SpendCap(SQLModel, table=True):
+    """The most an organization lets a month's overage cost; none: no cap."""
+
+    __tablename__ = "spend_caps"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class UsageHour(SQLModel, table=True):

@@ -4,6 +4,7 @@ what it grants."""
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -32,8 +33,11 @@ class Feature(_Frozen):
 
 
 class Meter(_Frozen):
+    """``included`` units each period; each unit beyond costs ``overage_cents_per_unit``."""
+
     key: str = Field(pattern=KEY)
     included: int = Field(ge=0)
+    overage_cents_per_unit: Decimal = Field(default=Decimal(0), ge=0, decimal_places=6)
 
 
 class Plan(_Frozen):

@@ -11,10 +11,17 @@ from uuid import UUID
 from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
+from subgraphs.billing.models import (
+    BillingAccount,
+    Invoice,
+    SpendCap,
+    Subscription,
+    UsageEvent,
+    WebhookEvent,
+)
 from subgraphs.kernel.db import set_local, utcnow
 
 
@@ -45,6 +52,32 @@ async def current_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, S
 async def accounts_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, BillingAccount]:
     rows = await session.exec(select(BillingAccount).where(col(BillingAccount.org_id).in_(org_ids)))
     return {a.org_id: a for a in rows}
+
+
+async def spend_caps_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, int]:
+    rows = await session.exec(
+        select(SpendCap.org_id, SpendCap.amount_cents).where(col(SpendCap.org_id).in_(org_ids))
+    )
+    return dict(rows.all())
+
+
+async def save_spend_cap(session: AsyncSession, org_id: UUID, amount_cents: int | None) -> None:
+    """Store the organization's cap, or remove it (None)."""
+    if amount_cents is None:
+        await session.exec(delete(SpendCap).where(col(SpendCap.org_id) == org_id))
+        return
+    insert = pg_insert(SpendCap).values(
+        org_id=org_id, amount_cents=amount_cents, updated_at=utcnow()
+    )
+    await session.exec(
+        insert.on_conflict_do_update(
+            index_elements=[col(SpendCap.org_id)],
+            set_={
+                "amount_cents": insert.excluded.amount_cents,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+    )
 
 
 async def subscriptions_by_id(session: AsyncSession, ids: list[str]) -> list[Subscription]:
@@ -171,3 +204,29 @@ async def locked_event(session: AsyncSession, event_id: str) -> WebhookEvent | N
         select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
     )
     return rows.first()
+
+
+async def customers(session: AsyncSession) -> list[tuple[UUID, str]]:
+    """Every organization with a Stripe customer (seen with ``app.billing_customers`` on)."""
+    rows = await session.exec(
+        select(BillingAccount.org_id, BillingAccount.stripe_customer_id).order_by(
+            col(BillingAccount.org_id)
+        )
+    )
+    return list(rows.all())
+
+
+async def unreported_usage(session: AsyncSession, org_id: UUID, limit: int) -> list[UsageEvent]:
+    """The organization's uses not (or not wholly) reported to Stripe, oldest first, locked so
+    two reporters never send one twice."""
+    rows = await session.exec(
+        select(UsageEvent)
+        .where(
+            UsageEvent.org_id == org_id,
+            col(UsageEvent.reported_quantity) < col(UsageEvent.quantity),
+        )
+        .order_by(col(UsageEvent.occurred_at), col(UsageEvent.id))
+        .limit(limit)
+        .with_for_update()
+    )
+    return list(rows)

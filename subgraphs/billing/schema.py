@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import strawberry
 from graphql import GraphQLError
 
-from subgraphs.billing import models
-from subgraphs.billing.contract import BillingErrorCode
+from subgraphs.billing import models, simulation
+from subgraphs.billing.contract import REQUESTS_PER_MONTH, REQUESTS_SPEND_CAP, BillingErrorCode
 from subgraphs.billing.plans import Plan as PlanTerms
-from subgraphs.billing.service import AccountView, BillingService
+from subgraphs.billing.service import AccountView, BillingService, DraftMeter, DraftPlan
 from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
@@ -315,6 +316,10 @@ class BillingAccount:
     payment_method: PaymentMethod | None = strawberry.field(
         description="The card on file; null when none."
     )
+    spend_cap_cents: int | None = strawberry.field(
+        description="The most a month's overage may cost, in cents (see `setSpendCap`); null:"
+        " no cap."
+    )
     view: strawberry.Private[AccountView]
 
     @classmethod
@@ -333,6 +338,7 @@ class BillingAccount:
             current_period_end=subscription.current_period_end if subscription else None,
             cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
             payment_method=card,
+            spend_cap_cents=view.spend_cap_cents,
             view=view,
         )
 
@@ -454,16 +460,32 @@ class Organization:
         if view is None:
             return []
         used = await info.context.services.used(info.context.caller, view)
-        return [
+        granted = [
             Entitlement(feature=f.key, enabled=f.enabled, limit=f.limit, used=used.get(f.key))
             for f in view.plan.features
         ]
+        capped = view.capped_requests
+        if capped is not None:
+            used_requests = used.get(REQUESTS_PER_MONTH)
+            cap = Entitlement(
+                feature=REQUESTS_SPEND_CAP, enabled=True, limit=capped, used=used_requests
+            )
+            granted.append(cap)
+        return granted
 
 
 @strawberry.type(description="The result of a mutation that changes a subscription.")
 class SubscriptionPayload:
     subscription: Subscription | None = strawberry.field(
         default=None, description="The subscription as changed; null when `errors` is not empty."
+    )
+    errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
+
+
+@strawberry.type(description="The result of `setSpendCap`.")
+class SpendCapPayload:
+    spend_cap_cents: int | None = strawberry.field(
+        default=None, description="The cap now in force, in cents; null: none (or `errors`)."
     )
     errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
@@ -478,6 +500,79 @@ class BillingPortalSessionPayload:
     errors: list[BillingUserError] = strawberry.field(default_factory=list, description=ERRORS)
 
 
+@strawberry.input(description="One meter of a draft plan.")
+class DraftMeterInput:
+    meter: str = strawberry.field(description="A plan meter: `api_requests`, `tickets`, ...")
+    included: int = strawberry.field(description="Units included each month.")
+    overage_cents_per_unit: Decimal = strawberry.field(
+        default=Decimal(0),
+        description="What each unit beyond the included ones costs, in cents (to 6 decimals).",
+    )
+
+
+@strawberry.input(description="Plan terms to try on an organization's real use.")
+class DraftPlanInput:
+    price_cents: int = strawberry.field(description="The monthly price, in cents.")
+    meters: list[DraftMeterInput] = strawberry.field(
+        description="Its meters; a meter it leaves out costs nothing."
+    )
+
+
+@strawberry.type(description="One line of a simulated invoice.")
+class SimulatedLine:
+    key: str = strawberry.field(description="`plan` for the plan's price, else the meter's key.")
+    description: str = strawberry.field(description="What the line charges for.")
+    quantity: int = strawberry.field(
+        description="Months of the plan, or units used beyond the included ones."
+    )
+    amount_cents: int = strawberry.field(description="Its amount, in cents.")
+
+
+@strawberry.type(description="An invoice computed from the ledger, not one Stripe issued.")
+class SimulatedInvoice:
+    total_cents: int = strawberry.field(description="The sum of the lines, in cents.")
+    lines: list[SimulatedLine] = strawberry.field(description="The plan's line, then meters.")
+
+    @classmethod
+    def of(cls, found: simulation.SimulatedInvoice) -> SimulatedInvoice:
+        lines = [
+            SimulatedLine(
+                key=line.key,
+                description=line.description,
+                quantity=line.quantity,
+                amount_cents=line.amount_cents,
+            )
+            for line in found.lines
+        ]
+        return cls(total_cents=found.total_cents, lines=lines)
+
+
+@strawberry.type(description="What one line costs on the current plan and on the draft.")
+class SimulatedLineDiff:
+    key: str = strawberry.field(description="`plan`, or a meter's key.")
+    current_cents: int = strawberry.field(description="On the current plan, in cents.")
+    draft_cents: int = strawberry.field(description="On the draft, in cents.")
+    delta_cents: int = strawberry.field(description="Draft minus current, in cents.")
+
+
+@strawberry.type(description="The result of `simulatePlan`.")
+class PlanSimulation:
+    current: SimulatedInvoice | None = strawberry.field(
+        default=None, description="The current plan's invoice; null when `errors` is not empty."
+    )
+    draft: SimulatedInvoice | None = strawberry.field(
+        default=None, description="The draft's invoice; null when `errors` is not empty."
+    )
+    diff: list[SimulatedLineDiff] = strawberry.field(
+        default_factory=list, description="Each line of either invoice, the plan's first."
+    )
+    errors: list[BillingUserError] = strawberry.field(
+        default_factory=list,
+        description="Why no simulation: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`; empty"
+        " otherwise.",
+    )
+
+
 @strawberry.input(description="A paid plan to buy.")
 class StartSubscriptionInput:
     organization_id: strawberry.ID = strawberry.field(
@@ -485,7 +580,9 @@ class StartSubscriptionInput:
     )
     plan_key: str = strawberry.field(description="A paid plan's key (see `plans`).")
     payment_method_id: str | None = strawberry.field(
-        default=None, description="A Stripe payment method (Stripe.js, or `pm_card_visa` in tests)."
+        default=None,
+        description="A Stripe payment method (Stripe.js, or `pm_card_visa` in tests); optional"
+        " for a plan with trial days (without one, the trial's end returns the free plan).",
     )
 
 
@@ -514,6 +611,50 @@ class Query:
     @strawberry.field(description="Every plan, free first.")
     def plans(self, info: Info) -> list[Plan]:
         return [Plan.of(p) for p in info.context.services.plans.plans]
+
+    @strawberry.federation.field(
+        requires_scopes=[["billing:write"]],
+        description="Owners only (it tries prices on the organization): the organization's"
+        " ledger of the days `from` to `to` (UTC, at most 366) invoiced on its current plan and"
+        " on `draftPlan`, month by month (each month the range touches counts whole: its price"
+        " and included units), and the difference line by line. Nothing changes.",
+    )
+    async def simulate_plan(
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        draft_plan: Annotated[DraftPlanInput, strawberry.argument(description="The terms.")],
+        from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
+        to: Annotated[date, strawberry.argument(description="The last day.")],
+    ) -> PlanSimulation:
+        ctx = info.context
+        draft = DraftPlan(
+            price_cents=draft_plan.price_cents,
+            meters=[
+                DraftMeter(m.meter, m.included, m.overage_cents_per_unit) for m in draft_plan.meters
+            ],
+        )
+        try:
+            found = await ctx.services.simulate_plan(
+                ctx.caller, identifier(organization_id, "organizationId"), draft, from_, to
+            )
+        except Rejected as exc:
+            return PlanSimulation(errors=_problems(exc))
+        return PlanSimulation(
+            current=SimulatedInvoice.of(found.current),
+            draft=SimulatedInvoice.of(found.draft),
+            diff=[
+                SimulatedLineDiff(
+                    key=d.key,
+                    current_cents=d.current_cents,
+                    draft_cents=d.draft_cents,
+                    delta_cents=d.delta_cents,
+                )
+                for d in found.diff
+            ],
+        )
 
 
 def _subscribed(info: Info, subscription: models.Subscription) -> SubscriptionPayload:
@@ -583,9 +724,34 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
+        description="Owners only: cap what a month's overage may cost (null: no cap). Once"
+        " this month's requests would cost more, the router refuses the organization's"
+        " requests with `SPEND_CAP_REACHED` (HTTP 429) until the month ends or the cap rises;"
+        " the entitlement `api_requests_spend_cap` says at how many requests. Errors:"
+        " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`.",
+    )
+    @rejections_as(SpendCapPayload)
+    async def set_spend_cap(
+        self,
+        info: Info,
+        organization_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The organization: the one you act in.")
+        ],
+        amount_cents: Annotated[
+            int | None,
+            strawberry.argument(description="The cap in cents, 0 or more; null removes it."),
+        ],
+    ) -> SpendCapPayload:
+        ctx = info.context
+        org_id = identifier(organization_id, "organizationId")
+        await ctx.services.set_spend_cap(ctx.caller, org_id, amount_cents)
+        return SpendCapPayload(spend_cap_cents=amount_cents)
+
+    @strawberry.federation.mutation(
+        requires_scopes=[["billing:write"]],
         description="Owners only: a Stripe billing portal page for the organization's customer."
-        " Errors: `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `NO_SUBSCRIPTION`,"
-        " `BILLING_PROVIDER_UNAVAILABLE`.",
+        " Errors: `INVALID_INPUT`, `INVALID_RETURN_URL`, `NOT_FOUND`, `FORBIDDEN`,"
+        " `NO_SUBSCRIPTION`, `PORTAL_UNAVAILABLE`, `BILLING_PROVIDER_UNAVAILABLE`.",
     )
     @rejections_as(BillingPortalSessionPayload)
     async def create_billing_portal_session(
@@ -597,7 +763,8 @@ class Mutation:
         return_url: Annotated[
             str,
             strawberry.argument(
-                description="An http(s) address, up to 2000 characters, the portal links back to."
+                description="An https address (or one on the platform's own origin), up to 2000"
+                " characters, the portal links back to."
             ),
         ],
     ) -> BillingPortalSessionPayload:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -18,7 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.caller import ANONYMOUS, Caller
 from core.scopes import scopes_of
 from subgraphs.billing import repository
-from subgraphs.billing.contract import APPLY_EVENT_JOB, PLAN_CHANGED_CHANNEL, BillingErrorCode
+from subgraphs.billing.contract import (
+    API_REQUESTS_METER,
+    APPLY_EVENT_JOB,
+    PLAN_CHANGED_CHANNEL,
+    BillingErrorCode,
+)
 from subgraphs.billing.gateway import (
     PLAN_METADATA,
     CardDeclined,
@@ -33,20 +39,34 @@ from subgraphs.billing.gateway import (
 from subgraphs.billing.ledger import Ledger
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
 from subgraphs.billing.plans import FREE, Plan, catalogue
+from subgraphs.billing.reporting import MeterReporter
 from subgraphs.billing.settings import Settings
+from subgraphs.billing.simulation import (
+    LineDiff,
+    MeterTerms,
+    SimulatedInvoice,
+    Terms,
+    diff,
+    invoice,
+    months_of,
+)
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
-from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
+from subgraphs.notifications.contract import NotificationRequest, stage_notification
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
+OWNER = "owner"  # the role told about payments and spending (every owner, through notifications)
 PAYMENT_FAILED_TEMPLATE = "billing.payment_failed"
 SPEND_ALERT_TEMPLATE = "billing.usage_alert"
 SPEND_ALERTS = (50, 80, 100)  # percent of a meter's included units, each told once a month
 MAX_USAGE_DAYS = 366
+MAX_DRAFT_CENTS = 100_000_000  # a draft's monthly price, and an overage unit's, at most
+MAX_DRAFT_METERS = 20
+MAX_SPEND_CAP_CENTS = 100_000_000  # a million dollars a month
 T = TypeVar("T")
 
 
@@ -59,6 +79,16 @@ class AccountView:
     account: BillingAccount | None
     subscription: Subscription | None
     plan: Plan
+    spend_cap_cents: int | None = None
+
+    @property
+    def capped_requests(self) -> int | None:
+        """The month's requests at which the spend cap is reached: the included ones and as
+        many beyond as the cap pays for (None: no cap, or requests beyond cost nothing)."""
+        meter = next((m for m in self.plan.meters if m.key == API_REQUESTS_METER), None)
+        if self.spend_cap_cents is None or meter is None or not meter.overage_cents_per_unit:
+            return None
+        return meter.included + int(Decimal(self.spend_cap_cents) / meter.overage_cents_per_unit)
 
     @property
     def status(self) -> str:
@@ -75,6 +105,30 @@ class Usage:
     @property
     def overage(self) -> int:
         return max(0, self.total - self.included)
+
+
+@dataclass(frozen=True)
+class DraftMeter:
+    meter: str
+    included: int
+    overage_cents_per_unit: Decimal
+
+
+@dataclass(frozen=True)
+class DraftPlan:
+    """Terms to try on an organization's use: a monthly price and its meters."""
+
+    price_cents: int
+    meters: list[DraftMeter]
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The invoices of the current plan and of a draft for the same use, and what differs."""
+
+    current: SimulatedInvoice
+    draft: SimulatedInvoice
+    diff: list[LineDiff]
 
 
 @dataclass(frozen=True)
@@ -137,12 +191,22 @@ def _command() -> str:
     return f"billing:{uuid4()}"
 
 
-def _return_url(url: str) -> str:
+def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def return_url(url: str, app_url: str) -> str:
+    """An address the portal may send the owner back to: https, or the platform's own origin
+    (http on a laptop)."""
+    scheme, host = _origin(url)
     require(
-        parts.scheme in ("https", "http") and bool(parts.netloc) and len(url) <= 2000,
-        ErrorCode.INVALID_INPUT,
-        "Give an http(s) address to come back to.",
+        bool(host)
+        and len(url) <= 2000
+        and "@" not in host
+        and (scheme == "https" or (scheme, host) == _origin(app_url)),
+        BillingErrorCode.INVALID_RETURN_URL,
+        "Give an https address (or one on the platform's own origin) to come back to.",
         "returnUrl",
     )
     return url
@@ -171,6 +235,7 @@ class BillingService:
         self.plans = catalogue()
         self._gateway = gateway
         self.ledger = Ledger(db, redis, self.plans.meters, on_added=self._alert_spend)
+        self.meter_reports = MeterReporter(db, gateway)
 
     @property
     def gateway(self) -> StripeGateway:
@@ -187,11 +252,14 @@ class BillingService:
         return found
 
     def effective_plan(self, subscription: Subscription | None, now: datetime) -> Plan:
-        """The plan an organization's subscription grants now: its own while live, still during
-        the grace days after a failed payment, else the free plan."""
+        """The plan an organization's subscription grants now: its own while live (trial days
+        included), still during the grace days after a failed payment, else the free plan; a
+        trial that ended unpaid without a card gets no grace days."""
         if subscription is None or subscription.status not in LIVE:
             return self.plans.free
         plan = self.plans.get(subscription.plan_key) or self.plans.free
+        if subscription.status == "past_due" and subscription.without_card:
+            return self.plans.free
         if subscription.status == "past_due":
             since = subscription.past_due_since or now
             if now >= since + timedelta(days=plan.grace_days):
@@ -209,10 +277,15 @@ class BillingService:
         async with self.db.transaction(caller) as session:
             current = await repository.current_of(session, visible)
             accounts = await repository.accounts_of(session, visible)
+            caps = await repository.spend_caps_of(session, visible)
         now = utcnow()
         views = {
             o: AccountView(
-                o, accounts.get(o), current.get(o), self.effective_plan(current.get(o), now)
+                o,
+                accounts.get(o),
+                current.get(o),
+                self.effective_plan(current.get(o), now),
+                caps.get(o),
             )
             for o in visible
         }
@@ -302,6 +375,56 @@ class BillingService:
             )
         )
 
+    async def simulate_plan(
+        self, caller: Caller, org_id: UUID, draft: DraftPlan, first: date, last: date
+    ) -> Simulation:
+        """The organization's ledger of the days ``first`` to ``last`` invoiced on its current
+        plan and on ``draft``; every month the range touches counts whole (its price and its
+        included units), its use only within the range. Owners only; nothing changes."""
+        found = checked(hours=lambda: usage_range(first, last), draft=lambda: self._terms(draft))
+        _require(caller, org_id, WRITE)
+        start, end = found["hours"]
+        [view] = await self.accounts(caller, [org_id])
+        assert view is not None  # noqa: S101 - the caller may read it (required above)
+        used = await self.ledger.by_month(caller, org_id, start, end)
+        months = months_of(first, last)
+        current = invoice(Terms.of(view.plan), months, used)
+        proposed = invoice(found["draft"], months, used)
+        return Simulation(current, proposed, diff(current, proposed))
+
+    def _terms(self, draft: DraftPlan) -> Terms:
+        field = "draftPlan"
+        require(
+            0 <= draft.price_cents <= MAX_DRAFT_CENTS,
+            ErrorCode.INVALID_INPUT,
+            f"A monthly price of 0 to {MAX_DRAFT_CENTS} cents.",
+            f"{field}.priceCents",
+        )
+        keys = [m.meter for m in draft.meters]
+        require(
+            len(keys) <= MAX_DRAFT_METERS and len(set(keys)) == len(keys),
+            ErrorCode.INVALID_INPUT,
+            f"At most {MAX_DRAFT_METERS} meters, each once.",
+            f"{field}.meters",
+        )
+        for meter in draft.meters:
+            price = meter.overage_cents_per_unit
+            require(
+                meter.meter in self.plans.meters
+                and 0 <= meter.included <= 2**53
+                and price.is_finite()
+                and 0 <= price <= MAX_DRAFT_CENTS
+                and price == price.quantize(Decimal("0.000001")),
+                ErrorCode.INVALID_INPUT,
+                f"Meters: {', '.join(sorted(self.plans.meters))}; included units of 0 or more;"
+                " an overage price of 0 or more cents per unit, to 6 decimals.",
+                f"{field}.meters",
+            )
+        meters = tuple(
+            MeterTerms(m.meter, m.included, m.overage_cents_per_unit) for m in draft.meters
+        )
+        return Terms(name="Draft", monthly_cents=Decimal(draft.price_cents), meters=meters)
+
     async def _live(self, session: AsyncSession, org_id: UUID) -> Subscription:
         subscription = await repository.current(session, org_id)
         if subscription is None or subscription.status not in LIVE:
@@ -331,7 +454,7 @@ class BillingService:
         )
         method = (payment_method or "").strip()
         require(
-            0 < len(method) <= 255,
+            len(method) <= 255 and (bool(method) or plan.trial_days > 0),
             BillingErrorCode.NO_PAYMENT_METHOD,
             "Add a card first.",
             "paymentMethodId",
@@ -345,10 +468,10 @@ class BillingService:
                 "This organization already has a subscription; change its plan instead.",
             )
             account = await self._account(session, org_id)
-            _remember_owner(account, caller)
-            card = await self._attach(account.stripe_customer_id, method, command)
-            account.payment_method_brand, account.payment_method_last4 = card
-            session.add(account)
+            if method:
+                card = await self._attach(account.stripe_customer_id, method, command)
+                account.payment_method_brand, account.payment_method_last4 = card
+                session.add(account)
             state = await _provider(
                 self.gateway.create_subscription(
                     account.stripe_customer_id,
@@ -357,7 +480,9 @@ class BillingService:
                     f"{command}:subscription",
                 )
             )
-            if state.status == "none":
+            # A trial waits for no payment (a test server without trials says `incomplete`:
+            # Stripe's events then tell its status).
+            if state.status == "none" and not plan.trial_days:
                 await _provider(
                     self.gateway.cancel(state.id, at_period_end=False, key=f"{command}:void")
                 )
@@ -367,6 +492,7 @@ class BillingService:
                     "paymentMethodId",
                 )
             subscription = self._stored(org_id, plan.key, state)
+            subscription.without_card = not method
             session.add(subscription)
             await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
         return subscription
@@ -421,10 +547,6 @@ class BillingService:
                 "Cancel the subscription to go back to the free plan.",
                 "planKey",
             )
-            account = await session.get(BillingAccount, org_id)
-            if account is not None:
-                _remember_owner(account, caller)
-                session.add(account)
             changed = await _provider(
                 self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
             )
@@ -432,6 +554,20 @@ class BillingService:
             session.add(subscription)
             await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
         return subscription
+
+    async def set_spend_cap(self, caller: Caller, org_id: UUID, amount_cents: int | None) -> None:
+        """Cap (or, with None, stop capping) what a month's overage may cost; the router refuses
+        the organization's requests past it from its next identity lookup (announced)."""
+        require(
+            amount_cents is None or 0 <= amount_cents <= MAX_SPEND_CAP_CENTS,
+            ErrorCode.INVALID_INPUT,
+            f"A cap of 0 to {MAX_SPEND_CAP_CENTS} cents, or null for none.",
+            "amountCents",
+        )
+        async with self._owner_transaction(caller, org_id) as session:
+            await repository.save_spend_cap(session, org_id, amount_cents)
+            current = await repository.current(session, org_id)
+            await self._announce(session, org_id, self.effective_plan(current, utcnow()))
 
     async def cancel_subscription(
         self, caller: Caller, org_id: UUID, at_period_end: bool
@@ -456,10 +592,13 @@ class BillingService:
         subscription.cancel_at_period_end = state.cancel_at_period_end
         if state.status != "past_due":
             subscription.past_due_since = None
+        if state.status == "active":  # paid: a card is on file now
+            subscription.without_card = False
         subscription.updated_at = utcnow()
 
-    async def portal_url(self, caller: Caller, org_id: UUID, return_url: str) -> str:
-        url = _return_url(return_url)
+    async def portal_url(self, caller: Caller, org_id: UUID, return_to: str) -> str:
+        """A short-lived Stripe billing portal page for the organization's customer."""
+        url = return_url(return_to, self.settings.core.public_url)
         _require(caller, org_id, WRITE)
         async with self.db.transaction(caller) as session:
             account = await session.get(BillingAccount, org_id)
@@ -473,7 +612,7 @@ class BillingService:
             return await _provider(self.gateway.portal_url(account.stripe_customer_id, url))
         except ProviderRefused:
             raise Rejected.one(
-                BillingErrorCode.BILLING_PROVIDER_UNAVAILABLE,
+                BillingErrorCode.PORTAL_UNAVAILABLE,
                 "The payment provider offers no billing portal here (the test server has none).",
             ) from None
 
@@ -488,8 +627,7 @@ class BillingService:
     ) -> None:
         """Tell the owners once per month when the use of a meter crosses 50, 80 or 100 % of
         the units the plan includes (in the transaction that recorded the use)."""
-        account = await session.get(BillingAccount, org_id)
-        if account is None or not account.contact_ids:  # never subscribed: nobody to tell
+        if await session.get(BillingAccount, org_id) is None:  # never subscribed: nothing to pay
             return
         now = utcnow()
         subscription = await repository.current(session, org_id)
@@ -501,7 +639,7 @@ class BillingService:
         for percent in SPEND_ALERTS:
             if after - added < included * percent / 100 <= after:
                 await stage_notification(
-                    session, _spend_alert(account, meter, percent, included, f"{start:%Y%m}")
+                    session, _spend_alert(org_id, meter, percent, included, f"{start:%Y%m}")
                 )
 
     # webhook events ----------------------------------------------------------------------------
@@ -629,7 +767,7 @@ class BillingService:
         if event.type == "invoice.payment_failed" and stored.status != "past_due":
             stored.status, stored.past_due_since = "past_due", _epoch(event.created)
         elif event.type in ("invoice.paid", "invoice.payment_succeeded"):
-            stored.status, stored.past_due_since = "active", None
+            stored.status, stored.past_due_since, stored.without_card = "active", None, False
         else:
             return
         stored.state_at, stored.updated_at = event.created, utcnow()
@@ -637,17 +775,18 @@ class BillingService:
 
     @staticmethod
     async def _tell_owners(session: AsyncSession, org_id: UUID, obj: dict[str, Any]) -> None:
-        """Email the owners about a failed payment, once per invoice and attempt (Stripe's
-        retries are new attempts); not once the invoice is paid (a late event)."""
+        """Email every owner of the organization (notifications knows who they are) about a
+        failed payment, once per invoice and attempt (Stripe's retries are new attempts); not
+        once the invoice is paid (a late event)."""
         invoice = await session.get(Invoice, str(obj["id"]))
-        account = await session.get(BillingAccount, org_id)
-        if invoice is None or invoice.org_id != org_id or invoice.status == "paid" or not account:
+        if invoice is None or invoice.org_id != org_id or invoice.status == "paid":
             return
         attempt = int(obj.get("attempt_count") or 1)
         request = NotificationRequest(
             template_key=PAYMENT_FAILED_TEMPLATE,
             category="billing",
-            recipients=[Recipient(user_id=u) for u in account.contact_ids],
+            recipients=[],
+            roles=[OWNER],
             idempotency_key=f"{PAYMENT_FAILED_TEMPLATE}:{invoice.id}:{attempt}",
             data={
                 "invoice": invoice.number or invoice.id,
@@ -657,8 +796,7 @@ class BillingService:
             },
             org_id=org_id,
         )
-        if request.recipients:
-            await stage_notification(session, request)
+        await stage_notification(session, request)
 
     async def _store_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
@@ -695,22 +833,17 @@ class BillingService:
 
 
 def _spend_alert(
-    account: BillingAccount, meter: str, percent: int, included: int, month: str
+    org_id: UUID, meter: str, percent: int, included: int, month: str
 ) -> NotificationRequest:
     return NotificationRequest(
         template_key=SPEND_ALERT_TEMPLATE,
         category="billing",
-        recipients=[Recipient(user_id=u) for u in account.contact_ids],
-        idempotency_key=f"{SPEND_ALERT_TEMPLATE}:{account.org_id}:{meter}:{month}:{percent}",
+        recipients=[],
+        roles=[OWNER],
+        idempotency_key=f"{SPEND_ALERT_TEMPLATE}:{org_id}:{meter}:{month}:{percent}",
         data={"meter": meter, "percent": percent, "included": included},
-        org_id=account.org_id,
+        org_id=org_id,
     )
-
-
-def _remember_owner(account: BillingAccount, caller: Caller) -> None:
-    """The owner buying or changing the plan is told about its failed payments from now on."""
-    if caller.user_id is not None and caller.user_id not in account.contact_ids:
-        account.contact_ids = [*account.contact_ids, caller.user_id]
 
 
 Handler = Callable[

@@ -1,6 +1,6 @@
 """ARQ jobs of billing: applying received Stripe events, a sweep for events whose job was lost
-(received, never applied), usage reported by other subgraphs, and the flush of the router's
-hourly request counters into the usage ledger."""
+(received, never applied), usage reported by other subgraphs, the flush of the router's
+hourly request counters into the usage ledger, and the ledger reported to Stripe."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from subgraphs.billing.contract import (
     APPLY_PENDING_JOB,
     FLUSH_REQUESTS_JOB,
     RECORD_USAGE_JOB,
+    REPORT_USAGE_JOB,
 )
 from subgraphs.billing.gateway import gateway_for
 from subgraphs.billing.service import BillingService
@@ -53,6 +54,12 @@ async def flush_requests(ctx: Ctx) -> int:
     return await service.ledger.flush_requests()
 
 
+async def report_usage(ctx: Ctx) -> int:
+    """Send Stripe the ledger's uses not reported yet; how many meter events it accepted."""
+    service: BillingService = ctx["billing"]
+    return await service.meter_reports.report()
+
+
 def functions(settings: Settings) -> list[Function]:
     return [
         func(apply_event, name=APPLY_EVENT_JOB),
@@ -70,6 +77,15 @@ def cron_jobs(_: Settings) -> list[CronJob]:
         cron(apply_pending, name=APPLY_PENDING_JOB, second=30, keep_result=0),
         # Every minute: the usage query reads unflushed counters too, so this bounds Redis's share.
         cron(flush_requests, name=FLUSH_REQUESTS_JOB, second=15, keep_result=0),
+        # Every five minutes, after a flush: a failed run is tried again by the next.
+        cron(
+            report_usage,
+            name=REPORT_USAGE_JOB,
+            minute=set(range(0, 60, 5)),
+            second=45,
+            keep_result=0,
+            unique=True,
+        ),
     ]
 
 

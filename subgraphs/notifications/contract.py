@@ -1,5 +1,6 @@
-"""What other parties may know of notifications: how a subgraph asks it to notify people (or
-tells it who belongs to an organization), an ARQ job through Redis; the codes it returns.
+"""What other parties may know of notifications: how a subgraph asks it to notify people (by
+user, address, or role in an organization), or tells it who belongs to an organization with
+which role, an ARQ job through Redis; the codes it returns.
 
 Callers never touch the notifications schema; the worker turns the request into notifications
 and deliveries. A request is handled once per idempotency key.
@@ -7,6 +8,7 @@ and deliveries. A request is handled once per idempotency key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +39,9 @@ class Recipient:
 
 @dataclass(frozen=True)
 class NotificationRequest:
+    """``roles``: also every member of ``org_id`` holding one of these roles when the request is
+    handled (as tenancy last announced them), so the sender keeps no copy of memberships."""
+
     template_key: str
     category: str
     recipients: list[Recipient]
@@ -44,6 +49,7 @@ class NotificationRequest:
     data: dict[str, Any] = field(default_factory=dict)
     channels: list[str] = field(default_factory=lambda: ["email"])
     org_id: UUID | None = None
+    roles: list[str] = field(default_factory=list)
 
     def as_job(self) -> dict[str, Any]:
         """Plain values only, so any worker version can read the job."""
@@ -68,6 +74,7 @@ class NotificationRequest:
             data=payload["data"],
             channels=payload["channels"],
             org_id=UUID(payload["org_id"]) if payload["org_id"] else None,
+            roles=payload.get("roles") or [],  # absent from jobs queued before roles existed
         )
 
 
@@ -92,13 +99,16 @@ async def stage_notification(session: AsyncSession, request: NotificationRequest
 
 
 async def stage_members(
-    session: AsyncSession, org_id: UUID, user_ids: list[UUID], as_of: datetime
+    session: AsyncSession, org_id: UUID, roles: Mapping[UUID, str], as_of: datetime
 ) -> None:
-    """Tell notifications who belongs to an organization as of a membership change, so admins
-    can notify the whole organization and nobody outside it; an older list never wins."""
-    members = [str(u) for u in user_ids]
+    """Tell notifications who belongs to an organization, with each member's role, as of a
+    membership change, so admins can notify the whole organization and nobody outside it and a
+    request can name a role; an older list never wins."""
+    members = [str(u) for u in roles]
+    by_user = {str(u): role for u, role in roles.items()}
     job_id = f"{MEMBERS_JOB}:{org_id}:{as_of.isoformat()}"
-    await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)
+    stamp = as_of.isoformat()
+    await stage_job(session, MEMBERS_JOB, str(org_id), members, stamp, by_user, job_id=job_id)
 
 
 BRANDING_JOB = "organization_branding"

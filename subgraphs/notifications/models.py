@@ -129,7 +129,12 @@ class OrganizationMembers(SQLModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     user_ids: list[UUID] = Field(sa_column=Column(ARRAY(PG_UUID(as_uuid=True)), nullable=False))
+    roles: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     as_of: datetime
+
+    def holding(self, roles: list[str]) -> list[UUID]:
+        """The members whose role is one of ``roles``."""
+        return [u for u in self.user_ids if self.roles.get(str(u)) in roles]
 
 
 class OrganizationBranding(SQLModel, table=True):

@@ -92,10 +92,14 @@ async def templates_of(session: AsyncSession, org_id: UUID) -> list[Template]:
 
 
 async def record_members(
-    session: AsyncSession, org_id: UUID, user_ids: list[UUID], as_of: datetime
+    session: AsyncSession,
+    org_id: UUID,
+    user_ids: list[UUID],
+    roles: dict[str, str],
+    as_of: datetime,
 ) -> None:
     """Store the list unless a newer one is already stored."""
-    row = {"org_id": org_id, "user_ids": user_ids, "as_of": as_of}
+    row = {"org_id": org_id, "user_ids": user_ids, "roles": roles, "as_of": as_of}
     table = OrganizationMembers.__table__  # type: ignore[attr-defined]
     await upsert_if_newer(session, table, row, key="org_id")
 

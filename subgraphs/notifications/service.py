@@ -193,13 +193,25 @@ class NotificationService:
         return await self.send(outgoing)
 
     async def notify(self, request: NotificationRequest) -> list[Notification]:
-        """Another subgraph's request, through the worker."""
+        """Another subgraph's request, through the worker; a role names the organization's
+        members who hold it now."""
         require(
             request.org_id is not None or all(r.user_id for r in request.recipients),
             ErrorCode.INVALID_INPUT,
             "A recipient without an account needs the organization that writes to them.",
             "recipients",
         )
+        require(
+            request.org_id is not None or not request.roles,
+            ErrorCode.INVALID_INPUT,
+            "Roles are held in an organization: name it.",
+            "roles",
+        )
+        named = [(r.user_id, r.email) for r in request.recipients]
+        holders = []
+        if request.org_id is not None and request.roles:
+            holders = await self.members(request.org_id, request.roles)
+        explicit = {u for u, _ in named}
         outgoing = Outgoing(
             category=category(request.category),
             template_key=request.template_key,
@@ -207,7 +219,7 @@ class NotificationService:
             channels=[Channel(c) for c in request.channels],
             idempotency_key=request.idempotency_key,
             org_id=request.org_id,
-            recipients=[(r.user_id, r.email) for r in request.recipients],
+            recipients=named + [(u, None) for u in holders if u not in explicit],
         )
         return await self.send(outgoing)
 
@@ -389,15 +401,25 @@ class NotificationService:
 
     # organizations -----------------------------------------------------------------------------
 
-    async def members(self, org_id: UUID) -> list[UUID]:
+    async def members(self, org_id: UUID, roles: list[str] | None = None) -> list[UUID]:
+        """The organization's members (those holding one of ``roles`` when given)."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             found = await session.get(OrganizationMembers, org_id)
-        return list(found.user_ids) if found else []
+        if found is None:
+            return []
+        return list(found.user_ids) if roles is None else found.holding(roles)
 
-    async def set_members(self, org_id: UUID, user_ids: list[UUID], as_of: datetime) -> None:
-        """Record tenancy's list unless a newer one is already recorded."""
+    async def set_members(
+        self,
+        org_id: UUID,
+        user_ids: list[UUID],
+        as_of: datetime,
+        roles: dict[str, str] | None = None,
+    ) -> None:
+        """Record tenancy's list (with each member's role by user id) unless a newer one is
+        already recorded."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            await repository.record_members(session, org_id, user_ids, as_of)
+            await repository.record_members(session, org_id, user_ids, roles or {}, as_of)
 
     async def set_branding(self, org_id: UUID, branding: Branding) -> None:
         """Record themes' announcement unless a newer version is recorded; colors and a logo

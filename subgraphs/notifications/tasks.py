@@ -46,11 +46,15 @@ async def deliver(ctx: Ctx, delivery_id: str, user_id: str | None, org_id: str |
         raise Retry(defer=wait)
 
 
-async def organization_members(ctx: Ctx, org_id: str, user_ids: list[str], as_of: str) -> None:
+async def organization_members(
+    ctx: Ctx, org_id: str, user_ids: list[str], as_of: str, roles: dict[str, str] | None = None
+) -> None:
+    """``roles`` is absent from announcements queued before roles were announced."""
     service: NotificationService = ctx["notifications"]
     members = [UUID(u) for u in user_ids]
+    stamp = datetime.fromisoformat(as_of)
     async with retried_if_unavailable(ctx):
-        await service.set_members(UUID(org_id), members, datetime.fromisoformat(as_of))
+        await service.set_members(UUID(org_id), members, stamp, roles)
 
 
 async def organization_branding(ctx: Ctx, org_id: str, branding: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -140,7 +140,7 @@ class TenancyService:
                 session.add(Membership(org_id=org.id, user_id=user_id, role=Role.OWNER.value))
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
-                await self._announce(session, org.id, [user_id])
+                await self._announce(session, org.id, {user_id: Role.OWNER.value})
                 await stage_slug(session, org.id, org.slug, org.updated_at)
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
@@ -173,7 +173,7 @@ class TenancyService:
         async with self.db.transaction(caller) as session:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
-            await self._announce(session, org_id, [])
+            await self._announce(session, org_id, {})
             await stage_slug(session, org_id, None, utcnow())
             # Routers stop honouring the organization's API keys at once.
             gone = {"event": "organization_deleted", "org_id": str(org_id)}
@@ -227,11 +227,14 @@ class TenancyService:
 
     # members -----------------------------------------------------------------------------------
 
-    async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
-        """Once the change is committed, tell notifications and auth who the members are now."""
+    async def _announce(
+        self, session: AsyncSession, org_id: UUID, roles: Mapping[UUID, str]
+    ) -> None:
+        """Once the change is committed, tell notifications (with their roles) and auth who the
+        members are now."""
         as_of = utcnow()
-        await stage_members(session, org_id, members, as_of)
-        await stage_auth_members(session, org_id, members, as_of)
+        await stage_members(session, org_id, roles, as_of)
+        await stage_auth_members(session, org_id, list(roles), as_of)
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -256,6 +259,8 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             target.role = role.value
             session.add(target)
+            await session.flush()
+            await self._announce(session, org_id, await repository.member_roles(session, org_id))
             await stage_membership_change(session, MembershipEvent.ROLE_CHANGED, org_id, user_id)
             return target
 
@@ -279,7 +284,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             await session.delete(target)
             await session.flush()
-            await self._announce(session, org_id, await repository.member_ids(session, org_id))
+            await self._announce(session, org_id, await repository.member_roles(session, org_id))
             await stage_membership_change(session, MembershipEvent.MEMBER_REMOVED, org_id, user_id)
 
     # invitations -------------------------------------------------------------------------------
@@ -348,7 +353,9 @@ class TenancyService:
                 )
                 await session.flush()
                 org = existing(await session.get(Organization, invitation.org_id), "organization")
-                await self._announce(session, org.id, await repository.member_ids(session, org.id))
+                await self._announce(
+                    session, org.id, await repository.member_roles(session, org.id)
+                )
         except IntegrityError:
             raise Rejected.one(
                 TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."

@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
+from tests.conftest import SignedClient
+from tests.subgraphs.tenancy.builders import create_org
 
 WEBHOOK_SECRET = "whsec_test_current"
 PREVIOUS_WEBHOOK_SECRET = "whsec_test_previous"
@@ -26,6 +28,25 @@ EVENTS = Path(__file__).parent / "events"
 
 def owner(org_id: UUID | None = None, role: str = "owner") -> Caller:
     return Caller(user_id=uuid4(), org_id=org_id or uuid4(), roles=frozenset({role}))
+
+
+async def announced_roles(owner_engine: AsyncEngine, org_id: UUID) -> dict[str, str]:
+    """The members' roles notifications holds for the organization (as tenancy announced)."""
+    async with owner_engine.connect() as connection:
+        found = await connection.scalar(
+            text("select roles from notifications.organization_members where org_id = :org"),
+            {"org": org_id},
+        )
+    return dict(found or {})
+
+
+async def tenancy_owner(tenancy: SignedClient, owner_engine: AsyncEngine) -> Caller:
+    """The owner of a new organization made through tenancy, once notifications knows it."""
+    user = Caller(user_id=uuid4())
+    created = await create_org(tenancy, user)
+    org_id = UUID(created["organization"]["id"])
+    await until(lambda: announced_roles(owner_engine, org_id), "the members announced")
+    return Caller(user_id=user.user_id, org_id=org_id, roles=frozenset({"owner"}))
 
 
 def signature(body: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:

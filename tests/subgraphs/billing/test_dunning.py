@@ -1,6 +1,6 @@
-"""Dunning: a failed payment emails the owners who bought the plan (template
-``billing.payment_failed``, through the outbox and the worker), once per invoice and attempt,
-however often Stripe delivers the event."""
+"""Dunning: a failed payment emails every owner of the organization (template
+``billing.payment_failed``, addressed to the ``owner`` role that notifications expands from
+tenancy's members), once per invoice and attempt, however often Stripe delivers the event."""
 
 from __future__ import annotations
 
@@ -12,19 +12,45 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.caller import Caller
 from tests.conftest import SignedClient, emailed, unique_email
 from tests.subgraphs.auth.builders import sign_up
-from tests.subgraphs.billing.builders import applied, event, post_event, until
+from tests.subgraphs.billing.builders import announced_roles, applied, event, post_event, until
 from tests.subgraphs.billing.test_subscriptions import start
+from tests.subgraphs.tenancy.builders import create_org, join
 
 TEMPLATE = "billing.payment_failed"
+PROMOTE = """mutation($org: ID!, $user: ID!) {
+  changeMemberRole(input: {organizationId: $org, userId: $user, role: OWNER}) {
+    membership { role } errors { code message } } }"""
 
 
-async def _owner_with_email(auth: SignedClient, owner_engine: AsyncEngine) -> tuple[Caller, str]:
-    """An owner of a new organization whose address notifications knows."""
+async def _user_with_email(auth: SignedClient, owner_engine: AsyncEngine) -> tuple[Caller, str]:
+    """A user whose address notifications knows."""
     address = unique_email("owner")
     user = await sign_up(auth, address)
     await emailed(owner_engine, address, "verify_email")
-    user_id = UUID(user["user"]["id"])
-    return Caller(user_id=user_id, org_id=uuid4(), roles=frozenset({"owner"})), address
+    return Caller(user_id=UUID(user["user"]["id"])), address
+
+
+async def _owners_and_member(
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
+) -> tuple[Caller, list[tuple[Caller, str]], str]:
+    """An organization made through tenancy: its creator, a member made owner later, and a
+    member; the creator (acting in it), both owners with their addresses, the member's."""
+    (ada, ada_at), (bob, bob_at), (cy, cy_at) = [
+        await _user_with_email(auth, owner_engine) for _ in range(3)
+    ]
+    org = (await create_org(tenancy, ada))["organization"]["id"]
+    for user in (bob, cy):
+        await join(tenancy, owner_engine, ada, org, user)
+    promoted = await tenancy.run(PROMOTE, {"org": org, "user": str(bob.user_id)}, ada)
+    assert promoted["changeMemberRole"]["errors"] == []
+    owners = {str(ada.user_id): "owner", str(bob.user_id): "owner", str(cy.user_id): "member"}
+
+    async def all_announced() -> bool:
+        return await announced_roles(owner_engine, UUID(org)) == owners
+
+    await until(all_announced, "the roles announced to notifications")
+    acting = Caller(user_id=ada.user_id, org_id=UUID(org), roles=frozenset({"owner"}))
+    return acting, [(ada, ada_at), (bob, bob_at)], cy_at
 
 
 async def _customer(owner_engine: AsyncEngine, org_id: UUID | None) -> str:
@@ -56,10 +82,10 @@ async def _notified(owner_engine: AsyncEngine, invoice_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def test_owners_are_emailed_once_per_invoice_and_attempt(
-    auth: SignedClient, billing: SignedClient, owner_engine: AsyncEngine
+async def test_every_owner_is_emailed_once_per_invoice_and_attempt(
+    auth: SignedClient, billing: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
-    caller, address = await _owner_with_email(auth, owner_engine)
+    caller, owners, member_address = await _owners_and_member(auth, tenancy, owner_engine)
     subscription = (await start(billing, caller))["subscription"]["id"]
     invoice: dict[str, object] = {
         "id": f"in_{uuid4().hex}",
@@ -69,19 +95,35 @@ async def test_owners_are_emailed_once_per_invoice_and_attempt(
         "attempt_count": 1,
     }
     await _fail(billing, owner_engine, invoice)
-    body = await emailed(owner_engine, address, TEMPLATE)
-    assert "DUN-0001" in body
-    assert "29.00 USD" in body
-    assert "attempt 1" in body
+    for _, address in owners:
+        body = await emailed(owner_engine, address, TEMPLATE)
+        assert "DUN-0001" in body
+        assert "29.00 USD" in body
+        assert "attempt 1" in body
 
     await _fail(billing, owner_engine, invoice)  # Stripe delivers the same failure again
     await _fail(billing, owner_engine, {**invoice, "attempt_count": 2})
-    await until(lambda: _attempt_sent(owner_engine, address, 2), "the second attempt's email")
-    user = caller.user_id
-    assert await _notified(owner_engine, str(invoice["id"])) == [
-        f"{TEMPLATE}:{invoice['id']}:1:{user}",
-        f"{TEMPLATE}:{invoice['id']}:2:{user}",
-    ]
+    for _, address in owners:
+        await until(lambda a=address: _attempt_sent(owner_engine, a, 2), "the second email")
+    assert await _notified(owner_engine, str(invoice["id"])) == sorted(
+        f"{TEMPLATE}:{invoice['id']}:{attempt}:{user.user_id}"
+        for attempt in (1, 2)
+        for user, _ in owners
+    )
+    assert not await _was_emailed(owner_engine, member_address)
+
+
+async def _was_emailed(owner_engine: AsyncEngine, address: str) -> bool:
+    async with owner_engine.connect() as connection:
+        found = await connection.scalar(
+            text(
+                "select count(*) from notifications.deliveries d"
+                " join notifications.notifications n on n.id = d.notification_id"
+                " where d.address = :to and n.template_key = :t"
+            ),
+            {"to": address, "t": TEMPLATE},
+        )
+    return bool(found)
 
 
 async def _attempt_sent(owner_engine: AsyncEngine, address: str, attempt: int) -> bool:

@@ -16,7 +16,7 @@ from subgraphs.billing.service import SPEND_ALERT_TEMPLATE, BillingService, this
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.usage import UsageRecord
 from tests.conftest import SignedClient
-from tests.subgraphs.billing.builders import owner, until
+from tests.subgraphs.billing.builders import tenancy_owner, until
 from tests.subgraphs.billing.test_subscriptions import start
 from vetrai.settings import PlatformSettings
 
@@ -48,9 +48,9 @@ async def _use(ledger: Ledger, org_id: UUID, tickets: int) -> None:
 
 
 async def test_each_threshold_is_told_once_a_month(
-    billing: SignedClient, ledger: Ledger, owner_engine: AsyncEngine
+    billing: SignedClient, tenancy: SignedClient, ledger: Ledger, owner_engine: AsyncEngine
 ) -> None:
-    caller = owner()
+    caller = await tenancy_owner(tenancy, owner_engine)
     assert caller.org_id
     await start(billing, caller)  # pro: 2000 tickets included
     month = f"{this_month(utcnow())[0]:%Y%m}"

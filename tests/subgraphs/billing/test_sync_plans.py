@@ -38,9 +38,13 @@ async def test_syncing_twice_makes_each_product_and_plan_once(
     assert (
         first
         == again
-        == [("pro", "vetrai-pro-month-2900usd"), ("team", "vetrai-team-month-9900usd")]
+        == [
+            ("pro", "vetrai-pro-month-2900usd"),
+            ("team", "vetrai-team-month-9900usd"),
+            ("business", "vetrai-business-month-29900usd"),
+        ]
     )
-    assert await _ours(gateway) == ["pro", "team"]
+    assert await _ours(gateway) == ["business", "pro", "team"]
     plan = await gateway.client.v1.plans.retrieve_async("vetrai-team-month-9900usd")
     assert (plan.amount, plan.currency, plan.interval) == (9900, "usd", "month")
 
@@ -66,6 +70,7 @@ async def test_the_command_syncs_against_the_configured_server(tmp_path: Path) -
     assert output.decode().splitlines() == [
         "pro: vetrai-pro-month-2900usd",
         "team: vetrai-team-month-9900usd",
+        "business: vetrai-business-month-29900usd",
     ]
 
 

@@ -1,9 +1,11 @@
 """The issue's usage query exactly as written, through the router over every subgraph on real
 HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
-``INVALID_INPUT``, and nothing of another organization."""
+``INVALID_INPUT``, and nothing of another organization; a trial started without a card, the
+portal where the provider has none, and the pricing simulator and the spend cap."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,14 +13,21 @@ from uuid import UUID
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.caller import Caller
 from router.compose.compose import compose
-from subgraphs.billing.contract import hourly_requests_key
+from subgraphs.billing.contract import hourly_requests_key, monthly_requests_key
 from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import Database, utcnow
+from tests.conftest import SignedClient
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
-from tests.subgraphs.billing.builders import until
+from tests.subgraphs.billing.builders import event, until
+from tests.subgraphs.billing.test_simulator import DRAFT, SIMULATE
+from tests.subgraphs.billing.test_spend_cap import SET_CAP, TEAM_INCLUDED
+from tests.subgraphs.billing.test_trials import TRIAL, trial_state
+from tests.subgraphs.billing.test_webhooks import _customer, _send
 from vetrai.platform import DOMAINS, composition_sources
 from vetrai.settings import PlatformSettings
 
@@ -26,6 +35,12 @@ from vetrai.settings import PlatformSettings
 ISSUE_QUERY = """query { organization(id: "...") { entitlements { feature enabled limit used }
   billing { invoices(first: 10) { totalCount edges { node { number status totalCents hostedUrl } } }
   usage(meter: "api_requests", from: "2026-11-01", to: "2026-11-30") { total included overage } } } }"""  # noqa: E501 - as the issue writes it
+# The issue's operation, on the trial plan and without a card.
+START_TRIAL = """mutation($org: ID!) { startSubscription(input: {organizationId: $org,
+  planKey: "business"}) { subscription { id status plan { key } currentPeriodEnd }
+  errors { code field message } } }"""
+PORTAL = """mutation { createBillingPortalSession(organizationId: "...", returnUrl: "https://app.example/settings") { url errors { code message } } }"""  # noqa: E501 - as the issue writes it
+READ = "query($id: ID!) { organization(id: $id) { plan billing { status } } }"
 BAD = """query($id: ID!) { organization(id: $id) { billing {
   usage(meter: "gigabytes", from: "2026-11-30", to: "2026-11-01") {
   total errors { code field } } } } }"""
@@ -124,3 +139,86 @@ async def test_a_bad_range_and_meter_through_the_router_name_their_fields(
             {"code": "INVALID_INPUT", "field": "from"},
         ],
     }
+
+
+async def test_a_trial_started_through_the_router_without_a_card(
+    router: RouterClient, billing: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    started = (await router.data(START_TRIAL, {"org": org}, **headers))["startSubscription"]
+    assert started["errors"] == []
+    assert started["subscription"]["plan"] == {"key": TRIAL}
+    customer = await _customer(owner_engine, UUID(org))
+    trial_end = int(time.time()) + 14 * 86400
+    state = trial_state(started["subscription"]["id"], customer, "trialing", trial_end)
+    await _send(billing, owner_engine, event("customer.subscription.updated", state))
+    found = (await router.data(READ, {"id": org}, **headers))["organization"]
+    assert found == {"plan": TRIAL, "billing": {"status": "TRIALING"}}
+
+
+async def test_the_issues_portal_operation_answers_a_code_where_there_is_no_portal(
+    router: RouterClient,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "pro")
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    found = (await router.data(PORTAL.replace("...", org), None, **headers))[
+        "createBillingPortalSession"
+    ]
+    assert found["url"] is None
+    assert [e["code"] for e in found["errors"]] == ["PORTAL_UNAVAILABLE"]
+
+
+async def test_an_owner_simulates_a_draft_plan_through_the_router(router: RouterClient) -> None:
+    token, org = await router.owner_of_new_organization()
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    variables = {"org": org, "draft": DRAFT, "from": "2026-11-01", "to": "2026-11-30"}
+    found = (await router.data(SIMULATE, variables, **headers))["simulatePlan"]
+    assert found["errors"] == []
+    assert found["current"]["totalCents"] == 0
+    assert found["draft"]["totalCents"] == 1000  # one month's price, no use yet
+    assert found["diff"][0] == {
+        "key": "plan",
+        "currentCents": 0,
+        "draftCents": 1000,
+        "deltaCents": 1000,
+    }
+
+
+async def test_past_the_spend_cap_the_router_refuses_until_the_cap_rises(
+    router: RouterClient, billing: SignedClient, ledger: Ledger
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "team")  # soft quota: past it, requests cost overage
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    variables = {"org": org, "cents": 500}  # $5: 500 000 requests beyond the included ones
+    assert (await router.data(SET_CAP, variables, **headers))["setSpendCap"]["errors"] == []
+    month = monthly_requests_key(org, utcnow())
+    await ledger.redis.set(month, TEAM_INCLUDED + 500_000 - 1, keepttl=True)
+    read = {"id": org}
+
+    async def refused() -> dict[str, Any] | None:
+        response = await router.post(READ, read, **headers)
+        if response.status_code != 429:
+            await ledger.redis.set(month, TEAM_INCLUDED + 500_000, keepttl=True)
+            return None
+        error: dict[str, Any] = response.json()["errors"][0]
+        return error
+
+    # The router drops its cached identity on the announcement; until then, it is the plan's.
+    error = await until(refused, "the cap enforced")
+    assert error["extensions"] == {"code": "SPEND_CAP_REACHED", "meter": "api_requests"}
+    caller = Caller(user_id=None, org_id=UUID(org), roles=frozenset({"owner"}))
+    # Every operation of the organization is refused, raising the cap too (as past a hard
+    # quota): an operator raises it at billing (one more dollar, 100 000 more requests).
+    blocked = await router.post(SET_CAP, {"org": org, "cents": 600}, **headers)
+    assert blocked.status_code == 429
+    raised = await billing.run(SET_CAP, {"org": org, "cents": 600}, caller)
+    assert raised["setSpendCap"]["errors"] == []
+
+    async def served_again() -> bool:
+        response = await router.post(READ, read, **headers)
+        return response.status_code == 200
+
+    assert await until(served_again, "the raised cap applied")

@@ -1,8 +1,8 @@
 """Each organization's email branding, as themes announces it on publication (visible to that
 organization).
 
-Revision ID: notifications_0004
-Revises: notifications_0003
+Revision ID: notifications_0005
+Revises: notifications_0004
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from subgraphs.kernel.rls import isolate_by_org
 
-revision = "notifications_0004"
-down_revision = "notifications_0003"
+revision = "notifications_0005"
+down_revision = "notifications_0004"
 branch_labels = None
 depends_on = None
 
