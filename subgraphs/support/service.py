@@ -3,6 +3,7 @@ on business calendars (clocks computed by ``sla`` from each ticket's event log).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from subgraphs.billing.contract import SLA_POLICIES
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
+from subgraphs.kernel.outbox import stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
@@ -27,6 +29,7 @@ from subgraphs.notifications.contract import NotificationRequest, Recipient, sta
 from subgraphs.support import (
     assignment,
     attachments,
+    embedding,
     eventlog,
     policies,
     repository,
@@ -36,7 +39,7 @@ from subgraphs.support import (
 )
 from subgraphs.support.access import MANAGERS, managed
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
-from subgraphs.support.contract import SupportErrorCode
+from subgraphs.support.contract import EMBED_JOB, SupportErrorCode
 from subgraphs.support.escalations import Escalations
 from subgraphs.support.models import (
     Agent,
@@ -497,7 +500,24 @@ class SupportService:
             )
             await self._attach(session, ticket, None, new.attachment_ids or [])
             await record_usage(session, org_id, "tickets", 1, f"ticket:{ticket.id}")
+            await stage_job(
+                session, EMBED_JOB, str(org_id), str(ticket.id), job_id=f"{EMBED_JOB}:{ticket.id}"
+            )
         return ticket
+
+    async def embed_ticket(self, org_id: UUID, ticket_id: UUID) -> bool:
+        """Store the embedding of a ticket's title and body, for similar tickets; False when
+        the ticket is gone."""
+        caller = Caller(org_id=org_id)
+        async with self.db.transaction(caller) as session:
+            found = await session.get(Ticket, ticket_id)
+        if found is None:
+            return False
+        document = similar.document(found.title, found.body)
+        (vector,) = await asyncio.to_thread(embedding.embed, [document])
+        async with self.db.transaction(caller) as session:
+            await similar.store(session, found, vector)
+        return True
 
     async def _attach(
         self, session: AsyncSession, ticket: Ticket, comment: Comment | None, ids: list[UUID]
@@ -643,13 +663,11 @@ class SupportService:
         )
         async with self.db.transaction(caller) as session:
             viewer = await self._viewer(session, caller, org_id)
-            matches = await similar.of_text(
-                session,
-                org_id,
-                f"{words['title']} {words['body']}",
-                agent=viewer.agent,
-                user=viewer.user_id,
-                first=size,
+        document = similar.document(words["title"], words["body"])
+        (vector,) = await asyncio.to_thread(embedding.embed, [document])
+        async with self.db.transaction(caller) as session:
+            matches = await similar.of_vector(
+                session, org_id, vector, agent=viewer.agent, user=viewer.user_id, first=size
             )
             found = await self._by_ids(session, [m for m, _ in matches])
         return [(found[m], s) for m, s in matches if m in found]
