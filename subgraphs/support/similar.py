@@ -1,6 +1,7 @@
 """Similar tickets by meaning: each ticket's title and body embedded once (all-MiniLM-L6-v2, by
 a worker job) into pgvector, and the nearest by cosine distance among its organization's
-tickets the reader may see. "Charged twice" finds "billed two times"."""
+tickets the reader may see, searched exactly (see the migration support_0007 for why no HNSW
+index). "Charged twice" finds "billed two times"."""
 
 from __future__ import annotations
 
@@ -14,16 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from subgraphs.kernel.db import utcnow
 from subgraphs.support.models import Ticket
 
-# The HNSW index is read when the planner finds it cheaper; it filters after it has taken this
-# many candidates (pgvector's default is 40), so a wider net keeps a small organization's
-# neighbours in reach on a table shared with large ones.
-EF_SEARCH = 200
 NEAREST = """
   select t.id, 1 - (e.embedding <=> s.embedding) as score
   from support.ticket_embeddings e join support.tickets t on t.id = e.ticket_id
   where e.org_id = s.org_id and t.id is distinct from s.id and t.status <> 'merged'
     and (:agent or t.requester_id = :user)
-  order by e.embedding <=> s.embedding
+  order by score desc, t.number desc
   limit :first"""
 OF_TICKETS = f"""
 with s as (
@@ -61,18 +58,11 @@ async def store(session: AsyncSession, ticket: Ticket, vector: list[float]) -> N
     )
 
 
-async def _widened(session: AsyncSession) -> None:
-    await session.exec(  # type: ignore[call-overload]
-        text("select set_config('hnsw.ef_search', :ef, true)").bindparams(ef=str(EF_SEARCH))
-    )
-
-
 async def of_tickets(
     session: AsyncSession, ids: list[UUID], *, agent: bool, user: UUID | None, first: int
 ) -> dict[UUID, list[tuple[UUID, float]]]:
     """For each embedded ticket, the ids and cosine similarities of the nearest others it may
     show, nearest first."""
-    await _widened(session)
     rows = await session.exec(  # type: ignore[call-overload]
         text(OF_TICKETS).bindparams(ids=ids, agent=agent, user=user, first=first)
     )
@@ -91,7 +81,6 @@ async def of_vector(
     user: UUID | None,
     first: int,
 ) -> list[tuple[UUID, float]]:
-    await _widened(session)
     rows = await session.exec(  # type: ignore[call-overload]
         text(OF_VECTOR).bindparams(
             org=org_id, vector=_literal(vector), agent=agent, user=user, first=first

@@ -1,6 +1,11 @@
 """Similar tickets by embeddings: one all-MiniLM-L6-v2 vector of title and body per ticket, in
-pgvector with an HNSW cosine index, isolated by organization; the full-text index it replaces
-is dropped.
+pgvector, isolated by organization; the full-text index it replaces is dropped.
+
+No HNSW index: searches are always within one organization, and pgvector before 0.8 (the
+embedded server has 0.6.2) filters an HNSW scan only after taking its ``ef_search`` nearest
+rows of the whole table. Measured on 40,000 rows of 200 organizations: a filtered HNSW query
+for one organization returned no row at all. Within an organization, found by ``org_id``, the
+search is exact: 1.8 ms for 200 tickets.
 
 Revision ID: support_0007
 Revises: support_0006
@@ -26,10 +31,6 @@ def upgrade() -> None:
         " created_at timestamp with time zone not null)"
     )
     op.execute("create index ticket_embeddings_of_org on support.ticket_embeddings (org_id)")
-    op.execute(
-        "create index ticket_embeddings_nearest on support.ticket_embeddings"
-        " using hnsw (embedding vector_cosine_ops)"
-    )
     for statement in isolate_by_org("support.ticket_embeddings"):
         op.execute(statement)
     op.execute("drop index support.tickets_text")
