@@ -36,6 +36,7 @@ from subgraphs.support import (
     scanning,
     similar,
     sla,
+    triage,
 )
 from subgraphs.support.access import MANAGERS, managed
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
@@ -303,10 +304,13 @@ class SupportService:
         async with self.db.transaction(caller) as session:
             viewer, ticket = await self._ticket(session, caller, ticket_id)
             require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents assign tickets.")
-            team = await session.get(Team, team_id)
-            team = existing(team if team and team.org_id == ticket.org_id else None, "team")
-            await assignment.assign(session, ticket, team, link=self.ticket_link(ticket))
+            await self._assign_to_team(session, ticket, team_id)
         return ticket
+
+    async def _assign_to_team(self, session: AsyncSession, ticket: Ticket, team_id: UUID) -> None:
+        team = await session.get(Team, team_id)
+        team = existing(team if team and team.org_id == ticket.org_id else None, "team")
+        await assignment.assign(session, ticket, team, link=self.ticket_link(ticket))
 
     async def _is_agent(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> bool:
         return await session.get(Agent, (org_id, user_id)) is not None
@@ -850,9 +854,47 @@ class SupportService:
             elif changes.assignee_id is not None and changes.assignee_id != ticket.assignee_id:
                 await self._check_assignee(session, ticket.org_id, changes.assignee_id)
                 ticket.assignee_id = changes.assignee_id
-            if changes.priority is not None and changes.priority.value != ticket.priority:
-                ticket.priority = changes.priority.value
-                await self._record(session, ticket, "priority", {"to": ticket.priority})
+            if changes.priority is not None:
+                await self._reprioritize(session, ticket, changes.priority)
+            session.add(ticket)
+        return ticket
+
+    async def _reprioritize(
+        self, session: AsyncSession, ticket: Ticket, priority: Priority
+    ) -> None:
+        if priority.value != ticket.priority:
+            ticket.priority = priority.value
+            await self._record(session, ticket, "priority", {"to": ticket.priority})
+
+    async def suggest_triage(self, org_id: UUID, ticket_id: UUID) -> triage.Suggestion:
+        """What the nearest settled tickets suggest for a ticket, embedded first."""
+        require(
+            await self.embed_ticket(org_id, ticket_id),
+            ErrorCode.NOT_FOUND,
+            "Unknown ticket.",
+            "ticketId",
+        )
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            matches = await similar.of_tickets(
+                session, [ticket_id], agent=True, user=None, first=triage.NEIGHBOURS, settled=True
+            )
+            nearest = matches.get(ticket_id, [])
+            found = await self._by_ids(session, [m for m, _ in nearest])
+        return triage.suggest([(found[m], score) for m, score in nearest if m in found])
+
+    async def apply_triage(
+        self, caller: Caller, ticket_id: UUID, suggestion: triage.Suggestion
+    ) -> Ticket:
+        """An agent's approval of a suggestion: its priority, its tags added, its team's
+        round-robin, all or nothing."""
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents change a ticket.")
+            ticket.tags = _tags([*ticket.tags, *suggestion.tags])
+            if suggestion.priority is not None:
+                await self._reprioritize(session, ticket, Priority(suggestion.priority))
+            if suggestion.team_id is not None:
+                await self._assign_to_team(session, ticket, suggestion.team_id)
             session.add(ticket)
         return ticket
 

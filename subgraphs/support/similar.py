@@ -20,6 +20,7 @@ NEAREST = """
   from support.ticket_embeddings e join support.tickets t on t.id = e.ticket_id
   where e.org_id = s.org_id and t.id is distinct from s.id and t.status <> 'merged'
     and (:agent or t.requester_id = :user)
+    and (not :settled or t.status in ('resolved', 'closed'))
   order by score desc, t.number desc
   limit :first"""
 OF_TICKETS = f"""
@@ -59,12 +60,18 @@ async def store(session: AsyncSession, ticket: Ticket, vector: list[float]) -> N
 
 
 async def of_tickets(
-    session: AsyncSession, ids: list[UUID], *, agent: bool, user: UUID | None, first: int
+    session: AsyncSession,
+    ids: list[UUID],
+    *,
+    agent: bool,
+    user: UUID | None,
+    first: int,
+    settled: bool = False,
 ) -> dict[UUID, list[tuple[UUID, float]]]:
     """For each embedded ticket, the ids and cosine similarities of the nearest others it may
-    show, nearest first."""
+    show (only resolved or closed ones if ``settled``), nearest first."""
     rows = await session.exec(  # type: ignore[call-overload]
-        text(OF_TICKETS).bindparams(ids=ids, agent=agent, user=user, first=first)
+        text(OF_TICKETS).bindparams(ids=ids, agent=agent, user=user, first=first, settled=settled)
     )
     found: dict[UUID, list[tuple[UUID, float]]] = {}
     for source, match, score in rows:
@@ -83,7 +90,7 @@ async def of_vector(
 ) -> list[tuple[UUID, float]]:
     rows = await session.exec(  # type: ignore[call-overload]
         text(OF_VECTOR).bindparams(
-            org=org_id, vector=_literal(vector), agent=agent, user=user, first=first
+            org=org_id, vector=_literal(vector), agent=agent, user=user, first=first, settled=False
         )
     )
     return [(match, float(score)) for match, score in rows]
