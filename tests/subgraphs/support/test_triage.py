@@ -101,7 +101,7 @@ async def _triaged(
     resumed = await workers_subgraph.run(RESUME, {"input": decide}, approver)
     assert resumed["resumeJob"]["errors"] == []
     done = await until(jobs, org.id, job_id, Status.SUCCEEDED, Status.FAILED, within=60)
-    assert done.status == "succeeded", done.error
+    assert done.status == "succeeded", done.error_message
     after = (await support.run(READ, {"id": new["id"]}, org.owner()))["ticket"]
     return asked["payload"], after, billing
 
