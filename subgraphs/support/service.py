@@ -140,6 +140,12 @@ def sanitized(body: str, field: str = "body") -> str:
     return clean
 
 
+async def _embedded(title: str, body: str) -> list[float]:
+    """The embedding of a ticket's text, computed off the event loop."""
+    (vector,) = await asyncio.to_thread(embedding.embed, [similar.document(title, body)])
+    return vector
+
+
 def _tags(values: list[str]) -> list[str]:
     tags = sorted({validation.text(t, "tags", max_length=50).lower() for t in values})
     require(len(tags) <= MAX_TAGS, ErrorCode.INVALID_INPUT, f"At most {MAX_TAGS} tags.", "tags")
@@ -517,8 +523,7 @@ class SupportService:
             found = await session.get(Ticket, ticket_id)
         if found is None:
             return False
-        document = similar.document(found.title, found.body)
-        (vector,) = await asyncio.to_thread(embedding.embed, [document])
+        vector = await _embedded(found.title, found.body)
         async with self.db.transaction(caller) as session:
             await similar.store(session, found, vector)
         return True
@@ -667,8 +672,7 @@ class SupportService:
         )
         async with self.db.transaction(caller) as session:
             viewer = await self._viewer(session, caller, org_id)
-        document = similar.document(words["title"], words["body"])
-        (vector,) = await asyncio.to_thread(embedding.embed, [document])
+        vector = await _embedded(words["title"], words["body"])
         async with self.db.transaction(caller) as session:
             matches = await similar.of_vector(
                 session, org_id, vector, agent=viewer.agent, user=viewer.user_id, first=size
