@@ -14,11 +14,18 @@ Revises: support_0006
 from alembic import op
 
 from subgraphs.kernel.rls import isolate_by_org
+from subgraphs.support.contract import EMBED_JOB
 
 revision = "support_0007"
 down_revision = "support_0006"
 branch_labels = None
 depends_on = None
+
+BACKFILL = f"""
+insert into outbox.messages (id, kind, target, job_id, payload, created_at)
+select gen_random_uuid(), 'job', '{EMBED_JOB}', '{EMBED_JOB}:' || id,
+  jsonb_build_array(org_id::text, id::text), now()
+from support.tickets"""  # noqa: S608 - built from a constant
 
 
 def upgrade() -> None:
@@ -34,6 +41,9 @@ def upgrade() -> None:
     for statement in isolate_by_org("support.ticket_embeddings"):
         op.execute(statement)
     op.execute("drop index support.tickets_text")
+    # the tickets of before are embedded by the worker, as new ones are: one job each, through
+    # the outbox (the arguments and job id stage_job gives EMBED_JOB)
+    op.execute(BACKFILL)
 
 
 def downgrade() -> None:
