@@ -51,7 +51,7 @@ def load() -> Model:
 
 
 def embed(texts: list[str]) -> list[list[float]]:
-    """One unit vector of ``DIMENSIONS`` floats per text. Blocking (about 20 ms a text): call it
+    """One unit vector of ``DIMENSIONS`` floats per text. Blocking (40 to 60 ms a ticket): call it
     off the event loop."""
     model = load()
     # matrices of a few dozen rows: a pool of BLAS threads only contends with the process's
