@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test test-repeat test-random mutate lint install clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps -r requirements-no-deps.txt
 	$(BIN)/python -m router.graphiql
 	touch $(STAMP)
 

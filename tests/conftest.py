@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 from core.caller import Caller
 from core.caller_context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import Database, async_url
-from subgraphs.kernel.migrations import migrate
+from subgraphs.kernel.migrations import MissingExtension, migrate
 from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, on_database, start_stack
@@ -61,10 +61,19 @@ async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformS
     name = f"vetrai_test_{secrets.token_hex(4)}"
     url = await create_database(server_settings.core.database_url, name)
     mine = on_database(server_settings, name)
-    await asyncio.to_thread(migrate, url, all_migrations(), logins(mine))
+    try:
+        await asyncio.to_thread(migrate, url, all_migrations(), logins(mine))
+    except MissingExtension as exc:  # said once, rather than by every test that needs the database
+        await _drop_database(server_settings, name)
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     # A queue of our own: workers of other test runs on the same Redis must not take our jobs.
     queue = f"vetrai:test:{name}"
     yield mine.replace(queue_name=queue)
+    await _drop_database(server_settings, name)
+
+
+async def _drop_database(server_settings: PlatformSettings, name: str) -> None:
+    assert server_settings.core.database_url
     engine = create_async_engine(
         async_url(server_settings.core.database_url),
         poolclass=NullPool,

@@ -16,7 +16,7 @@ from router.compose import command as compose_command
 from router.compose.compose import compose
 from router.config import ConfigError, RouterConfig, load_config
 from subgraphs.billing import command as billing_command
-from subgraphs.kernel.migrations import migrate
+from subgraphs.kernel.migrations import MissingExtension, migrate
 from vetrai import checks, docs
 from vetrai.devstack import Stack, start_stack
 from vetrai.platform import (
@@ -66,7 +66,12 @@ def _prepare(settings: PlatformSettings, *, migrations: bool, extras: bool = Fal
         _say("applying migrations")
         s = stack.settings
         assert s.core.database_url is not None  # noqa: S101 - start_stack always resolves it
-        migrate(s.core.database_url, all_migrations(), logins(s))
+        try:
+            migrate(s.core.database_url, all_migrations(), logins(s))
+        except MissingExtension as exc:
+            stack.stop()
+            print(f"vetrai: {exc}", file=sys.stderr)
+            sys.exit(2)
     return stack
 
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -28,10 +28,16 @@ _ALEMBIC = Path(__file__).parent / "alembic"
 
 @dataclass(frozen=True)
 class MigrationSet:
-    """The migrations of one schema (a subgraph's, or the retired outbox's)."""
+    """The migrations of one schema (a subgraph's, or the retired outbox's), and the PostgreSQL
+    extensions they create, each with where to get it."""
 
     schema: str
     versions: Path
+    extensions: dict[str, str] = field(default_factory=dict)
+
+
+class MissingExtension(Exception):
+    """The server cannot create an extension a schema needs; nothing was migrated."""
 
 
 # The one application role every subgraph shared before each logged in as its own.
@@ -172,10 +178,30 @@ async def _grant(url: str, logins: Sequence[Login]) -> None:
     await engine.dispose()
 
 
+async def _require_extensions(url: str, sets: list[MigrationSet]) -> None:
+    needed = {name: (s.schema, how) for s in sets for name, how in s.extensions.items()}
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("select name from pg_available_extensions where name = any(:names)"),
+            {"names": list(needed)},
+        )
+        available = set(rows.scalars())
+    await engine.dispose()
+    for name, (schema, how) in needed.items():
+        if name not in available:
+            server = make_url(url)
+            raise MissingExtension(
+                f"PostgreSQL at {server.host}:{server.port or 5432} has no extension {name!r},"
+                f" which the {schema} schema needs: {how}"
+            )
+
+
 def migrate(url: str, sets: list[MigrationSet], logins: Sequence[Login]) -> None:
     """Bring every schema to its latest revision and every login to its rights; safe to run
     again. ``url`` logs in as the tables' owner, who needs CREATEROLE. Blocks: call from a
-    thread."""
+    thread. Raises ``MissingExtension``, before any change, when the server lacks one."""
+    asyncio.run(_require_extensions(url, sets))
     schemas = [s.schema for s in sets]
     asyncio.run(_prepare(url, schemas, logins))
     for migrations in sets:

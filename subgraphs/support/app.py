@@ -13,6 +13,12 @@ from subgraphs.support.service import SupportService
 from subgraphs.support.settings import Settings
 from subgraphs.support.tasks import JOBS
 
+# similar tickets are found by their embeddings, in pgvector
+PGVECTOR = (
+    "install pgvector on that server (Debian: postgresql-<version>-pgvector; compose's"
+    " pgvector/pgvector image has it), or leave DATABASE_URL unset for the embedded server"
+)
+
 
 def services(runtime: Runtime, settings: Settings) -> SupportService:
     storage = Storage.from_settings(settings.storage) if settings.storage.minio_endpoint else None
@@ -24,6 +30,10 @@ DOMAIN = Domain(
     port=8005,
     schema=schema,
     services=services,
-    migrations=MigrationSet("support", Path(__file__).parent / "migrations"),
+    migrations=MigrationSet(
+        "support",
+        Path(__file__).parent / "migrations",
+        extensions={"vector": PGVECTOR},
+    ),
     jobs=JOBS,
 )

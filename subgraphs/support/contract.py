@@ -7,6 +7,7 @@ from subgraphs.kernel.errors import Code
 
 SLA_WATCH_JOB = "support_sla_watch"
 SCAN_JOB = "support_scan_attachment"
+EMBED_JOB = "support_embed_ticket"
 
 
 class SupportErrorCode(Code):

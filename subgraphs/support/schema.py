@@ -463,7 +463,10 @@ class Ticket:
             total_count=len(every),
         )
 
-    @strawberry.field(description="Tickets of the organization with the most words in common.")
+    @strawberry.field(
+        description="Tickets of the organization nearest in meaning (embeddings of title and"
+        " body), most alike first; empty until the worker has embedded this ticket."
+    )
     async def similar(
         self,
         info: Info,
@@ -490,9 +493,11 @@ class Ticket:
         return TicketSla.of(found) if found and (found.policy or found.timeline) else None
 
 
-@strawberry.type(description="A ticket like another, and how alike (0 to 1, full-text rank).")
+@strawberry.type(description="A ticket like another, and how alike.")
 class SimilarTicket:
-    score: float = strawberry.field(description="How alike, 0 to 1.")
+    score: float = strawberry.field(
+        description="Cosine similarity of the two embeddings: 1 the same meaning, near 0 unrelated."
+    )
     ticket: Ticket = strawberry.field(description="The similar ticket.")
 
 

@@ -3,6 +3,7 @@ on business calendars (clocks computed by ``sla`` from each ticket's event log).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from subgraphs.billing.contract import SLA_POLICIES
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
+from subgraphs.kernel.outbox import stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
 from subgraphs.kernel.tokens import new_token, token_hash
@@ -27,16 +29,18 @@ from subgraphs.notifications.contract import NotificationRequest, Recipient, sta
 from subgraphs.support import (
     assignment,
     attachments,
+    embedding,
     eventlog,
     policies,
     repository,
     scanning,
     similar,
     sla,
+    triage,
 )
 from subgraphs.support.access import MANAGERS, managed
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
-from subgraphs.support.contract import SupportErrorCode
+from subgraphs.support.contract import EMBED_JOB, SupportErrorCode
 from subgraphs.support.escalations import Escalations
 from subgraphs.support.models import (
     Agent,
@@ -134,6 +138,12 @@ def sanitized(body: str, field: str = "body") -> str:
         field,
     )
     return clean
+
+
+async def _embedded(title: str, body: str) -> list[float]:
+    """The embedding of a ticket's text, computed off the event loop."""
+    (vector,) = await asyncio.to_thread(embedding.embed, [similar.document(title, body)])
+    return vector
 
 
 def _tags(values: list[str]) -> list[str]:
@@ -300,10 +310,13 @@ class SupportService:
         async with self.db.transaction(caller) as session:
             viewer, ticket = await self._ticket(session, caller, ticket_id)
             require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents assign tickets.")
-            team = await session.get(Team, team_id)
-            team = existing(team if team and team.org_id == ticket.org_id else None, "team")
-            await assignment.assign(session, ticket, team, link=self.ticket_link(ticket))
+            await self._assign_to_team(session, ticket, team_id)
         return ticket
+
+    async def _assign_to_team(self, session: AsyncSession, ticket: Ticket, team_id: UUID) -> None:
+        team = await session.get(Team, team_id)
+        team = existing(team if team and team.org_id == ticket.org_id else None, "team")
+        await assignment.assign(session, ticket, team, link=self.ticket_link(ticket))
 
     async def _is_agent(self, session: AsyncSession, org_id: UUID, user_id: UUID) -> bool:
         return await session.get(Agent, (org_id, user_id)) is not None
@@ -497,7 +510,23 @@ class SupportService:
             )
             await self._attach(session, ticket, None, new.attachment_ids or [])
             await record_usage(session, org_id, "tickets", 1, f"ticket:{ticket.id}")
+            await stage_job(
+                session, EMBED_JOB, str(org_id), str(ticket.id), job_id=f"{EMBED_JOB}:{ticket.id}"
+            )
         return ticket
+
+    async def embed_ticket(self, org_id: UUID, ticket_id: UUID) -> bool:
+        """Store the embedding of a ticket's title and body, for similar tickets; False when
+        the ticket is gone."""
+        caller = Caller(org_id=org_id)
+        async with self.db.transaction(caller) as session:
+            found = await session.get(Ticket, ticket_id)
+        if found is None:
+            return False
+        vector = await _embedded(found.title, found.body)
+        async with self.db.transaction(caller) as session:
+            await similar.store(session, found, vector)
+        return True
 
     async def _attach(
         self, session: AsyncSession, ticket: Ticket, comment: Comment | None, ids: list[UUID]
@@ -643,13 +672,10 @@ class SupportService:
         )
         async with self.db.transaction(caller) as session:
             viewer = await self._viewer(session, caller, org_id)
-            matches = await similar.of_text(
-                session,
-                org_id,
-                f"{words['title']} {words['body']}",
-                agent=viewer.agent,
-                user=viewer.user_id,
-                first=size,
+        vector = await _embedded(words["title"], words["body"])
+        async with self.db.transaction(caller) as session:
+            matches = await similar.of_vector(
+                session, org_id, vector, agent=viewer.agent, user=viewer.user_id, first=size
             )
             found = await self._by_ids(session, [m for m, _ in matches])
         return [(found[m], s) for m, s in matches if m in found]
@@ -832,9 +858,47 @@ class SupportService:
             elif changes.assignee_id is not None and changes.assignee_id != ticket.assignee_id:
                 await self._check_assignee(session, ticket.org_id, changes.assignee_id)
                 ticket.assignee_id = changes.assignee_id
-            if changes.priority is not None and changes.priority.value != ticket.priority:
-                ticket.priority = changes.priority.value
-                await self._record(session, ticket, "priority", {"to": ticket.priority})
+            if changes.priority is not None:
+                await self._reprioritize(session, ticket, changes.priority)
+            session.add(ticket)
+        return ticket
+
+    async def _reprioritize(
+        self, session: AsyncSession, ticket: Ticket, priority: Priority
+    ) -> None:
+        if priority.value != ticket.priority:
+            ticket.priority = priority.value
+            await self._record(session, ticket, "priority", {"to": ticket.priority})
+
+    async def suggest_triage(self, org_id: UUID, ticket_id: UUID) -> triage.Suggestion:
+        """What the nearest settled tickets suggest for a ticket, embedded first."""
+        require(
+            await self.embed_ticket(org_id, ticket_id),
+            ErrorCode.NOT_FOUND,
+            "Unknown ticket.",
+            "ticketId",
+        )
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            matches = await similar.of_tickets(
+                session, [ticket_id], agent=True, user=None, first=triage.NEIGHBOURS, settled=True
+            )
+            nearest = matches.get(ticket_id, [])
+            found = await self._by_ids(session, [m for m, _ in nearest])
+        return triage.suggest([(found[m], score) for m, score in nearest if m in found])
+
+    async def apply_triage(
+        self, caller: Caller, ticket_id: UUID, suggestion: triage.Suggestion
+    ) -> Ticket:
+        """An agent's approval of a suggestion: its priority, its tags added, its team's
+        round-robin, all or nothing."""
+        async with self.db.transaction(caller) as session:
+            viewer, ticket = await self._ticket(session, caller, ticket_id)
+            require(viewer.agent, ErrorCode.FORBIDDEN, "Only agents change a ticket.")
+            ticket.tags = _tags([*ticket.tags, *suggestion.tags])
+            if suggestion.priority is not None:
+                await self._reprioritize(session, ticket, Priority(suggestion.priority))
+            if suggestion.team_id is not None:
+                await self._assign_to_team(session, ticket, suggestion.team_id)
             session.add(ticket)
         return ticket
 

@@ -1,4 +1,5 @@
-"""ARQ jobs of support: the SLA watch every minute, and the virus scan of each attachment."""
+"""ARQ jobs of support: the SLA watch every minute, the virus scan of each attachment, and
+the embedding of each new ticket."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from arq.worker import Function, Retry, func
 from subgraphs.kernel.db import Database
 from subgraphs.kernel.domain import Jobs, retried_if_unavailable
 from subgraphs.kernel.storage import Storage, StorageError
-from subgraphs.support.contract import SCAN_JOB, SLA_WATCH_JOB
+from subgraphs.support.contract import EMBED_JOB, SCAN_JOB, SLA_WATCH_JOB
 from subgraphs.support.scanning import ScanFailed
 from subgraphs.support.service import SupportService
 from subgraphs.support.settings import Settings
@@ -36,8 +37,17 @@ async def scan_attachment(ctx: Ctx, org_id: str, attachment_id: str) -> str:
         raise Retry(defer=ctx["job_try"] * 5) from exc
 
 
+async def embed_ticket(ctx: Ctx, org_id: str, ticket_id: str) -> bool:
+    service: SupportService = ctx["support"]
+    async with retried_if_unavailable(ctx):
+        return await service.embed_ticket(UUID(org_id), UUID(ticket_id))
+
+
 def functions(_: Settings) -> list[Function]:
-    return [func(scan_attachment, name=SCAN_JOB, max_tries=20)]
+    return [
+        func(scan_attachment, name=SCAN_JOB, max_tries=20),
+        func(embed_ticket, name=EMBED_JOB, max_tries=5),
+    ]
 
 
 def cron_jobs(_: Settings) -> list[CronJob]:

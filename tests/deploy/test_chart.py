@@ -31,6 +31,7 @@ REQUIRED: dict[str, Any] = {
 EVERYTHING = {
     **REQUIRED,
     "smtp": {"host": "smtp.example.com", "username": "vetrai", "password": "placeholder"},
+    "clamd": {"host": "clamd.example.com", "port": 3310},
 }
 # the oldest Kubernetes the chart supports (Chart.yaml's kubeVersion) and the newest known
 KUBERNETES_VERSIONS = ["1.25.0", kubernetes_validate.latest_version()]
@@ -158,6 +159,17 @@ def test_every_environment_variable_is_a_setting(objects: list[dict[str, Any]]) 
                 names |= set(sources[(kind, ref["name"])])
     assert names - setting_names() == set()
     assert {"DATABASE_URL", "REDIS_URL", "VETRAI_CONTEXT_KEY", "ROUTER_SUBGRAPH_URLS"} <= names
+
+
+def test_attachments_are_scanned_by_the_clamd_given() -> None:
+    def environment(values: dict[str, Any]) -> dict[str, str]:
+        configs = by_kind(render_chart(values), "ConfigMap")
+        data: dict[str, str] = configs["demo-vetrai-env"]["data"]
+        return data
+
+    given = environment(EVERYTHING)
+    assert (given["CLAMD_HOST"], given["CLAMD_PORT"]) == ("clamd.example.com", "3310")
+    assert "CLAMD_HOST" not in environment(REQUIRED)
 
 
 def test_router_config_names_every_subgraph_service(objects: list[dict[str, Any]]) -> None:

@@ -146,6 +146,17 @@ def test_backing_services_have_health_checks_and_data_volumes(compose: dict[str,
         assert f"{name}:{mount}" in services[name]["volumes"]
 
 
+def test_support_and_the_worker_scan_attachments_with_clamd(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["clamd"]["image"].startswith("clamav/clamav:")
+    assert services["clamd"]["healthcheck"]["test"][0] == "CMD"
+    assert "clamav:/var/lib/clamav" in services["clamd"]["volumes"]
+    for name in ("support", "worker"):
+        environment = services[name]["environment"]
+        assert (environment["CLAMD_HOST"], environment["CLAMD_PORT"]) == ("clamd", "3310")
+    assert services["worker"]["environment"]["MINIO_ENDPOINT"] == "minio:9000"
+
+
 def test_prometheus_scrapes_the_router_every_subgraph_and_the_worker() -> None:
     config = yaml.safe_load((ROOT / "docker" / "prometheus" / "prometheus.yml").read_text())
     targets = {

@@ -78,6 +78,18 @@ async def set_status(support: SignedClient, caller: Caller, ticket_id: str, stat
     return data["setTicketStatus"]
 
 
+async def embedded(owner_engine: AsyncEngine, ticket_ids: list[str]) -> None:
+    """Once the worker has stored the embeddings of these tickets."""
+    query = text("select count(*) from support.ticket_embeddings where ticket_id = any(:ids)")
+    ids = [UUID(i) for i in ticket_ids]
+    for _ in range(3000):  # 60 s: the first job of a worker loads the model
+        async with owner_engine.connect() as connection:
+            if await connection.scalar(query, {"ids": ids}) == len(ids):
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the worker embedded not all of {len(ids)} tickets")
+
+
 def codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(e["code"], e.get("field")) for e in payload["errors"]]
 

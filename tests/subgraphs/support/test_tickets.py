@@ -302,5 +302,5 @@ async def test_every_support_table_forces_row_security(owner_engine: AsyncEngine
     )
     async with owner_engine.connect() as connection:
         tables: dict[str, bool] = dict((await connection.execute(query)).all())
-    assert len(tables) == 13
+    assert len(tables) == 14
     assert all(tables.values()), tables
