@@ -9,12 +9,16 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from arq.cron import CronJob
+from arq.worker import Worker
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -135,14 +139,60 @@ async def subgraph_client(name: str, settings: PlatformSettings) -> AsyncIterato
     await app.state.runtime.redis.aclose()
 
 
+# The session's worker and its task, while it runs (see ``worker``).
+SESSION_WORKER = pytest.StashKey[tuple[Worker, "asyncio.Task[None]"]]()
+# How far from the clock's next slot a cron job's next run may be when the clock was not moved.
+CRON_SLACK = timedelta(seconds=2)
+
+
 @pytest.fixture(scope="session")
-async def worker(settings: PlatformSettings) -> AsyncIterator[None]:
-    """A real ARQ worker on the session's queue, running beside the tests (emails need it)."""
+async def worker(settings: PlatformSettings, request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """A real ARQ worker on the session's queue, running beside the tests (emails need it).
+
+    It runs in the tests' own process, so a test moving the clock (time-machine) moves the
+    worker's clock too: ARQ schedules a cron job's first run from the clock it first reads, then
+    every later run from the one before. Yielded once its cron jobs are scheduled, so never
+    from a travelled clock; ``the_session_worker_runs_on_the_real_clock`` puts them back after
+    a test that moved them."""
     running = workers.create_worker(settings, poll_delay=0.02)
     task = asyncio.create_task(workers.run(running))
+    async with asyncio.timeout(PROCESS_START_SECONDS):
+        while not all(cron.next_run for cron in running.cron_jobs):
+            assert not task.done(), "the session's worker stopped at its start"
+            await asyncio.sleep(0.01)
+    request.config.stash[SESSION_WORKER] = running, task
     yield
+    del request.config.stash[SESSION_WORKER]
     workers.stop(running)
     await task
+
+
+@pytest.fixture(autouse=True)
+def the_session_worker_runs_on_the_real_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test: the session's worker still runs (a test waiting on a stopped worker
+    only times out), and a clock the test moved has not left its cron jobs scheduled far from
+    the real clock. Moved back at the worker's start, ARQ would queue every slot missed since,
+    one per poll, for the rest of the session (months of a 5 s sweep); moved forward, no cron
+    job would run until the clock catches up."""
+    yield
+    found = request.config.stash.get(SESSION_WORKER, None)
+    if found is None:
+        return
+    running, task = found
+    assert not task.done(), f"the session's worker stopped: {task}"
+    now = datetime.now(tz=running.timezone)
+    for cron in running.cron_jobs:
+        earliest, latest = _slot_after(cron, now - CRON_SLACK), _slot_after(cron, now + CRON_SLACK)
+        if cron.next_run and not earliest <= cron.next_run <= latest:
+            cron.next_run = None  # ARQ schedules it again from the clock at its next poll
+
+
+def _slot_after(cron: CronJob, moment: datetime) -> datetime:
+    probe = replace(cron)
+    probe.calculate_next(moment)
+    slot: datetime | None = probe.next_run
+    assert slot is not None
+    return slot
 
 
 async def emailed(owner_engine: AsyncEngine, address: str, template_key: str) -> str:

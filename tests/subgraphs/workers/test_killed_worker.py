@@ -78,9 +78,12 @@ async def test_a_run_of_a_killed_worker_goes_on_from_its_checkpoint(
         await jobs.redis.set(gate_key(thread), 1, ex=120)
         rescuer = workers.create_worker(fast, poll_delay=0.05)
         running = asyncio.create_task(workers.run(rescuer))
-        done = await until(service, org, job.id, Status.SUCCEEDED, Status.FAILED, within=60)
-        workers.stop(rescuer)
-        await running
+        try:
+            done = await until(service, org, job.id, Status.SUCCEEDED, Status.FAILED, within=60)
+        finally:
+            # Left running, its outbox relay would take the session's waiting messages to its queue.
+            workers.stop(rescuer)
+            await running
     finally:
         if doomed.returncode is None:
             doomed.kill()

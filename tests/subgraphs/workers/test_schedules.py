@@ -103,8 +103,8 @@ def test_next_runs_keep_local_time_across_daylight_saving_changes() -> None:
     assert next_slot(nightly, BERLIN, repeated) == _at("2027-11-01T01:30:00Z")  # ... only
 
 
-# Clocks are moved back only: the session's worker computes its cron times from the clock, and
-# a clock moved forward and back would leave them in the future.
+# The session's worker reads the moved clock too: tests/conftest.py schedules its cron jobs
+# before any test can move it, and again after a test that moved it.
 @pytest.mark.parametrize(
     ("today", "first"),
     [
