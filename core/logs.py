@@ -12,6 +12,7 @@ import orjson
 
 from core.tracing import current_trace_id
 
+URL_LOGGERS = ("httpx", "httpcore")
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _make_record = logging.getLogRecordFactory()
 
@@ -51,3 +52,7 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True
+    # Their INFO and DEBUG lines print whole URLs, and some of ours carry a token in the path
+    # (approval and rating links the router forwards).
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
