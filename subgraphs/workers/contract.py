@@ -17,6 +17,10 @@ from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
 WORKFLOW_KIND = "workflow"
+# The plan entitlement that bounds how many jobs of an organization run at once, and how many
+# when nobody says what the plan grants (a job another domain or a schedule starts).
+CONCURRENT_JOBS = "concurrent_jobs"
+DEFAULT_CONCURRENT_JOBS = 2
 
 
 class WorkersErrorCode(Code):
@@ -53,7 +57,9 @@ class Multitask(enum.StrEnum):
 
 @dataclass(frozen=True)
 class JobRequest:
-    """A job of a registered kind for an organization; handled once per idempotency key."""
+    """A job of a registered kind for an organization; handled once per idempotency key.
+    ``concurrency_limit``: it starts while fewer of its organization's jobs run (the plan's
+    ``concurrent_jobs`` of the caller who started it; None: no limit)."""
 
     kind: str
     org_id: UUID
@@ -62,6 +68,7 @@ class JobRequest:
     created_by: UUID | None = None
     concurrency_key: str | None = None
     multitask: Multitask = Multitask.ENQUEUE
+    concurrency_limit: int | None = DEFAULT_CONCURRENT_JOBS
 
     def as_job(self) -> dict[str, Any]:
         """Plain values only, so any worker version can read the job."""
@@ -81,6 +88,7 @@ class JobRequest:
             created_by=UUID(values["created_by"]) if values["created_by"] else None,
             concurrency_key=values["concurrency_key"],
             multitask=Multitask(values["multitask"]),
+            concurrency_limit=values.get("concurrency_limit", DEFAULT_CONCURRENT_JOBS),
         )
 
 

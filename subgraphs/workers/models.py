@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
+from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS
 
 MAX_LOG_LINES = 200
 
@@ -43,6 +44,8 @@ class Job(SQLModel, table=True):
     created_by: UUID | None = None
     idempotency_key: str = Field(max_length=200)
     concurrency_key: str | None = Field(default=None, max_length=200)
+    # How many of the organization's jobs may run for it to start (None: any number).
+    concurrency_limit: int | None = DEFAULT_CONCURRENT_JOBS
     status: str = Field(default=Status.QUEUED.value, max_length=16)
     attempt: int = 0
     max_attempts: int = 1

@@ -128,11 +128,10 @@ def _longest(service: JobService, kind: Kind, job: Job) -> float:
 
 async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> None:
     """Round after round, hand ARQ the jobs the fair queue lets start; idle, wait for work."""
-    limit = service.settings.workers.job_concurrency_per_org
     queue = service.settings.core.queue_name
     while not stop.is_set():
         try:
-            handed = await service.queue.round(limit)
+            handed = await service.queue.round()
             for job in handed:
                 run_id = f"{RUN_JOB}:{job.job_id}:{uuid4().hex}"
                 await arq.set(service.queue.runner_key(job.job_id), run_id, ex=86400)
