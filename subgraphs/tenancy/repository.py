@@ -43,9 +43,12 @@ async def organizations_of(session: AsyncSession, user_id: UUID | None) -> list[
     return [org for _, org in rows]
 
 
-async def member_ids(session: AsyncSession, org_id: UUID) -> list[UUID]:
-    rows = await session.exec(select(Membership.user_id).where(Membership.org_id == org_id))
-    return list(rows)
+async def member_roles(session: AsyncSession, org_id: UUID) -> dict[UUID, str]:
+    """Each member of the organization with their role."""
+    rows = await session.exec(
+        select(Membership.user_id, Membership.role).where(Membership.org_id == org_id)
+    )
+    return dict(rows.all())
 
 
 async def memberships_of(

@@ -33,6 +33,7 @@ from subgraphs.tenancy.contract import MembershipEvent, TenancyErrorCode, stage_
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 from subgraphs.tenancy.settings import Settings
 from subgraphs.themes.contract import stage_slug
+from subgraphs.workers.contract import stage_members as stage_workers_members
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
@@ -140,7 +141,7 @@ class TenancyService:
                 session.add(Membership(org_id=org.id, user_id=user_id, role=Role.OWNER.value))
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
-                await self._announce(session, org.id, [user_id])
+                await self._announce(session, org.id, {user_id: Role.OWNER.value})
                 await stage_slug(session, org.id, org.slug, org.updated_at)
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
@@ -173,7 +174,7 @@ class TenancyService:
         async with self.db.transaction(caller) as session:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
-            await self._announce(session, org_id, [])
+            await self._announce(session, org_id, {})
             await stage_slug(session, org_id, None, utcnow())
             # Routers stop honouring the organization's API keys at once.
             gone = {"event": "organization_deleted", "org_id": str(org_id)}
@@ -227,11 +228,15 @@ class TenancyService:
 
     # members -----------------------------------------------------------------------------------
 
-    async def _announce(self, session: AsyncSession, org_id: UUID, members: list[UUID]) -> None:
-        """Once the change is committed, tell notifications and auth who the members are now."""
+    async def _announce(
+        self, session: AsyncSession, org_id: UUID, members: dict[UUID, str]
+    ) -> None:
+        """Once the change is committed, tell notifications and auth who the members are now,
+        and workers their roles too (its approvals go to role holders)."""
         as_of = utcnow()
-        await stage_members(session, org_id, members, as_of)
-        await stage_auth_members(session, org_id, members, as_of)
+        await stage_members(session, org_id, list(members), as_of)
+        await stage_auth_members(session, org_id, list(members), as_of)
+        await stage_workers_members(session, org_id, members, as_of)
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -256,6 +261,8 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             target.role = role.value
             session.add(target)
+            await session.flush()
+            await self._announce(session, org_id, await repository.member_roles(session, org_id))
             await stage_membership_change(session, MembershipEvent.ROLE_CHANGED, org_id, user_id)
             return target
 
@@ -279,7 +286,7 @@ class TenancyService:
                 await self._keep_an_owner(session, org_id)
             await session.delete(target)
             await session.flush()
-            await self._announce(session, org_id, await repository.member_ids(session, org_id))
+            await self._announce(session, org_id, await repository.member_roles(session, org_id))
             await stage_membership_change(session, MembershipEvent.MEMBER_REMOVED, org_id, user_id)
 
     # invitations -------------------------------------------------------------------------------
@@ -348,7 +355,8 @@ class TenancyService:
                 )
                 await session.flush()
                 org = existing(await session.get(Organization, invitation.org_id), "organization")
-                await self._announce(session, org.id, await repository.member_ids(session, org.id))
+                members = await repository.member_roles(session, org.id)
+                await self._announce(session, org.id, members)
         except IntegrityError:
             raise Rejected.one(
                 TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."

@@ -1,12 +1,14 @@
 """What other parties may know of workers: how a domain starts a job (an ARQ job through the
-outbox, once per idempotency key), how a workflow declares who approves its interrupts, the
-channel of a job's live status, and the codes."""
+outbox, once per idempotency key), how tenancy tells it who the members of an organization are
+and their roles, how a workflow declares who approves its interrupts, the channel of a job's
+live status, and the codes."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +18,7 @@ from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
+MEMBERS_JOB = "workers.organization_members"
 WORKFLOW_KIND = "workflow"
 # The plan entitlement that bounds how many jobs of an organization run at once, and how many
 # when nobody says what the plan grants (a job another domain or a schedule starts).
@@ -98,6 +101,16 @@ async def start_job(session: AsyncSession, request: JobRequest) -> None:
     await stage_job(session, START_JOB, request.as_job(), job_id=job_id)
 
 
+async def stage_members(
+    session: AsyncSession, org_id: UUID, roles: Mapping[UUID, str], as_of: datetime
+) -> None:
+    """Tell workers who belongs to an organization and with which role, as of a membership or
+    role change, so approvals reach role holders and members only; an older list never wins."""
+    members = {str(user): role for user, role in roles.items()}
+    job_id = f"{MEMBERS_JOB}:{org_id}:{as_of.isoformat()}"
+    await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)
+
+
 class OnExpiry(enum.StrEnum):
     """What becomes of an approval nobody decided in time."""
 
@@ -108,7 +121,8 @@ class OnExpiry(enum.StrEnum):
 @dataclass(frozen=True)
 class Approvers:
     """Who may decide a run's interrupt: anyone holding one of ``roles`` in the run's
-    organization, or one of ``users``. Those notified are ``users``, or the run's starter."""
+    organization, or one of ``users`` (who must be members). All of them are notified; when
+    there is nobody, the run's starter."""
 
     roles: frozenset[str] = frozenset({"owner", "admin"})
     users: frozenset[UUID] = frozenset()

@@ -281,8 +281,9 @@ class JobService:
             approval = _decidable(
                 job, await approvals.locked(session, job.id, interrupt_id), interrupt_id
             )
+            # The signed context names the caller's role in the job's organization now.
             require(
-                approval.allows(caller.user_id, caller.roles),
+                bool(caller.roles) and approval.allows(caller.user_id, caller.roles),
                 WorkersErrorCode.NOT_APPROVER,
                 "You are not one of its approvers.",
             )
@@ -316,6 +317,12 @@ class JobService:
             if approval is None or job is None:
                 raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
             _decidable(job, approval, approval.interrupt_id)
+            members = await repository.members_of(session, link.org_id)
+            require(
+                approvals.may_decide(approval, link.user_id, members),
+                WorkersErrorCode.NOT_APPROVER,
+                "You are no longer a member of the organization or one of its approvers.",
+            )
             self._decide(job, approval, link.user_id, link.decision, "link", comment)
             session.add_all([job, approval])
         await self._requeued(job)
@@ -386,6 +393,12 @@ class JobService:
                     job.pruned_at = now
                     session.add(job)
         return len(due)
+
+    async def set_members(self, org_id: UUID, roles: dict[str, str], as_of: datetime) -> None:
+        """Tenancy's list of the organization's members and their roles, unless a newer one
+        is stored already."""
+        async with self.db.transaction(_in(org_id)) as session:
+            await repository.record_members(session, org_id, roles, as_of)
 
     async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
         """The open approvals of the caller's organization that the caller may decide."""

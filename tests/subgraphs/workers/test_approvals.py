@@ -25,7 +25,7 @@ from subgraphs.notifications.templates import MESSAGE
 from subgraphs.workers.models import Approval, Status
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient, emailed, unique_email
-from tests.subgraphs.workers.builders import member_of, until
+from tests.subgraphs.workers.builders import announce, member_of, until
 from tests.subgraphs.workers.reviews import links
 
 START = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
@@ -71,6 +71,8 @@ async def _waiting_review(
     approvers: list[UUID],
     workflow: str = "test_review",
 ) -> tuple[UUID, str]:
+    """A run waiting for ``approvers``, announced as members of ``org`` first."""
+    await announce(jobs, org, dict.fromkeys(approvers, "member"))
     given = {
         "organizationId": str(org),
         "workflow": workflow,
