@@ -10,6 +10,9 @@ import secrets
 from datetime import timedelta
 from uuid import UUID, uuid4
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
@@ -50,8 +53,9 @@ async def _start(
     return UUID(started["job"]["id"])
 
 
-async def _members(jobs: JobService, org: UUID) -> dict[str, str]:
-    async with jobs.db.transaction(Caller(org_id=org)) as session:
+async def _members(jobs: JobService, org: UUID, acting: UUID | None = None) -> dict[str, str]:
+    """The members workers knows of ``org``, read in ``acting``'s organization (its own)."""
+    async with jobs.db.transaction(Caller(org_id=acting or org)) as session:
         return await repository.members_of(session, org)
 
 
@@ -145,3 +149,26 @@ async def test_the_links_of_a_member_removed_since_decide_nothing(
     assert decided.status_code == 200
     done = await until(jobs, org, job_id, Status.SUCCEEDED, Status.FAILED)
     assert done.result["decision"] == "reject"
+
+
+async def test_row_security_keeps_an_organizations_members_to_itself(jobs: JobService) -> None:
+    org, other = uuid4(), uuid4()
+    await announce(jobs, org, {uuid4(): "admin"})
+    count = text("select count(*) from workers.organization_members where org_id = :id")
+    async with jobs.db.engine.connect() as connection:
+        for acting, expected in ((org, 1), (other, 0)):
+            await connection.execute(
+                text("select set_config('app.org_id', :o, false)"), {"o": str(acting)}
+            )
+            assert await connection.scalar(count, {"id": org}) == expected
+        with pytest.raises(DBAPIError, match="row-level security"):
+            await connection.execute(
+                text(
+                    "insert into workers.organization_members (org_id, roles, as_of)"
+                    " values (:org, '{}', now())"
+                ),
+                {"org": uuid4()},
+            )
+        await connection.rollback()
+    assert await _members(jobs, org, other) == {}
+    assert list((await _members(jobs, org)).values()) == ["admin"]
