@@ -11,11 +11,13 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS
+
 # One round, atomically: due retries join their organization's list, then every organization
 # with work gives its first job that has room under its limit and whose concurrency key is free.
 # An entry is "<job>|<limit>|<key>"; no limit: unlimited.
 _ROUND = """
-local p, scan, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local p, scan, now, legacy = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for _, entry in ipairs(redis.call('ZRANGEBYSCORE', p .. ':later', '-inf', now)) do
   local sep = string.find(entry, '|', 1, true)
   local org = string.sub(entry, 1, sep - 1)
@@ -33,8 +35,12 @@ for _, org in ipairs(redis.call('SMEMBERS', p .. ':orgs')) do
     for _, entry in ipairs(redis.call('LRANGE', q, 0, scan - 1)) do
       local a = string.find(entry, '|', 1, true)
       local b = string.find(entry, '|', a + 1, true)
-      local job, limit = string.sub(entry, 1, a - 1), tonumber(string.sub(entry, a + 1, b - 1))
-      local key = string.sub(entry, b + 1)
+      -- An entry without a limit field ("<job>|<key>", queued before jobs had limits) runs
+      -- under the default.
+      local job, limit, key = string.sub(entry, 1, a - 1), legacy, string.sub(entry, a + 1)
+      if b then
+        limit, key = tonumber(string.sub(entry, a + 1, b - 1)), string.sub(entry, b + 1)
+      end
       local held = p .. ':key:' .. org .. ':' .. key
       if (limit == nil or busy < limit) and (key == '' or redis.call('SET', held, job, 'NX')) then
         redis.call('LREM', q, 1, entry)
@@ -103,7 +109,9 @@ class FairQueue:
 
     async def round(self) -> list[Dispatched]:
         """One dispatch round: the jobs that may start now, at most one per organization."""
-        out = await self._round(keys=[self.prefix], args=[SCAN, time.time()])
+        out = await self._round(
+            keys=[self.prefix], args=[SCAN, time.time(), DEFAULT_CONCURRENT_JOBS]
+        )
         values = [x.decode() if isinstance(x, bytes) else str(x) for x in out]
         return [
             Dispatched(UUID(values[i]), UUID(values[i + 1]), values[i + 2] or None)

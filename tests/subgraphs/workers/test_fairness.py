@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 from redis.asyncio import Redis
 
+from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS
 from subgraphs.workers.fair import Dispatched, FairQueue
 from vetrai.settings import PlatformSettings
 
@@ -81,3 +82,14 @@ async def test_each_job_starts_under_the_limit_it_was_queued_with(fair: FairQueu
     await fair.release(org, one, None)
     await fair.release(org, three, "k|with|bars")
     assert await fair.round() == [Dispatched(org, two, None)]
+
+
+async def test_a_job_queued_before_jobs_had_limits_runs_under_the_default(
+    fair: FairQueue,
+) -> None:
+    org = uuid4()
+    jobs = [uuid4() for _ in range(DEFAULT_CONCURRENT_JOBS + 1)]
+    await fair.redis.rpush(f"{fair.prefix}:org:{org}", *[f"{j}|" for j in jobs])  # type: ignore[misc]
+    await fair.redis.sadd(f"{fair.prefix}:orgs", str(org))  # type: ignore[misc]
+    handed = [await fair.round() for _ in jobs]
+    assert handed == [[Dispatched(org, j, None)] for j in jobs[:-1]] + [[]]
