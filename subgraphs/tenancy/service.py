@@ -33,6 +33,7 @@ from subgraphs.tenancy.contract import MembershipEvent, TenancyErrorCode, stage_
 from subgraphs.tenancy.models import ActiveOrganization, Invitation, Membership, Organization, Role
 from subgraphs.tenancy.settings import Settings
 from subgraphs.themes.contract import stage_slug
+from subgraphs.workers.contract import stage_members as stage_workers_members
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 _RESERVED_SLUGS = frozenset({"admin", "api", "app", "graphql", "www", "help", "support", "status"})
@@ -230,11 +231,12 @@ class TenancyService:
     async def _announce(
         self, session: AsyncSession, org_id: UUID, roles: Mapping[UUID, str]
     ) -> None:
-        """Once the change is committed, tell notifications (with their roles) and auth who the
-        members are now."""
+        """Once the change is committed, tell notifications and workers (with their roles:
+        requests and approvals go to role holders) and auth who the members are now."""
         as_of = utcnow()
         await stage_members(session, org_id, roles, as_of)
         await stage_auth_members(session, org_id, list(roles), as_of)
+        await stage_workers_members(session, org_id, roles, as_of)
 
     async def members(self, caller: Caller, org_ids: list[UUID]) -> list[list[Membership]]:
         async with self.db.transaction(caller) as session:
@@ -353,9 +355,8 @@ class TenancyService:
                 )
                 await session.flush()
                 org = existing(await session.get(Organization, invitation.org_id), "organization")
-                await self._announce(
-                    session, org.id, await repository.member_roles(session, org.id)
-                )
+                members = await repository.member_roles(session, org.id)
+                await self._announce(session, org.id, members)
         except IntegrityError:
             raise Rejected.one(
                 TenancyErrorCode.ALREADY_MEMBER, "You are already a member of this organization."

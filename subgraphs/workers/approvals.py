@@ -1,10 +1,12 @@
 """Approvals: what opens one when a run waits at its interrupt (its approvers as the workflow
-declares them, single-use approve and reject links for each notified approver, the notification
-through the outbox) and what a decision, an expiry or an escalation changes. These functions
-work inside the caller's transaction; the job service holds the transactions."""
+declares them, members only; single-use approve and reject links for each of them, named or
+holding an approving role; the notification through the outbox) and what a decision, an
+expiry or an escalation changes. These functions work inside the caller's transaction; the job
+service holds the transactions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from subgraphs.kernel.db import set_local, utcnow
 from subgraphs.kernel.tokens import new_token, token_hash
 from subgraphs.notifications.contract import NotificationRequest, Recipient, stage_notification
+from subgraphs.workers import repository
 from subgraphs.workers.contract import (
     APPROVAL_PATH,
     APPROVAL_TEMPLATE,
@@ -23,9 +26,12 @@ from subgraphs.workers.contract import (
     ApprovalPolicy,
     Approvers,
 )
+from subgraphs.workers.kinds import JobFailed
 from subgraphs.workers.models import Approval, ApprovalLink, ApprovalStatus, Job
 
 DECISIONS = ("approve", "reject")
+# The error of a run that named an approver outside its organization (it is not retried).
+APPROVER_NOT_MEMBER = "APPROVER_NOT_MEMBER"
 MAX_QUESTION = 500
 
 
@@ -54,13 +60,37 @@ def question_of(payload: Any) -> str:
     return "A workflow run waits for your decision."
 
 
+def _holders(members: dict[str, str], roles: Iterable[str]) -> set[str]:
+    """The members holding one of ``roles``."""
+    wanted = set(roles)
+    return {user for user, role in members.items() if role in wanted}
+
+
+def may_decide(approval: Approval, user_id: UUID, members: dict[str, str]) -> bool:
+    """Whether ``user_id`` is, now, a member of the organization who may decide ``approval``."""
+    role = members.get(str(user_id))
+    return role is not None and approval.allows(user_id, frozenset({role}))
+
+
 async def open_approval(
     session: AsyncSession, public_url: str, job: Job, interrupt: dict[str, Any]
 ) -> Approval:
-    """The approval of ``job``'s interrupt, its approvers notified with their links."""
+    """The approval of ``job``'s interrupt, its approvers (named members and role holders)
+    notified with their links; a named approver outside the organization fails the run."""
     policy = policy_of(job)
     approvers = policy.approvers
+    members = await repository.members_of(session, job.org_id)
     users = {str(u) for u in approvers.users} | _named_users(interrupt["payload"])
+    strangers = sorted(users - set(members))
+    if strangers:
+        raise JobFailed(
+            APPROVER_NOT_MEMBER,
+            f"Not members of the organization: {', '.join(strangers)}.",
+        )
+    notified = users | _holders(members, approvers.roles)
+    if not notified and job.created_by is not None and str(job.created_by) in members:
+        # Nobody else may decide: the run's starter does.
+        users = notified = {str(job.created_by)}
     approval = Approval(
         org_id=job.org_id,
         job_id=job.id,
@@ -73,31 +103,33 @@ async def open_approval(
     )
     session.add(approval)
     await session.flush()
-    notified = sorted(users) or ([str(job.created_by)] if job.created_by else [])
-    await _notify(session, public_url, approval, [UUID(u) for u in notified], "opened")
+    await _notify(session, public_url, approval, sorted(notified), "opened")
     return approval
 
 
 async def escalate(
     session: AsyncSession, public_url: str, job: Job, approval: Approval, now: datetime
 ) -> None:
-    """Widen the approvers to the workflow's escalation approvers, for another period."""
+    """Widen the approvers to the workflow's escalation approvers (members only), for another
+    period; those who could not decide before are notified."""
     policy = policy_of(job)
     extra: Approvers = policy.escalate_to
-    added = {str(u) for u in extra.users} - set(approval.users)
+    members = await repository.members_of(session, job.org_id)
+    before = set(approval.users) | _holders(members, approval.roles)
     approval.roles = sorted(set(approval.roles) | extra.roles)
-    approval.users = sorted(set(approval.users) | added)
+    approval.users = sorted(set(approval.users) | ({str(u) for u in extra.users} & set(members)))
     approval.escalated = True
     approval.expires_at = now + timedelta(seconds=policy.expires_after_seconds)
     session.add(approval)
-    notified = sorted(added) or ([str(job.created_by)] if job.created_by else [])
-    await _notify(session, public_url, approval, [UUID(u) for u in notified], "escalated")
+    added = set(approval.users) | _holders(members, approval.roles)
+    await _notify(session, public_url, approval, sorted(added - before), "escalated")
 
 
 async def _notify(
-    session: AsyncSession, public_url: str, approval: Approval, users: list[UUID], round: str
+    session: AsyncSession, public_url: str, approval: Approval, users: list[str], round: str
 ) -> None:
-    for user_id in users:
+    for user in users:
+        user_id = UUID(user)
         links: dict[str, str] = {}
         for decision in DECISIONS:
             token, hashed = new_token()

@@ -1,12 +1,14 @@
 """What other parties may know of workers: how a domain starts a job (an ARQ job through the
-outbox, once per idempotency key), how a workflow declares who approves its interrupts, the
-channel of a job's live status, and the codes."""
+outbox, once per idempotency key), how tenancy tells it who the members of an organization are
+and their roles, how a workflow declares who approves its interrupts, the channel of a job's
+live status, and the codes."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +18,12 @@ from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
+MEMBERS_JOB = "workers.organization_members"
 WORKFLOW_KIND = "workflow"
+# The plan entitlement that bounds how many jobs of an organization run at once, and how many
+# when nobody says what the plan grants (a job another domain or a schedule starts).
+CONCURRENT_JOBS = "concurrent_jobs"
+DEFAULT_CONCURRENT_JOBS = 2
 
 
 class WorkersErrorCode(Code):
@@ -53,7 +60,9 @@ class Multitask(enum.StrEnum):
 
 @dataclass(frozen=True)
 class JobRequest:
-    """A job of a registered kind for an organization; handled once per idempotency key."""
+    """A job of a registered kind for an organization; handled once per idempotency key.
+    ``concurrency_limit``: it starts while fewer of its organization's jobs run (the plan's
+    ``concurrent_jobs`` of the caller who started it; None: no limit)."""
 
     kind: str
     org_id: UUID
@@ -62,6 +71,7 @@ class JobRequest:
     created_by: UUID | None = None
     concurrency_key: str | None = None
     multitask: Multitask = Multitask.ENQUEUE
+    concurrency_limit: int | None = DEFAULT_CONCURRENT_JOBS
 
     def as_job(self) -> dict[str, Any]:
         """Plain values only, so any worker version can read the job."""
@@ -81,6 +91,7 @@ class JobRequest:
             created_by=UUID(values["created_by"]) if values["created_by"] else None,
             concurrency_key=values["concurrency_key"],
             multitask=Multitask(values["multitask"]),
+            concurrency_limit=values.get("concurrency_limit", DEFAULT_CONCURRENT_JOBS),
         )
 
 
@@ -88,6 +99,16 @@ async def start_job(session: AsyncSession, request: JobRequest) -> None:
     """Start ``request`` once the transaction of the change that causes it commits."""
     job_id = f"{START_JOB}:{request.org_id}:{request.idempotency_key}"
     await stage_job(session, START_JOB, request.as_job(), job_id=job_id)
+
+
+async def stage_members(
+    session: AsyncSession, org_id: UUID, roles: Mapping[UUID, str], as_of: datetime
+) -> None:
+    """Tell workers who belongs to an organization and with which role, as of a membership or
+    role change, so approvals reach role holders and members only; an older list never wins."""
+    members = {str(user): role for user, role in roles.items()}
+    job_id = f"{MEMBERS_JOB}:{org_id}:{as_of.isoformat()}"
+    await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)
 
 
 class OnExpiry(enum.StrEnum):
@@ -100,7 +121,8 @@ class OnExpiry(enum.StrEnum):
 @dataclass(frozen=True)
 class Approvers:
     """Who may decide a run's interrupt: anyone holding one of ``roles`` in the run's
-    organization, or one of ``users``. Those notified are ``users``, or the run's starter."""
+    organization, or one of ``users`` (who must be members). All of them are notified; when
+    there is nobody, the run's starter."""
 
     roles: frozenset[str] = frozenset({"owner", "admin"})
     users: frozenset[UUID] = frozenset()

@@ -1,6 +1,7 @@
 """Per-organization fairness in Redis: queued jobs wait in a list per organization, and each
 dispatch round hands out at most one job per organization that has work, only while the
-organization runs fewer than its limit and the job's concurrency key runs none."""
+organization runs fewer jobs than the job's limit (its plan's, when it was started) and the
+job's concurrency key runs none."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS
+
 # One round, atomically: due retries join their organization's list, then every organization
-# with work and room gives its first job whose concurrency key is free.
+# with work gives its first job that has room under its limit and whose concurrency key is free.
+# An entry is "<job>|<limit>|<key>"; no limit: unlimited.
 _ROUND = """
-local p, limit, scan, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local p, scan, now, legacy = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for _, entry in ipairs(redis.call('ZRANGEBYSCORE', p .. ':later', '-inf', now)) do
   local sep = string.find(entry, '|', 1, true)
   local org = string.sub(entry, 1, sep - 1)
@@ -26,11 +30,19 @@ for _, org in ipairs(redis.call('SMEMBERS', p .. ':orgs')) do
   local q, running = p .. ':org:' .. org, p .. ':running:' .. org
   if redis.call('LLEN', q) == 0 then
     redis.call('SREM', p .. ':orgs', org)
-  elseif redis.call('SCARD', running) < limit then
+  else
+    local busy = redis.call('SCARD', running)
     for _, entry in ipairs(redis.call('LRANGE', q, 0, scan - 1)) do
-      local sep = string.find(entry, '|', 1, true)
-      local job, key = string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1)
-      if key == '' or redis.call('SET', p .. ':key:' .. org .. ':' .. key, job, 'NX') then
+      local a = string.find(entry, '|', 1, true)
+      local b = string.find(entry, '|', a + 1, true)
+      -- An entry without a limit field ("<job>|<key>", queued before jobs had limits) runs
+      -- under the default.
+      local job, limit, key = string.sub(entry, 1, a - 1), legacy, string.sub(entry, a + 1)
+      if b then
+        limit, key = tonumber(string.sub(entry, a + 1, b - 1)), string.sub(entry, b + 1)
+      end
+      local held = p .. ':key:' .. org .. ':' .. key
+      if (limit == nil or busy < limit) and (key == '' or redis.call('SET', held, job, 'NX')) then
         redis.call('LREM', q, 1, entry)
         redis.call('SADD', running, job)
         table.insert(out, org)
@@ -69,32 +81,37 @@ class FairQueue:
         self._round = redis.register_script(_ROUND)
         self._release = redis.register_script(_RELEASE)
 
-    def _entry(self, job_id: UUID, key: str | None) -> str:
-        return f"{job_id}|{key or ''}"
+    def _entry(self, job_id: UUID, key: str | None, limit: int | None) -> str:
+        return f"{job_id}|{'' if limit is None else limit}|{key or ''}"
 
-    async def push(self, org_id: UUID, job_id: UUID, key: str | None, delay: float = 0) -> None:
-        """Queue the job now, or after ``delay`` seconds (a retry's backoff)."""
+    async def push(
+        self, org_id: UUID, job_id: UUID, key: str | None, limit: int | None, delay: float = 0
+    ) -> None:
+        """Queue the job now, or after ``delay`` seconds (a retry's backoff); it starts while
+        its organization runs fewer than ``limit`` jobs (None: any number)."""
+        entry = self._entry(job_id, key, limit)
         async with self.redis.pipeline(transaction=True) as pipe:
             if delay > 0:
-                entry = f"{org_id}|{self._entry(job_id, key)}"
-                pipe.zadd(f"{self.prefix}:later", {entry: time.time() + delay})
+                pipe.zadd(f"{self.prefix}:later", {f"{org_id}|{entry}": time.time() + delay})
             else:
-                pipe.rpush(f"{self.prefix}:org:{org_id}", self._entry(job_id, key))
+                pipe.rpush(f"{self.prefix}:org:{org_id}", entry)
                 pipe.sadd(f"{self.prefix}:orgs", str(org_id))
                 pipe.rpush(self.wake_key, 1)
             await pipe.execute()
 
-    async def remove(self, org_id: UUID, job_id: UUID, key: str | None) -> None:
+    async def remove(self, org_id: UUID, job_id: UUID, key: str | None, limit: int | None) -> None:
         """Take a queued job out, whether it waits now or for a retry."""
-        entry = self._entry(job_id, key)
+        entry = self._entry(job_id, key, limit)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lrem(f"{self.prefix}:org:{org_id}", 1, entry)
             pipe.zrem(f"{self.prefix}:later", f"{org_id}|{entry}")
             await pipe.execute()
 
-    async def round(self, limit: int) -> list[Dispatched]:
+    async def round(self) -> list[Dispatched]:
         """One dispatch round: the jobs that may start now, at most one per organization."""
-        out = await self._round(keys=[self.prefix], args=[limit, SCAN, time.time()])
+        out = await self._round(
+            keys=[self.prefix], args=[SCAN, time.time(), DEFAULT_CONCURRENT_JOBS]
+        )
         values = [x.decode() if isinstance(x, bytes) else str(x) for x in out]
         return [
             Dispatched(UUID(values[i]), UUID(values[i + 1]), values[i + 2] or None)

@@ -1,5 +1,5 @@
 """Tables of the workers schema: jobs, with their progress, result, error and last log lines;
-the approvals of waiting runs with their links; and schedules."""
+the approvals of waiting runs with their links; schedules; and the members of organizations."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from subgraphs.kernel.db import utcnow
+from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS
 
 MAX_LOG_LINES = 200
 
@@ -43,6 +44,8 @@ class Job(SQLModel, table=True):
     created_by: UUID | None = None
     idempotency_key: str = Field(max_length=200)
     concurrency_key: str | None = Field(default=None, max_length=200)
+    # How many of the organization's jobs may run for it to start (None: any number).
+    concurrency_limit: int | None = DEFAULT_CONCURRENT_JOBS
     status: str = Field(default=Status.QUEUED.value, max_length=16)
     attempt: int = 0
     max_attempts: int = 1
@@ -123,6 +126,18 @@ class ApprovalLink(SQLModel, table=True):
     decision: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OrganizationMembers(SQLModel, table=True):
+    """Who belongs to an organization and with which role (user id -> role), as tenancy last
+    announced it."""
+
+    __tablename__ = "organization_members"
+    __table_args__ = {"schema": "workers"}
+
+    org_id: UUID = Field(primary_key=True)
+    roles: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    as_of: datetime
 
 
 class Schedule(SQLModel, table=True):

@@ -16,8 +16,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.kernel.db import set_local, utcnow
-from subgraphs.workers.models import UNFINISHED, Approval, ApprovalStatus, Job, Status
+from subgraphs.kernel.db import set_local, upsert_if_newer, utcnow
+from subgraphs.workers.models import (
+    UNFINISHED,
+    Approval,
+    ApprovalStatus,
+    Job,
+    OrganizationMembers,
+    Status,
+)
 
 
 async def job_by_key(session: AsyncSession, org_id: UUID, key: str) -> Job | None:
@@ -132,6 +139,21 @@ async def approvals_of(
     for approval in rows:
         found.setdefault(approval.job_id, []).append(approval)
     return found
+
+
+async def members_of(session: AsyncSession, org_id: UUID) -> dict[str, str]:
+    """The organization's members (user id -> role), as tenancy last announced them."""
+    found = await session.get(OrganizationMembers, org_id)
+    return dict(found.roles) if found else {}
+
+
+async def record_members(
+    session: AsyncSession, org_id: UUID, roles: dict[str, str], as_of: datetime
+) -> None:
+    """Store the members unless a newer list is already stored."""
+    row = {"org_id": org_id, "roles": roles, "as_of": as_of}
+    table = OrganizationMembers.__table__  # type: ignore[attr-defined]
+    await upsert_if_newer(session, table, row, key="org_id")
 
 
 async def checkpoints(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from core.caller import Caller
 from subgraphs.kernel.errors import ErrorCode, Problem, Rejected
-from subgraphs.workers import forks
+from subgraphs.workers import approvals, forks
 from subgraphs.workers.contract import (
     WORKFLOW_KIND,
     WORKFLOWS,
@@ -135,7 +135,14 @@ async def _run(run: Run) -> Any:
         return (await graph.aget_state(config)).values
 
 
-FINAL = frozenset({"WORKFLOW_NOT_FOUND", forks.CHECKPOINT_NOT_FOUND, forks.INVALID_STATE_UPDATE})
+FINAL = frozenset(
+    {
+        "WORKFLOW_NOT_FOUND",
+        forks.CHECKPOINT_NOT_FOUND,
+        forks.INVALID_STATE_UPDATE,
+        approvals.APPROVER_NOT_MEMBER,
+    }
+)
 WORKFLOW = register(
     Kind(WORKFLOW_KIND, _run, retry=RetryPolicy(maximum_attempts=3, non_retryable_codes=FINAL))
 )

@@ -23,6 +23,8 @@ from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page
 from subgraphs.kernel.usage import record_usage
 from subgraphs.workers import approvals, live, repository
 from subgraphs.workers.contract import (
+    CONCURRENT_JOBS,
+    DEFAULT_CONCURRENT_JOBS,
     WORKFLOWS,
     JobRequest,
     Multitask,
@@ -66,6 +68,13 @@ def _position(cursor: str) -> tuple[datetime, UUID]:
         return datetime.fromisoformat(created), UUID(job_id)
     except ValueError:
         raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
+
+
+def plan_limit(caller: Caller) -> int | None:
+    """How many of the organization's jobs may run at once, as the caller's plan grants (at
+    least one, or no job would ever start; None: any number)."""
+    limit = caller.limit(CONCURRENT_JOBS, DEFAULT_CONCURRENT_JOBS)
+    return None if limit is None else max(limit, 1)
 
 
 def _in(org_id: UUID) -> Caller:
@@ -144,12 +153,13 @@ class JobService:
                 concurrency_key=ckey,
                 max_attempts=KINDS[request.kind].retry.maximum_attempts,
                 payload=request.payload,
+                concurrency_limit=request.concurrency_limit,
             )
             if not await repository.insert_job(session, job):  # a concurrent start, same key, won
                 return existing(await repository.job_by_key(session, request.org_id, key), "job")
         for previous, was in stopped:
             await self._stopped(previous, was)
-        await self.queue.push(job.org_id, job.id, job.concurrency_key)
+        await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         await live.publish(self.redis, job)
         return job
 
@@ -201,6 +211,7 @@ class JobService:
             created_by=caller.user_id,
             concurrency_key=concurrency_key,
             multitask=multitask,
+            concurrency_limit=plan_limit(caller),
         )
         return await self.start(request)
 
@@ -234,6 +245,7 @@ class JobService:
             idempotency_key=validation.text(idempotency_key, "idempotencyKey", max_length=200),
             payload={**source.payload, "fork": fork, "resume": None},
             created_by=caller.user_id,
+            concurrency_limit=plan_limit(caller),
         )
         job = await self.start(request)
         note = f"forked from {job_id} at {checkpoint_id} by {caller.user_id}"
@@ -269,8 +281,9 @@ class JobService:
             approval = _decidable(
                 job, await approvals.locked(session, job.id, interrupt_id), interrupt_id
             )
+            # The signed context names the caller's role in the job's organization now.
             require(
-                approval.allows(caller.user_id, caller.roles),
+                bool(caller.roles) and approval.allows(caller.user_id, caller.roles),
                 WorkersErrorCode.NOT_APPROVER,
                 "You are not one of its approvers.",
             )
@@ -304,6 +317,12 @@ class JobService:
             if approval is None or job is None:
                 raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
             _decidable(job, approval, approval.interrupt_id)
+            members = await repository.members_of(session, link.org_id)
+            require(
+                approvals.may_decide(approval, link.user_id, members),
+                WorkersErrorCode.NOT_APPROVER,
+                "You are no longer a member of the organization or one of its approvers.",
+            )
             self._decide(job, approval, link.user_id, link.decision, "link", comment)
             session.add_all([job, approval])
         await self._requeued(job)
@@ -327,7 +346,7 @@ class JobService:
         job.logs = [*job.logs, _line("info", line)][-MAX_LOG_LINES:]
 
     async def _requeued(self, job: Job) -> None:
-        await self.queue.push(job.org_id, job.id, job.concurrency_key)
+        await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         await live.publish(self.redis, job)
 
     async def expire_due(self, now: datetime, limit: int = 100) -> int:
@@ -374,6 +393,12 @@ class JobService:
                     job.pruned_at = now
                     session.add(job)
         return len(due)
+
+    async def set_members(self, org_id: UUID, roles: dict[str, str], as_of: datetime) -> None:
+        """Tenancy's list of the organization's members and their roles, unless a newer one
+        is stored already."""
+        async with self.db.transaction(_in(org_id)) as session:
+            await repository.record_members(session, org_id, roles, as_of)
 
     async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
         """The open approvals of the caller's organization that the caller may decide."""
@@ -441,7 +466,7 @@ class JobService:
 
     async def _stopped(self, job: Job, was: Status) -> None:
         """After a cancellation committed: out of the queue, its run aborted, subscribers told."""
-        await self.queue.remove(job.org_id, job.id, job.concurrency_key)
+        await self.queue.remove(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         if was is Status.QUEUED:
             # Handed to ARQ but not begun, ARQ drops its aborted run without running it:
             # its slot is given back here (a second release, if it runs after all, is harmless).
@@ -542,7 +567,8 @@ class JobService:
         if kind.retry.retries(code, job.attempt):
             if not late:
                 await self._update(org_id, job_id, status=Status.QUEUED, code=code, error=message)
-                await self.queue.push(org_id, job_id, job.concurrency_key, delay=delay)
+                limit = job.concurrency_limit
+                await self.queue.push(org_id, job_id, job.concurrency_key, limit, delay=delay)
                 return
             code, message, timed_out = SCHEDULE_TO_CLOSE, f"Ran out of time ({message})", True
         final = Status.TIMED_OUT if timed_out else Status.FAILED

@@ -1,6 +1,7 @@
-"""ARQ jobs of workers: other domains' job requests, the dispatcher that hands each
-organization's jobs to ARQ in turn, the run of one attempt under its timeouts, and the sweeps
-that start due schedules, expire undecided approvals and prune finished runs' checkpoints."""
+"""ARQ jobs of workers: other domains' job requests, tenancy's lists of members, the dispatcher
+that hands each organization's jobs to ARQ in turn, the run of one attempt under its timeouts,
+and the sweeps that start due schedules, expire undecided approvals and prune finished runs'
+checkpoints."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
-from subgraphs.workers.contract import START_JOB, JobRequest
+from subgraphs.workers.contract import MEMBERS_JOB, START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
 from subgraphs.workers.models import Job
 from subgraphs.workers.service import JobService
@@ -47,6 +49,11 @@ class HeartbeatTimeout(Exception):
 async def start(ctx: Ctx, values: dict[str, Any]) -> str:
     service: JobService = ctx["jobs"]
     return str((await service.start(JobRequest.from_job(values))).id)
+
+
+async def organization_members(ctx: Ctx, org_id: str, roles: dict[str, str], as_of: str) -> None:
+    service: JobService = ctx["jobs"]
+    await service.set_members(UUID(org_id), roles, datetime.fromisoformat(as_of))
 
 
 async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -> Any:
@@ -128,11 +135,10 @@ def _longest(service: JobService, kind: Kind, job: Job) -> float:
 
 async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> None:
     """Round after round, hand ARQ the jobs the fair queue lets start; idle, wait for work."""
-    limit = service.settings.workers.job_concurrency_per_org
     queue = service.settings.core.queue_name
     while not stop.is_set():
         try:
-            handed = await service.queue.round(limit)
+            handed = await service.queue.round()
             for job in handed:
                 run_id = f"{RUN_JOB}:{job.job_id}:{uuid4().hex}"
                 await arq.set(service.queue.runner_key(job.job_id), run_id, ex=86400)
@@ -174,6 +180,12 @@ def functions(settings: Settings) -> list[Function]:
     return [
         func(start, name=START_JOB, timeout=settings.core.job_timeout_seconds, keep_result=0),
         func(run_job, name=RUN_JOB, timeout=timeout, keep_result=0, max_tries=2),
+        func(
+            organization_members,
+            name=MEMBERS_JOB,
+            timeout=settings.core.job_timeout_seconds,
+            keep_result=0,
+        ),
     ]
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from core.caller import Caller
 from core.scopes import scopes_of
+from subgraphs.kernel.db import utcnow
 from subgraphs.workers.contract import JobRequest, Multitask
 from subgraphs.workers.kinds import JobFailed, Kind, RetryPolicy, Run, register
 from subgraphs.workers.models import Job, Status
@@ -86,6 +88,13 @@ DOOMED = register(
 HELD = register(
     Kind("test.held", _block, retry=RetryPolicy(maximum_attempts=5), schedule_to_close_seconds=1.0)
 )
+
+
+async def announce(
+    service: JobService, org_id: UUID, roles: dict[UUID, str], as_of: datetime | None = None
+) -> None:
+    """Who belongs to the organization with which role, as tenancy's announcement says."""
+    await service.set_members(org_id, {str(u): r for u, r in roles.items()}, as_of or utcnow())
 
 
 def member_of(org_id: UUID, role: str = "owner") -> Caller:

@@ -1,5 +1,6 @@
 """Workflows the approval tests run: ``test_review`` asks the users its input names (no role
-approves), ``test_escalated_review`` escalates once to owners when nobody decides in time."""
+approves), ``test_escalated_review`` escalates once to owners when nobody decides in time,
+``test_admin_review`` asks the organization's admins."""
 
 from __future__ import annotations
 
@@ -68,6 +69,18 @@ ESCALATED = register_workflow(
         input_schema=INPUT,
         graph=_review,
         approval=ApprovalPolicy(approvers=NOBODY, on_expiry=OnExpiry.ESCALATE),
+    )
+)
+
+
+ADMINS = register_workflow(
+    Workflow(
+        name="test_admin_review",
+        version=1,
+        description="Asks the organization's admins.",
+        input_schema=INPUT,
+        graph=_review,
+        approval=ApprovalPolicy(approvers=Approvers(roles=frozenset({"admin"}))),
     )
 )
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
 from core.caller import Caller
 from core.scopes import scopes_of
@@ -22,10 +23,10 @@ from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
-from subgraphs.workers.models import Approval, Status
+from subgraphs.workers.models import Approval, ApprovalLink, Status
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient, emailed, unique_email
-from tests.subgraphs.workers.builders import member_of, until
+from tests.subgraphs.workers.builders import announce, member_of, until
 from tests.subgraphs.workers.reviews import links
 
 START = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
@@ -71,6 +72,8 @@ async def _waiting_review(
     approvers: list[UUID],
     workflow: str = "test_review",
 ) -> tuple[UUID, str]:
+    """A run waiting for ``approvers``, announced as members of ``org`` first."""
+    await announce(jobs, org, dict.fromkeys(approvers, "member"))
     given = {
         "organizationId": str(org),
         "workflow": workflow,
@@ -98,6 +101,15 @@ async def _resume(
 async def _approvals(jobs: JobService, org: UUID, job_id: UUID) -> list[Approval]:
     [found] = await jobs.approvals_of(Caller(org_id=org), [job_id])
     return found
+
+
+async def _linked(jobs: JobService, org: UUID, approval_id: UUID) -> set[UUID]:
+    """The users holding links of the approval."""
+    async with jobs.db.transaction(Caller(org_id=org)) as session:
+        rows = await session.exec(
+            select(ApprovalLink.user_id).where(ApprovalLink.approval_id == approval_id)
+        )
+        return set(rows)
 
 
 def _post(client: httpx.AsyncClient, path: str, **headers: str) -> Any:
@@ -239,6 +251,8 @@ async def test_an_undecided_approval_rejects_or_escalates_as_its_workflow_says(
     escalated, interrupt = await _waiting_review(
         workers_subgraph, jobs, org, [named], "test_escalated_review"
     )
+    boss = uuid4()
+    await announce(jobs, org, {named: "member", boss: "owner"})
     later = utcnow() + timedelta(days=2)
     assert await jobs.expire_due(later) >= 2
     done = await until(jobs, org, rejected, Status.SUCCEEDED, Status.FAILED)
@@ -248,6 +262,7 @@ async def test_an_undecided_approval_rejects_or_escalates_as_its_workflow_says(
     [widened] = await _approvals(jobs, org, escalated)
     assert (widened.status, widened.escalated, widened.roles) == ("pending", True, ["owner"])
     assert widened.expires_at > later
+    assert await _linked(jobs, org, widened.id) == {named, boss}  # the owner too, now
     assert (await until(jobs, org, escalated, Status.WAITING)).status == "waiting"
     owner = member_of(org)
     refused = await _resume(workers_subgraph, owner, rejected, "gone")

@@ -127,12 +127,12 @@ async def test_row_security_hides_and_refuses_another_organizations_jobs(
 async def test_cancelling_a_queued_job_takes_it_out_of_its_queue(idle: JobService) -> None:
     org = uuid4()
     job = await idle.start(request(org))
-    assert await waiting(idle, org) == [f"{job.id}|"]
+    assert await waiting(idle, org) == [f"{job.id}|2|"]
     cancelled = await idle.cancel(member_of(org), job.id)
     assert cancelled.status == Status.CANCELLED.value
     assert cancelled.finished_at is not None
     assert await waiting(idle, org) == []
-    assert await idle.queue.round(2) == []
+    assert await idle.queue.round() == []
 
 
 async def test_cancel_needs_the_write_scope_and_an_unfinished_job_of_ones_own(
@@ -185,4 +185,4 @@ async def test_enqueue_keeps_interrupt_cancels_and_rollback_deletes_the_keys_job
     fourth = await idle.start(request(org, concurrency_key="k", multitask=Multitask.ROLLBACK))
     assert await idle.job(reader, third.id) is None
     assert (await idle.job(reader, first.id)) is not None
-    assert await waiting(idle, org) == [f"{fourth.id}|k"]
+    assert await waiting(idle, org) == [f"{fourth.id}|2|k"]
