@@ -38,7 +38,9 @@ test-repeat: $(STAMP) $(CHROMIUM)
 
 # The suite in a random order, to find tests that depend on others; SEED=N replays an order.
 test-random: $(STAMP) $(CHROMIUM)
-	$(BIN)/pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED))
+	seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "random order, seed $$seed (replay: make test-random SEED=$$seed)"; \
+	$(BIN)/pytest -p randomly --randomly-seed=$$seed
 
 # Mutation testing of one module: `make mutate MODULE=subgraphs/keys/service.py [JOBS=2]`.
 mutate: $(STAMP)
