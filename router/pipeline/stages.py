@@ -179,6 +179,8 @@ class Pipeline:
         caller = identity.caller
         buckets = self._buckets(identity, operation) if rules.enabled else []
         usage = None if denied else usage_of(caller, identity.soft_quota)
+        if not (buckets or usage or caller.session_id or caller.key_id):
+            return {}  # nothing to check or count: no Redis round trip
         try:
             spent = await self.limiter.spend(buckets, usage, datetime.now(UTC), caller.session_id)
         except RedisError:
