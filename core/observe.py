@@ -57,11 +57,19 @@ class HttpMetrics:
             ["service", "path"],
             registry=self.registry,
         )
+        # the labelled children, looked up once: labels() costs more than the count itself
+        self._served: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
     def served(self, path: str, status: int, seconds: float) -> None:
         label = path if path in self.paths else "other"
-        self.requests.labels(self.service, label, str(status)).inc()
-        self.latency.labels(self.service, label).observe(seconds)
+        counted = self._served.get((label, status))
+        if counted is None:
+            counted = self._served[(label, status)] = (
+                self.requests.labels(self.service, label, str(status)),
+                self.latency.labels(self.service, label),
+            )
+        counted[0].inc()
+        counted[1].observe(seconds)
 
     async def endpoint(self, _: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,7 +2,8 @@
 
 - ``Authorization: Bearer <JWT>``: verified against auth's published keys (JWKS, cached,
   refetched when a token names a key we do not know) and refused once its session has ended
-  (auth's deny-list in Redis); the organization is the one named by
+  (auth's deny-list in Redis, read by the rate limiter's script in the same round trip as the
+  caller's counters); the organization is the one named by
   ``X-Organization-Id`` or else the user's active one, with the user's role in it, from tenancy.
 - ``X-API-Key: vetrai_...``: verified by the keys subgraph's internal route, and honoured only
   while the key's creator is still a member of its organization (with at most the scopes of the
@@ -46,7 +47,6 @@ from core.logs import request_id
 from core.scopes import INTERNAL_VERIFY, scopes_of
 from core.tracing import outgoing
 from router.config import Window
-from subgraphs.auth.contract import ended_session_key
 from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
 from subgraphs.keys.contract import CHANGED_CHANNEL, SECRET_PREFIX
 from subgraphs.tenancy.contract import MEMBERSHIP_CHANNEL
@@ -263,7 +263,6 @@ class Authenticator:
         if claims is None or not claims.get("sid"):
             raise Unauthenticated("The access token is invalid or has expired.")
         session_id = UUID(claims["sid"])
-        await self._refuse_ended(session_id)
         user = Caller(user_id=UUID(claims["sub"]), session_id=session_id, client_ip=client_ip)
         try:
             membership = await self._membership(user, org)
@@ -285,15 +284,6 @@ class Authenticator:
             client_ip=client_ip,
         )
         return Identity(caller, plan=membership.get("plan"), member=caller)
-
-    async def _refuse_ended(self, session_id: UUID) -> None:
-        """Tokens of a session that ended (log out, password change) are refused at once."""
-        try:
-            ended = await self.redis.exists(ended_session_key(session_id))
-        except RedisError as exc:
-            raise Unavailable("Sessions cannot be checked right now.") from exc
-        if ended:
-            raise Unauthenticated("This session has ended; log in again.")
 
     async def _membership(self, user: Caller, org: str | None) -> dict[str, Any] | None:
         """The user's organization (``org``, else their active one) with their role in it."""

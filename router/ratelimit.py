@@ -1,17 +1,20 @@
 """Rate limits in Redis, one fixed window per bucket, counted atomically (one Lua script for all
 the buckets of a request) so every router process shares them; the same script counts an
-organization's requests for billing (per UTC hour and month) and holds it to its monthly quota."""
+organization's requests for billing (per UTC hour and month), holds it to its monthly quota and
+first checks auth's deny-list for the caller's session, so a request costs one round trip."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from redis.asyncio import Redis
 
 from core.caller import Caller
 from router.config import RateLimits, Window
+from subgraphs.auth.contract import ended_session_key
 from subgraphs.billing.contract import (
     REQUESTS_PER_MINUTE,
     REQUESTS_PER_MONTH,
@@ -23,23 +26,29 @@ from subgraphs.billing.contract import (
 HOURLY_TTL_MS = 3 * 86_400_000
 MONTHLY_TTL_MS = 40 * 86_400_000
 UNCAPPED = -1
+ENDED = -2
 
-# KEYS: the buckets, then (when counted) the hourly and the monthly counter.
-# ARGV: each bucket's window (ms) and limit, then the monthly cap (-1: none); one reply pair per
-# bucket (count, ms left), then the month's count and whether this request was counted in it.
+# KEYS: (when checked) the session's ended marker, the buckets, then (when counted) the hourly
+# and the monthly counter. ARGV: 1 when a session is checked else 0, each bucket's window (ms)
+# and limit, then the monthly cap (-1: none). The reply is {ENDED} for an ended session (nothing
+# counted); else one pair per bucket (count, ms left), then the month's count and whether this
+# request was counted in it.
 _SCRIPT = """
-local buckets = (#ARGV - 1) / 2
+local session = tonumber(ARGV[1])
+if session == 1 and redis.call('EXISTS', KEYS[1]) == 1 then return {%d} end
+local buckets = (#ARGV - 2) / 2
 local result = {}
 local allowed = true
 for i = 1, buckets do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i - 1]) end
-  if count > tonumber(ARGV[2 * i]) then allowed = false end
+  local key = KEYS[session + i]
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
+  if count > tonumber(ARGV[2 * i + 1]) then allowed = false end
   result[#result + 1] = count
-  result[#result + 1] = redis.call('PTTL', KEYS[i])
+  result[#result + 1] = redis.call('PTTL', key)
 end
-if #KEYS > buckets then
-  local hour, month = KEYS[buckets + 1], KEYS[buckets + 2]
+if #KEYS > session + buckets then
+  local hour, month = KEYS[session + buckets + 1], KEYS[session + buckets + 2]
   local used = tonumber(redis.call('GET', month) or '0')
   local cap = tonumber(ARGV[#ARGV])
   local counted = 0
@@ -53,7 +62,7 @@ if #KEYS > buckets then
   result[#result + 1] = counted
 end
 return result
-""" % (HOURLY_TTL_MS, MONTHLY_TTL_MS)  # noqa: UP031 - Lua's braces would need escaping in an f-string
+""" % (ENDED, HOURLY_TTL_MS, MONTHLY_TTL_MS)  # noqa: UP031 - Lua's braces would need escaping in an f-string
 
 
 @dataclass(frozen=True)
@@ -94,11 +103,13 @@ class Verdict:
 @dataclass(frozen=True)
 class Spent:
     """The tightest bucket's verdict (None: no buckets), and the month's request count with
-    whether this request was counted in it (None: no usage counted)."""
+    whether this request was counted in it (None: no usage counted). ``ended``: the caller's
+    session has ended, and nothing was counted."""
 
     verdict: Verdict | None
     used: int | None = None
     counted: bool = False
+    ended: bool = False
 
 
 def organization_window(caller: Caller, rules: RateLimits, plan: str | None) -> Window | None:
@@ -130,14 +141,20 @@ class RateLimiter:
         self._prefix = f"vetrai:ratelimit:{namespace}:"
 
     async def spend(
-        self, buckets: list[Bucket], usage: Usage | None = None, now: datetime | None = None
+        self,
+        buckets: list[Bucket],
+        usage: Usage | None = None,
+        now: datetime | None = None,
+        session: UUID | None = None,
     ) -> Spent:
-        """Count one request in every bucket and, unless a bucket refuses it or it is past a
-        hard quota, in the organization's hourly and monthly counters (``now``, UTC)."""
-        if not buckets and usage is None:
+        """Unless ``session`` has ended, count one request in every bucket and, unless a bucket
+        refuses it or it is past a hard quota, in the organization's hourly and monthly counters
+        (``now``, UTC)."""
+        if not buckets and usage is None and session is None:
             return Spent(None)
-        keys = [self._prefix + bucket.name for bucket in buckets]
-        args: list[int] = []
+        keys = [] if session is None else [ended_session_key(session)]
+        keys += [self._prefix + bucket.name for bucket in buckets]
+        args: list[int] = [0 if session is None else 1]
         for bucket in buckets:
             args += [bucket.window.window_seconds * 1000, bucket.window.limit]
         if usage is not None:
@@ -149,6 +166,8 @@ class RateLimiter:
         cap = usage.quota if usage is not None and usage.hard and usage.quota is not None else None
         args.append(UNCAPPED if cap is None else cap)
         counts = await self._script(keys=keys, args=args)
+        if counts == [ENDED]:
+            return Spent(None, ended=True)
         verdict = _tightest(buckets, counts)
         if usage is None:
             return Spent(verdict)

@@ -110,11 +110,18 @@ class Metrics(HttpMetrics):
         self._stages: dict[str, Histogram] = {}
         # the labelled children, looked up once: labels() costs more than the count itself
         self._counted: dict[tuple[str, Outcome], tuple[Counter, Histogram]] = {}
+        self._fetched: dict[str, tuple[Counter, Histogram]] = {}
         self._names: set[str] = set()
 
     def fetched(self, service: str, seconds: float, error: str | None) -> None:
-        self.fetches.labels(service).inc()
-        self.fetch_latency.labels(service).observe(seconds)
+        counted = self._fetched.get(service)
+        if counted is None:
+            counted = self._fetched[service] = (
+                self.fetches.labels(service),
+                self.fetch_latency.labels(service),
+            )
+        counted[0].inc()
+        counted[1].observe(seconds)
         if error is not None:
             self.fetch_errors.labels(service, error).inc()
 
@@ -157,6 +164,8 @@ class Metrics(HttpMetrics):
             )
         counted[0].inc()
         counted[1].observe(seconds)
+        if not log.isEnabledFor(logging.INFO):
+            return
         who = caller.user_id or caller.key_id or caller.client_ip
         fields = {
             "operation": name,

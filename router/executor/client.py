@@ -48,13 +48,20 @@ class SubgraphClient:
         self._observe = observe
 
     async def request(
-        self, service: str, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        service: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
+        """The subgraph's GraphQL response; ``idempotent`` (a query) may be sent again when a
+        kept-alive connection fails under it, anything else never is."""
         if self._observe is None:
-            return await self._request(service, body, headers)
+            return await self._request(service, body, headers, idempotent)
         started = time.perf_counter()
         try:
-            response = await self._request(service, body, headers)
+            response = await self._request(service, body, headers, idempotent)
         except SubgraphRequestError as exc:
             self._observe(service, time.perf_counter() - started, exc.code)
             raise
@@ -62,11 +69,13 @@ class SubgraphClient:
         return response
 
     async def _request(
-        self, service: str, body: dict[str, Any], headers: Mapping[str, str]
+        self, service: str, body: dict[str, Any], headers: Mapping[str, str], idempotent: bool
     ) -> dict[str, Any]:
         origin, path = self._targets[service]
         try:
-            response = await origin.post(path, orjson.dumps(body), {**JSON_HEADERS, **headers})
+            response = await origin.post(
+                path, orjson.dumps(body), {**JSON_HEADERS, **headers}, idempotent=idempotent
+            )
         except TimeoutError as exc:
             raise SubgraphRequestError(
                 service, SUBGRAPH_TIMEOUT, f"Subgraph '{service}' timed out."

@@ -184,7 +184,10 @@ class _Run:
             body["operationName"] = fetch.operation_name
         try:
             return await self.executor.client.request(
-                fetch.service_name, body, self.headers_for(fetch.service_name)
+                fetch.service_name,
+                body,
+                self.headers_for(fetch.service_name),
+                idempotent=fetch.operation_kind == "query",
             )
         except SubgraphRequestError as failure:
             self.errors.append(failure.as_error())

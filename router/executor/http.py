@@ -2,6 +2,12 @@
 
 General-purpose clients spend far more CPU per request than the router does planning and
 merging; subgraph calls only ever POST small JSON bodies, which this handles directly.
+
+A connection idle for ``IDLE_SECONDS`` is closed rather than reused: well before a server's own
+keep-alive ends (uvicorn's is 75 s in `vetrai.serve`), so a request is not written on a
+connection the server is closing at that moment. Should a reused connection fail anyway, only
+an idempotent request (a query) is sent again; a mutation's failure is answered as such, since
+the server may have run it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
+IDLE_SECONDS = 30.0
 
 
 class HttpError(Exception):
@@ -161,7 +168,9 @@ def _parse_head(head: bytes, body_start: int) -> tuple[int, bool, int, int]:
 class Origin:
     """Connections to one scheme://host:port, reused while the server keeps them open."""
 
-    def __init__(self, url: str, *, timeout: float, max_idle: int = 64) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, max_idle: int = 64, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url}")
@@ -171,25 +180,43 @@ class Origin:
         self.host_header = parts.netloc.encode("ascii")
         self.timeout = timeout
         self.max_idle = max_idle
-        self._idle: list[_Connection] = []
+        self.idle_seconds = idle_seconds
+        self._idle: list[tuple[float, _Connection]] = []
+        """Idle connections with the moment each became idle, the most recent last."""
 
-    async def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
-        """The response, or TimeoutError when it takes longer than `timeout` seconds."""
+    async def post(
+        self, path: str, body: bytes, headers: Mapping[str, str], *, idempotent: bool = False
+    ) -> HttpResponse:
+        """The response, or TimeoutError when it takes longer than `timeout` seconds. Only an
+        ``idempotent`` request is sent again when a reused connection fails."""
         request = _request_bytes(path, self.host_header, body, headers)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.closed:
-                continue
+        while (connection := self._reusable(loop.time())) is not None:
             try:
                 return await self._exchange(connection, request, deadline)
             except (HttpError, OSError, asyncio.IncompleteReadError):
-                # The server may have closed an idle connection; try another one.
                 connection.close()
+                if not idempotent:
+                    raise
         async with asyncio.timeout_at(deadline):
             connection = await self._connect()
         return await self._exchange(connection, request, deadline)
+
+    def _reusable(self, now: float) -> _Connection | None:
+        """The most recently used open connection that has not been idle too long; the ones
+        idle too long are closed."""
+        self._expire(now)
+        while self._idle:
+            _, connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    def _expire(self, now: float) -> None:
+        idle = self._idle
+        while idle and now - idle[0][0] >= self.idle_seconds:
+            idle.pop(0)[1].close()
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -213,15 +240,17 @@ class Origin:
             raise
         finally:
             timer.cancel()
+        now = asyncio.get_running_loop().time()
+        self._expire(now)
         if not connection.closed and len(self._idle) < self.max_idle:
-            self._idle.append(connection)
+            self._idle.append((now, connection))
         else:
             connection.close()
         return response
 
     def close(self) -> None:
         while self._idle:
-            self._idle.pop().close()
+            self._idle.pop()[1].close()
 
 
 def _time_out(waiter: asyncio.Future[HttpResponse]) -> None:

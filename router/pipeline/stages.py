@@ -16,6 +16,7 @@ from typing import Any
 
 from graphql import FragmentDefinitionNode, OperationType
 from graphql.execution.values import get_variable_values
+from redis.exceptions import RedisError
 
 from core.caller import Caller
 from router import limits
@@ -35,6 +36,7 @@ from subgraphs.billing.contract import API_REQUESTS_METER
 from subgraphs.keys.contract import record_use
 
 QUOTA_WARNING = "x-quota-exceeded"
+RETRY = {"retry-after": "1"}
 
 Authorize = Callable[[Caller], Grants]
 """The authorization stage's grants for a caller, checked against the supergraph's
@@ -76,7 +78,7 @@ class Pipeline:
         except Forbidden as exc:
             raise RouterError(403, "FORBIDDEN", str(exc)) from None
         except Unavailable as exc:
-            raise RouterError(503, "SERVICE_UNAVAILABLE", str(exc), {"retry-after": "1"}) from None
+            raise RouterError(503, "SERVICE_UNAVAILABLE", str(exc), RETRY) from None
         finally:
             self.metrics.stage("identify", time.perf_counter() - started)
 
@@ -171,14 +173,24 @@ class Pipeline:
     async def _rate_limit(
         self, identity: Identity, operation: str | None, denied: bool = False
     ) -> Mapping[str, str]:
-        """Spend the caller's rate limits and, for an organization's operation that runs, count
-        it against its monthly quota; one Redis round trip."""
+        """Refuse the caller's ended session, spend its rate limits and, for an organization's
+        operation that runs, count it against its monthly quota; one Redis round trip."""
         rules = self.config.rate_limits
-        buckets = self._buckets(identity, operation) if rules.enabled else []
-        usage = None if denied else usage_of(identity.caller, identity.soft_quota)
-        spent = await self.limiter.spend(buckets, usage, datetime.now(UTC))
-        verdict = spent.verdict
         caller = identity.caller
+        buckets = self._buckets(identity, operation) if rules.enabled else []
+        usage = None if denied else usage_of(caller, identity.soft_quota)
+        if not (buckets or usage or caller.session_id or caller.key_id):
+            return {}  # nothing to check or count: no Redis round trip
+        try:
+            spent = await self.limiter.spend(buckets, usage, datetime.now(UTC), caller.session_id)
+        except RedisError:
+            what = "Sessions" if caller.session_id else "Rate limits"
+            raise RouterError(
+                503, "SERVICE_UNAVAILABLE", f"{what} cannot be checked right now.", RETRY
+            ) from None
+        if spent.ended:
+            raise RouterError(401, "UNAUTHENTICATED", "This session has ended; log in again.")
+        verdict = spent.verdict
         refused = verdict is not None and not verdict.allowed
         if caller.key_id is not None and caller.org_id is not None:
             await record_use(

@@ -248,10 +248,15 @@ class RecordingClient(SubgraphClient):
         self.requests: list[tuple[str, bytes]] = []
 
     async def request(
-        self, service: str, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        service: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
         self.requests.append((service, orjson.dumps(body)))
-        return await super().request(service, body, headers)
+        return await super().request(service, body, headers, idempotent=idempotent)
 
 
 async def subgraph_requests(

@@ -53,7 +53,12 @@ class ReplayingClient(SubgraphClient):
         self.answers: dict[tuple[str, bytes], bytes] = {}
 
     async def request(
-        self, service: str, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        service: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
         key = (service, orjson.dumps(body))
         if key not in self.answers:

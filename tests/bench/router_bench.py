@@ -73,7 +73,12 @@ class ReplayingClient(SubgraphClient):
         self.answers = answers
 
     async def request(
-        self, service: str, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        service: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
         return self.answers[orjson.dumps(body, option=orjson.OPT_SORT_KEYS)]
 
@@ -84,9 +89,14 @@ class RecordingClient(SubgraphClient):
         self.answers: dict[bytes, dict[str, Any]] = {}
 
     async def request(
-        self, service: str, body: dict[str, Any], headers: Mapping[str, str]
+        self,
+        service: str,
+        body: dict[str, Any],
+        headers: Mapping[str, str],
+        *,
+        idempotent: bool = False,
     ) -> dict[str, Any]:
-        answer = await super().request(service, body, headers)
+        answer = await super().request(service, body, headers, idempotent=idempotent)
         self.answers[orjson.dumps(body, option=orjson.OPT_SORT_KEYS)] = answer
         return answer
 

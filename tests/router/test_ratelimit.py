@@ -1,27 +1,36 @@
 """The rate limiter counts every bucket of a request in Redis and answers the verdict of the
-tightest: refused ones first (the longest wait), else the fewest remaining."""
+tightest: refused ones first (the longest wait), else the fewest remaining; a request of a
+session on auth's deny-list is answered as ended, with nothing counted."""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
 
 from router.config import Window
-from router.ratelimit import Bucket, RateLimiter, Verdict
+from router.ratelimit import Bucket, RateLimiter, Spent, Usage, Verdict
+from subgraphs.auth.contract import ended_session_key
 from vetrai.settings import PlatformSettings
 
 DAY = 86_400
 
 
 @pytest.fixture
-async def limiter(server_settings: PlatformSettings) -> AsyncIterator[RateLimiter]:
+async def redis(server_settings: PlatformSettings) -> AsyncIterator[Redis]:
     assert server_settings.core.redis_url
-    redis = Redis.from_url(server_settings.core.redis_url)
-    yield RateLimiter(redis, namespace=f"test-{secrets.token_hex(6)}")
-    await redis.aclose()
+    client = Redis.from_url(server_settings.core.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def limiter(redis: Redis) -> RateLimiter:
+    return RateLimiter(redis, namespace=f"test-{secrets.token_hex(6)}")
 
 
 def bucket(name: str, limit: int, seconds: int) -> Bucket:
@@ -97,3 +106,30 @@ async def test_a_refusal_wins_over_a_bucket_at_its_limit_that_resets_later(
     assert refused is not None
     assert (refused.allowed, refused.limit, refused.remaining) == (False, 1, 0)
     assert refused.reset_seconds <= 60
+
+
+async def test_an_ended_session_is_answered_as_ended_and_counts_nothing(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    session, org = uuid.uuid4(), str(uuid.uuid4())
+    minute, usage, now = [bucket("minute", 1, 60)], Usage(org, 10, hard=True), datetime.now(UTC)
+    await redis.set(ended_session_key(session), 1, ex=60)
+
+    ended = await limiter.spend(minute, usage, now, session)
+    live = await limiter.spend(minute, usage, now, uuid.uuid4())
+
+    assert ended.ended
+    assert ended.verdict is None
+    assert not live.ended
+    # the ended session's request took no slot of the bucket and no request of the month
+    assert live.verdict == Verdict(allowed=True, limit=1, remaining=0, reset_seconds=60)
+    assert (live.used, live.counted) == (1, True)
+
+
+async def test_a_live_session_alone_is_checked_without_buckets(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    session = uuid.uuid4()
+    assert await limiter.spend([], session=session) == Spent(None)
+    await redis.set(ended_session_key(session), 1, ex=60)
+    assert await limiter.spend([], session=session) == Spent(None, ended=True)

@@ -1,4 +1,5 @@
-"""The subgraph HTTP client against a bare socket server: framing, keep-alive, stale sockets."""
+"""The subgraph HTTP client against a bare socket server: framing, keep-alive, stale sockets,
+idle connections expiring, and a failed reused connection resending only a query."""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -7,7 +8,8 @@ from contextlib import asynccontextmanager
 import pytest
 import uvloop
 
-from router.executor.http import Origin
+from router.executor.http import IDLE_SECONDS, Origin
+from vetrai.serve import KEEP_ALIVE_SECONDS as UVICORN_KEEP_ALIVE
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -58,7 +60,7 @@ async def test_chunked_answers_are_reassembled_and_connections_reused() -> None:
     assert len(connections) == 1
 
 
-async def test_a_connection_closed_by_the_server_is_replaced() -> None:
+async def test_a_connection_the_server_closed_is_replaced_under_a_query() -> None:
     async def one_per_connection(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -69,9 +71,69 @@ async def test_a_connection_closed_by_the_server_is_replaced() -> None:
     async with bare_server(one_per_connection) as (url, connections):
         origin = Origin(url, timeout=1.0)
         for _ in range(3):
-            assert (await origin.post("/graphql", b"{}", {})).body == b"{}"
+            # its close may reach the client only once the next query is written
+            assert (await origin.post("/graphql", b"{}", {}, idempotent=True)).body == b"{}"
         origin.close()
     assert len(connections) == 3
+
+
+async def echo_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        body = await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+
+
+async def test_a_connection_idle_too_long_is_not_reused() -> None:
+    async with bare_server(echo_forever) as (url, connections):
+        kept = Origin(url, timeout=1.0)
+        expiring = Origin(url, timeout=1.0, idle_seconds=0.0)
+        for origin in (kept, expiring):
+            for _ in range(2):
+                assert (await origin.post("/graphql", b"{}", {})).body == b"{}"
+        kept.close()
+        expiring.close()
+    assert len(connections) == 3  # one kept alive, and two that expired at once
+    assert IDLE_SECONDS < UVICORN_KEEP_ALIVE
+
+
+def dropping_the_second_request(received: list[bytes]) -> Handler:
+    """Answers every request but the second, which it reads and then hangs up on (a server
+    closing a kept-alive connection as the request arrives)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            received.append(await read_request(reader))
+            if len(received) == 2:
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+
+    return handler
+
+
+async def test_a_mutation_on_a_failing_reused_connection_is_not_sent_again() -> None:
+    received: list[bytes] = []
+    async with bare_server(dropping_the_second_request(received)) as (url, connections):
+        origin = Origin(url, timeout=1.0)
+        await origin.post("/graphql", b'{"n": 1}', {})
+        with pytest.raises(asyncio.IncompleteReadError):
+            await origin.post("/graphql", b'{"n": 2}', {})
+        origin.close()
+    assert received == [b'{"n": 1}', b'{"n": 2}']
+    assert len(connections) == 1
+
+
+async def test_a_query_on_a_failing_reused_connection_is_sent_again() -> None:
+    received: list[bytes] = []
+    async with bare_server(dropping_the_second_request(received)) as (url, connections):
+        origin = Origin(url, timeout=1.0)
+        await origin.post("/graphql", b'{"n": 1}', {})
+        again = await origin.post("/graphql", b'{"n": 2}', {}, idempotent=True)
+        origin.close()
+    assert again.body == b"{}"
+    assert received == [b'{"n": 1}', b'{"n": 2}', b'{"n": 2}']
+    assert len(connections) == 2
 
 
 async def test_slow_answers_time_out() -> None:
