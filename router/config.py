@@ -58,6 +58,9 @@ class RateLimits(_Section):
     )
     organizations: dict[str, Window] = Field(default_factory=dict)
     operations: dict[str, Window] = Field(default_factory=dict)
+    # subgraphs whose operations the monthly quota and the spend cap neither count nor refuse:
+    # an organization past them must still be able to change its plan or raise its cap
+    quota_exempt: list[str] = Field(default_factory=lambda: ["billing"])
 
 
 class PersistedQueries(_Section):

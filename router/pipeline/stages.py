@@ -66,6 +66,7 @@ class Pipeline:
         self.sign = sign
         self.introspection = introspection
         self.authorize = authorize
+        self.quota_exempt = frozenset(config.rate_limits.quota_exempt)
 
     # caller ------------------------------------------------------------------------------------
 
@@ -88,6 +89,21 @@ class Pipeline:
         self, served: Served, params: Params, identity: Identity, transport: Transport
     ) -> PreparedOperation:
         started = time.perf_counter()
+        try:
+            prepared = await self._check(served, params, identity, transport)
+        finally:  # a refused operation's time counts too
+            self.metrics.stage("prepare", time.perf_counter() - started)
+        limited = time.perf_counter()
+        services = prepared.planned.services
+        exempt = bool(services) and services <= self.quota_exempt
+        headers = await self._rate_limit(identity, prepared.name, quota_exempt=exempt)
+        self.metrics.stage("rate_limit", time.perf_counter() - limited)
+        return replace(prepared, headers=headers)
+
+    async def _check(
+        self, served: Served, params: Params, identity: Identity, transport: Transport
+    ) -> PreparedOperation:
+        """The operation read, checked against the limits and authorized, and planned."""
         params = await self._persisted(params)
         document = self.document(served, params)
         _allowed_over(document.kind, transport)
@@ -109,13 +125,7 @@ class Pipeline:
         violation = limits.check_cost(spent, self.config.limits)
         if violation is not None:
             raise RouterError(400, violation.code, violation.message)
-        checked = time.perf_counter()
-        self.metrics.stage("prepare", checked - started)
-        headers = await self._rate_limit(identity, document.name)
-        self.metrics.stage("rate_limit", time.perf_counter() - checked)
-        return PreparedOperation(
-            document, variables, measure, planned, spent, headers, tuple(refusals)
-        )
+        return PreparedOperation(document, variables, measure, planned, spent, {}, tuple(refusals))
 
     async def _persisted(self, params: Params) -> Params:
         if params.extensions is None and not self.persisted.config.persisted_only:
@@ -171,14 +181,20 @@ class Pipeline:
         )
 
     async def _rate_limit(
-        self, identity: Identity, operation: str | None, denied: bool = False
+        self,
+        identity: Identity,
+        operation: str | None,
+        denied: bool = False,
+        quota_exempt: bool = False,
     ) -> Mapping[str, str]:
         """Refuse the caller's ended session, spend its rate limits and, for an organization's
-        operation that runs, count it against its monthly quota; one Redis round trip."""
+        operation that runs (and is not exempt), count it against its monthly quota; one Redis
+        round trip."""
         rules = self.config.rate_limits
         caller = identity.caller
         buckets = self._buckets(identity, operation) if rules.enabled else []
-        usage = None if denied else usage_of(caller, identity.soft_quota)
+        counted = not (denied or quota_exempt)
+        usage = usage_of(caller, identity.soft_quota) if counted else None
         if not (buckets or usage or caller.session_id or caller.key_id):
             return {}  # nothing to check or count: no Redis round trip
         try:

@@ -70,6 +70,19 @@ class QueryPlan:
     node: PlanNode | None
 
 
+def services_of(node: PlanNode | None) -> frozenset[str]:
+    """The subgraphs a plan fetches from."""
+    if node is None:
+        return frozenset()
+    if isinstance(node, Fetch):
+        return frozenset((node.service_name,))
+    if isinstance(node, Flatten):
+        return services_of(node.node)
+    if isinstance(node, Condition):
+        return services_of(node.if_clause) | services_of(node.else_clause)
+    return frozenset().union(*(services_of(n) for n in node.nodes))
+
+
 def plan_to_json(plan: QueryPlan) -> dict[str, Any]:
     """The plan as Apollo's planner serialises it (for `extensions` and comparisons)."""
     result: dict[str, Any] = {"kind": "QueryPlan"}

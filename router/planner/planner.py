@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
@@ -13,7 +13,7 @@ from graphql import (
 
 from router.planner.build import build_fetch_graph
 from router.planner.errors import PlanningError
-from router.planner.plan import QueryPlan
+from router.planner.plan import QueryPlan, services_of
 from router.planner.shape import ResponseShape, compile_shape
 from router.supergraph import Supergraph
 
@@ -23,6 +23,11 @@ class PlannedOperation:
     operation: OperationDefinitionNode
     plan: QueryPlan
     shape: ResponseShape
+    services: frozenset[str] = field(init=False)
+    """The subgraphs the plan fetches from (computed once, as plans are cached)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "services", services_of(self.plan.node))
 
 
 class QueryPlanner:

@@ -125,6 +125,11 @@ async def test_requests_are_counted_per_hour_and_month_and_refused_past_a_hard_q
         }
         # Refused requests are not counted: the ledger bills what was served.
         assert int(await redis.get(month) or 0) == 10_000
+        # Billing's own operations still run, uncounted: the owner can upgrade.
+        upgrade = await router.post("query { plans { key } }", {}, **as_owner(token))
+        assert upgrade.status_code == 200
+        assert "free" in {plan["key"] for plan in upgrade.json()["data"]["plans"]}
+        assert int(await redis.get(month) or 0) == 10_000
     finally:
         await redis.aclose()
 
