@@ -1,5 +1,5 @@
 """When the router loses the announcement channel, it forgets every cached membership, key and
-plan: what was announced meanwhile is unknown."""
+plan: what was announced meanwhile is unknown. An announcement it hears forgets what it names."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from uuid import uuid4
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
 from core.caller import Caller
 from router.identity import Authenticator, Endpoints, Identity, Plan
+from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
 from vetrai.settings import PlatformSettings
 
 
@@ -73,3 +75,30 @@ async def test_lost_channel_clears_cached_memberships_keys_and_plans(
         ),
         "the caches cleared",
     )
+
+
+async def test_a_plan_announcement_forgets_that_organizations_plan_only(
+    authenticator: Authenticator,
+) -> None:
+    redis = authenticator.redis
+    authenticator._listen()
+    await subscribed_client(redis, str((await redis.client_info())["name"]))
+    memberships, keys, plans = authenticator._memberships, authenticator._keys, authenticator._plans
+    await eventually(lambda: memberships.generation > 0, "the listener's first clear")
+    user, changed, other = uuid4(), uuid4(), uuid4()
+    memberships.put(
+        (user, None), {"id": str(changed), "viewerRole": "ADMIN"}, 60, memberships.generation
+    )
+    key = Identity(Caller(key_id=uuid4(), org_id=changed), key_creator=user)
+    keys.put("digest", key, 60, keys.generation)
+    for org in (changed, other):
+        plans.put(org, Plan("pro", {"api_keys": 25}), 60, plans.generation)
+
+    message = orjson.dumps({"org_id": str(changed), "plan": "team"})
+    await redis.publish(PLAN_CHANGED_CHANNEL, message)
+
+    await eventually(lambda: plans.get(changed) is None, "the changed plan forgotten")
+    # Nothing else changed: the other organization's plan, and the member and key of this one.
+    assert plans.get(other) == Plan("pro", {"api_keys": 25})
+    assert memberships.get((user, None)) == {"id": str(changed), "viewerRole": "ADMIN"}
+    assert keys.get("digest") == key
