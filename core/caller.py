@@ -24,6 +24,9 @@ class Caller:
     client_ip: str | None = None
     plan: str | None = None
     limits: Mapping[str, Limit] = field(default_factory=dict, hash=False)
+    # the signed-in user's address as auth issued it (lower-cased), and whether it is verified
+    email: str | None = None
+    email_verified: bool = False
 
     @property
     def is_authenticated(self) -> bool:

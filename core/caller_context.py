@@ -62,6 +62,8 @@ def sign_caller(caller: Caller, *, audience: str, key: bytes, ttl: int = 60) -> 
         "key": str(caller.key_id) if caller.key_id else None,
         "sid": str(caller.session_id) if caller.session_id else None,
         "ip": caller.client_ip,
+        "email": caller.email,
+        "ev": caller.email_verified,
         "aud": audience,
         "iat": now,
         "exp": now + ttl,
@@ -108,8 +110,16 @@ def _claims(claims: dict[str, Any], audience: str) -> tuple[Caller, str, int]:
         client_ip=claims["ip"],
         plan=claims.get("plan"),
         limits=_limits(claims.get("lim") or {}),
+        email=_email(claims.get("email")),
+        email_verified=claims.get("ev") is True,
     )
     return caller, str(claims["jti"]), int(claims["exp"])
+
+
+def _email(claimed: object) -> str | None:
+    if claimed is not None and not isinstance(claimed, str):
+        raise ValueError("an email is a string")
+    return claimed
 
 
 def _limits(claimed: object) -> dict[str, Limit]:

@@ -263,7 +263,13 @@ class Authenticator:
         if claims is None or not claims.get("sid"):
             raise Unauthenticated("The access token is invalid or has expired.")
         session_id = UUID(claims["sid"])
-        user = Caller(user_id=UUID(claims["sub"]), session_id=session_id, client_ip=client_ip)
+        user = Caller(
+            user_id=UUID(claims["sub"]),
+            session_id=session_id,
+            client_ip=client_ip,
+            email=claims.get("email"),
+            email_verified=claims.get("email_verified") is True,
+        )
         try:
             membership = await self._membership(user, org)
         except httpx.HTTPError as exc:
@@ -275,13 +281,8 @@ class Authenticator:
                 raise Forbidden("You are not a member of this organization.")
             return Identity(user)
         role = str(membership["viewerRole"]).lower()
-        caller = Caller(
-            user_id=user.user_id,
-            session_id=user.session_id,
-            org_id=UUID(membership["id"]),
-            roles=frozenset({role}),
-            scopes=scopes_of([role]),
-            client_ip=client_ip,
+        caller = replace(
+            user, org_id=UUID(membership["id"]), roles=frozenset({role}), scopes=scopes_of([role])
         )
         return Identity(caller, plan=membership.get("plan"), member=caller)
 

@@ -100,6 +100,8 @@ class AuthService:
             {
                 "sub": str(user.id),
                 "sid": str(family_id),
+                "email": user.email,
+                "email_verified": user.email_verified_at is not None,
                 "iat": now,
                 "exp": now + self.settings.auth.access_token_ttl_seconds,
                 "jti": secrets.token_urlsafe(12),

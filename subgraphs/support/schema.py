@@ -1239,10 +1239,10 @@ class Query:
 @strawberry.type(description=MUTATION)
 class Mutation:
     @strawberry.federation.mutation(
-        requires_scopes=[["tickets:write"]],
+        authenticated=True,
         description="Then upload the file and name it in createTicket/addComment (signed-in"
-        " users). Errors: `INVALID_INPUT`, `NOT_FOUND`, `UNAUTHENTICATED`,"
-        " `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`.",
+        " users; not API keys). Errors: `INVALID_INPUT`, `NOT_FOUND`, `UNAUTHENTICATED`,"
+        " `FORBIDDEN`, `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`.",
     )
     @rejections_as(AttachmentUploadPayload)
     async def request_attachment_upload(
@@ -1253,7 +1253,6 @@ class Mutation:
         ],
     ) -> AttachmentUploadPayload:
         ctx = info.context
-        require_scope(ctx.caller, "tickets:write")
         requested = await ctx.services.request_upload(
             ctx.caller,
             identifier(input.organization_id, "organizationId"),
@@ -1272,10 +1271,11 @@ class Mutation:
         )
 
     @strawberry.federation.mutation(
-        requires_scopes=[["tickets:write"]],
-        description="Open a ticket as its requester (signed-in users); the matching SLA policy"
-        " starts its clocks. Errors: `INVALID_INPUT`, `NOT_FOUND`, `UNAUTHENTICATED`,"
-        " `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`, `ATTACHMENT_NOT_UPLOADED`.",
+        authenticated=True,
+        description="Open a ticket as its requester (signed-in users; not API keys); the"
+        " matching SLA policy starts its clocks. Errors: `INVALID_INPUT`, `NOT_FOUND`,"
+        " `UNAUTHENTICATED`, `FORBIDDEN`, `ATTACHMENT_TOO_LARGE`, `ATTACHMENT_TYPE_NOT_ALLOWED`,"
+        " `ATTACHMENT_NOT_UPLOADED`.",
     )
     @rejections_as(TicketPayload)
     async def create_ticket(
@@ -1284,7 +1284,6 @@ class Mutation:
         input: Annotated[CreateTicketInput, strawberry.argument(description="The ticket.")],
     ) -> TicketPayload:
         ctx = info.context
-        require_scope(ctx.caller, "tickets:write")
         new = NewTicket(
             title=input.title,
             body=input.body,
@@ -1365,9 +1364,10 @@ class Mutation:
         return TicketPayload(ticket=Ticket.of(target))
 
     @strawberry.federation.mutation(
-        requires_scopes=[["tickets:write"]],
-        description="Reply on a ticket you may read, or (agents) add an internal note; an"
-        " agent's reply opens a new ticket, the requester's reopens a pending one. Errors:"
+        authenticated=True,
+        description="Reply on a ticket you may read, or (agents) add an internal note, as a"
+        " signed-in user (not an API key); an agent's reply opens a new ticket, the requester's"
+        " reopens a pending one. Errors:"
         " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`, `UNAUTHENTICATED`, `ATTACHMENT_TOO_LARGE`,"
         " `ATTACHMENT_TYPE_NOT_ALLOWED`, `ATTACHMENT_NOT_UPLOADED`.",
     )
@@ -1378,7 +1378,6 @@ class Mutation:
         input: Annotated[AddCommentInput, strawberry.argument(description="The comment.")],
     ) -> CommentPayload:
         ctx = info.context
-        require_scope(ctx.caller, "tickets:write")
         comment = await ctx.services.add_comment(
             ctx.caller,
             identifier(input.ticket_id, "ticketId"),

@@ -19,7 +19,7 @@ from core.caller import Caller
 from subgraphs.billing.contract import SLA_POLICIES
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, set_local, utcnow
-from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require, signed_in
+from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, page_size, trimmed
 from subgraphs.kernel.storage import Storage, StorageUnavailable
@@ -38,7 +38,7 @@ from subgraphs.support import (
     sla,
     triage,
 )
-from subgraphs.support.access import MANAGERS, managed
+from subgraphs.support.access import MANAGERS, managed, person
 from subgraphs.support.calendar import DAY_MINUTES, Calendar
 from subgraphs.support.contract import EMBED_JOB, SupportErrorCode
 from subgraphs.support.escalations import Escalations
@@ -481,7 +481,7 @@ class SupportService:
         return await repository.next_number(session, org_id)
 
     async def create_ticket(self, caller: Caller, org_id: UUID, new: NewTicket) -> Ticket:
-        requester = signed_in(caller)
+        requester = person(caller)
         values = checked(
             title=lambda: validation.text(new.title, "title", max_length=200),
             body=lambda: sanitized(new.body),
@@ -551,7 +551,7 @@ class SupportService:
         self, caller: Caller, org_id: UUID, file_name: str, content_type: str, size: int
     ) -> attachments.RequestedUpload:
         """A presigned POST for one file, valid five minutes, for exactly its declared size."""
-        uploader = signed_in(caller)
+        uploader = person(caller)
         attachment = attachments.new_attachment(
             org_id,
             uploader,
@@ -930,7 +930,7 @@ class SupportService:
         mentions: list[UUID],
         attachment_ids: list[UUID],
     ) -> Comment:
-        author = signed_in(caller)
+        author = person(caller)
         clean = sanitized(body)
         require(
             len(mentions) <= MAX_MENTIONS,

@@ -25,6 +25,14 @@ class TenancyErrorCode(Code):
     SLUG_TAKEN = "SLUG_TAKEN", "An organization has this slug."
     ALREADY_MEMBER = "ALREADY_MEMBER", "The invitee is a member already."
     LAST_OWNER = "LAST_OWNER", "The organization would be left without an owner."
+    INVITATION_FOR_ANOTHER_EMAIL = (
+        "INVITATION_FOR_ANOTHER_EMAIL",
+        "The invitation was sent to another address than the signed-in user's.",
+    )
+    EMAIL_NOT_VERIFIED = (
+        "EMAIL_NOT_VERIFIED",
+        "The signed-in user's address is not verified yet (verify it, then refresh the tokens).",
+    )
 
 
 async def stage_membership_change(

@@ -400,8 +400,9 @@ class Mutation:
 
     @strawberry.federation.mutation(
         authenticated=True,
-        description="Join the organization of an invitation, with its role. Errors:"
-        " `INVALID_TOKEN`, `ALREADY_MEMBER`.",
+        description="Join the organization of an invitation, with its role; only the invited"
+        " address, verified, may. Errors: `INVALID_TOKEN`, `INVITATION_FOR_ANOTHER_EMAIL`,"
+        " `EMAIL_NOT_VERIFIED`, `ALREADY_MEMBER`.",
     )
     @rejections_as(OrganizationPayload)
     async def accept_invitation(

@@ -98,6 +98,22 @@ def validated_slug(slug: str) -> str:
     return slug
 
 
+def _check_invitee(caller: Caller, invitation: Invitation) -> None:
+    """Only the invited address may join: a forwarded or leaked link is worth nothing to anyone
+    else, and an address nobody proved to own does not count as it."""
+    if caller.email is None or caller.email.strip().lower() != invitation.email:
+        raise Rejected.one(
+            TenancyErrorCode.INVITATION_FOR_ANOTHER_EMAIL,
+            "This invitation was sent to another email address; sign in with that one.",
+            "token",
+        )
+    if not caller.email_verified:
+        raise Rejected.one(
+            TenancyErrorCode.EMAIL_NOT_VERIFIED,
+            "Verify your email address first, then refresh your session.",
+        )
+
+
 class TenancyService:
     def __init__(self, db: Database, redis: Redis, settings: Settings) -> None:
         self.db = db
@@ -346,6 +362,7 @@ class TenancyService:
                         "This invitation is invalid or has expired.",
                         "token",
                     )
+                _check_invitee(caller, invitation)
                 await set_local(session, "app.org_id", invitation.org_id)
                 invitation.accepted_at = utcnow()
                 invitation.accepted_by = user_id

@@ -33,8 +33,8 @@ from router.authorization import FEATURE, AccessRules, Requirement
 from router.policy import POLICIES
 from router.supergraph import Supergraph
 from subgraphs.billing.plans import catalogue
-from tests.conftest import emailed, link_token, unique_email
-from tests.router.platform.conftest import PASSWORD, RouterClient
+from tests.router.platform.builders import invited_member
+from tests.router.platform.conftest import RouterClient
 
 UNAUTHORIZED = "UNAUTHORIZED_FIELD_OR_TYPE"
 SDL = (Path(__file__).parents[3] / "schema" / "supergraph.graphql").read_text()
@@ -247,28 +247,7 @@ async def test_key_with_notifications_write_sends_a_notification(
 
 async def member_of(router: RouterClient, owner_engine: AsyncEngine, token: str, org: str) -> str:
     """The access token of a new plain member of ``org``."""
-    email = unique_email("member")
-    invited = await router.data(
-        """mutation($org: ID!, $email: String!) { inviteMember(input: {organizationId: $org,
-        email: $email}) { errors { code } } }""",
-        {"org": org, "email": email},
-        authorization=f"Bearer {token}",
-    )
-    assert invited["inviteMember"]["errors"] == []
-    signed_up = await router.data(
-        """mutation($e: String!, $p: String!) { signUp(input: {email: $e, password: $p,
-        name: "Member"}) { tokens { accessToken } } }""",
-        {"e": email, "p": PASSWORD},
-    )
-    member: str = signed_up["signUp"]["tokens"]["accessToken"]
-    invitation = link_token(await emailed(owner_engine, email, "invitation"))
-    accepted = await router.data(
-        "mutation($t: String!) { acceptInvitation(token: $t) { errors { code } } }",
-        {"t": invitation},
-        authorization=f"Bearer {member}",
-    )
-    assert accepted["acceptInvitation"]["errors"] == []
-    return member
+    return (await invited_member(router, owner_engine, token, org))[1]
 
 
 async def test_policy_fields_are_refused_to_a_plain_member_and_answered_to_the_owner(

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import emailed, link_token, unique_email
+from tests.router.platform.builders import invited_member
 from tests.router.platform.conftest import RouterClient
 
 MEMBERS = "query($id: ID!) { organization(id: $id) { members { role } } }"
@@ -31,23 +31,7 @@ async def admin_of(
     router: RouterClient, owner_engine: AsyncEngine, owner: str, org: str
 ) -> tuple[str, str]:
     """A new user who joined ``org`` as an admin: their id and access token."""
-    user_id, token = await router.sign_up()
-    email = unique_email("admin")
-    invited = await router.data(
-        """mutation($o: ID!, $e: String!) { inviteMember(input: {organizationId: $o, email: $e,
-        role: ADMIN}) { errors { code } } }""",
-        {"o": org, "e": email},
-        authorization=f"Bearer {owner}",
-    )
-    assert invited["inviteMember"]["errors"] == []
-    invitation = link_token(await emailed(owner_engine, email, "invitation"))
-    accepted = await router.data(
-        "mutation($t: String!) { acceptInvitation(token: $t) { errors { code } } }",
-        {"t": invitation},
-        authorization=f"Bearer {token}",
-    )
-    assert accepted["acceptInvitation"]["errors"] == []
-    return user_id, token
+    return await invited_member(router, owner_engine, owner, org, "ADMIN")
 
 
 def as_member(token: str, org: str) -> dict[str, str]:

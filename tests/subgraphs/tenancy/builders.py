@@ -32,9 +32,11 @@ REMOVE = """mutation($org: ID!, $user: ID!) {
   removeMember(input: {organizationId: $org, userId: $user}) { ok errors { code message } } }"""
 
 
-async def new_user(auth: SignedClient) -> Caller:
-    result = await sign_up(auth, unique_email())
-    return Caller(user_id=UUID(result["user"]["id"]))
+async def new_user(auth: SignedClient, email: str | None = None) -> Caller:
+    """A new account, called as the router signs a user who verified their address."""
+    result = await sign_up(auth, email or unique_email())
+    user = result["user"]
+    return Caller(user_id=UUID(user["id"]), email=user["email"], email_verified=True)
 
 
 async def create_org(tenancy: SignedClient, caller: Caller, **extra: Any) -> dict[str, Any]:
@@ -52,10 +54,10 @@ async def join(
     member: Caller,
     role: str = "MEMBER",
 ) -> None:
-    email = unique_email("invitee")
-    invited = await tenancy.run(INVITE, {"org": org_id, "email": email, "role": role}, owner)
+    assert member.email is not None
+    invited = await tenancy.run(INVITE, {"org": org_id, "email": member.email, "role": role}, owner)
     assert invited["inviteMember"]["errors"] == []
-    token = await invitation_token(owner_engine, email)
+    token = await invitation_token(owner_engine, member.email)
     accepted = await tenancy.run(ACCEPT, {"token": token}, member)
     assert accepted["acceptInvitation"]["organization"] == {"id": org_id}
 

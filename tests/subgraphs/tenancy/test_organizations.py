@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from uuid import uuid4
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.caller import Caller
 from tests.conftest import SignedClient, unique_email, unique_slug
 from tests.subgraphs.tenancy.builders import (
     ACCEPT,
@@ -125,19 +127,54 @@ async def test_invited_user_joins_and_last_owner_cannot_leave(
 async def test_invitation_token_is_single_use(
     auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
 ) -> None:
-    ada, bob, eve = await new_user(auth), await new_user(auth), await new_user(auth)
+    ada, bob = await new_user(auth), await new_user(auth)
     org_id = (await create_org(tenancy, ada))["organization"]["id"]
-    email = unique_email("invitee")
-    await tenancy.run(INVITE, {"org": org_id, "email": email, "role": "ADMIN"}, ada)
-    token = await invitation_token(owner_engine, email)
+    await tenancy.run(INVITE, {"org": org_id, "email": bob.email, "role": "ADMIN"}, ada)
+    token = await invitation_token(owner_engine, str(bob.email))
     assert (await tenancy.run(ACCEPT, {"token": token}, bob))["acceptInvitation"]["errors"] == []
-    again = await tenancy.run(ACCEPT, {"token": token}, eve)
+    again = await tenancy.run(ACCEPT, {"token": token}, bob)
     assert [e["code"] for e in again["acceptInvitation"]["errors"]] == ["INVALID_TOKEN"]
     async with owner_engine.connect() as connection:
         stored = await connection.scalar(
             text("select count(*) from tenancy.invitations where token_hash = :t"), {"t": token}
         )
     assert stored == 0
+
+
+async def test_only_the_invited_verified_address_joins(
+    auth: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    ada, bob, eve = await new_user(auth), await new_user(auth), await new_user(auth)
+    org_id = (await create_org(tenancy, ada))["organization"]["id"]
+    invited = str(bob.email).upper()  # the address as the inviter typed it
+    await tenancy.run(INVITE, {"org": org_id, "email": invited, "role": "ADMIN"}, ada)
+    token = await invitation_token(owner_engine, str(bob.email))
+
+    other = await tenancy.run(ACCEPT, {"token": token}, eve)
+    assert other["acceptInvitation"]["organization"] is None
+    assert [e["code"] for e in other["acceptInvitation"]["errors"]] == [
+        "INVITATION_FOR_ANOTHER_EMAIL"
+    ]
+    unverified = await tenancy.run(ACCEPT, {"token": token}, replace(bob, email_verified=False))
+    assert [e["code"] for e in unverified["acceptInvitation"]["errors"]] == ["EMAIL_NOT_VERIFIED"]
+    no_email = await tenancy.run(ACCEPT, {"token": token}, Caller(user_id=eve.user_id))
+    codes = [e["code"] for e in no_email["acceptInvitation"]["errors"]]
+    assert codes == ["INVITATION_FOR_ANOTHER_EMAIL"]
+    async with owner_engine.connect() as connection:
+        pending = await connection.scalar(
+            text(
+                "select count(*) from tenancy.invitations where org_id = :o"
+                " and accepted_at is null and accepted_by is null"
+            ),
+            {"o": org_id},
+        )
+    assert pending == 1
+    assert (await tenancy.run(READ, {"id": org_id}, eve))["organization"] is None
+
+    joined = await tenancy.run(ACCEPT, {"token": token}, bob)
+    assert joined["acceptInvitation"] == {"organization": {"id": org_id}, "errors": []}
+    members = (await tenancy.run(READ, {"id": org_id}, bob))["organization"]["members"]
+    assert sorted(m["user"]["id"] for m in members) == sorted([str(ada.user_id), str(bob.user_id)])
 
 
 async def test_members_cannot_invite(
