@@ -17,7 +17,9 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "billing:read": "Read the billing account and invoices.",
     "billing:write": "Change the plan and the billing account.",
     "tickets:read": "Read support tickets.",
-    "tickets:write": "Open and answer support tickets.",
+    "tickets:write": (
+        "Update, assign and merge support tickets (opening one and commenting need a person)."
+    ),
     "themes:read": "Read the organization's theme.",
     "themes:write": "Change the organization's theme.",
     "notifications:read": "Read notifications and templates.",
