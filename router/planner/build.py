@@ -23,6 +23,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     InlineFragmentNode,
+    NamedTypeNode,
     NameNode,
     OperationDefinitionNode,
     OperationType,
@@ -164,8 +165,8 @@ class _Walk:
     def _plan_selections(self, at: _Position, selections: Sequence[SelectionNode]) -> None:
         if self._sees_interface_as_object(at):
             local, concrete = self._split_for_interface_object(at, selections)
-            if concrete:
-                self._plan_selections(self._concrete_type_position(at), concrete)
+            for position, part in self._concrete_type_positions(at, concrete):
+                self._plan_selections(position, part)
             selections = local
         typenames: list[FieldNode] = []
         landed: _Position | None = None
@@ -230,20 +231,57 @@ class _Walk:
                 concrete.append(selection)
         return local, concrete
 
-    def _concrete_type_position(self, at: _Position) -> _Position:
+    def _concrete_type_positions(
+        self, at: _Position, concrete: Sequence[SelectionNode]
+    ) -> list[tuple[_Position, list[SelectionNode]]]:
+        """Fetches from subgraphs that know the implementations, each with the concrete
+        selections it misses least of, side by side: the first ranked by fewest misses of them
+        all (each one more fetch after it), then name."""
+        if not concrete:
+            return []
         interface = at.parent_type.name
         source = at.group.subgraph
+        keys: dict[str, Key] = {}
         for target in sorted(self.supergraph.subgraphs):
             in_target = self.supergraph.type_in(interface, target)
             if target == source or in_target is None or in_target.is_interface_object:
                 continue
             key = self._reachable_key(source, at, interface, target)
-            if key is None:
-                continue
-            position = self._entity_position(at, target, key, interface, interface)
+            if key is not None:
+                keys[target] = key
+        if not keys:
+            raise PlanningError(f"no subgraph knows the implementations of {interface}")
+        ranked = sorted(keys, key=lambda t: self._misses(t, at.parent_type, concrete))
+        settled = len(ranked) == 1 or self._misses(ranked[0], at.parent_type, concrete) == 0
+        choice = ("implementations", source, at.path, interface)
+        first = self.choices.take(choice, ranked, str, settled)
+        parts: dict[str, list[SelectionNode]] = {first: []}
+        for unit in self._units(concrete):
+            best = min(keys, key=lambda t: (self._misses(t, at.parent_type, [unit]), t != first))
+            parts.setdefault(best, []).append(unit)
+        positions = []
+        for target, part in parts.items():
+            position = self._entity_position(at, target, keys[target], interface, interface)
             position.tree.add_field("__typename")
-            return position
-        raise PlanningError(f"no subgraph knows the implementations of {interface}")
+            positions.append((position, part))
+        return positions
+
+    def _units(self, selections: Sequence[SelectionNode]) -> Iterator[SelectionNode]:
+        """The selections one field each, a field under type conditions kept inside copies
+        of them, so each can go to the subgraph that resolves it."""
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                yield selection
+                continue
+            condition = _type_condition(selection, self.fragments)  # type: ignore[arg-type]
+            for unit in self._units(self._fragment_selections(selection)):
+                yield InlineFragmentNode(
+                    type_condition=NamedTypeNode(name=NameNode(value=condition))
+                    if condition
+                    else None,
+                    directives=selection.directives,
+                    selection_set=SelectionSetNode(selections=(unit,)),
+                )
 
     def _plan_fragment(
         self, at: _Position, fragment: InlineFragmentNode | FragmentSpreadNode
@@ -411,11 +449,33 @@ class _Walk:
         above, the path down to it is fetched again from a subgraph that resolves it all."""
         anchor, steps = self._steps_up(at, through_entities=False)
         name = node.name.value
-        for target in sorted(self.supergraph.placements(at.parent_type.name, name, self.labels)):
-            start = self._start_in(anchor, target)
-            if start is not None and self._walkable(anchor, steps, target):
-                return self._add_field(self._walk(start, steps), node, None)
-        raise PlanningError(f"no path from {at.group.subgraph} to {at.parent_type.name}.{name}")
+        placements = self.supergraph.placements(at.parent_type.name, name, self.labels)
+        targets = [
+            t
+            for t in placements
+            if self._walkable(anchor, steps, t) and self._can_start_in(anchor, t)
+        ]
+        if not targets:
+            raise PlanningError(f"no path from {at.group.subgraph} to {at.parent_type.name}.{name}")
+        ranked, settled = self._ranked(
+            targets, at.parent_type, node, lambda t: self._fetched_from(anchor, t), self._siblings
+        )
+        choice = ("rehome", anchor.group.subgraph, at.path, at.parent_type.name, _key(node))
+        target = self.choices.take(choice, ranked, str, settled)
+        start = self._start_in(anchor, target)
+        assert start is not None  # noqa: S101 - the targets are reachable from the anchor
+        return self._add_field(self._walk(start, steps), node, None)
+
+    def _is_root(self, at: _Position) -> bool:
+        return at.step is None and at.parent_type is self.root
+
+    def _fetched_from(self, anchor: _Position, target: str) -> bool:
+        """Whether a fetch from the target already starts where the anchor is."""
+        if self._is_root(anchor):
+            return any(g.subgraph == target for g in self.graph.roots)
+        entity = anchor.parent_type.name
+        existing = self.graph.existing_child(anchor.group, target, anchor.path, entity, None)
+        return existing is not None
 
     def _steps_up(
         self, at: _Position, through_entities: bool
@@ -432,14 +492,23 @@ class _Walk:
             anchor = anchor.parent
         return anchor, steps
 
-    def _start_in(self, anchor: _Position, target: str) -> _Position | None:
-        if anchor.step is None and anchor.parent_type is self.root:
-            group = self.graph.root_group(target, anchor.conditions)
-            return _Position(group, group.selection, self.root, (), None, anchor.conditions)
+    def _can_start_in(self, anchor: _Position, target: str) -> bool:
+        """Whether a fetch from the target can start at the anchor (a root or an entity)."""
+        if self._is_root(anchor):
+            return True
         entity = anchor.parent_type.name
         key = self._reachable_key(anchor.group.subgraph, anchor, entity, target)
-        if key is None or target == anchor.group.subgraph:
+        return key is not None and target != anchor.group.subgraph
+
+    def _start_in(self, anchor: _Position, target: str) -> _Position | None:
+        if self._is_root(anchor):
+            group = self.graph.root_group(target, anchor.conditions)
+            return _Position(group, group.selection, self.root, (), None, anchor.conditions)
+        if not self._can_start_in(anchor, target):
             return None
+        entity = anchor.parent_type.name
+        key = self._reachable_key(anchor.group.subgraph, anchor, entity, target)
+        assert key is not None  # noqa: S101 - checked just above
         return self._entity_position(anchor, target, key, entity, None)
 
     def _walkable(self, anchor: _Position, steps: list[FieldNode | str], target: str) -> bool:
@@ -869,6 +938,11 @@ class _Walk:
         self._groups_by_id[id(group)] = group
         for recorder in self._recorders:
             recorder.add(id(group))
+
+
+def _key(node: FieldNode) -> str:
+    """The field's response key."""
+    return node.alias.value if node.alias else node.name.value
 
 
 def _route_identity(route: _Route) -> tuple[tuple[str, bool], ...]:

@@ -1,11 +1,19 @@
 """The planner's search over open choices: it keeps the cheapest plan it walks, tries what a
 change opens, falls back from a walk that cannot plan, and stops after a bounded number of walks."""
 
-import pytest
+from collections.abc import Callable, Hashable
+from typing import Any
 
-from router.planner import search
+import pytest
+from graphql import parse
+
+from router.planner import build, search
 from router.planner.errors import PlanningError
+from router.planner.plan import plan_to_json
+from router.planner.planner import QueryPlanner
 from router.planner.search import Choices, cheapest
+from router.supergraph import Supergraph
+from tests.router.fedfixtures.corpus import Case
 
 
 def _total(plan: tuple[str, ...]) -> tuple[float, ...]:
@@ -68,3 +76,65 @@ def test_walks_are_bounded_however_many_choices() -> None:
 
     cheapest(plan, _total)
     assert walks == search.WALKS
+
+
+def _fetched_subgraphs(
+    monkeypatch: pytest.MonkeyPatch, case: str, operation: str, kind: str, option: str | None
+) -> tuple[tuple[str, ...], set[str]]:
+    """The options of the walk's one open choice of `kind` in a corpus operation, and the
+    subgraphs fetched from when that choice takes `option` (the ranked one if None)."""
+    offered: dict[Hashable, tuple[Hashable, ...]] = {}
+
+    def one_walk(plan: Callable[[Choices], Any], cost: Callable[[Any], Any]) -> Any:
+        first = Choices()
+        plan(first)
+        offered.update(first.offered)
+        forced: dict[Hashable, Hashable] = {c: option for c in first.offered if _kind(c) == kind}
+        return plan(Choices(forced if option else {}))
+
+    monkeypatch.setattr(build, "cheapest", one_walk)
+    found = Case(case)
+    planned = QueryPlanner(Supergraph(found.supergraph_sdl())).build(
+        parse(found.operation(operation)), None, frozenset()
+    )
+    options = [names for choice, names in offered.items() if _kind(choice) == kind]
+    assert len(options) == 1
+    return tuple(map(str, options[0])), set(_services(plan_to_json(planned.plan)))
+
+
+def _kind(choice: Hashable) -> object:
+    """A planning choice's kind: the first part of its identity."""
+    return choice[0] if isinstance(choice, tuple) else None
+
+
+def _services(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["serviceName"]] if node.get("kind") == "Fetch" else []
+        return own + [s for v in node.values() for s in _services(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _services(v)]
+    return []
+
+
+def test_where_a_value_type_is_fetched_again_is_a_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Details.weight is in beta and gamma; neither is fetched from yet.
+    case, operation = "value_type_rehome_choice", "weight_from_either"
+    options, ranked = _fetched_subgraphs(monkeypatch, case, operation, "rehome", None)
+    assert options == ("beta", "gamma")
+    assert ranked == {"shop", "beta"}
+    _, other = _fetched_subgraphs(monkeypatch, case, operation, "rehome", "gamma")
+    assert other == {"shop", "gamma"}
+
+
+def test_which_subgraph_gives_the_concrete_type_is_a_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Both alpha and beta know Media's implementations; each misses one of the selections,
+    # which then goes to the other side by side whichever is taken first.
+    case, operation = "interface_object_two_sources", "title_and_studio"
+    kind = "implementations"
+    options, ranked = _fetched_subgraphs(monkeypatch, case, operation, kind, None)
+    assert options == ("alpha", "beta")
+    assert ranked == {"ratings", "alpha", "beta"}
+    _, other = _fetched_subgraphs(monkeypatch, case, operation, kind, "beta")
+    assert other == {"ratings", "alpha", "beta"}
