@@ -1,5 +1,6 @@
-"""What other parties may know of themes: the job by which tenancy tells it an organization's
-slug (so ``themeBySlug`` never reads tenancy's tables), and the codes its mutations return."""
+"""What other parties may know of themes: the jobs by which tenancy tells it an organization's
+slug (so ``themeBySlug`` never reads tenancy's tables) and billing whether its plan grants
+``white_label``, and the codes its mutations return."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 SLUG_JOB = "themes.organization_slug"
+WHITE_LABEL_JOB = "themes.organization_white_label"
 
 
 class ThemesErrorCode(Code):
@@ -54,3 +56,13 @@ async def stage_slug(
     await stage_job(
         session, SLUG_JOB, str(org_id), slug, stamp, job_id=f"{SLUG_JOB}:{org_id}:{stamp}"
     )
+
+
+async def stage_white_label(
+    session: AsyncSession, org_id: UUID, enabled: bool, as_of: datetime
+) -> None:
+    """Once the transaction commits, tell themes whether the organization's plan grants
+    ``white_label`` (without it, live custom CSS is withheld). The latest ``as_of`` wins."""
+    stamp = as_of.isoformat()
+    job_id = f"{WHITE_LABEL_JOB}:{org_id}:{stamp}"
+    await stage_job(session, WHITE_LABEL_JOB, str(org_id), enabled, stamp, job_id=job_id)

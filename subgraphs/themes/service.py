@@ -32,7 +32,6 @@ from subgraphs.themes.settings import Settings
 MANAGERS = frozenset({"owner", "admin"})
 MAX_VERSIONS_PAGE = 100
 MAX_SLUG = 63
-_CSS_CACHE_SECONDS = 86400
 MAX_FILE = 4 * 1024 * 1024  # larger than any rendition
 
 
@@ -184,11 +183,15 @@ class ThemesService:
         return found
 
     async def _live(self, org_id: UUID) -> Version | None:
-        """The organization's live version, from the cache while no publication changed it."""
+        """The organization's live version, from the cache while no publication or plan change
+        changed it; its custom CSS withheld (not in its stylesheet) while the plan lacks
+        ``white_label``."""
 
         async def load() -> dict[str, Any] | None:
             async with self.db.transaction(Caller(org_id=org_id)) as session:
                 live = await repository.live_version(session, org_id)
+                if live and live.scoped_css and not await repository.white_label(session, org_id):
+                    live = live.model_copy(update={"scoped_css": ""})
             return live.model_dump(mode="json") if live else None
 
         key, generation = cache.live_key(org_id), cache.live_generation(org_id)
@@ -386,20 +389,38 @@ class ThemesService:
     def css_url(self, theme: tokens.ThemeView) -> str:
         return f"{self.public_url}/css/{theme.org_id}/{theme.css_hash}.css"
 
-    async def stylesheet(self, org_id: UUID, css_hash: str) -> str | None:
-        """A published (or draft) stylesheet by its hash; files never change, so cache them."""
-        cache = f"vetrai:themes:css:{org_id}:{css_hash}"
-        cached = await self.redis.get(cache)
-        if cached is not None:
-            return bytes(cached).decode()
+    async def set_white_label(self, org_id: UUID, enabled: bool, as_of: datetime) -> None:
+        """Record billing's word on ``white_label`` (an older one than what is known changes
+        nothing); readers get the live theme with or without its custom CSS at once."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            found = await repository.published_css(session, org_id, css_hash)
-            if found is None:
-                draft = await session.get(Draft, org_id)
-                candidate = tokens.draft_view(draft) if draft else None
-                found = candidate.css if candidate and candidate.css_hash == css_hash else None
-        if found is not None:
-            await self.redis.set(cache, found, ex=_CSS_CACHE_SECONDS)
+            await repository.record_white_label(session, org_id, enabled, as_of)
+        await self._published_changed(org_id)
+
+    async def stylesheet(self, org_id: UUID, css_hash: str) -> str | None:
+        """A published (or draft) stylesheet by its hash, from the cache while no publication or
+        plan change changed the organization's; one with custom CSS only while the plan grants
+        ``white_label``."""
+
+        async def load() -> str | None:
+            live = await self._live(org_id)
+            view = tokens.version_view(live) if live else None
+            if view and view.css_hash == css_hash:
+                return view.css
+            async with self.db.transaction(Caller(org_id=org_id)) as session:
+                entitled = await repository.white_label(session, org_id)
+                found = await repository.published_css(
+                    session, org_id, css_hash, with_custom=entitled
+                )
+                draft = None if found else await session.get(Draft, org_id)
+                if draft is not None and (entitled or not draft.scoped_css):
+                    candidate = tokens.draft_view(draft)
+                    found = candidate.css if candidate.css_hash == css_hash else None
+            return found
+
+        generation = cache.live_generation(org_id)
+        found: str | None = await cache.read(
+            self.redis, cache.stylesheet_key(org_id, css_hash), generation, load
+        )
         return found
 
     # assets ------------------------------------------------------------------------------------
