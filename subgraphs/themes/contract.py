@@ -48,14 +48,14 @@ class ThemesErrorCode(Code):
 
 
 async def stage_slug(
-    session: AsyncSession, org_id: UUID, slug: str | None, as_of: datetime
+    session: AsyncSession, org_id: UUID, slug: str | None, as_of: datetime, name: str | None
 ) -> None:
-    """Once the transaction commits, tell themes the organization's slug (None: it is gone).
-    The latest ``as_of`` wins, so a late or repeated job changes nothing."""
+    """Once the transaction commits, tell themes the organization's slug and name (the footer
+    name of its emails; slug None: it is gone). The latest ``as_of`` wins, so a late or
+    repeated job changes nothing."""
     stamp = as_of.isoformat()
-    await stage_job(
-        session, SLUG_JOB, str(org_id), slug, stamp, job_id=f"{SLUG_JOB}:{org_id}:{stamp}"
-    )
+    job_id = f"{SLUG_JOB}:{org_id}:{stamp}"
+    await stage_job(session, SLUG_JOB, str(org_id), slug, stamp, name, job_id=job_id)
 
 
 async def stage_white_label(

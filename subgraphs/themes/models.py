@@ -76,6 +76,7 @@ class OrganizationSlug(SQLModel, table=True):
     org_id: UUID = Field(primary_key=True)
     slug: str = Field(max_length=63, unique=True)
     as_of: datetime
+    name: str | None = Field(default=None, max_length=100)  # absent from older announcements
 
 
 class OrganizationWhiteLabel(SQLModel, table=True):

@@ -99,18 +99,22 @@ async def forget_slug(session: AsyncSession, org_id: UUID) -> None:
     await session.exec(delete(OrganizationSlug).where(col(OrganizationSlug.org_id) == org_id))
 
 
-async def record_slug(session: AsyncSession, org_id: UUID, slug: str, as_of: datetime) -> None:
-    """Record ``slug`` as the organization's, taking it from any other still recorded with it."""
+async def record_slug(
+    session: AsyncSession, org_id: UUID, slug: str, as_of: datetime, name: str | None
+) -> None:
+    """Record ``slug`` (and ``name``) as the organization's, taking the slug from any other
+    still recorded with it."""
     await set_local(session, "app.slug", slug)
     await session.exec(
         delete(OrganizationSlug).where(
             col(OrganizationSlug.slug) == slug, col(OrganizationSlug.org_id) != org_id
         )
     )
-    insert = pg_insert(OrganizationSlug).values(org_id=org_id, slug=slug, as_of=as_of)
+    values = {"slug": slug, "as_of": as_of, "name": name}
+    insert = pg_insert(OrganizationSlug).values(org_id=org_id, **values)
     await session.exec(
         insert.on_conflict_do_update(
             index_elements=[col(OrganizationSlug.org_id)],
-            set_={"slug": slug, "as_of": as_of},
+            set_=values,
         )
     )

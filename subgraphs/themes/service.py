@@ -275,8 +275,8 @@ class ThemesService:
 
     async def _announce(self, session: AsyncSession, caller: Caller, row: Version) -> None:
         """Tell notifications what its emails show of this version, once it is committed: the
-        light colors, the logo, the slug as footer name (themes knows no other name of the
-        organization) and, from the publisher's plan, whether to leave out "powered by"."""
+        light colors, the logo, the organization's name as footer name (its slug when tenancy
+        sent no name) and, from the publisher's plan, whether to leave out "powered by"."""
         view = tokens.version_view(row)
         logo = view.assets.get("LOGO")
         known = await session.get(OrganizationSlug, row.org_id)
@@ -286,7 +286,7 @@ class ThemesService:
             logo_url=self.absolute(self.asset_url(row.org_id, logo["id"], "logo.png"))
             if logo
             else None,
-            name=known.slug if known else None,
+            name=(known.name or known.slug) if known else None,
             white_label=caller.entitled(WHITE_LABEL),
         )
         await stage_branding(session, row.org_id, branding)
@@ -373,8 +373,11 @@ class ThemesService:
         found = await cache.read(self.redis, cache.slug_key(slug), cache.SLUG_GENERATION, load)
         return UUID(found) if found else None
 
-    async def set_slug(self, org_id: UUID, slug: str | None, as_of: datetime) -> None:
-        """Record tenancy's announcement; an older one than what is known changes nothing."""
+    async def set_slug(
+        self, org_id: UUID, slug: str | None, as_of: datetime, name: str | None = None
+    ) -> None:
+        """Record tenancy's announcement (the slug and the organization's name); an older one
+        than what is known changes nothing."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             known = await repository.locked_slug(session, org_id)
             if known is not None and known.as_of >= as_of:
@@ -382,7 +385,7 @@ class ThemesService:
             if slug is None:
                 await repository.forget_slug(session, org_id)
             else:
-                await repository.record_slug(session, org_id, slug, as_of)
+                await repository.record_slug(session, org_id, slug, as_of, name)
         # Slugs change rarely: one generation for all of them is enough.
         await cache.bump(self.redis, cache.SLUG_GENERATION)
 

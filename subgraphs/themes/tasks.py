@@ -20,10 +20,13 @@ from subgraphs.themes.settings import Settings
 Ctx = dict[str, Any]
 
 
-async def organization_slug(ctx: Ctx, org_id: str, slug: str | None, as_of: str) -> None:
+async def organization_slug(
+    ctx: Ctx, org_id: str, slug: str | None, as_of: str, name: str | None = None
+) -> None:
+    """``name`` is absent from jobs queued before tenancy sent names."""
     service: ThemesService = ctx["themes"]
     try:
-        await service.set_slug(UUID(org_id), slug, datetime.fromisoformat(as_of))
+        await service.set_slug(UUID(org_id), slug, datetime.fromisoformat(as_of), name)
     except (DBAPIError, RedisError, OSError) as exc:  # back soon: try again rather than lose it
         raise Retry(defer=ctx["job_try"] * 2) from exc
 

@@ -93,9 +93,12 @@ async def _published_with_logo(themes: SignedClient, caller: Caller) -> str:
     return str(logo["asset"]["url"])
 
 
-@pytest.mark.parametrize("white_label", [False, True], ids=["free", "team"])
+@pytest.mark.parametrize(
+    ("white_label", "name"), [(False, None), (True, "Acme & Sons")], ids=["free", "team"]
+)
 async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_color(
     white_label: bool,
+    name: str | None,
     themes_app: SignedClient,
     branding_settings: PlatformSettings,
     mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
@@ -104,14 +107,14 @@ async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_c
 ) -> None:
     caller, service, slug = owner(white_label=white_label), other_process, unique_slug()
     assert caller.org_id is not None
-    await service.set_slug(caller.org_id, slug, utcnow())
+    await service.set_slug(caller.org_id, slug, utcnow(), name)
     logo_path = await _published_with_logo(themes_app, caller)
     await _branded(branding_settings, owner_engine, caller.org_id, 1)
 
     html = await _next_email_html(branding_settings, mailbox, caller.org_id, service)
     assert f'<img src="{branding_settings.core.public_url}{logo_path}"' in html
     assert "background:#0a66c2" in html
-    assert slug in html  # the footer's name
+    assert ("Acme &amp; Sons" if name else slug) in html  # the footer's name, else the slug
     assert ("Powered by VetrAI" in html) is not white_label
 
 
