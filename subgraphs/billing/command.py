@@ -1,5 +1,6 @@
 """``vetrai billing``: operator commands of billing. ``sync-plans`` creates or updates each paid
-plan's Stripe Product and Plan from ``plans.yaml`` (running it again changes nothing);
+plan's Stripe Product and Plan from ``plans.yaml``, a Billing Meter per meter and a metered Price
+per plan's overage (running it again changes nothing; a server without meters skips them);
 ``replay-events --since`` applies the Stripe events billing missed since then (an outage, a
 lost delivery), listing them; events already applied change nothing."""
 
@@ -29,7 +30,9 @@ def _moment(value: str) -> datetime:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
-    actions.add_parser("sync-plans", help="create or update the plans' Stripe Products and Plans")
+    actions.add_parser(
+        "sync-plans", help="create or update the plans' Stripe Products, Plans, Meters and Prices"
+    )
     replay = actions.add_parser("replay-events", help="apply the Stripe events billing missed")
     replay.add_argument(
         "--since",
@@ -40,8 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def sync_plans(gateway: StripeGateway, plans: Catalogue) -> list[tuple[str, str]]:
-    """Each paid plan's key and Stripe Plan id, once they exist in Stripe."""
-    return [(p.key, await gateway.sync_plan(p)) for p in plans.plans if not p.is_free]
+    """Each paid plan's key and Stripe Plan id, then each meter's event name and Meter id
+    (none without meters), once they exist in Stripe."""
+    synced = [(p.key, await gateway.sync_plan(p)) for p in plans.plans if not p.is_free]
+    for event_name in sorted(plans.meters):
+        meter = await gateway.sync_meter(event_name)
+        if meter is not None:
+            synced.append((f"meter {event_name}", meter))
+    return synced
 
 
 async def replay_events(

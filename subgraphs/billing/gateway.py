@@ -4,19 +4,22 @@ exceptions and Stripe objects into plain values."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import stripe
 
-from subgraphs.billing.plans import Plan
+from subgraphs.billing.plans import Meter, Plan
 from subgraphs.billing.settings import BillingSettings
 
 # Stripe's documented test payment methods that the test server lacks, and its equivalent
 # (the same card): with Stripe itself these are never used.
 TEST_METHOD_STAND_INS = {"pm_card_chargeDeclined": "pm_card_visa_chargeDeclined"}
 PLAN_METADATA = "vetrai_plan"
+METER_METADATA = "vetrai_meter"
+log = logging.getLogger("vetrai.billing.gateway")
 _STATUSES = {
     "trialing": "trialing",
     "active": "active",
@@ -81,11 +84,33 @@ def stripe_plan_id(plan: Plan) -> str:
     return f"vetrai-{plan.key}-{plan.interval}-{plan.price_cents}{plan.currency}"
 
 
+def overage_lookup_key(plan: Plan, meter: Meter) -> str:
+    """The lookup key of the metered Price billing ``meter`` beyond what ``plan`` includes; new
+    terms are a new Price (amounts are fixed), as for the plan's own Plan."""
+    terms = f"{meter.included}+{meter.overage_cents_per_unit.normalize():f}{plan.currency}"
+    return f"vetrai-{plan.key}-{plan.interval}-{meter.key}-{terms}"
+
+
+def _overage_meters(plan: Plan) -> list[Meter]:
+    return [m for m in plan.meters if m.overage_cents_per_unit > 0]
+
+
+def _item_price(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    found: Mapping[str, Any] = item.get("plan") or item.get("price") or {}
+    return found
+
+
+def _is_metered(item: Mapping[str, Any]) -> bool:
+    price = _item_price(item)
+    return (price.get("recurring") or price).get("usage_type") == "metered"
+
+
 def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
-    """Read a subscription from an API answer or an event's ``data.object``."""
+    """Read a subscription from an API answer or an event's ``data.object``; its item is the
+    plan's (not an overage price's)."""
     items = (obj.get("items") or {}).get("data") or [{}]
-    item = items[0]
-    plan = item.get("plan") or item.get("price") or obj.get("plan") or {}
+    item = next((i for i in items if not _is_metered(i)), items[0])
+    plan = _item_price(item) or obj.get("plan") or {}
     # Newer API versions keep the period on the item, older ones on the subscription.
     period_end = obj.get("current_period_end") or item.get("current_period_end")
     return SubscriptionState(
@@ -99,6 +124,16 @@ def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
         created=int(obj.get("created") or 0),
         metadata=dict(obj.get("metadata") or {}),
     )
+
+
+def _ours(exc: stripe.StripeError) -> Exception:
+    if isinstance(exc, stripe.CardError):
+        return CardDeclined(exc.user_message or "The card was declined.")
+    if isinstance(exc, stripe.InvalidRequestError):
+        return ProviderRefused(exc.user_message or str(exc))
+    if exc.http_status == 404:  # a route the server lacks (the test server's portal)
+        return ProviderRefused(str(exc))
+    return ProviderUnavailable(type(exc).__name__)
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -115,18 +150,25 @@ class StripeGateway:
             http_client=stripe.HTTPXClient(),
             max_network_retries=2,
         )
+        # Whether the server has Billing Meters and Prices (the test server has neither),
+        # learnt from the first call that needs them; None until then.
+        self.metering: bool | None = None
+        self._overage_prices: dict[str, str] = {}
 
     async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await method(*args, **kwargs)
-        except stripe.CardError as exc:
-            raise CardDeclined(exc.user_message or "The card was declined.") from exc
-        except stripe.InvalidRequestError as exc:
-            raise ProviderRefused(exc.user_message or str(exc)) from exc
         except stripe.StripeError as exc:
-            if exc.http_status == 404:  # a route the server lacks (the test server's portal)
-                raise ProviderRefused(str(exc)) from exc
-            raise ProviderUnavailable(type(exc).__name__) from exc
+            raise _ours(exc) from exc
+
+    async def _pages(self, first: Any, method: Any, params: dict[str, Any]) -> list[Any]:
+        """Every object of a list answer, its later pages fetched."""
+        found, page = list(first.data), first
+        while page.has_more and page.data:
+            params = {**params, "starting_after": page.data[-1].id}
+            page = await self._call(method, params=params)
+            found.extend(page.data)
+        return found
 
     # customers and payment methods -------------------------------------------------------------
 
@@ -169,9 +211,10 @@ class StripeGateway:
         self, customer: str, plan: Plan, metadata: dict[str, str], key: str
     ) -> SubscriptionState:
         """Subscribe ``customer`` to ``plan``, its trial days first (Stripe: ``trialing``)."""
+        overage = [{"price": price} for price in await self.overage_prices(plan)]
         params: dict[str, Any] = {
             "customer": customer,
-            "items": [{"plan": stripe_plan_id(plan)}],
+            "items": [{"plan": stripe_plan_id(plan)}, *overage],
             "metadata": metadata,
         }
         if plan.trial_days:
@@ -190,10 +233,23 @@ class StripeGateway:
             self.client.v1.subscriptions.update_async,
             subscription_id,
             # Stripe prorates by default; the test server fails on an explicit behaviour.
-            params={"items": [{"id": item_id, "plan": stripe_plan_id(plan)}]},
+            params={"items": await self._changed_items(subscription_id, item_id, plan)},
             options={"idempotency_key": key},
         )
         return subscription_state(_plain(changed))
+
+    async def _changed_items(
+        self, subscription_id: str, item_id: str | None, plan: Plan
+    ) -> list[dict[str, Any]]:
+        """The items moving a subscription to ``plan``: its plan item changed, the old plan's
+        overage prices removed and the new plan's added."""
+        items: list[dict[str, Any]] = [{"id": item_id, "plan": stripe_plan_id(plan)}]
+        overage = await self.overage_prices(plan)
+        if self.metering:
+            found = await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
+            metered = [i for i in (_plain(found).get("items") or {}).get("data") or []]
+            items += [{"id": i["id"], "deleted": True} for i in metered if _is_metered(i)]
+        return items + [{"price": price} for price in overage]
 
     async def cancel(self, subscription_id: str, *, at_period_end: bool, key: str) -> Any:
         if at_period_end:
@@ -220,7 +276,7 @@ class StripeGateway:
                 "customer": customer,
                 "subscription": subscription_id,
                 "subscription_details": {
-                    "items": [{"id": item_id, "plan": stripe_plan_id(plan)}],
+                    "items": await self._changed_items(subscription_id, item_id, plan),
                     "proration_behavior": "create_prorations",
                 },
             },
@@ -261,17 +317,125 @@ class StripeGateway:
     async def events_since(self, since: int) -> list[dict[str, Any]]:
         """Every event Stripe still holds (30 days) created at ``since`` (epoch seconds) or
         later, oldest first."""
-        found: list[dict[str, Any]] = []
+        method = self.client.v1.events.list_async
         params: dict[str, Any] = {"created": {"gte": since}, "limit": 100}
-        while True:
-            page = await self._call(self.client.v1.events.list_async, params=params)
-            found.extend(_plain(e) for e in page.data)
-            if not page.has_more or not page.data:
-                break
-            params = {**params, "starting_after": page.data[-1].id}
+        events = await self._pages(await self._call(method, params=params), method, params)
+        found = [_plain(e) for e in events]
         return sorted(found, key=lambda e: (int(e.get("created") or 0), str(e.get("id"))))
 
     # the catalogue -----------------------------------------------------------------------------
+
+    async def _metered(self, method: Any, **kwargs: Any) -> Any:
+        """Call a list route of meters or prices; None (and metering off, said once) when the
+        server lacks it, as the test server does."""
+        if self.metering is False:
+            return None
+        try:
+            found = await method(**kwargs)
+        except stripe.StripeError as exc:
+            if exc.http_status != 404:
+                raise _ours(exc) from exc
+            self.metering = False
+            log.warning("the provider has no billing meters or prices: usage is not billed")
+            return None
+        self.metering = True
+        return found
+
+    async def sync_meter(self, event_name: str) -> str | None:
+        """The Billing Meter summing the meter events named ``event_name`` (found by that name,
+        reactivated if deactivated, else created); None without meters."""
+        method, params = self.client.v1.billing.meters.list_async, {"limit": 100}
+        first = await self._metered(method, params=params)
+        if first is None:
+            return None
+        for meter in await self._pages(first, method, params):
+            if meter.event_name == event_name:
+                if meter.status != "active":
+                    await self._call(
+                        self.client.v1.billing.meters.reactivate_async,
+                        meter.id,
+                        options={"idempotency_key": f"sync-plans:meter:{meter.id}:reactivate"},
+                    )
+                return str(meter.id)
+        created = await self._call(
+            self.client.v1.billing.meters.create_async,
+            params={
+                "display_name": event_name.replace("_", " ").capitalize(),
+                "event_name": event_name,
+                "default_aggregation": {"formula": "sum"},
+                "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
+                "value_settings": {"event_payload_key": "value"},
+            },
+            options={"idempotency_key": f"sync-plans:meter:{event_name}"},
+        )
+        return str(created.id)
+
+    async def _prices(self, lookup_keys: list[str]) -> dict[str, str] | None:
+        """The ids of the Prices of these lookup keys; None without prices."""
+        found = await self._metered(
+            self.client.v1.prices.list_async,
+            params={"lookup_keys": lookup_keys, "limit": 100},
+        )
+        if found is None:
+            return None
+        return {str(p.lookup_key): str(p.id) for p in found.data}
+
+    async def overage_prices(self, plan: Plan) -> list[str]:
+        """The metered Prices a subscription to ``plan`` carries beside its Plan (none without
+        meters); the plans must have been synced."""
+        keys = [overage_lookup_key(plan, m) for m in _overage_meters(plan)]
+        missing = [k for k in keys if k not in self._overage_prices]
+        if missing and self.metering is not False:
+            self._overage_prices.update(await self._prices(missing) or {})
+            if self.metering and any(k not in self._overage_prices for k in missing):
+                raise ProviderRefused(f"plan '{plan.key}': overage prices not synced")
+        return [self._overage_prices[k] for k in keys if k in self._overage_prices]
+
+    async def sync_overage(self, plan: Plan, product: str) -> list[str]:
+        """Create the metered Prices of ``plan``'s overage that do not exist yet (found by lookup
+        key), each on the meter of its events; their lookup keys (none without meters)."""
+        meters = _overage_meters(plan)
+        existing = await self._prices([overage_lookup_key(plan, m) for m in meters])
+        if existing is None:
+            return []
+        for meter in meters:
+            key = overage_lookup_key(plan, meter)
+            if key in existing:
+                continue
+            meter_id = await self.sync_meter(meter.key)
+            await self._call(
+                self.client.v1.prices.create_async,
+                params={
+                    **self._overage_terms(meter),
+                    "product": product,
+                    "currency": plan.currency,
+                    "lookup_key": key,
+                    "nickname": f"{plan.name}: {meter.key} beyond {meter.included}",
+                    "recurring": {
+                        "interval": plan.interval,
+                        "usage_type": "metered",
+                        "meter": meter_id,
+                    },
+                    "metadata": {PLAN_METADATA: plan.key, METER_METADATA: meter.key},
+                },
+                options={"idempotency_key": f"sync-plans:price:{key}"},
+            )
+        return [overage_lookup_key(plan, m) for m in meters]
+
+    @staticmethod
+    def _overage_terms(meter: Meter) -> dict[str, Any]:
+        """Free up to the included units, then the unit price (in cents, fractions allowed)."""
+        unit = f"{meter.overage_cents_per_unit.normalize():f}"
+        if not meter.included:
+            return {"billing_scheme": "per_unit", "unit_amount_decimal": unit}
+        return {
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "tiers": [
+                {"up_to": meter.included, "unit_amount": 0},
+                {"up_to": "inf", "unit_amount_decimal": unit},
+            ],
+        }
 
     async def sync_plan(self, plan: Plan) -> str:
         """Create or update the plan's Product and Plan, found by metadata and id; returns the
@@ -293,6 +457,7 @@ class StripeGateway:
                 },
                 options={"idempotency_key": f"sync-plans:{plan_id}"},
             )
+        await self.sync_overage(plan, product)
         return plan_id
 
     async def _product(self, plan: Plan) -> str:

@@ -64,6 +64,10 @@ class Plan(_Frozen):
     def is_free(self) -> bool:
         return self.price_cents == 0
 
+    def enabled(self, feature: str) -> bool:
+        """Whether the plan grants the on/off ``feature`` (not when it lacks it)."""
+        return any(f.key == feature and f.enabled for f in self.features)
+
     def included(self, meter: str) -> int:
         """Units of ``meter`` each period includes (none when the plan lacks the meter)."""
         return next((m.included for m in self.meters if m.key == meter), 0)

@@ -23,6 +23,7 @@ from subgraphs.billing.contract import (
     API_REQUESTS_METER,
     APPLY_EVENT_JOB,
     PLAN_CHANGED_CHANNEL,
+    WHITE_LABEL,
     BillingErrorCode,
 )
 from subgraphs.billing.gateway import (
@@ -54,7 +55,9 @@ from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
+from subgraphs.notifications import contract as notifications_contract
 from subgraphs.notifications.contract import NotificationRequest, stage_notification
+from subgraphs.themes import contract as themes_contract
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
@@ -618,9 +621,13 @@ class BillingService:
 
     @staticmethod
     async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
-        """Tell routers (once the change is committed) to forget the organization's plan."""
+        """Tell routers (once the change is committed) to forget the organization's plan, and
+        themes and notifications by durable jobs whether it grants ``white_label``."""
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
+        white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
+        await themes_contract.stage_white_label(session, org_id, white_label, as_of)
+        await notifications_contract.stage_white_label(session, org_id, white_label, as_of)
 
     async def _alert_spend(
         self, session: AsyncSession, org_id: UUID, meter: str, added: int

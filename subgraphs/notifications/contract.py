@@ -112,6 +112,7 @@ async def stage_members(
 
 
 BRANDING_JOB = "organization_branding"
+WHITE_LABEL_JOB = "organization_white_label"
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,14 @@ async def stage_branding(session: AsyncSession, org_id: UUID, branding: Branding
     one it holds changes nothing, so a late or repeated job is harmless."""
     job_id = f"{BRANDING_JOB}:{org_id}:{branding.version}"
     await stage_job(session, BRANDING_JOB, str(org_id), asdict(branding), job_id=job_id)
+
+
+async def stage_white_label(
+    session: AsyncSession, org_id: UUID, enabled: bool, as_of: datetime
+) -> None:
+    """Tell notifications whether an organization's plan grants ``white_label`` as of a plan
+    change (billing's word wins over the plan a theme was published under); the latest
+    ``as_of`` wins, so a late or repeated job changes nothing."""
+    stamp = as_of.isoformat()
+    job_id = f"{WHITE_LABEL_JOB}:{org_id}:{stamp}"
+    await stage_job(session, WHITE_LABEL_JOB, str(org_id), enabled, stamp, job_id=job_id)

@@ -149,3 +149,15 @@ class OrganizationBranding(SQLModel, table=True):
     logo_url: str | None = Field(default=None, max_length=2000)
     name: str | None = Field(default=None, max_length=100)
     white_label: bool = False
+
+
+class OrganizationWhiteLabel(SQLModel, table=True):
+    """Whether an organization's plan grants ``white_label``, as billing last announced it; it
+    overrides the branding's (the plan at the theme's publication)."""
+
+    __tablename__ = "organization_white_label"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    white_label: bool
+    as_of: datetime

@@ -19,6 +19,7 @@ from subgraphs.notifications.models import (
     Notification,
     OrganizationBranding,
     OrganizationMembers,
+    OrganizationWhiteLabel,
     Preference,
     Status,
     Template,
@@ -206,3 +207,12 @@ async def save_preference(session: AsyncSession, preference: Preference) -> None
             set_={"enabled": preference.enabled},
         )
     )
+
+
+async def record_white_label(
+    session: AsyncSession, org_id: UUID, enabled: bool, as_of: datetime
+) -> None:
+    """Store billing's word unless a newer one is already stored."""
+    row = {"org_id": org_id, "white_label": enabled, "as_of": as_of}
+    table = OrganizationWhiteLabel.__table__  # type: ignore[attr-defined]
+    await upsert_if_newer(session, table, row, key="org_id")

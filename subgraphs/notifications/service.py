@@ -36,6 +36,7 @@ from subgraphs.notifications.models import (
     Notification,
     OrganizationBranding,
     OrganizationMembers,
+    OrganizationWhiteLabel,
     Preference,
     Status,
     Template,
@@ -378,6 +379,7 @@ class NotificationService:
         found = await session.get(OrganizationBranding, org_id) if org_id else None
         if found is None:
             return PLATFORM_BRAND
+        plan = await session.get(OrganizationWhiteLabel, org_id)
         return Brand(
             primary=found.colors.get("primary", PLATFORM_BRAND.primary),
             primary_foreground=found.colors.get(
@@ -385,7 +387,7 @@ class NotificationService:
             ),
             logo_url=found.logo_url,
             name=found.name,
-            white_label=found.white_label,
+            white_label=plan.white_label if plan else found.white_label,
         )
 
     async def _enqueue(self, delivery: Delivery, not_before: datetime | None) -> None:
@@ -437,6 +439,11 @@ class NotificationService:
         )
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             await repository.record_branding(session, row)
+
+    async def set_white_label(self, org_id: UUID, enabled: bool, as_of: datetime) -> None:
+        """Record billing's word on ``white_label`` unless a newer one is recorded."""
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            await repository.record_white_label(session, org_id, enabled, as_of)
 
     # the SMS provider's reports ---------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """ARQ jobs of notifications: other subgraphs' requests become notifications, each email or SMS
 delivery is sent, retried with exponential backoff, or recorded as failed, and tenancy's lists
-of members and themes' email branding are recorded."""
+of members, themes' email branding and billing's word on white-label emails are recorded."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from subgraphs.notifications.contract import (
     BRANDING_JOB,
     MEMBERS_JOB,
     NOTIFY_JOB,
+    WHITE_LABEL_JOB,
     Branding,
     NotificationRequest,
 )
@@ -63,6 +64,12 @@ async def organization_branding(ctx: Ctx, org_id: str, branding: dict[str, Any])
         await service.set_branding(UUID(org_id), Branding(**branding))
 
 
+async def organization_white_label(ctx: Ctx, org_id: str, enabled: bool, as_of: str) -> None:
+    service: NotificationService = ctx["notifications"]
+    async with retried_if_unavailable(ctx):
+        await service.set_white_label(UUID(org_id), enabled, datetime.fromisoformat(as_of))
+
+
 def functions(settings: Settings) -> list[Function]:
     # A worker killed mid-send uses up an ARQ try without a recorded attempt: leave room for it.
     tries = 2 * settings.notifications.delivery_max_attempts + 1
@@ -74,6 +81,7 @@ def functions(settings: Settings) -> list[Function]:
         func(deliver, name=DELIVER_JOB, max_tries=tries, **short),
         func(organization_members, name=MEMBERS_JOB, **short),
         func(organization_branding, name=BRANDING_JOB, **short),
+        func(organization_white_label, name=WHITE_LABEL_JOB, **short),
     ]
 
 

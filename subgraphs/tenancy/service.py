@@ -158,7 +158,7 @@ class TenancyService:
                 if await session.get(ActiveOrganization, user_id) is None:
                     session.add(ActiveOrganization(user_id=user_id, org_id=org.id))
                 await self._announce(session, org.id, {user_id: Role.OWNER.value})
-                await stage_slug(session, org.id, org.slug, org.updated_at)
+                await stage_slug(session, org.id, org.slug, org.updated_at, org.name)
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
@@ -180,8 +180,8 @@ class TenancyService:
                     setattr(org, key, value)
                 org.updated_at = utcnow()
                 session.add(org)
-                if "slug" in values:
-                    await stage_slug(session, org_id, org.slug, org.updated_at)
+                if "slug" in values or "name" in values:
+                    await stage_slug(session, org_id, org.slug, org.updated_at, org.name)
         except IntegrityError:
             raise Rejected.one(TenancyErrorCode.SLUG_TAKEN, "This slug is taken.", "slug") from None
         return org
@@ -191,7 +191,7 @@ class TenancyService:
             await self._role_in(session, caller, org_id, frozenset({Role.OWNER}))
             await session.delete(existing(await session.get(Organization, org_id), "organization"))
             await self._announce(session, org_id, {})
-            await stage_slug(session, org_id, None, utcnow())
+            await stage_slug(session, org_id, None, utcnow(), None)
             # Routers stop honouring the organization's API keys at once.
             gone = {"event": "organization_deleted", "org_id": str(org_id)}
             await stage_announcement(session, CHANGED_CHANNEL, gone)

@@ -1,7 +1,7 @@
-"""Themes' Redis cache of what readers ask for most (an organization's live version, the
-organization of a slug), so they do not go to PostgreSQL. Every entry carries the generation
-it was read at; a change bumps the generation, so an entry a reader stored from a read made
-before the change is never served after it, in any process."""
+"""Themes' Redis cache of what readers ask for most (an organization's live version and
+stylesheets, the organization of a slug), so they do not go to PostgreSQL. Every entry carries
+the generation it was read at; a change bumps the generation, so an entry a reader stored from
+a read made before the change is never served after it, in any process."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def live_key(org_id: UUID) -> str:
 
 def live_generation(org_id: UUID) -> str:
     return f"vetrai:themes:live:{org_id}:generation"
+
+
+def stylesheet_key(org_id: UUID, css_hash: str) -> str:
+    """A stylesheet by its hash, of the live generation: a plan change may withhold it."""
+    return f"vetrai:themes:css:{org_id}:{css_hash}"
 
 
 def slug_key(slug: str) -> str:

@@ -1,5 +1,6 @@
-"""What other parties may know of themes: the job by which tenancy tells it an organization's
-slug (so ``themeBySlug`` never reads tenancy's tables), and the codes its mutations return."""
+"""What other parties may know of themes: the jobs by which tenancy tells it an organization's
+slug (so ``themeBySlug`` never reads tenancy's tables) and billing whether its plan grants
+``white_label``, and the codes its mutations return."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 SLUG_JOB = "themes.organization_slug"
+WHITE_LABEL_JOB = "themes.organization_white_label"
 
 
 class ThemesErrorCode(Code):
@@ -46,11 +48,21 @@ class ThemesErrorCode(Code):
 
 
 async def stage_slug(
-    session: AsyncSession, org_id: UUID, slug: str | None, as_of: datetime
+    session: AsyncSession, org_id: UUID, slug: str | None, as_of: datetime, name: str | None
 ) -> None:
-    """Once the transaction commits, tell themes the organization's slug (None: it is gone).
-    The latest ``as_of`` wins, so a late or repeated job changes nothing."""
+    """Once the transaction commits, tell themes the organization's slug and name (the footer
+    name of its emails; slug None: it is gone). The latest ``as_of`` wins, so a late or
+    repeated job changes nothing."""
     stamp = as_of.isoformat()
-    await stage_job(
-        session, SLUG_JOB, str(org_id), slug, stamp, job_id=f"{SLUG_JOB}:{org_id}:{stamp}"
-    )
+    job_id = f"{SLUG_JOB}:{org_id}:{stamp}"
+    await stage_job(session, SLUG_JOB, str(org_id), slug, stamp, name, job_id=job_id)
+
+
+async def stage_white_label(
+    session: AsyncSession, org_id: UUID, enabled: bool, as_of: datetime
+) -> None:
+    """Once the transaction commits, tell themes whether the organization's plan grants
+    ``white_label`` (without it, live custom CSS is withheld). The latest ``as_of`` wins."""
+    stamp = as_of.isoformat()
+    job_id = f"{WHITE_LABEL_JOB}:{org_id}:{stamp}"
+    await stage_job(session, WHITE_LABEL_JOB, str(org_id), enabled, stamp, job_id=job_id)

@@ -1,5 +1,6 @@
 """Tables of the themes schema: each organization's draft, its published versions, its
-uploaded assets and the slug tenancy announced for it."""
+uploaded assets, the slug tenancy announced for it and whether billing said its plan grants
+``white_label``."""
 
 from __future__ import annotations
 
@@ -74,4 +75,14 @@ class OrganizationSlug(SQLModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     slug: str = Field(max_length=63, unique=True)
+    as_of: datetime
+    name: str | None = Field(default=None, max_length=100)  # absent from older announcements
+
+
+class OrganizationWhiteLabel(SQLModel, table=True):
+    __tablename__ = "organization_white_label"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    white_label: bool
     as_of: datetime

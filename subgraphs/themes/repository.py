@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from subgraphs.kernel.db import set_local
+from subgraphs.kernel.db import set_local, upsert_if_newer
 from subgraphs.kernel.errors import existing
-from subgraphs.themes.models import Draft, OrganizationSlug, Version
+from subgraphs.themes.models import Draft, OrganizationSlug, OrganizationWhiteLabel, Version
 
 
 async def live_version(session: AsyncSession, org_id: UUID) -> Version | None:
@@ -56,11 +56,31 @@ async def lock_publications(session: AsyncSession, org_id: UUID) -> None:
     await session.exec(select(Draft.org_id).where(Draft.org_id == org_id).with_for_update())
 
 
-async def published_css(session: AsyncSession, org_id: UUID, css_hash: str) -> str | None:
-    rows = await session.exec(
-        select(Version.css).where(Version.org_id == org_id, Version.css_hash == css_hash)
-    )
+async def published_css(
+    session: AsyncSession, org_id: UUID, css_hash: str, *, with_custom: bool
+) -> str | None:
+    """A version's stylesheet by its hash; only one without custom CSS unless ``with_custom``."""
+    query = select(Version.css).where(Version.org_id == org_id, Version.css_hash == css_hash)
+    if not with_custom:
+        query = query.where(Version.scoped_css == "")
+    rows = await session.exec(query)
     return rows.first()
+
+
+async def white_label(session: AsyncSession, org_id: UUID) -> bool:
+    """Whether billing last said the plan grants ``white_label``; until it said anything, the
+    check made at publication stands."""
+    known = await session.get(OrganizationWhiteLabel, org_id)
+    return known is None or known.white_label
+
+
+async def record_white_label(
+    session: AsyncSession, org_id: UUID, enabled: bool, as_of: datetime
+) -> None:
+    """Store billing's word unless a newer one is already stored."""
+    row = {"org_id": org_id, "white_label": enabled, "as_of": as_of}
+    table = OrganizationWhiteLabel.__table__  # type: ignore[attr-defined]
+    await upsert_if_newer(session, table, row, key="org_id")
 
 
 async def slug_owner(session: AsyncSession, slug: str) -> OrganizationSlug | None:
@@ -79,18 +99,22 @@ async def forget_slug(session: AsyncSession, org_id: UUID) -> None:
     await session.exec(delete(OrganizationSlug).where(col(OrganizationSlug.org_id) == org_id))
 
 
-async def record_slug(session: AsyncSession, org_id: UUID, slug: str, as_of: datetime) -> None:
-    """Record ``slug`` as the organization's, taking it from any other still recorded with it."""
+async def record_slug(
+    session: AsyncSession, org_id: UUID, slug: str, as_of: datetime, name: str | None
+) -> None:
+    """Record ``slug`` (and ``name``) as the organization's, taking the slug from any other
+    still recorded with it."""
     await set_local(session, "app.slug", slug)
     await session.exec(
         delete(OrganizationSlug).where(
             col(OrganizationSlug.slug) == slug, col(OrganizationSlug.org_id) != org_id
         )
     )
-    insert = pg_insert(OrganizationSlug).values(org_id=org_id, slug=slug, as_of=as_of)
+    values = {"slug": slug, "as_of": as_of, "name": name}
+    insert = pg_insert(OrganizationSlug).values(org_id=org_id, **values)
     await session.exec(
         insert.on_conflict_do_update(
             index_elements=[col(OrganizationSlug.org_id)],
-            set_={"slug": slug, "as_of": as_of},
+            set_=values,
         )
     )

@@ -32,7 +32,6 @@ from subgraphs.themes.settings import Settings
 MANAGERS = frozenset({"owner", "admin"})
 MAX_VERSIONS_PAGE = 100
 MAX_SLUG = 63
-_CSS_CACHE_SECONDS = 86400
 MAX_FILE = 4 * 1024 * 1024  # larger than any rendition
 
 
@@ -184,11 +183,15 @@ class ThemesService:
         return found
 
     async def _live(self, org_id: UUID) -> Version | None:
-        """The organization's live version, from the cache while no publication changed it."""
+        """The organization's live version, from the cache while no publication or plan change
+        changed it; its custom CSS withheld (not in its stylesheet) while the plan lacks
+        ``white_label``."""
 
         async def load() -> dict[str, Any] | None:
             async with self.db.transaction(Caller(org_id=org_id)) as session:
                 live = await repository.live_version(session, org_id)
+                if live and live.scoped_css and not await repository.white_label(session, org_id):
+                    live = live.model_copy(update={"scoped_css": ""})
             return live.model_dump(mode="json") if live else None
 
         key, generation = cache.live_key(org_id), cache.live_generation(org_id)
@@ -272,8 +275,8 @@ class ThemesService:
 
     async def _announce(self, session: AsyncSession, caller: Caller, row: Version) -> None:
         """Tell notifications what its emails show of this version, once it is committed: the
-        light colors, the logo, the slug as footer name (themes knows no other name of the
-        organization) and, from the publisher's plan, whether to leave out "powered by"."""
+        light colors, the logo, the organization's name as footer name (its slug when tenancy
+        sent no name) and, from the publisher's plan, whether to leave out "powered by"."""
         view = tokens.version_view(row)
         logo = view.assets.get("LOGO")
         known = await session.get(OrganizationSlug, row.org_id)
@@ -283,7 +286,7 @@ class ThemesService:
             logo_url=self.absolute(self.asset_url(row.org_id, logo["id"], "logo.png"))
             if logo
             else None,
-            name=known.slug if known else None,
+            name=(known.name or known.slug) if known else None,
             white_label=caller.entitled(WHITE_LABEL),
         )
         await stage_branding(session, row.org_id, branding)
@@ -370,8 +373,11 @@ class ThemesService:
         found = await cache.read(self.redis, cache.slug_key(slug), cache.SLUG_GENERATION, load)
         return UUID(found) if found else None
 
-    async def set_slug(self, org_id: UUID, slug: str | None, as_of: datetime) -> None:
-        """Record tenancy's announcement; an older one than what is known changes nothing."""
+    async def set_slug(
+        self, org_id: UUID, slug: str | None, as_of: datetime, name: str | None = None
+    ) -> None:
+        """Record tenancy's announcement (the slug and the organization's name); an older one
+        than what is known changes nothing."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             known = await repository.locked_slug(session, org_id)
             if known is not None and known.as_of >= as_of:
@@ -379,27 +385,45 @@ class ThemesService:
             if slug is None:
                 await repository.forget_slug(session, org_id)
             else:
-                await repository.record_slug(session, org_id, slug, as_of)
+                await repository.record_slug(session, org_id, slug, as_of, name)
         # Slugs change rarely: one generation for all of them is enough.
         await cache.bump(self.redis, cache.SLUG_GENERATION)
 
     def css_url(self, theme: tokens.ThemeView) -> str:
         return f"{self.public_url}/css/{theme.org_id}/{theme.css_hash}.css"
 
-    async def stylesheet(self, org_id: UUID, css_hash: str) -> str | None:
-        """A published (or draft) stylesheet by its hash; files never change, so cache them."""
-        cache = f"vetrai:themes:css:{org_id}:{css_hash}"
-        cached = await self.redis.get(cache)
-        if cached is not None:
-            return bytes(cached).decode()
+    async def set_white_label(self, org_id: UUID, enabled: bool, as_of: datetime) -> None:
+        """Record billing's word on ``white_label`` (an older one than what is known changes
+        nothing); readers get the live theme with or without its custom CSS at once."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
-            found = await repository.published_css(session, org_id, css_hash)
-            if found is None:
-                draft = await session.get(Draft, org_id)
-                candidate = tokens.draft_view(draft) if draft else None
-                found = candidate.css if candidate and candidate.css_hash == css_hash else None
-        if found is not None:
-            await self.redis.set(cache, found, ex=_CSS_CACHE_SECONDS)
+            await repository.record_white_label(session, org_id, enabled, as_of)
+        await self._published_changed(org_id)
+
+    async def stylesheet(self, org_id: UUID, css_hash: str) -> str | None:
+        """A published (or draft) stylesheet by its hash, from the cache while no publication or
+        plan change changed the organization's; one with custom CSS only while the plan grants
+        ``white_label``."""
+
+        async def load() -> str | None:
+            live = await self._live(org_id)
+            view = tokens.version_view(live) if live else None
+            if view and view.css_hash == css_hash:
+                return view.css
+            async with self.db.transaction(Caller(org_id=org_id)) as session:
+                entitled = await repository.white_label(session, org_id)
+                found = await repository.published_css(
+                    session, org_id, css_hash, with_custom=entitled
+                )
+                draft = None if found else await session.get(Draft, org_id)
+                if draft is not None and (entitled or not draft.scoped_css):
+                    candidate = tokens.draft_view(draft)
+                    found = candidate.css if candidate.css_hash == css_hash else None
+            return found
+
+        generation = cache.live_generation(org_id)
+        found: str | None = await cache.read(
+            self.redis, cache.stylesheet_key(org_id, css_hash), generation, load
+        )
         return found
 
     # assets ------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ async def test_the_command_syncs_against_the_configured_server(tmp_path: Path) -
         server.release()
     assert process.returncode == 0, output.decode()
     assert output.decode().splitlines() == [
+        "the provider has no billing meters or prices: usage is not billed",  # said once
         "pro: vetrai-pro-month-2900usd",
         "team: vetrai-team-month-9900usd",
         "business: vetrai-business-month-29900usd",

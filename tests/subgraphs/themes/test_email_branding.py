@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.kernel.db import utcnow
-from subgraphs.notifications.contract import enqueue_notification
+from subgraphs.notifications.contract import WHITE_LABEL_JOB, enqueue_notification, job_queue
 from subgraphs.themes.service import ThemesService
 from tests.conftest import SignedClient, subgraph_client, unique_email, unique_slug
 from tests.subgraphs.themes.conftest import (
@@ -91,9 +93,12 @@ async def _published_with_logo(themes: SignedClient, caller: Caller) -> str:
     return str(logo["asset"]["url"])
 
 
-@pytest.mark.parametrize("white_label", [False, True], ids=["free", "team"])
+@pytest.mark.parametrize(
+    ("white_label", "name"), [(False, None), (True, "Acme & Sons")], ids=["free", "team"]
+)
 async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_color(
     white_label: bool,
+    name: str | None,
     themes_app: SignedClient,
     branding_settings: PlatformSettings,
     mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
@@ -102,14 +107,14 @@ async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_c
 ) -> None:
     caller, service, slug = owner(white_label=white_label), other_process, unique_slug()
     assert caller.org_id is not None
-    await service.set_slug(caller.org_id, slug, utcnow())
+    await service.set_slug(caller.org_id, slug, utcnow(), name)
     logo_path = await _published_with_logo(themes_app, caller)
     await _branded(branding_settings, owner_engine, caller.org_id, 1)
 
     html = await _next_email_html(branding_settings, mailbox, caller.org_id, service)
     assert f'<img src="{branding_settings.core.public_url}{logo_path}"' in html
     assert "background:#0a66c2" in html
-    assert slug in html  # the footer's name
+    assert ("Acme &amp; Sons" if name else slug) in html  # the footer's name, else the slug
     assert ("Powered by VetrAI" in html) is not white_label
 
 
@@ -153,4 +158,54 @@ async def test_time_from_a_publication_to_the_slug_and_the_next_email(
         f"\npublish {1000 * (published - started):.1f} ms; then themeBySlug in another replica"
         f" {1000 * (by_slug - published):.1f} ms; then the next email sent"
         f" {1000 * (clock() - by_slug):.0f} ms"
+    )
+
+
+async def _plan_said(settings: PlatformSettings, org_id: UUID, white_label: bool, at: str) -> None:
+    """Billing's word on white_label, as its job reaches notifications' worker."""
+    redis = Redis.from_url(settings.core.redis_url or "")
+    try:
+        job = f"{WHITE_LABEL_JOB}:{org_id}:{at}"
+        queue = settings.core.queue_name
+        await job_queue(redis).enqueue_job(
+            WHITE_LABEL_JOB, str(org_id), white_label, at, _job_id=job, _queue_name=queue
+        )
+    finally:
+        await redis.aclose()
+    await run_worker(settings)
+
+
+async def test_after_a_downgrade_emails_say_powered_by_again_until_an_upgrade(
+    themes_app: SignedClient,
+    branding_settings: PlatformSettings,
+    mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
+    owner_engine: AsyncEngine,
+    other_process: ThemesService,
+) -> None:
+    caller = owner(white_label=True)
+    org = caller.org_id
+    assert org is not None
+    await update(themes_app, caller, light=light("#0A66C2"))
+    assert (await publish(themes_app, caller, 0))["errors"] == []
+    await _branded(branding_settings, owner_engine, org, 1)
+    assert "Powered by" not in await _next_email_html(
+        branding_settings, mailbox, org, other_process
+    )
+
+    downgraded = utcnow()
+    await _plan_said(branding_settings, org, False, downgraded.isoformat())
+    html = await _next_email_html(branding_settings, mailbox, org, other_process)
+    assert "Powered by VetrAI" in html
+    assert "background:#0a66c2" in html  # the theme's look stays
+
+    late = (downgraded - timedelta(seconds=1)).isoformat()
+    await _plan_said(branding_settings, org, True, late)  # older: changes nothing
+    assert "Powered by VetrAI" in await _next_email_html(
+        branding_settings, mailbox, org, other_process
+    )
+
+    upgraded = (downgraded + timedelta(seconds=1)).isoformat()
+    await _plan_said(branding_settings, org, True, upgraded)
+    assert "Powered by" not in await _next_email_html(
+        branding_settings, mailbox, org, other_process
     )

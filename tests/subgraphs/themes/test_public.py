@@ -7,6 +7,9 @@ import asyncio
 from typing import Any
 from uuid import UUID, uuid4
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from core.caller import Caller
 from tests.conftest import SignedClient, unique_slug
 from tests.subgraphs.themes import operations
@@ -80,3 +83,28 @@ async def test_a_renamed_organization_is_found_by_its_new_slug_only(
 
 async def test_an_unknown_slug_has_no_theme(themes: SignedClient) -> None:
     assert await _by_slug(themes, "no-such-organization") is None
+
+
+async def test_tenancy_announces_the_organizations_name_with_its_slug(
+    themes: SignedClient, tenancy: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    """The footer name of the organization's emails, renames included."""
+    caller = await _organization(tenancy, unique_slug())
+
+    async def named(expected: str) -> None:
+        for _ in range(500):
+            async with owner_engine.connect() as connection:
+                found = await connection.scalar(
+                    text("select name from themes.organization_slugs where org_id = :org"),
+                    {"org": caller.org_id},
+                )
+            if found == expected:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the name {expected!r} never reached themes")
+
+    await named("Acme")
+    variables = {"input": {"id": str(caller.org_id), "name": "Acme Widgets"}}
+    renamed = (await tenancy.run(RENAME, variables, caller))["updateOrganization"]
+    assert renamed["errors"] == []
+    await named("Acme Widgets")
