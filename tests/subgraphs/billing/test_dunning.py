@@ -27,7 +27,8 @@ async def _user_with_email(auth: SignedClient, owner_engine: AsyncEngine) -> tup
     address = unique_email("owner")
     user = await sign_up(auth, address)
     await emailed(owner_engine, address, "verify_email")
-    return Caller(user_id=UUID(user["user"]["id"])), address
+    caller = Caller(user_id=UUID(user["user"]["id"]), email=address, email_verified=True)
+    return caller, address
 
 
 async def _owners_and_member(

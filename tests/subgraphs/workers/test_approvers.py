@@ -75,8 +75,9 @@ async def test_the_holders_of_an_approving_role_get_links_of_their_own(
     owner = Caller(user_id=owner_id)
     org = (await create_org(tenancy, owner))["organization"]["id"]
     admins = [await _user(auth) for _ in range(2)]
-    for admin_id, _ in admins:
-        await join(tenancy, owner_engine, owner, org, Caller(user_id=admin_id), "ADMIN")
+    for admin_id, email in admins:
+        admin = Caller(user_id=admin_id, email=email, email_verified=True)
+        await join(tenancy, owner_engine, owner, org, admin, "ADMIN")
     org_id = UUID(org)
     expected = {str(owner_id): "owner", **{str(a): "admin" for a, _ in admins}}
 
