@@ -55,9 +55,9 @@ from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
 from subgraphs.kernel.outbox import stage_announcement, stage_job
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
-from subgraphs.notifications import contract as notifications_contract
 from subgraphs.notifications.contract import NotificationRequest, stage_notification
-from subgraphs.themes import contract as themes_contract
+from subgraphs.notifications.contract import stage_white_label as tell_notifications
+from subgraphs.themes.contract import stage_white_label as tell_themes
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
@@ -626,8 +626,8 @@ class BillingService:
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
         white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
-        await themes_contract.stage_white_label(session, org_id, white_label, as_of)
-        await notifications_contract.stage_white_label(session, org_id, white_label, as_of)
+        await tell_themes(session, org_id, white_label, as_of)
+        await tell_notifications(session, org_id, white_label, as_of)
 
     async def _alert_spend(
         self, session: AsyncSession, org_id: UUID, meter: str, added: int
