@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -34,10 +31,11 @@ from subgraphs.kernel.db import Database, async_url, utcnow
 from subgraphs.kernel.migrations import migrate
 from subgraphs.kernel.outbox import Relay
 from subgraphs.kernel.usage import UsageRecord, record_usage
+from tests.bench.stack import run_on_stack
 from vetrai import worker as workers
-from vetrai.devstack import create_database, on_database, start_stack
+from vetrai.devstack import create_database, on_database
 from vetrai.platform import all_migrations, domain, logins
-from vetrai.settings import PlatformSettings, load_settings
+from vetrai.settings import PlatformSettings
 
 EVENTS = 2_000
 PRODUCERS = 5  # the pool's size: more would only queue for connections
@@ -199,15 +197,7 @@ async def bench(stack_settings: PlatformSettings) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="vetrai-bench-"))
-    stack = start_stack(
-        load_settings(environment="test", data_dir=folder / ".data"), say=lambda _: None
-    )
-    try:
-        asyncio.run(bench(stack.settings))
-    finally:
-        stack.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    run_on_stack(bench)
 
 
 if __name__ == "__main__":

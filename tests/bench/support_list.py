@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -24,9 +21,10 @@ from core.caller import Caller
 from core.caller_context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.migrations import migrate
-from vetrai.devstack import create_database, on_database, start_stack
+from tests.bench.stack import run_on_stack
+from vetrai.devstack import create_database, on_database
 from vetrai.platform import all_migrations, domain, logins
-from vetrai.settings import PlatformSettings, load_settings
+from vetrai.settings import PlatformSettings
 
 TICKETS = 10_000
 QUERY = """query($r: [_Any!]!, $filter: TicketFilterInput) { _entities(representations: $r) {
@@ -99,15 +97,7 @@ async def bench(stack_settings: PlatformSettings) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="vetrai-bench-"))
-    stack = start_stack(
-        load_settings(environment="test", data_dir=folder / ".data"), say=lambda _: None
-    )
-    try:
-        asyncio.run(bench(stack.settings))
-    finally:
-        stack.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    run_on_stack(bench)
 
 
 if __name__ == "__main__":

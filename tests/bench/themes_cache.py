@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -25,9 +22,10 @@ from core.caller import Caller
 from subgraphs.kernel.db import utcnow
 from subgraphs.kernel.migrations import migrate
 from subgraphs.themes.service import DraftChanges, ThemesService
-from vetrai.devstack import create_database, on_database, start_stack
+from tests.bench.stack import run_on_stack
+from vetrai.devstack import create_database, on_database
 from vetrai.platform import all_migrations, domain, logins
-from vetrai.settings import PlatformSettings, load_settings
+from vetrai.settings import PlatformSettings
 
 READS = 2000
 BY_SLUG = """query($s: String!) { themeBySlug(slug: $s) { css { url } light { primary } } }"""
@@ -94,15 +92,7 @@ async def bench(stack_settings: PlatformSettings) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="vetrai-bench-"))
-    stack = start_stack(
-        load_settings(environment="test", data_dir=folder / ".data"), say=lambda _: None
-    )
-    try:
-        asyncio.run(bench(stack.settings))
-    finally:
-        stack.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    run_on_stack(bench)
 
 
 if __name__ == "__main__":
