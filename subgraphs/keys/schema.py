@@ -80,7 +80,9 @@ class ApiKey:
     revoked_at: datetime | None = strawberry.field(
         description="When it was revoked; null while it is not."
     )
-    created_by: User = strawberry.field(description="The member who created it.")
+    created_by: User | None = strawberry.field(
+        description="The member who created it; null once they have left the organization."
+    )
 
     @classmethod
     def of(cls, key: models.ApiKey) -> ApiKey:

@@ -302,8 +302,13 @@ class Comment:
     internal: bool = strawberry.field(
         description="An internal note: agents only see it, the requester does not."
     )
-    author: User = strawberry.field(description="Who wrote it.")
-    mentions: list[User] = strawberry.field(description="Who it mentions (they are notified).")
+    author: User | None = strawberry.field(
+        description="Who wrote it; null once they have left the organization."
+    )
+    mentions: list[User | None] = strawberry.field(
+        description="Who it mentions (they are notified); null for those who have left the"
+        " organization."
+    )
     created_at: datetime = strawberry.field(description="When it was written.")
     ticket_id: strawberry.Private[UUID]
 
@@ -369,7 +374,9 @@ class Ticket:
     custom_fields: JSON = strawberry.field(
         description="The organization's custom fields (`defineTicketField`), key to value."
     )
-    requester: User = strawberry.field(description="Who opened it.")
+    requester: User | None = strawberry.field(
+        description="Who opened it; null once they have left the organization."
+    )
     assignee: User | None = strawberry.field(description="The agent on it; null: nobody.")
     team_id: strawberry.ID | None = strawberry.field(
         description="The team it was assigned through; null: none."
@@ -694,7 +701,10 @@ class Csat:
 
 @strawberry.type(description="One agent's share of the support stats.")
 class AgentSupportStats:
-    agent: User = strawberry.field(description="The assignee of the tickets counted.")
+    agent: User | None = strawberry.field(
+        description="The assignee of the tickets counted; null once they have left the"
+        " organization."
+    )
     sla: SlaScore = strawberry.field(description="Clocks of the tickets assigned to them.")
     csat: Csat = strawberry.field(description="Ratings of the tickets assigned to them.")
 
