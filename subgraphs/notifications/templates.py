@@ -51,10 +51,11 @@ _HEADER = (
     '{% if brand.logo_url %}<p><img src="{{ brand.logo_url }}" alt="{{ brand.name or \'\' }}"'
     ' height="40"></p>{% endif %}'
 )
-_FOOTER = (
-    '<p style="color:#6b7280;font-size:12px">{{ brand.name or "" }}'
-    "{% if not brand.white_label %} Powered by VetrAI{% endif %}</p>"
-)
+_FOOTER = '<p style="color:#6b7280;font-size:12px">{{ brand.name or "" }}</p>'
+# Added by ``render`` to every email's HTML, the organization's own templates included: only a
+# plan with white_label leaves it out.
+POWERED_BY = '<p style="color:#6b7280;font-size:12px">Powered by VetrAI</p>'
+
 _BUTTON = (
     '<p style="background:{{ brand.primary }};border-radius:6px;padding:10px 16px;'
     'display:inline-block"><a href="{{ LINK }}">'
@@ -148,17 +149,26 @@ def render(
     template error is invalid input."""
     data = {**data, "brand": asdict(brand)}
     try:
+        html = None
+        if source.html and channel is Channel.EMAIL:
+            html = _marked(_HTML.from_string(source.html).render(data), brand)
         return Rendered(
             subject=_TEXT.from_string(source.subject).render(data).strip()[:200],
             body=_TEXT.from_string(source.body).render(data),
-            html=_HTML.from_string(source.html).render(data)
-            if source.html and channel is Channel.EMAIL
-            else None,
+            html=html,
         )
     except TemplateError as exc:
         raise Rejected.one(
             ErrorCode.INVALID_INPUT, f"The template cannot be rendered: {exc.message}", "template"
         ) from None
+
+
+def _marked(html: str, brand: Brand) -> str:
+    """``html`` with the platform's mark at the end of its body, unless white-labelled."""
+    if brand.white_label:
+        return html
+    end = html.rfind("</body>")
+    return html + POWERED_BY if end < 0 else html[:end] + POWERED_BY + html[end:]
 
 
 def locales(locale: str) -> list[str]:

@@ -13,7 +13,7 @@ from core.caller import Caller
 from subgraphs.notifications.contract import Branding, NotificationRequest, Recipient
 from subgraphs.notifications.models import Channel
 from subgraphs.notifications.service import NotificationService
-from subgraphs.notifications.templates import Source
+from subgraphs.notifications.templates import POWERED_BY, Source
 from tests.conftest import unique_email
 
 
@@ -106,4 +106,20 @@ async def test_an_organizations_own_template_may_use_its_brand(
         "{{ title }}", "{{ body }}", '<p style="color:{{ brand.primary }}">{{ brand.name }}</p>'
     )
     shown = await notification_service.preview(admin, "message", Channel.EMAIL, "en", own, None)
-    assert shown.html == '<p style="color:#b91c1c">Acme</p>'
+    assert shown.html == '<p style="color:#b91c1c">Acme</p>' + POWERED_BY
+
+
+async def test_an_organizations_own_template_keeps_the_platforms_mark_without_white_label(
+    notification_service: NotificationService,
+) -> None:
+    org_id = uuid4()
+    admin = Caller(user_id=uuid4(), org_id=org_id, roles=frozenset({"admin"}))
+    own = Source("{{ title }}", "{{ body }}", "<html><body><p>{{ body }}</p></body></html>")
+    await notification_service.set_branding(org_id, _branding(1, "#b91c1c"))
+    shown = await notification_service.preview(admin, "message", Channel.EMAIL, "en", own, None)
+    assert shown.html is not None
+    assert shown.html.endswith(f"{POWERED_BY}</body></html>")
+    await notification_service.set_branding(org_id, _branding(2, "#b91c1c", white_label=True))
+    shown = await notification_service.preview(admin, "message", Channel.EMAIL, "en", own, None)
+    assert shown.html is not None
+    assert "Powered by" not in shown.html

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from core.caller import Caller
 from subgraphs.notifications.service import NotificationService
+from subgraphs.notifications.templates import POWERED_BY
 from tests.conftest import SignedClient
 from tests.subgraphs.notifications.helpers import (
     SETTINGS,
@@ -57,7 +58,7 @@ async def test_draft_renders_escaped_html_and_sandbox_refuses_internals(
     assert shown["preview"] == {
         "subject": "Hi",
         "body": "<script>x</script>",
-        "html": "<p>&lt;script&gt;x&lt;/script&gt;</p>",
+        "html": "<p>&lt;script&gt;x&lt;/script&gt;</p>" + POWERED_BY,
     }
     for body in ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "{{ missing.value }}", "{%"):
         refused = await preview(notifications, ada, **(draft | {"body": body}))
