@@ -46,7 +46,7 @@ ASSIGN = """mutation($input: AssignTicketToTeamInput!) { assignTicketToTeam(inpu
 
 @pytest.fixture
 def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(MONDAY_9) as traveller:
+    with time_machine.travel(MONDAY_9, tick=False) as traveller:
         yield traveller
 
 
