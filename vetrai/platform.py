@@ -12,21 +12,15 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 from router.compose.subgraph import Subgraph
-from subgraphs import kernel
-from subgraphs.auth.app import DOMAIN as AUTH
-from subgraphs.billing.app import DOMAIN as BILLING
+from subgraphs import DOMAIN_NAMES, kernel
 from subgraphs.kernel.domain import Domain
 from subgraphs.kernel.migrations import Login, MigrationSet, role_of, schema_rights
 from subgraphs.kernel.outbox import relay_rights, writer_rights
-from subgraphs.keys.app import DOMAIN as KEYS
-from subgraphs.notifications.app import DOMAIN as NOTIFICATIONS
-from subgraphs.support.app import DOMAIN as SUPPORT
-from subgraphs.tenancy.app import DOMAIN as TENANCY
-from subgraphs.themes.app import DOMAIN as THEMES
-from subgraphs.workers.app import DOMAIN as WORKERS
 from vetrai.settings import PlatformSettings
 
-DOMAINS: list[Domain] = [AUTH, TENANCY, KEYS, BILLING, SUPPORT, THEMES, NOTIFICATIONS, WORKERS]
+DOMAINS: list[Domain] = [
+    importlib.import_module(f"subgraphs.{name}.app").DOMAIN for name in DOMAIN_NAMES
+]
 
 
 def load_workflows(domains: Sequence[Domain] = DOMAINS) -> None:

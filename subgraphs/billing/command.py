@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
-from subgraphs.billing.gateway import ProviderUnavailable, StripeGateway, gateway_for
-from subgraphs.billing.plans import Catalogue, catalogue
-from subgraphs.billing.service import BillingService
-from subgraphs.billing.settings import Settings
-from subgraphs.kernel.db import Database
+if TYPE_CHECKING:  # the command line builds its parser from this module without loading billing
+    from subgraphs.billing.gateway import StripeGateway
+    from subgraphs.billing.plans import Catalogue
+    from subgraphs.billing.settings import Settings
 
 
 def _moment(value: str) -> datetime:
@@ -57,6 +55,11 @@ async def replay_events(
     settings: Settings, gateway: StripeGateway, since: datetime
 ) -> list[tuple[str, str]]:
     """The ids and types of the events missed since ``since``, once applied."""
+    from redis.asyncio import Redis
+
+    from subgraphs.billing.service import BillingService
+    from subgraphs.kernel.db import Database
+
     url = settings.core.login_url("billing")
     assert settings.core.redis_url  # noqa: S101 - the stack resolves it before commands run
     db, redis = Database(url), Redis.from_url(settings.core.redis_url)
@@ -70,6 +73,9 @@ async def replay_events(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from subgraphs.billing.gateway import ProviderUnavailable, gateway_for
+    from subgraphs.billing.plans import catalogue
+
     gateway = gateway_for(settings.billing)
     if gateway is None:
         print("vetrai billing: STRIPE_SECRET_KEY: not set")

@@ -16,7 +16,8 @@ from sqlalchemy.engine import make_url
 from core.settings import login_variable
 from subgraphs.kernel.migrations import role_of
 from tests.conftest import free_port_offset
-from vetrai.cli import _notes, parser
+from vetrai.cli import parser
+from vetrai.commands import _notes
 from vetrai.devstack import Stack
 from vetrai.platform import login_names
 from vetrai.settings import PlatformSettings, load_settings
