@@ -178,7 +178,7 @@ def _argument_errors(
     return errors
 
 
-def _key_errors(meta: Metadata, parent: GraphQLObjectType) -> list[CompositionError]:
+def _key_errors(meta: Metadata, parent: GraphQLNamedType) -> list[CompositionError]:
     if any(key.resolvable for key in meta.keys.get(parent.name, [])):
         return []
     return [
