@@ -450,10 +450,16 @@ class _Walk:
         self._note(holder.group)
         with self._recording() as touched:
             for condition, selection in self._context_selections(holder, argument):
-                field = selection.name.value
-                rewrite = ContextRewrite(ups, condition, field, variable)
-                if rewrite not in group.context_rewrites:
-                    group.context_rewrites.append(rewrite)
+                # Read on each object type the holder may be, as Apollo's rewrites say it.
+                runtimes = (
+                    self._runtime_types(holder, condition)
+                    if is_abstract_type(self.schema.get_type(condition))
+                    else [condition]
+                )
+                for runtime in runtimes:
+                    rewrite = ContextRewrite(ups, runtime, selection.name.value, variable)
+                    if rewrite not in group.context_rewrites:
+                        group.context_rewrites.append(rewrite)
                 self._plan_selections(holder, [selection])
         for other in touched:
             if other != id(group):

@@ -66,12 +66,12 @@ class Supergraph:
     @cached_property
     def context_variables(self) -> dict[tuple[str, str, str, str], str]:
         """(subgraph, type, field, argument) -> the variable a contextual argument is sent as,
-        numbered as Apollo's planner numbers them: per subgraph, in type and field order."""
+        numbered as Apollo's planner numbers them: per subgraph, by type and field name."""
         graphs = {name: index for index, name in enumerate(self.subgraphs, start=1)}
         found: dict[tuple[str, str, str, str], str] = {}
         counts: dict[str, int] = {}
         for join in sorted(self.types.values(), key=lambda j: j.name):
-            for name, fields in join.fields.items():
+            for name, fields in sorted(join.fields.items()):
                 for f in fields:
                     for argument in f.context_arguments if f.subgraph else ():
                         assert f.subgraph is not None  # noqa: S101 - checked above
