@@ -886,6 +886,9 @@ class _Walk:
         if not routes:
             raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
         choice = ("route", source, at.path, at.parent_type.name, (node.alias or node.name).value)
+        # Where a condition (@requires, @fromContext) is fetched is never settled by the
+        # ranking alone: a subgraph the client's other fields fetch from later may carry it.
+        settled = settled and not self._recorders
         return self.choices.take(choice, routes, _route_identity, settled)
 
     def _routes_through_another(
