@@ -449,7 +449,7 @@ class _Walk:
         holder.tree.add_field("__typename")
         self._note(holder.group)
         with self._recording() as touched:
-            for condition, selection in self._context_selections(holder, argument):
+            for condition, selection, planned in self._context_selections(holder, argument):
                 # Read on each object type the holder may be, as Apollo's rewrites say it.
                 runtimes = (
                     self._runtime_types(holder, condition)
@@ -460,7 +460,7 @@ class _Walk:
                     rewrite = ContextRewrite(ups, runtime, selection.name.value, variable)
                     if rewrite not in group.context_rewrites:
                         group.context_rewrites.append(rewrite)
-                self._plan_selections(holder, [selection])
+                self._plan_selections(holder, [planned])
         for other in touched:
             if other != id(group):
                 group.add_parent(self._groups_by_id[other])
@@ -478,27 +478,19 @@ class _Walk:
             assert current.parent is not None  # noqa: S101 - a step has the position it left
             if isinstance(current.step, FieldNode):
                 ups += 1
-                if self._sets_context(current.parent.parent_type, context):
+                if self.supergraph.sets_context(current.parent.parent_type.name, context):
                     return current.parent, ups
             current = current.parent
 
-    def _sets_context(self, type_: GraphQLCompositeType, context: str) -> bool:
-        contexts = self.supergraph.contexts
-        if context in contexts.get(type_.name, ()):
-            return True
-        return any(
-            context in names and type_.name in self.supergraph.possible_types(holder)
-            for holder, names in contexts.items()
-        )
-
     def _context_selections(
         self, holder: _Position, argument: ContextArgument
-    ) -> Iterator[tuple[str, FieldNode]]:
-        """The context's fields that apply at the holder, with the type each is read on."""
+    ) -> Iterator[tuple[str, FieldNode, SelectionNode]]:
+        """The context's fields that apply at the holder, each with the type it is read on
+        and the selection to plan there (its type condition kept on an abstract holder)."""
         here = holder.parent_type.name
         for selection in argument.selection.selections:
             if isinstance(selection, FieldNode):
-                yield here, selection
+                yield here, selection, selection
                 continue
             assert isinstance(selection, InlineFragmentNode)  # noqa: S101 - composition checks
             condition = selection.type_condition.name.value if selection.type_condition else here
@@ -511,7 +503,8 @@ class _Walk:
                 continue
             for inner in selection.selection_set.selections:
                 assert isinstance(inner, FieldNode)  # noqa: S101 - composition checks
-                yield condition, inner
+                planned = selection if is_abstract_type(holder.parent_type) else inner
+                yield condition, inner, planned
 
     def _other_fetch(self, at: _Position, node: FieldNode, elsewhere: bool = False) -> _Position:
         """An entity's field from another fetch: a root fetch of a subgraph resolving the

@@ -81,6 +81,19 @@ class Supergraph:
                         found[(f.subgraph, join.name, name, argument.name)] = variable
         return found
 
+    def sets_context(self, type_name: str, context: str) -> bool:
+        """Whether objects of the type set the context for their fields: the type sets it, or
+        an abstract type it belongs to does, or (for an abstract type) each of its types does."""
+        if context in self.contexts.get(type_name, ()):
+            return True
+        possible = self.possible_types(type_name)
+        if possible != {type_name}:
+            return all(self.sets_context(t, context) for t in possible)
+        return any(
+            context in names and type_name in self.possible_types(holder)
+            for holder, names in self.contexts.items()
+        )
+
     def type_in(self, type_name: str, subgraph: str) -> TypeInSubgraph | None:
         join = self.types.get(type_name)
         return join.subgraphs.get(subgraph) if join else None

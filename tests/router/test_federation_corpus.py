@@ -57,6 +57,32 @@ async def test_answer_and_fetch_count_match_apollo_gateway(
     assert chain <= _chain(expected["plan"].get("node"))
 
 
+def test_a_context_each_implementation_sets_is_read_below_their_interface() -> None:
+    # Person and Company are both Owners; Apollo's planner 2.14.4 fails on this operation
+    # ("Was not able to find any options for label"), though its composition accepts it.
+    supergraph = Supergraph(Case("context_abstract_parent").supergraph_sdl())
+    source = "{ accounts { invoices { label } } }"
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+
+    variable = "contextualArgument_1_1"
+    assert _context_rewrites(plan_to_json(planned.plan)) == [
+        (
+            "accounts",
+            [
+                json.dumps(
+                    {
+                        "kind": "KeyRenamer",
+                        "path": ["..", f"... on {t}", f],
+                        "renameKeyTo": variable,
+                    },
+                    sort_keys=True,
+                )
+                for t, f in (("Company", "region"), ("Person", "currency"))
+            ],
+        )
+    ]
+
+
 def _context_rewrites(node: Any) -> list[tuple[str, list[str]]]:
     """Each entity fetch's service and its contextual arguments' rewrites, in a stable order."""
     found: list[tuple[str, list[str]]] = []
