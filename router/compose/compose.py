@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from router.compose import specs
+from router.compose.contexts import SubgraphContexts, add_context_spec, contexts_of
 from router.compose.directives import AppliedDirectives
 from router.compose.errors import CompositionError, CompositionResult
 from router.compose.features import check_transitive_requirements, validate_features
@@ -34,14 +35,15 @@ def compose(subgraphs: Iterable[Subgraph]) -> CompositionResult:
         else:
             parsed.append(result)
     metas = [collect(subgraph) for subgraph in parsed]
-    for meta in metas:
-        errors += validate(meta) + validate_features(meta)
+    contexts = [contexts_of(meta) for meta in metas]
+    for meta, found in zip(metas, contexts, strict=True):
+        errors += validate(meta) + validate_features(meta) + found.errors
     if errors:
         return CompositionResult(errors=errors)
-    return _merge(metas)
+    return _merge(metas, contexts)
 
 
-def _merge(metas: list[Metadata]) -> CompositionResult:
+def _merge(metas: list[Metadata], contexts: list[SubgraphContexts]) -> CompositionResult:
     directives = AppliedDirectives(metas)
     if directives.errors:
         return CompositionResult(errors=directives.errors)
@@ -49,10 +51,12 @@ def _merge(metas: list[Metadata]) -> CompositionResult:
     linked = [m.subgraph.federation.version for m in metas if m.subgraph.federation]
     version = max(linked, default=FEDERATION_VERSIONS[-1])
     specs.add_core_specs(supergraph, specs.join_version(version))
+    if any(found.set_by for found in contexts):
+        add_context_spec(supergraph)
     graphs = graph_enum_values([meta.name for meta in metas])
     specs.add_graphs(supergraph, [(graphs[m.name], m.name, m.subgraph.url) for m in metas])
     directives.add_to(supergraph)
-    merger = Merger(metas, supergraph, directives)
+    merger = Merger(metas, supergraph, directives, contexts)
     merger.merge()
     if not merger.errors:
         merger.errors += check_transitive_requirements(supergraph, metas, directives.names)

@@ -21,6 +21,11 @@ from graphql import (
     get_named_type,
 )
 
+from router.compose.contexts import (
+    SubgraphContexts,
+    context_arguments_literal,
+    context_directives,
+)
 from router.compose.directives import AppliedDirectives
 from router.compose.errors import CompositionError
 from router.compose.features import ACCESS_CONTROL, access_control
@@ -60,9 +65,14 @@ class Merger:
     """One merge of a fixed list of subgraphs (sorted by name) into a `ComposedSupergraph`."""
 
     def __init__(
-        self, metas: list[Metadata], supergraph: ComposedSupergraph, directives: AppliedDirectives
+        self,
+        metas: list[Metadata],
+        supergraph: ComposedSupergraph,
+        directives: AppliedDirectives,
+        contexts: list[SubgraphContexts],
     ):
         self.metas = metas
+        self.contexts = contexts
         self.graphs = graph_enum_values([meta.name for meta in metas])
         self.supergraph = supergraph
         self.directives = directives
@@ -186,6 +196,8 @@ class Merger:
         )
         if merge is not None:
             merge(dest, sources)
+        for index in sources:
+            dest.directives += context_directives(self.metas[index], self.contexts[index], name)
 
     def _check_extension_with_no_base(self, name: str, sources: dict[int, Any]) -> None:
         if name in ("Query", "Mutation", "Subscription"):
@@ -425,6 +437,8 @@ class Merger:
                 args.append(("usedOverridden", "true"))
             if label:
                 args.append(("overrideLabel", quoted(label)))
+            if contextual := self.contexts[index].arguments.get(coordinate):
+                args.append(("contextArguments", context_arguments_literal(contextual)))
             applied.append(Applied("join__field", args))
         return applied
 
@@ -446,6 +460,7 @@ class Merger:
                     coordinate in meta.external
                     or coordinate in meta.provides
                     or coordinate in meta.requires
+                    or coordinate in self.contexts[index].arguments
                 ):
                     return True
             elif _defines(meta, parent):
@@ -491,8 +506,13 @@ class Merger:
         self, coordinate: str, sources: dict[int, GraphQLField]
     ) -> dict[str, Argument]:
         names = list(dict.fromkeys(n for f in sources.values() for n in f.args))
+        contextual = {
+            a.name for i in sources for a in self.contexts[i].arguments.get(coordinate, [])
+        }
         merged = {}
         for name in names:
+            if name in contextual:
+                continue
             arg_coordinate = f"{coordinate}({name}:)"
             args = {i: f.args[name] for i, f in sources.items() if name in f.args}
             if len(args) < len(sources):

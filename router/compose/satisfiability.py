@@ -7,6 +7,8 @@ either directly or after moving to another subgraph through a `@key` it can prov
 
 from __future__ import annotations
 
+import json
+import re
 from collections import deque
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from router.compose.naming import graph_enum_values, quoted
 from router.compose.supergraph import ComposedSupergraph, Field, NamedType
 
 Composite = GraphQLObjectType | GraphQLInterfaceType
+_CONTEXT = re.compile(r'context: ("(?:[^"\\]|\\.)*")')
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Node:
     type: str
     subgraphs: frozenset[int]
     path: tuple[Step, ...]
+    contexts: frozenset[str] = frozenset()
+    """The contexts (@context) the path sets for the type's fields: its own and its ancestors'."""
 
 
 class Satisfiability:
@@ -43,18 +48,19 @@ class Satisfiability:
         graphs = graph_enum_values([meta.name for meta in metas])
         self.index_of = {graphs[meta.name]: index for index, meta in enumerate(metas)}
         self.errors: dict[str, CompositionError] = {}
+        self._context_cache: dict[str, frozenset[str]] = {}
 
     def check(self) -> list[CompositionError]:
-        seen: set[tuple[str, frozenset[int]]] = set()
+        seen: set[tuple[str, frozenset[int], frozenset[str]]] = set()
         queue = deque(
             Node(root, frozenset(self._defining(root)), ())
             for root in self.supergraph.roots.values()
         )
         while queue:
             node = queue.popleft()
-            if (node.type, node.subgraphs) in seen or not node.subgraphs:
+            if (node.type, node.subgraphs, node.contexts) in seen or not node.subgraphs:
                 continue
-            seen.add((node.type, node.subgraphs))
+            seen.add((node.type, node.subgraphs, node.contexts))
             queue.extend(self._visit(node))
         return list(self.errors.values())
 
@@ -79,7 +85,12 @@ class Satisfiability:
         here = self._closure(node.type, set(node.subgraphs))
         following = []
         for name, merged in type_.fields.items():
-            resolvers = frozenset(i for i in here if self._resolves(i, type_, merged))
+            resolvers = frozenset(
+                i
+                for i in here
+                if self._resolves(i, type_, merged)
+                and self._contexts_needed(i, merged) <= node.contexts
+            )
             if not resolvers:
                 if not self._checked_per_runtime_type(node, type_):
                     self._report(node, here, name)
@@ -95,12 +106,42 @@ class Satisfiability:
         if target_type is None or target_type.kind not in ("type", "interface", "union"):
             return []
         path = (*node.path, Step(name))
-        nodes = [Node(target, resolvers, path)]
+        contexts = node.contexts | self._contexts_set(target)
+        nodes = [Node(target, resolvers, path, contexts)]
         if target_type.kind != "type":
             for runtime in self._runtime_types(target_type):
                 knowing = frozenset(i for i in resolvers if self._view(i, runtime) is not None)
-                nodes.append(Node(runtime, knowing, (*node.path, Step(name, runtime))))
+                narrowed = contexts | self._contexts_set(runtime)
+                nodes.append(Node(runtime, knowing, (*node.path, Step(name, runtime)), narrowed))
         return nodes
+
+    def _contexts_set(self, type_name: str) -> frozenset[str]:
+        """The contexts a type sets for its fields: its own, those of the abstract types it
+        belongs to, and for an abstract type those every one of its object types sets."""
+        found = self._context_cache.get(type_name)
+        if found is None:
+            merged = self.supergraph.types[type_name]
+            found = self._own_contexts(merged)
+            if merged.kind == "type":
+                for abstract in self.supergraph.types.values():
+                    if abstract.name in merged.interfaces or merged.name in abstract.members:
+                        found |= self._own_contexts(abstract)
+            elif runtimes := self._runtime_types(merged):
+                found |= frozenset.intersection(*map(self._contexts_set, runtimes))
+            self._context_cache[type_name] = found
+        return found
+
+    def _own_contexts(self, merged: NamedType) -> frozenset[str]:
+        return frozenset(json.loads(d.args[0][1]) for d in merged.directives if d.name == "context")
+
+    def _contexts_needed(self, index: int, merged: Field) -> frozenset[str]:
+        """The contexts subgraph `index` needs set above the field for its contextual
+        arguments (@fromContext)."""
+        for join in merged.directives:
+            args = dict(join.args) if join.name == "join__field" else {}
+            if self.index_of.get(args.get("graph", "")) == index and "contextArguments" in args:
+                return frozenset(map(json.loads, _CONTEXT.findall(args["contextArguments"])))
+        return frozenset()
 
     def _checked_per_runtime_type(self, node: Node, type_: NamedType) -> bool:
         """An interface field that no subgraph here has on the interface is asked through
@@ -189,8 +230,14 @@ class Satisfiability:
         if coordinate in self.errors:
             return
         reasons = []
+        type_ = self.supergraph.types[node.type]
         for index in sorted(here):
             reasons.append(f'- from subgraph "{self.metas[index].name}":')
+            if self._resolves(index, type_, type_.fields[name]):
+                reasons.append(
+                    f'  - could not find a match for required context for field "{coordinate}".'
+                )
+                continue
             reasons.append(f'  - cannot find field "{coordinate}".')
             for target in sorted(set(range(len(self.metas))) - here):
                 reasons += self._jump_reasons(index, target, node.type, name)

@@ -64,6 +64,8 @@ FEDERATION_DIRECTIVES = {
     " | INPUT_FIELD_DEFINITION | OBJECT | SCALAR",
     "listSize": "(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!],"
     " requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION",
+    "context": "(name: String!) repeatable on INTERFACE | OBJECT | UNION",
+    "fromContext": "(field: String) on ARGUMENT_DEFINITION",
 }
 # The federation version that introduced a directive, for those that came after 2.0.
 FEDERATION_MINIMUM_VERSION = {
@@ -72,8 +74,10 @@ FEDERATION_MINIMUM_VERSION = {
     "policy": (2, 6),
     "cost": (2, 9),
     "listSize": (2, 9),
+    "context": (2, 8),
+    "fromContext": (2, 8),
 }
-UNSUPPORTED_DIRECTIVES = ("context", "fromContext", "cacheTag")
+UNSUPPORTED_DIRECTIVES = ("cacheTag",)
 FEDERATION_TYPES = {
     "_Any",
     "_Entity",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -11,6 +12,12 @@ from graphql import ExecutionResult, execute
 
 from router.executor.client import SubgraphClient, SubgraphRequestError
 from router.executor.complete import Completion
+from router.executor.contexts import (
+    aliased_operation,
+    as_one_answer,
+    context_values,
+    objects_with_ancestors,
+)
 from router.executor.entities import (
     Path,
     Representer,
@@ -120,6 +127,9 @@ class _Run:
 
     async def entity_fetch(self, flatten: Flatten) -> None:
         fetch = flatten.node
+        if fetch.context_rewrites:
+            await self.contextual_fetch(flatten)
+            return
         represent = self.executor.representer(fetch)
         targets: list[list[dict[str, Any]]] = []
         representations: list[dict[str, Any]] = []
@@ -142,6 +152,49 @@ class _Run:
         if response is None:
             return
         self._merge_entities(response, targets, flatten)
+
+    async def contextual_fetch(self, flatten: Flatten) -> None:
+        """Entities grouped by the values of their contextual arguments, each group one
+        aliased `_entities` selection of the same request."""
+        fetch = flatten.node
+        represent = self.executor.representer(fetch)
+        groups: dict[bytes, tuple[dict[str, Any], list[dict[str, Any]], list[list[Any]]]] = {}
+        index_of: dict[bytes, int] = {}
+        for obj, above in objects_with_ancestors(self.data, flatten.path):
+            rep = represent(obj)
+            if rep is None:
+                continue
+            values = context_values(above, fetch.context_rewrites, self.executor.is_a)
+            group_key = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+            _, representations, targets = groups.setdefault(group_key, (values, [], []))
+            key = group_key + orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+            index = index_of.get(key)
+            if index is None:
+                index = index_of[key] = len(representations)
+                representations.append(rep)
+                targets.append([])
+            targets[index].append(obj)
+        if not groups:
+            return
+        variables = self._variables(fetch)
+        if len(groups) == 1:
+            values, representations, targets = next(iter(groups.values()))
+            variables.update(values, representations=representations)
+            response = await self._send(fetch, variables)
+            if response is not None:
+                self._merge_entities(response, targets, flatten)
+            return
+        names = tuple(dict.fromkeys(r.variable for r in fetch.context_rewrites))
+        for n, (values, representations, _) in enumerate(groups.values()):
+            variables[f"representations_{n}"] = representations
+            variables.update({f"{name}_{n}": values.get(name) for name in names})
+        operation = aliased_operation(fetch.operation, names, len(groups))
+        response = await self._send(replace(fetch, operation=operation), variables)
+        if response is None:
+            return
+        sizes = [len(representations) for _, representations, _ in groups.values()]
+        every_target = [t for _, _, targets in groups.values() for t in targets]
+        self._merge_entities(as_one_answer(response, sizes), every_target, flatten)
 
     def _merge_entities(
         self, response: dict[str, Any], targets: list[list[dict[str, Any]]], flatten: Flatten

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from graphql import (
+    ArgumentNode,
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -29,14 +30,18 @@ from graphql import (
     OperationType,
     SelectionNode,
     SelectionSetNode,
+    VariableDefinitionNode,
+    VariableNode,
     get_named_type,
     is_abstract_type,
     is_composite_type,
+    parse_type,
     print_ast,
 )
 
 from router.planner.errors import PlanningError
 from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.plan import ContextRewrite
 from router.planner.search import Choices, cheapest
 from router.planner.selection import (
     Conditions,
@@ -45,7 +50,7 @@ from router.planner.selection import (
     condition_of,
     variable_conditions,
 )
-from router.supergraph import FieldSet, Key, Supergraph
+from router.supergraph import ContextArgument, FieldPlacement, FieldSet, Key, Supergraph
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ class _Position:
     step: FieldNode | str | None = None
     """How this position was reached from `parent`: a field, or a type condition; None where
     a fetch starts (a root or an entity)."""
+    origin: _Position | None = None
+    """Where a fetch starting at an entity was entered from (the same object in the fetch
+    before), so contexts can be looked for above it."""
 
 
 def build_fetch_graph(
@@ -355,9 +363,11 @@ class _Walk:
 
     def _plan_field(self, at: _Position, node: FieldNode) -> _Position:
         name = node.name.value
-        placement = self.supergraph.placements(at.parent_type.name, name, self.labels).get(
-            at.group.subgraph
-        )
+        placements = self.supergraph.placements(at.parent_type.name, name, self.labels)
+        contextual = next((p for p in placements.values() if p.context_arguments), None)
+        if contextual is not None:
+            return self._contextual_fetch(at, node, contextual)
+        placement = placements.get(at.group.subgraph)
         if placement is not None and placement.requires is None:
             if is_abstract_type(at.parent_type) and not self._every_type_resolves(at, name):
                 return self._plan_per_type(at, node)
@@ -371,6 +381,130 @@ class _Walk:
         if not self._is_entity(at.parent_type.name):
             return self._rehome(at, node)
         return self._other_fetch(at, node)
+
+    # @fromContext: as Apollo plans it, a field with contextual arguments is always fetched as
+    # an entity, its arguments sent as variables read from the nearest ancestor setting the
+    # context, whose selection the fetches above it are asked for.
+
+    def _contextual_fetch(
+        self, at: _Position, node: FieldNode, placement: FieldPlacement
+    ) -> _Position:
+        entity_type = at.parent_type.name
+        target = placement.subgraph
+        key = self._reachable_key(at.group.subgraph, at, entity_type, target)
+        if key is None:
+            raise PlanningError(f"no key of {entity_type} reaches {target} from {at.path}")
+        at.tree.add_field("__typename")
+        at.tree.add_field_set(key.fields)
+        self._note(at.group)
+        group = self.graph.child_group(at.group, target, at.path, entity_type, at.conditions)
+        inputs = group.entity_inputs(entity_type)
+        inputs.add_field("__typename")
+        inputs.add_field_set(key.fields)
+        arguments = list(node.arguments or ())
+        for argument in placement.context_arguments:
+            variable = self.supergraph.context_variables[
+                (target, entity_type, node.name.value, argument.name)
+            ]
+            self._provide_context(at, group, argument, variable)
+            arguments.append(
+                ArgumentNode(
+                    name=NameNode(value=argument.name),
+                    value=VariableNode(name=NameNode(value=variable)),
+                )
+            )
+            self.graph.context_variables[variable] = VariableDefinitionNode(
+                variable=VariableNode(name=NameNode(value=variable)),
+                type=parse_type(argument.type),
+            )
+        self._note(group)
+        contextual = FieldNode(
+            alias=node.alias,
+            name=node.name,
+            arguments=tuple(arguments),
+            directives=node.directives,
+            selection_set=node.selection_set,
+        )
+        entity = self.schema.get_type(entity_type)
+        current = _Position(
+            group,
+            group.entity_selection(entity_type),
+            entity,  # type: ignore[arg-type]
+            at.path,
+            None,
+            at.conditions,
+            origin=at,
+        )
+        return self._add_field(current, contextual, placement.provides)
+
+    def _provide_context(
+        self, at: _Position, group: FetchGroup, argument: ContextArgument, variable: str
+    ) -> None:
+        """The context's selection fetched at the nearest ancestor setting it, and where the
+        fetch reads the argument from."""
+        found = self._context_holder(at, argument.context)
+        if found is None:
+            raise PlanningError(f"no ancestor of {at.parent_type.name} sets {argument.context}")
+        holder, ups = found
+        holder.tree.add_field("__typename")
+        self._note(holder.group)
+        with self._recording() as touched:
+            for condition, selection, planned in self._context_selections(holder, argument):
+                # Read on each object type the holder may be, as Apollo's rewrites say it.
+                runtimes = (
+                    self._runtime_types(holder, condition)
+                    if is_abstract_type(self.schema.get_type(condition))
+                    else [condition]
+                )
+                for runtime in runtimes:
+                    rewrite = ContextRewrite(ups, runtime, selection.name.value, variable)
+                    if rewrite not in group.context_rewrites:
+                        group.context_rewrites.append(rewrite)
+                self._plan_selections(holder, [planned])
+        for other in touched:
+            if other != id(group):
+                group.add_parent(self._groups_by_id[other])
+
+    def _context_holder(self, at: _Position, context: str) -> tuple[_Position, int] | None:
+        """The nearest position above `at` whose type sets the context, and how many fields up."""
+        ups = 0
+        current = at
+        while True:
+            if current.step is None:
+                if current.origin is None:
+                    return None
+                current = current.origin
+                continue
+            assert current.parent is not None  # noqa: S101 - a step has the position it left
+            if isinstance(current.step, FieldNode):
+                ups += 1
+                if self.supergraph.sets_context(current.parent.parent_type.name, context):
+                    return current.parent, ups
+            current = current.parent
+
+    def _context_selections(
+        self, holder: _Position, argument: ContextArgument
+    ) -> Iterator[tuple[str, FieldNode, SelectionNode]]:
+        """The context's fields that apply at the holder, each with the type it is read on
+        and the selection to plan there (its type condition kept on an abstract holder)."""
+        here = holder.parent_type.name
+        for selection in argument.selection.selections:
+            if isinstance(selection, FieldNode):
+                yield here, selection, selection
+                continue
+            assert isinstance(selection, InlineFragmentNode)  # noqa: S101 - composition checks
+            condition = selection.type_condition.name.value if selection.type_condition else here
+            possible = self.supergraph.possible_types(condition)
+            if (
+                condition != here
+                and here not in possible
+                and not is_abstract_type(holder.parent_type)
+            ):
+                continue
+            for inner in selection.selection_set.selections:
+                assert isinstance(inner, FieldNode)  # noqa: S101 - composition checks
+                planned = selection if is_abstract_type(holder.parent_type) else inner
+                yield condition, inner, planned
 
     def _other_fetch(self, at: _Position, node: FieldNode, elsewhere: bool = False) -> _Position:
         """An entity's field from another fetch: a root fetch of a subgraph resolving the
@@ -442,7 +576,7 @@ class _Walk:
         self._note(group)
         entity = self.schema.get_type(entity_type)
         tree = group.entity_selection(entity_type)
-        return _Position(group, tree, entity, at.path, None, at.conditions)  # type: ignore[arg-type]
+        return _Position(group, tree, entity, at.path, None, at.conditions, origin=at)  # type: ignore[arg-type]
 
     def _rehome(self, at: _Position, node: FieldNode) -> _Position:
         """A field of a value type the current subgraph lacks: from the nearest root or entity
@@ -642,6 +776,7 @@ class _Walk:
                 at.path,
                 None,
                 at.conditions,
+                origin=at,
             )
             if not last:
                 current.tree.add_field_set(route.hops[index + 1].key.fields)
@@ -744,6 +879,9 @@ class _Walk:
         if not routes:
             raise PlanningError(f"no path from {source} to {at.parent_type.name}.{name}")
         choice = ("route", source, at.path, at.parent_type.name, (node.alias or node.name).value)
+        # Where a condition (@requires, @fromContext) is fetched is never settled by the
+        # ranking alone: a subgraph the client's other fields fetch from later may carry it.
+        settled = settled and not self._recorders
         return self.choices.take(choice, routes, _route_identity, settled)
 
     def _routes_through_another(

@@ -13,6 +13,7 @@ from graphql import VariableDefinitionNode, print_ast
 
 from router.planner.plan import (
     Condition,
+    ContextRewrite,
     Fetch,
     Flatten,
     Parallel,
@@ -35,6 +36,7 @@ class FetchGroup:
     inputs: SelectionTree = field(default_factory=SelectionTree)
     parents: list[FetchGroup] = field(default_factory=list)
     children: list[FetchGroup] = field(default_factory=list)
+    context_rewrites: list[ContextRewrite] = field(default_factory=list)
 
     def entity_selection(self, entity_type: str) -> SelectionTree:
         return self.selection.fragment(entity_type)
@@ -63,6 +65,8 @@ class FetchGraph:
         self.types_differ = types_differ
         """Whether subgraphs differ on some field types, so sibling fields may need aliases."""
         self.roots: list[FetchGroup] = []
+        self.context_variables: dict[str, VariableDefinitionNode] = {}
+        """The variables contextual arguments are sent as, beside the operation's own."""
 
     def root_group(self, subgraph: str, conditions: Conditions) -> FetchGroup:
         sequential = self.operation_kind == "mutation"
@@ -147,6 +151,8 @@ class FetchGraph:
     ) -> PlanNode | None:
         self._remove_empty_groups()
         self._remove_redundant_edges()
+        if self.context_variables:
+            variables = {**variables, **self.context_variables}
         builder = _NodeBuilder(self.operation_kind, operation_name, variables, self.types_differ)
         state = _State(list(self.roots), [])
         sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
@@ -321,6 +327,7 @@ class _NodeBuilder:
             tuple(r for r in required if isinstance(r, RequiredFragment)),
             group.typename_rewrite,
             renames,
+            tuple(group.context_rewrites),
         )
         return Flatten(group.merge_at, fetch)
 

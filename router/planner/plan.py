@@ -24,6 +24,18 @@ RequiredSelection = RequiredField | RequiredFragment
 
 
 @dataclass(frozen=True, slots=True)
+class ContextRewrite:
+    """Where a contextual argument of an entity fetch comes from: on the object `ups` fields
+    above each entity, if it is a `type_condition`, the value of `field`, sent as the
+    variable `variable`."""
+
+    ups: int
+    type_condition: str
+    field: str
+    variable: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
     service_name: str
     operation: str
@@ -37,6 +49,7 @@ class Fetch:
     output_renames: tuple[tuple[tuple[str, ...], str], ...] = ()
     """Aliases in the fetch's answer ("... on T" steps select objects) and the key each one is
     renamed back to."""
+    context_rewrites: tuple[ContextRewrite, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,15 @@ def _fetch_json(fetch: Fetch) -> dict[str, Any]:
         result["outputRewrites"] = [
             {"kind": "KeyRenamer", "path": list(path), "renameKeyTo": key}
             for path, key in fetch.output_renames
+        ]
+    if fetch.context_rewrites:
+        result["contextRewrites"] = [
+            {
+                "kind": "KeyRenamer",
+                "path": [*([".."] * r.ups), f"... on {r.type_condition}", r.field],
+                "renameKeyTo": r.variable,
+            }
+            for r in fetch.context_rewrites
         ]
     return result
 

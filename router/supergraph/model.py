@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from graphql import SelectionSetNode
+
 from router.supergraph.fieldset import FieldSet
 
 
@@ -35,6 +37,17 @@ class TypeInSubgraph:
 
 
 @dataclass(frozen=True)
+class ContextArgument:
+    """An argument the router passes itself (`@fromContext`): the value the selection reads
+    from the nearest ancestor of a type that sets the context."""
+
+    name: str
+    type: str
+    context: str
+    selection: SelectionSetNode
+
+
+@dataclass(frozen=True)
 class FieldInSubgraph:
     """A field as one subgraph defines it (`@join__field`)."""
 
@@ -47,6 +60,7 @@ class FieldInSubgraph:
     override_label: str | None = None
     type: str | None = None
     """The field's type in this subgraph, when it differs from the supergraph's."""
+    context_arguments: tuple[ContextArgument, ...] = ()
 
 
 @dataclass
@@ -65,3 +79,4 @@ class FieldPlacement:
     subgraph: str
     requires: FieldSet | None
     provides: FieldSet | None
+    context_arguments: tuple[ContextArgument, ...] = ()

@@ -22,8 +22,8 @@ from graphql import (
     build_ast_schema,
 )
 
-MACHINERY_PREFIXES = ("join__", "link__")
-MACHINERY_DIRECTIVES = frozenset({"link", "inaccessible"})
+MACHINERY_PREFIXES = ("join__", "link__", "context__")
+MACHINERY_DIRECTIVES = frozenset({"link", "inaccessible", "context"})
 FEDERATION_TYPES = frozenset({"_Any", "_Entity", "_Service", "FieldSet", "link__Import"})
 FEDERATION_ROOT_FIELDS = frozenset({"_entities", "_service"})
 

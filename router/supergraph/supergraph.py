@@ -10,6 +10,7 @@ from graphql import (
     DocumentNode,
     EnumTypeDefinitionNode,
     GraphQLSchema,
+    SelectionSetNode,
     TypeDefinitionNode,
     UnionTypeDefinitionNode,
     is_abstract_type,
@@ -19,6 +20,7 @@ from graphql import (
 
 from router.supergraph.fieldset import FieldSet, parse_field_set
 from router.supergraph.model import (
+    ContextArgument,
     FieldInSubgraph,
     FieldPlacement,
     JoinGraph,
@@ -37,6 +39,8 @@ class Supergraph:
         self.subgraphs = _subgraphs(document)
         by_enum = {s.enum_value: s.name for s in self.subgraphs.values()}
         self.types = {j.name: j for j in _type_joins(document, by_enum)}
+        self.contexts = _contexts(document)
+        """The contexts (`@context`) each type sets, by type name."""
         self.schema: GraphQLSchema = build_full_schema(document)
         self.api_schema: GraphQLSchema = build_api_schema(document)
         self.override_labels = frozenset(
@@ -58,6 +62,37 @@ class Supergraph:
             for f in fields
             if f.type and f.subgraph and len({g.type for g in fields if g.type}) > 1
         }
+
+    @cached_property
+    def context_variables(self) -> dict[tuple[str, str, str, str], str]:
+        """(subgraph, type, field, argument) -> the variable a contextual argument is sent as,
+        numbered as Apollo's planner numbers them: per subgraph, by type and field name."""
+        graphs = {name: index for index, name in enumerate(self.subgraphs, start=1)}
+        found: dict[tuple[str, str, str, str], str] = {}
+        counts: dict[str, int] = {}
+        for join in sorted(self.types.values(), key=lambda j: j.name):
+            for name, fields in sorted(join.fields.items()):
+                for f in fields:
+                    for argument in f.context_arguments if f.subgraph else ():
+                        assert f.subgraph is not None  # noqa: S101 - checked above
+                        index = counts.get(f.subgraph, 0)
+                        counts[f.subgraph] = index + 1
+                        variable = f"contextualArgument_{graphs[f.subgraph]}_{index}"
+                        found[(f.subgraph, join.name, name, argument.name)] = variable
+        return found
+
+    def sets_context(self, type_name: str, context: str) -> bool:
+        """Whether objects of the type set the context for their fields: the type sets it, or
+        an abstract type it belongs to does, or (for an abstract type) each of its types does."""
+        if context in self.contexts.get(type_name, ()):
+            return True
+        possible = self.possible_types(type_name)
+        if possible != {type_name}:
+            return all(self.sets_context(t, context) for t in possible)
+        return any(
+            context in names and type_name in self.possible_types(holder)
+            for holder, names in self.contexts.items()
+        )
 
     def type_in(self, type_name: str, subgraph: str) -> TypeInSubgraph | None:
         join = self.types.get(type_name)
@@ -84,7 +119,7 @@ class Supergraph:
         if joins is None:
             return {s: FieldPlacement(s, None, None) for s in join.subgraphs}
         return {
-            f.subgraph: FieldPlacement(f.subgraph, f.requires, f.provides)
+            f.subgraph: FieldPlacement(f.subgraph, f.requires, f.provides, f.context_arguments)
             for f in joins
             if f.subgraph and _active(f, labels)
         }
@@ -150,7 +185,7 @@ def _type_joins(document: DocumentNode, by_enum: dict[str, str]) -> Iterable[Typ
         if not isinstance(definition, TypeDefinitionNode):
             continue
         name = definition.name.value
-        if name.startswith(("join__", "link__")):
+        if name.startswith(("join__", "link__", "context__")):
             continue
         join = TypeJoin(name)
         for args in map(_args, directive_named(definition, "join__type")):
@@ -191,7 +226,29 @@ def _field_join(args: dict[str, Any], by_enum: dict[str, str]) -> FieldInSubgrap
         used_overridden=bool(args.get("usedOverridden")),
         override_label=args.get("overrideLabel"),
         type=args.get("type"),
+        context_arguments=tuple(
+            ContextArgument(a["name"], a["type"], a["context"], parse_selection(a["selection"]))
+            for a in args.get("contextArguments") or ()
+        ),
     )
+
+
+def parse_selection(selection: str) -> SelectionSetNode:
+    """A context's selection (`{ a }`, or `... on T { a }` fragments) as a selection set."""
+    text = selection.strip()
+    document = parse(text if text.startswith("{") else "{" + text + "}", no_location=True)
+    found: SelectionSetNode = document.definitions[0].selection_set  # type: ignore[attr-defined]
+    return found
+
+
+def _contexts(document: DocumentNode) -> dict[str, frozenset[str]]:
+    found: dict[str, frozenset[str]] = {}
+    for definition in document.definitions:
+        if isinstance(definition, TypeDefinitionNode):
+            names = [_args(d)["name"] for d in directive_named(definition, "context")]
+            if names:
+                found[definition.name.value] = frozenset(names)
+    return found
 
 
 def _field_set(source: str | None) -> FieldSet | None:

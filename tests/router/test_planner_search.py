@@ -79,7 +79,11 @@ def test_walks_are_bounded_however_many_choices() -> None:
 
 
 def _fetched_subgraphs(
-    monkeypatch: pytest.MonkeyPatch, case: str, operation: str, kind: str, option: str | None
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    operation: str,
+    kind: str,
+    option: Hashable | None,
 ) -> tuple[tuple[str, ...], set[str]]:
     """The options of the walk's one open choice of `kind` in a corpus operation, and the
     subgraphs fetched from when that choice takes `option` (the ranked one if None)."""
@@ -138,3 +142,14 @@ def test_which_subgraph_gives_the_concrete_type_is_a_choice(
     assert ranked == {"ratings", "alpha", "beta"}
     _, other = _fetched_subgraphs(monkeypatch, case, operation, kind, "beta")
     assert other == {"ratings", "alpha", "beta"}
+
+
+def test_where_a_required_field_is_fetched_is_a_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Product.fee requires weight, which inventory and shipping both resolve.
+    case, operation = "requires_condition_beside_sibling", "requirement_alone"
+    options, ranked = _fetched_subgraphs(monkeypatch, case, operation, "route", None)
+    assert options == ("(('inventory', False),)", "(('shipping', False),)")
+    assert ranked == {"catalog", "inventory", "logistics"}
+    shipping = (("shipping", False),)
+    _, other = _fetched_subgraphs(monkeypatch, case, operation, "route", shipping)
+    assert other == {"catalog", "shipping", "logistics"}

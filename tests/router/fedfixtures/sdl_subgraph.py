@@ -4,7 +4,8 @@ Data per subgraph: `Query` and `Mutation` (root values) and `entities` (records 
 is read from the object at hand, else from the entity record its keys match; a field with
 arguments is first looked up as `name(arg:json,...)`. A field with @requires that has no
 stored value answers the JSON of the required fields as the representation carried them,
-so an answer shows exactly what the router sent.
+and a field with a @fromContext argument the JSON of its arguments, so an answer shows
+exactly what the router sent.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class SdlSubgraph:
     entities: dict[str, list[Data]]
     keys: dict[str, list[SelectionSetNode]]
     requires: dict[tuple[str, str], SelectionSetNode]
+    contextual: set[tuple[str, str]]
 
     async def execute(self, body: dict[str, Any]) -> dict[str, Any]:
         result = await graphql(
@@ -79,6 +81,8 @@ class SdlSubgraph:
         required = self.requires.get((type_name, field))
         if required is not None:
             return json.dumps(_project(obj, required), sort_keys=True)
+        if (type_name, field) in self.contextual:
+            return json.dumps(args, sort_keys=True)
         return None
 
     def _entity(self, representation: Data) -> Data | None:
@@ -146,6 +150,7 @@ def build_subgraph(sdl: str, data: Data) -> SdlSubgraph:
     document = parse(sdl)
     keys: dict[str, list[SelectionSetNode]] = {}
     requires: dict[tuple[str, str], SelectionSetNode] = {}
+    contextual: set[tuple[str, str]] = set()
     for definition in document.definitions:
         name = getattr(definition, "name", None)
         if name is None:
@@ -157,6 +162,12 @@ def build_subgraph(sdl: str, data: Data) -> SdlSubgraph:
             for directive in field.directives or ():
                 if directive.name.value == "requires":
                     requires[(name.value, field.name.value)] = _field_set(directive)
+            if any(
+                d.name.value == "fromContext"
+                for a in field.arguments or ()
+                for d in a.directives or ()
+            ):
+                contextual.add((name.value, field.name.value))
     schema = build_ast_schema(_with_query(document), assume_valid_sdl=True)
     members = [n for n in keys if not is_abstract_type(schema.get_type(n))]
     if members:
@@ -164,7 +175,7 @@ def build_subgraph(sdl: str, data: Data) -> SdlSubgraph:
         schema = extend_schema(schema, extension, assume_valid_sdl=True)
     entities = {name: list(records) for name, records in data.get("entities", {}).items()}
     root = {**data.get("Query", {}), **data.get("Mutation", {})}
-    return SdlSubgraph(schema, root, entities, keys, requires)
+    return SdlSubgraph(schema, root, entities, keys, requires, contextual)
 
 
 def _field_set(directive: Any) -> SelectionSetNode:
