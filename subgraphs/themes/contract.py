@@ -35,7 +35,7 @@ class ThemesErrorCode(Code):
     ASSET_TOO_LARGE = "ASSET_TOO_LARGE", "A logo, icon or favicon over its size limit."
     ASSET_TYPE_NOT_ALLOWED = (
         "ASSET_TYPE_NOT_ALLOWED",
-        "A logo, icon or favicon that is not PNG, JPEG or WebP.",
+        "A logo, icon or favicon that is not PNG, JPEG or WebP (or SVG, for a logo or icon).",
     )
     IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE", "An image over 4096 px a side, or a decompression bomb."
     IMAGE_UNREADABLE = "IMAGE_UNREADABLE", "The image does not decode."

@@ -1,9 +1,11 @@
 """Uploaded logos and icons made safe to serve: the type read from the file's signature,
-decoded by Pillow within a pixel budget, resized and re-encoded as PNG from bare pixels, so no
-metadata or trailing payload of the upload survives.
+raster images decoded by Pillow within a pixel budget, resized and re-encoded as PNG from bare
+pixels, so no metadata or trailing payload of the upload survives; SVG logos and icons cleaned
+by ``svg``, never rasterized.
 
-The three accepted types have fixed signatures, so they are matched here rather than with
-libmagic, which the platform's slim runtime image does not have."""
+The three raster types have fixed signatures, so they are matched here rather than with
+libmagic, which the platform's slim runtime image does not have; SVG has none (libmagic guesses
+it from text), and what decides is that the file parses with an ``<svg>`` root."""
 
 from __future__ import annotations
 
@@ -16,14 +18,14 @@ from typing import cast
 from PIL import Image, UnidentifiedImageError
 
 from subgraphs.kernel.errors import Rejected
+from subgraphs.themes import svg
 from subgraphs.themes.contract import ThemesErrorCode
 
 MAX_SIDE = 4096
 # Pillow warns above this many pixels and refuses above twice as many; we refuse at the warning.
 Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
-# SVG is refused: a safe SVG needs a sanitizer this platform does not have.
 FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-TYPES = frozenset(FORMATS)
+SVG = "image/svg+xml"
 
 
 class AssetKind(enum.Enum):
@@ -44,7 +46,10 @@ RENDITIONS: dict[AssetKind, list[tuple[str, tuple[int, int]]]] = {
     ],
     AssetKind.FAVICON: [("favicon.png", (48, 48)), ("favicon.ico", (48, 48))],
 }
-CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon"}
+# An SVG is kept as one cleaned file: with no rasterizer, an SVG icon has no favicon.ico or
+# touch icon (the FAVICON asset gives the tab its icon), and browsers' tabs want a raster anyway.
+VECTOR_RENDITIONS = {AssetKind.LOGO: "logo.svg", AssetKind.ICON: "icon.svg"}
+CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon", ".svg": SVG}
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,39 @@ class Rendition:
     def content_type(self) -> str:
         return CONTENT_TYPES[self.name[self.name.rindex(".") :]]
 
+    @property
+    def is_vector(self) -> bool:
+        return self.content_type == SVG
 
-def allowed_type(content_type: str, field: str = "contentType") -> str:
-    if content_type not in TYPES:
+
+def file_names(kind: AssetKind, content_type: str) -> list[str]:
+    """The files an asset of ``kind`` uploaded as ``content_type`` is made into."""
+    if content_type == SVG:
+        return [VECTOR_RENDITIONS[kind]]
+    return [name for name, _ in RENDITIONS[kind]]
+
+
+def allowed_type(content_type: str, kind: AssetKind, field: str = "contentType") -> str:
+    if content_type not in FORMATS and not (content_type == SVG and kind in VECTOR_RENDITIONS):
         raise Rejected.one(
             ThemesErrorCode.ASSET_TYPE_NOT_ALLOWED,
-            f"Upload PNG, JPEG or WebP (not {content_type[:60]}); SVG is not accepted.",
+            f"Upload PNG, JPEG or WebP (SVG too for a LOGO or ICON), not {content_type[:60]}.",
             field,
         )
     return content_type
 
 
 def signature_type(data: bytes) -> str | None:
-    """The image type the file's first bytes announce, among the accepted ones."""
+    """The image type the file's first bytes announce, among the accepted ones; markup is
+    taken for SVG, which ``svg`` then parses or refuses."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
+        return SVG
     return None
 
 
@@ -86,7 +105,7 @@ def sniffed(data: bytes, declared: str) -> str:
     if found is None or found != declared:
         raise Rejected.one(
             ThemesErrorCode.ASSET_TYPE_NOT_ALLOWED,
-            f"The file is not the {declared} announced (PNG, JPEG or WebP are accepted).",
+            f"The file is not the {declared} announced (PNG, JPEG, WebP or SVG are accepted).",
         )
     return found
 
@@ -124,9 +143,20 @@ def _rendition(image: Image.Image, name: str, box: tuple[int, int]) -> Rendition
     return Rendition(name, out.getvalue(), bare.width, bare.height)
 
 
+def _vector(data: bytes, kind: AssetKind) -> Rendition:
+    clean = svg.cleaned(data)
+    if max(clean.width, clean.height) > MAX_SIDE:
+        raise Rejected.one(ThemesErrorCode.IMAGE_TOO_LARGE, f"At most {MAX_SIDE} pixels a side.")
+    return Rendition(VECTOR_RENDITIONS[kind], clean.data, clean.width, clean.height)
+
+
 def processed(data: bytes, declared: str, kind: AssetKind) -> list[Rendition]:
-    """The upload's files for its kind, made from bare pixels so no metadata survives."""
-    image = _decoded(data, sniffed(data, declared)).convert("RGBA")
+    """The upload's files for its kind: a raster made from bare pixels so no metadata
+    survives, an SVG cleaned of anything that runs or reaches another file."""
+    found = sniffed(data, declared)
+    if found == SVG:
+        return [_vector(data, kind)]
+    image = _decoded(data, found).convert("RGBA")
     return [_rendition(image, name, box) for name, box in RENDITIONS[kind]]
 
 

@@ -70,6 +70,16 @@ def _custom_css_entitled(caller: Caller, custom_css: str, field: str | None = No
     )
 
 
+def placement(asset: Asset) -> dict[str, Any]:
+    """A ready asset as a theme's tokens hold it."""
+    return {
+        "id": str(asset.id),
+        "width": asset.width,
+        "height": asset.height,
+        "content_type": asset.content_type,
+    }
+
+
 def _must_manage(caller: Caller, org_id: UUID) -> None:
     if not is_member(caller, org_id):
         raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown organization.", "organizationId")
@@ -278,14 +288,12 @@ class ThemesService:
         light colors, the logo, the organization's name as footer name (its slug when tenancy
         sent no name) and, from the publisher's plan, whether to leave out "powered by"."""
         view = tokens.version_view(row)
-        logo = view.assets.get("LOGO")
+        logo = self.logo_url(view)
         known = await session.get(OrganizationSlug, row.org_id)
         branding = Branding(
             version=row.version,
             colors=view.light.as_dict(),
-            logo_url=self.absolute(self.asset_url(row.org_id, logo["id"], "logo.png"))
-            if logo
-            else None,
+            logo_url=self.absolute(logo) if logo else None,
             name=(known.name or known.slug) if known else None,
             white_label=caller.entitled(WHITE_LABEL),
         )
@@ -439,7 +447,7 @@ class ThemesService:
         _must_manage(caller, org_id)
         limit = images.MAX_BYTES[kind]
         checked(
-            content_type=lambda: images.allowed_type(content_type),
+            content_type=lambda: images.allowed_type(content_type, kind),
             size=lambda: require(
                 0 < size <= limit,
                 ThemesErrorCode.ASSET_TOO_LARGE,
@@ -502,12 +510,9 @@ class ThemesService:
             asset.status, asset.width, asset.height = "ready", files[0].width, files[0].height
             session.add(asset)
             draft = await self._current_draft(session, asset.org_id)
-            placed: dict[str, Any] = {
-                "id": str(asset.id),
-                "width": asset.width,
-                "height": asset.height,
-            }
-            if kind is AssetKind.LOGO:
+            placed = placement(asset)
+            # An SVG is never rasterized here, so it proposes no palette.
+            if kind is AssetKind.LOGO and asset.content_type != images.SVG:
                 placed["palette"] = asdict(
                     colors.suggested(*images.prominent_colors(files[0].data))
                 )
@@ -520,13 +525,25 @@ class ThemesService:
     def asset_url(self, org_id: UUID, asset_id: str, name: str) -> str:
         return f"{self.public_url}/files/{org_id}/{asset_id}/{name}"
 
+    def asset_urls(self, org_id: UUID, kind: AssetKind, placed: dict[str, Any]) -> dict[str, str]:
+        """Each file of an asset as a theme holds it, by name; the first is its main file.
+        Assets placed before SVG was accepted hold no content type: they are rasters."""
+        names = images.file_names(kind, placed.get("content_type", ""))
+        return {name: self.asset_url(org_id, placed["id"], name) for name in names}
+
+    def logo_url(self, theme: tokens.ThemeView) -> str | None:
+        logo = theme.assets.get(AssetKind.LOGO.value)
+        if logo is None:
+            return None
+        return next(iter(self.asset_urls(theme.org_id, AssetKind.LOGO, logo).values()))
+
     async def asset_file(self, org_id: UUID, asset_id: UUID, name: str) -> images.Rendition | None:
         """One file of a ready asset (any organization's: asset ids are not guessable)."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             asset = await session.get(Asset, asset_id)
         if asset is None or asset.status != "ready":
             return None
-        if name not in {n for n, _ in images.RENDITIONS[AssetKind(asset.kind)]}:
+        if name not in images.file_names(AssetKind(asset.kind), asset.content_type):
             return None
         try:
             data = await self._store().read(self._file_key(org_id, asset_id, name), MAX_FILE)
