@@ -3,6 +3,7 @@ immutable versions, rollback, the public published theme, its stylesheet, assets
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -502,7 +503,8 @@ class ThemesService:
             raise Rejected.one(
                 ThemesErrorCode.ASSET_TOO_LARGE, "The upload is too large."
             ) from None
-        files = images.processed(data, asset.content_type, kind)
+        # Up to a second of decoding or cleaning: off the event loop.
+        files = await asyncio.to_thread(images.processed, data, asset.content_type, kind)
         for file in files:
             key = self._file_key(asset.org_id, asset.id, file.name)
             await store.put(key, file.data, content_type=file.content_type)

@@ -1,5 +1,5 @@
 """Themes figures: generated stylesheet size, sanitizer time for a 20 KB stylesheet, asset
-pipeline time for a 1 MB PNG. Run: python -m tests.bench.themes_bench"""
+pipeline time for a 1 MB PNG and a 1 MB SVG. Run: python -m tests.bench.themes_bench"""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def _png_of_1_mb() -> bytes:
     return out.getvalue()
 
 
+def _svg_of_1_mb() -> bytes:
+    """A drawing of 11,000 shapes, each with a style, a transform and a fragment reference."""
+    shape = (
+        '<path d="M{x} {y}h4v4h-4z" fill="url(#g)" style="opacity: 0.5" transform="rotate({a})"/>'
+    )
+    shapes = "".join(shape.format(x=i % 300, y=i % 75, a=i % 90) for i in range(11_000))
+    gradient = '<linearGradient id="g"><stop offset="0" stop-color="#0a66c2"/></linearGradient>'
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 75">{gradient}{shapes}</svg>'
+    return svg.encode()
+
+
 def main() -> None:
     org = uuid4()
     tokens = DEFAULT_TOKENS | {
@@ -56,6 +67,9 @@ def main() -> None:
     png = _png_of_1_mb()
     ms = _timed(lambda: images.processed(png, "image/png", images.AssetKind.LOGO), 5)
     print(f"asset pipeline, {len(png)} byte PNG: median {statistics.median(ms):.1f} ms")
+    drawing = _svg_of_1_mb()
+    ms = _timed(lambda: images.processed(drawing, images.SVG, images.AssetKind.LOGO), 5)
+    print(f"asset pipeline, {len(drawing)} byte SVG: median {statistics.median(ms):.1f} ms")
 
 
 if __name__ == "__main__":
