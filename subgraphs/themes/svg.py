@@ -16,6 +16,8 @@ from subgraphs.kernel.errors import Rejected
 from subgraphs.themes.contract import ThemesErrorCode
 
 SVG_NS = "http://www.w3.org/2000/svg"
+# Far deeper than any drawing nests; ElementTree writes recursively and would fail near 1000.
+MAX_DEPTH = 100
 _SVG = f"{{{SVG_NS}}}"
 # Attributes that name another resource: only a fragment of this file (``#id``) may stay.
 REFERENCES = frozenset(
@@ -43,7 +45,7 @@ FUNCTIONS = frozenset(
 )
 _FUNCTION = re.compile(r"([A-Za-z_-][\w-]*)\(")
 _FRAGMENT_URL = re.compile(r"""\s*(['"]?)#[^'"()\s]*\1\s*\)""")
-_PIXELS = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:px)?\s*")
+_PIXELS = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:px)?\s*")
 _SIGNS = re.compile(r"[(:\\]")
 _BLANK = re.compile(r"[\s\x00-\x1f]+")
 
@@ -94,11 +96,13 @@ def _kept(element: ET.Element) -> bool:
     return target is not None and target not in {"href", "xlink:href"}
 
 
-def _cleaned(element: ET.Element) -> None:
+def _cleaned(element: ET.Element, depth: int = 0) -> None:
     """Drop what is not kept, in place; tags lose their namespace, which the root declares."""
+    if depth > MAX_DEPTH:
+        raise _unreadable(f"its elements nest more than {MAX_DEPTH} deep")
     for child in list(element):
         if _kept(child):
-            _cleaned(child)
+            _cleaned(child, depth + 1)
         else:
             element.remove(child)
     element.tag = element.tag.removeprefix(_SVG)

@@ -153,6 +153,10 @@ REFUSED = {
         "IMAGE_UNREADABLE",
     ),
     "svg outside its namespace": (b'<svg width="5" height="5"><rect/></svg>', "IMAGE_UNREADABLE"),
+    "elements nested too deep": (
+        f'<svg {NAMESPACES} width="5" height="5">{"<g>" * 5000}{"</g>" * 5000}</svg>'.encode(),
+        "IMAGE_UNREADABLE",
+    ),
     "truncated": (b'<svg xmlns="http://www.w3.org/2000/svg" width="5"', "IMAGE_UNREADABLE"),
     "plain text": (b"just some words " * 4, "ASSET_TYPE_NOT_ALLOWED"),
     "a PNG announced as SVG": (image_bytes("PNG", (8, 8)), "ASSET_TYPE_NOT_ALLOWED"),
