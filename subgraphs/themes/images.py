@@ -1,7 +1,8 @@
 """Uploaded logos and icons made safe to serve: the type read from the file's signature,
 raster images decoded by Pillow within a pixel budget, resized and re-encoded as PNG from bare
 pixels, so no metadata or trailing payload of the upload survives; SVG logos and icons cleaned
-by ``svg``, never rasterized.
+by ``svg``, kept as that file and drawn by ``raster`` (the cleaned file, never the upload) into
+the same PNG and ICO files as a raster's.
 
 The three raster types have fixed signatures, so they are matched here rather than with
 libmagic, which the platform's slim runtime image does not have; SVG has none (libmagic guesses
@@ -18,7 +19,7 @@ from typing import cast
 from PIL import Image, UnidentifiedImageError
 
 from subgraphs.kernel.errors import Rejected
-from subgraphs.themes import svg
+from subgraphs.themes import raster, svg
 from subgraphs.themes.contract import ThemesErrorCode
 
 MAX_SIDE = 4096
@@ -46,9 +47,10 @@ RENDITIONS: dict[AssetKind, list[tuple[str, tuple[int, int]]]] = {
     ],
     AssetKind.FAVICON: [("favicon.png", (48, 48)), ("favicon.ico", (48, 48))],
 }
-# An SVG is kept as one cleaned file: with no rasterizer, an SVG icon has no favicon.ico or
-# touch icon (the FAVICON asset gives the tab its icon), and browsers' tabs want a raster anyway.
+# An SVG's own file, cleaned; its main file, before the rasters drawn from it.
 VECTOR_RENDITIONS = {AssetKind.LOGO: "logo.svg", AssetKind.ICON: "icon.svg"}
+# The file every mail client shows (Gmail and Outlook show no SVG).
+EMAIL_LOGO = RENDITIONS[AssetKind.LOGO][0][0]
 CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon", ".svg": SVG}
 
 
@@ -70,9 +72,8 @@ class Rendition:
 
 def file_names(kind: AssetKind, content_type: str) -> list[str]:
     """The files an asset of ``kind`` uploaded as ``content_type`` is made into."""
-    if content_type == SVG:
-        return [VECTOR_RENDITIONS[kind]]
-    return [name for name, _ in RENDITIONS[kind]]
+    rasters = [name for name, _ in RENDITIONS[kind]]
+    return [VECTOR_RENDITIONS[kind], *rasters] if content_type == SVG else rasters
 
 
 def allowed_type(content_type: str, kind: AssetKind, field: str = "contentType") -> str:
@@ -143,21 +144,49 @@ def _rendition(image: Image.Image, name: str, box: tuple[int, int]) -> Rendition
     return Rendition(name, out.getvalue(), bare.width, bare.height)
 
 
-def _vector(data: bytes, kind: AssetKind) -> Rendition:
-    clean = svg.cleaned(data)
-    if max(clean.width, clean.height) > MAX_SIDE:
-        raise Rejected.one(ThemesErrorCode.IMAGE_TOO_LARGE, f"At most {MAX_SIDE} pixels a side.")
-    return Rendition(VECTOR_RENDITIONS[kind], clean.data, clean.width, clean.height)
+def _drawing_box(size: tuple[int, int], kind: AssetKind) -> tuple[int, int]:
+    """The pixels an SVG of ``size`` is drawn at: scaled, up or down, to fill the largest of
+    its kind's renditions, which bounds resvg's canvas whatever the SVG's viewBox says."""
+    box_width, box_height = max((box for _, box in RENDITIONS[kind]), key=lambda b: b[0] * b[1])
+    scale = min(box_width / size[0], box_height / size[1])
+    return (
+        min(box_width, max(1, round(size[0] * scale))),
+        min(box_height, max(1, round(size[1] * scale))),
+    )
+
+
+def _drawn(clean: svg.CleanSvg, kind: AssetKind) -> Image.Image:
+    try:
+        png = raster.drawn(clean.data, *_drawing_box((clean.width, clean.height), kind))
+    except raster.DrawingRefused as refused:
+        if refused.too_costly:
+            raise Rejected.one(
+                ThemesErrorCode.IMAGE_TOO_LARGE,
+                f"The SVG takes more than {raster.CPU_SECONDS} seconds or"
+                f" {raster.MEMORY_BYTES // 2**20} MiB to draw; simplify its filters.",
+            ) from None
+        raise Rejected.one(ThemesErrorCode.IMAGE_UNREADABLE, "The SVG cannot be drawn.") from None
+    return _decoded(png, "image/png")
 
 
 def processed(data: bytes, declared: str, kind: AssetKind) -> list[Rendition]:
-    """The upload's files for its kind: a raster made from bare pixels so no metadata
-    survives, an SVG cleaned of anything that runs or reaches another file."""
+    """The upload's files for its kind: rasters made from bare pixels so no metadata survives,
+    after an SVG's own file cleaned of anything that runs or reaches another file (the rasters
+    drawn from that cleaned file)."""
     found = sniffed(data, declared)
+    vector: list[Rendition] = []
     if found == SVG:
-        return [_vector(data, kind)]
-    image = _decoded(data, found).convert("RGBA")
-    return [_rendition(image, name, box) for name, box in RENDITIONS[kind]]
+        clean = svg.cleaned(data)
+        if max(clean.width, clean.height) > MAX_SIDE:
+            raise Rejected.one(
+                ThemesErrorCode.IMAGE_TOO_LARGE, f"At most {MAX_SIDE} pixels a side."
+            )
+        vector = [Rendition(VECTOR_RENDITIONS[kind], clean.data, clean.width, clean.height)]
+        image = _drawn(clean, kind)
+    else:
+        image = _decoded(data, found)
+    image = image.convert("RGBA")
+    return vector + [_rendition(image, name, box) for name, box in RENDITIONS[kind]]
 
 
 def prominent_colors(data: bytes, count: int = 8) -> tuple[list[tuple[int, str]], float]:

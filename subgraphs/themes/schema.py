@@ -39,11 +39,12 @@ AssetKindType = described_enum(
     "ThemeAssetKind",
     "Which image of a theme an asset is.",
     {
-        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512x128) and logo-2x.png;"
-        " an SVG is cleaned into logo.svg alone (and proposes no palette).",
-        AssetKind.ICON: "The app icon: up to 512 KiB, made into icon.png, touch-icon.png and"
-        " favicon.ico; an SVG is cleaned into icon.svg alone, with no touch icon or favicon.ico"
-        " (upload a FAVICON for the browser tab).",
+        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512x128) and logo-2x.png"
+        " (emails show logo.png); an SVG is cleaned into logo.svg, its main file, and drawn"
+        " into those PNGs too (its text only as paths: no font is loaded).",
+        AssetKind.ICON: "The app icon: up to 512 KiB, made into icon.png, touch-icon.png (180x180)"
+        " and favicon.ico (16, 32, 48); an SVG is cleaned into icon.svg, its main file, and"
+        " drawn into those files too.",
         AssetKind.FAVICON: "The browser tab icon: up to 256 KiB, made into favicon.png and"
         " favicon.ico; PNG, JPEG or WebP only.",
     },
@@ -129,13 +130,14 @@ class ThemeAssetFile:
 class ThemeAsset:
     kind: AssetKind = strawberry.field(description="Which image it is.")
     width: int = strawberry.field(
-        description="Its first file's width, in pixels (an SVG's own width, or its viewBox's)."
+        description="Its main file's width, in pixels (an SVG's own width, or its viewBox's)."
     )
     height: int = strawberry.field(
-        description="Its first file's height, in pixels (an SVG's own height, or its viewBox's)."
+        description="Its main file's height, in pixels (an SVG's own height, or its viewBox's)."
     )
     url: str = strawberry.field(
-        description="Its first file: logo.png, icon.png, favicon.png, or logo.svg, icon.svg."
+        description="Its main file: logo.png, icon.png, favicon.png, or logo.svg, icon.svg"
+        " for an SVG (its PNGs are among `files`)."
     )
     files: list[ThemeAssetFile] = strawberry.field(description="Every file made from it.")
 
@@ -248,8 +250,8 @@ class Theme(ThemeLook):
         return self.view.custom_css
 
     @strawberry.field(
-        description="Colors proposed from the logo (Pillow's quantizer); null without a logo"
-        " or with an SVG logo."
+        description="Colors proposed from the logo (Pillow's quantizer, an SVG's from the PNG"
+        " drawn from it); null without a logo."
     )
     def suggested_palette(self) -> SuggestedPalette | None:
         found = self.view.assets.get(AssetKind.LOGO.value, {}).get("palette")

@@ -287,9 +287,10 @@ class ThemesService:
     async def _announce(self, session: AsyncSession, caller: Caller, row: Version) -> None:
         """Tell notifications what its emails show of this version, once it is committed: the
         light colors, the logo, the organization's name as footer name (its slug when tenancy
-        sent no name) and, from the publisher's plan, whether to leave out "powered by"."""
+        sent no name) and, from the publisher's plan, whether to leave out "powered by". The logo
+        is its PNG, an SVG's too: Gmail and Outlook show no SVG."""
         view = tokens.version_view(row)
-        logo = self.logo_url(view)
+        logo = self.logo_url(view, images.EMAIL_LOGO)
         known = await session.get(OrganizationSlug, row.org_id)
         branding = Branding(
             version=row.version,
@@ -503,7 +504,7 @@ class ThemesService:
             raise Rejected.one(
                 ThemesErrorCode.ASSET_TOO_LARGE, "The upload is too large."
             ) from None
-        # Up to a second of decoding or cleaning: off the event loop.
+        # Up to seconds of decoding, cleaning or drawing: off the event loop.
         files = await asyncio.to_thread(images.processed, data, asset.content_type, kind)
         for file in files:
             key = self._file_key(asset.org_id, asset.id, file.name)
@@ -513,11 +514,10 @@ class ThemesService:
             session.add(asset)
             draft = await self._current_draft(session, asset.org_id)
             placed = placement(asset)
-            # An SVG is never rasterized here, so it proposes no palette.
-            if kind is AssetKind.LOGO and asset.content_type != images.SVG:
-                placed["palette"] = asdict(
-                    colors.suggested(*images.prominent_colors(files[0].data))
-                )
+            if kind is AssetKind.LOGO:
+                # An SVG's colors are read from the PNG drawn from it.
+                drawn = next(file for file in files if not file.is_vector)
+                placed["palette"] = asdict(colors.suggested(*images.prominent_colors(drawn.data)))
             assets = {**draft.tokens.get("assets", {}), kind.value: placed}
             draft.tokens = {**draft.tokens, "assets": assets}
             session.add(draft)
@@ -533,11 +533,13 @@ class ThemesService:
         names = images.file_names(kind, placed.get("content_type", ""))
         return {name: self.asset_url(org_id, placed["id"], name) for name in names}
 
-    def logo_url(self, theme: tokens.ThemeView) -> str | None:
+    def logo_url(self, theme: tokens.ThemeView, name: str | None = None) -> str | None:
+        """The logo's file ``name``, else its main file (logo.svg for an SVG, which pages show)."""
         logo = theme.assets.get(AssetKind.LOGO.value)
         if logo is None:
             return None
-        return next(iter(self.asset_urls(theme.org_id, AssetKind.LOGO, logo).values()))
+        urls = self.asset_urls(theme.org_id, AssetKind.LOGO, logo)
+        return urls[name] if name else next(iter(urls.values()))
 
     async def asset_file(self, org_id: UUID, asset_id: UUID, name: str) -> images.Rendition | None:
         """One file of a ready asset (any organization's: asset ids are not guessable)."""

@@ -1,15 +1,20 @@
 """SVG logos and icons through the embedded S3: each attack of a corpus is removed from the
 served file or refused with its code, a clean drawing keeps its shapes, and the file is served
-as a document that can neither load nor run anything."""
+as a document that can neither load nor run anything; the PNG and ICO files drawn from it have
+the raster sizes and its colors, draw nothing from disk, and a drawing too costly is refused."""
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import resvg_py
+from PIL import IcoImagePlugin, Image
 
 from core.caller import Caller
 from subgraphs.kernel.db import utcnow
@@ -224,6 +229,9 @@ ICON = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organiza
 LOGO = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization {
   themeDraft { suggestedPalette { primary } logo { width height url files { name } } } } } }"""
 
+PALETTE = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization {
+  themeDraft { suggestedPalette { primary background foreground link } } } } }"""
+
 
 def _organization(caller: Caller) -> dict[str, Any]:
     return {"__typename": "Organization", "id": str(caller.org_id)}
@@ -251,7 +259,7 @@ async def test_a_clean_svg_logo_keeps_its_drawing_and_is_served_as_an_inert_docu
     asset = done["asset"]
     assert (asset["width"], asset["height"]) == (120, 40)
     assert asset["url"].endswith("/logo.svg")
-    assert [f["name"] for f in asset["files"]] == ["logo.svg"]
+    assert [f["name"] for f in asset["files"]] == ["logo.svg", "logo.png", "logo-2x.png"]
 
     served = await _served(themes, asset["url"])
     assert served.headers["content-type"] == SVG
@@ -267,17 +275,144 @@ async def test_a_clean_svg_logo_keeps_its_drawing_and_is_served_as_an_inert_docu
     seen = (await themes.run(LOGO, {"r": [_organization(caller)]}, caller))["_entities"][0]
     assert seen["themeDraft"]["logo"]["url"] == asset["url"]
     assert (seen["themeDraft"]["logo"]["width"], seen["themeDraft"]["logo"]["height"]) == (120, 40)
-    assert seen["themeDraft"]["suggestedPalette"] is None  # an SVG is never rasterized
+    assert seen["themeDraft"]["suggestedPalette"] is not None  # read from its PNG
 
 
-async def test_an_svg_icon_is_one_file_and_gets_no_raster_favicon(themes: SignedClient) -> None:
+async def test_an_svg_logo_proposes_its_fill_on_its_page_color(themes: SignedClient) -> None:
     caller = owner()
-    done = await asset_through(themes, caller, "ICON", _svg(""), SVG)
+    drawing = (
+        f'<svg {NAMESPACES} width="400" height="100"><rect width="400" height="100" fill="#fff"/>'
+        '<path d="M40 20h160v60H40z" fill="#0a66c2"/></svg>'
+    ).encode()
+    assert (await asset_through(themes, caller, "LOGO", drawing, SVG))["errors"] == []
+    seen = await themes.run(PALETTE, {"r": [_organization(caller)]}, caller)
+    assert seen["_entities"][0]["themeDraft"]["suggestedPalette"] == {
+        "primary": "#0a66c2",
+        "background": "#ffffff",
+        "foreground": "#111827",
+        "link": "#0a66c2",
+    }
+
+
+BLUE, AMBER = (10, 102, 194), (245, 158, 11)
+
+
+def _halves(size: str) -> bytes:
+    """A drawing of ``size`` (its root's attributes), blue on its left half, amber on its right."""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" {size}><rect width="50%" height="100%"'
+        ' fill="#0a66c2"/><rect x="50%" width="50%" height="100%" fill="#f59e0b"/></svg>'
+    ).encode()
+
+
+async def _file(themes: SignedClient, asset: dict[str, Any], name: str) -> httpx.Response:
+    [url] = [f["url"] for f in asset["files"] if f["name"] == name]
+    return await _served(themes, url)
+
+
+def _image(data: bytes, format: str = "PNG") -> Image.Image:
+    image = Image.open(io.BytesIO(data), formats=[format])
+    assert image.format == format
+    return image
+
+
+def _rgb(image: Image.Image, x: float, y: float) -> tuple[int, int, int]:
+    """The color at ``x``, ``y`` as shares of the width and height (opaque there)."""
+    pixel = image.convert("RGBA").getpixel((int(image.width * x), int(image.height * y)))
+    assert isinstance(pixel, tuple)
+    r, g, b, a = pixel
+    assert a == 255
+    return (int(r), int(g), int(b))
+
+
+@pytest.mark.parametrize(
+    ("size", "one_x", "two_x"),
+    [
+        ('width="120" height="40"', (384, 128), (768, 256)),
+        ('width="400" height="100" viewBox="0 0 4e9 1e9"', (512, 128), (1024, 256)),
+        ('width="100" height="400"', (32, 128), (64, 256)),
+    ],
+    ids=["small", "a huge viewBox", "tall"],
+)
+async def test_an_svg_logos_pngs_are_drawn_within_the_raster_sizes_in_its_colors(
+    themes: SignedClient, size: str, one_x: tuple[int, int], two_x: tuple[int, int]
+) -> None:
+    done = await asset_through(themes, owner(), "LOGO", _halves(size), SVG)
     assert done["errors"] == []
-    assert [f["name"] for f in done["asset"]["files"]] == ["icon.svg"]
-    assert (done["asset"]["width"], done["asset"]["height"]) == (64, 32)
-    raster = done["asset"]["url"].replace("/icon.svg", "/favicon.ico")
-    assert (await themes.client.get(raster.removeprefix("/assets/themes"))).status_code == 404
+    for name, expected in [("logo.png", one_x), ("logo-2x.png", two_x)]:
+        served = await _file(themes, done["asset"], name)
+        assert served.headers["content-type"] == "image/png"
+        image = _image(served.content)
+        assert image.size == expected
+        assert (_rgb(image, 0.25, 0.5), _rgb(image, 0.75, 0.5)) == (BLUE, AMBER)
+
+
+async def test_an_svg_icon_gets_a_favicon_and_touch_icon_drawn_from_it(
+    themes: SignedClient,
+) -> None:
+    done = await asset_through(themes, owner(), "ICON", _halves('width="64" height="64"'), SVG)
+    assert done["errors"] == []
+    asset = done["asset"]
+    assert [f["name"] for f in asset["files"]] == [
+        *("icon.svg", "icon.png", "touch-icon.png", "favicon.ico")
+    ]
+    assert asset["url"].endswith("/icon.svg")
+    assert (asset["width"], asset["height"]) == (64, 64)
+    for name, side in [("icon.png", 512), ("touch-icon.png", 180)]:
+        image = _image((await _file(themes, asset, name)).content)
+        assert image.size == (side, side)
+        assert (_rgb(image, 0.25, 0.5), _rgb(image, 0.75, 0.5)) == (BLUE, AMBER)
+    served = await _file(themes, asset, "favicon.ico")
+    assert served.headers["content-type"] == "image/x-icon"
+    favicon = _image(served.content, "ICO")
+    assert sorted(favicon.info["sizes"]) == [(16, 16), (32, 32), (48, 48)]
+    assert isinstance(favicon, IcoImagePlugin.IcoImageFile)
+    for side in (16, 32, 48):
+        frame = favicon.ico.getimage((side, side))
+        assert frame.size == (side, side)
+        assert (_rgb(frame, 0.25, 0.5), _rgb(frame, 0.75, 0.5)) == (BLUE, AMBER)
+
+
+async def test_an_image_naming_a_file_on_disk_is_not_drawn_from_it(
+    themes: SignedClient, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (10, 10), (255, 0, 0)).save(secret)
+    drawing = (
+        f'<svg {NAMESPACES} width="400" height="100"><rect width="400" height="100"'
+        ' fill="#0a66c2"/>'
+        + "".join(
+            f'<image {attribute}="{target}" width="400" height="100"/>'
+            for attribute in ("href", "xlink:href")
+            for target in (secret, f"file://{secret}", secret.name)
+        )
+        + "</svg>"
+    ).encode()
+    # resvg itself reads such a file: only the cleaning keeps it out.
+    raw = _image(resvg_py.svg_to_bytes(svg_string=drawing.decode(), skip_system_fonts=True))
+    assert _rgb(raw, 0.5, 0.5) == (255, 0, 0)
+
+    done = await asset_through(themes, owner(), "LOGO", drawing, SVG)
+    assert done["errors"] == []
+    for name in ("logo.png", "logo-2x.png"):
+        image = _image((await _file(themes, done["asset"], name)).content).convert("RGB")
+        assert image.getcolors() == [(image.width * image.height, BLUE)]
+
+
+async def test_an_svg_too_costly_to_draw_is_refused_and_changes_nothing(
+    themes: SignedClient,
+) -> None:
+    caller = owner()
+    # A morphology of this radius keeps resvg busy for minutes on a 1024x256 canvas.
+    drawing = _svg(
+        '<filter id="f"><feMorphology radius="100"/></filter>'
+        '<rect width="64" height="32" filter="url(#f)"/>'
+    )
+    done = await asset_through(themes, caller, "LOGO", drawing, SVG)
+    assert [e["code"] for e in done["errors"]] == ["IMAGE_TOO_LARGE"]
+    assert "to draw" in done["errors"][0]["message"]
+    seen = await themes.run(LOGO, {"r": [_organization(caller)]}, caller)
+    assert seen["_entities"][0]["themeDraft"]["logo"] is None
 
 
 async def test_the_public_theme_and_the_preview_name_the_svg_logo(
