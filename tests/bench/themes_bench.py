@@ -1,5 +1,6 @@
 """Themes figures: generated stylesheet size, sanitizer time for a 20 KB stylesheet, asset
-pipeline time for a 1 MB PNG and a 1 MB SVG. Run: python -m tests.bench.themes_bench"""
+pipeline time for a 1 MB PNG and a 1 MB SVG (cleaned and drawn), and how long a hostile SVG
+takes to be refused. Run: python -m tests.bench.themes_bench"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from uuid import uuid4
 
 from PIL import Image
 
+from subgraphs.kernel.errors import Rejected
 from subgraphs.themes import css, images
 from subgraphs.themes.tokens import DEFAULT_TOKENS, scope_class, view
 
@@ -48,6 +50,31 @@ def _svg_of_1_mb() -> bytes:
     return svg.encode()
 
 
+# Each keeps resvg busy for minutes unbounded; the child process stops it.
+HOSTILE = {
+    "feMorphology radius 100": '<feMorphology radius="100"/>',
+    "feTurbulence of 10^6 octaves": '<feTurbulence baseFrequency="0.9" numOctaves="1000000"/>',
+    "20 wide blurs": '<feGaussianBlur stdDeviation="50"/>' * 20,
+}
+
+
+def _hostile(primitives: str) -> bytes:
+    region = 'x="-1000%" y="-1000%" width="3000%" height="3000%"'
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="100">'
+        f'<filter id="f" {region}>{primitives}</filter>'
+        '<rect width="400" height="100" filter="url(#f)"/></svg>'
+    ).encode()
+
+
+def _refused(drawing: bytes) -> str:
+    try:
+        images.processed(drawing, images.SVG, images.AssetKind.LOGO)
+    except Rejected as refused:
+        return str(refused.problems[0].code)
+    return "accepted"
+
+
 def main() -> None:
     org = uuid4()
     tokens = DEFAULT_TOKENS | {
@@ -70,6 +97,10 @@ def main() -> None:
     drawing = _svg_of_1_mb()
     ms = _timed(lambda: images.processed(drawing, images.SVG, images.AssetKind.LOGO), 5)
     print(f"asset pipeline, {len(drawing)} byte SVG: median {statistics.median(ms):.1f} ms")
+    for name, primitives in HOSTILE.items():
+        start = time.perf_counter()
+        outcome = _refused(_hostile(primitives))
+        print(f"hostile SVG, {name}: {outcome} after {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":
