@@ -64,11 +64,14 @@ async def asset(request: Request) -> Response:
     found = await service.asset_file(org_id, asset_id, request.path_params["name"])
     if found is None:
         return _not_found()
+    # An SVG opened on its own is a document: nothing may load or run, its style attributes
+    # may apply.
+    policy = "default-src 'none'" + ("; style-src 'unsafe-inline'" if found.is_vector else "")
     headers = {
         "etag": f'"{asset_id}-{found.name}"',
         "cache-control": _IMMUTABLE,
         "x-content-type-options": "nosniff",
-        "content-security-policy": "default-src 'none'",
+        "content-security-policy": policy,
     }
     return Response(found.data, media_type=found.content_type, headers=headers)
 
@@ -80,11 +83,8 @@ async def preview(request: Request) -> Response:
     # Inlined in <style>: the sanitizer guarantees no "</" could close the element early.
     if draft is None or "</" in draft.css:
         return Response("this preview link is invalid or expired", status_code=403)
-    logo = draft.assets.get("LOGO")
     page = _PAGES.get_template("preview.html").render(
-        css=draft.css,
-        scope=scope_class(draft.org_id),
-        logo=service.asset_url(draft.org_id, logo["id"], "logo.png") if logo else None,
+        css=draft.css, scope=scope_class(draft.org_id), logo=service.logo_url(draft)
     )
     headers = {
         "cache-control": "no-store",

@@ -35,9 +35,12 @@ class ThemesErrorCode(Code):
     ASSET_TOO_LARGE = "ASSET_TOO_LARGE", "A logo, icon or favicon over its size limit."
     ASSET_TYPE_NOT_ALLOWED = (
         "ASSET_TYPE_NOT_ALLOWED",
-        "A logo, icon or favicon that is not PNG, JPEG or WebP.",
+        "A logo, icon or favicon that is not PNG, JPEG or WebP (or SVG, for a logo or icon).",
     )
-    IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE", "An image over 4096 px a side, or a decompression bomb."
+    IMAGE_TOO_LARGE = (
+        "IMAGE_TOO_LARGE",
+        "An image over 4096 px a side, a decompression bomb, or an SVG too costly to draw.",
+    )
     IMAGE_UNREADABLE = "IMAGE_UNREADABLE", "The image does not decode."
     VERSION_CONFLICT = "VERSION_CONFLICT", "The draft changed since `expectedVersion`; reload it."
     NOTHING_TO_PUBLISH = "NOTHING_TO_PUBLISH", "The draft holds no change from the published theme."

@@ -1,9 +1,12 @@
 """Uploaded logos and icons made safe to serve: the type read from the file's signature,
-decoded by Pillow within a pixel budget, resized and re-encoded as PNG from bare pixels, so no
-metadata or trailing payload of the upload survives.
+raster images decoded by Pillow within a pixel budget, resized and re-encoded as PNG from bare
+pixels, so no metadata or trailing payload of the upload survives; SVG logos and icons cleaned
+by ``svg``, kept as that file and drawn by ``raster`` (the cleaned file, never the upload) into
+the same PNG and ICO files as a raster's.
 
-The three accepted types have fixed signatures, so they are matched here rather than with
-libmagic, which the platform's slim runtime image does not have."""
+The three raster types have fixed signatures, so they are matched here rather than with
+libmagic, which the platform's slim runtime image does not have; SVG has none (libmagic guesses
+it from text), and what decides is that the file parses with an ``<svg>`` root."""
 
 from __future__ import annotations
 
@@ -16,14 +19,14 @@ from typing import cast
 from PIL import Image, UnidentifiedImageError
 
 from subgraphs.kernel.errors import Rejected
+from subgraphs.themes import raster, svg
 from subgraphs.themes.contract import ThemesErrorCode
 
 MAX_SIDE = 4096
 # Pillow warns above this many pixels and refuses above twice as many; we refuse at the warning.
 Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
-# SVG is refused: a safe SVG needs a sanitizer this platform does not have.
 FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-TYPES = frozenset(FORMATS)
+SVG = "image/svg+xml"
 
 
 class AssetKind(enum.Enum):
@@ -44,7 +47,11 @@ RENDITIONS: dict[AssetKind, list[tuple[str, tuple[int, int]]]] = {
     ],
     AssetKind.FAVICON: [("favicon.png", (48, 48)), ("favicon.ico", (48, 48))],
 }
-CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon"}
+# An SVG's own file, cleaned; its main file, before the rasters drawn from it.
+VECTOR_RENDITIONS = {AssetKind.LOGO: "logo.svg", AssetKind.ICON: "icon.svg"}
+# The file every mail client shows (Gmail and Outlook show no SVG).
+EMAIL_LOGO = RENDITIONS[AssetKind.LOGO][0][0]
+CONTENT_TYPES = {".png": "image/png", ".ico": "image/x-icon", ".svg": SVG}
 
 
 @dataclass(frozen=True)
@@ -58,25 +65,38 @@ class Rendition:
     def content_type(self) -> str:
         return CONTENT_TYPES[self.name[self.name.rindex(".") :]]
 
+    @property
+    def is_vector(self) -> bool:
+        return self.content_type == SVG
 
-def allowed_type(content_type: str, field: str = "contentType") -> str:
-    if content_type not in TYPES:
+
+def file_names(kind: AssetKind, content_type: str) -> list[str]:
+    """The files an asset of ``kind`` uploaded as ``content_type`` is made into."""
+    rasters = [name for name, _ in RENDITIONS[kind]]
+    return [VECTOR_RENDITIONS[kind], *rasters] if content_type == SVG else rasters
+
+
+def allowed_type(content_type: str, kind: AssetKind, field: str = "contentType") -> str:
+    if content_type not in FORMATS and not (content_type == SVG and kind in VECTOR_RENDITIONS):
         raise Rejected.one(
             ThemesErrorCode.ASSET_TYPE_NOT_ALLOWED,
-            f"Upload PNG, JPEG or WebP (not {content_type[:60]}); SVG is not accepted.",
+            f"Upload PNG, JPEG or WebP (SVG too for a LOGO or ICON), not {content_type[:60]}.",
             field,
         )
     return content_type
 
 
 def signature_type(data: bytes) -> str | None:
-    """The image type the file's first bytes announce, among the accepted ones."""
+    """The image type the file's first bytes announce, among the accepted ones; markup is
+    taken for SVG, which ``svg`` then parses or refuses."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<"):
+        return SVG
     return None
 
 
@@ -86,7 +106,7 @@ def sniffed(data: bytes, declared: str) -> str:
     if found is None or found != declared:
         raise Rejected.one(
             ThemesErrorCode.ASSET_TYPE_NOT_ALLOWED,
-            f"The file is not the {declared} announced (PNG, JPEG or WebP are accepted).",
+            f"The file is not the {declared} announced (PNG, JPEG, WebP or SVG are accepted).",
         )
     return found
 
@@ -124,10 +144,49 @@ def _rendition(image: Image.Image, name: str, box: tuple[int, int]) -> Rendition
     return Rendition(name, out.getvalue(), bare.width, bare.height)
 
 
+def _drawing_box(size: tuple[int, int], kind: AssetKind) -> tuple[int, int]:
+    """The pixels an SVG of ``size`` is drawn at: scaled, up or down, to fill the largest of
+    its kind's renditions, which bounds resvg's canvas whatever the SVG's viewBox says."""
+    box_width, box_height = max((box for _, box in RENDITIONS[kind]), key=lambda b: b[0] * b[1])
+    scale = min(box_width / size[0], box_height / size[1])
+    return (
+        min(box_width, max(1, round(size[0] * scale))),
+        min(box_height, max(1, round(size[1] * scale))),
+    )
+
+
+def _drawn(clean: svg.CleanSvg, kind: AssetKind) -> Image.Image:
+    try:
+        png = raster.drawn(clean.data, *_drawing_box((clean.width, clean.height), kind))
+    except raster.DrawingRefused as refused:
+        if refused.too_costly:
+            raise Rejected.one(
+                ThemesErrorCode.IMAGE_TOO_LARGE,
+                f"The SVG takes more than {raster.CPU_SECONDS} seconds or"
+                f" {raster.MEMORY_BYTES // 2**20} MiB to draw; simplify its filters.",
+            ) from None
+        raise Rejected.one(ThemesErrorCode.IMAGE_UNREADABLE, "The SVG cannot be drawn.") from None
+    return _decoded(png, "image/png")
+
+
 def processed(data: bytes, declared: str, kind: AssetKind) -> list[Rendition]:
-    """The upload's files for its kind, made from bare pixels so no metadata survives."""
-    image = _decoded(data, sniffed(data, declared)).convert("RGBA")
-    return [_rendition(image, name, box) for name, box in RENDITIONS[kind]]
+    """The upload's files for its kind: rasters made from bare pixels so no metadata survives,
+    after an SVG's own file cleaned of anything that runs or reaches another file (the rasters
+    drawn from that cleaned file)."""
+    found = sniffed(data, declared)
+    vector: list[Rendition] = []
+    if found == SVG:
+        clean = svg.cleaned(data)
+        if max(clean.width, clean.height) > MAX_SIDE:
+            raise Rejected.one(
+                ThemesErrorCode.IMAGE_TOO_LARGE, f"At most {MAX_SIDE} pixels a side."
+            )
+        vector = [Rendition(VECTOR_RENDITIONS[kind], clean.data, clean.width, clean.height)]
+        image = _drawn(clean, kind)
+    else:
+        image = _decoded(data, found)
+    image = image.convert("RGBA")
+    return vector + [_rendition(image, name, box) for name, box in RENDITIONS[kind]]
 
 
 def prominent_colors(data: bytes, count: int = 8) -> tuple[list[tuple[int, str]], float]:

@@ -29,8 +29,8 @@ from subgraphs.kernel.schema import (
 from subgraphs.kernel.validation import identifier, uuid_or_none
 from subgraphs.themes import colors
 from subgraphs.themes.contract import ThemesErrorCode
-from subgraphs.themes.images import RENDITIONS, AssetKind
-from subgraphs.themes.service import DraftChanges, ThemesService
+from subgraphs.themes.images import AssetKind
+from subgraphs.themes.service import DraftChanges, ThemesService, placement
 from subgraphs.themes.tokens import ThemeView
 
 Info = strawberry.Info[RequestContext[ThemesService], None]
@@ -39,11 +39,14 @@ AssetKindType = described_enum(
     "ThemeAssetKind",
     "Which image of a theme an asset is.",
     {
-        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512x128) and logo-2x.png.",
-        AssetKind.ICON: "The app icon: up to 512 KiB, made into icon.png, touch-icon.png and"
-        " favicon.ico.",
+        AssetKind.LOGO: "The logo: up to 1 MiB, made into logo.png (512x128) and logo-2x.png"
+        " (emails show logo.png); an SVG is cleaned into logo.svg, its main file, and drawn"
+        " into those PNGs too (its text only as paths: no font is loaded).",
+        AssetKind.ICON: "The app icon: up to 512 KiB, made into icon.png, touch-icon.png (180x180)"
+        " and favicon.ico (16, 32, 48); an SVG is cleaned into icon.svg, its main file, and"
+        " drawn into those files too.",
         AssetKind.FAVICON: "The browser tab icon: up to 256 KiB, made into favicon.png and"
-        " favicon.ico.",
+        " favicon.ico; PNG, JPEG or WebP only.",
     },
 )
 
@@ -126,20 +129,29 @@ class ThemeAssetFile:
 @strawberry.type(description="An image of a theme, checked and re-encoded into its files.")
 class ThemeAsset:
     kind: AssetKind = strawberry.field(description="Which image it is.")
-    width: int = strawberry.field(description="Its first file's width, in pixels.")
-    height: int = strawberry.field(description="Its first file's height, in pixels.")
-    url: str = strawberry.field(description="Its first file: logo.png, icon.png, favicon.png.")
+    width: int = strawberry.field(
+        description="Its main file's width, in pixels (an SVG's own width, or its viewBox's)."
+    )
+    height: int = strawberry.field(
+        description="Its main file's height, in pixels (an SVG's own height, or its viewBox's)."
+    )
+    url: str = strawberry.field(
+        description="Its main file: logo.png, icon.png, favicon.png, or logo.svg, icon.svg"
+        " for an SVG (its PNGs are among `files`)."
+    )
     files: list[ThemeAssetFile] = strawberry.field(description="Every file made from it.")
 
     @classmethod
-    def of(
-        cls, info: Info, org_id: UUID, asset_id: str, kind: AssetKind, size: tuple[int, int]
-    ) -> ThemeAsset:
-        urls = [
-            ThemeAssetFile(name=name, url=info.context.services.asset_url(org_id, asset_id, name))
-            for name, _ in RENDITIONS[kind]
-        ]
-        return cls(kind=kind, width=size[0], height=size[1], url=urls[0].url, files=urls)
+    def of(cls, info: Info, org_id: UUID, kind: AssetKind, placed: dict[str, Any]) -> ThemeAsset:
+        urls = info.context.services.asset_urls(org_id, kind, placed)
+        files = [ThemeAssetFile(name=name, url=url) for name, url in urls.items()]
+        return cls(
+            kind=kind,
+            width=placed["width"] or 0,
+            height=placed["height"] or 0,
+            url=files[0].url,
+            files=files,
+        )
 
 
 def _css(info: Info, theme: ThemeView) -> ThemeCss:
@@ -148,9 +160,7 @@ def _css(info: Info, theme: ThemeView) -> ThemeCss:
 
 def _asset(info: Info, theme: ThemeView, kind: AssetKind) -> ThemeAsset | None:
     found = theme.assets.get(kind.value)
-    if found is None:
-        return None
-    return ThemeAsset.of(info, theme.org_id, found["id"], kind, (found["width"], found["height"]))
+    return ThemeAsset.of(info, theme.org_id, kind, found) if found else None
 
 
 @strawberry.type(description="What a theme shows; shared by drafts, versions and public pages.")
@@ -240,7 +250,8 @@ class Theme(ThemeLook):
         return self.view.custom_css
 
     @strawberry.field(
-        description="Colors proposed from the logo (Pillow's quantizer); null without a logo."
+        description="Colors proposed from the logo (Pillow's quantizer, an SVG's from the PNG"
+        " drawn from it); null without a logo."
     )
     def suggested_palette(self) -> SuggestedPalette | None:
         found = self.view.assets.get(AssetKind.LOGO.value, {}).get("palette")
@@ -359,7 +370,10 @@ class RequestThemeAssetUploadInput:
         description="The organization: the one you act in."
     )
     kind: AssetKind = strawberry.field(description="Which image it is.")
-    content_type: str = strawberry.field(description="`image/png`, `image/jpeg` or `image/webp`.")
+    content_type: str = strawberry.field(
+        description="`image/png`, `image/jpeg`, `image/webp`, or `image/svg+xml` for a LOGO or"
+        " ICON (served cleaned of scripts, style sheets and references to other files)."
+    )
     size_bytes: int = strawberry.field(
         description="The file's size in bytes, within the kind's limit."
     )
@@ -540,8 +554,7 @@ class Mutation:
     ) -> ThemeAssetPayload:
         ctx = info.context
         asset = await ctx.services.complete_upload(ctx.caller, identifier(asset_id, "assetId"))
-        size = (asset.width or 0, asset.height or 0)
-        found = ThemeAsset.of(info, asset.org_id, str(asset.id), AssetKind(asset.kind), size)
+        found = ThemeAsset.of(info, asset.org_id, AssetKind(asset.kind), placement(asset))
         return ThemeAssetPayload(asset=found)
 
 

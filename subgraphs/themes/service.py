@@ -3,6 +3,7 @@ immutable versions, rollback, the public published theme, its stylesheet, assets
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -68,6 +69,16 @@ def _custom_css_entitled(caller: Caller, custom_css: str, field: str | None = No
         'Custom CSS needs a plan with white_label; remove it (customCss: "") to go on.',
         field,
     )
+
+
+def placement(asset: Asset) -> dict[str, Any]:
+    """A ready asset as a theme's tokens hold it."""
+    return {
+        "id": str(asset.id),
+        "width": asset.width,
+        "height": asset.height,
+        "content_type": asset.content_type,
+    }
 
 
 def _must_manage(caller: Caller, org_id: UUID) -> None:
@@ -276,16 +287,15 @@ class ThemesService:
     async def _announce(self, session: AsyncSession, caller: Caller, row: Version) -> None:
         """Tell notifications what its emails show of this version, once it is committed: the
         light colors, the logo, the organization's name as footer name (its slug when tenancy
-        sent no name) and, from the publisher's plan, whether to leave out "powered by"."""
+        sent no name) and, from the publisher's plan, whether to leave out "powered by". The logo
+        is its PNG, an SVG's too: Gmail and Outlook show no SVG."""
         view = tokens.version_view(row)
-        logo = view.assets.get("LOGO")
+        logo = self.logo_url(view, images.EMAIL_LOGO)
         known = await session.get(OrganizationSlug, row.org_id)
         branding = Branding(
             version=row.version,
             colors=view.light.as_dict(),
-            logo_url=self.absolute(self.asset_url(row.org_id, logo["id"], "logo.png"))
-            if logo
-            else None,
+            logo_url=self.absolute(logo) if logo else None,
             name=(known.name or known.slug) if known else None,
             white_label=caller.entitled(WHITE_LABEL),
         )
@@ -439,7 +449,7 @@ class ThemesService:
         _must_manage(caller, org_id)
         limit = images.MAX_BYTES[kind]
         checked(
-            content_type=lambda: images.allowed_type(content_type),
+            content_type=lambda: images.allowed_type(content_type, kind),
             size=lambda: require(
                 0 < size <= limit,
                 ThemesErrorCode.ASSET_TOO_LARGE,
@@ -494,7 +504,8 @@ class ThemesService:
             raise Rejected.one(
                 ThemesErrorCode.ASSET_TOO_LARGE, "The upload is too large."
             ) from None
-        files = images.processed(data, asset.content_type, kind)
+        # Up to seconds of decoding, cleaning or drawing: off the event loop.
+        files = await asyncio.to_thread(images.processed, data, asset.content_type, kind)
         for file in files:
             key = self._file_key(asset.org_id, asset.id, file.name)
             await store.put(key, file.data, content_type=file.content_type)
@@ -502,15 +513,11 @@ class ThemesService:
             asset.status, asset.width, asset.height = "ready", files[0].width, files[0].height
             session.add(asset)
             draft = await self._current_draft(session, asset.org_id)
-            placed: dict[str, Any] = {
-                "id": str(asset.id),
-                "width": asset.width,
-                "height": asset.height,
-            }
+            placed = placement(asset)
             if kind is AssetKind.LOGO:
-                placed["palette"] = asdict(
-                    colors.suggested(*images.prominent_colors(files[0].data))
-                )
+                # An SVG's colors are read from the PNG drawn from it.
+                drawn = next(file for file in files if not file.is_vector)
+                placed["palette"] = asdict(colors.suggested(*images.prominent_colors(drawn.data)))
             assets = {**draft.tokens.get("assets", {}), kind.value: placed}
             draft.tokens = {**draft.tokens, "assets": assets}
             session.add(draft)
@@ -520,13 +527,27 @@ class ThemesService:
     def asset_url(self, org_id: UUID, asset_id: str, name: str) -> str:
         return f"{self.public_url}/files/{org_id}/{asset_id}/{name}"
 
+    def asset_urls(self, org_id: UUID, kind: AssetKind, placed: dict[str, Any]) -> dict[str, str]:
+        """Each file of an asset as a theme holds it, by name; the first is its main file.
+        Assets placed before SVG was accepted hold no content type: they are rasters."""
+        names = images.file_names(kind, placed.get("content_type", ""))
+        return {name: self.asset_url(org_id, placed["id"], name) for name in names}
+
+    def logo_url(self, theme: tokens.ThemeView, name: str | None = None) -> str | None:
+        """The logo's file ``name``, else its main file (logo.svg for an SVG, which pages show)."""
+        logo = theme.assets.get(AssetKind.LOGO.value)
+        if logo is None:
+            return None
+        urls = self.asset_urls(theme.org_id, AssetKind.LOGO, logo)
+        return urls[name] if name else next(iter(urls.values()))
+
     async def asset_file(self, org_id: UUID, asset_id: UUID, name: str) -> images.Rendition | None:
         """One file of a ready asset (any organization's: asset ids are not guessable)."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             asset = await session.get(Asset, asset_id)
         if asset is None or asset.status != "ready":
             return None
-        if name not in {n for n, _ in images.RENDITIONS[AssetKind(asset.kind)]}:
+        if name not in images.file_names(AssetKind(asset.kind), asset.content_type):
             return None
         try:
             data = await self._store().read(self._file_key(org_id, asset_id, name), MAX_FILE)

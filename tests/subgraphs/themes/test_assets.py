@@ -1,5 +1,6 @@
 """Logos and icons: presigned upload to the embedded S3, checked, decoded within bounds,
-re-encoded as PNG without metadata, served immutable; everything else refused with its code."""
+re-encoded as PNG without metadata, served immutable; everything else refused with its code
+(SVG has its own tests, in test_svg)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ async def test_the_issue_logo_upload_works_as_written_and_the_logo_is_served(
     served = await themes.client.get(done["asset"]["url"].removeprefix("/assets/themes"))
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
+    assert served.headers["content-security-policy"] == "default-src 'none'"
     assert "immutable" in served.headers["cache-control"]
     assert Image.open(io.BytesIO(served.content)).size == (512, 128)
     seen = await org_themes(themes, caller, caller.org_id)  # type: ignore[arg-type]
@@ -86,8 +88,14 @@ async def test_requests_for_too_large_or_unsupported_files_are_refused(
     caller = owner()
     big = await requested_asset(themes, caller, "FAVICON", "image/png", 256 * 1024 + 1)
     assert [(e["code"], e["field"]) for e in big["errors"]] == [("ASSET_TOO_LARGE", "sizeBytes")]
-    svg = await requested_asset(themes, caller, "LOGO", "image/svg+xml", 1000)
-    assert [e["code"] for e in svg["errors"]] == ["ASSET_TYPE_NOT_ALLOWED"]
+    gif = await requested_asset(themes, caller, "LOGO", "image/gif", 1000)
+    assert [e["code"] for e in gif["errors"]] == ["ASSET_TYPE_NOT_ALLOWED"]
+    svg = await requested_asset(themes, caller, "FAVICON", "image/svg+xml", 1000)
+    assert [(e["code"], e["field"]) for e in svg["errors"]] == [
+        ("ASSET_TYPE_NOT_ALLOWED", "contentType")
+    ]
+    large_svg = await requested_asset(themes, caller, "ICON", "image/svg+xml", 512 * 1024 + 1)
+    assert [e["code"] for e in large_svg["errors"]] == ["ASSET_TOO_LARGE"]
     member = Caller(user_id=caller.user_id, org_id=caller.org_id, roles=frozenset({"member"}))
     refused = await requested_asset(themes, member, "LOGO", "image/png", 1000)
     assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]

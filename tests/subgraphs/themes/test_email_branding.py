@@ -85,20 +85,33 @@ async def _next_email_html(
     return str(html.get_content())
 
 
-async def _published_with_logo(themes: SignedClient, caller: Caller) -> str:
-    logo = await asset_through(themes, caller, "LOGO", image_bytes("PNG", (400, 100)), "image/png")
+SVG_LOGO = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="100"><rect width="9"/></svg>'
+)
+
+
+async def _published_with_logo(
+    themes: SignedClient, caller: Caller, content_type: str
+) -> dict[str, str]:
+    """The logo's files, by name, once published."""
+    data = SVG_LOGO if content_type == "image/svg+xml" else image_bytes("PNG", (400, 100))
+    logo = await asset_through(themes, caller, "LOGO", data, content_type)
     assert logo["errors"] == []
     await update(themes, caller, light=light("#0A66C2"))
     assert (await publish(themes, caller, 0))["errors"] == []
-    return str(logo["asset"]["url"])
+    return {file["name"]: file["url"] for file in logo["asset"]["files"]}
 
 
 @pytest.mark.parametrize(
-    ("white_label", "name"), [(False, None), (True, "Acme & Sons")], ids=["free", "team"]
+    ("white_label", "name", "logo_type", "main_file"),
+    [(False, None, "image/png", "logo.png"), (True, "Acme & Sons", "image/svg+xml", "logo.svg")],
+    ids=["free with a PNG logo", "team with an SVG logo"],
 )
-async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_color(
+async def test_the_next_email_after_a_publication_carries_the_logo_png_and_primary_color(
     white_label: bool,
     name: str | None,
+    logo_type: str,
+    main_file: str,
     themes_app: SignedClient,
     branding_settings: PlatformSettings,
     mailbox: Mailbox,  # noqa: F811 - the worker tests' fixture
@@ -108,11 +121,14 @@ async def test_the_next_email_after_a_publication_carries_the_logo_and_primary_c
     caller, service, slug = owner(white_label=white_label), other_process, unique_slug()
     assert caller.org_id is not None
     await service.set_slug(caller.org_id, slug, utcnow(), name)
-    logo_path = await _published_with_logo(themes_app, caller)
+    files = await _published_with_logo(themes_app, caller, logo_type)
+    assert next(iter(files)) == main_file
     await _branded(branding_settings, owner_engine, caller.org_id, 1)
 
     html = await _next_email_html(branding_settings, mailbox, caller.org_id, service)
-    assert f'<img src="{branding_settings.core.public_url}{logo_path}"' in html
+    # Gmail and Outlook show no SVG: an SVG logo's email names the PNG drawn from it.
+    assert f'<img src="{branding_settings.core.public_url}{files["logo.png"]}"' in html
+    assert ".svg" not in html
     assert "background:#0a66c2" in html
     assert ("Acme &amp; Sons" if name else slug) in html  # the footer's name, else the slug
     assert ("Powered by VetrAI" in html) is not white_label

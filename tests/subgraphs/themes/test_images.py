@@ -29,10 +29,12 @@ def test_each_accepted_type_is_recognised_by_its_signature(fmt: str, declared: s
     assert images.signature_type(image_bytes(fmt, (8, 8))) == declared
 
 
-def test_svg_is_refused_whatever_it_is_declared_as() -> None:
+def test_svg_is_taken_only_as_svg_and_never_for_a_favicon() -> None:
     assert _code(SVG, "image/png") == "ASSET_TYPE_NOT_ALLOWED"
+    assert _code(image_bytes("PNG", (8, 8)), images.SVG) == "ASSET_TYPE_NOT_ALLOWED"
+    assert images.allowed_type(images.SVG, AssetKind.ICON) == images.SVG
     with pytest.raises(Rejected):
-        images.allowed_type("image/svg+xml")
+        images.allowed_type(images.SVG, AssetKind.FAVICON)
 
 
 def test_a_png_signature_on_something_else_is_unreadable() -> None:

@@ -170,3 +170,48 @@ async def test_custom_css_written_on_team_is_not_published_after_a_downgrade(
     plain = await router.data(PUBLISH, {"org": org, "expected": 1}, **auth)
     assert plain["publishTheme"]["errors"] == []
     assert plain["publishTheme"]["theme"]["version"] == 2
+
+
+REQUEST_SVG = """mutation($org: ID!, $kind: ThemeAssetKind!, $size: Int!) {
+  requestThemeAssetUpload(input: {organizationId: $org, kind: $kind,
+  contentType: "image/svg+xml", sizeBytes: $size}) { upload { assetId url fields }
+  errors { code field } } }"""
+LOGO_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 75" onload="alert(1)">'
+    b'<rect width="300" height="75" fill="#0a66c2"/></svg>'
+)
+
+
+async def test_an_svg_logo_is_completed_with_its_size_and_served_inert_through_the_router(
+    router: RouterClient,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    auth = {"authorization": f"Bearer {token}"}
+    variables = {"org": org, "kind": "LOGO", "size": len(LOGO_SVG)}
+    upload = (await router.data(REQUEST_SVG, variables, **auth))["requestThemeAssetUpload"][
+        "upload"
+    ]
+    async with httpx.AsyncClient() as client:
+        files = {"file": ("logo.svg", LOGO_SVG, "image/svg+xml")}
+        sent = await client.post(upload["url"], data=upload["fields"], files=files)
+    assert sent.status_code in (200, 201, 204)
+    completed = await _run(
+        router, filled(operations.COMPLETE_UPLOAD, asset=upload["assetId"]), auth
+    )
+    asset = completed["completeThemeAssetUpload"]["asset"]
+    assert (asset["kind"], asset["width"], asset["height"]) == ("LOGO", 300, 75)
+    assert asset["url"].startswith("/assets/themes/files/")
+    assert asset["url"].endswith("/logo.svg")
+    served = await router.client.get(asset["url"])
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/svg+xml"
+    assert (
+        served.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    )
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert b'fill="#0a66c2"' in served.content
+    assert b"onload" not in served.content
+
+    favicon = {"org": org, "kind": "FAVICON", "size": len(LOGO_SVG)}
+    refused = (await router.data(REQUEST_SVG, favicon, **auth))["requestThemeAssetUpload"]
+    assert refused["errors"] == [{"code": "ASSET_TYPE_NOT_ALLOWED", "field": "contentType"}]
