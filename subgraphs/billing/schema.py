@@ -73,6 +73,11 @@ class PlanFeature:
 class PlanMeter:
     key: str = strawberry.field(description="What is counted (`api_requests`).")
     included_units: int = strawberry.field(description="Units the price covers each period.")
+    included_per_month: int = strawberry.field(
+        description="Units granted each calendar month (UTC), against which use, quotas and"
+        " overage are counted: a yearly plan's units paced a twelfth a month; a month's unused"
+        " units do not carry over."
+    )
 
 
 @strawberry.federation.type(keys=["key"], description="A plan an organization can be on.")
@@ -81,7 +86,9 @@ class Plan:
         description="Its key (`free`, `pro`, `team`), as mutations take it."
     )
     name: str = strawberry.field(description="Its display name.")
-    interval: str = strawberry.field(description="How often it is billed (`month`).")
+    interval: str = strawberry.field(
+        description="How often it is billed: `month` or `year` (its units still granted monthly)."
+    )
     price_cents: int = strawberry.field(
         description="The price per interval, in the currency's smallest unit (cents)."
     )
@@ -110,7 +117,14 @@ class Plan:
             features=[
                 PlanFeature(key=f.key, enabled=f.enabled, limit=f.limit) for f in plan.features
             ],
-            meters=[PlanMeter(key=m.key, included_units=m.included) for m in plan.meters],
+            meters=[
+                PlanMeter(
+                    key=m.key,
+                    included_units=m.included,
+                    included_per_month=plan.included_per_month(m.key),
+                )
+                for m in plan.meters
+            ],
             quota=plan.quota,
         )
 
@@ -124,7 +138,10 @@ class Plan:
 class Entitlement:
     feature: str = strawberry.field(description="The feature's key (see `PlanFeature.key`).")
     enabled: bool = strawberry.field(description="Whether the plan grants it.")
-    limit: int | None = strawberry.field(description="Null: unlimited (or not counted).")
+    limit: int | None = strawberry.field(
+        description="Null: unlimited (or not counted). For a feature counted by a meter, the"
+        " units the plan grants this month (`PlanMeter.includedPerMonth`)."
+    )
     used: int | None = strawberry.field(
         description="This month's use (UTC) for a feature counted by a meter, else null."
     )
@@ -259,10 +276,14 @@ class Usage:
         default=None, description="Units used, this hour's not yet flushed ones included."
     )
     included: int | None = strawberry.field(
-        default=None, description="Units the current plan includes each period."
+        default=None,
+        description="Units the current plan grants over the calendar months the range touches"
+        " (each month's `includedPerMonth`, a partly covered month whole).",
     )
     overage: int | None = strawberry.field(
-        default=None, description="Units used beyond the included ones (never below 0)."
+        default=None,
+        description="Units used beyond each month's granted ones, summed over the months (a"
+        " month's unused units never offset another's overage).",
     )
     errors: list[BillingUserError] = strawberry.field(
         default_factory=list, description="Why the range or meter was refused (`INVALID_INPUT`)."
@@ -724,11 +745,14 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
-        description="Owners only: cap what a month's overage may cost (null: no cap). Once"
-        " this month's requests would cost more, the router refuses the organization's"
-        " requests with `SPEND_CAP_REACHED` (HTTP 429) until the month ends or the cap rises;"
-        " the entitlement `api_requests_spend_cap` says at how many requests. Errors:"
-        " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`.",
+        description="Owners only: cap what a month's overage may cost (null: no cap). Requests"
+        " are the only use a plan may charge beyond its included units (tickets, jobs and"
+        " notifications past theirs cost nothing, and only spend alerts tell of them), so the"
+        " cap holds all overage. Once this month's requests would cost more, the router refuses"
+        " the organization's requests with `SPEND_CAP_REACHED` (HTTP 429) until the month ends"
+        " or the cap rises; the entitlement `api_requests_spend_cap` says at how many requests."
+        " On a plan whose overage is free the cap limits nothing. Errors: `INVALID_INPUT`,"
+        " `NOT_FOUND`, `FORBIDDEN`.",
     )
     @rejections_as(SpendCapPayload)
     async def set_spend_cap(

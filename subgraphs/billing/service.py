@@ -47,6 +47,7 @@ from subgraphs.billing.simulation import (
     MeterTerms,
     SimulatedInvoice,
     Terms,
+    beyond,
     diff,
     invoice,
     months_of,
@@ -91,7 +92,8 @@ class AccountView:
         meter = next((m for m in self.plan.meters if m.key == API_REQUESTS_METER), None)
         if self.spend_cap_cents is None or meter is None or not meter.overage_cents_per_unit:
             return None
-        return meter.included + int(Decimal(self.spend_cap_cents) / meter.overage_cents_per_unit)
+        paid = int(Decimal(self.spend_cap_cents) / meter.overage_cents_per_unit)
+        return self.plan.included_per_month(API_REQUESTS_METER) + paid
 
     @property
     def status(self) -> str:
@@ -100,14 +102,12 @@ class AccountView:
 
 @dataclass(frozen=True)
 class Usage:
-    """Units of a meter used in a range of days, against the units the plan includes."""
+    """Units of a meter used in a range of days; the units the plan grants over the calendar
+    months the range touches, and those used beyond each month's."""
 
     total: int
     included: int
-
-    @property
-    def overage(self) -> int:
-        return max(0, self.total - self.included)
+    overage: int
 
 
 @dataclass(frozen=True)
@@ -341,12 +341,19 @@ class BillingService:
     async def usage(
         self, caller: Caller, view: AccountView, meter: str, first: date, last: date
     ) -> Usage:
-        """What the organization used of ``meter`` on the days ``first`` to ``last``."""
+        """What the organization used of ``meter`` on the days ``first`` to ``last``, against
+        the units its plan grants each calendar month the range touches (as ``simulatePlan``
+        counts them: a month counts whole, its use only within the range)."""
         found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
         _require(caller, view.org_id, READ)
         start, end = found["hours"]
-        total = await self.ledger.total(caller, view.org_id, meter, start, end)
-        return Usage(total=total, included=view.plan.included(meter))
+        used = await self.ledger.monthly(caller, view.org_id, meter, start, end)
+        months, per_month = months_of(first, last), view.plan.included_per_month(meter)
+        return Usage(
+            total=sum(used.values()),
+            included=per_month * len(months),
+            overage=beyond(used, months, per_month),
+        )
 
     async def used(self, caller: Caller, view: AccountView) -> dict[str, int]:
         """This month's use of each metered feature of the plan, by feature."""
@@ -638,7 +645,7 @@ class BillingService:
             return
         now = utcnow()
         subscription = await repository.current(session, org_id)
-        included = self.effective_plan(subscription, now).included(meter)
+        included = self.effective_plan(subscription, now).included_per_month(meter)
         if not included:
             return
         start, end = this_month(now)
