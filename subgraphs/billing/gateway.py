@@ -105,6 +105,18 @@ def _is_metered(item: Mapping[str, Any]) -> bool:
     return (price.get("recurring") or price).get("usage_type") == "metered"
 
 
+def _overage_changes(subscription: Mapping[str, Any], overage: list[str]) -> list[dict[str, Any]]:
+    """The item changes leaving ``subscription`` with exactly the metered Prices ``overage``:
+    its other metered items deleted, the missing ones added."""
+    items = (subscription.get("items") or {}).get("data") or []
+    metered = [i for i in items if _is_metered(i)]
+    carried = {_item_price(i).get("id") for i in metered}
+    stale = [
+        {"id": i["id"], "deleted": True} for i in metered if _item_price(i).get("id") not in overage
+    ]
+    return stale + [{"price": price} for price in overage if price not in carried]
+
+
 def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
     """Read a subscription from an API answer or an event's ``data.object``; its item is the
     plan's (not an overage price's)."""
@@ -245,11 +257,39 @@ class StripeGateway:
         overage prices removed and the new plan's added."""
         items: list[dict[str, Any]] = [{"id": item_id, "plan": stripe_plan_id(plan)}]
         overage = await self.overage_prices(plan)
-        if self.metering:
-            found = await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
-            metered = [i for i in (_plain(found).get("items") or {}).get("data") or []]
-            items += [{"id": i["id"], "deleted": True} for i in metered if _is_metered(i)]
-        return items + [{"price": price} for price in overage]
+        if self.metering is False:  # no metered items to replace
+            return items
+        found = await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
+        return items + _overage_changes(_plain(found), overage)
+
+    async def reconcile_overage(self, plan: Plan) -> list[str]:
+        """Make every subscription to ``plan`` not cancelled carry exactly the plan's overage
+        Prices: one made before its Price existed gains it, one carrying another's (older
+        terms, a plan changed elsewhere) loses that; the ids of those changed. Running it again
+        changes nothing; without meters, nothing to do."""
+        overage = await self.overage_prices(plan)
+        if not self.metering:
+            return []
+        method = self.client.v1.subscriptions.list_async
+        params: dict[str, Any] = {"price": stripe_plan_id(plan), "limit": 100}
+        changed = []
+        for subscription in await self._pages(
+            await self._call(method, params=params), method, params
+        ):
+            found = _plain(subscription)
+            items = _overage_changes(found, overage)
+            if not items:
+                continue
+            await self._call(
+                self.client.v1.subscriptions.update_async,
+                found["id"],
+                params={"items": items},
+                options={
+                    "idempotency_key": f"sync-plans:overage:{found['id']}:{','.join(overage)}"
+                },
+            )
+            changed.append(str(found["id"]))
+        return changed
 
     async def cancel(self, subscription_id: str, *, at_period_end: bool, key: str) -> Any:
         if at_period_end:
