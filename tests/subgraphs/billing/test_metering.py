@@ -43,7 +43,7 @@ def _object(values: dict[str, Any]) -> stripe.StripeObject:
     return stripe.StripeObject.construct_from(values, SECRET_KEY)
 
 
-def _price_ids(subscription: dict[str, Any]) -> set[str]:
+def _price_ids(subscription: dict[str, Any]) -> set[str | None]:
     items = subscription["items"]["data"]
     return {(i.get("plan") or i.get("price") or {}).get("id") for i in items}
 
