@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import stripe
 
@@ -60,6 +60,7 @@ class SubscriptionState:
     status: str
     plan_id: str | None
     item_id: str | None
+    current_period_start: int | None
     current_period_end: int | None
     cancel_at_period_end: bool
     created: int
@@ -124,6 +125,7 @@ def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
     item = next((i for i in items if not _is_metered(i)), items[0])
     plan = _item_price(item) or obj.get("plan") or {}
     # Newer API versions keep the period on the item, older ones on the subscription.
+    period_start = obj.get("current_period_start") or item.get("current_period_start")
     period_end = obj.get("current_period_end") or item.get("current_period_end")
     return SubscriptionState(
         id=str(obj["id"]),
@@ -131,10 +133,47 @@ def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
         status=_STATUSES.get(str(obj.get("status")), "none"),
         plan_id=plan.get("id"),
         item_id=item.get("id"),
+        current_period_start=int(period_start) if period_start else None,
         current_period_end=int(period_end) if period_end else None,
         cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
         created=int(obj.get("created") or 0),
         metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+class InvoiceLine(TypedDict):
+    """One line of an invoice as billing keeps it (epoch seconds for the period)."""
+
+    description: str
+    amount_cents: int
+    quantity: int | None
+    proration: bool
+    period_start: int | None
+    period_end: int | None
+
+
+MAX_INVOICE_LINES = 100
+
+
+def invoice_lines(obj: Mapping[str, Any]) -> list[InvoiceLine]:
+    """The lines of an invoice in an event's ``data.object`` (the page of them it carries)."""
+    lines = (obj.get("lines") or {}).get("data") or []
+    return [_invoice_line(line) for line in lines[:MAX_INVOICE_LINES] if isinstance(line, dict)]
+
+
+def _invoice_line(line: Mapping[str, Any]) -> InvoiceLine:
+    # Newer API versions say whether a line is a proration under its parent.
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
+    period = line.get("period") or {}
+    quantity = line.get("quantity")
+    return InvoiceLine(
+        description=str(line.get("description") or "")[:500],
+        amount_cents=int(line.get("amount") or 0),
+        quantity=int(quantity) if isinstance(quantity, int) else None,
+        proration=bool(line.get("proration") or details.get("proration")),
+        period_start=int(period["start"]) if period.get("start") else None,
+        period_end=int(period["end"]) if period.get("end") else None,
     )
 
 
@@ -332,10 +371,11 @@ class StripeGateway:
         ]
         return Preview(amount_due_cents=int(found.get("amount_due") or 0), lines=lines)
 
-    async def portal_url(self, customer: str, return_url: str) -> str:
+    async def portal_url(self, customer: str, return_url: str, key: str) -> str:
         session = await self._call(
             self.client.v1.billing_portal.sessions.create_async,
             params={"customer": customer, "return_url": return_url},
+            options={"idempotency_key": key},
         )
         return str(session.url)
 
@@ -352,6 +392,8 @@ class StripeGateway:
                 "identifier": identifier,
                 "timestamp": timestamp,
             },
+            # The value too: a key sent again must carry the same request.
+            options={"idempotency_key": f"meter-event:{identifier}:{value}"},
         )
 
     async def events_since(self, since: int) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ tenancy), billing account, entitlements, subscription and invoices, and the bill
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -162,6 +162,9 @@ class Subscription:
     id: strawberry.ID = strawberry.field(description="Stripe's subscription id (`sub_...`).")
     status: BillingStatus = strawberry.field(description="Where it stands.")
     plan: Plan = strawberry.field(description="The plan subscribed to.")
+    current_period_start: datetime | None = strawberry.field(
+        description="When the current paid period began; null when Stripe gave none."
+    )
     current_period_end: datetime | None = strawberry.field(
         description="When the paid period ends (and renews); null when Stripe gave none."
     )
@@ -175,6 +178,7 @@ class Subscription:
             id=strawberry.ID(subscription.id),
             status=BillingStatus(subscription.status),
             plan=Plan.of(plan),
+            current_period_start=subscription.current_period_start,
             current_period_end=subscription.current_period_end,
             cancel_at_period_end=subscription.cancel_at_period_end,
         )
@@ -193,6 +197,41 @@ def _subscription(info: Info, found: models.Subscription | None) -> Subscription
         return None
     plans = info.context.services.plans
     return Subscription.of(found, plans.get(found.plan_key) or plans.free)
+
+
+@strawberry.type(description="One line of an invoice.")
+class InvoiceLine:
+    description: str = strawberry.field(description="What the line charges or credits.")
+    amount_cents: int = strawberry.field(
+        description="In the currency's smallest unit (cents); negative for a credit."
+    )
+    quantity: int | None = strawberry.field(
+        description="Units charged; null when Stripe gave none."
+    )
+    proration: bool = strawberry.field(
+        description="Whether it prorates a plan change over part of a period."
+    )
+    period_start: datetime | None = strawberry.field(
+        description="The start of the period it charges for; null when Stripe gave none."
+    )
+    period_end: datetime | None = strawberry.field(
+        description="The end of the period it charges for; null when Stripe gave none."
+    )
+
+    @classmethod
+    def of(cls, line: dict[str, Any]) -> InvoiceLine:
+        return cls(
+            description=line["description"],
+            amount_cents=line["amount_cents"],
+            quantity=line["quantity"],
+            proration=line["proration"],
+            period_start=_moment(line["period_start"]),
+            period_end=_moment(line["period_end"]),
+        )
+
+
+def _moment(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
 
 @strawberry.federation.type(
@@ -221,6 +260,9 @@ class Invoice:
         description="The end of the period it bills; null when Stripe gave none."
     )
     created_at: datetime = strawberry.field(description="When Stripe created it.")
+    lines: list[InvoiceLine] = strawberry.field(
+        description="Its lines, as Stripe's newest event of it showed them (at most 100)."
+    )
 
     @classmethod
     def of(cls, invoice: models.Invoice) -> Invoice:
@@ -235,6 +277,7 @@ class Invoice:
             period_start=invoice.period_start,
             period_end=invoice.period_end,
             created_at=invoice.created,
+            lines=[InvoiceLine.of(line) for line in invoice.lines],
         )
 
     @classmethod
@@ -315,11 +358,67 @@ def _account_loader(info: Info) -> Any:
     return loader(ctx, "accounts", lambda ids: ctx.services.accounts(ctx.caller, ids))
 
 
+def _meters_loader(info: Info) -> Any:
+    """This month's use of each meter of the organizations' plans, by organization id."""
+    ctx = info.context
+
+    async def load(org_ids: list[UUID]) -> list[list[UsageMeter]]:
+        views = await _account_loader(info).load_many(org_ids)
+        return [await _meters_of(info, view) if view else [] for view in views]
+
+    return loader(ctx, "meters", load)
+
+
+async def _meters_of(info: Info, view: AccountView) -> list[UsageMeter]:
+    ctx = info.context
+    return [
+        UsageMeter(
+            organization_id=strawberry.ID(str(view.org_id)),
+            meter=use.meter,
+            included_per_month=use.included,
+            used=use.used,
+            overage=use.overage,
+        )
+        for use in await ctx.services.this_months_use(ctx.caller, view)
+    ]
+
+
+@strawberry.federation.type(
+    keys=["organizationId meter"],
+    description="One meter of the organization's plan this calendar month (UTC); readable with"
+    " `billing:read`.",
+)
+class UsageMeter:
+    organization_id: strawberry.ID = strawberry.field(description="The organization's id.")
+    meter: str = strawberry.field(description="What is counted (`api_requests`).")
+    included_per_month: int = strawberry.field(
+        description="Units the plan grants this month (a yearly plan's monthly share)."
+    )
+    used: int = strawberry.field(
+        description="Units used this month, the router's not yet flushed counts included."
+    )
+    overage: int = strawberry.field(description="Units used beyond the granted ones this month.")
+
+    @classmethod
+    async def resolve_reference(
+        cls,
+        info: Info,
+        organizationId: strawberry.ID,  # noqa: N803 - the key's name in representations
+        meter: str,
+    ) -> UsageMeter | None:
+        org_id = uuid_or_none(organizationId)
+        found: list[UsageMeter] = await _meters_loader(info).load(org_id) if org_id else []
+        return next((m for m in found if m.meter == meter), None)
+
+
 @strawberry.federation.type(
     keys=["organizationId"], description="An organization's billing; owners change it."
 )
 class BillingAccount:
     organization_id: strawberry.ID = strawberry.field(description="The organization's id.")
+    stripe_customer_id: str | None = strawberry.field(
+        description="Its Stripe customer (`cus_...`); null until it first subscribes."
+    )
     status: BillingStatus = strawberry.field(description="Its newest subscription's status.")
     plan: Plan = strawberry.field(
         description="The plan in force now: the subscription's while live or in its grace"
@@ -327,6 +426,9 @@ class BillingAccount:
     )
     subscription: Subscription | None = strawberry.field(
         description="The newest subscription; null when it never subscribed."
+    )
+    current_period_start: datetime | None = strawberry.field(
+        description="The subscription's `currentPeriodStart`; null without one."
     )
     current_period_end: datetime | None = strawberry.field(
         description="The subscription's `currentPeriodEnd`; null without one."
@@ -353,9 +455,11 @@ class BillingAccount:
         )
         return cls(
             organization_id=strawberry.ID(str(view.org_id)),
+            stripe_customer_id=account.stripe_customer_id if account else None,
             status=BillingStatus(view.status),
             plan=Plan.of(view.plan),
             subscription=_subscription(info, subscription),
+            current_period_start=subscription.current_period_start if subscription else None,
             current_period_end=subscription.current_period_end if subscription else None,
             cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
             payment_method=card,
@@ -372,6 +476,11 @@ class BillingAccount:
         org_id = uuid_or_none(organizationId)
         view = await _account_loader(info).load(org_id) if org_id else None
         return cls.of(info, view) if view else None
+
+    @strawberry.field(description="This calendar month's use of each meter of the plan.")
+    async def meters(self, info: Info) -> list[UsageMeter]:
+        found: list[UsageMeter] = await _meters_loader(info).load(self.view.org_id)
+        return found
 
     @strawberry.field(description="The invoice of changing to `planKey` now (nothing changes).")
     async def preview_plan_change(
@@ -802,5 +911,5 @@ class Mutation:
 schema = federated_schema(
     Query,
     Mutation,
-    types=[Organization, BillingAccount, Subscription, Invoice, Plan],
+    types=[Organization, BillingAccount, Subscription, Invoice, Plan, UsageMeter],
 )

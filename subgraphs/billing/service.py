@@ -34,6 +34,7 @@ from subgraphs.billing.gateway import (
     ProviderUnavailable,
     StripeGateway,
     SubscriptionState,
+    invoice_lines,
     stripe_plan_id,
     subscription_state,
 )
@@ -108,6 +109,19 @@ class Usage:
     total: int
     included: int
     overage: int
+
+
+@dataclass(frozen=True)
+class MeterUse:
+    """One meter of a plan this calendar month: the units granted and those used."""
+
+    meter: str
+    included: int
+    used: int
+
+    @property
+    def overage(self) -> int:
+        return max(0, self.used - self.included)
 
 
 @dataclass(frozen=True)
@@ -355,16 +369,23 @@ class BillingService:
             overage=beyond(used, months, per_month),
         )
 
+    async def this_months_use(self, caller: Caller, view: AccountView) -> list[MeterUse]:
+        """This calendar month's use of each meter of the organization's plan (one ledger read
+        for all); empty unless the caller may read its billing."""
+        if not holds(caller, view.org_id, READ):
+            return []
+        start, end = this_month(utcnow())
+        used = await self.ledger.by_month(caller, view.org_id, start, end)
+        month = start.date()
+        return [
+            MeterUse(m.key, view.plan.included_per_month(m.key), used.get((month, m.key), 0))
+            for m in view.plan.meters
+        ]
+
     async def used(self, caller: Caller, view: AccountView) -> dict[str, int]:
         """This month's use of each metered feature of the plan, by feature."""
-        if not holds(caller, view.org_id, READ):
-            return {}
-        start, end = this_month(utcnow())
-        meters = {f.meter for f in view.plan.features if f.meter is not None}
-        totals = {
-            m: await self.ledger.total(caller, view.org_id, m, start, end) for m in sorted(meters)
-        }
-        return {f.key: totals[f.meter] for f in view.plan.features if f.meter is not None}
+        found = {use.meter: use.used for use in await self.this_months_use(caller, view)}
+        return {f.key: found[f.meter] for f in view.plan.features if f.meter in found}
 
     async def preview_plan_change(self, caller: Caller, org_id: UUID, plan_key: str) -> Preview:
         """What changing to ``plan_key`` now would be invoiced, prorations included."""
@@ -535,6 +556,7 @@ class BillingService:
             plan_key=plan_key,
             status=state.status,
             item_id=state.item_id,
+            current_period_start=_epoch(state.current_period_start),
             current_period_end=_epoch(state.current_period_end),
             cancel_at_period_end=state.cancel_at_period_end,
             state_at=state.created,
@@ -598,6 +620,7 @@ class BillingService:
         subscription.plan_key = plan_key
         subscription.status = state.status
         subscription.item_id = state.item_id or subscription.item_id
+        subscription.current_period_start = _epoch(state.current_period_start)
         subscription.current_period_end = _epoch(state.current_period_end)
         subscription.cancel_at_period_end = state.cancel_at_period_end
         if state.status != "past_due":
@@ -619,7 +642,9 @@ class BillingService:
         )
         assert account is not None  # noqa: S101 - checked just above
         try:
-            return await _provider(self.gateway.portal_url(account.stripe_customer_id, url))
+            return await _provider(
+                self.gateway.portal_url(account.stripe_customer_id, url, _command())
+            )
         except ProviderRefused:
             raise Rejected.one(
                 BillingErrorCode.PORTAL_UNAVAILABLE,
@@ -839,6 +864,7 @@ class BillingService:
         invoice.pdf_url = obj.get("invoice_pdf")
         invoice.period_start = _epoch(obj.get("period_start"))
         invoice.period_end = _epoch(obj.get("period_end"))
+        invoice.lines = [dict(line) for line in invoice_lines(obj)]
         invoice.state_at = event.created
         if stored is None:
             await repository.insert_new(session, invoice)
