@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from redis.asyncio import Redis
 
@@ -60,10 +61,10 @@ async def reconcile_overage(gateway: StripeGateway, plans: Catalogue) -> list[tu
     """Each subscription given (or relieved of) overage Prices, with its plan's key, once the
     plans are synced: subscriptions made before their plan's overage Price existed carry it
     from now on, not from their next plan change."""
-    changed = []
+    run, changed = f"sync-plans:{uuid4()}", []
     for plan in plans.plans:
         if not plan.is_free:
-            changed += [(s, plan.key) for s in await gateway.reconcile_overage(plan)]
+            changed += [(s, plan.key) for s in await gateway.reconcile_overage(plan, run)]
     return changed
 
 

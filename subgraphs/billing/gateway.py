@@ -301,11 +301,12 @@ class StripeGateway:
         found = await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
         return items + _overage_changes(_plain(found), overage)
 
-    async def reconcile_overage(self, plan: Plan) -> list[str]:
+    async def reconcile_overage(self, plan: Plan, key: str) -> list[str]:
         """Make every subscription to ``plan`` not cancelled carry exactly the plan's overage
         Prices: one made before its Price existed gains it, one carrying another's (older
-        terms, a plan changed elsewhere) loses that; the ids of those changed. Running it again
-        changes nothing; without meters, nothing to do."""
+        terms, a plan changed elsewhere) loses that; the ids of those changed. Only what is
+        missing or stale is changed, so running it again changes nothing; ``key``, the run's,
+        keys each change. Without meters, nothing to do."""
         overage = await self.overage_prices(plan)
         if not self.metering:
             return []
@@ -323,9 +324,7 @@ class StripeGateway:
                 self.client.v1.subscriptions.update_async,
                 found["id"],
                 params={"items": items},
-                options={
-                    "idempotency_key": f"sync-plans:overage:{found['id']}:{','.join(overage)}"
-                },
+                options={"idempotency_key": f"{key}:overage:{found['id']}"},
             )
             changed.append(str(found["id"]))
         return changed
