@@ -48,6 +48,7 @@ class Subscription(SQLModel, table=True):
     # A trial started without a card: nothing for Stripe to retry once it ends unpaid.
     without_card: bool = False
     state_at: int = 0
+    ended_at: datetime | None = None  # when billing first saw it cancelled
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

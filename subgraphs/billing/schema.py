@@ -4,6 +4,7 @@ tenancy), billing account, entitlements, subscription and invoices, and the bill
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -16,6 +17,7 @@ from subgraphs.billing import models, simulation
 from subgraphs.billing.contract import REQUESTS_PER_MONTH, REQUESTS_SPEND_CAP, BillingErrorCode
 from subgraphs.billing.plans import Plan as PlanTerms
 from subgraphs.billing.service import AccountView, BillingService, DraftMeter, DraftPlan
+from subgraphs.billing.service import Usage as MeterUsage
 from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
@@ -171,6 +173,7 @@ class Subscription:
     cancel_at_period_end: bool = strawberry.field(
         description="Whether it ends then instead of renewing."
     )
+    row: strawberry.Private[models.Subscription]
 
     @classmethod
     def of(cls, subscription: models.Subscription, plan: PlanTerms) -> Subscription:
@@ -181,7 +184,23 @@ class Subscription:
             current_period_start=subscription.current_period_start,
             current_period_end=subscription.current_period_end,
             cancel_at_period_end=subscription.cancel_at_period_end,
+            row=subscription,
         )
+
+    @strawberry.field(
+        description="Use of `meter` on the days `from` to `to` (both included, UTC, at most 366)"
+        " scoped to this subscription: only the hours from the one it was made in up to the one"
+        " it ended in, against its plan's units of each month they touch."
+    )
+    async def usage(
+        self,
+        info: Info,
+        meter: Annotated[str, strawberry.argument(description="A plan meter: `api_requests`.")],
+        from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
+        to: Annotated[date, strawberry.argument(description="The last day.")],
+    ) -> Usage:
+        ctx = info.context
+        return await _usage(ctx.services.subscription_usage(ctx.caller, self.row, meter, from_, to))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Subscription | None:
@@ -335,6 +354,14 @@ class Usage:
 
 def _problems(exc: Rejected) -> list[BillingUserError]:
     return [BillingUserError(code=p.code, message=p.message, field=p.field) for p in exc.problems]
+
+
+async def _usage(found: Awaitable[MeterUsage]) -> Usage:
+    try:
+        used = await found
+    except Rejected as exc:
+        return Usage(errors=_problems(exc))
+    return Usage(total=used.total, included=used.included, overage=used.overage)
 
 
 @strawberry.type(description="What a plan change now would invoice, prorations included.")
@@ -518,11 +545,7 @@ class BillingAccount:
         to: Annotated[date, strawberry.argument(description="The last day.")],
     ) -> Usage:
         ctx = info.context
-        try:
-            used = await ctx.services.usage(ctx.caller, self.view, meter, from_, to)
-        except Rejected as exc:
-            return Usage(errors=_problems(exc))
-        return Usage(total=used.total, included=used.included, overage=used.overage)
+        return await _usage(ctx.services.usage(ctx.caller, self.view, meter, from_, to))
 
     @strawberry.field(
         description="Newest first; empty without `billing:read`. A bad `first` or `after` is a"

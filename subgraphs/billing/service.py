@@ -38,7 +38,7 @@ from subgraphs.billing.gateway import (
     stripe_plan_id,
     subscription_state,
 )
-from subgraphs.billing.ledger import Ledger
+from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
 from subgraphs.billing.plans import FREE, Plan, catalogue
 from subgraphs.billing.reporting import MeterReporter
@@ -360,9 +360,31 @@ class BillingService:
         counts them: a month counts whole, its use only within the range)."""
         found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
         _require(caller, view.org_id, READ)
+        return await self._usage(caller, view.org_id, view.plan, meter, *found["hours"])
+
+    async def subscription_usage(
+        self, caller: Caller, subscription: Subscription, meter: str, first: date, last: date
+    ) -> Usage:
+        """``usage`` of the days ``first`` to ``last`` scoped to one subscription: the hours
+        from the one it was made in up to the one billing saw it end in, against its own plan
+        (an organization has one live subscription at a time, so these hours are its use)."""
+        found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
+        _require(caller, subscription.org_id, READ)
         start, end = found["hours"]
-        used = await self.ledger.monthly(caller, view.org_id, meter, start, end)
-        months, per_month = months_of(first, last), view.plan.included_per_month(meter)
+        start = max(start, hour_of(subscription.created_at))
+        if subscription.ended_at is not None:
+            end = min(end, hour_of(subscription.ended_at))
+        plan = self.plans.get(subscription.plan_key) or self.plans.free
+        return await self._usage(caller, subscription.org_id, plan, meter, start, max(start, end))
+
+    async def _usage(
+        self, caller: Caller, org_id: UUID, plan: Plan, meter: str, start: datetime, end: datetime
+    ) -> Usage:
+        """The use of ``meter`` in the hours ``start`` to ``end`` (excluded) against ``plan``'s
+        units of each calendar month they touch."""
+        used = await self.ledger.monthly(caller, org_id, meter, start, end)
+        months = months_of(start.date(), (end - timedelta(hours=1)).date()) if start < end else []
+        per_month = plan.included_per_month(meter)
         return Usage(
             total=sum(used.values()),
             included=per_month * len(months),
@@ -560,6 +582,7 @@ class BillingService:
             current_period_end=_epoch(state.current_period_end),
             cancel_at_period_end=state.cancel_at_period_end,
             state_at=state.created,
+            ended_at=utcnow() if state.status == "canceled" else None,
         )
 
     async def change_plan(self, caller: Caller, org_id: UUID, plan_key: str) -> Subscription:
@@ -627,6 +650,8 @@ class BillingService:
             subscription.past_due_since = None
         if state.status == "active":  # paid: a card is on file now
             subscription.without_card = False
+        if state.status == "canceled":
+            subscription.ended_at = subscription.ended_at or utcnow()
         subscription.updated_at = utcnow()
 
     async def portal_url(self, caller: Caller, org_id: UUID, return_to: str) -> str:

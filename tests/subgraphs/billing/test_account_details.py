@@ -1,16 +1,19 @@
 """What a billing account shows besides its plan: its Stripe customer, its current period's start
 and end, each invoice's lines as the newest event showed them, and this month's use of each
-meter of the plan, listed and as ``UsageMeter`` entities; none of it to another organization."""
+meter of the plan, listed and as ``UsageMeter`` entities, and a subscription's own use (the
+hours of its lifetime); none of it to another organization."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
@@ -20,7 +23,7 @@ from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.usage import UsageRecord
 from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import event, owner
-from tests.subgraphs.billing.test_subscriptions import org_ref, start
+from tests.subgraphs.billing.test_subscriptions import CANCEL, org_ref, start
 from tests.subgraphs.billing.test_webhooks import _customer, _send
 from vetrai.settings import PlatformSettings
 
@@ -30,6 +33,10 @@ ACCOUNT = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organ
 LINES = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Organization {
   billing { invoices(first: 1) { edges { node { number lines {
   description amountCents quantity proration periodStart periodEnd } } } } } } } }"""
+SUBSCRIPTION_USAGE = """query($r: [_Any!]!, $from: Date!, $to: Date!) {
+  _entities(representations: $r) { ... on PlanSubscription {
+  usage(meter: "tickets", from: $from, to: $to) { total included overage errors { code field } }
+  } } }"""
 METERS = """query($r: [_Any!]!) { _entities(representations: $r) {
   ... on Organization { billing { meters { meter includedPerMonth used overage } } }
   ... on UsageMeter { organizationId meter includedPerMonth used overage } } }"""
@@ -131,3 +138,34 @@ async def test_this_months_use_of_each_meter_is_listed_and_resolved_as_an_entity
     assert resolved == [{"organizationId": str(caller.org_id), **tickets}, None]
     stranger = Caller(user_id=uuid4(), org_id=uuid4(), roles=frozenset({"owner"}))
     assert (await billing.run(METERS, variables, stranger))["_entities"] == [None, None]
+
+
+async def test_a_subscriptions_usage_is_that_of_the_hours_it_lived(
+    billing: SignedClient, ledger: Ledger, owner_engine: AsyncEngine
+) -> None:
+    caller = owner()
+    assert caller.org_id
+    started = await start(billing, caller)
+    subscription = started["subscription"]["id"]
+    now = utcnow()
+    async with owner_engine.begin() as connection:  # made two hours ago
+        await connection.execute(
+            text("update billing.subscriptions set created_at = :at where id = :id"),
+            {"at": now - timedelta(hours=2), "id": subscription},
+        )
+    for hours, quantity in ((-3, 1), (-1, 10), (1, 100)):  # before, during, after it
+        at = now + timedelta(hours=hours)
+        await ledger.record(UsageRecord(caller.org_id, "tickets", quantity, at, f"t:{uuid4()}"))
+    cancelled = await billing.run(CANCEL, {"org": str(caller.org_id), "end": False}, caller)
+    assert cancelled["cancelSubscription"]["errors"] == []
+    variables = {
+        "r": [{"__typename": "PlanSubscription", "id": subscription}],
+        "from": (now - timedelta(days=1)).date().isoformat(),
+        "to": (now + timedelta(days=1)).date().isoformat(),
+    }
+    found = (await billing.run(SUBSCRIPTION_USAGE, variables, caller))["_entities"][0]
+    usage = found["usage"]
+    assert (usage["total"], usage["overage"], usage["errors"]) == (10, 0, [])
+    assert usage["included"] in (2000, 4000)  # pro's tickets, for each month its hours touch
+    stranger = owner()
+    assert (await billing.run(SUBSCRIPTION_USAGE, variables, stranger))["_entities"] == [None]
