@@ -1,6 +1,7 @@
 """``vetrai billing``: operator commands of billing. ``sync-plans`` creates or updates each paid
 plan's Stripe Product and Plan from ``plans.yaml``, a Billing Meter per meter and a metered Price
-per plan's overage (running it again changes nothing; a server without meters skips them);
+per plan's overage, then gives each live subscription its plan's overage Prices (running it
+again changes nothing; a server without meters skips them);
 ``replay-events --since`` applies the Stripe events billing missed since then (an outage, a
 lost delivery), listing them; events already applied change nothing."""
 
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from uuid import uuid4
 
 if TYPE_CHECKING:  # the command line builds its parser from this module without loading billing
     from subgraphs.billing.gateway import StripeGateway
@@ -29,7 +31,9 @@ def _moment(value: str) -> datetime:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser(
-        "sync-plans", help="create or update the plans' Stripe Products, Plans, Meters and Prices"
+        "sync-plans",
+        help="create or update the plans' Stripe Products, Plans, Meters and Prices, and give"
+        " live subscriptions their plan's overage Prices",
     )
     replay = actions.add_parser("replay-events", help="apply the Stripe events billing missed")
     replay.add_argument(
@@ -49,6 +53,17 @@ async def sync_plans(gateway: StripeGateway, plans: Catalogue) -> list[tuple[str
         if meter is not None:
             synced.append((f"meter {event_name}", meter))
     return synced
+
+
+async def reconcile_overage(gateway: StripeGateway, plans: Catalogue) -> list[tuple[str, str]]:
+    """Each subscription given (or relieved of) overage Prices, with its plan's key, once the
+    plans are synced: subscriptions made before their plan's overage Price existed carry it
+    from now on, not from their next plan change."""
+    run, changed = f"sync-plans:{uuid4()}", []
+    for plan in plans.plans:
+        if not plan.is_free:
+            changed += [(s, plan.key) for s in await gateway.reconcile_overage(plan, run)]
+    return changed
 
 
 async def replay_events(
@@ -87,10 +102,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{event_id} {kind}")
             print(f"{len(missed)} missed events applied")
             return 0
-        synced = asyncio.run(sync_plans(gateway, catalogue()))
+        synced = asyncio.run(sync_and_reconcile(gateway, catalogue()))
     except ProviderUnavailable as exc:
         print(f"vetrai billing: Stripe cannot be reached ({exc})")
         return 1
     for key, plan_id in synced:
         print(f"{key}: {plan_id}")
     return 0
+
+
+async def sync_and_reconcile(gateway: StripeGateway, plans: Catalogue) -> list[tuple[str, str]]:
+    synced = await sync_plans(gateway, plans)
+    reconciled = await reconcile_overage(gateway, plans)
+    return synced + [(s, f"overage prices of {key}") for s, key in reconciled]

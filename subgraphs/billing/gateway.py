@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import stripe
 
@@ -60,6 +60,7 @@ class SubscriptionState:
     status: str
     plan_id: str | None
     item_id: str | None
+    current_period_start: int | None
     current_period_end: int | None
     cancel_at_period_end: bool
     created: int
@@ -105,6 +106,18 @@ def _is_metered(item: Mapping[str, Any]) -> bool:
     return (price.get("recurring") or price).get("usage_type") == "metered"
 
 
+def _overage_changes(subscription: Mapping[str, Any], overage: list[str]) -> list[dict[str, Any]]:
+    """The item changes leaving ``subscription`` with exactly the metered Prices ``overage``:
+    its other metered items deleted, the missing ones added."""
+    items = (subscription.get("items") or {}).get("data") or []
+    metered = [i for i in items if _is_metered(i)]
+    carried = {_item_price(i).get("id") for i in metered}
+    stale = [
+        {"id": i["id"], "deleted": True} for i in metered if _item_price(i).get("id") not in overage
+    ]
+    return stale + [{"price": price} for price in overage if price not in carried]
+
+
 def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
     """Read a subscription from an API answer or an event's ``data.object``; its item is the
     plan's (not an overage price's)."""
@@ -112,6 +125,7 @@ def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
     item = next((i for i in items if not _is_metered(i)), items[0])
     plan = _item_price(item) or obj.get("plan") or {}
     # Newer API versions keep the period on the item, older ones on the subscription.
+    period_start = obj.get("current_period_start") or item.get("current_period_start")
     period_end = obj.get("current_period_end") or item.get("current_period_end")
     return SubscriptionState(
         id=str(obj["id"]),
@@ -119,10 +133,47 @@ def subscription_state(obj: Mapping[str, Any]) -> SubscriptionState:
         status=_STATUSES.get(str(obj.get("status")), "none"),
         plan_id=plan.get("id"),
         item_id=item.get("id"),
+        current_period_start=int(period_start) if period_start else None,
         current_period_end=int(period_end) if period_end else None,
         cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
         created=int(obj.get("created") or 0),
         metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+class InvoiceLine(TypedDict):
+    """One line of an invoice as billing keeps it (epoch seconds for the period)."""
+
+    description: str
+    amount_cents: int
+    quantity: int | None
+    proration: bool
+    period_start: int | None
+    period_end: int | None
+
+
+MAX_INVOICE_LINES = 100
+
+
+def invoice_lines(obj: Mapping[str, Any]) -> list[InvoiceLine]:
+    """The lines of an invoice in an event's ``data.object`` (the page of them it carries)."""
+    lines = (obj.get("lines") or {}).get("data") or []
+    return [_invoice_line(line) for line in lines[:MAX_INVOICE_LINES] if isinstance(line, dict)]
+
+
+def _invoice_line(line: Mapping[str, Any]) -> InvoiceLine:
+    # Newer API versions say whether a line is a proration under its parent.
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
+    period = line.get("period") or {}
+    quantity = line.get("quantity")
+    return InvoiceLine(
+        description=str(line.get("description") or "")[:500],
+        amount_cents=int(line.get("amount") or 0),
+        quantity=int(quantity) if isinstance(quantity, int) else None,
+        proration=bool(line.get("proration") or details.get("proration")),
+        period_start=int(period["start"]) if period.get("start") else None,
+        period_end=int(period["end"]) if period.get("end") else None,
     )
 
 
@@ -245,11 +296,38 @@ class StripeGateway:
         overage prices removed and the new plan's added."""
         items: list[dict[str, Any]] = [{"id": item_id, "plan": stripe_plan_id(plan)}]
         overage = await self.overage_prices(plan)
-        if self.metering:
-            found = await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
-            metered = [i for i in (_plain(found).get("items") or {}).get("data") or []]
-            items += [{"id": i["id"], "deleted": True} for i in metered if _is_metered(i)]
-        return items + [{"price": price} for price in overage]
+        if self.metering is False:  # no metered items to replace
+            return items
+        found = await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
+        return items + _overage_changes(_plain(found), overage)
+
+    async def reconcile_overage(self, plan: Plan, key: str) -> list[str]:
+        """Make every subscription to ``plan`` not cancelled carry exactly the plan's overage
+        Prices: one made before its Price existed gains it, one carrying another's (older
+        terms, a plan changed elsewhere) loses that; the ids of those changed. Only what is
+        missing or stale is changed, so running it again changes nothing; ``key``, the run's,
+        keys each change. Without meters, nothing to do."""
+        overage = await self.overage_prices(plan)
+        if not self.metering:
+            return []
+        method = self.client.v1.subscriptions.list_async
+        params: dict[str, Any] = {"price": stripe_plan_id(plan), "limit": 100}
+        changed = []
+        for subscription in await self._pages(
+            await self._call(method, params=params), method, params
+        ):
+            found = _plain(subscription)
+            items = _overage_changes(found, overage)
+            if not items:
+                continue
+            await self._call(
+                self.client.v1.subscriptions.update_async,
+                found["id"],
+                params={"items": items},
+                options={"idempotency_key": f"{key}:overage:{found['id']}"},
+            )
+            changed.append(str(found["id"]))
+        return changed
 
     async def cancel(self, subscription_id: str, *, at_period_end: bool, key: str) -> Any:
         if at_period_end:
@@ -292,10 +370,11 @@ class StripeGateway:
         ]
         return Preview(amount_due_cents=int(found.get("amount_due") or 0), lines=lines)
 
-    async def portal_url(self, customer: str, return_url: str) -> str:
+    async def portal_url(self, customer: str, return_url: str, key: str) -> str:
         session = await self._call(
             self.client.v1.billing_portal.sessions.create_async,
             params={"customer": customer, "return_url": return_url},
+            options={"idempotency_key": key},
         )
         return str(session.url)
 
@@ -312,6 +391,8 @@ class StripeGateway:
                 "identifier": identifier,
                 "timestamp": timestamp,
             },
+            # The value too: a key sent again must carry the same request.
+            options={"idempotency_key": f"meter-event:{identifier}:{value}"},
         )
 
     async def events_since(self, since: int) -> list[dict[str, Any]]:

@@ -206,33 +206,42 @@ class Ledger:
     ) -> int:
         """Units of ``meter`` used by ``org_id`` in the hours from ``start`` up to ``end``
         (excluded), the router's counters still in Redis included; 0 for another organization."""
-        if caller.org_id != org_id:
-            return 0
-        async with self.db.transaction(caller) as session:
-            stored = await self.stored(session, org_id, meter, start, end)
-            if meter != API_REQUESTS_METER:
-                return stored
-            return stored + await self._unflushed(session, org_id, start, end)
+        return sum((await self.monthly(caller, org_id, meter, start, end)).values())
+
+    async def monthly(
+        self, caller: Caller, org_id: UUID, meter: str, start: datetime, end: datetime
+    ) -> dict[date, int]:
+        """``total``, per UTC calendar month (its first day) the hours touch."""
+        found = await self.by_month(caller, org_id, start, end, meter)
+        return {month: units for (month, _), units in found.items()}
 
     async def by_month(
-        self, caller: Caller, org_id: UUID, start: datetime, end: datetime
+        self,
+        caller: Caller,
+        org_id: UUID,
+        start: datetime,
+        end: datetime,
+        meter: str | None = None,
     ) -> dict[tuple[date, str], int]:
-        """What the ledger holds for ``org_id`` in the hours ``start`` to ``end``, per UTC
-        calendar month (its first day) and meter; empty for another organization."""
+        """What ``org_id`` used in the hours ``start`` to ``end`` (excluded), per UTC calendar
+        month (its first day) and meter (only ``meter``, when given), the router's counters
+        still in Redis included; empty for another organization."""
         if caller.org_id != org_id:
             return {}
         month = func.date_trunc("month", func.timezone("UTC", UsageHour.hour))
+        query = select(month, UsageHour.meter, func.sum(UsageHour.quantity)).where(
+            UsageHour.org_id == org_id, col(UsageHour.hour) >= start, col(UsageHour.hour) < end
+        )
+        if meter is not None:
+            query = query.where(UsageHour.meter == meter)
         async with self.db.transaction(caller) as session:
-            rows = await session.exec(
-                select(month, UsageHour.meter, func.sum(UsageHour.quantity))
-                .where(
-                    UsageHour.org_id == org_id,
-                    col(UsageHour.hour) >= start,
-                    col(UsageHour.hour) < end,
-                )
-                .group_by(month, UsageHour.meter)
-            )
-            return {(m.date(), meter): int(total) for m, meter, total in rows.all()}
+            rows = await session.exec(query.group_by(month, UsageHour.meter))
+            found = {(m.date(), name): int(units) for m, name, units in rows.all()}
+            if meter in (None, API_REQUESTS_METER):
+                for hour, count in (await self._unflushed(session, org_id, start, end)).items():
+                    key = (hour.date().replace(day=1), API_REQUESTS_METER)
+                    found[key] = found.get(key, 0) + count
+        return found
 
     @staticmethod
     async def stored(
@@ -251,13 +260,13 @@ class Ledger:
 
     async def _unflushed(
         self, session: AsyncSession, org_id: UUID, start: datetime, end: datetime
-    ) -> int:
+    ) -> dict[datetime, int]:
         """What the router counted beyond what the ledger holds, per hour still in Redis."""
         now = hour_of(utcnow())
         first = max(start, now - timedelta(hours=UNFLUSHED_HOURS))
         hours = _hours(first, min(end, now + timedelta(hours=1)))
         if not hours:
-            return 0
+            return {}
         counted = await self.redis.mget([hourly_requests_key(str(org_id), h) for h in hours])
         keys = [router_key(org_id, h) for h in hours]
         rows = await session.exec(
@@ -266,10 +275,11 @@ class Ledger:
             )
         )
         stored = dict(rows.all())
-        return sum(
-            max(0, int(count or 0) - stored.get(key, 0))
-            for key, count in zip(keys, counted, strict=True)
-        )
+        beyond = {
+            hour: int(count or 0) - stored.get(key, 0)
+            for hour, key, count in zip(hours, keys, counted, strict=True)
+        }
+        return {hour: count for hour, count in beyond.items() if count > 0}
 
 
 def _hours(start: datetime, end: datetime) -> Sequence[datetime]:

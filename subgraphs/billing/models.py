@@ -41,12 +41,14 @@ class Subscription(SQLModel, table=True):
     plan_key: str = Field(max_length=32)
     status: str = Field(max_length=16)
     item_id: str | None = Field(default=None, max_length=255)  # its one item (the plan's)
+    current_period_start: datetime | None = None
     current_period_end: datetime | None = None
     cancel_at_period_end: bool = False
     past_due_since: datetime | None = None
     # A trial started without a card: nothing for Stripe to retry once it ends unpaid.
     without_card: bool = False
     state_at: int = 0
+    ended_at: datetime | None = None  # when billing first saw it cancelled
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -67,6 +69,10 @@ class Invoice(SQLModel, table=True):
     period_end: datetime | None = None
     created: datetime
     state_at: int = 0
+    # Its lines as the newest event showed them (``gateway.InvoiceLine``s).
+    lines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
 
 
 class WebhookEvent(SQLModel, table=True):

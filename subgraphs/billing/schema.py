@@ -4,7 +4,8 @@ tenancy), billing account, entitlements, subscription and invoices, and the bill
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from collections.abc import Awaitable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -16,6 +17,7 @@ from subgraphs.billing import models, simulation
 from subgraphs.billing.contract import REQUESTS_PER_MONTH, REQUESTS_SPEND_CAP, BillingErrorCode
 from subgraphs.billing.plans import Plan as PlanTerms
 from subgraphs.billing.service import AccountView, BillingService, DraftMeter, DraftPlan
+from subgraphs.billing.service import Usage as MeterUsage
 from subgraphs.kernel.app import RequestContext
 from subgraphs.kernel.errors import Rejected
 from subgraphs.kernel.pagination import PageInfo
@@ -73,6 +75,11 @@ class PlanFeature:
 class PlanMeter:
     key: str = strawberry.field(description="What is counted (`api_requests`).")
     included_units: int = strawberry.field(description="Units the price covers each period.")
+    included_per_month: int = strawberry.field(
+        description="Units granted each calendar month (UTC), against which use, quotas and"
+        " overage are counted: a yearly plan's units paced a twelfth a month; a month's unused"
+        " units do not carry over."
+    )
 
 
 @strawberry.federation.type(keys=["key"], description="A plan an organization can be on.")
@@ -81,7 +88,9 @@ class Plan:
         description="Its key (`free`, `pro`, `team`), as mutations take it."
     )
     name: str = strawberry.field(description="Its display name.")
-    interval: str = strawberry.field(description="How often it is billed (`month`).")
+    interval: str = strawberry.field(
+        description="How often it is billed: `month` or `year` (its units still granted monthly)."
+    )
     price_cents: int = strawberry.field(
         description="The price per interval, in the currency's smallest unit (cents)."
     )
@@ -110,7 +119,14 @@ class Plan:
             features=[
                 PlanFeature(key=f.key, enabled=f.enabled, limit=f.limit) for f in plan.features
             ],
-            meters=[PlanMeter(key=m.key, included_units=m.included) for m in plan.meters],
+            meters=[
+                PlanMeter(
+                    key=m.key,
+                    included_units=m.included,
+                    included_per_month=plan.included_per_month(m.key),
+                )
+                for m in plan.meters
+            ],
             quota=plan.quota,
         )
 
@@ -124,7 +140,10 @@ class Plan:
 class Entitlement:
     feature: str = strawberry.field(description="The feature's key (see `PlanFeature.key`).")
     enabled: bool = strawberry.field(description="Whether the plan grants it.")
-    limit: int | None = strawberry.field(description="Null: unlimited (or not counted).")
+    limit: int | None = strawberry.field(
+        description="Null: unlimited (or not counted). For a feature counted by a meter, the"
+        " units the plan grants this month (`PlanMeter.includedPerMonth`)."
+    )
     used: int | None = strawberry.field(
         description="This month's use (UTC) for a feature counted by a meter, else null."
     )
@@ -145,12 +164,16 @@ class Subscription:
     id: strawberry.ID = strawberry.field(description="Stripe's subscription id (`sub_...`).")
     status: BillingStatus = strawberry.field(description="Where it stands.")
     plan: Plan = strawberry.field(description="The plan subscribed to.")
+    current_period_start: datetime | None = strawberry.field(
+        description="When the current paid period began; null when Stripe gave none."
+    )
     current_period_end: datetime | None = strawberry.field(
         description="When the paid period ends (and renews); null when Stripe gave none."
     )
     cancel_at_period_end: bool = strawberry.field(
         description="Whether it ends then instead of renewing."
     )
+    row: strawberry.Private[models.Subscription]
 
     @classmethod
     def of(cls, subscription: models.Subscription, plan: PlanTerms) -> Subscription:
@@ -158,9 +181,26 @@ class Subscription:
             id=strawberry.ID(subscription.id),
             status=BillingStatus(subscription.status),
             plan=Plan.of(plan),
+            current_period_start=subscription.current_period_start,
             current_period_end=subscription.current_period_end,
             cancel_at_period_end=subscription.cancel_at_period_end,
+            row=subscription,
         )
+
+    @strawberry.field(
+        description="Use of `meter` on the days `from` to `to` (both included, UTC, at most 366)"
+        " scoped to this subscription: only the hours from the one it was made in up to the one"
+        " it ended in, against its plan's units of each month they touch."
+    )
+    async def usage(
+        self,
+        info: Info,
+        meter: Annotated[str, strawberry.argument(description="A plan meter: `api_requests`.")],
+        from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
+        to: Annotated[date, strawberry.argument(description="The last day.")],
+    ) -> Usage:
+        ctx = info.context
+        return await _usage(ctx.services.subscription_usage(ctx.caller, self.row, meter, from_, to))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Subscription | None:
@@ -176,6 +216,41 @@ def _subscription(info: Info, found: models.Subscription | None) -> Subscription
         return None
     plans = info.context.services.plans
     return Subscription.of(found, plans.get(found.plan_key) or plans.free)
+
+
+@strawberry.type(description="One line of an invoice.")
+class InvoiceLine:
+    description: str = strawberry.field(description="What the line charges or credits.")
+    amount_cents: int = strawberry.field(
+        description="In the currency's smallest unit (cents); negative for a credit."
+    )
+    quantity: int | None = strawberry.field(
+        description="Units charged; null when Stripe gave none."
+    )
+    proration: bool = strawberry.field(
+        description="Whether it prorates a plan change over part of a period."
+    )
+    period_start: datetime | None = strawberry.field(
+        description="The start of the period it charges for; null when Stripe gave none."
+    )
+    period_end: datetime | None = strawberry.field(
+        description="The end of the period it charges for; null when Stripe gave none."
+    )
+
+    @classmethod
+    def of(cls, line: dict[str, Any]) -> InvoiceLine:
+        return cls(
+            description=line["description"],
+            amount_cents=line["amount_cents"],
+            quantity=line["quantity"],
+            proration=line["proration"],
+            period_start=_moment(line["period_start"]),
+            period_end=_moment(line["period_end"]),
+        )
+
+
+def _moment(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
 
 @strawberry.federation.type(
@@ -204,6 +279,9 @@ class Invoice:
         description="The end of the period it bills; null when Stripe gave none."
     )
     created_at: datetime = strawberry.field(description="When Stripe created it.")
+    lines: list[InvoiceLine] = strawberry.field(
+        description="Its lines, as Stripe's newest event of it showed them (at most 100)."
+    )
 
     @classmethod
     def of(cls, invoice: models.Invoice) -> Invoice:
@@ -218,6 +296,7 @@ class Invoice:
             period_start=invoice.period_start,
             period_end=invoice.period_end,
             created_at=invoice.created,
+            lines=[InvoiceLine.of(line) for line in invoice.lines],
         )
 
     @classmethod
@@ -259,10 +338,14 @@ class Usage:
         default=None, description="Units used, this hour's not yet flushed ones included."
     )
     included: int | None = strawberry.field(
-        default=None, description="Units the current plan includes each period."
+        default=None,
+        description="Units the current plan grants over the calendar months the range touches"
+        " (each month's `includedPerMonth`, a partly covered month whole).",
     )
     overage: int | None = strawberry.field(
-        default=None, description="Units used beyond the included ones (never below 0)."
+        default=None,
+        description="Units used beyond each month's granted ones, summed over the months (a"
+        " month's unused units never offset another's overage).",
     )
     errors: list[BillingUserError] = strawberry.field(
         default_factory=list, description="Why the range or meter was refused (`INVALID_INPUT`)."
@@ -271,6 +354,14 @@ class Usage:
 
 def _problems(exc: Rejected) -> list[BillingUserError]:
     return [BillingUserError(code=p.code, message=p.message, field=p.field) for p in exc.problems]
+
+
+async def _usage(found: Awaitable[MeterUsage]) -> Usage:
+    try:
+        used = await found
+    except Rejected as exc:
+        return Usage(errors=_problems(exc))
+    return Usage(total=used.total, included=used.included, overage=used.overage)
 
 
 @strawberry.type(description="What a plan change now would invoice, prorations included.")
@@ -294,11 +385,67 @@ def _account_loader(info: Info) -> Any:
     return loader(ctx, "accounts", lambda ids: ctx.services.accounts(ctx.caller, ids))
 
 
+def _meters_loader(info: Info) -> Any:
+    """This month's use of each meter of the organizations' plans, by organization id."""
+    ctx = info.context
+
+    async def load(org_ids: list[UUID]) -> list[list[UsageMeter]]:
+        views = await _account_loader(info).load_many(org_ids)
+        return [await _meters_of(info, view) if view else [] for view in views]
+
+    return loader(ctx, "meters", load)
+
+
+async def _meters_of(info: Info, view: AccountView) -> list[UsageMeter]:
+    ctx = info.context
+    return [
+        UsageMeter(
+            organization_id=strawberry.ID(str(view.org_id)),
+            meter=use.meter,
+            included_per_month=use.included,
+            used=use.used,
+            overage=use.overage,
+        )
+        for use in await ctx.services.this_months_use(ctx.caller, view)
+    ]
+
+
+@strawberry.federation.type(
+    keys=["organizationId meter"],
+    description="One meter of the organization's plan this calendar month (UTC); readable with"
+    " `billing:read`.",
+)
+class UsageMeter:
+    organization_id: strawberry.ID = strawberry.field(description="The organization's id.")
+    meter: str = strawberry.field(description="What is counted (`api_requests`).")
+    included_per_month: int = strawberry.field(
+        description="Units the plan grants this month (a yearly plan's monthly share)."
+    )
+    used: int = strawberry.field(
+        description="Units used this month, the router's not yet flushed counts included."
+    )
+    overage: int = strawberry.field(description="Units used beyond the granted ones this month.")
+
+    @classmethod
+    async def resolve_reference(
+        cls,
+        info: Info,
+        organizationId: strawberry.ID,  # noqa: N803 - the key's name in representations
+        meter: str,
+    ) -> UsageMeter | None:
+        org_id = uuid_or_none(organizationId)
+        found: list[UsageMeter] = await _meters_loader(info).load(org_id) if org_id else []
+        return next((m for m in found if m.meter == meter), None)
+
+
 @strawberry.federation.type(
     keys=["organizationId"], description="An organization's billing; owners change it."
 )
 class BillingAccount:
     organization_id: strawberry.ID = strawberry.field(description="The organization's id.")
+    stripe_customer_id: str | None = strawberry.field(
+        description="Its Stripe customer (`cus_...`); null until it first subscribes."
+    )
     status: BillingStatus = strawberry.field(description="Its newest subscription's status.")
     plan: Plan = strawberry.field(
         description="The plan in force now: the subscription's while live or in its grace"
@@ -306,6 +453,9 @@ class BillingAccount:
     )
     subscription: Subscription | None = strawberry.field(
         description="The newest subscription; null when it never subscribed."
+    )
+    current_period_start: datetime | None = strawberry.field(
+        description="The subscription's `currentPeriodStart`; null without one."
     )
     current_period_end: datetime | None = strawberry.field(
         description="The subscription's `currentPeriodEnd`; null without one."
@@ -332,9 +482,11 @@ class BillingAccount:
         )
         return cls(
             organization_id=strawberry.ID(str(view.org_id)),
+            stripe_customer_id=account.stripe_customer_id if account else None,
             status=BillingStatus(view.status),
             plan=Plan.of(view.plan),
             subscription=_subscription(info, subscription),
+            current_period_start=subscription.current_period_start if subscription else None,
             current_period_end=subscription.current_period_end if subscription else None,
             cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
             payment_method=card,
@@ -351,6 +503,11 @@ class BillingAccount:
         org_id = uuid_or_none(organizationId)
         view = await _account_loader(info).load(org_id) if org_id else None
         return cls.of(info, view) if view else None
+
+    @strawberry.field(description="This calendar month's use of each meter of the plan.")
+    async def meters(self, info: Info) -> list[UsageMeter]:
+        found: list[UsageMeter] = await _meters_loader(info).load(self.view.org_id)
+        return found
 
     @strawberry.field(description="The invoice of changing to `planKey` now (nothing changes).")
     async def preview_plan_change(
@@ -388,11 +545,7 @@ class BillingAccount:
         to: Annotated[date, strawberry.argument(description="The last day.")],
     ) -> Usage:
         ctx = info.context
-        try:
-            used = await ctx.services.usage(ctx.caller, self.view, meter, from_, to)
-        except Rejected as exc:
-            return Usage(errors=_problems(exc))
-        return Usage(total=used.total, included=used.included, overage=used.overage)
+        return await _usage(ctx.services.usage(ctx.caller, self.view, meter, from_, to))
 
     @strawberry.field(
         description="Newest first; empty without `billing:read`. A bad `first` or `after` is a"
@@ -724,11 +877,14 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["billing:write"]],
-        description="Owners only: cap what a month's overage may cost (null: no cap). Once"
-        " this month's requests would cost more, the router refuses the organization's"
-        " requests with `SPEND_CAP_REACHED` (HTTP 429) until the month ends or the cap rises;"
-        " the entitlement `api_requests_spend_cap` says at how many requests. Errors:"
-        " `INVALID_INPUT`, `NOT_FOUND`, `FORBIDDEN`.",
+        description="Owners only: cap what a month's overage may cost (null: no cap). Requests"
+        " are the only use a plan may charge beyond its included units (tickets, jobs and"
+        " notifications past theirs cost nothing, and only spend alerts tell of them), so the"
+        " cap holds all overage. Once this month's requests would cost more, the router refuses"
+        " the organization's requests with `SPEND_CAP_REACHED` (HTTP 429) until the month ends"
+        " or the cap rises; the entitlement `api_requests_spend_cap` says at how many requests."
+        " On a plan whose overage is free the cap limits nothing. Errors: `INVALID_INPUT`,"
+        " `NOT_FOUND`, `FORBIDDEN`.",
     )
     @rejections_as(SpendCapPayload)
     async def set_spend_cap(
@@ -778,5 +934,5 @@ class Mutation:
 schema = federated_schema(
     Query,
     Mutation,
-    types=[Organization, BillingAccount, Subscription, Invoice, Plan],
+    types=[Organization, BillingAccount, Subscription, Invoice, Plan, UsageMeter],
 )

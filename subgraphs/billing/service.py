@@ -34,10 +34,11 @@ from subgraphs.billing.gateway import (
     ProviderUnavailable,
     StripeGateway,
     SubscriptionState,
+    invoice_lines,
     stripe_plan_id,
     subscription_state,
 )
-from subgraphs.billing.ledger import Ledger
+from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
 from subgraphs.billing.plans import FREE, Plan, catalogue
 from subgraphs.billing.reporting import MeterReporter
@@ -47,6 +48,7 @@ from subgraphs.billing.simulation import (
     MeterTerms,
     SimulatedInvoice,
     Terms,
+    beyond,
     diff,
     invoice,
     months_of,
@@ -91,7 +93,8 @@ class AccountView:
         meter = next((m for m in self.plan.meters if m.key == API_REQUESTS_METER), None)
         if self.spend_cap_cents is None or meter is None or not meter.overage_cents_per_unit:
             return None
-        return meter.included + int(Decimal(self.spend_cap_cents) / meter.overage_cents_per_unit)
+        paid = int(Decimal(self.spend_cap_cents) / meter.overage_cents_per_unit)
+        return self.plan.included_per_month(API_REQUESTS_METER) + paid
 
     @property
     def status(self) -> str:
@@ -100,14 +103,25 @@ class AccountView:
 
 @dataclass(frozen=True)
 class Usage:
-    """Units of a meter used in a range of days, against the units the plan includes."""
+    """Units of a meter used in a range of days; the units the plan grants over the calendar
+    months the range touches, and those used beyond each month's."""
 
     total: int
     included: int
+    overage: int
+
+
+@dataclass(frozen=True)
+class MeterUse:
+    """One meter of a plan this calendar month: the units granted and those used."""
+
+    meter: str
+    included: int
+    used: int
 
     @property
     def overage(self) -> int:
-        return max(0, self.total - self.included)
+        return max(0, self.used - self.included)
 
 
 @dataclass(frozen=True)
@@ -341,23 +355,59 @@ class BillingService:
     async def usage(
         self, caller: Caller, view: AccountView, meter: str, first: date, last: date
     ) -> Usage:
-        """What the organization used of ``meter`` on the days ``first`` to ``last``."""
+        """What the organization used of ``meter`` on the days ``first`` to ``last``, against
+        the units its plan grants each calendar month the range touches (as ``simulatePlan``
+        counts them: a month counts whole, its use only within the range)."""
         found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
         _require(caller, view.org_id, READ)
+        return await self._usage(caller, view.org_id, view.plan, meter, *found["hours"])
+
+    async def subscription_usage(
+        self, caller: Caller, subscription: Subscription, meter: str, first: date, last: date
+    ) -> Usage:
+        """``usage`` of the days ``first`` to ``last`` scoped to one subscription: the hours
+        from the one it was made in up to the one billing saw it end in, against its own plan
+        (an organization has one live subscription at a time, so these hours are its use)."""
+        found = checked(meter=lambda: self._meter(meter), hours=lambda: usage_range(first, last))
+        _require(caller, subscription.org_id, READ)
         start, end = found["hours"]
-        total = await self.ledger.total(caller, view.org_id, meter, start, end)
-        return Usage(total=total, included=view.plan.included(meter))
+        start = max(start, hour_of(subscription.created_at))
+        if subscription.ended_at is not None:
+            end = min(end, hour_of(subscription.ended_at))
+        plan = self.plans.get(subscription.plan_key) or self.plans.free
+        return await self._usage(caller, subscription.org_id, plan, meter, start, max(start, end))
+
+    async def _usage(
+        self, caller: Caller, org_id: UUID, plan: Plan, meter: str, start: datetime, end: datetime
+    ) -> Usage:
+        """The use of ``meter`` in the hours ``start`` to ``end`` (excluded) against ``plan``'s
+        units of each calendar month they touch."""
+        used = await self.ledger.monthly(caller, org_id, meter, start, end)
+        months = months_of(start.date(), (end - timedelta(hours=1)).date()) if start < end else []
+        per_month = plan.included_per_month(meter)
+        return Usage(
+            total=sum(used.values()),
+            included=per_month * len(months),
+            overage=beyond(used, months, per_month),
+        )
+
+    async def this_months_use(self, caller: Caller, view: AccountView) -> list[MeterUse]:
+        """This calendar month's use of each meter of the organization's plan (one ledger read
+        for all); empty unless the caller may read its billing."""
+        if not holds(caller, view.org_id, READ):
+            return []
+        start, end = this_month(utcnow())
+        used = await self.ledger.by_month(caller, view.org_id, start, end)
+        month = start.date()
+        return [
+            MeterUse(m.key, view.plan.included_per_month(m.key), used.get((month, m.key), 0))
+            for m in view.plan.meters
+        ]
 
     async def used(self, caller: Caller, view: AccountView) -> dict[str, int]:
         """This month's use of each metered feature of the plan, by feature."""
-        if not holds(caller, view.org_id, READ):
-            return {}
-        start, end = this_month(utcnow())
-        meters = {f.meter for f in view.plan.features if f.meter is not None}
-        totals = {
-            m: await self.ledger.total(caller, view.org_id, m, start, end) for m in sorted(meters)
-        }
-        return {f.key: totals[f.meter] for f in view.plan.features if f.meter is not None}
+        found = {use.meter: use.used for use in await self.this_months_use(caller, view)}
+        return {f.key: found[f.meter] for f in view.plan.features if f.meter in found}
 
     async def preview_plan_change(self, caller: Caller, org_id: UUID, plan_key: str) -> Preview:
         """What changing to ``plan_key`` now would be invoiced, prorations included."""
@@ -528,9 +578,11 @@ class BillingService:
             plan_key=plan_key,
             status=state.status,
             item_id=state.item_id,
+            current_period_start=_epoch(state.current_period_start),
             current_period_end=_epoch(state.current_period_end),
             cancel_at_period_end=state.cancel_at_period_end,
             state_at=state.created,
+            ended_at=utcnow() if state.status == "canceled" else None,
         )
 
     async def change_plan(self, caller: Caller, org_id: UUID, plan_key: str) -> Subscription:
@@ -591,12 +643,15 @@ class BillingService:
         subscription.plan_key = plan_key
         subscription.status = state.status
         subscription.item_id = state.item_id or subscription.item_id
+        subscription.current_period_start = _epoch(state.current_period_start)
         subscription.current_period_end = _epoch(state.current_period_end)
         subscription.cancel_at_period_end = state.cancel_at_period_end
         if state.status != "past_due":
             subscription.past_due_since = None
         if state.status == "active":  # paid: a card is on file now
             subscription.without_card = False
+        if state.status == "canceled":
+            subscription.ended_at = subscription.ended_at or utcnow()
         subscription.updated_at = utcnow()
 
     async def portal_url(self, caller: Caller, org_id: UUID, return_to: str) -> str:
@@ -612,7 +667,9 @@ class BillingService:
         )
         assert account is not None  # noqa: S101 - checked just above
         try:
-            return await _provider(self.gateway.portal_url(account.stripe_customer_id, url))
+            return await _provider(
+                self.gateway.portal_url(account.stripe_customer_id, url, _command())
+            )
         except ProviderRefused:
             raise Rejected.one(
                 BillingErrorCode.PORTAL_UNAVAILABLE,
@@ -638,7 +695,7 @@ class BillingService:
             return
         now = utcnow()
         subscription = await repository.current(session, org_id)
-        included = self.effective_plan(subscription, now).included(meter)
+        included = self.effective_plan(subscription, now).included_per_month(meter)
         if not included:
             return
         start, end = this_month(now)
@@ -832,6 +889,7 @@ class BillingService:
         invoice.pdf_url = obj.get("invoice_pdf")
         invoice.period_start = _epoch(obj.get("period_start"))
         invoice.period_end = _epoch(obj.get("period_end"))
+        invoice.lines = [dict(line) for line in invoice_lines(obj)]
         invoice.state_at = event.created
         if stored is None:
             await repository.insert_new(session, invoice)

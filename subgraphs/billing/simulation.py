@@ -1,6 +1,8 @@
 """The pricing simulator: an organization's ledger replayed against a plan's terms (price per
 month, included units and overage price per meter), month by month, and the line-by-line
-difference between two such invoices. Pure functions: the service reads the ledger."""
+difference between two such invoices; and the one rule both it and the usage query count
+overage by (each calendar month's use against that month's units). Pure functions: the
+service reads the ledger."""
 
 from __future__ import annotations
 
@@ -32,12 +34,13 @@ class Terms:
 
     @classmethod
     def of(cls, plan: Plan) -> Terms:
-        months = 12 if plan.interval == "year" else 1
+        """A plan's terms a month: a yearly plan's price and units paced in twelve."""
         return cls(
             name=plan.name,
-            monthly_cents=Decimal(plan.price_cents) / months,
+            monthly_cents=Decimal(plan.price_cents) / plan.months,
             meters=tuple(
-                MeterTerms(m.key, m.included, m.overage_cents_per_unit) for m in plan.meters
+                MeterTerms(m.key, plan.included_per_month(m.key), m.overage_cents_per_unit)
+                for m in plan.meters
             ),
         )
 
@@ -74,6 +77,12 @@ def _cents(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def beyond(used: Mapping[date, int], months: Sequence[date], included: int) -> int:
+    """Units used beyond ``included`` a month, month by month (a month's unused units do not
+    lower another's overage), given the use per month (its first day)."""
+    return sum(max(0, used.get(month, 0) - included) for month in months)
+
+
 def invoice(
     terms: Terms, months: Sequence[date], used: Mapping[tuple[date, str], int]
 ) -> SimulatedInvoice:
@@ -84,13 +93,13 @@ def invoice(
         Line(BASE, f"{terms.name}, {count} month(s)", count, _cents(terms.monthly_cents * count))
     ]
     for meter in terms.meters:
-        beyond = sum(max(0, used.get((m, meter.meter), 0) - meter.included) for m in months)
+        units = beyond({m: used.get((m, meter.meter), 0) for m in months}, months, meter.included)
         lines.append(
             Line(
                 meter.meter,
                 f"{meter.meter} beyond {meter.included} a month",
-                beyond,
-                _cents(meter.overage_cents_per_unit * beyond),
+                units,
+                _cents(meter.overage_cents_per_unit * units),
             )
         )
     return SimulatedInvoice(tuple(lines))

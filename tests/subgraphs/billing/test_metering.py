@@ -1,7 +1,8 @@
 """Billing Meters and overage Prices: sync-plans makes one Meter per meter event name and one
 metered Price per plan's overage, found again on the next run; a subscription carries its
-plan's overage Price, and a plan change swaps it. A server without meters (the test server) is
-noticed once and skipped.
+plan's overage Price, and a plan change swaps it; sync-plans gives a subscription made before its
+plan's overage Price existed that Price (once), and takes away one left from another plan. A
+server without meters (the test server) is noticed once and skipped.
 
 The test server has neither meters nor Prices, nor subscriptions of several items, so those
 calls go to a gateway that keeps meters and Prices itself and records the subscription items it
@@ -17,7 +18,7 @@ from uuid import uuid4
 import pytest
 import stripe
 
-from subgraphs.billing.command import sync_plans
+from subgraphs.billing.command import sync_and_reconcile, sync_plans
 from subgraphs.billing.gateway import (
     ProviderRefused,
     StripeGateway,
@@ -40,6 +41,11 @@ def _listed(objects: list[dict[str, Any]]) -> stripe.ListObject[Any]:
 
 def _object(values: dict[str, Any]) -> stripe.StripeObject:
     return stripe.StripeObject.construct_from(values, SECRET_KEY)
+
+
+def _price_ids(subscription: dict[str, Any]) -> set[str | None]:
+    items = subscription["items"]["data"]
+    return {(i.get("plan") or i.get("price") or {}).get("id") for i in items}
 
 
 class MeteringGateway(StripeGateway):
@@ -75,6 +81,8 @@ class MeteringGateway(StripeGateway):
             return self._keep(self.prices, "price", params, name)
         if name in ("SubscriptionService.create_async", "SubscriptionService.update_async"):
             return await self._subscription(method, args, kwargs)
+        if name == "SubscriptionService.list_async":
+            return await self._subscriptions_of(method, params)
         answer = await super()._call(method, *args, **kwargs)
         if name == "SubscriptionService.retrieve_async":
             answer = _object(self._with_metered(answer.to_dict()))
@@ -88,11 +96,25 @@ class MeteringGateway(StripeGateway):
         store[kept["id"]] = kept
         return _object(kept)
 
+    async def _subscriptions_of(self, method: Any, params: dict[str, Any]) -> Any:
+        """The server's subscriptions carrying the Plan ``price``, every page in one (the
+        server cannot filter by price)."""
+        pages = [await super()._call(method, params={"limit": 100})]
+        while pages[-1].has_more:
+            after = {"limit": 100, "starting_after": pages[-1].data[-1].id}
+            pages.append(await super()._call(method, params=after))
+        listed = [self._with_metered(s.to_dict()) for page in pages for s in page.data]
+        return _listed([s for s in listed if params["price"] in _price_ids(s)])
+
     async def _subscription(self, method: Any, args: Any, kwargs: dict[str, Any]) -> Any:
         items = kwargs["params"]["items"]
         ours = [i for i in items if "price" in i or i.get("deleted")]
         params = {**kwargs["params"], "items": [i for i in items if i not in ours]}
-        answer = (await super()._call(method, *args, **{**kwargs, "params": params})).to_dict()
+        if params["items"]:
+            call = super()._call(method, *args, **{**kwargs, "params": params})
+        else:  # only metered items change: the server's subscription stays as it is
+            call = super()._call(self.client.v1.subscriptions.retrieve_async, args[0])
+        answer = (await call).to_dict()
         kept = [
             i
             for i in self.metered_items.get(answer["id"], [])
@@ -196,6 +218,28 @@ async def test_a_subscription_carries_its_plans_overage_price_and_a_change_swaps
     up = await gateway.change_plan(state.id, down.item_id, business, f"test:{uuid4()}")
     assert up.plan_id == "vetrai-business-month-29900usd"
     assert gateway.carried(state.id) == [overage_lookup_key(business, business.meters[0])]
+
+
+async def test_sync_plans_gives_older_subscriptions_their_overage_price_once(
+    gateway: MeteringGateway, billing_settings: PlatformSettings
+) -> None:
+    before = gateway_for(billing_settings.billing)  # the server alone: no Prices yet
+    assert before is not None
+    team = _plan("team")
+    state = await before.create_subscription(await _customer(before), team, {}, f"t:{uuid4()}")
+    assert state.id not in gateway.metered_items
+
+    changed = await sync_and_reconcile(gateway, catalogue())
+    assert (state.id, "overage prices of team") in changed
+    assert gateway.carried(state.id) == [overage_lookup_key(team, team.meters[0])]
+    again = await sync_and_reconcile(gateway, catalogue())
+    assert not [c for c in again if c[0].startswith("sub_")]  # nothing left to give
+    assert gateway.carried(state.id) == [overage_lookup_key(team, team.meters[0])]
+
+    # The plan changed where its overage was not swapped (Stripe's dashboard, say).
+    await before.change_plan(state.id, state.item_id, _plan("pro"), f"t:{uuid4()}")
+    assert (state.id, "overage prices of pro") in await sync_and_reconcile(gateway, catalogue())
+    assert gateway.carried(state.id) == []
 
 
 async def test_a_plan_whose_overage_price_was_never_synced_is_refused(

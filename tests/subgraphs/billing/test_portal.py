@@ -32,7 +32,8 @@ class PortalGateway(StripeGateway):
         super().__init__(SECRET_KEY, api_base)
         self.asked: list[tuple[str, str]] = []
 
-    async def portal_url(self, customer: str, return_url: str) -> str:
+    async def portal_url(self, customer: str, return_url: str, key: str) -> str:
+        assert key.startswith("billing:")  # the mutation's command id
         self.asked.append((customer, return_url))
         return f"https://billing.stripe.test/p/session/{customer}"
 

@@ -54,7 +54,7 @@ def codes(payload: dict[str, Any]) -> list[str]:
 
 async def test_plans_lists_the_catalogue_with_features(billing: SignedClient) -> None:
     plans = (await billing.run(PLANS))["plans"]
-    assert [p["key"] for p in plans] == ["free", "pro", "team", "business"]
+    assert [p["key"] for p in plans] == ["free", "pro", "pro_yearly", "team", "business"]
     pro = plans[1]
     assert (pro["priceCents"], pro["currency"], pro["interval"]) == (2900, "usd", "month")
     assert {"key": "white_label", "enabled": False, "limit": None} in pro["features"]

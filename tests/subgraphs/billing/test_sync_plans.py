@@ -40,11 +40,12 @@ async def test_syncing_twice_makes_each_product_and_plan_once(
         == again
         == [
             ("pro", "vetrai-pro-month-2900usd"),
+            ("pro_yearly", "vetrai-pro_yearly-year-29000usd"),
             ("team", "vetrai-team-month-9900usd"),
             ("business", "vetrai-business-month-29900usd"),
         ]
     )
-    assert await _ours(gateway) == ["business", "pro", "team"]
+    assert await _ours(gateway) == ["business", "pro", "pro_yearly", "team"]
     plan = await gateway.client.v1.plans.retrieve_async("vetrai-team-month-9900usd")
     assert (plan.amount, plan.currency, plan.interval) == (9900, "usd", "month")
 
@@ -70,6 +71,7 @@ async def test_the_command_syncs_against_the_configured_server(tmp_path: Path) -
     assert output.decode().splitlines() == [
         "the provider has no billing meters or prices: usage is not billed",  # said once
         "pro: vetrai-pro-month-2900usd",
+        "pro_yearly: vetrai-pro_yearly-year-29000usd",
         "team: vetrai-team-month-9900usd",
         "business: vetrai-business-month-29900usd",
     ]

@@ -1,7 +1,8 @@
 """The issue's usage query exactly as written, through the router over every subgraph on real
 HTTP: November's flushed router counters, this month's use in the entitlements, bad input as
 ``INVALID_INPUT``, and nothing of another organization; a trial started without a card, the
-portal where the provider has none, and the pricing simulator and the spend cap."""
+portal where the provider has none, the pricing simulator, the spend cap, and a yearly plan's
+quota paced by the month."""
 
 from __future__ import annotations
 
@@ -21,8 +22,15 @@ from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import Database, utcnow
 from tests.conftest import SignedClient
-from tests.router.platform.conftest import RouterClient, router_client, router_config, served
+from tests.router.platform.conftest import (
+    RouterClient,
+    router_client,
+    router_config,
+    served,
+    until_limited,
+)
 from tests.subgraphs.billing.builders import event, until
+from tests.subgraphs.billing.test_pacing import MONTHLY_REQUESTS, YEARLY
 from tests.subgraphs.billing.test_simulator import DRAFT, SIMULATE
 from tests.subgraphs.billing.test_spend_cap import SET_CAP, TEAM_INCLUDED
 from tests.subgraphs.billing.test_trials import TRIAL, trial_state
@@ -40,6 +48,8 @@ START_TRIAL = """mutation($org: ID!) { startSubscription(input: {organizationId:
   errors { code field message } } }"""
 PORTAL = """mutation { createBillingPortalSession(organizationId: "...", returnUrl: "https://app.example/settings") { url errors { code message } } }"""  # noqa: E501 - as the issue writes it
 READ = "query($id: ID!) { organization(id: $id) { plan billing { status } } }"
+START_YEARLY = """mutation($org: ID!, $plan: String!) { startSubscription(input: {
+  organizationId: $org, planKey: $plan, paymentMethodId: "pm_card_visa"}) { errors { code } } }"""
 BAD = """query($id: ID!) { organization(id: $id) { billing {
   usage(meter: "gigabytes", from: "2026-11-30", to: "2026-11-01") {
   total errors { code field } } } } }"""
@@ -220,3 +230,23 @@ async def test_past_the_spend_cap_the_router_refuses_until_the_cap_rises(
         return response.status_code == 200
 
     assert await until(served_again, "the raised cap applied")
+
+
+async def test_the_router_holds_a_yearly_organization_to_its_months_share(
+    router: RouterClient, ledger: Ledger
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    headers = {"authorization": f"Bearer {token}", "x_organization_id": org}
+    started = await router.data(START_YEARLY, {"org": org, "plan": YEARLY}, **headers)
+    assert started["startSubscription"]["errors"] == []
+    await until_limited(router, org, token, "pro")  # the yearly plan's requests a minute are pro's
+    month = monthly_requests_key(org, utcnow())
+    await ledger.redis.set(month, MONTHLY_REQUESTS - 1, keepttl=True)
+    last = await router.post(READ, {"id": org}, **headers)
+    assert last.status_code == 200  # the month's share's last request; the year has 11 more
+    refused = await router.post(READ, {"id": org}, **headers)
+    assert refused.status_code == 429
+    assert refused.json()["errors"][0]["extensions"] == {
+        "code": "QUOTA_EXCEEDED",
+        "meter": "api_requests",
+    }

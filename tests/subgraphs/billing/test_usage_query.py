@@ -130,9 +130,12 @@ async def test_a_bad_range_or_meter_is_invalid_input_naming_the_field(
     assert usage["errors"] == [{"code": "INVALID_INPUT", "field": f} for f in fields]
 
 
-async def test_a_year_of_usage_is_allowed(billing: SignedClient) -> None:
+async def test_a_year_of_usage_is_allowed_and_includes_each_months_units(
+    billing: SignedClient,
+) -> None:
     found = await _usage(billing, owner(), "jobs", date(2025, 1, 1), date(2025, 12, 31))
-    assert found["billing"]["usage"] == {"total": 0, "included": 500, "overage": 0, "errors": []}
+    usage = found["billing"]["usage"]
+    assert usage == {"total": 0, "included": 12 * 500, "overage": 0, "errors": []}
 
 
 async def test_another_organizations_usage_is_invisible(
