@@ -73,8 +73,10 @@ async def post_event(
     return await client.post("/stripe/webhook", content=body, headers=headers)
 
 
-async def until(check: Any, what: str, seconds: float = 15.0) -> Any:
-    """Poll ``check()`` (async) until it returns something truthy; fail after ``seconds``."""
+async def until(check: Any, what: str, seconds: float = 60.0) -> Any:
+    """Poll ``check()`` (async) until it returns something truthy; fail after ``seconds``
+    (the session worker applies events behind every other test's jobs: 15 s was short at a
+    load average of 13)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = await check()
