@@ -210,7 +210,7 @@ async def test_the_test_servers_own_webhooks_bring_the_invoice(
         edges = found["billing"]["invoices"]["edges"]
         return edges if edges and edges[0]["node"]["status"] == "paid" else None
 
-    edges = await until(paid, "the server's paid invoice", seconds=20)
+    edges = await until(paid, "the server's paid invoice")
     assert len(edges) == 1
     assert edges[0]["node"]["totalCents"] == 2900
 
