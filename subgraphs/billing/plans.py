@@ -11,6 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.caller import Limit
+
 FREE = "free"
 PLANS_FILE = Path(__file__).parent / "plans.yaml"
 
@@ -67,6 +69,14 @@ class Plan(_Frozen):
     def enabled(self, feature: str) -> bool:
         """Whether the plan grants the on/off ``feature`` (not when it lacks it)."""
         return any(f.key == feature and f.enabled for f in self.features)
+
+    def grants(self, feature: str) -> Limit | None:
+        """What the plan grants of ``feature`` as callers carry it: its limit, True when on
+        without one, False when off, None when the plan does not name it."""
+        found = next((f for f in self.features if f.key == feature), None)
+        if found is None:
+            return None
+        return found.limit if found.enabled and found.limit is not None else found.enabled
 
     def included(self, meter: str) -> int:
         """Units of ``meter`` each period includes (none when the plan lacks the meter)."""

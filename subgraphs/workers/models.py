@@ -1,5 +1,6 @@
 """Tables of the workers schema: jobs, with their progress, result, error and last log lines;
-the approvals of waiting runs with their links; schedules; and the members of organizations."""
+the approvals of waiting runs with their links; schedules; the members of organizations and how
+many of their jobs may run at once."""
 
 from __future__ import annotations
 
@@ -137,6 +138,18 @@ class OrganizationMembers(SQLModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     roles: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    as_of: datetime
+
+
+class OrganizationLimit(SQLModel, table=True):
+    """How many of an organization's jobs may run at once (None: any number), as billing last
+    announced its plan."""
+
+    __tablename__ = "organization_limits"
+    __table_args__ = {"schema": "workers"}
+
+    org_id: UUID = Field(primary_key=True)
+    concurrent_jobs: int | None = None
     as_of: datetime
 
 

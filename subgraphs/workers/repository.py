@@ -22,6 +22,7 @@ from subgraphs.workers.models import (
     Approval,
     ApprovalStatus,
     Job,
+    OrganizationLimit,
     OrganizationMembers,
     Status,
 )
@@ -153,6 +154,20 @@ async def record_members(
     """Store the members unless a newer list is already stored."""
     row = {"org_id": org_id, "roles": roles, "as_of": as_of}
     table = OrganizationMembers.__table__  # type: ignore[attr-defined]
+    await upsert_if_newer(session, table, row, key="org_id")
+
+
+async def concurrent_jobs(session: AsyncSession, org_id: UUID) -> OrganizationLimit | None:
+    """How many of the organization's jobs may run at once, as billing last announced it."""
+    return await session.get(OrganizationLimit, org_id)
+
+
+async def record_concurrent_jobs(
+    session: AsyncSession, org_id: UUID, limit: int | None, as_of: datetime
+) -> None:
+    """Store the limit unless a newer one is already stored."""
+    row: dict[str, object] = {"org_id": org_id, "concurrent_jobs": limit, "as_of": as_of}
+    table = OrganizationLimit.__table__  # type: ignore[attr-defined]
     await upsert_if_newer(session, table, row, key="org_id")
 
 

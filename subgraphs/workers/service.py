@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -15,7 +15,8 @@ from arq.utils import timestamp_ms
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.caller import ANONYMOUS, Caller
+from core.caller import ANONYMOUS, Caller, Limit, limit_of
+from subgraphs.billing.contract import free_plan_grants
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
@@ -25,6 +26,7 @@ from subgraphs.workers import approvals, live, repository
 from subgraphs.workers.contract import (
     CONCURRENT_JOBS,
     DEFAULT_CONCURRENT_JOBS,
+    ORGANIZATION_LIMIT,
     WORKFLOWS,
     JobRequest,
     Multitask,
@@ -70,11 +72,18 @@ def _position(cursor: str) -> tuple[datetime, UUID]:
         raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
 
 
-def plan_limit(caller: Caller) -> int | None:
-    """How many of the organization's jobs may run at once, as the caller's plan grants (at
-    least one, or no job would ever start; None: any number)."""
-    limit = caller.limit(CONCURRENT_JOBS, DEFAULT_CONCURRENT_JOBS)
+def plan_limit(granted: Limit | None) -> int | None:
+    """How many of an organization's jobs may run at once under a plan granting ``granted`` of
+    ``concurrent_jobs`` (at least one, or no job would ever start; None: any number)."""
+    limit = limit_of(granted, DEFAULT_CONCURRENT_JOBS)
     return None if limit is None else max(limit, 1)
+
+
+def callers_limit(caller: Caller) -> int | Literal["organization"] | None:
+    """The limit of a job the caller starts: what the plan signed into the caller's context
+    grants, else (a context without one) the organization's as billing announced it."""
+    granted = caller.limits.get(CONCURRENT_JOBS)
+    return ORGANIZATION_LIMIT if granted is None else plan_limit(granted)
 
 
 def _in(org_id: UUID) -> Caller:
@@ -145,6 +154,9 @@ class JobService:
             if found is not None:
                 return found
             stopped = await self._make_room(session, request, ckey)
+            limit = request.concurrency_limit
+            if limit == ORGANIZATION_LIMIT:
+                limit = await self._organization_limit(session, request.org_id)
             job = Job(
                 org_id=request.org_id,
                 kind=request.kind,
@@ -153,7 +165,7 @@ class JobService:
                 concurrency_key=ckey,
                 max_attempts=KINDS[request.kind].retry.maximum_attempts,
                 payload=request.payload,
-                concurrency_limit=request.concurrency_limit,
+                concurrency_limit=limit,
             )
             if not await repository.insert_job(session, job):  # a concurrent start, same key, won
                 return existing(await repository.job_by_key(session, request.org_id, key), "job")
@@ -162,6 +174,15 @@ class JobService:
         await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         await live.publish(self.redis, job)
         return job
+
+    @staticmethod
+    async def _organization_limit(session: AsyncSession, org_id: UUID) -> int | None:
+        """The organization's plan's limit now, as billing last announced it (the free plan's
+        until it announced one)."""
+        found = await repository.concurrent_jobs(session, org_id)
+        if found is None:
+            return plan_limit(free_plan_grants(CONCURRENT_JOBS))
+        return found.concurrent_jobs
 
     async def _make_room(
         self, session: AsyncSession, request: JobRequest, key: str | None
@@ -211,7 +232,7 @@ class JobService:
             created_by=caller.user_id,
             concurrency_key=concurrency_key,
             multitask=multitask,
-            concurrency_limit=plan_limit(caller),
+            concurrency_limit=callers_limit(caller),
         )
         return await self.start(request)
 
@@ -245,7 +266,7 @@ class JobService:
             idempotency_key=validation.text(idempotency_key, "idempotencyKey", max_length=200),
             payload={**source.payload, "fork": fork, "resume": None},
             created_by=caller.user_id,
-            concurrency_limit=plan_limit(caller),
+            concurrency_limit=callers_limit(caller),
         )
         job = await self.start(request)
         note = f"forked from {job_id} at {checkpoint_id} by {caller.user_id}"
@@ -399,6 +420,14 @@ class JobService:
         is stored already."""
         async with self.db.transaction(_in(org_id)) as session:
             await repository.record_members(session, org_id, roles, as_of)
+
+    async def set_concurrent_jobs(
+        self, org_id: UUID, granted: Limit | None, as_of: datetime
+    ) -> None:
+        """Billing's word on what the organization's plan grants of ``concurrent_jobs``, for
+        the jobs started after it, unless a newer word is stored already."""
+        async with self.db.transaction(_in(org_id)) as session:
+            await repository.record_concurrent_jobs(session, org_id, plan_limit(granted), as_of)
 
     async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
         """The open approvals of the caller's organization that the caller may decide."""

@@ -1,7 +1,7 @@
-"""ARQ jobs of workers: other domains' job requests, tenancy's lists of members, the dispatcher
-that hands each organization's jobs to ARQ in turn, the run of one attempt under its timeouts,
-and the sweeps that start due schedules, expire undecided approvals and prune finished runs'
-checkpoints."""
+"""ARQ jobs of workers: other domains' job requests, tenancy's lists of members, billing's word
+on how many jobs run at once, the dispatcher that hands each organization's jobs to ARQ in turn,
+the run of one attempt under its timeouts, and the sweeps that start due schedules, expire
+undecided approvals and prune finished runs' checkpoints."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from arq.worker import Function, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
+from core.caller import Limit
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
-from subgraphs.workers.contract import MEMBERS_JOB, START_JOB, JobRequest
+from subgraphs.workers.contract import CONCURRENT_JOBS_JOB, MEMBERS_JOB, START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
 from subgraphs.workers.models import Job
 from subgraphs.workers.service import JobService
@@ -54,6 +55,13 @@ async def start(ctx: Ctx, values: dict[str, Any]) -> str:
 async def organization_members(ctx: Ctx, org_id: str, roles: dict[str, str], as_of: str) -> None:
     service: JobService = ctx["jobs"]
     await service.set_members(UUID(org_id), roles, datetime.fromisoformat(as_of))
+
+
+async def organization_concurrent_jobs(
+    ctx: Ctx, org_id: str, granted: Limit | None, as_of: str
+) -> None:
+    service: JobService = ctx["jobs"]
+    await service.set_concurrent_jobs(UUID(org_id), granted, datetime.fromisoformat(as_of))
 
 
 async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -> Any:
@@ -183,6 +191,12 @@ def functions(settings: Settings) -> list[Function]:
         func(
             organization_members,
             name=MEMBERS_JOB,
+            timeout=settings.core.job_timeout_seconds,
+            keep_result=0,
+        ),
+        func(
+            organization_concurrent_jobs,
+            name=CONCURRENT_JOBS_JOB,
             timeout=settings.core.job_timeout_seconds,
             keep_result=0,
         ),

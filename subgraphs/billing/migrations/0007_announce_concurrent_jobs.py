@@ -1,0 +1,52 @@
+"""Tell workers once what every subscribed organization's plan grants of ``concurrent_jobs``:
+workers learnt it from plan changes after subscriptions existed, and would otherwise run the jobs
+nobody started for a plan (schedules, other domains' jobs) under the free plan's limit until each
+organization's next plan change. Organizations that never subscribed are on the free plan, which
+workers assumes unannounced.
+
+The jobs are those ``stage_concurrent_jobs`` stages, written through the outbox here since a
+migration has no service.
+
+Revision ID: billing_0007
+Revises: billing_0006
+"""
+
+from alembic import op
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlmodel import Session, col, select
+
+from subgraphs.billing.models import Subscription
+from subgraphs.billing.plans import catalogue
+from subgraphs.billing.service import effective_plan
+from subgraphs.kernel.db import utcnow
+from subgraphs.kernel.outbox import Message
+from subgraphs.workers.contract import (
+    CONCURRENT_JOBS,
+    CONCURRENT_JOBS_JOB,
+    concurrent_jobs_job,
+)
+
+revision = "billing_0007"
+down_revision = "billing_0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    newest = (
+        select(Subscription)
+        .ext(distinct_on(col(Subscription.org_id)))
+        .order_by(col(Subscription.org_id), col(Subscription.created_at).desc())
+    )
+    now, plans = utcnow(), catalogue()
+    with Session(bind=op.get_bind()) as session:
+        for subscription in session.exec(newest):
+            granted = effective_plan(plans, subscription, now).grants(CONCURRENT_JOBS)
+            args, job_id = concurrent_jobs_job(subscription.org_id, granted, now)
+            message = Message(kind="job", target=CONCURRENT_JOBS_JOB, job_id=job_id, payload=args)
+            session.add(message)
+        session.flush()
+
+
+def downgrade() -> None:
+    pass  # the announcements were sent; they described what was true
