@@ -16,14 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from core.caller import Caller
-from subgraphs.billing.contract import free_plan_grants
 from subgraphs.kernel.db import utcnow
-from subgraphs.workers.contract import CONCURRENT_JOBS
 from subgraphs.workers.models import Status
 from subgraphs.workers.schedules import next_slot
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient
-from tests.subgraphs.workers.builders import member_of, until
+from tests.subgraphs.workers.builders import FREE_LIMIT, member_of, until
 
 CREATE = """mutation($input: CreateScheduleInput!) { createSchedule(input: $input) {
   schedule { id nextRunAt cron timezone } errors { code field message } } }"""
@@ -185,16 +183,15 @@ async def test_each_slot_runs_under_the_plan_its_organization_is_on_when_it_star
     schedule = await jobs.schedules.create(
         owner, org, "notification_digest", "0 0 1 1 *", "UTC", None
     )
-    granted = {"free": free_plan_grants(CONCURRENT_JOBS), "later": 7}
     await jobs.schedules.fire_due(schedule.next_run_at)
     first = await _scheduled_job(jobs, org)
-    assert first.concurrency_limit == granted["free"]  # billing announced nothing: free
+    assert first.concurrency_limit == FREE_LIMIT  # billing announced nothing
     # The plan changed after the schedule was made: the next slot runs under the new one.
-    await jobs.set_concurrent_jobs(org, granted["later"], utcnow())
+    await jobs.set_concurrent_jobs(org, 7, utcnow())
     [moved] = await jobs.schedules.list(owner, org)
     await jobs.schedules.fire_due(moved.next_run_at)
     second = await _scheduled_job(jobs, org, after=first.id)
-    assert second.concurrency_limit == granted["later"]
+    assert second.concurrency_limit == 7
 
 
 async def test_schedules_are_listed_deleted_and_kept_in_their_organization(
