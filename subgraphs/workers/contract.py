@@ -60,7 +60,7 @@ class Multitask(enum.StrEnum):
     REJECT = "reject"  # refuse the new one
     ENQUEUE = "enqueue"  # wait behind them
     INTERRUPT = "interrupt"  # cancel them, keep their records
-    ROLLBACK = "rollback"  # cancel them and delete their records
+    ROLLBACK = "rollback"  # cancel them and delete their records and checkpoints
 
 
 @dataclass(frozen=True)

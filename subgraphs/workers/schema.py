@@ -439,7 +439,7 @@ MultitaskType = described_enum(
         contract.Multitask.REJECT: "Refuse the new run (`CONCURRENCY_LIMIT_REACHED`).",
         contract.Multitask.ENQUEUE: "Run it after them.",
         contract.Multitask.INTERRUPT: "Cancel them (they stay listed), then run it.",
-        contract.Multitask.ROLLBACK: "Cancel and delete them, then run it.",
+        contract.Multitask.ROLLBACK: "Cancel and delete them with their checkpoints, then run it.",
     },
 )
 

@@ -43,7 +43,7 @@ from subgraphs.workers.models import (
     Job,
     Status,
 )
-from subgraphs.workers.retention import keep_latest
+from subgraphs.workers.retention import forget, keep_latest
 from subgraphs.workers.runs import (
     WORKFLOW,
     check_input,
@@ -171,6 +171,9 @@ class JobService:
                 return existing(await repository.job_by_key(session, request.org_id, key), "job")
         for previous, was in stopped:
             await self._stopped(previous, was)
+        if request.multitask is Multitask.ROLLBACK:  # a running one's, once it stopped
+            idle = [p.id for p, was in stopped if was is not Status.RUNNING]
+            await self.forget_runs(request.org_id, idle)
         await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         await live.publish(self.redis, job)
         return job
@@ -414,6 +417,20 @@ class JobService:
                     job.pruned_at = now
                     session.add(job)
         return len(due)
+
+    async def forget_runs(self, org_id: UUID, job_ids: list[UUID]) -> None:
+        """Delete the checkpoints of the organization's runs ``job_ids`` (rolled back)."""
+        if not job_ids:
+            return
+        url = self.settings.core.login_url("workers")
+        async with await connect(url, org_id) as connection:
+            await forget(connection, [thread_id(org_id, j) for j in job_ids])
+
+    async def forget_if_deleted(self, org_id: UUID, job_id: UUID) -> None:
+        """A run stopped by a rollback (its job deleted) loses its checkpoints, those of its
+        last step too."""
+        if await self.job(_in(org_id), job_id) is None:
+            await self.forget_runs(org_id, [job_id])
 
     async def set_members(self, org_id: UUID, roles: dict[str, str], as_of: datetime) -> None:
         """Tenancy's list of the organization's members and their roles, unless a newer one

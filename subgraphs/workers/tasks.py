@@ -92,6 +92,9 @@ async def run_job(ctx: Ctx, org: str, job: str, key: str | None) -> None:
         started = await service.begin(org_id, job_id, again=ctx["job_try"] > 1)
         if started is not None:
             await attempt(ctx, service, started)
+    except asyncio.CancelledError:  # aborted: by a cancellation, maybe of a rollback
+        await asyncio.shield(service.forget_if_deleted(org_id, job_id))
+        raise
     finally:
         await asyncio.shield(service.queue.release(org_id, job_id, key))
 

@@ -31,6 +31,7 @@ from subgraphs.workers.runs import connect
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient
 from tests.subgraphs.workers.builders import member_of, until
+from tests.subgraphs.workers.crash_flow import CRASH, steps_key
 
 WORKFLOWS = "query { workflows { name version description inputSchema drawing } }"
 START_WORKFLOW = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
@@ -203,6 +204,57 @@ async def test_checkpoints_are_visible_and_writable_only_under_their_organizatio
                 (f"{org}:{uuid4()}",),
             )
     await jobs.cancel(member_of(org), job_id)
+
+
+async def _checkpoint_count(jobs: JobService, org: UUID, job_id: UUID) -> int:
+    url = jobs.settings.core.login_url("workers")
+    count = "select count(*) as n from checkpoints where thread_id = %s"
+    async with await connect(url, org) as connection:
+        row = await (await connection.execute(count, (f"{org}:{job_id}",))).fetchone()
+        assert row is not None
+        return int(row["n"])
+
+
+async def test_interrupt_keeps_the_runs_it_cancels_and_rollback_deletes_their_checkpoints(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+
+    async def started(workflow: str, multitask: Multitask) -> UUID:
+        job = await jobs.start_workflow(
+            owner,
+            org,
+            workflow,
+            {"title": "x"},
+            idempotency_key=secrets.token_hex(6),
+            concurrency_key="k",
+            multitask=multitask,
+        )
+        return job.id
+
+    first = await started("test_approval", Multitask.ENQUEUE)
+    await until(jobs, org, first, Status.WAITING)
+    second = await started("test_approval", Multitask.INTERRUPT)
+    assert (await until(jobs, org, first, Status.CANCELLED)).finished_at is not None
+    assert await _checkpoint_count(jobs, org, first) > 0
+    await until(jobs, org, second, Status.WAITING)
+    held = await started(CRASH.name, Multitask.ROLLBACK)  # second step held until aborted
+    assert await jobs.job(owner, second) is None
+    assert await _checkpoint_count(jobs, org, second) == 0
+    steps = steps_key(f"{org}:{held}")
+    deadline = asyncio.get_running_loop().time() + 10
+    while await jobs.redis.llen(steps) < 2:  # type: ignore[misc]
+        assert asyncio.get_running_loop().time() < deadline, "the second step never began"
+        await asyncio.sleep(0.01)
+    assert await _checkpoint_count(jobs, org, held) > 0  # the first step's
+    # Rolled back while running: the stopped run's checkpoints go once it stopped.
+    await started("test_approval", Multitask.ROLLBACK)
+    assert await jobs.job(owner, held) is None
+    while await _checkpoint_count(jobs, org, held) > 0:
+        assert asyncio.get_running_loop().time() < deadline + 10, "checkpoints kept"
+        await asyncio.sleep(0.05)
+    await jobs.redis.delete(steps)
 
 
 async def test_the_digest_emails_each_member_their_unread_notifications(
