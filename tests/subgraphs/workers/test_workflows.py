@@ -26,6 +26,7 @@ from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
 from subgraphs.workers import live
 from subgraphs.workers.contract import Multitask, Workflow, register_workflow
+from subgraphs.workers.kinds import JobFailed
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import connect
 from subgraphs.workers.service import JobService
@@ -78,6 +79,42 @@ register_workflow(
         },
         graph=_approval,
     )
+)
+
+
+# Per run (its title): how often each step of the failing workflow ran.
+RUNS: dict[str, list[str]] = {}
+
+
+class Failing(TypedDict, total=False):
+    title: str
+    fails: int
+    done: bool
+
+
+def _failing(context: dict[str, Any]) -> StateGraph[Failing]:
+    def prepare(state: Failing) -> Failing:
+        RUNS.setdefault(state["title"], []).append("prepare")
+        return {}
+
+    def publish(state: Failing) -> Failing:
+        runs = RUNS.setdefault(state["title"], [])
+        runs.append("publish")
+        if runs.count("publish") <= state["fails"]:
+            raise JobFailed("FLAKY", "the publisher is down")
+        return {"done": True}
+
+    graph = StateGraph(Failing)
+    graph.add_node("prepare", prepare)
+    graph.add_node("publish", publish)
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "publish")
+    graph.add_edge("publish", END)
+    return graph
+
+
+FAILING = register_workflow(
+    Workflow("test_failing", 1, "Prepares, then publishes; fails as told.", {}, _failing)
 )
 
 
@@ -204,6 +241,33 @@ async def test_checkpoints_are_visible_and_writable_only_under_their_organizatio
                 (f"{org}:{uuid4()}",),
             )
     await jobs.cancel(member_of(org), job_id)
+
+
+async def test_a_failing_node_is_retried_from_the_last_checkpoint_until_out_of_attempts(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    outcomes = {}
+    for title, fails in (("once", 1), ("always", 99)):
+        key = f"{title}-{secrets.token_hex(4)}"
+        job = await jobs.start_workflow(
+            member_of(org),
+            org,
+            FAILING.name,
+            {"title": key, "fails": fails},
+            idempotency_key=key,
+            concurrency_key=None,
+            multitask=Multitask.ENQUEUE,
+        )
+        outcomes[title] = (key, await until(jobs, org, job.id, Status.SUCCEEDED, Status.FAILED))
+    key, once = outcomes["once"]
+    assert (once.status, once.attempt) == ("succeeded", 2)
+    assert once.result == {"title": key, "fails": 1, "done": True}
+    # The finished step is not run again: the retry goes on from its checkpoint.
+    assert RUNS[key] == ["prepare", "publish", "publish"]
+    key, always = outcomes["always"]
+    assert (always.status, always.attempt, always.error_code) == ("failed", 3, "FLAKY")
+    assert RUNS[key] == ["prepare", "publish", "publish", "publish"]
 
 
 async def _checkpoint_count(jobs: JobService, org: UUID, job_id: UUID) -> int:
