@@ -168,7 +168,9 @@ class Workflow:
     """A LangGraph graph a domain registers by name and version. ``graph(context)`` builds the
     (uncompiled) ``StateGraph``; its nodes may use the worker's job context (the domain's own
     services), only when they run. Nodes report progress with a custom stream event
-    ``{"progress": 0..1, "message": ...}``."""
+    ``{"progress": 0..1, "message": ...}``; with ``heartbeat_seconds``, a run that reports
+    nothing and finishes no step for that long is stopped and retried from its last
+    checkpoint."""
 
     name: str
     version: int
@@ -176,6 +178,7 @@ class Workflow:
     input_schema: dict[str, Any]
     graph: Callable[[dict[str, Any]], Any]
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    heartbeat_seconds: float | None = None
 
 
 WORKFLOWS: dict[str, Workflow] = {}

@@ -647,6 +647,8 @@ class JobService:
                 job.result = result
             if code is not None:
                 job.error_code, job.error_message = code, error
+            elif status is Status.SUCCEEDED:  # an earlier attempt's error is no longer why
+                job.error_code, job.error_message = None, None
             job.interrupt = interrupt
             job.updated_at = utcnow()
             if final:

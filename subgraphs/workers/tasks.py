@@ -68,7 +68,7 @@ async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -
     """``kind.run(run)`` under its start-to-close timeout (at most ``longest``), cancelled when
     the last of ``beats`` is older than its heartbeat timeout."""
     task: asyncio.Future[Any] = asyncio.ensure_future(kind.run(run))
-    heartbeat = kind.heartbeat_seconds
+    heartbeat = kind.heartbeat(run.payload)
     try:
         async with asyncio.timeout(min(kind.start_to_close_seconds, longest)):
             while True:

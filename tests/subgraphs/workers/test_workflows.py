@@ -89,6 +89,7 @@ RUNS: dict[str, list[str]] = {}
 class Failing(TypedDict, total=False):
     title: str
     fails: int
+    hangs: int
     done: bool
 
 
@@ -97,11 +98,13 @@ def _failing(context: dict[str, Any]) -> StateGraph[Failing]:
         RUNS.setdefault(state["title"], []).append("prepare")
         return {}
 
-    def publish(state: Failing) -> Failing:
+    async def publish(state: Failing) -> Failing:
         runs = RUNS.setdefault(state["title"], [])
         runs.append("publish")
         if runs.count("publish") <= state["fails"]:
             raise JobFailed("FLAKY", "the publisher is down")
+        if runs.count("publish") <= state.get("hangs", 0):
+            await asyncio.Event().wait()  # silent: no progress, no step
         return {"done": True}
 
     graph = StateGraph(Failing)
@@ -114,7 +117,14 @@ def _failing(context: dict[str, Any]) -> StateGraph[Failing]:
 
 
 FAILING = register_workflow(
-    Workflow("test_failing", 1, "Prepares, then publishes; fails as told.", {}, _failing)
+    Workflow(
+        "test_failing",
+        1,
+        "Prepares, then publishes; fails or hangs as told.",
+        {},
+        _failing,
+        heartbeat_seconds=0.5,
+    )
 )
 
 
@@ -261,13 +271,39 @@ async def test_a_failing_node_is_retried_from_the_last_checkpoint_until_out_of_a
         )
         outcomes[title] = (key, await until(jobs, org, job.id, Status.SUCCEEDED, Status.FAILED))
     key, once = outcomes["once"]
-    assert (once.status, once.attempt) == ("succeeded", 2)
+    assert (once.status, once.attempt, once.error_code) == ("succeeded", 2, None)
     assert once.result == {"title": key, "fails": 1, "done": True}
     # The finished step is not run again: the retry goes on from its checkpoint.
     assert RUNS[key] == ["prepare", "publish", "publish"]
     key, always = outcomes["always"]
     assert (always.status, always.attempt, always.error_code) == ("failed", 3, "FLAKY")
     assert RUNS[key] == ["prepare", "publish", "publish", "publish"]
+
+
+async def test_a_silent_run_is_stopped_after_its_heartbeat_timeout_and_retried(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    outcomes = {}
+    for title, hangs in (("once", 1), ("always", 99)):
+        key = f"{title}-{secrets.token_hex(4)}"
+        job = await jobs.start_workflow(
+            member_of(org),
+            org,
+            FAILING.name,
+            {"title": key, "fails": 0, "hangs": hangs},
+            idempotency_key=key,
+            concurrency_key=None,
+            multitask=Multitask.ENQUEUE,
+        )
+        done = await until(jobs, org, job.id, Status.SUCCEEDED, Status.TIMED_OUT, within=30)
+        outcomes[title] = (key, done)
+    key, once = outcomes["once"]
+    assert (once.status, once.attempt, once.error_code) == ("succeeded", 2, None)
+    assert RUNS[key] == ["prepare", "publish", "publish"]
+    key, always = outcomes["always"]
+    assert (always.status, always.attempt) == ("timed_out", 3)
+    assert always.error_code == "HEARTBEAT_TIMEOUT"
 
 
 async def _checkpoint_count(jobs: JobService, org: UUID, job_id: UUID) -> int:
