@@ -4,6 +4,7 @@ what it grants."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -77,6 +78,9 @@ class Plan(_Frozen):
         if found is None:
             return None
         return found.limit if found.enabled and found.limit is not None else found.enabled
+
+    def grants_of(self, features: Iterable[str]) -> dict[str, Limit | None]:
+        return {feature: self.grants(feature) for feature in features}
 
     def included(self, meter: str) -> int:
         """Units of ``meter`` each period includes (none when the plan lacks the meter)."""

@@ -58,8 +58,8 @@ from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page
 from subgraphs.notifications.contract import NotificationRequest, stage_notification
 from subgraphs.notifications.contract import stage_white_label as tell_notifications
 from subgraphs.themes.contract import stage_white_label as tell_themes
-from subgraphs.workers.contract import CONCURRENT_JOBS
-from subgraphs.workers.contract import stage_concurrent_jobs as tell_workers
+from subgraphs.workers.contract import PLAN_FEATURES
+from subgraphs.workers.contract import stage_plan as tell_workers
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
@@ -630,13 +630,13 @@ class BillingService:
     async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
         """Tell routers (once the change is committed) to forget the organization's plan, and
         themes and notifications by durable jobs whether it grants ``white_label``, workers how
-        many jobs may run at once."""
+        many jobs may run at once and how long their history is kept."""
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
         white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
         await tell_themes(session, org_id, white_label, as_of)
         await tell_notifications(session, org_id, white_label, as_of)
-        await tell_workers(session, org_id, plan.grants(CONCURRENT_JOBS), as_of)
+        await tell_workers(session, org_id, plan.grants_of(PLAN_FEATURES), as_of)
 
     async def _alert_spend(
         self, session: AsyncSession, org_id: UUID, meter: str, added: int

@@ -20,12 +20,16 @@ from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
 MEMBERS_JOB = "workers.organization_members"
-CONCURRENT_JOBS_JOB = "workers.organization_concurrent_jobs"
+PLAN_JOB = "workers.organization_plan"
 WORKFLOW_KIND = "workflow"
 # The plan entitlement that bounds how many jobs of an organization run at once, and how many
 # when a plan does not name it.
 CONCURRENT_JOBS = "concurrent_jobs"
 DEFAULT_CONCURRENT_JOBS = 2
+# How many days a finished workflow run keeps its last checkpoint (a plan without it: forever).
+JOB_HISTORY_DAYS = "job_history_days"
+# What billing tells workers of an organization's plan.
+PLAN_FEATURES = (CONCURRENT_JOBS, JOB_HISTORY_DAYS)
 # A job's limit is its organization's plan's as billing last announced it when the job starts
 # (the free plan's until billing announced one).
 ORGANIZATION_LIMIT: Final = "organization"
@@ -117,22 +121,22 @@ async def stage_members(
     await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)
 
 
-async def stage_concurrent_jobs(
-    session: AsyncSession, org_id: UUID, granted: Limit | None, as_of: datetime
+async def stage_plan(
+    session: AsyncSession, org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
 ) -> None:
-    """Tell workers what an organization's plan grants of ``concurrent_jobs`` (a number, True:
-    any number, None: the plan does not name it) as of a plan change; an older word never
+    """Tell workers what an organization's plan grants of each of ``PLAN_FEATURES`` (a number,
+    True: unlimited, None: the plan does not name it) as of a plan change; an older word never
     wins."""
-    args, job_id = concurrent_jobs_job(org_id, granted, as_of)
-    await stage_job(session, CONCURRENT_JOBS_JOB, *args, job_id=job_id)
+    args, job_id = plan_job(org_id, granted, as_of)
+    await stage_job(session, PLAN_JOB, *args, job_id=job_id)
 
 
-def concurrent_jobs_job(
-    org_id: UUID, granted: Limit | None, as_of: datetime
+def plan_job(
+    org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
 ) -> tuple[list[Any], str]:
-    """The arguments and the id of the job ``stage_concurrent_jobs`` stages."""
+    """The arguments and the id of the job ``stage_plan`` stages."""
     stamp = as_of.isoformat()
-    return [str(org_id), granted, stamp], f"{CONCURRENT_JOBS_JOB}:{org_id}:{stamp}"
+    return [str(org_id), dict(granted), stamp], f"{PLAN_JOB}:{org_id}:{stamp}"
 
 
 class OnExpiry(enum.StrEnum):

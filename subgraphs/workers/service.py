@@ -4,7 +4,7 @@ is stored in the job's organization and published on the job's channel."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -26,7 +26,9 @@ from subgraphs.workers import approvals, live, repository
 from subgraphs.workers.contract import (
     CONCURRENT_JOBS,
     DEFAULT_CONCURRENT_JOBS,
+    JOB_HISTORY_DAYS,
     ORGANIZATION_LIMIT,
+    PLAN_FEATURES,
     WORKFLOWS,
     JobRequest,
     Multitask,
@@ -41,6 +43,7 @@ from subgraphs.workers.models import (
     ApprovalLink,
     ApprovalStatus,
     Job,
+    OrganizationLimit,
     Status,
 )
 from subgraphs.workers.retention import forget, keep_latest
@@ -84,6 +87,18 @@ def callers_limit(caller: Caller) -> int | Literal["organization"] | None:
     grants, else (a context without one) the organization's as billing announced it."""
     granted = caller.limits.get(CONCURRENT_JOBS)
     return ORGANIZATION_LIMIT if granted is None else plan_limit(granted)
+
+
+def _plan_of(
+    org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
+) -> OrganizationLimit:
+    """What workers keeps of a plan granting ``granted``."""
+    return OrganizationLimit(
+        org_id=org_id,
+        concurrent_jobs=plan_limit(granted.get(CONCURRENT_JOBS)),
+        history_days=limit_of(granted.get(JOB_HISTORY_DAYS)),
+        as_of=as_of,
+    )
 
 
 def _in(org_id: UUID) -> Caller:
@@ -179,13 +194,17 @@ class JobService:
         return job
 
     @staticmethod
-    async def _organization_limit(session: AsyncSession, org_id: UUID) -> int | None:
-        """The organization's plan's limit now, as billing last announced it (the free plan's
-        until it announced one)."""
-        found = await repository.concurrent_jobs(session, org_id)
+    async def _plan(session: AsyncSession, org_id: UUID) -> OrganizationLimit:
+        """The organization's plan now, as billing last announced it (the free plan until it
+        announced one)."""
+        found = await repository.organization_plan(session, org_id)
         if found is None:
-            return plan_limit(free_plan_grants(CONCURRENT_JOBS))
-        return found.concurrent_jobs
+            granted = {f: free_plan_grants(f) for f in PLAN_FEATURES}
+            return _plan_of(org_id, granted, utcnow())
+        return found
+
+    async def _organization_limit(self, session: AsyncSession, org_id: UUID) -> int | None:
+        return (await self._plan(session, org_id)).concurrent_jobs
 
     async def _make_room(
         self, session: AsyncSession, request: JobRequest, key: str | None
@@ -413,8 +432,26 @@ class JobService:
                 await keep_latest(connection, thread_id(org_id, job_id))
             async with self.db.transaction(_in(org_id)) as session:
                 job = await repository.locked_job(session, org_id, job_id)
-                if job is not None:
+                if job is not None and job.finished_at is not None:
+                    history = (await self._plan(session, org_id)).history_days
                     job.pruned_at = now
+                    job.forget_at = (
+                        None if history is None else job.finished_at + timedelta(days=history)
+                    )
+                    session.add(job)
+        return len(due)
+
+    async def forget_expired(self, now: datetime, limit: int = 100) -> int:
+        """Delete the last checkpoint of runs whose plan's history window is over, in every
+        organization; how many runs lost it."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            due = await repository.runs_to_forget(session, now, limit)
+        for org_id, job_id in due:
+            await self.forget_runs(org_id, [job_id])
+            async with self.db.transaction(_in(org_id)) as session:
+                job = await repository.locked_job(session, org_id, job_id)
+                if job is not None:
+                    job.forgotten_at = now
                     session.add(job)
         return len(due)
 
@@ -438,13 +475,16 @@ class JobService:
         async with self.db.transaction(_in(org_id)) as session:
             await repository.record_members(session, org_id, roles, as_of)
 
-    async def set_concurrent_jobs(
-        self, org_id: UUID, granted: Limit | None, as_of: datetime
+    async def set_plan(
+        self, org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
     ) -> None:
-        """Billing's word on what the organization's plan grants of ``concurrent_jobs``, for
-        the jobs started after it, unless a newer word is stored already."""
+        """Billing's word on the organization's plan (what it grants of ``PLAN_FEATURES``),
+        unless a newer word is stored already: the jobs started after it run under its limit,
+        and its finished runs keep their last checkpoint for its days."""
+        plan = _plan_of(org_id, granted, as_of)
         async with self.db.transaction(_in(org_id)) as session:
-            await repository.record_concurrent_jobs(session, org_id, plan_limit(granted), as_of)
+            if await repository.record_plan(session, plan):
+                await repository.reschedule_forgetting(session, org_id, plan.history_days)
 
     async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
         """The open approvals of the caller's organization that the caller may decide."""

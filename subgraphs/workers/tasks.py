@@ -1,7 +1,7 @@
 """ARQ jobs of workers: other domains' job requests, tenancy's lists of members, billing's word
-on how many jobs run at once, the dispatcher that hands each organization's jobs to ARQ in turn,
-the run of one attempt under its timeouts, and the sweeps that start due schedules, expire
-undecided approvals and prune finished runs' checkpoints."""
+on organizations' plans, the dispatcher that hands each organization's jobs to ARQ in turn, the
+run of one attempt under its timeouts, and the sweeps that start due schedules, expire undecided
+approvals and prune finished runs' checkpoints (all of them past the plan's history window)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from core.caller import Limit
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
-from subgraphs.workers.contract import CONCURRENT_JOBS_JOB, MEMBERS_JOB, START_JOB, JobRequest
+from subgraphs.workers.contract import MEMBERS_JOB, PLAN_JOB, START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
 from subgraphs.workers.models import Job
 from subgraphs.workers.service import JobService
@@ -57,11 +57,11 @@ async def organization_members(ctx: Ctx, org_id: str, roles: dict[str, str], as_
     await service.set_members(UUID(org_id), roles, datetime.fromisoformat(as_of))
 
 
-async def organization_concurrent_jobs(
-    ctx: Ctx, org_id: str, granted: Limit | None, as_of: str
+async def organization_plan(
+    ctx: Ctx, org_id: str, granted: dict[str, Limit | None], as_of: str
 ) -> None:
     service: JobService = ctx["jobs"]
-    await service.set_concurrent_jobs(UUID(org_id), granted, datetime.fromisoformat(as_of))
+    await service.set_plan(UUID(org_id), granted, datetime.fromisoformat(as_of))
 
 
 async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -> Any:
@@ -174,8 +174,11 @@ async def expire_approvals(ctx: Ctx) -> int:
 
 
 async def prune_checkpoints(ctx: Ctx) -> int:
+    """Finished runs pruned to their last checkpoint, then those past their history window
+    without it."""
     service: JobService = ctx["jobs"]
-    return await service.prune_finished(utcnow())
+    now = utcnow()
+    return await service.prune_finished(now) + await service.forget_expired(now)
 
 
 def cron_jobs(_: Settings) -> list[CronJob]:
@@ -198,8 +201,8 @@ def functions(settings: Settings) -> list[Function]:
             keep_result=0,
         ),
         func(
-            organization_concurrent_jobs,
-            name=CONCURRENT_JOBS_JOB,
+            organization_plan,
+            name=PLAN_JOB,
             timeout=settings.core.job_timeout_seconds,
             keep_result=0,
         ),

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from core.caller import Caller, Limit
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import utcnow
-from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS, Multitask
+from subgraphs.workers.contract import CONCURRENT_JOBS, DEFAULT_CONCURRENT_JOBS, Multitask
 from subgraphs.workers.service import JobService
 from tests.subgraphs.workers.builders import member_of, request
 from tests.subgraphs.workers.reviews import REVIEW
@@ -116,16 +116,16 @@ async def test_a_job_another_domain_starts_runs_under_the_plan_billing_announced
     org = uuid4()
     assert await _limit_of(idle, org) == _granted("free")
     now = utcnow()
-    await idle.set_concurrent_jobs(org, _granted("pro"), now)
+    await idle.set_plan(org, {CONCURRENT_JOBS: _granted("pro")}, now)
     assert await _limit_of(idle, org) == _granted("pro")
     # A replayed, older word changes nothing; a newer one holds for the jobs after it.
-    await idle.set_concurrent_jobs(org, _granted("free"), now - timedelta(seconds=1))
+    await idle.set_plan(org, {CONCURRENT_JOBS: _granted("free")}, now - timedelta(seconds=1))
     assert await _limit_of(idle, org) == _granted("pro")
-    await idle.set_concurrent_jobs(org, True, now + timedelta(seconds=1))
+    await idle.set_plan(org, {CONCURRENT_JOBS: True}, now + timedelta(seconds=1))
     assert await _limit_of(idle, org) is None
-    await idle.set_concurrent_jobs(org, None, now + timedelta(seconds=2))
+    await idle.set_plan(org, {CONCURRENT_JOBS: None}, now + timedelta(seconds=2))
     assert await _limit_of(idle, org) == DEFAULT_CONCURRENT_JOBS
-    await idle.set_concurrent_jobs(org, 0, now + timedelta(seconds=3))
+    await idle.set_plan(org, {CONCURRENT_JOBS: 0}, now + timedelta(seconds=3))
     assert await _limit_of(idle, org) == 1  # at least one, or nothing would ever run
     # The organization's word is its own.
     assert await _limit_of(idle, uuid4()) == _granted("free")
@@ -133,6 +133,6 @@ async def test_a_job_another_domain_starts_runs_under_the_plan_billing_announced
 
 async def test_the_announced_limit_bounds_the_jobs_running_at_once(idle: JobService) -> None:
     org = uuid4()
-    await idle.set_concurrent_jobs(org, _granted("pro"), utcnow())
+    await idle.set_plan(org, {CONCURRENT_JOBS: _granted("pro")}, utcnow())
     jobs = [(await idle.start(request(org, "test.noop"))).id for _ in range(_granted("pro") + 1)]
     assert await _running(idle) == {org: jobs[: _granted("pro")]}

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core.caller import Caller
 from subgraphs.kernel.db import utcnow
+from subgraphs.workers.contract import CONCURRENT_JOBS
 from subgraphs.workers.models import Status
 from subgraphs.workers.schedules import next_slot
 from subgraphs.workers.service import JobService
@@ -187,7 +188,7 @@ async def test_each_slot_runs_under_the_plan_its_organization_is_on_when_it_star
     first = await _scheduled_job(jobs, org)
     assert first.concurrency_limit == FREE_LIMIT  # billing announced nothing
     # The plan changed after the schedule was made: the next slot runs under the new one.
-    await jobs.set_concurrent_jobs(org, 7, utcnow())
+    await jobs.set_plan(org, {CONCURRENT_JOBS: 7}, utcnow())
     [moved] = await jobs.schedules.list(owner, org)
     await jobs.schedules.fire_due(moved.next_run_at)
     second = await _scheduled_job(jobs, org, after=first.id)

@@ -20,12 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
+from subgraphs.billing.contract import free_plan_grants
 from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
 from subgraphs.workers import live
-from subgraphs.workers.contract import Multitask, Workflow, register_workflow
+from subgraphs.workers.contract import JOB_HISTORY_DAYS, Multitask, Workflow, register_workflow
 from subgraphs.workers.kinds import JobFailed
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import connect
@@ -425,7 +426,7 @@ async def test_each_finished_step_is_logged_and_published_with_its_name(
     await jobs.cancel(member_of(org), job_id)
 
 
-async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retention(
+async def test_a_finished_run_keeps_its_last_checkpoint_until_its_plans_history_window(
     workers_subgraph: SignedClient, jobs: JobService, worker: None
 ) -> None:
     org = uuid4()
@@ -468,6 +469,23 @@ async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retenti
         graph = _approval({}).compile(checkpointer=AsyncPostgresSaver(connection))
         state = await graph.aget_state({"configurable": {"thread_id": thread}})
     assert state.values == done.result
+    # Billing announced no plan: the free plan's history window, which a plan change moves.
+    free = free_plan_grants(JOB_HISTORY_DAYS)
+    assert isinstance(free, int)
+    assert pruned.forget_at == done.finished_at + timedelta(days=free)
+    await jobs.set_plan(org, {JOB_HISTORY_DAYS: True}, utcnow())
+    kept = await jobs.job(Caller(org_id=org), job_id)
+    assert kept is not None
+    assert kept.forget_at is None  # unlimited
+    await jobs.set_plan(org, {JOB_HISTORY_DAYS: 30}, utcnow())
+    await jobs.forget_expired(done.finished_at + timedelta(days=29), limit=10000)
+    assert (await rows())["checkpoints"] == 1
+    gone = done.finished_at + timedelta(days=31)
+    await jobs.forget_expired(gone, limit=10000)
+    assert await rows() == {"checkpoints": 0, "checkpoint_blobs": 0, "checkpoint_writes": 0}
+    forgotten = await jobs.job(Caller(org_id=org), job_id)
+    assert forgotten is not None
+    assert forgotten.forgotten_at == gone
 
 
 FORK = """mutation($input: ForkJobInput!) { forkJob(input: $input) {

@@ -1,7 +1,8 @@
-"""Billing tells workers what each organization's plan grants of ``concurrent_jobs``: on every
-plan change (a durable job through the outbox, run by the worker), and once by the migration
-that announces every subscribed organization's effective plan (organizations that never
-subscribed are on the free plan, which workers assumes unannounced)."""
+"""Billing tells workers what each organization's plan grants of ``concurrent_jobs`` and
+``job_history_days``: on every plan change (a durable job through the outbox, run by the
+worker), and once by the migration that announces every subscribed organization's effective
+plan (organizations that never subscribed are on the free plan, which workers assumes
+unannounced)."""
 
 from __future__ import annotations
 
@@ -23,36 +24,41 @@ from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import owner, until
 from tests.subgraphs.billing.test_subscriptions import CHANGE, start
 
-LIMIT = "select concurrent_jobs from workers.organization_limits where org_id = :org"
+PLAN = """select concurrent_jobs, history_days from workers.organization_limits
+  where org_id = :org"""
 SUBSCRIPTION = """insert into billing.subscriptions (id, org_id, plan_key, status, past_due_since,
   without_card, state_at, created_at, updated_at, cancel_at_period_end)
   values (:id, :org, :plan, :status, :since, :without_card, 0, :created, now(), false)"""
 
 
-def _granted(plan: str) -> Any:
+def _granted(plan: str) -> dict[str, Any]:
     found = catalogue().get(plan)
     assert found is not None
-    return found.grants(workers.CONCURRENT_JOBS)
+    return found.grants_of(workers.PLAN_FEATURES)
 
 
-async def _told(owner_engine: AsyncEngine, org_id: UUID, expected: int) -> None:
+async def _told(owner_engine: AsyncEngine, org_id: UUID, plan: str) -> None:
+    granted = _granted(plan)
+    expected = (granted[workers.CONCURRENT_JOBS], granted[workers.JOB_HISTORY_DAYS])
+
     async def stored() -> bool:
         async with owner_engine.connect() as connection:
-            return bool(await connection.scalar(text(LIMIT), {"org": org_id}) == expected)
+            found = (await connection.execute(text(PLAN), {"org": org_id})).first()
+        return found is not None and tuple(found) == expected
 
-    await until(stored, f"concurrent_jobs {expected} announced")
+    await until(stored, f"{plan} announced")
 
 
-async def test_a_plan_change_tells_workers_how_many_jobs_run_at_once(
+async def test_a_plan_change_tells_workers_its_limits(
     billing: SignedClient, owner_engine: AsyncEngine, worker: None
 ) -> None:
     caller = owner()
     assert caller.org_id is not None
     assert (await start(billing, caller, plan="team"))["errors"] == []
-    await _told(owner_engine, caller.org_id, _granted("team"))
+    await _told(owner_engine, caller.org_id, "team")
     down = await billing.run(CHANGE, {"org": str(caller.org_id), "plan": "pro"}, caller)
     assert down["changePlan"]["errors"] == []
-    await _told(owner_engine, caller.org_id, _granted("pro"))
+    await _told(owner_engine, caller.org_id, "pro")
 
 
 async def test_the_migration_announces_every_subscribed_organizations_effective_plan(
@@ -80,7 +86,7 @@ async def test_the_migration_announces_every_subscribed_organizations_effective_
     async with engine.connect() as connection:
         found = await connection.execute(
             text("select payload, job_id from outbox.messages where target = :job"),
-            {"job": workers.CONCURRENT_JOBS_JOB},
+            {"job": workers.PLAN_JOB},
         )
         staged = {UUID(row.payload[0]): (row.payload, row.job_id) for row in found}
     assert {org: payload[1] for org, (payload, _) in staged.items()} == {
@@ -88,7 +94,7 @@ async def test_the_migration_announces_every_subscribed_organizations_effective_
         unpaid: _granted("free"),
         upgraded: _granted("team"),
     }
-    # The jobs are those stage_concurrent_jobs stages.
+    # The jobs are those stage_plan stages.
     stamp = datetime.fromisoformat(staged[pro][0][2])
     for org, (payload, job_id) in staged.items():
-        assert workers.concurrent_jobs_job(org, payload[1], stamp) == (payload, job_id)
+        assert workers.plan_job(org, payload[1], stamp) == (payload, job_id)

@@ -1,11 +1,11 @@
-"""Tell workers once what every subscribed organization's plan grants of ``concurrent_jobs``:
-workers learnt it from plan changes after subscriptions existed, and would otherwise run the jobs
-nobody started for a plan (schedules, other domains' jobs) under the free plan's limit until each
-organization's next plan change. Organizations that never subscribed are on the free plan, which
-workers assumes unannounced.
+"""Tell workers once what every subscribed organization's plan grants of ``concurrent_jobs`` and
+``job_history_days``: workers learnt them from plan changes after subscriptions existed, and would
+otherwise run the jobs nobody started for a plan (schedules, other domains' jobs) under the free
+plan's limit, and keep runs for the free plan's days, until each organization's next plan change.
+Organizations that never subscribed are on the free plan, which workers assumes unannounced.
 
-The jobs are those ``stage_concurrent_jobs`` stages, written through the outbox here since a
-migration has no service.
+The jobs are those ``stage_plan`` stages, written through the outbox here since a migration has
+no service.
 
 Revision ID: billing_0007
 Revises: billing_0006
@@ -20,11 +20,7 @@ from subgraphs.billing.plans import catalogue
 from subgraphs.billing.service import effective_plan
 from subgraphs.kernel.db import utcnow
 from subgraphs.kernel.outbox import Message
-from subgraphs.workers.contract import (
-    CONCURRENT_JOBS,
-    CONCURRENT_JOBS_JOB,
-    concurrent_jobs_job,
-)
+from subgraphs.workers.contract import PLAN_FEATURES, PLAN_JOB, plan_job
 
 revision = "billing_0007"
 down_revision = "billing_0006"
@@ -41,9 +37,9 @@ def upgrade() -> None:
     now, plans = utcnow(), catalogue()
     with Session(bind=op.get_bind()) as session:
         for subscription in session.exec(newest):
-            granted = effective_plan(plans, subscription, now).grants(CONCURRENT_JOBS)
-            args, job_id = concurrent_jobs_job(subscription.org_id, granted, now)
-            message = Message(kind="job", target=CONCURRENT_JOBS_JOB, job_id=job_id, payload=args)
+            granted = effective_plan(plans, subscription, now).grants_of(PLAN_FEATURES)
+            args, job_id = plan_job(subscription.org_id, granted, now)
+            message = Message(kind="job", target=PLAN_JOB, job_id=job_id, payload=args)
             session.add(message)
         session.flush()
 
