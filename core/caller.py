@@ -46,16 +46,21 @@ class Caller:
     def limit(self, feature: str, default: int | None = None) -> int | None:
         """The plan's limit of ``feature``: ``default`` when the plan does not name it, None
         when it is unlimited, 0 when it is off."""
-        value = self.limits.get(feature)
-        if value is None:
-            return default
-        if value is True:
-            return None
-        return int(value)
+        return limit_of(self.limits.get(feature), default)
 
     def entitled(self, feature: str) -> bool:
         """Whether the plan grants ``feature`` at all (on, or a limit above zero)."""
         return self.limit(feature, 0) != 0
+
+
+def limit_of(granted: Limit | None, default: int | None = None) -> int | None:
+    """The limit a plan's grant of a feature sets: ``default`` when the plan does not name the
+    feature, None when it is unlimited, 0 when it is off."""
+    if granted is None:
+        return default
+    if granted is True:
+        return None
+    return int(granted)
 
 
 ANONYMOUS = Caller()

@@ -88,6 +88,22 @@ async def _drop_database(server_settings: PlatformSettings, name: str) -> None:
     await engine.dispose()
 
 
+@pytest.fixture
+async def migrated_database(
+    server_settings: PlatformSettings,
+) -> AsyncIterator[tuple[str, AsyncEngine]]:
+    """A database of this test alone, migrated to head (no logins), and an engine on it as the
+    owner: for a test that takes a domain's migrations back and forth."""
+    assert server_settings.core.database_url
+    name = f"vetrai_test_{secrets.token_hex(4)}"
+    url = await create_database(server_settings.core.database_url, name)
+    engine = create_async_engine(async_url(url), poolclass=NullPool)
+    await asyncio.to_thread(migrate, url, all_migrations(), [])
+    yield url, engine
+    await engine.dispose()
+    await _drop_database(server_settings, name)
+
+
 @pytest.fixture(scope="session")
 async def owner_engine(settings: PlatformSettings) -> AsyncIterator[AsyncEngine]:
     """A connection as the migrating (owner) role, for checks the application role cannot make."""

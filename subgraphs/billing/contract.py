@@ -1,11 +1,14 @@
 """What other parties may know of billing: the codes its mutations return besides the kernel's,
-its job names, the channel on which it announces plan changes and the route Stripe posts
-its events to."""
+its job names, the channel on which it announces plan changes, what the free plan grants and
+the route Stripe posts its events to."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from core.caller import Limit
+from subgraphs.billing.plans import API_REQUESTS_METER as API_REQUESTS_METER  # the one with overage
+from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.errors import Code
 from subgraphs.kernel.usage import RECORD_USAGE_JOB as USAGE_JOB
 
@@ -19,7 +22,11 @@ RECORD_USAGE_JOB = USAGE_JOB
 FLUSH_REQUESTS_JOB = "billing.flush_requests"
 REPORT_USAGE_JOB = "billing.report_usage"  # the ledger to Stripe as meter events
 
-API_REQUESTS_METER = "api_requests"
+
+def free_plan_grants(feature: str) -> Limit | None:
+    """What the free plan grants of ``feature`` (None: it does not name it): the plan of every
+    organization billing announced no other plan for."""
+    return catalogue().free.grants(feature)
 
 
 # The router counts each organization's requests in Redis: one counter per UTC hour, flushed into

@@ -4,6 +4,7 @@ what it grants."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -11,9 +12,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from subgraphs.billing.contract import API_REQUESTS_METER
+from core.caller import Limit
 
 FREE = "free"
+API_REQUESTS_METER = "api_requests"  # the meter the router counts (see billing.contract)
 MONTHS = {"month": 1, "year": 12}  # calendar months in a plan's interval
 PLANS_FILE = Path(__file__).parent / "plans.yaml"
 
@@ -135,6 +137,17 @@ class Plan(_Frozen):
         period's, a yearly plan's year paced in twelve; unused units do not carry over; 0
         when the plan lacks the meter."""
         return next((m.included // self.months for m in self.meters if m.key == meter), 0)
+
+    def grants(self, feature: str) -> Limit | None:
+        """What the plan grants of ``feature`` as callers carry it: its limit, True when on
+        without one, False when off, None when the plan does not name it."""
+        found = next((f for f in self.features if f.key == feature), None)
+        if found is None:
+            return None
+        return found.limit if found.enabled and found.limit is not None else found.enabled
+
+    def grants_of(self, features: Iterable[str]) -> dict[str, Limit | None]:
+        return {feature: self.grants(feature) for feature in features}
 
 
 class Catalogue(_Frozen):

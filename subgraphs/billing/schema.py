@@ -65,7 +65,7 @@ class BillingUserError(UserError):
 class PlanFeature:
     key: str = strawberry.field(
         description="The feature: `api_requests_per_minute`, `api_requests_per_month`,"
-        " `api_keys`, `concurrent_jobs`, `white_label`, `sla_policies`."
+        " `api_keys`, `concurrent_jobs`, `job_history_days`, `white_label`, `sla_policies`."
     )
     enabled: bool = strawberry.field(description="Whether the plan grants it at all.")
     limit: int | None = strawberry.field(description="Null: unlimited (or not a counted feature).")

@@ -40,7 +40,7 @@ from subgraphs.billing.gateway import (
 )
 from subgraphs.billing.ledger import Ledger, hour_of
 from subgraphs.billing.models import BillingAccount, Invoice, Subscription, WebhookEvent
-from subgraphs.billing.plans import FREE, Plan, catalogue
+from subgraphs.billing.plans import FREE, Catalogue, Plan, catalogue
 from subgraphs.billing.reporting import MeterReporter
 from subgraphs.billing.settings import Settings
 from subgraphs.billing.simulation import (
@@ -60,6 +60,8 @@ from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page
 from subgraphs.notifications.contract import NotificationRequest, stage_notification
 from subgraphs.notifications.contract import stage_white_label as tell_notifications
 from subgraphs.themes.contract import stage_white_label as tell_themes
+from subgraphs.workers.contract import PLAN_FEATURES
+from subgraphs.workers.contract import stage_plan as tell_workers
 
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
@@ -73,6 +75,20 @@ MAX_DRAFT_CENTS = 100_000_000  # a draft's monthly price, and an overage unit's,
 MAX_DRAFT_METERS = 20
 MAX_SPEND_CAP_CENTS = 100_000_000  # a million dollars a month
 T = TypeVar("T")
+
+
+def effective_plan(plans: Catalogue, subscription: Subscription | None, now: datetime) -> Plan:
+    """The plan of ``plans`` an organization's newest subscription grants at ``now``."""
+    if subscription is None or subscription.status not in LIVE:
+        return plans.free
+    plan = plans.get(subscription.plan_key) or plans.free
+    if subscription.status == "past_due" and subscription.without_card:
+        return plans.free
+    if subscription.status == "past_due":
+        since = subscription.past_due_since or now
+        if now >= since + timedelta(days=plan.grace_days):
+            return plans.free
+    return plan
 
 
 @dataclass(frozen=True)
@@ -272,16 +288,7 @@ class BillingService:
         """The plan an organization's subscription grants now: its own while live (trial days
         included), still during the grace days after a failed payment, else the free plan; a
         trial that ended unpaid without a card gets no grace days."""
-        if subscription is None or subscription.status not in LIVE:
-            return self.plans.free
-        plan = self.plans.get(subscription.plan_key) or self.plans.free
-        if subscription.status == "past_due" and subscription.without_card:
-            return self.plans.free
-        if subscription.status == "past_due":
-            since = subscription.past_due_since or now
-            if now >= since + timedelta(days=plan.grace_days):
-                return self.plans.free
-        return plan
+        return effective_plan(self.plans, subscription, now)
 
     # reading -----------------------------------------------------------------------------------
 
@@ -679,12 +686,14 @@ class BillingService:
     @staticmethod
     async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
         """Tell routers (once the change is committed) to forget the organization's plan, and
-        themes and notifications by durable jobs whether it grants ``white_label``."""
+        themes and notifications by durable jobs whether it grants ``white_label``, workers how
+        many jobs may run at once and how long their history is kept."""
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
         white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
         await tell_themes(session, org_id, white_label, as_of)
         await tell_notifications(session, org_id, white_label, as_of)
+        await tell_workers(session, org_id, plan.grants_of(PLAN_FEATURES), as_of)
 
     async def _alert_spend(
         self, session: AsyncSession, org_id: UUID, meter: str, added: int

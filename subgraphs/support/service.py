@@ -31,6 +31,7 @@ from subgraphs.support import (
     attachments,
     embedding,
     eventlog,
+    llm,
     policies,
     repository,
     scanning,
@@ -885,6 +886,15 @@ class SupportService:
             nearest = matches.get(ticket_id, [])
             found = await self._by_ids(session, [m for m, _ in nearest])
         return triage.suggest([(found[m], score) for m, score in nearest if m in found])
+
+    async def summarize_for_triage(self, org_id: UUID, ticket_id: UUID) -> str | None:
+        """A short summary of the ticket for its triage's approver, when an LLM endpoint is
+        configured."""
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            found = await session.get(Ticket, ticket_id)
+        if found is None or found.org_id != org_id:
+            raise Rejected.one(ErrorCode.NOT_FOUND, "Unknown ticket.", "ticketId")
+        return await llm.summary(self.settings.support, similar.document(found.title, found.body))
 
     async def apply_triage(
         self, caller: Caller, ticket_id: UUID, suggestion: triage.Suggestion

@@ -1,11 +1,12 @@
 """Support's settings: the largest attachment a ticket accepts, how long a rating link lasts,
-the clamd that scans attachments (none: scanning off)."""
+the clamd that scans attachments (none: scanning off), the OpenAI-compatible endpoint that
+summarizes tickets for their triage (none: no summaries)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from core.settings import CoreSettings, Section
 from subgraphs.kernel.storage import StorageSettings
@@ -17,6 +18,11 @@ class SupportSettings(Section):
     clamd_host: str | None = Field(default=None, min_length=1)
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_timeout_seconds: float = Field(default=30.0, gt=0)
+    # e.g. https://api.openai.com/v1 or a local server's /v1
+    llm_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    llm_api_key: SecretStr | None = None
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=200)
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(Protocol):

@@ -1,6 +1,6 @@
 """The ``ticket_triage`` workflow: a ticket embedded, the priority, tags and team its nearest
-settled tickets suggest, an agent's approval (``interrupt()``), then the suggestion applied
-through support's own service."""
+settled tickets suggest, a summary by an LLM when one is configured (``llm``), an agent's
+approval (``interrupt()``), then the suggestion applied through support's own service."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from subgraphs.workers.contract import Workflow, register_workflow
 class Triage(TypedDict, total=False):
     ticket_id: str
     suggestion: dict[str, Any]
+    summary: str | None
     decision: str
     decided_by: str | None
     applied: bool
@@ -48,8 +49,16 @@ def build(context: dict[str, Any]) -> StateGraph[Triage]:
             }
         }
 
+    async def summarize(state: Triage, config: RunnableConfig) -> Triage:
+        return {
+            "summary": await service().summarize_for_triage(_org(config), UUID(state["ticket_id"]))
+        }
+
     def approve(state: Triage) -> Triage:
-        answer = interrupt({"ticket_id": state["ticket_id"], "suggestion": state["suggestion"]})
+        asked: dict[str, Any] = {"ticket_id": state["ticket_id"], "suggestion": state["suggestion"]}
+        if state.get("summary"):
+            asked["summary"] = state["summary"]
+        answer = interrupt(asked)
         return {"decision": answer["decision"], "decided_by": answer.get("by"), "applied": False}
 
     async def apply(state: Triage, config: RunnableConfig) -> Triage:
@@ -71,10 +80,12 @@ def build(context: dict[str, Any]) -> StateGraph[Triage]:
 
     graph = StateGraph(Triage)
     graph.add_node("suggest", suggest)
+    graph.add_node("llm", summarize)
     graph.add_node("approve", approve)
     graph.add_node("apply", apply)
     graph.add_edge(START, "suggest")
-    graph.add_edge("suggest", "approve")
+    graph.add_edge("suggest", "llm")
+    graph.add_edge("llm", "approve")
     graph.add_edge("approve", "apply")
     graph.add_edge("apply", END)
     return graph
@@ -83,9 +94,9 @@ def build(context: dict[str, Any]) -> StateGraph[Triage]:
 TICKET_TRIAGE = register_workflow(
     Workflow(
         name="ticket_triage",
-        version=1,
-        description="Priority, tags and team from the most similar settled tickets, applied"
-        " once an agent approves.",
+        version=2,
+        description="Priority, tags and team from the most similar settled tickets (and a"
+        " summary when an LLM is configured), applied once an agent approves.",
         input_schema={
             "type": "object",
             "properties": {"ticket_id": {"type": "string", "format": "uuid"}},

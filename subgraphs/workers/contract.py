@@ -1,7 +1,7 @@
 """What other parties may know of workers: how a domain starts a job (an ARQ job through the
 outbox, once per idempotency key), how tenancy tells it who the members of an organization are
-and their roles, how a workflow declares who approves its interrupts, the channel of a job's
-live status, and the codes."""
+and their roles and billing how many of its jobs run at once, how a workflow declares who
+approves its interrupts, the channel of a job's live status, and the codes."""
 
 from __future__ import annotations
 
@@ -9,21 +9,30 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.caller import Limit
 from subgraphs.kernel.errors import Code
 from subgraphs.kernel.outbox import stage_job
 
 START_JOB = "workers_start"
 MEMBERS_JOB = "workers.organization_members"
+PLAN_JOB = "workers.organization_plan"
 WORKFLOW_KIND = "workflow"
 # The plan entitlement that bounds how many jobs of an organization run at once, and how many
-# when nobody says what the plan grants (a job another domain or a schedule starts).
+# when a plan does not name it.
 CONCURRENT_JOBS = "concurrent_jobs"
 DEFAULT_CONCURRENT_JOBS = 2
+# How many days a finished workflow run keeps its last checkpoint (a plan without it: forever).
+JOB_HISTORY_DAYS = "job_history_days"
+# What billing tells workers of an organization's plan.
+PLAN_FEATURES = (CONCURRENT_JOBS, JOB_HISTORY_DAYS)
+# A job's limit is its organization's plan's as billing last announced it when the job starts
+# (the free plan's until billing announced one).
+ORGANIZATION_LIMIT: Final = "organization"
 
 
 class WorkersErrorCode(Code):
@@ -55,14 +64,14 @@ class Multitask(enum.StrEnum):
     REJECT = "reject"  # refuse the new one
     ENQUEUE = "enqueue"  # wait behind them
     INTERRUPT = "interrupt"  # cancel them, keep their records
-    ROLLBACK = "rollback"  # cancel them and delete their records
+    ROLLBACK = "rollback"  # cancel them and delete their records and checkpoints
 
 
 @dataclass(frozen=True)
 class JobRequest:
     """A job of a registered kind for an organization; handled once per idempotency key.
-    ``concurrency_limit``: it starts while fewer of its organization's jobs run (the plan's
-    ``concurrent_jobs`` of the caller who started it; None: no limit)."""
+    ``concurrency_limit``: it starts while fewer of its organization's jobs run (None: no limit);
+    by default its organization's plan's ``concurrent_jobs`` when it starts."""
 
     kind: str
     org_id: UUID
@@ -71,7 +80,7 @@ class JobRequest:
     created_by: UUID | None = None
     concurrency_key: str | None = None
     multitask: Multitask = Multitask.ENQUEUE
-    concurrency_limit: int | None = DEFAULT_CONCURRENT_JOBS
+    concurrency_limit: int | Literal["organization"] | None = ORGANIZATION_LIMIT
 
     def as_job(self) -> dict[str, Any]:
         """Plain values only, so any worker version can read the job."""
@@ -91,6 +100,7 @@ class JobRequest:
             created_by=UUID(values["created_by"]) if values["created_by"] else None,
             concurrency_key=values["concurrency_key"],
             multitask=Multitask(values["multitask"]),
+            # Sent before jobs had limits: the default then.
             concurrency_limit=values.get("concurrency_limit", DEFAULT_CONCURRENT_JOBS),
         )
 
@@ -109,6 +119,24 @@ async def stage_members(
     members = {str(user): role for user, role in roles.items()}
     job_id = f"{MEMBERS_JOB}:{org_id}:{as_of.isoformat()}"
     await stage_job(session, MEMBERS_JOB, str(org_id), members, as_of.isoformat(), job_id=job_id)
+
+
+async def stage_plan(
+    session: AsyncSession, org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
+) -> None:
+    """Tell workers what an organization's plan grants of each of ``PLAN_FEATURES`` (a number,
+    True: unlimited, None: the plan does not name it) as of a plan change; an older word never
+    wins."""
+    args, job_id = plan_job(org_id, granted, as_of)
+    await stage_job(session, PLAN_JOB, *args, job_id=job_id)
+
+
+def plan_job(
+    org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
+) -> tuple[list[Any], str]:
+    """The arguments and the id of the job ``stage_plan`` stages."""
+    stamp = as_of.isoformat()
+    return [str(org_id), dict(granted), stamp], f"{PLAN_JOB}:{org_id}:{stamp}"
 
 
 class OnExpiry(enum.StrEnum):
@@ -144,7 +172,9 @@ class Workflow:
     """A LangGraph graph a domain registers by name and version. ``graph(context)`` builds the
     (uncompiled) ``StateGraph``; its nodes may use the worker's job context (the domain's own
     services), only when they run. Nodes report progress with a custom stream event
-    ``{"progress": 0..1, "message": ...}``."""
+    ``{"progress": 0..1, "message": ...}``; with ``heartbeat_seconds``, a run that reports
+    nothing and finishes no step for that long is stopped and retried from its last
+    checkpoint."""
 
     name: str
     version: int
@@ -152,6 +182,7 @@ class Workflow:
     input_schema: dict[str, Any]
     graph: Callable[[dict[str, Any]], Any]
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    heartbeat_seconds: float | None = None
 
 
 WORKFLOWS: dict[str, Workflow] = {}

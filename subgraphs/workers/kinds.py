@@ -61,8 +61,14 @@ class Kind:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     start_to_close_seconds: float = 300.0
     heartbeat_seconds: float | None = None
+    # A job's own heartbeat timeout, read from its payload (a workflow's, as it declares it).
+    heartbeat_for: Callable[[dict[str, Any]], float | None] | None = None
     # From the job's creation to its end, every attempt and wait included.
     schedule_to_close_seconds: float | None = None
+
+    def heartbeat(self, payload: dict[str, Any]) -> float | None:
+        """The heartbeat timeout of a job of this kind with ``payload`` (None: none)."""
+        return self.heartbeat_for(payload) if self.heartbeat_for else self.heartbeat_seconds
 
     def deadline(self, created_at: datetime) -> datetime | None:
         """When a job created at ``created_at`` times out, whatever attempt it is in."""

@@ -1,5 +1,6 @@
 """Tables of the workers schema: jobs, with their progress, result, error and last log lines;
-the approvals of waiting runs with their links; schedules; and the members of organizations."""
+the approvals of waiting runs with their links; schedules; the members of organizations and how
+many of their jobs may run at once."""
 
 from __future__ import annotations
 
@@ -64,8 +65,11 @@ class Job(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    # When a finished run's checkpoints were pruned to its latest.
+    # When a finished run's checkpoints were pruned to its latest; when it loses that one too
+    # (its plan's history window), and when it did.
     pruned_at: datetime | None = None
+    forget_at: datetime | None = None
+    forgotten_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -137,6 +141,20 @@ class OrganizationMembers(SQLModel, table=True):
 
     org_id: UUID = Field(primary_key=True)
     roles: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    as_of: datetime
+
+
+class OrganizationLimit(SQLModel, table=True):
+    """How many of an organization's jobs may run at once (None: any number) and how many days
+    its finished runs keep their last checkpoint (None: forever), as billing last announced its
+    plan."""
+
+    __tablename__ = "organization_limits"
+    __table_args__ = {"schema": "workers"}
+
+    org_id: UUID = Field(primary_key=True)
+    concurrent_jobs: int | None = None
+    history_days: int | None = None
     as_of: datetime
 
 

@@ -5,13 +5,13 @@ write."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
-from sqlalchemy import delete, tuple_
+from sqlalchemy import delete, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,6 +22,7 @@ from subgraphs.workers.models import (
     Approval,
     ApprovalStatus,
     Job,
+    OrganizationLimit,
     OrganizationMembers,
     Status,
 )
@@ -154,6 +155,49 @@ async def record_members(
     row = {"org_id": org_id, "roles": roles, "as_of": as_of}
     table = OrganizationMembers.__table__  # type: ignore[attr-defined]
     await upsert_if_newer(session, table, row, key="org_id")
+
+
+async def organization_plan(session: AsyncSession, org_id: UUID) -> OrganizationLimit | None:
+    """What billing last announced of the organization's plan."""
+    return await session.get(OrganizationLimit, org_id)
+
+
+async def record_plan(session: AsyncSession, plan: OrganizationLimit) -> bool:
+    """Store the plan unless a newer one is already stored; whether it was."""
+    row: dict[str, object] = plan.model_dump()
+    table = OrganizationLimit.__table__  # type: ignore[attr-defined]
+    await upsert_if_newer(session, table, row, key="org_id")
+    stored = select(OrganizationLimit.as_of).where(OrganizationLimit.org_id == plan.org_id)
+    return bool((await session.exec(stored)).one() == plan.as_of)
+
+
+async def reschedule_forgetting(session: AsyncSession, org_id: UUID, days: int | None) -> None:
+    """The organization's pruned runs lose their last checkpoint ``days`` after they finished
+    (None: never)."""
+    forget_at = None if days is None else col(Job.finished_at) + timedelta(days=days)
+    await session.exec(
+        update(Job)
+        .where(
+            col(Job.org_id) == org_id,
+            col(Job.pruned_at).is_not(None),
+            col(Job.forgotten_at).is_(None),
+        )
+        .values(forget_at=forget_at)
+    )
+
+
+async def runs_to_forget(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """Organization and id of runs whose history window is over, in every organization."""
+    await set_local(session, "app.sweep", "jobs")
+    rows = await session.exec(
+        select(Job.org_id, Job.id)
+        .where(col(Job.forget_at) <= now, col(Job.forgotten_at).is_(None))
+        .order_by(col(Job.forget_at))
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def checkpoints(

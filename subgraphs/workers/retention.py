@@ -1,9 +1,11 @@
 """Checkpoint retention: a finished run keeps only its latest checkpoint (per namespace) and
 the blobs and writes that checkpoint needs; LangGraph's Postgres saver has no pruning of its
-own. Run on the run's own connection, so row security keeps it to its organization."""
+own. A rolled-back run keeps none. Run on the run's own connection, so row security keeps it to
+its organization."""
 
 from __future__ import annotations
 
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
@@ -29,3 +31,10 @@ async def keep_latest(connection: AsyncConnection[DictRow], thread: str) -> int:
         for statement in PRUNE:
             removed += (await connection.execute(statement, {"t": thread})).rowcount
     return removed
+
+
+async def forget(connection: AsyncConnection[DictRow], threads: list[str]) -> None:
+    """Delete every checkpoint, blob and write of ``threads``."""
+    saver = AsyncPostgresSaver(connection)
+    for thread in threads:
+        await saver.adelete_thread(thread)

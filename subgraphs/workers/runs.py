@@ -143,6 +143,18 @@ FINAL = frozenset(
         approvals.APPROVER_NOT_MEMBER,
     }
 )
+
+
+def _heartbeat(payload: dict[str, Any]) -> float | None:
+    workflow = WORKFLOWS.get(payload["workflow"])
+    return workflow.heartbeat_seconds if workflow else None
+
+
 WORKFLOW = register(
-    Kind(WORKFLOW_KIND, _run, retry=RetryPolicy(maximum_attempts=3, non_retryable_codes=FINAL))
+    Kind(
+        WORKFLOW_KIND,
+        _run,
+        retry=RetryPolicy(maximum_attempts=3, non_retryable_codes=FINAL),
+        heartbeat_for=_heartbeat,
+    )
 )

@@ -1,7 +1,9 @@
 """Schedules: an organization's workflow run at the slots of a five-field cron expression in
 its timezone. The worker's sweep starts each due slot once (the run's idempotency key is the
 schedule and the slot, so two workers sweeping together start it once); a slot missed while
-no worker ran is started once, late, and the schedule goes on from now."""
+no worker ran is started once, late, and the schedule goes on from now. A slot's run gets its
+organization's plan limit of concurrent jobs as it is when the slot starts (a schedule outlives
+plan changes and its creator's membership)."""
 
 from __future__ import annotations
 

@@ -119,7 +119,8 @@ class Job:
     )
     result: JSON | None = strawberry.field(description="What it produced; null until it succeeds.")
     error: JobError | None = strawberry.field(
-        description="Why it failed; null unless it failed or timed out."
+        description="Why it failed or timed out, or why its last attempt did while it waits"
+        " for a retry; null otherwise (and once it succeeded)."
     )
     concurrency_key: str | None = strawberry.field(
         description="Jobs of one key run one at a time; null: none."
@@ -439,7 +440,7 @@ MultitaskType = described_enum(
         contract.Multitask.REJECT: "Refuse the new run (`CONCURRENCY_LIMIT_REACHED`).",
         contract.Multitask.ENQUEUE: "Run it after them.",
         contract.Multitask.INTERRUPT: "Cancel them (they stay listed), then run it.",
-        contract.Multitask.ROLLBACK: "Cancel and delete them, then run it.",
+        contract.Multitask.ROLLBACK: "Cancel and delete them with their checkpoints, then run it.",
     },
 )
 

@@ -4,9 +4,9 @@ is stored in the job's organization and published on the job's channel."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import orjson
@@ -15,7 +15,8 @@ from arq.utils import timestamp_ms
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.caller import ANONYMOUS, Caller
+from core.caller import ANONYMOUS, Caller, Limit, limit_of
+from subgraphs.billing.contract import free_plan_grants
 from subgraphs.kernel import validation
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, existing, require, signed_in
@@ -25,6 +26,9 @@ from subgraphs.workers import approvals, live, repository
 from subgraphs.workers.contract import (
     CONCURRENT_JOBS,
     DEFAULT_CONCURRENT_JOBS,
+    JOB_HISTORY_DAYS,
+    ORGANIZATION_LIMIT,
+    PLAN_FEATURES,
     WORKFLOWS,
     JobRequest,
     Multitask,
@@ -39,9 +43,10 @@ from subgraphs.workers.models import (
     ApprovalLink,
     ApprovalStatus,
     Job,
+    OrganizationLimit,
     Status,
 )
-from subgraphs.workers.retention import keep_latest
+from subgraphs.workers.retention import forget, keep_latest
 from subgraphs.workers.runs import (
     WORKFLOW,
     check_input,
@@ -70,11 +75,30 @@ def _position(cursor: str) -> tuple[datetime, UUID]:
         raise Rejected.one(ErrorCode.INVALID_INPUT, "Not a valid cursor.", "after") from None
 
 
-def plan_limit(caller: Caller) -> int | None:
-    """How many of the organization's jobs may run at once, as the caller's plan grants (at
-    least one, or no job would ever start; None: any number)."""
-    limit = caller.limit(CONCURRENT_JOBS, DEFAULT_CONCURRENT_JOBS)
+def plan_limit(granted: Limit | None) -> int | None:
+    """How many of an organization's jobs may run at once under a plan granting ``granted`` of
+    ``concurrent_jobs`` (at least one, or no job would ever start; None: any number)."""
+    limit = limit_of(granted, DEFAULT_CONCURRENT_JOBS)
     return None if limit is None else max(limit, 1)
+
+
+def callers_limit(caller: Caller) -> int | Literal["organization"] | None:
+    """The limit of a job the caller starts: what the plan signed into the caller's context
+    grants, else (a context without one) the organization's as billing announced it."""
+    granted = caller.limits.get(CONCURRENT_JOBS)
+    return ORGANIZATION_LIMIT if granted is None else plan_limit(granted)
+
+
+def _plan_of(
+    org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
+) -> OrganizationLimit:
+    """What workers keeps of a plan granting ``granted``."""
+    return OrganizationLimit(
+        org_id=org_id,
+        concurrent_jobs=plan_limit(granted.get(CONCURRENT_JOBS)),
+        history_days=limit_of(granted.get(JOB_HISTORY_DAYS)),
+        as_of=as_of,
+    )
 
 
 def _in(org_id: UUID) -> Caller:
@@ -145,6 +169,9 @@ class JobService:
             if found is not None:
                 return found
             stopped = await self._make_room(session, request, ckey)
+            limit = request.concurrency_limit
+            if limit == ORGANIZATION_LIMIT:
+                limit = await self._organization_limit(session, request.org_id)
             job = Job(
                 org_id=request.org_id,
                 kind=request.kind,
@@ -153,15 +180,31 @@ class JobService:
                 concurrency_key=ckey,
                 max_attempts=KINDS[request.kind].retry.maximum_attempts,
                 payload=request.payload,
-                concurrency_limit=request.concurrency_limit,
+                concurrency_limit=limit,
             )
             if not await repository.insert_job(session, job):  # a concurrent start, same key, won
                 return existing(await repository.job_by_key(session, request.org_id, key), "job")
         for previous, was in stopped:
             await self._stopped(previous, was)
+        if request.multitask is Multitask.ROLLBACK:  # a running one's, once it stopped
+            idle = [p.id for p, was in stopped if was is not Status.RUNNING]
+            await self.forget_runs(request.org_id, idle)
         await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         await live.publish(self.redis, job)
         return job
+
+    @staticmethod
+    async def _plan(session: AsyncSession, org_id: UUID) -> OrganizationLimit:
+        """The organization's plan now, as billing last announced it (the free plan until it
+        announced one)."""
+        found = await repository.organization_plan(session, org_id)
+        if found is None:
+            granted = {f: free_plan_grants(f) for f in PLAN_FEATURES}
+            return _plan_of(org_id, granted, utcnow())
+        return found
+
+    async def _organization_limit(self, session: AsyncSession, org_id: UUID) -> int | None:
+        return (await self._plan(session, org_id)).concurrent_jobs
 
     async def _make_room(
         self, session: AsyncSession, request: JobRequest, key: str | None
@@ -211,7 +254,7 @@ class JobService:
             created_by=caller.user_id,
             concurrency_key=concurrency_key,
             multitask=multitask,
-            concurrency_limit=plan_limit(caller),
+            concurrency_limit=callers_limit(caller),
         )
         return await self.start(request)
 
@@ -245,7 +288,7 @@ class JobService:
             idempotency_key=validation.text(idempotency_key, "idempotencyKey", max_length=200),
             payload={**source.payload, "fork": fork, "resume": None},
             created_by=caller.user_id,
-            concurrency_limit=plan_limit(caller),
+            concurrency_limit=callers_limit(caller),
         )
         job = await self.start(request)
         note = f"forked from {job_id} at {checkpoint_id} by {caller.user_id}"
@@ -389,16 +432,59 @@ class JobService:
                 await keep_latest(connection, thread_id(org_id, job_id))
             async with self.db.transaction(_in(org_id)) as session:
                 job = await repository.locked_job(session, org_id, job_id)
-                if job is not None:
+                if job is not None and job.finished_at is not None:
+                    history = (await self._plan(session, org_id)).history_days
                     job.pruned_at = now
+                    job.forget_at = (
+                        None if history is None else job.finished_at + timedelta(days=history)
+                    )
                     session.add(job)
         return len(due)
+
+    async def forget_expired(self, now: datetime, limit: int = 100) -> int:
+        """Delete the last checkpoint of runs whose plan's history window is over, in every
+        organization; how many runs lost it."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            due = await repository.runs_to_forget(session, now, limit)
+        for org_id, job_id in due:
+            await self.forget_runs(org_id, [job_id])
+            async with self.db.transaction(_in(org_id)) as session:
+                job = await repository.locked_job(session, org_id, job_id)
+                if job is not None:
+                    job.forgotten_at = now
+                    session.add(job)
+        return len(due)
+
+    async def forget_runs(self, org_id: UUID, job_ids: list[UUID]) -> None:
+        """Delete the checkpoints of the organization's runs ``job_ids`` (rolled back)."""
+        if not job_ids:
+            return
+        url = self.settings.core.login_url("workers")
+        async with await connect(url, org_id) as connection:
+            await forget(connection, [thread_id(org_id, j) for j in job_ids])
+
+    async def forget_if_deleted(self, org_id: UUID, job_id: UUID) -> None:
+        """A run stopped by a rollback (its job deleted) loses its checkpoints, those of its
+        last step too."""
+        if await self.job(_in(org_id), job_id) is None:
+            await self.forget_runs(org_id, [job_id])
 
     async def set_members(self, org_id: UUID, roles: dict[str, str], as_of: datetime) -> None:
         """Tenancy's list of the organization's members and their roles, unless a newer one
         is stored already."""
         async with self.db.transaction(_in(org_id)) as session:
             await repository.record_members(session, org_id, roles, as_of)
+
+    async def set_plan(
+        self, org_id: UUID, granted: Mapping[str, Limit | None], as_of: datetime
+    ) -> None:
+        """Billing's word on the organization's plan (what it grants of ``PLAN_FEATURES``),
+        unless a newer word is stored already: the jobs started after it run under its limit,
+        and its finished runs keep their last checkpoint for its days."""
+        plan = _plan_of(org_id, granted, as_of)
+        async with self.db.transaction(_in(org_id)) as session:
+            if await repository.record_plan(session, plan):
+                await repository.reschedule_forgetting(session, org_id, plan.history_days)
 
     async def pending_approvals(self, caller: Caller, user_id: UUID) -> list[Approval]:
         """The open approvals of the caller's organization that the caller may decide."""
@@ -601,6 +687,8 @@ class JobService:
                 job.result = result
             if code is not None:
                 job.error_code, job.error_message = code, error
+            elif status is Status.SUCCEEDED:  # an earlier attempt's error is no longer why
+                job.error_code, job.error_message = None, None
             job.interrupt = interrupt
             job.updated_at = utcnow()
             if final:

@@ -1,7 +1,7 @@
-"""ARQ jobs of workers: other domains' job requests, tenancy's lists of members, the dispatcher
-that hands each organization's jobs to ARQ in turn, the run of one attempt under its timeouts,
-and the sweeps that start due schedules, expire undecided approvals and prune finished runs'
-checkpoints."""
+"""ARQ jobs of workers: other domains' job requests, tenancy's lists of members, billing's word
+on organizations' plans, the dispatcher that hands each organization's jobs to ARQ in turn, the
+run of one attempt under its timeouts, and the sweeps that start due schedules, expire undecided
+approvals and prune finished runs' checkpoints (all of them past the plan's history window)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from arq.worker import Function, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
+from core.caller import Limit
 from subgraphs.kernel.db import Database, utcnow
 from subgraphs.kernel.domain import Jobs
-from subgraphs.workers.contract import MEMBERS_JOB, START_JOB, JobRequest
+from subgraphs.workers.contract import MEMBERS_JOB, PLAN_JOB, START_JOB, JobRequest
 from subgraphs.workers.kinds import KINDS, JobFailed, Kind, Run
 from subgraphs.workers.models import Job
 from subgraphs.workers.service import JobService
@@ -56,11 +57,18 @@ async def organization_members(ctx: Ctx, org_id: str, roles: dict[str, str], as_
     await service.set_members(UUID(org_id), roles, datetime.fromisoformat(as_of))
 
 
+async def organization_plan(
+    ctx: Ctx, org_id: str, granted: dict[str, Limit | None], as_of: str
+) -> None:
+    service: JobService = ctx["jobs"]
+    await service.set_plan(UUID(org_id), granted, datetime.fromisoformat(as_of))
+
+
 async def supervised(kind: Kind, run: Run, beats: list[float], longest: float) -> Any:
     """``kind.run(run)`` under its start-to-close timeout (at most ``longest``), cancelled when
     the last of ``beats`` is older than its heartbeat timeout."""
     task: asyncio.Future[Any] = asyncio.ensure_future(kind.run(run))
-    heartbeat = kind.heartbeat_seconds
+    heartbeat = kind.heartbeat(run.payload)
     try:
         async with asyncio.timeout(min(kind.start_to_close_seconds, longest)):
             while True:
@@ -84,6 +92,9 @@ async def run_job(ctx: Ctx, org: str, job: str, key: str | None) -> None:
         started = await service.begin(org_id, job_id, again=ctx["job_try"] > 1)
         if started is not None:
             await attempt(ctx, service, started)
+    except asyncio.CancelledError:  # aborted: by a cancellation, maybe of a rollback
+        await asyncio.shield(service.forget_if_deleted(org_id, job_id))
+        raise
     finally:
         await asyncio.shield(service.queue.release(org_id, job_id, key))
 
@@ -163,8 +174,11 @@ async def expire_approvals(ctx: Ctx) -> int:
 
 
 async def prune_checkpoints(ctx: Ctx) -> int:
+    """Finished runs pruned to their last checkpoint, then those past their history window
+    without it."""
     service: JobService = ctx["jobs"]
-    return await service.prune_finished(utcnow())
+    now = utcnow()
+    return await service.prune_finished(now) + await service.forget_expired(now)
 
 
 def cron_jobs(_: Settings) -> list[CronJob]:
@@ -183,6 +197,12 @@ def functions(settings: Settings) -> list[Function]:
         func(
             organization_members,
             name=MEMBERS_JOB,
+            timeout=settings.core.job_timeout_seconds,
+            keep_result=0,
+        ),
+        func(
+            organization_plan,
+            name=PLAN_JOB,
             timeout=settings.core.job_timeout_seconds,
             keep_result=0,
         ),

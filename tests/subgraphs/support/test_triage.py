@@ -1,24 +1,33 @@
 """The ticket_triage workflow, run by the real worker: the priority, tags and team of the
 nearest settled tickets suggested, held for an approval, applied once approved and not when
-rejected."""
+rejected; with an OpenAI-compatible endpoint configured (a local HTTP stub here), its ``llm``
+step's summary is in what the approver is asked."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from subgraphs.kernel.db import Database
+from subgraphs.kernel.errors import Rejected
+from subgraphs.support.service import SupportService
 from subgraphs.workers.models import Status
 from subgraphs.workers.service import JobService
-from tests.conftest import SignedClient, subgraph_client
+from tests.conftest import SignedClient, served, subgraph_client
 from tests.subgraphs.support.helpers import Org, agent, embedded, set_status, team, ticket
 from tests.subgraphs.workers.builders import member_of, until
+from vetrai.platform import domain
 from vetrai.settings import PlatformSettings
 
 START = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
@@ -121,6 +130,7 @@ async def test_an_approved_triage_applies_what_the_nearest_settled_tickets_sugge
         billing,
     )
     assert len(suggestion["precedents"]) == 5
+    assert "summary" not in asked  # no LLM endpoint is configured for the session's worker
     assert after == {"priority": "HIGH", "tags": ["billing"], "teamId": billing}
 
 
@@ -134,3 +144,47 @@ async def test_a_rejected_triage_changes_nothing(
     asked, after, _ = await _triaged(support, workers_subgraph, jobs, owner_engine, "REJECT")
     assert asked["suggestion"]["priority"] == "high"
     assert after == {"priority": "NORMAL", "tags": [], "teamId": None}
+
+
+def _completions(asked: list[dict[str, Any]], answer: str) -> Starlette:
+    """An OpenAI-compatible chat completions endpoint that answers ``answer`` and keeps what
+    it was asked."""
+
+    async def complete(request: Request) -> JSONResponse:
+        asked.append({"auth": request.headers.get("authorization"), **await request.json()})
+        message = {"role": "assistant", "content": f"  {answer}\n"}
+        return JSONResponse({"choices": [{"index": 0, "message": message}]})
+
+    return Starlette(routes=[Route("/v1/chat/completions", complete, methods=["POST"])])
+
+
+async def test_the_llm_step_summarizes_the_ticket_for_its_approver(
+    support: SignedClient, settings: PlatformSettings
+) -> None:
+    org = Org()
+    new = await ticket(
+        support, org.caller(), title="Double charge on my card", body="<p>Twice in <b>May</b></p>"
+    )
+    asked: list[dict[str, Any]] = []
+    async with served(_completions(asked, "Charged twice; refund needed.")) as port:
+        configured = settings.replace(
+            llm_base_url=f"http://127.0.0.1:{port}/v1",
+            llm_api_key=SecretStr("k-1"),
+            llm_model="small",
+        )
+        app = domain("support").create_app(configured)
+        service: SupportService = app.state.services
+        try:
+            summary = await service.summarize_for_triage(org.id, UUID(new["id"]))
+            with pytest.raises(Rejected):  # another organization's ticket
+                await service.summarize_for_triage(uuid4(), UUID(new["id"]))
+        finally:
+            await app.state.runtime.db.close()
+            await app.state.runtime.redis.aclose()
+    assert summary == "Charged twice; refund needed."
+    [request] = asked
+    assert (request["auth"], request["model"]) == ("Bearer k-1", "small")
+    assert request["messages"][1] == {
+        "role": "user",
+        "content": "Double charge on my card\nTwice in May",
+    }

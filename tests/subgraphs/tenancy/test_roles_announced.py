@@ -5,8 +5,6 @@ the jobs it stages are those each contract's ``stage_members`` stages."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,37 +12,17 @@ from uuid import UUID, uuid4
 import pytest
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from subgraphs.kernel.db import async_url
-from subgraphs.kernel.migrations import _config, migrate
+from subgraphs.kernel.migrations import _config
 from subgraphs.notifications import contract as notifications
 from subgraphs.tenancy.app import DOMAIN
 from subgraphs.workers import contract as workers
-from vetrai.devstack import create_database
-from vetrai.platform import all_migrations
-from vetrai.settings import PlatformSettings
 
 ORGANIZATION = """insert into tenancy.organizations (id, name, slug, settings, plan, created_at,
   updated_at) values (:id, 'Old', :slug, '{}', 'free', now(), now())"""
 MEMBER = """insert into tenancy.memberships (id, org_id, user_id, role, created_at)
   values (gen_random_uuid(), :org, :user, :role, now())"""
-
-
-@pytest.fixture
-async def database(server_settings: PlatformSettings) -> AsyncIterator[tuple[str, AsyncEngine]]:
-    server = server_settings.core.database_url
-    assert server
-    name = f"vetrai_test_{secrets.token_hex(4)}"
-    url = await create_database(server, name)
-    engine = create_async_engine(async_url(url), poolclass=NullPool)
-    yield url, engine
-    await engine.dispose()
-    admin = create_async_engine(async_url(server), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'drop database "{name}" with (force)'))
-    await admin.dispose()
 
 
 class Staged:
@@ -58,11 +36,10 @@ class Staged:
 
 
 async def test_every_organization_is_announced_with_its_roles_as_the_contracts_do(
-    database: tuple[str, AsyncEngine], monkeypatch: pytest.MonkeyPatch
+    migrated_database: tuple[str, AsyncEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, engine = database
+    url, engine = migrated_database
     tenancy = _config(url, DOMAIN.migrations)
-    await asyncio.to_thread(migrate, url, all_migrations(), [])
     await asyncio.to_thread(command.downgrade, tenancy, "tenancy_0001")
     org, owner, admin = uuid4(), uuid4(), uuid4()
     async with engine.begin() as connection:

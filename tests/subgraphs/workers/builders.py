@@ -10,12 +10,15 @@ from uuid import UUID, uuid4
 
 from core.caller import Caller
 from core.scopes import scopes_of
+from subgraphs.billing.contract import free_plan_grants
 from subgraphs.kernel.db import utcnow
-from subgraphs.workers.contract import JobRequest, Multitask
+from subgraphs.workers.contract import CONCURRENT_JOBS, JobRequest, Multitask
 from subgraphs.workers.kinds import JobFailed, Kind, RetryPolicy, Run, register
 from subgraphs.workers.models import Job, Status
 from subgraphs.workers.service import JobService
 
+# The limit of a job nobody started for a plan, in an organization billing announced none for.
+FREE_LIMIT = free_plan_grants(CONCURRENT_JOBS)
 # What the blocking kind saw: the attempts that started and those that were cancelled.
 STARTED: dict[UUID, int] = {}
 CANCELLED: set[UUID] = set()

@@ -16,7 +16,7 @@ from subgraphs.workers.contract import Multitask, WorkersErrorCode
 from subgraphs.workers.models import Status
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient
-from tests.subgraphs.workers.builders import member_of, request, waiting
+from tests.subgraphs.workers.builders import FREE_LIMIT, member_of, request, waiting
 
 JOB = """query($id: ID!) { job(id: $id) { id kind status attempt attempts maxAttempts progress
   result error { code message } logs(last: 20) { at level message } concurrencyKey } }"""
@@ -127,7 +127,7 @@ async def test_row_security_hides_and_refuses_another_organizations_jobs(
 async def test_cancelling_a_queued_job_takes_it_out_of_its_queue(idle: JobService) -> None:
     org = uuid4()
     job = await idle.start(request(org))
-    assert await waiting(idle, org) == [f"{job.id}|2|"]
+    assert await waiting(idle, org) == [f"{job.id}|{FREE_LIMIT}|"]
     cancelled = await idle.cancel(member_of(org), job.id)
     assert cancelled.status == Status.CANCELLED.value
     assert cancelled.finished_at is not None
@@ -185,4 +185,4 @@ async def test_enqueue_keeps_interrupt_cancels_and_rollback_deletes_the_keys_job
     fourth = await idle.start(request(org, concurrency_key="k", multitask=Multitask.ROLLBACK))
     assert await idle.job(reader, third.id) is None
     assert (await idle.job(reader, first.id)) is not None
-    assert await waiting(idle, org) == [f"{fourth.id}|2|k"]
+    assert await waiting(idle, org) == [f"{fourth.id}|{FREE_LIMIT}|k"]

@@ -1,19 +1,22 @@
-"""How many jobs of an organization run at once is its plan's ``concurrent_jobs`` (as the
-router signs it into the caller's limits from billing's entitlements), taken when a job is
-started: a pro organization runs more at once than a free one, and a plan change holds for the
-jobs started after it. Jobs here wait on a queue no worker takes; rounds are run by hand."""
+"""How many jobs of an organization run at once is its plan's ``concurrent_jobs``, taken when a
+job is started: as the router signs it into the caller's limits from billing's entitlements, or,
+for a job nobody started for a plan (another domain's, a schedule's), as billing last announced
+it to workers. A pro organization runs more at once than a free one, and a plan change holds for
+the jobs started after it. Jobs here wait on a queue no worker takes; rounds are run by hand."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 from core.caller import Caller, Limit
 from subgraphs.billing.plans import catalogue
-from subgraphs.workers.contract import DEFAULT_CONCURRENT_JOBS, Multitask
+from subgraphs.kernel.db import utcnow
+from subgraphs.workers.contract import CONCURRENT_JOBS, DEFAULT_CONCURRENT_JOBS, Multitask
 from subgraphs.workers.service import JobService
-from tests.subgraphs.workers.builders import member_of
+from tests.subgraphs.workers.builders import member_of, request
 from tests.subgraphs.workers.reviews import REVIEW
 
 
@@ -89,10 +92,47 @@ async def test_a_plan_change_holds_for_the_jobs_started_after_it(idle: JobServic
     assert stored.concurrency_limit == _granted("pro")
 
 
-async def test_a_job_nobody_started_for_a_plan_runs_under_the_default(idle: JobService) -> None:
+async def test_a_job_whose_caller_carries_no_plan_runs_under_its_organizations(
+    idle: JobService,
+) -> None:
     org = uuid4()
     caller = Caller(
         user_id=uuid4(), org_id=org, roles=frozenset({"owner"}), scopes=member_of(org).scopes
     )
     jobs = await _started(idle, caller, 3)
-    assert await _running(idle) == {org: jobs[:DEFAULT_CONCURRENT_JOBS]}
+    # Billing announced no plan for it: the free plan's.
+    assert await _running(idle) == {org: jobs[: _granted("free")]}
+
+
+async def _limit_of(service: JobService, org: UUID) -> int | None:
+    """The limit a job another domain starts for ``org`` is stored with."""
+    job = await service.start(request(org, "test.noop"))
+    return job.concurrency_limit
+
+
+async def test_a_job_another_domain_starts_runs_under_the_plan_billing_announced_last(
+    idle: JobService,
+) -> None:
+    org = uuid4()
+    assert await _limit_of(idle, org) == _granted("free")
+    now = utcnow()
+    await idle.set_plan(org, {CONCURRENT_JOBS: _granted("pro")}, now)
+    assert await _limit_of(idle, org) == _granted("pro")
+    # A replayed, older word changes nothing; a newer one holds for the jobs after it.
+    await idle.set_plan(org, {CONCURRENT_JOBS: _granted("free")}, now - timedelta(seconds=1))
+    assert await _limit_of(idle, org) == _granted("pro")
+    await idle.set_plan(org, {CONCURRENT_JOBS: True}, now + timedelta(seconds=1))
+    assert await _limit_of(idle, org) is None
+    await idle.set_plan(org, {CONCURRENT_JOBS: None}, now + timedelta(seconds=2))
+    assert await _limit_of(idle, org) == DEFAULT_CONCURRENT_JOBS
+    await idle.set_plan(org, {CONCURRENT_JOBS: 0}, now + timedelta(seconds=3))
+    assert await _limit_of(idle, org) == 1  # at least one, or nothing would ever run
+    # The organization's word is its own.
+    assert await _limit_of(idle, uuid4()) == _granted("free")
+
+
+async def test_the_announced_limit_bounds_the_jobs_running_at_once(idle: JobService) -> None:
+    org = uuid4()
+    await idle.set_plan(org, {CONCURRENT_JOBS: _granted("pro")}, utcnow())
+    jobs = [(await idle.start(request(org, "test.noop"))).id for _ in range(_granted("pro") + 1)]
+    assert await _running(idle) == {org: jobs[: _granted("pro")]}

@@ -9,8 +9,9 @@ import secrets
 from uuid import UUID, uuid4
 
 from core.caller import Caller
+from subgraphs.kernel.db import utcnow
 from subgraphs.workers import live
-from subgraphs.workers.contract import start_job
+from subgraphs.workers.contract import CONCURRENT_JOBS, start_job
 from subgraphs.workers.models import Job, Status
 from subgraphs.workers.service import JobService
 from tests.subgraphs.workers.builders import (
@@ -115,6 +116,7 @@ async def test_a_burst_of_one_organization_does_not_hold_back_another(
     jobs: JobService, worker: None
 ) -> None:
     a, b = uuid4(), uuid4()
+    await jobs.set_plan(a, {CONCURRENT_JOBS: 2}, utcnow())  # as billing announces it
     burst = [await jobs.start(request(a, "test.block")) for _ in range(50)]
     await until(jobs, a, burst[1].id, Status.RUNNING)
     single = await jobs.start(request(b))

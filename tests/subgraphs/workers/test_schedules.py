@@ -17,11 +17,12 @@ from sqlalchemy.exc import DBAPIError
 
 from core.caller import Caller
 from subgraphs.kernel.db import utcnow
+from subgraphs.workers.contract import CONCURRENT_JOBS
 from subgraphs.workers.models import Status
 from subgraphs.workers.schedules import next_slot
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient
-from tests.subgraphs.workers.builders import member_of, until
+from tests.subgraphs.workers.builders import FREE_LIMIT, member_of, until
 
 CREATE = """mutation($input: CreateScheduleInput!) { createSchedule(input: $input) {
   schedule { id nextRunAt cron timezone } errors { code field message } } }"""
@@ -134,13 +135,14 @@ async def test_a_berlin_schedule_runs_at_eight_local_and_its_due_slot_is_started
     assert after.next_run_at in expected
 
 
-async def _scheduled_job(jobs: JobService, org: UUID) -> Any:
+async def _scheduled_job(jobs: JobService, org: UUID, after: UUID | None = None) -> Any:
+    """The organization's one workflow run (but ``after``), once it ended."""
     caller = Caller(org_id=org)
     found: list[Any] = []
 
     async def started() -> bool:
         page = await jobs.jobs(caller, org, status=None, kind="workflow", first=10, after=None)
-        found[:] = page.items
+        found[:] = [j for j in page.items if j.id != after]
         return bool(found)
 
     await _until_async(started)
@@ -172,6 +174,25 @@ async def test_sweeps_running_together_start_a_slot_once(jobs: JobService, worke
     assert [j.id for j in page.items] == [job.id]
     [moved] = await jobs.schedules.list(owner, org)
     assert moved.next_run_at.year == slot.year + 1
+
+
+async def test_each_slot_runs_under_the_plan_its_organization_is_on_when_it_starts(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+    schedule = await jobs.schedules.create(
+        owner, org, "notification_digest", "0 0 1 1 *", "UTC", None
+    )
+    await jobs.schedules.fire_due(schedule.next_run_at)
+    first = await _scheduled_job(jobs, org)
+    assert first.concurrency_limit == FREE_LIMIT  # billing announced nothing
+    # The plan changed after the schedule was made: the next slot runs under the new one.
+    await jobs.set_plan(org, {CONCURRENT_JOBS: 7}, utcnow())
+    [moved] = await jobs.schedules.list(owner, org)
+    await jobs.schedules.fire_due(moved.next_run_at)
+    second = await _scheduled_job(jobs, org, after=first.id)
+    assert second.concurrency_limit == 7
 
 
 async def test_schedules_are_listed_deleted_and_kept_in_their_organization(

@@ -20,17 +20,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
+from subgraphs.billing.contract import free_plan_grants
 from subgraphs.kernel.db import utcnow
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
 from subgraphs.workers import live
-from subgraphs.workers.contract import Multitask, Workflow, register_workflow
+from subgraphs.workers.contract import JOB_HISTORY_DAYS, Multitask, Workflow, register_workflow
+from subgraphs.workers.kinds import JobFailed
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import connect
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient
 from tests.subgraphs.workers.builders import member_of, until
+from tests.subgraphs.workers.crash_flow import CRASH, steps_key
 
 WORKFLOWS = "query { workflows { name version description inputSchema drawing } }"
 START_WORKFLOW = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
@@ -76,6 +79,52 @@ register_workflow(
             "required": ["title"],
         },
         graph=_approval,
+    )
+)
+
+
+# Per run (its title): how often each step of the failing workflow ran.
+RUNS: dict[str, list[str]] = {}
+
+
+class Failing(TypedDict, total=False):
+    title: str
+    fails: int
+    hangs: int
+    done: bool
+
+
+def _failing(context: dict[str, Any]) -> StateGraph[Failing]:
+    def prepare(state: Failing) -> Failing:
+        RUNS.setdefault(state["title"], []).append("prepare")
+        return {}
+
+    async def publish(state: Failing) -> Failing:
+        runs = RUNS.setdefault(state["title"], [])
+        runs.append("publish")
+        if runs.count("publish") <= state["fails"]:
+            raise JobFailed("FLAKY", "the publisher is down")
+        if runs.count("publish") <= state.get("hangs", 0):
+            await asyncio.Event().wait()  # silent: no progress, no step
+        return {"done": True}
+
+    graph = StateGraph(Failing)
+    graph.add_node("prepare", prepare)
+    graph.add_node("publish", publish)
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "publish")
+    graph.add_edge("publish", END)
+    return graph
+
+
+FAILING = register_workflow(
+    Workflow(
+        "test_failing",
+        1,
+        "Prepares, then publishes; fails or hangs as told.",
+        {},
+        _failing,
+        heartbeat_seconds=0.5,
     )
 )
 
@@ -205,6 +254,110 @@ async def test_checkpoints_are_visible_and_writable_only_under_their_organizatio
     await jobs.cancel(member_of(org), job_id)
 
 
+async def test_a_failing_node_is_retried_from_the_last_checkpoint_until_out_of_attempts(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    outcomes = {}
+    for title, fails in (("once", 1), ("always", 99)):
+        key = f"{title}-{secrets.token_hex(4)}"
+        job = await jobs.start_workflow(
+            member_of(org),
+            org,
+            FAILING.name,
+            {"title": key, "fails": fails},
+            idempotency_key=key,
+            concurrency_key=None,
+            multitask=Multitask.ENQUEUE,
+        )
+        outcomes[title] = (key, await until(jobs, org, job.id, Status.SUCCEEDED, Status.FAILED))
+    key, once = outcomes["once"]
+    assert (once.status, once.attempt, once.error_code) == ("succeeded", 2, None)
+    assert once.result == {"title": key, "fails": 1, "done": True}
+    # The finished step is not run again: the retry goes on from its checkpoint.
+    assert RUNS[key] == ["prepare", "publish", "publish"]
+    key, always = outcomes["always"]
+    assert (always.status, always.attempt, always.error_code) == ("failed", 3, "FLAKY")
+    assert RUNS[key] == ["prepare", "publish", "publish", "publish"]
+
+
+async def test_a_silent_run_is_stopped_after_its_heartbeat_timeout_and_retried(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    outcomes = {}
+    for title, hangs in (("once", 1), ("always", 99)):
+        key = f"{title}-{secrets.token_hex(4)}"
+        job = await jobs.start_workflow(
+            member_of(org),
+            org,
+            FAILING.name,
+            {"title": key, "fails": 0, "hangs": hangs},
+            idempotency_key=key,
+            concurrency_key=None,
+            multitask=Multitask.ENQUEUE,
+        )
+        done = await until(jobs, org, job.id, Status.SUCCEEDED, Status.TIMED_OUT, within=30)
+        outcomes[title] = (key, done)
+    key, once = outcomes["once"]
+    assert (once.status, once.attempt, once.error_code) == ("succeeded", 2, None)
+    assert RUNS[key] == ["prepare", "publish", "publish"]
+    key, always = outcomes["always"]
+    assert (always.status, always.attempt) == ("timed_out", 3)
+    assert always.error_code == "HEARTBEAT_TIMEOUT"
+
+
+async def _checkpoint_count(jobs: JobService, org: UUID, job_id: UUID) -> int:
+    url = jobs.settings.core.login_url("workers")
+    count = "select count(*) as n from checkpoints where thread_id = %s"
+    async with await connect(url, org) as connection:
+        row = await (await connection.execute(count, (f"{org}:{job_id}",))).fetchone()
+        assert row is not None
+        return int(row["n"])
+
+
+async def test_interrupt_keeps_the_runs_it_cancels_and_rollback_deletes_their_checkpoints(
+    jobs: JobService, worker: None
+) -> None:
+    org = uuid4()
+    owner = member_of(org)
+
+    async def started(workflow: str, multitask: Multitask) -> UUID:
+        job = await jobs.start_workflow(
+            owner,
+            org,
+            workflow,
+            {"title": "x"},
+            idempotency_key=secrets.token_hex(6),
+            concurrency_key="k",
+            multitask=multitask,
+        )
+        return job.id
+
+    first = await started("test_approval", Multitask.ENQUEUE)
+    await until(jobs, org, first, Status.WAITING)
+    second = await started("test_approval", Multitask.INTERRUPT)
+    assert (await until(jobs, org, first, Status.CANCELLED)).finished_at is not None
+    assert await _checkpoint_count(jobs, org, first) > 0
+    await until(jobs, org, second, Status.WAITING)
+    held = await started(CRASH.name, Multitask.ROLLBACK)  # second step held until aborted
+    assert await jobs.job(owner, second) is None
+    assert await _checkpoint_count(jobs, org, second) == 0
+    steps = steps_key(f"{org}:{held}")
+    deadline = asyncio.get_running_loop().time() + 10
+    while await jobs.redis.llen(steps) < 2:  # type: ignore[misc]
+        assert asyncio.get_running_loop().time() < deadline, "the second step never began"
+        await asyncio.sleep(0.01)
+    assert await _checkpoint_count(jobs, org, held) > 0  # the first step's
+    # Rolled back while running: the stopped run's checkpoints go once it stopped.
+    await started("test_approval", Multitask.ROLLBACK)
+    assert await jobs.job(owner, held) is None
+    while await _checkpoint_count(jobs, org, held) > 0:
+        assert asyncio.get_running_loop().time() < deadline + 10, "checkpoints kept"
+        await asyncio.sleep(0.05)
+    await jobs.redis.delete(steps)
+
+
 async def test_the_digest_emails_each_member_their_unread_notifications(
     workers_subgraph: SignedClient,
     jobs: JobService,
@@ -273,7 +426,7 @@ async def test_each_finished_step_is_logged_and_published_with_its_name(
     await jobs.cancel(member_of(org), job_id)
 
 
-async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retention(
+async def test_a_finished_run_keeps_its_last_checkpoint_until_its_plans_history_window(
     workers_subgraph: SignedClient, jobs: JobService, worker: None
 ) -> None:
     org = uuid4()
@@ -316,6 +469,23 @@ async def test_a_finished_run_keeps_only_its_latest_checkpoint_after_the_retenti
         graph = _approval({}).compile(checkpointer=AsyncPostgresSaver(connection))
         state = await graph.aget_state({"configurable": {"thread_id": thread}})
     assert state.values == done.result
+    # Billing announced no plan: the free plan's history window, which a plan change moves.
+    free = free_plan_grants(JOB_HISTORY_DAYS)
+    assert isinstance(free, int)
+    assert pruned.forget_at == done.finished_at + timedelta(days=free)
+    await jobs.set_plan(org, {JOB_HISTORY_DAYS: True}, utcnow())
+    kept = await jobs.job(Caller(org_id=org), job_id)
+    assert kept is not None
+    assert kept.forget_at is None  # unlimited
+    await jobs.set_plan(org, {JOB_HISTORY_DAYS: 30}, utcnow())
+    await jobs.forget_expired(done.finished_at + timedelta(days=29), limit=10000)
+    assert (await rows())["checkpoints"] == 1
+    gone = done.finished_at + timedelta(days=31)
+    await jobs.forget_expired(gone, limit=10000)
+    assert await rows() == {"checkpoints": 0, "checkpoint_blobs": 0, "checkpoint_writes": 0}
+    forgotten = await jobs.job(Caller(org_id=org), job_id)
+    assert forgotten is not None
+    assert forgotten.forgotten_at == gone
 
 
 FORK = """mutation($input: ForkJobInput!) { forkJob(input: $input) {
