@@ -111,3 +111,15 @@ async def test_every_error_of_a_document_is_answered(
     ]
     assert {e["extensions"]["code"] for e in body["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
     assert subgraphs.requests == {}
+
+
+async def test_a_body_over_the_limit_is_refused_as_too_large(
+    gate: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    body = b'{"query": "' + b" " * 1_000_000 + b'{ me { name } }"}'
+    response = await gate.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == _refusal("The request body exceeds 1000000 bytes.", "BODY_TOO_LARGE")
+    assert subgraphs.requests == {}

@@ -1,18 +1,25 @@
 """A served supergraph's caches of documents and of pruned plans are bounded (1024 each), so
-no stream of distinct operations or grants grows the router's memory without end; the plans
-kept are the most recently used."""
+no stream of distinct operations or grants grows the router's memory without end (the plans
+kept are the most recently used); and its subgraph connections close when the router stops."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse
 
+from router.app import create_router
 from router.authorization import Grants
+from router.config import RateLimits, RouterConfig
 from router.pipeline.operation import Document
 from router.pipeline.runtime import Served
 from tests.router.conftest import SUPERGRAPH_SDL
+from tests.router.fedfixtures.server import SubgraphServer
+from tests.router.platform.conftest import served as serving
+from tests.router.test_hot_reload import _sockets, _until
+from vetrai.settings import PlatformSettings
 
 KEPT = 1024
 ME = "{ me { name } }"
@@ -58,3 +65,20 @@ async def test_the_1024_most_recently_used_pruned_plans_are_kept(served: Served)
     # The least recently used went: the second, not the first, which was just read again.
     assert served.pruned_plan(document, document.document, _grants(0), labels) is plans[0]
     assert served.pruned_plan(document, document.document, _grants(1), labels) is not plans[1]
+
+
+async def test_stopping_the_router_closes_its_subgraph_connections(
+    settings: PlatformSettings, subgraphs: SubgraphServer
+) -> None:
+    offline = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
+    config = RouterConfig(rate_limits=RateLimits(enabled=False), subgraph_timeout_seconds=1.0)
+    app = create_router(offline, SUPERGRAPH_SDL, subgraphs.urls(), config)
+    before = _sockets()
+    async with serving(app) as base:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(f"{base}/graphql", json={"query": ME})
+            assert response.json() == {"data": {"me": {"name": "Ada Lovelace"}}}
+        # the router keeps its connection to the subgraph alive while it runs
+        assert _sockets() > before
+    # closed at shutdown: well before the subgraph server would drop it itself (5 s)
+    await _until(lambda: _sockets() <= before, seconds=1.0)
