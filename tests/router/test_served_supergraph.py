@@ -1,14 +1,17 @@
 """A served supergraph's caches of documents and of pruned plans are bounded (1024 each), so
 no stream of distinct operations or grants grows the router's memory without end (the plans
-kept are the most recently used); and its subgraph connections close when the router stops."""
+kept are the most recently used); and its subgraph connections close when the router stops or
+when a reload retires it, after the requests it is serving end."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse
+from starlette.applications import Starlette
 
 from router.app import create_router
 from router.authorization import Grants
@@ -67,12 +70,16 @@ async def test_the_1024_most_recently_used_pruned_plans_are_kept(served: Served)
     assert served.pruned_plan(document, document.document, _grants(1), labels) is not plans[1]
 
 
+def _router(settings: PlatformSettings, subgraphs: SubgraphServer) -> Starlette:
+    offline = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
+    config = RouterConfig(rate_limits=RateLimits(enabled=False), subgraph_timeout_seconds=10.0)
+    return create_router(offline, SUPERGRAPH_SDL, subgraphs.urls(), config)
+
+
 async def test_stopping_the_router_closes_its_subgraph_connections(
     settings: PlatformSettings, subgraphs: SubgraphServer
 ) -> None:
-    offline = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
-    config = RouterConfig(rate_limits=RateLimits(enabled=False), subgraph_timeout_seconds=1.0)
-    app = create_router(offline, SUPERGRAPH_SDL, subgraphs.urls(), config)
+    app = _router(settings, subgraphs)
     before = _sockets()
     async with serving(app) as base:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -82,3 +89,23 @@ async def test_stopping_the_router_closes_its_subgraph_connections(
         assert _sockets() > before
     # closed at shutdown: well before the subgraph server would drop it itself (5 s)
     await _until(lambda: _sockets() <= before, seconds=1.0)
+
+
+async def test_a_reload_retires_a_supergraph_when_its_last_request_ends(
+    settings: PlatformSettings, subgraphs: SubgraphServer
+) -> None:
+    app = _router(settings, subgraphs)
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await client.post("/graphql", json={"query": ME})
+        before = _sockets()
+        subgraphs.faults["accounts"] = "slow"
+        slow = asyncio.create_task(client.post("/graphql", json={"query": ME}))
+        old = app.state.runtime.served
+        await _until(lambda: old.users == 1)
+        await app.state.runtime.swap(SUPERGRAPH_SDL)
+        subgraphs.faults.clear()
+        # The request in flight finishes on the retired supergraph, whose connections then go.
+        assert (await slow).json() == {"data": {"me": {"name": "Ada Lovelace"}}}
+        await client.post("/graphql", json={"query": ME})
+        await _until(lambda: _sockets() <= before, seconds=1.0)
+        assert app.state.runtime.served is not old
