@@ -1,10 +1,13 @@
 """The router's reading of a request's parameters: each of the wrong type, or not JSON where
 JSON text is expected, is a 400 naming it; JSON text over GET and empty strings read as the
-client meant them; and every error of a document is answered, without a ``data`` entry."""
+client meant them. Every error of a document is answered, without a ``data`` entry; an
+operation that authorization leaves empty is answered with empty data."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +23,7 @@ from vetrai.settings import PlatformSettings
 ME = "{ me { name } }"
 USER = "query($id: ID!) { user(id: $id) { name } }"
 PREFLIGHT = {"apollo-require-preflight": "1"}
+PLATFORM = Path(__file__).parents[2] / "schema/supergraph.graphql"
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +31,17 @@ async def gate(
     settings: PlatformSettings, subgraphs: SubgraphServer
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The router in front of the fixture subgraphs, for anonymous callers only."""
+    async with _anonymous(settings, SUPERGRAPH_SDL, subgraphs.urls()) as client:
+        yield client
+
+
+@asynccontextmanager
+async def _anonymous(
+    settings: PlatformSettings, sdl: str, urls: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
     offline = settings.replace(jwks_url="http://127.0.0.1:9/jwks.json")
     config = RouterConfig(rate_limits=RateLimits(enabled=False), subgraph_timeout_seconds=1.0)
-    app = create_router(offline, SUPERGRAPH_SDL, subgraphs.urls(), config)
+    app = create_router(offline, sdl, urls, config)
     async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
         yield client
 
@@ -123,3 +135,22 @@ async def test_a_body_over_the_limit_is_refused_as_too_large(
     assert response.status_code == 413
     assert response.json() == _refusal("The request body exceeds 1000000 bytes.", "BODY_TOO_LARGE")
     assert subgraphs.requests == {}
+
+
+async def test_an_operation_authorization_leaves_empty_is_answered_with_empty_data(
+    settings: PlatformSettings,
+) -> None:
+    # The platform's supergraph, whose subgraphs are not running: none is asked.
+    async with _anonymous(settings, PLATFORM.read_text(), {}) as client:
+        response = await client.post("/graphql", json={"query": "{ currentOrganization { id } }"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {},
+        "errors": [
+            {
+                "message": "Unauthorized field or type",
+                "path": ["currentOrganization"],
+                "extensions": {"code": "UNAUTHORIZED_FIELD_OR_TYPE"},
+            }
+        ],
+    }
