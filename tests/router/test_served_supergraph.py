@@ -81,12 +81,13 @@ async def test_stopping_the_router_closes_its_subgraph_connections(
 ) -> None:
     app = _router(settings, subgraphs)
     before = _sockets()
-    async with serving(app) as base:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{base}/graphql", json={"query": ME})
-            assert response.json() == {"data": {"me": {"name": "Ada Lovelace"}}}
-        # the router keeps its connection to the subgraph alive while it runs
-        assert _sockets() > before
+    async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await client.get("/health")
+        idle = _sockets()
+        response = await client.post("/graphql", json={"query": ME})
+        assert response.json() == {"data": {"me": {"name": "Ada Lovelace"}}}
+        # while it runs, the router keeps its subgraph connection open for the next request
+        assert _sockets() > idle
     # closed at shutdown: well before the subgraph server would drop it itself (5 s)
     await _until(lambda: _sockets() <= before, seconds=1.0)
 
