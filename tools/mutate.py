@@ -78,14 +78,17 @@ TESTS: dict[str, list[str]] = {
         )
     ],
     "router/pipeline/errors.py": [
+        "tests/router/test_request_parameters.py",
         "tests/router/platform/test_limits.py",
         "tests/router/platform/test_transports.py",
     ],
     "router/pipeline/operation.py": [
+        "tests/router/test_request_parameters.py",
         "tests/router/test_edge_http.py",
         "tests/router/platform/test_transports.py",
     ],
     "router/pipeline/runtime.py": [
+        "tests/router/test_served_supergraph.py",
         "tests/router/test_hot_reload.py",
         "tests/router/platform/test_authorization_directives.py",
     ],

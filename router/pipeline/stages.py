@@ -135,6 +135,10 @@ class Pipeline:
         except PersistedQueryError as exc:
             status = 200 if exc.code == "PERSISTED_QUERY_NOT_FOUND" else 400
             raise RouterError(status, exc.code, str(exc)) from None
+        except RedisError:
+            raise RouterError(
+                503, "SERVICE_UNAVAILABLE", "Persisted queries cannot be read right now.", RETRY
+            ) from None
         return Params(query, params.operation_name, params.variables, params.extensions)
 
     def document(self, served: Served, params: Params) -> Document:

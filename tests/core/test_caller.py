@@ -40,3 +40,25 @@ def test_roles_hold_their_scopes_together_and_unknown_roles_none() -> None:
     assert scopes_of(["member", "auditor"]) == ROLE_SCOPES["member"]
     assert scopes_of(["member", "admin"]) == ROLE_SCOPES["admin"]
     assert "members:write" not in scopes_of(["member"])
+
+
+def test_a_plan_limit_is_its_number_none_when_unlimited_and_the_default_when_unnamed() -> None:
+    caller = Caller(limits={"seats": 5, "sso": True, "audit": False})
+    assert caller.limit("seats", 3) == 5
+    assert caller.limit("sso", 3) is None
+    assert caller.limit("audit", 3) == 0
+    assert caller.limit("unnamed", 3) == 3
+    assert caller.limit("unnamed") is None
+
+
+def test_a_feature_is_entitled_when_on_or_limited_above_zero() -> None:
+    caller = Caller(limits={"one": 1, "sso": True, "audit": False, "none": 0})
+    assert caller.entitled("one")
+    assert caller.entitled("sso")
+    assert not caller.entitled("audit")
+    assert not caller.entitled("none")
+    assert not caller.entitled("unnamed")
+
+
+def test_an_address_is_unverified_unless_auth_says_it_is() -> None:
+    assert not Caller(user_id=uuid4(), email="ann@example.com").email_verified

@@ -98,6 +98,21 @@ async def test_a_key_cannot_create_keys(keys: SignedClient) -> None:
     assert codes(await create_key(keys, as_key)) == [("FORBIDDEN", None)]
 
 
+async def test_keys_and_anonymous_callers_are_refused_before_any_key_is_looked_up(
+    keys: SignedClient,
+) -> None:
+    # Refused as what they are, whatever the id names: no answer tells which keys exist.
+    as_key = Caller(key_id=uuid4(), org_id=uuid4(), roles=frozenset({"owner"}))
+    unknown = str(uuid4())
+    for caller, code in ((as_key, "FORBIDDEN"), (Caller(), "UNAUTHENTICATED")):
+        for mutation, variables in (
+            (REVOKE, {"id": unknown}),
+            (ROTATE, {"id": unknown, "grace": 0}),
+        ):
+            result = next(iter((await keys.run(mutation, variables, caller)).values()))
+            assert codes(result) == [(code, None)]
+
+
 async def test_a_key_never_has_scopes_its_creator_lacks(keys: SignedClient) -> None:
     admin = manager(role="admin")
     result = await create_key(keys, admin, scopes=["tickets:read", "billing:write"])

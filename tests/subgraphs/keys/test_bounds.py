@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from subgraphs.kernel.tokens import token_hash
 from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import ROTATE, codes, create_key, issued, manager, verify
 
@@ -37,6 +38,37 @@ async def test_the_longest_and_the_shortest_grace_are_accepted(keys: SignedClien
     assert none["errors"] == []
     assert (await verify(keys, longest["rotateApiKey"]["secret"])).status_code == 404
     assert (await verify(keys, none["secret"])).status_code == 200
+
+
+async def _previous_secret(owner_engine: AsyncEngine, key_id: str) -> tuple[object, object]:
+    """What the key's row keeps of the secret it had before its last rotation."""
+    async with owner_engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "select previous_secret_hash, previous_valid_until from keys.api_keys"
+                    " where id = :id"
+                ),
+                {"id": key_id},
+            )
+        ).one()
+    return row[0], row[1]
+
+
+async def test_a_one_second_grace_keeps_the_old_secret_and_none_keeps_nothing(
+    keys: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    owner = manager()
+    key_id, old = await issued(keys, owner)
+    kept = await keys.run(ROTATE, {"id": key_id, "grace": 1}, owner)
+    assert kept["rotateApiKey"]["errors"] == []
+    hashed, until = await _previous_secret(owner_engine, key_id)
+    assert hashed == token_hash(old)
+    assert until is not None
+    dropped = await keys.run(ROTATE, {"id": key_id, "grace": 0}, owner)
+    assert dropped["rotateApiKey"]["errors"] == []
+    # Not even the hash of the replaced secret is kept once no grace needs it.
+    assert await _previous_secret(owner_engine, key_id) == (None, None)
 
 
 async def test_keys_that_expire_later_count_toward_the_maximum(keys: SignedClient) -> None:
