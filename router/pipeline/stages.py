@@ -30,10 +30,17 @@ from router.pipeline.runtime import Served
 from router.planner.errors import PlanningError
 from router.planner.planner import PlannedOperation, select_operation
 from router.policy import grants_of
-from router.ratelimit import Bucket, RateLimiter, Spent, Usage, organization_window, usage_of
+from router.ratelimit import (
+    Bucket,
+    KeyUse,
+    RateLimiter,
+    Spent,
+    Usage,
+    organization_window,
+    usage_of,
+)
 from router.telemetry import Metrics, Outcome
 from subgraphs.billing.contract import API_REQUESTS_METER
-from subgraphs.keys.contract import record_use
 
 QUOTA_WARNING = "x-quota-exceeded"
 RETRY = {"retry-after": "1"}
@@ -187,18 +194,25 @@ class Pipeline:
         denied: bool = False,
         quota_exempt: bool = False,
     ) -> Mapping[str, str]:
-        """Refuse the caller's ended session, spend its rate limits and, for an organization's
-        operation that runs (and is not exempt), count it against its monthly quota; one Redis
-        round trip."""
+        """Refuse the caller's ended session, spend its rate limits, for an organization's
+        operation that runs (and is not exempt) count it against its monthly quota, and count a
+        key's use; one Redis round trip."""
         rules = self.config.rate_limits
         caller = identity.caller
         buckets = self._buckets(identity, operation) if rules.enabled else []
         counted = not (denied or quota_exempt)
         usage = usage_of(caller, identity.soft_quota) if counted else None
-        if not (buckets or usage or caller.session_id or caller.key_id):
+        key = (
+            KeyUse(caller.org_id, caller.key_id, denied)
+            if caller.key_id is not None and caller.org_id is not None
+            else None
+        )
+        if not (buckets or usage or caller.session_id or key):
             return {}  # nothing to check or count: no Redis round trip
         try:
-            spent = await self.limiter.spend(buckets, usage, datetime.now(UTC), caller.session_id)
+            spent = await self.limiter.spend(
+                buckets, usage, datetime.now(UTC), caller.session_id, key
+            )
         except RedisError:
             what = "Sessions" if caller.session_id else "Rate limits"
             raise RouterError(
@@ -208,13 +222,6 @@ class Pipeline:
             raise RouterError(401, "UNAUTHENTICATED", "This session has ended; log in again.")
         verdict = spent.verdict
         refused = verdict is not None and not verdict.allowed
-        if caller.key_id is not None and caller.org_id is not None:
-            await record_use(
-                self.authenticator.redis,
-                key_id=caller.key_id,
-                org_id=caller.org_id,
-                rejected=refused or denied or _over_hard_quota(spent, usage),
-            )
         headers = verdict.headers() if verdict is not None else {}
         if refused:
             self.metrics.rate_limited.inc()
