@@ -45,8 +45,7 @@ NO_KEY, KEY_USED, KEY_DENIED = 0, 1, 2
 # (nothing counted); else one pair per bucket (count, ms left), then (when counted) the month's
 # count and whether this request was counted in it. A key's request is counted as rejected when
 # it was denied, a bucket refused it or the quota kept it out of the month's count.
-_SCRIPT = (
-    """
+_LUA = """
 local session, usage = tonumber(ARGV[1]), tonumber(ARGV[2])
 if session == 1 and redis.call('EXISTS', KEYS[1]) == 1 then return {%(ended)d} end
 local cap, key = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -88,17 +87,17 @@ if key ~= %(none)d then
 end
 return result
 """
-    % {  # noqa: UP031 - Lua's braces would need escaping in an f-string
-        "ended": ENDED,
-        "denied": KEY_DENIED,
-        "none": NO_KEY,
-        "hourly": HOURLY_TTL_MS,
-        "monthly": MONTHLY_TTL_MS,
-        "requests": REQUESTS_FIELD,
-        "rejected": REJECTED_FIELD,
-        "usage_ttl": USAGE_TTL_SECONDS,
-    }
-)
+# Lua's braces would need escaping in an f-string
+_SCRIPT = _LUA % {
+    "ended": ENDED,
+    "denied": KEY_DENIED,
+    "none": NO_KEY,
+    "hourly": HOURLY_TTL_MS,
+    "monthly": MONTHLY_TTL_MS,
+    "requests": REQUESTS_FIELD,
+    "rejected": REJECTED_FIELD,
+    "usage_ttl": USAGE_TTL_SECONDS,
+}
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,9 @@ RETRY = {"retry-after": "1"}
 Authorize = Callable[[Caller], Grants]
 """The authorization stage's grants for a caller, checked against the supergraph's
 ``@authenticated``, ``@requiresScopes`` and ``@policy``."""
-Sign = Callable[[Caller, str], Mapping[str, str]]
-"""The headers of one subgraph request for a caller (its signed context)."""
+Sign = Callable[[Caller], Callable[[str], Mapping[str, str]]]
+"""For one request's caller, the headers of each of its subgraph requests (its signed
+context)."""
 
 
 class Pipeline:
@@ -289,7 +290,7 @@ class Pipeline:
 
     def signer(self, caller: Caller) -> Callable[[str], Mapping[str, str]]:
         """The executor's headers for each subgraph: the caller's signed context."""
-        return lambda service: self.sign(caller, service)
+        return self.sign(caller)
 
     async def execute(
         self,
