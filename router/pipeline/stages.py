@@ -91,6 +91,14 @@ class Pipeline:
         finally:
             self.metrics.stage("identify", time.perf_counter() - started)
 
+    async def admit(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
+        """The caller of a connection (a WebSocket's ``connection_init``), refused before it is
+        acknowledged when its credentials are not valid or its session has ended."""
+        identity = await self.identify(headers, client_ip)
+        if identity.caller.session_id is not None:
+            await self._spend(identity.caller, [], None, None)
+        return identity
+
     # one operation -----------------------------------------------------------------------------
 
     async def prepare(
@@ -210,6 +218,19 @@ class Pipeline:
         )
         if not (buckets or usage or caller.session_id or key):
             return {}  # nothing to check or count: no Redis round trip
+        spent = await self._spend(caller, buckets, usage, key)
+        verdict = spent.verdict
+        refused = verdict is not None and not verdict.allowed
+        headers = verdict.headers() if verdict is not None else {}
+        if refused:
+            self.metrics.rate_limited.inc()
+            raise RouterError(429, "RATE_LIMITED", "Too many requests; slow down.", headers)
+        return headers | self._quota(spent, usage)
+
+    async def _spend(
+        self, caller: Caller, buckets: list[Bucket], usage: Usage | None, key: KeyUse | None
+    ) -> Spent:
+        """One round trip to the rate limiter; an ended session is refused."""
         try:
             spent = await self.limiter.spend(
                 buckets, usage, datetime.now(UTC), caller.session_id, key
@@ -221,13 +242,7 @@ class Pipeline:
             ) from None
         if spent.ended:
             raise RouterError(401, "UNAUTHENTICATED", "This session has ended; log in again.")
-        verdict = spent.verdict
-        refused = verdict is not None and not verdict.allowed
-        headers = verdict.headers() if verdict is not None else {}
-        if refused:
-            self.metrics.rate_limited.inc()
-            raise RouterError(429, "RATE_LIMITED", "Too many requests; slow down.", headers)
-        return headers | self._quota(spent, usage)
+        return spent
 
     def _quota(self, spent: Spent, usage: Usage | None) -> dict[str, str]:
         """Past a hard quota the operation is refused; past a soft one it runs, with a
