@@ -6,12 +6,15 @@ for the caller's session, so a request costs one round trip."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, ResponseError
 
 from core.caller import Caller
 from router.config import RateLimits, Window
@@ -98,6 +101,7 @@ _SCRIPT = _LUA % {
     "rejected": REJECTED_FIELD,
     "usage_ttl": USAGE_TTL_SECONDS,
 }
+_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
 
 @dataclass(frozen=True)
@@ -181,9 +185,47 @@ def usage_of(caller: Caller, soft_quota: bool) -> Usage | None:
 
 
 class RateLimiter:
+    """Sends its script packed here, on connections of its own made by ``redis``'s pool:
+    redis-py's path for a command (pool checks, retries, encoders, reply callbacks) costs
+    the router more than the rest of the round trip."""
+
     def __init__(self, redis: Redis, namespace: str) -> None:
-        self._script = redis.register_script(_SCRIPT)
+        self._pool = redis.connection_pool
+        self._idle: list[AbstractConnection] = []
         self._prefix = f"vetrai:ratelimit:{namespace}:"
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.disconnect()
+
+    async def _evaluate(self, keys: list[str], args: list[int | str]) -> list[int]:
+        """The script's reply, by its SHA-1, or by its text when the server does not hold it
+        (restarted, or its scripts flushed), which holds it again."""
+        connection = await self._connection()
+        try:
+            try:
+                reply = await _command(connection, b"EVALSHA", _SHA, keys, args)
+            except NoScriptError:
+                reply = await _command(connection, b"EVAL", _SCRIPT, keys, args)
+        except ResponseError:
+            self._idle.append(connection)  # an error reply, read whole: still in step
+            raise
+        # On any other failure redis-py has disconnected the connection, and it is dropped.
+        self._idle.append(connection)
+        return reply
+
+    async def _connection(self) -> AbstractConnection:
+        """An idle connection the server has not closed (those it closed are dropped), else a
+        new one, which connects on its first command."""
+        while self._idle:
+            connection = self._idle.pop()
+            reader = connection._reader  # the pool's check that it is still open, without a read
+            if reader is not None and not reader.at_eof():
+                return connection
+            await connection.disconnect()
+        fresh: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        return fresh
 
     async def spend(
         self,
@@ -221,13 +263,27 @@ class RateLimiter:
         ]
         for bucket in buckets:
             args += [bucket.window.window_seconds * 1000, bucket.window.limit]
-        counts = await self._script(keys=keys, args=args)
+        counts = await self._evaluate(keys, args)
         if counts == [ENDED]:
             return Spent(None, ended=True)
         verdict = _tightest(buckets, counts)
         if usage is None:
             return Spent(verdict)
         return Spent(verdict, int(counts[-2]), bool(counts[-1]))
+
+
+async def _command(
+    connection: AbstractConnection,
+    name: bytes,
+    script: str,
+    keys: list[str],
+    args: list[int | str],
+) -> list[int]:
+    parts = [name, script.encode(), b"%d" % len(keys), *(str(p).encode() for p in (*keys, *args))]
+    packed = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    await connection.send_packed_command(packed, check_health=False)
+    reply: list[int] = await connection.read_response()
+    return reply
 
 
 def _tightest(buckets: list[Bucket], counts: list[int]) -> Verdict | None:

@@ -252,3 +252,19 @@ async def test_a_caller_gone_before_its_request_was_read_is_no_error(
         await app.state.runtime.db.close()
         await app.state.runtime.redis.aclose()
     assert sent == []  # nobody to answer, and nothing raised to the server
+
+
+def test_a_context_lives_a_minute_by_default_under_a_jti_of_128_bits() -> None:
+    for header in (
+        sign_caller(EVERYTHING, audience="a", key=KEY),
+        sign_claims(caller_claims(EVERYTHING), audience="a", key=KEY),
+    ):
+        claims = _claims_of(header)
+        assert claims["exp"] == claims["iat"] + 60  # type: ignore[operator]
+        assert len(base64.urlsafe_b64decode(f"{claims['jti']}==")) == 16
+
+
+@pytest.mark.parametrize("limits", [["api_keys"], {"api_keys": "many"}, {"seats": None}])
+def test_plan_limits_that_are_not_numbers_or_booleans_are_malformed(limits: object) -> None:
+    with pytest.raises(InvalidContext, match="malformed"):
+        read_caller(_resigned(EVERYTHING, lim=limits), audience="a", key=KEY)
