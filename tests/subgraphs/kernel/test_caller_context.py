@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import time
 from dataclasses import replace
 from uuid import UUID, uuid4
@@ -268,3 +269,18 @@ def test_a_context_lives_a_minute_by_default_under_a_jti_of_128_bits() -> None:
 def test_plan_limits_that_are_not_numbers_or_booleans_are_malformed(limits: object) -> None:
     with pytest.raises(InvalidContext, match="malformed"):
         read_caller(_resigned(EVERYTHING, lim=limits), audience="a", key=KEY)
+
+
+def _issued_at(iat: int) -> str:
+    """A genuine context whose ``iat`` is ``iat``, signed with the key."""
+    claims = {**_claims_of(sign_caller(EVERYTHING, audience="a", key=KEY)), "iat": iat}
+    body = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=").decode()
+    mac = hmac.digest(KEY, body.encode(), "sha256")
+    return f"v1.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def test_a_context_issued_up_to_five_seconds_ahead_is_accepted_and_no_further() -> None:
+    now = int(time.time())
+    assert read_caller(_issued_at(now + 5), audience="a", key=KEY)[0] == EVERYTHING
+    with pytest.raises(InvalidContext, match="expired"):
+        read_caller(_issued_at(now + 6), audience="a", key=KEY)
