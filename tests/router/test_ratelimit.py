@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from router.config import Window
 from router.ratelimit import Bucket, RateLimiter, Spent, Usage, Verdict
@@ -174,4 +175,28 @@ async def test_the_limiters_connections_are_its_clients_and_close_with_it(
     async with asyncio.timeout(30):  # until the server has read the closes
         while await named():  # noqa: ASYNC110 - Redis announces no client leaving
             await asyncio.sleep(0.02)
+    await client.aclose()
+
+
+async def test_an_error_reply_is_a_redis_error_and_the_connection_stays_in_step(
+    server_settings: PlatformSettings, redis: Redis
+) -> None:
+    name = f"limiter-{secrets.token_hex(4)}"
+    assert server_settings.core.redis_url
+    client = Redis.from_url(server_settings.core.redis_url, client_name=name)
+    limiter = RateLimiter(client, namespace=name)
+
+    async def ids() -> set[str]:
+        return {c["id"] for c in await redis.client_list() if c["name"] == name}
+
+    minute = [bucket("minute", 5, 60)]
+    await limiter.spend(minute)
+    first = await ids()
+    await redis.execute_command("LPUSH", f"vetrai:ratelimit:{name}:broken", "x")  # not a number
+    with pytest.raises(RedisError):
+        await limiter.spend([bucket("broken", 5, 60)])
+    assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 3, 60)
+    assert len(first) == 1
+    assert await ids() == first  # one connection, used again after the error
+    await limiter.aclose()
     await client.aclose()
