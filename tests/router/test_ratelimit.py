@@ -192,7 +192,7 @@ async def test_an_error_reply_is_a_redis_error_and_the_connection_stays_in_step(
     minute = [bucket("minute", 5, 60)]
     await limiter.spend(minute)
     first = await ids()
-    await redis.execute_command("LPUSH", f"vetrai:ratelimit:{name}:broken", "x")  # not a number
+    await redis.set(f"vetrai:ratelimit:{name}:broken", "not a number")  # INCR refuses it
     with pytest.raises(RedisError):
         await limiter.spend([bucket("broken", 5, 60)])
     assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 3, 60)
