@@ -118,10 +118,11 @@ def create_router(
         key=key,
         redis=redis,
     )
+    limiter = RateLimiter(redis, config.rate_limits.namespace)
     pipeline = Pipeline(
         config=config,
         authenticator=authenticator,
-        limiter=RateLimiter(redis, config.rate_limits.namespace),
+        limiter=limiter,
         persisted=PersistedQueryStore(redis, config.persisted_queries),
         metrics=metrics,
         sign=context_signer(key, settings.core.context_ttl_seconds),
@@ -165,6 +166,7 @@ def create_router(
                 await asyncio.gather(watcher, return_exceptions=True)
             await authenticator.aclose()
             await assets.aclose()
+            await limiter.aclose()
             await redis.aclose()
             await runtime.aclose()
 

@@ -42,7 +42,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.caller import ANONYMOUS, Caller, Limit
-from core.caller_context import HEADER, sign_caller
+from core.caller_context import HEADER, caller_claims, sign_caller, sign_claims
 from core.logs import request_id
 from core.scopes import INTERNAL_VERIFY, scopes_of
 from core.tracing import outgoing
@@ -441,12 +441,18 @@ class Authenticator:
         await self._http.aclose()
 
 
-def context_signer(key: bytes, ttl: int) -> Callable[[Caller, str], Mapping[str, str]]:
-    """The headers of every subgraph request made for a caller: a fresh signed context for
-    that subgraph, the request id and the trace."""
+def context_signer(key: bytes, ttl: int) -> Callable[[Caller], Callable[[str], Mapping[str, str]]]:
+    """For one request's caller, the headers of each of its subgraph requests: a fresh signed
+    context for that subgraph, the request id and the trace. What is the same for every
+    subgraph request (the caller's claims, the request id, the trace) is read once."""
 
-    def headers(caller: Caller, service: str) -> Mapping[str, str]:
-        context = sign_caller(caller, audience=service, key=key, ttl=ttl)
-        return {HEADER: context, "x-request-id": request_id.get() or "", **outgoing()}
+    def for_caller(caller: Caller) -> Callable[[str], Mapping[str, str]]:
+        claims = caller_claims(caller)
+        shared = {"x-request-id": request_id.get() or "", **outgoing()}
 
-    return headers
+        def headers(service: str) -> Mapping[str, str]:
+            return {HEADER: sign_claims(claims, audience=service, key=key, ttl=ttl), **shared}
+
+        return headers
+
+    return for_caller

@@ -1,16 +1,20 @@
 """Rate limits in Redis, one fixed window per bucket, counted atomically (one Lua script for all
 the buckets of a request) so every router process shares them; the same script counts an
-organization's requests for billing (per UTC hour and month), holds it to its monthly quota and
-first checks auth's deny-list for the caller's session, so a request costs one round trip."""
+organization's requests for billing (per UTC hour and month), holds it to its monthly quota,
+counts a request made with an API key in keys' usage counters and first checks auth's deny-list
+for the caller's session, so a request costs one round trip."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, ResponseError
 
 from core.caller import Caller
 from router.config import RateLimits, Window
@@ -22,47 +26,92 @@ from subgraphs.billing.contract import (
     hourly_requests_key,
     monthly_requests_key,
 )
+from subgraphs.keys.contract import (
+    REJECTED_FIELD,
+    REQUESTS_FIELD,
+    USAGE_TTL_SECONDS,
+    last_used_key,
+    usage_key,
+)
 
 HOURLY_TTL_MS = 3 * 86_400_000
 MONTHLY_TTL_MS = 40 * 86_400_000
 UNCAPPED = -1
 ENDED = -2
+NO_KEY, KEY_USED, KEY_DENIED = 0, 1, 2
 
-# KEYS: (when checked) the session's ended marker, the buckets, then (when counted) the hourly
-# and the monthly counter. ARGV: 1 when a session is checked else 0, each bucket's window (ms)
-# and limit, then the monthly cap (-1: none). The reply is {ENDED} for an ended session (nothing
-# counted); else one pair per bucket (count, ms left), then the month's count and whether this
-# request was counted in it.
-_SCRIPT = """
-local session = tonumber(ARGV[1])
-if session == 1 and redis.call('EXISTS', KEYS[1]) == 1 then return {%d} end
-local buckets = (#ARGV - 2) / 2
+# KEYS: (when checked) the session's ended marker, the buckets, (when counted) the hourly and
+# the monthly counter, then (for a key) the key's counter of the day and its last-used stamp.
+# ARGV: 1 when a session is checked else 0, 1 when usage is counted else 0, the monthly cap
+# (-1: none), the key's use (NO_KEY, KEY_USED, or KEY_DENIED: refused already), the moment of
+# use, then each bucket's window (ms) and limit. The reply is {ENDED} for an ended session
+# (nothing counted); else one pair per bucket (count, ms left), then (when counted) the month's
+# count and whether this request was counted in it. A key's request is counted as rejected when
+# it was denied, a bucket refused it or the quota kept it out of the month's count.
+_LUA = """
+local session, usage = tonumber(ARGV[1]), tonumber(ARGV[2])
+if session == 1 and redis.call('EXISTS', KEYS[1]) == 1 then return {%(ended)d} end
+local cap, key = tonumber(ARGV[3]), tonumber(ARGV[4])
+local buckets = (#ARGV - 5) / 2
 local result = {}
 local allowed = true
 for i = 1, buckets do
-  local key = KEYS[session + i]
-  local count = redis.call('INCR', key)
-  if count == 1 then redis.call('PEXPIRE', key, ARGV[2 * i]) end
-  if count > tonumber(ARGV[2 * i + 1]) then allowed = false end
+  local bucket = KEYS[session + i]
+  local count = redis.call('INCR', bucket)
+  if count == 1 then redis.call('PEXPIRE', bucket, ARGV[4 + 2 * i]) end
+  if count > tonumber(ARGV[5 + 2 * i]) then allowed = false end
   result[#result + 1] = count
-  result[#result + 1] = redis.call('PTTL', key)
+  result[#result + 1] = redis.call('PTTL', bucket)
 end
-if #KEYS > session + buckets then
-  local hour, month = KEYS[session + buckets + 1], KEYS[session + buckets + 2]
+local rest = session + buckets
+local rejected = key == %(denied)d or not allowed
+if usage == 1 then
+  local hour, month = KEYS[rest + 1], KEYS[rest + 2]
+  rest = rest + 2
   local used = tonumber(redis.call('GET', month) or '0')
-  local cap = tonumber(ARGV[#ARGV])
   local counted = 0
   if allowed and (cap < 0 or used < cap) then
-    if redis.call('INCR', hour) == 1 then redis.call('PEXPIRE', hour, %d) end
+    if redis.call('INCR', hour) == 1 then redis.call('PEXPIRE', hour, %(hourly)d) end
     used = redis.call('INCR', month)
-    if used == 1 then redis.call('PEXPIRE', month, %d) end
+    if used == 1 then redis.call('PEXPIRE', month, %(monthly)d) end
     counted = 1
+  else
+    rejected = true
   end
   result[#result + 1] = used
   result[#result + 1] = counted
 end
+if key ~= %(none)d then
+  local counter = KEYS[rest + 1]
+  redis.call('HINCRBY', counter, '%(requests)s', 1)
+  if rejected then redis.call('HINCRBY', counter, '%(rejected)s', 1) end
+  redis.call('EXPIRE', counter, %(usage_ttl)d)
+  redis.call('SET', KEYS[rest + 2], ARGV[5], 'EX', %(usage_ttl)d)
+end
 return result
-""" % (ENDED, HOURLY_TTL_MS, MONTHLY_TTL_MS)  # noqa: UP031 - Lua's braces would need escaping in an f-string
+"""
+# Lua's braces would need escaping in an f-string
+_SCRIPT = _LUA % {
+    "ended": ENDED,
+    "denied": KEY_DENIED,
+    "none": NO_KEY,
+    "hourly": HOURLY_TTL_MS,
+    "monthly": MONTHLY_TTL_MS,
+    "requests": REQUESTS_FIELD,
+    "rejected": REJECTED_FIELD,
+    "usage_ttl": USAGE_TTL_SECONDS,
+}
+_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """A request made with an API key, counted in keys' usage counters; ``denied``: refused
+    already (by authorization), so counted as rejected."""
+
+    org_id: UUID
+    key_id: UUID
+    denied: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,9 +185,47 @@ def usage_of(caller: Caller, soft_quota: bool) -> Usage | None:
 
 
 class RateLimiter:
+    """Sends its script packed here, on connections of its own made by ``redis``'s pool:
+    redis-py's path for a command (pool checks, retries, encoders, reply callbacks) costs
+    the router more than the rest of the round trip."""
+
     def __init__(self, redis: Redis, namespace: str) -> None:
-        self._script = redis.register_script(_SCRIPT)
+        self._pool = redis.connection_pool
+        self._idle: list[AbstractConnection] = []
         self._prefix = f"vetrai:ratelimit:{namespace}:"
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.disconnect()
+
+    async def _evaluate(self, keys: list[str], args: list[int | str]) -> list[int]:
+        """The script's reply, by its SHA-1, or by its text when the server does not hold it
+        (restarted, or its scripts flushed), which holds it again."""
+        connection = await self._connection()
+        try:
+            try:
+                reply = await _command(connection, b"EVALSHA", _SHA, keys, args)
+            except NoScriptError:
+                reply = await _command(connection, b"EVAL", _SCRIPT, keys, args)
+        except ResponseError:
+            self._idle.append(connection)  # an error reply, read whole: still in step
+            raise
+        # On any other failure redis-py has disconnected the connection, and it is dropped.
+        self._idle.append(connection)
+        return reply
+
+    async def _connection(self) -> AbstractConnection:
+        """An idle connection the server has not closed (those it closed are dropped), else a
+        new one, which connects on its first command."""
+        while self._idle:
+            connection = self._idle.pop()
+            reader = connection._reader  # the pool's check that it is still open, without a read
+            if reader is not None and not reader.at_eof():
+                return connection
+            await connection.disconnect()
+        fresh: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        return fresh
 
     async def spend(
         self,
@@ -146,32 +233,57 @@ class RateLimiter:
         usage: Usage | None = None,
         now: datetime | None = None,
         session: UUID | None = None,
+        key: KeyUse | None = None,
     ) -> Spent:
         """Unless ``session`` has ended, count one request in every bucket and, unless a bucket
         refuses it or it is past a hard quota, in the organization's hourly and monthly counters
-        (``now``, UTC)."""
-        if not buckets and usage is None and session is None:
+        (``now``, UTC), and a request made with ``key`` in its usage of the day."""
+        if not buckets and usage is None and session is None and key is None:
             return Spent(None)
         keys = [] if session is None else [ended_session_key(session)]
         keys += [self._prefix + bucket.name for bucket in buckets]
-        args: list[int] = [0 if session is None else 1]
-        for bucket in buckets:
-            args += [bucket.window.window_seconds * 1000, bucket.window.limit]
+        cap = usage.quota if usage is not None and usage.hard and usage.quota is not None else None
         if usage is not None:
             assert now is not None  # noqa: S101 - usage is counted at a moment
             keys += [
                 hourly_requests_key(usage.org_id, now),
                 monthly_requests_key(usage.org_id, now),
             ]
-        cap = usage.quota if usage is not None and usage.hard and usage.quota is not None else None
-        args.append(UNCAPPED if cap is None else cap)
-        counts = await self._script(keys=keys, args=args)
+        used, stamp = NO_KEY, ""
+        if key is not None:
+            assert now is not None  # noqa: S101 - a key's use is stamped with its moment
+            keys += [usage_key(key.org_id, key.key_id, now.date()), last_used_key(key.key_id)]
+            used, stamp = KEY_DENIED if key.denied else KEY_USED, now.isoformat()
+        args: list[int | str] = [
+            0 if session is None else 1,
+            0 if usage is None else 1,
+            UNCAPPED if cap is None else cap,
+            used,
+            stamp,
+        ]
+        for bucket in buckets:
+            args += [bucket.window.window_seconds * 1000, bucket.window.limit]
+        counts = await self._evaluate(keys, args)
         if counts == [ENDED]:
             return Spent(None, ended=True)
         verdict = _tightest(buckets, counts)
         if usage is None:
             return Spent(verdict)
         return Spent(verdict, int(counts[-2]), bool(counts[-1]))
+
+
+async def _command(
+    connection: AbstractConnection,
+    name: bytes,
+    script: str,
+    keys: list[str],
+    args: list[int | str],
+) -> list[int]:
+    parts = [name, script.encode(), b"%d" % len(keys), *(str(p).encode() for p in (*keys, *args))]
+    packed = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    await connection.send_packed_command(packed, check_health=False)
+    reply: list[int] = await connection.read_response()
+    return reply
 
 
 def _tightest(buckets: list[Bucket], counts: list[int]) -> Verdict | None:

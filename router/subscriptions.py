@@ -153,7 +153,7 @@ class Subscriptions:
         headers = {**dict(ws.headers), **given}
         client = ws.client.host if ws.client else None
         try:
-            return await self.pipeline.identify(headers, client)
+            return await self.pipeline.admit(headers, client)
         except RouterError as error:
             await ws.close(code=4403, reason=error.code)  # the code an HTTP request gets
             return None

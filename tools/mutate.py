@@ -65,7 +65,10 @@ TESTS: dict[str, list[str]] = {
             )
         ),
     ],
-    "router/ratelimit.py": ["tests/router/test_ratelimit.py"],
+    "router/ratelimit.py": [
+        "tests/router/test_ratelimit.py",
+        "tests/router/platform/test_rate_limit_counting.py",
+    ],
     "router/pipeline/stages.py": [
         f"tests/router/platform/test_{name}.py"
         for name in (

@@ -30,10 +30,17 @@ from router.pipeline.runtime import Served
 from router.planner.errors import PlanningError
 from router.planner.planner import PlannedOperation, select_operation
 from router.policy import grants_of
-from router.ratelimit import Bucket, RateLimiter, Spent, Usage, organization_window, usage_of
+from router.ratelimit import (
+    Bucket,
+    KeyUse,
+    RateLimiter,
+    Spent,
+    Usage,
+    organization_window,
+    usage_of,
+)
 from router.telemetry import Metrics, Outcome
 from subgraphs.billing.contract import API_REQUESTS_METER
-from subgraphs.keys.contract import record_use
 
 QUOTA_WARNING = "x-quota-exceeded"
 RETRY = {"retry-after": "1"}
@@ -41,8 +48,9 @@ RETRY = {"retry-after": "1"}
 Authorize = Callable[[Caller], Grants]
 """The authorization stage's grants for a caller, checked against the supergraph's
 ``@authenticated``, ``@requiresScopes`` and ``@policy``."""
-Sign = Callable[[Caller, str], Mapping[str, str]]
-"""The headers of one subgraph request for a caller (its signed context)."""
+Sign = Callable[[Caller], Callable[[str], Mapping[str, str]]]
+"""For one request's caller, the headers of each of its subgraph requests (its signed
+context)."""
 
 
 class Pipeline:
@@ -82,6 +90,14 @@ class Pipeline:
             raise RouterError(503, "SERVICE_UNAVAILABLE", str(exc), RETRY) from None
         finally:
             self.metrics.stage("identify", time.perf_counter() - started)
+
+    async def admit(self, headers: Mapping[str, str], client_ip: str | None) -> Identity:
+        """The caller of a connection (a WebSocket's ``connection_init``), refused before it is
+        acknowledged when its credentials are not valid or its session has ended."""
+        identity = await self.identify(headers, client_ip)
+        if identity.caller.session_id is not None:
+            await self._spend(identity.caller, [], None, None)
+        return identity
 
     # one operation -----------------------------------------------------------------------------
 
@@ -191,18 +207,38 @@ class Pipeline:
         denied: bool = False,
         quota_exempt: bool = False,
     ) -> Mapping[str, str]:
-        """Refuse the caller's ended session, spend its rate limits and, for an organization's
-        operation that runs (and is not exempt), count it against its monthly quota; one Redis
-        round trip."""
+        """Refuse the caller's ended session, spend its rate limits, for an organization's
+        operation that runs (and is not exempt) count it against its monthly quota, and count a
+        key's use; one Redis round trip."""
         rules = self.config.rate_limits
         caller = identity.caller
         buckets = self._buckets(identity, operation) if rules.enabled else []
         counted = not (denied or quota_exempt)
         usage = usage_of(caller, identity.soft_quota) if counted else None
-        if not (buckets or usage or caller.session_id or caller.key_id):
+        key = (
+            KeyUse(caller.org_id, caller.key_id, denied)
+            if caller.key_id is not None and caller.org_id is not None
+            else None
+        )
+        if not (buckets or usage or caller.session_id or key):
             return {}  # nothing to check or count: no Redis round trip
+        spent = await self._spend(caller, buckets, usage, key)
+        verdict = spent.verdict
+        refused = verdict is not None and not verdict.allowed
+        headers = verdict.headers() if verdict is not None else {}
+        if refused:
+            self.metrics.rate_limited.inc()
+            raise RouterError(429, "RATE_LIMITED", "Too many requests; slow down.", headers)
+        return headers | self._quota(spent, usage)
+
+    async def _spend(
+        self, caller: Caller, buckets: list[Bucket], usage: Usage | None, key: KeyUse | None
+    ) -> Spent:
+        """One round trip to the rate limiter; an ended session is refused."""
         try:
-            spent = await self.limiter.spend(buckets, usage, datetime.now(UTC), caller.session_id)
+            spent = await self.limiter.spend(
+                buckets, usage, datetime.now(UTC), caller.session_id, key
+            )
         except RedisError:
             what = "Sessions" if caller.session_id else "Rate limits"
             raise RouterError(
@@ -210,20 +246,7 @@ class Pipeline:
             ) from None
         if spent.ended:
             raise RouterError(401, "UNAUTHENTICATED", "This session has ended; log in again.")
-        verdict = spent.verdict
-        refused = verdict is not None and not verdict.allowed
-        if caller.key_id is not None and caller.org_id is not None:
-            await record_use(
-                self.authenticator.redis,
-                key_id=caller.key_id,
-                org_id=caller.org_id,
-                rejected=refused or denied or _over_hard_quota(spent, usage),
-            )
-        headers = verdict.headers() if verdict is not None else {}
-        if refused:
-            self.metrics.rate_limited.inc()
-            raise RouterError(429, "RATE_LIMITED", "Too many requests; slow down.", headers)
-        return headers | self._quota(spent, usage)
+        return spent
 
     def _quota(self, spent: Spent, usage: Usage | None) -> dict[str, str]:
         """Past a hard quota the operation is refused; past a soft one it runs, with a
@@ -286,7 +309,7 @@ class Pipeline:
 
     def signer(self, caller: Caller) -> Callable[[str], Mapping[str, str]]:
         """The executor's headers for each subgraph: the caller's signed context."""
-        return lambda service: self.sign(caller, service)
+        return self.sign(caller)
 
     async def execute(
         self,

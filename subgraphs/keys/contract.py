@@ -1,13 +1,12 @@
 """What other parties may know of keys: the per-day usage counters the router writes in Redis
-for every request made with a key, the channel on which keys announces revocations and
-rotations, the route that verifies a secret, and the codes its mutations return."""
+for every request made with a key (where they are and their fields), the channel on which keys
+announces revocations and rotations, the route that verifies a secret, and the codes its
+mutations return."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from uuid import UUID
-
-from redis.asyncio import Redis
 
 from subgraphs.kernel.errors import Code
 
@@ -17,6 +16,10 @@ VERIFY_PATH = "/internal/verify"  # the keys subgraph's route that verifies a se
 USAGE_PATTERN = "vetrai:keys:usage:*"
 # Counters outlive several missed flushes; the flush deletes them once they are in PostgreSQL.
 USAGE_TTL_SECONDS = 8 * 86400
+# A day's counter is a hash of the requests made with the key and, of them, those a limit or a
+# scope refused; the key's last-used stamp is an ISO 8601 moment beside it.
+REQUESTS_FIELD = "requests"
+REJECTED_FIELD = "rejected"
 
 
 class KeysErrorCode(Code):
@@ -41,18 +44,3 @@ def parse_usage_key(name: str) -> tuple[UUID, UUID, date]:
     """``(org_id, key_id, day)`` of a counter named by ``usage_key``."""
     org, key, day = name.rsplit(":", 3)[1:]
     return UUID(org), UUID(key), date.fromisoformat(day)
-
-
-async def record_use(
-    redis: Redis, *, key_id: UUID, org_id: UUID, rejected: bool, at: datetime | None = None
-) -> None:
-    """Count one request made with a key (``rejected``: refused by a limit or a scope)."""
-    at = at or datetime.now(UTC)
-    name = usage_key(org_id, key_id, at.date())
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hincrby(name, "requests", 1)
-        if rejected:
-            pipe.hincrby(name, "rejected", 1)
-        pipe.expire(name, USAGE_TTL_SECONDS)
-        pipe.set(last_used_key(key_id), at.isoformat(), ex=USAGE_TTL_SECONDS)
-        await pipe.execute()

@@ -25,6 +25,8 @@ from subgraphs.kernel.tokens import token_hash
 from subgraphs.keys import repository
 from subgraphs.keys.contract import (
     CHANGED_CHANNEL,
+    REJECTED_FIELD,
+    REQUESTS_FIELD,
     SECRET_PREFIX,
     USAGE_PATTERN,
     USAGE_TTL_SECONDS,
@@ -381,7 +383,7 @@ class KeysService:
             return {}
         async with self.redis.pipeline(transaction=False) as pipe:
             for key_id, org_id, day in wanted:
-                pipe.hmget(usage_key(org_id, key_id, day), ["requests", "rejected"])
+                pipe.hmget(usage_key(org_id, key_id, day), [REQUESTS_FIELD, REJECTED_FIELD])
             replies = await pipe.execute()
         return {
             (key_id, day): (int(requests or 0), int(rejected or 0))
@@ -411,7 +413,7 @@ class KeysService:
             batches: dict[UUID, list[_Counter]] = {}
             async for raw in self.redis.scan_iter(match=USAGE_PATTERN, count=500):
                 name = raw.decode() if isinstance(raw, bytes) else str(raw)
-                counted = self.redis.hmget(name, ["requests", "rejected"])
+                counted = self.redis.hmget(name, [REQUESTS_FIELD, REJECTED_FIELD])
                 requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
                 if int(requests or 0) or int(rejected or 0):
                     org_id, key_id, day = parse_usage_key(name)
@@ -440,8 +442,8 @@ class KeysService:
                 await repository.add_usage(session, rows)
         async with self.redis.pipeline(transaction=True) as pipe:
             for counter in counters:
-                pipe.hincrby(counter.name, "requests", -counter.requests)
-                pipe.hincrby(counter.name, "rejected", -counter.rejected)
+                pipe.hincrby(counter.name, REQUESTS_FIELD, -counter.requests)
+                pipe.hincrby(counter.name, REJECTED_FIELD, -counter.rejected)
             await pipe.execute()
 
     # verification ------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""The rate limiter counts every bucket of a request in Redis and answers the verdict of the
-tightest: refused ones first (the longest wait), else the fewest remaining; a request of a
-session on auth's deny-list is answered as ended, with nothing counted."""
+"""The rate limiter counts every bucket of a request in Redis (on connections of its own) and
+answers the verdict of the tightest: refused ones first (the longest wait), else the fewest
+remaining; a request of a session on auth's deny-list is answered as ended, with nothing
+counted."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from router.config import Window
 from router.ratelimit import Bucket, RateLimiter, Spent, Usage, Verdict
@@ -133,3 +136,67 @@ async def test_a_live_session_alone_is_checked_without_buckets(
     assert await limiter.spend([], session=session) == Spent(None)
     await redis.set(ended_session_key(session), 1, ex=60)
     assert await limiter.spend([], session=session) == Spent(None, ended=True)
+
+
+async def test_the_script_is_sent_again_once_the_server_no_longer_holds_it(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    minute = [bucket("minute", 5, 60)]
+    assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 4, 60)
+    await redis.script_flush()
+    assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 3, 60)
+    assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 2, 60)
+
+
+async def test_a_connection_the_server_closed_is_not_used_again(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    minute = [bucket("minute", 5, 60)]
+    await limiter.spend(minute)
+    assert await redis.client_kill_filter(_type="normal", skipme=True) >= 1
+    await asyncio.sleep(0.1)  # the event loop reads the close
+    assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 3, 60)
+
+
+async def test_the_limiters_connections_are_its_clients_and_close_with_it(
+    server_settings: PlatformSettings, redis: Redis
+) -> None:
+    name = f"limiter-{secrets.token_hex(4)}"
+    assert server_settings.core.redis_url
+    client = Redis.from_url(server_settings.core.redis_url, client_name=name)
+    limiter = RateLimiter(client, namespace=name)
+
+    async def named() -> int:
+        return sum(1 for c in await redis.client_list() if c["name"] == name)
+
+    await asyncio.gather(*(limiter.spend([bucket("minute", 5, 60)]) for _ in range(2)))
+    assert await named() == 2  # made as the client's own are: with its settings
+    await limiter.aclose()
+    async with asyncio.timeout(30):  # until the server has read the closes
+        while await named():  # noqa: ASYNC110 - Redis announces no client leaving
+            await asyncio.sleep(0.02)
+    await client.aclose()
+
+
+async def test_an_error_reply_is_a_redis_error_and_the_connection_stays_in_step(
+    server_settings: PlatformSettings, redis: Redis
+) -> None:
+    name = f"limiter-{secrets.token_hex(4)}"
+    assert server_settings.core.redis_url
+    client = Redis.from_url(server_settings.core.redis_url, client_name=name)
+    limiter = RateLimiter(client, namespace=name)
+
+    async def ids() -> set[str]:
+        return {c["id"] for c in await redis.client_list() if c["name"] == name}
+
+    minute = [bucket("minute", 5, 60)]
+    await limiter.spend(minute)
+    first = await ids()
+    await redis.set(f"vetrai:ratelimit:{name}:broken", "not a number")  # INCR refuses it
+    with pytest.raises(RedisError):
+        await limiter.spend([bucket("broken", 5, 60)])
+    assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 3, 60)
+    assert len(first) == 1
+    assert await ids() == first  # one connection, used again after the error
+    await limiter.aclose()
+    await client.aclose()

@@ -15,10 +15,9 @@ from core.caller_context import HEADER, sign_caller
 from subgraphs.kernel.db import Database, set_local
 from subgraphs.kernel.migrations import role_of
 from subgraphs.kernel.tokens import token_hash
-from subgraphs.keys.contract import record_use
 from subgraphs.keys.service import KeysService
 from tests.conftest import SignedClient
-from tests.subgraphs.keys.builders import issued, manager
+from tests.subgraphs.keys.builders import count_use, issued, manager
 from vetrai.settings import PlatformSettings
 
 ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
@@ -61,7 +60,7 @@ async def test_rls_shows_keys_only_to_their_organization_or_to_their_secret(
     try:
         for owner, key in ((ada, ada_key), (eve, eve_key)):
             assert owner.org_id
-            await record_use(redis, key_id=UUID(key), org_id=owner.org_id, rejected=False)
+            await count_use(redis, key_id=UUID(key), org_id=owner.org_id, rejected=False)
         await KeysService(db, redis, settings).flush_usage()
         async with db.transaction(Caller(org_id=eve.org_id)) as session:
             assert await session.scalar(text("select current_user")) == role_of("keys")

@@ -7,8 +7,9 @@ from uuid import uuid4
 
 from redis.asyncio import Redis
 
-from subgraphs.keys.contract import record_use, usage_key
+from subgraphs.keys.contract import usage_key
 from subgraphs.keys.tasks import FLUSH_USAGE_JOB
+from tests.subgraphs.keys.builders import count_use
 from vetrai import worker as workers
 from vetrai.settings import PlatformSettings
 
@@ -23,7 +24,7 @@ async def test_worker_flushes_api_key_usage_every_minute(settings: PlatformSetti
     try:
         await worker.on_startup(ctx)
         key_id, org_id = uuid4(), uuid4()
-        await record_use(redis, key_id=key_id, org_id=org_id, rejected=False)
+        await count_use(redis, key_id=key_id, org_id=org_id, rejected=False)
         assert await jobs[FLUSH_USAGE_JOB].coroutine(ctx) >= 1
         # a counter of a key that does not exist is emptied, never kept forever
         counter = usage_key(org_id, key_id, datetime.now(UTC).date())

@@ -1,9 +1,16 @@
 """Access tokens stop working through the router the moment their session ends: log out,
-a password change (the other sessions), a replayed refresh token (its whole session)."""
+a password change (the other sessions), a replayed refresh token (its whole session); over
+WebSocket, a connection of an ended session is closed at its ``connection_init``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import unique_email
 from tests.router.platform.conftest import PASSWORD, RouterClient
@@ -75,3 +82,28 @@ async def test_replayed_refresh_token_ends_the_session_for_both_holders(
     assert [e["code"] for e in replayed["errors"]] == ["INVALID_TOKEN"]
     assert await status(router, rotated) == 401
     assert await status(router, tokens) == 401
+
+
+async def _connection_init(router: RouterClient, tokens: dict[str, str]) -> Any:
+    """The router's first answer to a WebSocket ``connection_init`` carrying the token."""
+    url = str(router.client.base_url).replace("http", "ws", 1) + "/graphql"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": bearer(tokens)}
+        await ws.send(orjson.dumps(init).decode())
+        return orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+
+
+async def test_a_websocket_of_an_ended_session_is_closed_at_its_initialisation(
+    router: RouterClient,
+) -> None:
+    _, tokens = await signed_up(router)
+    assert await _connection_init(router, tokens) == {"type": "connection_ack"}
+    await payload(
+        router,
+        "mutation($t: String!) { logOut(refreshToken: $t) { ok } }",
+        {"t": tokens["refreshToken"]},
+    )
+    with pytest.raises(ConnectionClosed) as closed:
+        await _connection_init(router, tokens)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "UNAUTHENTICATED")

@@ -1,11 +1,13 @@
 """The rate limiter's one Lua call against real Redis: buckets, the organization's hourly and
-monthly request counters beside them, and the quota; and which window an organization gets."""
+monthly request counters beside them, the quota and an API key's usage counter; and which
+window an organization gets."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
+from typing import cast
 from uuid import uuid4
 
 import pytest
@@ -13,8 +15,24 @@ from redis.asyncio import Redis
 
 from core.caller import Caller
 from router.config import RateLimits, Window
-from router.ratelimit import Bucket, RateLimiter, Spent, Usage, organization_window, usage_of
+from router.ratelimit import (
+    Bucket,
+    KeyUse,
+    RateLimiter,
+    Spent,
+    Usage,
+    organization_window,
+    usage_of,
+)
+from subgraphs.auth.contract import ended_session_key
 from subgraphs.billing.contract import hourly_requests_key, monthly_requests_key
+from subgraphs.keys.contract import (
+    REJECTED_FIELD,
+    REQUESTS_FIELD,
+    USAGE_TTL_SECONDS,
+    last_used_key,
+    usage_key,
+)
 from vetrai.settings import PlatformSettings
 
 NOW = datetime(2026, 12, 1, 17, 30, tzinfo=UTC)
@@ -112,6 +130,68 @@ async def test_a_request_a_bucket_refuses_is_not_counted(
     assert not refused.verdict.allowed
     assert (refused.used, refused.counted) == (1, False)
     assert await counters(redis, org) == (1, 1)
+
+
+async def key_counted(redis: Redis, use: KeyUse) -> tuple[int, int]:
+    """The key's requests and rejected requests of ``NOW``'s day."""
+    name = usage_key(use.org_id, use.key_id, NOW.date())
+    counted = redis.hmget(name, [REQUESTS_FIELD, REJECTED_FIELD])
+    requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
+    return int(requests or 0), int(rejected or 0)
+
+
+async def test_a_keys_use_is_counted_in_the_same_call_with_its_last_use(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    org = uuid4()
+    use, usage = KeyUse(org, uuid4()), Usage(str(org), quota=None, hard=True)
+    spent = await limiter.spend([bucket(10)], usage, NOW, key=use)
+    assert (spent.used, spent.counted) == (1, True)
+    assert spent.verdict is not None
+    assert spent.verdict.remaining == 9
+    assert await key_counted(redis, use) == (1, 0)
+    assert await redis.get(last_used_key(use.key_id)) == NOW.isoformat().encode()
+    counter = usage_key(org, use.key_id, NOW.date())
+    for name in (counter, last_used_key(use.key_id)):
+        assert USAGE_TTL_SECONDS - 5 <= await redis.ttl(name) <= USAGE_TTL_SECONDS
+    # Counted alone too: rate limits off and no organization's usage asked for.
+    assert await limiter.spend([], now=NOW, key=use) == Spent(None)
+    assert await key_counted(redis, use) == (2, 0)
+    assert await counters(redis, str(org)) == (1, 1)
+
+
+async def test_a_keys_request_is_rejected_when_denied_refused_or_past_a_hard_quota(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    org = uuid4()
+    denied = KeyUse(org, uuid4(), denied=True)
+    await limiter.spend([bucket(10)], None, NOW, key=denied)
+    assert await key_counted(redis, denied) == (1, 1)
+
+    refusing, full = KeyUse(org, uuid4()), bucket(1)
+    await limiter.spend([full], None, NOW, key=refusing)
+    await limiter.spend([full], None, NOW, key=refusing)
+    assert await key_counted(redis, refusing) == (2, 1)
+
+    quota, other = KeyUse(org, uuid4()), str(uuid4())
+    for _ in range(3):
+        await limiter.spend([], Usage(other, quota=2, hard=True), NOW, key=quota)
+    assert await key_counted(redis, quota) == (3, 1)
+
+    soft = KeyUse(org, uuid4())
+    for _ in range(2):
+        await limiter.spend([], Usage(str(uuid4()), quota=0, hard=False), NOW, key=soft)
+    assert await key_counted(redis, soft) == (2, 0)
+
+
+async def test_an_ended_sessions_request_counts_no_keys_use(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    session, use = uuid4(), KeyUse(uuid4(), uuid4())
+    await redis.set(ended_session_key(session), 1, ex=60)
+    assert await limiter.spend([], None, NOW, session, use) == Spent(None, ended=True)
+    assert await key_counted(redis, use) == (0, 0)
+    assert await redis.get(last_used_key(use.key_id)) is None
 
 
 def test_an_organizations_window_is_the_configs_then_its_plans_then_the_plans_table() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import time
+from dataclasses import replace
 from uuid import UUID, uuid4
 
 import orjson
@@ -12,7 +14,14 @@ import strawberry
 from starlette.types import Message
 
 from core.caller import Caller
-from core.caller_context import HEADER, InvalidContext, read_caller, sign_caller
+from core.caller_context import (
+    HEADER,
+    InvalidContext,
+    caller_claims,
+    read_caller,
+    sign_caller,
+    sign_claims,
+)
 from subgraphs.kernel.schema import federated_schema
 from tests.conftest import SignedClient, unique_email
 from tests.subgraphs.auth.builders import sign_up
@@ -141,6 +150,75 @@ def test_the_plan_and_its_limits_travel_in_the_context() -> None:
     assert (read.entitled("api_keys"), read.entitled("white_label")) == (True, False)
 
 
+EVERYTHING = Caller(
+    user_id=uuid4(),
+    org_id=uuid4(),
+    roles=frozenset({"admin", "member"}),
+    scopes=frozenset({"tickets:read", "keys:write"}),
+    key_id=uuid4(),
+    session_id=uuid4(),
+    client_ip="203.0.113.7",
+    plan="pro",
+    limits={"api_keys": 25},
+    email="ada@example.com",
+    email_verified=True,
+)
+
+
+def _claims_of(header: str) -> dict[str, object]:
+    body = header.split(".")[1]
+    claims: dict[str, object] = orjson.loads(
+        base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    )
+    return claims
+
+
+def test_a_context_carries_every_claim_of_its_caller() -> None:
+    header = sign_caller(EVERYTHING, audience="tenancy", key=KEY, ttl=30)
+    read, jti, expires = read_caller(header, audience="tenancy", key=KEY)
+    assert read == EVERYTHING
+    claims = _claims_of(header)
+    assert (claims["jti"], claims["exp"]) == (jti, expires)
+    assert claims["exp"] == claims["iat"] + 30  # type: ignore[operator]
+    assert abs(expires - 30 - time.time()) < 5
+    assert read_caller(sign_caller(Caller(), audience="a", key=KEY), audience="a", key=KEY)[0] == (
+        Caller()
+    )
+
+
+def test_one_requests_claims_are_signed_per_subgraph_each_with_a_fresh_jti() -> None:
+    claims = caller_claims(EVERYTHING)
+    before = dict(claims)
+    first, second, other = (
+        sign_claims(claims, audience=service, key=KEY) for service in ("keys", "keys", "auth")
+    )
+    assert claims == before  # shared by every subgraph request, never changed by one
+    read = [read_caller(h, audience=a, key=KEY) for h, a in ((first, "keys"), (second, "keys"))]
+    assert [caller for caller, _, _ in read] == [EVERYTHING, EVERYTHING]
+    assert read[0][1] != read[1][1]
+    assert read_caller(other, audience="auth", key=KEY)[0] == EVERYTHING
+    with pytest.raises(InvalidContext, match="another service"):
+        read_caller(other, audience="keys", key=KEY)
+    assert _claims_of(first)["aud"] == "keys"
+
+
+def test_an_address_is_verified_only_when_the_claim_says_true() -> None:
+    unverified = replace(EVERYTHING, email_verified=False)
+    read, _, _ = read_caller(sign_caller(unverified, audience="a", key=KEY), audience="a", key=KEY)
+    assert (read.email, read.email_verified) == ("ada@example.com", False)
+    for claimed in ("true", 1, None):
+        header = _resigned(EVERYTHING, ev=claimed)
+        assert read_caller(header, audience="a", key=KEY)[0].email_verified is False
+    with pytest.raises(InvalidContext, match="malformed"):
+        read_caller(_resigned(EVERYTHING, email=["ada@example.com"]), audience="a", key=KEY)
+    assert read_caller(_resigned(EVERYTHING, email=None), audience="a", key=KEY)[0].email is None
+
+
+def _resigned(caller: Caller, **changes: object) -> str:
+    """A genuine context for ``caller`` with some claims changed before signing."""
+    return sign_claims({**caller_claims(caller), **changes}, audience="a", key=KEY)
+
+
 def test_a_context_without_a_plan_reads_as_one_with_no_limits() -> None:
     header = sign_caller(Caller(org_id=uuid4()), audience="keys", key=KEY)
     claims = orjson.loads(base64.urlsafe_b64decode(header.split(".")[1] + "=="))
@@ -175,3 +253,34 @@ async def test_a_caller_gone_before_its_request_was_read_is_no_error(
         await app.state.runtime.db.close()
         await app.state.runtime.redis.aclose()
     assert sent == []  # nobody to answer, and nothing raised to the server
+
+
+def test_a_context_lives_a_minute_by_default_under_a_jti_of_128_bits() -> None:
+    for header in (
+        sign_caller(EVERYTHING, audience="a", key=KEY),
+        sign_claims(caller_claims(EVERYTHING), audience="a", key=KEY),
+    ):
+        claims = _claims_of(header)
+        assert claims["exp"] == claims["iat"] + 60  # type: ignore[operator]
+        assert len(base64.urlsafe_b64decode(f"{claims['jti']}==")) == 16
+
+
+@pytest.mark.parametrize("limits", [["api_keys"], {"api_keys": "many"}, {"seats": None}])
+def test_plan_limits_that_are_not_numbers_or_booleans_are_malformed(limits: object) -> None:
+    with pytest.raises(InvalidContext, match="malformed"):
+        read_caller(_resigned(EVERYTHING, lim=limits), audience="a", key=KEY)
+
+
+def _issued_at(iat: int) -> str:
+    """A genuine context whose ``iat`` is ``iat``, signed with the key."""
+    claims = {**_claims_of(sign_caller(EVERYTHING, audience="a", key=KEY)), "iat": iat}
+    body = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=").decode()
+    mac = hmac.digest(KEY, body.encode(), "sha256")
+    return f"v1.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def test_a_context_issued_up_to_five_seconds_ahead_is_accepted_and_no_further() -> None:
+    now = int(time.time())
+    assert read_caller(_issued_at(now + 5), audience="a", key=KEY)[0] == EVERYTHING
+    with pytest.raises(InvalidContext, match="expired"):
+        read_caller(_issued_at(now + 6), audience="a", key=KEY)

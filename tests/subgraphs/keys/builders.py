@@ -1,15 +1,18 @@
-"""Builders of keys test data: organization managers, the keys they issue, and the router's
-verification of their secrets."""
+"""Builders of keys test data: organization managers, the keys they issue, the router's
+verification of their secrets and its counting of their use."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+from redis.asyncio import Redis
 
 from core.caller import Caller
 from core.scopes import INTERNAL_VERIFY
+from router.ratelimit import KeyUse, RateLimiter
 from tests.conftest import SignedClient
 
 KEY_FIELDS = "id name prefix scopes createdAt expiresAt lastUsedAt revokedAt createdBy { id }"
@@ -50,6 +53,17 @@ async def verify(
     return await keys.client.post(
         "/internal/verify", json={"secret": secret}, headers=keys.headers(caller)
     )
+
+
+async def count_use(
+    redis: Redis, *, key_id: UUID, org_id: UUID, rejected: bool, at: datetime | None = None
+) -> None:
+    """One request made with a key, counted as the router counts it (``rejected``: refused)."""
+    use, limiter = KeyUse(org_id, key_id, denied=rejected), RateLimiter(redis, "keys-tests")
+    try:
+        await limiter.spend([], now=at or datetime.now(UTC), key=use)
+    finally:
+        await limiter.aclose()
 
 
 def codes(payload: dict[str, Any]) -> list[tuple[str, str | None]]:

@@ -7,9 +7,8 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from subgraphs.keys.contract import record_use
 from tests.conftest import SignedClient
-from tests.subgraphs.keys.builders import issued, manager
+from tests.subgraphs.keys.builders import count_use, issued, manager
 from vetrai.settings import PlatformSettings
 
 ORG_KEYS = """query($r: [_Any!]!) { _entities(representations: $r) {
@@ -28,7 +27,7 @@ async def test_an_organizations_keys_show_their_latest_use_before_the_flush(
     assert unused["_entities"][0]["apiKeys"] == [{"id": key_id, "lastUsedAt": None}]
     redis = Redis.from_url(settings.core.redis_url)
     try:
-        await record_use(redis, key_id=UUID(key_id), org_id=owner.org_id, rejected=False)
+        await count_use(redis, key_id=UUID(key_id), org_id=owner.org_id, rejected=False)
     finally:
         await redis.aclose()
     used = await keys.run(ORG_KEYS, {"r": organization}, owner)

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database
-from subgraphs.keys.contract import record_use, usage_key
+from subgraphs.keys.contract import usage_key
 from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
 from tests.conftest import SignedClient
-from tests.subgraphs.keys.builders import issued, manager
+from tests.subgraphs.keys.builders import count_use, issued, manager
 from vetrai.settings import PlatformSettings
 
 USAGE = """query($id: ID!, $from: Date!, $to: Date!) { apiKey(id: $id) {
@@ -49,7 +49,7 @@ async def _use(
 ) -> None:
     assert owner.org_id
     for i in range(n):
-        await record_use(
+        await count_use(
             redis, key_id=UUID(key_id), org_id=owner.org_id, rejected=i < rejected, at=at
         )
 
@@ -113,7 +113,7 @@ async def test_counters_of_unknown_keys_are_dropped_by_the_flush(
     worker_ctx: dict[str, Any], owner_engine: AsyncEngine
 ) -> None:
     ghost, org = uuid4(), uuid4()
-    await record_use(worker_ctx["redis"], key_id=ghost, org_id=org, rejected=False)
+    await count_use(worker_ctx["redis"], key_id=ghost, org_id=org, rejected=False)
     await flush_usage(worker_ctx)
     async with owner_engine.connect() as connection:
         stored = await connection.scalar(
