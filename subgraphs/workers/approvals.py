@@ -1,4 +1,4 @@
-"""Approvals: what opens one when a run waits at its interrupt (its approvers as the workflow
+"""Approvals: what opens one for each interrupt a run waits at (its approvers as the workflow
 declares them, members only; single-use approve and reject links for each of them, named or
 holding an approving role; the notification through the outbox) and what a decision, an
 expiry or an escalation changes. These functions work inside the caller's transaction; the job

@@ -46,8 +46,9 @@ class Run:
     attempt: int
     report: Callable[[float, str | None], Awaitable[None]]
     log: Callable[[str, str], Awaitable[None]]
-    # Becomes ``waiting`` with {"id": ..., "payload": ...} until resumed.
-    wait: Callable[[dict[str, Any]], Awaitable[None]]
+    # Becomes ``waiting`` on interrupts ({"id": ..., "payload": ...} each) until every one
+    # is decided.
+    wait: Callable[[list[dict[str, Any]]], Awaitable[None]]
     # The worker's ARQ job context: each domain's services, as its startup put them there.
     context: dict[str, Any]
     # A workflow step finished (a heartbeat too).

@@ -23,7 +23,9 @@ class StatusChanged(BaseModel):
     progress: float
     message: str | None = None
     attempt: int
+    # The first of ``interrupts`` (for subscribers that read one).
     interrupt: dict[str, Any] | None = None
+    interrupts: list[dict[str, Any]] = []
     updated_at: datetime
     # The workflow step (LangGraph node) whose update this event reports, if any.
     step: str | None = None

@@ -56,8 +56,11 @@ class Job(SQLModel, table=True):
     result: Any = Field(default=None, sa_column=Column(JSONB))
     error_code: str | None = Field(default=None, max_length=64)
     error_message: str | None = None
-    # What a waiting workflow asks: {"id": ..., "payload": ...}.
-    interrupt: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # What a waiting workflow asks and nobody answered yet, in the order it asked: one
+    # {"id": ..., "payload": ...} per interrupt its parallel branches raised.
+    interrupts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
     logs: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSONB, nullable=False)
     )
@@ -74,6 +77,11 @@ class Job(SQLModel, table=True):
     @property
     def finished(self) -> bool:
         return Status(self.status) in FINISHED
+
+    @property
+    def interrupt(self) -> dict[str, Any] | None:
+        """The first of ``interrupts``; None when it waits on nothing."""
+        return self.interrupts[0] if self.interrupts else None
 
 
 class ApprovalStatus(enum.Enum):

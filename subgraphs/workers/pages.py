@@ -101,10 +101,19 @@ async def decide(request: Request) -> HTMLResponse:
         return _page("Nothing was decided", "<p>The comment is too long.</p>", 413)
     comment = parse_qs(body.decode(errors="replace")).get("comment", [None])[0]
     try:
-        approval = await service.decide_by_link(request.path_params["token"], comment)
+        approval, job = await service.decide_by_link(request.path_params["token"], comment)
     except Rejected as problem:
         return _refused(problem)
-    return _page(approval.status.capitalize(), "<p>Thank you; the run goes on.</p>")
+    return _page(approval.status.capitalize(), f"<p>Thank you; {_goes_on(len(job.interrupts))}</p>")
+
+
+def _goes_on(left: int) -> str:
+    """When the run goes on, with ``left`` of its interrupts undecided."""
+    if left == 0:
+        return "the run goes on."
+    if left == 1:
+        return "the run goes on once its other question is decided too."
+    return f"the run goes on once its {left} other questions are decided too."
 
 
 ROUTES = [

@@ -67,6 +67,18 @@ async def locked_approval(session: AsyncSession, approval_id: UUID) -> Approval 
     return await session.get(Approval, approval_id, with_for_update=True)
 
 
+async def job_of_approval(session: AsyncSession, approval_id: UUID) -> UUID | None:
+    """The job an approval belongs to, read without loading (or locking) the approval."""
+    found = await session.exec(select(Approval.job_id).where(Approval.id == approval_id))
+    return found.first()
+
+
+async def interrupts_asked(session: AsyncSession, job_id: UUID) -> set[str]:
+    """The interrupts of the job that have an approval already."""
+    found = await session.exec(select(Approval.interrupt_id).where(Approval.job_id == job_id))
+    return set(found)
+
+
 async def jobs_by_id(session: AsyncSession, org_id: UUID, ids: Sequence[UUID]) -> dict[UUID, Job]:
     rows = await session.exec(select(Job).where(col(Job.id).in_(list(ids)), Job.org_id == org_id))
     return {job.id: job for job in rows}
@@ -113,13 +125,15 @@ async def runs_to_prune(
 
 
 async def pending_approvals(session: AsyncSession, org_id: UUID, limit: int) -> list[Approval]:
-    """The organization's open approvals not expired yet, oldest first."""
+    """The organization's open approvals not expired yet of runs still waiting, oldest first."""
     rows = await session.exec(
         select(Approval)
+        .join(Job, col(Job.id) == col(Approval.job_id))
         .where(
             Approval.org_id == org_id,
             Approval.status == ApprovalStatus.PENDING.value,
             col(Approval.expires_at) > utcnow(),
+            Job.status == Status.WAITING.value,
         )
         .order_by(col(Approval.created_at))
         .limit(limit)

@@ -1,6 +1,8 @@
 """The ``workflow`` job kind: a registered LangGraph graph run with the Postgres checkpointer on
 a connection of the run's own organization, so a retried or resumed attempt goes on from its
-last checkpoint; ``interrupt()`` makes the job wait for a decision."""
+last checkpoint; ``interrupt()`` makes the job wait for a decision, and the interrupts that
+parallel branches raise at once each wait for their own. A run is resumed with every answer
+by interrupt id (``Command(resume={id: answer, ...})``)."""
 
 from __future__ import annotations
 
@@ -115,24 +117,37 @@ async def _run(run: Run) -> Any:
             given = Command(resume=resume)
         elif state.next:
             given = None  # go on from the last checkpoint
-        asked: dict[str, Any] | None = None
-        # "sync": a step's checkpoint is written before the next step starts (LangGraph's
-        # default writes it while the next one runs, which a killed worker may never finish).
-        stream = graph.astream(given, config, stream_mode=["updates", "custom"], durability="sync")
-        async for mode, chunk in stream:
-            if mode == "custom" and isinstance(chunk, dict) and "progress" in chunk:
-                await run.report(float(chunk["progress"]), chunk.get("message"))
-            elif mode == "updates" and "__interrupt__" in chunk and asked is None:
-                [first, *_] = chunk["__interrupt__"]
-                asked = {"id": first.id, "payload": first.value}
-            elif mode == "updates" and run.step is not None:
-                for node in chunk:
-                    await run.step(str(node))
-        # Only once the stream has ended is the interrupt's checkpoint written.
-        if asked is not None:
+        asked = await _stream(run, graph, given, config)
+        # Only once the stream has ended are the interrupts' checkpoint and writes stored.
+        if asked:
             await run.wait(asked)
             return None
         return (await graph.aget_state(config)).values
+
+
+async def _stream(run: Run, graph: Any, given: Any, config: Any) -> list[dict[str, Any]]:
+    """Run ``graph`` from ``given``, reporting its progress and finished steps; every
+    interrupt it raised (parallel branches raise theirs in the same step), in order."""
+    asked: dict[str, dict[str, Any]] = {}
+    # "sync": a step's checkpoint is written before the next step starts (LangGraph's
+    # default writes it while the next one runs, which a killed worker may never finish).
+    stream = graph.astream(given, config, stream_mode=["updates", "custom"], durability="sync")
+    async for mode, chunk in stream:
+        if mode == "custom" and isinstance(chunk, dict) and "progress" in chunk:
+            await run.report(float(chunk["progress"]), chunk.get("message"))
+        elif mode == "updates" and "__interrupt__" in chunk:
+            for raised in chunk["__interrupt__"]:
+                asked.setdefault(raised.id, {"id": raised.id, "payload": raised.value})
+        elif mode == "updates" and run.step is not None and not _replayed(chunk):
+            for node in chunk:
+                await run.step(str(node))
+    return list(asked.values())
+
+
+def _replayed(chunk: dict[str, Any]) -> bool:
+    """An update LangGraph repeats from the stored writes of a step that finished in an
+    earlier attempt (a branch that ended while another failed or waited)."""
+    return bool(chunk.get("__metadata__", {}).get("cached"))
 
 
 FINAL = frozenset(

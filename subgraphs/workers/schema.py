@@ -46,7 +46,7 @@ StatusType = described_enum(
     {
         Status.QUEUED: "Waiting for a worker (or for its retry, or behind its concurrency key).",
         Status.RUNNING: "An attempt is running.",
-        Status.WAITING: "Paused on an `interrupt` until `resumeJob` decides it.",
+        Status.WAITING: "Paused on one or more `interrupts` until each is decided.",
         Status.SUCCEEDED: "Finished with a `result`.",
         Status.FAILED: "Finished with an `error`, out of attempts or not retryable.",
         Status.CANCELLED: "Stopped by `cancelJob` or by a newer job of its concurrency key.",
@@ -99,10 +99,19 @@ class JobInterrupt:
     payload: JSON = strawberry.field(description="What the workflow asks, as it words it.")
 
 
-def _interrupt(value: dict[str, Any] | None) -> JobInterrupt | None:
-    if value is None:
-        return None
-    return JobInterrupt(id=strawberry.ID(str(value["id"])), payload=cast(JSON, value["payload"]))
+def _interrupts(values: list[dict[str, Any]]) -> list[JobInterrupt]:
+    return [
+        JobInterrupt(id=strawberry.ID(str(v["id"])), payload=cast(JSON, v["payload"]))
+        for v in values
+    ]
+
+
+INTERRUPT = "The first of `interrupts`; null unless `WAITING`."
+INTERRUPTS = (
+    "Every interrupt it waits on and nobody decided yet, in the order it asked: parallel"
+    " branches interrupt at once, and each is decided on its own. It goes on once none is"
+    " left; empty unless `WAITING`."
+)
 
 
 @strawberry.federation.type(keys=["id"], description="A unit of work of an organization.")
@@ -133,9 +142,8 @@ class Job:
     finished_at: datetime | None = strawberry.field(
         description="When it finished; null while unfinished."
     )
-    interrupt: JobInterrupt | None = strawberry.field(
-        default=None, description="What it waits on; null unless `WAITING`."
-    )
+    interrupt: JobInterrupt | None = strawberry.field(default=None, description=INTERRUPT)
+    interrupts: list[JobInterrupt] = strawberry.field(default_factory=list, description=INTERRUPTS)
     org_id: strawberry.Private[UUID]
     created_by: strawberry.Private[UUID | None]
     lines: strawberry.Private[list[dict[str, Any]]]
@@ -166,7 +174,8 @@ class Job:
             org_id=job.org_id,
             created_by=job.created_by,
             lines=job.logs,
-            interrupt=_interrupt(job.interrupt),
+            interrupt=next(iter(_interrupts(job.interrupts)), None),
+            interrupts=_interrupts(job.interrupts),
         )
 
     @classmethod
@@ -509,7 +518,9 @@ class ForkJobInput:
 @strawberry.input(description="A decision on what a waiting job asked.")
 class ResumeJobInput:
     job_id: strawberry.ID = strawberry.field(description="The job's id.")
-    interrupt_id: strawberry.ID = strawberry.field(description="Its `interrupt.id`.")
+    interrupt_id: strawberry.ID = strawberry.field(
+        description="The `id` of one of its `interrupts`."
+    )
     decision: Decision = strawberry.field(description="The answer.")
     comment: str | None = strawberry.field(
         default=None, description="A note the workflow receives with it."
@@ -563,7 +574,8 @@ class Mutation:
 
     @strawberry.federation.mutation(
         requires_scopes=[["workflows:read"]],
-        description="Decide what a waiting run asked, as one of its approvers; it goes on."
+        description="Decide one interrupt of a waiting run, as one of its approvers; the run"
+        " goes on once none of its `interrupts` is left (until then it stays `WAITING`)."
         " Errors: `NOT_FOUND`, `NOT_APPROVER`, `ALREADY_DECIDED`, `APPROVAL_EXPIRED`,"
         " `JOB_FINISHED`, `JOB_NOT_WAITING`.",
     )
@@ -663,9 +675,8 @@ class JobStatusEvent:
     progress: float = strawberry.field(description="From 0 to 1, as the attempt reports.")
     message: str | None = strawberry.field(description="What the attempt last reported.")
     attempt: int = strawberry.field(description="The current attempt, from 1 (0 before).")
-    interrupt: JobInterrupt | None = strawberry.field(
-        description="What it waits on; null unless `WAITING`."
-    )
+    interrupt: JobInterrupt | None = strawberry.field(description=INTERRUPT)
+    interrupts: list[JobInterrupt] = strawberry.field(description=INTERRUPTS)
     updated_at: datetime = strawberry.field(description="When it changed.")
     step: str | None = strawberry.field(
         description="The workflow step (LangGraph node) that just finished, on the event of"
@@ -680,7 +691,8 @@ class JobStatusEvent:
             progress=event.progress,
             message=event.message,
             attempt=event.attempt,
-            interrupt=_interrupt(event.interrupt),
+            interrupt=next(iter(_interrupts(event.interrupts)), None),
+            interrupts=_interrupts(event.interrupts),
             updated_at=event.updated_at,
             step=event.step,
         )

@@ -135,15 +135,19 @@ def _decidable(job: Job, approval: Approval | None, interrupt_id: str) -> Approv
         )
     require(not job.finished, WorkersErrorCode.JOB_FINISHED, "The job is finished.")
     require(
-        job.status == Status.WAITING.value and job.interrupt is not None,
+        job.status == Status.WAITING.value and bool(job.interrupts),
         WorkersErrorCode.JOB_NOT_WAITING,
         "The job is not waiting for a decision.",
     )
-    if approval is None or (job.interrupt or {}).get("id") != interrupt_id:
+    if approval is None or interrupt_id not in {str(i["id"]) for i in job.interrupts}:
         raise Rejected.one(
             ErrorCode.NOT_FOUND, "The job is not waiting on this interrupt.", "interruptId"
         )
     return approval
+
+
+def _invalid_link() -> Rejected:
+    return Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
 
 
 class JobService:
@@ -332,7 +336,7 @@ class JobService:
             )
             self._decide(job, approval, caller.user_id, decision, "graphql", comment)
             session.add_all([job, approval])
-        await self._requeued(job)
+        await self._decided(job)
         return job
 
     async def link(self, token: str) -> tuple[Approval, ApprovalLink]:
@@ -341,24 +345,23 @@ class JobService:
             link = await approvals.link_of(session, token)
             approval = await session.get(Approval, link.approval_id) if link else None
             if link is None or approval is None:
-                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+                raise _invalid_link()
             return approval, link
 
-    async def decide_by_link(self, token: str, comment: str | None) -> Approval:
-        """Decide as the link's approver, the way the link says; once."""
+    async def decide_by_link(self, token: str, comment: str | None) -> tuple[Approval, Job]:
+        """Decide as the link's approver, the way the link says; once. The approval and its
+        job, which goes on once none of its interrupts waits any more."""
         comment = _comment(comment)
         async with self.db.transaction(ANONYMOUS) as session:
             link = await approvals.link_of(session, token)
-            if link is None:
-                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            job_id = await repository.job_of_approval(session, link.approval_id) if link else None
+            if link is None or job_id is None:
+                raise _invalid_link()
+            # The job first, as resumeJob locks them: the decisions of one run take turns.
+            job = await repository.locked_job(session, link.org_id, job_id)
             approval = await repository.locked_approval(session, link.approval_id)
-            job = (
-                await repository.locked_job(session, link.org_id, approval.job_id)
-                if approval
-                else None
-            )
-            if approval is None or job is None:
-                raise Rejected.one(ErrorCode.INVALID_TOKEN, "This link is not valid.", "token")
+            if job is None or approval is None:
+                raise _invalid_link()
             _decidable(job, approval, approval.interrupt_id)
             members = await repository.members_of(session, link.org_id)
             require(
@@ -368,8 +371,8 @@ class JobService:
             )
             self._decide(job, approval, link.user_id, link.decision, "link", comment)
             session.add_all([job, approval])
-        await self._requeued(job)
-        return approval
+        await self._decided(job)
+        return approval, job
 
     def _decide(
         self,
@@ -380,16 +383,26 @@ class JobService:
         via: str,
         comment: str | None,
     ) -> None:
+        """Record the decision of one of the job's interrupts; the job is queued again once it
+        waits on no other, to be resumed with every answer by interrupt id."""
         status = ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
         approvals.record(approval, status, by, via, comment)
         answer = {"decision": decision, "comment": comment, "by": by and str(by)}
-        job.payload = {**job.payload, "resume": answer}
-        job.status, job.interrupt, job.updated_at = Status.QUEUED.value, None, utcnow()
+        answers = {**(job.payload.get("resume") or {}), approval.interrupt_id: answer}
+        job.payload = {**job.payload, "resume": answers}
+        job.interrupts = [i for i in job.interrupts if str(i["id"]) != approval.interrupt_id]
+        if not job.interrupts:
+            job.status = Status.QUEUED.value
+        job.updated_at = utcnow()
         line = f"{status.value} by {by or 'nobody'} via {via}"
+        if job.interrupts:
+            line += f"; {len(job.interrupts)} more to decide"
         job.logs = [*job.logs, _line("info", line)][-MAX_LOG_LINES:]
 
-    async def _requeued(self, job: Job) -> None:
-        await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
+    async def _decided(self, job: Job) -> None:
+        """After a decision committed: queued again if it was the last, subscribers told."""
+        if job.status == Status.QUEUED.value:
+            await self.queue.push(job.org_id, job.id, job.concurrency_key, job.concurrency_limit)
         await live.publish(self.redis, job)
 
     async def expire_due(self, now: datetime, limit: int = 100) -> int:
@@ -402,10 +415,11 @@ class JobService:
 
     async def _expire(self, org_id: UUID, approval_id: UUID, now: datetime) -> None:
         async with self.db.transaction(_in(org_id)) as session:
+            job_id = await repository.job_of_approval(session, approval_id)
+            job = await repository.locked_job(session, org_id, job_id) if job_id else None
             approval = await repository.locked_approval(session, approval_id)
             if approval is None or not approval.pending or approval.expires_at > now:
                 return
-            job = await repository.locked_job(session, org_id, approval.job_id)
             if job is None or job.status != Status.WAITING.value:
                 approvals.record(approval, ApprovalStatus.EXPIRED, None, "expiry", None)
                 session.add(approval)
@@ -417,7 +431,7 @@ class JobService:
             self._decide(job, approval, None, "reject", "expiry", "expired")
             approval.status = ApprovalStatus.EXPIRED.value
             session.add_all([job, approval])
-        await self._requeued(job)
+        await self._decided(job)
 
     async def prune_finished(self, now: datetime, limit: int = 100) -> int:
         """Keep only the latest checkpoint of runs finished longer than the retention ago, in
@@ -597,16 +611,23 @@ class JobService:
         """A running job's progress (0 to 1); its heartbeat."""
         await self._update(org_id, job_id, progress=min(max(progress, 0.0), 1.0), message=message)
 
-    async def wait(self, org_id: UUID, job_id: UUID, interrupt: dict[str, Any]) -> None:
-        """A running workflow asks ``interrupt``; it waits, holding no slot, for the decision
-        of the approval opened (and its approvers notified) in the same transaction."""
+    async def wait(self, org_id: UUID, job_id: UUID, interrupts: list[dict[str, Any]]) -> None:
+        """A running workflow asks ``interrupts``; it waits, holding no slot, until each is
+        decided on its approval, opened (its approvers notified) in the same transaction."""
         async with self.db.transaction(_in(org_id)) as session:
             job = await repository.locked_job(session, org_id, job_id)
             if job is None or job.status != Status.RUNNING.value:
                 return
-            job.status, job.interrupt, job.updated_at = Status.WAITING.value, interrupt, utcnow()
+            job.status, job.interrupts, job.updated_at = Status.WAITING.value, interrupts, utcnow()
+            # The answers of this wait replace those of the last one.
+            job.payload = {k: v for k, v in job.payload.items() if k != "resume"}
             session.add(job)
-            await approvals.open_approval(session, self.settings.core.public_url, job, interrupt)
+            opened = await repository.interrupts_asked(session, job.id)
+            for interrupt in interrupts:
+                if str(interrupt["id"]) not in opened:
+                    await approvals.open_approval(
+                        session, self.settings.core.public_url, job, interrupt
+                    )
         await live.publish(self.redis, job)
 
     async def step(self, org_id: UUID, job_id: UUID, node: str) -> None:
@@ -671,7 +692,6 @@ class JobService:
         result: Any = None,
         code: str | None = None,
         error: str | None = None,
-        interrupt: dict[str, Any] | None = None,
         final: bool = False,
     ) -> None:
         """Change a running job (nothing once it is cancelled) and publish the change."""
@@ -689,7 +709,7 @@ class JobService:
                 job.error_code, job.error_message = code, error
             elif status is Status.SUCCEEDED:  # an earlier attempt's error is no longer why
                 job.error_code, job.error_message = None, None
-            job.interrupt = interrupt
+            job.interrupts = []
             job.updated_at = utcnow()
             if final:
                 job.finished_at = job.updated_at

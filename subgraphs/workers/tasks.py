@@ -110,8 +110,8 @@ async def attempt(context: Ctx, service: JobService, job: Job) -> None:
     async def write_log(level: str, message: str) -> None:
         await service.log(org_id, job_id, level, message)
 
-    async def wait(interrupt: dict[str, Any]) -> None:
-        await service.wait(org_id, job_id, interrupt)
+    async def wait(interrupts: list[dict[str, Any]]) -> None:
+        await service.wait(org_id, job_id, interrupts)
 
     async def step(node: str) -> None:
         beats.append(time.monotonic())

@@ -20,14 +20,12 @@ from sqlmodel import select
 from core.caller import Caller
 from core.scopes import scopes_of
 from subgraphs.kernel.db import utcnow
-from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
-from subgraphs.notifications.templates import MESSAGE
 from subgraphs.workers.models import Approval, ApprovalLink, Status
 from subgraphs.workers.service import JobService
-from tests.conftest import SignedClient, emailed, unique_email
+from tests.conftest import SignedClient, emailed
 from tests.subgraphs.workers.builders import announce, member_of, until
-from tests.subgraphs.workers.reviews import links
+from tests.subgraphs.workers.reviews import known_approver, links
 
 START = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
   job { id status } errors { code field message } } }"""
@@ -46,23 +44,6 @@ def _member(org: UUID, user: UUID | None = None) -> Caller:
         roles=frozenset({"member"}),
         scopes=scopes_of(["member"]),
     )
-
-
-async def _known(notifications: NotificationService, org: UUID) -> tuple[UUID, str]:
-    """A user whose email notifications know (as after their sign-up)."""
-    user, email = uuid4(), unique_email("approver")
-    await notifications.notify(
-        NotificationRequest(
-            template_key=MESSAGE,
-            category="announcement",
-            recipients=[Recipient(user_id=user, email=email)],
-            idempotency_key=secrets.token_hex(6),
-            data={"title": "Welcome", "body": "Hello"},
-            channels=["in_app"],
-            org_id=org,
-        )
-    )
-    return user, email
 
 
 async def _waiting_review(
@@ -124,7 +105,7 @@ async def test_the_emailed_link_shows_the_run_and_only_its_button_decides(
     worker: None,
 ) -> None:
     org = uuid4()
-    approver, email = await _known(notification_service, org)
+    approver, email = await known_approver(notification_service, org)
     job_id, _ = await _waiting_review(workers_subgraph, jobs, org, [approver])
     [approval] = await _approvals(jobs, org, job_id)
     assert (approval.status, approval.users, approval.roles) == ("pending", [str(approver)], [])
@@ -166,7 +147,7 @@ async def test_the_token_of_a_link_stays_out_of_the_request_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     org = uuid4()
-    approver, email = await _known(notification_service, org)
+    approver, email = await known_approver(notification_service, org)
     await _waiting_review(workers_subgraph, jobs, org, [approver])
     path = links(await emailed(owner_engine, email, "approval_requested"))["approve"]
     token = path.rsplit("/", 1)[1]
@@ -185,7 +166,7 @@ async def test_a_post_from_another_site_or_not_a_form_decides_nothing(
     worker: None,
 ) -> None:
     org = uuid4()
-    approver, email = await _known(notification_service, org)
+    approver, email = await known_approver(notification_service, org)
     job_id, _ = await _waiting_review(workers_subgraph, jobs, org, [approver])
     path = links(await emailed(owner_engine, email, "approval_requested"))["approve"]
     client = workers_subgraph.client
@@ -282,8 +263,8 @@ async def test_a_link_decides_its_own_organizations_run_only(
     worker: None,
 ) -> None:
     org_a, org_b = uuid4(), uuid4()
-    approver_a, _ = await _known(notification_service, org_a)
-    approver_b, email_b = await _known(notification_service, org_b)
+    approver_a, _ = await known_approver(notification_service, org_a)
+    approver_b, email_b = await known_approver(notification_service, org_b)
     job_a, interrupt_a = await _waiting_review(workers_subgraph, jobs, org_a, [approver_a])
     job_b, _ = await _waiting_review(workers_subgraph, jobs, org_b, [approver_b])
     path_b = links(await emailed(owner_engine, email_b, "approval_requested"))["approve"]
