@@ -18,6 +18,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -28,7 +29,7 @@ from subgraphs.kernel.db import utcnow
 from subgraphs.kernel.migrations import _config
 from subgraphs.notifications.service import NotificationService
 from subgraphs.workers.app import DOMAIN
-from subgraphs.workers.models import Job, Status
+from subgraphs.workers.models import Approval, ApprovalLink, Job, Status
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient, emailed, served
 from tests.subgraphs.workers.builders import announce, member_of, until
@@ -104,6 +105,17 @@ async def _inbox(subgraph: SignedClient, caller: Caller) -> list[str]:
     """The interrupts the caller's pending approvals decide."""
     found = await subgraph.run(PENDING, {"id": str(caller.user_id)}, caller)
     return [a["interruptId"] for a in found["_entities"][0]["pendingApprovals"]]
+
+
+async def _links_held(jobs: JobService, org: UUID, user: UUID) -> set[tuple[str, str]]:
+    """The interrupt and decision of each approval link the user holds."""
+    async with jobs.db.transaction(Caller(org_id=org)) as session:
+        rows = await session.exec(
+            select(Approval.interrupt_id, ApprovalLink.decision)
+            .join(ApprovalLink, col(ApprovalLink.approval_id) == col(Approval.id))
+            .where(ApprovalLink.user_id == user)
+        )
+        return set(rows)
 
 
 def _post(client: httpx.AsyncClient, path: str, comment: str = "ship it") -> Any:
@@ -188,6 +200,13 @@ async def test_parallel_interrupts_are_each_asked_decided_once_and_resume_the_ru
     assert await _inbox(workers_subgraph, _member(org, legal)) == [asked["legal"]]
     assert await _inbox(workers_subgraph, _member(org, finance)) == [asked["finance"]]
     assert sorted(await _inbox(workers_subgraph, both)) == sorted(asked.values())
+    # Each approver named on both is notified of each, with links of their own.
+    assert await _links_held(jobs, org, both.user_id) == {
+        (asked["legal"], "approve"),
+        (asked["legal"], "reject"),
+        (asked["finance"], "approve"),
+        (asked["finance"], "reject"),
+    }
     legal_links = links(await emailed(owner_engine, legal_email, "approval_requested"))
     finance_links = links(await emailed(owner_engine, finance_email, "approval_requested"))
     assert "legal: publish" in (await workers_subgraph.client.get(legal_links["approve"])).text
