@@ -15,7 +15,7 @@ from subgraphs.workers.contract import Multitask
 from subgraphs.workers.models import Status
 from subgraphs.workers.runs import thread_id
 from subgraphs.workers.service import JobService
-from tests.conftest import TEST_DATA, free_port_offset
+from tests.conftest import TEST_DATA, free_port_offset, until_worker_healthy
 from tests.subgraphs.workers.builders import member_of, until
 from tests.subgraphs.workers.crash_flow import CRASH, gate_key, steps_key
 from vetrai import worker as workers
@@ -42,13 +42,14 @@ async def test_a_run_of_a_killed_worker_goes_on_from_its_checkpoint(
     fast = settings.replace(job_timeout_seconds=6, queue_name=f"vetrai:test:{uuid4().hex}")
     assert fast.core.database_url
     assert fast.core.redis_url
+    offset = free_port_offset([fast.core.worker_port])
     environment = {
         **os.environ,
         "DATABASE_URL": fast.core.database_url,
         "REDIS_URL": fast.core.redis_url,
         "VETRAI_QUEUE": fast.core.queue_name,
         "VETRAI_DATA_DIR": str(TEST_DATA),
-        "VETRAI_PORT_OFFSET": str(free_port_offset([fast.core.worker_port])),
+        "VETRAI_PORT_OFFSET": str(offset),
         "JOB_TIMEOUT_SECONDS": "6",
     }
     doomed = await asyncio.create_subprocess_exec(
@@ -62,6 +63,8 @@ async def test_a_run_of_a_killed_worker_goes_on_from_its_checkpoint(
     service = JobService(jobs.db, jobs.redis, fast)
     org = uuid4()
     try:
+        # Its imports and start take seconds, far more on a loaded host.
+        await until_worker_healthy(doomed, fast.core.worker_port + offset)
         job = await service.start_workflow(
             member_of(org),
             org,
