@@ -230,3 +230,16 @@ async def unreported_usage(session: AsyncSession, org_id: UUID, limit: int) -> l
         .with_for_update()
     )
     return list(rows)
+
+
+async def sending_usage(session: AsyncSession, ids: list[UUID]) -> list[UsageEvent]:
+    """Those of the uses ``ids`` whose send is under way, oldest first, locked so two reporters
+    never send one at once (and a send repeated by another carries its identifier: Stripe
+    dedupes it)."""
+    rows = await session.exec(
+        select(UsageEvent)
+        .where(col(UsageEvent.id).in_(ids), col(UsageEvent.sending_quantity).is_not(None))
+        .order_by(col(UsageEvent.occurred_at), col(UsageEvent.id))
+        .with_for_update()
+    )
+    return list(rows)
