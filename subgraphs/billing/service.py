@@ -4,6 +4,7 @@ applied in order per object. No GraphQL here."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from subgraphs.themes.contract import stage_white_label as tell_themes
 from subgraphs.workers.contract import PLAN_FEATURES
 from subgraphs.workers.contract import stage_plan as tell_workers
 
+log = logging.getLogger("vetrai.billing.service")
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
@@ -833,14 +835,34 @@ class BillingService:
             or (created and event.created <= stored.state_at)
         ):
             return
-        was_past_due = stored.status == "past_due"
+        was_past_due, plan_key = stored.status == "past_due", stored.plan_key
         self._update(stored, state, self._plan_key(state, stored))
+        if stored.plan_key != plan_key and stored.status != "canceled":
+            await self._match_overage(event, stored.id)
         if stored.status == "past_due" and was_past_due:
             stored.past_due_since = stored.past_due_since or _epoch(event.created)
         elif stored.status == "past_due":
             stored.past_due_since = _epoch(event.created)
         stored.state_at = max(stored.state_at, event.created)
         session.add(stored)
+
+    async def _match_overage(self, event: WebhookEvent, subscription_id: str) -> None:
+        """A plan changed outside billing (Stripe's portal or dashboard) gets its plan's
+        overage Prices now, as a change through billing does. An outage fails the event, which
+        the sweep of unapplied events applies again; unsynced Prices wait for sync-plans."""
+        if self._gateway is None:
+            return
+        try:
+            await self._gateway.match_overage(
+                subscription_id,
+                lambda state: self.plans.get(self._plan_key(state, None)) or self.plans.free,
+                f"billing:event:{event.id}",
+            )
+        except ProviderRefused:
+            log.warning(
+                "overage prices not matched: run sync-plans",
+                extra={"fields": {"subscription": subscription_id}},
+            )
 
     async def _on_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
