@@ -88,6 +88,19 @@ async def until(check: Any, what: str, seconds: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def store_unqueued(owner_engine: AsyncEngine, payload: dict[str, Any]) -> None:
+    """Store an event as the webhook stores one, but with no job queued (the session's worker
+    never applies it; a test does, through a service of its own)."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "insert into billing.webhook_events (id, type, created, payload, received_at)"
+                " values (:id, :type, :created, cast(:payload as jsonb), now())"
+            ),
+            {**payload, "payload": orjson.dumps(payload).decode()},
+        )
+
+
 async def applied(owner_engine: AsyncEngine, event_id: str) -> bool:
     async with owner_engine.connect() as connection:
         stamp = await connection.scalar(

@@ -18,11 +18,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
-import orjson
 import pytest
 import stripe
 from redis.asyncio import Redis
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.billing.command import sync_and_reconcile, sync_plans
@@ -35,7 +33,7 @@ from subgraphs.billing.gateway import (
 from subgraphs.billing.plans import catalogue
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database
-from tests.subgraphs.billing.builders import event, owner
+from tests.subgraphs.billing.builders import event, owner, store_unqueued
 from vetrai.embedded import Lease
 from vetrai.embedded_stripe import SECRET_KEY
 from vetrai.settings import PlatformSettings
@@ -269,17 +267,9 @@ async def service(
 async def _apply_as_received(
     service: BillingService, owner_engine: AsyncEngine, obj: dict[str, Any], created: int
 ) -> dict[str, Any]:
-    """A ``customer.subscription.updated`` of ``obj`` stored as the webhook stores one and
-    applied by ``service`` (no job is queued, so the session's worker never applies it)."""
+    """A ``customer.subscription.updated`` of ``obj`` applied by ``service``."""
     payload = event("customer.subscription.updated", obj, created)
-    async with owner_engine.begin() as connection:
-        await connection.execute(
-            text(
-                "insert into billing.webhook_events (id, type, created, payload, received_at)"
-                " values (:id, :type, :created, cast(:payload as jsonb), now())"
-            ),
-            {**payload, "payload": orjson.dumps(payload).decode()},
-        )
+    await store_unqueued(owner_engine, payload)
     assert await service.apply_event(payload["id"])
     return payload
 
