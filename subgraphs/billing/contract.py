@@ -21,6 +21,7 @@ APPLY_PENDING_JOB = "billing.apply_pending"
 RECORD_USAGE_JOB = USAGE_JOB
 FLUSH_REQUESTS_JOB = "billing.flush_requests"
 REPORT_USAGE_JOB = "billing.report_usage"  # the ledger to Stripe as meter events
+ANNOUNCE_LAPSES_JOB = "billing.announce_lapses"  # grace days run out: the free plan announced
 
 
 def free_plan_grants(feature: str) -> Limit | None:

@@ -4,8 +4,9 @@ exceptions and Stripe objects into plain values."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -317,17 +318,41 @@ class StripeGateway:
             await self._call(method, params=params), method, params
         ):
             found = _plain(subscription)
-            items = _overage_changes(found, overage)
-            if not items:
-                continue
-            await self._call(
-                self.client.v1.subscriptions.update_async,
-                found["id"],
-                params={"items": items},
-                options={"idempotency_key": f"{key}:overage:{found['id']}"},
-            )
-            changed.append(str(found["id"]))
+            if await self._set_overage(found, overage, key):
+                changed.append(str(found["id"]))
         return changed
+
+    async def match_overage(
+        self, subscription_id: str, plan_of: Callable[[SubscriptionState], Plan], key: str
+    ) -> bool:
+        """Give the subscription exactly the overage Prices of the plan ``plan_of`` names for
+        it as Stripe holds it now (read again: an event may show an older state), as a plan
+        change through billing does; whether it changed (never without meters: no metered
+        items to change)."""
+        found = _plain(
+            await self._call(self.client.v1.subscriptions.retrieve_async, subscription_id)
+        )
+        overage = await self.overage_prices(plan_of(subscription_state(found)))
+        return await self._set_overage(found, overage, key)
+
+    async def _set_overage(
+        self, subscription: dict[str, Any], overage: list[str], key: str
+    ) -> bool:
+        """Leave ``subscription`` with exactly the metered Prices ``overage``; whether it had
+        to change. The change is keyed by ``key`` and what it changes, so a retry of the same
+        change is one, and another change never reuses a key."""
+        items = _overage_changes(subscription, overage)
+        if not items:
+            return False
+        listed = ",".join(str(i.get("price") or f"-{i['id']}") for i in items)
+        changes = hashlib.sha256(listed.encode()).hexdigest()[:16]  # keys are 255 at most
+        await self._call(
+            self.client.v1.subscriptions.update_async,
+            subscription["id"],
+            params={"items": items},
+            options={"idempotency_key": f"{key}:overage:{subscription['id']}:{changes}"},
+        )
+        return True
 
     async def cancel(self, subscription_id: str, *, at_period_end: bool, key: str) -> Any:
         if at_period_end:

@@ -1,5 +1,6 @@
 """Tables of the billing schema: each organization's account, its Stripe subscriptions and
-invoices, the webhook events received from Stripe, and the usage ledger with its hourly sums."""
+invoices, the webhook events received from Stripe, the plan last announced of each, and the
+usage ledger with its hourly sums."""
 
 from __future__ import annotations
 
@@ -107,6 +108,9 @@ class UsageEvent(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow)
     # What of ``quantity`` Stripe was sent as meter events (a router row grows after a late flush).
     reported_quantity: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The quantity the send under way covers up to, committed before it is sent: a send whose
+    # answer was lost is repeated as it was (same identifier and value, which Stripe dedupes).
+    sending_quantity: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class SpendCap(SQLModel, table=True):
@@ -118,6 +122,18 @@ class SpendCap(SQLModel, table=True):
     org_id: UUID = Field(primary_key=True)
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AnnouncedPlan(SQLModel, table=True):
+    """The plan last announced for an organization (to routers, themes, notifications and
+    workers), so a change nothing announces (grace days running out) is found and told."""
+
+    __tablename__ = "announced_plans"
+    __table_args__ = SCHEMA
+
+    org_id: UUID = Field(primary_key=True)
+    plan_key: str = Field(max_length=32)
+    announced_at: datetime = Field(default_factory=utcnow)
 
 
 class UsageHour(SQLModel, table=True):

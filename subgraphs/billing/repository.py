@@ -15,6 +15,7 @@ from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from subgraphs.billing.models import (
+    AnnouncedPlan,
     BillingAccount,
     Invoice,
     SpendCap,
@@ -34,6 +35,58 @@ async def current(session: AsyncSession, org_id: UUID) -> Subscription | None:
         .limit(1)
     )
     return rows.first()
+
+
+async def current_locked(session: AsyncSession, org_id: UUID) -> Subscription | None:
+    """The organization's newest subscription, locked (an event applied meanwhile is waited
+    for, and read as it left the row)."""
+    rows = await session.exec(
+        select(Subscription)
+        .where(Subscription.org_id == org_id)
+        .order_by(col(Subscription.created_at).desc())
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return rows.first()
+
+
+async def announced_plan(session: AsyncSession, org_id: UUID) -> str | None:
+    """The key of the plan last announced for the organization (None: none recorded)."""
+    found = await session.get(AnnouncedPlan, org_id)
+    return found.plan_key if found else None
+
+
+async def save_announced(session: AsyncSession, org_id: UUID, plan_key: str) -> None:
+    insert = pg_insert(AnnouncedPlan).values(
+        org_id=org_id, plan_key=plan_key, announced_at=utcnow()
+    )
+    await session.exec(
+        insert.on_conflict_do_update(
+            index_elements=[col(AnnouncedPlan.org_id)],
+            set_={
+                "plan_key": insert.excluded.plan_key,
+                "announced_at": insert.excluded.announced_at,
+            },
+        )
+    )
+
+
+async def past_due_not_announced_as(session: AsyncSession, plan_key: str) -> list[UUID]:
+    """Every organization with a past-due subscription whose last announced plan is not
+    ``plan_key`` (or is unknown); seen with ``app.billing_lapses`` on."""
+    await set_local(session, "app.billing_lapses", "on")
+    rows = await session.exec(
+        select(Subscription.org_id)
+        .distinct()
+        .outerjoin(AnnouncedPlan, col(AnnouncedPlan.org_id) == col(Subscription.org_id))
+        .where(
+            Subscription.status == "past_due",
+            col(AnnouncedPlan.plan_key).is_distinct_from(plan_key),
+        )
+        .order_by(col(Subscription.org_id))
+    )
+    return list(rows)
 
 
 async def current_of(session: AsyncSession, org_ids: list[UUID]) -> dict[UUID, Subscription]:
@@ -227,6 +280,19 @@ async def unreported_usage(session: AsyncSession, org_id: UUID, limit: int) -> l
         )
         .order_by(col(UsageEvent.occurred_at), col(UsageEvent.id))
         .limit(limit)
+        .with_for_update()
+    )
+    return list(rows)
+
+
+async def sending_usage(session: AsyncSession, ids: list[UUID]) -> list[UsageEvent]:
+    """Those of the uses ``ids`` whose send is under way, oldest first, locked so two reporters
+    never send one at once (and a send repeated by another carries its identifier: Stripe
+    dedupes it)."""
+    rows = await session.exec(
+        select(UsageEvent)
+        .where(col(UsageEvent.id).in_(ids), col(UsageEvent.sending_quantity).is_not(None))
+        .order_by(col(UsageEvent.occurred_at), col(UsageEvent.id))
         .with_for_update()
     )
     return list(rows)

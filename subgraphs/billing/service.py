@@ -4,6 +4,7 @@ applied in order per object. No GraphQL here."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from subgraphs.themes.contract import stage_white_label as tell_themes
 from subgraphs.workers.contract import PLAN_FEATURES
 from subgraphs.workers.contract import stage_plan as tell_workers
 
+log = logging.getLogger("vetrai.billing.service")
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
@@ -690,10 +692,29 @@ class BillingService:
         many jobs may run at once and how long their history is kept."""
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
+        await repository.save_announced(session, org_id, plan.key)
         white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
         await tell_themes(session, org_id, white_label, as_of)
         await tell_notifications(session, org_id, white_label, as_of)
         await tell_workers(session, org_id, plan.grants_of(PLAN_FEATURES), as_of)
+
+    async def announce_lapses(self) -> list[UUID]:
+        """Announce the effective plan of every past-due organization whose grace days ran
+        out since its plan was last announced (no event marks that moment), as a plan change
+        is announced; the organizations announced. Run again, it announces none of them."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            candidates = await repository.past_due_not_announced_as(session, self.plans.free.key)
+        return [org_id for org_id in candidates if await self._announce_if_moved(org_id)]
+
+    async def _announce_if_moved(self, org_id: UUID) -> bool:
+        """Announce the organization's effective plan unless it is the one last announced."""
+        async with self.db.transaction(Caller(org_id=org_id)) as session:
+            await repository.lock_organization(session, org_id)
+            plan = self.effective_plan(await repository.current_locked(session, org_id), utcnow())
+            if await repository.announced_plan(session, org_id) == plan.key:
+                return False
+            await self._announce(session, org_id, plan)
+        return True
 
     async def _alert_spend(
         self, session: AsyncSession, org_id: UUID, meter: str, added: int
@@ -775,15 +796,15 @@ class BillingService:
     async def _apply(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]
     ) -> Plan | None:
-        """Apply one event under a lock on its object; the organization's new plan if it moved."""
+        """Apply one event under a lock on its object; the organization's plan if it is not
+        the one last announced (grace days that ran out unannounced count as a change)."""
         await repository.lock_object(session, str(obj.get("id")))
-        before = self.effective_plan(await repository.current(session, org_id), utcnow())
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             await handler(self, session, org_id, event, obj)
         await session.flush()
         after = self.effective_plan(await repository.current(session, org_id), utcnow())
-        return after if after.key != before.key else None
+        return after if after.key != await repository.announced_plan(session, org_id) else None
 
     def _plan_key(self, state: SubscriptionState, stored: Subscription | None) -> str:
         for plan in self.plans.plans:
@@ -814,14 +835,34 @@ class BillingService:
             or (created and event.created <= stored.state_at)
         ):
             return
-        was_past_due = stored.status == "past_due"
+        was_past_due, plan_key = stored.status == "past_due", stored.plan_key
         self._update(stored, state, self._plan_key(state, stored))
+        if stored.plan_key != plan_key and stored.status != "canceled":
+            await self._match_overage(event, stored.id)
         if stored.status == "past_due" and was_past_due:
             stored.past_due_since = stored.past_due_since or _epoch(event.created)
         elif stored.status == "past_due":
             stored.past_due_since = _epoch(event.created)
         stored.state_at = max(stored.state_at, event.created)
         session.add(stored)
+
+    async def _match_overage(self, event: WebhookEvent, subscription_id: str) -> None:
+        """A plan changed outside billing (Stripe's portal or dashboard) gets its plan's
+        overage Prices now, as a change through billing does. An outage fails the event, which
+        the sweep of unapplied events applies again; unsynced Prices wait for sync-plans."""
+        if self._gateway is None:
+            return
+        try:
+            await self._gateway.match_overage(
+                subscription_id,
+                lambda state: self.plans.get(self._plan_key(state, None)) or self.plans.free,
+                f"billing:event:{event.id}",
+            )
+        except ProviderRefused:
+            log.warning(
+                "overage prices not matched: run sync-plans",
+                extra={"fields": {"subscription": subscription_id}},
+            )
 
     async def _on_invoice(
         self, session: AsyncSession, org_id: UUID, event: WebhookEvent, obj: dict[str, Any]

@@ -1,6 +1,7 @@
 """ARQ jobs of billing: applying received Stripe events, a sweep for events whose job was lost
 (received, never applied), usage reported by other subgraphs, the flush of the router's
-hourly request counters into the usage ledger, and the ledger reported to Stripe."""
+hourly request counters into the usage ledger, the ledger reported to Stripe, and a sweep
+announcing the plans that grace days running out changed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from subgraphs.billing.contract import (
+    ANNOUNCE_LAPSES_JOB,
     APPLY_EVENT_JOB,
     APPLY_PENDING_JOB,
     FLUSH_REQUESTS_JOB,
@@ -60,6 +62,12 @@ async def report_usage(ctx: Ctx) -> int:
     return await service.meter_reports.report()
 
 
+async def announce_lapses(ctx: Ctx) -> int:
+    """Announce the free plan of organizations whose grace days ran out; how many."""
+    service: BillingService = ctx["billing"]
+    return len(await service.announce_lapses())
+
+
 def functions(settings: Settings) -> list[Function]:
     return [
         func(apply_event, name=APPLY_EVENT_JOB),
@@ -83,6 +91,16 @@ def cron_jobs(_: Settings) -> list[CronJob]:
             name=REPORT_USAGE_JOB,
             minute=set(range(0, 60, 5)),
             second=45,
+            keep_result=0,
+            unique=True,
+        ),
+        # Hourly: the router sees a lapse within its plan cache; workers, themes and
+        # notifications keep what was announced until this tells them.
+        cron(
+            announce_lapses,
+            name=ANNOUNCE_LAPSES_JOB,
+            minute=7,
+            second=20,
             keep_result=0,
             unique=True,
         ),

@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
+from subgraphs.billing.plans import catalogue
+from subgraphs.workers import contract as workers
 from tests.conftest import SignedClient
 from tests.subgraphs.tenancy.builders import create_org
 
@@ -86,6 +88,19 @@ async def until(check: Any, what: str, seconds: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def store_unqueued(owner_engine: AsyncEngine, payload: dict[str, Any]) -> None:
+    """Store an event as the webhook stores one, but with no job queued (the session's worker
+    never applies it; a test does, through a service of its own)."""
+    async with owner_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "insert into billing.webhook_events (id, type, created, payload, received_at)"
+                " values (:id, :type, :created, cast(:payload as jsonb), now())"
+            ),
+            {**payload, "payload": orjson.dumps(payload).decode()},
+        )
+
+
 async def applied(owner_engine: AsyncEngine, event_id: str) -> bool:
     async with owner_engine.connect() as connection:
         stamp = await connection.scalar(
@@ -93,3 +108,42 @@ async def applied(owner_engine: AsyncEngine, event_id: str) -> bool:
             {"id": event_id},
         )
     return stamp is not None
+
+
+WORKERS_PLAN = """select concurrent_jobs, history_days from workers.organization_limits
+  where org_id = :org"""
+WHITE_LABEL = "select white_label from {}.organization_white_label where org_id = :org"
+
+
+def granted_to_workers(plan: str) -> dict[str, Any]:
+    """What ``plan`` grants of the features workers is told about."""
+    found = catalogue().get(plan)
+    assert found is not None
+    return found.grants_of(workers.PLAN_FEATURES)
+
+
+async def told_workers(owner_engine: AsyncEngine, org_id: UUID, plan: str) -> None:
+    """Wait until workers holds what ``plan`` grants for the organization."""
+    granted = granted_to_workers(plan)
+    expected = (granted[workers.CONCURRENT_JOBS], granted[workers.JOB_HISTORY_DAYS])
+
+    async def stored() -> bool:
+        async with owner_engine.connect() as connection:
+            found = (await connection.execute(text(WORKERS_PLAN), {"org": org_id})).first()
+        return found is not None and tuple(found) == expected
+
+    await until(stored, f"{plan} announced")
+
+
+async def told_white_label(owner_engine: AsyncEngine, org_id: UUID, expected: bool) -> None:
+    """Wait until themes and notifications both hold ``expected`` for the organization."""
+
+    async def both() -> bool:
+        async with owner_engine.connect() as connection:
+            found = [
+                await connection.scalar(text(WHITE_LABEL.format(schema)), {"org": org_id})
+                for schema in ("themes", "notifications")
+            ]
+        return found == [expected, expected]
+
+    await until(both, f"white_label {expected} announced")

@@ -48,13 +48,15 @@ class Sent:
 
 
 class RecordingGateway(StripeGateway):
-    """The real gateway, except that meter events are recorded (none while ``down``, and those
-    whose identifier is in ``refused`` are refused)."""
+    """The real gateway, except that meter events are recorded as Stripe keeps them, once per
+    identifier (none while ``down``, and those whose identifier is in ``refused`` are
+    refused); an event to a customer in ``lost`` is kept but its answer lost with that error."""
 
     def __init__(self, api_base: str | None) -> None:
         super().__init__(SECRET_KEY, api_base)
         self.sent: list[Sent] = []
         self.down = False
+        self.lost: dict[str, type[Exception]] = {}
         self.refused: set[str] = set()
 
     async def report_usage(
@@ -64,7 +66,10 @@ class RecordingGateway(StripeGateway):
             raise ProviderUnavailable("down")
         if identifier in self.refused:
             raise ProviderRefused("no such meter")
-        self.sent.append(Sent(meter, customer, value, identifier, timestamp))
+        if all(s.identifier != identifier for s in self.sent):
+            self.sent.append(Sent(meter, customer, value, identifier, timestamp))
+        if customer in self.lost:
+            raise self.lost[customer]("the answer was lost")
 
     def to(self, customer: str) -> list[Sent]:
         return [s for s in self.sent if s.customer == customer]
@@ -143,6 +148,48 @@ async def test_a_router_row_that_grew_reports_only_its_growth(
         await service.meter_reports.report()
     key = router_key(org, hour)
     assert [(s.identifier, s.value) for s in gateway.to(customer)] == [(key, 7), (f"{key}:9", 2)]
+
+
+class Killed(Exception):
+    """The reporting process ended mid-send (its transaction is rolled back)."""
+
+
+@pytest.mark.parametrize("lost_by", [ProviderUnavailable, Killed])
+async def test_a_send_whose_answer_was_lost_is_repeated_as_it_was_before_the_growth(
+    billing: SignedClient,
+    service: BillingService,
+    owner_engine: AsyncEngine,
+    lost_by: type[Exception],
+) -> None:
+    """Stripe kept the first send but its answer was lost (a timeout, or the process ended),
+    and the row grew before the retry: the retry carries the first send's identifier and
+    value (Stripe drops it as a duplicate), the growth an identifier of its own, so Stripe
+    counts every request once."""
+    org, customer = await _subscribed(billing, owner_engine)
+    hour = hour_of(utcnow()) - timedelta(hours=3)
+    name = hourly_requests_key(str(org), hour)
+    gateway = recorded(service)
+
+    async def flushed() -> bool:
+        await service.ledger.flush_requests()
+        return not await service.redis.exists(name)
+
+    await service.redis.set(name, 7)
+    await until(flushed, "the counter flushed")
+    gateway.lost[customer] = lost_by
+    if lost_by is Killed:
+        with pytest.raises(Killed):
+            await service.meter_reports.report()
+    else:
+        await service.meter_reports.report()  # the outage stops the run, to be tried again
+    del gateway.lost[customer]
+    await service.redis.set(name, 9)  # two requests of that hour counted after the flush
+    await until(flushed, "the late counter flushed")
+    await service.meter_reports.report()
+    key = router_key(org, hour)
+    assert [(s.identifier, s.value) for s in gateway.to(customer)] == [(key, 7), (f"{key}:9", 2)]
+    await service.meter_reports.report()
+    assert sum(s.value for s in gateway.to(customer)) == 9
 
 
 async def test_uses_not_sent_while_stripe_is_down_are_sent_by_the_next_run(

@@ -1,7 +1,8 @@
 """Billing Meters and overage Prices: sync-plans makes one Meter per meter event name and one
 metered Price per plan's overage, found again on the next run; a subscription carries its
 plan's overage Price, and a plan change swaps it; sync-plans gives a subscription made before its
-plan's overage Price existed that Price (once), and takes away one left from another plan. A
+plan's overage Price existed that Price (once), and takes away one left from another plan; a
+plan changed in Stripe's portal has its overage swapped when billing applies the event. A
 server without meters (the test server) is noticed once and skipped.
 
 The test server has neither meters nor Prices, nor subscriptions of several items, so those
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
 import pytest
 import stripe
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.billing.command import sync_and_reconcile, sync_plans
 from subgraphs.billing.gateway import (
@@ -26,6 +31,9 @@ from subgraphs.billing.gateway import (
     overage_lookup_key,
 )
 from subgraphs.billing.plans import catalogue
+from subgraphs.billing.service import BillingService
+from subgraphs.kernel.db import Database
+from tests.subgraphs.billing.builders import event, owner, store_unqueued
 from vetrai.embedded import Lease
 from vetrai.embedded_stripe import SECRET_KEY
 from vetrai.settings import PlatformSettings
@@ -240,6 +248,68 @@ async def test_sync_plans_gives_older_subscriptions_their_overage_price_once(
     await before.change_plan(state.id, state.item_id, _plan("pro"), f"t:{uuid4()}")
     assert (state.id, "overage prices of pro") in await sync_and_reconcile(gateway, catalogue())
     assert gateway.carried(state.id) == []
+
+
+@pytest.fixture
+async def service(
+    billing_settings: PlatformSettings, gateway: MeteringGateway, worker: None
+) -> AsyncIterator[BillingService]:
+    """A billing service on the metering gateway (the worker's own has the server's)."""
+    await sync_plans(gateway, catalogue())
+    assert billing_settings.core.redis_url
+    db = Database(billing_settings.core.login_url("billing"))
+    redis = Redis.from_url(billing_settings.core.redis_url)
+    yield BillingService(db, redis, billing_settings, gateway)
+    await redis.aclose()
+    await db.close()
+
+
+async def _apply_as_received(
+    service: BillingService, owner_engine: AsyncEngine, obj: dict[str, Any], created: int
+) -> dict[str, Any]:
+    """A ``customer.subscription.updated`` of ``obj`` applied by ``service``."""
+    payload = event("customer.subscription.updated", obj, created)
+    await store_unqueued(owner_engine, payload)
+    assert await service.apply_event(payload["id"])
+    return payload
+
+
+async def _in_stripe(gateway: StripeGateway, subscription_id: str) -> dict[str, Any]:
+    found = await gateway.client.v1.subscriptions.retrieve_async(subscription_id)
+    return found.to_dict()
+
+
+async def test_a_plan_changed_in_stripes_portal_gets_its_overage_when_the_event_is_applied(
+    service: BillingService,
+    gateway: MeteringGateway,
+    billing_settings: PlatformSettings,
+    owner_engine: AsyncEngine,
+) -> None:
+    caller = owner()
+    assert caller.org_id is not None
+    started = await service.start_subscription(caller, caller.org_id, "team", "pm_card_visa")
+    team, pro, business = _plan("team"), _plan("pro"), _plan("business")
+    assert gateway.carried(started.id) == [overage_lookup_key(team, team.meters[0])]
+    portal = gateway_for(billing_settings.billing)  # changes the plan only, as the portal does
+    assert portal is not None
+    now = int(time.time())
+
+    await portal.change_plan(started.id, started.item_id, pro, f"portal:{uuid4()}")
+    await _apply_as_received(service, owner_engine, await _in_stripe(portal, started.id), now + 1)
+    assert gateway.carried(started.id) == []
+
+    stale = await _in_stripe(portal, started.id)  # pro, as an older event would show it
+    await portal.change_plan(started.id, started.item_id, business, f"portal:{uuid4()}")
+    moved = await _apply_as_received(
+        service, owner_engine, await _in_stripe(portal, started.id), now + 3
+    )
+    assert gateway.carried(started.id) == [overage_lookup_key(business, business.meters[0])]
+    assert not await service.apply_event(moved["id"])  # applied once
+    await _apply_as_received(service, owner_engine, stale, now + 2)  # older: changes nothing
+    assert gateway.carried(started.id) == [overage_lookup_key(business, business.meters[0])]
+    [current] = await service.subscriptions(caller, [started.id])
+    assert current is not None
+    assert current.plan_key == "business"
 
 
 async def test_a_plan_whose_overage_price_was_never_synced_is_refused(

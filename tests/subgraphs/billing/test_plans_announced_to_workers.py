@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 from alembic import command
@@ -16,37 +15,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from subgraphs.billing.app import DOMAIN
-from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import utcnow
 from subgraphs.kernel.migrations import _config
 from subgraphs.workers import contract as workers
 from tests.conftest import SignedClient
-from tests.subgraphs.billing.builders import owner, until
+from tests.subgraphs.billing.builders import granted_to_workers, owner, told_workers
 from tests.subgraphs.billing.test_subscriptions import CHANGE, start
 
-PLAN = """select concurrent_jobs, history_days from workers.organization_limits
-  where org_id = :org"""
 SUBSCRIPTION = """insert into billing.subscriptions (id, org_id, plan_key, status, past_due_since,
   without_card, state_at, created_at, updated_at, cancel_at_period_end)
   values (:id, :org, :plan, :status, :since, :without_card, 0, :created, now(), false)"""
-
-
-def _granted(plan: str) -> dict[str, Any]:
-    found = catalogue().get(plan)
-    assert found is not None
-    return found.grants_of(workers.PLAN_FEATURES)
-
-
-async def _told(owner_engine: AsyncEngine, org_id: UUID, plan: str) -> None:
-    granted = _granted(plan)
-    expected = (granted[workers.CONCURRENT_JOBS], granted[workers.JOB_HISTORY_DAYS])
-
-    async def stored() -> bool:
-        async with owner_engine.connect() as connection:
-            found = (await connection.execute(text(PLAN), {"org": org_id})).first()
-        return found is not None and tuple(found) == expected
-
-    await until(stored, f"{plan} announced")
 
 
 async def test_a_plan_change_tells_workers_its_limits(
@@ -55,10 +33,10 @@ async def test_a_plan_change_tells_workers_its_limits(
     caller = owner()
     assert caller.org_id is not None
     assert (await start(billing, caller, plan="team"))["errors"] == []
-    await _told(owner_engine, caller.org_id, "team")
+    await told_workers(owner_engine, caller.org_id, "team")
     down = await billing.run(CHANGE, {"org": str(caller.org_id), "plan": "pro"}, caller)
     assert down["changePlan"]["errors"] == []
-    await _told(owner_engine, caller.org_id, "pro")
+    await told_workers(owner_engine, caller.org_id, "pro")
 
 
 async def test_the_migration_announces_every_subscribed_organizations_effective_plan(
@@ -90,9 +68,9 @@ async def test_the_migration_announces_every_subscribed_organizations_effective_
         )
         staged = {UUID(row.payload[0]): (row.payload, row.job_id) for row in found}
     assert {org: payload[1] for org, (payload, _) in staged.items()} == {
-        pro: _granted("pro"),
-        unpaid: _granted("free"),
-        upgraded: _granted("team"),
+        pro: granted_to_workers("pro"),
+        unpaid: granted_to_workers("free"),
+        upgraded: granted_to_workers("team"),
     }
     # The jobs are those stage_plan stages.
     stamp = datetime.fromisoformat(staged[pro][0][2])

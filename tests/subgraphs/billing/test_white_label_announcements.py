@@ -4,30 +4,11 @@ only the routers' pub/sub, which is lost while nobody listens), whether the plan
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import SignedClient
-from tests.subgraphs.billing.builders import owner, until
+from tests.subgraphs.billing.builders import owner, told_white_label
 from tests.subgraphs.billing.test_subscriptions import CHANGE, start
-
-WHITE_LABEL = "select white_label from {}.organization_white_label where org_id = :org"
-
-
-async def _told(owner_engine: AsyncEngine, org_id: UUID, expected: bool) -> None:
-    """Wait until themes and notifications both hold ``expected`` for the organization."""
-
-    async def both() -> bool:
-        async with owner_engine.connect() as connection:
-            found = [
-                await connection.scalar(text(WHITE_LABEL.format(schema)), {"org": org_id})
-                for schema in ("themes", "notifications")
-            ]
-        return found == [expected, expected]
-
-    await until(both, f"white_label {expected} announced")
 
 
 async def test_a_downgrade_and_an_upgrade_reach_themes_and_notifications(
@@ -36,11 +17,11 @@ async def test_a_downgrade_and_an_upgrade_reach_themes_and_notifications(
     caller = owner()
     assert caller.org_id is not None
     assert (await start(billing, caller, plan="team"))["errors"] == []
-    await _told(owner_engine, caller.org_id, True)
+    await told_white_label(owner_engine, caller.org_id, True)
     org = str(caller.org_id)
     down = await billing.run(CHANGE, {"org": org, "plan": "pro"}, caller)
     assert down["changePlan"]["errors"] == []
-    await _told(owner_engine, caller.org_id, False)
+    await told_white_label(owner_engine, caller.org_id, False)
     up = await billing.run(CHANGE, {"org": org, "plan": "business"}, caller)
     assert up["changePlan"]["errors"] == []
-    await _told(owner_engine, caller.org_id, True)
+    await told_white_label(owner_engine, caller.org_id, True)
