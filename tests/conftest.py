@@ -89,21 +89,30 @@ def server_settings() -> Iterator[PlatformSettings]:
     stack.stop()
 
 
-@pytest.fixture(scope="session")
-async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
-    """A fresh database of our own on that server, migrated to head; dropped afterwards."""
+@asynccontextmanager
+async def database_of_our_own(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
+    """Settings on a fresh database on that server, migrated to head with every login, and a
+    queue of its own (workers of other runs on the same Redis must not take its jobs); the
+    database is dropped afterwards."""
     assert server_settings.core.database_url
     name = f"vetrai_test_{secrets.token_hex(4)}"
     url = await create_database(server_settings.core.database_url, name)
     mine = on_database(server_settings, name)
-    await asyncio.to_thread(_migrate_alone, url, mine)
-    # A queue of our own: workers of other test runs on the same Redis must not take our jobs.
-    queue = f"vetrai:test:{name}"
-    yield mine.replace(queue_name=queue)
-    await _drop_database(server_settings, name)
+    try:
+        await asyncio.to_thread(migrate_alone, url, mine)
+        yield mine.replace(queue_name=f"vetrai:test:{name}")
+    finally:
+        await _drop_database(server_settings, name)
 
 
-def _migrate_alone(url: str, settings: PlatformSettings) -> None:
+@pytest.fixture(scope="session")
+async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
+    """The session's database (``database_of_our_own``), which its worker serves."""
+    async with database_of_our_own(server_settings) as mine:
+        yield mine
+
+
+def migrate_alone(url: str, settings: PlatformSettings) -> None:
     """Migrate with its logins while no other worker of this run does: on a shared server
     (``DATABASE_URL``), the logins are the cluster's roles, which two workers must not create
     or alter at once."""
