@@ -4,6 +4,7 @@ set), a fresh migrated database per run, and HTTP clients for subgraph apps."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import secrets
 import socket
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp
 from core.caller import Caller
 from core.caller_context import HEADER, context_key, sign_caller
 from subgraphs.kernel.db import Database, async_url
-from subgraphs.kernel.migrations import MissingExtension, migrate
+from subgraphs.kernel.migrations import MissingExtension, migrate, require_extensions
 from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, on_database, start_stack
@@ -37,10 +38,40 @@ from vetrai.serve import server_config
 from vetrai.settings import PlatformSettings, load_settings
 
 # Not under pytest's temporary folder: pytest resets its permissions at every start, which
-# would lock out the embedded PostgreSQL (it runs as its own user when we are root).
-TEST_DATA = Path(__file__).parent.parent / ".data" / "test"
+# would lock out the embedded PostgreSQL (it runs as its own user when we are root). Each of
+# pytest-xdist's workers has embedded servers of its own (WORKER_DATA), as two suites side by
+# side would. On a configured PostgreSQL they share one data folder: it holds the passwords
+# of the logins, which are that server's roles, the same for every worker.
+TEST_ROOT = Path(__file__).parent.parent / ".data" / "test"
+WORKER_DATA = TEST_ROOT / os.environ.get("PYTEST_XDIST_WORKER", "main")
+TEST_DATA = TEST_ROOT / "shared" if os.environ.get("DATABASE_URL") else WORKER_DATA
 # How long a test waits for a process of the platform to start: generous for a loaded host.
 PROCESS_START_SECONDS = 180
+
+
+# Packages whose tests share a costly package-wide fixture (``vetrai up`` with every process):
+# under pytest-xdist (``--dist loadgroup``) each runs whole on one worker, started once.
+WHOLE_PACKAGES = ("e2e",)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A configured PostgreSQL without an extension the platform needs is said once, here,
+    before xdist's workers start (one stopping the session would crash the run)."""
+    url = os.environ.get("DATABASE_URL")
+    if url is None or hasattr(session.config, "workerinput"):
+        return
+    try:
+        asyncio.run(require_extensions(url, all_migrations()))
+    except MissingExtension as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        package = item.path.relative_to(tests).parts[0]
+        if package in WHOLE_PACKAGES:
+            item.add_marker(pytest.mark.xdist_group(package))
 
 
 @pytest.fixture(scope="session")
@@ -58,22 +89,37 @@ def server_settings() -> Iterator[PlatformSettings]:
     stack.stop()
 
 
-@pytest.fixture(scope="session")
-async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
-    """A fresh database of our own on that server, migrated to head; dropped afterwards."""
+@asynccontextmanager
+async def database_of_our_own(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
+    """Settings on a fresh database on that server, migrated to head with every login, and a
+    queue of its own (workers of other runs on the same Redis must not take its jobs); the
+    database is dropped afterwards."""
     assert server_settings.core.database_url
     name = f"vetrai_test_{secrets.token_hex(4)}"
     url = await create_database(server_settings.core.database_url, name)
     mine = on_database(server_settings, name)
     try:
-        await asyncio.to_thread(migrate, url, all_migrations(), logins(mine))
-    except MissingExtension as exc:  # said once, rather than by every test that needs the database
+        await asyncio.to_thread(migrate_alone, url, mine)
+        yield mine.replace(queue_name=f"vetrai:test:{name}")
+    finally:
         await _drop_database(server_settings, name)
-        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
-    # A queue of our own: workers of other test runs on the same Redis must not take our jobs.
-    queue = f"vetrai:test:{name}"
-    yield mine.replace(queue_name=queue)
-    await _drop_database(server_settings, name)
+
+
+@pytest.fixture(scope="session")
+async def settings(server_settings: PlatformSettings) -> AsyncIterator[PlatformSettings]:
+    """The session's database (``database_of_our_own``), which its worker serves."""
+    async with database_of_our_own(server_settings) as mine:
+        yield mine
+
+
+def migrate_alone(url: str, settings: PlatformSettings) -> None:
+    """Migrate with its logins while no other worker of this run does: on a shared server
+    (``DATABASE_URL``), the logins are the cluster's roles, which two workers must not create
+    or alter at once."""
+    TEST_ROOT.mkdir(parents=True, exist_ok=True)
+    with (TEST_ROOT / ".migrate.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrate(url, all_migrations(), logins(settings))
 
 
 async def _drop_database(server_settings: PlatformSettings, name: str) -> None:

@@ -178,7 +178,8 @@ async def _grant(url: str, logins: Sequence[Login]) -> None:
     await engine.dispose()
 
 
-async def _require_extensions(url: str, sets: list[MigrationSet]) -> None:
+async def require_extensions(url: str, sets: list[MigrationSet]) -> None:
+    """Raise ``MissingExtension`` unless the server at ``url`` can create every extension."""
     needed = {name: (s.schema, how) for s in sets for name, how in s.extensions.items()}
     engine = create_async_engine(async_url(url), poolclass=NullPool)
     async with engine.connect() as connection:
@@ -201,7 +202,7 @@ def migrate(url: str, sets: list[MigrationSet], logins: Sequence[Login]) -> None
     """Bring every schema to its latest revision and every login to its rights; safe to run
     again. ``url`` logs in as the tables' owner, who needs CREATEROLE. Blocks: call from a
     thread. Raises ``MissingExtension``, before any change, when the server lacks one."""
-    asyncio.run(_require_extensions(url, sets))
+    asyncio.run(require_extensions(url, sets))
     schemas = [s.schema for s in sets]
     asyncio.run(_prepare(url, schemas, logins))
     for migrations in sets:

@@ -18,10 +18,11 @@ from sqlalchemy.pool import NullPool
 
 from core.caller import Caller
 from subgraphs.kernel.db import Database, async_url
-from subgraphs.kernel.migrations import migrate, role_of
+from subgraphs.kernel.migrations import role_of
 from subgraphs.kernel.outbox import stage_announcement
+from tests.conftest import database_of_our_own, migrate_alone
 from vetrai.devstack import create_database, on_database
-from vetrai.platform import DOMAINS, RELAY, all_migrations, login_names, logins
+from vetrai.platform import DOMAINS, RELAY, login_names
 from vetrai.settings import PlatformSettings
 
 NAMES = [d.name for d in DOMAINS]
@@ -124,8 +125,15 @@ async def test_a_login_needs_its_password(settings: PlatformSettings) -> None:
 
 
 async def test_outbox_messages_are_seen_only_by_their_producer_and_the_relay(
-    settings: PlatformSettings,
+    server_settings: PlatformSettings,
 ) -> None:
+    # Not the session's database: the session's worker would relay (and delete) the message
+    # between the statements.
+    async with database_of_our_own(server_settings) as settings:
+        await _outbox_rights(settings)
+
+
+async def _outbox_rights(settings: PlatformSettings) -> None:
     channel = f"test:roles:{secrets.token_hex(4)}"
     auth = Database(settings.core.login_url("auth"))
     async with auth.transaction(Caller()) as session:
@@ -163,7 +171,7 @@ async def test_migrations_upgrade_a_database_of_the_shared_application_role(
         await connection.execute(text("grant usage on schema auth to vetrai_app"))
     mine = on_database(server_settings, name)
     for _ in range(2):  # and again: nothing changes
-        await asyncio.to_thread(migrate, url, all_migrations(), logins(mine))
+        await asyncio.to_thread(migrate_alone, url, mine)
     async with engine.connect() as connection:
         left = await connection.scalar(
             text(

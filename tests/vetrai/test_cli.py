@@ -75,17 +75,14 @@ def _missing_database(server_settings: PlatformSettings) -> str:
     return url.render_as_string(hide_password=False)
 
 
-CLOSED = _closed_port()
-
-
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
         ("DATABASE_URL", "not-a-url", "DATABASE_URL: not a URL ('not-a-url')"),
         (
             "DATABASE_URL",
-            f"postgresql://postgres@127.0.0.1:{CLOSED}/vetrai",
-            f"DATABASE_URL: cannot connect to 127.0.0.1:{CLOSED} (connection refused)",
+            "postgresql://postgres@127.0.0.1:{closed}/vetrai",
+            "DATABASE_URL: cannot connect to 127.0.0.1:{closed} (connection refused)",
         ),
         (
             "DATABASE_URL",
@@ -95,19 +92,23 @@ CLOSED = _closed_port()
         ("REDIS_URL", "not-a-url", "REDIS_URL: not a Redis URL ('not-a-url')"),
         (
             "REDIS_URL",
-            f"redis://127.0.0.1:{CLOSED}/0",
-            f"REDIS_URL: cannot connect to 127.0.0.1:{CLOSED} (connection refused)",
+            "redis://127.0.0.1:{closed}/0",
+            "REDIS_URL: cannot connect to 127.0.0.1:{closed} (connection refused)",
         ),
     ],
 )
 def test_bad_server_url_stops_with_one_line_before_anything_starts(
     variable: str, value: str, message: str, tmp_path: Path
 ) -> None:
+    # The closed port is found at run time: parameters must be the same in every xdist worker.
+    closed = _closed_port()
     data = tmp_path / ".data"
-    result = _vetrai("migrate", VETRAI_DATA_DIR=str(data), **{variable: value})
+    result = _vetrai(
+        "migrate", VETRAI_DATA_DIR=str(data), **{variable: value.format(closed=closed)}
+    )
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
-    assert line.startswith(f"vetrai: {message}")
+    assert line.startswith(f"vetrai: {message.format(closed=closed)}")
     assert not data.exists()  # no embedded server was created
 
 

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from subgraphs.billing.gateway import gateway_for
 from subgraphs.billing.plans import catalogue
-from tests.conftest import TEST_DATA, SignedClient, served, subgraph_client
+from tests.conftest import WORKER_DATA, SignedClient, served, subgraph_client
 from tests.subgraphs.billing.builders import PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET
 from vetrai.embedded import Lease, acquire
 from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook
@@ -27,7 +27,7 @@ def stripe_server() -> Iterator[Lease | None]:
     if os.environ.get("STRIPE_SECRET_KEY"):
         yield None
         return
-    lease = acquire(TEST_DATA.resolve(), STRIPE)
+    lease = acquire(WORKER_DATA.resolve(), STRIPE)  # its webhooks reach this worker's app
     yield lease
     lease.release()
 
