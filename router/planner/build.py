@@ -236,6 +236,17 @@ class _Walk:
         for position in positions:
             self._defer_at(position, selections, block)
 
+    def _requires_any(
+        self, subgraph: str, parent: GraphQLObjectType, selections: Sequence[SelectionNode]
+    ) -> bool:
+        """Whether a field among the selections has @requires in the subgraph."""
+        for node in _fields_in(SelectionSetNode(selections=tuple(selections))):
+            placement = self.supergraph.placements(parent.name, node.name.value, self.labels)
+            found = placement.get(subgraph)
+            if found is not None and found.requires is not None:
+                return True
+        return False
+
     def _defer_at(
         self, at: _Position, selections: Sequence[SelectionNode], block: DeferBlock
     ) -> None:
@@ -252,12 +263,25 @@ class _Walk:
         if not keys:
             self._plan_selections(at, selections)
             return
-        ranked = sorted(keys, key=lambda t: (self._misses(t, entity, selections), t != source))
-        settled = len(ranked) == 1 or self._misses(ranked[0], entity, selections) == 0
+
+        def weight(target: str, part: Sequence[SelectionNode]) -> int:
+            # A field with @requires there costs a fetch of what it requires first.
+            return self._misses(target, entity, part) + self._requires_any(target, entity, part)
+
+        ranked = sorted(keys, key=lambda t: (weight(t, selections), t != source))
+        settled = len(ranked) == 1 or weight(ranked[0], selections) == 0
         choice = ("defer", source, at.path, entity.name, id(block.fragment))
-        target = self.choices.take(choice, ranked, str, settled)
-        position = self._entity_position(at, target, keys[target], entity.name, None, block)
-        self._plan_selections(position, selections)
+        first = self.choices.take(choice, ranked, str, settled)
+        # Each field from the subgraph that misses least of it, side by side, as Apollo
+        # plans a deferred fragment's fields from the entity.
+        parts: dict[str, list[SelectionNode]] = {first: []}
+        for unit in self._units(selections):
+            best = min(keys, key=lambda t: (weight(t, [unit]), t != first))
+            parts.setdefault(best, []).append(unit)
+        for target, part in parts.items():
+            if part:
+                position = self._entity_position(at, target, keys[target], entity.name, None, block)
+                self._plan_selections(position, part)
 
     # selections
 
