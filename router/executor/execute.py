@@ -30,6 +30,7 @@ from router.executor.entities import (
     representer,
 )
 from router.executor.incremental import (
+    copied,
     delivered_objects,
     included,
     items_for,
@@ -115,7 +116,7 @@ class Executor:
         yield first
         if not later:
             return
-        delivery = _Delivery(run, data, shapes.deferred, disabled)  # type: ignore[arg-type]
+        delivery = _Delivery(run, copied(data), shapes.deferred, disabled)
         async for payload in delivery.payloads(later):
             yield payload
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
+
 from router.executor.entities import Path
 from router.planner.plan import DeferredNode
 from router.planner.selection import variable_conditions
@@ -43,12 +45,17 @@ def delivered_objects(
             yield at, data
 
 
+def copied(data: Any) -> Any:
+    """A copy to merge into, so payloads already handed out never change."""
+    return orjson.loads(orjson.dumps(data))
+
+
 def merge_delivered(delivered: Any, path: Path, data: dict[str, Any]) -> None:
     """An incremental item's data merged where the client merges it."""
     target = delivered
     for step in path:
         target = target[step]
-    _merge(target, data)
+    _merge(target, copied(data))
 
 
 def _merge(target: dict[str, Any], data: dict[str, Any]) -> None:

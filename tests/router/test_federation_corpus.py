@@ -90,6 +90,36 @@ async def test_deferred_payloads_merged_match_apollo_gateway(
     assert _chain(plan_to_json(planned.plan).get("node")) <= _chain(expected["plan"].get("node"))
 
 
+async def test_nested_defers_come_outer_first_with_labels_and_paths(
+    corpus: CorpusServer,
+) -> None:
+    case = Case("defer_fragments")
+    supergraph = Supergraph(case.supergraph_sdl())
+    source = case.operation("nested")
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    client = SubgraphClient(corpus.urls(case.name))
+    try:
+        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+
+    assert payloads[0] == {
+        "data": {"products": [{"name": "Lamp"}, {"name": "Desk"}]},
+        "hasNext": True,
+    }
+    outer, inner = (p["incremental"] for p in payloads[1:])
+    assert [(i["label"], i["path"]) for i in outer] == [
+        ("outer", ["products", 0]),
+        ("outer", ["products", 1]),
+    ]
+    assert outer[0]["data"]["reviews"][0] == {"body": "Bright", "author": {"id": "u1"}}
+    assert [(i["label"], i["path"], i["data"]) for i in inner] == [
+        ("inner", ["products", 0, "reviews", 0, "author"], {"name": "Ada"}),
+        ("inner", ["products", 0, "reviews", 1, "author"], {"name": "Alan"}),
+    ]
+
+
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     """The response a client builds from incremental payloads (deferSpec=20220824)."""
     result: dict[str, Any] = {"data": payloads[0]["data"]}
