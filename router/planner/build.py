@@ -510,7 +510,7 @@ class _Walk:
         target = placement.subgraph
         key = self._reachable_key(at.group.subgraph, at, entity_type, target)
         if key is None:
-            raise PlanningError(f"no key of {entity_type} reaches {target} from {at.path}")
+            at, key = self._through_middle(at, node, entity_type, target)
         at.tree.add_field("__typename")
         at.tree.add_field_set(key.fields)
         self._note(at.group)
@@ -553,6 +553,33 @@ class _Walk:
             origin=at,
         )
         return self._add_field(current, contextual, placement.provides)
+
+    def _through_middle(
+        self, at: _Position, node: FieldNode, entity_type: str, target: str
+    ) -> tuple[_Position, Key]:
+        """Where the fetch's subgraph cannot give the target's key: an entity fetch from a
+        subgraph that can, reached by a key of its own, first (one fetching there already
+        ranks first); contexts are still looked for above `at`."""
+        source = at.group.subgraph
+        middles = {
+            middle: (first, then)
+            for middle in sorted(self.supergraph.subgraphs)
+            if middle not in (source, target)
+            and (first := self._reachable_key(source, at, entity_type, middle)) is not None
+            and (then := self._key_local_in(middle, entity_type, target)) is not None
+        }
+        if not middles:
+            raise PlanningError(f"no key of {entity_type} reaches {target} from {at.path}")
+        ranked = sorted(
+            middles,
+            key=lambda m: (
+                self.graph.existing_child(at.group, m, at.path, entity_type, None) is None
+            ),
+        )
+        choice = ("context middle", source, at.path, entity_type, _key(node))
+        middle = self.choices.take(choice, ranked, str, len(ranked) == 1)
+        first, then = middles[middle]
+        return self._entity_position(at, middle, first, entity_type, None), then
 
     def _provide_context(
         self, at: _Position, group: FetchGroup, argument: ContextArgument, variable: str
