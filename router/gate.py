@@ -1,6 +1,7 @@
-"""GraphQL over HTTP at the router: GET, POST (one operation or a batch of them) and Apollo's
-multipart subscriptions. The transport reads the parameters (with the body-size limit and
-CSRF prevention), runs each operation through the pipeline and writes its answer."""
+"""GraphQL over HTTP at the router: GET, POST (one operation or a batch of them), Apollo's
+multipart subscriptions and `@defer` payloads. The transport reads the parameters (with the
+body-size limit and CSRF prevention), runs each operation through the pipeline and writes its
+answer."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from router.pipeline.operation import Params, PreparedOperation, Transport
 from router.pipeline.runtime import Runtime, Served
 from router.pipeline.stages import Pipeline
 from router.planner.plan import plan_to_json
-from router.subscriptions import Subscriptions
+from router.subscriptions import MULTIPART_END, Subscriptions, multipart_part
 from router.telemetry import Outcome, outcome_of
 
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
 _JSON = (b"content-type", b"application/json")
+DEFER_MULTIPART = b'multipart/mixed; boundary="graphql"; deferSpec=20220824'
 
 
 @dataclass
@@ -131,6 +133,15 @@ class HttpTransport:
                 await self.subscriptions.multipart(served, prepared, identity, receive, send)
                 outcome = Outcome.OK
                 return None
+            if (
+                prepared.planned.deferred
+                and transport is Transport.MULTIPART
+                and accepts_deferred(headers.get("accept", ""))
+            ):
+                first = await self._incremental(served, prepared, identity, headers, send)
+                outcome = outcome_of(first)
+                fetches = limits.count_fetches(prepared.planned.plan.node)
+                return None
             result = await self.pipeline.execute(served, prepared, identity.caller)
             outcome, fetches = outcome_of(result), limits.count_fetches(prepared.planned.plan.node)
             self._extend(result, prepared, headers)
@@ -145,6 +156,37 @@ class HttpTransport:
         finally:
             name = name if isinstance(name, str) else None
             self.pipeline.record(name, identity.caller, outcome, started, status, fetches)
+
+    async def _incremental(
+        self,
+        served: Served,
+        prepared: PreparedOperation,
+        identity: Identity,
+        headers: Headers,
+        send: Send,
+    ) -> dict[str, Any]:
+        """The payloads of an operation with `@defer`, one part each as they come, as Apollo
+        Router sends them (`deferSpec=20220824`); the first payload is returned."""
+        payloads = served.engine.executor.stream(
+            prepared.planned,
+            prepared.variables,
+            self.pipeline.signer(identity.caller),
+            errors=list(prepared.refusals),
+        )
+        first = await anext(payloads)
+        self._extend(first, prepared, headers)
+        start = [(b"content-type", DEFER_MULTIPART)]
+        start += [(k.encode(), v.encode()) for k, v in prepared.headers.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": start})
+        try:
+            body = multipart_part(first)
+            async for payload in payloads:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                body = multipart_part(payload)
+            await send({"type": "http.response.body", "body": body + MULTIPART_END})
+        finally:
+            await payloads.aclose()  # type: ignore[attr-defined]
+        return first
 
     def _extend(
         self, result: dict[str, Any], prepared: PreparedOperation, headers: Headers
@@ -167,6 +209,18 @@ def _transport(scope: Scope, headers: Headers) -> Transport:
     if "multipart/mixed" in headers.get("accept", ""):
         return Transport.MULTIPART
     return Transport.POST
+
+
+def accepts_deferred(accept: str) -> bool:
+    """Whether the client takes `@defer` payloads: `multipart/mixed` with the spec Apollo
+    Client and Router use (`deferSpec=20220824`)."""
+    for media_range in accept.split(","):
+        kind, *parameters = (p.strip().lower() for p in media_range.split(";"))
+        if kind == "multipart/mixed" and "deferspec=20220824" in [
+            p.replace(" ", "").replace('"', "") for p in parameters
+        ]:
+            return True
+    return False
 
 
 def _check_csrf(headers: Headers) -> None:

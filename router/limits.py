@@ -48,7 +48,17 @@ from graphql import (
 )
 
 from router.config import Limits
-from router.planner.plan import Condition, Fetch, Flatten, Parallel, PlanNode, QueryPlan, Sequence
+from router.planner.plan import (
+    Condition,
+    Defer,
+    DeferredNode,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    QueryPlan,
+    Sequence,
+)
 
 COST_SPEC = "https://specs.apollo.dev/cost/v"
 _SIZE_ARGUMENTS = ("first", "last", "limit")
@@ -369,8 +379,14 @@ def count_fetches(node: PlanNode | None) -> int:
         return 1
     if isinstance(node, Sequence | Parallel):
         return sum(count_fetches(child) for child in node.nodes)
+    if isinstance(node, Defer):
+        return count_fetches(node.primary) + sum(map(_deferred_fetches, node.deferred))
     assert isinstance(node, Condition)  # noqa: S101 - the plan node union is closed
     return max(count_fetches(node.if_clause), count_fetches(node.else_clause))
+
+
+def _deferred_fetches(deferred: DeferredNode) -> int:
+    return count_fetches(deferred.node) + sum(map(_deferred_fetches, deferred.deferred))
 
 
 def cost(found: Measure, plan: QueryPlan, limits: Limits) -> int:

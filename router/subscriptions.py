@@ -39,6 +39,15 @@ PING_SECONDS = 20.0
 INIT_TIMEOUT_SECONDS = 10.0
 
 
+MULTIPART_END = b"\r\n--graphql--\r\n"
+
+
+def multipart_part(body: dict[str, Any]) -> bytes:
+    """One JSON part of a `multipart/mixed; boundary="graphql"` response (subscription
+    events, `@defer` payloads)."""
+    return b"\r\n--graphql\r\ncontent-type: application/json\r\n\r\n" + orjson.dumps(body)
+
+
 def _primary(prepared: PreparedOperation) -> Fetch:
     node = prepared.planned.plan.node
     if isinstance(node, Sequence):
@@ -187,7 +196,7 @@ class Subscriptions:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
         async def part(body: dict[str, Any]) -> None:
-            chunk = b"\r\n--graphql\r\ncontent-type: application/json\r\n\r\n" + orjson.dumps(body)
+            chunk = multipart_part(body)
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         results = self.results(served, prepared, identity)
@@ -210,7 +219,7 @@ class Subscriptions:
         finally:
             pending.cancel()
             await results.aclose()  # type: ignore[attr-defined]
-        await send({"type": "http.response.body", "body": b"\r\n--graphql--\r\n"})
+        await send({"type": "http.response.body", "body": MULTIPART_END})
 
 
 class _ClientConnection:

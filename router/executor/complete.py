@@ -32,11 +32,15 @@ class Completion:
         self._error_paths = {tuple(e["path"]) for e in errors if e.get("path")}
 
     def root(self, data: dict[str, Any], shape: SelectionShape) -> dict[str, Any] | None:
+        return self.at(data, shape, [])
+
+    def at(self, data: dict[str, Any], shape: SelectionShape, path: Path) -> dict[str, Any] | None:
+        """The object at `path` of the response (the root, or a deferred fragment's object)."""
         try:
             return self._fast_object(data, shape)
         except _NullInNonNullError:
             pass
-        result = self._object(data, shape, [])
+        result = self._object(data, shape, path)
         return None if result is INVALID else result  # type: ignore[return-value]
 
     # The fast walk builds no paths and reports nothing: when it meets a null in a non-null

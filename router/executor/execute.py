@@ -1,14 +1,16 @@
-"""Runs a query plan: fetches in order and in parallel, merged into one response."""
+"""Runs a query plan: fetches in order and in parallel, merged into one response, or for
+`@defer` into a first payload and one per deferred fragment."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult, execute
+from graphql import ExecutionResult, experimental_execute_incrementally
 
 from router.executor.client import SubgraphClient, SubgraphRequestError
 from router.executor.complete import Completion
@@ -27,10 +29,27 @@ from router.executor.entities import (
     rename_at,
     representer,
 )
-from router.planner.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
+from router.executor.incremental import (
+    copied,
+    delivered_objects,
+    included,
+    items_for,
+    merge_delivered,
+)
+from router.planner.plan import (
+    Condition,
+    Defer,
+    DeferredNode,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    Sequence,
+)
 from router.planner.planner import PlannedOperation
 from router.supergraph import Supergraph
 
+logger = logging.getLogger("vetrai.router")
 HeadersFor = Callable[[str], Mapping[str, str]]
 REPRESENTERS_KEPT = 4096
 
@@ -64,6 +83,42 @@ class Executor:
         if run.errors:
             response["errors"] = run.errors
         return response
+
+    async def stream(
+        self,
+        planned: PlannedOperation,
+        variables: dict[str, Any],
+        headers_for: HeadersFor,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The payloads of an operation with `@defer`: `{data, hasNext}` once the primary
+        part has run, then `{incremental: [...], hasNext}` as each deferred fragment's has.
+        A fragment whose `@defer(if:)` is false comes with the payload it is in."""
+        node = planned.plan.node
+        primary, blocks = (node.primary, node.deferred) if isinstance(node, Defer) else (node, ())
+        disabled = frozenset(
+            d.if_variable
+            for d in planned.deferred
+            if d.if_variable is not None and not variables.get(d.if_variable)
+        )
+        shapes = planned.delivery(self.supergraph, disabled)
+        run = _Run(self, variables, headers_for)
+        run.errors.extend(errors or ())
+        later = await run.part(primary, blocks, disabled)
+        if planned.shape.introspection is not None:
+            run.introspect(planned)
+        data = Completion(variables, run.errors).root(run.data, shapes.primary)
+        first: dict[str, Any] = {"data": data}
+        if run.errors:
+            first["errors"] = run.errors
+        later = [b for b in later if included(b, variables)] if data is not None else []
+        first["hasNext"] = bool(later)
+        yield first
+        if not later:
+            return
+        delivery = _Delivery(run, copied(data), shapes.deferred, disabled)
+        async for payload in delivery.payloads(later):
+            yield payload
 
     def representer(self, fetch: Fetch) -> Representer:
         assert fetch.requires is not None  # noqa: S101 - the planner sets them on entity fetches
@@ -109,6 +164,27 @@ class _Run:
             branch = node.if_clause if self.variables.get(node.condition) else node.else_clause
             if branch is not None:
                 await self.node(branch)
+        elif isinstance(node, Defer):
+            await self.part(node.primary, node.deferred, None)
+
+    async def part(
+        self,
+        node: PlanNode | None,
+        deferred: tuple[DeferredNode, ...],
+        disabled: frozenset[str] | None,
+    ) -> list[DeferredNode]:
+        """Run one payload's part, with the deferred fragments delivered with it (all when
+        `disabled` is None: the response is whole); the ones delivered later are returned."""
+        if node is not None:
+            await self.node(node)
+        now = [
+            d
+            for d in deferred
+            if disabled is None or (d.if_variable is not None and d.if_variable in disabled)
+        ]
+        later = [d for d in deferred if d not in now]
+        found = await asyncio.gather(*(self.part(d.node, d.deferred, disabled) for d in now))
+        return later + [d for inner in found for d in inner]
 
     async def root_fetch(self, fetch: Fetch) -> None:
         if fetch.operation_kind == "subscription":
@@ -249,13 +325,90 @@ class _Run:
     def introspect(self, planned: PlannedOperation) -> None:
         document = planned.shape.introspection
         assert document is not None  # noqa: S101 - callers check
-        result = execute(
+        # graphql-core's `execute` refuses a schema declaring @defer, as the API schema does;
+        # the introspection document has no @defer left, so the result is whole.
+        result = experimental_execute_incrementally(
             self.executor.supergraph.api_schema, document, variable_values=self.variables
         )
-        assert isinstance(result, ExecutionResult)  # noqa: S101 - introspection is synchronous
+        assert isinstance(result, ExecutionResult)  # noqa: S101 - synchronous, no @defer
         if result.data:
             self.data.update(result.data)
         self.errors.extend(dict(e.formatted) for e in result.errors or ())
+
+
+class _Delivery:
+    """The deferred fragments of one response, each run once the payload it is in has been
+    delivered, their payloads in the order they complete."""
+
+    def __init__(
+        self,
+        run: _Run,
+        delivered: dict[str, Any],
+        shapes: dict[int, Any],
+        disabled: frozenset[str],
+    ) -> None:
+        self.run = run
+        self.delivered = delivered
+        """The response as the client has it so far, merged as the client merges it."""
+        self.shapes = shapes
+        self.disabled = disabled
+        self.done: asyncio.Queue[tuple[list[dict[str, Any]], list[DeferredNode]]] = asyncio.Queue()
+
+    async def payloads(self, blocks: list[DeferredNode]) -> AsyncIterator[dict[str, Any]]:
+        tasks: set[asyncio.Task[None]] = set()
+        pending = 0
+
+        def start(block: DeferredNode) -> None:
+            nonlocal pending
+            pending += 1
+            tasks.add(asyncio.create_task(self._deliver(block)))
+
+        for block in blocks:
+            start(block)
+        try:
+            while pending:
+                items, nested = await self.done.get()
+                pending -= 1
+                for item in items:
+                    if item["data"] is not None:
+                        merge_delivered(self.delivered, item["path"], item["data"])
+                for block in nested:
+                    if items and included(block, self.run.variables):
+                        start(block)
+                if items or not pending:
+                    payload: dict[str, Any] = {"hasNext": pending > 0}
+                    if items:
+                        payload = {"incremental": items, **payload}
+                    yield payload
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _deliver(self, block: DeferredNode) -> None:
+        run = self.run
+        part = _Run(run.executor, run.variables, run.headers_for)
+        part.data = run.data
+        try:
+            nested = await part.part(block.node, block.deferred, self.disabled)
+            objects = [
+                (path, obj)
+                for path, obj in delivered_objects(self.delivered, run.data, block.path)
+                if run.executor.is_a(
+                    obj.get("__typename") or block.type_condition, block.type_condition
+                )
+            ]
+            completion = Completion(run.variables, part.errors)
+            shape = self.shapes[id(block.fragment)]
+            items = items_for(
+                block, objects, lambda obj, path: completion.at(obj, shape, path), part.errors
+            )
+        except Exception:
+            # Unexpected, as subgraph failures are errors in the payload: the fragment is
+            # left out and the rest still delivered.
+            logger.exception("a deferred fragment failed")
+            items, nested = [], []
+        await self.done.put((items, nested))
 
 
 def _client_path(

@@ -73,7 +73,7 @@ class Served:
         plan = self.engine.planner.build(pruned, document.name, labels).plan
         fragments = dict(document.fragments)
         shape = compile_shape(self.engine.supergraph, document.operation, fragments)
-        found = PlannedOperation(document.operation, plan, shape)
+        found = PlannedOperation(document.operation, plan, shape, fragments)
         self.pruned_plans[key] = found
         if len(self.pruned_plans) > PRUNED_PLANS_KEPT:
             self.pruned_plans.popitem(last=False)

@@ -30,6 +30,7 @@ from graphql import (
     OperationType,
     SelectionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
@@ -40,7 +41,7 @@ from graphql import (
 )
 
 from router.planner.errors import PlanningError
-from router.planner.fetch_graph import FetchGraph, FetchGroup
+from router.planner.fetch_graph import DeferBlock, FetchGraph, FetchGroup
 from router.planner.plan import ContextRewrite
 from router.planner.search import Choices, cheapest
 from router.planner.selection import (
@@ -48,6 +49,8 @@ from router.planner.selection import (
     FieldSelection,
     SelectionTree,
     condition_of,
+    defer_directive,
+    is_deferred,
     variable_conditions,
 )
 from router.supergraph import ContextArgument, FieldPlacement, FieldSet, Key, Supergraph
@@ -136,9 +139,15 @@ class _Walk:
     # roots
 
     def plan_root(self, selection_set: SelectionSetNode) -> None:
-        fields = list(self._root_fields(selection_set.selections, frozenset()))
+        self._plan_roots(selection_set.selections, frozenset(), None)
+
+    def _plan_roots(
+        self, selections: Sequence[SelectionNode], conditions: Conditions, defer: DeferBlock | None
+    ) -> None:
+        deferred: list[tuple[SelectionNode, Conditions]] = []
+        fields = list(self._root_fields(selections, conditions, deferred))
         siblings = [node for node, _ in fields]
-        for node, conditions in fields:
+        for node, field_conditions in fields:
             name = node.name.value
             if name in ("__typename", "__schema", "__type"):
                 continue
@@ -147,17 +156,26 @@ class _Walk:
                 list(placements),
                 self.root,
                 node,
-                lambda s: any(g.subgraph == s for g in self.graph.roots),
+                lambda s: any(g.subgraph == s and g.defer is defer for g in self.graph.roots),
                 siblings,
             )
-            choice = ("root", node.alias.value if node.alias else name)
+            choice: tuple[object, ...] = ("root", node.alias.value if node.alias else name)
+            if defer is not None:
+                choice += (id(defer.fragment),)
             subgraph = self.choices.take(choice, ranked, str, settled)
-            group = self.graph.root_group(subgraph, conditions)
-            position = _Position(group, group.selection, self.root, (), None, conditions)
+            group = self.graph.root_group(subgraph, field_conditions, defer)
+            position = _Position(group, group.selection, self.root, (), None, field_conditions)
             self._add_field(position, node, placements[subgraph].provides)
+        for fragment, fragment_conditions in deferred:
+            block = self._defer_block(fragment, (), defer, self.root.name)  # type: ignore[arg-type]
+            inner = self._fragment_selections(fragment)
+            self._plan_roots(inner, fragment_conditions, block)
 
     def _root_fields(
-        self, selections: Sequence[SelectionNode], conditions: Conditions
+        self,
+        selections: Sequence[SelectionNode],
+        conditions: Conditions,
+        deferred: list[tuple[SelectionNode, Conditions]],
     ) -> Iterator[tuple[FieldNode, Conditions]]:
         for selection in selections:
             own = _conditions(selection.directives)
@@ -165,8 +183,105 @@ class _Walk:
                 continue
             if isinstance(selection, FieldNode):
                 yield selection, conditions | own
+            elif self._deferred(selection):
+                deferred.append((selection, conditions | own))
             else:
-                yield from self._root_fields(self._fragment_selections(selection), conditions | own)
+                inner = self._fragment_selections(selection)
+                yield from self._root_fields(inner, conditions | own, deferred)
+
+    # @defer: the fragment's fields are fetched after the part it is in, from the entity it is
+    # on (a key jump, to its own subgraph too, as Apollo plans it) or the root; on a value type
+    # they come with their parent, and only their delivery waits.
+
+    def _deferred(self, selection: SelectionNode) -> bool:
+        """Whether a fragment is deferred: `@defer` unless `if: false`, in a query."""
+        return self.graph.operation_kind == "query" and is_deferred(selection, frozenset())
+
+    def _defer_block(
+        self,
+        fragment: InlineFragmentNode | FragmentSpreadNode,
+        path: tuple[str, ...],
+        parent: DeferBlock | None,
+        parent_type: str,
+    ) -> DeferBlock:
+        directive = defer_directive(fragment.directives)
+        assert directive is not None  # noqa: S101 - callers check `_deferred`
+        arguments = {a.name.value: a.value for a in directive.arguments or ()}
+        label = arguments.get("label")
+        condition = arguments.get("if")
+        block = DeferBlock(
+            label.value if isinstance(label, StringValueNode) else None,
+            path,
+            condition.name.value if isinstance(condition, VariableNode) else None,
+            _type_condition(fragment, self.fragments) or parent_type,
+            fragment,
+            parent,
+        )
+        self.graph.defers.append(block)
+        return block
+
+    def _plan_deferred(
+        self, at: _Position, fragment: InlineFragmentNode | FragmentSpreadNode
+    ) -> None:
+        parent = at.parent_type
+        block = self._defer_block(fragment, at.path, at.group.defer, parent.name)
+        selections = self._fragment_selections(fragment)
+        condition = block.type_condition
+        if condition == parent.name or not is_abstract_type(parent):
+            positions = [at]
+        elif self._spreadable(at, condition):
+            positions = [self._narrowed(at, condition)]
+        else:
+            positions = [self._narrowed(at, r) for r in self._runtime_types(at, condition)]
+        for position in positions:
+            self._defer_at(position, selections, block)
+
+    def _requires_any(
+        self, subgraph: str, parent: GraphQLObjectType, selections: Sequence[SelectionNode]
+    ) -> bool:
+        """Whether a field among the selections has @requires in the subgraph."""
+        for node in _fields_in(SelectionSetNode(selections=tuple(selections))):
+            placement = self.supergraph.placements(parent.name, node.name.value, self.labels)
+            found = placement.get(subgraph)
+            if found is not None and found.requires is not None:
+                return True
+        return False
+
+    def _defer_at(
+        self, at: _Position, selections: Sequence[SelectionNode], block: DeferBlock
+    ) -> None:
+        entity = at.parent_type
+        if not isinstance(entity, GraphQLObjectType) or at.provided is not None:
+            self._plan_selections(at, selections)
+            return
+        source = at.group.subgraph
+        keys = {
+            target: key
+            for target in sorted(self.supergraph.subgraphs)
+            if (key := self._reachable_key(source, at, entity.name, target)) is not None
+        }
+        if not keys:
+            self._plan_selections(at, selections)
+            return
+
+        def weight(target: str, part: Sequence[SelectionNode]) -> int:
+            # A field with @requires there costs a fetch of what it requires first.
+            return self._misses(target, entity, part) + self._requires_any(target, entity, part)
+
+        ranked = sorted(keys, key=lambda t: (weight(t, selections), t != source))
+        settled = len(ranked) == 1 or weight(ranked[0], selections) == 0
+        choice = ("defer", source, at.path, entity.name, id(block.fragment))
+        first = self.choices.take(choice, ranked, str, settled)
+        # Each field from the subgraph that misses least of it, side by side, as Apollo
+        # plans a deferred fragment's fields from the entity.
+        parts: dict[str, list[SelectionNode]] = {first: []}
+        for unit in self._units(selections):
+            best = min(keys, key=lambda t: (weight(t, [unit]), t != first))
+            parts.setdefault(best, []).append(unit)
+        for target, part in parts.items():
+            if part:
+                position = self._entity_position(at, target, keys[target], entity.name, None, block)
+                self._plan_selections(position, part)
 
     # selections
 
@@ -189,6 +304,8 @@ class _Walk:
                 self._siblings = selections
                 where = self._plan_field(_with(at, own), selection)
                 landed = landed or where
+            elif self._deferred(selection):
+                self._plan_deferred(_with(at, own), selection)  # type: ignore[arg-type]
             elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
                 self._plan_fragment(_with(at, own), selection)
         # Apollo sends __typename with the first sibling field, wherever that one goes.
@@ -393,7 +510,7 @@ class _Walk:
         target = placement.subgraph
         key = self._reachable_key(at.group.subgraph, at, entity_type, target)
         if key is None:
-            raise PlanningError(f"no key of {entity_type} reaches {target} from {at.path}")
+            at, key = self._through_middle(at, node, entity_type, target)
         at.tree.add_field("__typename")
         at.tree.add_field_set(key.fields)
         self._note(at.group)
@@ -436,6 +553,33 @@ class _Walk:
             origin=at,
         )
         return self._add_field(current, contextual, placement.provides)
+
+    def _through_middle(
+        self, at: _Position, node: FieldNode, entity_type: str, target: str
+    ) -> tuple[_Position, Key]:
+        """Where the fetch's subgraph cannot give the target's key: an entity fetch from a
+        subgraph that can, reached by a key of its own, first (one fetching there already
+        ranks first); contexts are still looked for above `at`."""
+        source = at.group.subgraph
+        middles = {
+            middle: (first, then)
+            for middle in sorted(self.supergraph.subgraphs)
+            if middle not in (source, target)
+            and (first := self._reachable_key(source, at, entity_type, middle)) is not None
+            and (then := self._key_local_in(middle, entity_type, target)) is not None
+        }
+        if not middles:
+            raise PlanningError(f"no key of {entity_type} reaches {target} from {at.path}")
+        ranked = sorted(
+            middles,
+            key=lambda m: (
+                self.graph.existing_child(at.group, m, at.path, entity_type, None) is None
+            ),
+        )
+        choice = ("context middle", source, at.path, entity_type, _key(node))
+        middle = self.choices.take(choice, ranked, str, len(ranked) == 1)
+        first, then = middles[middle]
+        return self._entity_position(at, middle, first, entity_type, None), then
 
     def _provide_context(
         self, at: _Position, group: FetchGroup, argument: ContextArgument, variable: str
@@ -561,14 +705,21 @@ class _Walk:
         return at
 
     def _entity_position(
-        self, at: _Position, target: str, key: Key, entity_type: str, rewrite: str | None
+        self,
+        at: _Position,
+        target: str,
+        key: Key,
+        entity_type: str,
+        rewrite: str | None,
+        defer: DeferBlock | bool | None = True,
     ) -> _Position:
-        """Where selections on the entity at `at` land in a fetch from `target` by `key`."""
+        """Where selections on the entity at `at` land in a fetch from `target` by `key` (for
+        the `defer` fragment given, by default that of `at`'s fetch)."""
         at.tree.add_field("__typename")
         at.tree.add_field_set(key.fields)
         self._note(at.group)
         group = self.graph.child_group(
-            at.group, target, at.path, entity_type, at.conditions, rewrite
+            at.group, target, at.path, entity_type, at.conditions, rewrite, defer
         )
         inputs = group.entity_inputs(entity_type)
         inputs.add_field("__typename")
@@ -636,7 +787,7 @@ class _Walk:
 
     def _start_in(self, anchor: _Position, target: str) -> _Position | None:
         if self._is_root(anchor):
-            group = self.graph.root_group(target, anchor.conditions)
+            group = self.graph.root_group(target, anchor.conditions, anchor.group.defer)
             return _Position(group, group.selection, self.root, (), None, anchor.conditions)
         if not self._can_start_in(anchor, target):
             return None

@@ -1,7 +1,8 @@
 """Fetch groups and their dependencies, turned into plan nodes the way Apollo's planner does.
 
 Groups become nodes in waves: a group's children that depend on it alone run (in parallel)
-right after it; a child with several parents waits until all of them have run.
+right after it; a child with several parents waits until all of them have run. The groups of
+a `@defer` fragment become a node of their own, run once the part it depends on has run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from graphql import VariableDefinitionNode, print_ast
 from router.planner.plan import (
     Condition,
     ContextRewrite,
+    Defer,
+    DeferredNode,
     Fetch,
     Flatten,
     Parallel,
@@ -22,6 +25,18 @@ from router.planner.plan import (
     Sequence,
 )
 from router.planner.selection import Conditions, SelectionTree
+
+
+@dataclass(eq=False)
+class DeferBlock:
+    """A `@defer` fragment met by the planning walk; groups planned for it belong to it."""
+
+    label: str | None
+    path: tuple[str, ...]
+    if_variable: str | None
+    type_condition: str
+    fragment: object
+    parent: DeferBlock | None
 
 
 @dataclass(eq=False)
@@ -37,6 +52,7 @@ class FetchGroup:
     parents: list[FetchGroup] = field(default_factory=list)
     children: list[FetchGroup] = field(default_factory=list)
     context_rewrites: list[ContextRewrite] = field(default_factory=list)
+    defer: DeferBlock | None = None
 
     def entity_selection(self, entity_type: str) -> SelectionTree:
         return self.selection.fragment(entity_type)
@@ -67,15 +83,18 @@ class FetchGraph:
         self.roots: list[FetchGroup] = []
         self.context_variables: dict[str, VariableDefinitionNode] = {}
         """The variables contextual arguments are sent as, beside the operation's own."""
+        self.defers: list[DeferBlock] = []
 
-    def root_group(self, subgraph: str, conditions: Conditions) -> FetchGroup:
+    def root_group(
+        self, subgraph: str, conditions: Conditions, defer: DeferBlock | None = None
+    ) -> FetchGroup:
         sequential = self.operation_kind == "mutation"
         candidates = self.roots[-1:] if sequential else self.roots
         for group in candidates:
-            if group.subgraph == subgraph:
+            if group.subgraph == subgraph and group.defer is defer:
                 group.narrow_conditions(conditions)
                 return group
-        group = FetchGroup(subgraph, (), None, conditions)
+        group = FetchGroup(subgraph, (), None, conditions, defer=defer)
         self.roots.append(group)
         return group
 
@@ -86,15 +105,19 @@ class FetchGraph:
         merge_at: tuple[str, ...],
         entity_type: str,
         rewrite: str | None,
+        defer: DeferBlock | bool | None = True,
     ) -> FetchGroup | None:
         """A group of the parent's fetching from the subgraph at that path, to which entities of
         `entity_type` can be added: one fetch serves several types unless __typename is
-        rewritten for an @interfaceObject."""
+        rewritten for an @interfaceObject. It belongs to the `defer` fragment given, by default
+        the parent's."""
+        block = parent.defer if defer is True else defer
         return next(
             (
                 c
                 for c in parent.children
                 if c.reusable
+                and c.defer is block
                 and c.subgraph == subgraph
                 and c.merge_at == merge_at
                 and c.entity_type is not None
@@ -111,12 +134,17 @@ class FetchGraph:
         entity_type: str,
         conditions: Conditions,
         rewrite: str | None = None,
+        defer: DeferBlock | bool | None = True,
     ) -> FetchGroup:
-        existing = self.existing_child(parent, subgraph, merge_at, entity_type, rewrite)
+        block = parent.defer if defer is True else defer
+        assert not isinstance(block, bool)  # noqa: S101 - True stands for the parent's
+        existing = self.existing_child(parent, subgraph, merge_at, entity_type, rewrite, block)
         if existing is not None:
             existing.narrow_conditions(conditions)
             return existing
-        group = FetchGroup(subgraph, merge_at, entity_type, conditions, typename_rewrite=rewrite)
+        group = FetchGroup(
+            subgraph, merge_at, entity_type, conditions, typename_rewrite=rewrite, defer=block
+        )
         group.add_parent(parent)
         return group
 
@@ -128,6 +156,7 @@ class FetchGraph:
             c
             for c in parents[0].children
             if not c.reusable
+            and c.defer is parents[0].defer
             and c.subgraph == subgraph
             and c.merge_at == merge_at
             and set(map(id, c.parents)) == set(map(id, parents))
@@ -141,7 +170,9 @@ class FetchGraph:
         entity_type: str,
         conditions: Conditions,
     ) -> FetchGroup:
-        group = FetchGroup(subgraph, merge_at, entity_type, conditions, reusable=False)
+        parents = list(parents)
+        defer = parents[0].defer if parents else None
+        group = FetchGroup(subgraph, merge_at, entity_type, conditions, reusable=False, defer=defer)
         for parent in parents:
             group.add_parent(parent)
         return group
@@ -154,9 +185,36 @@ class FetchGraph:
         if self.context_variables:
             variables = {**variables, **self.context_variables}
         builder = _NodeBuilder(self.operation_kind, operation_name, variables, self.types_differ)
-        state = _State(list(self.roots), [])
-        sequence, _ = builder.process_waves(state, self.operation_kind != "mutation", frozenset())
-        return _sequence(sequence)
+        if not self.defers:
+            state = _State(list(self.roots), [])
+            parallel = self.operation_kind != "mutation"
+            sequence, _ = builder.process_waves(state, parallel, frozenset())
+            return _sequence(sequence)
+        groups = self._ordered_groups()
+        primary = builder.block_node(None, groups)
+        return Defer(primary, self._deferred(builder, None, groups))
+
+    def _deferred(
+        self, builder: _NodeBuilder, parent: DeferBlock | None, groups: list[FetchGroup]
+    ) -> tuple[DeferredNode, ...]:
+        nodes = []
+        for block in self.defers:
+            if block.parent is not parent:
+                continue
+            nested = self._deferred(builder, block, groups)
+            node = builder.block_node(block, groups)
+            nodes.append(
+                DeferredNode(
+                    block.label,
+                    block.path,
+                    block.if_variable,
+                    block.type_condition,
+                    block.fragment,
+                    node,
+                    nested,
+                )
+            )
+        return tuple(nodes)
 
     def cost(self) -> tuple[int, int, int]:
         """How Apollo's planner weighs a plan: a fetch weighs more the more fetches run before
@@ -186,6 +244,17 @@ class FetchGraph:
                 if any(_is_ancestor(parent, other) for other in others):
                     group.parents.remove(parent)
                     parent.children.remove(group)
+
+    def _ordered_groups(self) -> list[FetchGroup]:
+        """Every group, roots first in their order, then children in theirs."""
+        seen: dict[int, FetchGroup] = {}
+        queue = list(self.roots)
+        while queue:
+            group = queue.pop(0)
+            if id(group) not in seen:
+                seen[id(group)] = group
+                queue.extend(group.children)
+        return list(seen.values())
 
     def _all_groups(self) -> list[FetchGroup]:
         seen: dict[int, FetchGroup] = {}
@@ -254,6 +323,29 @@ class _NodeBuilder:
         self.operation_name = operation_name
         self.variables = variables
         self.count = 0
+        self.block: DeferBlock | None = None
+        """The `@defer` fragment whose groups are being built (None: the primary part)."""
+        self.parted = False
+        """Whether the groups are built part by part, so other parts' groups are left out."""
+
+    def block_node(self, block: DeferBlock | None, groups: list[FetchGroup]) -> PlanNode | None:
+        """The node of one part's groups: those with no parent in the part start it."""
+        self.block, self.parted = block, True
+        starts = [
+            g for g in groups if g.defer is block and not any(p.defer is block for p in g.parents)
+        ]
+        sequence, _ = self.process_waves(_State(starts, []), True, frozenset())
+        return _sequence(sequence)
+
+    def _children(self, group: FetchGroup) -> list[FetchGroup]:
+        if not self.parted:
+            return group.children
+        return [c for c in group.children if c.defer is self.block]
+
+    def _parents(self, group: FetchGroup) -> list[FetchGroup]:
+        if not self.parted:
+            return group.parents
+        return [p for p in group.parents if p.defer is self.block]
 
     def process_waves(
         self, state: _State, parallel: bool, handled: Conditions
@@ -281,13 +373,14 @@ class _NodeBuilder:
     def _process_group(self, group: FetchGroup, handled: Conditions) -> tuple[PlanNode, _State]:
         conditions = group.conditions - handled
         fetch = self._fetch_node(group, handled | conditions)
-        if not group.children:
+        children = self._children(group)
+        if not children:
             return _with_conditions(conditions, fetch), _State([], [])
-        ready = [c for c in group.children if len(c.parents) == 1]
+        ready = [c for c in children if len(self._parents(c)) == 1]
         waiting = [
-            (c, [p for p in c.parents if p is not group])
-            for c in group.children
-            if len(c.parents) > 1
+            (c, [p for p in self._parents(c) if p is not group])
+            for c in children
+            if len(self._parents(c)) > 1
         ]
         state = _State(ready, waiting)
         if not ready:

@@ -1,8 +1,9 @@
-"""Query plans in Apollo's shape: Fetch, Flatten, Sequence, Parallel and Condition nodes."""
+"""Query plans in Apollo's shape: Fetch, Flatten, Sequence, Parallel, Condition and Defer
+nodes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -75,7 +76,32 @@ class Condition:
     else_clause: PlanNode | None
 
 
-PlanNode = Fetch | Flatten | Sequence | Parallel | Condition
+@dataclass(frozen=True, slots=True)
+class DeferredNode:
+    """A `@defer` fragment: what is fetched for it once the payload it depends on is complete,
+    and where its data is delivered."""
+
+    label: str | None
+    path: tuple[str, ...]
+    """The response path of the objects it completes, "@" for each list level."""
+    if_variable: str | None
+    """The variable of `@defer(if: $v)`: when false, the fragment is not deferred."""
+    type_condition: str
+    """The type of the objects it completes (its own type condition, or its parent's type)."""
+    fragment: Any = field(compare=False, hash=False, repr=False)
+    """The fragment's node in the operation, from which its response shape is compiled."""
+    node: PlanNode | None
+    deferred: tuple[DeferredNode, ...] = ()
+    """The `@defer` fragments nested in this one, delivered after it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Defer:
+    primary: PlanNode | None
+    deferred: tuple[DeferredNode, ...]
+
+
+PlanNode = Fetch | Flatten | Sequence | Parallel | Condition | Defer
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +119,26 @@ def services_of(node: PlanNode | None) -> frozenset[str]:
         return services_of(node.node)
     if isinstance(node, Condition):
         return services_of(node.if_clause) | services_of(node.else_clause)
+    if isinstance(node, Defer):
+        return services_of(node.primary).union(*(_deferred_services(d) for d in node.deferred))
     return frozenset().union(*(services_of(n) for n in node.nodes))
+
+
+def _deferred_services(deferred: DeferredNode) -> frozenset[str]:
+    return services_of(deferred.node).union(*(_deferred_services(d) for d in deferred.deferred))
+
+
+def deferred_blocks(node: PlanNode | None) -> tuple[DeferredNode, ...]:
+    """The plan's `@defer` fragments, nested ones after the ones they are in."""
+    if not isinstance(node, Defer):
+        return ()
+    found: list[DeferredNode] = []
+    pending = list(node.deferred)
+    while pending:
+        block = pending.pop(0)
+        found.append(block)
+        pending.extend(block.deferred)
+    return tuple(found)
 
 
 def plan_to_json(plan: QueryPlan) -> dict[str, Any]:
@@ -111,11 +156,36 @@ def _node_json(node: PlanNode) -> dict[str, Any]:
         return {"kind": "Flatten", "path": list(node.path), "node": _fetch_json(node.node)}
     if isinstance(node, Sequence | Parallel):
         return {"kind": type(node).__name__, "nodes": [_node_json(n) for n in node.nodes]}
+    if isinstance(node, Defer):
+        return _defer_json(node.primary, node.deferred)
     result: dict[str, Any] = {"kind": "Condition", "condition": node.condition}
     if node.if_clause is not None:
         result["ifClause"] = _node_json(node.if_clause)
     if node.else_clause is not None:
         result["elseClause"] = _node_json(node.else_clause)
+    return result
+
+
+def _defer_json(primary: PlanNode | None, deferred: tuple[DeferredNode, ...]) -> dict[str, Any]:
+    """Apollo's DeferNode: the primary part, then each deferred fragment by its path."""
+    first: dict[str, Any] = {}
+    if primary is not None:
+        first["node"] = _node_json(primary)
+    return {
+        "kind": "Defer",
+        "primary": first,
+        "deferred": [_deferred_json(d) for d in deferred],
+    }
+
+
+def _deferred_json(deferred: DeferredNode) -> dict[str, Any]:
+    result: dict[str, Any] = {"depends": [], "queryPath": list(deferred.path)}
+    if deferred.label is not None:
+        result["label"] = deferred.label
+    if deferred.deferred:
+        result["node"] = _defer_json(deferred.node, deferred.deferred)
+    elif deferred.node is not None:
+        result["node"] = _node_json(deferred.node)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -13,8 +14,8 @@ from graphql import (
 
 from router.planner.build import build_fetch_graph
 from router.planner.errors import PlanningError
-from router.planner.plan import QueryPlan, services_of
-from router.planner.shape import ResponseShape, compile_shape
+from router.planner.plan import DeferredNode, QueryPlan, deferred_blocks, services_of
+from router.planner.shape import DeliveryShapes, ResponseShape, compile_delivery, compile_shape
 from router.supergraph import Supergraph
 
 
@@ -23,11 +24,31 @@ class PlannedOperation:
     operation: OperationDefinitionNode
     plan: QueryPlan
     shape: ResponseShape
+    fragments: Mapping[str, FragmentDefinitionNode] = field(default_factory=dict)
     services: frozenset[str] = field(init=False)
     """The subgraphs the plan fetches from (computed once, as plans are cached)."""
+    deferred: tuple[DeferredNode, ...] = field(init=False)
+    """The plan's `@defer` fragments, outer ones first."""
+    _deliveries: dict[frozenset[str], DeliveryShapes] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "services", services_of(self.plan.node))
+        object.__setattr__(self, "deferred", deferred_blocks(self.plan.node))
+        object.__setattr__(self, "_deliveries", {})
+
+    def delivery(self, supergraph: Supergraph, disabled: frozenset[str]) -> DeliveryShapes:
+        """The shapes of the incremental payloads, given the false `@defer(if:)` variables."""
+        found = self._deliveries.get(disabled)
+        if found is None:
+            blocks = [(d.fragment, d.type_condition) for d in self.deferred]
+            fragments = dict(self.fragments)
+            found = compile_delivery(supergraph, self.operation, fragments, blocks, disabled)
+            if len(self._deliveries) < DELIVERIES_KEPT:
+                self._deliveries[disabled] = found
+        return found
+
+
+DELIVERIES_KEPT = 16
 
 
 class QueryPlanner:
@@ -72,7 +93,7 @@ class QueryPlanner:
         name = operation.name.value if operation.name else None
         plan = QueryPlan(graph.to_plan_node(name, variables))
         shape = compile_shape(self.supergraph, operation, fragments)
-        return PlannedOperation(operation, plan, shape)
+        return PlannedOperation(operation, plan, shape, fragments)
 
 
 def select_operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:

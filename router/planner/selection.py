@@ -9,6 +9,7 @@ from graphql import (
     ArgumentNode,
     BooleanValueNode,
     DirectiveNode,
+    SelectionNode,
     VariableNode,
     print_ast,
     visit,
@@ -191,6 +192,22 @@ def _variables_in(node: ArgumentNode | DirectiveNode) -> list[str]:
 
     visit(node, Collect())
     return names
+
+
+def defer_directive(directives: Sequence[DirectiveNode] | None) -> DirectiveNode | None:
+    return next((d for d in directives or () if d.name.value == "defer"), None)
+
+
+def is_deferred(selection: SelectionNode, disabled: frozenset[str]) -> bool:
+    """Whether a selection is a fragment `@defer` delivers later, given the variables of
+    `@defer(if:)` that are false."""
+    directive = defer_directive(selection.directives)
+    if directive is None:
+        return False
+    condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
+    if isinstance(condition, VariableNode):
+        return condition.name.value not in disabled
+    return not isinstance(condition, BooleanValueNode) or condition.value
 
 
 def variable_conditions(

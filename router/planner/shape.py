@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from graphql import (
+    REMOVE,
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -25,9 +27,11 @@ from graphql import (
     is_abstract_type,
     is_composite_type,
     is_enum_type,
+    visit,
 )
+from graphql.language import Visitor
 
-from router.planner.selection import variable_conditions
+from router.planner.selection import is_deferred, variable_conditions
 from router.supergraph import Supergraph
 
 NON_NULL = 0
@@ -91,13 +95,58 @@ def compile_shape(
     return ResponseShape(root, _introspection_document(operation, fragments))
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryShapes:
+    """The shapes of an incrementally delivered response: the first payload without the
+    deferred fragments, and each deferred fragment's own (by its node's id), without the
+    fragments deferred within it."""
+
+    primary: SelectionShape
+    deferred: dict[int, SelectionShape]
+
+
+def compile_delivery(
+    supergraph: Supergraph,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    blocks: Sequence[tuple[SelectionNode, str]],
+    disabled: frozenset[str],
+) -> DeliveryShapes:
+    """`blocks` are the deferred fragments with the type of their objects; a fragment whose
+    `@defer(if:)` variable is in `disabled` is delivered with its parent."""
+    compiler = _Compiler(supergraph, fragments, disabled)
+    root_type = supergraph.schema.get_root_type(operation.operation)
+    assert root_type is not None  # noqa: S101 - validation guarantees the root type
+    primary = compiler.selection(root_type.name, [operation.selection_set])
+    deferred = {
+        id(fragment): compiler.selection(type_name, [_own_selections(fragment, fragments)])
+        for fragment, type_name in blocks
+    }
+    return DeliveryShapes(primary, deferred)
+
+
+def _own_selections(
+    fragment: SelectionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> SelectionSetNode:
+    if isinstance(fragment, FragmentSpreadNode):
+        return fragments[fragment.name.value].selection_set
+    assert isinstance(fragment, InlineFragmentNode)  # noqa: S101 - @defer is on fragments
+    return fragment.selection_set
+
+
 class _Compiler:
     def __init__(
-        self, supergraph: Supergraph, fragments: dict[str, FragmentDefinitionNode]
+        self,
+        supergraph: Supergraph,
+        fragments: dict[str, FragmentDefinitionNode],
+        disabled: frozenset[str] | None = None,
     ) -> None:
         self.supergraph = supergraph
         self.schema = supergraph.schema
         self.fragments = fragments
+        self.disabled = disabled
+        """For incremental delivery, the false `@defer(if:)` variables; None: nothing is
+        deferred."""
 
     def selection(self, type_name: str, sets: list[SelectionSetNode]) -> SelectionShape:
         named = self.schema.get_type(type_name)
@@ -165,6 +214,8 @@ class _Compiler:
             if isinstance(selection, FieldNode):
                 yield selection, combined
                 continue
+            if self.disabled is not None and is_deferred(selection, self.disabled):
+                continue
             if isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments[selection.name.value]
                 condition: str | None = fragment.type_condition.name.value
@@ -203,4 +254,12 @@ def _introspection_document(
     if not fields:
         return None
     only = replace(operation, selection_set=SelectionSetNode(selections=tuple(fields)))
-    return DocumentNode(definitions=(only, *fragments.values()))
+    document = DocumentNode(definitions=(only, *fragments.values()))
+    return visit(document, _WithoutDefer())  # type: ignore[no-any-return]
+
+
+class _WithoutDefer(Visitor):
+    """Introspection is answered in the first payload: its fragments are not deferred."""
+
+    def enter_directive(self, node: DirectiveNode, *_: object) -> object:
+        return REMOVE if node.name.value == "defer" else None

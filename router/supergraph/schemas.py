@@ -20,6 +20,7 @@ from graphql import (
     TypeDefinitionNode,
     UnionTypeDefinitionNode,
     build_ast_schema,
+    parse,
 )
 
 MACHINERY_PREFIXES = ("join__", "link__", "context__")
@@ -34,8 +35,21 @@ def build_full_schema(document: DocumentNode) -> GraphQLSchema:
     return build_ast_schema(_strip(document, drop_inaccessible=False), assume_valid_sdl=True)
 
 
+# The router delivers `@defer` fragments incrementally, so clients may use the directive, as
+# Apollo Router's API schema declares it.
+DEFER_DEFINITION = parse(
+    "directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT"
+).definitions[0]
+
+
 def build_api_schema(document: DocumentNode) -> GraphQLSchema:
-    return build_ast_schema(_strip(document, drop_inaccessible=True), assume_valid_sdl=True)
+    stripped = _strip(document, drop_inaccessible=True)
+    if not any(
+        isinstance(d, DirectiveDefinitionNode) and d.name.value == "defer"
+        for d in stripped.definitions
+    ):
+        stripped = replace(stripped, definitions=(*stripped.definitions, DEFER_DEFINITION))
+    return build_ast_schema(stripped, assume_valid_sdl=True)
 
 
 def _is_machinery(name: str) -> bool:

@@ -1,5 +1,6 @@
 """Every corpus operation through our planner and executor answers as Apollo Gateway does,
-with no more subgraph fetches than Apollo's plan and no longer a chain of fetches."""
+with no more subgraph fetches than Apollo's plan and no longer a chain of fetches; with
+`@defer`, the incremental payloads merged give Apollo Gateway's answer too."""
 
 import json
 from collections.abc import AsyncIterator
@@ -55,6 +56,98 @@ async def test_answer_and_fetch_count_match_apollo_gateway(
     assert _error_codes(response) == _error_codes(answer)
     assert fetched <= most_fetches
     assert chain <= _chain(expected["plan"].get("node"))
+
+
+def _deferring_operations() -> list[tuple[str, str]]:
+    return [(c, n) for c, n in case_operations() if "@defer" in Case(c).operation(n)]
+
+
+@pytest.mark.parametrize(("case_name", "name"), _deferring_operations())
+async def test_deferred_payloads_merged_match_apollo_gateway(
+    corpus: CorpusServer, case_name: str, name: str
+) -> None:
+    case = Case(case_name)
+    expected = case.expected(name)
+    supergraph = Supergraph(case.supergraph_sdl())
+    client = SubgraphClient(corpus.urls(case_name))
+    source = case.operation(name)
+    before = sum(n for (c, _), n in corpus.requests.items() if c == case_name)
+    checked = DocumentCache(supergraph.api_schema).get(source)
+    assert checked.document is not None
+    planned = QueryPlanner(supergraph).plan_for(source, checked.document, None)
+    try:
+        stream = Executor(supergraph, client).stream(planned, case.variables(name), lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+    fetched = sum(n for (c, _), n in corpus.requests.items() if c == case_name) - before
+
+    assert [p["hasNext"] for p in payloads] == [True] * (len(payloads) - 1) + [False]
+    merged = merge_payloads(payloads)
+    assert merged.get("data") == expected["response"].get("data")
+    assert _error_codes(merged) == _error_codes(expected["response"])
+    assert fetched <= _fetches(expected["plan"])
+    assert _chain(plan_to_json(planned.plan).get("node")) <= _chain(expected["plan"].get("node"))
+
+
+async def test_nested_defers_come_outer_first_with_labels_and_paths(
+    corpus: CorpusServer,
+) -> None:
+    case = Case("defer_fragments")
+    supergraph = Supergraph(case.supergraph_sdl())
+    source = case.operation("nested")
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    client = SubgraphClient(corpus.urls(case.name))
+    try:
+        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+
+    assert payloads[0] == {
+        "data": {"products": [{"name": "Lamp"}, {"name": "Desk"}]},
+        "hasNext": True,
+    }
+    outer, inner = (p["incremental"] for p in payloads[1:])
+    assert [(i["label"], i["path"]) for i in outer] == [
+        ("outer", ["products", 0]),
+        ("outer", ["products", 1]),
+    ]
+    assert outer[0]["data"]["reviews"][0] == {"body": "Bright", "author": {"id": "u1"}}
+    assert [(i["label"], i["path"], i["data"]) for i in inner] == [
+        ("inner", ["products", 0, "reviews", 0, "author"], {"name": "Ada"}),
+        ("inner", ["products", 0, "reviews", 1, "author"], {"name": "Alan"}),
+    ]
+
+
+def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The response a client builds from incremental payloads (deferSpec=20220824)."""
+    result: dict[str, Any] = {"data": payloads[0]["data"]}
+    errors = list(payloads[0].get("errors", ()))
+    for payload in payloads[1:]:
+        for item in payload.get("incremental", ()):
+            errors += item.get("errors", ())
+            target: Any = result["data"]
+            for step in item["path"]:
+                target = target[step]
+            if item["data"] is not None:
+                _merge(target, item["data"])
+    if errors:
+        result["errors"] = errors
+    return result
+
+
+def _merge(target: Any, data: Any) -> None:
+    for key, value in data.items():
+        existing = target.get(key)
+        if isinstance(existing, dict) and isinstance(value, dict):
+            _merge(existing, value)
+        elif isinstance(existing, list) and isinstance(value, list):
+            for old, new in zip(existing, value, strict=True):
+                if isinstance(old, dict):
+                    _merge(old, new)
+        else:
+            target[key] = value
 
 
 def test_a_context_each_implementation_sets_is_read_below_their_interface() -> None:
@@ -141,6 +234,9 @@ def _chain(node: dict[str, Any] | None) -> int:
         return sum(_chain(n) for n in node["nodes"])
     if kind == "Parallel":
         return max(_chain(n) for n in node["nodes"])
+    if kind == "Defer":
+        later = [_chain(d.get("node")) for d in node["deferred"]]
+        return _chain(node["primary"].get("node")) + max(later, default=0)
     return max(_chain(node.get("ifClause")), _chain(node.get("elseClause")))
 
 

@@ -13,12 +13,15 @@
 // Apollo Gateway refuses supergraphs linking a feature only Apollo Router supports (@context):
 // for those the plan comes from the query planner with the router's features, the response is
 // null, and the case's ours/<name>.json holds the expected answer.
+// Operations with @defer are planned with deferral enabled (Apollo's Defer nodes, as Apollo
+// Router plans them), and answered by Apollo Gateway, which does not defer, without @defer:
+// the router's payloads merged must give that answer.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parse } from 'graphql';
+import { Kind, parse, print, visit } from 'graphql';
 import { composeServices } from '@apollo/composition';
 import {
   ROUTER_SUPPORTED_SUPERGRAPH_FEATURES,
@@ -62,6 +65,38 @@ function compose(dir) {
   return result.supergraphSdl;
 }
 
+function withoutDefer(source) {
+  const document = visit(parse(source), {
+    [Kind.SELECTION_SET]: {
+      leave: (node) => ({ ...node, selections: node.selections.flatMap(undeferred) }),
+    },
+  });
+  return print(document);
+}
+
+function undeferred(selection) {
+  const defer = (selection.directives ?? []).find((d) => d.name.value === 'defer');
+  if (!defer) return [selection];
+  const others = selection.directives.filter((d) => d !== defer);
+  const condition = (defer.arguments ?? []).find((a) => a.name.value === 'if');
+  if (condition?.value.kind !== Kind.VARIABLE) return [{ ...selection, directives: others }];
+  // Selected under @include and under @skip of the same variable: always selected, and the
+  // variable stays used, as validation requires.
+  return ['include', 'skip'].map((name) => ({
+    ...selection,
+    directives: [...others, directive(name, condition.value)],
+  }));
+}
+
+function directive(name, value) {
+  const named = (text) => ({ kind: Kind.NAME, value: text });
+  return {
+    kind: Kind.DIRECTIVE,
+    name: named(name),
+    arguments: [{ kind: Kind.ARGUMENT, name: named('if'), value }],
+  };
+}
+
 function withoutDocumentNodes(node) {
   return JSON.parse(
     JSON.stringify(node, (key, value) => (key === 'operationDocumentNode' ? undefined : value)),
@@ -84,7 +119,7 @@ async function writeCase(caseName, baseUrl) {
   const supergraph = Supergraph.build(supergraphSdl, {
     supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES,
   });
-  const planner = new QueryPlanner(supergraph);
+  const planner = new QueryPlanner(supergraph, { incrementalDelivery: { enableDefer: true } });
   const gatewayAnswers = !ROUTER_ONLY.some((url) => supergraphSdl.includes(url));
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -104,7 +139,8 @@ async function writeCase(caseName, baseUrl) {
     const operation = operationFromDocument(supergraph.schema, parse(source));
     const plan = withoutDocumentNodes(planner.buildQueryPlan(operation));
     const response = gatewayAnswers
-      ? (await server.executeOperation({ query: source, variables })).body.singleResult
+      ? (await server.executeOperation({ query: withoutDefer(source), variables })).body
+          .singleResult
       : null;
     const expected = { inputs: digest(dir, source), plan, response };
     writeFileSync(

@@ -1,0 +1,75 @@
+"""`@defer` through the router over HTTP: multipart payloads (deferSpec=20220824) for a client
+that accepts them, the whole answer at once for one that does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tests.router.platform.conftest import RouterClient
+
+DEFER_ACCEPT = "multipart/mixed;deferSpec=20220824, application/json"
+INBOX = """query Inbox($later: Boolean!) { me { name ... @defer(label: "inbox", if: $later) {
+  notifications(first: 5) { totalCount unreadCount } email } } }"""
+
+
+async def _parts(
+    router: RouterClient, token: str, accept: str, variables: dict[str, Any]
+) -> tuple[str, list[dict[str, Any]]]:
+    headers = {"authorization": f"Bearer {token}", "accept": accept}
+    body = {"query": INBOX, "variables": variables}
+    response = await router.client.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    kind = response.headers["content-type"]
+    if not kind.startswith("multipart/mixed"):
+        return kind, [response.json()]
+    assert response.content.endswith(b"\r\n--graphql--\r\n")
+    parts = response.content.removesuffix(b"\r\n--graphql--\r\n").split(b"\r\n--graphql\r\n")[1:]
+    return kind, [orjson.loads(part.partition(b"\r\n\r\n")[2]) for part in parts]
+
+
+async def test_deferred_fragment_comes_in_a_later_part(router: RouterClient) -> None:
+    _, token = await router.sign_up()
+
+    kind, parts = await _parts(router, token, DEFER_ACCEPT, {"later": True})
+
+    assert kind == 'multipart/mixed; boundary="graphql"; deferSpec=20220824'
+    assert parts[0] == {"data": {"me": {"name": "Test"}}, "hasNext": True}
+    [item] = parts[1]["incremental"]
+    assert item["path"] == ["me"]
+    assert item["label"] == "inbox"
+    assert item["data"]["notifications"] == {"totalCount": 0, "unreadCount": 0}
+    assert item["data"]["email"].endswith("@example.com")
+    assert parts[1]["hasNext"] is False
+
+
+async def test_defer_if_false_answers_in_the_first_part(router: RouterClient) -> None:
+    _, token = await router.sign_up()
+
+    _, parts = await _parts(router, token, DEFER_ACCEPT, {"later": False})
+
+    [only] = parts
+    assert only["hasNext"] is False
+    assert only["data"]["me"]["notifications"] == {"totalCount": 0, "unreadCount": 0}
+
+
+async def test_client_without_multipart_gets_the_whole_answer(router: RouterClient) -> None:
+    _, token = await router.sign_up()
+
+    kind, [answer] = await _parts(router, token, "application/json", {"later": True})
+
+    assert kind.startswith("application/json")
+    assert answer["data"]["me"]["name"] == "Test"
+    assert answer["data"]["me"]["notifications"] == {"totalCount": 0, "unreadCount": 0}
+    assert "hasNext" not in answer
+
+
+async def test_subscription_multipart_accept_does_not_defer(router: RouterClient) -> None:
+    _, token = await router.sign_up()
+
+    accept = 'multipart/mixed;subscriptionSpec="1.0", application/json'
+    kind, [answer] = await _parts(router, token, accept, {"later": True})
+
+    assert kind.startswith("application/json")
+    assert answer["data"]["me"]["notifications"]["totalCount"] == 0
