@@ -113,6 +113,8 @@ async def test_refusals_before_anything_runs_have_their_status(router: RouterCli
     cases = [
         ({"query": me, "extensions": wrong_hash}, {}, 400, "INVALID_SHA256_HASH"),
         ({"extensions": missing}, {}, 200, "PERSISTED_QUERY_NOT_FOUND"),
+        ({"query": "{ me {"}, {}, 400, "GRAPHQL_PARSE_FAILED"),
+        ({"query": "{ nope }"}, {}, 400, "GRAPHQL_VALIDATION_FAILED"),
         ({"query": me, "operationName": "Nope"}, {}, 400, "GRAPHQL_VALIDATION_FAILED"),
         ({"query": "subscription { notificationAdded { id } }"}, {}, 400, "BAD_REQUEST"),
         ({"query": me}, {"authorization": "Bearer not-a-token"}, 401, "UNAUTHENTICATED"),

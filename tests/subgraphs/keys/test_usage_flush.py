@@ -80,7 +80,7 @@ async def test_a_counter_already_flushed_writes_no_row(
     redis: Redis = worker_ctx["redis"]
     # What a flush leaves of a counter: both fields at zero until it expires.
     counter = usage_key(owner.org_id, key_id, datetime.now(UTC).date() - timedelta(days=3))
-    await redis.hset(counter, mapping={"requests": 0, "rejected": 0})
+    await cast(Awaitable[int], redis.hset(counter, mapping={"requests": 0, "rejected": 0}))
     await redis.expire(counter, 60)
     await flush_usage(worker_ctx)
     assert await _stored(owner_engine, key_id) == []
