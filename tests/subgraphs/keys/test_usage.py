@@ -3,39 +3,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID, uuid4
 
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from subgraphs.kernel.db import Database
 from subgraphs.keys.contract import usage_key
-from subgraphs.keys.tasks import cron_jobs, flush_usage, startup
+from subgraphs.keys.tasks import cron_jobs, flush_usage
 from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import count_use, issued, manager
 from vetrai.settings import PlatformSettings
 
 USAGE = """query($id: ID!, $from: Date!, $to: Date!) { apiKey(id: $id) {
   lastUsedAt usage(from: $from, to: $to) { day requests rejected } } }"""
-
-
-@pytest.fixture
-async def worker_ctx(settings: PlatformSettings) -> AsyncIterator[dict[str, Any]]:
-    """What the ARQ worker hands its tasks once ``startup`` ran."""
-    assert settings.core.redis_url
-    ctx: dict[str, Any] = {"redis": Redis.from_url(settings.core.redis_url)}
-    url = settings.core.login_url("keys")
-    db = Database(url)
-    await startup(ctx, settings, db)
-    yield ctx
-    await db.close()
-    await ctx["redis"].aclose()
 
 
 async def _use(

@@ -1,0 +1,112 @@
+"""The edges of key usage: a flush kept out by another's lock moves nothing and leaves that lock,
+a flush releases its own, a counter already flushed writes no row, what Redis still counts is
+read as far back as a counter lives, and nobody but a manager reads a key's usage."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
+from uuid import UUID
+
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.caller import Caller
+from subgraphs.keys.contract import USAGE_TTL_SECONDS, usage_key
+from subgraphs.keys.service import KeysService, Usage
+from subgraphs.keys.tasks import flush_usage
+from tests.conftest import SignedClient
+from tests.subgraphs.keys.builders import count_use, issued, manager
+
+LOCK = "vetrai:keys:flush-lock"
+
+
+async def _new_key(keys: SignedClient) -> tuple[Caller, UUID]:
+    owner = manager()
+    key_id, _ = await issued(keys, owner)
+    return owner, UUID(key_id)
+
+
+async def _stored(engine: AsyncEngine, key_id: UUID) -> list[tuple[date, int, int]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "select day, requests, rejected from keys.usage_days where key_id = :k order by day"
+            ),
+            {"k": key_id},
+        )
+        return [(r.day, r.requests, r.rejected) for r in rows]
+
+
+async def _counted(redis: Redis, owner: Caller, key_id: UUID, day: date) -> list[int]:
+    assert owner.org_id
+    fields = redis.hmget(usage_key(owner.org_id, key_id, day), ["requests", "rejected"])
+    return [int(v or 0) for v in await cast(Awaitable[list[bytes | None]], fields)]
+
+
+async def test_a_flush_kept_out_by_the_lock_moves_nothing_and_leaves_the_lock(
+    keys: SignedClient, worker_ctx: dict[str, Any], owner_engine: AsyncEngine
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    redis: Redis = worker_ctx["redis"]
+    today = datetime.now(UTC).date()
+    await count_use(redis, key_id=key_id, org_id=owner.org_id, rejected=False)
+    await redis.set(LOCK, 1, ex=30)
+    try:
+        assert await flush_usage(worker_ctx) == 0
+        assert await redis.exists(LOCK) == 1
+        assert await _counted(redis, owner, key_id, today) == [1, 0]
+        assert await _stored(owner_engine, key_id) == []
+    finally:
+        await redis.delete(LOCK)
+
+    assert await flush_usage(worker_ctx) >= 1
+    assert await redis.exists(LOCK) == 0
+    assert await _stored(owner_engine, key_id) == [(today, 1, 0)]
+    await count_use(redis, key_id=key_id, org_id=owner.org_id, rejected=True)
+    assert await flush_usage(worker_ctx) >= 1  # the lock was released: the next flush runs
+    assert await _stored(owner_engine, key_id) == [(today, 2, 1)]
+    assert await _counted(redis, owner, key_id, today) == [0, 0]
+
+
+async def test_a_counter_already_flushed_writes_no_row(
+    keys: SignedClient, worker_ctx: dict[str, Any], owner_engine: AsyncEngine
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    redis: Redis = worker_ctx["redis"]
+    # What a flush leaves of a counter: both fields at zero until it expires.
+    counter = usage_key(owner.org_id, key_id, datetime.now(UTC).date() - timedelta(days=3))
+    await cast(Awaitable[int], redis.hset(counter, mapping={"requests": 0, "rejected": 0}))
+    await redis.expire(counter, 60)
+    await flush_usage(worker_ctx)
+    assert await _stored(owner_engine, key_id) == []
+
+
+async def test_unflushed_counts_are_read_as_far_back_as_a_counter_lives(
+    keys: SignedClient, worker_ctx: dict[str, Any]
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    oldest = datetime.now(UTC).date() - timedelta(seconds=USAGE_TTL_SECONDS)
+    at = datetime.combine(oldest, time(12), UTC)
+    await count_use(worker_ctx["redis"], key_id=key_id, org_id=owner.org_id, rejected=False, at=at)
+    service: KeysService = worker_ctx["keys"]
+    assert await service.usage(owner, [key_id], oldest, oldest) == [[Usage(oldest, 1, 0)]]
+
+
+async def test_the_usage_of_a_key_is_read_by_its_managers_only(
+    keys: SignedClient, worker_ctx: dict[str, Any]
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    today = datetime.now(UTC).date()
+    await count_use(worker_ctx["redis"], key_id=key_id, org_id=owner.org_id, rejected=False)
+    service: KeysService = worker_ctx["keys"]
+    assert await service.usage(owner, [key_id], today, today) == [[Usage(today, 1, 0)]]
+    member = Caller(user_id=owner.user_id, org_id=owner.org_id, roles=frozenset({"member"}))
+    for stranger in (manager(), member):
+        assert await service.usage(stranger, [key_id], today, today) == [[]]
