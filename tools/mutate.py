@@ -78,7 +78,19 @@ TESTS: dict[str, list[str]] = {
             "rate_limit_by_address",
             "authorization_directives",
             "api_keys",
+            "plans",
+            "ended_sessions",
+            "telemetry",
+            "identity_outages",
+            "rate_limit_counting",
+            "stages_counting",
+            "stages_outages",
         )
+    ]
+    + [
+        "tests/router/test_served_supergraph.py",
+        "tests/router/test_persisted_queries_outage.py",
+        "tests/router/test_request_parameters.py",
     ],
     "router/pipeline/errors.py": [
         "tests/router/test_request_parameters.py",
