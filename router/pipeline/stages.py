@@ -114,7 +114,7 @@ class Pipeline:
         exempt = bool(services) and services <= self.quota_exempt
         headers = await self._rate_limit(identity, prepared.name, quota_exempt=exempt)
         self.metrics.stage("rate_limit", time.perf_counter() - limited)
-        return replace(prepared, headers=headers)
+        return prepared.limited(headers)
 
     async def _check(
         self, served: Served, params: Params, identity: Identity, transport: Transport
