@@ -295,16 +295,21 @@ async def _command(
 def _tightest(buckets: list[Bucket], counts: list[int]) -> Verdict | None:
     if not buckets:
         return None
+    if len(buckets) == 1:  # the usual case, without the comparisons
+        return _verdict(buckets[0], counts[0], counts[1])
     verdicts = [
-        Verdict(
-            allowed=counts[2 * i] <= bucket.window.limit,
-            limit=bucket.window.limit,
-            remaining=max(0, bucket.window.limit - counts[2 * i]),
-            reset_seconds=max(1, math.ceil(max(counts[2 * i + 1], 0) / 1000)),
-        )
-        for i, bucket in enumerate(buckets)
+        _verdict(bucket, counts[2 * i], counts[2 * i + 1]) for i, bucket in enumerate(buckets)
     ]
     refused = [v for v in verdicts if not v.allowed]
     if refused:
         return max(refused, key=lambda v: v.reset_seconds)
     return min(verdicts, key=lambda v: (v.remaining, -v.reset_seconds))
+
+
+def _verdict(bucket: Bucket, count: int, ms_left: int) -> Verdict:
+    return Verdict(
+        allowed=count <= bucket.window.limit,
+        limit=bucket.window.limit,
+        remaining=max(0, bucket.window.limit - count),
+        reset_seconds=max(1, math.ceil(max(ms_left, 0) / 1000)),
+    )
