@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 from graphql import OperationType
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from core.caller import ANONYMOUS
@@ -66,7 +65,7 @@ class HttpTransport:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        headers = Headers(scope=scope)
+        headers = _headers(scope)
         try:
             if self.csrf:
                 _check_csrf(headers)
@@ -91,7 +90,7 @@ class HttpTransport:
         served: Served,
         items: list[Any],
         identity: Identity,
-        headers: Headers,
+        headers: Mapping[str, str],
         receive: Receive,
         send: Send,
     ) -> _Answer:
@@ -117,7 +116,7 @@ class HttpTransport:
         served: Served,
         raw: Any,
         identity: Identity,
-        headers: Headers,
+        headers: Mapping[str, str],
         transport: Transport,
         receive: Receive,
         send: Send,
@@ -162,7 +161,7 @@ class HttpTransport:
         served: Served,
         prepared: PreparedOperation,
         identity: Identity,
-        headers: Headers,
+        headers: Mapping[str, str],
         send: Send,
     ) -> dict[str, Any]:
         """The payloads of an operation with `@defer`, one part each as they come, as Apollo
@@ -189,7 +188,7 @@ class HttpTransport:
         return first
 
     def _extend(
-        self, result: dict[str, Any], prepared: PreparedOperation, headers: Headers
+        self, result: dict[str, Any], prepared: PreparedOperation, headers: Mapping[str, str]
     ) -> None:
         """In development: the estimated and actual cost; on request: the query plan."""
         extensions: dict[str, Any] = {}
@@ -203,7 +202,16 @@ class HttpTransport:
             result["extensions"] = {**result.get("extensions", {}), **extensions}
 
 
-def _transport(scope: Scope, headers: Headers) -> Transport:
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-cased name; of a repeated header the first counts, as
+    everywhere Starlette reads one."""
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(scope["headers"])
+    }
+
+
+def _transport(scope: Scope, headers: Mapping[str, str]) -> Transport:
     if scope["method"] == "GET":
         return Transport.GET
     if "multipart/mixed" in headers.get("accept", ""):
@@ -223,7 +231,7 @@ def accepts_deferred(accept: str) -> bool:
     return False
 
 
-def _check_csrf(headers: Headers) -> None:
+def _check_csrf(headers: Mapping[str, str]) -> None:
     """Apollo's CSRF prevention: a request a browser could send cross-site without a preflight
     (no content type, or a "simple" one) must carry a header that forces a preflight."""
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -237,7 +245,7 @@ def _check_csrf(headers: Headers) -> None:
         )
 
 
-async def _read(scope: Scope, receive: Receive, headers: Headers, limit: int) -> Any:
+async def _read(scope: Scope, receive: Receive, headers: Mapping[str, str], limit: int) -> Any:
     """The request's parameters: the query string of a GET, else the JSON body."""
     if scope["method"] == "GET":
         params = dict(parse_qsl(scope["query_string"].decode()))

@@ -195,6 +195,7 @@ class Authenticator:
         self._keys = _Expiring()
         self._memberships = _Expiring()
         self._plans = _Expiring()
+        self._by_address: dict[str | None, Identity] = {}
         self._listener: asyncio.Task[None] | None = None
         self._http = httpx.AsyncClient(timeout=5.0)
 
@@ -216,7 +217,18 @@ class Authenticator:
         authorization = headers.get("authorization")
         if authorization:
             return await self._user(authorization, headers.get("x-organization-id"), client_ip)
-        return Identity(Caller(client_ip=client_ip) if client_ip else ANONYMOUS)
+        return self._anonymous(client_ip)
+
+    def _anonymous(self, client_ip: str | None) -> Identity:
+        """An anonymous caller's identity, made once per address (its dataclasses cost more
+        than a look-up)."""
+        found = self._by_address.get(client_ip)
+        if found is None:
+            if len(self._by_address) >= _MAX_CACHED:
+                self._by_address.clear()
+            caller = Caller(client_ip=client_ip) if client_ip else ANONYMOUS
+            found = self._by_address[client_ip] = Identity(caller)
+        return found
 
     # internal calls to subgraphs -------------------------------------------------------------
 
@@ -341,6 +353,8 @@ class Authenticator:
             seen = self._keys.generation
             identity, ttl = await self._verify_key(secret, client_ip)
             self._keys.put(digest, identity, ttl, seen)
+        if identity.caller.client_ip == client_ip:
+            return identity
         return replace(identity, caller=replace(identity.caller, client_ip=client_ip))
 
     async def _verify_key(self, secret: str, client_ip: str | None) -> tuple[Identity, float]:

@@ -102,6 +102,11 @@ _SCRIPT = _LUA % {
     "usage_ttl": USAGE_TTL_SECONDS,
 }
 _SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+# Each command's first two parts, packed once.
+_HEADS = {
+    name: b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(script), script)
+    for name, script in ((b"EVALSHA", _SHA.encode()), (b"EVAL", _SCRIPT.encode()))
+}
 
 
 @dataclass(frozen=True)
@@ -205,9 +210,9 @@ class RateLimiter:
         connection = await self._connection()
         try:
             try:
-                reply = await _command(connection, b"EVALSHA", _SHA, keys, args)
+                reply = await _command(connection, b"EVALSHA", keys, args)
             except NoScriptError:
-                reply = await _command(connection, b"EVAL", _SCRIPT, keys, args)
+                reply = await _command(connection, b"EVAL", keys, args)
         except ResponseError:
             self._idle.append(connection)  # an error reply, read whole: still in step
             raise
@@ -275,12 +280,13 @@ class RateLimiter:
 async def _command(
     connection: AbstractConnection,
     name: bytes,
-    script: str,
     keys: list[str],
     args: list[int | str],
 ) -> list[int]:
-    parts = [name, script.encode(), b"%d" % len(keys), *(str(p).encode() for p in (*keys, *args))]
-    packed = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    encoded = [str(part).encode() for part in (len(keys), *keys, *args)]
+    packed = b"*%d\r\n%s" % (2 + len(encoded), _HEADS[name]) + b"".join(
+        [b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded]
+    )
     await connection.send_packed_command(packed, check_health=False)
     reply: list[int] = await connection.read_response()
     return reply
@@ -289,16 +295,21 @@ async def _command(
 def _tightest(buckets: list[Bucket], counts: list[int]) -> Verdict | None:
     if not buckets:
         return None
+    if len(buckets) == 1:  # the usual case, without the comparisons
+        return _verdict(buckets[0], counts[0], counts[1])
     verdicts = [
-        Verdict(
-            allowed=counts[2 * i] <= bucket.window.limit,
-            limit=bucket.window.limit,
-            remaining=max(0, bucket.window.limit - counts[2 * i]),
-            reset_seconds=max(1, math.ceil(max(counts[2 * i + 1], 0) / 1000)),
-        )
-        for i, bucket in enumerate(buckets)
+        _verdict(bucket, counts[2 * i], counts[2 * i + 1]) for i, bucket in enumerate(buckets)
     ]
     refused = [v for v in verdicts if not v.allowed]
     if refused:
         return max(refused, key=lambda v: v.reset_seconds)
     return min(verdicts, key=lambda v: (v.remaining, -v.reset_seconds))
+
+
+def _verdict(bucket: Bucket, count: int, ms_left: int) -> Verdict:
+    return Verdict(
+        allowed=count <= bucket.window.limit,
+        limit=bucket.window.limit,
+        remaining=max(0, bucket.window.limit - count),
+        reset_seconds=max(1, math.ceil(max(ms_left, 0) / 1000)),
+    )

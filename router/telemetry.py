@@ -9,15 +9,12 @@ from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
-from prometheus_client import (
-    Counter,
-    Histogram,
-)
+from prometheus_client import Counter
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from core.caller import Caller
-from core.observe import HttpMetrics
+from core.observe import HttpMetrics, Timing, Timings
 from router.documents import DocumentCache
 from router.edge import Router
 from router.planner.planner import QueryPlanner
@@ -83,17 +80,17 @@ class Metrics(HttpMetrics):
             ["operation", "outcome"],
             registry=self.registry,
         )
-        self.operation_latency = Histogram(
+        self.operation_latency = Timings(
             "vetrai_router_operation_seconds",
             "GraphQL operation latency at the router",
             ["outcome"],
-            registry=self.registry,
+            self.registry,
         )
-        self.fetch_latency = Histogram(
+        self.fetch_latency = Timings(
             "vetrai_router_subgraph_fetch_seconds",
             "Latency of the router's requests to each subgraph",
             ["subgraph"],
-            registry=self.registry,
+            self.registry,
         )
         self.fetch_errors = Counter(
             "vetrai_router_subgraph_fetch_errors",
@@ -101,16 +98,16 @@ class Metrics(HttpMetrics):
             ["subgraph", "code"],
             registry=self.registry,
         )
-        self.stage_latency = Histogram(
+        self.stage_latency = Timings(
             "vetrai_router_stage_seconds",
             "Time spent in each stage of the router's request pipeline",
             ["stage"],
-            registry=self.registry,
+            self.registry,
         )
-        self._stages: dict[str, Histogram] = {}
+        self._stages: dict[str, Timing] = {}
         # the labelled children, looked up once: labels() costs more than the count itself
-        self._counted: dict[tuple[str, Outcome], tuple[Counter, Histogram]] = {}
-        self._fetched: dict[str, tuple[Counter, Histogram]] = {}
+        self._counted: dict[tuple[str, Outcome], tuple[Counter, Timing]] = {}
+        self._fetched: dict[str, tuple[Counter, Timing]] = {}
         self._names: set[str] = set()
 
     def fetched(self, service: str, seconds: float, error: str | None) -> None:
@@ -138,6 +135,8 @@ class Metrics(HttpMetrics):
 
     def _label(self, name: object) -> str:
         """Client-chosen names, bounded: at most MAX_NAMES distinct labels, then "other"."""
+        if isinstance(name, str) and name in self._names:
+            return name
         if not isinstance(name, str) or not _NAME.match(name):
             return "anonymous" if name is None else "other"
         if name not in self._names and len(self._names) >= MAX_NAMES:

@@ -96,3 +96,16 @@ class PreparedOperation:
     @property
     def kind(self) -> OperationType:
         return self.document.kind
+
+    def limited(self, headers: Mapping[str, str]) -> PreparedOperation:
+        """This operation with the headers of its rate limit (``dataclasses.replace`` reads
+        every field's definition, a cost on every request's path)."""
+        return PreparedOperation(
+            self.document,
+            self.variables,
+            self.measure,
+            self.planned,
+            self.cost,
+            headers,
+            self.refusals,
+        )

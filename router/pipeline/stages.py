@@ -75,6 +75,7 @@ class Pipeline:
         self.introspection = introspection
         self.authorize = authorize
         self.quota_exempt = frozenset(config.rate_limits.quota_exempt)
+        self._last_grants: tuple[Caller, Grants] | None = None
 
     # caller ------------------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class Pipeline:
         exempt = bool(services) and services <= self.quota_exempt
         headers = await self._rate_limit(identity, prepared.name, quota_exempt=exempt)
         self.metrics.stage("rate_limit", time.perf_counter() - limited)
-        return replace(prepared, headers=headers)
+        return prepared.limited(headers)
 
     async def _check(
         self, served: Served, params: Params, identity: Identity, transport: Transport
@@ -130,7 +131,7 @@ class Pipeline:
         )
         if violation is not None:
             raise RouterError(400, violation.code, violation.message)
-        grants = self.authorize(identity.caller)
+        grants = self._grants(identity.caller)
         authorized = served.access.authorize(document.document, document.name, grants)
         refusals = authorized.errors(variables) if authorized.denied else []
         if authorized.refused:
@@ -142,6 +143,16 @@ class Pipeline:
         if violation is not None:
             raise RouterError(400, violation.code, violation.message)
         return PreparedOperation(document, variables, measure, planned, spent, {}, tuple(refusals))
+
+    def _grants(self, caller: Caller) -> Grants:
+        """The caller's grants. The last caller's are kept: identities are cached, so the same
+        caller object comes again for the next request of a key or an address."""
+        last = self._last_grants
+        if last is not None and last[0] is caller:
+            return last[1]
+        grants = self.authorize(caller)
+        self._last_grants = (caller, grants)
+        return grants
 
     async def _persisted(self, params: Params) -> Params:
         if params.extensions is None and not self.persisted.config.persisted_only:
