@@ -26,6 +26,7 @@ from tests.subgraphs.support.helpers import (
     UPDATE,
     Org,
     agent,
+    embedded,
     office_policy,
     team,
     ticket,
@@ -355,6 +356,9 @@ async def test_a_ticket_the_engine_cannot_read_does_not_hold_back_the_others(
             ),
             {"org": org.id, "t": broken["id"], "at": datetime.now(UTC)},
         )
+    # Storing a ticket's embedding (the worker's job) holds its row FOR KEY SHARE, and the watch
+    # skips a row it cannot lock at once: the watch must find both free to read the broken one.
+    await embedded(owner_engine, [broken["id"], fine["id"]])
     clock.shift(timedelta(minutes=50))
     with caplog.at_level(logging.ERROR, logger="vetrai.support.watch"):
         await watch.run()
