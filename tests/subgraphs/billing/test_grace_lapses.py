@@ -87,6 +87,19 @@ async def _announced(owner_engine: AsyncEngine, org_id: UUID) -> str | None:
     return None if found is None else str(found)
 
 
+async def _relayed(owner_engine: AsyncEngine, org_id: UUID) -> bool:
+    """Whether no word of the organization's plan waits in the outbox for the routers."""
+    async with owner_engine.connect() as connection:
+        waiting = await connection.scalar(
+            text(
+                "select count(*) from outbox.messages"
+                " where target = :channel and payload ->> 'org_id' = :org"
+            ),
+            {"channel": PLAN_CHANGED_CHANNEL, "org": str(org_id)},
+        )
+    return bool(waiting == 0)
+
+
 async def _sweep(service: BillingService, days_later: float) -> None:
     """Run the sweep that many days from now. The session's worker runs its own (its hourly
     cron, due on the moved clock) beside it, so tests assert what was announced, not who did."""
@@ -116,6 +129,9 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     org = caller.org_id
     assert org is not None
     assert await _announced(owner_engine, org) == "team"
+    # The routers' word of the team plan is relayed from the outbox by the worker: heard after
+    # the subscription below, it would read as the sweep's (seen once with two xdist workers).
+    await until(lambda: _relayed(owner_engine, org), "team relayed to the routers")
     routers: Any = service.redis.pubsub()
     await routers.subscribe(PLAN_CHANGED_CHANNEL)
     try:
