@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
+from core.caller import Caller
+from core.scopes import scopes_of
 from subgraphs.notifications.contract import NotificationRequest, Recipient
 from subgraphs.notifications.service import NotificationService
 from subgraphs.notifications.templates import MESSAGE
@@ -176,3 +178,13 @@ async def known_approver(notifications: NotificationService, org: UUID) -> tuple
 def links(body: str) -> dict[str, str]:
     """The approve and reject paths of an approval email (under the router's /assets/workers)."""
     return {kind.lower(): path for kind, path in LINK.findall(body)}
+
+
+def member(org: UUID, user: UUID | None = None) -> Caller:
+    """A plain member of ``org`` (a new user unless ``user``)."""
+    return Caller(
+        user_id=user or uuid4(),
+        org_id=org,
+        roles=frozenset({"member"}),
+        scopes=scopes_of(["member"]),
+    )

@@ -25,7 +25,7 @@ from subgraphs.workers.models import Approval, ApprovalLink, Status
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient, emailed
 from tests.subgraphs.workers.builders import announce, member_of, until
-from tests.subgraphs.workers.reviews import known_approver, links
+from tests.subgraphs.workers.reviews import known_approver, links, member
 
 START = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
   job { id status } errors { code field message } } }"""
@@ -35,15 +35,6 @@ PENDING = """query($id: ID!) { _entities(representations: [{__typename: "User", 
   ... on User { pendingApprovals { id interruptId workflow payload approverUserIds status } } } }"""
 AUDIT = """query($id: ID!) { job(id: $id) { status approvals { status decidedVia comment
   decidedBy { id } } } }"""
-
-
-def _member(org: UUID, user: UUID | None = None) -> Caller:
-    return Caller(
-        user_id=user or uuid4(),
-        org_id=org,
-        roles=frozenset({"member"}),
-        scopes=scopes_of(["member"]),
-    )
 
 
 async def _waiting_review(
@@ -186,7 +177,7 @@ async def test_only_approvers_decide_through_graphql_and_only_once(
     workers_subgraph: SignedClient, jobs: JobService, worker: None
 ) -> None:
     org = uuid4()
-    approver = _member(org)
+    approver = member(org)
     assert approver.user_id is not None
     job_id, interrupt = await _waiting_review(workers_subgraph, jobs, org, [approver.user_id])
     owner = member_of(org)
@@ -203,7 +194,7 @@ async def test_only_approvers_decide_through_graphql_and_only_once(
         "PENDING",
     )
     assert pending["approverUserIds"] == [str(approver.user_id)]
-    for someone in (owner, _member(uuid4(), approver.user_id)):
+    for someone in (owner, member(uuid4(), approver.user_id)):
         others = await workers_subgraph.run(PENDING, {"id": str(approver.user_id)}, someone)
         assert others["_entities"][0]["pendingApprovals"] == []
     decided = await _resume(workers_subgraph, approver, job_id, interrupt, "REJECT")
@@ -270,7 +261,7 @@ async def test_a_link_decides_its_own_organizations_run_only(
     path_b = links(await emailed(owner_engine, email_b, "approval_requested"))["approve"]
     assert (await _post(workers_subgraph.client, path_b)).status_code == 200
     assert (await until(jobs, org_b, job_b, Status.SUCCEEDED)).result["decision"] == "approve"
-    foreign = await _resume(workers_subgraph, _member(org_b, approver_b), job_a, interrupt_a)
+    foreign = await _resume(workers_subgraph, member(org_b, approver_b), job_a, interrupt_a)
     assert [e["code"] for e in foreign["errors"]] == ["NOT_FOUND"]
     [untouched] = await _approvals(jobs, org_a, job_a)
     assert untouched.status == "pending"

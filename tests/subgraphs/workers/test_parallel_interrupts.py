@@ -24,7 +24,6 @@ from websockets.typing import Subprotocol
 
 from core.caller import Caller
 from core.caller_context import HEADER, sign_caller
-from core.scopes import scopes_of
 from subgraphs.kernel.db import utcnow
 from subgraphs.kernel.migrations import _config
 from subgraphs.notifications.service import NotificationService
@@ -33,7 +32,7 @@ from subgraphs.workers.models import Approval, ApprovalLink, Job, Status
 from subgraphs.workers.service import JobService
 from tests.conftest import SignedClient, emailed, served
 from tests.subgraphs.workers.builders import announce, member_of, until
-from tests.subgraphs.workers.reviews import PARALLEL, known_approver, links
+from tests.subgraphs.workers.reviews import PARALLEL, known_approver, links, member
 from vetrai.settings import PlatformSettings
 
 START = """mutation($input: StartWorkflowInput!) { startWorkflow(input: $input) {
@@ -47,15 +46,6 @@ PENDING = """query($id: ID!) { _entities(representations: [{__typename: "User", 
 JOB_STATUS = """subscription($id: ID!) { jobStatus(id: $id) { status interrupt { id }
   interrupts { id payload } } }"""
 PROTOCOLS = [Subprotocol("graphql-transport-ws")]
-
-
-def _member(org: UUID, user: UUID | None = None) -> Caller:
-    return Caller(
-        user_id=user or uuid4(),
-        org_id=org,
-        roles=frozenset({"member"}),
-        scopes=scopes_of(["member"]),
-    )
 
 
 async def _parallel(
@@ -176,7 +166,7 @@ async def test_parallel_interrupts_are_each_asked_decided_once_and_resume_the_ru
     org = uuid4()
     legal, legal_email = await known_approver(notification_service, org)
     finance, finance_email = await known_approver(notification_service, org)
-    both = _member(org)
+    both = member(org)
     assert both.user_id is not None
     job_id, asked = await _parallel(
         workers_subgraph,
@@ -197,8 +187,8 @@ async def test_parallel_interrupts_are_each_asked_decided_once_and_resume_the_ru
     assert {a["status"] for a in opened.values()} == {"PENDING"}
     assert set(opened[asked["legal"]]["approverUserIds"]) == {str(legal), str(both.user_id)}
     # Each approver's inbox lists each interrupt they may decide, and only those.
-    assert await _inbox(workers_subgraph, _member(org, legal)) == [asked["legal"]]
-    assert await _inbox(workers_subgraph, _member(org, finance)) == [asked["finance"]]
+    assert await _inbox(workers_subgraph, member(org, legal)) == [asked["legal"]]
+    assert await _inbox(workers_subgraph, member(org, finance)) == [asked["finance"]]
     assert sorted(await _inbox(workers_subgraph, both)) == sorted(asked.values())
     # Each approver named on both is notified of each, with links of their own.
     assert await _links_held(jobs, org, both.user_id) == {
@@ -233,7 +223,7 @@ async def test_parallel_interrupts_are_each_asked_decided_once_and_resume_the_ru
         assert await _inbox(workers_subgraph, both) == [asked["finance"]]
         assert (await until(jobs, org, job_id, Status.WAITING)).status == "waiting"
         last = await _resume(
-            workers_subgraph, _member(org, finance), job_id, asked["finance"], "REJECT"
+            workers_subgraph, member(org, finance), job_id, asked["finance"], "REJECT"
         )
         assert last == {
             "job": {"id": str(job_id), "status": "QUEUED", "interrupts": []},
@@ -264,7 +254,7 @@ async def test_a_branch_asking_again_waits_on_its_new_interrupt_and_no_step_runs
 ) -> None:
     org = uuid4()
     legal_id, finance_id = uuid4(), uuid4()
-    legal, finance = _member(org, legal_id), _member(org, finance_id)
+    legal, finance = member(org, legal_id), member(org, finance_id)
     job_id, asked = await _parallel(
         workers_subgraph, jobs, org, legal=[legal_id], finance=[finance_id], again=True
     )
@@ -297,7 +287,7 @@ async def test_an_undecided_interrupt_expires_alone_and_the_run_goes_on_as_it_re
 ) -> None:
     org = uuid4()
     legal_id, finance_id = uuid4(), uuid4()
-    legal = _member(org, legal_id)
+    legal = member(org, legal_id)
     job_id, asked = await _parallel(
         workers_subgraph, jobs, org, legal=[legal_id], finance=[finance_id]
     )
@@ -343,7 +333,7 @@ async def test_decisions_at_the_same_moment_resume_the_run_once_and_one_answer_e
 
     # Two answers to one interrupt at once: one decides, the other is told it was decided.
     clerk, clerk_email = await known_approver(notification_service, org)
-    boss = _member(org)
+    boss = member(org)
     assert boss.user_id is not None
     job_id, asked = await _parallel(
         workers_subgraph, jobs, org, legal=[clerk, boss.user_id], finance=[boss.user_id]
