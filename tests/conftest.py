@@ -8,7 +8,7 @@ import fcntl
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -199,6 +199,14 @@ async def subgraph_client(name: str, settings: PlatformSettings) -> AsyncIterato
         yield SignedClient(name, client, context_key(settings.core))
     await app.state.runtime.db.close()
     await app.state.runtime.redis.aclose()
+
+
+async def eventually(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    """Wait until ``condition`` holds; fail naming ``what`` after ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.01)
 
 
 # The session's worker and its task, while it runs (see ``worker``).

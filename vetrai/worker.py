@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -32,6 +33,14 @@ from vetrai.platform import DOMAINS, RELAY
 from vetrai.settings import PlatformSettings
 
 SHUTDOWN_GRACE_SECONDS = 10
+# How long a worker that lost Redis waits before it polls again.
+REDIS_RETRY_SECONDS = 0.5
+# Set in the job context once every part's startup ran (a worker polling again skips them).
+STARTED = "vetrai_started"
+# The name its Redis connections carry (CLIENT LIST).
+CLIENT_NAME = "vetrai-worker"
+
+log = logging.getLogger("vetrai.worker")
 
 
 def create_worker(
@@ -40,7 +49,7 @@ def create_worker(
     """A worker for ``settings``; ``options`` go to ARQ (``burst``, ``poll_delay``, ...)."""
     if not settings.core.redis_url:
         raise SettingsError("REDIS_URL: not set")
-    redis_pool = ArqRedis.from_url(settings.core.redis_url)
+    redis_pool = ArqRedis.from_url(settings.core.redis_url, client_name=CLIENT_NAME)
     parts = _parts(domains)
     jobs = [job for _, job in parts]
     dbs = {name: Database(settings.core.login_url(name)) for name in used_logins(domains)}
@@ -48,9 +57,12 @@ def create_worker(
         db.after_commit = Relay(db, redis_pool, settings.core.queue_name).after_commit
 
     async def startup(ctx: dict[str, Any]) -> None:
+        if ctx.get(STARTED):
+            return
         for name, job in parts:
             if job.startup is not None:
                 await job.startup(ctx, settings, dbs[name])
+        ctx[STARTED] = True
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         for job in reversed(jobs):
@@ -98,13 +110,31 @@ def stop(worker: Worker) -> None:
 
 
 async def run(worker: Worker) -> None:
-    """Run until the queue is empty (burst) or ``stop``; always release the connections."""
+    """Run until the queue is empty (burst) or ``stop``; always release the connections.
+
+    A Redis connection lost once the worker has started (a restart, a failover, a killed client)
+    does not end it: it polls again, its running jobs untouched."""
+    try:
+        while not await _ran(worker):
+            await asyncio.sleep(REDIS_RETRY_SECONDS)
+            if not worker.allow_pick_jobs:  # stopped while it waited
+                break
+    finally:
+        await worker.close()
+
+
+async def _ran(worker: Worker) -> bool:
+    """Run ARQ's poll loop: True once it ended as asked, False when Redis failed it."""
     try:
         # A stopped worker ends by cancelling its main task.
         with contextlib.suppress(asyncio.CancelledError):
             await worker.async_run()
-    finally:
-        await worker.close()
+    except (RedisError, OSError) as error:
+        if not worker.ctx.get(STARTED) or not worker.allow_pick_jobs:
+            raise
+        log.warning("lost Redis (%s): polling again in %s s", error, REDIS_RETRY_SECONDS)
+        return False
+    return True
 
 
 class _JobCounts(Collector):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
@@ -18,6 +18,7 @@ from router.identity import Authenticator, Endpoints, Identity, Plan
 from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
 from subgraphs.keys.contract import CHANGED_CHANNEL
 from subgraphs.tenancy.contract import MEMBERSHIP_CHANNEL, MembershipEvent
+from tests.conftest import eventually
 from vetrai.settings import PlatformSettings
 
 
@@ -42,13 +43,6 @@ async def subscribed_client(redis: Redis, name: str) -> int:
                 return int(client["id"])
         assert asyncio.get_running_loop().time() < deadline, "never subscribed"
         await asyncio.sleep(0.02)
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
-        await asyncio.sleep(0.01)
 
 
 async def test_lost_channel_clears_cached_memberships_keys_and_plans(

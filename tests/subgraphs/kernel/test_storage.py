@@ -24,6 +24,7 @@ from subgraphs.kernel.storage import (
     StoredObject,
     Upload,
 )
+from tests.conftest import eventually
 from vetrai.embedded_s3 import free_ports
 from vetrai.settings import PlatformSettings, load_settings
 
@@ -43,14 +44,6 @@ async def browser_upload(
         return await client.post(
             upload.url, data=form, files={"file": ("screen.png", body, file_type)}
         )
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait until ``condition`` holds (at most 30 s)."""
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        await asyncio.sleep(0.05)
 
 
 async def until_refused(url: str) -> httpx.Response:
@@ -147,7 +140,7 @@ async def test_expired_upload_policy_is_refused(storage: Storage) -> None:
     upload = storage.presign_upload(
         key, content_type="image/png", max_bytes=len(PNG), expires_in=timedelta(seconds=1)
     )
-    await until(lambda: datetime.now(UTC) > upload.expires_at)
+    await eventually(lambda: datetime.now(UTC) > upload.expires_at, "the upload's expiry")
     response = await browser_upload(upload, PNG)
     assert response.status_code == 403
     assert "expired" in response.text.lower()
