@@ -36,6 +36,14 @@ def limiter(redis: Redis) -> RateLimiter:
     return RateLimiter(redis, namespace=f"test-{secrets.token_hex(6)}")
 
 
+def named_limiter(settings: PlatformSettings) -> tuple[str, RateLimiter]:
+    """A limiter on a client of its own, whose connections carry the name returned."""
+    name = f"limiter-{secrets.token_hex(4)}"
+    assert settings.core.redis_url
+    client = Redis.from_url(settings.core.redis_url, client_name=name)
+    return name, RateLimiter(client, namespace=name)
+
+
 def bucket(name: str, limit: int, seconds: int) -> Bucket:
     return Bucket(name, Window(limit=limit, window_seconds=seconds))
 
@@ -153,11 +161,7 @@ async def test_a_connection_the_server_closed_is_not_used_again(
 ) -> None:
     # Only the limiter's own connections are closed: others of this process (the session's
     # worker, a router's listener) are not this test's to lose.
-    name = f"limiter-{secrets.token_hex(4)}"
-    assert server_settings.core.redis_url
-    limiter = RateLimiter(
-        Redis.from_url(server_settings.core.redis_url, client_name=name), namespace=name
-    )
+    name, limiter = named_limiter(server_settings)
     minute = [bucket("minute", 5, 60)]
     await limiter.spend(minute)
     [own] = [c["id"] for c in await redis.client_list() if c["name"] == name]
@@ -170,10 +174,7 @@ async def test_a_connection_the_server_closed_is_not_used_again(
 async def test_the_limiters_connections_are_its_clients_and_close_with_it(
     server_settings: PlatformSettings, redis: Redis
 ) -> None:
-    name = f"limiter-{secrets.token_hex(4)}"
-    assert server_settings.core.redis_url
-    client = Redis.from_url(server_settings.core.redis_url, client_name=name)
-    limiter = RateLimiter(client, namespace=name)
+    name, limiter = named_limiter(server_settings)
 
     async def named() -> int:
         return sum(1 for c in await redis.client_list() if c["name"] == name)
@@ -184,7 +185,6 @@ async def test_the_limiters_connections_are_its_clients_and_close_with_it(
     async with asyncio.timeout(30):  # until the server has read the closes
         while await named():  # noqa: ASYNC110 - Redis announces no client leaving
             await asyncio.sleep(0.02)
-    await client.aclose()
 
 
 async def test_an_error_reply_is_a_redis_error_and_the_connection_stays_in_step(
