@@ -5,7 +5,10 @@ also a mail catcher, Stripe's test server and S3 unless those are configured."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
+import os
+import pwd
 import signal
 import tempfile
 import warnings
@@ -92,9 +95,28 @@ def _start_postgres(folder: Path) -> Running:
         import pgserver
 
     folder.parent.mkdir(parents=True, exist_ok=True)
+    ensure_server_user()
     # We stop it ourselves (embedded.py): pgserver's own cleanup would not survive a kill.
     server = pgserver.get_server(folder, cleanup_mode=None)
     return Running(server.get_pid(), server.get_uri())
+
+
+def ensure_server_user(name: str = "pgserver") -> int | None:
+    """As root, pgserver runs PostgreSQL as a system user (``pgserver``) that it creates when
+    missing: it looks the user up, then calls ``useradd``. Two servers starting at once on a
+    machine without that user (the suite's xdist workers, two checkouts) both found it missing,
+    and each ``useradd`` gave it a new uid: the data folders went to uids the user no longer
+    had, and initdb could not use them. One lock for the whole machine makes looking up and
+    creating one step. The user's uid, or None when not root (PostgreSQL then runs as us)."""
+    if os.geteuid() != 0:
+        return None
+    from pgserver.utils import ensure_user_exists
+
+    lock = Path(tempfile.gettempdir()) / "vetrai-pgserver-user.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        ensure_user_exists(name)
+    return pwd.getpwnam(name).pw_uid
 
 
 async def _require_passwords(folder: Path, url: str) -> None:
