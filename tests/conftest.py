@@ -4,7 +4,6 @@ set), a fresh migrated database per run, and HTTP clients for subgraph apps."""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import secrets
 import socket
@@ -33,6 +32,7 @@ from subgraphs.kernel.migrations import MissingExtension, migrate, require_exten
 from subgraphs.notifications.service import NotificationService
 from vetrai import worker as workers
 from vetrai.devstack import create_database, on_database, start_stack
+from vetrai.embedded import locked
 from vetrai.platform import all_migrations, logins
 from vetrai.serve import server_config
 from vetrai.settings import PlatformSettings, load_settings
@@ -117,8 +117,7 @@ def migrate_alone(url: str, settings: PlatformSettings) -> None:
     (``DATABASE_URL``), the logins are the cluster's roles, which two workers must not create
     or alter at once."""
     TEST_ROOT.mkdir(parents=True, exist_ok=True)
-    with (TEST_ROOT / ".migrate.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(TEST_ROOT / ".migrate.lock"):
         migrate(url, all_migrations(), logins(settings))
 
 

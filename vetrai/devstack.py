@@ -5,7 +5,6 @@ also a mail catcher, Stripe's test server and S3 unless those are configured."""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import os
 import pwd
@@ -30,7 +29,7 @@ from subgraphs.billing.gateway import StripeGateway
 from subgraphs.billing.plans import catalogue
 from subgraphs.kernel.db import async_url
 from subgraphs.kernel.migrations import role_of
-from vetrai.embedded import Lease, Running, Server, acquire, spawn
+from vetrai.embedded import Lease, Running, Server, acquire, locked, spawn
 from vetrai.embedded_s3 import S3, lease_settings
 from vetrai.embedded_stripe import SECRET_KEY, STRIPE, register_webhook, webhook_secret
 from vetrai.platform import domain, login_names
@@ -112,9 +111,7 @@ def ensure_server_user(name: str = "pgserver") -> int | None:
         return None
     from pgserver.utils import ensure_user_exists
 
-    lock = Path(tempfile.gettempdir()) / "vetrai-pgserver-user.lock"
-    with lock.open("a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with locked(Path(tempfile.gettempdir()) / "vetrai-pgserver-user.lock"):
         ensure_user_exists(name)
     return pwd.getpwnam(name).pw_uid
 

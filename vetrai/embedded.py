@@ -79,11 +79,16 @@ def _path(data: Path, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(data: Path) -> Iterator[None]:
-    (data / "run").mkdir(parents=True, exist_ok=True)
-    with (data / "run" / ".lock").open("w") as lock:
+def locked(path: Path) -> Iterator[None]:
+    """Held by one process at a time: an exclusive flock on the file at ``path``."""
+    with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def _locked(data: Path) -> contextlib.AbstractContextManager[None]:
+    (data / "run").mkdir(parents=True, exist_ok=True)
+    return locked(data / "run" / ".lock")
 
 
 def _read(path: Path) -> _Record | None:
