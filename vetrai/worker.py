@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -33,8 +34,10 @@ from vetrai.platform import DOMAINS, RELAY
 from vetrai.settings import PlatformSettings
 
 SHUTDOWN_GRACE_SECONDS = 10
-# How long a worker that lost Redis waits before it polls again.
+# How long a worker that lost Redis waits before it polls again: doubled at each loss in a
+# row, up to the maximum, so a long outage is not a warning every half second.
 REDIS_RETRY_SECONDS = 0.5
+REDIS_RETRY_MAX_SECONDS = 30.0
 # Set in the job context once every part's startup ran (a worker polling again skips them).
 STARTED = "vetrai_started"
 # The name its Redis connections carry (CLIENT LIST).
@@ -114,17 +117,31 @@ async def run(worker: Worker) -> None:
 
     A Redis connection lost once the worker has started (a restart, a failover, a killed client)
     does not end it: it polls again, its running jobs untouched."""
+    delay = 0.0
     try:
-        while not await _ran(worker):
-            await asyncio.sleep(REDIS_RETRY_SECONDS)
-            if not worker.allow_pick_jobs:  # stopped while it waited
+        while True:
+            started = time.monotonic()
+            error = await _lost(worker)
+            if error is None:
+                break
+            delay = retry_delay(delay, time.monotonic() - started)
+            log.warning("lost Redis (%s): polling again in %s s", error, delay)
+            if not await _waited(worker, delay):
                 break
     finally:
         await worker.close()
 
 
-async def _ran(worker: Worker) -> bool:
-    """Run ARQ's poll loop: True once it ended as asked, False when Redis failed it."""
+def retry_delay(previous: float, ran_for: float) -> float:
+    """The wait after a loss: the first one after a poll loop that ran longer than the maximum
+    (Redis had come back), else twice the previous, at most the maximum."""
+    if not previous or ran_for > REDIS_RETRY_MAX_SECONDS:
+        return REDIS_RETRY_SECONDS
+    return min(previous * 2, REDIS_RETRY_MAX_SECONDS)
+
+
+async def _lost(worker: Worker) -> RedisError | OSError | None:
+    """Run ARQ's poll loop: None once it ended as asked, the error when Redis failed it."""
     try:
         # A stopped worker ends by cancelling its main task.
         with contextlib.suppress(asyncio.CancelledError):
@@ -132,9 +149,19 @@ async def _ran(worker: Worker) -> bool:
     except (RedisError, OSError) as error:
         if not worker.ctx.get(STARTED) or not worker.allow_pick_jobs:
             raise
-        log.warning("lost Redis (%s): polling again in %s s", error, REDIS_RETRY_SECONDS)
-        return False
-    return True
+        return error
+    return None
+
+
+async def _waited(worker: Worker, seconds: float) -> bool:
+    """Wait ``seconds``, False as soon as the worker is stopped (a stop is not held up)."""
+    deadline = time.monotonic() + seconds
+    while worker.allow_pick_jobs:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, REDIS_RETRY_SECONDS))
+    return False
 
 
 class _JobCounts(Collector):

@@ -55,3 +55,38 @@ async def test_a_worker_that_lost_its_redis_connections_takes_jobs_again(
         workers.stop(worker)
         await task
         await redis.aclose()
+
+
+def test_losses_in_a_row_wait_twice_as_long_each_time_up_to_the_maximum() -> None:
+    waits, delay = [], 0.0
+    for _ in range(9):
+        delay = workers.retry_delay(delay, ran_for=0.1)
+        waits.append(delay)
+    assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert workers.retry_delay(30.0, ran_for=workers.REDIS_RETRY_MAX_SECONDS) == 30.0
+    # a poll loop that ran longer than the longest wait had Redis back: the next loss is a first
+    assert workers.retry_delay(30.0, ran_for=workers.REDIS_RETRY_MAX_SECONDS + 1) == 0.5
+
+
+async def test_a_stop_during_a_long_wait_ends_the_wait(settings: PlatformSettings) -> None:
+    worker = workers.create_worker(settings.replace(queue_name=f"test:{secrets.token_hex(4)}"))
+    try:
+        waiting = asyncio.create_task(workers._waited(worker, workers.REDIS_RETRY_MAX_SECONDS))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        workers.stop(worker)
+        async with asyncio.timeout(workers.REDIS_RETRY_MAX_SECONDS / 3):
+            assert await waiting is False
+        assert await workers._waited(worker, 0.01) is False
+    finally:
+        await worker.close()
+
+
+async def test_a_wait_nobody_stops_lasts_its_time(settings: PlatformSettings) -> None:
+    worker = workers.create_worker(settings.replace(queue_name=f"test:{secrets.token_hex(4)}"))
+    try:
+        started = asyncio.get_running_loop().time()
+        assert await workers._waited(worker, 0.3) is True
+        assert asyncio.get_running_loop().time() - started >= 0.3
+    finally:
+        await worker.close()
