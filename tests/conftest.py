@@ -49,9 +49,10 @@ TEST_DATA = TEST_ROOT / "shared" if os.environ.get("DATABASE_URL") else WORKER_D
 PROCESS_START_SECONDS = 180
 
 
-# Packages whose tests share a costly package-wide fixture (``vetrai up`` with every process):
-# under pytest-xdist (``--dist loadgroup``) each runs whole on one worker, started once.
-WHOLE_PACKAGES = ("e2e",)
+# Packages and files whose tests share a costly fixture (``vetrai up``, the ten processes of
+# the deployment tests): under pytest-xdist (``--dist loadgroup``) each runs whole on one
+# worker, so the fixture starts once.
+WHOLE = ("e2e", "deploy/test_processes.py")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -66,12 +67,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):  # its mark is unknown without it
+        return
     tests = Path(__file__).parent
     for item in items:
-        package = item.path.relative_to(tests).parts[0]
-        if package in WHOLE_PACKAGES:
-            item.add_marker(pytest.mark.xdist_group(package))
+        path = item.path.relative_to(tests).as_posix()
+        for whole in WHOLE:
+            if path == whole or path.startswith(f"{whole}/"):
+                item.add_marker(pytest.mark.xdist_group(whole))
 
 
 @pytest.fixture(scope="session")

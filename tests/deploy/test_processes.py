@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,7 @@ def environment(
 
 
 @contextmanager
-def running_platform(settings: PlatformSettings, offset: int = OFFSET) -> Iterator[Platform]:
+def running_platform(settings: PlatformSettings) -> Iterator[Platform]:
     folder = Path(tempfile.mkdtemp(prefix="vetrai-deploy-"))
     # the image's working directory holds the committed supergraph the router serves by default
     (folder / "schema").mkdir()
@@ -168,8 +168,8 @@ def running_platform(settings: PlatformSettings, offset: int = OFFSET) -> Iterat
         for name in PROCESSES:
             service = services[name]
             port = ports.get(name)
-            url = f"http://127.0.0.1:{port + offset}" if port else None
-            env = environment(service, settings, folder, queue, offset)
+            url = f"http://127.0.0.1:{port + OFFSET}" if port else None
+            env = environment(service, settings, folder, queue)
             running.start(name, service["command"], env, url)
         running.wait_until_healthy()
         yield running
@@ -178,10 +178,45 @@ def running_platform(settings: PlatformSettings, offset: int = OFFSET) -> Iterat
         shutil.rmtree(folder, ignore_errors=True)
 
 
+class Platforms:
+    """The module's one platform (ten processes take a minute or more of CPU to start), started
+    when a test first needs it; the stop test stops it, and a test run after that starts another."""
+
+    def __init__(self, settings: PlatformSettings) -> None:
+        self.settings = settings
+        self._running: ExitStack | None = None
+        self._platform: Platform | None = None
+
+    def get(self) -> Platform:
+        if self._running is None or self._platform is None:
+            self._running = ExitStack()
+            self._platform = self._running.enter_context(running_platform(self.settings))
+        return self._platform
+
+    def stopped(self) -> dict[str, int | None]:
+        """Stop the platform (started first if none runs): each process's exit code."""
+        codes = self.get().stop()
+        self.close()
+        return codes
+
+    def close(self) -> None:
+        if self._running is not None:
+            self._running.close()
+        self._running = self._platform = None
+
+
 @pytest.fixture(scope="module")
-def platform(settings: PlatformSettings) -> Iterator[Platform]:
-    with running_platform(settings) as running:
-        yield running
+def platforms(settings: PlatformSettings) -> Iterator[Platforms]:
+    held = Platforms(settings)
+    try:
+        yield held
+    finally:
+        held.close()
+
+
+@pytest.fixture
+def platform(platforms: Platforms) -> Platform:
+    return platforms.get()
 
 
 def graphql(
@@ -317,9 +352,5 @@ def test_the_image_health_check_passes_for_every_process(platform: Platform) -> 
         assert check.returncode == 0, f"{name}: {check.stderr}\n{process.output()}"
 
 
-def test_every_process_stops_cleanly_when_its_container_is_stopped(
-    settings: PlatformSettings,
-) -> None:
-    # A platform of its own: the other tests' one must keep running whatever the order.
-    with running_platform(settings, free_port_offset(PORTS)) as platform:
-        assert platform.stop() == dict.fromkeys(PROCESSES, 0)
+def test_every_process_stops_cleanly_when_its_container_is_stopped(platforms: Platforms) -> None:
+    assert platforms.stopped() == dict.fromkeys(PROCESSES, 0)
