@@ -1,5 +1,8 @@
 """Mutation testing of one module (``make mutate MODULE=...``): one operator, check or constant
-changed at a time, loaded in place of the module inside pytest only; reports what no test saw."""
+changed at a time, loaded in place of the module inside pytest only; reports what no test saw.
+
+One run of the mapped tests first records which lines of the module each test runs; a mutant
+then runs only the tests that run its line, fastest first, up to the first failure."""
 
 from __future__ import annotations
 
@@ -9,16 +12,22 @@ import copy
 import difflib
 import importlib.abc
 import importlib.util
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -132,6 +141,11 @@ TESTS |= {
 # The pytest process of a mutant finds its module and mutated source here.
 MODULE_VAR = "VETRAI_MUTANT_MODULE"
 SOURCE_VAR = "VETRAI_MUTANT_SOURCE"
+# The recording run finds the module's file and where to write the lines each test ran here.
+TRACED_VAR = "VETRAI_MUTATE_TRACED"
+LINES_VAR = "VETRAI_MUTATE_LINES"
+# The lines run while the tests are collected (imports), under this name.
+IMPORT = ""
 
 
 # mutations --------------------------------------------------------------------------------------
@@ -185,8 +199,8 @@ def _sites_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[tuple[
         other = ast.Or if isinstance(node.op, ast.And) else ast.And
         yield f"{type(node.op).__name__} -> {other.__name__}", _set("op", other)
     elif isinstance(node, ast.BinOp) and type(node.op) in _BINOP_SWAPS:
-        swap = _BINOP_SWAPS[type(node.op)]
-        yield f"{type(node.op).__name__} -> {swap.__name__}", _set("op", swap)
+        operator = _BINOP_SWAPS[type(node.op)]
+        yield f"{type(node.op).__name__} -> {operator.__name__}", _set("op", operator)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         yield "not removed", lambda n: _become(n, getattr(n, "operand"))  # noqa: B009
     elif isinstance(node, ast.Constant) and not _is_docstring(node, parents):
@@ -198,7 +212,7 @@ def _sites_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[tuple[
     elif isinstance(node, ast.If | ast.While | ast.IfExp | ast.Assert):
         for forced in (True, False):
             if not (isinstance(node.test, ast.Constant) and node.test.value is forced):
-                yield f"condition -> {forced}", _set("test", lambda f=forced: ast.Constant(f))
+                yield f"condition -> {forced}", _set("test", partial(ast.Constant, forced))
     elif isinstance(node, ast.Raise):
         yield "raise removed", lambda n: _become(n, ast.Pass())
     elif isinstance(node, ast.Return) and node.value is not None:
@@ -240,7 +254,9 @@ def _is_docstring(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     if not isinstance(statement, ast.Expr):
         return False
     body = getattr(parents.get(statement), "body", None)
-    return bool(body) and body[0] is statement and isinstance(getattr(node, "value", None), str)
+    if not body:
+        return False
+    return body[0] is statement and isinstance(getattr(node, "value", None), str)
 
 
 def _is_quiet(call: ast.expr) -> bool:
@@ -289,14 +305,51 @@ def mutant(source: str, site: Site) -> str:
 @dataclass(frozen=True)
 class Outcome:
     site: Site
-    result: str  # killed, survived, timeout
+    result: str  # killed, survived, timeout, unreached (no test runs its line)
     diff: str
+    tests: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the unmutated run recorded: each test's lines of the module and its duration."""
+
+    lines: dict[str, set[int]]
+    seconds: dict[str, float]
+    took: float
+
+    def tests_of(self, line: int, every: list[str]) -> list[str]:
+        """The tests that run ``line``, fastest first; all of ``every`` for a line run at
+        import, whose change every test meets."""
+        if line in self.lines.get(IMPORT, set()):
+            return every
+        running = [t for t, lines in self.lines.items() if t != IMPORT and line in lines]
+        return sorted(running, key=lambda t: self.seconds[t])
+
+    def timeout(self, tests: list[str]) -> float:
+        """Three times what ``tests`` took unmutated, with the run's start-up; a minute at least."""
+        start_up = self.took - sum(self.seconds.values())
+        return max(60.0, 3 * (start_up + sum(self.seconds.get(t, self.took) for t in tests)))
+
+
+def _covered(tests: list[str], traced: Path) -> tuple[int | None, Coverage]:
+    """Run ``tests`` unmutated, recording the lines of ``traced`` each one runs."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "lines.json"
+        env = _environment("", None) | {TRACED_VAR: str(traced), LINES_VAR: str(out)}
+        code, took = _pytest(tests, env, timeout=3600)
+        recorded = json.loads(out.read_text()) if out.exists() else {}
+    lines = {test: set(entry["lines"]) for test, entry in recorded.items()}
+    seconds = {test: float(entry["seconds"]) for test, entry in recorded.items()}
+    return code, Coverage(lines, seconds, took)
 
 
 def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, float]:
-    """Run pytest; its exit code (None on timeout) and how long it took."""
+    """Run pytest, in the order given; its exit code (None on timeout) and how long it took."""
     started = time.monotonic()
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "mutate"]
+    command += ["-p", "no:randomly", "-p", "no:xdist"]
     process = subprocess.Popen(  # noqa: S603 - our own command line
         [*command, *tests],
         cwd=ROOT,
@@ -321,7 +374,9 @@ def _environment(module: str, source_file: Path | None) -> dict[str, str]:
     return env
 
 
-def _run_one(module: str, original: str, site: Site, tests: list[str], timeout: float) -> Outcome:
+def _run_one(
+    module: str, original: str, site: Site, coverage: Coverage, every: list[str]
+) -> Outcome:
     changed = mutant(original, site)
     diff = "".join(
         difflib.unified_diff(
@@ -330,14 +385,19 @@ def _run_one(module: str, original: str, site: Site, tests: list[str], timeout: 
             n=0,
         )
     )
+    shown = "".join(diff.splitlines(keepends=True)[2:])
+    tests = coverage.tests_of(site.line, every)
+    if not tests:
+        return Outcome(site, "unreached", shown)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
         handle.write(changed)
     try:
-        code, _ = _pytest(tests, _environment(module, Path(handle.name)), timeout)
+        env = _environment(module, Path(handle.name))
+        code, took = _pytest(tests, env, coverage.timeout(tests))
     finally:
         Path(handle.name).unlink()
     result = "timeout" if code is None else "survived" if code == 0 else "killed"
-    return Outcome(site, result, "".join(diff.splitlines(keepends=True)[2:]))
+    return Outcome(site, result, shown, len(tests), took)
 
 
 def main() -> int:
@@ -361,20 +421,23 @@ def main() -> int:
     mapped = TESTS.get(str(path), ["tests"])
     tests = args.tests or [t for t in mapped if (ROOT / t.partition("::")[0]).exists()]
     stack = _shared_servers()
-    code, took = _pytest(tests, _environment(dotted, None), timeout=1800)
+    code, coverage = _covered(tests, ROOT / path)
     if code != 0:
         print(f"the tests fail without any mutant (exit {code}): {' '.join(tests)}")
         return 2
-    timeout = max(60.0, 3 * took)
-    print(f"{len(found)} mutants of {path}; tests: {' '.join(tests)} ({took:.0f} s unmutated)")
+    every = sorted((t for t in coverage.lines if t != IMPORT), key=lambda t: coverage.seconds[t])
+    print(
+        f"{len(found)} mutants of {path}; tests: {' '.join(tests)}"
+        f" ({len(every)} tests, {coverage.took:.0f} s unmutated and traced)"
+    )
     outcomes = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        runs = [pool.submit(_run_one, dotted, original, s, tests, timeout) for s in found]
+        runs = [pool.submit(_run_one, dotted, original, s, coverage, every) for s in found]
         for done, run in enumerate(as_completed(runs), 1):
             outcome = run.result()
             print(
                 f"[{done}/{len(runs)}] {outcome.result}: {path}:{outcome.site.line}: "
-                f"{outcome.site.what}",
+                f"{outcome.site.what} ({outcome.tests} tests, {outcome.seconds:.0f} s)",
                 flush=True,
             )
             outcomes.append(outcome)
@@ -411,15 +474,19 @@ def _shared_servers() -> object:
 
 
 def _report(path: Path, outcomes: list[Outcome]) -> int:
-    survivors = [o for o in outcomes if o.result == "survived"]
+    survivors = [o for o in outcomes if o.result in ("survived", "unreached")]
     for outcome in survivors:
-        print(f"\nSURVIVED {path}:{outcome.site.line}: {outcome.site.what}\n{outcome.diff}")
+        print(
+            f"\n{outcome.result.upper()} {path}:{outcome.site.line}: {outcome.site.what}"
+            f"\n{outcome.diff}"
+        )
     killed = len(outcomes) - len(survivors)
     timeouts = sum(o.result == "timeout" for o in outcomes)
+    unreached = sum(o.result == "unreached" for o in outcomes)
     score = 100 * killed / len(outcomes) if outcomes else 100.0
     print(
         f"\n{path}: {killed} of {len(outcomes)} mutants killed ({score:.0f}%),"
-        f" {timeouts} by timeout, {len(survivors)} survived"
+        f" {timeouts} by timeout, {len(survivors)} survived ({unreached} run by no test)"
     )
     return 1 if survivors else 0
 
@@ -446,7 +513,12 @@ class _MutantFinder(importlib.abc.MetaPathFinder):
         self.module = module
         self.source = source
 
-    def find_spec(self, fullname: str, path: object, target: object = None) -> object:
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
         if fullname != self.module:
             return None
         sys.meta_path.remove(self)
@@ -458,8 +530,50 @@ class _MutantFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, real.origin, loader=loader)
 
 
+class _LineRecorder:
+    """A pytest plugin recording the lines of one file that each test runs, from its setup to
+    its teardown, in every thread; lines run outside any test are recorded under ``IMPORT``."""
+
+    def __init__(self, traced: str, out: Path) -> None:
+        self.traced = traced
+        self.out = out
+        self.running: set[int] = set()
+        self.recorded: dict[str, dict[str, Any]] = {}
+        sys.settrace(self._call)
+        threading.settrace(self._call)
+
+    def _call(self, frame: FrameType, event: str, arg: object) -> Any:
+        return self._line if frame.f_code.co_filename == self.traced else None
+
+    def _line(self, frame: FrameType, event: str, arg: object) -> Any:
+        if event == "line":
+            self.running.add(frame.f_lineno)
+        return self._line
+
+    def _keep(self, test: str, seconds: float) -> None:
+        self.recorded[test] = {"lines": sorted(self.running), "seconds": seconds}
+        self.running = set()
+
+    def pytest_collection_finish(self) -> None:
+        self._keep(IMPORT, 0.0)
+
+    def pytest_runtest_logstart(self) -> None:
+        self.started = time.monotonic()
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self._keep(nodeid, time.monotonic() - self.started)
+
+    def pytest_sessionfinish(self) -> None:
+        self.out.write_text(json.dumps(self.recorded))
+
+
 if __name__ == "__main__":
     sys.exit(main())
 elif os.environ.get(MODULE_VAR):
     # Loaded by pytest (``-p mutate``) before any test imports the module under test.
     sys.meta_path.insert(0, _MutantFinder(os.environ[MODULE_VAR], Path(os.environ[SOURCE_VAR])))
+elif os.environ.get(TRACED_VAR):
+    _recorder = _LineRecorder(os.environ[TRACED_VAR], Path(os.environ[LINES_VAR]))
+
+    def pytest_configure(config: Any) -> None:
+        config.pluginmanager.register(_recorder, "mutate-lines")

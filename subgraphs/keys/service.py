@@ -3,15 +3,20 @@ grace period, revocation, verification for the router and usage. No GraphQL here
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar, cast
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
@@ -45,6 +50,7 @@ _PREFIX_LENGTH = len(SECRET_PREFIX) + 8
 _MAX_SECRET_LENGTH = 256
 _FLUSH_LOCK = "vetrai:keys:flush-lock"
 T = TypeVar("T")
+log = logging.getLogger("vetrai.keys")
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,13 @@ def _new_secret() -> tuple[str, str, str]:
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _renewed(lock: Lock, lifetime: float) -> None:
+    """Renew ``lock`` at a third of its lifetime until cancelled; returns once it is lost."""
+    with suppress(LockNotOwnedError):
+        while await lock.reacquire():  # noqa: ASYNC110 - a lease, not a wait for an event
+            await asyncio.sleep(lifetime / 3)
 
 
 def _later(stored: datetime | None, stamp: bytes | None) -> datetime | None:
@@ -405,25 +418,42 @@ class KeysService:
         """Move the router's Redis counters into PostgreSQL; returns how many were moved.
 
         Counts are added in PostgreSQL first and subtracted in Redis after the commit, so a
-        failure in between counts twice rather than losing requests; one flush at a time.
+        failure in between counts twice rather than losing requests. One flush at a time: the
+        lock is renewed while the flush runs; a flush that loses it anyway (stalled past its
+        lifetime, so another may hold it now) stops before its next organization and leaves
+        the lock to whoever holds it.
         """
-        if not await self.redis.set(_FLUSH_LOCK, 1, nx=True, ex=300):
+        lifetime = self.settings.keys.api_key_usage_flush_lock_seconds
+        lock = self.redis.lock(_FLUSH_LOCK, timeout=lifetime, blocking=False)
+        if not await lock.acquire():
             return 0
+        held = asyncio.create_task(_renewed(lock, lifetime))
         try:
-            batches: dict[UUID, list[_Counter]] = {}
-            async for raw in self.redis.scan_iter(match=USAGE_PATTERN, count=500):
-                name = raw.decode() if isinstance(raw, bytes) else str(raw)
-                counted = self.redis.hmget(name, [REQUESTS_FIELD, REJECTED_FIELD])
-                requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
-                if int(requests or 0) or int(rejected or 0):
-                    org_id, key_id, day = parse_usage_key(name)
-                    counter = _Counter(name, key_id, day, int(requests or 0), int(rejected or 0))
-                    batches.setdefault(org_id, []).append(counter)
-            for org_id, counters in batches.items():
+            moved = 0
+            for org_id, counters in (await self._counters()).items():
+                if held.done():
+                    log.warning("the usage flush lost its lock; the next flush moves the rest")
+                    break
                 await self._flush_organization(org_id, counters)
-            return sum(len(counters) for counters in batches.values())
+                moved += len(counters)
+            return moved
         finally:
-            await self.redis.delete(_FLUSH_LOCK)
+            held.cancel()
+            with suppress(LockNotOwnedError):
+                await lock.release()
+
+    async def _counters(self) -> dict[UUID, list[_Counter]]:
+        """The counters with something to move, by organization."""
+        batches: dict[UUID, list[_Counter]] = {}
+        async for raw in self.redis.scan_iter(match=USAGE_PATTERN, count=500):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            counted = self.redis.hmget(name, [REQUESTS_FIELD, REJECTED_FIELD])
+            requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
+            if int(requests or 0) or int(rejected or 0):
+                org_id, key_id, day = parse_usage_key(name)
+                counter = _Counter(name, key_id, day, int(requests or 0), int(rejected or 0))
+                batches.setdefault(org_id, []).append(counter)
+        return batches
 
     async def _flush_organization(self, org_id: UUID, counters: list[_Counter]) -> None:
         key_ids = sorted({c.key_id for c in counters})

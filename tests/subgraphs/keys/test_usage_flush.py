@@ -1,17 +1,21 @@
 """The edges of key usage: a flush kept out by another's lock moves nothing and leaves that lock,
-a flush releases its own, a counter already flushed writes no row, what Redis still counts is
-read as far back as a counter lives, and nobody but a manager reads a key's usage."""
+a flush releases its own and keeps it while it runs past its lifetime, a flush that lost it
+stops and leaves the new holder's lock, a counter already flushed writes no row, what Redis
+still counts is read as far back as a counter lives, and nobody but a manager reads a key's
+usage."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from uuid import UUID
 
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.caller import Caller
 from subgraphs.keys.contract import USAGE_TTL_SECONDS, usage_key
@@ -19,14 +23,47 @@ from subgraphs.keys.service import KeysService, Usage
 from subgraphs.keys.tasks import flush_usage
 from tests.conftest import SignedClient
 from tests.subgraphs.keys.builders import count_use, issued, manager
+from vetrai.settings import PlatformSettings
 
 LOCK = "vetrai:keys:flush-lock"
+# A lock lifetime short enough for a test to outlive it.
+SHORT_LOCK_SECONDS = 1.0
 
 
 async def _new_key(keys: SignedClient) -> tuple[Caller, UUID]:
     owner = manager()
     key_id, _ = await issued(keys, owner)
     return owner, UUID(key_id)
+
+
+def _short_locked(worker_ctx: dict[str, Any], settings: PlatformSettings) -> KeysService:
+    keys = settings.keys.model_copy(update={"api_key_usage_flush_lock_seconds": SHORT_LOCK_SECONDS})
+    shared: KeysService = worker_ctx["keys"]
+    return KeysService(shared.db, worker_ctx["redis"], settings.model_copy(update={"keys": keys}))
+
+
+@asynccontextmanager
+async def _rows_locked(engine: AsyncEngine, key_ids: list[UUID]) -> AsyncIterator[AsyncConnection]:
+    """The keys' rows locked, as a flush's transaction locks them, until the block ends."""
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("select id from keys.api_keys where id = any(:ids) for update"), {"ids": key_ids}
+        )
+        yield holder
+        await holder.rollback()
+
+
+async def _stalled(engine: AsyncEngine, holder: AsyncConnection) -> None:
+    """Once another connection waits for a row that ``holder`` locked."""
+    pid = await holder.scalar(text("select pg_backend_pid()"))
+    # Asked on a connection of its own: a transaction sees one snapshot of pg_stat_activity.
+    query = text("select count(*) from pg_stat_activity where :pid = any(pg_blocking_pids(pid))")
+    for _ in range(500):  # 10 s
+        async with engine.connect() as connection:
+            if await connection.scalar(query, {"pid": pid}):
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no flush waited for the locked rows")
 
 
 async def _stored(engine: AsyncEngine, key_id: UUID) -> list[tuple[date, int, int]]:
@@ -110,3 +147,57 @@ async def test_the_usage_of_a_key_is_read_by_its_managers_only(
     member = Caller(user_id=owner.user_id, org_id=owner.org_id, roles=frozenset({"member"}))
     for stranger in (manager(), member):
         assert await service.usage(stranger, [key_id], today, today) == [[]]
+
+
+async def test_a_flush_running_past_its_lock_lifetime_keeps_the_lock_and_the_next_flush_out(
+    keys: SignedClient,
+    worker_ctx: dict[str, Any],
+    owner_engine: AsyncEngine,
+    settings: PlatformSettings,
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    redis: Redis = worker_ctx["redis"]
+    service = _short_locked(worker_ctx, settings)
+    await count_use(redis, key_id=key_id, org_id=owner.org_id, rejected=False)
+    async with _rows_locked(owner_engine, [key_id]) as holder:
+        first = asyncio.create_task(service.flush_usage())
+        await _stalled(owner_engine, holder)
+        await asyncio.sleep(2.5 * SHORT_LOCK_SECONDS)
+        assert not first.done()
+        assert await redis.exists(LOCK) == 1
+        assert await service.flush_usage() == 0
+    assert await first >= 1
+    assert await redis.exists(LOCK) == 0
+    assert await _stored(owner_engine, key_id) == [(datetime.now(UTC).date(), 1, 0)]
+
+
+async def test_a_flush_that_lost_its_lock_stops_and_leaves_the_new_holders_lock(
+    keys: SignedClient,
+    worker_ctx: dict[str, Any],
+    owner_engine: AsyncEngine,
+    settings: PlatformSettings,
+) -> None:
+    redis: Redis = worker_ctx["redis"]
+    service = _short_locked(worker_ctx, settings)
+    owners = [await _new_key(keys) for _ in range(2)]
+    for owner, key_id in owners:
+        assert owner.org_id
+        await count_use(redis, key_id=key_id, org_id=owner.org_id, rejected=False)
+    key_ids = [key_id for _, key_id in owners]
+    try:
+        async with _rows_locked(owner_engine, key_ids) as holder:
+            first = asyncio.create_task(service.flush_usage())
+            await _stalled(owner_engine, holder)
+            # As if the lock had expired and another flush had taken it.
+            await redis.set(LOCK, "another flush", ex=30)
+            await asyncio.sleep(SHORT_LOCK_SECONDS)
+        await first
+        assert await redis.get(LOCK) == b"another flush"
+        stored = [await _stored(owner_engine, key_id) for key_id in key_ids]
+        # The organization it was moving is moved; the other is left for the next flush.
+        assert sorted(len(rows) for rows in stored) == [0, 1]
+    finally:
+        await redis.delete(LOCK)
+    assert await service.flush_usage() >= 1
+    assert [len(await _stored(owner_engine, key_id)) for key_id in key_ids] == [1, 1]
