@@ -38,7 +38,6 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:
     # Not imported in a mutant's pytest process before the mutant's loader is in place.
     from vetrai.devstack import Stack
-    from vetrai.settings import PlatformSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -358,29 +357,32 @@ _PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:
 
 
 def _covered(tests: list[str], traced: Path) -> tuple[int | None, Coverage]:
-    """Run ``tests`` unmutated, recording the lines of ``traced`` each one runs."""
+    """Run ``tests`` unmutated, recording the lines of ``traced`` each one runs; what pytest
+    said is printed if a test fails."""
     recorder = _LineRecorder(str(traced))
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "lines.json"
-        code, took = _forked(tests, lambda: recorder.start(out), timeout=3600)
+        out, said = Path(folder) / "lines.json", Path(folder) / "pytest.txt"
+        code, took = _forked(tests, lambda: recorder.start(out), 3600, str(said))
         recorded = json.loads(out.read_text()) if out.exists() else {}
+        if code != 0:
+            print(said.read_text()[-5000:])
     lines = {test: set(entry["lines"]) for test, entry in recorded.items()}
     seconds = {test: float(entry["seconds"]) for test, entry in recorded.items()}
     return code, Coverage(lines, seconds, took)
 
 
 def _forked(
-    tests: list[str], prepare: Callable[[], object], timeout: float
+    tests: list[str], prepare: Callable[[], object], timeout: float, output: str = os.devnull
 ) -> tuple[int | None, float]:
-    """Run pytest in a fork of this process (its imports already done), after ``prepare``;
-    the exit code (None on timeout) and how long it took."""
+    """Run pytest in a fork of this process (its imports already done), after ``prepare``,
+    writing to ``output``; the exit code (None on timeout) and how long it took."""
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = _UNPREPARED
         try:
             os.setsid()
-            quiet = os.open(os.devnull, os.O_WRONLY)
+            quiet = os.open(output, os.O_WRONLY | os.O_CREAT)
             os.dup2(quiet, 1)
             os.dup2(quiet, 2)
             plugins = [p for p in [prepare()] if p]
@@ -525,9 +527,12 @@ def main() -> int:
     mapped = TESTS.get(str(path), ["tests"])
     tests = args.tests or [t for t in mapped if (ROOT / t.partition("::")[0]).exists()]
     stack = _shared_servers()
-    module = _imported(dotted, tests)
-    with _template_database(stack.settings):
-        return _run(path, module, original, found, tests, args.jobs)
+    try:
+        module = _imported(dotted, tests)
+        with _template_database():
+            return _run(path, module, original, found, tests, args.jobs)
+    finally:
+        stack.stop()
 
 
 def _run(
@@ -580,13 +585,21 @@ def _imported(dotted: str, tests: list[str]) -> ModuleType:
 
 
 @contextmanager
-def _template_database(settings: PlatformSettings) -> Iterator[None]:
+def _template_database() -> Iterator[None]:
     """One database migrated for the whole run, which each run's tests copy instead of
-    migrating their own."""
-    from tests.conftest import TEMPLATE_VAR, database_of_our_own
+    migrating their own: migrated with the logins the tests read (their data folder's)."""
+    from tests.conftest import TEMPLATE_VAR, TEST_DATA, database_of_our_own
+    from vetrai.devstack import start_stack
+    from vetrai.settings import load_settings
 
+    base = load_settings(
+        environment="test",
+        data_dir=TEST_DATA,
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=os.environ["REDIS_URL"],
+    )
     loop = asyncio.new_event_loop()
-    database = database_of_our_own(settings)
+    database = database_of_our_own(start_stack(base, say=lambda _: None).settings)
     template = loop.run_until_complete(database.__aenter__())
     assert template.core.database_url  # noqa: S101 - database_of_our_own sets it
     os.environ[TEMPLATE_VAR] = str(make_url(template.core.database_url).database)
