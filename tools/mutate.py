@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import copy
 import difflib
 import importlib.abc
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -20,14 +22,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from importlib.machinery import ModuleSpec
 from pathlib import Path
-from types import FrameType, ModuleType
-from typing import Any
+from types import CodeType, FrameType, FunctionType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    # Not imported in a mutant's pytest process before the mutant's loader is in place.
+    from vetrai.devstack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -141,11 +151,6 @@ TESTS |= {
 # The pytest process of a mutant finds its module and mutated source here.
 MODULE_VAR = "VETRAI_MUTANT_MODULE"
 SOURCE_VAR = "VETRAI_MUTANT_SOURCE"
-# The recording run finds the module's file and where to write the lines each test ran here.
-TRACED_VAR = "VETRAI_MUTATE_TRACED"
-LINES_VAR = "VETRAI_MUTATE_LINES"
-# The lines run while the tests are collected (imports), under this name.
-IMPORT = ""
 
 
 # mutations --------------------------------------------------------------------------------------
@@ -183,6 +188,7 @@ class Site:
     line: int
     what: str
     apply: Mutate
+    at_import: bool = False
 
 
 def _set(field: str, value: Callable[[], object]) -> Mutate:
@@ -276,6 +282,19 @@ def _in_annotation(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
+def _at_import(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Whether ``node`` runs when the module is imported: outside every function's body (a
+    default value or a decorator is outside it)."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef) and child in parent.body:
+            return False
+        if isinstance(parent, ast.Lambda) and child is parent.body:
+            return False
+        child, parent = parent, parents.get(parent)
+    return True
+
+
 def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
 
@@ -287,8 +306,9 @@ def sites(source: str) -> list[Site]:
     for index, node in enumerate(ast.walk(tree)):
         if _in_annotation(node, parents):
             continue
+        line, at_import = getattr(node, "lineno", 0), _at_import(node, parents)
         for what, apply in _sites_of(node, parents):
-            found.append(Site(index, getattr(node, "lineno", 0), what, apply))
+            found.append(Site(index, line, what, apply, at_import))
     return sorted(found, key=lambda s: (s.line, s.index))
 
 
@@ -305,7 +325,7 @@ def mutant(source: str, site: Site) -> str:
 @dataclass(frozen=True)
 class Outcome:
     site: Site
-    result: str  # killed, survived, timeout, unreached (no test runs its line)
+    result: str  # killed, survived, timeout, error, unreached (no test runs its line)
     diff: str
     tests: int = 0
     seconds: float = 0.0
@@ -319,13 +339,11 @@ class Coverage:
     seconds: dict[str, float]
     took: float
 
-    def tests_of(self, line: int, every: list[str]) -> list[str]:
-        """The tests that run ``line``, fastest first; all of ``every`` for a line run at
+    def tests_of(self, site: Site) -> list[str]:
+        """The tests that run the site's line, fastest first; every test for a line run at
         import, whose change every test meets."""
-        if line in self.lines.get(IMPORT, set()):
-            return every
-        running = [t for t, lines in self.lines.items() if t != IMPORT and line in lines]
-        return sorted(running, key=lambda t: self.seconds[t])
+        every = sorted(self.lines, key=lambda t: self.seconds[t])
+        return every if site.at_import else [t for t in every if site.line in self.lines[t]]
 
     def timeout(self, tests: list[str]) -> float:
         """Three times what ``tests`` took unmutated, with the run's start-up; a minute at least."""
@@ -333,23 +351,59 @@ class Coverage:
         return max(60.0, 3 * (start_up + sum(self.seconds.get(t, self.took) for t in tests)))
 
 
+# A fork's exit code when its preparation (the mutant's patch) failed: no test ran.
+_UNPREPARED = 99
+_PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
+
+
 def _covered(tests: list[str], traced: Path) -> tuple[int | None, Coverage]:
-    """Run ``tests`` unmutated, recording the lines of ``traced`` each one runs."""
+    """Run ``tests`` unmutated, recording the lines of ``traced`` each one runs; what pytest
+    said is printed if a test fails."""
+    recorder = _LineRecorder(str(traced))
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "lines.json"
-        env = _environment("", None) | {TRACED_VAR: str(traced), LINES_VAR: str(out)}
-        code, took = _pytest(tests, env, timeout=3600)
+        out, said = Path(folder) / "lines.json", Path(folder) / "pytest.txt"
+        code, took = _forked(tests, lambda: recorder.start(out), 3600, str(said))
         recorded = json.loads(out.read_text()) if out.exists() else {}
+        if code != 0:
+            print(said.read_text()[-5000:])
     lines = {test: set(entry["lines"]) for test, entry in recorded.items()}
     seconds = {test: float(entry["seconds"]) for test, entry in recorded.items()}
     return code, Coverage(lines, seconds, took)
 
 
-def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, float]:
-    """Run pytest, in the order given; its exit code (None on timeout) and how long it took."""
+def _forked(
+    tests: list[str], prepare: Callable[[], object], timeout: float, output: str = os.devnull
+) -> tuple[int | None, float]:
+    """Run pytest in a fork of this process (its imports already done), after ``prepare``,
+    writing to ``output``; the exit code (None on timeout) and how long it took."""
     started = time.monotonic()
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "mutate"]
-    command += ["-p", "no:randomly", "-p", "no:xdist"]
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = _UNPREPARED
+        try:
+            os.setsid()
+            quiet = os.open(output, os.O_WRONLY | os.O_CREAT)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
+            plugins = [p for p in [prepare()] if p]
+            code = int(pytest.main([*_PYTEST, *tests], plugins=plugins))
+        finally:
+            os._exit(code)
+    while time.monotonic() - started < timeout:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), time.monotonic() - started
+        time.sleep(0.2)
+    os.killpg(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None, time.monotonic() - started
+
+
+def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, float]:
+    """Run pytest in a new interpreter, in the order given; its exit code (None on timeout)
+    and how long it took."""
+    started = time.monotonic()
+    command = [sys.executable, "-m", "pytest", *_PYTEST, "-p", "mutate"]
     process = subprocess.Popen(  # noqa: S603 - our own command line
         [*command, *tests],
         cwd=ROOT,
@@ -367,16 +421,12 @@ def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int 
     return code, time.monotonic() - started
 
 
-def _environment(module: str, source_file: Path | None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tools"), str(ROOT)])}
-    if source_file is not None:
-        env |= {MODULE_VAR: module, SOURCE_VAR: str(source_file)}
-    return env
+def _environment(module: str, source_file: Path) -> dict[str, str]:
+    path = os.pathsep.join([str(ROOT / "tools"), str(ROOT)])
+    return {**os.environ, "PYTHONPATH": path, MODULE_VAR: module, SOURCE_VAR: str(source_file)}
 
 
-def _run_one(
-    module: str, original: str, site: Site, coverage: Coverage, every: list[str]
-) -> Outcome:
+def _run_one(module: ModuleType, original: str, site: Site, coverage: Coverage) -> Outcome:
     changed = mutant(original, site)
     diff = "".join(
         difflib.unified_diff(
@@ -386,18 +436,74 @@ def _run_one(
         )
     )
     shown = "".join(diff.splitlines(keepends=True)[2:])
-    tests = coverage.tests_of(site.line, every)
+    tests = coverage.tests_of(site)
     if not tests:
         return Outcome(site, "unreached", shown)
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(changed)
-    try:
-        env = _environment(module, Path(handle.name))
-        code, took = _pytest(tests, env, coverage.timeout(tests))
-    finally:
-        Path(handle.name).unlink()
-    result = "timeout" if code is None else "survived" if code == 0 else "killed"
-    return Outcome(site, result, shown, len(tests), took)
+    timeout = coverage.timeout(tests)
+    if site.at_import:
+        # Run at import: a new interpreter imports the mutant in place of the module.
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+            handle.write(changed)
+        try:
+            code, took = _pytest(tests, _environment(module.__name__, Path(handle.name)), timeout)
+        finally:
+            Path(handle.name).unlink()
+    else:
+        code, took = _forked(tests, lambda: _patch(module, original, changed), timeout)
+    return Outcome(site, _result(code), shown, len(tests), took)
+
+
+def _result(code: int | None) -> str:
+    if code is None:
+        return "timeout"
+    return {0: "survived", _UNPREPARED: "error"}.get(code, "killed")
+
+
+def _patch(module: ModuleType, original: str, source: str) -> None:
+    """Give the module's functions and methods the code of their mutated versions, in place, so
+    that whatever imported them runs the mutant. Functions are matched by qualified name and,
+    for those sharing one (a property's getter and setter), by their order in the source; a
+    mutant in no function reached this way (one behind another module's decorator) raises."""
+    file = str(module.__file__)
+    unchanged = _by_name(_codes(compile(ast.unparse(ast.parse(original)), file, "exec")))
+    mutated = _by_name(_codes(compile(source, file, "exec")))
+    ours = [f for f in _functions(module, vars(module).values()) if f.__code__.co_filename == file]
+    originals = _by_name(f.__code__ for f in ours)
+    reached = False
+    for function in ours:
+        name = function.__code__.co_qualname
+        rank = originals[name].index(function.__code__)
+        function.__code__ = mutated[name][rank]
+        reached = reached or mutated[name][rank] != unchanged[name][rank]
+    if not reached:
+        raise LookupError("the mutated code is in no function of the module")
+
+
+def _by_name(codes: Iterable[CodeType]) -> dict[str, list[CodeType]]:
+    named: dict[str, list[CodeType]] = {}
+    for code in sorted(set(codes), key=lambda c: c.co_firstlineno):
+        named.setdefault(code.co_qualname, []).append(code)
+    return named
+
+
+def _codes(code: CodeType) -> Iterator[CodeType]:
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield const
+            yield from _codes(const)
+
+
+def _functions(module: ModuleType, members: Iterable[object]) -> Iterator[FunctionType]:
+    """The functions of ``module`` among ``members``, those of its classes included."""
+    for member in members:
+        if isinstance(member, staticmethod | classmethod):
+            member = member.__func__
+        if isinstance(member, property):
+            yield from _functions(module, (member.fget, member.fset, member.fdel))
+        elif isinstance(member, FunctionType) and member.__module__ == module.__name__:
+            yield member
+        elif isinstance(member, type) and member.__module__ == module.__name__:
+            yield from _functions(module, vars(member).values())
 
 
 def main() -> int:
@@ -421,18 +527,28 @@ def main() -> int:
     mapped = TESTS.get(str(path), ["tests"])
     tests = args.tests or [t for t in mapped if (ROOT / t.partition("::")[0]).exists()]
     stack = _shared_servers()
+    try:
+        module = _imported(dotted, tests)
+        with _template_database():
+            return _run(path, module, original, found, tests, args.jobs)
+    finally:
+        stack.stop()
+
+
+def _run(
+    path: Path, module: ModuleType, original: str, found: list[Site], tests: list[str], jobs: int
+) -> int:
     code, coverage = _covered(tests, ROOT / path)
     if code != 0:
         print(f"the tests fail without any mutant (exit {code}): {' '.join(tests)}")
         return 2
-    every = sorted((t for t in coverage.lines if t != IMPORT), key=lambda t: coverage.seconds[t])
     print(
         f"{len(found)} mutants of {path}; tests: {' '.join(tests)}"
-        f" ({len(every)} tests, {coverage.took:.0f} s unmutated and traced)"
+        f" ({len(coverage.lines)} tests, {coverage.took:.0f} s unmutated and traced)"
     )
     outcomes = []
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        runs = [pool.submit(_run_one, dotted, original, s, coverage, every) for s in found]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = [pool.submit(_run_one, module, original, s, coverage) for s in found]
         for done, run in enumerate(as_completed(runs), 1):
             outcome = run.result()
             print(
@@ -442,7 +558,6 @@ def main() -> int:
             )
             outcomes.append(outcome)
     outcomes.sort(key=lambda o: (o.site.line, o.site.index))
-    del stack
     return _report(path, outcomes)
 
 
@@ -455,9 +570,50 @@ def _within(line: int, ranges: str) -> bool:
     return False
 
 
-def _shared_servers() -> object:
-    """One PostgreSQL and Redis for every mutant's run (each run still migrates its own
-    database); kept running while the returned object lives."""
+def _imported(dotted: str, tests: list[str]) -> ModuleType:
+    """The module, imported with pytest's plugins and the tests' fixtures and modules: every
+    fork starts with them (they cost a dozen seconds of CPU per run otherwise)."""
+    os.chdir(ROOT)
+    for plugin in importlib.metadata.entry_points(group="pytest11"):
+        plugin.load()
+    importlib.import_module("tests.conftest")
+    for test in tests:
+        file = Path(test.partition("::")[0])
+        for found in [file] if file.suffix == ".py" else sorted(file.rglob("test_*.py")):
+            importlib.import_module(".".join(found.with_suffix("").parts))
+    return importlib.import_module(dotted)
+
+
+@contextmanager
+def _template_database() -> Iterator[None]:
+    """One database migrated for the whole run, which each run's tests copy instead of
+    migrating their own: migrated with the logins the tests read (their data folder's)."""
+    from tests.conftest import TEMPLATE_VAR, TEST_DATA, database_of_our_own
+    from vetrai.devstack import start_stack
+    from vetrai.settings import load_settings
+
+    base = load_settings(
+        environment="test",
+        data_dir=TEST_DATA,
+        database_url=os.environ["DATABASE_URL"],
+        redis_url=os.environ["REDIS_URL"],
+    )
+    loop = asyncio.new_event_loop()
+    database = database_of_our_own(start_stack(base, say=lambda _: None).settings)
+    template = loop.run_until_complete(database.__aenter__())
+    assert template.core.database_url  # noqa: S101 - database_of_our_own sets it
+    os.environ[TEMPLATE_VAR] = str(make_url(template.core.database_url).database)
+    try:
+        yield
+    finally:
+        del os.environ[TEMPLATE_VAR]
+        loop.run_until_complete(database.__aexit__(None, None, None))
+        loop.close()
+
+
+def _shared_servers() -> Stack:
+    """One PostgreSQL and Redis for every mutant's run; kept running while the returned
+    object lives."""
     from vetrai.devstack import start_stack
     from vetrai.settings import load_settings
 
@@ -480,13 +636,17 @@ def _report(path: Path, outcomes: list[Outcome]) -> int:
             f"\n{outcome.result.upper()} {path}:{outcome.site.line}: {outcome.site.what}"
             f"\n{outcome.diff}"
         )
-    killed = len(outcomes) - len(survivors)
+    errors = [o for o in outcomes if o.result == "error"]
+    for outcome in errors:
+        print(f"\nNOT RUN (the patch failed) {path}:{outcome.site.line}: {outcome.site.what}")
+    killed = len(outcomes) - len(survivors) - len(errors)
     timeouts = sum(o.result == "timeout" for o in outcomes)
     unreached = sum(o.result == "unreached" for o in outcomes)
     score = 100 * killed / len(outcomes) if outcomes else 100.0
     print(
         f"\n{path}: {killed} of {len(outcomes)} mutants killed ({score:.0f}%),"
-        f" {timeouts} by timeout, {len(survivors)} survived ({unreached} run by no test)"
+        f" {timeouts} by timeout, {len(survivors)} survived ({unreached} run by no test),"
+        f" {len(errors)} not run"
     )
     return 1 if survivors else 0
 
@@ -532,15 +692,19 @@ class _MutantFinder(importlib.abc.MetaPathFinder):
 
 class _LineRecorder:
     """A pytest plugin recording the lines of one file that each test runs, from its setup to
-    its teardown, in every thread; lines run outside any test are recorded under ``IMPORT``."""
+    its teardown, in every thread."""
 
-    def __init__(self, traced: str, out: Path) -> None:
+    def __init__(self, traced: str) -> None:
         self.traced = traced
-        self.out = out
         self.running: set[int] = set()
         self.recorded: dict[str, dict[str, Any]] = {}
+        self.started = 0.0
+
+    def start(self, out: Path) -> _LineRecorder:
+        self.out = out
         sys.settrace(self._call)
         threading.settrace(self._call)
+        return self
 
     def _call(self, frame: FrameType, event: str, arg: object) -> Any:
         return self._line if frame.f_code.co_filename == self.traced else None
@@ -550,18 +714,13 @@ class _LineRecorder:
             self.running.add(frame.f_lineno)
         return self._line
 
-    def _keep(self, test: str, seconds: float) -> None:
-        self.recorded[test] = {"lines": sorted(self.running), "seconds": seconds}
-        self.running = set()
-
-    def pytest_collection_finish(self) -> None:
-        self._keep(IMPORT, 0.0)
-
     def pytest_runtest_logstart(self) -> None:
+        self.running = set()
         self.started = time.monotonic()
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        self._keep(nodeid, time.monotonic() - self.started)
+        seconds = time.monotonic() - self.started
+        self.recorded[nodeid] = {"lines": sorted(self.running), "seconds": seconds}
 
     def pytest_sessionfinish(self) -> None:
         self.out.write_text(json.dumps(self.recorded))
@@ -572,8 +731,3 @@ if __name__ == "__main__":
 elif os.environ.get(MODULE_VAR):
     # Loaded by pytest (``-p mutate``) before any test imports the module under test.
     sys.meta_path.insert(0, _MutantFinder(os.environ[MODULE_VAR], Path(os.environ[SOURCE_VAR])))
-elif os.environ.get(TRACED_VAR):
-    _recorder = _LineRecorder(os.environ[TRACED_VAR], Path(os.environ[LINES_VAR]))
-
-    def pytest_configure(config: Any) -> None:
-        config.pluginmanager.register(_recorder, "mutate-lines")

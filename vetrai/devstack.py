@@ -70,15 +70,17 @@ class Stack:
         self.stop()
 
 
-async def create_database(url: str, name: str) -> str:
-    """Create database ``name`` on the server of ``url`` if missing; return its URL."""
+async def create_database(url: str, name: str, template: str | None = None) -> str:
+    """Create database ``name`` on the server of ``url`` if missing (a copy of database
+    ``template`` if given); return its URL."""
     engine = create_async_engine(async_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     async with engine.connect() as connection:
         exists = await connection.scalar(
             text("select 1 from pg_database where datname = :name"), {"name": name}
         )
         if not exists:
-            await connection.execute(text(f'create database "{name}"'))
+            copied = f' template "{template}"' if template else ""
+            await connection.execute(text(f'create database "{name}"{copied}'))
     await engine.dispose()
     return _moved(url, name)
 

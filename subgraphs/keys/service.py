@@ -16,7 +16,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import ANONYMOUS, Caller
@@ -138,8 +138,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 async def _renewed(lock: Lock, lifetime: float) -> None:
-    """Renew ``lock`` at a third of its lifetime until cancelled; returns once it is lost."""
-    with suppress(LockNotOwnedError):
+    """Renew ``lock`` at a third of its lifetime until cancelled; returns once it is lost (or
+    released: a renewal that outlived its flush ends at its next turn)."""
+    with suppress(LockError):
         while await lock.reacquire():  # noqa: ASYNC110 - a lease, not a wait for an event
             await asyncio.sleep(lifetime / 3)
 

@@ -1,18 +1,20 @@
 """The edges of key usage: a flush kept out by another's lock moves nothing and leaves that lock,
 a flush releases its own and keeps it while it runs past its lifetime, a flush that lost it
 stops and leaves the new holder's lock, a counter already flushed writes no row, what Redis
-still counts is read as far back as a counter lives, and nobody but a manager reads a key's
-usage."""
+still counts is read as far back as a counter lives and older days from PostgreSQL alone, and
+nobody but a manager reads a key's usage."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from uuid import UUID
 
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -107,6 +109,7 @@ async def test_a_flush_kept_out_by_the_lock_moves_nothing_and_leaves_the_lock(
     assert await flush_usage(worker_ctx) >= 1  # the lock was released: the next flush runs
     assert await _stored(owner_engine, key_id) == [(today, 2, 1)]
     assert await _counted(redis, owner, key_id, today) == [0, 0]
+    assert await flush_usage(worker_ctx) == 0  # nothing left to move
 
 
 async def test_a_counter_already_flushed_writes_no_row(
@@ -133,6 +136,23 @@ async def test_unflushed_counts_are_read_as_far_back_as_a_counter_lives(
     await count_use(worker_ctx["redis"], key_id=key_id, org_id=owner.org_id, rejected=False, at=at)
     service: KeysService = worker_ctx["keys"]
     assert await service.usage(owner, [key_id], oldest, oldest) == [[Usage(oldest, 1, 0)]]
+
+
+async def test_days_older_than_any_counter_are_read_from_postgresql_alone(
+    keys: SignedClient, worker_ctx: dict[str, Any]
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    day = datetime.now(UTC).date() - timedelta(seconds=USAGE_TTL_SECONDS, days=2)
+    at = datetime.combine(day, time(12), UTC)
+    redis: Redis = worker_ctx["redis"]
+    for rejected in (False, True):
+        await count_use(redis, key_id=key_id, org_id=owner.org_id, rejected=rejected, at=at)
+    await flush_usage(worker_ctx)
+    service: KeysService = worker_ctx["keys"]
+    assert await service.usage(owner, [key_id], day, day) == [[Usage(day, 2, 1)]]
+    before = day - timedelta(days=1)
+    assert await service.usage(owner, [key_id], before, before) == [[Usage(before, 0, 0)]]
 
 
 async def test_the_usage_of_a_key_is_read_by_its_managers_only(
@@ -177,6 +197,7 @@ async def test_a_flush_that_lost_its_lock_stops_and_leaves_the_new_holders_lock(
     worker_ctx: dict[str, Any],
     owner_engine: AsyncEngine,
     settings: PlatformSettings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     redis: Redis = worker_ctx["redis"]
     service = _short_locked(worker_ctx, settings)
@@ -192,7 +213,9 @@ async def test_a_flush_that_lost_its_lock_stops_and_leaves_the_new_holders_lock(
             # As if the lock had expired and another flush had taken it.
             await redis.set(LOCK, "another flush", ex=30)
             await asyncio.sleep(SHORT_LOCK_SECONDS)
-        await first
+        with caplog.at_level(logging.WARNING, logger="vetrai.keys"):
+            await first
+        assert "the usage flush lost its lock" in caplog.text
         assert await redis.get(LOCK) == b"another flush"
         stored = [await _stored(owner_engine, key_id) for key_id in key_ids]
         # The organization it was moving is moved; the other is left for the next flush.
