@@ -120,6 +120,38 @@ async def test_nested_defers_come_outer_first_with_labels_and_paths(
     ]
 
 
+async def test_introspection_in_deferred_fragments_comes_in_their_own_payloads(
+    corpus: CorpusServer,
+) -> None:
+    case = Case("defer_fragments")
+    supergraph = Supergraph(case.supergraph_sdl())
+    source = case.operation("introspection_nested")
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    client = SubgraphClient(corpus.urls(case.name))
+    try:
+        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+
+    assert payloads[0] == {
+        "data": {"products": [{"name": "Lamp"}, {"name": "Desk"}]},
+        "hasNext": True,
+    }
+    items = {
+        (i["label"], tuple(i["path"])): i["data"] for p in payloads[1:] for i in p["incremental"]
+    }
+    assert items[("schema", ())] == {"__schema": {"queryType": {"name": "Query"}}}
+    assert items[("outer", ())] == {"me": {"name": "Ada"}}
+    assert items[("kind", ("products", 0))]["__typename"] == "Product"
+    assert items[("kind", ("products", 0))]["reviews"][0] == {
+        "__typename": "Review",
+        "body": "Bright",
+    }
+    order = [i["label"] for p in payloads[1:] for i in p["incremental"]]
+    assert order.index("outer") < order.index("schema")
+
+
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     """The response a client builds from incremental payloads (deferSpec=20220824)."""
     result: dict[str, Any] = {"data": payloads[0]["data"]}
