@@ -35,6 +35,7 @@ from router.executor.incremental import (
     included,
     items_for,
     merge_delivered,
+    placed,
 )
 from router.planner.plan import (
     Condition,
@@ -103,11 +104,15 @@ class Executor:
         )
         shapes = planned.delivery(self.supergraph, disabled)
         run = _Run(self, variables, headers_for)
-        run.errors.extend(errors or ())
+        delivered = [d for d in planned.deferred if d.if_variable not in disabled]
+        now, known = placed(errors or [], shapes.primary, delivered, shapes.deferred)
+        run.errors.extend(now)
         later = await run.part(primary, blocks, disabled)
         if planned.shape.introspection is not None:
             run.introspect(planned)
         data = Completion(variables, run.errors).root(run.data, shapes.primary)
+        if data is None:
+            run.errors.extend(e for found in known.values() for e in found)
         first: dict[str, Any] = {"data": data}
         if run.errors:
             first["errors"] = run.errors
@@ -116,7 +121,7 @@ class Executor:
         yield first
         if not later:
             return
-        delivery = _Delivery(run, copied(data), shapes.deferred, disabled)
+        delivery = _Delivery(run, copied(data), shapes.deferred, disabled, known)
         async for payload in delivery.payloads(later):
             yield payload
 
@@ -346,12 +351,15 @@ class _Delivery:
         delivered: dict[str, Any],
         shapes: dict[int, Any],
         disabled: frozenset[str],
+        known: dict[int, list[dict[str, Any]]],
     ) -> None:
         self.run = run
         self.delivered = delivered
         """The response as the client has it so far, merged as the client merges it."""
         self.shapes = shapes
         self.disabled = disabled
+        self.known = known
+        """The errors known before running, of what each fragment completes."""
         self.done: asyncio.Queue[tuple[list[dict[str, Any]], list[DeferredNode]]] = asyncio.Queue()
 
     async def payloads(self, blocks: list[DeferredNode]) -> AsyncIterator[dict[str, Any]]:
@@ -389,6 +397,7 @@ class _Delivery:
         run = self.run
         part = _Run(run.executor, run.variables, run.headers_for)
         part.data = run.data
+        part.errors.extend(self.known.get(id(block), ()))
         try:
             nested = await part.part(block.node, block.deferred, self.disabled)
             objects = [

@@ -110,18 +110,19 @@ def compile_delivery(
     supergraph: Supergraph,
     operation: OperationDefinitionNode,
     fragments: dict[str, FragmentDefinitionNode],
-    blocks: Sequence[tuple[SelectionNode, str]],
+    blocks: Sequence[tuple[SelectionNode, SelectionNode, str]],
     disabled: frozenset[str],
 ) -> DeliveryShapes:
-    """`blocks` are the deferred fragments with the type of their objects; a fragment whose
-    `@defer(if:)` variable is in `disabled` is delivered with its parent."""
+    """`blocks` are the deferred fragments of the plan, each with the fragment of `operation`
+    it stands for and the type of its objects; a fragment whose `@defer(if:)` variable is in
+    `disabled` is delivered with its parent."""
     compiler = _Compiler(supergraph, fragments, disabled)
     root_type = supergraph.schema.get_root_type(operation.operation)
     assert root_type is not None  # noqa: S101 - validation guarantees the root type
     primary = compiler.selection(root_type.name, [operation.selection_set])
     deferred = {
-        id(fragment): compiler.selection(type_name, [_own_selections(fragment, fragments)])
-        for fragment, type_name in blocks
+        id(planned): compiler.selection(type_name, [_own_selections(written, fragments)])
+        for planned, written, type_name in blocks
     }
     return DeliveryShapes(primary, deferred)
 
