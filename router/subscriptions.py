@@ -23,6 +23,7 @@ from websockets.exceptions import WebSocketException
 
 from core.caller_context import HEADER
 from router import limits
+from router.edge import MULTIPART_END, multipart_part
 from router.identity import Identity
 from router.pipeline.errors import RouterError, body_too_large, masked
 from router.pipeline.operation import Params, PreparedOperation, Transport
@@ -37,15 +38,6 @@ MULTIPART = 'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"'
 HEARTBEAT_SECONDS = 5.0
 PING_SECONDS = 20.0
 INIT_TIMEOUT_SECONDS = 10.0
-
-
-MULTIPART_END = b"\r\n--graphql--\r\n"
-
-
-def multipart_part(body: dict[str, Any]) -> bytes:
-    """One JSON part of a `multipart/mixed; boundary="graphql"` response (subscription
-    events, `@defer` payloads)."""
-    return b"\r\n--graphql\r\ncontent-type: application/json\r\n\r\n" + orjson.dumps(body)
 
 
 def _primary(prepared: PreparedOperation) -> Fetch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -91,7 +91,7 @@ class Executor:
         variables: dict[str, Any],
         headers_for: HeadersFor,
         errors: list[dict[str, Any]] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The payloads of an operation with `@defer`: `{data, hasNext}` once the primary
         part has run, then `{incremental: [...], hasNext}` as each deferred fragment's has.
         A fragment whose `@defer(if:)` is false comes with the payload it is in."""

@@ -10,6 +10,7 @@ from router.edge import create_app
 from tests.router.conftest import SUPERGRAPH_SDL
 from tests.router.fedfixtures.operations import operation
 from tests.router.fedfixtures.server import SubgraphServer
+from tests.router.multipart import multipart_parts
 
 ME = "{ me { name } }"
 
@@ -105,6 +106,35 @@ async def test_plan_is_exposed_on_request(router: httpx.AsyncClient) -> None:
     assert plan["node"]["serviceName"] == "accounts"
     plain = await router.post("/graphql", json={"query": ME})
     assert "extensions" not in plain.json()
+
+
+async def test_deferred_fragment_comes_in_a_later_part_when_the_client_accepts_parts(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    query = '{ me { name ... @defer(label: "written") { reviews { body } } } }'
+    accept = "multipart/mixed;deferSpec=20220824, application/json"
+
+    parts = await router.post("/graphql", json={"query": query}, headers={"accept": accept})
+    whole = await router.post("/graphql", json={"query": query})
+
+    assert parts.headers["content-type"] == (
+        'multipart/mixed; boundary="graphql"; deferSpec=20220824'
+    )
+    first, later = multipart_parts(parts.content)
+    assert first == {"data": {"me": {"name": "Ada Lovelace"}}, "hasNext": True}
+    assert later == {
+        "incremental": [
+            {
+                "data": {"reviews": whole.json()["data"]["me"]["reviews"]},
+                "path": ["me"],
+                "label": "written",
+            }
+        ],
+        "hasNext": False,
+    }
+    assert whole.headers["content-type"] == "application/json"
+    assert whole.json()["data"]["me"]["reviews"]
+    assert subgraphs.requests == {"accounts": 2, "reviews": 2}
 
 
 async def test_subgraph_headers_hook_runs_for_every_subgraph_request(

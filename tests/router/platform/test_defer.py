@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from tests.router.multipart import multipart_parts
 from tests.router.platform.builders import new_key
 from tests.router.platform.conftest import RouterClient
 
@@ -34,9 +33,7 @@ async def _parts(
     kind = response.headers["content-type"]
     if not kind.startswith("multipart/mixed"):
         return kind, [response.json()]
-    assert response.content.endswith(b"\r\n--graphql--\r\n")
-    parts = response.content.removesuffix(b"\r\n--graphql--\r\n").split(b"\r\n--graphql\r\n")[1:]
-    return kind, [orjson.loads(part.partition(b"\r\n\r\n")[2]) for part in parts]
+    return kind, multipart_parts(response.content)
 
 
 async def test_deferred_fragment_comes_in_a_later_part(router: RouterClient) -> None:
