@@ -3,6 +3,7 @@ optional plan exposure. Its multipart writer is the one `vetrai router` uses too
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import random
@@ -204,7 +205,7 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = await self.router.graphql(Request(scope, receive))
         if isinstance(answer, Parts):
-            await send_parts(send, answer.first, answer.rest, ())
+            await send_parts(send, receive, answer.first, answer.rest, ())
             return
         status, body = answer
         length = str(len(body)).encode("ascii")
@@ -233,22 +234,44 @@ def multipart_part(body: dict[str, Any]) -> bytes:
 
 async def send_parts(
     send: Send,
+    receive: Receive,
     first: dict[str, Any],
     rest: AsyncGenerator[dict[str, Any], None],
     headers: Iterable[tuple[bytes, bytes]],
 ) -> None:
     """An operation's `@defer` payloads, one part each as they come, as Apollo Router sends
-    them (`deferSpec=20220824`)."""
+    them (`deferSpec=20220824`). Should the client go away first, the fetches under way for
+    the later payloads are cancelled and no more start."""
     start = [(b"content-type", DEFER_MULTIPART), *headers]
     await send({"type": "http.response.start", "status": 200, "headers": start})
+    writing = asyncio.ensure_future(_write_parts(send, first, rest))
+    gone = asyncio.ensure_future(disconnected(receive))
     try:
-        body = multipart_part(first)
-        async for payload in rest:
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-            body = multipart_part(payload)
-        await send({"type": "http.response.body", "body": body + MULTIPART_END})
+        await asyncio.wait((writing, gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
+        writing.cancel()
+        gone.cancel()
+        await asyncio.gather(writing, gone, return_exceptions=True)
         await rest.aclose()
+    if not writing.cancelled():
+        writing.result()
+
+
+async def _write_parts(
+    send: Send, first: dict[str, Any], rest: AsyncGenerator[dict[str, Any], None]
+) -> None:
+    # Each part as soon as it is known: the first one is not held back for the next.
+    await send({"type": "http.response.body", "body": multipart_part(first), "more_body": True})
+    async for payload in rest:
+        body = multipart_part(payload)
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": MULTIPART_END})
+
+
+async def disconnected(receive: Receive) -> None:
+    """Returns once the client has gone away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def relax_cycle_collector() -> None:

@@ -137,7 +137,7 @@ class HttpTransport:
                 and transport is Transport.MULTIPART
                 and accepts_deferred(headers.get("accept", ""))
             ):
-                first = await self._incremental(served, prepared, identity, headers, send)
+                first = await self._incremental(served, prepared, identity, headers, receive, send)
                 outcome = outcome_of(first)
                 fetches = limits.count_fetches(prepared.planned.plan.node)
                 return None
@@ -162,10 +162,12 @@ class HttpTransport:
         prepared: PreparedOperation,
         identity: Identity,
         headers: Mapping[str, str],
+        receive: Receive,
         send: Send,
     ) -> dict[str, Any]:
         """The payloads of an operation with `@defer`, one part each as they come, as Apollo
-        Router sends them (`deferSpec=20220824`); the first payload is returned."""
+        Router sends them (`deferSpec=20220824`), until the client goes away; the first payload
+        is returned."""
         payloads = served.engine.executor.stream(
             prepared.planned,
             prepared.variables,
@@ -175,7 +177,7 @@ class HttpTransport:
         first = await anext(payloads)
         self._extend(first, prepared, headers)
         extra = [(k.encode(), v.encode()) for k, v in prepared.headers.items()]
-        await send_parts(send, first, payloads, extra)
+        await send_parts(send, receive, first, payloads, extra)
         return first
 
     def _extend(

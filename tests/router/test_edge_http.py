@@ -1,15 +1,19 @@
 """The HTTP edge: GET and POST, validation, introspection, plans, headers, subgraph failures."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 
 from router.edge import create_app
+from tests.conftest import eventually
 from tests.router.conftest import SUPERGRAPH_SDL
 from tests.router.fedfixtures.operations import operation
-from tests.router.fedfixtures.server import SubgraphServer
+from tests.router.fedfixtures.server import SubgraphServer, serve_app
 from tests.router.multipart import multipart_parts
 
 ME = "{ me { name } }"
@@ -135,6 +139,33 @@ async def test_deferred_fragment_comes_in_a_later_part_when_the_client_accepts_p
     assert whole.headers["content-type"] == "application/json"
     assert whole.json()["data"]["me"]["reviews"]
     assert subgraphs.requests == {"accounts": 2, "reviews": 2}
+
+
+async def test_client_gone_cancels_the_deferred_fetches_under_way_and_starts_no_more(
+    subgraphs: SubgraphServer,
+) -> None:
+    subgraphs.faults["reviews"] = "slow"
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=subgraphs.urls(), subgraph_timeout=30)
+    query = "{ me { name ... @defer { reviews { body product { ... @defer { name } } } } } }"
+    body = orjson.dumps({"query": query})
+    head = (
+        "POST /graphql HTTP/1.1\r\nHost: router\r\nContent-Type: application/json\r\n"
+        f"Accept: multipart/mixed;deferSpec=20220824\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    try:
+        async with serve_app(app) as base:
+            address = urlsplit(base)
+            reader, writer = await asyncio.open_connection(address.hostname, address.port)
+            writer.write(head.encode() + body)
+            first = await reader.readuntil(b'"hasNext":true}')
+            writer.close()
+            await writer.wait_closed()
+            await eventually(lambda: subgraphs.abandoned["reviews"] == 1, "reviews abandoned", 10)
+    finally:
+        await app.state.router.executor.client.aclose()
+
+    assert b'{"data":{"me":{"name":"Ada Lovelace"}},"hasNext":true}' in first
+    assert subgraphs.requests == {"accounts": 1, "reviews": 1}
 
 
 async def test_subgraph_headers_hook_runs_for_every_subgraph_request(
