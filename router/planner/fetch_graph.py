@@ -84,6 +84,9 @@ class FetchGraph:
         self.context_variables: dict[str, VariableDefinitionNode] = {}
         """The variables contextual arguments are sent as, beside the operation's own."""
         self.defers: list[DeferBlock] = []
+        self.deferring: DeferBlock | None = None
+        """A `@defer` fragment planned in the fetch of its parent (on a value type): the
+        fetches its fields need from there on belong to it."""
 
     def root_group(
         self, subgraph: str, conditions: Conditions, defer: DeferBlock | None = None
@@ -111,7 +114,7 @@ class FetchGraph:
         `entity_type` can be added: one fetch serves several types unless __typename is
         rewritten for an @interfaceObject. It belongs to the `defer` fragment given, by default
         the parent's."""
-        block = parent.defer if defer is True else defer
+        block = self._block(parent, defer)
         return next(
             (
                 c
@@ -136,8 +139,7 @@ class FetchGraph:
         rewrite: str | None = None,
         defer: DeferBlock | bool | None = True,
     ) -> FetchGroup:
-        block = parent.defer if defer is True else defer
-        assert not isinstance(block, bool)  # noqa: S101 - True stands for the parent's
+        block = self._block(parent, defer)
         existing = self.existing_child(parent, subgraph, merge_at, entity_type, rewrite, block)
         if existing is not None:
             existing.narrow_conditions(conditions)
@@ -147,6 +149,17 @@ class FetchGraph:
         )
         group.add_parent(parent)
         return group
+
+    def _block(self, parent: FetchGroup, defer: DeferBlock | bool | None) -> DeferBlock | None:
+        """The `@defer` fragment a child of `parent` belongs to; True: the parent's, or the
+        one planned in the parent's fetch."""
+        if defer is not True:
+            assert not isinstance(defer, bool)  # noqa: S101 - only True stands for another
+            return defer
+        deferring = self.deferring
+        if deferring is not None and parent.defer is deferring.parent:
+            return deferring
+        return parent.defer
 
     def requires_groups(
         self, parents: list[FetchGroup], subgraph: str, merge_at: tuple[str, ...]
@@ -334,7 +347,9 @@ class _NodeBuilder:
         starts = [
             g for g in groups if g.defer is block and not any(p.defer is block for p in g.parents)
         ]
-        sequence, _ = self.process_waves(_State(starts, []), True, frozenset())
+        # A mutation's root fields run one after another.
+        mutating = self.operation_kind == "mutation" and any(g.entity_type is None for g in starts)
+        sequence, _ = self.process_waves(_State(starts, []), not mutating, frozenset())
         return _sequence(sequence)
 
     def _children(self, group: FetchGroup) -> list[FetchGroup]:

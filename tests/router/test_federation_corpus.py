@@ -152,6 +152,48 @@ async def test_introspection_in_deferred_fragments_comes_in_their_own_payloads(
     assert order.index("outer") < order.index("schema")
 
 
+async def test_deferred_mutation_runs_its_root_fields_in_order_then_the_deferred_parts(
+    corpus: CorpusServer,
+) -> None:
+    case = Case("mutations")
+    supergraph = Supergraph(case.supergraph_sdl())
+    source = case.operation("deferred_in_order")
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    client = SubgraphClient(corpus.urls(case.name))
+    try:
+        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+
+    ours = plan_to_json(planned.plan)["node"]
+    apollos = case.expected("deferred_in_order")["plan"]["node"]
+    assert _mutations(ours["primary"]) == _mutations(apollos["primary"])
+    assert _mutations(ours["primary"]) == ["orders", "payments", "orders"]
+    assert not any(_mutations(d) for d in ours["deferred"])
+    assert payloads[0] == {
+        "data": {"a": {"id": "o1"}, "charge": {"ok": True}, "b": True},
+        "hasNext": True,
+    }
+    items = sorted(
+        (i.get("label", ""), i["path"], i["data"]) for p in payloads[1:] for i in p["incremental"]
+    )
+    assert items == [
+        ("", ["a"], {"paid": True}),
+        ("order", ["charge"], {"order": {"item": "pen", "paid": True}}),
+    ]
+
+
+def _mutations(node: Any) -> list[str]:
+    """The services of a plan part's mutation fetches, in the order they run."""
+    if isinstance(node, dict):
+        own = [node["serviceName"]] if node.get("operationKind") == "mutation" else []
+        return own + [s for v in node.values() for s in _mutations(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _mutations(v)]
+    return []
+
+
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:
     """The response a client builds from incremental payloads (deferSpec=20220824)."""
     result: dict[str, Any] = {"data": payloads[0]["data"]}
