@@ -29,6 +29,7 @@ def _fresh(request: pytest.FixtureRequest) -> None:
         server.requests.clear()
         server.faults.clear()
         server.abandoned.clear()
+        server.events.clear()
         server.seen_headers.clear()
 
 

@@ -168,6 +168,31 @@ async def test_client_gone_cancels_the_deferred_fetches_under_way_and_starts_no_
     assert subgraphs.requests == {"accounts": 1, "reviews": 1}
 
 
+async def test_deferred_fetch_starts_once_the_fetch_it_depends_on_is_done(
+    subgraphs: SubgraphServer,
+) -> None:
+    subgraphs.faults["catalog"] = "slow"
+    query = "{ catalogItems { sku } me { name ... @defer { reviews { body } } } }"
+    accept = "multipart/mixed;deferSpec=20220824"
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=subgraphs.urls(), subgraph_timeout=30)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            body = {"query": query}
+            response = await client.post("/graphql", json=body, headers={"accept": accept})
+    finally:
+        await app.state.router.executor.client.aclose()
+
+    first, later = multipart_parts(response.content)
+    assert first["data"]["me"] == {"name": "Ada Lovelace"}
+    assert first["data"]["catalogItems"]
+    assert [i["path"] for i in later["incremental"]] == [["me"]]
+    assert later["incremental"][0]["data"]["reviews"]
+    # The reviews of `me` are asked for while the slow catalog still answers.
+    events = subgraphs.events
+    assert events.index(("arrived", "reviews")) < events.index(("answered", "catalog"))
+
+
 async def test_subgraph_headers_hook_runs_for_every_subgraph_request(
     router: httpx.AsyncClient, subgraphs: SubgraphServer
 ) -> None:

@@ -90,6 +90,48 @@ async def test_deferred_payloads_merged_match_apollo_gateway(
     assert _chain(plan_to_json(planned.plan).get("node")) <= _chain(expected["plan"].get("node"))
 
 
+@pytest.mark.parametrize(("case_name", "name"), _deferring_operations())
+def test_deferred_fragments_depend_on_the_fetches_apollos_plan_names(
+    case_name: str, name: str
+) -> None:
+    case = Case(case_name)
+    supergraph = Supergraph(case.supergraph_sdl())
+    planned = QueryPlanner(supergraph).build(parse(case.operation(name)), None, frozenset())
+
+    ours = _depends(plan_to_json(planned.plan))
+    apollos = _depends(case.expected(name)["plan"])
+    # Some fragments Apollo fetches for need no fetch of ours (a root `__typename`).
+    assert set(ours) <= set(apollos)
+    assert ours == {at: d for at, d in apollos.items() if at in ours}
+
+
+def _depends(plan: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
+    """Each deferred fragment that fetches (by label and path): the services of the fetches
+    it depends on."""
+    services: dict[str, str] = {}
+    deferred: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("kind") == "Fetch" and "id" in node:
+                services[node["id"]] = node["serviceName"]
+            if "queryPath" in node and "node" in node:
+                deferred.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(plan)
+    return {
+        (d.get("label", ""), "/".join(d["queryPath"])): sorted(
+            services[e["id"]] for e in d["depends"]
+        )
+        for d in deferred
+    }
+
+
 async def test_nested_defers_come_outer_first_with_labels_and_paths(
     corpus: CorpusServer,
 ) -> None:

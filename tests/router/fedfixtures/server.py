@@ -26,6 +26,8 @@ class SubgraphServer:
     seen_headers: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     abandoned: Counter[str] = field(default_factory=Counter)
     """Slow requests whose client went away before they were answered."""
+    events: list[tuple[str, str]] = field(default_factory=list)
+    """("arrived" or "answered", subgraph), in the order they happened."""
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}/graphql"
@@ -48,6 +50,7 @@ class _Subgraphs:
             await _plain(send, 404, b"no such subgraph")
             return
         self.server.requests[name] += 1
+        self.server.events.append(("arrived", name))
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         self.server.seen_headers.append((name, headers))
         fault = self.server.faults.get(name)
@@ -61,6 +64,7 @@ class _Subgraphs:
                 return
             receive = replayed
         await app({**scope, "path": "/graphql"}, receive, send)
+        self.server.events.append(("answered", name))
 
 
 async def _unless_left(receive: Receive) -> Receive | None:
