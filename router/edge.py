@@ -1,13 +1,16 @@
-"""The router's HTTP edge: GraphQL over POST and GET, health, and optional plan exposure."""
+"""The router's HTTP edge: GraphQL over POST and GET, `@defer` in multipart parts, health, and
+optional plan exposure. Its multipart writer is the one `vetrai router` uses too."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,7 +27,7 @@ from router.executor.client import FetchObserver, SubgraphClient
 from router.executor.execute import Executor
 from router.planner.errors import PlanningError
 from router.planner.plan import plan_to_json
-from router.planner.planner import QueryPlanner, select_operation
+from router.planner.planner import PlannedOperation, QueryPlanner, select_operation
 from router.supergraph import Supergraph
 
 SubgraphHeaders = Callable[[str, Request], Mapping[str, str]]
@@ -32,6 +35,8 @@ Answer = tuple[int, bytes]
 JSON = "application/json"
 JSON_BYTES = JSON.encode("ascii")
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
+DEFER_MULTIPART = b'multipart/mixed; boundary="graphql"; deferSpec=20220824'
+MULTIPART_END = b"\r\n--graphql--\r\n"
 logger = logging.getLogger(__name__)
 _PERCENT = re.compile(r"^percent\((\d+(?:\.\d+)?)\)$")
 
@@ -41,6 +46,14 @@ class BadRequestError(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """An answer in `@defer` payloads: the first one, and the rest as they come."""
+
+    first: dict[str, Any]
+    rest: AsyncGenerator[dict[str, Any], None]
 
 
 class Router:
@@ -63,8 +76,9 @@ class Router:
         self.override_roll = override_roll
         self.label_percentages = _percentages(supergraph.override_labels)
 
-    async def graphql(self, request: Request) -> Answer:
-        """The status and JSON body answering one GraphQL request over HTTP."""
+    async def graphql(self, request: Request) -> Answer | Parts:
+        """The status and JSON body answering one GraphQL request over HTTP, or its `@defer`
+        payloads for a client that accepts them."""
         try:
             params = await _params(request)
             return await self._run(request, params)
@@ -77,7 +91,7 @@ class Router:
             logger.exception("unexpected router failure")
             return _error("Internal server error", "INTERNAL_SERVER_ERROR", 500)
 
-    async def _run(self, request: Request, params: dict[str, Any]) -> Answer:
+    async def _run(self, request: Request, params: dict[str, Any]) -> Answer | Parts:
         source = params.get("query")
         if not isinstance(source, str) or not source:
             raise BadRequestError("Must provide query string.")
@@ -97,12 +111,26 @@ class Router:
         planned = self.planner.plan_for(
             source, checked.document, operation_name, self.enabled_labels()
         )
-        result = await self.executor.execute(
-            planned, variables, lambda service: self._headers(service, request)
-        )
+
+        def headers_for(service: str) -> Mapping[str, str]:
+            return self._headers(service, request)
+
+        if (
+            planned.deferred
+            and request.method == "POST"
+            and accepts_deferred(request.headers.get("accept", ""))
+        ):
+            rest = self.executor.stream(planned, variables, headers_for)
+            first = await anext(rest)
+            self._expose(first, planned, request)
+            return Parts(first, rest)
+        result = await self.executor.execute(planned, variables, headers_for)
+        self._expose(result, planned, request)
+        return _json(result, 200)
+
+    def _expose(self, result: dict[str, Any], planned: PlannedOperation, request: Request) -> None:
         if self.expose_plans and request.headers.get(EXPOSE_PLAN_HEADER) == "true":
             result["extensions"] = {"apolloQueryPlan": {"object": plan_to_json(planned.plan)}}
-        return _json(result, 200)
 
     def _variables(self, operation: Any, raw: Any) -> dict[str, Any]:
         if raw is not None and not isinstance(raw, dict):
@@ -175,11 +203,75 @@ class GraphQLEndpoint:
         self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, body = await self.router.graphql(Request(scope, receive))
+        answer = await self.router.graphql(Request(scope, receive))
+        if isinstance(answer, Parts):
+            await send_parts(send, receive, answer.first, answer.rest, ())
+            return
+        status, body = answer
         length = str(len(body)).encode("ascii")
         headers = [(b"content-type", JSON_BYTES), (b"content-length", length)]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def accepts_deferred(accept: str) -> bool:
+    """Whether the client takes `@defer` payloads: `multipart/mixed` with the spec Apollo
+    Client and Router use (`deferSpec=20220824`)."""
+    for media_range in accept.split(","):
+        kind, *parameters = (p.strip().lower() for p in media_range.split(";"))
+        if kind == "multipart/mixed" and "deferspec=20220824" in [
+            p.replace(" ", "").replace('"', "") for p in parameters
+        ]:
+            return True
+    return False
+
+
+def multipart_part(body: dict[str, Any]) -> bytes:
+    """One JSON part of a `multipart/mixed; boundary="graphql"` response (`@defer` payloads,
+    subscription events)."""
+    return b"\r\n--graphql\r\ncontent-type: application/json\r\n\r\n" + orjson.dumps(body)
+
+
+async def send_parts(
+    send: Send,
+    receive: Receive,
+    first: dict[str, Any],
+    rest: AsyncGenerator[dict[str, Any], None],
+    headers: Iterable[tuple[bytes, bytes]],
+) -> None:
+    """An operation's `@defer` payloads, one part each as they come, as Apollo Router sends
+    them (`deferSpec=20220824`). Should the client go away first, the fetches under way for
+    the later payloads are cancelled and no more start."""
+    start = [(b"content-type", DEFER_MULTIPART), *headers]
+    await send({"type": "http.response.start", "status": 200, "headers": start})
+    writing = asyncio.ensure_future(_write_parts(send, first, rest))
+    gone = asyncio.ensure_future(disconnected(receive))
+    try:
+        await asyncio.wait((writing, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        writing.cancel()
+        gone.cancel()
+        await asyncio.gather(writing, gone, return_exceptions=True)
+        await rest.aclose()
+    if not writing.cancelled():
+        writing.result()
+
+
+async def _write_parts(
+    send: Send, first: dict[str, Any], rest: AsyncGenerator[dict[str, Any], None]
+) -> None:
+    # Each part as soon as it is known: the first one is not held back for the next.
+    await send({"type": "http.response.body", "body": multipart_part(first), "more_body": True})
+    async for payload in rest:
+        body = multipart_part(payload)
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": MULTIPART_END})
+
+
+async def disconnected(receive: Receive) -> None:
+    """Returns once the client has gone away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def relax_cycle_collector() -> None:

@@ -19,20 +19,20 @@ from starlette.types import Receive, Scope, Send
 from core.caller import ANONYMOUS
 from router import limits
 from router.config import Limits
+from router.edge import accepts_deferred, send_parts
 from router.identity import Identity
 from router.pipeline.errors import RouterError, body_too_large, masked
 from router.pipeline.operation import Params, PreparedOperation, Transport
 from router.pipeline.runtime import Runtime, Served
 from router.pipeline.stages import Pipeline
 from router.planner.plan import plan_to_json
-from router.subscriptions import MULTIPART_END, Subscriptions, multipart_part
+from router.subscriptions import Subscriptions
 from router.telemetry import Outcome, outcome_of
 
 _SIMPLE_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 _PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
 EXPOSE_PLAN_HEADER = "apollo-expose-query-plan"
 _JSON = (b"content-type", b"application/json")
-DEFER_MULTIPART = b'multipart/mixed; boundary="graphql"; deferSpec=20220824'
 
 
 @dataclass
@@ -137,7 +137,7 @@ class HttpTransport:
                 and transport is Transport.MULTIPART
                 and accepts_deferred(headers.get("accept", ""))
             ):
-                first = await self._incremental(served, prepared, identity, headers, send)
+                first = await self._incremental(served, prepared, identity, headers, receive, send)
                 outcome = outcome_of(first)
                 fetches = limits.count_fetches(prepared.planned.plan.node)
                 return None
@@ -162,10 +162,12 @@ class HttpTransport:
         prepared: PreparedOperation,
         identity: Identity,
         headers: Mapping[str, str],
+        receive: Receive,
         send: Send,
     ) -> dict[str, Any]:
         """The payloads of an operation with `@defer`, one part each as they come, as Apollo
-        Router sends them (`deferSpec=20220824`); the first payload is returned."""
+        Router sends them (`deferSpec=20220824`), until the client goes away; the first payload
+        is returned."""
         payloads = served.engine.executor.stream(
             prepared.planned,
             prepared.variables,
@@ -174,17 +176,8 @@ class HttpTransport:
         )
         first = await anext(payloads)
         self._extend(first, prepared, headers)
-        start = [(b"content-type", DEFER_MULTIPART)]
-        start += [(k.encode(), v.encode()) for k, v in prepared.headers.items()]
-        await send({"type": "http.response.start", "status": 200, "headers": start})
-        try:
-            body = multipart_part(first)
-            async for payload in payloads:
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-                body = multipart_part(payload)
-            await send({"type": "http.response.body", "body": body + MULTIPART_END})
-        finally:
-            await payloads.aclose()  # type: ignore[attr-defined]
+        extra = [(k.encode(), v.encode()) for k, v in prepared.headers.items()]
+        await send_parts(send, receive, first, payloads, extra)
         return first
 
     def _extend(
@@ -217,18 +210,6 @@ def _transport(scope: Scope, headers: Mapping[str, str]) -> Transport:
     if "multipart/mixed" in headers.get("accept", ""):
         return Transport.MULTIPART
     return Transport.POST
-
-
-def accepts_deferred(accept: str) -> bool:
-    """Whether the client takes `@defer` payloads: `multipart/mixed` with the spec Apollo
-    Client and Router use (`deferSpec=20220824`)."""
-    for media_range in accept.split(","):
-        kind, *parameters = (p.strip().lower() for p in media_range.split(";"))
-        if kind == "multipart/mixed" and "deferspec=20220824" in [
-            p.replace(" ", "").replace('"', "") for p in parameters
-        ]:
-            return True
-    return False
 
 
 def _check_csrf(headers: Mapping[str, str]) -> None:

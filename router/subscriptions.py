@@ -23,6 +23,7 @@ from websockets.exceptions import WebSocketException
 
 from core.caller_context import HEADER
 from router import limits
+from router.edge import MULTIPART_END, disconnected, multipart_part
 from router.identity import Identity
 from router.pipeline.errors import RouterError, body_too_large, masked
 from router.pipeline.operation import Params, PreparedOperation, Transport
@@ -37,15 +38,6 @@ MULTIPART = 'multipart/mixed; boundary="graphql"; subscriptionSpec="1.0"'
 HEARTBEAT_SECONDS = 5.0
 PING_SECONDS = 20.0
 INIT_TIMEOUT_SECONDS = 10.0
-
-
-MULTIPART_END = b"\r\n--graphql--\r\n"
-
-
-def multipart_part(body: dict[str, Any]) -> bytes:
-    """One JSON part of a `multipart/mixed; boundary="graphql"` response (subscription
-    events, `@defer` payloads)."""
-    return b"\r\n--graphql\r\ncontent-type: application/json\r\n\r\n" + orjson.dumps(body)
 
 
 def _primary(prepared: PreparedOperation) -> Fetch:
@@ -180,7 +172,7 @@ class Subscriptions:
         """Apollo's multipart subscription protocol: one part per event, heartbeats between,
         until the events end or the client goes away."""
         streaming = asyncio.create_task(self._multipart(served, prepared, identity, send))
-        gone = asyncio.create_task(_disconnected(receive))
+        gone = asyncio.create_task(disconnected(receive))
         await asyncio.wait({streaming, gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in (streaming, gone):
             task.cancel()
@@ -318,11 +310,6 @@ class _ClientConnection:
         while True:
             await asyncio.sleep(PING_SECONDS)
             await self._send({"type": "ping"})
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _expect_ack(upstream: Any) -> None:

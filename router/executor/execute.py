@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import defaultdict
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -35,6 +36,7 @@ from router.executor.incremental import (
     included,
     items_for,
     merge_delivered,
+    placed,
 )
 from router.planner.plan import (
     Condition,
@@ -90,10 +92,11 @@ class Executor:
         variables: dict[str, Any],
         headers_for: HeadersFor,
         errors: list[dict[str, Any]] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The payloads of an operation with `@defer`: `{data, hasNext}` once the primary
         part has run, then `{incremental: [...], hasNext}` as each deferred fragment's has.
-        A fragment whose `@defer(if:)` is false comes with the payload it is in."""
+        A fragment whose `@defer(if:)` is false comes with the payload it is in. A deferred
+        fragment's fetches start as soon as the fetches it depends on have run."""
         node = planned.plan.node
         primary, blocks = (node.primary, node.deferred) if isinstance(node, Defer) else (node, ())
         disabled = frozenset(
@@ -103,22 +106,31 @@ class Executor:
         )
         shapes = planned.delivery(self.supergraph, disabled)
         run = _Run(self, variables, headers_for)
-        run.errors.extend(errors or ())
-        later = await run.part(primary, blocks, disabled)
-        if planned.shape.introspection is not None:
-            run.introspect(planned)
-        data = Completion(variables, run.errors).root(run.data, shapes.primary)
-        first: dict[str, Any] = {"data": data}
-        if run.errors:
-            first["errors"] = run.errors
-        later = [b for b in later if included(b, variables)] if data is not None else []
-        first["hasNext"] = bool(later)
-        yield first
-        if not later:
-            return
-        delivery = _Delivery(run, copied(data), shapes.deferred, disabled)
-        async for payload in delivery.payloads(later):
-            yield payload
+        delivered = [d for d in planned.deferred if d.if_variable not in disabled]
+        now, known = placed(errors or [], shapes.primary, delivered, shapes.deferred)
+        run.errors.extend(now)
+        delivery = _Delivery(run, shapes.deferred, disabled, known)
+        try:
+            out = asyncio.Event()
+            delivery.start(blocks, out)
+            await run.part(primary, blocks, disabled)
+            if planned.shape.introspection is not None:
+                run.introspect(planned)
+            data = Completion(variables, run.errors).root(run.data, shapes.primary)
+            if data is None:
+                run.errors.extend(e for found in known.values() for e in found)
+                delivery.close()
+            first: dict[str, Any] = {"data": data}
+            if run.errors:
+                first["errors"] = run.errors
+            first["hasNext"] = delivery.pending > 0
+            delivery.delivered = copied(data)
+            out.set()
+            yield first
+            async for payload in delivery.payloads():
+                yield payload
+        finally:
+            await delivery.aclose()
 
     def representer(self, fetch: Fetch) -> Representer:
         assert fetch.requires is not None  # noqa: S101 - the planner sets them on entity fetches
@@ -149,12 +161,19 @@ class _Run:
         self.headers_for = headers_for
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
+        self.fetched: defaultdict[int, asyncio.Event] | None = None
+        """When delivery is incremental: set for each fetch a deferred fragment depends on,
+        once it has run (or the part it is in has)."""
 
     async def node(self, node: PlanNode) -> None:
         if isinstance(node, Fetch):
             await self.root_fetch(node)
+            if node.id is not None and self.fetched is not None:
+                self.fetched[node.id].set()
         elif isinstance(node, Flatten):
             await self.entity_fetch(node)
+            if node.node.id is not None and self.fetched is not None:
+                self.fetched[node.node.id].set()
         elif isinstance(node, Sequence):
             for child in node.nodes:
                 await self.node(child)
@@ -172,19 +191,23 @@ class _Run:
         node: PlanNode | None,
         deferred: tuple[DeferredNode, ...],
         disabled: frozenset[str] | None,
-    ) -> list[DeferredNode]:
+    ) -> None:
         """Run one payload's part, with the deferred fragments delivered with it (all when
-        `disabled` is None: the response is whole); the ones delivered later are returned."""
-        if node is not None:
-            await self.node(node)
-        now = [
-            d
-            for d in deferred
-            if disabled is None or (d.if_variable is not None and d.if_variable in disabled)
-        ]
-        later = [d for d in deferred if d not in now]
-        found = await asyncio.gather(*(self.part(d.node, d.deferred, disabled) for d in now))
-        return later + [d for inner in found for d in inner]
+        `disabled` is None: the response is whole)."""
+        try:
+            if node is not None:
+                await self.node(node)
+            now = [
+                d
+                for d in deferred
+                if disabled is None or (d.if_variable is not None and d.if_variable in disabled)
+            ]
+            await asyncio.gather(*(self.part(d.node, d.deferred, disabled) for d in now))
+        finally:
+            if self.fetched is not None:
+                # Fetches a condition skipped, or a failure stopped, will not run now.
+                for fetch_id in _fetch_ids(node):
+                    self.fetched[fetch_id].set()
 
     async def root_fetch(self, fetch: Fetch) -> None:
         if fetch.operation_kind == "subscription":
@@ -337,60 +360,77 @@ class _Run:
 
 
 class _Delivery:
-    """The deferred fragments of one response, each run once the payload it is in has been
-    delivered, their payloads in the order they complete."""
+    """The deferred fragments of one response, each fetched once the fetches it depends on
+    have run and delivered once the payload it is in has been, their payloads in the order
+    they complete."""
 
     def __init__(
         self,
         run: _Run,
-        delivered: dict[str, Any],
         shapes: dict[int, Any],
         disabled: frozenset[str],
+        known: dict[int, list[dict[str, Any]]],
     ) -> None:
         self.run = run
-        self.delivered = delivered
+        self.fetched: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
+        run.fetched = self.fetched
+        self.delivered: Any = None
         """The response as the client has it so far, merged as the client merges it."""
         self.shapes = shapes
         self.disabled = disabled
-        self.done: asyncio.Queue[tuple[list[dict[str, Any]], list[DeferredNode]]] = asyncio.Queue()
+        self.known = known
+        """The errors known before running, of what each fragment completes."""
+        self.done: asyncio.Queue[tuple[list[dict[str, Any]], asyncio.Event]] = asyncio.Queue()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.pending = 0
 
-    async def payloads(self, blocks: list[DeferredNode]) -> AsyncIterator[dict[str, Any]]:
-        tasks: set[asyncio.Task[None]] = set()
-        pending = 0
-
-        def start(block: DeferredNode) -> None:
-            nonlocal pending
-            pending += 1
-            tasks.add(asyncio.create_task(self._deliver(block)))
-
+    def start(self, blocks: tuple[DeferredNode, ...], out: asyncio.Event) -> None:
+        """The fragments delivered after the part they are in (`out` once that is out)."""
         for block in blocks:
-            start(block)
-        try:
-            while pending:
-                items, nested = await self.done.get()
-                pending -= 1
-                for item in items:
-                    if item["data"] is not None:
-                        merge_delivered(self.delivered, item["path"], item["data"])
-                for block in nested:
-                    if items and included(block, self.run.variables):
-                        start(block)
-                if items or not pending:
-                    payload: dict[str, Any] = {"hasNext": pending > 0}
-                    if items:
-                        payload = {"incremental": items, **payload}
-                    yield payload
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if block.if_variable is not None and block.if_variable in self.disabled:
+                self.start(block.deferred, out)
+            elif included(block, self.run.variables):
+                self.pending += 1
+                self.tasks.add(asyncio.create_task(self._deliver(block, out)))
 
-    async def _deliver(self, block: DeferredNode) -> None:
+    def close(self) -> None:
+        """Nothing more is delivered (the first payload's data is null)."""
+        for task in self.tasks:
+            task.cancel()
+        self.pending = 0
+
+    async def aclose(self) -> None:
+        self.close()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def payloads(self) -> AsyncIterator[dict[str, Any]]:
+        while self.pending:
+            items, out = await self.done.get()
+            self.pending -= 1
+            for item in items:
+                if item["data"] is not None:
+                    merge_delivered(self.delivered, item["path"], item["data"])
+            out.set()
+            if items or not self.pending:
+                payload: dict[str, Any] = {"hasNext": self.pending > 0}
+                if items:
+                    payload = {"incremental": items, **payload}
+                yield payload
+
+    async def _deliver(self, block: DeferredNode, parent_out: asyncio.Event) -> None:
         run = self.run
         part = _Run(run.executor, run.variables, run.headers_for)
         part.data = run.data
+        part.fetched = self.fetched
+        part.errors.extend(self.known.get(id(block), ()))
+        out = asyncio.Event()
+        items: list[dict[str, Any]] = []
         try:
-            nested = await part.part(block.node, block.deferred, self.disabled)
+            for fetch_id in block.depends:
+                await self.fetched[fetch_id].wait()
+            self.start(block.deferred, out)
+            await part.part(block.node, block.deferred, self.disabled)
+            await parent_out.wait()
             objects = [
                 (path, obj)
                 for path, obj in delivered_objects(self.delivered, run.data, block.path)
@@ -407,8 +447,23 @@ class _Delivery:
             # Unexpected, as subgraph failures are errors in the payload: the fragment is
             # left out and the rest still delivered.
             logger.exception("a deferred fragment failed")
-            items, nested = [], []
-        await self.done.put((items, nested))
+        await self.done.put((items, out))
+
+
+def _fetch_ids(node: PlanNode | None) -> Iterator[int]:
+    """The ids of a part's fetches (its nested `@defer` fragments are parts of their own)."""
+    if isinstance(node, Fetch | Flatten):
+        fetch = node if isinstance(node, Fetch) else node.node
+        if fetch.id is not None:
+            yield fetch.id
+    elif isinstance(node, Sequence | Parallel):
+        for child in node.nodes:
+            yield from _fetch_ids(child)
+    elif isinstance(node, Condition):
+        yield from _fetch_ids(node.if_clause)
+        yield from _fetch_ids(node.else_clause)
+    elif isinstance(node, Defer):
+        yield from _fetch_ids(node.primary)
 
 
 def _client_path(

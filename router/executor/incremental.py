@@ -3,7 +3,7 @@ deferred fragment's objects are in the response delivered so far, and the payloa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -11,6 +11,7 @@ import orjson
 from router.executor.entities import Path
 from router.planner.plan import DeferredNode
 from router.planner.selection import variable_conditions
+from router.planner.shape import SelectionShape
 
 
 def included(block: DeferredNode, variables: dict[str, Any]) -> bool:
@@ -92,3 +93,48 @@ def items_for(
         if owner is not None:
             owner.setdefault("errors", []).append(error)
     return items
+
+
+def placed(
+    errors: list[dict[str, Any]],
+    primary: SelectionShape,
+    blocks: Sequence[DeferredNode],
+    shapes: dict[int, SelectionShape],
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """Errors known before running (what authorization removed), each with the payload that
+    completes its path: the first one's, and the deferred fragments' by their node's id."""
+    first: list[dict[str, Any]] = []
+    later: dict[int, list[dict[str, Any]]] = {}
+    for error in errors:
+        path = tuple("@" if isinstance(s, int) else s for s in error.get("path") or ())
+        owner = None
+        if path and not _completes(primary, path):
+            owner = next(
+                (
+                    b
+                    for b in blocks
+                    if path[: len(b.path)] == b.path
+                    and _completes(shapes[id(b.fragment)], path[len(b.path) :])
+                ),
+                None,
+            )
+        if owner is None:
+            first.append(error)
+        else:
+            later.setdefault(id(owner), []).append(error)
+    return first, later
+
+
+def _completes(shape: SelectionShape | None, path: tuple[str, ...]) -> bool:
+    for key in path:
+        if key == "@":
+            continue
+        if shape is None:
+            return False
+        if key.startswith("... on "):
+            return True
+        field = next((f for fs in shape.by_type.values() for f in fs if f.key == key), None)
+        if field is None:
+            return False
+        shape = field.selection
+    return True

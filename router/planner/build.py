@@ -194,8 +194,9 @@ class _Walk:
     # they come with their parent, and only their delivery waits.
 
     def _deferred(self, selection: SelectionNode) -> bool:
-        """Whether a fragment is deferred: `@defer` unless `if: false`, in a query."""
-        return self.graph.operation_kind == "query" and is_deferred(selection, frozenset())
+        """Whether a fragment is deferred: `@defer` unless `if: false`, in a query or a
+        mutation (whose root fields still run one after another, in the first part)."""
+        return self.graph.operation_kind != "subscription" and is_deferred(selection, frozenset())
 
     def _defer_block(
         self,
@@ -252,7 +253,7 @@ class _Walk:
     ) -> None:
         entity = at.parent_type
         if not isinstance(entity, GraphQLObjectType) or at.provided is not None:
-            self._plan_selections(at, selections)
+            self._defer_with_parent(at, selections, block)
             return
         source = at.group.subgraph
         keys = {
@@ -261,7 +262,7 @@ class _Walk:
             if (key := self._reachable_key(source, at, entity.name, target)) is not None
         }
         if not keys:
-            self._plan_selections(at, selections)
+            self._defer_with_parent(at, selections, block)
             return
 
         def weight(target: str, part: Sequence[SelectionNode]) -> int:
@@ -282,6 +283,15 @@ class _Walk:
             if part:
                 position = self._entity_position(at, target, keys[target], entity.name, None, block)
                 self._plan_selections(position, part)
+
+    def _defer_with_parent(
+        self, at: _Position, selections: Sequence[SelectionNode], block: DeferBlock
+    ) -> None:
+        """A deferred fragment's fields fetched with its parent; the fetches they need from
+        elsewhere wait for it, as Apollo plans them."""
+        outer, self.graph.deferring = self.graph.deferring, block
+        self._plan_selections(at, selections)
+        self.graph.deferring = outer
 
     # selections
 

@@ -84,6 +84,9 @@ class FetchGraph:
         self.context_variables: dict[str, VariableDefinitionNode] = {}
         """The variables contextual arguments are sent as, beside the operation's own."""
         self.defers: list[DeferBlock] = []
+        self.deferring: DeferBlock | None = None
+        """A `@defer` fragment planned in the fetch of its parent (on a value type): the
+        fetches its fields need from there on belong to it."""
 
     def root_group(
         self, subgraph: str, conditions: Conditions, defer: DeferBlock | None = None
@@ -111,7 +114,7 @@ class FetchGraph:
         `entity_type` can be added: one fetch serves several types unless __typename is
         rewritten for an @interfaceObject. It belongs to the `defer` fragment given, by default
         the parent's."""
-        block = parent.defer if defer is True else defer
+        block = self._block(parent, defer)
         return next(
             (
                 c
@@ -136,8 +139,7 @@ class FetchGraph:
         rewrite: str | None = None,
         defer: DeferBlock | bool | None = True,
     ) -> FetchGroup:
-        block = parent.defer if defer is True else defer
-        assert not isinstance(block, bool)  # noqa: S101 - True stands for the parent's
+        block = self._block(parent, defer)
         existing = self.existing_child(parent, subgraph, merge_at, entity_type, rewrite, block)
         if existing is not None:
             existing.narrow_conditions(conditions)
@@ -147,6 +149,17 @@ class FetchGraph:
         )
         group.add_parent(parent)
         return group
+
+    def _block(self, parent: FetchGroup, defer: DeferBlock | bool | None) -> DeferBlock | None:
+        """The `@defer` fragment a child of `parent` belongs to; True: the parent's, or the
+        one planned in the parent's fetch."""
+        if defer is not True:
+            assert not isinstance(defer, bool)  # noqa: S101 - only True stands for another
+            return defer
+        deferring = self.deferring
+        if deferring is not None and parent.defer is deferring.parent:
+            return deferring
+        return parent.defer
 
     def requires_groups(
         self, parents: list[FetchGroup], subgraph: str, merge_at: tuple[str, ...]
@@ -191,18 +204,25 @@ class FetchGraph:
             sequence, _ = builder.process_waves(state, parallel, frozenset())
             return _sequence(sequence)
         groups = self._ordered_groups()
+        depends = {id(block): self._depends(block, groups) for block in self.defers}
+        builder.depended = {id(g) for found in depends.values() for g in found}
         primary = builder.block_node(None, groups)
-        return Defer(primary, self._deferred(builder, None, groups))
+        return Defer(primary, self._deferred(builder, None, groups, depends))
 
     def _deferred(
-        self, builder: _NodeBuilder, parent: DeferBlock | None, groups: list[FetchGroup]
+        self,
+        builder: _NodeBuilder,
+        parent: DeferBlock | None,
+        groups: list[FetchGroup],
+        depends: dict[int, list[FetchGroup]],
     ) -> tuple[DeferredNode, ...]:
         nodes = []
         for block in self.defers:
             if block.parent is not parent:
                 continue
-            nested = self._deferred(builder, block, groups)
             node = builder.block_node(block, groups)
+            nested = self._deferred(builder, block, groups, depends)
+            ids = sorted({builder.ids[id(g)] for g in depends[id(block)] if id(g) in builder.ids})
             nodes.append(
                 DeferredNode(
                     block.label,
@@ -212,9 +232,23 @@ class FetchGraph:
                     block.fragment,
                     node,
                     nested,
+                    tuple(ids),
                 )
             )
         return tuple(nodes)
+
+    def _depends(self, block: DeferBlock, groups: list[FetchGroup]) -> list[FetchGroup]:
+        """The groups of other parts the fragment's own groups start from: those their
+        inputs come from; in a mutation, its root fields also wait for the root fields of
+        the part it is in, which run before them."""
+        found: list[FetchGroup] = []
+        for group in groups:
+            if group.defer is not block:
+                continue
+            found += [p for p in group.parents if p.defer is not block and p not in found]
+            if self.operation_kind == "mutation" and group.entity_type is None:
+                found += [g for g in self.roots if g.defer is block.parent and g not in found]
+        return found
 
     def cost(self) -> tuple[int, int, int]:
         """How Apollo's planner weighs a plan: a fetch weighs more the more fetches run before
@@ -327,6 +361,10 @@ class _NodeBuilder:
         """The `@defer` fragment whose groups are being built (None: the primary part)."""
         self.parted = False
         """Whether the groups are built part by part, so other parts' groups are left out."""
+        self.depended: set[int] = set()
+        """The groups `@defer` fragments depend on: their fetches get ids."""
+        self.ids: dict[int, int] = {}
+        """The id of each of those groups' fetch, once built."""
 
     def block_node(self, block: DeferBlock | None, groups: list[FetchGroup]) -> PlanNode | None:
         """The node of one part's groups: those with no parent in the part start it."""
@@ -334,7 +372,9 @@ class _NodeBuilder:
         starts = [
             g for g in groups if g.defer is block and not any(p.defer is block for p in g.parents)
         ]
-        sequence, _ = self.process_waves(_State(starts, []), True, frozenset())
+        # A mutation's root fields run one after another.
+        mutating = self.operation_kind == "mutation" and any(g.entity_type is None for g in starts)
+        sequence, _ = self.process_waves(_State(starts, []), not mutating, frozenset())
         return _sequence(sequence)
 
     def _children(self, group: FetchGroup) -> list[FetchGroup]:
@@ -393,6 +433,9 @@ class _NodeBuilder:
     def _fetch_node(self, group: FetchGroup, handled: Conditions) -> PlanNode:
         index = self.count
         self.count += 1
+        fetch_id = None
+        if id(group) in self.depended:
+            fetch_id = self.ids[id(group)] = index
         name = f"{self.operation_name}__{group.subgraph}__{index}" if self.operation_name else None
         used = group.selection.variables(handled)
         definitions = "".join(_print_variable(self.variables[v]) for v in used)
@@ -407,6 +450,7 @@ class _NodeBuilder:
                 self.operation_kind,
                 tuple(used),
                 output_renames=renames,
+                id=fetch_id,
             )
         header = _header("query", name, "$representations:[_Any!]!" + definitions)
         selection = group.selection.print(handled)
@@ -421,6 +465,7 @@ class _NodeBuilder:
             group.typename_rewrite,
             renames,
             tuple(group.context_rewrites),
+            id=fetch_id,
         )
         return Flatten(group.merge_at, fetch)
 

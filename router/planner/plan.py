@@ -51,6 +51,8 @@ class Fetch:
     """Aliases in the fetch's answer ("... on T" steps select objects) and the key each one is
     renamed back to."""
     context_rewrites: tuple[ContextRewrite, ...] = ()
+    id: int | None = None
+    """For a fetch a `@defer` fragment depends on: what the fragment's `depends` name it by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,9 @@ class DeferredNode:
     node: PlanNode | None
     deferred: tuple[DeferredNode, ...] = ()
     """The `@defer` fragments nested in this one, delivered after it."""
+    depends: tuple[int, ...] = ()
+    """The ids of the fetches whose data its own fetches start from: they start once these
+    have run (or the part they are in has), its payload once the part it is in is out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +184,9 @@ def _defer_json(primary: PlanNode | None, deferred: tuple[DeferredNode, ...]) ->
 
 
 def _deferred_json(deferred: DeferredNode) -> dict[str, Any]:
-    result: dict[str, Any] = {"depends": [], "queryPath": list(deferred.path)}
+    depends = [{"id": str(i)} for i in deferred.depends]
+    path = [step for step in deferred.path if step != "@"]  # as Apollo writes it
+    result: dict[str, Any] = {"depends": depends, "queryPath": path}
     if deferred.label is not None:
         result["label"] = deferred.label
     if deferred.deferred:
@@ -190,7 +197,10 @@ def _deferred_json(deferred: DeferredNode) -> dict[str, Any]:
 
 
 def _fetch_json(fetch: Fetch) -> dict[str, Any]:
-    result: dict[str, Any] = {"kind": "Fetch", "serviceName": fetch.service_name}
+    result: dict[str, Any] = {"kind": "Fetch"}
+    if fetch.id is not None:
+        result["id"] = str(fetch.id)
+    result["serviceName"] = fetch.service_name
     if fetch.requires is not None:
         result["requires"] = [_selection_json(s) for s in fetch.requires]
     result["variableUsages"] = list(fetch.variable_usages)

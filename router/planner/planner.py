@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
+    InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
+    SelectionSetNode,
 )
 
 from router.planner.build import build_fetch_graph
@@ -40,7 +44,11 @@ class PlannedOperation:
         """The shapes of the incremental payloads, given the false `@defer(if:)` variables."""
         found = self._deliveries.get(disabled)
         if found is None:
-            blocks = [(d.fragment, d.type_condition) for d in self.deferred]
+            whole = _inline_fragments(self.operation, self.fragments)
+            blocks = [
+                (d.fragment, whole.get(_place(d.fragment), d.fragment), d.type_condition)
+                for d in self.deferred
+            ]
             fragments = dict(self.fragments)
             found = compile_delivery(supergraph, self.operation, fragments, blocks, disabled)
             if len(self._deliveries) < DELIVERIES_KEPT:
@@ -49,6 +57,28 @@ class PlannedOperation:
 
 
 DELIVERIES_KEPT = 16
+
+
+def _inline_fragments(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> dict[int, InlineFragmentNode]:
+    """The inline fragments of the operation by their place in the source: a plan of what
+    authorization left of it has its fragments pruned, and each is delivered as the client
+    wrote it (what was removed null at its path)."""
+    found: dict[int, InlineFragmentNode] = {}
+    pending: list[SelectionSetNode] = [operation.selection_set]
+    pending += [f.selection_set for f in fragments.values()]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, InlineFragmentNode):
+                found[_place(selection)] = selection
+            if isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                pending.append(selection.selection_set)
+    return found
+
+
+def _place(node: Node) -> int:
+    return node.loc.start if node.loc is not None else id(node)
 
 
 class QueryPlanner:

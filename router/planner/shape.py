@@ -20,6 +20,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLOutputType,
     InlineFragmentNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     SelectionNode,
     SelectionSetNode,
@@ -109,18 +110,19 @@ def compile_delivery(
     supergraph: Supergraph,
     operation: OperationDefinitionNode,
     fragments: dict[str, FragmentDefinitionNode],
-    blocks: Sequence[tuple[SelectionNode, str]],
+    blocks: Sequence[tuple[SelectionNode, SelectionNode, str]],
     disabled: frozenset[str],
 ) -> DeliveryShapes:
-    """`blocks` are the deferred fragments with the type of their objects; a fragment whose
-    `@defer(if:)` variable is in `disabled` is delivered with its parent."""
+    """`blocks` are the deferred fragments of the plan, each with the fragment of `operation`
+    it stands for and the type of its objects; a fragment whose `@defer(if:)` variable is in
+    `disabled` is delivered with its parent."""
     compiler = _Compiler(supergraph, fragments, disabled)
     root_type = supergraph.schema.get_root_type(operation.operation)
     assert root_type is not None  # noqa: S101 - validation guarantees the root type
     primary = compiler.selection(root_type.name, [operation.selection_set])
     deferred = {
-        id(fragment): compiler.selection(type_name, [_own_selections(fragment, fragments)])
-        for fragment, type_name in blocks
+        id(planned): compiler.selection(type_name, [_own_selections(written, fragments)])
+        for planned, written, type_name in blocks
     }
     return DeliveryShapes(primary, deferred)
 
@@ -246,16 +248,42 @@ def _wrappers(type_: GraphQLOutputType) -> tuple[int, ...]:
 def _introspection_document(
     operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
 ) -> DocumentNode | None:
-    fields = [
-        s
-        for s in operation.selection_set.selections
-        if isinstance(s, FieldNode) and s.name.value in INTROSPECTION_FIELDS
-    ]
-    if not fields:
+    selections = _introspection_selections(operation.selection_set.selections, fragments)
+    if not selections:
         return None
-    only = replace(operation, selection_set=SelectionSetNode(selections=tuple(fields)))
+    only = replace(operation, selection_set=SelectionSetNode(selections=selections))
     document = DocumentNode(definitions=(only, *fragments.values()))
     return visit(document, _WithoutDefer())  # type: ignore[no-any-return]
+
+
+def _introspection_selections(
+    selections: Sequence[SelectionNode], fragments: dict[str, FragmentDefinitionNode]
+) -> tuple[SelectionNode, ...]:
+    """The root's introspection fields, in the fragments they are in (named ones inlined, so
+    that none of their other fields is run against the API schema)."""
+    found: list[SelectionNode] = []
+    condition: NamedTypeNode | None
+    for selection in selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value in INTROSPECTION_FIELDS:
+                found.append(selection)
+            continue
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            condition, inner = fragment.type_condition, fragment.selection_set
+        else:
+            assert isinstance(selection, InlineFragmentNode)  # noqa: S101 - by elimination
+            condition, inner = selection.type_condition, selection.selection_set
+        kept = _introspection_selections(inner.selections, fragments)
+        if kept:
+            found.append(
+                InlineFragmentNode(
+                    type_condition=condition,
+                    directives=selection.directives,
+                    selection_set=SelectionSetNode(selections=kept),
+                )
+            )
+    return tuple(found)
 
 
 class _WithoutDefer(Visitor):

@@ -28,6 +28,8 @@ def _fresh(request: pytest.FixtureRequest) -> None:
         server: SubgraphServer = request.getfixturevalue("subgraphs")
         server.requests.clear()
         server.faults.clear()
+        server.abandoned.clear()
+        server.events.clear()
         server.seen_headers.clear()
 
 

@@ -1,15 +1,20 @@
 """The HTTP edge: GET and POST, validation, introspection, plans, headers, subgraph failures."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 
 from router.edge import create_app
+from tests.conftest import eventually
 from tests.router.conftest import SUPERGRAPH_SDL
 from tests.router.fedfixtures.operations import operation
-from tests.router.fedfixtures.server import SubgraphServer
+from tests.router.fedfixtures.server import SubgraphServer, serve_app
+from tests.router.multipart import multipart_parts
 
 ME = "{ me { name } }"
 
@@ -105,6 +110,87 @@ async def test_plan_is_exposed_on_request(router: httpx.AsyncClient) -> None:
     assert plan["node"]["serviceName"] == "accounts"
     plain = await router.post("/graphql", json={"query": ME})
     assert "extensions" not in plain.json()
+
+
+async def test_deferred_fragment_comes_in_a_later_part_when_the_client_accepts_parts(
+    router: httpx.AsyncClient, subgraphs: SubgraphServer
+) -> None:
+    query = '{ me { name ... @defer(label: "written") { reviews { body } } } }'
+    accept = "multipart/mixed;deferSpec=20220824, application/json"
+
+    parts = await router.post("/graphql", json={"query": query}, headers={"accept": accept})
+    whole = await router.post("/graphql", json={"query": query})
+
+    assert parts.headers["content-type"] == (
+        'multipart/mixed; boundary="graphql"; deferSpec=20220824'
+    )
+    first, later = multipart_parts(parts.content)
+    assert first == {"data": {"me": {"name": "Ada Lovelace"}}, "hasNext": True}
+    assert later == {
+        "incremental": [
+            {
+                "data": {"reviews": whole.json()["data"]["me"]["reviews"]},
+                "path": ["me"],
+                "label": "written",
+            }
+        ],
+        "hasNext": False,
+    }
+    assert whole.headers["content-type"] == "application/json"
+    assert whole.json()["data"]["me"]["reviews"]
+    assert subgraphs.requests == {"accounts": 2, "reviews": 2}
+
+
+async def test_client_gone_cancels_the_deferred_fetches_under_way_and_starts_no_more(
+    subgraphs: SubgraphServer,
+) -> None:
+    subgraphs.faults["reviews"] = "slow"
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=subgraphs.urls(), subgraph_timeout=30)
+    query = "{ me { name ... @defer { reviews { body product { ... @defer { name } } } } } }"
+    body = orjson.dumps({"query": query})
+    head = (
+        "POST /graphql HTTP/1.1\r\nHost: router\r\nContent-Type: application/json\r\n"
+        f"Accept: multipart/mixed;deferSpec=20220824\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    try:
+        async with serve_app(app) as base:
+            address = urlsplit(base)
+            reader, writer = await asyncio.open_connection(address.hostname, address.port)
+            writer.write(head.encode() + body)
+            first = await reader.readuntil(b'"hasNext":true}')
+            writer.close()
+            await writer.wait_closed()
+            await eventually(lambda: subgraphs.abandoned["reviews"] == 1, "reviews abandoned", 10)
+    finally:
+        await app.state.router.executor.client.aclose()
+
+    assert b'{"data":{"me":{"name":"Ada Lovelace"}},"hasNext":true}' in first
+    assert subgraphs.requests == {"accounts": 1, "reviews": 1}
+
+
+async def test_deferred_fetch_starts_once_the_fetch_it_depends_on_is_done(
+    subgraphs: SubgraphServer,
+) -> None:
+    subgraphs.faults["catalog"] = "slow"
+    query = "{ catalogItems { sku } me { name ... @defer { reviews { body } } } }"
+    accept = "multipart/mixed;deferSpec=20220824"
+    app = create_app(SUPERGRAPH_SDL, subgraph_urls=subgraphs.urls(), subgraph_timeout=30)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            body = {"query": query}
+            response = await client.post("/graphql", json=body, headers={"accept": accept})
+    finally:
+        await app.state.router.executor.client.aclose()
+
+    first, later = multipart_parts(response.content)
+    assert first["data"]["me"] == {"name": "Ada Lovelace"}
+    assert first["data"]["catalogItems"]
+    assert [i["path"] for i in later["incremental"]] == [["me"]]
+    assert later["incremental"][0]["data"]["reviews"]
+    # The reviews of `me` are asked for while the slow catalog still answers.
+    events = subgraphs.events
+    assert events.index(("arrived", "reviews")) < events.index(("answered", "catalog"))
 
 
 async def test_subgraph_headers_hook_runs_for_every_subgraph_request(

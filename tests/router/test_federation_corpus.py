@@ -90,6 +90,48 @@ async def test_deferred_payloads_merged_match_apollo_gateway(
     assert _chain(plan_to_json(planned.plan).get("node")) <= _chain(expected["plan"].get("node"))
 
 
+@pytest.mark.parametrize(("case_name", "name"), _deferring_operations())
+def test_deferred_fragments_depend_on_the_fetches_apollos_plan_names(
+    case_name: str, name: str
+) -> None:
+    case = Case(case_name)
+    supergraph = Supergraph(case.supergraph_sdl())
+    planned = QueryPlanner(supergraph).build(parse(case.operation(name)), None, frozenset())
+
+    ours = _depends(plan_to_json(planned.plan))
+    apollos = _depends(case.expected(name)["plan"])
+    # Some fragments Apollo fetches for need no fetch of ours (a root `__typename`).
+    assert set(ours) <= set(apollos)
+    assert ours == {at: d for at, d in apollos.items() if at in ours}
+
+
+def _depends(plan: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
+    """Each deferred fragment that fetches (by label and path): the services of the fetches
+    it depends on."""
+    services: dict[str, str] = {}
+    deferred: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("kind") == "Fetch" and "id" in node:
+                services[node["id"]] = node["serviceName"]
+            if "queryPath" in node and "node" in node:
+                deferred.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(plan)
+    return {
+        (d.get("label", ""), "/".join(d["queryPath"])): sorted(
+            services[e["id"]] for e in d["depends"]
+        )
+        for d in deferred
+    }
+
+
 async def test_nested_defers_come_outer_first_with_labels_and_paths(
     corpus: CorpusServer,
 ) -> None:
@@ -118,6 +160,80 @@ async def test_nested_defers_come_outer_first_with_labels_and_paths(
         ("inner", ["products", 0, "reviews", 0, "author"], {"name": "Ada"}),
         ("inner", ["products", 0, "reviews", 1, "author"], {"name": "Alan"}),
     ]
+
+
+async def test_introspection_in_deferred_fragments_comes_in_their_own_payloads(
+    corpus: CorpusServer,
+) -> None:
+    case = Case("defer_fragments")
+    supergraph = Supergraph(case.supergraph_sdl())
+    source = case.operation("introspection_nested")
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    client = SubgraphClient(corpus.urls(case.name))
+    try:
+        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+
+    assert payloads[0] == {
+        "data": {"products": [{"name": "Lamp"}, {"name": "Desk"}]},
+        "hasNext": True,
+    }
+    items = {
+        (i["label"], tuple(i["path"])): i["data"] for p in payloads[1:] for i in p["incremental"]
+    }
+    assert items[("schema", ())] == {"__schema": {"queryType": {"name": "Query"}}}
+    assert items[("outer", ())] == {"me": {"name": "Ada"}}
+    assert items[("kind", ("products", 0))]["__typename"] == "Product"
+    assert items[("kind", ("products", 0))]["reviews"][0] == {
+        "__typename": "Review",
+        "body": "Bright",
+    }
+    order = [i["label"] for p in payloads[1:] for i in p["incremental"]]
+    assert order.index("outer") < order.index("schema")
+
+
+async def test_deferred_mutation_runs_its_root_fields_in_order_then_the_deferred_parts(
+    corpus: CorpusServer,
+) -> None:
+    case = Case("mutations")
+    supergraph = Supergraph(case.supergraph_sdl())
+    source = case.operation("deferred_in_order")
+    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    client = SubgraphClient(corpus.urls(case.name))
+    try:
+        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
+        payloads = [payload async for payload in stream]
+    finally:
+        await client.aclose()
+
+    ours = plan_to_json(planned.plan)["node"]
+    apollos = case.expected("deferred_in_order")["plan"]["node"]
+    assert _mutations(ours["primary"]) == _mutations(apollos["primary"])
+    assert _mutations(ours["primary"]) == ["orders", "payments", "orders"]
+    assert not any(_mutations(d) for d in ours["deferred"])
+    assert payloads[0] == {
+        "data": {"a": {"id": "o1"}, "charge": {"ok": True}, "b": True},
+        "hasNext": True,
+    }
+    items = sorted(
+        (i.get("label", ""), i["path"], i["data"]) for p in payloads[1:] for i in p["incremental"]
+    )
+    assert items == [
+        ("", ["a"], {"paid": True}),
+        ("order", ["charge"], {"order": {"item": "pen", "paid": True}}),
+    ]
+
+
+def _mutations(node: Any) -> list[str]:
+    """The services of a plan part's mutation fetches, in the order they run."""
+    if isinstance(node, dict):
+        own = [node["serviceName"]] if node.get("operationKind") == "mutation" else []
+        return own + [s for v in node.values() for s in _mutations(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _mutations(v)]
+    return []
 
 
 def merge_payloads(payloads: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from tests.router.multipart import multipart_parts
+from tests.router.platform.builders import new_key
 from tests.router.platform.conftest import RouterClient
 
 DEFER_ACCEPT = "multipart/mixed;deferSpec=20220824, application/json"
@@ -14,19 +14,26 @@ INBOX = """query Inbox($later: Boolean!) { me { name ... @defer(label: "inbox", 
   notifications(first: 5) { totalCount unreadCount } email } } }"""
 
 
+PEOPLE = """{ currentOrganization { id ... @defer(label: "people") { name members { role } } } }"""
+
+
 async def _parts(
-    router: RouterClient, token: str, accept: str, variables: dict[str, Any]
+    router: RouterClient,
+    token: str,
+    accept: str,
+    variables: dict[str, Any],
+    query: str = INBOX,
+    credentials: str = "authorization",
 ) -> tuple[str, list[dict[str, Any]]]:
-    headers = {"authorization": f"Bearer {token}", "accept": accept}
-    body = {"query": INBOX, "variables": variables}
+    secret = f"Bearer {token}" if credentials == "authorization" else token
+    headers = {credentials: secret, "accept": accept}
+    body = {"query": query, "variables": variables}
     response = await router.client.post("/graphql", json=body, headers=headers)
     assert response.status_code == 200, response.text
     kind = response.headers["content-type"]
     if not kind.startswith("multipart/mixed"):
         return kind, [response.json()]
-    assert response.content.endswith(b"\r\n--graphql--\r\n")
-    parts = response.content.removesuffix(b"\r\n--graphql--\r\n").split(b"\r\n--graphql\r\n")[1:]
-    return kind, [orjson.loads(part.partition(b"\r\n\r\n")[2]) for part in parts]
+    return kind, multipart_parts(response.content)
 
 
 async def test_deferred_fragment_comes_in_a_later_part(router: RouterClient) -> None:
@@ -73,3 +80,21 @@ async def test_subscription_multipart_accept_does_not_defer(router: RouterClient
 
     assert kind.startswith("application/json")
     assert answer["data"]["me"]["notifications"]["totalCount"] == 0
+
+
+async def test_field_authorization_removes_is_null_with_its_error_in_the_deferred_part(
+    router: RouterClient,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    secret = (await new_key(router, token, org))["secret"]  # organization:read, no members:read
+
+    _, parts = await _parts(router, secret, DEFER_ACCEPT, {}, PEOPLE, "x-api-key")
+    _, [whole] = await _parts(router, secret, "application/json", {}, PEOPLE, "x-api-key")
+
+    assert parts[0] == {"data": {"currentOrganization": {"id": org}}, "hasNext": True}
+    [item] = parts[1]["incremental"]
+    assert item["path"] == ["currentOrganization"]
+    assert item["data"] == {"name": whole["data"]["currentOrganization"]["name"], "members": None}
+    assert item["errors"] == whole["errors"]
+    assert whole["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
+    assert parts[1]["hasNext"] is False
