@@ -29,9 +29,17 @@ if getattr(_make_record, "__name__", "") != _record_with_context.__name__:
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._time = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # the time is written to the second: formatted once a second
+            self._second, self._time = second, self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
         entry: dict[str, object] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": self._time,
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -51,6 +59,10 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # What a record would otherwise look up each time (the calling frame, thread and process)
+    # is in no line written; the router writes two lines a request.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("uvicorn.access").disabled = True
     # Their INFO and DEBUG lines print whole URLs, and some of ours carry a token in the path
     # (approval and rating links the router forwards).

@@ -9,6 +9,7 @@ import secrets
 import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from itertools import accumulate
 
 from opentelemetry.trace import SpanKind, use_span
@@ -31,6 +32,7 @@ from core.tracing import incoming, tracer
 
 log = logging.getLogger("vetrai.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_UNTRACED = nullcontext()
 
 
 def route_path(scope: Scope) -> str:
@@ -156,9 +158,11 @@ class Observe:
             await send(message)
 
         name = f"{self.metrics.service} {scope['method']}"
-        # what start_as_current_span does, without its two generator-based layers
+        # what start_as_current_span does, without its two generator-based layers; a span
+        # that records nothing is made current only to carry a caller's trace to the next hop
         span = tracer.start_span(name, context=incoming(headers), kind=SpanKind.SERVER)
-        with use_span(span, end_on_exit=True):
+        carried = span.is_recording() or span.get_span_context().is_valid
+        with use_span(span, end_on_exit=True) if carried else _UNTRACED:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

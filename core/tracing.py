@@ -1,7 +1,8 @@
 """OpenTelemetry traces across the router and the subgraphs: W3C ``traceparent`` read from
-incoming requests and sent on every subgraph request. Spans are exported over OTLP/HTTP only
-when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the standard variable's name); otherwise they
-only carry trace ids from hop to hop and into the logs."""
+incoming requests and sent on every subgraph request. Spans are recorded and exported over
+OTLP/HTTP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the standard variable's name);
+otherwise the API's no-op tracer records none, and a caller's trace id is still carried to the
+next hop and into the logs."""
 
 from __future__ import annotations
 
@@ -20,18 +21,22 @@ tracer = trace.get_tracer("vetrai")
 def configure_tracing(
     service: str, *, endpoint: str | None = None, processor: SpanProcessor | None = None
 ) -> None:
-    """Install the process's tracer provider once (later calls change nothing); spans go to
-    the OTLP/HTTP collector at ``endpoint`` when there is one."""
+    """Install the process's tracer provider once (later calls change nothing) when spans
+    have somewhere to go: the OTLP/HTTP collector at ``endpoint``, or ``processor``. Without
+    either no provider is installed: recording spans that no one reads would cost every
+    request more than the router's own checks."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if processor is None and endpoint:
+    if processor is None:
+        if not endpoint:
+            return
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
-        processor = BatchSpanProcessor(exporter)
-    if processor is not None:
-        provider.add_span_processor(processor)
+        processor = BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
+        )
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
 
 

@@ -6,18 +6,17 @@ for the caller's session, so a request costs one round trip."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import NoScriptError, ResponseError
 
 from core.caller import Caller
 from router.config import RateLimits, Window
+from router.resp import Address, Pool, Script
 from subgraphs.auth.contract import ended_session_key
 from subgraphs.billing.contract import (
     REQUESTS_PER_MINUTE,
@@ -91,22 +90,19 @@ end
 return result
 """
 # Lua's braces would need escaping in an f-string
-_SCRIPT = _LUA % {
-    "ended": ENDED,
-    "denied": KEY_DENIED,
-    "none": NO_KEY,
-    "hourly": HOURLY_TTL_MS,
-    "monthly": MONTHLY_TTL_MS,
-    "requests": REQUESTS_FIELD,
-    "rejected": REJECTED_FIELD,
-    "usage_ttl": USAGE_TTL_SECONDS,
-}
-_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
-# Each command's first two parts, packed once.
-_HEADS = {
-    name: b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(script), script)
-    for name, script in ((b"EVALSHA", _SHA.encode()), (b"EVAL", _SCRIPT.encode()))
-}
+_SCRIPT = Script(
+    _LUA
+    % {
+        "ended": ENDED,
+        "denied": KEY_DENIED,
+        "none": NO_KEY,
+        "hourly": HOURLY_TTL_MS,
+        "monthly": MONTHLY_TTL_MS,
+        "requests": REQUESTS_FIELD,
+        "rejected": REJECTED_FIELD,
+        "usage_ttl": USAGE_TTL_SECONDS,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -190,47 +186,15 @@ def usage_of(caller: Caller, soft_quota: bool) -> Usage | None:
 
 
 class RateLimiter:
-    """Sends its script packed here, on connections of its own made by ``redis``'s pool:
-    redis-py's path for a command (pool checks, retries, encoders, reply callbacks) costs
-    the router more than the rest of the round trip."""
+    """Sends its script on connections of its own (``router.resp``), made with ``redis``'s
+    settings."""
 
     def __init__(self, redis: Redis, namespace: str) -> None:
-        self._pool = redis.connection_pool
-        self._idle: list[AbstractConnection] = []
+        self._pool = Pool(Address.of(redis))
         self._prefix = f"vetrai:ratelimit:{namespace}:"
 
     async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.disconnect()
-
-    async def _evaluate(self, keys: list[str], args: list[int | str]) -> list[int]:
-        """The script's reply, by its SHA-1, or by its text when the server does not hold it
-        (restarted, or its scripts flushed), which holds it again."""
-        connection = await self._connection()
-        try:
-            try:
-                reply = await _command(connection, b"EVALSHA", keys, args)
-            except NoScriptError:
-                reply = await _command(connection, b"EVAL", keys, args)
-        except ResponseError:
-            self._idle.append(connection)  # an error reply, read whole: still in step
-            raise
-        # On any other failure redis-py has disconnected the connection, and it is dropped.
-        self._idle.append(connection)
-        return reply
-
-    async def _connection(self) -> AbstractConnection:
-        """An idle connection the server has not closed (those it closed are dropped), else a
-        new one, which connects on its first command."""
-        while self._idle:
-            connection = self._idle.pop()
-            reader = connection._reader  # the pool's check that it is still open, without a read
-            if reader is not None and not reader.at_eof():
-                return connection
-            await connection.disconnect()
-        fresh: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
-        return fresh
+        await self._pool.aclose()
 
     async def spend(
         self,
@@ -268,28 +232,14 @@ class RateLimiter:
         ]
         for bucket in buckets:
             args += [bucket.window.window_seconds * 1000, bucket.window.limit]
-        counts = await self._evaluate(keys, args)
+        # the script answers a list of integers
+        counts = cast("list[int]", await self._pool.evaluate(_SCRIPT, keys, args))
         if counts == [ENDED]:
             return Spent(None, ended=True)
         verdict = _tightest(buckets, counts)
         if usage is None:
             return Spent(verdict)
         return Spent(verdict, int(counts[-2]), bool(counts[-1]))
-
-
-async def _command(
-    connection: AbstractConnection,
-    name: bytes,
-    keys: list[str],
-    args: list[int | str],
-) -> list[int]:
-    encoded = [str(part).encode() for part in (len(keys), *keys, *args)]
-    packed = b"*%d\r\n%s" % (2 + len(encoded), _HEADS[name]) + b"".join(
-        [b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded]
-    )
-    await connection.send_packed_command(packed, check_health=False)
-    reply: list[int] = await connection.read_response()
-    return reply
 
 
 def _tightest(buckets: list[Bucket], counts: list[int]) -> Verdict | None:

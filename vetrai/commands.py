@@ -88,6 +88,13 @@ def _table(
     return "\n".join(["", "VetrAI is running (Ctrl-C stops it):", *rows, ""])
 
 
+def telemetry(settings: PlatformSettings, service: str) -> None:
+    """What a command's process logs and traces: JSON lines at the configured level, and
+    spans of ``service`` only when an OTLP endpoint is configured to export them to."""
+    configure_logging(settings.core.log_level)
+    configure_tracing(service, endpoint=settings.core.otel_exporter_otlp_endpoint)
+
+
 def _run(
     settings: PlatformSettings,
     services: list[Service],
@@ -95,10 +102,8 @@ def _run(
     worker: bool = False,
     notes: dict[str, str] | None = None,
 ) -> None:
-    configure_logging(settings.core.log_level)
     names = [s.name for s in services] + (["worker"] if worker else [])
-    service = names[0] if len(names) == 1 else "vetrai"
-    configure_tracing(service, endpoint=settings.core.otel_exporter_otlp_endpoint)
+    telemetry(settings, names[0] if len(names) == 1 else "vetrai")
 
     async def main() -> None:
         # ARQ binds its worker to the running loop: create it inside.

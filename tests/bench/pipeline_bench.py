@@ -6,6 +6,8 @@ Each system runs in a process of its own and is called as an ASGI app, with the 
 answers replayed from memory, so the figures are the router's own CPU time (process time, not
 wall time: the machine may be shared). ``router-api-key`` is the router called with an API
 key (its verification answered in memory, as keys and tenancy would), whose use is counted.
+The router logs and traces as ``vetrai router`` does (the same function sets them up): a JSON
+line per request and per operation, spans recorded only when an OTLP endpoint is configured.
 Run from the repository root:
 
     .venv/bin/python -m tests.bench.pipeline_bench [--requests N] [--instructions]
@@ -161,7 +163,10 @@ def build(system: str, sdl: str, client: ReplayingClient) -> ASGIApp:
         app = create_app(sdl)
         app.state.router.executor.client = client
         return app
+    from vetrai.commands import telemetry  # the platform's commands: not the edge's to load
+
     settings = start_stack(load_settings(), say=lambda _: None, database=False).settings
+    telemetry(settings, "router")  # logs and traces as `vetrai router` has them
     # not development: answers there also carry their cost, which this does not measure
     update = {"jwks_url": "http://127.0.0.1:9/jwks.json", "environment": "test"}
     settings = settings.replace(**update)

@@ -14,6 +14,9 @@ import pytest
 
 from core.logs import configure_logging
 
+# what a record looks up that configure_logging turns off for the whole process
+LOOKED_UP = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
@@ -22,9 +25,12 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    looked_up = [(name, getattr(logging, name)) for name in LOOKED_UP]
     configure_logging("DEBUG")
     yield stream
     root.handlers[:], root.level = saved
+    for name, value in looked_up:
+        setattr(logging, name, value)
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
 

@@ -1,0 +1,301 @@
+"""A small Redis client for the rate limiter's one script a request, on connections of its own:
+one packed EVALSHA written, one RESP2 reply parsed as it arrives (an asyncio protocol, no
+stream reader). redis-py's path for a command (pool checks, retries, encoders, reply
+callbacks) costs the router more than the rest of the round trip. Its connections are made with
+a redis-py client's settings (address, AUTH, SELECT, TLS, client name); one it cannot honour is
+refused when the client is made."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from ssl import SSLContext
+from typing import Any, TypeAlias
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import RedisSSLContext, SSLConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from core.settings import SettingsError
+
+Reply: TypeAlias = int | bytes | list["Reply"] | ResponseError | None
+"""A RESP2 reply: an integer, a bulk or simple string, an array, an error, or nil."""
+
+TIMEOUT_SECONDS = 5.0  # to connect and to answer, unless the client's settings say otherwise
+INCOMPLETE = -1
+_CRLF = b"\r\n"
+_SSL = ("keyfile", "certfile", "cert_reqs", "ca_certs", "ca_data", "check_hostname")
+_SSL_MORE = ("min_version", "ciphers")
+_HONOURED = frozenset(
+    {"host", "port", "path", "db", "username", "password", "client_name"}
+    | {"socket_timeout", "socket_connect_timeout"}
+    | {f"ssl_{name}" for name in (*_SSL, *_SSL_MORE)}
+)
+# Settings of redis-py's own connections and commands, which change nothing on the wire.
+_UNUSED = frozenset(
+    {"encoding", "encoding_errors", "decode_responses", "lib_name", "lib_version"}
+    | {"retry", "retry_on_timeout", "retry_on_error", "health_check_interval"}
+    | {"max_connections", "socket_keepalive", "socket_keepalive_options", "timeout"}
+)
+
+
+def pack(*parts: bytes) -> bytes:
+    """One command in RESP2: an array of bulk strings."""
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def parse(buffer: bytes, start: int = 0) -> tuple[Reply, int]:
+    """The reply that begins at ``start`` and the position after it; ``INCOMPLETE`` as the
+    position while ``buffer`` holds only a part of it."""
+    end = buffer.find(_CRLF, start)
+    if end < 0:
+        return None, INCOMPLETE
+    kind, line = buffer[start : start + 1], buffer[start + 1 : end]
+    if kind == b":":
+        return int(line), end + 2
+    if kind == b"*":
+        count, at = int(line), end + 2
+        items: list[Reply] = []
+        for _ in range(count):
+            item, at = parse(buffer, at)
+            if at == INCOMPLETE:
+                return None, INCOMPLETE
+            items.append(item)
+        return (items if count >= 0 else None), at
+    if kind == b"$":
+        size = int(line)
+        if size < 0:
+            return None, end + 2
+        stop = end + 2 + size
+        if len(buffer) < stop + 2:
+            return None, INCOMPLETE
+        return buffer[end + 2 : stop], stop + 2
+    if kind == b"+":
+        return line, end + 2
+    if kind == b"-":
+        message = line.decode(errors="replace")
+        error = NoScriptError if message.startswith("NOSCRIPT") else ResponseError
+        return error(message), end + 2
+    raise InvalidResponse(f"Redis answered what RESP2 does not start with: {kind!r}")
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where and how to connect: a TCP address (``ssl`` for TLS) or a Unix socket's ``path``,
+    the commands that set a connection up, and the timeouts."""
+
+    host: str = "localhost"
+    port: int = 6379
+    path: str | None = None
+    ssl: SSLContext | None = None
+    setup: tuple[bytes, ...] = ()
+    connect_timeout: float = TIMEOUT_SECONDS
+    timeout: float = TIMEOUT_SECONDS
+
+    @classmethod
+    def of(cls, redis: Redis) -> Address:
+        """The address of ``redis``'s connections, set up as it sets them up."""
+        pool = redis.connection_pool
+        settings: dict[str, Any] = pool.connection_kwargs
+        refused = sorted(
+            name
+            for name, value in settings.items()
+            if name not in _HONOURED | _UNUSED
+            and value is not None
+            and not (name == "protocol" and str(value) == "2")
+        )
+        if refused:
+            raise SettingsError(f"REDIS_URL: the rate limiter cannot honour {', '.join(refused)}")
+        setup = []
+        if settings.get("password"):
+            who = [settings["username"].encode()] if settings.get("username") else []
+            setup.append(pack(b"AUTH", *who, settings["password"].encode()))
+        if settings.get("client_name"):
+            setup.append(pack(b"CLIENT", b"SETNAME", settings["client_name"].encode()))
+        if settings.get("db"):
+            setup.append(pack(b"SELECT", str(settings["db"]).encode()))
+        timeout = settings.get("socket_timeout") or TIMEOUT_SECONDS
+        return cls(
+            host=settings.get("host", "localhost"),
+            port=int(settings.get("port", 6379)),
+            path=settings.get("path"),
+            ssl=_ssl_context(settings)
+            if issubclass(pool.connection_class, SSLConnection)
+            else None,
+            setup=tuple(setup),
+            connect_timeout=settings.get("socket_connect_timeout") or timeout,
+            timeout=timeout,
+        )
+
+
+def _ssl_context(settings: dict[str, Any]) -> SSLContext:
+    """The TLS context redis-py would make of the same settings."""
+    given = {name: settings[f"ssl_{name}"] for name in _SSL if f"ssl_{name}" in settings}
+    more = {name: settings[f"ssl_{name}"] for name in _SSL_MORE if f"ssl_{name}" in settings}
+    return RedisSSLContext(**given, **more).get()
+
+
+class Connection(asyncio.Protocol):
+    """One connection: a request is answered by the next reply. Anything else (a reply no
+    request waits for, a request that failed before its reply came) would put the next request
+    out of step with its reply, and closes the connection."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout  # for each reply
+        self.transport: asyncio.Transport | None = None
+        self.open = False
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._buffer = b""
+        self._waiter: asyncio.Future[Reply] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream's transport
+        self.transport = transport
+        self.open = True
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.close()
+            return
+        buffer = self._buffer + data if self._buffer else data
+        try:
+            reply, end = parse(buffer)
+        except (InvalidResponse, ValueError) as exc:
+            waiter.set_exception(InvalidResponse(f"Redis answered what is not RESP2: {exc}"))
+            self.close()
+            return
+        if end == INCOMPLETE:
+            self._buffer = buffer
+            return
+        self._buffer, self._waiter = b"", None
+        if end != len(buffer):
+            waiter.set_exception(InvalidResponse("Redis answered more than was asked"))
+            self.close()
+            return
+        waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(RedisConnectionError("Redis closed the connection"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    async def request(self, packed: bytes) -> Reply:
+        """The reply to ``packed``; an error reply is raised, the connection still in step."""
+        if not self.open or self.transport is None:
+            raise RedisConnectionError("Redis closed the connection")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Reply] = loop.create_future()
+        self._waiter = waiter
+        self.transport.write(packed)
+        timer = loop.call_later(self.timeout, _time_out, waiter)
+        try:
+            reply = await waiter
+        except BaseException:  # its reply, if it comes, would answer the next request
+            self.close()
+            raise
+        finally:
+            timer.cancel()
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def close(self) -> None:
+        self.open = False
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _time_out(waiter: asyncio.Future[Reply]) -> None:
+    if not waiter.done():
+        waiter.set_exception(RedisTimeoutError("Redis did not answer in time"))
+
+
+class Script:
+    """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+        self._heads = {
+            name: b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(body), body)
+            for name, body in ((b"EVALSHA", self.sha.encode()), (b"EVAL", text.encode()))
+        }
+
+    def command(self, name: bytes, keys: Sequence[str], args: Sequence[int | str]) -> bytes:
+        encoded = [str(part).encode() for part in (len(keys), *keys, *args)]
+        return b"*%d\r\n%s" % (2 + len(encoded), self._heads[name]) + b"".join(
+            [b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded]
+        )
+
+
+class Pool:
+    """Connections to one server, as many as requests run at once: a request takes an idle
+    one the server has not closed, else a new one, and gives it back once answered."""
+
+    def __init__(self, address: Address) -> None:
+        self.address = address
+        self._idle: list[Connection] = []
+
+    async def evaluate(
+        self, script: Script, keys: Sequence[str], args: Sequence[int | str]
+    ) -> Reply:
+        """The script's reply, by its SHA-1, or by its text when the server does not hold it
+        (restarted, or its scripts flushed), which holds it again."""
+        try:
+            return await self.request(script.command(b"EVALSHA", keys, args))
+        except NoScriptError:
+            return await self.request(script.command(b"EVAL", keys, args))
+
+    async def request(self, packed: bytes) -> Reply:
+        connection = await self._connection()
+        try:
+            reply = await connection.request(packed)
+        except ResponseError:
+            self._idle.append(connection)  # an error reply, read whole: still in step
+            raise
+        self._idle.append(connection)
+        return reply
+
+    async def _connection(self) -> Connection:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.open:
+                return connection
+        return await self._connect()
+
+    async def _connect(self) -> Connection:
+        address = self.address
+        loop = asyncio.get_running_loop()
+        made = partial(Connection, address.timeout)
+        try:
+            async with asyncio.timeout(address.connect_timeout):
+                if address.path is not None:
+                    _, connection = await loop.create_unix_connection(made, address.path)
+                else:
+                    _, connection = await loop.create_connection(
+                        made, address.host, address.port, ssl=address.ssl
+                    )
+        except (OSError, TimeoutError) as exc:
+            raise RedisConnectionError(f"Redis cannot be reached: {exc!r}") from exc
+        try:
+            for command in address.setup:
+                await connection.request(command)
+        except ResponseError as exc:
+            connection.close()
+            raise RedisConnectionError(f"Redis refused the connection's setup: {exc}") from exc
+        return connection
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+        await asyncio.gather(*(connection.lost for connection in idle))
