@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import true
+from sqlalchemy import Table, bindparam, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from subgraphs.billing.contract import APPLY_EVENT_JOB
 from subgraphs.billing.models import (
     AnnouncedPlan,
     BillingAccount,
@@ -24,6 +25,7 @@ from subgraphs.billing.models import (
     WebhookEvent,
 )
 from subgraphs.kernel.db import set_local, utcnow
+from subgraphs.kernel.outbox import stage_jobs_for
 
 
 async def current(session: AsyncSession, org_id: UUID) -> Subscription | None:
@@ -211,21 +213,31 @@ async def organization_of_customer(session: AsyncSession, customer: str) -> UUID
     return rows.first()
 
 
+_EVENTS: Table = WebhookEvent.__table__  # type: ignore[attr-defined]
+# Built once (Core, not ORM): the webhook's answer waits for this statement alone.
+_STORE_EVENT = stage_jobs_for(
+    pg_insert(_EVENTS)
+    .values({name: bindparam(name) for name in ("id", "type", "created", "payload", "received_at")})
+    .on_conflict_do_nothing(index_elements=[_EVENTS.c.id])
+    .returning(_EVENTS.c.id)
+    .cte("stored"),
+    APPLY_EVENT_JOB,
+    "id",
+)
+
+
 async def store_event(session: AsyncSession, event: Mapping[str, Any]) -> bool:
-    """Store a Stripe event unless its id is stored; True when it is new."""
-    inserted = await session.exec(
-        pg_insert(WebhookEvent)
-        .values(
-            id=str(event["id"]),
-            type=str(event["type"]),
-            created=int(event["created"]),
-            payload=dict(event),
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=[col(WebhookEvent.id)])
-        .returning(col(WebhookEvent.id))
-    )
-    return inserted.first() is not None
+    """Store a Stripe event unless its id is stored, and the job applying it (for the worker's
+    relay to send), in one statement; True when it is new."""
+    values = {
+        "id": str(event["id"]),
+        "type": str(event["type"]),
+        "created": int(event["created"]),
+        "payload": dict(event),
+        "received_at": utcnow(),
+    }
+    connection = await session.connection()
+    return (await connection.execute(_STORE_EVENT, values)).first() is not None
 
 
 async def applied_events(session: AsyncSession, ids: list[str]) -> set[str]:

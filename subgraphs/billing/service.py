@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,7 +22,6 @@ from core.scopes import scopes_of
 from subgraphs.billing import repository
 from subgraphs.billing.contract import (
     API_REQUESTS_METER,
-    APPLY_EVENT_JOB,
     PLAN_CHANGED_CHANNEL,
     WHITE_LABEL,
     BillingErrorCode,
@@ -44,6 +43,7 @@ from subgraphs.billing.models import BillingAccount, Invoice, Subscription, Webh
 from subgraphs.billing.plans import FREE, Catalogue, Plan, catalogue
 from subgraphs.billing.reporting import MeterReporter
 from subgraphs.billing.settings import Settings
+from subgraphs.billing.signatures import WebhookSignatures
 from subgraphs.billing.simulation import (
     LineDiff,
     MeterTerms,
@@ -56,7 +56,7 @@ from subgraphs.billing.simulation import (
 )
 from subgraphs.kernel.db import Database, set_local, utcnow
 from subgraphs.kernel.errors import ErrorCode, Rejected, checked, existing, require
-from subgraphs.kernel.outbox import stage_announcement, stage_job
+from subgraphs.kernel.outbox import stage_announcement
 from subgraphs.kernel.pagination import Page, decode_cursor, encode_cursor, page_size, trimmed
 from subgraphs.notifications.contract import NotificationRequest, stage_notification
 from subgraphs.notifications.contract import stage_white_label as tell_notifications
@@ -65,6 +65,7 @@ from subgraphs.workers.contract import PLAN_FEATURES
 from subgraphs.workers.contract import stage_plan as tell_workers
 
 log = logging.getLogger("vetrai.billing.service")
+_EVENTS = {"app.billing_events": "on"}  # what shows webhook events to a transaction (RLS)
 LIVE = ("trialing", "active", "past_due")
 _INVOICE_STAGES = {"draft": 0, "open": 1, "paid": 2, "uncollectible": 2, "void": 2}
 READ, WRITE = "billing:read", "billing:write"
@@ -271,6 +272,7 @@ class BillingService:
         self._gateway = gateway
         self.ledger = Ledger(db, redis, self.plans.meters, on_added=self._alert_spend)
         self.meter_reports = MeterReporter(db, gateway)
+        self.webhook_signatures = WebhookSignatures.of(settings.billing)
 
     @property
     def gateway(self) -> StripeGateway:
@@ -738,20 +740,15 @@ class BillingService:
 
     # webhook events ----------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _events(self) -> AsyncIterator[AsyncSession]:
-        async with self.db.transaction(ANONYMOUS) as session:
-            await set_local(session, "app.billing_events", "on")
-            yield session
+    def _events(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.db.transaction(ANONYMOUS, _EVENTS)
 
     async def receive_event(self, event: Mapping[str, Any]) -> bool:
-        """Store an event once per id with the job that applies it; True when it is new."""
+        """Store an event once per id with the job that applies it, in one statement; True when
+        it is new. The worker's relay sends the job: nothing here waits for Redis, and a job
+        whose process ended right after the commit is sent all the same."""
         async with self._events() as session:
-            if not await repository.store_event(session, event):
-                return False
-            job_id = f"{APPLY_EVENT_JOB}:{event['id']}"
-            await stage_job(session, APPLY_EVENT_JOB, str(event["id"]), job_id=job_id)
-            return True
+            return await repository.store_event(session, event)
 
     async def replay_events(self, events: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
         """Store and apply, oldest first, the events billing missed (never received, or never

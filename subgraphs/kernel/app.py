@@ -134,14 +134,16 @@ def create_subgraph_app(
     settings: CoreSettings,
     build_services: Callable[[Runtime], S],
     routes: Sequence[BaseRoute] = (),
+    pool_size: int = 5,
 ) -> Starlette:
-    """The ASGI app of subgraph ``name``; ``settings`` must carry resolved database/Redis URLs."""
+    """The ASGI app of subgraph ``name``; ``settings`` must carry resolved database/Redis URLs.
+    ``pool_size`` connections are kept open: more requests at once open (and close) more."""
     if not settings.redis_url:
         raise SettingsError("REDIS_URL: not set")
     runtime = Runtime(
         name=name,
         settings=settings,
-        db=Database(settings.login_url(name)),
+        db=Database(settings.login_url(name), pool_size=pool_size),
         redis=Redis.from_url(settings.redis_url),
         context_key=context_key(settings),
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Table, func, text
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, text
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -34,6 +37,17 @@ def engine_for(url: str, *, pool_size: int = 5) -> AsyncEngine:
 
 def _set_config(name: str, value: str | UUID | None) -> ColumnElement[str]:
     return func.set_config(name, str(value) if value else "", True)
+
+
+@cache
+def _setting_statement(names: tuple[str, ...]) -> Select[Any]:
+    """``select set_config(<name>, :v<i>, true), ...``, built once per set of names: the start
+    of every transaction builds no statement."""
+    columns = (func.set_config(n, bindparam(f"v{i}"), True) for i, n in enumerate(names))
+    return sql_select(*columns)
+
+
+_CALLER_SETTINGS = ("app.org_id", "app.user_id")
 
 
 async def set_local(session: AsyncSession, name: str, value: str | UUID | None) -> None:
@@ -66,21 +80,25 @@ class Database:
     messages a transaction wrote, once it has committed.
     """
 
-    def __init__(self, url: str) -> None:
-        self.engine = engine_for(url)
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.engine = engine_for(url, pool_size=pool_size)
         self.after_commit: Callable[[list[UUID]], Awaitable[None]] | None = None
 
     @asynccontextmanager
-    async def transaction(self, caller: Caller) -> AsyncIterator[AsyncSession]:
-        """Commit on success, roll back on any exception; tenant and user set for RLS."""
+    async def transaction(
+        self, caller: Caller, local: Mapping[str, str] | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """Commit on success, roll back on any exception; tenant and user set for RLS, with the
+        transaction-local settings ``local`` (in the same statement: no round trip of their own)."""
         session = AsyncSession(self.engine, expire_on_commit=False)
         async with session:
             async with session.begin():
-                await session.exec(
-                    select(
-                        _set_config("app.org_id", caller.org_id),
-                        _set_config("app.user_id", caller.user_id),
-                    )
+                extra = local or {}
+                values = [caller.org_id, caller.user_id, *extra.values()]
+                connection = await session.connection()
+                await connection.execute(
+                    _setting_statement((*_CALLER_SETTINGS, *extra)),
+                    {f"v{i}": str(v) if v else "" for i, v in enumerate(values)},
                 )
                 yield session
             staged: list[UUID] = session.info.pop(STAGED, [])

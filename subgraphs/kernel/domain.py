@@ -59,6 +59,7 @@ class Domain:
     migrations: MigrationSet
     routes: Sequence[BaseRoute] = ()
     jobs: Jobs = field(default_factory=Jobs)
+    pool_size: int = 5  # the subgraph's database connections kept open
 
     def create_app(self, settings: Any) -> Starlette:
         """The subgraph's ASGI app; ``settings`` must carry resolved database/Redis URLs."""
@@ -68,4 +69,5 @@ class Domain:
             settings.core,
             lambda runtime: self.services(runtime, settings),
             self.routes,
+            self.pool_size,
         )

@@ -17,7 +17,8 @@ import orjson
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import Column, delete
+from sqlalchemy import CTE, Column, Insert, delete, func, insert, literal
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, SQLModel, col, select
@@ -71,6 +72,24 @@ async def _stage(
 async def stage_job(session: AsyncSession, job: str, *args: Any, job_id: str) -> None:
     """ARQ job ``job(*args)`` once the transaction commits; ``job_id`` makes resending harmless."""
     await _stage(session, "job", job, list(args), job_id)
+
+
+def stage_jobs_for(rows: CTE, job: str, column: str) -> Insert:
+    """One statement writing ``rows`` (a data-modifying CTE: ``INSERT ... RETURNING``) and, for
+    each row it returns, ARQ job ``job(<column>)`` with job id ``<job>:<column>``: a job only for
+    what was written, in the same transaction; RETURNING gives the messages' ids. Nothing flushes
+    these after the commit: the worker's relay sends them (within ``RELAY_INTERVAL_SECONDS``)."""
+    value = rows.c[column]
+    staged = select_columns(
+        func.gen_random_uuid(),
+        literal("job"),
+        literal(job),
+        literal(f"{job}:") + value,
+        func.jsonb_build_array(value),
+        func.now(),
+    ).select_from(rows)
+    columns = ["id", "kind", "target", "job_id", "payload", "created_at"]
+    return insert(Message).from_select(columns, staged).add_cte(rows).returning(col(Message.id))
 
 
 async def stage_announcement(session: AsyncSession, channel: str, message: Any) -> None:

@@ -5,6 +5,7 @@ object, and a failed payment keeps the plan for its grace days."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from subgraphs.billing import tasks
 from subgraphs.billing.plans import Plan
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database
-from tests.conftest import SignedClient
+from tests.conftest import SignedClient, subgraph_client
 from tests.subgraphs.billing.builders import (
     PREVIOUS_WEBHOOK_SECRET,
     applied,
@@ -227,7 +228,7 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
     assert billing_settings.core.redis_url
     db, redis = Database(url), Redis.from_url(billing_settings.core.redis_url)
     service = BillingService(db, redis, billing_settings, None)
-    assert await service.receive_event(lost)  # stored, but no job was queued
+    await store_unqueued(owner_engine, lost)
     assert await tasks.apply_pending({"billing": service}) == 0  # too recent to be lost
     with time_machine.travel(timedelta(minutes=2)):
         assert await tasks.apply_pending({"billing": service}) >= 1
@@ -236,6 +237,25 @@ async def test_an_event_whose_job_was_lost_is_applied_by_the_sweep(
     assert (found["plan"], found["billing"]["status"]) == ("free", "CANCELED")
     await db.close()
     await redis.aclose()
+
+
+async def test_an_event_delivered_while_redis_is_down_is_answered_and_applied_later(
+    billing: SignedClient, billing_settings: PlatformSettings, owner_engine: AsyncEngine
+) -> None:
+    caller, subscription_id = await _subscribed(billing)
+    customer = await _customer(owner_engine, caller.org_id)
+    invoice = {"id": f"in_{subscription_id}", "customer": customer, "subscription": subscription_id}
+    failed = event("invoice.payment_failed", invoice)
+    with socket.socket() as unused:  # a port nothing listens on once it is closed
+        unused.bind(("127.0.0.1", 0))
+        down = f"redis://127.0.0.1:{unused.getsockname()[1]}"
+    async for cut_off in subgraph_client("billing", billing_settings.replace(redis_url=down)):
+        response = await post_event(cut_off.client, failed)
+        assert response.status_code == 200, response.text
+    # the session's worker, on a Redis that is up, relays its job and applies it
+    await until(lambda: applied(owner_engine, failed["id"]), "the event applied")
+    found = await _billing(billing, caller)
+    assert (found["plan"], found["billing"]["status"]) == ("pro", "PAST_DUE")
 
 
 class Killed(Exception):
