@@ -98,3 +98,22 @@ async def test_field_authorization_removes_is_null_with_its_error_in_the_deferre
     assert item["errors"] == whole["errors"]
     assert whole["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD_OR_TYPE"
     assert parts[1]["hasNext"] is False
+
+
+async def test_mutation_runs_first_and_its_deferred_fields_come_after(
+    router: RouterClient,
+) -> None:
+    _, token = await router.sign_up()
+    rename = """mutation { updateProfile(input: {name: "Renamed"}) { user { name
+      ... @defer(label: "inbox") { notifications(first: 5) { totalCount } } } errors { code } } }"""
+
+    _, parts = await _parts(router, token, DEFER_ACCEPT, {}, rename)
+
+    assert parts[0] == {
+        "data": {"updateProfile": {"user": {"name": "Renamed"}, "errors": []}},
+        "hasNext": True,
+    }
+    [item] = parts[1]["incremental"]
+    assert item["path"] == ["updateProfile", "user"]
+    assert item["data"] == {"notifications": {"totalCount": 0}}
+    assert parts[1]["hasNext"] is False
