@@ -43,7 +43,6 @@ from subgraphs.billing.models import BillingAccount, Invoice, Subscription, Webh
 from subgraphs.billing.plans import FREE, Catalogue, Plan, catalogue
 from subgraphs.billing.reporting import MeterReporter
 from subgraphs.billing.settings import Settings
-from subgraphs.billing.signatures import WebhookSignatures
 from subgraphs.billing.simulation import (
     LineDiff,
     MeterTerms,
@@ -272,7 +271,6 @@ class BillingService:
         self._gateway = gateway
         self.ledger = Ledger(db, redis, self.plans.meters, on_added=self._alert_spend)
         self.meter_reports = MeterReporter(db, gateway)
-        self.webhook_signatures = WebhookSignatures.of(settings.billing)
 
     @property
     def gateway(self) -> StripeGateway:
