@@ -14,7 +14,7 @@ from router.documents import DocumentCache
 from router.executor.client import SubgraphClient
 from router.executor.execute import Executor
 from router.planner.plan import plan_to_json
-from router.planner.planner import QueryPlanner
+from router.planner.planner import PlannedOperation, QueryPlanner
 from router.supergraph import Supergraph
 from tests.router.fedfixtures.corpus import Case, CorpusServer, case_operations, serve_corpus
 
@@ -132,19 +132,25 @@ def _depends(plan: dict[str, Any]) -> dict[tuple[str, str], list[str]]:
     }
 
 
-async def test_nested_defers_come_outer_first_with_labels_and_paths(
-    corpus: CorpusServer,
-) -> None:
-    case = Case("defer_fragments")
+async def _streamed(
+    corpus: CorpusServer, case: Case, name: str
+) -> tuple[PlannedOperation, list[dict[str, Any]]]:
+    """The plan of ``case``'s operation ``name`` (no variables) and the payloads our executor
+    streams for it from the corpus's subgraphs."""
     supergraph = Supergraph(case.supergraph_sdl())
-    source = case.operation("nested")
-    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
+    planned = QueryPlanner(supergraph).build(parse(case.operation(name)), None, frozenset())
     client = SubgraphClient(corpus.urls(case.name))
     try:
         stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
-        payloads = [payload async for payload in stream]
+        return planned, [payload async for payload in stream]
     finally:
         await client.aclose()
+
+
+async def test_nested_defers_come_outer_first_with_labels_and_paths(
+    corpus: CorpusServer,
+) -> None:
+    _, payloads = await _streamed(corpus, Case("defer_fragments"), "nested")
 
     assert payloads[0] == {
         "data": {"products": [{"name": "Lamp"}, {"name": "Desk"}]},
@@ -165,16 +171,7 @@ async def test_nested_defers_come_outer_first_with_labels_and_paths(
 async def test_introspection_in_deferred_fragments_comes_in_their_own_payloads(
     corpus: CorpusServer,
 ) -> None:
-    case = Case("defer_fragments")
-    supergraph = Supergraph(case.supergraph_sdl())
-    source = case.operation("introspection_nested")
-    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
-    client = SubgraphClient(corpus.urls(case.name))
-    try:
-        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
-        payloads = [payload async for payload in stream]
-    finally:
-        await client.aclose()
+    _, payloads = await _streamed(corpus, Case("defer_fragments"), "introspection_nested")
 
     assert payloads[0] == {
         "data": {"products": [{"name": "Lamp"}, {"name": "Desk"}]},
@@ -197,19 +194,10 @@ async def test_introspection_in_deferred_fragments_comes_in_their_own_payloads(
 async def test_deferred_mutation_runs_its_root_fields_in_order_then_the_deferred_parts(
     corpus: CorpusServer,
 ) -> None:
-    case = Case("mutations")
-    supergraph = Supergraph(case.supergraph_sdl())
-    source = case.operation("deferred_in_order")
-    planned = QueryPlanner(supergraph).build(parse(source), None, frozenset())
-    client = SubgraphClient(corpus.urls(case.name))
-    try:
-        stream = Executor(supergraph, client).stream(planned, {}, lambda _: {})
-        payloads = [payload async for payload in stream]
-    finally:
-        await client.aclose()
+    planned, payloads = await _streamed(corpus, Case("mutations"), "deferred_in_order")
 
     ours = plan_to_json(planned.plan)["node"]
-    apollos = case.expected("deferred_in_order")["plan"]["node"]
+    apollos = Case("mutations").expected("deferred_in_order")["plan"]["node"]
     assert _mutations(ours["primary"]) == _mutations(apollos["primary"])
     assert _mutations(ours["primary"]) == ["orders", "payments", "orders"]
     assert not any(_mutations(d) for d in ours["deferred"])
