@@ -46,7 +46,11 @@ _UNUSED = frozenset(
 
 def pack(*parts: bytes) -> bytes:
     """One command in RESP2: an array of bulk strings."""
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    return b"*%d\r\n" % len(parts) + _bulks(parts)
+
+
+def _bulks(parts: Sequence[bytes]) -> bytes:
+    return b"".join([b"$%d\r\n%s\r\n" % (len(p), p) for p in parts])
 
 
 def parse(buffer: bytes, start: int = 0) -> tuple[Reply, int]:
@@ -226,15 +230,13 @@ class Script:
         self.text = text
         self.sha = hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
         self._heads = {
-            name: b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(name), name, len(body), body)
+            name: _bulks((name, body))
             for name, body in ((b"EVALSHA", self.sha.encode()), (b"EVAL", text.encode()))
         }
 
     def command(self, name: bytes, keys: Sequence[str], args: Sequence[int | str]) -> bytes:
         encoded = [str(part).encode() for part in (len(keys), *keys, *args)]
-        return b"*%d\r\n%s" % (2 + len(encoded), self._heads[name]) + b"".join(
-            [b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded]
-        )
+        return b"*%d\r\n%s" % (2 + len(encoded), self._heads[name]) + _bulks(encoded)
 
 
 class Pool:
