@@ -302,6 +302,8 @@ def _parsed(css: str, problems: list[CssProblem]) -> list[Any]:
     ):
         opened = [n for n in nodes if not isinstance(n, ast.ParseError)]
         where = opened[-1] if opened else last
+        if where is None:  # all of it in a comment left open: reported where the comment opens
+            where = tinycss2.parse_stylesheet(css, skip_comments=False)[-1]
         problems.append(
             _at(where, ThemesErrorCode.CSS_INVALID, 'this rule is not closed (a missing } ) or ")')
         )

@@ -96,6 +96,12 @@ def test_an_unclosed_block_is_reported_where_its_rule_starts() -> None:
     assert [(p.code, p.line, p.column) for p in result.problems] == [("CSS_INVALID", 2, 1)]
 
 
+def test_a_comment_left_open_over_everything_is_reported_where_it_opens() -> None:
+    result = css.sanitize("\n  /* .a { color: red }", SCOPE, ASSETS)
+    assert [(p.code, p.line, p.column) for p in result.problems] == [("CSS_INVALID", 2, 3)]
+    assert result.css == ""
+
+
 def test_more_than_20_kb_is_too_large() -> None:
     source = ".a { color: red }\n" * 1200
     result = css.sanitize(source, SCOPE, ASSETS)
