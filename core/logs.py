@@ -60,7 +60,7 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # What a record would otherwise look up each time (the calling frame, thread and process)
-    # is in no line written; the router writes two lines a request.
+    # is in no line written, and every request writes one.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("uvicorn.access").disabled = True

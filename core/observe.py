@@ -10,6 +10,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from contextvars import ContextVar
 from itertools import accumulate
 
 from opentelemetry.trace import SpanKind, use_span
@@ -33,6 +34,9 @@ from core.tracing import incoming, tracer
 log = logging.getLogger("vetrai.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _UNTRACED = nullcontext()
+# What the app adds to the request's log line (the router: the operation it served), so that a
+# request writes one line; None outside an HTTP request.
+request_fields: ContextVar[dict[str, object] | None] = ContextVar("request_fields", default=None)
 
 
 def route_path(scope: Scope) -> str:
@@ -147,6 +151,8 @@ class Observe:
         given = headers.get("x-request-id", "")
         rid = given if _REQUEST_ID.match(given) else secrets.token_hex(16)
         token = request_id.set(rid)
+        fields: dict[str, object] = {}
+        fields_token = request_fields.set(fields)
         status = 500
         started = time.perf_counter()
 
@@ -168,18 +174,20 @@ class Observe:
             finally:
                 if span.is_recording():
                     span.update_name(f"{name} {route_path(scope)}")
-                self._done(scope, status, time.perf_counter() - started)
+                self._done(scope, status, time.perf_counter() - started, fields)
+                request_fields.reset(fields_token)
                 request_id.reset(token)
 
-    def _done(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _done(self, scope: Scope, status: int, elapsed: float, fields: dict[str, object]) -> None:
         self.metrics.served(scope["path"], status, elapsed)
         if not log.isEnabledFor(logging.INFO):
             return
-        fields = {
+        line: dict[str, object] = {
             "service": self.metrics.service,
             "method": scope["method"],
             "path": route_path(scope),
+            **fields,
             "status": status,
             "ms": round(elapsed * 1000, 2),
         }
-        log.info("request", extra={"fields": fields})
+        log.info("request", extra={"fields": line})

@@ -1,5 +1,6 @@
 """What the router tells operators: Prometheus metrics (named like the subgraphs' so one
-dashboard reads both) and one JSON log line per operation, with its request id."""
+dashboard reads both) and the operation in the request's JSON log line (a line of its own over
+WebSocket), with its request id."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from core.caller import Caller
-from core.observe import HttpMetrics, Timing, Timings
+from core.observe import HttpMetrics, Timing, Timings, request_fields
 from router.documents import DocumentCache
 from router.edge import Router
 from router.planner.planner import QueryPlanner
@@ -166,13 +167,16 @@ class Metrics(HttpMetrics):
         if not log.isEnabledFor(logging.INFO):
             return
         who = caller.user_id or caller.key_id or caller.client_ip
-        fields = {
+        fields: dict[str, object] = {
             "operation": name,
             "caller": str(who) if who else None,
             "organization": str(caller.org_id) if caller.org_id else None,
-            "status": status,
             "outcome": str(outcome),
             "fetches": fetches,
-            "ms": round(seconds * 1000, 2),
         }
+        line = request_fields.get()
+        if line is not None and "operation" not in line:  # a batch's others get lines of their own
+            line.update(fields)  # an HTTP request's one line carries its operation
+            return
+        fields |= {"status": status, "ms": round(seconds * 1000, 2)}
         log.info("operation", extra={"fields": fields})

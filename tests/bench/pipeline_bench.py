@@ -7,7 +7,7 @@ answers replayed from memory, so the figures are the router's own CPU time (proc
 wall time: the machine may be shared). ``router-api-key`` is the router called with an API
 key (its verification answered in memory, as keys and tenancy would), whose use is counted.
 The router logs and traces as ``vetrai router`` does (the same function sets them up): a JSON
-line per request and per operation, spans recorded only when an OTLP endpoint is configured.
+line per request, naming its operation, spans recorded only when an OTLP endpoint is configured.
 Run from the repository root:
 
     .venv/bin/python -m tests.bench.pipeline_bench [--requests N] [--instructions]

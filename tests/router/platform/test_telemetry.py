@@ -1,13 +1,17 @@
-"""What operators see: one log line per operation (request id, name, caller; never a token or
-a key) and metrics by operation and outcome, judged from the result and not from its bytes."""
+"""What operators see: one log line per request, naming its operation (request id, name,
+caller; never a token or a key) and metrics by operation and outcome, judged from the result
+and not from its bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
 
+import orjson
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.router.platform.conftest import RouterClient, router_client, router_config
 from vetrai.settings import PlatformSettings
@@ -17,7 +21,7 @@ async def test_operation_log_line_names_the_caller_but_no_secret(
     router: RouterClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     user, token = await router.sign_up()
-    caplog.set_level(logging.INFO, logger="vetrai.router")
+    caplog.set_level(logging.INFO)
     response = await router.client.post(
         "/graphql",
         json={"query": "query WhoAmI { me { id } }", "operationName": "WhoAmI"},
@@ -25,13 +29,56 @@ async def test_operation_log_line_names_the_caller_but_no_secret(
     )
     assert response.headers["x-request-id"] == "trace-me-1"
     records = [r for r in caplog.records if getattr(r, "fields", {}).get("operation") == "WhoAmI"]
-    assert len(records) == 1
+    assert len(records) == 1  # the request's one line, naming its operation
+    assert records[0].request_id == "trace-me-1"  # type: ignore[attr-defined]
     fields = records[0].fields  # type: ignore[attr-defined]
+    assert (fields["service"], fields["path"], fields["status"]) == ("router", "/graphql", 200)
     assert fields["caller"] == user
     assert fields["outcome"] == "ok"
     assert fields["fetches"] == 1
     assert token not in caplog.text
     assert token.split(".")[2] not in caplog.text
+
+
+def _lines(caplog: pytest.LogCaptureFixture, operation: str) -> list[tuple[str, str]]:
+    return [
+        (r.getMessage(), r.fields.get("path", "-"))  # type: ignore[attr-defined]
+        for r in caplog.records
+        if getattr(r, "fields", {}).get("operation") == operation
+    ]
+
+
+async def test_each_operation_of_a_batch_is_logged_once(
+    router: RouterClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    first, second = (f"Op{secrets.token_hex(4)}" for _ in range(2))
+    response = await router.client.post(
+        "/graphql",
+        json=[
+            {"query": f"query {first} {{ __typename }}", "operationName": first},
+            {"query": f"query {second} {{ __typename }}", "operationName": second},
+        ],
+    )
+    assert response.status_code == 200
+    assert _lines(caplog, first) == [("request", "/graphql")]
+    assert _lines(caplog, second) == [("operation", "-")]
+
+
+async def test_an_operation_over_websocket_gets_a_line_of_its_own(
+    router: RouterClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    name = f"Ws{secrets.token_hex(4)}"
+    url = str(router.client.base_url).replace("http", "ws", 1) + "/graphql"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+        assert orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        query = {"query": f"query {name} {{ __typename }}", "operationName": name}
+        await ws.send(orjson.dumps({"type": "subscribe", "id": "1", "payload": query}).decode())
+        while orjson.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "complete":
+            pass
+    assert _lines(caplog, name) == [("operation", "-")]
 
 
 def _count(metrics: str, operation: str, outcome: str) -> float:
