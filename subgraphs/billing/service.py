@@ -702,16 +702,28 @@ class BillingService:
         """Announce the effective plan of every past-due organization whose grace days ran
         out since its plan was last announced (no event marks that moment), as a plan change
         is announced; the organizations announced. Run again, it announces none of them."""
-        async with self.db.transaction(ANONYMOUS) as session:
-            candidates = await repository.past_due_not_announced_as(session, self.plans.free.key)
-        return [org_id for org_id in candidates if await self._announce_if_moved(org_id)]
+        listed = await self.lapse_candidates()
+        return [org_id for org_id in listed if await self.announce_lapse(org_id)]
 
-    async def _announce_if_moved(self, org_id: UUID) -> bool:
-        """Announce the organization's effective plan unless it is the one last announced."""
+    async def lapse_candidates(self) -> list[UUID]:
+        """The organizations whose grace days may have run out unannounced: past due, the
+        free plan not announced for them."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            return await repository.past_due_not_announced_as(session, self.plans.free.key)
+
+    async def announce_lapse(self, org_id: UUID) -> bool:
+        """Announce a listed organization's effective plan unless it is the one last
+        announced; whether it was. The listing's condition is read again under the lock, so
+        a listing gone stale (another sweep announced the lapse meanwhile) changes nothing:
+        read on an earlier clock than the other sweep's, the paid plan would be announced
+        again. Only an event takes a lapsed organization off the free plan."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             await repository.lock_organization(session, org_id)
-            plan = self.effective_plan(await repository.current_locked(session, org_id), utcnow())
-            if await repository.announced_plan(session, org_id) == plan.key:
+            subscription = await repository.current_locked(session, org_id)
+            announced = await repository.announced_plan(session, org_id)
+            plan = self.effective_plan(subscription, utcnow())
+            listed = subscription is not None and subscription.status == "past_due"
+            if not listed or announced in (self.plans.free.key, plan.key):
                 return False
             await self._announce(session, org_id, plan)
         return True

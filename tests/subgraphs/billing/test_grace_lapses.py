@@ -2,7 +2,8 @@
 the free plan, through the same outbox jobs and channel a plan change uses, once per lapse,
 to workers, themes and notifications (whose copies would otherwise stay on the paid plan) and
 to the routers; an organization whose announcement is unknown (before billing_0009) is
-announced once; the sweep's listing reads subscriptions and writes none."""
+announced once; a sweep whose listing went stale (another announced the lapse) announces
+nothing; the sweep's listing reads subscriptions and writes none."""
 
 from __future__ import annotations
 
@@ -146,6 +147,22 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     await told_workers(owner_engine, org, "free")
     await told_white_label(owner_engine, org, False)
     assert org not in await service.announce_lapses()
+
+
+async def test_a_sweep_whose_listing_went_stale_announces_nothing(
+    billing: SignedClient, owner_engine: AsyncEngine, service: BillingService
+) -> None:
+    """The session worker's sweep beside a test's: it lists the organization while team is
+    announced, the test's sweep (on a clock moved past the grace days) announces free, then
+    the worker's announces from its listing on the real clock, where team is still granted."""
+    caller = await _past_due_on_team(billing, owner_engine)
+    org = caller.org_id
+    assert org is not None
+    assert org in await service.lapse_candidates()
+    await _sweep(service, TEAM_GRACE_DAYS + 1)
+    assert await _announced(owner_engine, org) == "free"
+    assert not await service.announce_lapse(org)
+    assert await _announced(owner_engine, org) == "free"
 
 
 async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
