@@ -83,14 +83,22 @@ def effective_plan(plans: Catalogue, subscription: Subscription | None, now: dat
     """The plan of ``plans`` an organization's newest subscription grants at ``now``."""
     if subscription is None or subscription.status not in LIVE:
         return plans.free
-    plan = plans.get(subscription.plan_key) or plans.free
-    if subscription.status == "past_due" and subscription.without_card:
+    if lapsed_at(plans, subscription, now) is not None:
         return plans.free
-    if subscription.status == "past_due":
-        since = subscription.past_due_since or now
-        if now >= since + timedelta(days=plan.grace_days):
-            return plans.free
-    return plan
+    return plans.get(subscription.plan_key) or plans.free
+
+
+def lapsed_at(plans: Catalogue, subscription: Subscription, now: datetime) -> datetime | None:
+    """When a past-due subscription stopped granting its plan by ``now``: at once for a trial
+    without a card, else once its plan's grace days ran out; None while it still grants it."""
+    if subscription.status != "past_due":
+        return None
+    since = subscription.past_due_since or now
+    if subscription.without_card:
+        return since
+    plan = plans.get(subscription.plan_key) or plans.free
+    lapse = since + timedelta(days=plan.grace_days)
+    return lapse if now >= lapse else None
 
 
 @dataclass(frozen=True)
@@ -686,14 +694,17 @@ class BillingService:
             ) from None
 
     @staticmethod
-    async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
+    async def _announce(
+        session: AsyncSession, org_id: UUID, plan: Plan, as_of: datetime | None = None
+    ) -> None:
         """Tell routers (once the change is committed) to forget the organization's plan, and
         themes and notifications by durable jobs whether it grants ``white_label``, workers how
-        many jobs may run at once and how long their history is kept."""
+        many jobs may run at once and how long their history is kept; those copies keep the
+        word of the latest ``as_of`` (the moment the plan took effect, now unless given)."""
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
         await repository.save_announced(session, org_id, plan.key)
-        white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
+        white_label, as_of = plan.enabled(WHITE_LABEL), as_of or utcnow()
         await tell_themes(session, org_id, white_label, as_of)
         await tell_notifications(session, org_id, white_label, as_of)
         await tell_workers(session, org_id, plan.grants_of(PLAN_FEATURES), as_of)
@@ -721,11 +732,14 @@ class BillingService:
             await repository.lock_organization(session, org_id)
             subscription = await repository.current_locked(session, org_id)
             announced = await repository.announced_plan(session, org_id)
-            plan = self.effective_plan(subscription, utcnow())
-            listed = subscription is not None and subscription.status == "past_due"
-            if not listed or announced in (self.plans.free.key, plan.key):
+            now = utcnow()
+            plan = self.effective_plan(subscription, now)
+            if subscription is None or subscription.status != "past_due":
                 return False
-            await self._announce(session, org_id, plan)
+            if announced in (self.plans.free.key, plan.key):
+                return False
+            # A lapse took effect when the grace days ran out, not when the sweep came by.
+            await self._announce(session, org_id, plan, lapsed_at(self.plans, subscription, now))
         return True
 
     async def _alert_spend(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -41,6 +41,10 @@ from vetrai.settings import PlatformSettings
 
 TEAM_GRACE_DAYS = 14
 ANNOUNCED = "select plan_key from billing.announced_plans where org_id = :org"
+STAMP = "select as_of from {} where org_id = :org"
+WHITE_LABEL_STAMPS = [
+    STAMP.format(f"{s}.organization_white_label") for s in ("themes", "notifications")
+]
 
 
 @pytest.fixture
@@ -101,11 +105,24 @@ async def _relayed(owner_engine: AsyncEngine, org_id: UUID) -> bool:
     return bool(waiting == 0)
 
 
-async def _sweep(service: BillingService, days_later: float) -> None:
-    """Run the sweep that many days from now. The session's worker runs its own (its hourly
-    cron, due on the moved clock) beside it, so tests assert what was announced, not who did."""
+async def _sweep(
+    service: BillingService, days_later: float, told: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Run the sweep that many days from now, and wait there for ``told`` (the copies its
+    jobs write): ARQ queues a job for the clock that enqueued it, so one the worker's relay
+    enqueued in the move and did not run before it ended would wait those days out. The
+    session's worker runs its own sweep (its hourly cron, due on the moved clock) beside it,
+    so tests assert what was announced, not who did."""
     with time_machine.travel(timedelta(days=days_later)):
         await service.announce_lapses()
+        if told is not None:
+            await told()
+
+
+async def _told_free(owner_engine: AsyncEngine, org_id: UUID) -> None:
+    """Wait until workers, themes and notifications hold what the free plan grants."""
+    await told_workers(owner_engine, org_id, "free")
+    await told_white_label(owner_engine, org_id, False)
 
 
 async def _heard(routers: Any, org_id: UUID, until_plan: str) -> list[str]:
@@ -138,14 +155,12 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     try:
         await _sweep(service, TEAM_GRACE_DAYS - 1)  # still within grace: nothing to tell
         assert await _announced(owner_engine, org) == "team"
-        await _sweep(service, TEAM_GRACE_DAYS + 1)
+        await _sweep(service, TEAM_GRACE_DAYS + 1, lambda: _told_free(owner_engine, org))
         assert await _announced(owner_engine, org) == "free"
         await _sweep(service, TEAM_GRACE_DAYS + 2)
         assert await asyncio.wait_for(_heard(routers, org, "free"), 60) == ["free"]  # once
     finally:
         await routers.aclose()
-    await told_workers(owner_engine, org, "free")
-    await told_white_label(owner_engine, org, False)
     assert org not in await service.announce_lapses()
 
 
@@ -163,6 +178,33 @@ async def test_a_sweep_whose_listing_went_stale_announces_nothing(
     assert await _announced(owner_engine, org) == "free"
     assert not await service.announce_lapse(org)
     assert await _announced(owner_engine, org) == "free"
+
+
+async def _stamps(owner_engine: AsyncEngine, org_id: UUID) -> list[datetime]:
+    """The moments of billing's word that workers', themes' and notifications' copies keep."""
+    async with owner_engine.connect() as connection:
+        return [
+            await connection.scalar(text(query), {"org": org_id})
+            for query in (STAMP.format("workers.organization_limits"), *WHITE_LABEL_STAMPS)
+        ]
+
+
+async def test_a_lapse_is_announced_as_of_the_end_of_its_grace_days(
+    billing: SignedClient, owner_engine: AsyncEngine, service: BillingService
+) -> None:
+    """Not as of the sweep that came by later, so the copies order it before any word given
+    after the lapse."""
+    caller = await _past_due_on_team(billing, owner_engine)
+    org = caller.org_id
+    assert org is not None
+    async with owner_engine.connect() as connection:
+        since = await connection.scalar(
+            text("select past_due_since from billing.subscriptions where org_id = :org"),
+            {"org": org},
+        )
+    await _sweep(service, TEAM_GRACE_DAYS + 3, lambda: _told_free(owner_engine, org))
+    assert await _announced(owner_engine, org) == "free"
+    assert await _stamps(owner_engine, org) == [since + timedelta(days=TEAM_GRACE_DAYS)] * 3
 
 
 async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
@@ -225,9 +267,8 @@ async def test_a_past_due_organization_with_no_announcement_recorded_is_announce
     assert await _announced(owner_engine, org) == "pro"
     assert org not in await service.announce_lapses()
     await told_workers(owner_engine, org, "pro")
-    await _sweep(service, 8)  # pro's grace is 7 days
+    await _sweep(service, 8, lambda: told_workers(owner_engine, org, "free"))  # pro's grace: 7 days
     assert await _announced(owner_engine, org) == "free"
-    await told_workers(owner_engine, org, "free")
     assert org not in await service.announce_lapses()
 
 
