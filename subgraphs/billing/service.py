@@ -846,7 +846,9 @@ class BillingService:
         if stored is None:
             created_row = self._stored(org_id, self._plan_key(state, None), state)
             created_row.state_at = event.created
-            await repository.insert_new(session, created_row)
+            inserted = await repository.insert_new(session, created_row)
+            if inserted and created_row.status != "canceled":  # made in Stripe's dashboard, say
+                await self._match_overage(event, state.id)
             return
         deleted = event.type == "customer.subscription.deleted"
         created = event.type == "customer.subscription.created"
@@ -868,8 +870,9 @@ class BillingService:
         session.add(stored)
 
     async def _match_overage(self, event: WebhookEvent, subscription_id: str) -> None:
-        """A plan changed outside billing (Stripe's portal or dashboard) gets its plan's
-        overage Prices now, as a change through billing does. An outage fails the event, which
+        """A subscription made or moved to another plan outside billing (Stripe's portal or
+        dashboard) gets its plan's overage Prices now, as one made or changed through billing
+        does (one billing made already has them: nothing changes). An outage fails the event, which
         the sweep of unapplied events applies again; unsynced Prices wait for sync-plans."""
         if self._gateway is None:
             return

@@ -28,6 +28,7 @@ from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database, set_local
 from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import (
+    announced_plan,
     applied,
     event,
     owner,
@@ -40,7 +41,6 @@ from tests.subgraphs.billing.test_subscriptions import start
 from vetrai.settings import PlatformSettings
 
 TEAM_GRACE_DAYS = 14
-ANNOUNCED = "select plan_key from billing.announced_plans where org_id = :org"
 STAMP = "select as_of from {} where org_id = :org"
 WHITE_LABEL_STAMPS = [
     STAMP.format(f"{s}.organization_white_label") for s in ("themes", "notifications")
@@ -84,12 +84,6 @@ async def _past_due_on_team(billing: SignedClient, owner_engine: AsyncEngine) ->
     assert (await post_event(billing.client, failed)).status_code == 200
     await until(lambda: applied(owner_engine, failed["id"]), "the failure applied")
     return caller
-
-
-async def _announced(owner_engine: AsyncEngine, org_id: UUID) -> str | None:
-    async with owner_engine.connect() as connection:
-        found = await connection.scalar(text(ANNOUNCED), {"org": org_id})
-    return None if found is None else str(found)
 
 
 async def _relayed(owner_engine: AsyncEngine, org_id: UUID) -> bool:
@@ -146,7 +140,7 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     caller = await _past_due_on_team(billing, owner_engine)
     org = caller.org_id
     assert org is not None
-    assert await _announced(owner_engine, org) == "team"
+    assert await announced_plan(owner_engine, org) == "team"
     # The routers' word of the team plan is relayed from the outbox by the worker: heard after
     # the subscription below, it would read as the sweep's (seen once with two xdist workers).
     await until(lambda: _relayed(owner_engine, org), "team relayed to the routers")
@@ -154,9 +148,9 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     await routers.subscribe(PLAN_CHANGED_CHANNEL)
     try:
         await _sweep(service, TEAM_GRACE_DAYS - 1)  # still within grace: nothing to tell
-        assert await _announced(owner_engine, org) == "team"
+        assert await announced_plan(owner_engine, org) == "team"
         await _sweep(service, TEAM_GRACE_DAYS + 1, lambda: _told_free(owner_engine, org))
-        assert await _announced(owner_engine, org) == "free"
+        assert await announced_plan(owner_engine, org) == "free"
         await _sweep(service, TEAM_GRACE_DAYS + 2)
         assert await asyncio.wait_for(_heard(routers, org, "free"), 60) == ["free"]  # once
     finally:
@@ -175,9 +169,9 @@ async def test_a_sweep_whose_listing_went_stale_announces_nothing(
     assert org is not None
     assert org in await service.lapse_candidates()
     await _sweep(service, TEAM_GRACE_DAYS + 1)
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     assert not await service.announce_lapse(org)
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
 
 
 async def _stamps(owner_engine: AsyncEngine, org_id: UUID) -> list[datetime]:
@@ -203,7 +197,7 @@ async def test_a_lapse_is_announced_as_of_the_end_of_its_grace_days(
             {"org": org},
         )
     await _sweep(service, TEAM_GRACE_DAYS + 3, lambda: _told_free(owner_engine, org))
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     assert await _stamps(owner_engine, org) == [since + timedelta(days=TEAM_GRACE_DAYS)] * 3
 
 
@@ -214,7 +208,7 @@ async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
     org = caller.org_id
     assert org is not None
     await _sweep(service, TEAM_GRACE_DAYS + 1)
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     subscription = await _subscription_of(owner_engine, org)
     paid = event(
         "invoice.paid",
@@ -227,7 +221,7 @@ async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
     )
     assert (await post_event(billing.client, paid)).status_code == 200
     await until(lambda: applied(owner_engine, paid["id"]), "the payment applied")
-    assert await _announced(owner_engine, org) == "team"
+    assert await announced_plan(owner_engine, org) == "team"
     assert org not in await service.announce_lapses()  # active again: nothing due
 
 
@@ -264,11 +258,11 @@ async def test_a_past_due_organization_with_no_announcement_recorded_is_announce
     recorded of what was announced. The sweep announces pro once, then free once it lapses."""
     org = await _past_due_without_announcement(owner_engine, "pro", days_ago=0)
     await service.announce_lapses()
-    assert await _announced(owner_engine, org) == "pro"
+    assert await announced_plan(owner_engine, org) == "pro"
     assert org not in await service.announce_lapses()
     await told_workers(owner_engine, org, "pro")
     await _sweep(service, 8, lambda: told_workers(owner_engine, org, "free"))  # pro's grace: 7 days
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     assert org not in await service.announce_lapses()
 
 
@@ -300,5 +294,5 @@ async def test_the_worker_runs_the_sweep_every_hour(
     assert (sweep.minute, sweep.hour, sweep.unique) == (7, None, True)
     org = await _past_due_without_announcement(owner_engine, "pro", days_ago=8)
     await tasks.announce_lapses({"billing": service})
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     assert await tasks.announce_lapses({"billing": service}) == 0  # nothing new to tell
