@@ -194,13 +194,18 @@ async def locked_invoice(session: AsyncSession, invoice_id: str) -> Invoice | No
     return await session.get(Invoice, invoice_id, with_for_update=True)
 
 
-async def insert_new(session: AsyncSession, row: Subscription | Invoice) -> None:
+async def insert_new(session: AsyncSession, row: Subscription | Invoice) -> bool:
     """Insert a row first seen in an event, unless its id is taken: then it belongs to another
-    organization (invisible here), and an event for one organization never touches another's."""
+    organization (invisible here), and an event for one organization never touches another's;
+    whether it was inserted."""
     values = {k: v for k, v in row.model_dump().items() if v is not None}
-    await session.exec(
-        pg_insert(type(row)).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    inserted = await session.exec(
+        pg_insert(type(row))
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(true())
     )
+    return inserted.first() is not None
 
 
 async def organization_of_customer(session: AsyncSession, customer: str) -> UUID | None:

@@ -83,14 +83,22 @@ def effective_plan(plans: Catalogue, subscription: Subscription | None, now: dat
     """The plan of ``plans`` an organization's newest subscription grants at ``now``."""
     if subscription is None or subscription.status not in LIVE:
         return plans.free
-    plan = plans.get(subscription.plan_key) or plans.free
-    if subscription.status == "past_due" and subscription.without_card:
+    if lapsed_at(plans, subscription, now) is not None:
         return plans.free
-    if subscription.status == "past_due":
-        since = subscription.past_due_since or now
-        if now >= since + timedelta(days=plan.grace_days):
-            return plans.free
-    return plan
+    return plans.get(subscription.plan_key) or plans.free
+
+
+def lapsed_at(plans: Catalogue, subscription: Subscription, now: datetime) -> datetime | None:
+    """When a past-due subscription stopped granting its plan by ``now``: at once for a trial
+    without a card, else once its plan's grace days ran out; None while it still grants it."""
+    if subscription.status != "past_due":
+        return None
+    since = subscription.past_due_since or now
+    if subscription.without_card:
+        return since
+    plan = plans.get(subscription.plan_key) or plans.free
+    lapse = since + timedelta(days=plan.grace_days)
+    return lapse if now >= lapse else None
 
 
 @dataclass(frozen=True)
@@ -686,14 +694,17 @@ class BillingService:
             ) from None
 
     @staticmethod
-    async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
+    async def _announce(
+        session: AsyncSession, org_id: UUID, plan: Plan, as_of: datetime | None = None
+    ) -> None:
         """Tell routers (once the change is committed) to forget the organization's plan, and
         themes and notifications by durable jobs whether it grants ``white_label``, workers how
-        many jobs may run at once and how long their history is kept."""
+        many jobs may run at once and how long their history is kept; those copies keep the
+        word of the latest ``as_of`` (the moment the plan took effect, now unless given)."""
         message = {"org_id": str(org_id), "plan": plan.key}
         await stage_announcement(session, PLAN_CHANGED_CHANNEL, message)
         await repository.save_announced(session, org_id, plan.key)
-        white_label, as_of = plan.enabled(WHITE_LABEL), utcnow()
+        white_label, as_of = plan.enabled(WHITE_LABEL), as_of or utcnow()
         await tell_themes(session, org_id, white_label, as_of)
         await tell_notifications(session, org_id, white_label, as_of)
         await tell_workers(session, org_id, plan.grants_of(PLAN_FEATURES), as_of)
@@ -702,18 +713,33 @@ class BillingService:
         """Announce the effective plan of every past-due organization whose grace days ran
         out since its plan was last announced (no event marks that moment), as a plan change
         is announced; the organizations announced. Run again, it announces none of them."""
-        async with self.db.transaction(ANONYMOUS) as session:
-            candidates = await repository.past_due_not_announced_as(session, self.plans.free.key)
-        return [org_id for org_id in candidates if await self._announce_if_moved(org_id)]
+        listed = await self.lapse_candidates()
+        return [org_id for org_id in listed if await self.announce_lapse(org_id)]
 
-    async def _announce_if_moved(self, org_id: UUID) -> bool:
-        """Announce the organization's effective plan unless it is the one last announced."""
+    async def lapse_candidates(self) -> list[UUID]:
+        """The organizations whose grace days may have run out unannounced: past due, the
+        free plan not announced for them."""
+        async with self.db.transaction(ANONYMOUS) as session:
+            return await repository.past_due_not_announced_as(session, self.plans.free.key)
+
+    async def announce_lapse(self, org_id: UUID) -> bool:
+        """Announce a listed organization's effective plan unless it is the one last
+        announced; whether it was. The listing's condition is read again under the lock, so
+        a listing gone stale (another sweep announced the lapse meanwhile) changes nothing:
+        read on an earlier clock than the other sweep's, the paid plan would be announced
+        again. Only an event takes a lapsed organization off the free plan."""
         async with self.db.transaction(Caller(org_id=org_id)) as session:
             await repository.lock_organization(session, org_id)
-            plan = self.effective_plan(await repository.current_locked(session, org_id), utcnow())
-            if await repository.announced_plan(session, org_id) == plan.key:
+            subscription = await repository.current_locked(session, org_id)
+            announced = await repository.announced_plan(session, org_id)
+            now = utcnow()
+            plan = self.effective_plan(subscription, now)
+            if subscription is None or subscription.status != "past_due":
                 return False
-            await self._announce(session, org_id, plan)
+            if announced in (self.plans.free.key, plan.key):
+                return False
+            # A lapse took effect when the grace days ran out, not when the sweep came by.
+            await self._announce(session, org_id, plan, lapsed_at(self.plans, subscription, now))
         return True
 
     async def _alert_spend(
@@ -820,7 +846,9 @@ class BillingService:
         if stored is None:
             created_row = self._stored(org_id, self._plan_key(state, None), state)
             created_row.state_at = event.created
-            await repository.insert_new(session, created_row)
+            inserted = await repository.insert_new(session, created_row)
+            if inserted and created_row.status != "canceled":  # made in Stripe's dashboard, say
+                await self._match_overage(event, state.id)
             return
         deleted = event.type == "customer.subscription.deleted"
         created = event.type == "customer.subscription.created"
@@ -842,8 +870,9 @@ class BillingService:
         session.add(stored)
 
     async def _match_overage(self, event: WebhookEvent, subscription_id: str) -> None:
-        """A plan changed outside billing (Stripe's portal or dashboard) gets its plan's
-        overage Prices now, as a change through billing does. An outage fails the event, which
+        """A subscription made or moved to another plan outside billing (Stripe's portal or
+        dashboard) gets its plan's overage Prices now, as one made or changed through billing
+        does (one billing made already has them: nothing changes). An outage fails the event, which
         the sweep of unapplied events applies again; unsynced Prices wait for sync-plans."""
         if self._gateway is None:
             return

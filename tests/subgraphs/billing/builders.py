@@ -110,6 +110,16 @@ async def applied(owner_engine: AsyncEngine, event_id: str) -> bool:
     return stamp is not None
 
 
+async def announced_plan(owner_engine: AsyncEngine, org_id: UUID) -> str | None:
+    """The key of the plan billing last announced for the organization."""
+    async with owner_engine.connect() as connection:
+        found = await connection.scalar(
+            text("select plan_key from billing.announced_plans where org_id = :org"),
+            {"org": org_id},
+        )
+    return None if found is None else str(found)
+
+
 WORKERS_PLAN = """select concurrent_jobs, history_days from workers.organization_limits
   where org_id = :org"""
 WHITE_LABEL = "select white_label from {}.organization_white_label where org_id = :org"

@@ -2,14 +2,15 @@
 the free plan, through the same outbox jobs and channel a plan change uses, once per lapse,
 to workers, themes and notifications (whose copies would otherwise stay on the paid plan) and
 to the routers; an organization whose announcement is unknown (before billing_0009) is
-announced once; the sweep's listing reads subscriptions and writes none."""
+announced once; a sweep whose listing went stale (another announced the lapse) announces
+nothing; the sweep's listing reads subscriptions and writes none."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -27,6 +28,7 @@ from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database, set_local
 from tests.conftest import SignedClient
 from tests.subgraphs.billing.builders import (
+    announced_plan,
     applied,
     event,
     owner,
@@ -39,7 +41,10 @@ from tests.subgraphs.billing.test_subscriptions import start
 from vetrai.settings import PlatformSettings
 
 TEAM_GRACE_DAYS = 14
-ANNOUNCED = "select plan_key from billing.announced_plans where org_id = :org"
+STAMP = "select as_of from {} where org_id = :org"
+WHITE_LABEL_STAMPS = [
+    STAMP.format(f"{s}.organization_white_label") for s in ("themes", "notifications")
+]
 
 
 @pytest.fixture
@@ -81,12 +86,6 @@ async def _past_due_on_team(billing: SignedClient, owner_engine: AsyncEngine) ->
     return caller
 
 
-async def _announced(owner_engine: AsyncEngine, org_id: UUID) -> str | None:
-    async with owner_engine.connect() as connection:
-        found = await connection.scalar(text(ANNOUNCED), {"org": org_id})
-    return None if found is None else str(found)
-
-
 async def _relayed(owner_engine: AsyncEngine, org_id: UUID) -> bool:
     """Whether no word of the organization's plan waits in the outbox for the routers."""
     async with owner_engine.connect() as connection:
@@ -100,11 +99,24 @@ async def _relayed(owner_engine: AsyncEngine, org_id: UUID) -> bool:
     return bool(waiting == 0)
 
 
-async def _sweep(service: BillingService, days_later: float) -> None:
-    """Run the sweep that many days from now. The session's worker runs its own (its hourly
-    cron, due on the moved clock) beside it, so tests assert what was announced, not who did."""
+async def _sweep(
+    service: BillingService, days_later: float, told: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Run the sweep that many days from now, and wait there for ``told`` (the copies its
+    jobs write): ARQ queues a job for the clock that enqueued it, so one the worker's relay
+    enqueued in the move and did not run before it ended would wait those days out. The
+    session's worker runs its own sweep (its hourly cron, due on the moved clock) beside it,
+    so tests assert what was announced, not who did."""
     with time_machine.travel(timedelta(days=days_later)):
         await service.announce_lapses()
+        if told is not None:
+            await told()
+
+
+async def _told_free(owner_engine: AsyncEngine, org_id: UUID) -> None:
+    """Wait until workers, themes and notifications hold what the free plan grants."""
+    await told_workers(owner_engine, org_id, "free")
+    await told_white_label(owner_engine, org_id, False)
 
 
 async def _heard(routers: Any, org_id: UUID, until_plan: str) -> list[str]:
@@ -128,7 +140,7 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     caller = await _past_due_on_team(billing, owner_engine)
     org = caller.org_id
     assert org is not None
-    assert await _announced(owner_engine, org) == "team"
+    assert await announced_plan(owner_engine, org) == "team"
     # The routers' word of the team plan is relayed from the outbox by the worker: heard after
     # the subscription below, it would read as the sweep's (seen once with two xdist workers).
     await until(lambda: _relayed(owner_engine, org), "team relayed to the routers")
@@ -136,16 +148,57 @@ async def test_a_lapsed_grace_period_is_announced_once_to_every_copy(
     await routers.subscribe(PLAN_CHANGED_CHANNEL)
     try:
         await _sweep(service, TEAM_GRACE_DAYS - 1)  # still within grace: nothing to tell
-        assert await _announced(owner_engine, org) == "team"
-        await _sweep(service, TEAM_GRACE_DAYS + 1)
-        assert await _announced(owner_engine, org) == "free"
+        assert await announced_plan(owner_engine, org) == "team"
+        await _sweep(service, TEAM_GRACE_DAYS + 1, lambda: _told_free(owner_engine, org))
+        assert await announced_plan(owner_engine, org) == "free"
         await _sweep(service, TEAM_GRACE_DAYS + 2)
         assert await asyncio.wait_for(_heard(routers, org, "free"), 60) == ["free"]  # once
     finally:
         await routers.aclose()
-    await told_workers(owner_engine, org, "free")
-    await told_white_label(owner_engine, org, False)
     assert org not in await service.announce_lapses()
+
+
+async def test_a_sweep_whose_listing_went_stale_announces_nothing(
+    billing: SignedClient, owner_engine: AsyncEngine, service: BillingService
+) -> None:
+    """The session worker's sweep beside a test's: it lists the organization while team is
+    announced, the test's sweep (on a clock moved past the grace days) announces free, then
+    the worker's announces from its listing on the real clock, where team is still granted."""
+    caller = await _past_due_on_team(billing, owner_engine)
+    org = caller.org_id
+    assert org is not None
+    assert org in await service.lapse_candidates()
+    await _sweep(service, TEAM_GRACE_DAYS + 1)
+    assert await announced_plan(owner_engine, org) == "free"
+    assert not await service.announce_lapse(org)
+    assert await announced_plan(owner_engine, org) == "free"
+
+
+async def _stamps(owner_engine: AsyncEngine, org_id: UUID) -> list[datetime]:
+    """The moments of billing's word that workers', themes' and notifications' copies keep."""
+    async with owner_engine.connect() as connection:
+        return [
+            await connection.scalar(text(query), {"org": org_id})
+            for query in (STAMP.format("workers.organization_limits"), *WHITE_LABEL_STAMPS)
+        ]
+
+
+async def test_a_lapse_is_announced_as_of_the_end_of_its_grace_days(
+    billing: SignedClient, owner_engine: AsyncEngine, service: BillingService
+) -> None:
+    """Not as of the sweep that came by later, so the copies order it before any word given
+    after the lapse."""
+    caller = await _past_due_on_team(billing, owner_engine)
+    org = caller.org_id
+    assert org is not None
+    async with owner_engine.connect() as connection:
+        since = await connection.scalar(
+            text("select past_due_since from billing.subscriptions where org_id = :org"),
+            {"org": org},
+        )
+    await _sweep(service, TEAM_GRACE_DAYS + 3, lambda: _told_free(owner_engine, org))
+    assert await announced_plan(owner_engine, org) == "free"
+    assert await _stamps(owner_engine, org) == [since + timedelta(days=TEAM_GRACE_DAYS)] * 3
 
 
 async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
@@ -155,7 +208,7 @@ async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
     org = caller.org_id
     assert org is not None
     await _sweep(service, TEAM_GRACE_DAYS + 1)
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     subscription = await _subscription_of(owner_engine, org)
     paid = event(
         "invoice.paid",
@@ -168,7 +221,7 @@ async def test_a_recovery_is_announced_by_its_event_and_the_sweep_leaves_it(
     )
     assert (await post_event(billing.client, paid)).status_code == 200
     await until(lambda: applied(owner_engine, paid["id"]), "the payment applied")
-    assert await _announced(owner_engine, org) == "team"
+    assert await announced_plan(owner_engine, org) == "team"
     assert org not in await service.announce_lapses()  # active again: nothing due
 
 
@@ -205,12 +258,11 @@ async def test_a_past_due_organization_with_no_announcement_recorded_is_announce
     recorded of what was announced. The sweep announces pro once, then free once it lapses."""
     org = await _past_due_without_announcement(owner_engine, "pro", days_ago=0)
     await service.announce_lapses()
-    assert await _announced(owner_engine, org) == "pro"
+    assert await announced_plan(owner_engine, org) == "pro"
     assert org not in await service.announce_lapses()
     await told_workers(owner_engine, org, "pro")
-    await _sweep(service, 8)  # pro's grace is 7 days
-    assert await _announced(owner_engine, org) == "free"
-    await told_workers(owner_engine, org, "free")
+    await _sweep(service, 8, lambda: told_workers(owner_engine, org, "free"))  # pro's grace: 7 days
+    assert await announced_plan(owner_engine, org) == "free"
     assert org not in await service.announce_lapses()
 
 
@@ -242,5 +294,5 @@ async def test_the_worker_runs_the_sweep_every_hour(
     assert (sweep.minute, sweep.hour, sweep.unique) == (7, None, True)
     org = await _past_due_without_announcement(owner_engine, "pro", days_ago=8)
     await tasks.announce_lapses({"billing": service})
-    assert await _announced(owner_engine, org) == "free"
+    assert await announced_plan(owner_engine, org) == "free"
     assert await tasks.announce_lapses({"billing": service}) == 0  # nothing new to tell

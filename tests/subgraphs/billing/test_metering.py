@@ -2,7 +2,8 @@
 metered Price per plan's overage, found again on the next run; a subscription carries its
 plan's overage Price, and a plan change swaps it; sync-plans gives a subscription made before its
 plan's overage Price existed that Price (once), and takes away one left from another plan; a
-plan changed in Stripe's portal has its overage swapped when billing applies the event. A
+plan changed in Stripe's portal has its overage swapped when billing applies the event, and a
+subscription made in Stripe's dashboard gets its overage from its first event applied. A
 server without meters (the test server) is noticed once and skipped.
 
 The test server has neither meters nor Prices, nor subscriptions of several items, so those
@@ -14,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -33,7 +34,8 @@ from subgraphs.billing.gateway import (
 from subgraphs.billing.plans import catalogue
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database
-from tests.subgraphs.billing.builders import event, owner, store_unqueued
+from tests.conftest import SESSION_WORKER
+from tests.subgraphs.billing.builders import announced_plan, event, owner, store_unqueued
 from vetrai.embedded import Lease
 from vetrai.embedded_stripe import SECRET_KEY
 from vetrai.settings import PlatformSettings
@@ -141,7 +143,7 @@ class MeteringGateway(StripeGateway):
 
     def carried(self, subscription_id: str) -> list[str]:
         """The lookup keys of the metered Prices the subscription carries."""
-        return sorted(i["price"]["lookup_key"] for i in self.metered_items[subscription_id])
+        return sorted(i["price"]["lookup_key"] for i in self.metered_items.get(subscription_id, []))
 
 
 @pytest.fixture
@@ -264,6 +266,20 @@ async def service(
     await db.close()
 
 
+@pytest.fixture
+def worker_on_the_gateway(
+    gateway: MeteringGateway, worker: None, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    """The session's worker on the metering gateway too while the test runs, as every process
+    of a deployment is on one provider: the test server's own event of a change (sent a second
+    later, when its webhook is registered) may be applied there before the test's."""
+    running, _ = request.config.stash[SESSION_WORKER]
+    billing: BillingService = running.ctx["billing"]
+    kept, billing._gateway = billing._gateway, gateway
+    yield
+    billing._gateway = kept
+
+
 async def _apply_as_received(
     service: BillingService, owner_engine: AsyncEngine, obj: dict[str, Any], created: int
 ) -> dict[str, Any]:
@@ -310,6 +326,49 @@ async def test_a_plan_changed_in_stripes_portal_gets_its_overage_when_the_event_
     [current] = await service.subscriptions(caller, [started.id])
     assert current is not None
     assert current.plan_key == "business"
+
+
+@pytest.mark.parametrize(
+    "first", ["customer.subscription.created", "customer.subscription.updated"]
+)
+async def test_a_subscription_made_in_stripes_dashboard_gets_its_overage_from_its_first_event(
+    service: BillingService,
+    gateway: MeteringGateway,
+    billing_settings: PlatformSettings,
+    owner_engine: AsyncEngine,
+    worker_on_the_gateway: None,
+    first: str,
+) -> None:
+    """A customer billing knows (its subscription through billing was cancelled) subscribed
+    again in the dashboard, which adds the Plan alone: whichever of its events comes first,
+    billing ends with the subscription startSubscription would have made."""
+    caller = owner()
+    assert caller.org_id is not None
+    await service.start_subscription(caller, caller.org_id, "pro", "pm_card_visa")
+    await service.cancel_subscription(caller, caller.org_id, at_period_end=False)
+    [view] = await service.accounts(caller, [caller.org_id])
+    assert view is not None
+    assert view.account is not None
+    dashboard = gateway_for(billing_settings.billing)
+    assert dashboard is not None
+    team = _plan("team")
+    made = await dashboard.create_subscription(
+        view.account.stripe_customer_id, team, {}, f"dashboard:{uuid4()}"
+    )
+    assert made.id not in gateway.metered_items
+
+    payload = event(first, await _in_stripe(dashboard, made.id), int(time.time()) + 1)
+    await store_unqueued(owner_engine, payload)
+    assert await service.apply_event(payload["id"])
+    assert gateway.carried(made.id) == [overage_lookup_key(team, team.meters[0])]
+    [current] = await service.subscriptions(caller, [made.id])
+    assert current is not None
+    assert (current.plan_key, current.status, current.item_id) == ("team", "active", made.item_id)
+    [view] = await service.accounts(caller, [caller.org_id])
+    assert view is not None
+    assert view.subscription is not None
+    assert (view.subscription.id, view.plan.key) == (made.id, "team")
+    assert await announced_plan(owner_engine, caller.org_id) == "team"
 
 
 async def test_a_plan_whose_overage_price_was_never_synced_is_refused(

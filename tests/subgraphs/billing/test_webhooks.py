@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -266,7 +266,9 @@ class KilledMidApply(BillingService):
     """Ends while applying, after the event changed the subscription and before the commit."""
 
     @staticmethod
-    async def _announce(session: AsyncSession, org_id: UUID, plan: Plan) -> None:
+    async def _announce(
+        session: AsyncSession, org_id: UUID, plan: Plan, as_of: datetime | None = None
+    ) -> None:
         raise Killed
 
 
