@@ -852,10 +852,10 @@ class BillingService:
             return
         deleted = event.type == "customer.subscription.deleted"
         created = event.type == "customer.subscription.created"
+        # A creation event delivered late (after a change made through billing, which keeps
+        # the creation's time) carries the plan it was created on.
         if not deleted and (
-            stored.status == "canceled"
-            or event.created < stored.state_at
-            or (created and event.created <= stored.state_at)
+            created or stored.status == "canceled" or event.created < stored.state_at
         ):
             return
         was_past_due, plan_key = stored.status == "past_due", stored.plan_key

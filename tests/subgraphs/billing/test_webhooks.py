@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.caller import Caller
 from subgraphs.billing import tasks
+from subgraphs.billing.gateway import PLAN_METADATA
 from subgraphs.billing.plans import Plan
 from subgraphs.billing.service import BillingService
 from subgraphs.kernel.db import Database
@@ -35,7 +36,7 @@ from tests.subgraphs.billing.builders import (
     store_unqueued,
     until,
 )
-from tests.subgraphs.billing.test_subscriptions import ENTITLEMENTS, org_ref, start
+from tests.subgraphs.billing.test_subscriptions import CHANGE, ENTITLEMENTS, org_ref, start
 from vetrai.settings import PlatformSettings
 
 BILLING = """query($r: [_Any!]!) { _entities(representations: $r) {
@@ -125,6 +126,21 @@ async def test_updated_before_created_ends_in_the_latest_state(
     await _send(billing, owner_engine, stale)
     found = await _billing(billing, caller)
     assert (found["plan"], found["billing"]["status"]) == ("free", "CANCELED")
+
+
+async def test_a_creation_delivered_after_a_plan_change_does_not_undo_it(
+    billing: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    caller, subscription_id = await _subscribed(billing)
+    customer = await _customer(owner_engine, caller.org_id)
+    variables = {"org": str(caller.org_id), "plan": "team"}
+    assert (await billing.run(CHANGE, variables, caller))["changePlan"]["errors"] == []
+    # The creation's event, made a second or two after the subscription (the test server's
+    # are) and applied after the change, naming the plan the subscription was made on.
+    ids = {"id": subscription_id, "customer": customer, "metadata": {PLAN_METADATA: "pro"}}
+    late = event("customer.subscription.created", ids, int(time.time()) + 2)
+    await _send(billing, owner_engine, late)
+    assert (await _billing(billing, caller))["plan"] == "team"
 
 
 async def test_the_same_event_delivered_ten_times_at_once_is_applied_once(
