@@ -9,6 +9,7 @@ alone, started on a TCP port; the rest use the suite's."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 import select
 import ssl
@@ -16,11 +17,16 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import FrozenInstanceError, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import psutil
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from redis.asyncio import Redis
 from redis.credentials import UsernamePasswordCredentialProvider
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -199,7 +205,7 @@ def test_an_error_reply_is_read_as_its_exception_a_missing_script_as_its_own() -
     assert (str(inner), one, end) == ("ERR inner", 1, 20)
 
 
-@pytest.mark.parametrize("encoded", [b"%1\r\n", b"_\r\n", b"hello\r\n"])
+@pytest.mark.parametrize("encoded", [b"%1\r\n", b"_\r\n", b"hello\r\n", b"\r\n"])
 def test_what_resp2_does_not_start_with_is_an_invalid_response(encoded: bytes) -> None:
     with pytest.raises(InvalidResponse, match="does not start with"):
         parse(encoded)
@@ -282,6 +288,65 @@ def test_a_tls_url_connects_over_tls_with_the_clients_tls_settings() -> None:
     assert pinned is not None
     assert pinned.minimum_version == ssl.TLSVersion.TLSv1_3
     assert address_of("redis://h").ssl is None
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that signs itself, and its key, written under ``folder``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert, private = folder / "cert.pem", folder / "key.pem"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, private
+
+
+async def test_a_tls_server_is_trusted_only_with_a_certificate_the_client_trusts(
+    tmp_path: Path,
+) -> None:
+    # No Redis of the suite speaks TLS: a server that answers every read with PONG stands in.
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def pong(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65_536):
+            writer.write(b"+PONG\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(pong, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    untrusted = pool_of(f"rediss://127.0.0.1:{port}")
+    trusted = pool_of(f"rediss://127.0.0.1:{port}?ssl_ca_certs={cert}")
+    try:
+        with pytest.raises(RedisConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            await untrusted.request(PING)
+        assert await trusted.request(PING) == b"PONG"
+    finally:
+        await trusted.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 # replies from Redis -----------------------------------------------------------------------------
