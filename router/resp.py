@@ -16,7 +16,7 @@ from ssl import SSLContext
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis
-from redis.asyncio.connection import RedisSSLContext, SSLConnection
+from redis.asyncio.connection import SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,12 +29,11 @@ Reply: TypeAlias = int | bytes | list["Reply"] | ResponseError | None
 TIMEOUT_SECONDS = 5.0  # to connect and to answer, unless the client's settings say otherwise
 INCOMPLETE = -1
 _CRLF = b"\r\n"
-_SSL = ("keyfile", "certfile", "cert_reqs", "ca_certs", "ca_data", "check_hostname")
-_SSL_MORE = ("min_version", "ciphers")
 _HONOURED = frozenset(
     {"host", "port", "path", "db", "username", "password", "client_name"}
     | {"socket_timeout", "socket_connect_timeout"}
-    | {f"ssl_{name}" for name in (*_SSL, *_SSL_MORE)}
+    | {f"ssl_{name}" for name in ("keyfile", "certfile", "cert_reqs", "ca_certs", "ca_data")}
+    | {"ssl_check_hostname", "ssl_min_version", "ssl_ciphers"}
 )
 # Settings of redis-py's own connections and commands, which change nothing on the wire.
 _UNUSED = frozenset(
@@ -124,24 +123,19 @@ class Address:
         if settings.get("db"):
             setup.append(pack(b"SELECT", str(settings["db"]).encode()))
         timeout = settings.get("socket_timeout") or TIMEOUT_SECONDS
+        # A TLS context made by redis-py's own connection, with its defaults: the server's
+        # certificate is verified unless the settings say otherwise.
         return cls(
             host=settings.get("host", "localhost"),
             port=int(settings.get("port", 6379)),
             path=settings.get("path"),
-            ssl=_ssl_context(settings)
+            ssl=SSLConnection(**settings).ssl_context.get()
             if issubclass(pool.connection_class, SSLConnection)
             else None,
             setup=tuple(setup),
             connect_timeout=settings.get("socket_connect_timeout") or timeout,
             timeout=timeout,
         )
-
-
-def _ssl_context(settings: dict[str, Any]) -> SSLContext:
-    """The TLS context redis-py would make of the same settings."""
-    given = {name: settings[f"ssl_{name}"] for name in _SSL if f"ssl_{name}" in settings}
-    more = {name: settings[f"ssl_{name}"] for name in _SSL_MORE if f"ssl_{name}" in settings}
-    return RedisSSLContext(**given, **more).get()
 
 
 class Connection(asyncio.Protocol):
@@ -223,6 +217,30 @@ def _time_out(waiter: asyncio.Future[Reply]) -> None:
         waiter.set_exception(RedisTimeoutError("Redis did not answer in time"))
 
 
+async def connect(address: Address) -> Connection:
+    """A connection to ``address``, set up; ``ConnectionError`` when the server cannot be
+    reached in time or refuses the setup."""
+    loop = asyncio.get_running_loop()
+    made = partial(Connection, address.timeout)
+    try:
+        async with asyncio.timeout(address.connect_timeout):
+            if address.path is not None:
+                _, connection = await loop.create_unix_connection(made, address.path)
+            else:
+                _, connection = await loop.create_connection(
+                    made, address.host, address.port, ssl=address.ssl
+                )
+    except (OSError, TimeoutError) as exc:
+        raise RedisConnectionError(f"Redis cannot be reached: {exc!r}") from exc
+    try:
+        for command in address.setup:
+            await connection.request(command)
+    except ResponseError as exc:
+        connection.close()
+        raise RedisConnectionError(f"Redis refused the connection's setup: {exc}") from exc
+    return connection
+
+
 class Script:
     """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once."""
 
@@ -272,29 +290,7 @@ class Pool:
             connection = self._idle.pop()
             if connection.open:
                 return connection
-        return await self._connect()
-
-    async def _connect(self) -> Connection:
-        address = self.address
-        loop = asyncio.get_running_loop()
-        made = partial(Connection, address.timeout)
-        try:
-            async with asyncio.timeout(address.connect_timeout):
-                if address.path is not None:
-                    _, connection = await loop.create_unix_connection(made, address.path)
-                else:
-                    _, connection = await loop.create_connection(
-                        made, address.host, address.port, ssl=address.ssl
-                    )
-        except (OSError, TimeoutError) as exc:
-            raise RedisConnectionError(f"Redis cannot be reached: {exc!r}") from exc
-        try:
-            for command in address.setup:
-                await connection.request(command)
-        except ResponseError as exc:
-            connection.close()
-            raise RedisConnectionError(f"Redis refused the connection's setup: {exc}") from exc
-        return connection
+        return await connect(self.address)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []

@@ -130,6 +130,7 @@ TESTS: dict[str, list[str]] = {
     "core/caller.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
     "core/scopes.py": ["tests/core/test_caller.py", "tests/router/test_policy.py"],
     "router/assets.py": ["tests/router/platform/test_public_assets.py"],
+    "router/resp.py": ["tests/router/test_resp.py", "tests/router/test_ratelimit.py"],
 }
 
 # The billing plan at the router: its rate limits, request counters and quota, and the plan's
