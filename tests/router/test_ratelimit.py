@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from router.config import Window
 from router.ratelimit import Bucket, RateLimiter, Spent, Usage, Verdict
 from subgraphs.auth.contract import ended_session_key
+from tests.conftest import eventually
 from vetrai.settings import PlatformSettings
 
 DAY = 86_400
@@ -166,7 +167,8 @@ async def test_a_connection_the_server_closed_is_not_used_again(
     await limiter.spend(minute)
     [own] = [c["id"] for c in await redis.client_list() if c["name"] == name]
     assert await redis.client_kill_filter(_id=own) == 1
-    await asyncio.sleep(0.1)  # the event loop reads the close
+    idle = limiter._pool._idle
+    await eventually(lambda: not any(c.open for c in idle), "the close read")
     assert (await limiter.spend(minute)).verdict == Verdict(True, 5, 3, 60)
     await limiter.aclose()
 
