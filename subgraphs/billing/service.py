@@ -622,7 +622,7 @@ class BillingService:
             changed = await _provider(
                 self.gateway.change_plan(subscription.id, subscription.item_id, plan, command)
             )
-            self._update(subscription, changed, plan.key)
+            self._answered(subscription, changed, plan.key)
             session.add(subscription)
             await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
         return subscription
@@ -650,10 +650,17 @@ class BillingService:
             state = await _provider(
                 self.gateway.cancel(subscription.id, at_period_end=at_period_end, key=command)
             )
-            self._update(subscription, state, subscription.plan_key)
+            self._answered(subscription, state, subscription.plan_key)
             session.add(subscription)
             await self._announce(session, org_id, self.effective_plan(subscription, utcnow()))
         return subscription
+
+    @classmethod
+    def _answered(cls, subscription: Subscription, state: SubscriptionState, plan_key: str) -> None:
+        """A change billing made, as Stripe answered it: newer than every event made before it,
+        so an older one delivered later (Stripe retries for days) does not undo it."""
+        cls._update(subscription, state, plan_key)
+        subscription.state_at = max(subscription.state_at, int(utcnow().timestamp()))
 
     @staticmethod
     def _update(subscription: Subscription, state: SubscriptionState, plan_key: str) -> None:

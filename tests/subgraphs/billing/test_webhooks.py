@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -141,6 +141,24 @@ async def test_a_creation_delivered_after_a_plan_change_does_not_undo_it(
     late = event("customer.subscription.created", ids, int(time.time()) + 2)
     await _send(billing, owner_engine, late)
     assert (await _billing(billing, caller))["plan"] == "team"
+
+
+async def test_an_update_made_before_a_plan_change_and_delivered_after_it_does_not_undo_it(
+    billing: SignedClient, owner_engine: AsyncEngine
+) -> None:
+    caller, subscription_id = await _subscribed(billing)
+    customer = await _customer(owner_engine, caller.org_id)
+    made = int(time.time())
+    variables = {"org": str(caller.org_id), "plan": "team"}
+    with time_machine.travel(datetime.fromtimestamp(made + 10, UTC)):  # ten seconds on
+        assert (await billing.run(CHANGE, variables, caller))["changePlan"]["errors"] == []
+    ids = {"id": subscription_id, "customer": customer, "metadata": {PLAN_METADATA: "pro"}}
+    older = event("customer.subscription.updated", ids, made + 5)  # retried, delivered late
+    await _send(billing, owner_engine, older)
+    assert (await _billing(billing, caller))["plan"] == "team"
+    newer = event("customer.subscription.updated", ids, made + 20)  # made after the change
+    await _send(billing, owner_engine, newer)
+    assert (await _billing(billing, caller))["plan"] == "pro"
 
 
 async def test_the_same_event_delivered_ten_times_at_once_is_applied_once(
