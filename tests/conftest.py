@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -56,6 +57,7 @@ PROCESS_START_SECONDS = 180
 # the deployment tests): under pytest-xdist (``--dist loadgroup``) each runs whole on one
 # worker, so the fixture starts once.
 WHOLE = ("e2e", "deploy/test_processes.py")
+REDIS_DATABASES = 16  # a Redis server's default
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -81,6 +83,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xdist_group(whole))
 
 
+def _redis_of_this_worker(url: str | None) -> str | None:
+    """On a configured Redis, each xdist worker's own database (as each has its own embedded
+    server): the platform's locks and counters (the keys flush's lock, the router's usage
+    counters) are one per Redis database, and the session worker of one xdist worker would
+    otherwise take them from the tests of another."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if url is None or not worker.startswith("gw"):
+        return url
+    return urlsplit(url)._replace(path=f"/{int(worker[2:]) % REDIS_DATABASES}").geturl()
+
+
 @pytest.fixture(scope="session")
 def server_settings() -> Iterator[PlatformSettings]:
     """Settings pointing at running servers (the embedded ones unless configured)."""
@@ -89,7 +102,7 @@ def server_settings() -> Iterator[PlatformSettings]:
         environment="test",
         data_dir=data,
         database_url=os.environ.get("DATABASE_URL"),
-        redis_url=os.environ.get("REDIS_URL"),
+        redis_url=_redis_of_this_worker(os.environ.get("REDIS_URL")),
     )
     stack = start_stack(base, say=lambda _: None)
     yield stack.settings
