@@ -1,5 +1,6 @@
 """When auth's keys, tenancy or keys cannot answer, the router says 503 (try again), never 500;
-and it asks for the published keys at most once per interval however many unknown keys it sees."""
+and it asks for the published keys at most once per interval however many unknown keys it sees,
+and not at all for a token of a key it knows."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from router import identity
 from router.config import RateLimits, RouterConfig
 from subgraphs.auth.signing import TokenSigner, keys_path
 from tests.router.platform.builders import CREATE, CURRENT, new_key
@@ -108,6 +110,27 @@ async def test_unknown_keys_refetch_the_published_keys_at_most_once_per_interval
                 forged = _unknown_key_token(user, settings)
                 response = await client.post(ME, authorization=f"Bearer {forged}")
                 assert response.status_code == 401
+    assert jwks.requests == 1
+
+
+async def test_tokens_of_a_known_key_ask_for_the_published_keys_no_more(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(identity, "_REFETCH_INTERVAL", 0.0)  # no interval absorbs a refetch
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(signer.jwks())) as (jwks, url):
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            for _ in range(3):  # each token a new session's: none is answered from a cache
+                token = _token(signer, user)
+                assert await client.data(ME, authorization=f"Bearer {token}") == {
+                    "me": {"id": user}
+                }
     assert jwks.requests == 1
 
 
