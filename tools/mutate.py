@@ -110,6 +110,7 @@ TESTS: dict[str, list[str]] = {
         "tests/router/test_served_supergraph.py",
         "tests/router/test_persisted_queries_outage.py",
         "tests/router/test_request_parameters.py",
+        "tests/subgraphs/billing/test_through_router.py::test_past_the_spend_cap_the_router_refuses_until_the_cap_rises",
     ],
     "router/pipeline/errors.py": [
         "tests/router/test_request_parameters.py",
