@@ -191,6 +191,11 @@ class Site:
     what: str
     apply: Mutate
     at_import: bool = False
+    last_line: int = 0  # the last line whose run can meet the change (``line`` when 0)
+
+    @property
+    def lines(self) -> range:
+        return range(self.line, max(self.line, self.last_line) + 1)
 
 
 def _set(field: str, value: Callable[[], object]) -> Mutate:
@@ -340,9 +345,19 @@ def sites(source: str) -> list[Site]:
         if node in quiet or _in_annotation(node, parents):
             continue
         line, at_import = getattr(node, "lineno", 0), _at_import(node, parents)
+        last = _last_line(node)
         for what, apply in _sites_of(node, parents):
-            found.append(Site(index, line, what, apply, at_import))
+            found.append(Site(index, line, what, apply, at_import, last))
     return sorted(found, key=lambda s: (s.line, s.index))
+
+
+def _last_line(node: ast.AST) -> int:
+    """The last line a test may run to meet a change of ``node``: a test may run only the
+    condition of a conditional expression over three lines, or only the last of a call's
+    arguments; of an ``if`` or a loop, only its condition counts (its body is elsewhere)."""
+    if isinstance(node, ast.If | ast.While):
+        node = node.test
+    return getattr(node, "end_lineno", None) or getattr(node, "lineno", 0)
 
 
 def mutant(source: str, site: Site) -> str:
@@ -376,7 +391,9 @@ class Coverage:
         """The tests that run the site's line, fastest first; every test for a line run at
         import, whose change every test meets."""
         every = sorted(self.lines, key=lambda t: self.seconds[t])
-        return every if site.at_import else [t for t in every if site.line in self.lines[t]]
+        if site.at_import:
+            return every
+        return [t for t in every if not self.lines[t].isdisjoint(site.lines)]
 
     def timeout(self, tests: list[str]) -> float:
         """Three times what ``tests`` took unmutated, with the run's start-up; a minute at least."""

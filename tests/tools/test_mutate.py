@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textwrap import dedent
 
-from tools.mutate import mutant, sites
+from tools.mutate import Coverage, mutant, sites
 
 
 def _mutants(source: str) -> list[tuple[int, str]]:
@@ -81,3 +81,30 @@ def test_docstrings_and_annotations_yield_no_mutant() -> None:
         (4, "return None"),
         (4, "True -> False"),
     ]
+
+
+def test_a_conditional_expression_is_met_by_the_tests_of_each_of_its_lines() -> None:
+    source = """
+        def f(key, org):
+            return (
+                (key, org)
+                if key is not None and org is not None
+                else None
+            )
+        """
+    forced = [s for s in sites(dedent(source)) if s.what == "condition -> True"]
+    assert [list(s.lines) for s in forced] == [[4, 5, 6]]
+    lines = {"runs_the_condition": {3, 5, 6}, "runs_none_of_it": {2}}
+    coverage = Coverage(lines, dict.fromkeys(lines, 0.1), took=1.0)
+    assert coverage.tests_of(forced[0]) == ["runs_the_condition"]
+
+
+def test_an_if_is_met_by_the_tests_of_its_condition_not_of_its_body() -> None:
+    source = """
+        def f(a):
+            if a:
+                return 1
+            return 2
+        """
+    (forced, *_) = [s for s in sites(dedent(source)) if s.what == "condition -> True"]
+    assert list(forced.lines) == [3]
