@@ -357,7 +357,8 @@ def _last_line(node: ast.AST) -> int:
     arguments; of an ``if`` or a loop, only its condition counts (its body is elsewhere)."""
     if isinstance(node, ast.If | ast.While):
         node = node.test
-    return int(getattr(node, "end_lineno", None) or getattr(node, "lineno", 0))
+    last: int = getattr(node, "end_lineno", None) or getattr(node, "lineno", 0)
+    return last
 
 
 def mutant(source: str, site: Site) -> str:
