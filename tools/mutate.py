@@ -357,8 +357,8 @@ def _last_line(node: ast.AST) -> int:
     arguments; of an ``if`` or a loop, only its condition counts (its body is elsewhere)."""
     if isinstance(node, ast.If | ast.While):
         node = node.test
-    last: int = getattr(node, "end_lineno", None) or getattr(node, "lineno", 0)
-    return last
+    last = getattr(node, "end_lineno", None)
+    return last if isinstance(last, int) else int(getattr(node, "lineno", 0))
 
 
 def mutant(source: str, site: Site) -> str:
