@@ -5,12 +5,14 @@ and not at all for a token of a key it knows."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from uuid import uuid4
 
+import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -132,6 +134,17 @@ async def test_tokens_of_a_known_key_ask_for_the_published_keys_no_more(
                     "me": {"id": user}
                 }
     assert jwks.requests == 1
+
+
+async def test_a_token_whose_key_id_is_not_a_string_is_unauthenticated(
+    router: RouterClient,
+) -> None:
+    def part(value: object) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(value)).rstrip(b"=").decode()
+
+    token = ".".join([part({"alg": "ES256", "kid": ["a", "list"]}), part({"sub": "x"}), "c2ln"])
+    response = await router.post(ME, authorization=f"Bearer {token}")
+    assert response.status_code == 401, response.text
 
 
 async def test_a_key_published_later_is_accepted_once_the_interval_has_passed(
