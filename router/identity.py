@@ -62,6 +62,8 @@ _PLAN_QUERY = """query($r: [_Any!]!) { _entities(representations: $r) {
   ... on Organization { plan entitlements { feature enabled limit } billing { plan { quota } } }
 } }"""
 _UNKNOWN_PLAN_TTL = 5.0
+# The listener's wait before listening again; a test replaces it to see the wait without waiting.
+_sleep = asyncio.sleep
 _PLAN_CHANNELS = (PLAN_CHANGED_CHANNEL, PLAN_CHANGED_CHANNEL.encode())
 
 
@@ -422,7 +424,7 @@ class Authenticator:
             except RedisError as exc:
                 logger.warning("lost the announcements, listening again: %r", exc)
                 self._forget_all()
-                await asyncio.sleep(1.0)
+                await _sleep(1.0)
 
     def _forget_all(self) -> None:
         self._keys.clear()

@@ -110,6 +110,7 @@ TESTS: dict[str, list[str]] = {
         "tests/router/test_served_supergraph.py",
         "tests/router/test_persisted_queries_outage.py",
         "tests/router/test_request_parameters.py",
+        "tests/subgraphs/billing/test_through_router.py::test_past_the_spend_cap_the_router_refuses_until_the_cap_rises",
     ],
     "router/pipeline/errors.py": [
         "tests/router/test_request_parameters.py",
@@ -175,8 +176,9 @@ _BINOP_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Div: ast.Mult,
 }
 _CALL_SWAPS = {"min": "max", "max": "min"}
-# Statements whose removal changes nothing a test can observe by design.
-_QUIET_CALLS = {"logger", "warnings"}
+# Statements that only log or warn are not mutated, nor their arguments: removing a log line
+# changes nothing a caller sees. With the module-level names bound to ``logging.getLogger()``.
+_QUIET_CALLS = {"log", "logger", "warnings"}
 
 Mutate = Callable[[ast.AST], None]
 
@@ -190,6 +192,11 @@ class Site:
     what: str
     apply: Mutate
     at_import: bool = False
+    last_line: int = 0  # the last line whose run can meet the change (``line`` when 0)
+
+    @property
+    def lines(self) -> range:
+        return range(self.line, max(self.line, self.last_line) + 1)
 
 
 def _set(field: str, value: Callable[[], object]) -> Mutate:
@@ -225,11 +232,7 @@ def _sites_of(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[tuple[
     elif isinstance(node, ast.Return) and node.value is not None:
         if not (isinstance(node.value, ast.Constant) and node.value.value is None):
             yield "return None", _set("value", lambda: ast.Constant(None))
-    elif (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Await | ast.Call)
-        and not _is_quiet(node.value)
-    ):
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Await | ast.Call):
         yield "statement removed", lambda n: _become(n, ast.Pass())
 
 
@@ -266,12 +269,46 @@ def _is_docstring(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return body[0] is statement and isinstance(getattr(node, "value", None), str)
 
 
-def _is_quiet(call: ast.expr) -> bool:
-    target = call.value if isinstance(call, ast.Await) else call
-    func = getattr(target, "func", None)
-    while isinstance(func, ast.Attribute):
-        func = func.value
-    return isinstance(func, ast.Name) and func.id in _QUIET_CALLS
+def _quiet(tree: ast.Module) -> set[ast.AST]:
+    """Every node of the statements that only call a logger (or ``warnings``)."""
+    loggers = _loggers(tree)
+    quiet: set[ast.AST] = set()
+    for statement in ast.walk(tree):
+        if not isinstance(statement, ast.Expr):
+            continue
+        call = statement.value.value if isinstance(statement.value, ast.Await) else statement.value
+        if isinstance(call, ast.Call) and _root(call.func) in loggers:
+            quiet.update(ast.walk(statement))
+    return quiet
+
+
+def _loggers(tree: ast.Module) -> set[str]:
+    """The names the module binds to ``logging.getLogger(...)``, and the usual ones."""
+    named = set(_QUIET_CALLS)
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and _is_get_logger(statement.value):
+            named.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+        elif (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and _is_get_logger(statement.value)
+        ):
+            named.add(statement.target.id)
+    return named
+
+
+def _is_get_logger(value: ast.expr | None) -> bool:
+    func = value.func if isinstance(value, ast.Call) else None
+    if isinstance(func, ast.Attribute):
+        return func.attr == "getLogger" and _root(func) == "logging"
+    return isinstance(func, ast.Name) and func.id == "getLogger"
+
+
+def _root(node: ast.expr) -> str | None:
+    """The name an attribute chain starts from (``log`` in ``log.warning``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _in_annotation(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
@@ -303,14 +340,26 @@ def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
 def sites(source: str) -> list[Site]:
     tree = ast.parse(source)
     parents = _parents(tree)
+    quiet = _quiet(tree)
     found = []
     for index, node in enumerate(ast.walk(tree)):
-        if _in_annotation(node, parents):
+        if node in quiet or _in_annotation(node, parents):
             continue
         line, at_import = getattr(node, "lineno", 0), _at_import(node, parents)
+        last = _last_line(node)
         for what, apply in _sites_of(node, parents):
-            found.append(Site(index, line, what, apply, at_import))
+            found.append(Site(index, line, what, apply, at_import, last))
     return sorted(found, key=lambda s: (s.line, s.index))
+
+
+def _last_line(node: ast.AST) -> int:
+    """The last line a test may run to meet a change of ``node``: a test may run only the
+    condition of a conditional expression over three lines, or only the last of a call's
+    arguments; of an ``if`` or a loop, only its condition counts (its body is elsewhere)."""
+    if isinstance(node, ast.If | ast.While):
+        node = node.test
+    last = getattr(node, "end_lineno", None)
+    return last if isinstance(last, int) else int(getattr(node, "lineno", 0))
 
 
 def mutant(source: str, site: Site) -> str:
@@ -344,7 +393,9 @@ class Coverage:
         """The tests that run the site's line, fastest first; every test for a line run at
         import, whose change every test meets."""
         every = sorted(self.lines, key=lambda t: self.seconds[t])
-        return every if site.at_import else [t for t in every if site.line in self.lines[t]]
+        if site.at_import:
+            return every
+        return [t for t in every if not self.lines[t].isdisjoint(site.lines)]
 
     def timeout(self, tests: list[str]) -> float:
         """Three times what ``tests`` took unmutated, with the run's start-up; a minute at least."""

@@ -1,7 +1,8 @@
 """A served supergraph's caches of documents and of pruned plans are bounded (1024 each), so
-no stream of distinct operations or grants grows the router's memory without end (the plans
-kept are the most recently used); and its subgraph connections close when the router stops or
-when a reload retires it, after the requests it is serving end."""
+no stream of distinct operations or grants grows the router's memory without end (those kept
+are the most recently used; a document is parsed once, and measured once when no variables can
+change its measure); and its subgraph connections close when the router stops or when a reload
+retires it, after the requests it is serving end."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from starlette.applications import Starlette
 from router.app import create_router
 from router.authorization import Grants
 from router.config import RateLimits, RouterConfig
-from router.pipeline.operation import Document
+from router.pipeline.operation import Document, Params
 from router.pipeline.runtime import Served
 from tests.router.conftest import SUPERGRAPH_SDL
 from tests.router.fedfixtures.server import SubgraphServer
@@ -68,6 +69,37 @@ async def test_the_1024_most_recently_used_pruned_plans_are_kept(served: Served)
     # The least recently used went: the second, not the first, which was just read again.
     assert served.pruned_plan(document, document.document, _grants(0), labels) is plans[0]
     assert served.pruned_plan(document, document.document, _grants(1), labels) is not plans[1]
+
+
+async def test_a_document_is_prepared_once_and_kept_while_it_is_read(
+    settings: PlatformSettings, subgraphs: SubgraphServer
+) -> None:
+    app = _router(settings, subgraphs)
+    async with serving(app):
+        pipeline, served = app.state.pipeline, app.state.runtime.served
+        first = pipeline.document(served, Params(ME, None, None, None))
+        assert pipeline.document(served, Params(ME, None, None, None)) is first
+        filler = _document(ME)
+        for n in range(KEPT - 1):
+            served.remember((f"{ME} # {n}", None), filler)
+        # Read again, it is the most recently used: the next one pushes out the oldest other.
+        assert pipeline.document(served, Params(ME, None, None, None)) is first
+        served.remember((f"{ME} # {KEPT}", None), filler)
+        assert (ME, None) in served.documents
+        assert (f"{ME} # 0", None) not in served.documents
+
+
+async def test_a_document_without_variables_is_measured_once_and_one_with_them_per_request(
+    settings: PlatformSettings, subgraphs: SubgraphServer
+) -> None:
+    app = _router(settings, subgraphs)
+    async with serving(app):
+        pipeline, served = app.state.pipeline, app.state.runtime.served
+        plain = pipeline.document(served, Params(ME, None, None, None))
+        typed = "query($named: Boolean!) { me { name @include(if: $named) } }"
+        with_variables = pipeline.document(served, Params(typed, None, None, None))
+    assert plain.measure is not None
+    assert with_variables.measure is None
 
 
 def _router(settings: PlatformSettings, subgraphs: SubgraphServer) -> Starlette:

@@ -1,5 +1,6 @@
 """When the router loses the announcement channel, it forgets every cached membership, key and
-plan: what was announced meanwhile is unknown. An announcement it hears forgets what it names."""
+plan: what was announced meanwhile is unknown, and waits before listening again. An announcement
+it hears forgets what it names."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from core.caller import Caller
+from router import identity as identity_module
 from router.identity import Authenticator, Endpoints, Identity, Plan
 from subgraphs.billing.contract import PLAN_CHANGED_CHANNEL
 from subgraphs.keys.contract import CHANGED_CHANNEL
@@ -27,11 +29,15 @@ async def authenticator(settings: PlatformSettings) -> AsyncIterator[Authenticat
     assert settings.core.redis_url
     name = f"router-test-{secrets.token_hex(4)}"
     redis = Redis.from_url(settings.core.redis_url, client_name=name)
-    endpoints = Endpoints(jwks="http://127.0.0.1:9/jwks", keys="http://127.0.0.1:9", tenancy="")
-    authenticator = Authenticator(endpoints, issuer="i", audience="a", key=b"k" * 32, redis=redis)
+    authenticator = _authenticator(redis)
     yield authenticator
     await authenticator.aclose()
     await redis.aclose()
+
+
+def _authenticator(redis: Redis) -> Authenticator:
+    endpoints = Endpoints(jwks="http://127.0.0.1:9/jwks", keys="http://127.0.0.1:9", tenancy="")
+    return Authenticator(endpoints, issuer="i", audience="a", key=b"k" * 32, redis=redis)
 
 
 async def subscribed_client(redis: Redis, name: str) -> int:
@@ -160,3 +166,28 @@ async def test_each_announcement_forgets_what_it_names_and_nothing_else(
     assert authenticator._listener is listener
     assert listener is not None
     assert not listener.done()
+
+
+async def test_without_redis_the_listener_waits_before_listening_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    release = asyncio.Event()
+
+    async def held(seconds: float) -> None:
+        waits.append(seconds)
+        await release.wait()
+
+    monkeypatch.setattr(identity_module, "_sleep", held)
+    redis = Redis.from_url("redis://127.0.0.1:9/0")  # nothing listens there: every attempt fails
+    authenticator = _authenticator(redis)
+    try:
+        authenticator._listen()
+        await eventually(lambda: bool(waits), "the listener waiting", seconds=10)
+        assert waits[0] > 0
+        # One attempt before the wait: each failed one forgets everything once.
+        assert authenticator._keys.generation == 1
+    finally:
+        release.set()
+        await authenticator.aclose()
+        await redis.aclose()

@@ -1,9 +1,10 @@
 """What the router caches of API keys, and for how long: a key until it changes or expires, never
-an answer that may be stale (one it was waiting for when an announcement arrived), and never
-more than a bounded number of entries."""
+an answer that may be stale (one it was waiting for when an announcement arrived, or one of a key
+that expired meanwhile), and never more than a bounded number of entries."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,8 +131,11 @@ async def until_listening(
 
 
 def _expiring(seconds: float) -> str:
-    expires = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-    return MANY.replace('name: "ci",', f'name: "brief", expiresAt: "{expires}",')
+    return _expiring_at(datetime.now(UTC) + timedelta(seconds=seconds))
+
+
+def _expiring_at(moment: datetime) -> str:
+    return MANY.replace('name: "ci",', f'name: "brief", expiresAt: "{moment.isoformat()}",')
 
 
 async def test_a_key_that_expires_is_cached_until_it_expires_and_no_longer(
@@ -160,6 +164,36 @@ async def test_a_key_that_expires_is_cached_until_it_expires_and_no_longer(
             return (await own.post(CURRENT, x_api_key=brief)).status_code == 401
 
         await _until(brief_refused, "an expired key is still accepted from the cache")
+
+
+async def test_a_key_that_expires_while_it_is_being_verified_is_not_cached(
+    router: RouterClient,
+    settings: PlatformSettings,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    owner_engine: AsyncEngine,
+    redis: Redis,
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    sentinel = await new_key(router, token, org, MANY)
+    front = KeysInFront(subgraph_urls["keys"])
+    app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
+    async with served(app) as base:
+        urls = {**subgraph_urls, "keys": f"{base}/graphql"}
+        async with router_client(settings, supergraph_sdl, urls, router_config()) as own:
+            await until_listening(own, redis, owner_engine, sentinel, org)
+            expires = datetime.now(UTC) + timedelta(seconds=2)
+            brief = (await new_key(router, token, org, _expiring_at(expires)))["secret"]
+
+            async def past_its_expiry(_: bytes) -> None:
+                while datetime.now(UTC) <= expires:  # noqa: ASYNC110 - a wait for the clock
+                    await asyncio.sleep(0.05)
+
+            front.before_answering = past_its_expiry
+            # Valid when keys checked it, expired when the answer arrives: used, not kept.
+            assert (await own.post(CURRENT, x_api_key=brief)).status_code == 200
+            assert (await own.post(CURRENT, x_api_key=brief)).status_code == 401
+    await front.client.aclose()
 
 
 def test_the_cache_holds_at_most_its_bound_then_starts_afresh() -> None:

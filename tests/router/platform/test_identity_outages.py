@@ -1,15 +1,18 @@
 """When auth's keys, tenancy or keys cannot answer, the router says 503 (try again), never 500;
-and it asks for the published keys at most once per interval however many unknown keys it sees."""
+and it asks for the published keys at most once per interval however many unknown keys it sees,
+and not at all for a token of a key it knows."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from uuid import uuid4
 
+import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -18,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from router import identity
 from router.config import RateLimits, RouterConfig
 from subgraphs.auth.signing import TokenSigner, keys_path
 from tests.router.platform.builders import CREATE, CURRENT, new_key
@@ -109,6 +113,38 @@ async def test_unknown_keys_refetch_the_published_keys_at_most_once_per_interval
                 response = await client.post(ME, authorization=f"Bearer {forged}")
                 assert response.status_code == 401
     assert jwks.requests == 1
+
+
+async def test_tokens_of_a_known_key_ask_for_the_published_keys_no_more(
+    router: RouterClient,
+    settings: PlatformSettings,
+    signer: TokenSigner,
+    supergraph_sdl: str,
+    subgraph_urls: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(identity, "_REFETCH_INTERVAL", 0.0)  # no interval absorbs a refetch
+    user, _ = await router.sign_up()
+    async with stub(lambda: JSONResponse(signer.jwks())) as (jwks, url):
+        with_jwks = settings.replace(jwks_url=f"{url}/jwks.json")
+        async with routed(with_jwks, supergraph_sdl, subgraph_urls) as client:
+            for _ in range(3):  # each token a new session's: none is answered from a cache
+                token = _token(signer, user)
+                assert await client.data(ME, authorization=f"Bearer {token}") == {
+                    "me": {"id": user}
+                }
+    assert jwks.requests == 1
+
+
+async def test_a_token_whose_key_id_is_not_a_string_is_unauthenticated(
+    router: RouterClient,
+) -> None:
+    def part(value: object) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(value)).rstrip(b"=").decode()
+
+    token = ".".join([part({"alg": "ES256", "kid": ["a", "list"]}), part({"sub": "x"}), "c2ln"])
+    response = await router.post(ME, authorization=f"Bearer {token}")
+    assert response.status_code == 401, response.text
 
 
 async def test_a_key_published_later_is_accepted_once_the_interval_has_passed(

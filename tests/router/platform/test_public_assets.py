@@ -1,5 +1,5 @@
 """The router serves a subgraph's public files (themes' stylesheets) under /assets/<subgraph>/,
-and nothing else of that subgraph."""
+and nothing else of that subgraph; its connections to them close when it stops."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from router.assets import MAX_FORM_BYTES
 from tests.router.platform.conftest import RouterClient, router_client, router_config, served
+from tests.router.test_hot_reload import _sockets, _until
 from vetrai.settings import PlatformSettings
 
 CSS = b":root { --vetrai-color-primary: #0a66c2; }"
@@ -79,6 +80,21 @@ async def test_a_public_stylesheet_is_forwarded_with_its_cache_headers_only(
     assert (first.url.path, first.url.query) == ("/css/org/abc.css", "v=1")
     assert "cookie" not in first.headers
     assert "authorization" not in first.headers
+
+
+async def test_stopping_the_router_closes_its_connections_to_the_files(
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    files = Files()
+    app = Starlette(routes=[Route("/{path:path}", files.handle)])
+    async with served(app) as base:
+        before = _sockets()
+        urls = {**subgraph_urls, "themes": f"{base}/graphql"}
+        async with router_client(settings, supergraph_sdl, urls, router_config()) as router:
+            answer = await router.client.get("/assets/themes/css/org/abc.css")
+            assert answer.status_code == 200
+        # closed at shutdown: well before the files' server would drop it itself (5 s)
+        await _until(lambda: _sockets() <= before, seconds=1.0)
 
 
 async def test_paths_outside_the_public_prefixes_never_reach_the_subgraph(

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from router.config import RouterConfig, Window
 from subgraphs.billing.contract import monthly_requests_key
+from subgraphs.keys.contract import USAGE_PATTERN
 from tests.router.platform.conftest import (
     RouterClient,
     fresh_rate_limits,
@@ -135,3 +136,67 @@ async def test_of_several_invalid_variables_the_first_is_named(router: RouterCli
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "$a" in error["message"]
     assert "$b" not in error["message"]
+
+
+async def test_a_soft_quota_warns_from_the_first_request_past_it(
+    router: RouterClient, settings: PlatformSettings
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    await router.subscribe(token, org, "team")  # a soft quota of 10 000 000 requests a month
+    bearer = f"Bearer {token}"
+    assert settings.core.redis_url
+    redis = Redis.from_url(settings.core.redis_url)
+    try:
+        await redis.set(monthly_requests_key(org, datetime.now(UTC)), 9_999_999, keepttl=True)
+        last = await router.post(ORGANIZATION, {"id": org}, authorization=bearer)
+        past = await router.post(ORGANIZATION, {"id": org}, authorization=bearer)
+    finally:
+        await redis.aclose()
+    assert last.status_code == 200, last.text
+    assert "x-quota-exceeded" not in last.headers
+    assert past.status_code == 200, past.text
+    assert past.headers["x-quota-exceeded"] == "api_requests; used=10000001; limit=10000000"
+
+
+async def test_a_members_request_counts_no_keys_use(
+    router: RouterClient, settings: PlatformSettings
+) -> None:
+    token, org = await router.owner_of_new_organization()
+    answer = await router.post(ORGANIZATION, {"id": org}, authorization=f"Bearer {token}")
+    assert answer.status_code == 200, answer.text
+    assert settings.core.redis_url
+    redis = Redis.from_url(settings.core.redis_url)
+    try:
+        counters = [k async for k in redis.scan_iter(USAGE_PATTERN.replace("*", f"{org}:*"))]
+    finally:
+        await redis.aclose()
+    assert counters == []
+
+
+async def test_users_outside_any_organization_and_anonymous_callers_have_their_own_windows(
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    rules = fresh_rate_limits(
+        users=Window(limit=7, window_seconds=60), anonymous=Window(limit=5, window_seconds=60)
+    )
+    async with router_client(
+        settings, supergraph_sdl, subgraph_urls, RouterConfig(rate_limits=rules)
+    ) as router:
+        _, token = await router.sign_up()
+        user = await router.post("{ me { id } }", authorization=f"Bearer {token}")
+        anonymous = await router.post("{ __typename }")
+    assert (user.status_code, user.headers["ratelimit-limit"]) == (200, "7")
+    assert (anonymous.status_code, anonymous.headers["ratelimit-limit"]) == (200, "5")
+
+
+async def test_an_organization_without_a_window_is_not_limited_per_minute(
+    settings: PlatformSettings, supergraph_sdl: str, subgraph_urls: dict[str, str]
+) -> None:
+    # Billing unreachable and no window for the organization's plan in the config.
+    urls = {**subgraph_urls, "billing": "http://127.0.0.1:9/graphql"}
+    config = RouterConfig(rate_limits=fresh_rate_limits(plans={}))
+    async with router_client(settings, supergraph_sdl, urls, config) as router:
+        token, org = await router.owner_of_new_organization()
+        answer = await router.post(ORGANIZATION, {"id": org}, authorization=f"Bearer {token}")
+    assert answer.status_code == 200, answer.text
+    assert "ratelimit-limit" not in answer.headers

@@ -116,6 +116,19 @@ async def test_cost_over_the_limit_is_refused_everywhere(strict: RouterClient) -
     assert (await strict.post(CHEAP_AND_THREE_DEEP)).status_code == 200
     over = {"query": "{ me { organizations { id } } }", "variables": {}}
     assert await codes(strict, over) == _all("COST_LIMIT_EXCEEDED")
+    assert (await strict.client.post("/graphql", json=over)).status_code == 400
+
+
+async def test_a_documents_depth_is_measured_with_each_requests_variables(
+    strict: RouterClient,
+) -> None:
+    query = """query($deep: Boolean!) {
+      me { id organizations @include(if: $deep) { members { role } } } }"""
+    shallow = await strict.post(query, {"deep": False})
+    assert shallow.status_code == 200, shallow.text
+    deep = await strict.post(query, {"deep": True})
+    assert deep.status_code == 400
+    assert deep.json()["errors"][0]["extensions"]["code"] == "MAX_DEPTH_EXCEEDED"
 
 
 async def test_introspection_turned_off_is_refused_everywhere(strict: RouterClient) -> None:

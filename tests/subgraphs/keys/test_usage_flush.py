@@ -20,10 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.caller import Caller
+from subgraphs.keys import service as keys_service
 from subgraphs.keys.contract import USAGE_TTL_SECONDS, usage_key
 from subgraphs.keys.service import KeysService, Usage
 from subgraphs.keys.tasks import flush_usage
-from tests.conftest import SignedClient
+from tests.conftest import SignedClient, eventually
 from tests.subgraphs.keys.builders import count_use, issued, manager
 from vetrai.settings import PlatformSettings
 
@@ -190,6 +191,35 @@ async def test_a_flush_running_past_its_lock_lifetime_keeps_the_lock_and_the_nex
     assert await first >= 1
     assert await redis.exists(LOCK) == 0
     assert await _stored(owner_engine, key_id) == [(datetime.now(UTC).date(), 1, 0)]
+
+
+async def test_a_flush_renews_its_lock_after_a_wait_not_as_fast_as_redis_answers(
+    keys: SignedClient,
+    worker_ctx: dict[str, Any],
+    owner_engine: AsyncEngine,
+    settings: PlatformSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    release = asyncio.Event()
+
+    async def held(seconds: float) -> None:
+        waits.append(seconds)
+        await release.wait()
+
+    monkeypatch.setattr(keys_service, "_sleep", held)
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    await count_use(worker_ctx["redis"], key_id=key_id, org_id=owner.org_id, rejected=False)
+    service = _short_locked(worker_ctx, settings)
+    async with _rows_locked(owner_engine, [key_id]) as holder:
+        flush = asyncio.create_task(service.flush_usage())
+        await _stalled(owner_engine, holder)
+        await eventually(lambda: bool(waits), "the renewal waiting", seconds=10)
+    release.set()
+    assert await flush == 1
+    # The next renewal comes after a wait, and before the lock's lifetime ends.
+    assert 0 < waits[0] < SHORT_LOCK_SECONDS
 
 
 async def test_a_flush_that_lost_its_lock_stops_and_leaves_the_new_holders_lock(

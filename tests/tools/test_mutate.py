@@ -1,0 +1,110 @@
+"""The mutants ``make mutate`` makes of a source: which changes, where, and which not at all."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+from tools.mutate import Coverage, mutant, sites
+
+
+def _mutants(source: str) -> list[tuple[int, str]]:
+    return [(site.line, site.what) for site in sites(dedent(source))]
+
+
+def test_a_comparison_yields_its_flip() -> None:
+    source = "def f(a, b):\n    return a < b\n"
+    assert _mutants(source) == [(2, "return None"), (2, "Lt -> LtE")]
+    (site,) = [s for s in sites(source) if s.what == "Lt -> LtE"]
+    assert "return a <= b" in mutant(source, site)
+
+
+def test_each_operator_of_a_chained_comparison_flips_alone() -> None:
+    source = "def f(a, b, c):\n    return a == b in c\n"
+    flips = {what for _, what in _mutants(source)}
+    assert {"Eq -> NotEq", "In -> NotIn"} <= flips
+    (site,) = [s for s in sites(source) if s.what == "In -> NotIn"]
+    assert "return a == b not in c" in mutant(source, site)
+
+
+def test_a_call_statement_may_be_removed() -> None:
+    source = """
+        async def f(store):
+            await store.flush()
+        """
+    assert _mutants(source) == [(3, "statement removed")]
+
+
+def test_a_log_line_yields_no_mutant_whatever_the_loggers_name() -> None:
+    source = """
+        import logging
+        import warnings
+
+        log = logging.getLogger("vetrai.keys")
+        audit: logging.Logger = logging.getLogger(__name__)
+
+        def f(count):
+            log.warning("lost %d", count + 1, exc_info=True)
+            audit.info("seen", extra={"fields": {"n": 2}})
+            warnings.warn("old", stacklevel=2)
+            return count > 0
+        """
+    assert _mutants(source) == [
+        (12, "return None"),
+        (12, "Gt -> GtE"),
+        (12, "0 -> 1"),
+        (12, "0 -> -1"),
+    ]
+
+
+def test_a_call_on_a_name_that_is_no_logger_is_mutated() -> None:
+    source = """
+        import logging
+
+        audit = logging.Logger("vetrai.audit")
+
+        def f(journal):
+            audit.info("seen")
+            journal.warning("kept")
+        """
+    assert _mutants(source) == [(7, "statement removed"), (8, "statement removed")]
+
+
+def test_docstrings_and_annotations_yield_no_mutant() -> None:
+    source = '''
+        def f(a: int = 1) -> bool:
+            """Whether it holds."""
+            return True
+        '''
+    assert _mutants(source) == [
+        (2, "1 -> 2"),
+        (2, "1 -> 0"),
+        (4, "return None"),
+        (4, "True -> False"),
+    ]
+
+
+def test_a_conditional_expression_is_met_by_the_tests_of_each_of_its_lines() -> None:
+    source = """
+        def f(key, org):
+            return (
+                (key, org)
+                if key is not None and org is not None
+                else None
+            )
+        """
+    forced = [s for s in sites(dedent(source)) if s.what == "condition -> True"]
+    assert [list(s.lines) for s in forced] == [[4, 5, 6]]
+    lines = {"runs_the_condition": {3, 5, 6}, "runs_none_of_it": {2}}
+    coverage = Coverage(lines, dict.fromkeys(lines, 0.1), took=1.0)
+    assert coverage.tests_of(forced[0]) == ["runs_the_condition"]
+
+
+def test_an_if_is_met_by_the_tests_of_its_condition_not_of_its_body() -> None:
+    source = """
+        def f(a):
+            if a:
+                return 1
+            return 2
+        """
+    (forced, *_) = [s for s in sites(dedent(source)) if s.what == "condition -> True"]
+    assert list(forced.lines) == [3]
