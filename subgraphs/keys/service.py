@@ -453,7 +453,11 @@ class KeysService:
             counted = self.redis.hmget(name, [REQUESTS_FIELD, REJECTED_FIELD])
             requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
             if int(requests or 0) or int(rejected or 0):
-                org_id, key_id, day = parse_usage_key(name)
+                try:
+                    org_id, key_id, day = parse_usage_key(name)
+                except ValueError:  # Redis is shared: one stray name must not stop the flush
+                    log.warning("skipped a usage counter", extra={"fields": {"counter": name}})
+                    continue
                 counter = _Counter(name, key_id, day, int(requests or 0), int(rejected or 0))
                 batches.setdefault(org_id, []).append(counter)
         return batches

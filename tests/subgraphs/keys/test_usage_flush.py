@@ -127,6 +127,36 @@ async def test_a_counter_already_flushed_writes_no_row(
     assert await _stored(owner_engine, key_id) == []
 
 
+async def test_a_counter_with_a_malformed_name_is_skipped_and_the_others_flushed(
+    keys: SignedClient,
+    worker_ctx: dict[str, Any],
+    owner_engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    owner, key_id = await _new_key(keys)
+    assert owner.org_id
+    redis: Redis = worker_ctx["redis"]
+    stray = f"vetrai:keys:usage:None:{key_id}:not-a-day"
+    await cast(Awaitable[int], redis.hset(stray, mapping={"requests": 1, "rejected": 0}))
+    await redis.expire(stray, 60)
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    counter = usage_key(owner.org_id, key_id, day)
+    await cast(Awaitable[int], redis.hset(counter, mapping={"requests": 2, "rejected": 1}))
+    await redis.expire(counter, 60)
+    caplog.set_level(logging.WARNING, logger="vetrai.keys")
+    try:
+        await flush_usage(worker_ctx)
+        await eventually(
+            lambda: any(
+                stray in r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records
+            ),
+            "the stray counter skipped",
+        )
+        assert await _stored(owner_engine, key_id) == [(day, 2, 1)]
+    finally:
+        await redis.delete(stray)
+
+
 async def test_unflushed_counts_are_read_as_far_back_as_a_counter_lives(
     keys: SignedClient, worker_ctx: dict[str, Any]
 ) -> None:
