@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -417,3 +418,27 @@ def test_directives_of_a_supergraph_that_does_not_link_them_are_still_enforced()
     result = _authorize(_rules(sdl), "{ secretNote products { id } }", ANONYMOUS)
 
     assert _paths(result) == [["secretNote"]]
+
+
+PLATFORM = (Path(__file__).parents[2] / "schema" / "supergraph.graphql").read_text()
+SUPPORT_WRITER = Grants(authenticated=True, scopes=frozenset({"tickets:write"}))
+
+
+def test_a_root_field_the_plan_lacks_refuses_the_whole_operation_beside_others() -> None:
+    rules = _rules(PLATFORM)
+    query = """mutation { createSlaPolicy(input: {organizationId: "o", name: "n", calendarId:
+      "c", targets: []}) { policy { id } }
+      createBusinessCalendar(input: {organizationId: "o", name: "n", timezone: "UTC",
+      weeklyHours: []}) { calendar { id } } }"""
+
+    result = _authorize(rules, query, SUPPORT_WRITER)
+
+    # Nothing runs: a mutation beside the refused one must not be made on its own.
+    assert result.refused
+    assert result.errors({}) == [
+        {
+            "message": "The organization's plan does not include this feature.",
+            "path": ["createSlaPolicy"],
+            "extensions": {"code": "NOT_ENTITLED", "feature": "sla_policies"},
+        }
+    ]
