@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +69,18 @@ class KeysInFront:
         return Response(answer.content, answer.status_code, media_type="application/json")
 
 
+@asynccontextmanager
+async def _behind(
+    front: KeysInFront, settings: PlatformSettings, sdl: str, urls: dict[str, str]
+) -> AsyncIterator[RouterClient]:
+    """A router of its own whose calls to keys go through ``front``."""
+    app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
+    async with served(app) as base:
+        own_urls = {**urls, "keys": f"{base}/graphql"}
+        async with router_client(settings, sdl, own_urls, router_config()) as own:
+            yield own
+
+
 async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
     router: RouterClient,
     settings: PlatformSettings,
@@ -80,35 +93,32 @@ async def test_a_key_revoked_while_it_was_being_verified_is_not_cached(
     await router.subscribe(token, org, "pro")  # three keys: more than the free plan's
     raced, marker, sentinel = [await new_key(router, token, org, MANY) for _ in range(3)]
     front = KeysInFront(subgraph_urls["keys"])
-    app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
-    async with served(app) as base:
-        urls = {**subgraph_urls, "keys": f"{base}/graphql"}
-        async with router_client(settings, supergraph_sdl, urls, router_config()) as own:
+    async with _behind(front, settings, supergraph_sdl, subgraph_urls) as own:
 
-            async def status(secret: str) -> int:
-                return (await own.post(CURRENT, x_api_key=secret)).status_code
+        async def status(secret: str) -> int:
+            return (await own.post(CURRENT, x_api_key=secret)).status_code
 
-            await until_listening(own, redis, owner_engine, sentinel, org)
-            # Cached while listening, then revoked unannounced: refused only once announced.
-            assert await status(marker["secret"]) == 200
-            await _revoke_unannounced(owner_engine, marker["secret"])
-            assert await status(marker["secret"]) == 200
+        await until_listening(own, redis, owner_engine, sentinel, org)
+        # Cached while listening, then revoked unannounced: refused only once announced.
+        assert await status(marker["secret"]) == 200
+        await _revoke_unannounced(owner_engine, marker["secret"])
+        assert await status(marker["secret"]) == 200
 
-            async def revoke_meanwhile(_: bytes) -> None:
-                await _revoke_unannounced(owner_engine, raced["secret"])
-                for key in (raced, marker):
-                    message = {"event": "revoked", "key_id": key["apiKey"]["id"], "org_id": org}
-                    await redis.publish(CHANGED_CHANNEL, orjson.dumps(message))
+        async def revoke_meanwhile(_: bytes) -> None:
+            await _revoke_unannounced(owner_engine, raced["secret"])
+            for key in (raced, marker):
+                message = {"event": "revoked", "key_id": key["apiKey"]["id"], "org_id": org}
+                await redis.publish(CHANGED_CHANNEL, orjson.dumps(message))
 
-                # Announcements are handled in order: the marker's refusal shows both were.
-                async def marker_refused() -> bool:
-                    return await status(marker["secret"]) == 401
+            # Announcements are handled in order: the marker's refusal shows both were.
+            async def marker_refused() -> bool:
+                return await status(marker["secret"]) == 401
 
-                await _until(marker_refused, "the announcements never arrived")
+            await _until(marker_refused, "the announcements never arrived")
 
-            front.before_answering = revoke_meanwhile
-            assert await status(raced["secret"]) == 200  # the answer it was waiting for
-            assert await status(raced["secret"]) == 401
+        front.before_answering = revoke_meanwhile
+        assert await status(raced["secret"]) == 200  # the answer it was waiting for
+        assert await status(raced["secret"]) == 401
     await front.client.aclose()
 
 
@@ -177,22 +187,19 @@ async def test_a_key_that_expires_while_it_is_being_verified_is_not_cached(
     token, org = await router.owner_of_new_organization()
     sentinel = await new_key(router, token, org, MANY)
     front = KeysInFront(subgraph_urls["keys"])
-    app = Starlette(routes=[Route("/{path:path}", front.handle, methods=["POST"])])
-    async with served(app) as base:
-        urls = {**subgraph_urls, "keys": f"{base}/graphql"}
-        async with router_client(settings, supergraph_sdl, urls, router_config()) as own:
-            await until_listening(own, redis, owner_engine, sentinel, org)
-            expires = datetime.now(UTC) + timedelta(seconds=2)
-            brief = (await new_key(router, token, org, _expiring_at(expires)))["secret"]
+    async with _behind(front, settings, supergraph_sdl, subgraph_urls) as own:
+        await until_listening(own, redis, owner_engine, sentinel, org)
+        expires = datetime.now(UTC) + timedelta(seconds=2)
+        brief = (await new_key(router, token, org, _expiring_at(expires)))["secret"]
 
-            async def past_its_expiry(_: bytes) -> None:
-                while datetime.now(UTC) <= expires:  # noqa: ASYNC110 - a wait for the clock
-                    await asyncio.sleep(0.05)
+        async def past_its_expiry(_: bytes) -> None:
+            while datetime.now(UTC) <= expires:  # noqa: ASYNC110 - a wait for the clock
+                await asyncio.sleep(0.05)
 
-            front.before_answering = past_its_expiry
-            # Valid when keys checked it, expired when the answer arrives: used, not kept.
-            assert (await own.post(CURRENT, x_api_key=brief)).status_code == 200
-            assert (await own.post(CURRENT, x_api_key=brief)).status_code == 401
+        front.before_answering = past_its_expiry
+        # Valid when keys checked it, expired when the answer arrives: used, not kept.
+        assert (await own.post(CURRENT, x_api_key=brief)).status_code == 200
+        assert (await own.post(CURRENT, x_api_key=brief)).status_code == 401
     await front.client.aclose()
 
 
