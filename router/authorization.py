@@ -292,14 +292,24 @@ class _DirectiveReader:
             if canonical == "authenticated":
                 requirement = requirement & Requirement(authenticated=True)
             elif canonical == "requiresScopes":
-                requirement = requirement & Requirement(scopes=(_alternatives(directive),))
+                scopes = (_alternatives(directive, "scopes"),)
+                requirement = requirement & Requirement(scopes=scopes)
             elif canonical == "policy":
-                requirement = requirement & Requirement(policies=(_alternatives(directive),))
+                policies = (_alternatives(directive, "policies"),)
+                requirement = requirement & Requirement(policies=policies)
         return requirement
 
 
-def _alternatives(directive: DirectiveNode) -> Alternatives:
-    value = value_from_ast_untyped(directive.arguments[0].value) if directive.arguments else []
+def _alternatives(directive: DirectiveNode, argument: str) -> Alternatives:
+    """The directive's `argument`; none, so closed, when the supergraph leaves it out."""
+    value = next(
+        (
+            value_from_ast_untyped(a.value)
+            for a in directive.arguments or ()
+            if a.name.value == argument
+        ),
+        None,
+    )
     return tuple(frozenset(inner) for inner in value or ())
 
 

@@ -752,13 +752,15 @@ class _MutantFinder(importlib.abc.MetaPathFinder):
 
 class _LineRecorder:
     """A pytest plugin recording the lines of one file that each test runs, from its setup to
-    its teardown, in every thread."""
+    its teardown, in every thread; a test using a fixture of a wider scope is counted as
+    running what that fixture's setup ran, even when an earlier test set it up."""
 
     def __init__(self, traced: str) -> None:
         self.traced = traced
         self.running: set[int] = set()
         self.recorded: dict[str, dict[str, Any]] = {}
         self.started = 0.0
+        self.fixture_lines: dict[tuple[int, int], set[int]] = {}
 
     def start(self, out: Path) -> _LineRecorder:
         self.out = out
@@ -773,6 +775,27 @@ class _LineRecorder:
         if event == "line":
             self.running.add(frame.f_lineno)
         return self._line
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Iterator[None]:
+        outer, self.running = self.running, set()
+        yield
+        if fixturedef.scope != "function":
+            self.fixture_lines[(id(fixturedef), getattr(request, "param_index", 0))] = self.running
+        self.running = outer | self.running
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
+        yield
+        if not isinstance(item, pytest.Function):
+            return
+        indices = getattr(getattr(item, "callspec", None), "indices", {})
+        for definitions in item._fixtureinfo.name2fixturedefs.values():
+            used = definitions[-1]
+            key = (id(used), indices.get(used.argname, 0))
+            self.running |= self.fixture_lines.get(key, set())
 
     def pytest_runtest_logstart(self) -> None:
         self.running = set()

@@ -442,3 +442,127 @@ def test_a_root_field_the_plan_lacks_refuses_the_whole_operation_beside_others()
             "extensions": {"code": "NOT_ENTITLED", "feature": "sla_policies"},
         }
     ]
+
+
+def test_a_field_lacking_two_plan_features_names_the_first_by_name() -> None:
+    audit = '@policy(policies: [["org:manage"]])'
+    sdl = ENFORCED.apollo_supergraph.replace(
+        audit, '@policy(policies: [["feature:zeta", "feature:beta"]])'
+    )
+    assert sdl != ENFORCED.apollo_supergraph
+
+    result = _authorize(_rules(sdl), "{ audit products { id } }", SIGNED_IN)
+    partly = _authorize(
+        _rules(sdl), "{ audit }", Grants(True, policies=frozenset({"feature:beta"}))
+    )
+
+    assert [e["extensions"] for e in result.errors({})] == [
+        {"code": "NOT_ENTITLED", "feature": "beta"}
+    ]
+    assert [e["extensions"] for e in partly.errors({})] == [
+        {"code": "NOT_ENTITLED", "feature": "zeta"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("directive", "shown"),
+    [
+        ("@include(if: true)", True),
+        ("@skip(if: false)", True),
+        ("@include(if: false)", False),
+        ("@skip(if: true)", False),
+    ],
+)
+def test_literal_conditions_decide_whether_an_error_shows(
+    rules: AccessRules, directive: str, shown: bool
+) -> None:
+    result = _authorize(rules, f"{{ products {{ id }} secretNote {directive} }}", ANONYMOUS)
+
+    assert _kept(result) == _same("{ products { id } }")
+    assert (_paths(result) == [["secretNote"]]) is shown
+
+
+@pytest.mark.parametrize("defer", ["@defer", '@defer(label: "later")', "@defer(if: $later)"])
+def test_other_directives_do_not_hide_an_error(rules: AccessRules, defer: str) -> None:
+    query = f"query ($later: Boolean!) {{ products {{ id }} ... {defer} {{ secretNote }} }}"
+
+    result = _authorize(rules, query, ANONYMOUS)
+
+    for later in (True, False):
+        assert _paths(result, {"later": later}) == [["secretNote"]]
+
+
+def test_introspection_beside_a_removed_field_is_kept(rules: AccessRules) -> None:
+    query = '{ __type(name: "Product") { name } __schema { queryType { name } } secretNote }'
+
+    result = _authorize(rules, query, ANONYMOUS)
+
+    assert _kept(result) == _same(
+        '{ __type(name: "Product") { name } __schema { queryType { name } } }'
+    )
+    assert _paths(result) == [["secretNote"]]
+
+
+def test_a_protected_root_type_refuses_the_fields_of_named_fragments_too() -> None:
+    sdl = ENFORCED.apollo_supergraph.replace("type Mutation\n", "type Mutation @authenticated\n")
+    query = "mutation { ...Ping } fragment Ping on Mutation { ping p: ping }"
+
+    result = _authorize(_rules(sdl), query, ANONYMOUS)
+
+    assert result.refused
+    assert _paths(result) == [["ping"], ["p"]]
+
+
+def test_the_cache_drops_the_least_recently_used_entry() -> None:
+    rules = _rules(ENFORCED.apollo_supergraph)
+    rules.cache_size = 2
+    a, b, c = parse("{ secretNote }"), parse("{ adminReport }"), parse("{ price }")
+    first_a, first_b = rules.authorize(a, None, ANONYMOUS), rules.authorize(b, None, ANONYMOUS)
+
+    assert rules.authorize(a, None, ANONYMOUS) is first_a  # a used last now
+    rules.authorize(c, None, ANONYMOUS)
+
+    assert rules.authorize(a, None, ANONYMOUS) is first_a
+    assert rules.authorize(b, None, ANONYMOUS) is not first_b
+
+
+def test_the_cache_holds_4096_operations_by_default() -> None:
+    rules = _rules(ENFORCED.apollo_supergraph)
+    documents = [parse(f"{{ p{i}: price }}") for i in range(4097)]
+    results = [rules.authorize(d, None, ANONYMOUS) for d in documents[:4096]]
+
+    assert rules.authorize(documents[0], None, ANONYMOUS) is results[0]
+    rules.authorize(documents[4096], None, ANONYMOUS)  # the oldest is now documents[1]
+
+    assert rules.authorize(documents[0], None, ANONYMOUS) is results[0]
+    assert rules.authorize(documents[1], None, ANONYMOUS) is not results[1]
+
+
+def test_a_deprecated_field_is_not_taken_for_a_protected_one(rules: AccessRules) -> None:
+    sdl = ENFORCED.apollo_supergraph.replace(
+        "secretNote: String @join__field(graph: SHOP) @authenticated",
+        'secretNote: String @join__field(graph: SHOP) @deprecated(reason: "old")',
+    )
+    assert sdl != ENFORCED.apollo_supergraph
+
+    assert _authorize(_rules(sdl), "{ secretNote }", ANONYMOUS).denied == ()
+
+
+@pytest.mark.parametrize("directive", ["@policy", "@requiresScopes"])
+def test_a_directive_without_its_argument_lets_no_one_in(directive: str) -> None:
+    sdl = ENFORCED.apollo_supergraph.replace('@policy(policies: [["org:manage"]])', directive)
+    everything = Grants(True, frozenset({"org:manage"}), frozenset({"org:manage"}))
+
+    assert _paths(_authorize(_rules(sdl), "{ audit products { id } }", everything)) == [["audit"]]
+
+
+def test_a_directive_is_read_from_its_own_argument() -> None:
+    sdl = ENFORCED.apollo_supergraph.replace(
+        '@policy(policies: [["org:manage"]])',
+        '@policy(other: [["open"]], policies: [["org:manage"]])',
+    )
+    opened = Grants(True, policies=frozenset({"open"}))
+    managing = Grants(True, policies=frozenset({"org:manage"}))
+
+    assert _paths(_authorize(_rules(sdl), "{ audit products { id } }", opened)) == [["audit"]]
+    assert _authorize(_rules(sdl), "{ audit }", managing).denied == ()

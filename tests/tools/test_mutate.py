@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from textwrap import dedent
 
-from tools.mutate import Coverage, mutant, sites
+from tools.mutate import Coverage, _covered, mutant, sites
 
 
 def _mutants(source: str) -> list[tuple[int, str]]:
@@ -108,3 +109,38 @@ def test_an_if_is_met_by_the_tests_of_its_condition_not_of_its_body() -> None:
         """
     (forced, *_) = [s for s in sites(dedent(source)) if s.what == "condition -> True"]
     assert list(forced.lines) == [3]
+
+
+def test_a_test_meets_what_its_wider_fixture_ran_though_another_test_set_it_up(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path.resolve()
+    traced = folder / "traced_code.py"
+    traced.write_text("def made():\n    return 1\n\n\ndef called():\n    return 2\n")
+    (folder / "test_uses.py").write_text(
+        dedent(
+            """
+            import pytest
+            import traced_code
+
+            @pytest.fixture(scope="module", params=[1, 2])
+            def made(request):
+                return traced_code.made() + request.param
+
+            def test_first(made):
+                traced_code.called()
+
+            def test_second(made):
+                pass
+            """
+        )
+    )
+
+    code, coverage = _covered([str(folder / "test_uses.py")], traced)
+
+    assert code == 0
+    assert sorted(coverage.lines.values(), key=len) == [{2}, {2}, {2, 6}, {2, 6}]
+    assert [t.split("::")[1] for t in coverage.lines if coverage.lines[t] == {2}] == [
+        "test_second[1]",
+        "test_second[2]",
+    ]
