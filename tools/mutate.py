@@ -14,6 +14,7 @@ import difflib
 import importlib.abc
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -431,6 +433,27 @@ def _covered(tests: list[str], traced: Path) -> tuple[int | None, Coverage]:
     return code, Coverage(lines, seconds, took)
 
 
+_job = threading.local()
+
+
+def _take_job_slot(slots: Iterator[int]) -> None:
+    _job.slot = next(slots)
+
+
+def _own_redis(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the Redis database of this job's thread (1, 2, ...; the unmutated run keeps
+    its own): mutants run at once must not meet each other's locks, counters or announcements."""
+    slot = getattr(_job, "slot", None)
+    if slot is None or "REDIS_URL" not in env:
+        return env
+    url = env["REDIS_URL"]
+    if url.startswith("unix:"):  # the database is a query parameter of a socket's path
+        path, _, query = url.partition("?")
+        kept = [q for q in query.split("&") if q and not q.startswith("db=")]
+        return {**env, "REDIS_URL": f"{path}?{'&'.join([*kept, f'db={slot}'])}"}
+    return {**env, "REDIS_URL": urlsplit(url)._replace(path=f"/{slot}").geturl()}
+
+
 def _forked(
     tests: list[str], prepare: Callable[[], object], timeout: float, output: str = os.devnull
 ) -> tuple[int | None, float]:
@@ -442,6 +465,7 @@ def _forked(
         code = _UNPREPARED
         try:
             os.setsid()
+            os.environ.update(_own_redis(dict(os.environ)))
             quiet = os.open(output, os.O_WRONLY | os.O_CREAT)
             os.dup2(quiet, 1)
             os.dup2(quiet, 2)
@@ -467,7 +491,7 @@ def _pytest(tests: list[str], env: dict[str, str], timeout: float) -> tuple[int 
     process = subprocess.Popen(  # noqa: S603 - our own command line
         [*command, *tests],
         cwd=ROOT,
-        env=env,
+        env=_own_redis(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -607,7 +631,8 @@ def _run(
         f" ({len(coverage.lines)} tests, {coverage.took:.0f} s unmutated and traced)"
     )
     outcomes = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    slots = itertools.count(1)
+    with ThreadPoolExecutor(jobs, initializer=_take_job_slot, initargs=(slots,)) as pool:
         runs = [pool.submit(_run_one, module, original, s, coverage) for s in found]
         for done, run in enumerate(as_completed(runs), 1):
             outcome = run.result()

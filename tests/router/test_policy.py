@@ -43,3 +43,10 @@ def test_a_user_in_no_organization_and_the_anonymous_caller_manage_nothing() -> 
     assert grants_of(alone).policies == frozenset()
     assert not alone.manages(None)
     assert grants_of(ANONYMOUS) == Grants()
+
+
+def test_the_plans_features_are_policies_and_only_those_it_grants() -> None:
+    limits = {"sla_policies": True, "seats": 5, "themes": False, "exports": 0}
+    key = Caller(key_id=uuid4(), org_id=ORG, scopes=frozenset({"a:read"}), limits=limits)
+
+    assert grants_of(key).policies == {"feature:sla_policies", "feature:seats"}

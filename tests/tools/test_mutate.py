@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from textwrap import dedent
 
-from tools.mutate import Coverage, _covered, mutant, sites
+import pytest
+
+from tools.mutate import Coverage, _covered, _own_redis, _take_job_slot, mutant, sites
 
 
 def _mutants(source: str) -> list[tuple[int, str]]:
@@ -144,3 +147,28 @@ def test_a_test_meets_what_its_wider_fixture_ran_though_another_test_set_it_up(
         "test_second[1]",
         "test_second[2]",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "own"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/2"),
+        ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379/2"),
+        ("unix:///tmp/redis.sock", "unix:///tmp/redis.sock?db=2"),
+        ("unix:///tmp/redis.sock?db=0&timeout=1", "unix:///tmp/redis.sock?timeout=1&db=2"),
+    ],
+)
+def test_each_job_runs_its_mutants_on_a_redis_database_of_its_own(url: str, own: str) -> None:
+    slots = iter([2])
+    seen: list[dict[str, str]] = []
+
+    def job() -> None:
+        _take_job_slot(slots)
+        seen.append(_own_redis({"REDIS_URL": url, "OTHER": "kept"}))
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join()
+
+    assert seen == [{"REDIS_URL": own, "OTHER": "kept"}]
+    assert _own_redis({"REDIS_URL": url}) == {"REDIS_URL": url}  # no job: the run's own
