@@ -1,5 +1,7 @@
 """The planner's search over open choices: it keeps the cheapest plan it walks, tries what a
-change opens, falls back from a walk that cannot plan, and stops after a bounded number of walks."""
+change opens and changes that pay off only together, walks each combination once, falls back
+from a walk that cannot plan, and stops after a number of walks that grows with the choices but
+is bounded."""
 
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -66,6 +68,38 @@ def test_planning_fails_when_no_option_plans() -> None:
         cheapest(plan, _total)
 
 
+def test_options_that_pay_off_only_together_are_found() -> None:
+    # Either choice changed alone costs more than the ranked plan; both changed cost less.
+    def plan(choices: Choices) -> tuple[str, ...]:
+        price = choices.take("price", ["direct", "via hub"], str)
+        stock = choices.take("stock", ["direct", "via hub"], str)
+        if price == stock:
+            return ("x",) if price == "via hub" else ("xx",)
+        return ("xxx",)
+
+    assert cheapest(plan, _total) == ("x",)
+
+
+def test_each_combination_of_options_is_walked_once() -> None:
+    walked: list[tuple[str, ...]] = []
+
+    def plan(choices: Choices) -> tuple[str, ...]:
+        walked.append(taken := tuple(choices.take(c, ["a", "b"], str) for c in "pq"))
+        return taken
+
+    cheapest(plan, _total)
+    assert sorted(walked) == [("a", "a"), ("a", "b"), ("b", "a"), ("b", "b")]
+
+
+def test_a_late_choice_is_reached_where_choices_are_many() -> None:
+    # Twelve open choices; only the last one's other option is cheaper.
+    def plan(choices: Choices) -> tuple[str, ...]:
+        early = tuple(choices.take(f"c{i}", ["x", "xx"], str) for i in range(11))
+        return (*early, choices.take("late", ["xx", "x"], str))
+
+    assert cheapest(plan, _total) == ("x",) * 12
+
+
 def test_walks_are_bounded_however_many_choices() -> None:
     walks = 0
 
@@ -75,7 +109,20 @@ def test_walks_are_bounded_however_many_choices() -> None:
         return tuple(choices.take(f"c{i}", ["xx", "x"], str) for i in range(50))
 
     cheapest(plan, _total)
-    assert walks == search.WALKS
+    assert walks == search.MAX_WALKS
+
+
+def test_the_walks_grow_with_the_open_options() -> None:
+    # Three choices of three options each: six options open, not all 27 combinations walked.
+    walks = 0
+
+    def plan(choices: Choices) -> tuple[str, ...]:
+        nonlocal walks
+        walks += 1
+        return tuple(choices.take(c, ["x", "xx", "xxx"], str) for c in "pqr")
+
+    cheapest(plan, _total)
+    assert walks == search.WALKS + 6 * search.WALKS_PER_OPTION
 
 
 def _fetched_subgraphs(
