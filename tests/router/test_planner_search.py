@@ -200,3 +200,25 @@ def test_where_a_required_field_is_fetched_is_a_choice(monkeypatch: pytest.Monke
     shipping = (("shipping", False),)
     _, other = _fetched_subgraphs(monkeypatch, case, operation, "route", shipping)
     assert other == {"catalog", "shipping", "logistics"}
+
+
+def _planned_services(case: str, operation: str) -> list[str]:
+    found = Case(case)
+    planned = QueryPlanner(Supergraph(found.supergraph_sdl())).build(
+        parse(found.operation(operation)), None, frozenset()
+    )
+    return sorted(_services(plan_to_json(planned.plan)))
+
+
+def test_two_fields_take_the_middle_subgraph_together() -> None:
+    # Price and stock are each a jump to alpha or beta and one more from there, or two jumps
+    # through catalog: no cheaper for either alone, one fetch fewer when both share catalog's.
+    services = _planned_services("search_combined", "stock_before_price")
+    assert services == ["catalog", "pricing", "shop", "warehouse"]
+
+
+def test_a_cheaper_plan_many_changes_away_is_reached() -> None:
+    # Eight items each fetched whole from alpha and beta side by side, and the last one's
+    # detail from alpha's root fetch: nine changes from the ranked plan.
+    services = _planned_services("search_late_choice", "detail_after_eight_items")
+    assert services == ["alpha", "beta", "notes", "tags"]
