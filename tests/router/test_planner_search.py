@@ -80,6 +80,13 @@ def test_options_that_pay_off_only_together_are_found() -> None:
     assert cheapest(plan, _total) == ("x",)
 
 
+def test_the_ranked_plan_is_kept_among_equally_cheap_ones() -> None:
+    def plan(choices: Choices) -> tuple[str, ...]:
+        return tuple(choices.take(c, ["p", "q"], str) for c in "ab")
+
+    assert cheapest(plan, _total) == ("p", "p")
+
+
 def test_each_combination_of_options_is_walked_once() -> None:
     walked: list[tuple[str, ...]] = []
 
