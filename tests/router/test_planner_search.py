@@ -1,5 +1,7 @@
 """The planner's search over open choices: it keeps the cheapest plan it walks, tries what a
-change opens, falls back from a walk that cannot plan, and stops after a bounded number of walks."""
+change opens and changes that pay off only together, walks each combination once, falls back
+from a walk that cannot plan, and stops after a number of walks that grows with the choices but
+is bounded."""
 
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -66,6 +68,45 @@ def test_planning_fails_when_no_option_plans() -> None:
         cheapest(plan, _total)
 
 
+def test_options_that_pay_off_only_together_are_found() -> None:
+    # Either choice changed alone costs more than the ranked plan; both changed cost less.
+    def plan(choices: Choices) -> tuple[str, ...]:
+        price = choices.take("price", ["direct", "via hub"], str)
+        stock = choices.take("stock", ["direct", "via hub"], str)
+        if price == stock:
+            return ("x",) if price == "via hub" else ("xx",)
+        return ("xxx",)
+
+    assert cheapest(plan, _total) == ("x",)
+
+
+def test_the_ranked_plan_is_kept_among_equally_cheap_ones() -> None:
+    def plan(choices: Choices) -> tuple[str, ...]:
+        return tuple(choices.take(c, ["p", "q"], str) for c in "ab")
+
+    assert cheapest(plan, _total) == ("p", "p")
+
+
+def test_each_combination_of_options_is_walked_once() -> None:
+    walked: list[tuple[str, ...]] = []
+
+    def plan(choices: Choices) -> tuple[str, ...]:
+        walked.append(taken := tuple(choices.take(c, ["a", "b"], str) for c in "pq"))
+        return taken
+
+    cheapest(plan, _total)
+    assert sorted(walked) == [("a", "a"), ("a", "b"), ("b", "a"), ("b", "b")]
+
+
+def test_a_late_choice_is_reached_where_choices_are_many() -> None:
+    # Twelve open choices; only the last one's other option is cheaper.
+    def plan(choices: Choices) -> tuple[str, ...]:
+        early = tuple(choices.take(f"c{i}", ["x", "xx"], str) for i in range(11))
+        return (*early, choices.take("late", ["xx", "x"], str))
+
+    assert cheapest(plan, _total) == ("x",) * 12
+
+
 def test_walks_are_bounded_however_many_choices() -> None:
     walks = 0
 
@@ -75,7 +116,20 @@ def test_walks_are_bounded_however_many_choices() -> None:
         return tuple(choices.take(f"c{i}", ["xx", "x"], str) for i in range(50))
 
     cheapest(plan, _total)
-    assert walks == search.WALKS
+    assert walks == search.MAX_WALKS
+
+
+def test_the_walks_grow_with_the_open_options() -> None:
+    # Three choices of three options each: six options open, not all 27 combinations walked.
+    walks = 0
+
+    def plan(choices: Choices) -> tuple[str, ...]:
+        nonlocal walks
+        walks += 1
+        return tuple(choices.take(c, ["x", "xx", "xxx"], str) for c in "pqr")
+
+    cheapest(plan, _total)
+    assert walks == search.WALKS + 6 * search.WALKS_PER_OPTION
 
 
 def _fetched_subgraphs(
@@ -153,3 +207,25 @@ def test_where_a_required_field_is_fetched_is_a_choice(monkeypatch: pytest.Monke
     shipping = (("shipping", False),)
     _, other = _fetched_subgraphs(monkeypatch, case, operation, "route", shipping)
     assert other == {"catalog", "shipping", "logistics"}
+
+
+def _planned_services(case: str, operation: str) -> list[str]:
+    found = Case(case)
+    planned = QueryPlanner(Supergraph(found.supergraph_sdl())).build(
+        parse(found.operation(operation)), None, frozenset()
+    )
+    return sorted(_services(plan_to_json(planned.plan)))
+
+
+def test_two_fields_take_the_middle_subgraph_together() -> None:
+    # Price and stock are each a jump to alpha or beta and one more from there, or two jumps
+    # through catalog: no cheaper for either alone, one fetch fewer when both share catalog's.
+    services = _planned_services("search_combined", "stock_before_price")
+    assert services == ["catalog", "pricing", "shop", "warehouse"]
+
+
+def test_a_cheaper_plan_many_changes_away_is_reached() -> None:
+    # Eight items each fetched whole from alpha and beta side by side, and the last one's
+    # detail from alpha's root fetch: nine changes from the ranked plan.
+    services = _planned_services("search_late_choice", "detail_after_eight_items")
+    assert services == ["alpha", "beta", "notes", "tags"]
