@@ -130,6 +130,12 @@ TESTS: dict[str, list[str]] = {
         "tests/router/platform/test_authorization_directives.py",
     ],
     "router/policy.py": ["tests/router/test_policy.py"],
+    "router/limits.py": [
+        "tests/router/platform/test_limits.py",
+        "tests/router/platform/test_limits_measure.py",
+        "tests/router/platform/test_protection.py",
+        "tests/router/platform/test_transports.py",
+    ],
     "router/authorization.py": [
         "tests/router/test_authorization.py",
         "tests/router/test_policy.py",
