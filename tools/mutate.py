@@ -516,13 +516,18 @@ def _environment(module: str, source_file: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, MODULE_VAR: module, SOURCE_VAR: str(source_file)}
 
 
+# CPython 3.11's parser keeps its recursion depth per interpreter: two threads parsing at once
+# can fail with "AST constructor recursion depth mismatch".
+_PARSING = threading.Lock()
+
+
 def _run_one(module: ModuleType, original: str, site: Site, coverage: Coverage) -> Outcome:
-    changed = mutant(original, site)
+    with _PARSING:
+        changed = mutant(original, site)
+        unmutated = ast.unparse(ast.parse(original))
     diff = "".join(
         difflib.unified_diff(
-            ast.unparse(ast.parse(original)).splitlines(keepends=True),
-            changed.splitlines(keepends=True),
-            n=0,
+            unmutated.splitlines(keepends=True), changed.splitlines(keepends=True), n=0
         )
     )
     shown = "".join(diff.splitlines(keepends=True)[2:])
