@@ -34,6 +34,7 @@ from graphql import (
     ListValueNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SchemaDefinitionNode,
     SchemaExtensionNode,
@@ -146,10 +147,24 @@ def _imported_names(document: DocumentNode) -> tuple[str, str]:
             names = {"@cost": f"{prefix}__cost", "@listSize": f"{prefix}__listSize"}
             imports = arguments.get("import")
             for item in imports.values if isinstance(imports, ListValueNode) else ():
-                if isinstance(item, StringValueNode) and item.value in names:
-                    names[item.value] = item.value[1:]
+                name, local = _imported(item)
+                if name in names:
+                    names[name] = local[1:]
             return names["@cost"], names["@listSize"]
     return "cost", "listSize"
+
+
+def _imported(item: ValueNode) -> tuple[str, str]:
+    """An import's name and the name it takes: ``"@cost"``, or ``{name: "@cost", as: "@w"}``."""
+    if isinstance(item, StringValueNode):
+        return item.value, item.value
+    if not isinstance(item, ObjectValueNode):
+        return "", ""
+    given = {f.name.value: f.value for f in item.fields}
+    name, local = given.get("name"), given.get("as", given.get("name"))
+    if not isinstance(name, StringValueNode) or not isinstance(local, StringValueNode):
+        return "", ""
+    return name.value, local.value
 
 
 def _link_prefix(arguments: Mapping[str, ValueNode]) -> str:

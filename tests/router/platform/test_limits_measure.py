@@ -37,6 +37,7 @@ type Query {
   pricey: Shop @cost(weight: 7)
   page(take: Int, skip: Int): ShopPage @listSize(slicingArguments: ["take"], sizedFields: ["items"])
   few: [Shop!]! @listSize(assumedSize: 3)
+  ranked(minimum: Int): [Shop!]!
   either(a: Int, b: Int): [Shop!]!
     @listSize(slicingArguments: ["a", "b"], requireOneSlicingArgument: false)
 }
@@ -229,3 +230,154 @@ def test_a_conditional_fetch_is_priced_by_its_larger_branch() -> None:
         "query($on: Boolean!) { topProducts(first: 1) { reviews @include(if: $on) { id } } }"
     )
     assert _bench_cost(conditional) == 1 + 10 + 2 * DEFAULTS.fetch_cost
+
+
+HEAD = """
+directive @link(url: String!, as: String, import: [String], for: String) repeatable on SCHEMA
+directive @other(url: String) on SCHEMA
+"""
+TYPES = """
+type Query { a: Shop b: Shop c: Shop d: [Shop!]! e: [Shop!]! free: Zero }
+type Shop { id: ID! }
+type Zero { id: ID! }
+"""
+
+
+def _linked(imports: str) -> str:
+    url = "https://specs.apollo.dev/cost/v0.1"
+    return f'schema @link(url: "{url}", import: {imports}) {{ query: Query }}'
+
+
+def _demand(schema: str, types: str) -> limits.Demand:
+    return limits.demand_of(parse(HEAD + schema + types))
+
+
+def test_the_cost_spec_is_read_under_the_name_its_link_gives_it() -> None:
+    schema = """
+    schema
+      @link(url: "https://specs.apollo.dev/link/v1.0")
+      @other(url: "https://specs.apollo.dev/cost/v0.1")
+      @link(url: "https://specs.apollo.dev/join/v0.5", for: "EXECUTION")
+      @link(url: "https://specs.apollo.dev/cost/v0.1", as: "price", import: ["@listSize", 3])
+    { query: Query }
+    """
+    types = """
+    type Query {
+      a: Shop @price__cost(weight: 9)
+      b: Shop @cost(weight: 100)
+      d: [Shop!]! @listSize(assumedSize: 4)
+      e: [Shop!]! @price__listSize(assumedSize: 100)
+    }
+    type Shop { id: ID! }
+    """
+
+    demand = _demand(schema, types)
+
+    assert demand.field_weights == {("Query", "a"): 9}
+    assert demand.list_sizes == {("Query", "d"): limits.ListSize(assumed_size=4)}
+
+
+def test_the_cost_spec_linked_without_a_name_is_prefixed_cost() -> None:
+    schema = 'extend schema @link(url: "https://specs.apollo.dev/cost/v0.1")\n'
+    types = "type Query { a: Shop @cost__cost(weight: 2) b: Shop @cost(weight: 5) }"
+
+    assert _demand(schema, types).field_weights == {("Query", "a"): 2}
+
+
+def test_without_the_cost_spec_linked_the_directives_keep_their_names() -> None:
+    schema = 'schema @link(url: "https://specs.apollo.dev/link/v1.0") { query: Query }\n'
+    types = "type Query { a: Shop @cost(weight: 2) d: [Shop!]! @listSize(assumedSize: 6) }"
+
+    demand = _demand(schema, types)
+
+    assert demand.field_weights == {("Query", "a"): 2}
+    assert demand.list_sizes == {("Query", "d"): limits.ListSize(assumed_size=6)}
+
+
+def test_weights_of_zero_and_written_as_strings_are_read() -> None:
+    schema = _linked('["@cost"]')
+    types = """
+    type Query { a: Shop @cost(weight: 0) b: Shop @cost(weight: "12") c: Shop @cost(weight: "x") }
+    type Shop { id: ID! }
+    enum Level @cost(weight: 0) { LOW }
+    scalar Money @cost(weight: 3)
+    type Zero @cost(weight: 0) { id: ID! }
+    extend type Zero @cost(weight: 4) { more: Level @cost(weight: 6) }
+    interface Node { tag: Money @cost(weight: 8) }
+    """
+
+    demand = _demand(schema, types)
+
+    assert demand.field_weights == {
+        ("Query", "a"): 0,
+        ("Query", "b"): 12,
+        ("Query", "c"): 0,
+        ("Zero", "more"): 6,
+        ("Node", "tag"): 8,
+    }
+    assert demand.type_weights == {"Level": 0, "Money": 3, "Zero": 4}
+
+
+def test_list_size_arguments_are_read_by_name_whatever_their_order() -> None:
+    schema = _linked('["@listSize"]')
+    types = """
+    type Query {
+      d: [Shop!]! @listSize(sizedFields: ["x", 1], requireOneSlicingArgument: false, assumedSize: 2)
+      e: [Shop!]! @listSize(requireOneSlicingArgument: "no", slicingArguments: ["first", "last"])
+    }
+    """
+
+    demand = _demand(schema, types)
+
+    assert demand.list_sizes == {
+        ("Query", "d"): limits.ListSize(2, (), ("x",), require_one_slicing_argument=False),
+        ("Query", "e"): limits.ListSize(None, ("first", "last"), ()),
+    }
+
+
+def test_fragments_without_a_type_condition_or_deferred_count() -> None:
+    plain = measured("{ ... { shops { id } } }")
+    deferred = measured(
+        "query($now: Boolean!) { ... @defer(if: $now) { shops { id } } }", {"now": False}
+    )
+    labelled = measured('{ ... @defer(label: "later") { shops { id } } }')
+
+    assert (plain.cost, deferred.cost, labelled.cost) == (10, 10, 10)
+
+
+def test_an_import_renamed_in_an_object_is_read_under_its_new_name() -> None:
+    schema = """
+    schema @link(url: "https://specs.apollo.dev/cost/v0.1",
+      import: [{name: "@cost", as: "@weight"}, {name: "@listSize"}, {as: "@nothing"}, 7])
+    { query: Query }
+    """
+    types = """
+    type Query {
+      a: Shop @weight(weight: 3)
+      b: Shop @cost(weight: 100)
+      d: [Shop!]! @listSize(assumedSize: 5)
+    }
+    """
+
+    demand = _demand(schema, types)
+
+    assert demand.field_weights == {("Query", "a"): 3}
+    assert demand.list_sizes == {("Query", "d"): limits.ListSize(assumed_size=5)}
+
+
+def test_typename_costs_nothing_and_only_size_arguments_size_a_list() -> None:
+    assert measured("{ __typename shop { __typename id } }").cost == 1
+    assert measured("{ ranked(minimum: 50) { id } }").cost == DEFAULTS.default_list_size
+    assert measured("{ shops(first: null) { id } }").cost == DEFAULTS.default_list_size
+
+
+def test_deferred_fetches_are_priced_nested_ones_too() -> None:
+    fetch = DEFAULTS.fetch_cost
+    assert _bench_cost("{ __typename }") == 0
+    deferred = "{ topProducts(first: 1) { upc ... @defer { reviews { id } } } }"
+    assert _bench_cost(deferred) == 1 + 10 + 2 * fetch
+    nested = (
+        "{ topProducts(first: 1) { upc ... @defer { reviews { id"
+        " ... @defer { author { username } } } } } }"
+    )
+    assert _bench_cost(nested) == 1 + 10 + 10 + 3 * fetch
