@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -28,6 +29,7 @@ Reply: TypeAlias = int | bytes | list["Reply"] | ResponseError | None
 
 TIMEOUT_SECONDS = 5.0  # to connect and to answer, unless the client's settings say otherwise
 INCOMPLETE = -1
+PACKED_PARTS = 4096  # the keys and integers a script keeps packed
 _CRLF = b"\r\n"
 _HONOURED = frozenset(
     {"host", "port", "path", "db", "username", "password", "client_name"}
@@ -49,7 +51,11 @@ def pack(*parts: bytes) -> bytes:
 
 
 def _bulks(parts: Sequence[bytes]) -> bytes:
-    return b"".join([b"$%d\r\n%s\r\n" % (len(p), p) for p in parts])
+    return b"".join([_bulk(p) for p in parts])
+
+
+def _bulk(part: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(part), part)
 
 
 def parse(buffer: bytes, start: int = 0) -> tuple[Reply, int]:
@@ -65,6 +71,13 @@ def parse(buffer: bytes, start: int = 0) -> tuple[Reply, int]:
         count, at = int(line), end + 2
         items: list[Reply] = []
         for _ in range(count):
+            if buffer.startswith(b":", at):  # the script's integers, read without a call each
+                end = buffer.find(_CRLF, at)
+                if end < 0:
+                    return None, INCOMPLETE
+                items.append(int(buffer[at + 1 : end]))
+                at = end + 2
+                continue
             item, at = parse(buffer, at)
             if at == INCOMPLETE:
                 return None, INCOMPLETE
@@ -150,6 +163,11 @@ class Connection(asyncio.Protocol):
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._buffer = b""
         self._waiter: asyncio.Future[Reply] | None = None
+        # One timer for the connection rather than one a request: armed when a request's reply
+        # is due before it, it finds a later request waiting when it fires and is armed again.
+        self._deadline = 0.0  # when the waiting request's reply is due
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = math.inf  # when the timer fires
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream's transport
@@ -180,6 +198,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
+        if self._timer is not None:
+            self._timer.cancel()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(RedisConnectionError("Redis closed the connection"))
@@ -194,27 +214,39 @@ class Connection(asyncio.Protocol):
         waiter: asyncio.Future[Reply] = loop.create_future()
         self._waiter = waiter
         self.transport.write(packed)
-        timer = loop.call_later(self.timeout, _time_out, waiter)
+        self._deadline = loop.time() + self.timeout
+        if self._deadline < self._due:
+            self._arm(loop)
         try:
             reply = await waiter
         except BaseException:  # its reply, if it comes, would answer the next request
             self.close()
             raise
-        finally:
-            timer.cancel()
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._due = self._deadline
+        self._timer = loop.call_at(self._due, self._time_out)
+
+    def _time_out(self) -> None:
+        self._timer, self._due = None, math.inf
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # idle: the next request arms it
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._arm(loop)
+        else:
+            waiter.set_exception(RedisTimeoutError("Redis did not answer in time"))
 
     def close(self) -> None:
         self.open = False
         if self.transport is not None:
             self.transport.close()
-
-
-def _time_out(waiter: asyncio.Future[Reply]) -> None:
-    if not waiter.done():
-        waiter.set_exception(RedisTimeoutError("Redis did not answer in time"))
 
 
 async def connect(address: Address) -> Connection:
@@ -242,7 +274,9 @@ async def connect(address: Address) -> Connection:
 
 
 class Script:
-    """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once."""
+    """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once, and
+    each key and integer once as long as it is in use (they repeat from request to request: a
+    caller's buckets, the windows and limits)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -251,10 +285,24 @@ class Script:
             name: _bulks((name, body))
             for name, body in ((b"EVALSHA", self.sha.encode()), (b"EVAL", text.encode()))
         }
+        self._packed: dict[int | str, bytes] = {}
 
     def command(self, name: bytes, keys: Sequence[str], args: Sequence[int | str]) -> bytes:
-        encoded = [str(part).encode() for part in (len(keys), *keys, *args)]
-        return b"*%d\r\n%s" % (2 + len(encoded), self._heads[name]) + _bulks(encoded)
+        packed = self._packed
+        if len(packed) > PACKED_PARTS:  # callers come and go: forget them all now and then
+            packed.clear()
+        get, pack_one = packed.get, self._pack
+        head: tuple[int | str, ...] = (len(keys), *keys)
+        parts = [get(part) or pack_one(part) for part in head]
+        parts += [
+            get(arg) or pack_one(arg) if isinstance(arg, int) else _bulk(arg.encode())
+            for arg in args
+        ]
+        return b"*%d\r\n%s%s" % (2 + len(parts), self._heads[name], b"".join(parts))
+
+    def _pack(self, part: int | str) -> bytes:
+        self._packed[part] = packed = _bulk(str(part).encode())
+        return packed
 
 
 class Pool:
