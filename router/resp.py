@@ -29,7 +29,7 @@ Reply: TypeAlias = int | bytes | list["Reply"] | ResponseError | None
 
 TIMEOUT_SECONDS = 5.0  # to connect and to answer, unless the client's settings say otherwise
 INCOMPLETE = -1
-PACKED_PARTS = 4096  # the keys and integers a script keeps packed
+PACKED_PARTS = 4096  # the keys and arguments a script keeps packed
 _CRLF = b"\r\n"
 _HONOURED = frozenset(
     {"host", "port", "path", "db", "username", "password", "client_name"}
@@ -275,7 +275,7 @@ async def connect(address: Address) -> Connection:
 
 class Script:
     """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once, and
-    each key and integer once as long as it is in use (they repeat from request to request: a
+    each key and argument once while it is in use (most repeat from request to request: a
     caller's buckets, the windows and limits)."""
 
     def __init__(self, text: str) -> None:
@@ -292,12 +292,8 @@ class Script:
         if len(packed) > PACKED_PARTS:  # callers come and go: forget them all now and then
             packed.clear()
         get, pack_one = packed.get, self._pack
-        head: tuple[int | str, ...] = (len(keys), *keys)
-        parts = [get(part) or pack_one(part) for part in head]
-        parts += [
-            get(arg) or pack_one(arg) if isinstance(arg, int) else _bulk(arg.encode())
-            for arg in args
-        ]
+        every: tuple[int | str, ...] = (len(keys), *keys, *args)
+        parts = [get(part) or pack_one(part) for part in every]
         return b"*%d\r\n%s%s" % (2 + len(parts), self._heads[name], b"".join(parts))
 
     def _pack(self, part: int | str) -> bytes:

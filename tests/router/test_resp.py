@@ -34,6 +34,7 @@ from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.settings import SettingsError
+from router import resp
 from router.resp import (
     INCOMPLETE,
     TIMEOUT_SECONDS,
@@ -179,6 +180,7 @@ REPLIES: list[tuple[bytes, Reply]] = [
     (b"*0\r\n", []),
     (b"*-1\r\n", None),
     (b"*4\r\n:1\r\n$-1\r\n*2\r\n+a\r\n*0\r\n$2\r\nbc\r\n", [1, None, [b"a", []], b"bc"]),
+    (b"*3\r\n:12\r\n:-3\r\n*1\r\n:0\r\n", [12, -3, [0]]),  # as the rate limiter's script
 ]
 
 
@@ -453,6 +455,32 @@ async def test_a_request_not_answered_in_time_fails_and_closes_its_connection(ur
     assert not connection.open  # its reply, if it came, would answer the next request
 
 
+async def test_a_request_is_given_its_own_time_when_an_earlier_requests_runs_out(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 1.0
+    assert await connection.request(PING) == b"PONG"  # its time runs out a second from now
+    await asyncio.sleep(0.6)
+    # Still waiting then, for the server's own 0.6 s: answered, not failed.
+    assert await connection.request(pack(b"BLPOP", unique("empty").encode(), b"0.6")) is None
+    assert connection.open
+    connection.close()
+
+
+async def test_a_shorter_time_than_an_earlier_requests_fails_the_request_in_it(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 60.0
+    assert await connection.request(PING) == b"PONG"
+    connection.timeout = 0.05
+    async with asyncio.timeout(30):  # not the minute the first request was given
+        with pytest.raises(RedisTimeoutError, match="in time"):
+            await connection.request(pack(b"BLPOP", unique("never").encode(), b"0"))
+    assert not connection.open
+
+
 async def test_a_reply_read_as_its_time_runs_out_is_the_answer(
     url: str, loop_errors: list[dict[str, Any]]
 ) -> None:
@@ -614,6 +642,23 @@ async def test_a_script_is_sent_by_its_sha_and_whole_again_once_the_server_lost_
         assert await admin.script_exists(script.sha) == [True]
     finally:
         await pool.aclose()
+
+
+def test_a_scripts_command_packs_each_part_as_resp2_and_keeps_so_many_packed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = Script("return 1")
+    head = (b"EVALSHA", script.sha.encode())
+    assert script.command(b"EVALSHA", ["k", "é"], [7, -1, ""]) == pack(
+        *head, b"2", b"k", "é".encode(), b"7", b"-1", b""
+    )
+    assert script.command(b"EVAL", [], [2]) == pack(b"EVAL", b"return 1", b"0", b"2")
+    monkeypatch.setattr(resp, "PACKED_PARTS", 3)
+    for n in range(10):
+        assert script.command(b"EVALSHA", [f"key-{n}"], [n]) == pack(
+            *head, b"1", f"key-{n}".encode(), str(n).encode()
+        )
+        assert len(script._packed) <= 6  # three more before they are forgotten
 
 
 async def test_a_scripts_own_error_is_raised_and_the_script_runs_once(
