@@ -468,6 +468,19 @@ async def test_a_request_is_given_its_own_time_when_an_earlier_requests_runs_out
     connection.close()
 
 
+async def test_a_request_waiting_past_an_earlier_requests_time_fails_in_its_own(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 0.2
+    assert await connection.request(PING) == b"PONG"
+    await asyncio.sleep(0.1)
+    async with asyncio.timeout(30):
+        with pytest.raises(RedisTimeoutError, match="in time"):
+            await connection.request(pack(b"BLPOP", unique("never").encode(), b"0"))
+    assert not connection.open
+
+
 async def test_a_shorter_time_than_an_earlier_requests_fails_the_request_in_it(
     url: str,
 ) -> None:
@@ -653,6 +666,9 @@ def test_a_scripts_command_packs_each_part_as_resp2_and_keeps_so_many_packed(
         *head, b"2", b"k", "é".encode(), b"7", b"-1", b""
     )
     assert script.command(b"EVAL", [], [2]) == pack(b"EVAL", b"return 1", b"0", b"2")
+    kept = script._packed["k"]
+    script.command(b"EVALSHA", ["k"], [])
+    assert script._packed["k"] is kept  # packed once, not again for each command
     monkeypatch.setattr(resp, "PACKED_PARTS", 3)
     for n in range(10):
         assert script.command(b"EVALSHA", [f"key-{n}"], [n]) == pack(

@@ -232,6 +232,11 @@ async def test_the_counters_names_kept_are_of_at_most_so_many_callers(
         )
         assert len(limiter._orgs) + len(limiter._keys) <= 4  # two more before they are forgotten
     assert [await counters(redis, str(org)) for org in orgs] == [(1, 1)] * 5
+    org = orgs[-1]
+    kept = limiter._orgs[str(org)]
+    await limiter.spend([], Usage(str(org), quota=None, hard=True), NOW)
+    assert limiter._orgs[str(org)] is kept  # named once in the hour, not for each request
+    assert await counters(redis, str(org)) == (2, 2)
 
 
 def test_an_organizations_window_is_the_configs_then_its_plans_then_the_plans_table() -> None:
