@@ -285,11 +285,14 @@ class Script:
             name: _bulks((name, body))
             for name, body in ((b"EVALSHA", self.sha.encode()), (b"EVAL", text.encode()))
         }
+        # By value: 1 and True are one key, so an argument is an integer, never a boolean.
         self._packed: dict[int | str, bytes] = {}
 
     def command(self, name: bytes, keys: Sequence[str], args: Sequence[int | str]) -> bytes:
         packed = self._packed
-        if len(packed) > PACKED_PARTS:  # callers come and go: forget them all now and then
+        # Callers come and go, and a key's moment of use is new each time: forget them all
+        # now and then.
+        if len(packed) > PACKED_PARTS:
             packed.clear()
         get, pack_one = packed.get, self._pack
         every: tuple[int | str, ...] = (len(keys), *keys, *args)
