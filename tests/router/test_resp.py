@@ -542,6 +542,85 @@ async def test_a_closed_connection_refuses_requests_at_once(url: str) -> None:
         await connection.request(PING)
 
 
+async def test_requests_written_together_are_answered_each_by_its_own_reply_in_order(
+    url: str, redis: Redis
+) -> None:
+    connection = await connect(address_of(url))
+    counter = unique("pipelined")
+    asked = [pack(b"ECHO", str(n).encode()) for n in range(40)]
+    asked[10:12] = [pack(b"NO-SUCH-COMMAND"), pack(b"INCR", counter.encode())]
+    replies = await asyncio.gather(*map(connection.request, asked), return_exceptions=True)
+    assert [r for n, r in enumerate(replies) if n not in (10, 11)] == [
+        str(n).encode() for n in range(40) if n not in (10, 11)
+    ]
+    assert type(replies[10]) is ResponseError
+    assert replies[11] == 1
+    assert connection.open
+    assert await connection.request(PING) == b"PONG"
+    await redis.delete(counter)
+    connection.close()
+
+
+async def test_requests_made_while_others_wait_go_out_together(
+    private: Private, admin: Redis
+) -> None:
+    connection = await connect(address_of(private.url()))
+
+    async def reads() -> int:  # by the server, of every client's commands
+        return int((await admin.info("stats"))["total_reads_processed"])
+
+    before = await reads()
+    assert await asyncio.gather(*(connection.request(PING) for _ in range(40))) == [b"PONG"] * 40
+    # The first is written at once, the other 39 in one write once they are all made: two
+    # reads, and one more for the INFO that counts them (one a request: 41).
+    assert await reads() - before <= 4
+    connection.close()
+
+
+async def test_a_lost_connection_fails_every_request_waiting_on_it(url: str, redis: Redis) -> None:
+    connection = await connect(address_of(url))
+    own = await connection.request(CLIENT_ID)
+    blocked = pack(b"BLPOP", unique("l").encode(), b"0")
+    waiting = [asyncio.ensure_future(connection.request(r)) for r in (blocked, PING, PING)]
+
+    async def blocking() -> bool:
+        return any(c["id"] == str(own) and c["cmd"] == "blpop" for c in await redis.client_list())
+
+    await until(blocking, "the requests reached the server")
+    assert await redis.client_kill_filter(_id=str(own)) == 1
+    for failed in await asyncio.gather(*waiting, return_exceptions=True):
+        assert isinstance(failed, RedisConnectionError)
+        assert str(failed) == "Redis closed the connection"
+    assert not connection.open
+
+
+async def test_a_request_not_answered_in_time_fails_every_request_after_it(url: str) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 0.05
+    blocked = pack(b"BLPOP", unique("never").encode(), b"0")
+    async with asyncio.timeout(30):
+        failed = await asyncio.gather(
+            *map(connection.request, (blocked, PING, PING)), return_exceptions=True
+        )
+    assert [type(f) for f in failed] == [RedisTimeoutError] * 3
+    assert not connection.open
+
+
+async def test_a_cancelled_requests_reply_is_dropped_and_the_next_is_answered_its_own(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    cancelled = asyncio.ensure_future(
+        connection.request(pack(b"BLPOP", unique("empty").encode(), b"0.2"))
+    )
+    await asyncio.sleep(0)  # written
+    cancelled.cancel()
+    assert await connection.request(PING) == b"PONG"  # not the BLPOP's nil, read before it
+    assert cancelled.cancelled()
+    assert connection.open
+    connection.close()
+
+
 async def test_a_server_that_cannot_be_reached_is_a_connection_error(tmp_path: Path) -> None:
     # Nothing listens on either (the port is below the ephemeral range, found free).
     missing = Address(path=str(tmp_path / "no.sock"))
@@ -554,29 +633,33 @@ async def test_a_server_that_cannot_be_reached_is_a_connection_error(tmp_path: P
 # the pool ---------------------------------------------------------------------------------------
 
 
-async def test_the_pool_uses_its_idle_connection_again_and_one_more_per_concurrent_request(
-    url: str,
-) -> None:
+async def test_every_request_shares_the_pools_one_connection_made_once(url: str) -> None:
     pool = pool_of(url)
     try:
-        first = await pool.request(CLIENT_ID)
+        # Made for the first requests, at once: one connection, though one of them gave up.
+        given_up = asyncio.ensure_future(pool.request(CLIENT_ID))
+        waiting = [asyncio.ensure_future(pool.request(CLIENT_ID)) for _ in range(3)]
+        await asyncio.sleep(0)
+        given_up.cancel()
+        first, *others = await asyncio.gather(*waiting)
+        assert others == [first, first]
         assert await pool.request(CLIENT_ID) == first
         both = await asyncio.gather(pool.request(CLIENT_ID), pool.request(CLIENT_ID))
-        assert first in both
-        assert len(set(both)) == 2
+        assert list(both) == [first, first]
     finally:
         await pool.aclose()
 
 
-async def test_closing_the_pool_closes_its_idle_connections(private: Private) -> None:
+async def test_closing_the_pool_closes_its_connection(private: Private) -> None:
     before = sockets_to(private.port)
     pool = pool_of(private.url())
     await asyncio.gather(pool.request(PING), pool.request(PING))
     made = sockets_to(private.port) - before
-    assert len(made) == 2
+    assert len(made) == 1
     async with asyncio.timeout(30):
         await pool.aclose()
     assert not sockets_to(private.port) & made  # closed once ``aclose`` returns
+    await pool.aclose()  # closed already: nothing to close
 
 
 async def test_a_connection_the_server_closed_is_not_used_again(
