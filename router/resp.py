@@ -1,9 +1,9 @@
-"""A small Redis client for the rate limiter's one script a request, on connections of its own:
-one packed EVALSHA written, one RESP2 reply parsed as it arrives (an asyncio protocol, no
-stream reader). redis-py's path for a command (pool checks, retries, encoders, reply
-callbacks) costs the router more than the rest of the round trip. Its connections are made with
-a redis-py client's settings (address, AUTH, SELECT, TLS, client name); one it cannot honour is
-refused when the client is made."""
+"""A small Redis client for the rate limiter's one script a request, on a connection of its own:
+one packed EVALSHA written, one RESP2 reply parsed as it arrives (an asyncio protocol, no stream
+reader), the scripts of concurrent requests pipelined on it. redis-py's path for a command (pool
+checks, retries, encoders, reply callbacks) costs the router more than the rest of the round
+trip. Its connections are made with a redis-py client's settings (address, AUTH, SELECT, TLS,
+client name); one it cannot honour is refused when the client is made."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The rate limiter's own Redis client (``router.resp``) against real Redis: every RESP2 reply,
-replies longer than a read, error replies raised with the connection still in step, replies
-that would put it out of step closing it, connections the server closed or that timed out never
-used again, a script sent again once the server lost it, the setup a client's URL asks for
-(AUTH, SELECT, CLIENT SETNAME) and the settings it cannot honour, and the pool's reuse and
-close. Where a test needs a password, ACL users or SCRIPT FLUSH, it uses a Redis of this module
-alone, started on a TCP port; the rest use the suite's."""
+replies longer than a read, error replies raised with the connection still in step, replies that
+would put it out of step closing it, connections the server closed or that timed out never used
+again, a script sent again once the server lost it, the setup a client's URL asks for (AUTH,
+SELECT, CLIENT SETNAME) and the settings it cannot honour, requests pipelined (answered in
+order, written together, failed together when the connection fails), and the pool's one
+connection and its close. Where a test needs a password, ACL users or SCRIPT FLUSH, it uses a
+Redis of this module alone, started on a TCP port; the rest use the suite's."""
 
 from __future__ import annotations
 
