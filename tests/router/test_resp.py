@@ -607,8 +607,26 @@ async def test_a_request_not_answered_in_time_fails_every_request_after_it(url: 
     assert not connection.open
 
 
+async def test_a_requests_time_is_not_put_off_by_the_requests_after_it(url: str) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 0.3
+    blocked = asyncio.ensure_future(
+        connection.request(pack(b"BLPOP", unique("never").encode(), b"0"))
+    )
+    later = []
+    for _ in range(30):  # one more every 0.1 s, each due after the one before
+        await asyncio.sleep(0.1)
+        if blocked.done():
+            break
+        later.append(asyncio.ensure_future(connection.request(PING)))
+    assert blocked.done()
+    assert type(blocked.exception()) is RedisTimeoutError
+    assert not connection.open
+    await asyncio.gather(*later, return_exceptions=True)
+
+
 async def test_a_cancelled_requests_reply_is_dropped_and_the_next_is_answered_its_own(
-    url: str,
+    url: str, loop_errors: list[dict[str, Any]]
 ) -> None:
     connection = await connect(address_of(url))
     cancelled = asyncio.ensure_future(
@@ -619,16 +637,27 @@ async def test_a_cancelled_requests_reply_is_dropped_and_the_next_is_answered_it
     assert await connection.request(PING) == b"PONG"  # not the BLPOP's nil, read before it
     assert cancelled.cancelled()
     assert connection.open
+    # One cancelled while its reply never comes: the connection still closes whole.
+    never = asyncio.ensure_future(connection.request(pack(b"BLPOP", unique("l").encode(), b"0")))
+    await asyncio.sleep(0)
+    never.cancel()
     connection.close()
+    async with asyncio.timeout(30):
+        await connection.lost
+    assert loop_errors == []
 
 
-async def test_a_server_that_cannot_be_reached_is_a_connection_error(tmp_path: Path) -> None:
+async def test_a_server_that_cannot_be_reached_is_a_connection_error(
+    tmp_path: Path, loop_errors: list[dict[str, Any]]
+) -> None:
     # Nothing listens on either (the port is below the ephemeral range, found free).
     missing = Address(path=str(tmp_path / "no.sock"))
     unbound = Address(host="127.0.0.1", port=free_port_offset([0]))
     for address in (missing, unbound):
         with pytest.raises(RedisConnectionError, match="cannot be reached"):
             await Pool(address).request(PING)
+    await asyncio.sleep(0)  # the pool has read the failed attempt, quietly
+    assert loop_errors == []
 
 
 # the pool ---------------------------------------------------------------------------------------
