@@ -607,6 +607,20 @@ async def test_a_request_not_answered_in_time_fails_every_request_after_it(url: 
     assert not connection.open
 
 
+async def test_requests_not_yet_written_when_the_connection_closes_are_never_sent(
+    url: str, redis: Redis
+) -> None:
+    connection = await connect(address_of(url))
+    counter = unique("unsent")
+    first = asyncio.ensure_future(connection.request(PING))
+    queued = asyncio.ensure_future(connection.request(pack(b"INCR", counter.encode())))
+    await asyncio.sleep(0)  # both made: the first written, the other to go out at the turn's end
+    connection.close()
+    for failed in await asyncio.gather(first, queued, return_exceptions=True):
+        assert isinstance(failed, RedisConnectionError)
+    assert await redis.get(counter) is None
+
+
 async def test_a_requests_time_is_not_put_off_by_the_requests_after_it(url: str) -> None:
     connection = await connect(address_of(url))
     connection.timeout = 0.3
