@@ -6,10 +6,8 @@ for the caller's session, so a request costs one round trip."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -38,6 +36,7 @@ MONTHLY_TTL_MS = 40 * 86_400_000
 UNCAPPED = -1
 ENDED = -2
 NO_KEY, KEY_USED, KEY_DENIED = 0, 1, 2
+NAMES_KEPT = 4096  # callers whose counters' names are kept for the hour
 
 # KEYS: (when checked) the session's ended marker, the buckets, (when counted) the hourly and
 # the monthly counter, then (for a key) the key's counter of the day and its last-used stamp.
@@ -105,8 +104,9 @@ _SCRIPT = Script(
 )
 
 
-@dataclass(frozen=True)
-class KeyUse:
+# Named tuples, not dataclasses: a request makes several, and a frozen dataclass costs about
+# three times a tuple to make.
+class KeyUse(NamedTuple):
     """A request made with an API key, counted in keys' usage counters; ``denied``: refused
     already (by authorization), so counted as rejected."""
 
@@ -115,14 +115,12 @@ class KeyUse:
     denied: bool = False
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     name: str
     window: Window
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """An organization's request counters for billing, and its monthly quota: ``hard`` refuses
     what is past it, else it is only reported."""
 
@@ -132,8 +130,7 @@ class Usage:
     capped: bool = False  # the quota is the organization's spend cap (always hard)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     allowed: bool
     limit: int
     remaining: int
@@ -150,8 +147,7 @@ class Verdict:
         return headers
 
 
-@dataclass(frozen=True)
-class Spent:
+class Spent(NamedTuple):
     """The tightest bucket's verdict (None: no buckets), and the month's request count with
     whether this request was counted in it (None: no usage counted). ``ended``: the caller's
     session has ended, and nothing was counted."""
@@ -192,6 +188,11 @@ class RateLimiter:
     def __init__(self, redis: Redis, namespace: str) -> None:
         self._pool = Pool(Address.of(redis))
         self._prefix = f"vetrai:ratelimit:{namespace}:"
+        # The counters' names of this hour (they name it, or its day), by organization and by
+        # key: formatting a moment and a UUID costs more than the rest of the request's packing.
+        self._hour: tuple[int, int, int, int] | None = None
+        self._orgs: dict[str, tuple[str, str]] = {}
+        self._keys: dict[tuple[UUID, UUID], tuple[str, str]] = {}
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -212,17 +213,15 @@ class RateLimiter:
         keys = [] if session is None else [ended_session_key(session)]
         keys += [self._prefix + bucket.name for bucket in buckets]
         cap = usage.quota if usage is not None and usage.hard and usage.quota is not None else None
-        if usage is not None:
-            assert now is not None  # noqa: S101 - usage is counted at a moment
-            keys += [
-                hourly_requests_key(usage.org_id, now),
-                monthly_requests_key(usage.org_id, now),
-            ]
         used, stamp = NO_KEY, ""
-        if key is not None:
-            assert now is not None  # noqa: S101 - a key's use is stamped with its moment
-            keys += [usage_key(key.org_id, key.key_id, now.date()), last_used_key(key.key_id)]
-            used, stamp = KEY_DENIED if key.denied else KEY_USED, now.isoformat()
+        if usage is not None or key is not None:
+            assert now is not None  # noqa: S101 - usage and a key's use are counted at a moment
+            self._this_hour(now)
+            if usage is not None:
+                keys += self._orgs.get(usage.org_id) or self._org_counters(usage.org_id, now)
+            if key is not None:
+                keys += self._keys.get((key.org_id, key.key_id)) or self._key_counters(key, now)
+                used, stamp = KEY_DENIED if key.denied else KEY_USED, now.isoformat()
         args: list[int | str] = [
             0 if session is None else 1,
             0 if usage is None else 1,
@@ -240,6 +239,22 @@ class RateLimiter:
         if usage is None:
             return Spent(verdict)
         return Spent(verdict, int(counts[-2]), bool(counts[-1]))
+
+    def _this_hour(self, now: datetime) -> None:
+        """Forget the counters' names of an hour past, and of more callers than ``NAMES_KEPT``."""
+        hour = (now.year, now.month, now.day, now.hour)
+        if hour != self._hour or len(self._orgs) + len(self._keys) > NAMES_KEPT:
+            self._hour, self._orgs, self._keys = hour, {}, {}
+
+    def _org_counters(self, org_id: str, now: datetime) -> tuple[str, str]:
+        names = hourly_requests_key(org_id, now), monthly_requests_key(org_id, now)
+        self._orgs[org_id] = names
+        return names
+
+    def _key_counters(self, key: KeyUse, now: datetime) -> tuple[str, str]:
+        names = usage_key(key.org_id, key.key_id, now.date()), last_used_key(key.key_id)
+        self._keys[key.org_id, key.key_id] = names
+        return names
 
 
 def _tightest(buckets: list[Bucket], counts: list[int]) -> Verdict | None:
@@ -261,5 +276,5 @@ def _verdict(bucket: Bucket, count: int, ms_left: int) -> Verdict:
         allowed=count <= bucket.window.limit,
         limit=bucket.window.limit,
         remaining=max(0, bucket.window.limit - count),
-        reset_seconds=max(1, math.ceil(max(ms_left, 0) / 1000)),
+        reset_seconds=max(1, -(-ms_left // 1000)),  # whole seconds, rounded up
     )

@@ -1,14 +1,16 @@
-"""A small Redis client for the rate limiter's one script a request, on connections of its own:
-one packed EVALSHA written, one RESP2 reply parsed as it arrives (an asyncio protocol, no
-stream reader). redis-py's path for a command (pool checks, retries, encoders, reply
-callbacks) costs the router more than the rest of the round trip. Its connections are made with
-a redis-py client's settings (address, AUTH, SELECT, TLS, client name); one it cannot honour is
-refused when the client is made."""
+"""A small Redis client for the rate limiter's one script a request, on a connection of its own:
+one packed EVALSHA written, one RESP2 reply parsed as it arrives (an asyncio protocol, no stream
+reader), the scripts of concurrent requests pipelined on it. redis-py's path for a command (pool
+checks, retries, encoders, reply callbacks) costs the router more than the rest of the round
+trip. Its connections are made with a redis-py client's settings (address, AUTH, SELECT, TLS,
+client name); one it cannot honour is refused when the client is made."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,7 +20,7 @@ from typing import Any, TypeAlias
 from redis.asyncio import Redis
 from redis.asyncio.connection import SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
+from redis.exceptions import InvalidResponse, NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.settings import SettingsError
@@ -28,6 +30,7 @@ Reply: TypeAlias = int | bytes | list["Reply"] | ResponseError | None
 
 TIMEOUT_SECONDS = 5.0  # to connect and to answer, unless the client's settings say otherwise
 INCOMPLETE = -1
+PACKED_PARTS = 4096  # the keys and arguments a script keeps packed
 _CRLF = b"\r\n"
 _HONOURED = frozenset(
     {"host", "port", "path", "db", "username", "password", "client_name"}
@@ -49,7 +52,11 @@ def pack(*parts: bytes) -> bytes:
 
 
 def _bulks(parts: Sequence[bytes]) -> bytes:
-    return b"".join([b"$%d\r\n%s\r\n" % (len(p), p) for p in parts])
+    return b"".join([_bulk(p) for p in parts])
+
+
+def _bulk(part: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(part), part)
 
 
 def parse(buffer: bytes, start: int = 0) -> tuple[Reply, int]:
@@ -65,6 +72,13 @@ def parse(buffer: bytes, start: int = 0) -> tuple[Reply, int]:
         count, at = int(line), end + 2
         items: list[Reply] = []
         for _ in range(count):
+            if buffer.startswith(b":", at):  # the script's integers, read without a call each
+                end = buffer.find(_CRLF, at)
+                if end < 0:
+                    return None, INCOMPLETE
+                items.append(int(buffer[at + 1 : end]))
+                at = end + 2
+                continue
             item, at = parse(buffer, at)
             if at == INCOMPLETE:
                 return None, INCOMPLETE
@@ -139,9 +153,12 @@ class Address:
 
 
 class Connection(asyncio.Protocol):
-    """One connection: a request is answered by the next reply. Anything else (a reply no
-    request waits for, a request that failed before its reply came) would put the next request
-    out of step with its reply, and closes the connection."""
+    """One connection, its requests answered in the order they were written: a request need
+    not wait for the replies of those before it (pipelined), and those made in one turn of the
+    loop while others wait go out in one write. A reply no request waits for, one that is not
+    RESP2, or a request not answered in time puts the connection out of step: it is closed, and
+    every request waiting on it fails. A request cancelled keeps its place; its reply is read
+    and dropped."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout  # for each reply
@@ -149,7 +166,12 @@ class Connection(asyncio.Protocol):
         self.open = False
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._buffer = b""
-        self._waiter: asyncio.Future[Reply] | None = None
+        self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()  # and when due
+        self._unsent: list[bytes] = []
+        # One timer for the connection rather than one a request: armed when a request's reply
+        # is due before it, it finds a later request waiting when it fires and is armed again.
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = math.inf  # when the timer fires
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream's transport
@@ -157,32 +179,33 @@ class Connection(asyncio.Protocol):
         self.open = True
 
     def data_received(self, data: bytes) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            self.close()
-            return
         buffer = self._buffer + data if self._buffer else data
+        replies: list[Reply] = []
+        start = 0
         try:
-            reply, end = parse(buffer)
+            while start < len(buffer):
+                reply, end = parse(buffer, start)
+                if end == INCOMPLETE:
+                    break
+                replies.append(reply)
+                start = end
         except (InvalidResponse, ValueError) as exc:
-            waiter.set_exception(InvalidResponse(f"Redis answered what is not RESP2: {exc}"))
-            self.close()
+            self._fail(InvalidResponse, f"Redis answered what is not RESP2: {exc}")
             return
-        if end == INCOMPLETE:
-            self._buffer = buffer
+        self._buffer = buffer[start:]
+        if len(replies) > len(self._waiting):
+            self._fail(InvalidResponse, "Redis answered more than was asked")
             return
-        self._buffer, self._waiter = b"", None
-        if end != len(buffer):
-            waiter.set_exception(InvalidResponse("Redis answered more than was asked"))
-            self.close()
-            return
-        waiter.set_result(reply)
+        for reply in replies:
+            waiter, _ = self._waiting.popleft()
+            if not waiter.done():  # else cancelled
+                waiter.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(RedisConnectionError("Redis closed the connection"))
+        if self._timer is not None:
+            self._timer.cancel()
+        self._fail(RedisConnectionError, "Redis closed the connection")
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -192,29 +215,56 @@ class Connection(asyncio.Protocol):
             raise RedisConnectionError("Redis closed the connection")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Reply] = loop.create_future()
-        self._waiter = waiter
-        self.transport.write(packed)
-        timer = loop.call_later(self.timeout, _time_out, waiter)
-        try:
-            reply = await waiter
-        except BaseException:  # its reply, if it comes, would answer the next request
-            self.close()
-            raise
-        finally:
-            timer.cancel()
+        if not self._waiting:
+            self.transport.write(packed)
+        else:  # written with the others of this turn once it ends
+            if not self._unsent:
+                loop.call_soon(self._write)
+            self._unsent.append(packed)
+        deadline = loop.time() + self.timeout
+        self._waiting.append((waiter, deadline))
+        if deadline < self._due:
+            self._arm(loop, deadline)
+        reply = await waiter
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    def _write(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        if self.open and self.transport is not None:
+            self.transport.write(b"".join(unsent))
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._due = due
+        self._timer = loop.call_at(due, self._time_out)
+
+    def _time_out(self) -> None:
+        """The oldest request's time decides: those after it cannot be answered before it."""
+        self._timer, self._due = None, math.inf
+        if not self._waiting:
+            return  # idle: the next request arms it
+        loop = asyncio.get_running_loop()
+        due = self._waiting[0][1]
+        if loop.time() < due:
+            self._arm(loop, due)
+        else:
+            self._fail(RedisTimeoutError, "Redis did not answer in time")
+
+    def _fail(self, error: type[RedisError], message: str) -> None:
+        """Fail every waiting request, and close the connection (out of step)."""
+        waiting, self._waiting = self._waiting, deque()
+        for waiter, _ in waiting:
+            if not waiter.done():
+                waiter.set_exception(error(message))
+        self.close()
 
     def close(self) -> None:
         self.open = False
         if self.transport is not None:
             self.transport.close()
-
-
-def _time_out(waiter: asyncio.Future[Reply]) -> None:
-    if not waiter.done():
-        waiter.set_exception(RedisTimeoutError("Redis did not answer in time"))
 
 
 async def connect(address: Address) -> Connection:
@@ -242,7 +292,9 @@ async def connect(address: Address) -> Connection:
 
 
 class Script:
-    """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once."""
+    """A Lua script, sent by its SHA-1; its first two parts of EVALSHA and EVAL packed once, and
+    each key and argument once while it is in use (most repeat from request to request: a
+    caller's buckets, the windows and limits)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -251,19 +303,33 @@ class Script:
             name: _bulks((name, body))
             for name, body in ((b"EVALSHA", self.sha.encode()), (b"EVAL", text.encode()))
         }
+        # By value: 1 and True are one key, so an argument is an integer, never a boolean.
+        self._packed: dict[int | str, bytes] = {}
 
     def command(self, name: bytes, keys: Sequence[str], args: Sequence[int | str]) -> bytes:
-        encoded = [str(part).encode() for part in (len(keys), *keys, *args)]
-        return b"*%d\r\n%s" % (2 + len(encoded), self._heads[name]) + _bulks(encoded)
+        packed = self._packed
+        # Callers come and go, and a key's moment of use is new each time: forget them all
+        # now and then.
+        if len(packed) > PACKED_PARTS:
+            packed.clear()
+        get, pack_one = packed.get, self._pack
+        every: tuple[int | str, ...] = (len(keys), *keys, *args)
+        parts = [get(part) or pack_one(part) for part in every]
+        return b"*%d\r\n%s%s" % (2 + len(parts), self._heads[name], b"".join(parts))
+
+    def _pack(self, part: int | str) -> bytes:
+        self._packed[part] = packed = _bulk(str(part).encode())
+        return packed
 
 
 class Pool:
-    """Connections to one server, as many as requests run at once: a request takes an idle
-    one the server has not closed, else a new one, and gives it back once answered."""
+    """One connection to one server, which every request shares (``Connection`` pipelines
+    them), made again once the server has closed it."""
 
     def __init__(self, address: Address) -> None:
         self.address = address
-        self._idle: list[Connection] = []
+        self._connection: Connection | None = None
+        self._connecting: asyncio.Future[Connection] | None = None  # for every request meanwhile
 
     async def evaluate(
         self, script: Script, keys: Sequence[str], args: Sequence[int | str]
@@ -276,24 +342,25 @@ class Pool:
             return await self.request(script.command(b"EVAL", keys, args))
 
     async def request(self, packed: bytes) -> Reply:
-        connection = await self._connection()
-        try:
-            reply = await connection.request(packed)
-        except ResponseError:
-            self._idle.append(connection)  # an error reply, read whole: still in step
-            raise
-        self._idle.append(connection)
-        return reply
+        connection = self._connection
+        if connection is None or not connection.open:
+            connection = await self._connect()
+        return await connection.request(packed)
 
-    async def _connection(self) -> Connection:
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.open:
-                return connection
-        return await connect(self.address)
+    async def _connect(self) -> Connection:
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(connect(self.address))
+            self._connecting.add_done_callback(self._connected)
+        # A request cancelled meanwhile does not cancel the others' connection.
+        return await asyncio.shield(self._connecting)
+
+    def _connected(self, made: asyncio.Future[Connection]) -> None:
+        self._connecting = None
+        if not made.cancelled() and made.exception() is None:
+            self._connection = made.result()
 
     async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
+        connection, self._connection = self._connection, None
+        if connection is not None:
             connection.close()
-        await asyncio.gather(*(connection.lost for connection in idle))
+            await connection.lost

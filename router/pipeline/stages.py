@@ -240,16 +240,16 @@ class Pipeline:
         if refused:
             self.metrics.rate_limited.inc()
             raise RouterError(429, "RATE_LIMITED", "Too many requests; slow down.", headers)
-        return headers | self._quota(spent, usage)
+        quota = self._quota(spent, usage)
+        return headers | quota if quota else headers
 
     async def _spend(
         self, caller: Caller, buckets: list[Bucket], usage: Usage | None, key: KeyUse | None
     ) -> Spent:
         """One round trip to the rate limiter; an ended session is refused."""
+        now = datetime.now(UTC) if usage is not None or key is not None else None
         try:
-            spent = await self.limiter.spend(
-                buckets, usage, datetime.now(UTC), caller.session_id, key
-            )
+            spent = await self.limiter.spend(buckets, usage, now, caller.session_id, key)
         except RedisError:
             what = "Sessions" if caller.session_id else "Rate limits"
             raise RouterError(

@@ -10,11 +10,12 @@ The router logs and traces as ``vetrai router`` does (the same function sets the
 line per request, naming its operation, spans recorded only when an OTLP endpoint is configured.
 Run from the repository root:
 
-    .venv/bin/python -m tests.bench.pipeline_bench [--requests N] [--instructions]
+    .venv/bin/python -m tests.bench.pipeline_bench [--requests N] [--instructions] [--concurrency N]
 
 ``--instructions`` runs each system under callgrind (valgrind must be installed) and prints the
 instructions per warm request instead: a change shows in them without the noise of a busy
-machine.
+machine. ``--concurrency N`` makes the requests N at a time, as a loaded router has them (their
+rate-limit scripts then share round trips to Redis).
 """
 
 from __future__ import annotations
@@ -190,10 +191,11 @@ def build(system: str, sdl: str, client: ReplayingClient) -> ASGIApp:
 
 
 async def measure(
-    system: str, operation: str, requests: int, instructions: bool = False
+    system: str, operation: str, requests: int, instructions: bool = False, concurrency: int = 1
 ) -> dict[str, float]:
     """CPU µs per request (the median of ``ROUNDS``) and peak RSS; with ``instructions``, one
-    round with callgrind collecting only while it runs (the process runs under callgrind)."""
+    round with callgrind collecting only while it runs (the process runs under callgrind);
+    ``concurrency`` requests at a time."""
     sdl = supergraph_sdl()
     client = ReplayingClient()
     app = build(system, sdl, client)
@@ -210,14 +212,26 @@ async def measure(
         if instructions:
             collect("on")
         started = time.process_time()
-        for _ in range(requests):
-            if (await call(app, body, headers))[0] != 200:
+        for first in range(0, requests, concurrency):
+            statuses = await calls(app, body, headers, min(concurrency, requests - first))
+            if any(status != 200 for status in statuses):
                 raise RuntimeError(f"{system} refused a request")
         samples.append((time.process_time() - started) / requests * 1e6)
         if instructions:
             collect("off")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, in MB
     return {"cpu_us": statistics.median(samples), "rss_mb": rss}
+
+
+async def calls(
+    app: ASGIApp, body: bytes, headers: list[tuple[bytes, bytes]], at_once: int
+) -> list[int]:
+    """The statuses of ``at_once`` requests made together; one alone is awaited as it is, not
+    in a task of its own (which would cost more than some of the stages measured)."""
+    if at_once == 1:
+        return [(await call(app, body, headers))[0]]
+    answers = await asyncio.gather(*(call(app, body, headers) for _ in range(at_once)))
+    return [status for status, _ in answers]
 
 
 def collect(state: str) -> None:
@@ -229,12 +243,14 @@ def collect(state: str) -> None:
     )
 
 
-def run_one(system: str, operation: str, requests: int, instructions: bool) -> dict[str, float]:
+def run_one(
+    system: str, operation: str, requests: int, instructions: bool, concurrency: int = 1
+) -> dict[str, float]:
     """CPU µs per request and peak RSS of ``system`` in a process of its own, or its
     instructions per request under callgrind."""
     one = [
         *("-m", "tests.bench.pipeline_bench", "--one", system, operation),
-        *("--requests", str(requests)),
+        *("--requests", str(requests), "--concurrency", str(concurrency)),
     ]
     if not instructions:
         output = subprocess.run(  # noqa: S603 - this very module
@@ -263,12 +279,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--instructions", action="store_true", help="count under callgrind")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests at a time")
     parser.add_argument("--operations", nargs="+", default=["light", "heavy"])
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
     parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "OPERATION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        figures = asyncio.run(measure(args.one[0], args.one[1], args.requests, args.instructions))
+        figures = asyncio.run(
+            measure(args.one[0], args.one[1], args.requests, args.instructions, args.concurrency)
+        )
         print(orjson.dumps(figures).decode())
         return
     unit = "k instr/request" if args.instructions else "CPU µs/request"
@@ -277,7 +296,7 @@ def main() -> None:
         edge = 0.0
         for system in args.systems:
             requests = args.requests if operation == "light" else max(args.requests // 20, 50)
-            figures = run_one(system, operation, requests, args.instructions)
+            figures = run_one(system, operation, requests, args.instructions, args.concurrency)
             figure = figures["instructions"] / 1000 if args.instructions else figures["cpu_us"]
             edge = figure if system == "edge" else edge
             rss = "" if args.instructions else f"{figures['rss_mb']:12.0f}"

@@ -1,10 +1,11 @@
 """The rate limiter's own Redis client (``router.resp``) against real Redis: every RESP2 reply,
-replies longer than a read, error replies raised with the connection still in step, replies
-that would put it out of step closing it, connections the server closed or that timed out never
-used again, a script sent again once the server lost it, the setup a client's URL asks for
-(AUTH, SELECT, CLIENT SETNAME) and the settings it cannot honour, and the pool's reuse and
-close. Where a test needs a password, ACL users or SCRIPT FLUSH, it uses a Redis of this module
-alone, started on a TCP port; the rest use the suite's."""
+replies longer than a read, error replies raised with the connection still in step, replies that
+would put it out of step closing it, connections the server closed or that timed out never used
+again, a script sent again once the server lost it, the setup a client's URL asks for (AUTH,
+SELECT, CLIENT SETNAME) and the settings it cannot honour, requests pipelined (answered in
+order, written together, failed together when the connection fails), and the pool's one
+connection and its close. Where a test needs a password, ACL users or SCRIPT FLUSH, it uses a
+Redis of this module alone, started on a TCP port; the rest use the suite's."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from redis.exceptions import InvalidResponse, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.settings import SettingsError
+from router import resp
 from router.resp import (
     INCOMPLETE,
     TIMEOUT_SECONDS,
@@ -179,6 +181,7 @@ REPLIES: list[tuple[bytes, Reply]] = [
     (b"*0\r\n", []),
     (b"*-1\r\n", None),
     (b"*4\r\n:1\r\n$-1\r\n*2\r\n+a\r\n*0\r\n$2\r\nbc\r\n", [1, None, [b"a", []], b"bc"]),
+    (b"*3\r\n:12\r\n:-3\r\n*1\r\n:0\r\n", [12, -3, [0]]),  # as the rate limiter's script
 ]
 
 
@@ -453,6 +456,45 @@ async def test_a_request_not_answered_in_time_fails_and_closes_its_connection(ur
     assert not connection.open  # its reply, if it came, would answer the next request
 
 
+async def test_a_request_is_given_its_own_time_when_an_earlier_requests_runs_out(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 1.0
+    assert await connection.request(PING) == b"PONG"  # its time runs out a second from now
+    await asyncio.sleep(0.6)
+    # Still waiting then, for the server's own 0.6 s: answered, not failed.
+    assert await connection.request(pack(b"BLPOP", unique("empty").encode(), b"0.6")) is None
+    assert connection.open
+    connection.close()
+
+
+async def test_a_request_waiting_past_an_earlier_requests_time_fails_in_its_own(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 0.2
+    assert await connection.request(PING) == b"PONG"
+    await asyncio.sleep(0.1)
+    async with asyncio.timeout(30):
+        with pytest.raises(RedisTimeoutError, match="in time"):
+            await connection.request(pack(b"BLPOP", unique("never").encode(), b"0"))
+    assert not connection.open
+
+
+async def test_a_shorter_time_than_an_earlier_requests_fails_the_request_in_it(
+    url: str,
+) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 60.0
+    assert await connection.request(PING) == b"PONG"
+    connection.timeout = 0.05
+    async with asyncio.timeout(30):  # not the minute the first request was given
+        with pytest.raises(RedisTimeoutError, match="in time"):
+            await connection.request(pack(b"BLPOP", unique("never").encode(), b"0"))
+    assert not connection.open
+
+
 async def test_a_reply_read_as_its_time_runs_out_is_the_answer(
     url: str, loop_errors: list[dict[str, Any]]
 ) -> None:
@@ -501,41 +543,167 @@ async def test_a_closed_connection_refuses_requests_at_once(url: str) -> None:
         await connection.request(PING)
 
 
-async def test_a_server_that_cannot_be_reached_is_a_connection_error(tmp_path: Path) -> None:
+async def test_requests_written_together_are_answered_each_by_its_own_reply_in_order(
+    url: str, redis: Redis
+) -> None:
+    connection = await connect(address_of(url))
+    counter = unique("pipelined")
+    asked = [pack(b"ECHO", str(n).encode()) for n in range(40)]
+    asked[10:12] = [pack(b"NO-SUCH-COMMAND"), pack(b"INCR", counter.encode())]
+    replies = await asyncio.gather(*map(connection.request, asked), return_exceptions=True)
+    assert [r for n, r in enumerate(replies) if n not in (10, 11)] == [
+        str(n).encode() for n in range(40) if n not in (10, 11)
+    ]
+    assert type(replies[10]) is ResponseError
+    assert replies[11] == 1
+    assert connection.open
+    assert await connection.request(PING) == b"PONG"
+    await redis.delete(counter)
+    connection.close()
+
+
+async def test_requests_made_while_others_wait_go_out_together(
+    private: Private, admin: Redis
+) -> None:
+    connection = await connect(address_of(private.url()))
+
+    async def reads() -> int:  # by the server, of every client's commands
+        return int((await admin.info("stats"))["total_reads_processed"])
+
+    before = await reads()
+    assert await asyncio.gather(*(connection.request(PING) for _ in range(40))) == [b"PONG"] * 40
+    # The first is written at once, the other 39 in one write once they are all made: two
+    # reads, and one more for the INFO that counts them (one a request: 41).
+    assert await reads() - before <= 4
+    connection.close()
+
+
+async def test_a_lost_connection_fails_every_request_waiting_on_it(url: str, redis: Redis) -> None:
+    connection = await connect(address_of(url))
+    own = await connection.request(CLIENT_ID)
+    blocked = pack(b"BLPOP", unique("l").encode(), b"0")
+    waiting = [asyncio.ensure_future(connection.request(r)) for r in (blocked, PING, PING)]
+
+    async def blocking() -> bool:
+        return any(c["id"] == str(own) and c["cmd"] == "blpop" for c in await redis.client_list())
+
+    await until(blocking, "the requests reached the server")
+    assert await redis.client_kill_filter(_id=str(own)) == 1
+    for failed in await asyncio.gather(*waiting, return_exceptions=True):
+        assert isinstance(failed, RedisConnectionError)
+        assert str(failed) == "Redis closed the connection"
+    assert not connection.open
+
+
+async def test_a_request_not_answered_in_time_fails_every_request_after_it(url: str) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 0.05
+    blocked = pack(b"BLPOP", unique("never").encode(), b"0")
+    async with asyncio.timeout(30):
+        failed = await asyncio.gather(
+            *map(connection.request, (blocked, PING, PING)), return_exceptions=True
+        )
+    assert [type(f) for f in failed] == [RedisTimeoutError] * 3
+    assert not connection.open
+
+
+async def test_requests_not_yet_written_when_the_connection_closes_are_never_sent(
+    url: str, redis: Redis
+) -> None:
+    connection = await connect(address_of(url))
+    counter = unique("unsent")
+    first = asyncio.ensure_future(connection.request(PING))
+    queued = asyncio.ensure_future(connection.request(pack(b"INCR", counter.encode())))
+    await asyncio.sleep(0)  # both made: the first written, the other to go out at the turn's end
+    connection.close()
+    for failed in await asyncio.gather(first, queued, return_exceptions=True):
+        assert isinstance(failed, RedisConnectionError)
+    assert await redis.get(counter) is None
+
+
+async def test_a_requests_time_is_not_put_off_by_the_requests_after_it(url: str) -> None:
+    connection = await connect(address_of(url))
+    connection.timeout = 0.3
+    blocked = asyncio.ensure_future(
+        connection.request(pack(b"BLPOP", unique("never").encode(), b"0"))
+    )
+    later = []
+    for _ in range(30):  # one more every 0.1 s, each due after the one before
+        await asyncio.sleep(0.1)
+        if blocked.done():
+            break
+        later.append(asyncio.ensure_future(connection.request(PING)))
+    assert blocked.done()
+    assert type(blocked.exception()) is RedisTimeoutError
+    assert not connection.open
+    await asyncio.gather(*later, return_exceptions=True)
+
+
+async def test_a_cancelled_requests_reply_is_dropped_and_the_next_is_answered_its_own(
+    url: str, loop_errors: list[dict[str, Any]]
+) -> None:
+    connection = await connect(address_of(url))
+    cancelled = asyncio.ensure_future(
+        connection.request(pack(b"BLPOP", unique("empty").encode(), b"0.2"))
+    )
+    await asyncio.sleep(0)  # written
+    cancelled.cancel()
+    assert await connection.request(PING) == b"PONG"  # not the BLPOP's nil, read before it
+    assert cancelled.cancelled()
+    assert connection.open
+    # One cancelled while its reply never comes: the connection still closes whole.
+    never = asyncio.ensure_future(connection.request(pack(b"BLPOP", unique("l").encode(), b"0")))
+    await asyncio.sleep(0)
+    never.cancel()
+    connection.close()
+    async with asyncio.timeout(30):
+        await connection.lost
+    assert loop_errors == []
+
+
+async def test_a_server_that_cannot_be_reached_is_a_connection_error(
+    tmp_path: Path, loop_errors: list[dict[str, Any]]
+) -> None:
     # Nothing listens on either (the port is below the ephemeral range, found free).
     missing = Address(path=str(tmp_path / "no.sock"))
     unbound = Address(host="127.0.0.1", port=free_port_offset([0]))
     for address in (missing, unbound):
         with pytest.raises(RedisConnectionError, match="cannot be reached"):
             await Pool(address).request(PING)
+    await asyncio.sleep(0)  # the pool has read the failed attempt, quietly
+    assert loop_errors == []
 
 
 # the pool ---------------------------------------------------------------------------------------
 
 
-async def test_the_pool_uses_its_idle_connection_again_and_one_more_per_concurrent_request(
-    url: str,
-) -> None:
+async def test_every_request_shares_the_pools_one_connection_made_once(url: str) -> None:
     pool = pool_of(url)
     try:
-        first = await pool.request(CLIENT_ID)
+        # Made for the first requests, at once: one connection, though one of them gave up.
+        given_up = asyncio.ensure_future(pool.request(CLIENT_ID))
+        waiting = [asyncio.ensure_future(pool.request(CLIENT_ID)) for _ in range(3)]
+        await asyncio.sleep(0)
+        given_up.cancel()
+        first, *others = await asyncio.gather(*waiting)
+        assert others == [first, first]
         assert await pool.request(CLIENT_ID) == first
         both = await asyncio.gather(pool.request(CLIENT_ID), pool.request(CLIENT_ID))
-        assert first in both
-        assert len(set(both)) == 2
+        assert list(both) == [first, first]
     finally:
         await pool.aclose()
 
 
-async def test_closing_the_pool_closes_its_idle_connections(private: Private) -> None:
+async def test_closing_the_pool_closes_its_connection(private: Private) -> None:
     before = sockets_to(private.port)
     pool = pool_of(private.url())
     await asyncio.gather(pool.request(PING), pool.request(PING))
     made = sockets_to(private.port) - before
-    assert len(made) == 2
+    assert len(made) == 1
     async with asyncio.timeout(30):
         await pool.aclose()
     assert not sockets_to(private.port) & made  # closed once ``aclose`` returns
+    await pool.aclose()  # closed already: nothing to close
 
 
 async def test_a_connection_the_server_closed_is_not_used_again(
@@ -614,6 +782,26 @@ async def test_a_script_is_sent_by_its_sha_and_whole_again_once_the_server_lost_
         assert await admin.script_exists(script.sha) == [True]
     finally:
         await pool.aclose()
+
+
+def test_a_scripts_command_packs_each_part_as_resp2_and_keeps_so_many_packed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = Script("return 1")
+    head = (b"EVALSHA", script.sha.encode())
+    assert script.command(b"EVALSHA", ["k", "é"], [7, -1, ""]) == pack(
+        *head, b"2", b"k", "é".encode(), b"7", b"-1", b""
+    )
+    assert script.command(b"EVAL", [], [2]) == pack(b"EVAL", b"return 1", b"0", b"2")
+    kept = script._packed["k"]
+    script.command(b"EVALSHA", ["k"], [])
+    assert script._packed["k"] is kept  # packed once, not again for each command
+    monkeypatch.setattr(resp, "PACKED_PARTS", 3)
+    for n in range(10):
+        assert script.command(b"EVALSHA", [f"key-{n}"], [n]) == pack(
+            *head, b"1", f"key-{n}".encode(), str(n).encode()
+        )
+        assert len(script._packed) <= 6  # three more before they are forgotten
 
 
 async def test_a_scripts_own_error_is_raised_and_the_script_runs_once(

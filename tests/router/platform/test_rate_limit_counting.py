@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 from uuid import uuid4
 
@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from core.caller import Caller
+from router import ratelimit
 from router.config import RateLimits, Window
 from router.ratelimit import (
     Bucket,
@@ -56,9 +57,9 @@ def bucket(limit: int, seconds: int = 60) -> Bucket:
     return Bucket(f"b-{secrets.token_hex(4)}", Window(limit=limit, window_seconds=seconds))
 
 
-async def counters(redis: Redis, org: str) -> tuple[int, int]:
-    hour = await redis.get(hourly_requests_key(org, NOW))
-    month = await redis.get(monthly_requests_key(org, NOW))
+async def counters(redis: Redis, org: str, at: datetime = NOW) -> tuple[int, int]:
+    hour = await redis.get(hourly_requests_key(org, at))
+    month = await redis.get(monthly_requests_key(org, at))
     return int(hour or 0), int(month or 0)
 
 
@@ -132,9 +133,9 @@ async def test_a_request_a_bucket_refuses_is_not_counted(
     assert await counters(redis, org) == (1, 1)
 
 
-async def key_counted(redis: Redis, use: KeyUse) -> tuple[int, int]:
-    """The key's requests and rejected requests of ``NOW``'s day."""
-    name = usage_key(use.org_id, use.key_id, NOW.date())
+async def key_counted(redis: Redis, use: KeyUse, at: datetime = NOW) -> tuple[int, int]:
+    """The key's requests and rejected requests of ``at``'s day."""
+    name = usage_key(use.org_id, use.key_id, at.date())
     counted = redis.hmget(name, [REQUESTS_FIELD, REJECTED_FIELD])
     requests, rejected = await cast(Awaitable[list[bytes | None]], counted)
     return int(requests or 0), int(rejected or 0)
@@ -192,6 +193,50 @@ async def test_an_ended_sessions_request_counts_no_keys_use(
     assert await limiter.spend([], None, NOW, session, use) == Spent(None, ended=True)
     assert await key_counted(redis, use) == (0, 0)
     assert await redis.get(last_used_key(use.key_id)) is None
+
+
+async def test_the_next_hour_day_and_month_are_counted_in_counters_of_their_own(
+    limiter: RateLimiter, redis: Redis
+) -> None:
+    org = uuid4()
+    use, usage = KeyUse(org, uuid4()), Usage(str(org), quota=None, hard=True)
+    # 17:30, 18:10 (the next hour), 00:30 (the next day), the day after, then the next month:
+    # the same limiter names each moment's counters.
+    hour, day = NOW + timedelta(minutes=40), NOW + timedelta(hours=7)
+    again, month = NOW + timedelta(days=2), NOW + timedelta(days=31)
+    for at in (NOW, hour, hour, day, again, month):
+        await limiter.spend([], usage, at, key=use)
+    assert [await counters(redis, str(org), at) for at in (NOW, hour, day, month)] == [
+        (1, 5),
+        (2, 5),
+        (1, 5),
+        (1, 1),
+    ]
+    assert [await key_counted(redis, use, at) for at in (NOW, day, again, month)] == [
+        (3, 0),
+        (1, 0),
+        (1, 0),
+        (1, 0),
+    ]
+    assert await redis.get(last_used_key(use.key_id)) == month.isoformat().encode()
+
+
+async def test_the_counters_names_kept_are_of_at_most_so_many_callers(
+    limiter: RateLimiter, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "NAMES_KEPT", 2)
+    orgs = [uuid4() for _ in range(5)]
+    for org in orgs:
+        await limiter.spend(
+            [], Usage(str(org), quota=None, hard=True), NOW, key=KeyUse(org, uuid4())
+        )
+        assert len(limiter._orgs) + len(limiter._keys) <= 4  # two more before they are forgotten
+    assert [await counters(redis, str(org)) for org in orgs] == [(1, 1)] * 5
+    org = orgs[-1]
+    kept = limiter._orgs[str(org)]
+    await limiter.spend([], Usage(str(org), quota=None, hard=True), NOW)
+    assert limiter._orgs[str(org)] is kept  # named once in the hour, not for each request
+    assert await counters(redis, str(org)) == (2, 2)
 
 
 def test_an_organizations_window_is_the_configs_then_its_plans_then_the_plans_table() -> None:
