@@ -142,7 +142,8 @@ class Relay:
             except (RedisError, OSError, DBAPIError) as exc:
                 log.warning("outbox relay failed", extra={"fields": {"error": repr(exc)}})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RELAY_INTERVAL_SECONDS)
+                async with asyncio.timeout(RELAY_INTERVAL_SECONDS):
+                    await stop.wait()
 
 
 async def start_relay(ctx: dict[str, Any], settings: Any, db: Database) -> None:

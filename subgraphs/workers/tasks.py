@@ -160,7 +160,8 @@ async def dispatch(service: JobService, arq: ArqRedis, stop: asyncio.Event) -> N
         except (RedisError, OSError, DBAPIError) as exc:
             log.warning("dispatch failed", extra={"fields": {"error": repr(exc)}})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), IDLE_WAIT_SECONDS)
+                async with asyncio.timeout(IDLE_WAIT_SECONDS):
+                    await stop.wait()
 
 
 async def fire_schedules(ctx: Ctx) -> int:
