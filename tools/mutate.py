@@ -535,16 +535,18 @@ def _run_one(module: ModuleType, original: str, site: Site, coverage: Coverage) 
     if not tests:
         return Outcome(site, "unreached", shown)
     timeout = coverage.timeout(tests)
-    if site.at_import:
-        # Run at import: a new interpreter imports the mutant in place of the module.
+    code: int | None = _UNPREPARED
+    if not site.at_import:
+        code, took = _forked(tests, lambda: _patch(module, original, changed), timeout)
+    if code == _UNPREPARED:
+        # Run at import, or where the patch in place failed (a function a decorator wrapped):
+        # a new interpreter imports the mutant in place of the module.
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
             handle.write(changed)
         try:
             code, took = _pytest(tests, _environment(module.__name__, Path(handle.name)), timeout)
         finally:
             Path(handle.name).unlink()
-    else:
-        code, took = _forked(tests, lambda: _patch(module, original, changed), timeout)
     return Outcome(site, _result(code), shown, len(tests), took)
 
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.caller import Caller
-from subgraphs.kernel.db import Database, set_local
+from subgraphs.kernel.db import Database, set_local, upsert_if_newer
 from vetrai.settings import PlatformSettings
 
 SETTINGS = text(
@@ -68,3 +68,28 @@ async def test_close_releases_the_server_connections(
                 return
         assert asyncio.get_running_loop().time() < deadline, "the connection stayed open"
         await asyncio.sleep(0.02)
+
+
+COPIES = Table(
+    "copies",
+    MetaData(),
+    Column("org_id", String, primary_key=True),
+    Column("name", String),
+    Column("as_of", Integer),
+)
+
+
+async def test_a_copy_is_replaced_only_by_a_newer_one(database: Database) -> None:
+    seen = []
+    async with database.transaction(Caller()) as session:
+        await session.execute(
+            text("create temp table copies (org_id text primary key, name text, as_of int)")
+        )
+        for name, as_of in [("first", 2), ("older", 1), ("as old", 2), ("newer", 3)]:
+            row = {"org_id": "o", "name": name, "as_of": as_of}
+            await upsert_if_newer(session, COPIES, row, key="org_id")
+            stored = (await session.execute(text("select name, as_of from copies"))).all()
+            seen.append([tuple(r) for r in stored])
+        await session.execute(text("drop table copies"))
+
+    assert seen == [[("first", 2)], [("first", 2)], [("first", 2)], [("newer", 3)]]
