@@ -360,6 +360,8 @@ class Pool:
             self._connection = made.result()
 
     async def aclose(self) -> None:
+        if self._connecting is not None:  # a connection being made is closed once it is made
+            await asyncio.wait({self._connecting})
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()

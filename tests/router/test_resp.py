@@ -706,6 +706,22 @@ async def test_closing_the_pool_closes_its_connection(private: Private) -> None:
     await pool.aclose()  # closed already: nothing to close
 
 
+async def test_closing_the_pool_while_its_connection_is_being_made_closes_that_too(
+    private: Private,
+) -> None:
+    before = sockets_to(private.port)
+    pool = pool_of(private.url())
+    waiting = asyncio.ensure_future(pool.request(PING))
+    await asyncio.sleep(0)  # the connection is being made: its setup (AUTH) is not done
+
+    async with asyncio.timeout(30):
+        await pool.aclose()
+
+    assert not sockets_to(private.port) - before
+    with pytest.raises(RedisConnectionError):
+        await waiting
+
+
 async def test_a_connection_the_server_closed_is_not_used_again(
     private: Private, admin: Redis
 ) -> None:
