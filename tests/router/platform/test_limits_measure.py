@@ -236,11 +236,6 @@ HEAD = """
 directive @link(url: String!, as: String, import: [String], for: String) repeatable on SCHEMA
 directive @other(url: String) on SCHEMA
 """
-TYPES = """
-type Query { a: Shop b: Shop c: Shop d: [Shop!]! e: [Shop!]! free: Zero }
-type Shop { id: ID! }
-type Zero { id: ID! }
-"""
 
 
 def _linked(imports: str) -> str:
